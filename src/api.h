@@ -1,0 +1,89 @@
+/*
+ * api.h - requests and responses as handlers see them, and the dispatch
+ * table.
+ *
+ * conn.c frames a request, decodes its header and calls the handler for
+ * its API key with a reader positioned at the body.  The handler decodes
+ * the body with the generated codec (schema_gen.h), does the work, and
+ * answers with gr_resp_begin() / <Msg>_encode() / gr_resp_end().  A handler
+ * that must wait (Fetch long poll, JoinGroup) keeps the gr_req_t and
+ * answers later; it must copy anything it needs from the decoded request,
+ * because the request bytes live only until the handler returns.  If the
+ * connection closes first, req->on_cancel runs and the parker lets go.
+ *
+ * Responses leave each connection in request order, whatever order the
+ * handlers finish in.
+ */
+#ifndef GR_API_H
+#define GR_API_H
+
+#include "arena.h"
+#include "wire.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct gr_conn;
+
+typedef enum gr_req_state {
+    GR_REQ_PENDING,     /* handler running or parked */
+    GR_REQ_DONE,        /* response framed in req->out */
+    GR_REQ_NORESP,      /* no response at all (Produce acks=0) */
+} gr_req_state_t;
+
+typedef struct gr_req gr_req_t;
+typedef void gr_req_cancel_cb(gr_req_t *req);
+
+struct gr_req {
+    struct gr_conn *conn;        /* owner; NULL once the connection is gone */
+    gr_req_t *next;              /* connection's in-order queue */
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    bool flexible;               /* request header v2 / response header v1 */
+    const char *client_id;       /* NUL-terminated copy in arena, "" if null */
+    gr_req_state_t state;
+    gr_arena_t arena;            /* scratch memory, freed with the request */
+    gr_wr_t out;                 /* framed response once DONE */
+    gr_wpos_t size_pos;          /* frame length to patch */
+    int64_t recv_us;             /* monotonic receive time */
+    gr_req_cancel_cb *on_cancel; /* set by a parking handler */
+    void *park;                  /* parking handler's state */
+};
+
+/* Handler: body is the request after its header. */
+typedef void gr_api_handler_t(gr_req_t *req, gr_rd_t *body);
+
+typedef struct gr_api_def {
+    int16_t key;
+    int16_t min_version;         /* advertised range (always 0 for a served API) */
+    int16_t max_version;
+    gr_api_handler_t *handler;   /* NULL = not served */
+} gr_api_def_t;
+
+/* Served APIs, indexed by API key (NULL handler = not served). */
+const gr_api_def_t *gr_api_lookup(int16_t key);
+int gr_api_count(void);
+const gr_api_def_t *gr_api_at(int i);
+
+/* Start the response: writes the frame length placeholder and response
+ * header (v1 with tagged fields for flexible requests, except ApiVersions
+ * which always answers with header v0).  Encode the body into the returned
+ * writer, then call gr_resp_end(). */
+gr_wr_t *gr_resp_begin(gr_req_t *req);
+void gr_resp_end(gr_req_t *req);
+/* Complete with no response (Produce acks=0). */
+void gr_resp_none(gr_req_t *req);
+/* The request was malformed: log one line naming the peer and API, close
+ * the connection.  The handler must return right after. */
+void gr_req_bad(gr_req_t *req, const char *why);
+
+/* Peer address of a request's connection ("127.0.0.1:40312"), "-" if gone. */
+const char *gr_req_peer(const gr_req_t *req);
+
+/* Handlers (api_*.c) */
+gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metadata,
+    gr_api_api_versions, gr_api_create_topics, gr_api_delete_topics, gr_api_create_partitions,
+    gr_api_describe_configs, gr_api_incremental_alter_configs, gr_api_describe_cluster;
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * log.h - one partition's log: a directory of segments
+ * (<base offset>.log / .index / .timeindex, Kafka's layout), append,
+ * read as file ranges, roll, retention, flush policy and crash recovery.
+ *
+ * Owned by its partition (topic.c); used only on the loop thread except for
+ * the fsync jobs it hands to gr_ev_submit().  Formats are drawn in
+ * segment.c (files) and checkpoint.c (log-dir checkpoint files).
+ */
+#ifndef GR_LOG_H
+#define GR_LOG_H
+
+#include "gr.h"
+#include "wire.h"
+#include "ev.h"
+
+#include <stdint.h>
+
+typedef struct gr_log gr_log_t;
+
+/* Effective configuration of a log (broker defaults + topic overrides). */
+typedef struct gr_log_config {
+    int64_t segment_bytes;          /* segment.bytes / log.segment.bytes */
+    int64_t segment_ms;             /* segment.ms / log.roll.ms */
+    int64_t retention_ms;           /* -1 = unlimited */
+    int64_t retention_bytes;        /* -1 = unlimited */
+    int32_t index_interval_bytes;   /* log.index.interval.bytes */
+    int64_t flush_messages;         /* log.flush.interval.messages (INT64_MAX = never) */
+    int64_t flush_ms;               /* log.flush.interval.ms (INT64_MAX = never) */
+    int32_t max_message_bytes;      /* max.message.bytes: largest batch */
+    bool log_append_time;           /* message.timestamp.type=LogAppendTime */
+    bool compact;                   /* cleanup.policy contains compact */
+    bool delete_;                   /* cleanup.policy contains delete */
+} gr_log_config_t;
+
+typedef struct gr_log_open_opts {
+    const char *dir;                /* <log.dir>/<topic>-<partition> */
+    const gr_log_config_t *cfg;
+    int64_t recovery_point;         /* from recovery-point-offset-checkpoint, 0 if none */
+    int64_t log_start_offset;       /* from log-start-offset-checkpoint, -1 if none */
+    bool clean_shutdown;            /* the .kafka_cleanshutdown marker was present */
+    gr_ev_t *ev;                    /* for fsync jobs; may be NULL (sync fsync, tests) */
+    int lane;                       /* gr_ev_submit lane for this log's dir */
+} gr_log_open_opts_t;
+
+/* Open (create if missing) and recover a log.  Unclean shutdown: every
+ * segment from the recovery point on is scanned, each batch validated,
+ * a torn or corrupt tail truncated and the indexes rebuilt; the number of
+ * bytes dropped is logged.  Returns 0 or a GR_E*. */
+int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out);
+/* Flush (fsync) everything and close; the log stays on disk. */
+void gr_log_close(gr_log_t *log);
+/* Close and remove the directory (DeleteTopics). */
+void gr_log_delete(gr_log_t *log);
+/* Change the configuration (IncrementalAlterConfigs). */
+void gr_log_set_config(gr_log_t *log, const gr_log_config_t *cfg);
+
+int64_t gr_log_start_offset(const gr_log_t *log);
+int64_t gr_log_end_offset(const gr_log_t *log);     /* next offset to assign */
+int64_t gr_log_recovery_point(const gr_log_t *log); /* everything below is fsynced */
+int64_t gr_log_size_bytes(const gr_log_t *log);
+int gr_log_segment_count(const gr_log_t *log);
+
+/* Result of an append, for the Produce response. */
+typedef struct gr_append_info {
+    int16_t error_code;             /* Kafka error code (KERR_*) */
+    int64_t base_offset;            /* offset of the first record */
+    int64_t last_offset;
+    int64_t log_append_time;        /* -1 unless LogAppendTime */
+    int32_t record_count;
+    int32_t batch_count;
+    const char *error_message;      /* static string or NULL */
+} gr_append_info_t;
+
+/* Validate and append the record batches of one produce partition.  `data`
+ * is modified in place (offsets assigned).  Legacy (magic 0/1) input is
+ * up-converted.  On a validation failure nothing is written and
+ * info->error_code is CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD or
+ * UNSUPPORTED_COMPRESSION_TYPE (zstd when allow_zstd is false), and the
+ * function returns GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure returns
+ * GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time. */
+int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
+                  bool allow_zstd, int64_t now_ms, gr_append_info_t *info);
+
+/* A slice of the log to send: whole batches from one segment file. */
+typedef struct gr_log_slice {
+    gr_file_t *file;       /* borrowed; take a ref (gr_wr_file does) to keep it */
+    int64_t pos;
+    int32_t len;           /* 0 when there is nothing to read */
+} gr_log_slice_t;
+
+/* Find data for a fetch at `offset`: batches whose last offset >= offset,
+ * from the one segment containing it, up to max_bytes (the first batch is
+ * returned whole even if larger when min_one is true), and only batches
+ * entirely below `upper` (high watermark / LSO).
+ * Returns 0 (slice possibly empty when offset == end), GR_ERANGE when
+ * offset < start offset or > end offset. */
+int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
+                bool min_one, gr_log_slice_t *out);
+
+/* ListOffsets support, served from the time indexes.  Offset of the first
+ * record with timestamp >= ts (-1 with *found_ts = -1 if none). */
+int64_t gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *found_ts);
+/* Offset and timestamp of the record with the largest timestamp (-1, -1 if empty). */
+void gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts);
+
+/* Housekeeping, called from a periodic timer: roll by segment.ms, delete
+ * segments by retention.ms / retention.bytes (advancing the log start
+ * offset), and start a flush when log.flush.interval.ms elapsed.
+ * Returns the number of segments deleted. */
+int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
+/* Advance the log start offset (DeleteRecords, compaction); deletes whole
+ * segments below it. */
+void gr_log_advance_start(gr_log_t *log, int64_t offset);
+
+/* Flush: fsync off the loop.  cb(arg, rc) runs on the loop thread once
+ * everything below `upto` is durable (immediately if it already is). */
+typedef void gr_log_flush_cb(void *arg, int rc);
+void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg);
+/* Does the flush policy require waiting for fsync before acknowledging
+ * an append ending at `upto`?  (log.flush.interval.messages reached.) */
+bool gr_log_flush_due(const gr_log_t *log);
+
+/* ---- log-dir checkpoint files (checkpoint.c) ----
+ * recovery-point-offset-checkpoint and log-start-offset-checkpoint:
+ *   0            <- version
+ *   N            <- number of entries
+ *   topic part offset   (N lines)
+ */
+typedef struct gr_ckpt_entry {
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+} gr_ckpt_entry_t;
+int gr_ckpt_write(const char *path, const gr_ckpt_entry_t *e, size_t n);
+/* Reads into a malloc'ed array; a missing file is 0 entries. */
+int gr_ckpt_read(const char *path, gr_ckpt_entry_t **e, size_t *n);
+
+/* ---- partition.metadata (topic id), Kafka's format ----
+ *   version: 0
+ *   topic_id: <22-char url-safe base64 uuid>
+ */
+int gr_partmeta_write(const char *dir, const gr_uuid_t *topic_id);
+int gr_partmeta_read(const char *dir, gr_uuid_t *topic_id);
+void gr_uuid_to_base64(const gr_uuid_t *u, char out[23]);
+int gr_uuid_from_base64(const char *s, gr_uuid_t *u);
+void gr_uuid_random(gr_uuid_t *u);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * util.c - allocation wrappers, logging, clocks and small-file helpers.
+ *
+ * Log lines follow Kafka's log4j layout so existing log scrapers work:
+ *   [2026-01-01 12:00:00,123] INFO message (component)
+ */
+#include "gr.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int gr_log_level = GR_LOG_INFO;
+
+void gr_oom(size_t n)
+{
+    fprintf(stderr, "gregor: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *gr_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        gr_oom(n);
+    return p;
+}
+
+void *gr_calloc(size_t nmemb, size_t n)
+{
+    void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+    if (!p)
+        gr_oom(nmemb * n);
+    return p;
+}
+
+void *gr_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        gr_oom(n);
+    return q;
+}
+
+char *gr_strdup(const char *s)
+{
+    return gr_strndup(s, strlen(s));
+}
+
+char *gr_strndup(const char *s, size_t n)
+{
+    char *p = gr_malloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void gr_logf(int level, const char *component, const char *fmt, ...)
+{
+    static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    if (level < gr_log_level)
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    fprintf(stderr, "[%s,%03ld] %s %s (%s)\n", when, ts.tv_nsec / 1000000,
+            names[level < 0 ? 0 : level > 3 ? 3 : level], msg, component);
+}
+
+int64_t gr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t gr_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t gr_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int gr_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1)
+        return -errno;
+    int rc = fsync(fd) == -1 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int gr_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[PATH_MAX];
+    int rc = 0;
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return GR_EINVAL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1)
+        return -errno;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            goto err;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) == -1) {
+        rc = -errno;
+        goto err;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, path) == -1) {
+        rc = -errno;
+        goto err;
+    }
+    /* fsync the directory so the rename itself is durable */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        gr_fsync_dir(slash == dir ? "/" : dir);
+    } else {
+        gr_fsync_dir(".");
+    }
+    return 0;
+err:
+    if (fd != -1)
+        close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+int gr_file_read_all(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -errno;
+    size_t cap = 4096, n = 0;
+    char *buf = gr_malloc(cap + 1);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            buf = gr_realloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            int rc = -errno;
+            free(buf);
+            close(fd);
+            return rc;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+int gr_mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return GR_EINVAL;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int gr_rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) == -1)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path) == -1 ? -errno : 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+        int r = gr_rm_rf(sub);
+        if (r < 0)
+            rc = r;
+    }
+    closedir(d);
+    if (rmdir(path) == -1)
+        rc = -errno;
+    return rc;
+}
