@@ -54,7 +54,7 @@ unit: $(UNIT_BIN)
 	@tools/run-unit.sh $(UNIT_BIN)
 
 integ: $(BUILD)/gregord
-	cd tests/integ && GREGORD=$(abspath $(BUILD)/gregord) /usr/bin/python3 -m pytest -q -p no:cacheprovider .
+	cd tests/integ && GREGORD=$(abspath $(BUILD)/gregord) /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider --timeout=180 .
 
 test: deps-test
 	$(MAKE) all

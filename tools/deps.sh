@@ -1,0 +1,61 @@
+#!/bin/bash
+# Install what gregor needs, from Debian's packages (and npm for the kafkajs
+# tests), only when something is missing.
+#
+#   tools/deps.sh build   compiler + compression libraries
+#   tools/deps.sh test    build deps + cmocka, kcat, librdkafka, Python
+#                         clients, pytest, node/npm, then `npm ci` in
+#                         tests/integ/js when its node_modules is stale
+#
+# Installed packages are detected with dpkg-query; `apt-get update` runs at
+# most once, and only when something must be installed.  Runs as root, or
+# through sudo when available; otherwise prints what is missing and fails.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev)
+TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
+           python3-kafka python3-pytest python3-pytest-timeout)
+
+mode=${1:-}
+case "$mode" in
+    build) want=("${BUILD_PKGS[@]}") ;;
+    test)  want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+           # Any node/npm on PATH will do; Debian's only when there is none.
+           command -v node >/dev/null 2>&1 || want+=(nodejs)
+           command -v npm  >/dev/null 2>&1 || want+=(npm) ;;
+    *)     echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo=(sudo)
+    else
+        echo "deps: missing Debian packages: ${missing[*]}" >&2
+        echo "deps: run as root: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$mode" = test ]; then
+    js=tests/integ/js
+    if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then
+        echo "deps: npm ci in $js"
+        (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
+        touch "$js/node_modules"
+    fi
+fi
