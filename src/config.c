@@ -1,0 +1,416 @@
+/*
+ * config.c - the configuration table.
+ *
+ * Every broker key is one row of `defs`: name, type, default, bounds and
+ * documentation.  The same rows parse server.properties and --override,
+ * validate values, and print docs/config.md.  An unknown key or an invalid
+ * value is a one-line error naming the key; gregord refuses to start.
+ *
+ * Topic-level keys (retention.ms, ...) are a second table: each names its
+ * broker synonym, whose value is the topic default (Kafka's rule).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_INT, T_LONG, T_BOOL, T_STRING } cfg_type_t;
+
+typedef struct cfg_def {
+    const char *name;
+    const char *alias;          /* another accepted name (broker.id) */
+    cfg_type_t type;
+    size_t off;
+    const char *dflt;           /* textual default; NULL = unset */
+    int64_t min, max;
+    const char *choices;        /* comma-separated allowed values, strings */
+    const char *doc;
+} cfg_def_t;
+
+#define F(field) offsetof(gr_config_t, field)
+#define L_MAX INT64_MAX
+#define I_MAX INT32_MAX
+
+static const cfg_def_t defs[] = {
+    {"node.id", "broker.id", T_INT, F(node_id), "0", 0, I_MAX, NULL,
+     "The broker's id, reported in Metadata and FindCoordinator."},
+    {"listeners", NULL, T_STRING, F(listeners), "PLAINTEXT://127.0.0.1:9092", 0, 0, NULL,
+     "Listener to bind, PLAINTEXT://host:port (one listener)."},
+    {"advertised.listeners", NULL, T_STRING, F(advertised_listeners), "", 0, 0, NULL,
+     "Listener given to clients in Metadata; empty = listeners."},
+    {"log.dirs", "log.dir", T_STRING, F(log_dirs), "./data", 0, 0, NULL,
+     "Comma-separated directories holding partition logs."},
+    {"num.partitions", NULL, T_INT, F(num_partitions), "1", 1, 100000, NULL,
+     "Partitions of auto-created topics and of CreateTopics requests that give -1."},
+    {"default.replication.factor", NULL, T_INT, F(default_replication_factor), "1", 1, 1, NULL,
+     "Replication factor of auto-created topics (single broker: 1)."},
+    {"auto.create.topics.enable", NULL, T_BOOL, F(auto_create_topics_enable), "true", 0, 0, NULL,
+     "Create a topic when a client asks Metadata for it (or produces to it)."},
+    {"log.segment.bytes", NULL, T_LONG, F(log_segment_bytes), "1073741824", 14, I_MAX, NULL,
+     "Maximum size of a segment file before a new one is rolled."},
+    {"log.roll.ms", NULL, T_LONG, F(log_roll_ms), NULL, 1, L_MAX, NULL,
+     "Maximum age of the active segment before it is rolled; overrides log.roll.hours."},
+    {"log.roll.hours", NULL, T_LONG, F(log_roll_hours), "168", 1, L_MAX / 3600000, NULL,
+     "Maximum age of the active segment in hours."},
+    {"log.retention.ms", NULL, T_LONG, F(log_retention_ms), NULL, -1, L_MAX, NULL,
+     "Delete segments older than this; -1 = forever.  Overrides minutes and hours."},
+    {"log.retention.minutes", NULL, T_LONG, F(log_retention_minutes), NULL, -1, L_MAX / 60000, NULL,
+     "Retention in minutes; overrides log.retention.hours."},
+    {"log.retention.hours", NULL, T_LONG, F(log_retention_hours), "168", -1, L_MAX / 3600000, NULL,
+     "Retention in hours."},
+    {"log.retention.bytes", NULL, T_LONG, F(log_retention_bytes), "-1", -1, L_MAX, NULL,
+     "Delete old segments while a partition is larger than this; -1 = no limit."},
+    {"log.retention.check.interval.ms", NULL, T_LONG, F(log_retention_check_interval_ms), "300000", 1, L_MAX, NULL,
+     "How often retention and time-based rolling are checked."},
+    {"log.index.interval.bytes", NULL, T_INT, F(log_index_interval_bytes), "4096", 0, I_MAX, NULL,
+     "Bytes of log between two offset-index entries."},
+    {"log.flush.interval.messages", NULL, T_LONG, F(log_flush_interval_messages), "9223372036854775807", 1, L_MAX, NULL,
+     "fsync a partition once this many messages are unflushed; acks wait for it.  Default: never (page cache)."},
+    {"log.flush.interval.ms", NULL, T_LONG, F(log_flush_interval_ms), NULL, 0, L_MAX, NULL,
+     "fsync a partition when its oldest unflushed message is this old.  Default: never."},
+    {"message.max.bytes", NULL, T_INT, F(message_max_bytes), "1048588", 0, I_MAX, NULL,
+     "Largest record batch accepted (topic override: max.message.bytes)."},
+    {"socket.request.max.bytes", NULL, T_INT, F(socket_request_max_bytes), "104857600", 1, I_MAX, NULL,
+     "Largest request frame; larger frames close the connection."},
+    {"connections.max.idle.ms", NULL, T_LONG, F(connections_max_idle_ms), "600000", 1, L_MAX, NULL,
+     "Idle connections are closed after this long."},
+    {"log.message.timestamp.type", NULL, T_STRING, F(log_message_timestamp_type), "CreateTime", 0, 0,
+     "CreateTime,LogAppendTime", "Record timestamps as sent by the producer, or set by the broker on append."},
+};
+
+static const cfg_def_t *find_def(const char *key)
+{
+    for (size_t i = 0; i < GR_ARRAY_LEN(defs); i++)
+        if (!strcmp(defs[i].name, key) || (defs[i].alias && !strcmp(defs[i].alias, key)))
+            return &defs[i];
+    return NULL;
+}
+
+static int parse_long(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return GR_EINVAL;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return GR_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static bool in_choices(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n))
+            return true;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return false;
+}
+
+static int set_def(gr_config_t *c, const cfg_def_t *d, const char *value, char *err, size_t errlen)
+{
+    char *base = (char *)c + d->off;
+    int64_t v;
+    switch (d->type) {
+    case T_INT:
+    case T_LONG:
+        if (parse_long(value, &v) < 0 || v < d->min || v > d->max) {
+            snprintf(err, errlen, "Invalid value %s for configuration %s: must be an integer in [%" PRId64 ", %" PRId64 "]",
+                     value, d->name, d->min, d->max);
+            return GR_EINVAL;
+        }
+        if (d->type == T_INT)
+            *(int32_t *)base = (int32_t)v;
+        else
+            *(int64_t *)base = v;
+        return 0;
+    case T_BOOL:
+        if (!strcasecmp(value, "true"))
+            *(bool *)base = true;
+        else if (!strcasecmp(value, "false"))
+            *(bool *)base = false;
+        else {
+            snprintf(err, errlen, "Invalid value %s for configuration %s: Expected value to be either true or false",
+                     value, d->name);
+            return GR_EINVAL;
+        }
+        return 0;
+    case T_STRING:
+        if (d->choices && !in_choices(d->choices, value)) {
+            snprintf(err, errlen, "Invalid value %s for configuration %s: String must be one of: %s", value,
+                     d->name, d->choices);
+            return GR_EINVAL;
+        }
+        free(*(char **)base);
+        *(char **)base = gr_strdup(value);
+        return 0;
+    }
+    return GR_EINVAL;
+}
+
+void gr_config_init(gr_config_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    char err[256];
+    for (size_t i = 0; i < GR_ARRAY_LEN(defs); i++) {
+        const cfg_def_t *d = &defs[i];
+        if (d->dflt) {
+            int rc = set_def(c, d, d->dflt, err, sizeof(err));
+            (void)rc;
+        } else if (d->type == T_LONG) {
+            *(int64_t *)((char *)c + d->off) = GR_CFG_UNSET;
+        }
+    }
+}
+
+void gr_config_free(gr_config_t *c)
+{
+    for (size_t i = 0; i < GR_ARRAY_LEN(defs); i++)
+        if (defs[i].type == T_STRING) {
+            char **p = (char **)((char *)c + defs[i].off);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+int gr_config_set(gr_config_t *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const cfg_def_t *d = find_def(key);
+    if (!d) {
+        snprintf(err, errlen, "Unknown configuration %s", key);
+        return GR_ENOENT;
+    }
+    return set_def(c, d, value, err, errlen);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    int rc = gr_file_read_all(path, &buf, NULL);
+    if (rc < 0) {
+        snprintf(err, errlen, "Cannot read %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    int lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        char *l = trim(line);
+        if (!*l || *l == '#' || *l == '!')
+            continue;
+        char *sep = l + strcspn(l, "=:");
+        if (!*sep) {
+            snprintf(err, errlen, "%s: line %d: expected key=value", path, lineno);
+            rc = GR_EINVAL;
+            break;
+        }
+        *sep = '\0';
+        char *key = trim(l), *val = trim(sep + 1);
+        rc = gr_config_set(c, key, val, err, errlen);
+        if (rc < 0)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+int64_t gr_config_retention_ms(const gr_config_t *c)
+{
+    int64_t v;
+    if (c->log_retention_ms != GR_CFG_UNSET)
+        v = c->log_retention_ms;
+    else if (c->log_retention_minutes != GR_CFG_UNSET)
+        v = c->log_retention_minutes == -1 ? -1 : c->log_retention_minutes * 60000;
+    else
+        v = c->log_retention_hours == -1 ? -1 : c->log_retention_hours * 3600000;
+    return v < 0 ? -1 : v;
+}
+
+int64_t gr_config_roll_ms(const gr_config_t *c)
+{
+    if (c->log_roll_ms != GR_CFG_UNSET)
+        return c->log_roll_ms;
+    return c->log_roll_hours * 3600000;
+}
+
+void gr_config_print_docs(FILE *out)
+{
+    fprintf(out, "| key | default | valid values | description |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < GR_ARRAY_LEN(defs); i++) {
+        const cfg_def_t *d = &defs[i];
+        char valid[128] = "";
+        if (d->choices)
+            snprintf(valid, sizeof(valid), "%s", d->choices);
+        else if (d->type == T_BOOL)
+            snprintf(valid, sizeof(valid), "true, false");
+        else if (d->type == T_INT || d->type == T_LONG)
+            snprintf(valid, sizeof(valid), "[%" PRId64 ", %s]", d->min,
+                     d->max == L_MAX ? "2^63-1" : d->max == I_MAX ? "2^31-1" : "");
+        if ((d->type == T_INT || d->type == T_LONG) && d->max != L_MAX && d->max != I_MAX)
+            snprintf(valid, sizeof(valid), "[%" PRId64 ", %" PRId64 "]", d->min, d->max);
+        fprintf(out, "| `%s`%s%s%s | %s | %s | %s |\n", d->name, d->alias ? " (alias `" : "",
+                d->alias ? d->alias : "", d->alias ? "`)" : "", d->dflt ? (*d->dflt ? d->dflt : "\"\"") : "(unset)",
+                valid, d->doc);
+    }
+    fprintf(out, "\nTopic-level configs (CreateTopics / IncrementalAlterConfigs; default = the broker synonym):\n\n"
+                 "| topic key | broker synonym | description |\n|---|---|---|\n");
+    for (int i = 0; i < gr_topic_config_count(); i++) {
+        const gr_topic_config_def_t *t = gr_topic_config_at(i);
+        fprintf(out, "| `%s` | %s%s%s | %s |\n", t->name, t->broker_synonym ? "`" : "",
+                t->broker_synonym ? t->broker_synonym : "-", t->broker_synonym ? "`" : "", t->doc);
+    }
+}
+
+/* ------------------------------------------------------------ topic keys */
+
+static const gr_topic_config_def_t topic_defs[] = {
+    {"cleanup.policy", NULL, "delete, compact or compact,delete."},
+    {"retention.ms", "log.retention.ms", "Delete segments older than this; -1 = forever."},
+    {"retention.bytes", "log.retention.bytes", "Partition size limit for deletion; -1 = none."},
+    {"segment.bytes", "log.segment.bytes", "Segment size before rolling."},
+    {"segment.ms", "log.roll.ms", "Segment age before rolling."},
+    {"message.timestamp.type", "log.message.timestamp.type", "CreateTime or LogAppendTime."},
+    {"max.message.bytes", "message.max.bytes", "Largest record batch accepted."},
+    {"flush.messages", "log.flush.interval.messages", "fsync after this many messages."},
+    {"flush.ms", "log.flush.interval.ms", "fsync after this long."},
+    {"index.interval.bytes", "log.index.interval.bytes", "Bytes between offset-index entries."},
+    {"delete.retention.ms", NULL, "How long tombstones are kept in compacted topics."},
+    {"min.compaction.lag.ms", NULL, "Minimum age of a record before compaction may remove it."},
+    {"compression.type", NULL, "Accepted for compatibility; batches are stored as produced."},
+    {"min.insync.replicas", NULL, "Single broker: accepted, always satisfied at 1."},
+};
+
+int gr_topic_config_count(void) { return (int)GR_ARRAY_LEN(topic_defs); }
+const gr_topic_config_def_t *gr_topic_config_at(int i) { return &topic_defs[i]; }
+
+const gr_topic_config_def_t *gr_topic_config_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < GR_ARRAY_LEN(topic_defs); i++)
+        if (strlen(topic_defs[i].name) == len && !memcmp(topic_defs[i].name, name, len))
+            return &topic_defs[i];
+    return NULL;
+}
+
+void gr_topic_config_default(const gr_config_t *c, const gr_topic_config_def_t *d, char *out, size_t n)
+{
+    const char *k = d->name;
+    if (!strcmp(k, "cleanup.policy"))
+        snprintf(out, n, "delete");
+    else if (!strcmp(k, "retention.ms"))
+        snprintf(out, n, "%" PRId64, gr_config_retention_ms(c));
+    else if (!strcmp(k, "retention.bytes"))
+        snprintf(out, n, "%" PRId64, c->log_retention_bytes);
+    else if (!strcmp(k, "segment.bytes"))
+        snprintf(out, n, "%" PRId64, c->log_segment_bytes);
+    else if (!strcmp(k, "segment.ms"))
+        snprintf(out, n, "%" PRId64, gr_config_roll_ms(c));
+    else if (!strcmp(k, "message.timestamp.type"))
+        snprintf(out, n, "%s", c->log_message_timestamp_type);
+    else if (!strcmp(k, "max.message.bytes"))
+        snprintf(out, n, "%" PRId32, c->message_max_bytes);
+    else if (!strcmp(k, "flush.messages"))
+        snprintf(out, n, "%" PRId64, c->log_flush_interval_messages);
+    else if (!strcmp(k, "flush.ms"))
+        snprintf(out, n, "%" PRId64, c->log_flush_interval_ms == GR_CFG_UNSET ? INT64_MAX : c->log_flush_interval_ms);
+    else if (!strcmp(k, "index.interval.bytes"))
+        snprintf(out, n, "%" PRId32, c->log_index_interval_bytes);
+    else if (!strcmp(k, "delete.retention.ms"))
+        snprintf(out, n, "86400000");
+    else if (!strcmp(k, "min.compaction.lag.ms"))
+        snprintf(out, n, "0");
+    else if (!strcmp(k, "compression.type"))
+        snprintf(out, n, "producer");
+    else if (!strcmp(k, "min.insync.replicas"))
+        snprintf(out, n, "1");
+    else
+        snprintf(out, n, "%s", "");
+}
+
+int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *v, char *err, size_t n)
+{
+    const char *k = d->name;
+    int64_t x;
+    if (!strcmp(k, "cleanup.policy")) {
+        if (!strcmp(v, "delete") || !strcmp(v, "compact") || !strcmp(v, "compact,delete") ||
+            !strcmp(v, "delete,compact"))
+            return 0;
+        snprintf(err, n, "Invalid value %s for configuration cleanup.policy: String must be one of: compact, delete", v);
+        return GR_EINVAL;
+    }
+    if (!strcmp(k, "message.timestamp.type")) {
+        if (!strcmp(v, "CreateTime") || !strcmp(v, "LogAppendTime"))
+            return 0;
+        snprintf(err, n, "Invalid value %s for configuration message.timestamp.type: String must be one of: CreateTime, LogAppendTime", v);
+        return GR_EINVAL;
+    }
+    if (!strcmp(k, "compression.type")) {
+        static const char *ok[] = {"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"};
+        for (size_t i = 0; i < GR_ARRAY_LEN(ok); i++)
+            if (!strcmp(v, ok[i]))
+                return 0;
+        snprintf(err, n, "Invalid value %s for configuration compression.type", v);
+        return GR_EINVAL;
+    }
+    int64_t min = 0;
+    if (!strcmp(k, "retention.ms") || !strcmp(k, "retention.bytes"))
+        min = -1;
+    else if (!strcmp(k, "segment.bytes"))
+        min = 14;
+    else if (!strcmp(k, "segment.ms") || !strcmp(k, "flush.messages") || !strcmp(k, "min.insync.replicas"))
+        min = 1;
+    if (parse_long(v, &x) < 0 || x < min) {
+        snprintf(err, n, "Invalid value %s for configuration %s: must be an integer >= %" PRId64, v, k, min);
+        return GR_EINVAL;
+    }
+    return 0;
+}
+
+static const char *override_of(char *const *ov, const char *key)
+{
+    for (; ov && ov[0]; ov += 2)
+        if (!strcmp(ov[0], key))
+            return ov[1];
+    return NULL;
+}
+
+void gr_config_log_config(const gr_config_t *c, char *const *ov, gr_log_config_t *o)
+{
+    const char *v;
+    o->segment_bytes = (v = override_of(ov, "segment.bytes")) ? atoll(v) : c->log_segment_bytes;
+    o->segment_ms = (v = override_of(ov, "segment.ms")) ? atoll(v) : gr_config_roll_ms(c);
+    o->retention_ms = (v = override_of(ov, "retention.ms")) ? atoll(v) : gr_config_retention_ms(c);
+    o->retention_bytes = (v = override_of(ov, "retention.bytes")) ? atoll(v) : c->log_retention_bytes;
+    o->index_interval_bytes = (v = override_of(ov, "index.interval.bytes")) ? atoi(v) : c->log_index_interval_bytes;
+    o->flush_messages = (v = override_of(ov, "flush.messages")) ? atoll(v) : c->log_flush_interval_messages;
+    o->flush_ms = (v = override_of(ov, "flush.ms")) ? atoll(v)
+                  : c->log_flush_interval_ms == GR_CFG_UNSET ? INT64_MAX : c->log_flush_interval_ms;
+    o->max_message_bytes = (v = override_of(ov, "max.message.bytes")) ? atoi(v) : c->message_max_bytes;
+    const char *tt = (v = override_of(ov, "message.timestamp.type")) ? v : c->log_message_timestamp_type;
+    o->log_append_time = !strcmp(tt, "LogAppendTime");
+    const char *cp = (v = override_of(ov, "cleanup.policy")) ? v : "delete";
+    o->compact = strstr(cp, "compact") != NULL;
+    o->delete_ = strstr(cp, "delete") != NULL;
+}

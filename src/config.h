@@ -1,0 +1,78 @@
+/*
+ * config.h - broker configuration: one table of keys (config.c) drives the
+ * server.properties parser, --override, validation and the generated docs.
+ * Keys are Kafka's.  Topic-level keys (retention.ms, ...) and their broker
+ * synonyms live in the same file.
+ */
+#ifndef GR_CONFIG_H
+#define GR_CONFIG_H
+
+#include "gr.h"
+#include "log.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define GR_CFG_UNSET INT64_MIN
+
+typedef struct gr_config {
+    int32_t node_id;
+    char *listeners;                    /* PLAINTEXT://host:port */
+    char *advertised_listeners;         /* "" = same as listeners */
+    char *log_dirs;                     /* comma-separated */
+    int32_t num_partitions;
+    int32_t default_replication_factor;
+    bool auto_create_topics_enable;
+    int64_t log_segment_bytes;
+    int64_t log_roll_ms;                /* UNSET -> log_roll_hours */
+    int64_t log_roll_hours;
+    int64_t log_retention_ms;           /* UNSET -> minutes -> hours */
+    int64_t log_retention_minutes;
+    int64_t log_retention_hours;
+    int64_t log_retention_bytes;
+    int64_t log_retention_check_interval_ms;
+    int32_t log_index_interval_bytes;
+    int64_t log_flush_interval_messages;
+    int64_t log_flush_interval_ms;      /* UNSET -> never (Kafka: log.flush.scheduler) */
+    int32_t message_max_bytes;
+    int32_t socket_request_max_bytes;
+    int64_t connections_max_idle_ms;
+    char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
+} gr_config_t;
+
+/* Fill defaults. */
+void gr_config_init(gr_config_t *c);
+void gr_config_free(gr_config_t *c);
+/* Set one key from text.  Returns 0, or GR_ENOENT (unknown key) /
+ * GR_EINVAL (bad value) with a one-line message in err. */
+int gr_config_set(gr_config_t *c, const char *key, const char *value, char *err, size_t errlen);
+/* Parse a server.properties file (Java properties subset: key=value or
+ * key:value, # and ! comments, leading/trailing blanks trimmed). */
+int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errlen);
+/* Effective values after synonyms. */
+int64_t gr_config_retention_ms(const gr_config_t *c);
+int64_t gr_config_roll_ms(const gr_config_t *c);
+/* Print the reference as a Markdown table. */
+void gr_config_print_docs(FILE *out);
+
+/* ---- topic-level configs ----
+ * Each topic key has a broker synonym whose value is the default. */
+typedef struct gr_topic_config_def {
+    const char *name;               /* retention.ms */
+    const char *broker_synonym;     /* log.retention.ms, or NULL */
+    const char *doc;
+} gr_topic_config_def_t;
+
+int gr_topic_config_count(void);
+const gr_topic_config_def_t *gr_topic_config_at(int i);
+const gr_topic_config_def_t *gr_topic_config_find(const char *name, size_t len);
+/* Broker default for a topic key, as text (static buffer per call site ok). */
+void gr_topic_config_default(const gr_config_t *c, const gr_topic_config_def_t *d, char *out, size_t outlen);
+/* Validate a topic config value: 0 or GR_EINVAL with a message. */
+int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *value, char *err, size_t errlen);
+
+/* Build the effective log config from broker defaults plus topic
+ * overrides (a NULL-terminated list of key, value pairs). */
+void gr_config_log_config(const gr_config_t *c, char *const *overrides, gr_log_config_t *out);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * main.c - gregord entry point.
+ *
+ *   gregord [server.properties] [--override key=value]...
+ *
+ * Startup: configuration (file, then overrides; unknown keys and bad values
+ * stop startup with one line naming the key), log dirs and meta.properties
+ * (cluster id), the clean-shutdown marker, topic logs (recovery), then the
+ * listener.  SIGTERM/SIGINT: stop accepting, let in-flight requests finish
+ * (bounded), flush every log, write checkpoints and the marker, exit 0.
+ *
+ * Each log dir holds Kafka's files:
+ *   meta.properties                    version=1, cluster.id, node.id
+ *   .kafka_cleanshutdown               present only after a clean shutdown
+ *   recovery-point-offset-checkpoint   see log.h
+ *   log-start-offset-checkpoint        see log.h
+ */
+#include "broker.h"
+#include "kerr.h"
+#include "net.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CLEAN_MARKER ".kafka_cleanshutdown"
+
+gr_broker_t gr_broker;
+
+int gr_parse_listener(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *p = strstr(s, "://");
+    if (p) {
+        if (strncmp(s, "PLAINTEXT://", 12))
+            return GR_EINVAL;
+        p += 3;
+    } else {
+        p = s;
+    }
+    const char *colon = strrchr(p, ':');
+    if (!colon)
+        return GR_EINVAL;
+    size_t hl = (size_t)(colon - p);
+    if (hl >= hostlen)
+        return GR_EINVAL;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (*end || v < 0 || v > 65535)
+        return GR_EINVAL;
+    *port = (int)v;
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "USAGE: gregord [server.properties] [--override property=value]*\n"
+                    "       gregord --print-config-docs\n");
+}
+
+static int split_log_dirs(void)
+{
+    char *s = gr_strdup(gr_broker.cfg.log_dirs), *save = NULL;
+    for (char *d = strtok_r(s, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
+        while (*d == ' ')
+            d++;
+        if (!*d)
+            continue;
+        gr_broker.log_dirs = gr_realloc(gr_broker.log_dirs, sizeof(char *) * (size_t)(gr_broker.nlog_dirs + 1));
+        gr_broker.log_dirs[gr_broker.nlog_dirs++] = gr_strdup(d);
+    }
+    free(s);
+    return gr_broker.nlog_dirs > 0 ? 0 : GR_EINVAL;
+}
+
+/* meta.properties: reuse the cluster id found in any dir, else create. */
+static int init_log_dirs(void)
+{
+    char path[PATH_MAX];
+    char found[64] = "";
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        int rc = gr_mkdir_p(gr_broker.log_dirs[d]);
+        if (rc < 0) {
+            gr_error("broker", "Cannot create log dir %s: %s", gr_broker.log_dirs[d], strerror(-rc));
+            return rc;
+        }
+        snprintf(path, sizeof(path), "%s/meta.properties", gr_broker.log_dirs[d]);
+        char *buf;
+        if (!found[0] && gr_file_read_all(path, &buf, NULL) == 0) {
+            char *p = strstr(buf, "cluster.id=");
+            if (p)
+                sscanf(p + 11, "%63[^\n]", found);
+            free(buf);
+        }
+    }
+    if (!found[0]) {
+        gr_uuid_t u;
+        gr_uuid_random(&u);
+        gr_uuid_to_base64(&u, found);
+    }
+    snprintf(gr_broker.cluster_id, sizeof(gr_broker.cluster_id), "%s", found);
+    gr_broker.clean_shutdown_found = true;
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        char meta[256];
+        int n = snprintf(meta, sizeof(meta), "#\nversion=1\ncluster.id=%s\nnode.id=%d\n", gr_broker.cluster_id,
+                         gr_broker.cfg.node_id);
+        snprintf(path, sizeof(path), "%s/meta.properties", gr_broker.log_dirs[d]);
+        gr_file_write_atomic(path, meta, (size_t)n);
+        /* a log dir with data but no marker was not shut down cleanly */
+        snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, gr_broker.log_dirs[d]);
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            unlink(path);
+        } else {
+            char rp[PATH_MAX];
+            snprintf(rp, sizeof(rp), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[d]);
+            char tp[PATH_MAX];
+            snprintf(tp, sizeof(tp), "%s/.topics", gr_broker.log_dirs[d]);
+            if (stat(rp, &st) == 0 || stat(tp, &st) == 0)
+                gr_broker.clean_shutdown_found = false;
+        }
+    }
+    if (!gr_broker.clean_shutdown_found)
+        gr_warn("broker", "No clean shutdown marker: recovering logs from their recovery points");
+    return 0;
+}
+
+static void write_clean_markers(void)
+{
+    char path[PATH_MAX];
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, gr_broker.log_dirs[d]);
+        gr_file_write_atomic(path, "", 0);
+    }
+}
+
+static void housekeep_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    gr_topics_housekeep(gr_now_ms());
+    int64_t iv = gr_broker.cfg.log_retention_check_interval_ms;
+    /* flush-by-time needs at least a 1 s tick when configured */
+    if (gr_broker.cfg.log_flush_interval_ms != GR_CFG_UNSET && gr_broker.cfg.log_flush_interval_ms < iv)
+        iv = GR_MAX(gr_broker.cfg.log_flush_interval_ms, 10);
+    gr_timer_start(ev, &gr_broker.housekeep, GR_MIN(iv, 60000));
+}
+
+static void on_signal(int sig)
+{
+    GR_UNUSED(sig);
+    if (gr_broker.ev)
+        gr_ev_stop(gr_broker.ev);
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    int rc;
+    gr_config_init(&gr_broker.cfg);
+    int i = 1;
+    if (argc > 1 && !strcmp(argv[1], "--print-config-docs")) {
+        gr_config_print_docs(stdout);
+        return 0;
+    }
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage();
+        return 0;
+    }
+    if (argc > 1 && strncmp(argv[1], "--", 2)) {
+        if (gr_config_load_file(&gr_broker.cfg, argv[1], err, sizeof(err)) < 0) {
+            fprintf(stderr, "gregord: %s\n", err);
+            return 1;
+        }
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--override") || i + 1 >= argc) {
+            usage();
+            return 1;
+        }
+        char *kv = argv[++i], *eq = strchr(kv, '=');
+        if (!eq) {
+            fprintf(stderr, "gregord: --override expects property=value, got %s\n", kv);
+            return 1;
+        }
+        *eq = '\0';
+        rc = gr_config_set(&gr_broker.cfg, kv, eq + 1, err, sizeof(err));
+        *eq = '=';
+        if (rc < 0) {
+            fprintf(stderr, "gregord: %s\n", err);
+            return 1;
+        }
+    }
+    if (gr_parse_listener(gr_broker.cfg.listeners, gr_broker.host, sizeof(gr_broker.host), &gr_broker.port) < 0) {
+        fprintf(stderr, "gregord: Invalid value %s for configuration listeners: expected PLAINTEXT://host:port\n",
+                gr_broker.cfg.listeners);
+        return 1;
+    }
+    const char *adv = gr_broker.cfg.advertised_listeners[0] ? gr_broker.cfg.advertised_listeners
+                                                             : gr_broker.cfg.listeners;
+    if (gr_parse_listener(adv, gr_broker.adv_host, sizeof(gr_broker.adv_host), &gr_broker.adv_port) < 0) {
+        fprintf(stderr, "gregord: Invalid value %s for configuration advertised.listeners: expected "
+                        "PLAINTEXT://host:port\n", adv);
+        return 1;
+    }
+    if (!gr_broker.adv_host[0] || !strcmp(gr_broker.adv_host, "0.0.0.0"))
+        snprintf(gr_broker.adv_host, sizeof(gr_broker.adv_host), "127.0.0.1");
+    if (split_log_dirs() < 0) {
+        fprintf(stderr, "gregord: Invalid value for configuration log.dirs: empty\n");
+        return 1;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    gr_broker.ev = gr_ev_new();
+    if (init_log_dirs() < 0)
+        return 1;
+    int64_t t0 = gr_mono_ms();
+    if (gr_topics_load() < 0)
+        gr_warn("broker", "Some topics could not be loaded");
+    gr_info("broker", "Log recovery finished in %lld ms", (long long)(gr_mono_ms() - t0));
+
+    gr_net_opts_t nopts = {
+        .max_request_bytes = gr_broker.cfg.socket_request_max_bytes,
+        .idle_ms = gr_broker.cfg.connections_max_idle_ms,
+    };
+    const char *bind_host = gr_broker.host[0] ? gr_broker.host : "0.0.0.0";
+    if (gr_net_listen(gr_broker.ev, bind_host, gr_broker.port, &nopts) < 0) {
+        gr_error("broker", "Cannot listen on %s:%d", bind_host, gr_broker.port);
+        gr_topics_close();
+        return 1;
+    }
+    gr_timer_init(&gr_broker.housekeep, housekeep_cb, NULL);
+    gr_timer_start(gr_broker.ev, &gr_broker.housekeep, 1000);
+    gr_info("broker", "[KafkaServer id=%d] started (gregord, cluster id %s, listening on %s:%d, log dirs %s)",
+            gr_broker.cfg.node_id, gr_broker.cluster_id, bind_host, gr_broker.port, gr_broker.cfg.log_dirs);
+
+    gr_ev_run(gr_broker.ev);
+
+    gr_info("broker", "[KafkaServer id=%d] shutting down", gr_broker.cfg.node_id);
+    gr_net_stop_accepting();
+    gr_net_drain(gr_broker.ev, 5000);
+    gr_net_close_all();
+    gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
+    gr_topics_close();
+    write_clean_markers();
+    gr_ev_free(gr_broker.ev);
+    gr_info("broker", "[KafkaServer id=%d] shut down completed", gr_broker.cfg.node_id);
+    for (int d = 0; d < gr_broker.nlog_dirs; d++)
+        free(gr_broker.log_dirs[d]);
+    free(gr_broker.log_dirs);
+    gr_config_free(&gr_broker.cfg);
+    return 0;
+}

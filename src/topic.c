@@ -1,0 +1,594 @@
+/*
+ * topic.c - the topic registry (see topic.h).
+ *
+ * Topics live in a chained hash table keyed by name.  Each topic's
+ * metadata is one small properties file, rewritten atomically on change:
+ *
+ *   <first log dir>/.topics/<name>.properties
+ *   +---------------------------+-------------------------------------+
+ *   | topic.id=<base64 uuid>    | Kafka's topic id (also in           |
+ *   |                           | partition.metadata of each dir)     |
+ *   | partitions=<N>            | partition count                     |
+ *   | internal=<true|false>     | __consumer_offsets and friends      |
+ *   | config.<key>=<value>      | one line per topic config override  |
+ *   +---------------------------+-------------------------------------+
+ *
+ * A partition is placed in the log dir holding the fewest partitions;
+ * at startup every log dir is searched for <topic>-<n>.
+ */
+#include "topic.h"
+#include "broker.h"
+#include "kerr.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static gr_topic_t **table;
+static size_t table_size;
+static int ntopics;
+
+static uint32_t hash_name(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static void table_insert(gr_topic_t *t)
+{
+    if ((size_t)ntopics + 1 > table_size / 2) {
+        size_t nsize = table_size ? table_size * 2 : 64;
+        gr_topic_t **nt = gr_calloc(nsize, sizeof(*nt));
+        for (size_t i = 0; i < table_size; i++) {
+            gr_topic_t *x = table[i];
+            while (x) {
+                gr_topic_t *next = x->hnext;
+                size_t b = hash_name(x->name, strlen(x->name)) & (nsize - 1);
+                x->hnext = nt[b];
+                nt[b] = x;
+                x = next;
+            }
+        }
+        free(table);
+        table = nt;
+        table_size = nsize;
+    }
+    size_t b = hash_name(t->name, strlen(t->name)) & (table_size - 1);
+    t->hnext = table[b];
+    table[b] = t;
+    ntopics++;
+}
+
+static void table_remove(gr_topic_t *t)
+{
+    size_t b = hash_name(t->name, strlen(t->name)) & (table_size - 1);
+    for (gr_topic_t **pp = &table[b]; *pp; pp = &(*pp)->hnext)
+        if (*pp == t) {
+            *pp = t->hnext;
+            ntopics--;
+            return;
+        }
+}
+
+gr_topic_t *gr_topic_find(const char *name, size_t len)
+{
+    if (!table_size)
+        return NULL;
+    size_t b = hash_name(name, len) & (table_size - 1);
+    for (gr_topic_t *t = table[b]; t; t = t->hnext)
+        if (strlen(t->name) == len && !memcmp(t->name, name, len))
+            return t;
+    return NULL;
+}
+
+gr_topic_t *gr_topic_find_id(const gr_uuid_t *id)
+{
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        if (!memcmp(t->id.b, id->b, 16))
+            return t;
+    return NULL;
+}
+
+gr_topic_t *gr_topic_next(gr_topic_t *t)
+{
+    size_t b = 0;
+    if (t) {
+        if (t->hnext)
+            return t->hnext;
+        b = (hash_name(t->name, strlen(t->name)) & (table_size - 1)) + 1;
+    }
+    for (; b < table_size; b++)
+        if (table[b])
+            return table[b];
+    return NULL;
+}
+
+int gr_topic_count(void) { return ntopics; }
+
+int gr_topic_validate_name(const char *name, size_t len)
+{
+    if (len == 0 || len > 249)
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    return KERR_NONE;
+}
+
+/* ------------------------------------------------------------ metadata */
+
+static void meta_path(const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/.topics/%s.properties", gr_broker.log_dirs[0], name);
+}
+
+static int topic_save(const gr_topic_t *t)
+{
+    char path[PATH_MAX], id[23];
+    gr_uuid_to_base64(&t->id, id);
+    size_t cap = 256, len = 0;
+    char *buf = gr_malloc(cap);
+    len += (size_t)snprintf(buf, cap, "topic.id=%s\npartitions=%d\ninternal=%s\n", id, t->npart,
+                            t->internal ? "true" : "false");
+    for (char **c = t->configs; c && c[0]; c += 2) {
+        size_t need = strlen(c[0]) + strlen(c[1]) + 16;
+        if (len + need > cap) {
+            cap = (len + need) * 2;
+            buf = gr_realloc(buf, cap);
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "config.%s=%s\n", c[0], c[1]);
+    }
+    snprintf(path, sizeof(path), "%s/.topics", gr_broker.log_dirs[0]);
+    gr_mkdir_p(path);
+    meta_path(t->name, path, sizeof(path));
+    int rc = gr_file_write_atomic(path, buf, len);
+    free(buf);
+    if (rc < 0)
+        gr_error("topic", "Cannot write %s: %s", path, strerror(-rc));
+    return rc;
+}
+
+static int count_in_dir(int d)
+{
+    int n = 0;
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++)
+            if (t->parts[i] && t->parts[i]->log_dir == d)
+                n++;
+    return n;
+}
+
+static void part_dir(const gr_topic_t *t, int32_t idx, int d, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s-%d", gr_broker.log_dirs[d], t->name, idx);
+}
+
+static int find_existing_dir(const gr_topic_t *t, int32_t idx)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        part_dir(t, idx, d, path, sizeof(path));
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return d;
+    }
+    return -1;
+}
+
+/* checkpoints read at startup: [dir] -> entries */
+static gr_ckpt_entry_t **ck_rp, **ck_ls;
+static size_t *ck_rp_n, *ck_ls_n;
+
+static int64_t ckpt_lookup(gr_ckpt_entry_t *e, size_t n, const char *topic, int32_t part, int64_t dflt)
+{
+    for (size_t i = 0; i < n; i++)
+        if (e[i].partition == part && !strcmp(e[i].topic, topic))
+            return e[i].offset;
+    return dflt;
+}
+
+static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
+{
+    int d = find_existing_dir(t, idx);
+    bool fresh = d < 0;
+    if (fresh) {
+        d = 0;
+        int best = INT_MAX;
+        for (int i = 0; i < gr_broker.nlog_dirs; i++) {
+            int c = count_in_dir(i);
+            if (c < best) {
+                best = c;
+                d = i;
+            }
+        }
+    }
+    char dir[PATH_MAX];
+    part_dir(t, idx, d, dir, sizeof(dir));
+    gr_log_config_t lc;
+    gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
+    gr_log_open_opts_t o = {
+        .dir = dir,
+        .cfg = &lc,
+        .recovery_point = ck_rp ? ckpt_lookup(ck_rp[d], ck_rp_n[d], t->name, idx, 0) : 0,
+        .log_start_offset = ck_ls ? ckpt_lookup(ck_ls[d], ck_ls_n[d], t->name, idx, -1) : -1,
+        .clean_shutdown = fresh || gr_broker.clean_shutdown_found,
+        .ev = gr_broker.ev,
+        .lane = d % GR_EV_LANES,
+    };
+    gr_log_t *log;
+    int rc = gr_log_open(&o, &log);
+    if (rc < 0) {
+        gr_error("topic", "Cannot open log %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    if (fresh)
+        gr_partmeta_write(dir, &t->id);
+    gr_partition_t *p = gr_calloc(1, sizeof(*p));
+    p->topic = t;
+    p->index = idx;
+    p->log = log;
+    p->log_dir = d;
+    p->leader_epoch = 0;
+    p->high_watermark = gr_log_end_offset(log);
+    p->last_stable_offset = p->high_watermark;
+    p->waiters.next = p->waiters.prev = &p->waiters;
+    *out = p;
+    return 0;
+}
+
+static void partition_free(gr_partition_t *p, bool delete_data)
+{
+    /* wake any parked fetch so it answers (it will see the topic gone) */
+    while (p->waiters.next != &p->waiters) {
+        gr_pwait_t *w = p->waiters.next;
+        gr_pwait_remove(w);
+        w->cb(w);
+    }
+    if (delete_data)
+        gr_log_delete(p->log);
+    else
+        gr_log_close(p->log);
+    free(p);
+}
+
+static void topic_free(gr_topic_t *t)
+{
+    for (char **c = t->configs; c && *c; c++)
+        free(*c);
+    free(t->configs);
+    free(t->parts);
+    free(t->name);
+    free(t);
+}
+
+static char **configs_dup(char *const *cfg)
+{
+    size_t n = 0;
+    while (cfg && cfg[n])
+        n++;
+    char **out = gr_calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = gr_strdup(cfg[i]);
+    return out;
+}
+
+static int topic_open_parts(gr_topic_t *t, int32_t from, int32_t to)
+{
+    t->parts = gr_realloc(t->parts, sizeof(*t->parts) * (size_t)(to ? to : 1));
+    for (int32_t i = from; i < to; i++) {
+        int rc = partition_open(t, i, &t->parts[i]);
+        if (rc < 0) {
+            for (int32_t j = from; j < i; j++)
+                partition_free(t->parts[j], false);
+            return rc;
+        }
+    }
+    t->npart = to;
+    return 0;
+}
+
+int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
+                    gr_topic_t **out, const char **msg)
+{
+    *msg = NULL;
+    if (gr_topic_validate_name(name, len) != KERR_NONE) {
+        *msg = "Topic name is illegal, it can't be empty, \".\" or \"..\", longer than 249 characters, or contain "
+               "characters other than ASCII alphanumerics, '.', '_' and '-'";
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    if (gr_topic_find(name, len)) {
+        *msg = "Topic already exists.";
+        return KERR_TOPIC_ALREADY_EXISTS;
+    }
+    if (npart <= 0) {
+        *msg = "Number of partitions must be larger than 0.";
+        return KERR_INVALID_PARTITIONS;
+    }
+    gr_topic_t *t = gr_calloc(1, sizeof(*t));
+    t->name = gr_strndup(name, len);
+    gr_uuid_random(&t->id);
+    t->internal = internal;
+    t->configs = configs_dup(configs);
+    if (topic_open_parts(t, 0, npart) < 0) {
+        topic_free(t);
+        *msg = "Cannot create the partition logs.";
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    table_insert(t);
+    topic_save(t);
+    gr_info("topic", "Created topic %s with %d partitions", t->name, npart);
+    if (out)
+        *out = t;
+    return KERR_NONE;
+}
+
+void gr_topic_delete(gr_topic_t *t)
+{
+    char path[PATH_MAX];
+    gr_info("topic", "Deleting topic %s", t->name);
+    table_remove(t);
+    meta_path(t->name, path, sizeof(path));
+    unlink(path);
+    for (int32_t i = 0; i < t->npart; i++)
+        partition_free(t->parts[i], true);
+    topic_free(t);
+}
+
+int gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
+{
+    *msg = NULL;
+    if (total <= t->npart) {
+        *msg = total == t->npart ? "Topic already has the requested number of partitions."
+                                 : "Topic currently has more partitions than requested.";
+        return KERR_INVALID_PARTITIONS;
+    }
+    if (topic_open_parts(t, t->npart, total) < 0) {
+        *msg = "Cannot create the partition logs.";
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    topic_save(t);
+    return KERR_NONE;
+}
+
+const char *gr_topic_get_config(const gr_topic_t *t, const char *key)
+{
+    for (char **c = t->configs; c && c[0]; c += 2)
+        if (!strcmp(c[0], key))
+            return c[1];
+    return NULL;
+}
+
+int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value)
+{
+    size_t n = 0;
+    while (t->configs && t->configs[n])
+        n += 2;
+    size_t i;
+    for (i = 0; i < n; i += 2)
+        if (!strcmp(t->configs[i], key))
+            break;
+    if (i < n) {
+        free(t->configs[i + 1]);
+        if (value) {
+            t->configs[i + 1] = gr_strdup(value);
+        } else {
+            free(t->configs[i]);
+            memmove(&t->configs[i], &t->configs[i + 2], (n - i - 2 + 1) * sizeof(char *));
+        }
+    } else if (value) {
+        t->configs = gr_realloc(t->configs, (n + 3) * sizeof(char *));
+        t->configs[n] = gr_strdup(key);
+        t->configs[n + 1] = gr_strdup(value);
+        t->configs[n + 2] = NULL;
+    }
+    gr_log_config_t lc;
+    gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
+    for (int32_t p = 0; p < t->npart; p++)
+        gr_log_set_config(t->parts[p]->log, &lc);
+    return topic_save(t);
+}
+
+/* ------------------------------------------------------------ waiters */
+
+void gr_pwait_add(gr_partition_t *p, gr_pwait_t *w)
+{
+    if (w->linked)
+        return;
+    w->prev = p->waiters.prev;
+    w->next = &p->waiters;
+    p->waiters.prev->next = w;
+    p->waiters.prev = w;
+    w->linked = true;
+}
+
+void gr_pwait_remove(gr_pwait_t *w)
+{
+    if (!w->linked)
+        return;
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+    w->linked = false;
+}
+
+void gr_partition_appended(gr_partition_t *p)
+{
+    p->high_watermark = gr_log_end_offset(p->log);
+    p->last_stable_offset = p->high_watermark;
+    /* callbacks may remove themselves (and others of the same fetch) */
+    gr_pwait_t *w = p->waiters.next;
+    while (w != &p->waiters) {
+        gr_pwait_t *next = w->next;
+        w->cb(w);
+        w = next;
+        /* if `next` was unlinked by the callback, restart from the head */
+        if (w != &p->waiters && !w->linked)
+            w = p->waiters.next;
+    }
+}
+
+/* ------------------------------------------------------------ load/close */
+
+static int load_topic_file(const char *path, const char *name)
+{
+    char *buf = NULL;
+    int rc = gr_file_read_all(path, &buf, NULL);
+    if (rc < 0)
+        return rc;
+    gr_topic_t *t = gr_calloc(1, sizeof(*t));
+    t->name = gr_strdup(name);
+    t->configs = gr_calloc(1, sizeof(char *));
+    int32_t npart = 0;
+    size_t ncfg = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(l, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *v = eq + 1;
+        if (!strcmp(l, "topic.id"))
+            gr_uuid_from_base64(v, &t->id);
+        else if (!strcmp(l, "partitions"))
+            npart = atoi(v);
+        else if (!strcmp(l, "internal"))
+            t->internal = !strcmp(v, "true");
+        else if (!strncmp(l, "config.", 7)) {
+            t->configs = gr_realloc(t->configs, (ncfg + 3) * sizeof(char *));
+            t->configs[ncfg++] = gr_strdup(l + 7);
+            t->configs[ncfg++] = gr_strdup(v);
+            t->configs[ncfg] = NULL;
+        }
+    }
+    free(buf);
+    if (npart <= 0 || topic_open_parts(t, 0, npart) < 0) {
+        gr_error("topic", "Cannot load topic %s from %s", name, path);
+        topic_free(t);
+        return GR_EIO;
+    }
+    table_insert(t);
+    return 0;
+}
+
+int gr_topics_load(void)
+{
+    int nd = gr_broker.nlog_dirs;
+    ck_rp = gr_calloc((size_t)nd, sizeof(*ck_rp));
+    ck_ls = gr_calloc((size_t)nd, sizeof(*ck_ls));
+    ck_rp_n = gr_calloc((size_t)nd, sizeof(size_t));
+    ck_ls_n = gr_calloc((size_t)nd, sizeof(size_t));
+    char path[PATH_MAX];
+    for (int d = 0; d < nd; d++) {
+        snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[d]);
+        gr_ckpt_read(path, &ck_rp[d], &ck_rp_n[d]);
+        snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", gr_broker.log_dirs[d]);
+        gr_ckpt_read(path, &ck_ls[d], &ck_ls_n[d]);
+    }
+    int rc = 0;
+    snprintf(path, sizeof(path), "%s/.topics", gr_broker.log_dirs[0]);
+    DIR *dir = opendir(path);
+    if (dir) {
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL) {
+            size_t l = strlen(de->d_name);
+            if (l <= 11 || strcmp(de->d_name + l - 11, ".properties"))
+                continue;
+            char name[256];
+            snprintf(name, sizeof(name), "%.*s", (int)(l - 11), de->d_name);
+            char fpath[PATH_MAX + 256];
+            snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
+            if (load_topic_file(fpath, name) < 0)
+                rc = GR_EIO;
+        }
+        closedir(dir);
+    }
+    for (int d = 0; d < nd; d++) {
+        free(ck_rp[d]);
+        free(ck_ls[d]);
+    }
+    free(ck_rp);
+    free(ck_ls);
+    free(ck_rp_n);
+    free(ck_ls_n);
+    ck_rp = ck_ls = NULL;
+    ck_rp_n = ck_ls_n = NULL;
+    gr_info("topic", "Loaded %d topics", ntopics);
+    return rc;
+}
+
+void gr_topics_checkpoint(void)
+{
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        size_t n = 0, cap = 16;
+        gr_ckpt_entry_t *rp = gr_malloc(cap * sizeof(*rp)), *ls = gr_malloc(cap * sizeof(*ls));
+        for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+            for (int32_t i = 0; i < t->npart; i++) {
+                gr_partition_t *p = t->parts[i];
+                if (p->log_dir != d)
+                    continue;
+                if (n == cap) {
+                    cap *= 2;
+                    rp = gr_realloc(rp, cap * sizeof(*rp));
+                    ls = gr_realloc(ls, cap * sizeof(*ls));
+                }
+                snprintf(rp[n].topic, sizeof(rp[n].topic), "%s", t->name);
+                snprintf(ls[n].topic, sizeof(ls[n].topic), "%s", t->name);
+                rp[n].partition = ls[n].partition = i;
+                rp[n].offset = gr_log_recovery_point(p->log);
+                ls[n].offset = gr_log_start_offset(p->log);
+                n++;
+            }
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[d]);
+        gr_ckpt_write(path, rp, n);
+        snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", gr_broker.log_dirs[d]);
+        gr_ckpt_write(path, ls, n);
+        free(rp);
+        free(ls);
+    }
+}
+
+void gr_topics_housekeep(int64_t now_ms)
+{
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++)
+            gr_log_housekeep(t->parts[i]->log, now_ms);
+    gr_topics_checkpoint();
+}
+
+void gr_topics_close(void)
+{
+    /* gr_log_close fsyncs, so the recovery points written below are true */
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++)
+            gr_log_flush(t->parts[i]->log, gr_log_end_offset(t->parts[i]->log), NULL, NULL);
+    gr_ev_drain(gr_broker.ev);
+    gr_topics_checkpoint();
+    for (size_t b = 0; b < table_size; b++) {
+        gr_topic_t *t = table[b];
+        while (t) {
+            gr_topic_t *next = t->hnext;
+            for (int32_t i = 0; i < t->npart; i++)
+                partition_free(t->parts[i], false);
+            topic_free(t);
+            t = next;
+        }
+    }
+    free(table);
+    table = NULL;
+    table_size = 0;
+    ntopics = 0;
+}

@@ -1,0 +1,93 @@
+/*
+ * topic.h - topics and partitions: the registry of what this broker
+ * serves.  Owns the partition logs (gr_log_t).  A partition carries the
+ * fields replication and transactions build on: leader epoch, high
+ * watermark, last stable offset (log start/end offsets live in the log).
+ *
+ * Topic metadata (id, partition count, config overrides) is persisted per
+ * topic in <first log dir>/.topics/<name>.properties; partition data
+ * directories follow Kafka's layout <log dir>/<topic>-<partition>/.
+ */
+#ifndef GR_TOPIC_H
+#define GR_TOPIC_H
+
+#include "log.h"
+#include "wire.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Someone waiting for appends to a partition (a parked Fetch).  Owned by
+ * the waiter; linked into the partition's list while registered. */
+typedef struct gr_pwait {
+    struct gr_pwait *next, *prev;
+    void (*cb)(struct gr_pwait *w);
+    void *arg;
+    bool linked;
+} gr_pwait_t;
+
+struct gr_topic;
+
+typedef struct gr_partition {
+    struct gr_topic *topic;       /* owner */
+    int32_t index;
+    gr_log_t *log;                /* owned */
+    int log_dir;                  /* index into gr_broker.log_dirs */
+    int32_t leader_epoch;
+    int64_t high_watermark;       /* = log end offset on a single broker */
+    int64_t last_stable_offset;   /* = high watermark until transactions */
+    gr_pwait_t waiters;           /* list head (sentinel) */
+} gr_partition_t;
+
+typedef struct gr_topic {
+    char *name;
+    gr_uuid_t id;
+    bool internal;
+    int32_t npart;
+    gr_partition_t **parts;       /* owned */
+    char **configs;               /* overrides: key, value, ..., NULL (owned) */
+    struct gr_topic *hnext;       /* registry hash chain */
+} gr_topic_t;
+
+/* Startup: read topic metadata and open every partition log (recovery). */
+int gr_topics_load(void);
+/* Shutdown: flush, write checkpoints, close logs. */
+void gr_topics_close(void);
+/* Periodic: retention, rolling, flush by time, checkpoints. */
+void gr_topics_housekeep(int64_t now_ms);
+/* Write recovery-point and log-start-offset checkpoints now. */
+void gr_topics_checkpoint(void);
+
+gr_topic_t *gr_topic_find(const char *name, size_t len);
+gr_topic_t *gr_topic_find_id(const gr_uuid_t *id);
+/* Iterate all topics: for (t = gr_topic_next(NULL); t; t = gr_topic_next(t)). */
+gr_topic_t *gr_topic_next(gr_topic_t *t);
+int gr_topic_count(void);
+
+/* Kafka's topic name rules: [a-zA-Z0-9._-], 1..249 chars, not "." or "..".
+ * Returns KERR_NONE or KERR_INVALID_TOPIC_EXCEPTION. */
+int gr_topic_validate_name(const char *name, size_t len);
+/* Create a topic.  configs: key, value, ..., NULL (validated already).
+ * Returns a Kafka error code (KERR_NONE on success) with msg set on error. */
+int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
+                    gr_topic_t **out, const char **msg);
+/* Delete a topic and its data. */
+void gr_topic_delete(gr_topic_t *t);
+/* Grow to `total` partitions.  Kafka error code. */
+int gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg);
+/* Replace one config override (value NULL = remove) and apply it. */
+int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value);
+/* The override for key, or NULL. */
+const char *gr_topic_get_config(const gr_topic_t *t, const char *key);
+
+static inline gr_partition_t *gr_partition_get(const gr_topic_t *t, int32_t idx)
+{
+    return (idx >= 0 && idx < t->npart) ? t->parts[idx] : NULL;
+}
+
+/* After an append: advance the high watermark and wake waiters. */
+void gr_partition_appended(gr_partition_t *p);
+void gr_pwait_add(gr_partition_t *p, gr_pwait_t *w);
+void gr_pwait_remove(gr_pwait_t *w);
+
+#endif
