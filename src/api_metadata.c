@@ -1,0 +1,110 @@
+/*
+ * api_metadata.c - Metadata (key 3), versions 0-12.
+ *
+ * v0: an empty topic list means all topics.  v1+: null means all, empty
+ * means none.  Unknown topics are created when auto.create.topics.enable
+ * is set and (v4+) the request allows it; an invalid name gets
+ * INVALID_TOPIC_EXCEPTION.  v10+ carries topic ids; internal topics are
+ * flagged.  This broker is the only one, leader of everything, epoch 0.
+ */
+#include "api_util.h"
+#include "broker.h"
+#include "kerr.h"
+
+static void fill_topic(gr_req_t *req, gr_topic_t *t, gr_MetadataResponse_MetadataResponseTopic_t *mt)
+{
+    mt->ErrorCode = KERR_NONE;
+    mt->Name = (gr_str_t){t->name, (int32_t)strlen(t->name)};
+    mt->TopicId = t->id;
+    mt->IsInternal = t->internal;
+    mt->Partitions = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponsePartition_t, t->npart,
+                                    gr_MetadataResponse_MetadataResponsePartition_init);
+    mt->Partitions_count = t->npart;
+    int32_t *node = gr_arena_alloc(&req->arena, sizeof(int32_t));
+    *node = gr_broker.cfg.node_id;
+    for (int32_t i = 0; i < t->npart; i++) {
+        gr_MetadataResponse_MetadataResponsePartition_t *mp = &mt->Partitions[i];
+        mp->ErrorCode = KERR_NONE;
+        mp->PartitionIndex = i;
+        mp->LeaderId = gr_broker.cfg.node_id;
+        mp->LeaderEpoch = t->parts[i]->leader_epoch;
+        mp->ReplicaNodes = node;
+        mp->ReplicaNodes_count = 1;
+        mp->IsrNodes = node;
+        mp->IsrNodes_count = 1;
+        mp->OfflineReplicas_count = 0;
+    }
+}
+
+void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
+{
+    gr_MetadataRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, MetadataRequest, &r);
+
+    gr_MetadataResponse_t resp;
+    gr_MetadataResponse_init(&resp);
+    resp.Brokers = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponseBroker_t, 1,
+                                  gr_MetadataResponse_MetadataResponseBroker_init);
+    resp.Brokers_count = 1;
+    resp.Brokers[0].NodeId = gr_broker.cfg.node_id;
+    resp.Brokers[0].Host = GR_STR(gr_broker.adv_host);
+    resp.Brokers[0].Port = gr_broker.adv_port;
+    resp.Brokers[0].Rack = GR_STR_NULL;
+    resp.ClusterId = GR_STR(gr_broker.cluster_id);
+    resp.ControllerId = gr_broker.cfg.node_id;
+
+    bool all = r.Topics_count < 0 || (req->api_version == 0 && r.Topics_count == 0);
+    if (all) {
+        int32_t n = gr_topic_count();
+        resp.Topics = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponseTopic_t, n,
+                                     gr_MetadataResponse_MetadataResponseTopic_init);
+        int32_t i = 0;
+        for (gr_topic_t *t = gr_topic_next(NULL); t && i < n; t = gr_topic_next(t))
+            fill_topic(req, t, &resp.Topics[i++]);
+        resp.Topics_count = i;
+        GR_RESPOND(req, MetadataResponse, &resp);
+        return;
+    }
+
+    bool allow_create = gr_broker.cfg.auto_create_topics_enable && (req->api_version < 4 || r.AllowAutoTopicCreation);
+    int32_t n = r.Topics_count;
+    resp.Topics = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponseTopic_t, n,
+                                 gr_MetadataResponse_MetadataResponseTopic_init);
+    resp.Topics_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_MetadataRequest_MetadataRequestTopic_t *rt = &r.Topics[i];
+        gr_MetadataResponse_MetadataResponseTopic_t *mt = &resp.Topics[i];
+        gr_topic_t *t = NULL;
+        if (rt->Name.len >= 0) {
+            mt->Name = gr_str_keep(req, rt->Name);
+            t = gr_topic_find(rt->Name.p, (size_t)rt->Name.len);
+        } else {
+            t = gr_topic_find_id(&rt->TopicId);
+            mt->TopicId = rt->TopicId;
+            if (!t) {
+                mt->ErrorCode = KERR_UNKNOWN_TOPIC_ID;
+                mt->Name = GR_STR_NULL;
+                continue;
+            }
+        }
+        if (!t) {
+            if (gr_topic_validate_name(rt->Name.p, (size_t)rt->Name.len) != KERR_NONE) {
+                mt->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
+                continue;
+            }
+            if (!allow_create) {
+                mt->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            const char *msg;
+            int kerr = gr_topic_create(rt->Name.p, (size_t)rt->Name.len, gr_broker.cfg.num_partitions, NULL, false,
+                                       &t, &msg);
+            if (kerr != KERR_NONE) {
+                mt->ErrorCode = (int16_t)kerr;
+                continue;
+            }
+        }
+        fill_topic(req, t, mt);
+    }
+    GR_RESPOND(req, MetadataResponse, &resp);
+}
