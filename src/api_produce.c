@@ -124,8 +124,10 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
     resp->Responses_count = nt;
 
     /* partitions whose flush policy asks for an fsync before the ack */
-    int nflush = 0;
-    gr_partition_t **flush = NULL;
+    int nflush = 0, maxflush = 0;
+    for (int32_t i = 0; i < nt; i++)
+        maxflush += r.TopicData[i].PartitionData_count > 0 ? r.TopicData[i].PartitionData_count : 0;
+    gr_partition_t **flush = gr_arena_alloc(&req->arena, sizeof(*flush) * (size_t)(maxflush + 1));
     for (int32_t i = 0; i < nt; i++) {
         const gr_ProduceRequest_TopicProduceData_t *td = &r.TopicData[i];
         gr_ProduceResponse_TopicProduceResponse_t *tr = &resp->Responses[i];
@@ -141,12 +143,8 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
         for (int32_t j = 0; j < np; j++) {
             gr_partition_t *fp = NULL;
             produce_partition(req, t, &lc, r.Acks, &td->PartitionData[j], &tr->PartitionResponses[j], &fp);
-            if (fp) {
-                if (!flush)
-                    flush = gr_arena_alloc(&req->arena, sizeof(*flush) * 64);
-                if (nflush < 64)
-                    flush[nflush++] = fp;
-            }
+            if (fp)
+                flush[nflush++] = fp;
         }
     }
 
