@@ -30,6 +30,7 @@ typedef struct gr_timer {
     int32_t heap_idx;           /* -1 when not armed */
     gr_ev_timer_cb *cb;
     void *arg;
+    uint32_t seq;               /* start order: equal deadlines fire FIFO */
 } gr_timer_t;
 
 gr_ev_t *gr_ev_new(void);
@@ -37,6 +38,11 @@ void gr_ev_free(gr_ev_t *ev);
 int gr_ev_run(gr_ev_t *ev);                 /* until gr_ev_stop() */
 void gr_ev_stop(gr_ev_t *ev);               /* async-signal-safe */
 bool gr_ev_stopping(gr_ev_t *ev);
+/* One iteration (before_sleep hooks, wait at most max_wait_ms or until the
+ * next timer (-1 = no bound), callbacks, due timers), whether or not the
+ * loop is stopping: used to drain connections at shutdown.  Returns the
+ * number of fd events or a negative error. */
+int gr_ev_run_once(gr_ev_t *ev, int64_t max_wait_ms);
 
 /* fd registration; mask 0 keeps the fd registered but quiet. */
 int gr_ev_add(gr_ev_t *ev, int fd, unsigned mask, gr_ev_fd_cb *cb, void *arg);
@@ -63,7 +69,8 @@ void gr_ev_submit(gr_ev_t *ev, int lane, gr_ev_work_cb *work, gr_ev_work_cb *don
 /* Wait for every submitted job to finish and run its done (shutdown). */
 void gr_ev_drain(gr_ev_t *ev);
 
-/* The loop's idea of now, refreshed once per iteration. */
+/* The loop's idea of now (monotonic clock), refreshed once per iteration. */
 int64_t gr_ev_now_ms(gr_ev_t *ev);
+int64_t gr_ev_now_us(gr_ev_t *ev);
 
 #endif
