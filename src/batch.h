@@ -8,6 +8,7 @@
 
 #include "gr.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,10 @@ enum { GR_COMPRESSION_NONE, GR_COMPRESSION_GZIP, GR_COMPRESSION_SNAPPY,
 
 uint32_t gr_crc32c(uint32_t crc, const void *p, size_t n);   /* crc 0 to start */
 uint32_t gr_crc32(uint32_t crc, const void *p, size_t n);    /* IEEE, legacy sets */
+/* The two CRC-32C implementations, for tests (gr_crc32c picks one). */
+uint32_t gr_crc32c_sw(uint32_t crc, const void *p, size_t n);   /* slicing-by-8 */
+uint32_t gr_crc32c_hw(uint32_t crc, const void *p, size_t n);   /* SSE4.2; sw if absent */
+bool gr_crc32c_hw_available(void);
 
 /* Summary of one validated batch. */
 typedef struct gr_batch_info {
@@ -58,6 +63,20 @@ typedef struct gr_batch_info {
  * Returns 0, GR_AGAIN if fewer than a whole batch is available,
  * GR_ECORRUPT for a bad batch.  Does not modify anything. */
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info);
+
+/* Deep validation after gr_batch_check() accepted the batch: for a
+ * compressed batch, decompress (into a reused per-thread buffer) and parse
+ * every record.  Returns 0, GR_ECORRUPT (does not decompress) or GR_EINVAL
+ * (records do not parse: INVALID_RECORD).  Uncompressed batches were
+ * already fully checked and return 0 at once. */
+int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info);
+
+/* First record of a whole batch (p, size bytes, already validated) with
+ * timestamp >= ts: its offset and timestamp.  Returns 0, GR_ENOENT when no
+ * record qualifies, GR_ECORRUPT when the records cannot be read.
+ * LogAppendTime batches answer with the base offset and maxTimestamp. */
+int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts,
+                            int64_t *offset, int64_t *found_ts);
 
 /* Assign offsets in place: rewrite baseOffset and partitionLeaderEpoch
  * (both outside the CRC).  When log_append_time >= 0, set the timestamp

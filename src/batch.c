@@ -1,0 +1,431 @@
+/*
+ * batch.c - RecordBatch v2: validation, offset assignment, and up-conversion
+ * of legacy (magic 0/1) message sets.
+ *
+ * Validation walks records in place and never allocates for uncompressed
+ * batches; compressed batches are inflated into one reused per-thread
+ * buffer.  Nothing here touches files or broker state.
+ *
+ * RecordBatch v2 (all integers big-endian):
+ *
+ *   offset  size  field                  notes
+ *   ------  ----  ---------------------  ----------------------------------
+ *   0       8     baseOffset             assigned by the broker
+ *   8       4     batchLength            bytes after this field (>= 49)
+ *   12      4     partitionLeaderEpoch   assigned by the broker
+ *   16      1     magic                  2
+ *   17      4     crc                    CRC-32C of bytes 21..end
+ *   21      2     attributes             0-2 codec, 3 LogAppendTime,
+ *                                        4 transactional, 5 control
+ *   23      4     lastOffsetDelta        recordCount - 1 unless compacted
+ *   27      8     baseTimestamp
+ *   35      8     maxTimestamp
+ *   43      8     producerId             -1 when not idempotent
+ *   51      2     producerEpoch
+ *   53      4     baseSequence
+ *   57      4     recordCount            plaintext even when compressed
+ *   61      ...   records                compressed as a whole if codec != 0
+ *
+ * Record (varints are zig-zag LEB128):
+ *
+ *   length varint | attributes int8 | timestampDelta varlong |
+ *   offsetDelta varint | keyLength varint (-1 null) | key |
+ *   valueLength varint (-1 null) | value | headerCount varint |
+ *   [ headerKeyLength varint | headerKey | headerValueLength varint | value ]*
+ *
+ * Legacy message (magic 0/1), a message set is a sequence of these:
+ *
+ *   offset  size  field
+ *   ------  ----  ---------------------------------------------------
+ *   0       8     offset   (v1 compressed wrapper: offset of last inner)
+ *   8       4     messageSize (bytes after this field)
+ *   12      4     crc      CRC-32 (IEEE) of bytes 16..end
+ *   16      1     magic    0 or 1
+ *   17      1     attributes (0-2 codec, 3 LogAppendTime for v1)
+ *   18      8     timestamp (v1 only)
+ *   ..      4+n   key   (int32 length, -1 null)
+ *   ..      4+n   value (int32 length, -1 null; compressed inner set)
+ */
+#include "batch.h"
+#include "compress.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DECOMPRESSED (256u << 20)
+
+static _Thread_local gr_buf_t scratch;
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t be64(const uint8_t *p)
+{
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* zig-zag varint of at most maxb bytes; false on overrun or overlong */
+static inline bool rd_varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    for (int i = 0; i < maxb; i++) {
+        if (p >= end)
+            return false;
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            *pp = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* a varint length (-1 = null allowed when nullable) followed by its bytes */
+static inline bool skip_field(const uint8_t **pp, const uint8_t *end, bool nullable)
+{
+    int64_t n;
+    if (!rd_varint(pp, end, 5, &n))
+        return false;
+    if (n < 0)
+        return nullable && n == -1;
+    if (n > end - *pp)
+        return false;
+    *pp += n;
+    return true;
+}
+
+/* One record at *pp; on success *pp moves past it and ts/off deltas are
+ * returned. */
+static bool parse_record(const uint8_t **pp, const uint8_t *end, int64_t *ts_delta, int64_t *off_delta)
+{
+    int64_t len, v, nh;
+    const uint8_t *p = *pp;
+    if (!rd_varint(&p, end, 5, &len) || len < 0 || len > end - p)
+        return false;
+    const uint8_t *rend = p + len;
+    if (p >= rend)
+        return false;
+    p++;                                        /* attributes */
+    if (!rd_varint(&p, rend, 10, ts_delta) || !rd_varint(&p, rend, 5, &v))
+        return false;
+    *off_delta = v;
+    if (!skip_field(&p, rend, true) || !skip_field(&p, rend, true))
+        return false;
+    if (!rd_varint(&p, rend, 5, &nh) || nh < 0)
+        return false;
+    for (int64_t i = 0; i < nh; i++)
+        if (!skip_field(&p, rend, false) || !skip_field(&p, rend, true))
+            return false;
+    if (p != rend)
+        return false;
+    *pp = rend;
+    return true;
+}
+
+static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count)
+{
+    int64_t t, o;
+    for (int32_t i = 0; i < count; i++)
+        if (!parse_record(&p, end, &t, &o))
+            return false;
+    return p == end;
+}
+
+int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
+{
+    if (avail < GR_BATCH_LOG_OVERHEAD)
+        return GR_AGAIN;
+    int32_t blen = (int32_t)be32(p + GR_BOFF_LENGTH);
+    if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD || blen > INT32_MAX - GR_BATCH_LOG_OVERHEAD)
+        return GR_ECORRUPT;
+    if (avail > GR_BOFF_MAGIC && p[GR_BOFF_MAGIC] != 2)
+        return GR_ECORRUPT;
+    size_t size = (size_t)blen + GR_BATCH_LOG_OVERHEAD;
+    if (size > avail)
+        return GR_AGAIN;
+    uint32_t crc = be32(p + GR_BOFF_CRC);
+    if (gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES) != crc)
+        return GR_ECORRUPT;
+    int16_t attr = (int16_t)((p[GR_BOFF_ATTRIBUTES] << 8) | p[GR_BOFF_ATTRIBUTES + 1]);
+    int codec = attr & GR_ATTR_COMPRESSION_MASK;
+    if (codec > GR_COMPRESSION_ZSTD)
+        return GR_ECORRUPT;
+    int32_t last_delta = (int32_t)be32(p + GR_BOFF_LAST_DELTA);
+    int32_t count = (int32_t)be32(p + GR_BOFF_RECORD_COUNT);
+    /* No compaction yet: every batch holds exactly lastOffsetDelta+1
+     * records.  A compacted batch may hold fewer; relax this then. */
+    if (count <= 0 || last_delta < 0 || count != last_delta + 1)
+        return GR_ECORRUPT;
+    if (codec == GR_COMPRESSION_NONE &&
+        !parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count))
+        return GR_ECORRUPT;
+    if (info) {
+        info->base_offset = (int64_t)be64(p + GR_BOFF_BASE_OFFSET);
+        info->last_offset_delta = last_delta;
+        info->first_timestamp = (int64_t)be64(p + GR_BOFF_BASE_TS);
+        info->max_timestamp = (int64_t)be64(p + GR_BOFF_MAX_TS);
+        info->record_count = count;
+        info->attributes = attr;
+        info->producer_id = (int64_t)be64(p + GR_BOFF_PRODUCER_ID);
+        info->size = (int32_t)size;
+    }
+    return 0;
+}
+
+int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info)
+{
+    int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
+    if (codec == GR_COMPRESSION_NONE)
+        return 0;
+    int rc = gr_decompress(codec, p + GR_BATCH_HEADER_SIZE, (size_t)info->size - GR_BATCH_HEADER_SIZE,
+                           &scratch, MAX_DECOMPRESSED);
+    if (rc < 0)
+        return GR_ECORRUPT;
+    if (!parse_records(scratch.p, scratch.p + scratch.len, info->record_count))
+        return GR_EINVAL;
+    return 0;
+}
+
+int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts,
+                            int64_t *offset, int64_t *found_ts)
+{
+    gr_batch_info_t bi;
+    if (gr_batch_check(p, size, &bi) < 0)
+        return GR_ECORRUPT;
+    if (bi.max_timestamp < ts)
+        return GR_ENOENT;
+    if (bi.attributes & GR_ATTR_TIMESTAMP_TYPE) {
+        *offset = bi.base_offset;
+        *found_ts = bi.max_timestamp;
+        return 0;
+    }
+    const uint8_t *r = p + GR_BATCH_HEADER_SIZE, *end = p + bi.size;
+    int codec = bi.attributes & GR_ATTR_COMPRESSION_MASK;
+    if (codec != GR_COMPRESSION_NONE) {
+        if (gr_decompress(codec, r, (size_t)(end - r), &scratch, MAX_DECOMPRESSED) < 0)
+            return GR_ECORRUPT;
+        r = scratch.p;
+        end = scratch.p + scratch.len;
+    }
+    for (int32_t i = 0; i < bi.record_count; i++) {
+        int64_t td, od;
+        if (!parse_record(&r, end, &td, &od))
+            return GR_ECORRUPT;
+        int64_t t = bi.first_timestamp + td;
+        if (t >= ts) {
+            *offset = bi.base_offset + od;
+            *found_ts = t;
+            return 0;
+        }
+    }
+    return GR_ENOENT;
+}
+
+void gr_batch_assign(uint8_t *p, int64_t base_offset, int32_t leader_epoch, int64_t log_append_time)
+{
+    put64(p + GR_BOFF_BASE_OFFSET, (uint64_t)base_offset);
+    put32(p + GR_BOFF_LEADER_EPOCH, (uint32_t)leader_epoch);
+    if (log_append_time >= 0) {
+        /* DefaultRecordBatch.setMaxTimestamp: type bit + maxTimestamp, new CRC;
+         * baseTimestamp is left alone. */
+        uint16_t attr = (uint16_t)((p[GR_BOFF_ATTRIBUTES] << 8) | p[GR_BOFF_ATTRIBUTES + 1]);
+        put16(p + GR_BOFF_ATTRIBUTES, attr | GR_ATTR_TIMESTAMP_TYPE);
+        put64(p + GR_BOFF_MAX_TS, (uint64_t)log_append_time);
+        size_t size = (size_t)gr_batch_size(p);
+        put32(p + GR_BOFF_CRC, gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
+    }
+}
+
+int64_t gr_batch_base_offset(const uint8_t *p)
+{
+    return (int64_t)be64(p + GR_BOFF_BASE_OFFSET);
+}
+
+int32_t gr_batch_size(const uint8_t *p)
+{
+    return (int32_t)be32(p + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
+}
+
+/* ------------------------------------------------------- legacy sets */
+
+typedef struct upconv {
+    gr_buf_t out;            /* the v2 batch being built */
+    int32_t count;
+    int64_t base_ts;
+    int64_t max_ts;
+    bool log_append_time;
+} upconv_t;
+
+static size_t wr_varint(uint8_t *p, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 0;
+    while (u >= 0x80) {
+        p[n++] = (uint8_t)(u | 0x80);
+        u >>= 7;
+    }
+    p[n++] = (uint8_t)u;
+    return n;
+}
+
+static size_t varint_len(int64_t v)
+{
+    uint8_t tmp[10];
+    return wr_varint(tmp, v);
+}
+
+static void add_record(upconv_t *u, int64_t ts, const uint8_t *key, int32_t klen,
+                       const uint8_t *val, int32_t vlen)
+{
+    if (u->count == 0)
+        u->base_ts = ts;
+    if (ts > u->max_ts)
+        u->max_ts = ts;
+    int64_t tsd = (ts >= 0 && u->base_ts >= 0) ? ts - u->base_ts : 0;
+    size_t body = 1 + varint_len(tsd) + varint_len(u->count) +
+                  varint_len(klen) + (klen > 0 ? (size_t)klen : 0) +
+                  varint_len(vlen) + (vlen > 0 ? (size_t)vlen : 0) + 1;
+    gr_buf_reserve(&u->out, u->out.len + body + 10);
+    uint8_t *p = u->out.p + u->out.len;
+    p += wr_varint(p, (int64_t)body);
+    *p++ = 0;
+    p += wr_varint(p, tsd);
+    p += wr_varint(p, u->count);
+    p += wr_varint(p, klen);
+    if (klen > 0) {
+        memcpy(p, key, (size_t)klen);
+        p += klen;
+    }
+    p += wr_varint(p, vlen);
+    if (vlen > 0) {
+        memcpy(p, val, (size_t)vlen);
+        p += vlen;
+    }
+    *p++ = 0;                                   /* no headers */
+    u->out.len = (size_t)(p - u->out.p);
+    u->count++;
+}
+
+static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int64_t wrapper_ts)
+{
+    size_t pos = 0;
+    int rc = 0;
+    gr_buf_t inner = {0};
+    while (pos < len) {
+        if (len - pos < 12 + 14)
+            return GR_ECORRUPT;
+        int32_t msize = (int32_t)be32(p + pos + 8);
+        if (msize < 14 || (size_t)msize > len - pos - 12)
+            return GR_ECORRUPT;
+        const uint8_t *m = p + pos + 12, *end = m + msize;
+        if (gr_crc32(0, m + 4, (size_t)msize - 4) != be32(m))
+            return GR_ECORRUPT;
+        int magic = m[4], attr = m[5];
+        const uint8_t *q = m + 6;
+        int64_t ts = -1;
+        if (magic == 1) {
+            if (end - q < 8)
+                return GR_ECORRUPT;
+            ts = (int64_t)be64(q);
+            q += 8;
+            if (attr & 0x08)
+                u->log_append_time = true;
+        } else if (magic != 0) {
+            return GR_ECORRUPT;
+        }
+        if (depth > 0 && wrapper_ts >= 0)
+            ts = wrapper_ts;        /* inner messages of a LogAppendTime wrapper */
+        if (end - q < 4)
+            return GR_ECORRUPT;
+        int32_t klen = (int32_t)be32(q);
+        q += 4;
+        if (klen < -1 || klen > end - q)
+            return GR_ECORRUPT;
+        const uint8_t *key = q;
+        q += klen > 0 ? klen : 0;
+        if (end - q < 4)
+            return GR_ECORRUPT;
+        int32_t vlen = (int32_t)be32(q);
+        q += 4;
+        if (vlen == -1 ? q != end : vlen != end - q)
+            return GR_ECORRUPT;
+        int codec = attr & 0x07;
+        if (codec == GR_COMPRESSION_NONE) {
+            add_record(u, ts, key, klen, q, vlen);
+        } else {
+            if (depth > 0 || vlen < 0)
+                return GR_ECORRUPT;
+            if (codec > GR_COMPRESSION_LZ4)
+                return GR_EINVAL;
+            rc = gr_decompress(codec, q, (size_t)vlen, &inner, MAX_DECOMPRESSED);
+            if (rc < 0)
+                goto out;
+            rc = legacy_set(u, inner.p, inner.len, depth + 1,
+                            (magic == 1 && (attr & 0x08)) ? ts : -1);
+            if (rc < 0)
+                goto out;
+        }
+        pos += 12 + (size_t)msize;
+    }
+out:
+    gr_buf_free(&inner);
+    return rc;
+}
+
+int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, uint8_t **out, size_t *out_len)
+{
+    upconv_t u = {.base_ts = -1, .max_ts = -1};
+    gr_buf_reserve(&u.out, GR_BATCH_HEADER_SIZE + len + 64);
+    u.out.len = GR_BATCH_HEADER_SIZE;
+    int rc = legacy_set(&u, p, len, 0, -1);
+    if (rc == 0 && u.count == 0)
+        rc = GR_ECORRUPT;
+    if (rc == 0 && u.out.len > INT32_MAX)
+        rc = GR_ECORRUPT;
+    if (rc < 0) {
+        gr_buf_free(&u.out);
+        return rc;
+    }
+    uint8_t *b = u.out.p;
+    put64(b + GR_BOFF_BASE_OFFSET, 0);
+    put32(b + GR_BOFF_LENGTH, (uint32_t)(u.out.len - GR_BATCH_LOG_OVERHEAD));
+    put32(b + GR_BOFF_LEADER_EPOCH, (uint32_t)-1);
+    b[GR_BOFF_MAGIC] = 2;
+    put16(b + GR_BOFF_ATTRIBUTES, u.log_append_time ? GR_ATTR_TIMESTAMP_TYPE : 0);
+    put32(b + GR_BOFF_LAST_DELTA, (uint32_t)(u.count - 1));
+    put64(b + GR_BOFF_BASE_TS, (uint64_t)u.base_ts);
+    put64(b + GR_BOFF_MAX_TS, (uint64_t)u.max_ts);
+    put64(b + GR_BOFF_PRODUCER_ID, (uint64_t)-1);
+    put16(b + GR_BOFF_PRODUCER_EPOCH, (uint16_t)-1);
+    put32(b + GR_BOFF_BASE_SEQ, (uint32_t)-1);
+    put32(b + GR_BOFF_RECORD_COUNT, (uint32_t)u.count);
+    put32(b + GR_BOFF_CRC, gr_crc32c(0, b + GR_BOFF_ATTRIBUTES, u.out.len - GR_BOFF_ATTRIBUTES));
+    *out = b;
+    *out_len = u.out.len;
+    return 0;
+}
