@@ -1,7 +1,7 @@
 """kcat (librdkafka 2.0.2): metadata, keyed produce with headers, consume."""
 import os
 
-from helpers import kcat, kcat_metadata, wait_until
+from helpers import kcat, kcat_metadata
 
 BROKER_OVERRIDES = {"num.partitions": "3", "auto.create.topics.enable": "true"}
 
