@@ -1,0 +1,724 @@
+/*
+ * log.c - a partition log: an ordered array of segments (segment.c), the
+ * last one active.  Owns the segments; owned by its partition.
+ *
+ * Append validates every batch of a produce request first (batch.c), then
+ * assigns offsets in place and writes the whole request with one pwrite:
+ * a request is written entirely or not at all.  Rolling happens before an
+ * append by size, age (segment.ms) or relative-offset overflow.
+ *
+ * Durability follows Kafka: data sits in the page cache until a flush,
+ * started by log.flush.interval.messages/ms, by rolling (the old segment
+ * is synced) or by gr_log_flush().  fsync runs on a helper thread
+ * (gr_ev_submit); the recovery point advances when it completes.  Segment
+ * files are deleted off the loop too; readers keep their gr_file_t refs.
+ *
+ * Recovery: segments before the recovery point are trusted (indexes
+ * loaded and sanity-checked); from the segment holding the recovery point
+ * on, an unclean shutdown means every batch is re-validated and the log is
+ * cut at the first bad one, later segments deleted.
+ */
+#include "log.h"
+#include "batch.h"
+#include "kerr.h"
+#include "segment.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct waiter {
+    int64_t upto;
+    gr_log_flush_cb *cb;
+    void *arg;
+} waiter_t;
+
+struct gr_log {
+    char *dir;                   /* owned */
+    gr_log_config_t cfg;
+    gr_segment_t **segs;         /* owned, ascending base offsets; last = active */
+    int nseg, capseg;
+    int64_t start;               /* log start offset */
+    int64_t end;                 /* next offset to assign */
+    int64_t rp;                  /* recovery point */
+    int64_t size;                /* sum of segment sizes */
+    gr_ev_t *ev;
+    int lane;
+    int64_t unflushed;           /* messages appended since the last flush started */
+    int64_t last_flush_ms;
+    bool flush_due;              /* the last append hit log.flush.interval.messages */
+    bool flushing;               /* a flush job is in flight */
+    bool flush_again;            /* start another when it completes */
+    bool dir_dirty;              /* files created: fsync the directory */
+    bool closed;                 /* closed with jobs in flight: freed by the last done */
+    int jobs;                    /* flush jobs in flight */
+    waiter_t *w;
+    int nw, capw;
+};
+
+static void start_flush(gr_log_t *log);
+
+/* ---------------------------------------------------------- helpers */
+
+static int seg_index(const gr_log_t *log, int64_t offset)
+{
+    int lo = 0, hi = log->nseg;      /* first segment with base > offset */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (log->segs[mid]->base <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - 1;                   /* -1 when before the first segment */
+}
+
+static void segs_push(gr_log_t *log, gr_segment_t *s)
+{
+    if (log->nseg == log->capseg) {
+        log->capseg = log->capseg ? log->capseg * 2 : 8;
+        log->segs = gr_realloc(log->segs, (size_t)log->capseg * sizeof(*log->segs));
+    }
+    log->segs[log->nseg++] = s;
+}
+
+static gr_segment_t *active(const gr_log_t *log)
+{
+    return log->segs[log->nseg - 1];
+}
+
+static void unlink_files(const char *path)
+{
+    static const char *suffix[] = {".log", ".index", ".timeindex"};
+    char name[PATH_MAX];
+    for (size_t i = 0; i < GR_ARRAY_LEN(suffix); i++) {
+        snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
+        if (unlink(name) == -1 && errno != ENOENT)
+            gr_warn("log", "cannot delete %s: %s", name, strerror(errno));
+    }
+}
+
+static void del_work(void *arg)
+{
+    unlink_files(arg);
+}
+
+static void del_done(void *arg)
+{
+    free(arg);
+}
+
+/* Remove segment i from the log and delete its files (off the loop when
+ * there is one).  Open fds stay valid for in-flight readers. */
+static void drop_segment(gr_log_t *log, int i, bool async)
+{
+    gr_segment_t *s = log->segs[i];
+    log->size -= s->size;
+    memmove(log->segs + i, log->segs + i + 1, (size_t)(log->nseg - i - 1) * sizeof(*log->segs));
+    log->nseg--;
+    char *path = gr_strdup(s->path);
+    gr_seg_free(s);
+    if (async && log->ev) {
+        gr_ev_submit(log->ev, log->lane, del_work, del_done, path);
+    } else {
+        del_work(path);
+        del_done(path);
+    }
+}
+
+/* ------------------------------------------------------------ flush */
+
+typedef struct flush_job {
+    gr_log_t *log;
+    int64_t target;
+    int rc;
+    char *dir;                   /* set when the directory needs an fsync */
+    int n;
+    gr_file_t **files;
+} flush_job_t;
+
+static void flush_work(void *arg)
+{
+    flush_job_t *j = arg;
+    for (int i = 0; i < j->n; i++)
+        if (fdatasync(j->files[i]->fd) == -1 && j->rc == 0)
+            j->rc = -errno;
+    if (j->dir && j->rc == 0)
+        j->rc = gr_fsync_dir(j->dir);
+}
+
+static void fire_waiters(gr_log_t *log, int64_t upto, int rc)
+{
+    /* callbacks may call gr_log_flush again: take the due ones out first */
+    int k = 0, nd = 0;
+    waiter_t due[16];
+    for (;;) {
+        nd = 0;
+        k = 0;
+        for (int i = 0; i < log->nw; i++) {
+            if (log->w[i].upto <= upto && nd < (int)GR_ARRAY_LEN(due))
+                due[nd++] = log->w[i];
+            else
+                log->w[k++] = log->w[i];
+        }
+        log->nw = k;
+        if (nd == 0)
+            break;
+        for (int i = 0; i < nd; i++)
+            due[i].cb(due[i].arg, rc);
+    }
+}
+
+static void flush_done(void *arg)
+{
+    flush_job_t *j = arg;
+    gr_log_t *log = j->log;
+    for (int i = 0; i < j->n; i++)
+        gr_file_unref(j->files[i]);
+    free(j->files);
+    free(j->dir);
+    log->jobs--;
+    log->flushing = false;
+    if (log->closed) {
+        if (log->jobs == 0)
+            free(log);
+        free(j);
+        return;
+    }
+    if (j->rc == 0) {
+        if (j->target > log->rp)
+            log->rp = j->target;
+        fire_waiters(log, log->rp, 0);
+    } else {
+        gr_error("log", "flush of %s failed: %s", log->dir, strerror(-j->rc));
+        fire_waiters(log, j->target, j->rc);
+    }
+    free(j);
+    if (log->flush_again || (log->nw > 0 && log->end > log->rp)) {
+        log->flush_again = false;
+        start_flush(log);
+    }
+}
+
+static void start_flush(gr_log_t *log)
+{
+    if (log->flushing) {
+        log->flush_again = true;
+        return;
+    }
+    flush_job_t *j = gr_calloc(1, sizeof(*j));
+    j->log = log;
+    j->target = log->end;
+    int cap = 0;
+    for (int i = 0; i < log->nseg; i++) {
+        gr_segment_t *s = log->segs[i];
+        if (!s->dirty && s->idx_written == s->n_idx && s->tidx_written == s->n_tidx)
+            continue;
+        int rc = gr_seg_write_indexes(s);
+        if (rc < 0 && j->rc == 0)
+            j->rc = rc;
+        if (j->n + 3 > cap) {
+            cap = cap ? cap * 2 : 12;
+            j->files = gr_realloc(j->files, (size_t)cap * sizeof(*j->files));
+        }
+        j->files[j->n++] = gr_file_ref(s->log);
+        j->files[j->n++] = gr_file_ref(s->idx_file);
+        j->files[j->n++] = gr_file_ref(s->tidx_file);
+        s->dirty = false;
+    }
+    if (log->dir_dirty) {
+        j->dir = gr_strdup(log->dir);
+        log->dir_dirty = false;
+    }
+    log->unflushed = 0;
+    log->flushing = true;
+    log->jobs++;
+    if (log->ev) {
+        gr_ev_submit(log->ev, log->lane, flush_work, flush_done, j);
+    } else {
+        flush_work(j);
+        flush_done(j);
+    }
+}
+
+void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg)
+{
+    if (upto > log->end)
+        upto = log->end;
+    if (log->rp >= upto) {
+        cb(arg, 0);
+        return;
+    }
+    if (log->nw == log->capw) {
+        log->capw = log->capw ? log->capw * 2 : 8;
+        log->w = gr_realloc(log->w, (size_t)log->capw * sizeof(*log->w));
+    }
+    log->w[log->nw++] = (waiter_t){upto, cb, arg};
+    start_flush(log);
+}
+
+bool gr_log_flush_due(const gr_log_t *log)
+{
+    return log->flush_due;
+}
+
+/* ------------------------------------------------------------- roll */
+
+static int roll(gr_log_t *log, int64_t now_ms)
+{
+    gr_segment_t *s;
+    int rc = gr_seg_seal(active(log));
+    if (rc < 0)
+        return rc;
+    if (active(log)->size == 0)
+        return 0;
+    if ((rc = gr_seg_create(log->dir, log->end, now_ms, &s)) < 0)
+        return rc;
+    segs_push(log, s);
+    log->dir_dirty = true;
+    gr_debug("log", "rolled %s at offset %lld", log->dir, (long long)log->end);
+    start_flush(log);            /* the old segment becomes durable */
+    return 0;
+}
+
+/* ------------------------------------------------------------ append */
+
+int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
+                  bool allow_zstd, int64_t now_ms, gr_append_info_t *info)
+{
+    uint8_t *conv = NULL;
+    size_t conv_len = 0;
+    int rc = 0;
+    int64_t noffsets = 0, nrecords = 0;
+    int32_t nbatches = 0;
+    memset(info, 0, sizeof(*info));
+    info->base_offset = info->last_offset = info->log_append_time = -1;
+    log->flush_due = false;
+
+    if (len > GR_BOFF_MAGIC && data[GR_BOFF_MAGIC] < 2) {
+        rc = gr_batch_upconvert_legacy(data, len, &conv, &conv_len);
+        if (rc < 0) {
+            info->error_code = KERR_CORRUPT_MESSAGE;
+            info->error_message = "invalid legacy message set";
+            rc = GR_ECORRUPT;
+            goto out;
+        }
+        data = conv;
+        len = conv_len;
+    }
+    if (len == 0 || len > INT32_MAX) {
+        info->error_code = len ? KERR_MESSAGE_TOO_LARGE : KERR_CORRUPT_MESSAGE;
+        rc = len ? GR_ETOOBIG : GR_ECORRUPT;
+        goto out;
+    }
+    for (size_t off = 0; off < len;) {
+        gr_batch_info_t bi;
+        rc = gr_batch_check(data + off, len - off, &bi);
+        if (rc < 0) {
+            info->error_code = KERR_CORRUPT_MESSAGE;
+            info->error_message = rc == GR_AGAIN ? "truncated record batch" : "corrupt record batch";
+            rc = GR_ECORRUPT;
+            goto out;
+        }
+        if (bi.size > log->cfg.max_message_bytes) {
+            info->error_code = KERR_MESSAGE_TOO_LARGE;
+            rc = GR_ETOOBIG;
+            goto out;
+        }
+        if ((bi.attributes & GR_ATTR_COMPRESSION_MASK) == GR_COMPRESSION_ZSTD && !allow_zstd) {
+            info->error_code = KERR_UNSUPPORTED_COMPRESSION_TYPE;
+            rc = GR_EINVAL;
+            goto out;
+        }
+        rc = gr_batch_check_records(data + off, &bi);
+        if (rc < 0) {
+            info->error_code = rc == GR_EINVAL ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+            info->error_message = "records do not parse";
+            goto out;
+        }
+        noffsets += (int64_t)bi.last_offset_delta + 1;
+        nrecords += bi.record_count;
+        nbatches++;
+        off += (size_t)bi.size;
+    }
+
+    gr_segment_t *s = active(log);
+    int64_t last = log->end + noffsets - 1;
+    if (s->size > 0 &&
+        (s->size + (int64_t)len > log->cfg.segment_bytes ||
+         s->size + (int64_t)len > INT32_MAX ||
+         now_ms - s->roll_base_ms > log->cfg.segment_ms ||
+         last - s->base > INT32_MAX)) {
+        if ((rc = roll(log, now_ms)) < 0)
+            goto io_err;
+        s = active(log);
+    }
+    int64_t lat = log->cfg.log_append_time ? now_ms : -1;
+    int64_t next = log->end;
+    for (size_t off = 0; off < len;) {
+        uint8_t *p = data + off;
+        gr_batch_assign(p, next, leader_epoch, lat);
+        next += (int64_t)(int32_t)((p[GR_BOFF_LAST_DELTA] << 24) | (p[GR_BOFF_LAST_DELTA + 1] << 16) |
+                                   (p[GR_BOFF_LAST_DELTA + 2] << 8) | p[GR_BOFF_LAST_DELTA + 3]) + 1;
+        off += (size_t)gr_batch_size(p);
+    }
+    if ((rc = gr_seg_append(s, data, len, now_ms, log->cfg.index_interval_bytes)) < 0)
+        goto io_err;
+    info->base_offset = log->end;
+    info->last_offset = next - 1;
+    info->log_append_time = lat;
+    info->record_count = (int32_t)nrecords;
+    info->batch_count = nbatches;
+    log->end = next;
+    log->size += (int64_t)len;
+    log->unflushed += nrecords;
+    if (log->unflushed >= log->cfg.flush_messages) {
+        log->flush_due = true;
+        start_flush(log);
+    }
+    rc = 0;
+    goto out;
+io_err:
+    gr_error("log", "append to %s failed: %s", log->dir, strerror(-rc));
+    info->error_code = KERR_KAFKA_STORAGE_ERROR;
+    rc = GR_EIO;
+out:
+    free(conv);
+    return rc;
+}
+
+/* -------------------------------------------------------------- read */
+
+int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
+                bool min_one, gr_log_slice_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (offset < log->start || offset > log->end)
+        return GR_ERANGE;
+    if (offset == log->end)
+        return 0;
+    int i = seg_index(log, offset);
+    if (i < 0)
+        i = 0;
+    for (; i < log->nseg; i++) {
+        gr_segment_t *s = log->segs[i];
+        int64_t pos;
+        int32_t len;
+        int rc = gr_seg_read(s, offset, upper, max_bytes, min_one, &pos, &len);
+        if (rc == GR_ENOENT)
+            continue;
+        if (rc < 0)
+            return rc == GR_ECORRUPT ? GR_EIO : rc;
+        out->file = s->log;
+        out->pos = pos;
+        out->len = len;
+        return 0;
+    }
+    return 0;
+}
+
+int64_t gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *found_ts)
+{
+    for (int i = 0; i < log->nseg; i++) {
+        gr_segment_t *s = log->segs[i];
+        if (s->max_ts < ts || s->next <= log->start)
+            continue;
+        int64_t off, fts;
+        int rc = gr_seg_find_ts(s, ts, log->start, &off, &fts);
+        if (rc == 0) {
+            *found_ts = fts;
+            return off;
+        }
+        if (rc != GR_ENOENT)
+            gr_warn("log", "timestamp lookup in %s.log failed: %s", s->path, strerror(-rc));
+    }
+    *found_ts = -1;
+    return -1;
+}
+
+void gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
+{
+    gr_segment_t *best = NULL;
+    for (int i = 0; i < log->nseg; i++) {
+        gr_segment_t *s = log->segs[i];
+        if (s->max_ts >= 0 && s->next > log->start && (best == NULL || s->max_ts > best->max_ts))
+            best = s;
+    }
+    *offset = *ts = -1;
+    if (best == NULL)
+        return;
+    int64_t off, fts;
+    /* the first record carrying the max timestamp */
+    if (gr_seg_find_ts(best, best->max_ts, log->start, &off, &fts) == 0) {
+        *offset = off;
+        *ts = fts;
+    } else {
+        *offset = best->max_ts_off;
+        *ts = best->max_ts;
+    }
+}
+
+/* ------------------------------------------------------ housekeeping */
+
+int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
+{
+    int deleted = 0;
+    gr_segment_t *s = active(log);
+    if (s->size > 0 && now_ms - s->roll_base_ms > log->cfg.segment_ms) {
+        if (roll(log, now_ms) < 0)
+            gr_error("log", "cannot roll %s", log->dir);
+    }
+    if (log->cfg.delete_ && log->cfg.retention_ms >= 0) {
+        while (log->nseg > 0) {
+            s = log->segs[0];
+            int64_t ts = s->max_ts >= 0 ? s->max_ts : s->mtime_ms;
+            if (s->size == 0 || now_ms - ts <= log->cfg.retention_ms)
+                break;
+            if (log->nseg == 1) {
+                if (roll(log, now_ms) < 0 || log->nseg == 1)
+                    break;
+            }
+            log->start = GR_MAX(log->start, log->segs[1]->base);
+            drop_segment(log, 0, true);
+            deleted++;
+        }
+    }
+    if (log->cfg.delete_ && log->cfg.retention_bytes >= 0) {
+        while (log->nseg > 1 && log->size - log->segs[0]->size >= log->cfg.retention_bytes) {
+            log->start = GR_MAX(log->start, log->segs[1]->base);
+            drop_segment(log, 0, true);
+            deleted++;
+        }
+    }
+    if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
+        now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
+        log->last_flush_ms = now_ms;
+        start_flush(log);
+    }
+    if (deleted)
+        gr_info("log", "Deleted %d segment(s) of %s, log start offset %lld", deleted, log->dir,
+                (long long)log->start);
+    return deleted;
+}
+
+void gr_log_advance_start(gr_log_t *log, int64_t offset)
+{
+    if (offset > log->end)
+        offset = log->end;
+    if (offset <= log->start)
+        return;
+    log->start = offset;
+    while (log->nseg > 1 && log->segs[1]->base <= offset)
+        drop_segment(log, 0, true);
+}
+
+/* -------------------------------------------------------------- open */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool parse_base(const char *name, const char *suffix, int64_t *base)
+{
+    size_t n = strlen(name), sl = strlen(suffix);
+    if (n != 20 + sl || strcmp(name + 20, suffix) != 0)
+        return false;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (name[i] - '0');
+    }
+    *base = v;
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* List segment base offsets; delete stray temporary files. */
+static int list_dir(const char *dir, int64_t **bases, int *n)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    int cap = 0;
+    *bases = NULL;
+    *n = 0;
+    struct dirent *de;
+    char path[PATH_MAX];
+    while ((de = readdir(d)) != NULL) {
+        int64_t base;
+        if (ends_with(de->d_name, ".tmp") || ends_with(de->d_name, ".deleted") ||
+            ends_with(de->d_name, ".cleaned") || ends_with(de->d_name, ".swap")) {
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            if (unlink(path) == -1)
+                gr_warn("log", "cannot delete %s: %s", path, strerror(errno));
+            continue;
+        }
+        if (!parse_base(de->d_name, ".log", &base))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *bases = gr_realloc(*bases, (size_t)cap * sizeof(**bases));
+        }
+        (*bases)[(*n)++] = base;
+    }
+    closedir(d);
+    qsort(*bases, (size_t)*n, sizeof(**bases), cmp_i64);
+    return 0;
+}
+
+static void free_log(gr_log_t *log)
+{
+    for (int i = 0; i < log->nseg; i++)
+        gr_seg_free(log->segs[i]);
+    free(log->segs);
+    log->segs = NULL;
+    log->nseg = 0;
+    free(log->w);
+    log->w = NULL;
+    free(log->dir);
+    log->dir = NULL;
+}
+
+int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
+{
+    int64_t *bases = NULL;
+    int nb = 0, rc;
+    int64_t now = gr_now_ms();
+    gr_log_t *log = gr_calloc(1, sizeof(*log));
+    log->dir = gr_strdup(o->dir);
+    log->cfg = *o->cfg;
+    log->ev = o->ev;
+    log->lane = o->lane;
+    log->last_flush_ms = now;
+    if ((rc = gr_mkdir_p(o->dir)) < 0 || (rc = list_dir(o->dir, &bases, &nb)) < 0)
+        goto err;
+    for (int i = 0; i < nb; i++) {
+        gr_segment_t *s;
+        if ((rc = gr_seg_open(o->dir, bases[i], &s)) < 0)
+            goto err;
+        segs_push(log, s);
+    }
+    int from = log->nseg;            /* first segment to recover */
+    if (!o->clean_shutdown && log->nseg > 0)
+        from = GR_MAX(0, seg_index(log, o->recovery_point));
+    for (int i = 0; i < from; i++) {
+        gr_segment_t *s = log->segs[i];
+        rc = gr_seg_load(s);
+        if (rc == 0 && i + 1 < log->nseg && log->segs[i + 1]->base < s->next)
+            rc = GR_ECORRUPT;
+        if (rc == GR_ECORRUPT) {
+            gr_warn("log", "index or log of %s is inconsistent, recovering from offset %lld",
+                    s->path, (long long)s->base);
+            from = i;
+            break;
+        }
+        if (rc < 0)
+            goto err;
+    }
+    int64_t dropped = 0;
+    bool recovered = false;
+    for (int i = from; i < log->nseg; i++) {
+        gr_segment_t *s = log->segs[i];
+        int64_t d;
+        recovered = true;
+        if ((rc = gr_seg_recover(s, log->cfg.index_interval_bytes, &d)) < 0)
+            goto err;
+        dropped += d;
+        if ((rc = gr_seg_sync(s->log, s->idx_file, s->tidx_file)) < 0)
+            goto err;
+        if (d > 0 || (i + 1 < log->nseg && log->segs[i + 1]->base < s->next)) {
+            while (log->nseg > i + 1) {
+                dropped += log->segs[log->nseg - 1]->size;
+                drop_segment(log, log->nseg - 1, false);
+            }
+        }
+    }
+    if (log->nseg == 0) {
+        gr_segment_t *s;
+        if ((rc = gr_seg_create(o->dir, GR_MAX(0, o->log_start_offset), now, &s)) < 0)
+            goto err;
+        segs_push(log, s);
+        if ((rc = gr_fsync_dir(o->dir)) < 0)
+            goto err;
+    }
+    log->size = 0;
+    for (int i = 0; i < log->nseg; i++)
+        log->size += log->segs[i]->size;
+    log->end = active(log)->next;
+    log->start = GR_MAX(o->log_start_offset, log->segs[0]->base);
+    if (log->start > log->end)
+        log->start = log->end;
+    log->rp = log->end;
+    active(log)->roll_base_ms = now;
+    if (recovered && dropped > 0)
+        gr_info("log", "Recovered %s: dropped %lld bytes after offset %lld", o->dir,
+                (long long)dropped, (long long)log->end);
+    free(bases);
+    *out = log;
+    return 0;
+err:
+    gr_error("log", "cannot open log %s: %s", o->dir, strerror(-rc));
+    free(bases);
+    free_log(log);
+    free(log);
+    return rc < 0 && rc != GR_ECORRUPT ? rc : GR_EIO;
+}
+
+void gr_log_close(gr_log_t *log)
+{
+    if (log == NULL)
+        return;
+    int rc = gr_seg_seal(active(log));
+    for (int i = 0; i < log->nseg; i++) {
+        gr_segment_t *s = log->segs[i];
+        int r = gr_seg_write_indexes(s);
+        if (r == 0 && (s->dirty || i == log->nseg - 1))
+            r = gr_seg_sync(s->log, s->idx_file, s->tidx_file);
+        if (r < 0)
+            rc = r;
+    }
+    if (log->dir_dirty && gr_fsync_dir(log->dir) < 0)
+        rc = GR_EIO;
+    if (rc < 0)
+        gr_error("log", "flush of %s on close failed: %s", log->dir, strerror(-rc));
+    else
+        log->rp = log->end;
+    fire_waiters(log, INT64_MAX, rc);
+    free_log(log);
+    if (log->jobs > 0)
+        log->closed = true;   /* the last flush_done frees it */
+    else
+        free(log);
+}
+
+void gr_log_delete(gr_log_t *log)
+{
+    char *dir = gr_strdup(log->dir);
+    gr_log_close(log);
+    int rc = gr_rm_rf(dir);
+    if (rc < 0)
+        gr_warn("log", "cannot delete %s: %s", dir, strerror(-rc));
+    free(dir);
+}
+
+void gr_log_set_config(gr_log_t *log, const gr_log_config_t *cfg)
+{
+    log->cfg = *cfg;
+}
+
+int64_t gr_log_start_offset(const gr_log_t *log) { return log->start; }
+int64_t gr_log_end_offset(const gr_log_t *log) { return log->end; }
+int64_t gr_log_recovery_point(const gr_log_t *log) { return log->rp; }
+int64_t gr_log_size_bytes(const gr_log_t *log) { return log->size; }
+int gr_log_segment_count(const gr_log_t *log) { return log->nseg; }

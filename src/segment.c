@@ -1,0 +1,677 @@
+/*
+ * segment.c - one log segment and its two index files, in Kafka's format.
+ *
+ * The .log file is a plain concatenation of RecordBatch v2 (drawn in
+ * batch.c), offsets assigned.  Index entries live in memory and are
+ * appended to their files with write() when a flush starts, when the
+ * segment is rolled and on close (Kafka preallocates and mmaps them; we
+ * do not, so the files are always exactly as long as their entries).
+ * After an unclean shutdown the indexes of segments from the recovery
+ * point on are rebuilt from the log, so lagging index files are harmless.
+ *
+ * <base>.index - one entry per index.interval.bytes of log:
+ *
+ *   offset  size  field
+ *   ------  ----  ------------------------------------------------------
+ *   0       4     relativeOffset  int32 BE: batch last offset - base
+ *   4       4     position        int32 BE: file position of that batch
+ *
+ * <base>.timeindex - an entry when the max timestamp grows, at the same
+ * interval, plus a final one when the segment is sealed:
+ *
+ *   offset  size  field
+ *   ------  ----  ------------------------------------------------------
+ *   0       8     timestamp       int64 BE: max timestamp so far
+ *   8       4     relativeOffset  int32 BE: last offset of its batch - base
+ *
+ * File names are the base offset zero-padded to 20 digits.
+ *
+ * Reads look up a start position (fine index of recent batches, else the
+ * sparse index and a scan of batch headers, one 61-byte pread each) and
+ * never return part of a batch.  Nothing here trusts file content: every
+ * header read is bounds-checked against the file size and offsets.
+ */
+#include "segment.h"
+#include "compress.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define FINE_MAX (1u << 20)          /* fine index entries kept per segment */
+#define RECOVER_CHUNK (1u << 20)
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t be64(const uint8_t *p)
+{
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static int open_file(const char *path, const char *suffix, int flags, gr_file_t **out)
+{
+    char name[PATH_MAX];
+    if (snprintf(name, sizeof(name), "%s%s", path, suffix) >= (int)sizeof(name))
+        return GR_EINVAL;
+    int fd = open(name, flags | O_CLOEXEC, 0644);
+    if (fd == -1)
+        return -errno;
+    *out = gr_file_new(fd);
+    return 0;
+}
+
+static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t n, int64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(off + (int64_t)done));
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            return errno == ENOSPC ? GR_ENOSPC : GR_EIO;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+static gr_segment_t *seg_new(const char *dir, int64_t base)
+{
+    gr_segment_t *s = gr_calloc(1, sizeof(*s));
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%020lld", dir, (long long)base);
+    s->path = gr_strdup(path);
+    s->base = s->next = base;
+    s->max_ts = -1;
+    s->max_ts_off = -1;
+    return s;
+}
+
+void gr_seg_free(gr_segment_t *s)
+{
+    if (s == NULL)
+        return;
+    if (s->log)
+        gr_file_unref(s->log);
+    if (s->idx_file)
+        gr_file_unref(s->idx_file);
+    if (s->tidx_file)
+        gr_file_unref(s->tidx_file);
+    free(s->idx);
+    free(s->tidx);
+    free(s->fine);
+    free(s->path);
+    free(s);
+}
+
+static int open_all(gr_segment_t *s, int flags)
+{
+    int rc;
+    if ((rc = open_file(s->path, ".log", O_RDWR | flags, &s->log)) < 0 ||
+        (rc = open_file(s->path, ".index", O_RDWR | O_CREAT | flags, &s->idx_file)) < 0 ||
+        (rc = open_file(s->path, ".timeindex", O_RDWR | O_CREAT | flags, &s->tidx_file)) < 0)
+        return rc;
+    return 0;
+}
+
+int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out)
+{
+    gr_segment_t *s = seg_new(dir, base);
+    int rc = open_all(s, O_CREAT | O_TRUNC);
+    if (rc < 0) {
+        gr_seg_free(s);
+        return rc;
+    }
+    s->roll_base_ms = now_ms;
+    s->mtime_ms = now_ms;
+    s->fine_start_rel = 0;
+    *out = s;
+    return 0;
+}
+
+int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out)
+{
+    gr_segment_t *s = seg_new(dir, base);
+    struct stat st;
+    int rc = open_all(s, 0);
+    if (rc < 0)
+        goto err;
+    if (fstat(s->log->fd, &st) == -1) {
+        rc = -errno;
+        goto err;
+    }
+    s->size = st.st_size;
+    s->mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    *out = s;
+    return 0;
+err:
+    gr_seg_free(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------- indexing */
+
+static void fine_add(gr_segment_t *s, int32_t rel_last, int32_t pos, int64_t rel_base)
+{
+    if (s->n_fine == 0)
+        s->fine_start_rel = rel_base;
+    if (s->n_fine == FINE_MAX) {
+        /* keep the newer half */
+        uint32_t keep = FINE_MAX / 2;
+        s->fine_start_rel = (int64_t)s->fine[s->n_fine - keep - 1].rel + 1;
+        memmove(s->fine, s->fine + (s->n_fine - keep), keep * sizeof(*s->fine));
+        s->n_fine = keep;
+    }
+    if (s->n_fine == s->cap_fine) {
+        s->cap_fine = s->cap_fine ? s->cap_fine * 2 : 256;
+        s->fine = gr_realloc(s->fine, s->cap_fine * sizeof(*s->fine));
+    }
+    s->fine[s->n_fine++] = (gr_idx_entry_t){rel_last, pos};
+}
+
+static void idx_add(gr_segment_t *s, int32_t rel, int32_t pos)
+{
+    if (s->n_idx == s->cap_idx) {
+        s->cap_idx = s->cap_idx ? s->cap_idx * 2 : 64;
+        s->idx = gr_realloc(s->idx, s->cap_idx * sizeof(*s->idx));
+    }
+    s->idx[s->n_idx++] = (gr_idx_entry_t){rel, pos};
+}
+
+static void tidx_maybe_add(gr_segment_t *s)
+{
+    if (s->max_ts < 0 || (s->n_tidx > 0 && s->max_ts <= s->tidx[s->n_tidx - 1].ts))
+        return;
+    if (s->n_tidx == s->cap_tidx) {
+        s->cap_tidx = s->cap_tidx ? s->cap_tidx * 2 : 64;
+        s->tidx = gr_realloc(s->tidx, s->cap_tidx * sizeof(*s->tidx));
+    }
+    s->tidx[s->n_tidx++] = (gr_tidx_entry_t){s->max_ts, (int32_t)(s->max_ts_off - s->base)};
+}
+
+/* Account one batch at pos (Kafka's LogSegment.append per batch). */
+static void index_batch(gr_segment_t *s, int64_t pos, int64_t base_off, int64_t last_off,
+                        int64_t max_ts, int32_t size, int32_t interval)
+{
+    if (max_ts > s->max_ts) {
+        s->max_ts = max_ts;
+        s->max_ts_off = last_off;
+    }
+    int32_t rel = (int32_t)(last_off - s->base);
+    if (s->bytes_since_idx > interval) {
+        idx_add(s, rel, (int32_t)pos);
+        tidx_maybe_add(s);
+        s->bytes_since_idx = 0;
+    }
+    s->bytes_since_idx += size;
+    fine_add(s, rel, (int32_t)pos, base_off - s->base);
+    s->next = last_off + 1;
+}
+
+int gr_seg_write_indexes(gr_segment_t *s)
+{
+    uint8_t buf[4096];
+    int rc;
+    while (s->idx_written < s->n_idx) {
+        uint32_t n = GR_MIN(s->n_idx - s->idx_written, (uint32_t)(sizeof(buf) / 8));
+        for (uint32_t i = 0; i < n; i++) {
+            put32(buf + 8 * i, (uint32_t)s->idx[s->idx_written + i].rel);
+            put32(buf + 8 * i + 4, (uint32_t)s->idx[s->idx_written + i].pos);
+        }
+        if ((rc = pwrite_full(s->idx_file->fd, buf, n * 8, (int64_t)s->idx_written * 8)) < 0)
+            return rc;
+        s->idx_written += n;
+    }
+    while (s->tidx_written < s->n_tidx) {
+        uint32_t n = GR_MIN(s->n_tidx - s->tidx_written, (uint32_t)(sizeof(buf) / 12));
+        for (uint32_t i = 0; i < n; i++) {
+            const gr_tidx_entry_t *e = &s->tidx[s->tidx_written + i];
+            put32(buf + 12 * i, (uint32_t)((uint64_t)e->ts >> 32));
+            put32(buf + 12 * i + 4, (uint32_t)e->ts);
+            put32(buf + 12 * i + 8, (uint32_t)e->rel);
+        }
+        if ((rc = pwrite_full(s->tidx_file->fd, buf, n * 12, (int64_t)s->tidx_written * 12)) < 0)
+            return rc;
+        s->tidx_written += n;
+    }
+    return 0;
+}
+
+int gr_seg_seal(gr_segment_t *s)
+{
+    tidx_maybe_add(s);
+    return gr_seg_write_indexes(s);
+}
+
+int gr_seg_sync(gr_file_t *log, gr_file_t *idx, gr_file_t *tidx)
+{
+    int rc = 0;
+    if (log && fdatasync(log->fd) == -1)
+        rc = -errno;
+    if (idx && fdatasync(idx->fd) == -1)
+        rc = -errno;
+    if (tidx && fdatasync(tidx->fd) == -1)
+        rc = -errno;
+    return rc;
+}
+
+static void reset_indexes(gr_segment_t *s)
+{
+    s->n_idx = s->idx_written = 0;
+    s->n_tidx = s->tidx_written = 0;
+    s->n_fine = 0;
+    s->fine_start_rel = 0;
+    s->bytes_since_idx = 0;
+    s->max_ts = s->max_ts_off = -1;
+    s->next = s->base;
+}
+
+/* ------------------------------------------------------ batch headers */
+
+typedef struct hdr {
+    int64_t base;
+    int64_t last;
+    int64_t max_ts;
+    int32_t size;
+} hdr_t;
+
+/* Read and sanity-check the header of the batch at pos.  GR_ENOENT at
+ * the end of the file, GR_ECORRUPT for a bad or torn header. */
+static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
+{
+    uint8_t b[GR_BATCH_HEADER_SIZE];
+    if (pos >= s->size)
+        return GR_ENOENT;
+    if (s->size - pos < GR_BATCH_HEADER_SIZE)
+        return GR_ECORRUPT;
+    ssize_t n = pread_full(s->log->fd, b, sizeof(b), pos);
+    if (n < 0)
+        return GR_EIO;
+    if (n < (ssize_t)sizeof(b))
+        return GR_ECORRUPT;
+    int32_t blen = (int32_t)be32(b + GR_BOFF_LENGTH);
+    int32_t delta = (int32_t)be32(b + GR_BOFF_LAST_DELTA);
+    h->base = (int64_t)be64(b);
+    if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD || b[GR_BOFF_MAGIC] != 2 || delta < 0 ||
+        (int64_t)blen + GR_BATCH_LOG_OVERHEAD > s->size - pos ||
+        h->base < s->base || h->base - s->base > INT32_MAX - (int64_t)delta)
+        return GR_ECORRUPT;
+    h->size = blen + GR_BATCH_LOG_OVERHEAD;
+    h->last = h->base + delta;
+    h->max_ts = (int64_t)be64(b + GR_BOFF_MAX_TS);
+    return 0;
+}
+
+/* ---------------------------------------------------------- loading */
+
+static int read_file(gr_file_t *f, uint8_t **out, size_t *len)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) == -1)
+        return -errno;
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = gr_malloc(n ? n : 1);
+    ssize_t r = pread_full(f->fd, b, n, 0);
+    if (r < 0) {
+        free(b);
+        return GR_EIO;
+    }
+    *out = b;
+    *len = (size_t)r;
+    return 0;
+}
+
+int gr_seg_load(gr_segment_t *s)
+{
+    uint8_t *b = NULL;
+    size_t len;
+    int rc;
+    reset_indexes(s);
+    if ((rc = read_file(s->idx_file, &b, &len)) < 0)
+        goto out;
+    rc = GR_ECORRUPT;
+    if (len % 8 != 0)
+        goto out;
+    for (size_t i = 0; i < len; i += 8) {
+        int32_t rel = (int32_t)be32(b + i), pos = (int32_t)be32(b + i + 4);
+        if (rel < 0 || pos <= 0 || pos >= s->size)
+            goto out;
+        if (s->n_idx > 0 && (rel <= s->idx[s->n_idx - 1].rel || pos <= s->idx[s->n_idx - 1].pos))
+            goto out;
+        idx_add(s, rel, pos);
+    }
+    free(b);
+    b = NULL;
+    if ((rc = read_file(s->tidx_file, &b, &len)) < 0)
+        goto out;
+    rc = GR_ECORRUPT;
+    if (len % 12 != 0)
+        goto out;
+    for (size_t i = 0; i < len; i += 12) {
+        int64_t ts = (int64_t)be64(b + i);
+        int32_t rel = (int32_t)be32(b + i + 8);
+        if (rel < 0 || ts < 0)
+            goto out;
+        if (s->n_tidx > 0 && (ts <= s->tidx[s->n_tidx - 1].ts || rel < s->tidx[s->n_tidx - 1].rel))
+            goto out;
+        s->max_ts = ts;
+        s->max_ts_off = s->base + rel;
+        tidx_maybe_add(s);
+    }
+    s->idx_written = s->n_idx;
+    s->tidx_written = s->n_tidx;
+
+    /* Scan the tail after the last index entry to find the end. */
+    int64_t pos = s->n_idx ? s->idx[s->n_idx - 1].pos : 0;
+    int64_t prev_next = s->base;
+    bool first = true;
+    for (;;) {
+        hdr_t h;
+        rc = read_hdr(s, pos, &h);
+        if (rc == GR_ENOENT)
+            break;
+        if (rc < 0)
+            goto out;
+        rc = GR_ECORRUPT;
+        if (h.base < prev_next)
+            goto out;
+        if (first && s->n_idx && h.last != s->base + s->idx[s->n_idx - 1].rel)
+            goto out;
+        first = false;
+        if (h.max_ts > s->max_ts) {
+            s->max_ts = h.max_ts;
+            s->max_ts_off = h.last;
+        }
+        s->bytes_since_idx += h.size;   /* 0 at the last index entry */
+        fine_add(s, (int32_t)(h.last - s->base), (int32_t)pos, h.base - s->base);
+        s->next = h.last + 1;
+        prev_next = h.last + 1;
+        pos += h.size;
+    }
+    rc = GR_ECORRUPT;
+    if (s->n_tidx > 0 && s->base + s->tidx[s->n_tidx - 1].rel >= s->next)
+        goto out;
+    if (s->n_idx > 0 && s->base + s->idx[s->n_idx - 1].rel >= s->next)
+        goto out;
+    rc = 0;
+out:
+    free(b);
+    return rc;
+}
+
+/* ---------------------------------------------------------- recovery */
+
+static int truncate_indexes(gr_segment_t *s)
+{
+    if (ftruncate(s->idx_file->fd, 0) == -1 || ftruncate(s->tidx_file->fd, 0) == -1)
+        return GR_EIO;
+    s->idx_written = s->tidx_written = 0;
+    return 0;
+}
+
+int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
+{
+    gr_buf_t win = {0};
+    int64_t win_off = 0;            /* file offset of win.p[0] */
+    int64_t pos = 0, prev_next = s->base;
+    int rc = 0;
+    reset_indexes(s);
+    *dropped = 0;
+    gr_buf_reserve(&win, RECOVER_CHUNK);
+    win.len = 0;
+    while (pos < s->size) {
+        /* make [pos, pos + need) available in the window */
+        size_t need = GR_BATCH_LOG_OVERHEAD;
+        if (s->size - pos < (int64_t)need)
+            break;
+        for (int pass = 0; pass < 2; pass++) {
+            if (pos < win_off || pos + (int64_t)need > win_off + (int64_t)win.len) {
+                size_t want = GR_MAX(need, (size_t)RECOVER_CHUNK);
+                want = (size_t)GR_MIN((int64_t)want, s->size - pos);
+                gr_buf_reserve(&win, want);
+                ssize_t r = pread_full(s->log->fd, win.p, want, pos);
+                if (r < 0) {
+                    rc = GR_EIO;
+                    goto out;
+                }
+                win_off = pos;
+                win.len = (size_t)r;
+                if (win.len < need)
+                    goto torn;
+            }
+            if (pass == 0) {
+                const uint8_t *p = win.p + (pos - win_off);
+                int32_t blen = (int32_t)be32(p + GR_BOFF_LENGTH);
+                if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD ||
+                    (int64_t)blen + GR_BATCH_LOG_OVERHEAD > s->size - pos)
+                    goto torn;
+                need = (size_t)blen + GR_BATCH_LOG_OVERHEAD;
+            }
+        }
+        const uint8_t *p = win.p + (pos - win_off);
+        gr_batch_info_t bi;
+        if (gr_batch_check(p, need, &bi) < 0)
+            goto torn;
+        int64_t last = bi.base_offset + bi.last_offset_delta;
+        if (bi.base_offset < prev_next || last - s->base > INT32_MAX)
+            goto torn;
+        index_batch(s, pos, bi.base_offset, last, bi.max_timestamp, bi.size, interval);
+        prev_next = last + 1;
+        pos += bi.size;
+    }
+torn:
+    if (pos < s->size) {
+        if (ftruncate(s->log->fd, (off_t)pos) == -1) {
+            rc = GR_EIO;
+            goto out;
+        }
+        *dropped = s->size - pos;
+        s->size = pos;
+    }
+    if ((rc = truncate_indexes(s)) < 0)
+        goto out;
+    rc = gr_seg_write_indexes(s);
+out:
+    gr_buf_free(&win);
+    return rc;
+}
+
+/* ------------------------------------------------------------ append */
+
+int gr_seg_append(gr_segment_t *s, const uint8_t *data, size_t len, int64_t now_ms,
+                  int32_t interval)
+{
+    int rc = pwrite_full(s->log->fd, data, len, s->size);
+    if (rc < 0) {
+        /* cut a partial write back so the log stays whole batches */
+        if (ftruncate(s->log->fd, (off_t)s->size) == -1)
+            gr_error("log", "cannot truncate %s.log after a failed write: %s", s->path, strerror(errno));
+        return rc;
+    }
+    if (s->size == 0)
+        s->roll_base_ms = now_ms;
+    int64_t pos = s->size;
+    size_t off = 0;
+    while (off < len) {
+        const uint8_t *p = data + off;
+        int32_t size = (int32_t)be32(p + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
+        int64_t base = (int64_t)be64(p);
+        int64_t last = base + (int32_t)be32(p + GR_BOFF_LAST_DELTA);
+        index_batch(s, pos, base, last, (int64_t)be64(p + GR_BOFF_MAX_TS), size, interval);
+        pos += size;
+        off += (size_t)size;
+    }
+    s->size = pos;
+    s->mtime_ms = now_ms;
+    s->dirty = true;
+    return 0;
+}
+
+/* -------------------------------------------------------------- read */
+
+/* Position of a batch at or before the one holding rel (sparse index). */
+static int64_t idx_lookup(const gr_segment_t *s, int64_t rel)
+{
+    uint32_t lo = 0, hi = s->n_idx;          /* first entry with rel > target */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->idx[mid].rel <= rel)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : s->idx[lo - 1].pos;
+}
+
+/* First fine entry with rel >= target. */
+static uint32_t fine_lower(const gr_segment_t *s, int64_t rel)
+{
+    uint32_t lo = 0, hi = s->n_fine;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->fine[mid].rel < rel)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_bytes, bool min_one,
+                int64_t *pos_out, int32_t *len_out)
+{
+    int64_t rel = offset - s->base;
+    int64_t start, end;
+    int rc;
+    *pos_out = 0;
+    *len_out = 0;
+    if (offset >= s->next)
+        return GR_ENOENT;
+    if (rel < 0)
+        rel = 0;
+    if (s->n_fine > 0 && rel >= s->fine_start_rel) {
+        uint32_t i = fine_lower(s, rel);
+        if (i >= s->n_fine)
+            return GR_ENOENT;
+        start = end = s->fine[i].pos;
+        for (uint32_t j = i; j < s->n_fine; j++) {
+            int64_t bend = j + 1 < s->n_fine ? s->fine[j + 1].pos : s->size;
+            if (s->base + s->fine[j].rel >= upper)
+                break;
+            if (bend - start > max_bytes && !(j == i && min_one))
+                break;
+            end = bend;
+        }
+        goto done;
+    }
+    hdr_t h;
+    int64_t pos = idx_lookup(s, rel);
+    for (;;) {
+        if ((rc = read_hdr(s, pos, &h)) < 0)
+            return rc;
+        if (h.last >= offset)
+            break;
+        pos += h.size;
+    }
+    start = end = pos;
+    for (bool first = true;; first = false) {
+        if (h.last >= upper)
+            break;
+        if (pos + h.size - start > max_bytes && !(first && min_one))
+            break;
+        pos += h.size;
+        end = pos;
+        rc = read_hdr(s, pos, &h);
+        if (rc == GR_ENOENT)
+            break;
+        if (rc < 0)
+            return rc;
+    }
+done:
+    *pos_out = start;
+    *len_out = (int32_t)(end - start);
+    return 0;
+}
+
+int gr_seg_find_ts(gr_segment_t *s, int64_t ts, int64_t min_offset, int64_t *offset, int64_t *found_ts)
+{
+    /* last time index entry with timestamp < ts: everything up to its
+     * offset is older than ts */
+    int64_t from = GR_MAX(min_offset, s->base);
+    uint32_t lo = 0, hi = s->n_tidx;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->tidx[mid].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0)
+        from = GR_MAX(from, s->base + s->tidx[lo - 1].rel + 1);
+    if (from >= s->next)
+        return GR_ENOENT;
+    int64_t pos = idx_lookup(s, from - s->base);
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc;
+    for (;;) {
+        hdr_t h;
+        if ((rc = read_hdr(s, pos, &h)) < 0)
+            goto out;
+        if (h.last >= from && h.max_ts >= ts) {
+            if ((size_t)h.size > cap) {
+                cap = (size_t)h.size;
+                buf = gr_realloc(buf, cap);
+            }
+            ssize_t r = pread_full(s->log->fd, buf, (size_t)h.size, pos);
+            if (r < 0) {
+                rc = GR_EIO;
+                goto out;
+            }
+            if (r < h.size) {
+                rc = GR_ECORRUPT;
+                goto out;
+            }
+            rc = gr_batch_find_timestamp(buf, (size_t)h.size, ts, from, offset, found_ts);
+            if (rc != GR_ENOENT)
+                goto out;
+        }
+        pos += h.size;
+    }
+out:
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * segment.h - one log segment: <base>.log, <base>.index, <base>.timeindex.
+ * File formats are drawn in segment.c.  Owned by its log (log.c); used on
+ * the loop thread only, except that flush jobs fsync the gr_file_t's they
+ * hold references to.
+ */
+#ifndef GR_SEGMENT_H
+#define GR_SEGMENT_H
+
+#include "gr.h"
+#include "wire.h"
+#include "batch.h"
+
+#include <stdint.h>
+
+typedef struct gr_idx_entry {
+    int32_t rel;                /* batch last offset - segment base */
+    int32_t pos;                /* file position of the batch */
+} gr_idx_entry_t;
+
+typedef struct gr_tidx_entry {
+    int64_t ts;                 /* max timestamp so far */
+    int32_t rel;                /* offset (relative) where it was seen */
+} gr_tidx_entry_t;
+
+typedef struct gr_segment {
+    int64_t base;               /* base offset, from the file name */
+    int64_t next;               /* offset after the last batch (base if empty) */
+    int64_t size;               /* bytes in .log */
+    char *path;                 /* "<dir>/<20 digits>" without suffix, owned */
+    gr_file_t *log;             /* .log, owned reference */
+    gr_file_t *idx_file;        /* .index, owned reference */
+    gr_file_t *tidx_file;       /* .timeindex, owned reference */
+
+    gr_idx_entry_t *idx;        /* sparse offset index (every index.interval.bytes) */
+    uint32_t n_idx, cap_idx, idx_written;
+    gr_tidx_entry_t *tidx;      /* time index */
+    uint32_t n_tidx, cap_tidx, tidx_written;
+    /* Fine index: every batch of a suffix of the segment (the batches
+     * appended or scanned since open), so tail reads need no syscall.
+     * Covers relative offsets >= fine_start_rel.  Bounded in size. */
+    gr_idx_entry_t *fine;
+    uint32_t n_fine, cap_fine;
+    int64_t fine_start_rel;
+
+    int64_t bytes_since_idx;
+    int64_t max_ts;             /* largest batch maxTimestamp, -1 if none */
+    int64_t max_ts_off;         /* last offset of the batch holding it */
+    int64_t roll_base_ms;       /* first append (or open) time, for segment.ms */
+    int64_t mtime_ms;           /* last modification, retention fallback */
+    bool dirty;                 /* written since the last flush was started */
+} gr_segment_t;
+
+/* Create a new empty segment (truncating stale files of that name). */
+int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out);
+/* Open an existing segment's files; indexes are not loaded yet. */
+int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out);
+/* Load the index files and check them (monotonic, within the log), then
+ * scan the batch headers after the last index entry to find the end.
+ * GR_ECORRUPT when anything is inconsistent (the caller recovers). */
+int gr_seg_load(gr_segment_t *seg);
+/* Validate every batch from the start, truncate at the first bad or torn
+ * one, rebuild and rewrite the indexes.  *dropped = bytes cut off. */
+int gr_seg_recover(gr_segment_t *seg, int32_t index_interval, int64_t *dropped);
+/* Append whole, validated, offset-assigned batches (one pwrite); on
+ * failure the file is cut back and GR_EIO/-errno returned. */
+int gr_seg_append(gr_segment_t *seg, const uint8_t *data, size_t len, int64_t now_ms,
+                  int32_t index_interval);
+/* Write index entries not yet in the files (before an fsync). */
+int gr_seg_write_indexes(gr_segment_t *seg);
+/* The segment stops being active: final time index entry, write indexes. */
+int gr_seg_seal(gr_segment_t *seg);
+/* fdatasync .log, .index, .timeindex. */
+int gr_seg_sync(gr_file_t *log, gr_file_t *idx, gr_file_t *tidx);
+/* Whole batches with last offset >= offset and < upper, up to max_bytes
+ * (the first one even if larger when min_one).  GR_ENOENT when the
+ * segment holds nothing at or after offset. */
+int gr_seg_read(gr_segment_t *seg, int64_t offset, int64_t upper, int32_t max_bytes, bool min_one,
+                int64_t *pos, int32_t *len);
+/* First record with timestamp >= ts and offset >= min_offset. */
+int gr_seg_find_ts(gr_segment_t *seg, int64_t ts, int64_t min_offset, int64_t *offset, int64_t *found_ts);
+/* Release memory and file references (files stay on disk). */
+void gr_seg_free(gr_segment_t *seg);
+
+#endif
