@@ -256,6 +256,38 @@ int64_t gr_config_roll_ms(const gr_config_t *c)
     return c->log_roll_hours * 3600000;
 }
 
+int gr_config_foreach(const gr_config_t *c, void (*fn)(void *arg, const char *key, const char *value, bool is_default),
+                      void *arg)
+{
+    char buf[32];
+    for (size_t i = 0; i < GR_ARRAY_LEN(defs); i++) {
+        const cfg_def_t *d = &defs[i];
+        const char *base = (const char *)c + d->off;
+        const char *v = NULL;
+        switch (d->type) {
+        case T_INT:
+            snprintf(buf, sizeof(buf), "%" PRId32, *(const int32_t *)base);
+            v = buf;
+            break;
+        case T_LONG:
+            if (*(const int64_t *)base != GR_CFG_UNSET) {
+                snprintf(buf, sizeof(buf), "%" PRId64, *(const int64_t *)base);
+                v = buf;
+            }
+            break;
+        case T_BOOL:
+            v = *(const bool *)base ? "true" : "false";
+            break;
+        case T_STRING:
+            v = *(char *const *)base;
+            break;
+        }
+        bool is_default = v ? (d->dflt && !strcmp(v, d->dflt)) : !d->dflt;
+        fn(arg, d->name, v, is_default);
+    }
+    return (int)GR_ARRAY_LEN(defs);
+}
+
 void gr_config_print_docs(FILE *out)
 {
     fprintf(out, "| key | default | valid values | description |\n|---|---|---|---|\n");

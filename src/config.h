@@ -52,6 +52,11 @@ int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errl
 /* Effective values after synonyms. */
 int64_t gr_config_retention_ms(const gr_config_t *c);
 int64_t gr_config_roll_ms(const gr_config_t *c);
+/* Call fn for every broker key in table order with its current value as
+ * text (NULL when unset) and whether that value is the built-in default.
+ * The strings are valid only during the call.  Returns the number of keys. */
+int gr_config_foreach(const gr_config_t *c, void (*fn)(void *arg, const char *key, const char *value, bool is_default),
+                      void *arg);
 /* Print the reference as a Markdown table. */
 void gr_config_print_docs(FILE *out);
 
