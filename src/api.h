@@ -59,7 +59,11 @@ typedef struct gr_api_def {
     int16_t min_version;         /* advertised range (always 0 for a served API) */
     int16_t max_version;
     gr_api_handler_t *handler;   /* NULL = not served */
+    int16_t flex_min;            /* first flexible version (request header v2) */
+    const char *name;            /* Kafka's name, for log lines: "Produce" */
 } gr_api_def_t;
+
+#define GR_API_VERSIONS_KEY 18
 
 /* Served APIs, indexed by API key (NULL handler = not served). */
 const gr_api_def_t *gr_api_lookup(int16_t key);
@@ -77,6 +81,11 @@ void gr_resp_none(gr_req_t *req);
 /* The request was malformed: log one line naming the peer and API, close
  * the connection.  The handler must return right after. */
 void gr_req_bad(gr_req_t *req, const char *why);
+
+/* KIP-511: answer an ApiVersions request of a version we do not serve
+ * with a v0 body (UNSUPPORTED_VERSION + our ranges) and response header v0,
+ * so the client can retry with a version from the list. */
+void gr_api_versions_unsupported(gr_req_t *req);
 
 /* Peer address of a request's connection ("127.0.0.1:40312"), "-" if gone. */
 const char *gr_req_peer(const gr_req_t *req);

@@ -1,0 +1,148 @@
+/*
+ * api.c - the dispatch table, response framing and ApiVersions.
+ *
+ * Adding an API is one line in `apis` below (key, name, advertised range,
+ * first flexible version, handler).  Every advertised range starts at 0
+ * (protocol-notes.md 1.3: librdkafka's feature map needs the old versions).
+ *
+ * Response frame as gr_resp_begin() lays it out in req->out:
+ *
+ *   +--------+----------------+-------------------------+------+
+ *   | int32  | int32          | tagged fields (uvarint) | body |
+ *   | size   | correlation_id | header v1 only          |      |
+ *   +--------+----------------+-------------------------+------+
+ *   header v1 iff the request was flexible, except ApiVersions, which
+ *   always answers with header v0 (clients parse it before they know what
+ *   the broker speaks).
+ */
+#include "api_util.h"
+#include "kerr.h"
+#include "net.h"
+
+#include <string.h>
+
+#define API(key, name, min, max, flex, fn) {key, min, max, fn, flex, name}
+
+static const gr_api_def_t apis[] = {
+    API(0, "Produce", 0, 9, 9, gr_api_produce),
+    API(1, "Fetch", 0, 12, 12, gr_api_fetch),
+    API(2, "ListOffsets", 0, 7, 6, gr_api_list_offsets),
+    API(3, "Metadata", 0, 12, 9, gr_api_metadata),
+    API(18, "ApiVersions", 0, 3, 3, gr_api_api_versions),
+    API(19, "CreateTopics", 0, 7, 5, gr_api_create_topics),
+    API(20, "DeleteTopics", 0, 6, 4, gr_api_delete_topics),
+    API(32, "DescribeConfigs", 0, 4, 4, gr_api_describe_configs),
+    API(37, "CreatePartitions", 0, 3, 2, gr_api_create_partitions),
+    API(44, "IncrementalAlterConfigs", 0, 1, 1, gr_api_incremental_alter_configs),
+    API(60, "DescribeCluster", 0, 0, 0, gr_api_describe_cluster),
+};
+
+#define KEY_LIMIT 128
+static const gr_api_def_t *by_key[KEY_LIMIT];
+static bool indexed;
+
+static void build_index(void)
+{
+    for (size_t i = 0; i < GR_ARRAY_LEN(apis); i++)
+        by_key[apis[i].key] = &apis[i];
+    indexed = true;
+}
+
+const gr_api_def_t *gr_api_lookup(int16_t key)
+{
+    if (!indexed)
+        build_index();
+    if (key < 0 || key >= KEY_LIMIT)
+        return NULL;
+    return by_key[key];
+}
+
+int gr_api_count(void)
+{
+    return (int)GR_ARRAY_LEN(apis);
+}
+
+const gr_api_def_t *gr_api_at(int i)
+{
+    if (i < 0 || i >= (int)GR_ARRAY_LEN(apis))
+        return NULL;
+    return &apis[i];
+}
+
+/* ------------------------------------------------------------ responses */
+
+gr_wr_t *gr_resp_begin(gr_req_t *req)
+{
+    gr_wr_t *w = &req->out;
+    req->size_pos = gr_wr_reserve(w, 4);
+    gr_wr_i32(w, req->correlation_id);
+    if (req->flexible && req->api_key != GR_API_VERSIONS_KEY)
+        gr_wr_uvarint(w, 0);
+    return w;
+}
+
+void gr_resp_end(gr_req_t *req)
+{
+    gr_wr_patch_i32(&req->out, req->size_pos, (int32_t)(req->out.total - 4));
+    req->state = GR_REQ_DONE;
+    gr_net_req_done(req);
+}
+
+void gr_resp_none(gr_req_t *req)
+{
+    gr_wr_free(&req->out);
+    gr_wr_init(&req->out);
+    req->state = GR_REQ_NORESP;
+    gr_net_req_done(req);
+}
+
+void gr_req_bad(gr_req_t *req, const char *why)
+{
+    const gr_api_def_t *def = gr_api_lookup(req->api_key);
+    gr_warn("net", "Closing connection from %s: malformed %s v%d request (%s)", gr_req_peer(req),
+            def ? def->name : "unknown", req->api_version, why);
+    /* nothing will be sent for it; the close frees it */
+    req->state = GR_REQ_NORESP;
+    if (req->conn)
+        gr_net_req_close(req);
+    else
+        gr_net_req_done(req);
+}
+
+/* ------------------------------------------------------------ ApiVersions */
+
+void gr_api_versions_unsupported(gr_req_t *req)
+{
+    /* v0 body: ErrorCode, [ApiKey MinVersion MaxVersion] */
+    gr_wr_t *w = gr_resp_begin(req);
+    gr_wr_i16(w, KERR_UNSUPPORTED_VERSION);
+    gr_wr_array_len(w, false, gr_api_count());
+    for (int i = 0; i < gr_api_count(); i++) {
+        const gr_api_def_t *d = gr_api_at(i);
+        gr_wr_i16(w, d->key);
+        gr_wr_i16(w, d->min_version);
+        gr_wr_i16(w, d->max_version);
+    }
+    gr_resp_end(req);
+}
+
+void gr_api_api_versions(gr_req_t *req, gr_rd_t *body)
+{
+    gr_ApiVersionsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, ApiVersionsRequest, &r);
+
+    gr_ApiVersionsResponse_t resp;
+    gr_ApiVersionsResponse_init(&resp);
+    int n = gr_api_count();
+    resp.ErrorCode = KERR_NONE;
+    resp.ApiKeys = GR_ARENA_ARRAY(req, gr_ApiVersionsResponse_ApiVersion_t, n, gr_ApiVersionsResponse_ApiVersion_init);
+    resp.ApiKeys_count = n;
+    for (int i = 0; i < n; i++) {
+        const gr_api_def_t *d = gr_api_at(i);
+        resp.ApiKeys[i].ApiKey = d->key;
+        resp.ApiKeys[i].MinVersion = d->min_version;
+        resp.ApiKeys[i].MaxVersion = d->max_version;
+    }
+    resp.ThrottleTimeMs = 0;
+    GR_RESPOND(req, ApiVersionsResponse, &resp);
+}

@@ -1,0 +1,898 @@
+/*
+ * net.c - listener, connections, framing, dispatch and output (see net.h).
+ *
+ * Frame and request header (protocol-notes.md section 0):
+ *
+ *   +----------+---------+-------------+----------------+-----------+-----------+------+
+ *   | int32    | int16   | int16       | int32          | int16 len | (v2 only) | body |
+ *   | size     | api_key | api_version | correlation_id | client_id | tags      |      |
+ *   +----------+---------+-------------+----------------+-----------+-----------+------+
+ *   size counts everything after itself; client_id is a classic nullable
+ *   string even in header v2; v2 (flexible versions) adds a tagged-field
+ *   section.
+ *
+ * Input.  A connection reads into the loop's shared 64 KiB buffer while it
+ * holds no partial frame, dispatches every complete frame in place and
+ * copies only a trailing partial frame into its own buffer, which then
+ * grows geometrically as bytes arrive, never beyond the frame's size.  A
+ * size prefix above socket.request.max.bytes (or negative) closes the
+ * connection before anything is allocated for it.  Idle connections hold
+ * no input buffer larger than SMALL_BUF.
+ *
+ * Requests.  Each frame becomes a gr_req_t (recycled through a freelist,
+ * with its arena) appended to the connection's in-order queue, then its
+ * handler runs.  Frames are dispatched as they arrive, also behind a parked
+ * request (pipelining).
+ *
+ * Output.  gr_resp_end() marks the request DONE and puts the connection on
+ * the pending list; the before_sleep hook flushes every pending connection
+ * once per loop iteration, so responses completed by a handler, a timer or
+ * another connection's event leave before the loop sleeps, and all the
+ * responses of one read go out in one sendmsg.  Flushing walks the queue
+ * head while it is DONE: consecutive memory chunks (across responses) go in
+ * one sendmsg (MSG_MORE when a file range follows), file ranges with
+ * sendfile(2).  A partial write arms EPOLLOUT and resumes there.  NORESP
+ * requests leave the queue silently.
+ *
+ * Backpressure.  Above opts.max_pending queued requests or
+ * opts.out_high_bytes of unsent output a connection stops reading (and
+ * leaves the rest of its input buffered); it resumes below half of both.
+ *
+ * Closing.  Only from top-level contexts (an fd callback after the handlers
+ * returned, the before_sleep hook, a timer): gr_req_bad() and protocol
+ * errors found while dispatching set `closing` and the connection is
+ * closed when control is back at the top.  Parked requests get on_cancel
+ * and are freed; a PENDING request without on_cancel is orphaned
+ * (conn = NULL) and freed when its handler finally completes it.
+ *
+ * Epoll is level-triggered (ev.c): reads are bounded per event for
+ * fairness and the loop comes back for the rest.
+ */
+#include "net.h"
+#include "gr.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define RBUF_SIZE (64 * 1024)
+#define SMALL_BUF (16 * 1024)
+#define MAX_IOV 64
+#define READS_PER_EVENT 4
+#define REQ_POOL_MAX 1024
+
+typedef struct gr_conn {
+    int fd;
+    char peer[64];
+    uint8_t *in;                 /* partial input, owned */
+    size_t in_len, in_cap;
+    gr_req_t *qhead, *qtail;     /* in-order request queue, owned */
+    int nreq;
+    size_t out_queued;           /* unsent bytes of DONE responses */
+    unsigned mask;               /* current epoll interest */
+    bool paused;                 /* backpressure: not reading */
+    bool eof;                    /* peer finished sending: close once answered */
+    bool closing;
+    bool pending;                /* on the pending list */
+    bool want_write;             /* the socket was full: wait for EPOLLOUT */
+    int64_t last_active_ms;
+    gr_timer_t idle;
+    struct gr_conn *prev, *next;            /* all connections */
+    struct gr_conn *pprev, *pnext;          /* pending list */
+} conn_t;
+
+static struct {
+    gr_ev_t *ev;
+    gr_net_opts_t opts;
+    int lfd;
+    int port;
+    int reserve_fd;              /* spare fd to shed connections on EMFILE */
+    gr_timer_t accept_retry;
+    int64_t emfile_logged_ms;
+    conn_t *conns;
+    int nconns;
+    conn_t *phead, *ptail;       /* connections to flush or close */
+    gr_req_t *req_free;
+    int nreq_free;
+    int64_t nreqs;               /* requests queued on all connections */
+    bool draining;
+    uint8_t rbuf[RBUF_SIZE];
+} net = {.lfd = -1, .port = -1, .reserve_fd = -1};
+
+static void conn_flush(conn_t *c);
+static void conn_update_mask(conn_t *c);
+static size_t process_frames(conn_t *c, uint8_t *buf, size_t len);
+
+/* ------------------------------------------------------------ requests */
+
+static gr_req_t *req_get(void)
+{
+    gr_req_t *r = net.req_free;
+    if (r) {
+        net.req_free = r->next;
+        net.nreq_free--;
+    } else {
+        r = gr_calloc(1, sizeof(*r));
+        gr_arena_init(&r->arena);
+        gr_wr_init(&r->out);
+    }
+    r->next = NULL;
+    r->state = GR_REQ_PENDING;
+    r->on_cancel = NULL;
+    r->park = NULL;
+    r->conn = NULL;
+    r->size_pos = (gr_wpos_t){NULL, 0};
+    return r;
+}
+
+static void req_put(gr_req_t *r)
+{
+    gr_wr_free(&r->out);
+    gr_wr_init(&r->out);
+    r->conn = NULL;
+    r->park = NULL;
+    r->on_cancel = NULL;
+    r->client_id = NULL;
+    if (net.nreq_free >= REQ_POOL_MAX) {
+        gr_arena_free(&r->arena);
+        free(r);
+        return;
+    }
+    gr_arena_reset(&r->arena);
+    r->next = net.req_free;
+    net.req_free = r;
+    net.nreq_free++;
+}
+
+/* ------------------------------------------------------------ pending list */
+
+static void pending_add(conn_t *c)
+{
+    if (c->pending)
+        return;
+    c->pending = true;
+    c->pnext = NULL;
+    c->pprev = net.ptail;
+    if (net.ptail)
+        net.ptail->pnext = c;
+    else
+        net.phead = c;
+    net.ptail = c;
+}
+
+static void pending_del(conn_t *c)
+{
+    if (!c->pending)
+        return;
+    if (c->pprev)
+        c->pprev->pnext = c->pnext;
+    else
+        net.phead = c->pnext;
+    if (c->pnext)
+        c->pnext->pprev = c->pprev;
+    else
+        net.ptail = c->pprev;
+    c->pending = false;
+    c->pprev = c->pnext = NULL;
+}
+
+static void close_later(conn_t *c)
+{
+    c->closing = true;
+    pending_add(c);
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void conn_close(conn_t *c)
+{
+    pending_del(c);
+    gr_timer_stop(net.ev, &c->idle);
+    gr_ev_del(net.ev, c->fd);
+    close(c->fd);
+    gr_req_t *r = c->qhead;
+    while (r) {
+        gr_req_t *next = r->next;
+        net.nreqs--;
+        r->conn = NULL;
+        r->next = NULL;
+        if (r->state == GR_REQ_PENDING) {
+            if (r->on_cancel) {
+                gr_req_cancel_cb *cb = r->on_cancel;
+                r->on_cancel = NULL;
+                cb(r);
+                req_put(r);
+            }
+            /* else orphaned: gr_net_req_done() frees it */
+        } else {
+            req_put(r);
+        }
+        r = next;
+    }
+    c->qhead = c->qtail = NULL;
+    free(c->in);
+    c->in = NULL;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        net.conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    net.nconns--;
+    free(c);
+}
+
+static void conn_update_mask(conn_t *c)
+{
+    unsigned m = 0;
+    if (!c->paused && !c->eof && !c->closing && !net.draining)
+        m |= GR_EV_READ;
+    if (c->want_write)
+        m |= GR_EV_WRITE;
+    if (m != c->mask) {
+        int rc = gr_ev_mod(net.ev, c->fd, m);
+        if (rc < 0) {
+            gr_warn("net", "Cannot update events of connection from %s: %s", c->peer, strerror(-rc));
+            close_later(c);
+            return;
+        }
+        c->mask = m;
+    }
+}
+
+static bool over_high(const conn_t *c)
+{
+    return c->nreq >= net.opts.max_pending || c->out_queued >= net.opts.out_high_bytes;
+}
+
+static bool under_low(const conn_t *c)
+{
+    return c->nreq <= net.opts.max_pending / 2 && c->out_queued <= net.opts.out_high_bytes / 2;
+}
+
+/* Make room for at least one more byte of input in c->in.  A known frame
+ * size bounds the growth. */
+static void in_grow(conn_t *c, size_t want)
+{
+    if (c->in_cap >= want)
+        return;
+    size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
+    if (cap < want)
+        cap = want;
+    c->in = gr_realloc(c->in, cap);
+    c->in_cap = cap;
+}
+
+static size_t frame_total(const conn_t *c)
+{
+    if (c->in_len < 4)
+        return 0;
+    uint32_t sz = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 | (uint32_t)c->in[2] << 8 | c->in[3];
+    return (size_t)sz + 4;  /* validated when the prefix was first seen */
+}
+
+/* Dispatch complete frames held in c->in and keep the rest at the front. */
+static void process_buffered(conn_t *c)
+{
+    size_t used = process_frames(c, c->in, c->in_len);
+    if (used > 0) {
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+    }
+    if (c->in_len == 0 && c->in_cap > SMALL_BUF) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = 0;
+    }
+}
+
+static void conn_read(conn_t *c)
+{
+    for (int round = 0; round < READS_PER_EVENT; round++) {
+        if (c->paused || c->closing || c->eof || net.draining)
+            break;
+        uint8_t *dst;
+        size_t room;
+        bool shared = c->in_len == 0;
+        if (shared) {
+            dst = net.rbuf;
+            room = sizeof(net.rbuf);
+        } else {
+            size_t total = frame_total(c);
+            if (c->in_len == c->in_cap)
+                in_grow(c, total > c->in_len ? GR_MIN(total, c->in_cap * 2) : c->in_cap + 1);
+            dst = c->in + c->in_len;
+            room = c->in_cap - c->in_len;
+            /* do not read past the frame when the buffer is big (large
+             * frames): the rest comes with the next read */
+        }
+        ssize_t n = read(c->fd, dst, room);
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            gr_debug("net", "Connection from %s: read: %s", c->peer, strerror(errno));
+            close_later(c);
+            break;
+        }
+        if (n == 0) {
+            /* the peer stopped sending: answer what it asked, then close */
+            c->eof = true;
+            if (!c->qhead)
+                close_later(c);
+            conn_update_mask(c);
+            break;
+        }
+        c->last_active_ms = gr_ev_now_ms(net.ev);
+        if (shared) {
+            size_t used = process_frames(c, dst, (size_t)n);
+            size_t left = (size_t)n - used;
+            if (left > 0 && !c->closing) {
+                in_grow(c, GR_MAX(left, (size_t)4096));
+                memcpy(c->in, dst + used, left);
+                c->in_len = left;
+            }
+        } else {
+            c->in_len += (size_t)n;
+            process_buffered(c);
+        }
+        if ((size_t)n < room)
+            break;   /* socket drained */
+    }
+    if (!c->closing && !c->paused && over_high(c)) {
+        c->paused = true;
+        conn_update_mask(c);
+    }
+}
+
+static void conn_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(fd);
+    conn_t *c = arg;
+    if (events & GR_EV_WRITE)
+        conn_flush(c);
+    if ((events & GR_EV_READ) && !c->closing)
+        conn_read(c);
+    if (c->closing)
+        conn_close(c);
+}
+
+static void idle_cb(gr_ev_t *ev, void *arg)
+{
+    conn_t *c = arg;
+    int64_t now = gr_ev_now_ms(ev);
+    int64_t quiet = now - c->last_active_ms;
+    if (c->qhead || quiet < net.opts.idle_ms) {
+        gr_timer_start(ev, &c->idle, c->qhead ? net.opts.idle_ms : net.opts.idle_ms - quiet);
+        return;
+    }
+    gr_debug("net", "Closing idle connection from %s after %" PRId64 " ms", c->peer, quiet);
+    conn_close(c);
+}
+
+static conn_t *conn_new(int fd, const char *peer)
+{
+    conn_t *c = gr_calloc(1, sizeof(*c));
+    c->fd = fd;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    c->last_active_ms = gr_ev_now_ms(net.ev);
+    gr_timer_init(&c->idle, idle_cb, c);
+    if (gr_ev_add(net.ev, fd, GR_EV_READ, conn_cb, c) < 0) {
+        gr_warn("net", "Cannot register connection from %s: %s", peer, strerror(errno));
+        close(fd);
+        free(c);
+        return NULL;
+    }
+    c->mask = GR_EV_READ;
+    if (net.opts.idle_ms > 0)
+        gr_timer_start(net.ev, &c->idle, net.opts.idle_ms);
+    c->next = net.conns;
+    if (net.conns)
+        net.conns->prev = c;
+    net.conns = c;
+    net.nconns++;
+    return c;
+}
+
+/* ------------------------------------------------------------ framing */
+
+static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
+{
+    gr_rd_t rd;
+    gr_rd_init(&rd, frame, size);
+    int16_t key = gr_rd_i16(&rd);
+    int16_t ver = gr_rd_i16(&rd);
+    int32_t corr = gr_rd_i32(&rd);
+    if (rd.err) {
+        gr_warn("net", "Closing connection from %s: truncated request header (%zu bytes)", c->peer, size);
+        close_later(c);
+        return;
+    }
+    const gr_api_def_t *def = gr_api_lookup(key);
+    if (!def || !def->handler) {
+        gr_warn("net", "Closing connection from %s: unknown API key %d", c->peer, key);
+        close_later(c);
+        return;
+    }
+    bool unsupported = ver < def->min_version || ver > def->max_version;
+    if (unsupported && key != GR_API_VERSIONS_KEY) {
+        gr_warn("net", "Closing connection from %s: unsupported %s request version %d (supported %d-%d)", c->peer,
+                def->name, ver, def->min_version, def->max_version);
+        close_later(c);
+        return;
+    }
+    gr_str_t client_id = GR_STR_NULL;
+    bool flex = ver >= def->flex_min;
+    if (!unsupported) {
+        gr_rd_str(&rd, false, &client_id);
+        if (flex) {
+            uint32_t ntags = gr_rd_uvarint(&rd);
+            for (uint32_t i = 0; i < ntags && !rd.err; i++) {
+                gr_rd_uvarint(&rd);
+                gr_rd_skip(&rd, gr_rd_uvarint(&rd));
+            }
+        }
+        if (rd.err) {
+            gr_warn("net", "Closing connection from %s: malformed %s v%d request header", c->peer, def->name, ver);
+            close_later(c);
+            return;
+        }
+    }
+
+    gr_req_t *r = req_get();
+    r->conn = c;
+    r->api_key = key;
+    r->api_version = ver;
+    r->correlation_id = corr;
+    r->flexible = unsupported ? false : flex;
+    r->client_id = client_id.len > 0 ? gr_arena_strndup(&r->arena, client_id.p, (size_t)client_id.len) : "";
+    r->recv_us = gr_ev_now_us(net.ev);
+    if (c->qtail)
+        c->qtail->next = r;
+    else
+        c->qhead = r;
+    c->qtail = r;
+    c->nreq++;
+    net.nreqs++;
+    if (unsupported)
+        gr_api_versions_unsupported(r);
+    else
+        def->handler(r, &rd);
+}
+
+/* Dispatch the complete frames in buf; returns the bytes consumed.  Stops
+ * early when the connection is closing or over its high-water mark. */
+static size_t process_frames(conn_t *c, uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    while (len - off >= 4 && !c->closing && !c->paused) {
+        const uint8_t *p = buf + off;
+        int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+        if (size < 0 || size > net.opts.max_request_bytes) {
+            gr_warn("net", "Closing connection from %s: request size %" PRId32
+                    " exceeds socket.request.max.bytes %" PRId32, c->peer, size, net.opts.max_request_bytes);
+            close_later(c);
+            break;
+        }
+        if (size < 8) {
+            gr_warn("net", "Closing connection from %s: request size %" PRId32 " is too small for a header",
+                    c->peer, size);
+            close_later(c);
+            break;
+        }
+        if (len - off - 4 < (size_t)size)
+            break;
+        dispatch(c, p + 4, (size_t)size);
+        off += 4 + (size_t)size;
+        if (over_high(c)) {
+            c->paused = true;
+            conn_update_mask(c);
+        }
+    }
+    return off;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void req_unlink_head(conn_t *c)
+{
+    gr_req_t *r = c->qhead;
+    c->qhead = r->next;
+    if (!c->qhead)
+        c->qtail = NULL;
+    c->nreq--;
+    net.nreqs--;
+    req_put(r);
+}
+
+static gr_chunk_t *first_unsent(gr_req_t *r)
+{
+    gr_chunk_t *ch = r->out.head;
+    while (ch && ch->sent >= ch->len)
+        ch = ch->next;
+    return ch;
+}
+
+/* Write what can be written; returns false when the socket is full. */
+static bool write_some(conn_t *c)
+{
+    for (;;) {
+        while (c->qhead && (c->qhead->state == GR_REQ_NORESP ||
+                            (c->qhead->state == GR_REQ_DONE && !first_unsent(c->qhead))))
+            req_unlink_head(c);
+        gr_req_t *r = c->qhead;
+        if (!r || r->state != GR_REQ_DONE)
+            return true;
+        gr_chunk_t *ch = first_unsent(r);
+        if (ch->file) {
+            off_t off = (off_t)(ch->file_off + (int64_t)ch->sent);
+            ssize_t n = sendfile(c->fd, ch->file->fd, &off, ch->len - ch->sent);
+            if (n == -1) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return false;
+                gr_debug("net", "Connection from %s: sendfile: %s", c->peer, strerror(errno));
+                close_later(c);
+                return true;
+            }
+            if (n == 0) {
+                gr_error("net", "Closing connection from %s: segment data shorter than the response claims",
+                         c->peer);
+                close_later(c);
+                return true;
+            }
+            ch->sent += (size_t)n;
+            c->out_queued -= GR_MIN(c->out_queued, (size_t)n);
+            continue;
+        }
+        /* gather memory chunks, across responses, up to a file chunk */
+        struct iovec iov[MAX_IOV];
+        int niov = 0;
+        bool more = false;
+        for (gr_req_t *q = r; q && niov < MAX_IOV; q = q->next) {
+            if (q->state == GR_REQ_NORESP)
+                continue;
+            if (q->state != GR_REQ_DONE)
+                break;
+            gr_chunk_t *k = q == r ? ch : q->out.head;
+            for (; k && niov < MAX_IOV; k = k->next) {
+                if (k->file) {
+                    more = true;
+                    break;
+                }
+                if (k->sent >= k->len)
+                    continue;
+                iov[niov].iov_base = k->mem + k->sent;
+                iov[niov].iov_len = k->len - k->sent;
+                niov++;
+            }
+            if (more)
+                break;
+        }
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+        if (n == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return false;
+            gr_debug("net", "Connection from %s: write: %s", c->peer, strerror(errno));
+            close_later(c);
+            return true;
+        }
+        c->out_queued -= GR_MIN(c->out_queued, (size_t)n);
+        /* account the written bytes to the chunks in order */
+        size_t left = (size_t)n;
+        for (gr_req_t *q = r; q && left > 0; q = q->next) {
+            for (gr_chunk_t *k = q->out.head; k && left > 0; k = k->next) {
+                if (k->file || k->sent >= k->len)
+                    continue;
+                size_t take = GR_MIN(left, k->len - k->sent);
+                k->sent += take;
+                left -= take;
+            }
+        }
+    }
+}
+
+static void conn_flush(conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->want_write = !write_some(c);
+    c->last_active_ms = gr_ev_now_ms(net.ev);
+    if (c->closing)
+        return;
+    if (c->eof && !c->qhead) {
+        close_later(c);
+        return;
+    }
+    if (c->paused && under_low(c)) {
+        c->paused = false;
+        /* frames already buffered are not signalled by epoll again */
+        if (c->in_len > 0)
+            process_buffered(c);
+        if (!c->paused && over_high(c))
+            c->paused = true;
+    }
+    conn_update_mask(c);
+}
+
+/* before_sleep: flush or close every pending connection. */
+static void net_before_sleep(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(arg);
+    conn_t *c;
+    while ((c = net.phead) != NULL) {
+        pending_del(c);
+        if (!c->closing)
+            conn_flush(c);
+        if (c->closing) {
+            pending_del(c);
+            conn_close(c);
+        }
+    }
+}
+
+void gr_net_req_done(gr_req_t *req)
+{
+    conn_t *c = req->conn;
+    if (!c) {
+        /* orphaned by a closed connection: nobody is waiting */
+        req_put(req);
+        return;
+    }
+    if (req->state == GR_REQ_DONE)
+        c->out_queued += req->out.total;
+    pending_add(c);
+}
+
+void gr_net_req_close(gr_req_t *req)
+{
+    if (req->conn)
+        close_later(req->conn);
+}
+
+const char *gr_req_peer(const gr_req_t *req)
+{
+    return req->conn ? req->conn->peer : "-";
+}
+
+/* ------------------------------------------------------------ listener */
+
+static void accept_cb(gr_ev_t *ev, int fd, unsigned events, void *arg);
+
+static void accept_retry_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    if (net.lfd >= 0)
+        gr_ev_mod(ev, net.lfd, GR_EV_READ);
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(out, outlen, "%s:%d", host, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+        snprintf(out, outlen, "[%s]:%d", host, port);
+    } else {
+        snprintf(out, outlen, "unix");
+    }
+}
+
+static void accept_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
+{
+    GR_UNUSED(events);
+    GR_UNUSED(arg);
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd == -1) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                int64_t now = gr_ev_now_ms(ev);
+                if (now - net.emfile_logged_ms >= 1000) {
+                    gr_warn("net", "Cannot accept connections: %s (%d open); refusing new ones", strerror(errno),
+                            net.nconns);
+                    net.emfile_logged_ms = now;
+                }
+                /* shed the pending connection with the spare fd so that the
+                 * client sees a close instead of a hang */
+                if (errno == EMFILE && net.reserve_fd >= 0) {
+                    close(net.reserve_fd);
+                    net.reserve_fd = -1;
+                    int x = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+                    if (x >= 0)
+                        close(x);
+                    net.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                    if (x >= 0 && net.reserve_fd >= 0)
+                        continue;
+                }
+                /* back off instead of spinning on a readable listener */
+                gr_ev_mod(ev, fd, 0);
+                gr_timer_start(ev, &net.accept_retry, 100);
+                return;
+            }
+            gr_warn("net", "accept: %s", strerror(errno));
+            return;
+        }
+        int one = 1;
+        if (setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 && errno != EOPNOTSUPP)
+            gr_debug("net", "TCP_NODELAY: %s", strerror(errno));
+        char peer[64];
+        format_peer(&ss, peer, sizeof(peer));
+        conn_new(cfd, peer);
+    }
+}
+
+void gr_net_init(gr_ev_t *ev, const gr_net_opts_t *opts)
+{
+    if (net.ev != ev) {
+        net.ev = ev;
+        gr_ev_before_sleep(ev, net_before_sleep, NULL);
+        gr_timer_init(&net.accept_retry, accept_retry_cb, NULL);
+    }
+    gr_net_opts_t o = opts ? *opts : (gr_net_opts_t){0};
+    if (o.max_request_bytes <= 0)
+        o.max_request_bytes = 104857600;
+    if (o.idle_ms == 0)
+        o.idle_ms = 600000;
+    if (o.out_high_bytes == 0)
+        o.out_high_bytes = (size_t)16 << 20;
+    if (o.max_pending <= 0)
+        o.max_pending = 1000;
+    net.opts = o;
+    net.draining = false;
+}
+
+int gr_net_listen(gr_ev_t *ev, const char *host, int port, const gr_net_opts_t *opts)
+{
+    gr_net_init(ev, opts);
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int grc = getaddrinfo(host && *host ? host : NULL, portstr, &hints, &ai);
+    if (grc != 0) {
+        gr_error("net", "Cannot resolve listener host %s: %s", host ? host : "", gai_strerror(grc));
+        return GR_EINVAL;
+    }
+    int rc = GR_EIO, fd = -1;
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd == -1) {
+            rc = -errno;
+            continue;
+        }
+        int one = 1;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+            bind(fd, a->ai_addr, a->ai_addrlen) == -1 || listen(fd, 4096) == -1) {
+            rc = -errno;
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        break;
+    }
+    freeaddrinfo(ai);
+    if (fd == -1) {
+        gr_error("net", "Cannot listen on %s:%d: %s", host ? host : "", port, strerror(-rc));
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        net.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    rc = gr_ev_add(ev, fd, GR_EV_READ, accept_cb, NULL);
+    if (rc < 0) {
+        gr_error("net", "Cannot watch the listener: %s", strerror(-rc));
+        close(fd);
+        return rc;
+    }
+    net.lfd = fd;
+    if (net.reserve_fd < 0)
+        net.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return 0;
+}
+
+int gr_net_port(void)
+{
+    return net.port;
+}
+
+int gr_net_adopt(int fd, const char *peer)
+{
+    if (!net.ev)
+        return GR_EINVAL;
+    return conn_new(fd, peer) ? 0 : GR_EIO;
+}
+
+void gr_net_stop_accepting(void)
+{
+    if (net.lfd < 0)
+        return;
+    gr_timer_stop(net.ev, &net.accept_retry);
+    gr_ev_del(net.ev, net.lfd);
+    close(net.lfd);
+    net.lfd = -1;
+}
+
+int gr_net_conn_count(void)
+{
+    return net.nconns;
+}
+
+bool gr_net_idle(void)
+{
+    return net.nreqs == 0;
+}
+
+void gr_net_drain(gr_ev_t *ev, int64_t timeout_ms)
+{
+    net.draining = true;
+    for (conn_t *c = net.conns; c; c = c->next)
+        conn_update_mask(c);
+    int64_t deadline = gr_mono_ms() + timeout_ms;
+    while (!gr_net_idle()) {
+        int64_t left = deadline - gr_mono_ms();
+        if (left <= 0) {
+            gr_warn("net", "%" PRId64 " requests still in flight after %" PRId64 " ms; closing connections",
+                    net.nreqs, timeout_ms);
+            break;
+        }
+        if (gr_ev_run_once(ev, GR_MIN(left, 100)) < 0)
+            break;
+    }
+    /* flush what the last iteration completed */
+    net_before_sleep(ev, NULL);
+}
+
+void gr_net_close_all(void)
+{
+    gr_net_stop_accepting();
+    while (net.conns)
+        conn_close(net.conns);
+    net.phead = net.ptail = NULL;
+    while (net.req_free) {
+        gr_req_t *r = net.req_free;
+        net.req_free = r->next;
+        gr_arena_free(&r->arena);
+        gr_wr_free(&r->out);
+        free(r);
+    }
+    net.nreq_free = 0;
+    if (net.reserve_fd >= 0) {
+        close(net.reserve_fd);
+        net.reserve_fd = -1;
+    }
+    /* detached: the next gr_net_init() hooks into whatever loop it gets */
+    net.ev = NULL;
+    net.port = -1;
+}
