@@ -1,0 +1,360 @@
+/* Unit tests for batch.c: validation of every kind of corruption, offset
+ * assignment, legacy up-conversion, timestamp search. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "batch.h"
+
+/* ---- test helper: build RecordBatch v2 with n records ---- */
+static void h_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static void h_put64(uint8_t *p, uint64_t v)
+{
+    h_put32(p, (uint32_t)(v >> 32));
+    h_put32(p + 4, (uint32_t)v);
+}
+
+static size_t h_varint(uint8_t *p, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 0;
+    while (u >= 0x80) {
+        p[n++] = (uint8_t)(u | 0x80);
+        u >>= 7;
+    }
+    p[n++] = (uint8_t)u;
+    return n;
+}
+
+static void fix_crc(uint8_t *b)
+{
+    size_t size = (size_t)gr_batch_size(b);
+    h_put32(b + GR_BOFF_CRC, gr_crc32c(0, b + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
+}
+
+/* Build a batch of n records (values of vlen bytes, timestamps ts0 + i)
+ * into out (large enough); codec 0 or gzip.  Returns the batch size. */
+static size_t build_batch(uint8_t *out, int n, int64_t ts0, int vlen, int codec)
+{
+    uint8_t *recs = malloc((size_t)n * ((size_t)vlen + 32) + 64);
+    size_t rl = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t body[64];
+        size_t bl = 0;
+        body[bl++] = 0;                       /* attributes */
+        bl += h_varint(body + bl, i);         /* timestamp delta */
+        bl += h_varint(body + bl, i);         /* offset delta */
+        bl += h_varint(body + bl, -1);        /* null key */
+        bl += h_varint(body + bl, vlen);
+        rl += h_varint(recs + rl, (int64_t)(bl + (size_t)vlen + 1));
+        memcpy(recs + rl, body, bl);
+        rl += bl;
+        memset(recs + rl, 'a' + i % 26, (size_t)vlen);
+        rl += (size_t)vlen;
+        recs[rl++] = 0;                       /* no headers */
+    }
+    size_t plen = rl;
+    if (codec == GR_COMPRESSION_GZIP) {
+        z_stream zs;
+        memset(&zs, 0, sizeof(zs));
+        deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        zs.next_in = recs;
+        zs.avail_in = (uInt)rl;
+        zs.next_out = out + GR_BATCH_HEADER_SIZE;
+        zs.avail_out = (uInt)(rl + 1024);
+        deflate(&zs, Z_FINISH);
+        plen = zs.total_out;
+        deflateEnd(&zs);
+    } else {
+        memcpy(out + GR_BATCH_HEADER_SIZE, recs, rl);
+    }
+    free(recs);
+    size_t size = GR_BATCH_HEADER_SIZE + plen;
+    memset(out, 0, GR_BATCH_HEADER_SIZE);
+    h_put32(out + GR_BOFF_LENGTH, (uint32_t)(size - 12));
+    h_put32(out + GR_BOFF_LEADER_EPOCH, (uint32_t)-1);
+    out[GR_BOFF_MAGIC] = 2;
+    out[GR_BOFF_ATTRIBUTES + 1] = (uint8_t)codec;
+    h_put32(out + GR_BOFF_LAST_DELTA, (uint32_t)(n - 1));
+    h_put64(out + GR_BOFF_BASE_TS, (uint64_t)ts0);
+    h_put64(out + GR_BOFF_MAX_TS, (uint64_t)(ts0 + n - 1));
+    h_put64(out + GR_BOFF_PRODUCER_ID, (uint64_t)-1);
+    out[GR_BOFF_PRODUCER_EPOCH] = out[GR_BOFF_PRODUCER_EPOCH + 1] = 0xff;
+    h_put32(out + GR_BOFF_BASE_SEQ, (uint32_t)-1);
+    h_put32(out + GR_BOFF_RECORD_COUNT, (uint32_t)n);
+    fix_crc(out);
+    return size;
+}
+
+static uint8_t buf[1 << 16];
+
+static void test_valid(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 5, 1000, 10, 0);
+    gr_batch_info_t bi;
+    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(bi.size, (int32_t)n);
+    assert_int_equal(bi.record_count, 5);
+    assert_int_equal(bi.last_offset_delta, 4);
+    assert_int_equal(bi.first_timestamp, 1000);
+    assert_int_equal(bi.max_timestamp, 1004);
+    assert_int_equal(gr_batch_check_records(buf, &bi), 0);
+    /* trailing bytes after the batch are the next batch's business */
+    assert_int_equal(gr_batch_check(buf, n + 100, &bi), 0);
+}
+
+static void test_gzip(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 50, 1000, 100, GR_COMPRESSION_GZIP);
+    gr_batch_info_t bi;
+    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_records(buf, &bi), 0);
+    int64_t off, ts;
+    assert_int_equal(gr_batch_find_timestamp(buf, n, 1010, 0, &off, &ts), 0);
+    assert_int_equal(off, 10);
+    assert_int_equal(ts, 1010);
+    /* garbage payload with a valid CRC: decompression fails */
+    memset(buf + GR_BATCH_HEADER_SIZE + 10, 0x55, 20);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_records(buf, &bi), GR_ECORRUPT);
+    /* wrong record count inside a valid compressed stream: INVALID_RECORD */
+    n = build_batch(buf, 50, 1000, 100, GR_COMPRESSION_GZIP);
+    h_put32(buf + GR_BOFF_RECORD_COUNT, 49);
+    h_put32(buf + GR_BOFF_LAST_DELTA, 48);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_records(buf, &bi), GR_EINVAL);
+}
+
+static void test_bad_magic(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    buf[GR_BOFF_MAGIC] = 1;
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+}
+
+static void test_bad_crc(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    buf[n - 3] ^= 1;
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+    n = build_batch(buf, 3, 0, 10, 0);
+    buf[GR_BOFF_CRC] ^= 0x80;
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+}
+
+static void test_short_length(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    h_put32(buf + GR_BOFF_LENGTH, 48);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+    h_put32(buf + GR_BOFF_LENGTH, (uint32_t)-5);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+}
+
+static void test_beyond_buffer(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    assert_int_equal(gr_batch_check(buf, n - 1, NULL), GR_AGAIN);
+    assert_int_equal(gr_batch_check(buf, 11, NULL), GR_AGAIN);
+    h_put32(buf + GR_BOFF_LENGTH, 100000);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_AGAIN);
+}
+
+static void test_count_mismatch(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    h_put32(buf + GR_BOFF_RECORD_COUNT, 2);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+    /* consistent header, but records do not match the count */
+    h_put32(buf + GR_BOFF_LAST_DELTA, 1);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+    h_put32(buf + GR_BOFF_RECORD_COUNT, 0);
+    h_put32(buf + GR_BOFF_LAST_DELTA, (uint32_t)-1);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+}
+
+static void test_unknown_codec(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    buf[GR_BOFF_ATTRIBUTES + 1] = 5;
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+}
+
+static void test_truncated_records(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 3, 0, 10, 0);
+    h_put32(buf + GR_BOFF_LENGTH, (uint32_t)(n - 12 - 5));
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+    /* a record length varint pointing past the batch */
+    n = build_batch(buf, 3, 0, 10, 0);
+    buf[GR_BATCH_HEADER_SIZE] = 0x7e;
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n, NULL), GR_ECORRUPT);
+    /* extra bytes after the last record */
+    n = build_batch(buf, 3, 0, 10, 0);
+    buf[n] = 0;
+    h_put32(buf + GR_BOFF_LENGTH, (uint32_t)(n + 1 - 12));
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check(buf, n + 1, NULL), GR_ECORRUPT);
+}
+
+static void test_assign(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 4, 500, 10, 0);
+    gr_batch_assign(buf, 1234, 7, -1);
+    gr_batch_info_t bi;
+    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_base_offset(buf), 1234);
+    assert_int_equal(bi.max_timestamp, 503);
+    gr_batch_assign(buf, 99, 7, 777777);
+    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(bi.max_timestamp, 777777);
+    assert_int_equal(bi.first_timestamp, 500);
+    assert_true(bi.attributes & GR_ATTR_TIMESTAMP_TYPE);
+}
+
+/* legacy message: offset, size, crc, magic, attr, [ts], key, value */
+static size_t legacy_msg(uint8_t *p, int magic, int attr, int64_t off, int64_t ts,
+                         const void *val, int32_t vlen)
+{
+    size_t q = 12;
+    q += 4;
+    p[q++] = (uint8_t)magic;
+    p[q++] = (uint8_t)attr;
+    if (magic == 1) {
+        h_put64(p + q, (uint64_t)ts);
+        q += 8;
+    }
+    h_put32(p + q, (uint32_t)-1);
+    q += 4;
+    h_put32(p + q, (uint32_t)vlen);
+    q += 4;
+    memcpy(p + q, val, (size_t)vlen);
+    q += (size_t)vlen;
+    h_put64(p, (uint64_t)off);
+    h_put32(p + 8, (uint32_t)(q - 12));
+    h_put32(p + 12, gr_crc32(0, p + 16, q - 16));
+    return q;
+}
+
+static void test_legacy(void **state)
+{
+    (void)state;
+    uint8_t set[512];
+    size_t n = legacy_msg(set, 0, 0, 0, -1, "hello", 5);
+    n += legacy_msg(set + n, 0, 0, 1, -1, "world!", 6);
+    uint8_t *out;
+    size_t olen;
+    assert_int_equal(gr_batch_upconvert_legacy(set, n, &out, &olen), 0);
+    gr_batch_info_t bi;
+    assert_int_equal(gr_batch_check(out, olen, &bi), 0);
+    assert_int_equal(bi.record_count, 2);
+    assert_int_equal(bi.max_timestamp, -1);
+    free(out);
+
+    n = legacy_msg(set, 1, 0, 0, 5000, "a", 1);
+    n += legacy_msg(set + n, 1, 0, 1, 5007, "b", 1);
+    assert_int_equal(gr_batch_upconvert_legacy(set, n, &out, &olen), 0);
+    assert_int_equal(gr_batch_check(out, olen, &bi), 0);
+    assert_int_equal(bi.first_timestamp, 5000);
+    assert_int_equal(bi.max_timestamp, 5007);
+    free(out);
+
+    /* gzip wrapper around an inner v1 set */
+    uint8_t inner[256], gz[512];
+    size_t in = legacy_msg(inner, 1, 0, 0, 100, "x1", 2);
+    in += legacy_msg(inner + in, 1, 0, 1, 101, "x2", 2);
+    in += legacy_msg(inner + in, 1, 0, 2, 102, "x3", 2);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    zs.next_in = inner;
+    zs.avail_in = (uInt)in;
+    zs.next_out = gz;
+    zs.avail_out = sizeof(gz);
+    deflate(&zs, Z_FINISH);
+    size_t gzlen = zs.total_out;
+    deflateEnd(&zs);
+    n = legacy_msg(set, 1, GR_COMPRESSION_GZIP, 2, 102, gz, (int32_t)gzlen);
+    assert_int_equal(gr_batch_upconvert_legacy(set, n, &out, &olen), 0);
+    assert_int_equal(gr_batch_check(out, olen, &bi), 0);
+    assert_int_equal(bi.record_count, 3);
+    assert_int_equal(bi.max_timestamp, 102);
+    free(out);
+
+    /* bad CRC */
+    n = legacy_msg(set, 0, 0, 0, -1, "hello", 5);
+    set[n - 1] ^= 1;
+    assert_int_equal(gr_batch_upconvert_legacy(set, n, &out, &olen), GR_ECORRUPT);
+    /* truncated */
+    n = legacy_msg(set, 0, 0, 0, -1, "hello", 5);
+    assert_int_equal(gr_batch_upconvert_legacy(set, n - 2, &out, &olen), GR_ECORRUPT);
+}
+
+static void test_fuzz_no_crash(void **state)
+{
+    (void)state;
+    srand(1);
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = build_batch(buf, 1 + iter % 7, 0, iter % 40, iter % 2);
+        int flips = 1 + rand() % 4;
+        for (int f = 0; f < flips; f++)
+            buf[(size_t)rand() % n] ^= (uint8_t)(1 + rand() % 255);
+        if (iter % 3 == 0)   /* CRC over the original extent */
+            h_put32(buf + GR_BOFF_CRC, gr_crc32c(0, buf + GR_BOFF_ATTRIBUTES, n - GR_BOFF_ATTRIBUTES));
+        gr_batch_info_t bi;
+        size_t avail = (size_t)rand() % (n + 1);
+        if (gr_batch_check(buf, avail, &bi) == 0)
+            (void)gr_batch_check_records(buf, &bi);
+        uint8_t *out;
+        size_t olen;
+        if (gr_batch_upconvert_legacy(buf, avail, &out, &olen) == 0)
+            free(out);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_bad_magic),
+        cmocka_unit_test(test_bad_crc),
+        cmocka_unit_test(test_short_length),
+        cmocka_unit_test(test_beyond_buffer),
+        cmocka_unit_test(test_count_mismatch),
+        cmocka_unit_test(test_unknown_codec),
+        cmocka_unit_test(test_truncated_records),
+        cmocka_unit_test(test_assign),
+        cmocka_unit_test(test_legacy),
+        cmocka_unit_test(test_fuzz_no_crash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
