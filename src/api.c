@@ -90,8 +90,6 @@ void gr_resp_end(gr_req_t *req)
 
 void gr_resp_none(gr_req_t *req)
 {
-    gr_wr_free(&req->out);
-    gr_wr_init(&req->out);
     req->state = GR_REQ_NORESP;
     gr_net_req_done(req);
 }

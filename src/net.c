@@ -135,15 +135,33 @@ static gr_req_t *req_get(void)
     return r;
 }
 
+/* Empty a response writer but keep its first memory chunk (when small)
+ * for the next response: no allocation per response in the steady state. */
+static void wr_recycle(gr_wr_t *w)
+{
+    gr_chunk_t *keep = w->head;
+    if (!keep || !keep->mem || keep->cap > SMALL_BUF) {
+        gr_wr_free(w);
+        return;
+    }
+    gr_wr_t rest = {keep->next, keep->next ? w->tail : NULL, 0};
+    gr_wr_free(&rest);
+    keep->next = NULL;
+    keep->len = 0;
+    keep->sent = 0;
+    w->head = w->tail = keep;
+    w->total = 0;
+}
+
 static void req_put(gr_req_t *r)
 {
-    gr_wr_free(&r->out);
-    gr_wr_init(&r->out);
+    wr_recycle(&r->out);
     r->conn = NULL;
     r->park = NULL;
     r->on_cancel = NULL;
     r->client_id = NULL;
     if (net.nreq_free >= REQ_POOL_MAX) {
+        gr_wr_free(&r->out);
         gr_arena_free(&r->arena);
         free(r);
         return;
