@@ -1,0 +1,706 @@
+/* Unit tests for log.c / segment.c / checkpoint.c: append, read through
+ * the indexes, rolling, timestamps, retention, recovery, checkpoints. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "batch.h"
+#include "kerr.h"
+#include "log.h"
+
+/* ---- test helper: build RecordBatch v2 with n records ---- */
+static void h_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static void h_put64(uint8_t *p, uint64_t v)
+{
+    h_put32(p, (uint32_t)(v >> 32));
+    h_put32(p + 4, (uint32_t)v);
+}
+
+static size_t h_varint(uint8_t *p, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 0;
+    while (u >= 0x80) {
+        p[n++] = (uint8_t)(u | 0x80);
+        u >>= 7;
+    }
+    p[n++] = (uint8_t)u;
+    return n;
+}
+
+static void fix_crc(uint8_t *b)
+{
+    size_t size = (size_t)gr_batch_size(b);
+    h_put32(b + GR_BOFF_CRC, gr_crc32c(0, b + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
+}
+
+/* Build a batch of n records (values of vlen bytes, timestamps ts0 + i)
+ * into out (large enough); codec 0 or gzip.  Returns the batch size. */
+static size_t build_batch(uint8_t *out, int n, int64_t ts0, int vlen, int codec)
+{
+    uint8_t *recs = malloc((size_t)n * ((size_t)vlen + 32) + 64);
+    size_t rl = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t body[64];
+        size_t bl = 0;
+        body[bl++] = 0;                       /* attributes */
+        bl += h_varint(body + bl, i);         /* timestamp delta */
+        bl += h_varint(body + bl, i);         /* offset delta */
+        bl += h_varint(body + bl, -1);        /* null key */
+        bl += h_varint(body + bl, vlen);
+        rl += h_varint(recs + rl, (int64_t)(bl + (size_t)vlen + 1));
+        memcpy(recs + rl, body, bl);
+        rl += bl;
+        memset(recs + rl, 'a' + i % 26, (size_t)vlen);
+        rl += (size_t)vlen;
+        recs[rl++] = 0;                       /* no headers */
+    }
+    size_t plen = rl;
+    if (codec == GR_COMPRESSION_GZIP) {
+        z_stream zs;
+        memset(&zs, 0, sizeof(zs));
+        deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        zs.next_in = recs;
+        zs.avail_in = (uInt)rl;
+        zs.next_out = out + GR_BATCH_HEADER_SIZE;
+        zs.avail_out = (uInt)(rl + 1024);
+        deflate(&zs, Z_FINISH);
+        plen = zs.total_out;
+        deflateEnd(&zs);
+    } else {
+        memcpy(out + GR_BATCH_HEADER_SIZE, recs, rl);
+    }
+    free(recs);
+    size_t size = GR_BATCH_HEADER_SIZE + plen;
+    memset(out, 0, GR_BATCH_HEADER_SIZE);
+    h_put32(out + GR_BOFF_LENGTH, (uint32_t)(size - 12));
+    h_put32(out + GR_BOFF_LEADER_EPOCH, (uint32_t)-1);
+    out[GR_BOFF_MAGIC] = 2;
+    out[GR_BOFF_ATTRIBUTES + 1] = (uint8_t)codec;
+    h_put32(out + GR_BOFF_LAST_DELTA, (uint32_t)(n - 1));
+    h_put64(out + GR_BOFF_BASE_TS, (uint64_t)ts0);
+    h_put64(out + GR_BOFF_MAX_TS, (uint64_t)(ts0 + n - 1));
+    h_put64(out + GR_BOFF_PRODUCER_ID, (uint64_t)-1);
+    out[GR_BOFF_PRODUCER_EPOCH] = out[GR_BOFF_PRODUCER_EPOCH + 1] = 0xff;
+    h_put32(out + GR_BOFF_BASE_SEQ, (uint32_t)-1);
+    h_put32(out + GR_BOFF_RECORD_COUNT, (uint32_t)n);
+    fix_crc(out);
+    return size;
+}
+
+static char dir[256];
+static uint8_t buf[1 << 20];
+
+static gr_log_config_t cfg_default(void)
+{
+    gr_log_config_t c = {
+        .segment_bytes = 1 << 30, .segment_ms = 7LL * 24 * 3600 * 1000,
+        .retention_ms = -1, .retention_bytes = -1, .index_interval_bytes = 4096,
+        .flush_messages = INT64_MAX, .flush_ms = INT64_MAX,
+        .max_message_bytes = 1 << 20, .delete_ = true,
+    };
+    return c;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/gregor-test-log-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    strcat(dir, "/t-0");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    gr_rm_rf(dir);
+    return 0;
+}
+
+static gr_log_t *open_log(const gr_log_config_t *c, bool clean, int64_t rp)
+{
+    gr_log_open_opts_t o = {.dir = dir, .cfg = c, .recovery_point = rp,
+                            .log_start_offset = -1, .clean_shutdown = clean};
+    gr_log_t *log = NULL;
+    assert_int_equal(gr_log_open(&o, &log), 0);
+    return log;
+}
+
+static void append_ok(gr_log_t *log, int n, int64_t ts0, int vlen, int codec)
+{
+    size_t len = build_batch(buf, n, ts0, vlen, codec);
+    gr_append_info_t info;
+    int64_t end = gr_log_end_offset(log);
+    assert_int_equal(gr_log_append(log, buf, len, 3, true, gr_now_ms(), &info), 0);
+    assert_int_equal(info.error_code, 0);
+    assert_int_equal(info.base_offset, end);
+    assert_int_equal(info.last_offset, end + n - 1);
+    assert_int_equal(gr_log_end_offset(log), end + n);
+}
+
+static int64_t be64_at(int fd, int64_t pos)
+{
+    uint8_t b[8];
+    assert_int_equal(pread(fd, b, 8, pos), 8);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return (int64_t)v;
+}
+
+/* check a slice: whole batches, first contains offset */
+static void check_slice(const gr_log_slice_t *s, int64_t offset, int per_batch)
+{
+    assert_non_null(s->file);
+    assert_true(s->len > 0);
+    int64_t base = be64_at(s->file->fd, s->pos);
+    assert_int_equal(base, offset - offset % per_batch);
+    int64_t pos = s->pos, expect = base;
+    while (pos < s->pos + s->len) {
+        assert_int_equal(be64_at(s->file->fd, pos), expect);
+        uint8_t b[12];
+        assert_int_equal(pread(s->file->fd, b, 12, pos), 12);
+        int32_t blen = (int32_t)(((uint32_t)b[8] << 24) | ((uint32_t)b[9] << 16) | ((uint32_t)b[10] << 8) | b[11]);
+        pos += 12 + blen;
+        expect += per_batch;
+    }
+    assert_int_equal(pos, s->pos + s->len);
+}
+
+static void test_append_read(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 10; i++)
+        append_ok(log, 5, 1000, 10, i % 2);
+    assert_int_equal(gr_log_end_offset(log), 50);
+    gr_log_slice_t s;
+    for (int64_t off = 0; off < 50; off++) {
+        assert_int_equal(gr_log_read(log, off, 1 << 20, INT64_MAX, true, &s), 0);
+        check_slice(&s, off, 5);
+    }
+    /* upper bound: only batches entirely below it */
+    assert_int_equal(gr_log_read(log, 0, 1 << 20, 12, true, &s), 0);
+    check_slice(&s, 0, 5);
+    assert_int_equal(be64_at(s.file->fd, s.pos), 0);
+    assert_int_equal(gr_log_read(log, 50, 1 << 20, INT64_MAX, true, &s), 0);
+    assert_int_equal(s.len, 0);
+    assert_int_equal(gr_log_read(log, 51, 1 << 20, INT64_MAX, true, &s), GR_ERANGE);
+    gr_log_close(log);
+}
+
+static void check_reads(gr_log_t *log, int64_t end, int per)
+{
+    gr_log_slice_t s;
+    srand(3);
+    for (int k = 0; k < 500; k++) {
+        int64_t off = rand() % end;
+        assert_int_equal(gr_log_read(log, off, 1, INT64_MAX, true, &s), 0);
+        check_slice(&s, off, per);
+        assert_int_equal(gr_log_read(log, off, 1000, INT64_MAX, false, &s), 0);
+        if (s.len > 0) {
+            check_slice(&s, off, per);
+            assert_true(s.len <= 1000);
+        }
+        assert_int_equal(gr_log_read(log, off, 1, INT64_MAX, false, &s), 0);
+        assert_int_equal(s.len, 0);
+    }
+}
+
+static void test_roll_and_index(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 8192;
+    c.index_interval_bytes = 300;
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 300; i++)
+        append_ok(log, 3, 1000 + i * 10, 40, i % 3 == 0);
+    assert_true(gr_log_segment_count(log) > 5);
+    check_reads(log, 900, 3);
+    int segs = gr_log_segment_count(log);
+    int64_t size = gr_log_size_bytes(log);
+    gr_log_close(log);
+
+    /* clean reopen: indexes from the files */
+    log = open_log(&c, true, 0);
+    assert_int_equal(gr_log_end_offset(log), 900);
+    assert_int_equal(gr_log_segment_count(log), segs);
+    assert_int_equal(gr_log_size_bytes(log), size);
+    check_reads(log, 900, 3);
+    append_ok(log, 3, 5000, 40, 0);
+    gr_log_close(log);
+
+    /* unclean reopen from the start: everything rebuilt, nothing lost */
+    log = open_log(&c, false, 0);
+    assert_int_equal(gr_log_end_offset(log), 903);
+    check_reads(log, 903, 3);
+    gr_log_close(log);
+
+    /* damaged index file of an old segment on a clean open: rebuilt */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%020d.index", dir, 0);
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "garbage", 7), 7);
+    close(fd);
+    log = open_log(&c, true, 0);
+    assert_int_equal(gr_log_end_offset(log), 903);
+    check_reads(log, 903, 3);
+    gr_log_close(log);
+}
+
+static void test_timestamps(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 4096;
+    c.index_interval_bytes = 200;
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 100; i++)
+        append_ok(log, 5, 100000 + i * 10, 20, i % 2);
+    for (int round = 0; round < 2; round++) {
+        int64_t ts;
+        for (int i = 0; i < 100; i += 7) {
+            assert_int_equal(gr_log_offset_for_timestamp(log, 100000 + i * 10 + 2, &ts), i * 5 + 2);
+            assert_int_equal(ts, 100000 + i * 10 + 2);
+            /* between batches: first record of the next batch */
+            assert_int_equal(gr_log_offset_for_timestamp(log, 100000 + i * 10 + 7, &ts), i * 5 + 5);
+        }
+        assert_int_equal(gr_log_offset_for_timestamp(log, 0, &ts), 0);
+        assert_int_equal(gr_log_offset_for_timestamp(log, 200000, &ts), -1);
+        assert_int_equal(ts, -1);
+        int64_t off;
+        gr_log_max_timestamp(log, &off, &ts);
+        assert_int_equal(off, 499);
+        assert_int_equal(ts, 100000 + 99 * 10 + 4);
+        gr_log_close(log);
+        log = open_log(&c, true, 0);
+    }
+    gr_log_close(log);
+}
+
+static void test_retention_bytes(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 2048;
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 100; i++)
+        append_ok(log, 2, gr_now_ms(), 50, 0);
+    int segs = gr_log_segment_count(log);
+    assert_int_equal(gr_log_housekeep(log, gr_now_ms()), 0);
+    c.retention_bytes = 5000;
+    gr_log_set_config(log, &c);
+    int deleted = gr_log_housekeep(log, gr_now_ms());
+    assert_true(deleted > 0);
+    assert_int_equal(gr_log_segment_count(log), segs - deleted);
+    assert_true(gr_log_size_bytes(log) >= 5000 - 2048);
+    assert_true(gr_log_start_offset(log) > 0);
+    int64_t start = gr_log_start_offset(log);
+    gr_log_slice_t s;
+    assert_int_equal(gr_log_read(log, start - 1, 1000, INT64_MAX, true, &s), GR_ERANGE);
+    assert_int_equal(gr_log_read(log, start, 1000, INT64_MAX, true, &s), 0);
+    check_slice(&s, start, 2);
+    assert_int_equal(gr_log_end_offset(log), 200);
+    gr_log_close(log);
+}
+
+static void test_retention_time(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 2048;
+    c.retention_ms = 3600 * 1000;
+    gr_log_t *log = open_log(&c, true, 0);
+    int64_t now = gr_now_ms();
+    for (int i = 0; i < 40; i++)
+        append_ok(log, 2, now - 2 * 3600 * 1000, 50, 0);   /* old */
+    for (int i = 0; i < 40; i++)
+        append_ok(log, 2, now, 50, 0);                      /* fresh */
+    int deleted = gr_log_housekeep(log, now);
+    assert_true(deleted > 0);
+    int64_t start = gr_log_start_offset(log);
+    assert_true(start > 0 && start <= 80);
+    int64_t ts;
+    assert_true(gr_log_offset_for_timestamp(log, 0, &ts) >= start);
+    /* everything expired: the active segment is rolled and deleted too */
+    deleted = gr_log_housekeep(log, now + 2 * 3600 * 1000);
+    assert_true(deleted > 0);
+    assert_int_equal(gr_log_segment_count(log), 1);
+    assert_int_equal(gr_log_start_offset(log), 160);
+    assert_int_equal(gr_log_size_bytes(log), 0);
+    append_ok(log, 2, now, 50, 0);
+    assert_int_equal(gr_log_end_offset(log), 162);
+    gr_log_close(log);
+    log = open_log(&c, true, 0);
+    assert_int_equal(gr_log_start_offset(log), 160);
+    assert_int_equal(gr_log_end_offset(log), 162);
+    gr_log_close(log);
+}
+
+static void test_advance_start(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 1024;
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 50; i++)
+        append_ok(log, 2, 1000, 50, 0);
+    int segs = gr_log_segment_count(log);
+    gr_log_advance_start(log, 51);
+    assert_int_equal(gr_log_start_offset(log), 51);
+    assert_true(gr_log_segment_count(log) < segs);
+    gr_log_slice_t s;
+    assert_int_equal(gr_log_read(log, 50, 1000, INT64_MAX, true, &s), GR_ERANGE);
+    assert_int_equal(gr_log_read(log, 51, 1000, INT64_MAX, true, &s), 0);
+    check_slice(&s, 51, 2);
+    gr_log_close(log);
+}
+
+static char seg0[512];
+
+static int64_t file_size(const char *p)
+{
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    return st.st_size;
+}
+
+/* three batches of 4 records, closed; returns the size of the first two */
+static int64_t three_batches(void)
+{
+    gr_log_config_t c = cfg_default();
+    gr_log_t *log = open_log(&c, true, 0);
+    append_ok(log, 4, 1000, 30, 0);
+    append_ok(log, 4, 1000, 30, 1);
+    int64_t two = gr_log_size_bytes(log);
+    append_ok(log, 4, 1000, 30, 0);
+    gr_log_close(log);
+    snprintf(seg0, sizeof(seg0), "%s/%020d.log", dir, 0);
+    return two;
+}
+
+static void reopen_expect(int64_t end, int64_t size)
+{
+    gr_log_config_t c = cfg_default();
+    gr_log_t *log = open_log(&c, false, 0);
+    assert_int_equal(gr_log_end_offset(log), end);
+    assert_int_equal(gr_log_size_bytes(log), size);
+    assert_int_equal(file_size(seg0), size);
+    append_ok(log, 4, 1000, 30, 0);
+    assert_int_equal(gr_log_end_offset(log), end + 4);
+    gr_log_slice_t s;
+    assert_int_equal(gr_log_read(log, end, 1 << 20, INT64_MAX, true, &s), 0);
+    check_slice(&s, end, 4);
+    gr_log_close(log);
+}
+
+static void test_torn_garbage(void **state)
+{
+    (void)state;
+    three_batches();
+    int64_t size = file_size(seg0);
+    int fd = open(seg0, O_WRONLY | O_APPEND);
+    assert_int_equal(write(fd, "\0\0\0\0\0\0\0\0\0\0\0\x50garbage-garbage", 27), 27);
+    close(fd);
+    reopen_expect(12, size);
+}
+
+static void test_torn_truncated(void **state)
+{
+    (void)state;
+    int64_t two = three_batches();
+    assert_int_equal(truncate(seg0, file_size(seg0) - 17), 0);
+    reopen_expect(8, two);
+}
+
+static void test_torn_crc(void **state)
+{
+    (void)state;
+    int64_t two = three_batches();
+    int fd = open(seg0, O_RDWR);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, two + GR_BOFF_CRC + 1), 1);
+    b ^= 0x10;
+    assert_int_equal(pwrite(fd, &b, 1, two + GR_BOFF_CRC + 1), 1);
+    close(fd);
+    reopen_expect(8, two);
+}
+
+static void test_torn_later_segments(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 1024;
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 30; i++)
+        append_ok(log, 2, 1000, 50, 0);
+    int segs = gr_log_segment_count(log);
+    gr_log_close(log);
+    /* corrupt the first batch of the first segment: later ones go */
+    snprintf(seg0, sizeof(seg0), "%s/%020d.log", dir, 0);
+    int fd = open(seg0, O_RDWR);
+    assert_int_equal(pwrite(fd, "\x7f", 1, 70), 1);
+    close(fd);
+    log = open_log(&c, false, 0);
+    assert_true(segs > 1);
+    assert_int_equal(gr_log_segment_count(log), 1);
+    assert_int_equal(gr_log_end_offset(log), 0);
+    append_ok(log, 2, 1000, 50, 0);
+    gr_log_close(log);
+}
+
+static void test_fuzz_recovery(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 4096;
+    c.index_interval_bytes = 100;
+    srand(11);
+    for (int iter = 0; iter < 40; iter++) {
+        gr_log_t *log = open_log(&c, true, 0);
+        for (int i = 0; i < 20; i++)
+            append_ok(log, 1 + i % 4, 1000, 40, i % 2);
+        int64_t end = gr_log_end_offset(log);
+        gr_log_close(log);
+        /* random damage in random files */
+        const char *sfx[] = {".log", ".index", ".timeindex"};
+        for (int k = 0; k < 4; k++) {
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%020d%s", dir, 0, sfx[rand() % 3]);
+            int fd = open(p, O_RDWR);
+            assert_true(fd >= 0);
+            int64_t sz = file_size(p);
+            if (sz > 0) {
+                uint8_t b = (uint8_t)rand();
+                assert_int_equal(pwrite(fd, &b, 1, rand() % sz), 1);
+                if (rand() % 4 == 0)
+                    assert_int_equal(ftruncate(fd, rand() % sz), 0);
+            }
+            close(fd);
+        }
+        log = open_log(&c, iter % 2 == 0, 0);
+        assert_true(gr_log_end_offset(log) <= end + 0 || iter % 2 == 0);
+        gr_log_slice_t s;
+        for (int64_t off = gr_log_start_offset(log); off < gr_log_end_offset(log); off++)
+            (void)gr_log_read(log, off, 1000, INT64_MAX, true, &s);
+        int64_t ts;
+        (void)gr_log_offset_for_timestamp(log, 1001, &ts);
+        gr_log_close(log);
+        gr_log_t *l2 = open_log(&c, false, 0);
+        gr_log_delete(l2);
+    }
+}
+
+static void test_append_errors(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.max_message_bytes = 500;
+    gr_log_t *log = open_log(&c, true, 0);
+    gr_append_info_t info;
+    size_t n = build_batch(buf, 20, 0, 50, 0);
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, gr_now_ms(), &info), GR_ETOOBIG);
+    assert_int_equal(info.error_code, KERR_MESSAGE_TOO_LARGE);
+
+    /* second batch of the request corrupt: nothing written */
+    n = build_batch(buf, 2, 0, 10, 0);
+    size_t m = build_batch(buf + n, 2, 0, 10, 0);
+    buf[n + m - 1] ^= 1;
+    assert_int_equal(gr_log_append(log, buf, n + m, 0, true, gr_now_ms(), &info), GR_ECORRUPT);
+    assert_int_equal(info.error_code, KERR_CORRUPT_MESSAGE);
+    assert_int_equal(gr_log_end_offset(log), 0);
+    assert_int_equal(gr_log_size_bytes(log), 0);
+
+    /* truncated request */
+    n = build_batch(buf, 2, 0, 10, 0);
+    assert_int_equal(gr_log_append(log, buf, n - 1, 0, true, gr_now_ms(), &info), GR_ECORRUPT);
+
+    /* zstd not allowed on this request version */
+    n = build_batch(buf, 2, 0, 10, 0);
+    buf[GR_BOFF_ATTRIBUTES + 1] = GR_COMPRESSION_ZSTD;
+    fix_crc(buf);
+    assert_int_equal(gr_log_append(log, buf, n, 0, false, gr_now_ms(), &info), GR_EINVAL);
+    assert_int_equal(info.error_code, KERR_UNSUPPORTED_COMPRESSION_TYPE);
+    /* allowed but not zstd data */
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, gr_now_ms(), &info), GR_ECORRUPT);
+    assert_int_equal(info.error_code, KERR_CORRUPT_MESSAGE);
+
+    /* two good batches in one request */
+    n = build_batch(buf, 2, 0, 10, 0);
+    m = build_batch(buf + n, 3, 0, 10, 0);
+    assert_int_equal(gr_log_append(log, buf, n + m, 0, true, gr_now_ms(), &info), 0);
+    assert_int_equal(info.base_offset, 0);
+    assert_int_equal(info.last_offset, 4);
+    assert_int_equal(info.batch_count, 2);
+    assert_int_equal(gr_log_end_offset(log), 5);
+    gr_log_close(log);
+}
+
+static void test_log_append_time(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.log_append_time = true;
+    gr_log_t *log = open_log(&c, true, 0);
+    size_t n = build_batch(buf, 3, 5, 10, 0);
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, 123456789, &info), 0);
+    assert_int_equal(info.log_append_time, 123456789);
+    gr_log_slice_t s;
+    assert_int_equal(gr_log_read(log, 0, 1 << 20, INT64_MAX, true, &s), 0);
+    uint8_t b[256];
+    assert_int_equal(pread(s.file->fd, b, (size_t)s.len, s.pos), s.len);
+    gr_batch_info_t bi;
+    assert_int_equal(gr_batch_check(b, (size_t)s.len, &bi), 0);
+    assert_int_equal(bi.max_timestamp, 123456789);
+    gr_log_close(log);
+}
+
+static int flushed;
+static void on_flush(void *arg, int rc)
+{
+    (void)arg;
+    assert_int_equal(rc, 0);
+    flushed++;
+}
+
+static void test_flush(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.flush_messages = 10;
+    gr_log_t *log = open_log(&c, true, 0);
+    append_ok(log, 5, 0, 10, 0);
+    assert_false(gr_log_flush_due(log));
+    assert_int_equal(gr_log_recovery_point(log), 0);
+    append_ok(log, 5, 0, 10, 0);
+    assert_true(gr_log_flush_due(log));
+    assert_int_equal(gr_log_recovery_point(log), 10);
+    append_ok(log, 5, 0, 10, 0);
+    flushed = 0;
+    gr_log_flush(log, 15, on_flush, NULL);
+    assert_int_equal(flushed, 1);
+    assert_int_equal(gr_log_recovery_point(log), 15);
+    gr_log_flush(log, 15, on_flush, NULL);
+    assert_int_equal(flushed, 2);
+    gr_log_close(log);
+}
+
+static void test_legacy_append(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    gr_log_t *log = open_log(&c, true, 0);
+    append_ok(log, 2, 0, 10, 0);
+    /* magic 1 message set of one message */
+    uint8_t m[64];
+    size_t q = 16;
+    m[q++] = 1;
+    m[q++] = 0;
+    h_put64(m + q, 4242);
+    q += 8;
+    h_put32(m + q, (uint32_t)-1);
+    q += 4;
+    h_put32(m + q, 3);
+    q += 4;
+    memcpy(m + q, "abc", 3);
+    q += 3;
+    h_put64(m, 0);
+    h_put32(m + 8, (uint32_t)(q - 12));
+    h_put32(m + 12, gr_crc32(0, m + 16, q - 16));
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append(log, m, q, 0, true, gr_now_ms(), &info), 0);
+    assert_int_equal(info.base_offset, 2);
+    assert_int_equal(gr_log_end_offset(log), 3);
+    int64_t ts;
+    assert_int_equal(gr_log_offset_for_timestamp(log, 4242, &ts), 2);
+    gr_log_close(log);
+}
+
+static void test_checkpoint(void **state)
+{
+    (void)state;
+    gr_mkdir_p(dir);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", dir);
+    gr_ckpt_entry_t e[2] = {{"orders", 0, 1234}, {"my.topic_x", 7, 0}};
+    assert_int_equal(gr_ckpt_write(path, e, 2), 0);
+    char *txt;
+    assert_int_equal(gr_file_read_all(path, &txt, NULL), 0);
+    assert_string_equal(txt, "0\n2\norders 0 1234\nmy.topic_x 7 0\n");
+    free(txt);
+    gr_ckpt_entry_t *r;
+    size_t n;
+    assert_int_equal(gr_ckpt_read(path, &r, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(r[1].topic, "my.topic_x");
+    assert_int_equal(r[1].partition, 7);
+    assert_int_equal(r[0].offset, 1234);
+    free(r);
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    assert_int_equal(gr_ckpt_read(path, &r, &n), 0);
+    assert_int_equal(n, 0);
+    free(r);
+
+    gr_uuid_t u = {{0}}, v;
+    char s[23];
+    gr_uuid_to_base64(&u, s);
+    assert_string_equal(s, "AAAAAAAAAAAAAAAAAAAAAA");
+    memset(u.b, 0xff, 16);
+    gr_uuid_to_base64(&u, s);
+    assert_string_equal(s, "_____________________w");
+    for (int i = 0; i < 100; i++) {
+        gr_uuid_random(&u);
+        gr_uuid_to_base64(&u, s);
+        assert_int_equal(strlen(s), 22);
+        assert_int_equal(gr_uuid_from_base64(s, &v), 0);
+        assert_memory_equal(u.b, v.b, 16);
+    }
+    assert_int_equal(gr_uuid_from_base64("short", &v), GR_EINVAL);
+    assert_int_equal(gr_partmeta_write(dir, &u), 0);
+    assert_int_equal(gr_partmeta_read(dir, &v), 0);
+    assert_memory_equal(u.b, v.b, 16);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_roll_and_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_advance_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_crc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_later_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
