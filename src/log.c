@@ -573,7 +573,8 @@ static int list_dir(const char *dir, int64_t **bases, int *n)
         (*bases)[(*n)++] = base;
     }
     closedir(d);
-    qsort(*bases, (size_t)*n, sizeof(**bases), cmp_i64);
+    if (*n > 1)
+        qsort(*bases, (size_t)*n, sizeof(**bases), cmp_i64);
     return 0;
 }
 
