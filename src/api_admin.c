@@ -1,0 +1,1316 @@
+/*
+ * api_admin.c - the admin APIs: CreateTopics (key 19, v0-7), DeleteTopics
+ * (20, v0-6), DescribeConfigs (32, v0-4), CreatePartitions (37, v0-3),
+ * IncrementalAlterConfigs (44, v0-1) and DescribeCluster (60, v0).
+ *
+ * Every handler answers per entity (topic or config resource): one bad
+ * entry gets its own error code and message and never fails its
+ * neighbours.  The codes and messages are Kafka's (the KRaft controller's
+ * wording where ZooKeeper and KRaft differ, except the replication-factor
+ * message, which keeps the ZooKeeper text clients have long matched on).
+ * This broker is the whole cluster: one node, replication factor 1, and a
+ * manual assignment may name only this node.
+ *
+ * Order of checks for a CreateTopics entry (first failure wins):
+ *
+ *   +---+------------------------------+-----------------------------+
+ *   | 1 | name appears twice           | INVALID_REQUEST             |
+ *   | 2 | name illegal                 | INVALID_TOPIC_EXCEPTION     |
+ *   | 3 | topic exists                 | TOPIC_ALREADY_EXISTS        |
+ *   | 4 | name collides ('.' vs '_')   | INVALID_TOPIC_EXCEPTION     |
+ *   | 5 | config unknown / null / bad  | INVALID_CONFIG              |
+ *   | 6 | manual assignment malformed  | INVALID_REQUEST /           |
+ *   |   |                              | INVALID_REPLICA_ASSIGNMENT  |
+ *   | 7 | replication factor           | INVALID_REPLICATION_FACTOR  |
+ *   | 8 | partition count              | INVALID_PARTITIONS          |
+ *   | - | > 10000 partitions in total  | POLICY_VIOLATION (all)      |
+ *   +---+------------------------------+-----------------------------+
+ *
+ * Config descriptions (DescribeConfigs, CreateTopics v5+) list each topic
+ * key with its effective value; the source is the first synonym that has
+ * a value: the topic override (TOPIC_CONFIG), then the broker keys that
+ * supply the default (STATIC_BROKER_CONFIG when set in server.properties
+ * or --override, DEFAULT_CONFIG otherwise).  Dynamic broker configs do not
+ * exist here: broker keys are read-only and altering them is refused.
+ *
+ * Everything a handler builds lives in req->arena; nothing outlives the
+ * handler, and no handler parks.
+ */
+#include "api_util.h"
+#include "broker.h"
+#include "kerr.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ConfigResource.Type ids */
+enum { RT_TOPIC = 2, RT_GROUP = 3, RT_BROKER = 4, RT_BROKER_LOGGER = 8, RT_CLIENT_METRICS = 16 };
+/* DescribeConfigsResponse.ConfigSource ids */
+enum { CS_TOPIC_CONFIG = 1, CS_STATIC_BROKER_CONFIG = 4, CS_DEFAULT_CONFIG = 5 };
+/* ConfigDef.Type as DescribeConfigs v3+ reports it */
+enum { CT_UNKNOWN = 0, CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_SHORT = 4, CT_LONG = 5, CT_LIST = 7 };
+/* AlterConfigOp.OpType ids */
+enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
+
+/* Kafka's cap on partitions created by one request (MAX_RECORDS_PER_USER_OP). */
+#define MAX_PARTITIONS_PER_REQUEST 10000
+
+/* --------------------------------------------------------------- helpers */
+
+/* A NUL-terminated arena copy of a wire string ("" for null). */
+static char *cstr(gr_req_t *req, gr_str_t s)
+{
+    return gr_arena_strndup(&req->arena, s.len > 0 ? s.p : "", s.len > 0 ? (size_t)s.len : 0);
+}
+
+static gr_str_t str_of(const char *s)
+{
+    return s ? (gr_str_t){s, (int32_t)strlen(s)} : GR_STR_NULL;
+}
+
+/* A formatted message in the arena, as a wire string. */
+static gr_str_t msgf(gr_req_t *req, const char *fmt, ...) GR_PRINTF(2, 3);
+static gr_str_t msgf(gr_req_t *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return GR_STR_NULL;
+    char *buf = gr_arena_alloc(&req->arena, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return (gr_str_t){buf, n};
+}
+
+static bool str_same(gr_str_t a, gr_str_t b)
+{
+    return a.len == b.len && (a.len <= 0 || !memcmp(a.p, b.p, (size_t)a.len));
+}
+
+/* first[i] = index of the first entry whose (tag, name) equals entry i's.
+ * Open addressing over the arena, so a request with a million names costs
+ * linear time.  tags may be NULL. */
+static int32_t *find_firsts(gr_req_t *req, const gr_str_t *names, const int8_t *tags, int32_t n)
+{
+    int32_t *first = gr_arena_alloc(&req->arena, sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+    size_t cap = 16;
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    int32_t *slot = gr_arena_alloc(&req->arena, sizeof(int32_t) * cap);
+    memset(slot, 0xff, sizeof(int32_t) * cap);
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t h = 2166136261u ^ (tags ? (uint8_t)tags[i] : 0);
+        for (int32_t k = 0; k < names[i].len; k++)
+            h = (h ^ (uint8_t)names[i].p[k]) * 16777619u;
+        h ^= (uint32_t)names[i].len;
+        size_t b = h & (cap - 1);
+        first[i] = i;
+        while (slot[b] >= 0) {
+            int32_t j = slot[b];
+            if (str_same(names[j], names[i]) && (!tags || tags[j] == tags[i])) {
+                first[i] = j;
+                break;
+            }
+            b = (b + 1) & (cap - 1);
+        }
+        if (first[i] == i)
+            slot[b] = i;
+    }
+    return first;
+}
+
+/* dup[i]: entry i shares its key with another entry. */
+static bool *mark_dups(gr_req_t *req, const int32_t *first, int32_t n)
+{
+    bool *dup = gr_arena_calloc(&req->arena, (size_t)(n > 0 ? n : 1), sizeof(bool));
+    for (int32_t i = 0; i < n; i++)
+        if (first[i] != i)
+            dup[i] = dup[first[i]] = true;
+    return dup;
+}
+
+/* Kafka's Topic.validate() message for an illegal name, or NULL. */
+static gr_str_t name_error(gr_req_t *req, gr_str_t name)
+{
+    int32_t len = name.len > 0 ? name.len : 0;
+    if (gr_topic_validate_name(name.p, (size_t)len) == KERR_NONE)
+        return GR_STR_NULL;
+    if (len == 0)
+        return msgf(req, "Topic name is illegal, it can't be empty");
+    if ((len == 1 && name.p[0] == '.') || (len == 2 && name.p[0] == '.' && name.p[1] == '.'))
+        return msgf(req, "Topic name cannot be \".\" or \"..\"");
+    if (len > 249)
+        return msgf(req, "Topic name is illegal, it can't be longer than 249 characters, Topic name: %.*s", (int)len,
+                    name.p);
+    return msgf(req,
+                "Topic name \"%.*s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' "
+                "and '-'",
+                (int)len, name.p);
+}
+
+/* An existing topic whose name equals `name` once '.' and '_' are made the
+ * same (their metric names would clash), other than `name` itself. */
+static const gr_topic_t *colliding_topic(gr_str_t name)
+{
+    if (name.len <= 0 || (!memchr(name.p, '.', (size_t)name.len) && !memchr(name.p, '_', (size_t)name.len)))
+        return NULL;
+    for (const gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next((gr_topic_t *)t)) {
+        if (strlen(t->name) != (size_t)name.len || !memcmp(t->name, name.p, (size_t)name.len))
+            continue;
+        bool same = true;
+        for (int32_t i = 0; i < name.len && same; i++) {
+            char a = t->name[i] == '.' ? '_' : t->name[i];
+            char b = name.p[i] == '.' ? '_' : name.p[i];
+            same = a == b;
+        }
+        if (same)
+            return t;
+    }
+    return NULL;
+}
+
+static bool internal_name(const char *name)
+{
+    return !strcmp(name, "__consumer_offsets") || !strcmp(name, "__transaction_state");
+}
+
+/* Check the broker ids of one manual partition assignment: a message for
+ * INVALID_REPLICA_ASSIGNMENT, or null when it is fine. */
+static gr_str_t replicas_error(gr_req_t *req, const int32_t *ids, int32_t n)
+{
+    if (n <= 0)
+        return msgf(req, "The manual partition assignment includes an empty replica list.");
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < i; j++)
+            if (ids[i] == ids[j])
+                return msgf(req, "The manual partition assignment includes the broker %" PRId32 " more than once.",
+                            ids[i]);
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] != gr_broker.cfg.node_id)
+            return msgf(req,
+                        "The manual partition assignment includes broker %" PRId32
+                        ", but no broker with that ID is registered.",
+                        ids[i]);
+    return GR_STR_NULL;
+}
+
+/* ------------------------------------------------------- config entries */
+
+typedef struct syn {
+    const char *name;
+    const char *value;
+    int8_t source;
+} syn_t;
+
+typedef struct centry {
+    const char *name;
+    const char *value;          /* NULL = unset */
+    const char *doc;
+    int8_t source;
+    int8_t type;
+    bool read_only;
+    int nsyn;
+    syn_t syn[4];
+} centry_t;
+
+/* Broker keys with their current values, collected once per request. */
+typedef struct bval {
+    const char *key;
+    const char *value;
+    bool is_default;
+} bval_t;
+
+typedef struct bvals {
+    gr_req_t *req;
+    bval_t *v;
+    int n, cap;
+} bvals_t;
+
+static void bvals_add(void *arg, const char *key, const char *value, bool is_default)
+{
+    bvals_t *b = arg;
+    if (b->n == b->cap) {
+        int ncap = b->cap ? b->cap * 2 : 32;
+        bval_t *nv = gr_arena_alloc(&b->req->arena, sizeof(bval_t) * (size_t)ncap);
+        if (b->n)
+            memcpy(nv, b->v, sizeof(bval_t) * (size_t)b->n);
+        b->v = nv;
+        b->cap = ncap;
+    }
+    b->v[b->n].key = key;
+    b->v[b->n].value = value ? gr_arena_strndup(&b->req->arena, value, strlen(value)) : NULL;
+    b->v[b->n].is_default = is_default;
+    b->n++;
+}
+
+static void bvals_load(gr_req_t *req, bvals_t *b)
+{
+    if (b->req)
+        return;
+    b->req = req;
+    gr_config_foreach(&gr_broker.cfg, bvals_add, b);
+}
+
+static const bval_t *bvals_get(const bvals_t *b, const char *key)
+{
+    for (int i = 0; i < b->n; i++)
+        if (!strcmp(b->v[i].key, key))
+            return &b->v[i];
+    return NULL;
+}
+
+/* Topic keys: Kafka's type and the broker keys that supply the default, in
+ * Kafka's synonym order.  A synonym this broker has no key for reports the
+ * topic default as Kafka's DEFAULT_CONFIG. */
+static const struct {
+    const char *name;
+    int8_t type;
+    const char *syn[3];
+} topic_meta[] = {
+    {"cleanup.policy", CT_LIST, {"log.cleanup.policy"}},
+    {"retention.ms", CT_LONG, {"log.retention.ms", "log.retention.minutes", "log.retention.hours"}},
+    {"retention.bytes", CT_LONG, {"log.retention.bytes"}},
+    {"segment.bytes", CT_INT, {"log.segment.bytes"}},
+    {"segment.ms", CT_LONG, {"log.roll.ms", "log.roll.hours"}},
+    {"message.timestamp.type", CT_STRING, {"log.message.timestamp.type"}},
+    {"max.message.bytes", CT_INT, {"message.max.bytes"}},
+    {"flush.messages", CT_LONG, {"log.flush.interval.messages"}},
+    {"flush.ms", CT_LONG, {"log.flush.interval.ms"}},
+    {"index.interval.bytes", CT_INT, {"log.index.interval.bytes"}},
+    {"delete.retention.ms", CT_LONG, {"log.cleaner.delete.retention.ms"}},
+    {"min.compaction.lag.ms", CT_LONG, {"log.cleaner.min.compaction.lag.ms"}},
+    {"compression.type", CT_STRING, {"compression.type"}},
+    {"min.insync.replicas", CT_INT, {"min.insync.replicas"}},
+};
+
+/* Broker keys: Kafka's type. */
+static const struct {
+    const char *name;
+    int8_t type;
+} broker_meta[] = {
+    {"node.id", CT_INT},
+    {"listeners", CT_STRING},
+    {"advertised.listeners", CT_STRING},
+    {"log.dirs", CT_STRING},
+    {"num.partitions", CT_INT},
+    {"default.replication.factor", CT_INT},
+    {"auto.create.topics.enable", CT_BOOLEAN},
+    {"log.segment.bytes", CT_INT},
+    {"log.roll.ms", CT_LONG},
+    {"log.roll.hours", CT_INT},
+    {"log.retention.ms", CT_LONG},
+    {"log.retention.minutes", CT_INT},
+    {"log.retention.hours", CT_INT},
+    {"log.retention.bytes", CT_LONG},
+    {"log.retention.check.interval.ms", CT_LONG},
+    {"log.index.interval.bytes", CT_INT},
+    {"log.flush.interval.messages", CT_LONG},
+    {"log.flush.interval.ms", CT_LONG},
+    {"message.max.bytes", CT_INT},
+    {"socket.request.max.bytes", CT_INT},
+    {"connections.max.idle.ms", CT_LONG},
+    {"log.message.timestamp.type", CT_STRING},
+};
+
+/* Broker keys that fall back to other broker keys (Kafka's
+ * DynamicBrokerConfig.brokerConfigSynonyms). */
+static const char *const broker_chains[][3] = {
+    {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+    {"log.retention.minutes", "log.retention.hours", NULL},
+    {"log.roll.ms", "log.roll.hours", NULL},
+};
+
+static void add_syn(centry_t *e, const char *name, const char *value, int8_t source)
+{
+    if (e->nsyn < (int)GR_ARRAY_LEN(e->syn))
+        e->syn[e->nsyn++] = (syn_t){name, value, source};
+}
+
+/* Add broker key `name` as a synonym if it has a value. */
+static void add_broker_syn(centry_t *e, const bvals_t *b, const char *name, const char *fallback)
+{
+    const bval_t *bv = bvals_get(b, name);
+    if (bv) {
+        if (bv->value)
+            add_syn(e, name, bv->value, bv->is_default ? CS_DEFAULT_CONFIG : CS_STATIC_BROKER_CONFIG);
+    } else if (fallback) {
+        add_syn(e, name, fallback, CS_DEFAULT_CONFIG);
+    }
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const centry_t *)a)->name, ((const centry_t *)b)->name);
+}
+
+/* The effective configuration of a topic with overrides `ov` (key, value,
+ * ..., NULL): one entry per topic key, sorted by name.  *n = count. */
+static centry_t *topic_entries(gr_req_t *req, bvals_t *b, char *const *ov, int *n)
+{
+    bvals_load(req, b);
+    int cnt = gr_topic_config_count();
+    centry_t *es = gr_arena_calloc(&req->arena, (size_t)(cnt > 0 ? cnt : 1), sizeof(centry_t));
+    for (int i = 0; i < cnt; i++) {
+        const gr_topic_config_def_t *d = gr_topic_config_at(i);
+        centry_t *e = &es[i];
+        char dflt[64];
+        gr_topic_config_default(&gr_broker.cfg, d, dflt, sizeof(dflt));
+        const char *dv = gr_arena_strndup(&req->arena, dflt, strlen(dflt));
+        const char *over = NULL;
+        for (char *const *c = ov; c && c[0] && c[1]; c += 2)
+            if (!strcmp(c[0], d->name))
+                over = c[1];
+        e->name = d->name;
+        e->doc = d->doc;
+        e->value = over ? over : dv;
+        e->type = CT_STRING;
+        if (over)
+            add_syn(e, d->name, over, CS_TOPIC_CONFIG);
+        size_t m;
+        for (m = 0; m < GR_ARRAY_LEN(topic_meta); m++)
+            if (!strcmp(topic_meta[m].name, d->name))
+                break;
+        if (m < GR_ARRAY_LEN(topic_meta)) {
+            e->type = topic_meta[m].type;
+            for (int s = 0; s < 3 && topic_meta[m].syn[s]; s++)
+                add_broker_syn(e, b, topic_meta[m].syn[s], s == 0 ? dv : NULL);
+        } else if (d->broker_synonym) {
+            add_broker_syn(e, b, d->broker_synonym, dv);
+        }
+        e->source = e->nsyn ? e->syn[0].source : CS_DEFAULT_CONFIG;
+    }
+    qsort(es, (size_t)cnt, sizeof(centry_t), cmp_entry);
+    *n = cnt;
+    return es;
+}
+
+/* The broker's own keys, in table order.  All read-only: there are no
+ * dynamic broker configs. */
+static centry_t *broker_entries(gr_req_t *req, bvals_t *b, int *n)
+{
+    bvals_load(req, b);
+    centry_t *es = gr_arena_calloc(&req->arena, (size_t)(b->n > 0 ? b->n : 1), sizeof(centry_t));
+    for (int i = 0; i < b->n; i++) {
+        centry_t *e = &es[i];
+        const bval_t *bv = &b->v[i];
+        e->name = bv->key;
+        e->value = bv->value;
+        e->read_only = true;
+        e->source = bv->is_default ? CS_DEFAULT_CONFIG : CS_STATIC_BROKER_CONFIG;
+        e->type = CT_STRING;
+        for (size_t m = 0; m < GR_ARRAY_LEN(broker_meta); m++)
+            if (!strcmp(broker_meta[m].name, bv->key))
+                e->type = broker_meta[m].type;
+        size_t c;
+        for (c = 0; c < GR_ARRAY_LEN(broker_chains); c++)
+            if (!strcmp(broker_chains[c][0], bv->key))
+                break;
+        if (c < GR_ARRAY_LEN(broker_chains)) {
+            for (int s = 0; s < 3 && broker_chains[c][s]; s++)
+                add_broker_syn(e, b, broker_chains[c][s], NULL);
+        } else {
+            add_broker_syn(e, b, bv->key, NULL);
+        }
+        if (!bv->value)
+            e->source = e->nsyn ? e->syn[0].source : CS_DEFAULT_CONFIG;
+    }
+    *n = b->n;
+    return es;
+}
+
+/* ------------------------------------------------------------ CreateTopics */
+
+typedef struct ct_plan {
+    int16_t err;
+    gr_str_t msg;
+    int32_t npart;
+    int16_t rf;
+    char **configs;             /* key, value, ..., NULL (arena) */
+} ct_plan_t;
+
+/* Validate one CreateTopics entry (not a duplicate); fills p. */
+static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_t *ct, ct_plan_t *p)
+{
+    p->err = KERR_NONE;
+    p->msg = GR_STR_NULL;
+    p->npart = -1;
+    p->rf = -1;
+
+    gr_str_t nm = name_error(req, ct->Name);
+    if (nm.len >= 0) {
+        p->err = KERR_INVALID_TOPIC_EXCEPTION;
+        p->msg = nm;
+        return;
+    }
+    if (gr_topic_find(ct->Name.p, (size_t)ct->Name.len)) {
+        p->err = KERR_TOPIC_ALREADY_EXISTS;
+        p->msg = msgf(req, "Topic '%.*s' already exists.", (int)ct->Name.len, ct->Name.p);
+        return;
+    }
+    const gr_topic_t *col = colliding_topic(ct->Name);
+    if (col) {
+        p->err = KERR_INVALID_TOPIC_EXCEPTION;
+        p->msg = msgf(req, "Topic '%.*s' collides with existing topic: %s", (int)ct->Name.len, ct->Name.p, col->name);
+        return;
+    }
+
+    /* configs: later entries for the same key replace earlier ones */
+    int32_t nc = ct->Configs_count > 0 ? ct->Configs_count : 0;
+    p->configs = gr_arena_alloc(&req->arena, sizeof(char *) * (size_t)(2 * nc + 1));
+    int32_t used = 0;
+    for (int32_t i = 0; i < nc; i++) {
+        const gr_CreateTopicsRequest_CreatableTopicConfig_t *c = &ct->Configs[i];
+        char *key = cstr(req, c->Name);
+        if (c->Value.len < 0) {
+            p->err = KERR_INVALID_CONFIG;
+            p->msg = msgf(req, "Null value not supported for topic configs: %s", key);
+            return;
+        }
+        const gr_topic_config_def_t *d = gr_topic_config_find(key, strlen(key));
+        if (!d) {
+            p->err = KERR_INVALID_CONFIG;
+            p->msg = msgf(req, "Unknown topic config name: %s", key);
+            return;
+        }
+        char *val = cstr(req, c->Value);
+        char err[256];
+        if (gr_topic_config_validate(d, val, err, sizeof(err)) < 0) {
+            p->err = KERR_INVALID_CONFIG;
+            p->msg = msgf(req, "%s", err);
+            return;
+        }
+        int32_t k;
+        for (k = 0; k < used; k += 2)
+            if (!strcmp(p->configs[k], d->name))
+                break;
+        p->configs[k] = (char *)d->name;
+        p->configs[k + 1] = val;
+        if (k == used)
+            used += 2;
+    }
+    p->configs[used] = NULL;
+
+    int32_t na = ct->Assignments_count > 0 ? ct->Assignments_count : 0;
+    if (na > 0) {
+        if (ct->ReplicationFactor != -1) {
+            p->err = KERR_INVALID_REQUEST;
+            p->msg = msgf(req, "A manual partition assignment was specified, but replication factor was not set to -1.");
+            return;
+        }
+        if (ct->NumPartitions != -1) {
+            p->err = KERR_INVALID_REQUEST;
+            p->msg = msgf(req, "A manual partition assignment was specified, but numPartitions was not set to -1.");
+            return;
+        }
+        bool *seen = gr_arena_calloc(&req->arena, (size_t)na, sizeof(bool));
+        bool gap = false;
+        for (int32_t i = 0; i < na; i++) {
+            const gr_CreateTopicsRequest_CreatableReplicaAssignment_t *a = &ct->Assignments[i];
+            int32_t idx = a->PartitionIndex;
+            if (idx >= 0 && idx < na) {
+                if (seen[idx]) {
+                    p->err = KERR_INVALID_REPLICA_ASSIGNMENT;
+                    p->msg = msgf(req, "Found multiple manual partition assignments for partition %" PRId32, idx);
+                    return;
+                }
+                seen[idx] = true;
+            } else {
+                gap = true;
+            }
+            gr_str_t e = replicas_error(req, a->BrokerIds, a->BrokerIds_count);
+            if (e.len >= 0) {
+                p->err = KERR_INVALID_REPLICA_ASSIGNMENT;
+                p->msg = e;
+                return;
+            }
+        }
+        if (gap) {
+            p->err = KERR_INVALID_REPLICA_ASSIGNMENT;
+            p->msg = msgf(req, "partitions should be a consecutive 0-based integer sequence");
+            return;
+        }
+        p->npart = na;
+        p->rf = (int16_t)ct->Assignments[0].BrokerIds_count;
+        return;
+    }
+
+    if (ct->ReplicationFactor < -1 || ct->ReplicationFactor == 0) {
+        p->err = KERR_INVALID_REPLICATION_FACTOR;
+        p->msg = msgf(req, "Replication factor must be larger than 0, or -1 to use the default value.");
+        return;
+    }
+    if (ct->NumPartitions < -1 || ct->NumPartitions == 0) {
+        p->err = KERR_INVALID_PARTITIONS;
+        p->msg = msgf(req, "Number of partitions was set to an invalid non-positive value.");
+        return;
+    }
+    p->npart = ct->NumPartitions == -1 ? gr_broker.cfg.num_partitions : ct->NumPartitions;
+    p->rf = ct->ReplicationFactor == -1 ? (int16_t)gr_broker.cfg.default_replication_factor : ct->ReplicationFactor;
+    if (p->rf > 1) {
+        p->err = KERR_INVALID_REPLICATION_FACTOR;
+        p->msg = msgf(req, "Replication factor: %d larger than available brokers: 1.", (int)p->rf);
+        return;
+    }
+}
+
+static void ct_fill_configs(gr_req_t *req, bvals_t *b, char *const *ov, gr_CreateTopicsResponse_CreatableTopicResult_t *res)
+{
+    int n;
+    centry_t *es = topic_entries(req, b, ov, &n);
+    res->Configs = GR_ARENA_ARRAY(req, gr_CreateTopicsResponse_CreatableTopicConfigs_t, n,
+                                  gr_CreateTopicsResponse_CreatableTopicConfigs_init);
+    res->Configs_count = n;
+    for (int i = 0; i < n; i++) {
+        gr_CreateTopicsResponse_CreatableTopicConfigs_t *c = &res->Configs[i];
+        c->Name = str_of(es[i].name);
+        c->Value = str_of(es[i].value);
+        c->ReadOnly = es[i].read_only;
+        c->ConfigSource = es[i].source;
+        c->IsSensitive = false;
+    }
+}
+
+void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
+{
+    gr_CreateTopicsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, CreateTopicsRequest, &r);
+    int16_t v = req->api_version;
+    bool validate_only = v >= 1 && r.validateOnly;
+    int32_t n = r.Topics_count > 0 ? r.Topics_count : 0;
+
+    gr_str_t *names = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(n > 0 ? n : 1));
+    for (int32_t i = 0; i < n; i++)
+        names[i] = r.Topics[i].Name;
+    int32_t *first = find_firsts(req, names, NULL, n);
+    bool *dup = mark_dups(req, first, n);
+
+    ct_plan_t *plan = gr_arena_calloc(&req->arena, (size_t)(n > 0 ? n : 1), sizeof(ct_plan_t));
+    int64_t total = 0;
+    int32_t nout = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_CreateTopicsRequest_CreatableTopic_t *ct = &r.Topics[i];
+        /* Kafka's request-wide cap counts every entry as asked */
+        if (ct->Assignments_count > 0)
+            total += ct->Assignments_count;
+        else if (ct->NumPartitions == -1)
+            total += gr_broker.cfg.num_partitions;
+        else if (ct->NumPartitions > 0)
+            total += ct->NumPartitions;
+        if (first[i] != i)
+            continue;
+        nout++;
+        if (dup[i]) {
+            plan[i].err = KERR_INVALID_REQUEST;
+            plan[i].msg = msgf(req, "Duplicate topic name.");
+            plan[i].npart = plan[i].rf = -1;
+            continue;
+        }
+        ct_check(req, ct, &plan[i]);
+    }
+    bool too_many = total > MAX_PARTITIONS_PER_REQUEST;
+
+    gr_CreateTopicsResponse_t resp;
+    gr_CreateTopicsResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.Topics = GR_ARENA_ARRAY(req, gr_CreateTopicsResponse_CreatableTopicResult_t, nout,
+                                 gr_CreateTopicsResponse_CreatableTopicResult_init);
+    resp.Topics_count = nout;
+    bvals_t b = {0};
+    int32_t o = 0;
+    for (int32_t i = 0; i < n && o < nout; i++) {
+        if (first[i] != i)
+            continue;
+        const gr_CreateTopicsRequest_CreatableTopic_t *ct = &r.Topics[i];
+        gr_CreateTopicsResponse_CreatableTopicResult_t *res = &resp.Topics[o++];
+        ct_plan_t *p = &plan[i];
+        res->Name = ct->Name;
+        res->NumPartitions = -1;
+        res->ReplicationFactor = -1;
+        res->Configs = NULL;
+        res->Configs_count = 0;
+        if (too_many) {
+            p->err = KERR_POLICY_VIOLATION;
+            p->msg = msgf(req, "Excessively large number of partitions per request.");
+        }
+        if (p->err == KERR_NONE && !validate_only) {
+            char *name = cstr(req, ct->Name);
+            gr_topic_t *t = NULL;
+            const char *emsg = NULL;
+            int rc = gr_topic_create(name, strlen(name), p->npart, p->configs, internal_name(name), &t, &emsg);
+            if (rc != KERR_NONE || !t) {
+                p->err = (int16_t)(rc != KERR_NONE ? rc : KERR_UNKNOWN_SERVER_ERROR);
+                p->msg = str_of(emsg);
+            } else {
+                res->TopicId = t->id;
+                gr_info("admin", "Created topic %s (%d partitions) for %s", name, p->npart, gr_req_peer(req));
+            }
+        }
+        res->ErrorCode = p->err;
+        res->ErrorMessage = p->err == KERR_NONE ? GR_STR_NULL : p->msg;
+        if (p->err == KERR_NONE && v >= 5) {
+            res->NumPartitions = p->npart;
+            res->ReplicationFactor = p->rf;
+            res->TopicConfigErrorCode = KERR_NONE;
+            ct_fill_configs(req, &b, p->configs, res);
+        }
+    }
+    GR_RESPOND(req, CreateTopicsResponse, &resp);
+}
+
+/* ------------------------------------------------------------ DeleteTopics */
+
+static void dt_delete(gr_req_t *req, gr_topic_t *t, gr_DeleteTopicsResponse_DeletableTopicResult_t *res)
+{
+    res->TopicId = t->id;
+    if (t->internal) {
+        res->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
+        res->ErrorMessage =
+            msgf(req, "Topic %s is a Kafka internal topic and is not allowed to be marked for deletion.", t->name);
+        return;
+    }
+    gr_info("admin", "Deleting topic %s for %s", t->name, gr_req_peer(req));
+    gr_topic_delete(t);
+    res->ErrorCode = KERR_NONE;
+    res->ErrorMessage = GR_STR_NULL;
+}
+
+void gr_api_delete_topics(gr_req_t *req, gr_rd_t *body)
+{
+    gr_DeleteTopicsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, DeleteTopicsRequest, &r);
+    int16_t v = req->api_version;
+
+    /* one key per entry: by name, or (v6) by id when the name is null */
+    int32_t n = v >= 6 ? r.Topics_count : r.TopicNames_count;
+    if (n < 0)
+        n = 0;
+    gr_str_t *keys = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(n > 0 ? n : 1));
+    int8_t *tags = gr_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        if (v >= 6 && r.Topics[i].Name.len < 0) {
+            keys[i] = (gr_str_t){(const char *)r.Topics[i].TopicId.b, 16};
+            tags[i] = 1;
+        } else {
+            keys[i] = v >= 6 ? r.Topics[i].Name : r.TopicNames[i];
+            tags[i] = 0;
+        }
+    }
+    int32_t *first = find_firsts(req, keys, tags, n);
+    bool *dup = mark_dups(req, first, n);
+
+    int32_t nout = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (first[i] == i)
+            nout++;
+    gr_DeleteTopicsResponse_t resp;
+    gr_DeleteTopicsResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.Responses = GR_ARENA_ARRAY(req, gr_DeleteTopicsResponse_DeletableTopicResult_t, nout,
+                                    gr_DeleteTopicsResponse_DeletableTopicResult_init);
+    resp.Responses_count = nout;
+    static const gr_uuid_t zero_id;
+    int32_t o = 0;
+    for (int32_t i = 0; i < n && o < nout; i++) {
+        if (first[i] != i)
+            continue;
+        gr_DeleteTopicsResponse_DeletableTopicResult_t *res = &resp.Responses[o++];
+        res->TopicId = zero_id;
+        res->ErrorMessage = GR_STR_NULL;
+        bool by_id = tags[i] == 1;
+        if (by_id) {
+            res->Name = GR_STR_NULL;
+            res->TopicId = r.Topics[i].TopicId;
+        } else {
+            res->Name = keys[i];
+        }
+        if (dup[i]) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, by_id ? "Duplicate topic id." : "Duplicate topic name.");
+            continue;
+        }
+        if (v >= 6 && !by_id && memcmp(r.Topics[i].TopicId.b, zero_id.b, 16)) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "You may not specify both topic name and topic id.");
+            continue;
+        }
+        if (by_id && !memcmp(r.Topics[i].TopicId.b, zero_id.b, 16)) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Neither topic name nor id were specified.");
+            continue;
+        }
+        gr_topic_t *t;
+        if (by_id) {
+            t = gr_topic_find_id(&r.Topics[i].TopicId);
+            if (!t) {
+                res->ErrorCode = KERR_UNKNOWN_TOPIC_ID;
+                res->ErrorMessage = msgf(req, "This server does not host this topic ID.");
+                continue;
+            }
+            res->Name = msgf(req, "%s", t->name);
+        } else {
+            t = keys[i].len > 0 ? gr_topic_find(keys[i].p, (size_t)keys[i].len) : NULL;
+            if (!t) {
+                res->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                res->ErrorMessage = msgf(req, "This server does not host this topic-partition.");
+                continue;
+            }
+        }
+        dt_delete(req, t, res);
+    }
+    GR_RESPOND(req, DeleteTopicsResponse, &resp);
+}
+
+/* -------------------------------------------------------- CreatePartitions */
+
+static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartitionsTopic_t *ct, bool validate_only,
+                   gr_CreatePartitionsResponse_CreatePartitionsTopicResult_t *res)
+{
+    gr_topic_t *t = ct->Name.len > 0 ? gr_topic_find(ct->Name.p, (size_t)ct->Name.len) : NULL;
+    if (!t) {
+        res->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (ct->Count == t->npart) {
+        res->ErrorCode = KERR_INVALID_PARTITIONS;
+        res->ErrorMessage = msgf(req, "Topic already has %" PRId32 " partition(s).", t->npart);
+        return;
+    }
+    if (ct->Count < t->npart) {
+        res->ErrorCode = KERR_INVALID_PARTITIONS;
+        res->ErrorMessage = msgf(req, "The topic %s currently has %" PRId32 " partition(s); %" PRId32
+                                      " would not be an increase.",
+                                 t->name, t->npart, ct->Count);
+        return;
+    }
+    int32_t add = ct->Count - t->npart;
+    if (ct->Assignments_count >= 0) {
+        if (ct->Assignments_count != add) {
+            res->ErrorCode = KERR_INVALID_REPLICA_ASSIGNMENT;
+            res->ErrorMessage = msgf(req, "Attempted to add %" PRId32 " additional partition(s), but only %" PRId32
+                                          " assignment(s) were specified.",
+                                     add, ct->Assignments_count);
+            return;
+        }
+        for (int32_t i = 0; i < ct->Assignments_count; i++) {
+            const gr_CreatePartitionsRequest_CreatePartitionsAssignment_t *a = &ct->Assignments[i];
+            gr_str_t e = replicas_error(req, a->BrokerIds, a->BrokerIds_count);
+            if (e.len >= 0) {
+                res->ErrorCode = KERR_INVALID_REPLICA_ASSIGNMENT;
+                res->ErrorMessage = e;
+                return;
+            }
+        }
+    }
+    if (add > MAX_PARTITIONS_PER_REQUEST) {
+        res->ErrorCode = KERR_POLICY_VIOLATION;
+        res->ErrorMessage = msgf(req, "Excessively large number of partitions per request.");
+        return;
+    }
+    if (validate_only)
+        return;
+    const char *emsg = NULL;
+    int rc = gr_topic_add_partitions(t, ct->Count, &emsg);
+    if (rc != KERR_NONE) {
+        res->ErrorCode = (int16_t)rc;
+        res->ErrorMessage = str_of(emsg);
+        return;
+    }
+    gr_info("admin", "Topic %s now has %" PRId32 " partitions (for %s)", t->name, ct->Count, gr_req_peer(req));
+}
+
+void gr_api_create_partitions(gr_req_t *req, gr_rd_t *body)
+{
+    gr_CreatePartitionsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, CreatePartitionsRequest, &r);
+    int32_t n = r.Topics_count > 0 ? r.Topics_count : 0;
+    gr_str_t *names = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(n > 0 ? n : 1));
+    for (int32_t i = 0; i < n; i++)
+        names[i] = r.Topics[i].Name;
+    int32_t *first = find_firsts(req, names, NULL, n);
+    bool *dup = mark_dups(req, first, n);
+    int32_t nout = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (first[i] == i)
+            nout++;
+
+    gr_CreatePartitionsResponse_t resp;
+    gr_CreatePartitionsResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.Results = GR_ARENA_ARRAY(req, gr_CreatePartitionsResponse_CreatePartitionsTopicResult_t, nout,
+                                  gr_CreatePartitionsResponse_CreatePartitionsTopicResult_init);
+    resp.Results_count = nout;
+    int32_t o = 0;
+    for (int32_t i = 0; i < n && o < nout; i++) {
+        if (first[i] != i)
+            continue;
+        gr_CreatePartitionsResponse_CreatePartitionsTopicResult_t *res = &resp.Results[o++];
+        res->Name = r.Topics[i].Name;
+        res->ErrorCode = KERR_NONE;
+        res->ErrorMessage = GR_STR_NULL;
+        if (dup[i]) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Duplicate topic name.");
+            continue;
+        }
+        cp_one(req, &r.Topics[i], r.ValidateOnly, res);
+    }
+    GR_RESPOND(req, CreatePartitionsResponse, &resp);
+}
+
+/* --------------------------------------------------------- DescribeConfigs */
+
+static const char *resource_type_name(int8_t t)
+{
+    switch (t) {
+    case 1: return "ANY";
+    case RT_TOPIC: return "TOPIC";
+    case RT_GROUP: return "GROUP";
+    case RT_BROKER: return "BROKER";
+    case RT_BROKER_LOGGER: return "BROKER_LOGGER";
+    case RT_CLIENT_METRICS: return "CLIENT_METRICS";
+    default: return "UNKNOWN";
+    }
+}
+
+/* Parse a broker resource name; "" is the cluster default (*is_default).
+ * Returns KERR_NONE or KERR_INVALID_REQUEST with *msg, worded as Kafka's
+ * describe or alter path words it. */
+static int16_t broker_resource(gr_req_t *req, gr_str_t name, bool alter, bool *is_default, gr_str_t *msg)
+{
+    *is_default = name.len <= 0;
+    if (*is_default)
+        return KERR_NONE;
+    char *s = cstr(req, name), *end;
+    errno = 0;
+    long id = strtol(s, &end, 10);
+    if (errno || *end || end == s || id < INT32_MIN || id > INT32_MAX) {
+        *msg = msgf(req, "Broker id must be an integer, but it is: %s", s);
+        return KERR_INVALID_REQUEST;
+    }
+    if (id != gr_broker.cfg.node_id) {
+        *msg = msgf(req, "Unexpected broker id, expected %" PRId32 "%s, but received %s", gr_broker.cfg.node_id,
+                    alter ? "" : " or empty string", s);
+        return KERR_INVALID_REQUEST;
+    }
+    return KERR_NONE;
+}
+
+static bool key_wanted(const gr_DescribeConfigsRequest_DescribeConfigsResource_t *rs, const char *name)
+{
+    if (rs->ConfigurationKeys_count <= 0)
+        return true;
+    for (int32_t i = 0; i < rs->ConfigurationKeys_count; i++)
+        if (GR_STR_EQ(rs->ConfigurationKeys[i], name))
+            return true;
+    return false;
+}
+
+static void dc_fill(gr_req_t *req, const gr_DescribeConfigsRequest_t *r,
+                    const gr_DescribeConfigsRequest_DescribeConfigsResource_t *rs, const centry_t *es, int n,
+                    gr_DescribeConfigsResponse_DescribeConfigsResult_t *res)
+{
+    int16_t v = req->api_version;
+    int32_t m = 0;
+    for (int i = 0; i < n; i++)
+        if (key_wanted(rs, es[i].name))
+            m++;
+    res->Configs = GR_ARENA_ARRAY(req, gr_DescribeConfigsResponse_DescribeConfigsResourceResult_t, m,
+                                  gr_DescribeConfigsResponse_DescribeConfigsResourceResult_init);
+    res->Configs_count = m;
+    int32_t o = 0;
+    for (int i = 0; i < n && o < m; i++) {
+        const centry_t *e = &es[i];
+        if (!key_wanted(rs, e->name))
+            continue;
+        gr_DescribeConfigsResponse_DescribeConfigsResourceResult_t *c = &res->Configs[o++];
+        c->Name = str_of(e->name);
+        c->Value = str_of(e->value);
+        c->ReadOnly = e->read_only;
+        c->IsDefault = e->source == CS_DEFAULT_CONFIG;
+        c->ConfigSource = e->source;
+        c->IsSensitive = false;
+        c->ConfigType = e->type;
+        c->Documentation = v >= 3 && r->IncludeDocumentation ? str_of(e->doc) : GR_STR_NULL;
+        c->Synonyms = NULL;
+        c->Synonyms_count = 0;
+        if (v >= 1 && r->IncludeSynonyms && e->nsyn > 0) {
+            c->Synonyms = GR_ARENA_ARRAY(req, gr_DescribeConfigsResponse_DescribeConfigsSynonym_t, e->nsyn,
+                                         gr_DescribeConfigsResponse_DescribeConfigsSynonym_init);
+            c->Synonyms_count = e->nsyn;
+            for (int s = 0; s < e->nsyn; s++) {
+                c->Synonyms[s].Name = str_of(e->syn[s].name);
+                c->Synonyms[s].Value = str_of(e->syn[s].value);
+                c->Synonyms[s].Source = e->syn[s].source;
+            }
+        }
+    }
+}
+
+void gr_api_describe_configs(gr_req_t *req, gr_rd_t *body)
+{
+    gr_DescribeConfigsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, DescribeConfigsRequest, &r);
+    int32_t n = r.Resources_count > 0 ? r.Resources_count : 0;
+
+    gr_DescribeConfigsResponse_t resp;
+    gr_DescribeConfigsResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.Results = GR_ARENA_ARRAY(req, gr_DescribeConfigsResponse_DescribeConfigsResult_t, n,
+                                  gr_DescribeConfigsResponse_DescribeConfigsResult_init);
+    resp.Results_count = n;
+    bvals_t b = {0};
+    for (int32_t i = 0; i < n; i++) {
+        const gr_DescribeConfigsRequest_DescribeConfigsResource_t *rs = &r.Resources[i];
+        gr_DescribeConfigsResponse_DescribeConfigsResult_t *res = &resp.Results[i];
+        res->ResourceType = rs->ResourceType;
+        res->ResourceName = rs->ResourceName;
+        res->ErrorCode = KERR_NONE;
+        res->ErrorMessage = GR_STR_NULL;
+        res->Configs = NULL;
+        res->Configs_count = 0;
+        int cnt = 0;
+        centry_t *es;
+        if (rs->ResourceType == RT_TOPIC) {
+            gr_str_t nm = name_error(req, rs->ResourceName);
+            if (nm.len >= 0) {
+                res->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
+                res->ErrorMessage = nm;
+                continue;
+            }
+            gr_topic_t *t = gr_topic_find(rs->ResourceName.p, (size_t)rs->ResourceName.len);
+            if (!t) {
+                res->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                continue;
+            }
+            es = topic_entries(req, &b, t->configs, &cnt);
+            dc_fill(req, &r, rs, es, cnt, res);
+        } else if (rs->ResourceType == RT_BROKER) {
+            bool dflt;
+            gr_str_t msg = GR_STR_NULL;
+            int16_t err = broker_resource(req, rs->ResourceName, false, &dflt, &msg);
+            if (err != KERR_NONE) {
+                res->ErrorCode = err;
+                res->ErrorMessage = msg;
+                continue;
+            }
+            if (dflt) /* cluster-wide dynamic defaults: there are none */
+                continue;
+            es = broker_entries(req, &b, &cnt);
+            dc_fill(req, &r, rs, es, cnt, res);
+        } else {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Unsupported resource type: %s", resource_type_name(rs->ResourceType));
+        }
+    }
+    GR_RESPOND(req, DescribeConfigsResponse, &resp);
+}
+
+/* ------------------------------------------------- IncrementalAlterConfigs */
+
+/* Look up key in a working override list (key, value pairs, n entries). */
+static int32_t ov_find(char **ov, int32_t n, const char *key)
+{
+    for (int32_t i = 0; i < n; i += 2)
+        if (!strcmp(ov[i], key))
+            return i;
+    return -1;
+}
+
+/* APPEND / SUBTRACT on a list value: Kafka's element-wise rules (empty
+ * elements dropped, APPEND skips elements already present). */
+static char *list_op(gr_req_t *req, const char *cur, const char *arg, int op)
+{
+    size_t cap = strlen(cur) + strlen(arg) + 2;
+    char *out = gr_arena_alloc(&req->arena, cap);
+    size_t len = 0;
+    out[0] = '\0';
+    /* elements of cur (minus arg's for SUBTRACT), then arg's new ones */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *src = pass == 0 ? cur : arg;
+        if (pass == 1 && op != OP_APPEND)
+            break;
+        for (const char *p = src; *p;) {
+            const char *c = strchr(p, ',');
+            size_t el = c ? (size_t)(c - p) : strlen(p);
+            bool keep = el > 0;
+            if (keep && pass == 0 && op == OP_SUBTRACT) {
+                for (const char *q = arg; *q && keep;) {
+                    const char *qc = strchr(q, ',');
+                    size_t ql = qc ? (size_t)(qc - q) : strlen(q);
+                    if (ql == el && !memcmp(q, p, el))
+                        keep = false;
+                    q = qc ? qc + 1 : q + ql;
+                }
+            }
+            if (keep) { /* skip elements already in out */
+                for (const char *q = out; *q && keep;) {
+                    const char *qc = strchr(q, ',');
+                    size_t ql = qc ? (size_t)(qc - q) : strlen(q);
+                    if (ql == el && !memcmp(q, p, el))
+                        keep = false;
+                    q = qc ? qc + 1 : q + ql;
+                }
+            }
+            if (keep) {
+                if (len)
+                    out[len++] = ',';
+                memcpy(out + len, p, el);
+                len += el;
+                out[len] = '\0';
+            }
+            p = c ? c + 1 : p + el;
+        }
+    }
+    return out;
+}
+
+static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
+                         bool validate_only, gr_str_t *msg)
+{
+    if (rs->ResourceName.len <= 0) {
+        *msg = msgf(req, "Default topic resources are not allowed.");
+        return KERR_INVALID_REQUEST;
+    }
+    gr_str_t nm = name_error(req, rs->ResourceName);
+    if (nm.len >= 0) {
+        *msg = nm;
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    }
+    gr_topic_t *t = gr_topic_find(rs->ResourceName.p, (size_t)rs->ResourceName.len);
+    if (!t) {
+        *msg = msgf(req, "The topic '%.*s' does not exist.", (int)rs->ResourceName.len, rs->ResourceName.p);
+        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+
+    /* working copy of the overrides, with room for every op */
+    int32_t have = 0;
+    while (t->configs && t->configs[have])
+        have++;
+    int32_t nops = rs->Configs_count > 0 ? rs->Configs_count : 0;
+    char **ov = gr_arena_alloc(&req->arena, sizeof(char *) * (size_t)(have + 2 * nops + 1));
+    int32_t n;
+    for (n = 0; n + 1 < have; n += 2) {
+        ov[n] = t->configs[n];
+        ov[n + 1] = t->configs[n + 1];
+    }
+
+    for (int32_t i = 0; i < nops; i++) {
+        const gr_IncrementalAlterConfigsRequest_AlterableConfig_t *c = &rs->Configs[i];
+        char *key = cstr(req, c->Name);
+        int op = c->ConfigOperation;
+        if (op < OP_SET || op > OP_SUBTRACT) {
+            *msg = msgf(req, "Unknown operation type %d", op);
+            return KERR_INVALID_REQUEST;
+        }
+        const gr_topic_config_def_t *d = gr_topic_config_find(key, strlen(key));
+        int32_t at = ov_find(ov, n, key);
+        if (op == OP_DELETE) {
+            if (at >= 0) {
+                memmove(&ov[at], &ov[at + 2], sizeof(char *) * (size_t)(n - at - 2));
+                n -= 2;
+            }
+            continue;
+        }
+        if ((op == OP_APPEND || op == OP_SUBTRACT) && (!d || strcmp(key, "cleanup.policy"))) {
+            *msg = msgf(req, "Can't %s to key %s because its type is not LIST.", op == OP_APPEND ? "APPEND" : "SUBTRACT",
+                        key);
+            return KERR_INVALID_CONFIG;
+        }
+        if (!d) {
+            *msg = msgf(req, "Unknown topic config name: %s", key);
+            return KERR_INVALID_CONFIG;
+        }
+        char *val = cstr(req, c->Value);
+        if (op == OP_APPEND || op == OP_SUBTRACT) {
+            const char *cur = at >= 0 ? ov[at + 1] : NULL;
+            char dflt[64];
+            if (!cur) {
+                gr_topic_config_default(&gr_broker.cfg, d, dflt, sizeof(dflt));
+                cur = dflt;
+            }
+            val = list_op(req, cur, val, op);
+        }
+        char err[256];
+        if (gr_topic_config_validate(d, val, err, sizeof(err)) < 0) {
+            *msg = msgf(req, "%s", err);
+            return KERR_INVALID_CONFIG;
+        }
+        if (at >= 0) {
+            ov[at + 1] = val;
+        } else {
+            ov[n] = (char *)d->name;
+            ov[n + 1] = val;
+            n += 2;
+        }
+    }
+    ov[n] = NULL;
+    if (validate_only)
+        return KERR_NONE;
+
+    /* apply the differences, key by key */
+    for (int i = 0; i < gr_topic_config_count(); i++) {
+        const char *key = gr_topic_config_at(i)->name;
+        int32_t at = ov_find(ov, n, key);
+        const char *want = at >= 0 ? ov[at + 1] : NULL;
+        const char *cur = gr_topic_get_config(t, key);
+        if ((!want && !cur) || (want && cur && !strcmp(want, cur)))
+            continue;
+        /* want may point into t->configs only when equal to cur: skipped */
+        if (gr_topic_set_config(t, key, want) < 0) {
+            *msg = msgf(req, "Cannot persist the configuration of topic %s.", t->name);
+            return KERR_KAFKA_STORAGE_ERROR;
+        }
+        gr_info("admin", "Topic %s: %s=%s (for %s)", t->name, key, want ? want : "(default)", gr_req_peer(req));
+    }
+    return KERR_NONE;
+}
+
+static int16_t iac_broker(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
+                          gr_str_t *msg)
+{
+    bool dflt;
+    int16_t err = broker_resource(req, rs->ResourceName, true, &dflt, msg);
+    if (err != KERR_NONE)
+        return err;
+    if (rs->Configs_count <= 0)
+        return KERR_NONE;
+    size_t len = 0;
+    for (int32_t i = 0; i < rs->Configs_count; i++)
+        len += (size_t)(rs->Configs[i].Name.len > 0 ? rs->Configs[i].Name.len : 0) + 2;
+    char *keys = gr_arena_alloc(&req->arena, len + 1);
+    size_t o = 0;
+    for (int32_t i = 0; i < rs->Configs_count; i++) {
+        gr_str_t k = rs->Configs[i].Name;
+        if (i) {
+            keys[o++] = ',';
+            keys[o++] = ' ';
+        }
+        if (k.len > 0) {
+            memcpy(keys + o, k.p, (size_t)k.len);
+            o += (size_t)k.len;
+        }
+    }
+    keys[o] = '\0';
+    *msg = msgf(req, "Cannot update these configs dynamically: %s (dynamic broker configs are not supported)", keys);
+    return KERR_INVALID_REQUEST;
+}
+
+void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
+{
+    gr_IncrementalAlterConfigsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, IncrementalAlterConfigsRequest, &r);
+    int32_t n = r.Resources_count > 0 ? r.Resources_count : 0;
+
+    gr_str_t *names = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(n > 0 ? n : 1));
+    int8_t *types = gr_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        names[i] = r.Resources[i].ResourceName;
+        types[i] = r.Resources[i].ResourceType;
+    }
+    int32_t *first = find_firsts(req, names, types, n);
+    bool *dup = mark_dups(req, first, n);
+
+    gr_IncrementalAlterConfigsResponse_t resp;
+    gr_IncrementalAlterConfigsResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.Responses = GR_ARENA_ARRAY(req, gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_t, n,
+                                    gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init);
+    resp.Responses_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs = &r.Resources[i];
+        gr_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_t *res = &resp.Responses[i];
+        res->ResourceType = rs->ResourceType;
+        res->ResourceName = rs->ResourceName;
+        res->ErrorCode = KERR_NONE;
+        res->ErrorMessage = GR_STR_NULL;
+        if (dup[i]) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Each resource must appear at most once.");
+            continue;
+        }
+        int32_t nc = rs->Configs_count > 0 ? rs->Configs_count : 0;
+        gr_str_t *keys = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(nc > 0 ? nc : 1));
+        for (int32_t k = 0; k < nc; k++)
+            keys[k] = rs->Configs[k].Name;
+        int32_t *kfirst = find_firsts(req, keys, NULL, nc);
+        bool dupkey = false;
+        for (int32_t k = 0; k < nc && !dupkey; k++)
+            dupkey = kfirst[k] != k;
+        if (dupkey) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Error due to duplicate config keys");
+            continue;
+        }
+        size_t nulls_len = 0;
+        for (int32_t k = 0; k < nc; k++)
+            if (rs->Configs[k].ConfigOperation != OP_DELETE && rs->Configs[k].Value.len < 0)
+                nulls_len += (size_t)(keys[k].len > 0 ? keys[k].len : 0) + 2;
+        if (nulls_len) {
+            char *s = gr_arena_alloc(&req->arena, nulls_len + 1);
+            size_t o = 0;
+            for (int32_t k = 0; k < nc; k++) {
+                if (rs->Configs[k].ConfigOperation == OP_DELETE || rs->Configs[k].Value.len >= 0)
+                    continue;
+                if (o) {
+                    s[o++] = ',';
+                    s[o++] = ' ';
+                }
+                if (keys[k].len > 0) {
+                    memcpy(s + o, keys[k].p, (size_t)keys[k].len);
+                    o += (size_t)keys[k].len;
+                }
+            }
+            s[o] = '\0';
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Null value not supported for : %s", s);
+            continue;
+        }
+        gr_str_t msg = GR_STR_NULL;
+        if (rs->ResourceType == RT_TOPIC)
+            res->ErrorCode = iac_topic(req, rs, r.ValidateOnly, &msg);
+        else if (rs->ResourceType == RT_BROKER)
+            res->ErrorCode = iac_broker(req, rs, &msg);
+        else {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            msg = msgf(req, "Unknown resource type %d", (int)rs->ResourceType);
+        }
+        res->ErrorMessage = res->ErrorCode == KERR_NONE ? GR_STR_NULL : msg;
+    }
+    GR_RESPOND(req, IncrementalAlterConfigsResponse, &resp);
+}
+
+/* --------------------------------------------------------- DescribeCluster */
+
+/* AclOperation bits a cluster supports (CREATE, ALTER, DESCRIBE,
+ * CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE): what
+ * Kafka reports when no authorizer is configured. */
+#define CLUSTER_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
+
+void gr_api_describe_cluster(gr_req_t *req, gr_rd_t *body)
+{
+    gr_DescribeClusterRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, DescribeClusterRequest, &r);
+
+    gr_DescribeClusterResponse_t resp;
+    gr_DescribeClusterResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.ErrorCode = KERR_NONE;
+    resp.ErrorMessage = GR_STR_NULL;
+    resp.ClusterId = str_of(gr_broker.cluster_id);
+    resp.ControllerId = gr_broker.cfg.node_id;
+    resp.Brokers = GR_ARENA_ARRAY(req, gr_DescribeClusterResponse_DescribeClusterBroker_t, 1,
+                                  gr_DescribeClusterResponse_DescribeClusterBroker_init);
+    resp.Brokers_count = 1;
+    resp.Brokers[0].BrokerId = gr_broker.cfg.node_id;
+    resp.Brokers[0].Host = str_of(gr_broker.adv_host);
+    resp.Brokers[0].Port = gr_broker.adv_port;
+    resp.Brokers[0].Rack = GR_STR_NULL;
+    resp.ClusterAuthorizedOperations = r.IncludeClusterAuthorizedOperations ? CLUSTER_OPS : INT32_MIN;
+    GR_RESPOND(req, DescribeClusterResponse, &resp);
+}
