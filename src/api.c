@@ -19,6 +19,7 @@
 #include "kerr.h"
 #include "net.h"
 
+#include <assert.h>
 #include <string.h>
 
 #define API(key, name, min, max, flex, fn) {key, min, max, fn, flex, name}
@@ -43,8 +44,14 @@ static bool indexed;
 
 static void build_index(void)
 {
-    for (size_t i = 0; i < GR_ARRAY_LEN(apis); i++)
-        by_key[apis[i].key] = &apis[i];
+    for (size_t i = 0; i < GR_ARRAY_LEN(apis); i++) {
+        const gr_api_def_t *d = &apis[i];
+        const gr_api_spec_t *spec = gr_api_spec(d->key);
+        /* the table must agree with the generated codecs */
+        assert(spec && spec->flex_min == d->flex_min && d->max_version <= spec->max_version);
+        (void)spec;
+        by_key[d->key] = d;
+    }
     indexed = true;
 }
 

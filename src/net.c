@@ -85,6 +85,7 @@ typedef struct gr_conn {
     bool closing;
     bool pending;                /* on the pending list */
     bool want_write;             /* the socket was full: wait for EPOLLOUT */
+    bool dead;                   /* conn_close() in progress */
     int64_t last_active_ms;
     gr_timer_t idle;
     struct gr_conn *prev, *next;            /* all connections */
@@ -176,7 +177,7 @@ static void req_put(gr_req_t *r)
 
 static void pending_add(conn_t *c)
 {
-    if (c->pending)
+    if (c->pending || c->dead)
         return;
     c->pending = true;
     c->pnext = NULL;
@@ -215,10 +216,16 @@ static void close_later(conn_t *c)
 static void conn_close(conn_t *c)
 {
     pending_del(c);
+    c->dead = true;
+    c->closing = true;
     gr_timer_stop(net.ev, &c->idle);
     gr_ev_del(net.ev, c->fd);
     close(c->fd);
+    /* A cancel callback may complete or fail other requests of this
+     * connection: those still carry conn == c and gr_net_req_done()
+     * leaves them to this loop (dead). */
     gr_req_t *r = c->qhead;
+    c->qhead = c->qtail = NULL;
     while (r) {
         gr_req_t *next = r->next;
         net.nreqs--;
@@ -237,7 +244,6 @@ static void conn_close(conn_t *c)
         }
         r = next;
     }
-    c->qhead = c->qtail = NULL;
     free(c->in);
     c->in = NULL;
     if (c->prev)
@@ -674,6 +680,8 @@ void gr_net_req_done(gr_req_t *req)
         req_put(req);
         return;
     }
+    if (c->dead)
+        return;   /* conn_close() frees it */
     if (req->state == GR_REQ_DONE)
         c->out_queued += req->out.total;
     pending_add(c);
@@ -786,7 +794,11 @@ void gr_net_init(gr_ev_t *ev, const gr_net_opts_t *opts)
     if (o.max_pending <= 0)
         o.max_pending = 1000;
     net.opts = o;
-    net.draining = false;
+    if (net.draining) {
+        net.draining = false;
+        for (conn_t *c = net.conns; c; c = c->next)
+            conn_update_mask(c);
+    }
 }
 
 int gr_net_listen(gr_ev_t *ev, const char *host, int port, const gr_net_opts_t *opts)

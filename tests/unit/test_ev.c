@@ -685,6 +685,61 @@ static void test_backpressure(void **state)
     }
 }
 
+static void release_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(arg);
+    park_release();
+}
+
+static void test_drain(void **state)
+{
+    GR_UNUSED(state);
+    uint8_t b[64];
+    size_t n = frame(b, 3, 0, 11, false, NULL, 0);            /* parks */
+    csend(b, n);
+    for (int i = 0; i < 5 && !parked; i++)
+        gr_ev_run_once(cl->ev, 1);
+    assert_non_null(parked);
+    gr_timer_t t;
+    gr_timer_init(&t, release_cb, NULL);
+    gr_timer_start(cl->ev, &t, 20);
+    int64_t t0 = gr_mono_ms();
+    gr_net_drain(cl->ev, 2000);
+    assert_true(gr_mono_ms() - t0 < 1000);
+    assert_true(gr_net_idle());
+    assert_true(crecv() > 0);
+    assert_int_equal(get32(cl->buf + 4), 11);
+    cconsume();
+    /* a drain that times out */
+    n = frame(b, 3, 0, 12, false, NULL, 0);
+    gr_net_init(cl->ev, &(gr_net_opts_t){.max_request_bytes = 1 << 20, .idle_ms = -1});
+    csend(b, n);
+    for (int i = 0; i < 5 && !parked; i++)
+        gr_ev_run_once(cl->ev, 1);
+    assert_non_null(parked);
+    gr_net_drain(cl->ev, 30);
+    assert_false(gr_net_idle());
+    gr_net_close_all();
+    assert_int_equal(cancels, 1);
+}
+
+static void test_idle_close(void **state)
+{
+    GR_UNUSED(state);
+    gr_net_init(cl->ev, &(gr_net_opts_t){.idle_ms = 30});
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(gr_net_adopt(sv[0], "idle-peer"), 0);
+    assert_int_equal(gr_net_conn_count(), 2);
+    int64_t t0 = gr_mono_ms();
+    while (gr_net_conn_count() == 2 && gr_mono_ms() - t0 < 2000)
+        gr_ev_run_once(cl->ev, 10);
+    assert_int_equal(gr_net_conn_count(), 1);   /* the first one has no idle timer */
+    assert_true(gr_mono_ms() - t0 >= 25);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +760,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_peer_eof_answers_then_closes, setup_conn, teardown_conn),
         cmocka_unit_test_setup_teardown(test_sendfile_chunk, setup_conn, teardown_conn),
         cmocka_unit_test_setup_teardown(test_backpressure, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_drain, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_idle_close, setup_conn, teardown_conn),
     };
     gr_log_level = getenv("GR_TEST_DEBUG") ? GR_LOG_DEBUG : GR_LOG_ERROR;
     return cmocka_run_group_tests(tests, NULL, NULL);
