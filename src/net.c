@@ -50,6 +50,7 @@
  */
 #include "net.h"
 #include "gr.h"
+#include "schema_gen.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -460,19 +461,15 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
     gr_str_t client_id = GR_STR_NULL;
     bool flex = ver >= def->flex_min;
     if (!unsupported) {
-        gr_rd_str(&rd, false, &client_id);
-        if (flex) {
-            uint32_t ntags = gr_rd_uvarint(&rd);
-            for (uint32_t i = 0; i < ntags && !rd.err; i++) {
-                gr_rd_uvarint(&rd);
-                gr_rd_skip(&rd, gr_rd_uvarint(&rd));
-            }
-        }
-        if (rd.err) {
+        /* the whole header again: v1, or v2 (tagged fields) when flexible */
+        gr_RequestHeader_t h;
+        gr_rd_init(&rd, frame, size);
+        if (gr_RequestHeader_decode(&rd, flex ? 2 : 1, NULL, &h) < 0) {
             gr_warn("net", "Closing connection from %s: malformed %s v%d request header", c->peer, def->name, ver);
             close_later(c);
             return;
         }
+        client_id = h.ClientId;
     }
 
     gr_req_t *r = req_get();
