@@ -41,18 +41,17 @@ void gr_buf_free(gr_buf_t *b)
     b->len = b->cap = 0;
 }
 
-/* make room for at least one more byte, within max_out */
-static int grow(gr_buf_t *out, size_t max_out)
+/* Output space available at out->p + out->len, never beyond max_out;
+ * grows the buffer when full.  0 when max_out is reached. */
+static size_t room(gr_buf_t *out, size_t max_out)
 {
     if (out->len >= max_out)
-        return GR_ECORRUPT;
-    size_t want = out->cap < 4096 ? 4096 : out->cap * 2;
-    if (want > max_out)
-        want = max_out;
-    if (want <= out->len)
-        want = out->len + 1;
-    gr_buf_reserve(out, want);
-    return 0;
+        return 0;
+    if (out->len == out->cap) {
+        size_t want = out->cap < 4096 ? 4096 : out->cap * 2;
+        gr_buf_reserve(out, GR_MIN(want, max_out));
+    }
+    return GR_MIN(out->cap, max_out) - out->len;
 }
 
 static int do_gzip(const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out)
@@ -65,10 +64,11 @@ static int do_gzip(const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out)
     zs.next_in = (Bytef *)(uintptr_t)in;
     zs.avail_in = (uInt)GR_MIN(len, (size_t)UINT32_MAX);
     for (;;) {
-        if (out->len == out->cap && grow(out, max_out) < 0)
+        size_t avail = room(out, max_out);
+        if (avail == 0)
             goto out;
         zs.next_out = out->p + out->len;
-        zs.avail_out = (uInt)GR_MIN(out->cap - out->len, (size_t)UINT32_MAX);
+        zs.avail_out = (uInt)GR_MIN(avail, (size_t)UINT32_MAX);
         size_t before = zs.avail_out;
         int z = inflate(&zs, Z_NO_FLUSH);
         out->len += before - zs.avail_out;
@@ -137,9 +137,9 @@ static int do_lz4(const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out)
     int rc = GR_ECORRUPT;
     size_t pos = 0;
     for (;;) {
-        if (out->len == out->cap && grow(out, max_out) < 0)
+        size_t dst = room(out, max_out), src = len - pos;
+        if (dst == 0)
             goto out;
-        size_t dst = out->cap - out->len, src = len - pos;
         size_t r = LZ4F_decompress(dctx, out->p + out->len, &dst, in + pos, &src, NULL);
         if (LZ4F_isError(r))
             goto out;
@@ -169,9 +169,11 @@ static int do_zstd(const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out)
     ZSTD_inBuffer ib = {in, len, 0};
     size_t last = 1;
     for (;;) {
-        if (out->len == out->cap && grow(out, max_out) < 0)
+        size_t avail = room(out, max_out);
+        if (avail == 0)
             goto out;
-        ZSTD_outBuffer ob = {out->p + out->len, out->cap - out->len, 0};
+        ZSTD_outBuffer ob = {out->p + out->len, avail, 0};
+        size_t in_before = ib.pos;
         last = ZSTD_decompressStream(ds, &ob, &ib);
         if (ZSTD_isError(last))
             goto out;
@@ -180,8 +182,8 @@ static int do_zstd(const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out)
             rc = 0;
             goto out;
         }
-        if (ib.pos == ib.size && ob.pos < ob.size)
-            goto out;           /* truncated frame */
+        if (ib.pos == in_before && ob.pos == 0)
+            goto out;           /* no progress: truncated frame */
     }
 out:
     ZSTD_freeDStream(ds);

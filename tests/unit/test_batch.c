@@ -11,6 +11,10 @@
 #include <zlib.h>
 
 #include "batch.h"
+#include "compress.h"
+
+#include <snappy-c.h>
+#include <zstd.h>
 
 /* ---- test helper: build RecordBatch v2 with n records ---- */
 static void h_put32(uint8_t *p, uint32_t v)
@@ -340,6 +344,53 @@ static void test_fuzz_no_crash(void **state)
     }
 }
 
+static void test_decompress(void **state)
+{
+    (void)state;
+    static uint8_t plain[10000], comp[20000], framed[20000];
+    for (size_t i = 0; i < sizeof(plain); i++)
+        plain[i] = (uint8_t)(i % 13);
+    gr_buf_t out = {0};
+    /* snappy raw and xerial-framed (two blocks) */
+    size_t cl = sizeof(comp);
+    assert_int_equal(snappy_compress((const char *)plain, sizeof(plain), (char *)comp, &cl), SNAPPY_OK);
+    assert_int_equal(gr_decompress(GR_COMPRESSION_SNAPPY, comp, cl, &out, 1 << 20), 0);
+    assert_int_equal(out.len, sizeof(plain));
+    assert_memory_equal(out.p, plain, sizeof(plain));
+    static const uint8_t hdr[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
+    memcpy(framed, hdr, 16);
+    size_t fl = 16;
+    for (int b = 0; b < 2; b++) {
+        size_t l = sizeof(framed) - fl - 4;
+        assert_int_equal(snappy_compress((const char *)plain + b * 5000, 5000, (char *)framed + fl + 4, &l), SNAPPY_OK);
+        h_put32(framed + fl, (uint32_t)l);
+        fl += 4 + l;
+    }
+    assert_int_equal(gr_decompress(GR_COMPRESSION_SNAPPY, framed, fl, &out, 1 << 20), 0);
+    assert_int_equal(out.len, sizeof(plain));
+    assert_memory_equal(out.p, plain, sizeof(plain));
+    /* zstd */
+    cl = ZSTD_compress(comp, sizeof(comp), plain, sizeof(plain), 3);
+    assert_false(ZSTD_isError(cl));
+    assert_int_equal(gr_decompress(GR_COMPRESSION_ZSTD, comp, cl, &out, 1 << 20), 0);
+    assert_memory_equal(out.p, plain, sizeof(plain));
+    assert_int_equal(gr_decompress(GR_COMPRESSION_ZSTD, comp, cl - 3, &out, 1 << 20), GR_ECORRUPT);
+    /* bomb limit */
+    assert_int_equal(gr_decompress(GR_COMPRESSION_ZSTD, comp, cl, &out, 100), GR_ECORRUPT);
+    assert_int_equal(gr_decompress(9, comp, cl, &out, 100), GR_EINVAL);
+    /* random garbage never crashes */
+    srand(5);
+    for (int iter = 0; iter < 4000; iter++) {
+        size_t n = (size_t)rand() % 200;
+        for (size_t i = 0; i < n; i++)
+            comp[i] = (uint8_t)rand();
+        if (iter % 4 == 2 && n >= 16)
+            memcpy(comp, hdr, 16);
+        (void)gr_decompress(1 + iter % 4, comp, n, &out, 1 << 16);
+    }
+    gr_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_assign),
         cmocka_unit_test(test_legacy),
         cmocka_unit_test(test_fuzz_no_crash),
+        cmocka_unit_test(test_decompress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
