@@ -211,7 +211,7 @@ int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info)
     return 0;
 }
 
-int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts,
+int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t min_offset,
                             int64_t *offset, int64_t *found_ts)
 {
     gr_batch_info_t bi;
@@ -219,8 +219,10 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts,
         return GR_ECORRUPT;
     if (bi.max_timestamp < ts)
         return GR_ENOENT;
+    if (bi.base_offset + bi.last_offset_delta < min_offset)
+        return GR_ENOENT;
     if (bi.attributes & GR_ATTR_TIMESTAMP_TYPE) {
-        *offset = bi.base_offset;
+        *offset = GR_MAX(bi.base_offset, min_offset);
         *found_ts = bi.max_timestamp;
         return 0;
     }
@@ -237,7 +239,7 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts,
         if (!parse_record(&r, end, &td, &od))
             return GR_ECORRUPT;
         int64_t t = bi.first_timestamp + td;
-        if (t >= ts) {
+        if (t >= ts && bi.base_offset + od >= min_offset) {
             *offset = bi.base_offset + od;
             *found_ts = t;
             return 0;

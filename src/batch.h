@@ -71,11 +71,11 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info);
  * already fully checked and return 0 at once. */
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info);
 
-/* First record of a whole batch (p, size bytes, already validated) with
- * timestamp >= ts: its offset and timestamp.  Returns 0, GR_ENOENT when no
+/* First record of a whole batch (p, size bytes) with timestamp >= ts and
+ * offset >= min_offset: its offset and timestamp.  Returns 0, GR_ENOENT when no
  * record qualifies, GR_ECORRUPT when the records cannot be read.
  * LogAppendTime batches answer with the base offset and maxTimestamp. */
-int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts,
+int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t min_offset,
                             int64_t *offset, int64_t *found_ts);
 
 /* Assign offsets in place: rewrite baseOffset and partitionLeaderEpoch
