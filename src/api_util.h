@@ -7,6 +7,9 @@
 #include "api.h"
 #include "schema_gen.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Encode and queue a response of message type M (e.g. ProduceResponse). */
 #define GR_RESPOND(req, M, resp)                                   \
     do {                                                           \
