@@ -29,6 +29,7 @@
  */
 #include "wire.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -570,6 +571,7 @@ void gr_wr_str(gr_wr_t *w, bool flex, gr_str_t s)
             gr_wr_i16(w, -1);
         return;
     }
+    assert(flex || s.len <= INT16_MAX);     /* Kafka strings are <= 32767 bytes */
     if (flex)
         gr_wr_uvarint(w, (uint32_t)s.len + 1);
     else
