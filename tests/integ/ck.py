@@ -10,8 +10,16 @@ COMMON = {"socket.timeout.ms": 10000, "api.version.request.timeout.ms": 5000,
           "topic.metadata.refresh.interval.ms": 2000, "log_level": 3}
 
 
+_ADMINS = {}
+
+
 def admin(broker):
-    return AdminClient(dict(COMMON, **{"bootstrap.servers": broker.bootstrap}))
+    """One AdminClient per broker address, kept alive: a client that is
+    garbage-collected fails its pending futures with _DESTROY."""
+    a = _ADMINS.get(broker.bootstrap)
+    if a is None:
+        a = _ADMINS[broker.bootstrap] = AdminClient(dict(COMMON, **{"bootstrap.servers": broker.bootstrap}))
+    return a
 
 
 def create_topic(broker, name, partitions=1, config=None, timeout=20):
