@@ -168,7 +168,8 @@ static void fire_waiters(gr_log_t *log, int64_t upto, int rc)
         if (nd == 0)
             break;
         for (int i = 0; i < nd; i++)
-            due[i].cb(due[i].arg, rc);
+            if (due[i].cb)
+                due[i].cb(due[i].arg, rc);
     }
 }
 
@@ -249,7 +250,8 @@ void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg)
     if (upto > log->end)
         upto = log->end;
     if (log->rp >= upto) {
-        cb(arg, 0);
+        if (cb)
+            cb(arg, 0);
         return;
     }
     if (log->nw == log->capw) {

@@ -113,7 +113,7 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);
 
-/* Flush: fsync off the loop.  cb(arg, rc) runs on the loop thread once
+/* Flush: fsync off the loop.  cb(arg, rc) (may be NULL) runs on the loop thread once
  * everything below `upto` is durable (immediately if it already is). */
 typedef void gr_log_flush_cb(void *arg, int rc);
 void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg);
