@@ -116,7 +116,9 @@ const ops = {
     out = await ops[args.op]();
   } catch (e) {
     out = { error: e.name, type: e.type || null, message: e.message,
-      cause: e.originalError ? { name: e.originalError.name, type: e.originalError.type } : null };
+      cause: e.originalError ? { name: e.originalError.name, type: e.originalError.type } : null,
+      errors: (e.errors || []).map((x) => ({ name: x.name, type: x.type || null,
+        topic: x.topic || null, message: x.message })) };
   }
   clearTimeout(hard);
   console.log(JSON.stringify(out));
