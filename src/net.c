@@ -501,7 +501,12 @@ static size_t process_frames(conn_t *c, uint8_t *buf, size_t len)
     while (len - off >= 4 && !c->closing && !c->paused) {
         const uint8_t *p = buf + off;
         int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
-        if (size < 0 || size > net.opts.max_request_bytes) {
+        if (size < 0) {
+            gr_warn("net", "Closing connection from %s: invalid request size %" PRId32, c->peer, size);
+            close_later(c);
+            break;
+        }
+        if (size > net.opts.max_request_bytes) {
             gr_warn("net", "Closing connection from %s: request size %" PRId32
                     " exceeds socket.request.max.bytes %" PRId32, c->peer, size, net.opts.max_request_bytes);
             close_later(c);
