@@ -92,4 +92,29 @@ int32_t gr_batch_size(const uint8_t *p);          /* 12 + batchLength */
  * GR_ECORRUPT or GR_EINVAL (unsupported codec). */
 int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, uint8_t **out, size_t *out_len);
 
+/* ---- building batches (coordinator records, compaction) ----
+ * An uncompressed v2 batch built record by record into a gr_wr_t-free
+ * growable buffer.  baseOffset is 0 (the log assigns it on append) unless
+ * set; records carry offset deltas 0..n-1 unless given explicitly. */
+typedef struct gr_batch_builder {
+    uint8_t *buf;            /* owned, malloc'ed */
+    size_t len, cap;
+    int32_t count;
+    int64_t base_timestamp;
+    int64_t max_timestamp;
+    int32_t last_offset_delta;
+} gr_batch_builder_t;
+
+void gr_batch_builder_init(gr_batch_builder_t *b, int64_t base_offset, int64_t base_timestamp);
+/* Append a record; key/value NULL = null (value NULL = tombstone).
+ * offset_delta < 0 means "next" (count so far). */
+void gr_batch_builder_add(gr_batch_builder_t *b, int32_t offset_delta, int64_t timestamp, const void *key,
+                          int32_t key_len, const void *value, int32_t value_len);
+/* Finish: fill the header (lastOffsetDelta, timestamps, count, CRC).
+ * attributes: timestamp type / control bits (no compression).
+ * Returns the batch; ownership stays with the builder until _free. */
+uint8_t *gr_batch_builder_finish(gr_batch_builder_t *b, int16_t attributes, int64_t producer_id,
+                                 int16_t producer_epoch, int32_t base_sequence, size_t *len);
+void gr_batch_builder_free(gr_batch_builder_t *b);
+
 #endif
