@@ -1,13 +1,17 @@
 """confluent-kafka (librdkafka) helpers shared by several test files.
 Every call is bounded in time; failures raise AssertionError with context."""
+import logging
 import time
 
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaException,
                              Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
+# librdkafka's own log lines go through Python logging (captured by pytest)
+# instead of stderr, where they would interleave with the test summary.
 COMMON = {"socket.timeout.ms": 10000, "api.version.request.timeout.ms": 5000,
-          "topic.metadata.refresh.interval.ms": 2000, "log_level": 3}
+          "topic.metadata.refresh.interval.ms": 2000, "log_level": 3,
+          "logger": logging.getLogger("librdkafka")}
 
 
 _ADMINS = {}

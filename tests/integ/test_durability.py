@@ -20,10 +20,12 @@ MARKER = ".kafka_cleanshutdown"
 
 
 def records(n, tag="r"):
+    # recent timestamps: older ones would be due for time-based retention
+    base = int(time.time() * 1000) - 60000
     return [{"key": b"%s-key-%d" % (tag.encode(), i),
              "value": b"%s-value-%d-" % (tag.encode(), i) + bytes(range(i % 200)),
              "headers": [("i", b"%d" % i)],
-             "timestamp": 1700000000000 + i} for i in range(n)]
+             "timestamp": base + i} for i in range(n)]
 
 
 def as_tuples(msgs):
