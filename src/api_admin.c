@@ -51,7 +51,7 @@ enum { RT_TOPIC = 2, RT_GROUP = 3, RT_BROKER = 4, RT_BROKER_LOGGER = 8, RT_CLIEN
 /* DescribeConfigsResponse.ConfigSource ids */
 enum { CS_TOPIC_CONFIG = 1, CS_STATIC_BROKER_CONFIG = 4, CS_DEFAULT_CONFIG = 5 };
 /* ConfigDef.Type as DescribeConfigs v3+ reports it */
-enum { CT_UNKNOWN = 0, CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_SHORT = 4, CT_LONG = 5, CT_LIST = 7 };
+enum { CT_UNKNOWN = 0, CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_SHORT = 4, CT_LONG = 5, CT_DOUBLE = 6, CT_LIST = 7 };
 /* AlterConfigOp.OpType ids */
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
@@ -287,6 +287,7 @@ static const struct {
     {"min.compaction.lag.ms", CT_LONG, {"log.cleaner.min.compaction.lag.ms"}},
     {"compression.type", CT_STRING, {"compression.type"}},
     {"min.insync.replicas", CT_INT, {"min.insync.replicas"}},
+    {"min.cleanable.dirty.ratio", CT_DOUBLE, {"log.cleaner.min.cleanable.ratio"}},
 };
 
 /* Broker keys: Kafka's type. */
@@ -316,6 +317,21 @@ static const struct {
     {"socket.request.max.bytes", CT_INT},
     {"connections.max.idle.ms", CT_LONG},
     {"log.message.timestamp.type", CT_STRING},
+    {"group.initial.rebalance.delay.ms", CT_INT},
+    {"group.min.session.timeout.ms", CT_INT},
+    {"group.max.session.timeout.ms", CT_INT},
+    {"group.max.size", CT_INT},
+    {"offsets.topic.num.partitions", CT_INT},
+    {"offsets.topic.segment.bytes", CT_INT},
+    {"offsets.retention.minutes", CT_INT},
+    {"offsets.retention.check.interval.ms", CT_LONG},
+    {"offset.metadata.max.bytes", CT_INT},
+    {"offsets.load.buffer.size", CT_INT},
+    {"log.cleaner.enable", CT_BOOLEAN},
+    {"log.cleaner.backoff.ms", CT_LONG},
+    {"log.cleaner.min.cleanable.ratio", CT_DOUBLE},
+    {"log.cleaner.delete.retention.ms", CT_LONG},
+    {"log.cleaner.min.compaction.lag.ms", CT_LONG},
 };
 
 /* Broker keys that fall back to other broker keys (Kafka's

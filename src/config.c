@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_INT, T_LONG, T_BOOL, T_STRING } cfg_type_t;
+typedef enum { T_INT, T_LONG, T_BOOL, T_STRING, T_DOUBLE } cfg_type_t;
 
 typedef struct cfg_def {
     const char *name;
@@ -80,6 +80,38 @@ static const cfg_def_t defs[] = {
      "Idle connections are closed after this long."},
     {"log.message.timestamp.type", NULL, T_STRING, F(log_message_timestamp_type), "CreateTime", 0, 0,
      "CreateTime,LogAppendTime", "Record timestamps as sent by the producer, or set by the broker on append."},
+
+    {"group.initial.rebalance.delay.ms", NULL, T_LONG, F(group_initial_rebalance_delay_ms), "3000", 0, L_MAX, NULL,
+     "Wait for more members before the first rebalance of an empty group; extended per new member up to the rebalance timeout."},
+    {"group.min.session.timeout.ms", NULL, T_INT, F(group_min_session_timeout_ms), "6000", 0, I_MAX, NULL,
+     "Smallest session timeout a member may ask for (INVALID_SESSION_TIMEOUT below)."},
+    {"group.max.session.timeout.ms", NULL, T_INT, F(group_max_session_timeout_ms), "1800000", 0, I_MAX, NULL,
+     "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
+    {"group.max.size", NULL, T_INT, F(group_max_size), "2147483647", 1, I_MAX, NULL,
+     "Members per group (GROUP_MAX_SIZE_REACHED above)."},
+    {"offsets.topic.num.partitions", NULL, T_INT, F(offsets_topic_num_partitions), "50", 1, 100000, NULL,
+     "Partitions of __consumer_offsets (fixed once the topic exists)."},
+    {"offsets.topic.segment.bytes", NULL, T_LONG, F(offsets_topic_segment_bytes), "104857600", 14, I_MAX, NULL,
+     "Segment size of __consumer_offsets."},
+    {"offsets.retention.minutes", NULL, T_LONG, F(offsets_retention_minutes), "10080", 1, L_MAX / 60000, NULL,
+     "Committed offsets of a group are removed this long after the group became empty."},
+    {"offsets.retention.check.interval.ms", NULL, T_LONG, F(offsets_retention_check_interval_ms), "600000", 1, L_MAX,
+     NULL, "How often expired offsets are looked for."},
+    {"offset.metadata.max.bytes", NULL, T_INT, F(offset_metadata_max_bytes), "4096", 0, I_MAX, NULL,
+     "Largest commit metadata string (OFFSET_METADATA_TOO_LARGE above)."},
+    {"offsets.load.buffer.size", NULL, T_LONG, F(offsets_load_buffer_size), "5242880", 1, I_MAX, NULL,
+     "Read size used when loading __consumer_offsets at startup."},
+
+    {"log.cleaner.enable", NULL, T_BOOL, F(log_cleaner_enable), "true", 0, 0, NULL,
+     "Run the log cleaner for topics with cleanup.policy=compact."},
+    {"log.cleaner.backoff.ms", NULL, T_LONG, F(log_cleaner_backoff_ms), "15000", 0, L_MAX, NULL,
+     "Sleep between cleaner passes when there is nothing to clean."},
+    {"log.cleaner.min.cleanable.ratio", NULL, T_DOUBLE, F(log_cleaner_min_cleanable_ratio), "0.5", 0, 1, NULL,
+     "Minimum dirty/total ratio of a log before it is cleaned (topic: min.cleanable.dirty.ratio)."},
+    {"log.cleaner.delete.retention.ms", NULL, T_LONG, F(log_cleaner_delete_retention_ms), "86400000", 0, L_MAX, NULL,
+     "How long tombstones are kept after cleaning (topic: delete.retention.ms)."},
+    {"log.cleaner.min.compaction.lag.ms", NULL, T_LONG, F(log_cleaner_min_compaction_lag_ms), "0", 0, L_MAX, NULL,
+     "Records younger than this are never compacted (topic: min.compaction.lag.ms)."},
 };
 
 static const cfg_def_t *find_def(const char *key)
@@ -148,6 +180,17 @@ static int set_def(gr_config_t *c, const cfg_def_t *d, const char *value, char *
             return GR_EINVAL;
         }
         return 0;
+    case T_DOUBLE: {
+        char *end;
+        double dv = strtod(value, &end);
+        if (!*value || *end || dv < (double)d->min || dv > (double)d->max) {
+            snprintf(err, errlen, "Invalid value %s for configuration %s: must be a number in [%" PRId64 ", %" PRId64 "]",
+                     value, d->name, d->min, d->max);
+            return GR_EINVAL;
+        }
+        *(double *)base = dv;
+        return 0;
+    }
     case T_STRING:
         if (d->choices && !in_choices(d->choices, value)) {
             snprintf(err, errlen, "Invalid value %s for configuration %s: String must be one of: %s", value,
@@ -281,6 +324,10 @@ int gr_config_foreach(const gr_config_t *c, void (*fn)(void *arg, const char *ke
         case T_STRING:
             v = *(char *const *)base;
             break;
+        case T_DOUBLE:
+            snprintf(buf, sizeof(buf), "%g", *(const double *)base);
+            v = buf;
+            break;
         }
         bool is_default = v ? (d->dflt && !strcmp(v, d->dflt)) : !d->dflt;
         fn(arg, d->name, v, is_default);
@@ -298,6 +345,8 @@ void gr_config_print_docs(FILE *out)
             snprintf(valid, sizeof(valid), "%s", d->choices);
         else if (d->type == T_BOOL)
             snprintf(valid, sizeof(valid), "true, false");
+        else if (d->type == T_DOUBLE)
+            snprintf(valid, sizeof(valid), "[%" PRId64 ", %" PRId64 "]", d->min, d->max);
         else if (d->type == T_INT || d->type == T_LONG)
             snprintf(valid, sizeof(valid), "[%" PRId64 ", %s]", d->min,
                      d->max == L_MAX ? "2^63-1" : d->max == I_MAX ? "2^31-1" : "");
@@ -329,8 +378,9 @@ static const gr_topic_config_def_t topic_defs[] = {
     {"flush.messages", "log.flush.interval.messages", "fsync after this many messages."},
     {"flush.ms", "log.flush.interval.ms", "fsync after this long."},
     {"index.interval.bytes", "log.index.interval.bytes", "Bytes between offset-index entries."},
-    {"delete.retention.ms", NULL, "How long tombstones are kept in compacted topics."},
-    {"min.compaction.lag.ms", NULL, "Minimum age of a record before compaction may remove it."},
+    {"delete.retention.ms", "log.cleaner.delete.retention.ms", "How long tombstones are kept in compacted topics."},
+    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "Minimum age of a record before compaction may remove it."},
+    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "Dirty/total ratio that triggers cleaning."},
     {"compression.type", NULL, "Accepted for compatibility; batches are stored as produced."},
     {"min.insync.replicas", NULL, "Single broker: accepted, always satisfied at 1."},
 };
@@ -370,9 +420,11 @@ void gr_topic_config_default(const gr_config_t *c, const gr_topic_config_def_t *
     else if (!strcmp(k, "index.interval.bytes"))
         snprintf(out, n, "%" PRId32, c->log_index_interval_bytes);
     else if (!strcmp(k, "delete.retention.ms"))
-        snprintf(out, n, "86400000");
+        snprintf(out, n, "%" PRId64, c->log_cleaner_delete_retention_ms);
     else if (!strcmp(k, "min.compaction.lag.ms"))
-        snprintf(out, n, "0");
+        snprintf(out, n, "%" PRId64, c->log_cleaner_min_compaction_lag_ms);
+    else if (!strcmp(k, "min.cleanable.dirty.ratio"))
+        snprintf(out, n, "%g", c->log_cleaner_min_cleanable_ratio);
     else if (!strcmp(k, "compression.type"))
         snprintf(out, n, "producer");
     else if (!strcmp(k, "min.insync.replicas"))
@@ -404,6 +456,14 @@ int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *v, char
             if (!strcmp(v, ok[i]))
                 return 0;
         snprintf(err, n, "Invalid value %s for configuration compression.type", v);
+        return GR_EINVAL;
+    }
+    if (!strcmp(k, "min.cleanable.dirty.ratio")) {
+        char *end;
+        double dv = strtod(v, &end);
+        if (*v && !*end && dv >= 0 && dv <= 1)
+            return 0;
+        snprintf(err, n, "Invalid value %s for configuration min.cleanable.dirty.ratio: must be a number in [0, 1]", v);
         return GR_EINVAL;
     }
     int64_t min = 0;
@@ -444,5 +504,10 @@ void gr_config_log_config(const gr_config_t *c, char *const *ov, gr_log_config_t
     o->log_append_time = !strcmp(tt, "LogAppendTime");
     const char *cp = (v = override_of(ov, "cleanup.policy")) ? v : "delete";
     o->compact = strstr(cp, "compact") != NULL;
+    o->delete_retention_ms = (v = override_of(ov, "delete.retention.ms")) ? atoll(v) : c->log_cleaner_delete_retention_ms;
+    o->min_compaction_lag_ms = (v = override_of(ov, "min.compaction.lag.ms")) ? atoll(v)
+                                                                              : c->log_cleaner_min_compaction_lag_ms;
+    o->min_cleanable_ratio = (v = override_of(ov, "min.cleanable.dirty.ratio")) ? atof(v)
+                                                                                 : c->log_cleaner_min_cleanable_ratio;
     o->delete_ = strstr(cp, "delete") != NULL;
 }

@@ -38,6 +38,25 @@ typedef struct gr_config {
     int32_t socket_request_max_bytes;
     int64_t connections_max_idle_ms;
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
+
+    /* group coordinator and offsets */
+    int64_t group_initial_rebalance_delay_ms;
+    int32_t group_min_session_timeout_ms;
+    int32_t group_max_session_timeout_ms;
+    int32_t group_max_size;
+    int32_t offsets_topic_num_partitions;
+    int64_t offsets_topic_segment_bytes;
+    int64_t offsets_retention_minutes;
+    int64_t offsets_retention_check_interval_ms;
+    int32_t offset_metadata_max_bytes;
+    int64_t offsets_load_buffer_size;
+
+    /* log cleaner (compaction) */
+    bool log_cleaner_enable;
+    int64_t log_cleaner_backoff_ms;
+    double log_cleaner_min_cleanable_ratio;
+    int64_t log_cleaner_delete_retention_ms;
+    int64_t log_cleaner_min_compaction_lag_ms;
 } gr_config_t;
 
 /* Fill defaults. */

@@ -31,6 +31,9 @@ typedef struct gr_log_config {
     bool log_append_time;           /* message.timestamp.type=LogAppendTime */
     bool compact;                   /* cleanup.policy contains compact */
     bool delete_;                   /* cleanup.policy contains delete */
+    int64_t delete_retention_ms;    /* delete.retention.ms: tombstone lifetime after cleaning */
+    int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms */
+    double min_cleanable_ratio;     /* min.cleanable.dirty.ratio */
 } gr_log_config_t;
 
 typedef struct gr_log_open_opts {
