@@ -56,10 +56,11 @@ unit: $(UNIT_BIN)
 integ: $(BUILD)/gregord
 	cd tests/integ && GREGORD=$(abspath $(BUILD)/gregord) /usr/bin/python3 -m pytest -q -rfE -p no:cacheprovider --timeout=180 .
 
+# --no-print-directory: the test runners' summaries must be the last lines.
 test: deps-test
-	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) integ
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integ
 
 docs: $(BUILD)/gregord
 	$(BUILD)/gregord --print-config-docs > docs/config.md
