@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
-           python3-kafka python3-pytest python3-pytest-timeout)
+           python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper)
 
 mode=${1:-}
 case "$mode" in
