@@ -1,0 +1,185 @@
+"""Startup configuration: server.properties files and --override, errors that
+stop startup (one line naming the key), broker.id alias, and the cluster id
+kept across restarts."""
+import os
+import subprocess
+import time
+
+import pytest
+
+import ck
+import kproto as kp
+from helpers import GREGORD, _LIVE, Broker, _teardown, free_port, kcat, kcat_metadata
+
+
+class FileBroker(Broker):
+    """A broker started as `gregord <file> [--override k=v]...`."""
+
+    def __init__(self, workdir, props, overrides=None):
+        super().__init__(workdir)
+        self.props_path = os.path.join(self.workdir, "server.properties")
+        self.file_overrides = dict(overrides or {})
+        text = props.format(listener="PLAINTEXT://" + self.bootstrap, data=self.data_dir)
+        with open(self.props_path, "w") as f:
+            f.write(text)
+
+    def argv(self):
+        argv = [GREGORD, self.props_path]
+        for k, v in self.file_overrides.items():
+            argv += ["--override", "%s=%s" % (k, v)]
+        return argv
+
+
+@pytest.fixture
+def file_broker(tmp_path):
+    made = []
+
+    def make(props, overrides=None):
+        b = FileBroker(tmp_path / ("fb%d" % len(made)), props, overrides)
+        made.append(b)
+        _LIVE.append(b)
+        b.start()
+        return b
+
+    yield make
+    probs = []
+    for b in made:
+        probs += _teardown(b)
+    if probs:
+        pytest.fail("broker: %s\n%s" % ("; ".join(probs), "\n".join(b.log_tail() for b in made)))
+
+
+def run_bad(tmp_path, args, props=None):
+    """Start gregord with a bad configuration: it must exit non-zero within a
+    few seconds.  Returns (non-empty output lines, data dir)."""
+    data = str(tmp_path / "data")
+    argv = [GREGORD]
+    if props is not None:
+        path = tmp_path / "server.properties"
+        path.write_text(props.format(listener="PLAINTEXT://127.0.0.1:%d" % free_port(), data=data))
+        argv.append(str(path))
+    else:
+        argv += ["--override", "listeners=PLAINTEXT://127.0.0.1:%d" % free_port(),
+                 "--override", "log.dirs=" + data]
+    argv += args
+    t0 = time.monotonic()
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=10, cwd=str(tmp_path))
+    except subprocess.TimeoutExpired:
+        pytest.fail("gregord with a bad configuration still running after 10s: %s" % argv)
+    assert time.monotonic() - t0 < 3, "took %.1fs to refuse the configuration" % (time.monotonic() - t0)
+    assert cp.returncode != 0, "gregord accepted %s:\n%s%s" % (argv, cp.stdout, cp.stderr)
+    lines = [l for l in (cp.stdout + cp.stderr).splitlines() if l.strip()]
+    return lines, data
+
+
+BASE_PROPS = "listeners={listener}\nlog.dirs={data}\n"
+
+BAD = [
+    # (file contents or None, extra args, key the error must name)
+    (BASE_PROPS + "bogus.key=1\n", [], "bogus.key"),
+    (BASE_PROPS + "num.partitions=abc\n", [], "num.partitions"),
+    (None, ["--override", "no.such.setting=5"], "no.such.setting"),
+    (None, ["--override", "num.partitions=abc"], "num.partitions"),
+    (None, ["--override", "num.partitions=0"], "num.partitions"),
+    (None, ["--override", "log.message.timestamp.type=Bogus"], "log.message.timestamp.type"),
+    (None, ["--override", "auto.create.topics.enable=maybe"], "auto.create.topics.enable"),
+    (None, ["--override", "log.segment.bytes=10"], "log.segment.bytes"),
+    (None, ["--override", "log.retention.ms=12x"], "log.retention.ms"),
+    (BASE_PROPS, ["--override", "message.max.bytes=-5"], "message.max.bytes"),
+    # topic-level names are not broker keys
+    (None, ["--override", "retention.ms=1000"], "retention.ms"),
+]
+
+
+@pytest.mark.parametrize("props,args,key", BAD, ids=[b[2] + ("-file" if b[0] and not b[1] else "")
+                                                     for b in BAD])
+def test_bad_config_exits_with_one_line(tmp_path, props, args, key):
+    lines, data = run_bad(tmp_path, args, props)
+    assert len(lines) == 1, lines
+    assert key in lines[0], lines
+    assert not os.path.exists(data), "data dir created despite the bad configuration"
+
+
+def test_properties_file_honoured(file_broker):
+    props = ("# gregord test configuration\n"
+             "! a Java-properties comment\n"
+             "\n"
+             "listeners={listener}\n"
+             "log.dirs={data}\n"
+             "num.partitions=4\n"
+             "auto.create.topics.enable=true\n"
+             "log.segment.bytes = 2048\n")
+    b = file_broker(props)
+    assert b.bootstrap in [x["name"] for x in kcat_metadata(b)["brokers"]]
+    kcat(b, "-P", "-t", "file-auto", "-p", "0", input="a\n")
+    md = ck.admin(b).list_topics(topic="file-auto", timeout=10)
+    assert sorted(md.topics["file-auto"].partitions) == [0, 1, 2, 3]
+    for p in range(4):
+        assert os.path.isdir(b.partition_dir("file-auto", p))
+    assert os.path.exists(os.path.join(b.data_dir, "meta.properties"))
+    # log.segment.bytes from the file (spaces around '=') is in force
+    ck.produce(b, "file-auto", [{"value": b"x" * 500} for _ in range(12)], linger_ms=0,
+               batch_num_messages=1)
+    assert len(b.segment_files("file-auto")) > 1, b.segment_files("file-auto")
+
+
+def test_override_beats_file(file_broker):
+    b = file_broker(BASE_PROPS + "num.partitions=4\n", {"num.partitions": "2"})
+    kcat(b, "-P", "-t", "ovr-auto", "-p", "0", input="a\n")
+    md = ck.admin(b).list_topics(topic="ovr-auto", timeout=10)
+    assert sorted(md.topics["ovr-auto"].partitions) == [0, 1]
+
+
+def describe_cluster(bootstrap):
+    body = b"\x00" + kp.TAGS0                    # IncludeClusterAuthorizedOperations=false
+    payload = kp.roundtrip(bootstrap, kp.request(60, 0, 9, body, flexible=True))
+    r = kp.Reader(payload)
+    assert r.i32() == 9
+    r.tags()
+    r.i32()                                      # throttle
+    err = r.i16()
+    r.compact_string()                           # error message
+    cluster_id = r.compact_string()
+    controller = r.i32()
+    brokers = []
+    for _ in range(r.uvarint() - 1):
+        bid, host, port = r.i32(), r.compact_string(), r.i32()
+        r.compact_string()
+        r.tags()
+        brokers.append((bid, host, port))
+    return err, cluster_id, controller, brokers
+
+
+@pytest.mark.parametrize("how", ["override", "file"])
+def test_broker_id_alias(file_broker, broker_factory, how):
+    if how == "override":
+        b = broker_factory({"broker.id": 7})
+    else:
+        b = file_broker(BASE_PROPS + "broker.id=7\n")
+    md = kcat_metadata(b)
+    assert [x["id"] for x in md["brokers"]] == [7], md
+    assert md["controllerid"] == 7, md
+    err, _, controller, brokers = describe_cluster(b.bootstrap)
+    assert err == 0 and controller == 7 and brokers == [(7, "127.0.0.1", b.port)], brokers
+    ck.create_topic(b, "id7")
+    md = ck.admin(b).list_topics(topic="id7", timeout=10)
+    assert md.topics["id7"].partitions[0].leader == 7
+    with open(os.path.join(b.data_dir, "meta.properties")) as f:
+        assert "node.id=7" in f.read().splitlines()
+
+
+def test_cluster_id_stable_across_restarts(broker_factory):
+    b = broker_factory(num_partitions=1)
+    err, cid, _, _ = describe_cluster(b.bootstrap)
+    assert err == 0 and cid and len(cid) >= 16, cid
+    assert ck.admin(b).list_topics(timeout=10).cluster_id == cid
+    with open(os.path.join(b.data_dir, "meta.properties")) as f:
+        assert "cluster.id=%s" % cid in f.read().splitlines()
+    b.restart()
+    assert describe_cluster(b.bootstrap)[1] == cid
+    b.restart(sig=9)                                 # after a crash as well
+    assert describe_cluster(b.bootstrap)[1] == cid
+    # a different data dir is a different cluster
+    other = broker_factory(num_partitions=1)
+    assert describe_cluster(other.bootstrap)[1] not in (None, "", cid)
