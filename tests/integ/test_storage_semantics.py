@@ -9,8 +9,10 @@ check looks at what the client sees and, where it matters, at the data dir.
 import gzip
 import os
 import resource
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -115,6 +117,19 @@ def check_log_append_time(b, topic, old_ts):
     assert info["attributes"] & kp.ATTR_LOG_APPEND_TIME, info
     assert info["max_ts"] == lat, (info, lat)
     assert kp.crc32c(batch[21:]) == info["crc"], "CRC not updated after timestamp rewrite"
+    # a compressed batch gets the same treatment without being recompressed
+    sent = kp.record_batch_ts([(b"k%d" % i, b"gz-%d" % i * 20) for i in range(8)],
+                              [old_ts + i for i in range(8)], attributes=kp.ATTR_GZIP,
+                              compress=lambda x: gzip.compress(x, 9))
+    err, base, lat = produce_raw(b, topic, sent)
+    assert err == ERR_NONE and base == 6
+    pd = fetch_raw(b, topic, base)
+    got = kp.split_batches(pd["records"])[0]
+    info = kp.batch_info(got)
+    assert info["attributes"] == kp.ATTR_GZIP | kp.ATTR_LOG_APPEND_TIME, info
+    assert info["max_ts"] == lat and abs(lat - now_ms()) < 5000, (info, lat)
+    assert kp.crc32c(got[21:]) == info["crc"]
+    assert len(got) == len(sent) and got[43:] == sent[43:], "records section changed"
 
 
 def test_log_append_time_topic_config(broker_factory):
@@ -176,6 +191,7 @@ def test_list_offsets_by_time_across_segments(broker_factory):
         err, ts, off = list_offsets(b, topic, target)
         assert (err, off) == (ERR_NONE, want), (target - base, err, ts, off)
         assert ts == tss[want], (target - base, ts - base)
+    assert list_offsets(b, topic, -1, partition=1)[0] == 3     # UNKNOWN_TOPIC_OR_PARTITION
     # nothing at or after the target: offset -1 (Kafka: no timestamp/offset)
     assert list_offsets(b, topic, base + 100001)[2] == -1
     # a client agrees (kafka-python offsets_for_times)
@@ -255,6 +271,10 @@ def test_retention_by_time(broker_factory):
     assert [m.offset() for m in got] == list(range(lo, 25))
     assert [m.value()[:6] for m in got[-5:]] == [b"new-%02d" % i for i in range(20, 25)]
 
+    # lookups only see what is left
+    assert list_offsets(b, topic, old - 1000)[2] == lo
+    err, ts, off = list_offsets(b, topic, -3)
+    assert err == ERR_NONE and lo <= off < 25, (ts, off)
     assert fetch_raw(b, topic, 0)["error"] == ERR_OFFSET_OUT_OF_RANGE
     c = ck.consumer(b, auto_offset_reset="error")
     try:
@@ -324,6 +344,58 @@ def test_flush_every_message_kill9(broker_factory):
     assert watermarks(b, topic) == (0, 300)
     got = {m.offset(): m.value() for m in ck.consume(b, topic, 300)}
     assert got == acked
+
+
+def count_syncs(b, action, seconds_after=0.3):
+    """Run action() with strace attached to every thread of the broker;
+    returns the number of fsync/fdatasync calls seen (None if strace is not
+    usable here)."""
+    if not shutil.which("strace"):
+        return None
+    out = os.path.join(b.workdir, "strace.txt")
+    tids = os.listdir("/proc/%d/task" % b.pid)
+    argv = ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", out]
+    for t in tids:
+        argv += ["-p", t]
+    st = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        if st.poll() is not None:
+            return None                  # ptrace not permitted
+        action()
+        time.sleep(seconds_after)
+    finally:
+        st.terminate()
+        try:
+            st.wait(10)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait(5)
+    with open(out) as f:
+        return sum(1 for line in f if "sync(" in line and "resumed" not in line)
+
+
+def test_flush_every_message_fsyncs(broker_factory):
+    nreq = 15
+
+    def produce_one_by_one(b, topic):
+        def go():
+            for i in range(nreq):
+                err, off, _ = produce_raw(b, topic, kp.record_batch([(None, b"s%d" % i)]), acks=1)
+                assert (err, off) == (ERR_NONE, i)
+        return go
+
+    b = broker_factory({"log.flush.interval.messages": 1, "num.partitions": 1})
+    ck.create_topic(b, "sync-1")
+    n = count_syncs(b, produce_one_by_one(b, "sync-1"))
+    if n is None:
+        pytest.skip("strace cannot attach to the broker here")
+    assert n >= nreq, "%d fsyncs for %d acknowledged appends with flush.messages=1" % (n, nreq)
+    # control: the default policy leaves data in the page cache
+    c = broker_factory({"num.partitions": 1})
+    ck.create_topic(c, "sync-0")
+    n0 = count_syncs(c, produce_one_by_one(c, "sync-0"))
+    assert n0 is not None and n0 < nreq, n0
 
 
 # ------------------------------------------------------------------ 4. long polling
@@ -422,6 +494,36 @@ def test_long_poll_min_bytes(broker_factory):
     assert [kp.batch_info(x)["base_offset"] for x in batches] == [0, 1]
 
 
+def test_parked_fetch_survives_delete_and_disconnect(broker_factory):
+    b = broker_factory(num_partitions=1)
+    topic = ck.create_topic(b, "lp-gone", partitions=2)
+    # 1. the client goes away while its fetch is parked, then data arrives
+    s = kp.connect(b.bootstrap)
+    s.sendall(kp.request(1, 4, 5, kp.fetch_v4([(topic, [(0, 0, 1 << 20), (1, 0, 1 << 20)])],
+                                              max_wait_ms=5000)))
+    time.sleep(0.3)
+    s.close()
+    time.sleep(0.2)
+    assert produce_raw(b, topic, kp.record_batch([(None, b"after-close")]), acks=1)[:2] == (ERR_NONE, 0)
+    # 2. the topic is deleted under a parked fetch: answered (error or empty),
+    # well before max wait
+    with kp.connect(b.bootstrap, timeout=10) as s:
+        s.sendall(kp.request(1, 4, 6, kp.fetch_v4([(topic, [(1, 0, 1 << 20)])], max_wait_ms=4000)))
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        ck.admin(b).delete_topics([topic], operation_timeout=10, request_timeout=15)[topic].result(20)
+        resp = kp.parse_fetch_v4(kp.recv_frame(s), 6)
+        dt = time.monotonic() - t0
+    assert resp[(topic, 1)]["records"] == b"", resp
+    assert resp[(topic, 1)]["error"] == 3, resp     # UNKNOWN_TOPIC_OR_PARTITION
+    assert dt < 2.0, "parked fetch answered %.2fs after the delete" % dt
+    # the broker carries on: same name again, produce, fetch
+    ck.create_topic(b, topic, partitions=2)
+    assert produce_raw(b, topic, kp.record_batch([(None, b"again")]), partition=1)[:2] == (ERR_NONE, 0)
+    pd = fetch_raw(b, topic, 0, partition=1, max_wait_ms=1000)
+    assert pd["error"] == ERR_NONE and len(kp.split_batches(pd["records"])) == 1
+
+
 # ------------------------------------------------------------------ 5. fetch sizes
 
 def test_fetch_max_bytes(broker_factory):
@@ -462,6 +564,10 @@ def test_fetch_max_bytes(broker_factory):
     total = sum(len(v["records"]) for v in resp.values())
     assert total <= int(3.5 * bs), total
     assert len(kp.split_batches(resp[(topic, 0)]["records"])) == 3
+    # at the log end: empty, no error; beyond it: OFFSET_OUT_OF_RANGE
+    pd = fetch_raw(b, topic, 10)
+    assert (pd["error"], pd["records"], pd["hw"]) == (ERR_NONE, b"", 10)
+    assert fetch_raw(b, topic, 11)["error"] == ERR_OFFSET_OUT_OF_RANGE
     # a client with small fetch limits still reads everything in order
     got = ck.consume(b, topic, 10, fetch_max_bytes=1000, max_partition_fetch_bytes=500, message_max_bytes=1000,
                      fetch_message_max_bytes=500)
@@ -548,6 +654,9 @@ def test_fetch_returns_produced_bytes(broker_factory, codec):
     assert len(got) == len(sent)
     # identical except baseOffset (0..8) and partitionLeaderEpoch (12..16)
     assert got[8:12] == sent[8:12] and got[16:] == sent[16:], "batch bytes changed"
+    # fetching from an offset inside the batch returns the same whole batch
+    mid = kp.split_batches(fetch_raw(b, topic, off + 7)["records"])[0]
+    assert mid == got
     # and on disk exactly as fetched
     path = os.path.join(b.partition_dir(topic), b.segment_files(topic)[-1])
     with open(path, "rb") as f:
