@@ -4,7 +4,7 @@
 #
 #   tools/deps.sh build   compiler + compression libraries
 #   tools/deps.sh test    build deps + cmocka, kcat, librdkafka, Python
-#                         clients, pytest, node/npm, then `npm ci` in
+#                         clients, pytest, Burrow, ZooKeeper, node/npm, then `npm ci` in
 #                         tests/integ/js when its node_modules is stale
 #
 # Installed packages are detected with dpkg-query; `apt-get update` runs at
