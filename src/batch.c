@@ -16,7 +16,10 @@
  *   16      1     magic                  2
  *   17      4     crc                    CRC-32C of bytes 21..end
  *   21      2     attributes             0-2 codec, 3 LogAppendTime,
- *                                        4 transactional, 5 control
+ *                                        4 transactional, 5 control,
+ *                                        6 delete horizon: baseTimestamp
+ *                                        is the time after which the
+ *                                        cleaner drops its tombstones
  *   23      4     lastOffsetDelta        recordCount - 1 unless compacted
  *   27      8     baseTimestamp
  *   35      8     maxTimestamp
@@ -177,9 +180,10 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
         return GR_ECORRUPT;
     int32_t last_delta = (int32_t)be32(p + GR_BOFF_LAST_DELTA);
     int32_t count = (int32_t)be32(p + GR_BOFF_RECORD_COUNT);
-    /* No compaction yet: every batch holds exactly lastOffsetDelta+1
-     * records.  A compacted batch may hold fewer; relax this then. */
-    if (count <= 0 || last_delta < 0 || count != last_delta + 1)
+    /* A batch written by a producer holds exactly lastOffsetDelta+1
+     * records (gr_log_append checks that); one rewritten by the log
+     * cleaner may hold fewer, with gaps in its offset deltas. */
+    if (count <= 0 || last_delta < 0 || count > last_delta + 1)
         return GR_ECORRUPT;
     if (codec == GR_COMPRESSION_NONE &&
         !parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count))

@@ -7,6 +7,7 @@
 #define GR_BATCH_H
 
 #include "gr.h"
+#include "compress.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 #define GR_ATTR_TIMESTAMP_TYPE   0x08   /* 1 = LogAppendTime */
 #define GR_ATTR_TRANSACTIONAL    0x10
 #define GR_ATTR_CONTROL          0x20
+#define GR_ATTR_DELETE_HORIZON   0x40   /* KIP-534: baseTimestamp = delete horizon */
 
 enum { GR_COMPRESSION_NONE, GR_COMPRESSION_GZIP, GR_COMPRESSION_SNAPPY,
        GR_COMPRESSION_LZ4, GR_COMPRESSION_ZSTD };
@@ -58,7 +60,8 @@ typedef struct gr_batch_info {
 } gr_batch_info_t;
 
 /* Validate one v2 batch at p (at most avail bytes): magic, lengths, CRC,
- * record count vs lastOffsetDelta, compression codec, and (when
+ * record count vs lastOffsetDelta (at most lastOffsetDelta+1 records: a
+ * batch rewritten by the cleaner may have fewer), compression codec, and (when
  * uncompressed) that the records parse and fill the batch exactly.
  * Returns 0, GR_AGAIN if fewer than a whole batch is available,
  * GR_ECORRUPT for a bad batch.  Does not modify anything. */
@@ -116,5 +119,33 @@ void gr_batch_builder_add(gr_batch_builder_t *b, int32_t offset_delta, int64_t t
 uint8_t *gr_batch_builder_finish(gr_batch_builder_t *b, int16_t attributes, int64_t producer_id,
                                  int16_t producer_epoch, int32_t base_sequence, size_t *len);
 void gr_batch_builder_free(gr_batch_builder_t *b);
+/* Append a record with its headers: `headers` is the encoded header
+ * array after headerCount (header_count entries, headers_len bytes), as
+ * gr_record_next() returns it.  Otherwise as gr_batch_builder_add(). */
+void gr_batch_builder_add_record(gr_batch_builder_t *b, int32_t offset_delta, int64_t timestamp,
+                                 const void *key, int32_t key_len, const void *value, int32_t value_len,
+                                 const uint8_t *headers, size_t headers_len, int32_t header_count);
+
+/* ---- reading records (log cleaner, compacted-topic checks) ---- */
+typedef struct gr_record {
+    int64_t timestamp_delta;
+    int32_t offset_delta;
+    const uint8_t *key;          /* NULL when key_len == -1 */
+    int32_t key_len;
+    const uint8_t *value;        /* NULL when value_len == -1 (tombstone) */
+    int32_t value_len;
+    const uint8_t *headers;      /* encoded headers after headerCount */
+    size_t headers_len;
+    int32_t header_count;
+} gr_record_t;
+
+/* The record area of a whole, checked batch: in place when uncompressed,
+ * else decompressed into buf (owned by the caller, reused).  Returns 0 or
+ * GR_ECORRUPT. */
+int gr_batch_records(const uint8_t *p, const gr_batch_info_t *info, gr_buf_t *buf, const uint8_t **start,
+                     const uint8_t **end);
+/* Parse the record at *pp (before end) and move *pp past it.  Returns 0
+ * or GR_ECORRUPT; pointers in r point into the record area. */
+int gr_record_next(const uint8_t **pp, const uint8_t *end, gr_record_t *r);
 
 #endif

@@ -16,10 +16,19 @@
  * Recovery: segments before the recovery point are trusted (indexes
  * loaded and sanity-checked); from the segment holding the recovery point
  * on, an unclean shutdown means every batch is re-validated and the log is
- * cut at the first bad one, later segments deleted.
+ * cut at the first bad one, later segments deleted.  An interrupted
+ * cleaner swap is completed or rolled back first (cleaner.c).
+ *
+ * Compaction (gr_log_clean): the non-active segments below the first one
+ * younger than min.compaction.lag.ms are snapshotted (base, size, a file
+ * reference) and rewritten on a helper thread by cleaner.c; the swap runs
+ * here on the loop thread, after checking that the segments are still
+ * the log's.  The cleaner uses the last helper lane, so with more log dirs
+ * than lanes a long pass can delay the fsyncs of a dir sharing it.
  */
 #include "log.h"
 #include "batch.h"
+#include "cleaner.h"
 #include "kerr.h"
 #include "segment.h"
 
@@ -54,7 +63,10 @@ struct gr_log {
     bool flush_again;            /* start another when it completes */
     bool dir_dirty;              /* files created: fsync the directory */
     bool closed;                 /* closed with jobs in flight: freed by the last done */
-    int jobs;                    /* flush jobs in flight */
+    int jobs;                    /* flush and clean jobs in flight */
+    int64_t clean_off;           /* cleaner checkpoint: below is cleaned */
+    int64_t min_horizon;         /* earliest tombstone delete horizon; 0 = unknown */
+    bool cleaning;               /* a clean job is in flight */
     waiter_t *w;
     int nw, capw;
 };
@@ -288,6 +300,23 @@ static int roll(gr_log_t *log, int64_t now_ms)
 
 /* ------------------------------------------------------------ append */
 
+/* Does a checked batch hold a record without a key? */
+static bool has_null_key(const uint8_t *p, const gr_batch_info_t *bi)
+{
+    static gr_buf_t dec;         /* loop thread only */
+    const uint8_t *r, *end;
+    gr_record_t rec;
+    if (gr_batch_records(p, bi, &dec, &r, &end) < 0)
+        return false;            /* gr_batch_check_records accepted it */
+    for (int32_t i = 0; i < bi->record_count; i++) {
+        if (gr_record_next(&r, end, &rec) < 0)
+            return false;
+        if (rec.key_len < 0)
+            return true;
+    }
+    return false;
+}
+
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
                   bool allow_zstd, int64_t now_ms, gr_append_info_t *info)
 {
@@ -335,10 +364,23 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
             rc = GR_EINVAL;
             goto out;
         }
+        if (bi.record_count != bi.last_offset_delta + 1) {
+            /* only the cleaner writes batches with offset gaps */
+            info->error_code = KERR_CORRUPT_MESSAGE;
+            info->error_message = "record count does not match lastOffsetDelta";
+            rc = GR_ECORRUPT;
+            goto out;
+        }
         rc = gr_batch_check_records(data + off, &bi);
         if (rc < 0) {
             info->error_code = rc == GR_EINVAL ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
             info->error_message = "records do not parse";
+            goto out;
+        }
+        if (log->cfg.compact && !(bi.attributes & GR_ATTR_CONTROL) && has_null_key(data + off, &bi)) {
+            info->error_code = KERR_INVALID_RECORD;
+            info->error_message = "Compacted topic cannot accept message without key";
+            rc = GR_EINVAL;
             goto out;
         }
         noffsets += (int64_t)bi.last_offset_delta + 1;
@@ -477,6 +519,13 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
         while (log->nseg > 0) {
             s = log->segs[0];
             int64_t ts = s->max_ts >= 0 ? s->max_ts : s->mtime_ms;
+            if (s->size == 0 && log->nseg > 1) {
+                /* an empty first segment left by the cleaner */
+                log->start = GR_MAX(log->start, log->segs[1]->base);
+                drop_segment(log, 0, true);
+                deleted++;
+                continue;
+            }
             if (s->size == 0 || now_ms - ts <= log->cfg.retention_ms)
                 break;
             if (log->nseg == 1) {
@@ -515,6 +564,183 @@ void gr_log_advance_start(gr_log_t *log, int64_t offset)
     log->start = offset;
     while (log->nseg > 1 && log->segs[1]->base <= offset)
         drop_segment(log, 0, true);
+}
+
+/* -------------------------------------------------------- compaction */
+
+/* The cleanable segments: [0, n) with n the first non-active segment from
+ * the dirty one on that is younger than min.compaction.lag.ms (or the
+ * active segment).  *first_dirty is the cleaner checkpoint clamped to the
+ * log start. */
+static int clean_range(const gr_log_t *log, int64_t now_ms, int64_t *first_dirty)
+{
+    int64_t fd = GR_MAX(log->clean_off, log->start);
+    int n = log->nseg - 1;
+    int from = GR_MAX(0, seg_index(log, fd));
+    if (log->cfg.min_compaction_lag_ms > 0) {
+        for (int i = from; i < n; i++) {
+            const gr_segment_t *s = log->segs[i];
+            int64_t ts = s->max_ts >= 0 ? s->max_ts : s->mtime_ms;
+            if (ts > now_ms - log->cfg.min_compaction_lag_ms) {
+                n = i;
+                break;
+            }
+        }
+    }
+    *first_dirty = fd;
+    return n;
+}
+
+static double ratio_of(const gr_log_t *log, int n, int64_t first_dirty, int64_t *dirty_out)
+{
+    int64_t clean = 0, dirty = 0;
+    for (int i = 0; i < n; i++) {
+        if (log->segs[i]->next <= first_dirty)
+            clean += log->segs[i]->size;
+        else
+            dirty += log->segs[i]->size;
+    }
+    *dirty_out = dirty;
+    return clean + dirty > 0 ? (double)dirty / (double)(clean + dirty) : 0.0;
+}
+
+double gr_log_dirty_ratio(const gr_log_t *log, int64_t now_ms)
+{
+    int64_t fd, dirty;
+    int n = clean_range(log, now_ms, &fd);
+    return ratio_of(log, n, fd, &dirty);
+}
+
+int64_t gr_log_clean_offset(const gr_log_t *log) { return log->clean_off; }
+void gr_log_set_clean_offset(gr_log_t *log, int64_t offset) { log->clean_off = GR_MAX(0, offset); }
+bool gr_log_compacted(const gr_log_t *log) { return log->cfg.compact; }
+
+static void clean_work(void *arg)
+{
+    gr_clean_work(arg);
+}
+
+/* Swap the cleaned segments in, in ascending order; stop at the first
+ * failure (a prefix stays swapped: see cleaner.c). */
+static int clean_swap(gr_log_t *log, gr_clean_job_t *j)
+{
+    /* every segment to change must still be the same, non-active segment
+     * (retention may have deleted some meanwhile) */
+    for (int i = 0; i < j->nseg; i++) {
+        const gr_clean_seg_t *c = &j->segs[i];
+        if (c->action == GR_CLEAN_KEEP)
+            continue;
+        int k = seg_index(log, c->base);
+        if (k < 0 || k >= log->nseg - 1 || log->segs[k]->base != c->base || log->segs[k]->log != c->file ||
+            (c->action == GR_CLEAN_REMOVE && k == 0))
+            return GR_AGAIN;
+    }
+    for (int i = 0; i < j->nseg; i++) {
+        gr_clean_seg_t *c = &j->segs[i];
+        if (c->action == GR_CLEAN_KEEP)
+            continue;
+        int k = seg_index(log, c->base);
+        gr_segment_t *old = log->segs[k];
+        int rc;
+        log->dir_dirty = true;
+        if (c->action == GR_CLEAN_REPLACE) {
+            if ((rc = gr_clean_swap_files(old->path)) < 0)
+                return rc;
+            log->size += c->out->size - old->size;
+            log->segs[k] = c->out;
+            c->out = NULL;
+        } else {
+            if ((rc = gr_clean_remove_files(old->path)) < 0)
+                return rc;
+            log->size -= old->size;
+            memmove(log->segs + k, log->segs + k + 1, (size_t)(log->nseg - k - 1) * sizeof(*log->segs));
+            log->nseg--;
+        }
+        gr_seg_free(old);        /* readers keep their own file references */
+    }
+    return 0;
+}
+
+static void clean_done(void *arg)
+{
+    gr_clean_job_t *j = arg;
+    gr_log_t *log = j->log;
+    int rc = j->rc;
+    log->jobs--;
+    log->cleaning = false;
+    if (log->closed) {
+        if (j->cb)
+            j->cb(j->arg, -ECANCELED, &j->stats);
+        gr_clean_job_free(j, true);
+        if (log->jobs == 0)
+            free(log);
+        return;
+    }
+    if (rc == 0)
+        rc = clean_swap(log, j);
+    if (rc == 0) {
+        log->clean_off = GR_MAX(log->clean_off, j->map_end);
+        log->min_horizon = j->min_horizon;
+        if (j->stats.segments_cleaned || j->stats.segments_removed)
+            gr_info("cleaner", "Cleaned %s: offsets %lld..%lld mapped (%lld keys), %d segment(s) rewritten, "
+                    "%d removed, %lld of %lld records removed, %lld -> %lld bytes", log->dir,
+                    (long long)j->stats.first_dirty, (long long)j->map_end,
+                    (long long)j->stats.keys, j->stats.segments_cleaned, j->stats.segments_removed,
+                    (long long)j->stats.records_removed, (long long)j->stats.records_read,
+                    (long long)j->stats.bytes_read, (long long)j->stats.bytes_written);
+    } else if (rc == GR_AGAIN) {
+        gr_info("cleaner", "Cleaning of %s abandoned: its segments changed meanwhile", log->dir);
+    } else if (rc != GR_CLEAN_CRASHED) {
+        gr_error("cleaner", "Cleaning of %s failed: %s", log->dir, strerror(-rc));
+    }
+    if (j->cb)
+        j->cb(j->arg, rc, &j->stats);
+    /* a simulated crash leaves its files for recovery to find */
+    gr_clean_job_free(j, rc != GR_CLEAN_CRASHED);
+}
+
+int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_cb *cb, void *arg)
+{
+    if (!log->cfg.compact)
+        return GR_EINVAL;
+    if (log->cleaning || log->closed)
+        return GR_AGAIN;
+    int64_t first_dirty, dirty;
+    int n = clean_range(log, now_ms, &first_dirty);
+    if (n <= 0)
+        return GR_AGAIN;
+    double ratio = ratio_of(log, n, first_dirty, &dirty);
+    if (!(dirty > 0 && ratio >= log->cfg.min_cleanable_ratio) && log->min_horizon > now_ms)
+        return GR_AGAIN;
+    gr_clean_job_t *j = gr_calloc(1, sizeof(*j));
+    j->dir = gr_strdup(log->dir);
+    j->segs = gr_calloc((size_t)n, sizeof(*j->segs));
+    j->nseg = n;
+    for (int i = 0; i < n; i++) {
+        gr_segment_t *s = log->segs[i];
+        /* sealed: their index entries are all written, the files immutable */
+        j->segs[i] = (gr_clean_seg_t){.base = s->base, .next = s->next, .size = s->size,
+                                      .file = gr_file_ref(s->log)};
+    }
+    j->first_dirty = first_dirty;
+    j->now_ms = now_ms;
+    j->delete_retention_ms = log->cfg.delete_retention_ms;
+    j->index_interval = log->cfg.index_interval_bytes;
+    j->map_bytes = map_bytes;
+    j->log = log;
+    j->cb = cb;
+    j->arg = arg;
+    log->cleaning = true;
+    log->jobs++;
+    gr_debug("cleaner", "Cleaning %s: %d segment(s), first dirty offset %lld, dirty ratio %.2f", log->dir, n,
+             (long long)first_dirty, ratio);
+    if (log->ev) {
+        gr_ev_submit(log->ev, GR_EV_LANES - 1, clean_work, clean_done, j);
+    } else {
+        clean_work(j);
+        clean_done(j);
+    }
+    return 0;
 }
 
 /* -------------------------------------------------------------- open */
@@ -604,7 +830,8 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
     log->ev = o->ev;
     log->lane = o->lane;
     log->last_flush_ms = now;
-    if ((rc = gr_mkdir_p(o->dir)) < 0 || (rc = list_dir(o->dir, &bases, &nb)) < 0)
+    if ((rc = gr_mkdir_p(o->dir)) < 0 || (rc = gr_clean_recover_dir(o->dir)) < 0 ||
+        (rc = list_dir(o->dir, &bases, &nb)) < 0)
         goto err;
     for (int i = 0; i < nb; i++) {
         gr_segment_t *s;

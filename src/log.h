@@ -116,6 +116,39 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);
 
+/* ---- compaction (cleanup.policy=compact; engine in cleaner.c) ---- */
+typedef struct gr_clean_stats {
+    int64_t first_dirty;            /* the pass mapped [first_dirty, map_end) */
+    int64_t map_end;
+    int64_t keys;                   /* distinct keys in the offset map */
+    int64_t records_read;           /* in the rewritten segments */
+    int64_t records_removed;        /* superseded, keyless and expired tombstones */
+    int64_t tombstones_removed;
+    int64_t bytes_read;             /* size of the segments replaced or removed */
+    int64_t bytes_written;          /* size of their replacements */
+    int segments_cleaned;           /* replaced */
+    int segments_removed;           /* nothing survived */
+} gr_clean_stats_t;
+
+/* cb(arg, rc, stats) runs on the loop thread when a pass ends: rc 0, a
+ * GR_E* (nothing changed, or a prefix of the segments was swapped and the
+ * rest left as they were), -ECANCELED when the log was closed meanwhile. */
+typedef void gr_log_clean_cb(void *arg, int rc, const gr_clean_stats_t *st);
+
+/* Start a cleaning pass when the log needs one: dirty bytes / cleanable
+ * bytes >= min.cleanable.dirty.ratio, or a tombstone's delete horizon has
+ * passed.  The work runs on a helper thread (synchronously, cb included,
+ * without an ev); map_bytes bounds the offset map.  Returns 0 when started
+ * (cb will run), GR_AGAIN when there is nothing to do or a pass is already
+ * running, GR_EINVAL when the log is not compacted. */
+int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_cb *cb, void *arg);
+/* The dirty ratio the cleaner would see now (0 when nothing is cleanable). */
+double gr_log_dirty_ratio(const gr_log_t *log, int64_t now_ms);
+/* Cleaner checkpoint: offsets below were cleaned (cleaner-offset-checkpoint). */
+int64_t gr_log_clean_offset(const gr_log_t *log);
+void gr_log_set_clean_offset(gr_log_t *log, int64_t offset);
+bool gr_log_compacted(const gr_log_t *log);
+
 /* Flush: fsync off the loop.  cb(arg, rc) (may be NULL) runs on the loop thread once
  * everything below `upto` is durable (immediately if it already is). */
 typedef void gr_log_flush_cb(void *arg, int rc);
@@ -125,7 +158,8 @@ void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg);
 bool gr_log_flush_due(const gr_log_t *log);
 
 /* ---- log-dir checkpoint files (checkpoint.c) ----
- * recovery-point-offset-checkpoint and log-start-offset-checkpoint:
+ * recovery-point-offset-checkpoint, log-start-offset-checkpoint and
+ * cleaner-offset-checkpoint (cleaner_mgr.c):
  *   0            <- version
  *   N            <- number of entries
  *   topic part offset   (N lines)

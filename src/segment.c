@@ -137,14 +137,24 @@ void gr_seg_free(gr_segment_t *s)
     free(s);
 }
 
-static int open_all(gr_segment_t *s, int flags)
+/* Open the three files, named <path>.log<sfx> etc. */
+static int open_all_sfx(gr_segment_t *s, int flags, const char *sfx)
 {
+    char name[3][32];
     int rc;
-    if ((rc = open_file(s->path, ".log", O_RDWR | flags, &s->log)) < 0 ||
-        (rc = open_file(s->path, ".index", O_RDWR | O_CREAT | flags, &s->idx_file)) < 0 ||
-        (rc = open_file(s->path, ".timeindex", O_RDWR | O_CREAT | flags, &s->tidx_file)) < 0)
+    snprintf(name[0], sizeof(name[0]), ".log%s", sfx);
+    snprintf(name[1], sizeof(name[1]), ".index%s", sfx);
+    snprintf(name[2], sizeof(name[2]), ".timeindex%s", sfx);
+    if ((rc = open_file(s->path, name[0], O_RDWR | flags, &s->log)) < 0 ||
+        (rc = open_file(s->path, name[1], O_RDWR | O_CREAT | flags, &s->idx_file)) < 0 ||
+        (rc = open_file(s->path, name[2], O_RDWR | O_CREAT | flags, &s->tidx_file)) < 0)
         return rc;
     return 0;
+}
+
+static int open_all(gr_segment_t *s, int flags)
+{
+    return open_all_sfx(s, flags, "");
 }
 
 int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out)
@@ -160,6 +170,28 @@ int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **
     s->fine_start_rel = 0;
     *out = s;
     return 0;
+}
+
+int gr_seg_create_cleaned(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out)
+{
+    gr_segment_t *s = seg_new(dir, base);
+    int rc = open_all_sfx(s, O_CREAT | O_TRUNC, ".cleaned");
+    if (rc < 0) {
+        gr_seg_free(s);
+        return rc;
+    }
+    s->roll_base_ms = now_ms;
+    s->mtime_ms = now_ms;
+    *out = s;
+    return 0;
+}
+
+void gr_seg_drop_fine(gr_segment_t *s)
+{
+    free(s->fine);
+    s->fine = NULL;
+    s->n_fine = s->cap_fine = 0;
+    s->fine_start_rel = 0;
 }
 
 int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out)

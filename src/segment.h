@@ -53,6 +53,14 @@ typedef struct gr_segment {
 
 /* Create a new empty segment (truncating stale files of that name). */
 int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out);
+/* Create the files of a segment being written by the log cleaner:
+ * <base>.log.cleaned, <base>.index.cleaned, <base>.timeindex.cleaned.
+ * seg->path is "<dir>/<base>" as for any segment, so the open files keep
+ * working once cleaner.c has renamed them to their final names. */
+int gr_seg_create_cleaned(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out);
+/* Forget the fine index (reads fall back to the sparse index): a cleaned
+ * segment is old data, not worth 8 bytes per batch of memory. */
+void gr_seg_drop_fine(gr_segment_t *seg);
 /* Open an existing segment's files; indexes are not loaded yet. */
 int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out);
 /* Load the index files and check them (monotonic, within the log), then

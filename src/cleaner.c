@@ -1,0 +1,724 @@
+/*
+ * cleaner.c - the log compaction engine (Kafka's LogCleaner), for logs
+ * with cleanup.policy=compact.  log.c decides when to clean and snapshots
+ * the segments (gr_log_clean); this file does the heavy part on a helper
+ * thread and owns the file protocol that makes the swap crash-safe.
+ *
+ * A pass over one log:
+ *
+ *   segments:  [ cleaned ......... | dirty ............ | young | active ]
+ *              ^log start          ^first_dirty         ^U      ^
+ *                                  (cleaner checkpoint)  (min.compaction.lag.ms
+ *                                                         or the active segment)
+ *
+ *   1. Offset map: key -> latest offset over the dirty section, batch by
+ *      batch from first_dirty, until the map reaches its memory bound
+ *      (then only a prefix is cleaned: map_end is where the map stops,
+ *      and becomes the new checkpoint).  Keys are stored in full and
+ *      compared byte for byte, so a hash collision can never make a key
+ *      shadow another one.
+ *   2. Rewrite every source segment below map_end, from the log start:
+ *      a record survives when its key is not in the map or the map says
+ *      it is the latest (offset >= mapped offset).  Dropped: superseded
+ *      records, records without a key (Kafka does the same), tombstones
+ *      whose delete horizon has passed.  Control batches are copied as
+ *      they are.
+ *   3. A batch whose records all survive is copied byte for byte (still
+ *      compressed).  A batch that loses records is rebuilt uncompressed
+ *      (the broker does not compress) with the kept records, their
+ *      original offset deltas, timestamps and headers, the original
+ *      baseOffset, producer fields and leader epoch: offsets never move,
+ *      the log just has gaps (reads and indexes look up "first batch
+ *      whose last offset >= target").  A batch that keeps nothing is
+ *      dropped (producer state is not kept through compaction: no
+ *      empty batches are written).  A segment that keeps nothing is
+ *      removed, except the log's first one which stays, empty, so the
+ *      log start offset does not move.
+ *   4. Tombstones (KIP-534): the first pass that keeps a tombstone
+ *      rebuilds its batch with attribute bit 6 set and baseTimestamp =
+ *      now + delete.retention.ms (record timestamps are kept: their
+ *      deltas are relative to the new base).  A later pass after that
+ *      time drops the tombstones.  log.c remembers the earliest horizon
+ *      so that a log with nothing dirty is still cleaned when it passes
+ *      (unknown after a restart: the first tick runs a pass).
+ *   5. Each rewritten segment is written as <base>.{log,index,timeindex}
+ *      .cleaned with fresh indexes, fsynced; a segment with no change is
+ *      discarded (GR_CLEAN_KEEP).  Then, on the loop thread, log.c swaps
+ *      the segments in ascending offset order.
+ *
+ * Swap protocol, per segment (file states; "x" exists):
+ *
+ *   step                         .log.cleaned .log.swap .log.deleted .log  recovery
+ *   --------------------------   ------------ --------- ------------ ----  --------------------
+ *   cleaned written                   x                                x   delete .cleaned
+ *   idx/tidx .cleaned -> .swap        x                                x   delete .swap, .cleaned
+ *   .log.cleaned -> .log.swap                   x                      x   finish: all .swap -> final
+ *   old files -> .deleted                       x         x                finish, delete .deleted
+ *   idx/tidx .swap -> final                     x         x                finish, delete .deleted
+ *   .log.swap -> .log                                     x            x   delete .deleted
+ *   unlink .deleted                                                    x   -
+ *
+ * Segments are swapped in ascending order, so after a crash the log is a
+ * prefix of cleaned segments followed by untouched ones.  That is always
+ * a valid log: a record is only ever dropped because a later record of
+ * its key (kept in both versions of a later segment) supersedes it, or
+ * because it is an expired tombstone whose older values live in earlier,
+ * already swapped segments.  Open files survive the renames, so readers
+ * holding a gr_file_t of an old segment keep reading it.
+ *
+ * Bounded memory: the offset map (map_bytes), one batch (max.message.bytes,
+ * decompressed up to 256 MiB) and a 1 MiB write buffer.
+ */
+#include "cleaner.h"
+#include "batch.h"
+#include "compress.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WRITE_CHUNK (1u << 20)
+
+int gr_clean_crash_after = -1;
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline uint64_t be64(const uint8_t *p)
+{
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+
+static inline uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+/* ------------------------------------------------------- offset map */
+
+/* Open addressing, linear probing; keys live in one arena.  An entry is
+ * free when off < 0. */
+typedef struct ment {
+    uint64_t h;
+    int64_t off;
+    uint32_t koff, klen;
+} ment_t;
+
+typedef struct omap {
+    ment_t *t;
+    size_t slots, n;
+    uint8_t *keys;
+    size_t klen, kcap;
+} omap_t;
+
+static uint64_t hash_key(const uint8_t *k, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;        /* FNV-1a, then a splitmix64 finish */
+    for (size_t i = 0; i < n; i++) {
+        h ^= k[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= (uint64_t)n;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+static void omap_init(omap_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->slots = 1024;
+    m->t = gr_malloc(m->slots * sizeof(*m->t));
+    for (size_t i = 0; i < m->slots; i++)
+        m->t[i].off = -1;
+}
+
+static void omap_free(omap_t *m)
+{
+    free(m->t);
+    free(m->keys);
+    memset(m, 0, sizeof(*m));
+}
+
+static ment_t *omap_slot(const omap_t *m, const uint8_t *k, uint32_t n, uint64_t h)
+{
+    size_t mask = m->slots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        ment_t *e = &m->t[i];
+        if (e->off < 0)
+            return e;
+        if (e->h == h && e->klen == n && (n == 0 || memcmp(m->keys + e->koff, k, n) == 0))
+            return e;
+    }
+}
+
+static void omap_grow(omap_t *m)
+{
+    ment_t *old = m->t;
+    size_t n = m->slots;
+    m->slots *= 2;
+    m->t = gr_malloc(m->slots * sizeof(*m->t));
+    for (size_t i = 0; i < m->slots; i++)
+        m->t[i].off = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (old[i].off < 0)
+            continue;
+        size_t mask = m->slots - 1, j = (size_t)old[i].h & mask;
+        while (m->t[j].off >= 0)
+            j = (j + 1) & mask;
+        m->t[j] = old[i];
+    }
+    free(old);
+}
+
+static void omap_put(omap_t *m, const uint8_t *k, uint32_t n, int64_t off)
+{
+    uint64_t h = hash_key(k, n);
+    ment_t *e = omap_slot(m, k, n, h);
+    if (e->off >= 0) {
+        if (off > e->off)
+            e->off = off;
+        return;
+    }
+    if (m->klen + n > m->kcap) {
+        size_t cap = m->kcap ? m->kcap : 4096;
+        while (cap < m->klen + n)
+            cap *= 2;
+        m->keys = gr_realloc(m->keys, cap);
+        m->kcap = cap;
+    }
+    if (n > 0)
+        memcpy(m->keys + m->klen, k, n);
+    *e = (ment_t){h, off, (uint32_t)m->klen, n};
+    m->klen += n;
+    if (++m->n * 2 > m->slots)
+        omap_grow(m);
+}
+
+/* Latest offset of key k, -1 when it is not in the map. */
+static int64_t omap_get(const omap_t *m, const uint8_t *k, uint32_t n)
+{
+    return omap_slot(m, k, n, hash_key(k, n))->off;
+}
+
+/* Would adding up to `keys` keys of `kbytes` bytes stay within limit? */
+static bool omap_fits(const omap_t *m, size_t keys, size_t kbytes, size_t limit)
+{
+    size_t slots = m->slots;
+    while ((m->n + keys + 1) * 2 > slots)
+        slots *= 2;
+    size_t kcap = m->kcap ? m->kcap : 4096;
+    while (kcap < m->klen + kbytes)
+        kcap *= 2;
+    return slots * sizeof(ment_t) + kcap <= limit;
+}
+
+/* --------------------------------------------------- reading batches */
+
+typedef struct src {
+    int fd;
+    int64_t pos, size;
+    gr_buf_t buf;            /* the current batch */
+} src_t;
+
+static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* The next whole, checked batch: 0, GR_ENOENT at the end, GR_EIO or
+ * GR_ECORRUPT (the segment was valid when it was sealed: corruption
+ * aborts the pass instead of guessing). */
+static int src_next(src_t *s, const uint8_t **p, gr_batch_info_t *bi)
+{
+    uint8_t hdr[GR_BATCH_LOG_OVERHEAD];
+    if (s->pos >= s->size)
+        return GR_ENOENT;
+    if (s->size - s->pos < GR_BATCH_HEADER_SIZE)
+        return GR_ECORRUPT;
+    ssize_t r = pread_full(s->fd, hdr, sizeof(hdr), s->pos);
+    if (r < 0)
+        return GR_EIO;
+    if (r < (ssize_t)sizeof(hdr))
+        return GR_ECORRUPT;
+    int64_t size = (int64_t)(int32_t)be32(hdr + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
+    if (size < GR_BATCH_HEADER_SIZE || size > s->size - s->pos)
+        return GR_ECORRUPT;
+    gr_buf_reserve(&s->buf, (size_t)size);
+    r = pread_full(s->fd, s->buf.p, (size_t)size, s->pos);
+    if (r < 0)
+        return GR_EIO;
+    if (r < size || gr_batch_check(s->buf.p, (size_t)size, bi) < 0)
+        return GR_ECORRUPT;
+    s->buf.len = (size_t)size;
+    s->pos += size;
+    *p = s->buf.p;
+    return 0;
+}
+
+/* --------------------------------------------------------- the pass */
+
+/* Delete a cleaned segment's files and free it. */
+static void discard_out(gr_segment_t *out)
+{
+    static const char *const names[] = {".log.cleaned", ".index.cleaned", ".timeindex.cleaned"};
+    char a[PATH_MAX];
+    if (out == NULL)
+        return;
+    for (size_t i = 0; i < GR_ARRAY_LEN(names); i++) {
+        snprintf(a, sizeof(a), "%s%s", out->path, names[i]);
+        if (unlink(a) == -1 && errno != ENOENT)
+            gr_warn("cleaner", "cannot delete %s: %s", a, strerror(errno));
+    }
+    gr_seg_free(out);
+}
+
+void gr_clean_job_free(gr_clean_job_t *j, bool discard)
+{
+    if (j == NULL)
+        return;
+    for (int i = 0; i < j->nseg; i++) {
+        gr_clean_seg_t *s = &j->segs[i];
+        if (s->file)
+            gr_file_unref(s->file);
+        if (discard)
+            discard_out(s->out);
+        else
+            gr_seg_free(s->out);
+        s->out = NULL;
+    }
+    free(j->segs);
+    free(j->dir);
+    free(j);
+}
+
+typedef struct pass {
+    gr_clean_job_t *j;
+    omap_t map;
+    src_t src;
+    gr_buf_t dec;            /* decompressed records */
+    gr_record_t *recs;       /* records of the current batch */
+    bool *keep;
+    size_t caprecs;
+    gr_buf_t wbuf;           /* batches waiting to be appended */
+} pass_t;
+
+/* Parse all records of a checked batch into ps->recs. */
+static int parse_batch(pass_t *ps, const uint8_t *p, const gr_batch_info_t *bi)
+{
+    const uint8_t *r, *end;
+    if (gr_batch_records(p, bi, &ps->dec, &r, &end) < 0)
+        return GR_ECORRUPT;
+    if ((size_t)bi->record_count > ps->caprecs) {
+        ps->caprecs = (size_t)bi->record_count;
+        ps->recs = gr_realloc(ps->recs, ps->caprecs * sizeof(*ps->recs));
+        ps->keep = gr_realloc(ps->keep, ps->caprecs * sizeof(*ps->keep));
+    }
+    for (int32_t i = 0; i < bi->record_count; i++) {
+        if (gr_record_next(&r, end, &ps->recs[i]) < 0 || ps->recs[i].offset_delta > bi->last_offset_delta)
+            return GR_ECORRUPT;
+    }
+    return r == end ? 0 : GR_ECORRUPT;
+}
+
+static void src_begin(pass_t *ps, const gr_clean_seg_t *s)
+{
+    ps->src.fd = s->file->fd;
+    ps->src.pos = 0;
+    ps->src.size = s->size;
+}
+
+/* Phase 1: map the dirty section.  Sets j->map_end. */
+static int build_map(pass_t *ps)
+{
+    gr_clean_job_t *j = ps->j;
+    int rc = 0;
+    j->map_end = j->first_dirty;
+    for (int i = 0; i < j->nseg; i++) {
+        gr_clean_seg_t *s = &j->segs[i];
+        if (s->next <= j->first_dirty)
+            continue;
+        src_begin(ps, s);
+        const uint8_t *p;
+        gr_batch_info_t bi;
+        while ((rc = src_next(&ps->src, &p, &bi)) == 0) {
+            int64_t last = bi.base_offset + bi.last_offset_delta;
+            if (last < j->first_dirty)
+                continue;
+            if (bi.attributes & GR_ATTR_CONTROL) {
+                j->map_end = last + 1;
+                continue;
+            }
+            if ((rc = parse_batch(ps, p, &bi)) < 0)
+                return rc;
+            size_t nkeys = 0, kbytes = 0;
+            for (int32_t k = 0; k < bi.record_count; k++)
+                if (ps->recs[k].key_len >= 0) {
+                    nkeys++;
+                    kbytes += (size_t)ps->recs[k].key_len;
+                }
+            if (ps->map.n > 0 && !omap_fits(&ps->map, nkeys, kbytes, j->map_bytes))
+                return 0;                       /* full: clean the prefix mapped so far */
+            for (int32_t k = 0; k < bi.record_count; k++) {
+                const gr_record_t *r = &ps->recs[k];
+                if (r->key_len >= 0)
+                    omap_put(&ps->map, r->key, (uint32_t)r->key_len, bi.base_offset + r->offset_delta);
+            }
+            j->map_end = last + 1;
+        }
+        if (rc != GR_ENOENT)
+            return rc;
+        j->map_end = GR_MAX(j->map_end, s->next);
+    }
+    return 0;
+}
+
+static int wflush(pass_t *ps, gr_segment_t *out)
+{
+    if (ps->wbuf.len == 0)
+        return 0;
+    int rc = gr_seg_append(out, ps->wbuf.p, ps->wbuf.len, ps->j->now_ms, ps->j->index_interval);
+    ps->wbuf.len = 0;
+    return rc;
+}
+
+static int emit(pass_t *ps, gr_segment_t *out, const uint8_t *p, size_t n)
+{
+    int rc;
+    if (out->size + (int64_t)ps->wbuf.len + (int64_t)n > INT32_MAX)
+        return GR_ETOOBIG;                      /* index positions are int32 */
+    if (ps->wbuf.len > 0 && ps->wbuf.len + n > WRITE_CHUNK && (rc = wflush(ps, out)) < 0)
+        return rc;
+    gr_buf_reserve(&ps->wbuf, ps->wbuf.len + n);
+    memcpy(ps->wbuf.p + ps->wbuf.len, p, n);
+    ps->wbuf.len += n;
+    return 0;
+}
+
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* Rebuild a batch with the kept records (uncompressed). */
+static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi, int64_t horizon)
+{
+    gr_batch_builder_t b;
+    int64_t base_ts = (int64_t)be64(p + GR_BOFF_BASE_TS);
+    int64_t first_ts = INT64_MIN;
+    for (int32_t k = 0; k < bi->record_count && first_ts == INT64_MIN; k++)
+        if (ps->keep[k])
+            first_ts = base_ts + ps->recs[k].timestamp_delta;
+    gr_batch_builder_init(&b, bi->base_offset, horizon >= 0 ? horizon : first_ts);
+    b.max_timestamp = INT64_MIN;                /* from the kept records only */
+    for (int32_t k = 0; k < bi->record_count; k++) {
+        const gr_record_t *r = &ps->recs[k];
+        if (!ps->keep[k])
+            continue;
+        gr_batch_builder_add_record(&b, r->offset_delta, base_ts + r->timestamp_delta, r->key, r->key_len,
+                                    r->value, r->value_len, r->headers, r->headers_len, r->header_count);
+    }
+    if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE)
+        b.max_timestamp = bi->max_timestamp;    /* LogAppendTime: the batch's time */
+    int16_t attr = (int16_t)(bi->attributes & ~(GR_ATTR_COMPRESSION_MASK | GR_ATTR_DELETE_HORIZON));
+    if (horizon >= 0)
+        attr |= GR_ATTR_DELETE_HORIZON;
+    size_t len;
+    uint8_t *nb = gr_batch_builder_finish(&b, attr, bi->producer_id, (int16_t)be16(p + GR_BOFF_PRODUCER_EPOCH),
+                                          (int32_t)be32(p + GR_BOFF_BASE_SEQ), &len);
+    memcpy(nb + GR_BOFF_LEADER_EPOCH, p + GR_BOFF_LEADER_EPOCH, 4);   /* outside the CRC */
+    int rc = emit(ps, out, nb, len);
+    gr_batch_builder_free(&b);
+    return rc;
+}
+
+/* Phase 2 for one source segment. */
+static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
+{
+    gr_clean_job_t *j = ps->j;
+    gr_segment_t *out = NULL;
+    bool changed = false;
+    int rc = gr_seg_create_cleaned(j->dir, s->base, j->now_ms, &out);
+    if (rc < 0)
+        return rc;
+    src_begin(ps, s);
+    ps->wbuf.len = 0;
+    const uint8_t *p;
+    gr_batch_info_t bi;
+    while ((rc = src_next(&ps->src, &p, &bi)) == 0) {
+        j->stats.records_read += bi.record_count;
+        if (bi.attributes & GR_ATTR_CONTROL) {
+            if ((rc = emit(ps, out, p, (size_t)bi.size)) < 0)
+                goto err;
+            continue;
+        }
+        if ((rc = parse_batch(ps, p, &bi)) < 0)
+            goto err;
+        int64_t horizon = (bi.attributes & GR_ATTR_DELETE_HORIZON) ? (int64_t)be64(p + GR_BOFF_BASE_TS) : -1;
+        int32_t kept = 0, tombs = 0;
+        for (int32_t k = 0; k < bi.record_count; k++) {
+            const gr_record_t *r = &ps->recs[k];
+            bool keep = r->key_len >= 0 &&
+                        omap_get(&ps->map, r->key, (uint32_t)r->key_len) <= bi.base_offset + r->offset_delta;
+            if (keep && r->value_len < 0) {
+                if (horizon >= 0 && horizon <= j->now_ms) {
+                    keep = false;
+                    j->stats.tombstones_removed++;
+                } else {
+                    tombs++;
+                }
+            }
+            ps->keep[k] = keep;
+            kept += keep;
+        }
+        j->stats.records_removed += bi.record_count - kept;
+        if (kept == bi.record_count && (tombs == 0 || horizon >= 0)) {
+            rc = emit(ps, out, p, (size_t)bi.size);
+        } else if (kept == 0) {
+            changed = true;
+            rc = 0;
+        } else {
+            changed = true;
+            if (tombs > 0 && horizon < 0)
+                horizon = add_sat(j->now_ms, j->delete_retention_ms);
+            rc = rebuild(ps, out, p, &bi, tombs > 0 ? horizon : -1);
+        }
+        if (rc < 0)
+            goto err;
+        if (tombs > 0 && horizon < j->min_horizon)
+            j->min_horizon = horizon;
+    }
+    if (rc != GR_ENOENT)
+        goto err;
+    if (!changed) {
+        s->action = GR_CLEAN_KEEP;
+        discard_out(out);
+        return 0;
+    }
+    if ((rc = wflush(ps, out)) < 0 || (rc = gr_seg_seal(out)) < 0 ||
+        (rc = gr_seg_sync(out->log, out->idx_file, out->tidx_file)) < 0)
+        goto err;
+    out->dirty = false;
+    gr_seg_drop_fine(out);
+    j->stats.bytes_read += s->size;
+    j->stats.bytes_written += out->size;
+    if (out->size == 0 && !first) {
+        s->action = GR_CLEAN_REMOVE;
+        discard_out(out);
+        j->stats.segments_removed++;
+    } else {
+        s->action = GR_CLEAN_REPLACE;
+        s->out = out;
+        j->stats.segments_cleaned++;
+    }
+    return 0;
+err:
+    discard_out(out);
+    return rc;
+}
+
+void gr_clean_work(gr_clean_job_t *j)
+{
+    pass_t ps;
+    memset(&ps, 0, sizeof(ps));
+    ps.j = j;
+    omap_init(&ps.map);
+    j->min_horizon = INT64_MAX;
+    j->rc = build_map(&ps);
+    j->stats.first_dirty = j->first_dirty;
+    j->stats.map_end = j->map_end;
+    j->stats.keys = (int64_t)ps.map.n;
+    bool wrote = false;
+    for (int i = 0; i < j->nseg && j->rc == 0; i++) {
+        gr_clean_seg_t *s = &j->segs[i];
+        s->action = GR_CLEAN_KEEP;
+        if (s->base >= j->map_end)
+            continue;
+        j->rc = clean_segment(&ps, s, i == 0);
+        wrote |= s->action != GR_CLEAN_KEEP;
+    }
+    if (j->rc == 0 && wrote)
+        j->rc = gr_fsync_dir(j->dir);
+    omap_free(&ps.map);
+    gr_buf_free(&ps.src.buf);
+    gr_buf_free(&ps.dec);
+    gr_buf_free(&ps.wbuf);
+    free(ps.recs);
+    free(ps.keep);
+}
+
+/* ------------------------------------------------------ files, swap */
+
+static const char *const sfx[] = {".index", ".timeindex", ".log"};   /* .log last: the commit point */
+
+static int fs_step(void)
+{
+    if (gr_clean_crash_after < 0)
+        return 0;
+    if (gr_clean_crash_after == 0)
+        return GR_CLEAN_CRASHED;
+    gr_clean_crash_after--;
+    return 0;
+}
+
+static int do_rename(const char *path, const char *s, const char *from, const char *to)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    int rc = fs_step();
+    if (rc < 0)
+        return rc;
+    snprintf(a, sizeof(a), "%s%s%s", path, s, from);
+    snprintf(b, sizeof(b), "%s%s%s", path, s, to);
+    if (rename(a, b) == -1) {
+        rc = -errno;
+        gr_error("cleaner", "cannot rename %s to %s: %s", a, b, strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+
+static int do_unlink(const char *path, const char *s, const char *suffix)
+{
+    char a[PATH_MAX];
+    int rc = fs_step();
+    if (rc < 0)
+        return rc;
+    snprintf(a, sizeof(a), "%s%s%s", path, s, suffix);
+    if (unlink(a) == -1 && errno != ENOENT) {
+        gr_warn("cleaner", "cannot delete %s: %s", a, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+int gr_clean_swap_files(const char *path)
+{
+    int rc;
+    /* 1: .cleaned -> .swap, the log last */
+    for (size_t i = 0; i < GR_ARRAY_LEN(sfx); i++)
+        if ((rc = do_rename(path, sfx[i], ".cleaned", ".swap")) < 0) {
+            if (rc != GR_CLEAN_CRASHED)
+                for (size_t k = 0; k < i; k++)
+                    do_unlink(path, sfx[k], ".swap");
+            return rc;
+        }
+    /* 2: old -> .deleted; 3: .swap -> final, the log last */
+    for (size_t i = 0; i < GR_ARRAY_LEN(sfx); i++)
+        if ((rc = do_rename(path, sfx[i], "", ".deleted")) < 0 && rc == GR_CLEAN_CRASHED)
+            return rc;
+    for (size_t i = 0; i < GR_ARRAY_LEN(sfx); i++)
+        if ((rc = do_rename(path, sfx[i], ".swap", "")) < 0)
+            return rc;
+    /* 4 */
+    for (size_t i = 0; i < GR_ARRAY_LEN(sfx); i++)
+        if ((rc = do_unlink(path, sfx[i], ".deleted")) == GR_CLEAN_CRASHED)
+            return rc;
+    return 0;
+}
+
+int gr_clean_remove_files(const char *path)
+{
+    static const char *const order[] = {".log", ".index", ".timeindex"};
+    int rc;
+    for (size_t i = 0; i < GR_ARRAY_LEN(order); i++)
+        if ((rc = do_rename(path, order[i], "", ".deleted")) < 0 && (rc == GR_CLEAN_CRASHED || i == 0))
+            return rc;
+    for (size_t i = 0; i < GR_ARRAY_LEN(order); i++)
+        if ((rc = do_unlink(path, order[i], ".deleted")) == GR_CLEAN_CRASHED)
+            return rc;
+    return 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* "<20 digits><s>" */
+static bool is_seg_file(const char *name, const char *s)
+{
+    size_t n = strlen(name), k = strlen(s);
+    if (n != 20 + k || strcmp(name + 20, s) != 0)
+        return false;
+    for (int i = 0; i < 20; i++)
+        if (name[i] < '0' || name[i] > '9')
+            return false;
+    return true;
+}
+
+int gr_clean_recover_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!has_suffix(de->d_name, ".swap") && !has_suffix(de->d_name, ".cleaned") &&
+            !has_suffix(de->d_name, ".deleted"))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            names = gr_realloc(names, cap * sizeof(*names));
+        }
+        names[n++] = gr_strdup(de->d_name);
+    }
+    closedir(d);
+    /* decide first: renaming a .log.swap must not make its indexes look
+     * incomplete */
+    bool *finish = gr_calloc(n ? n : 1, sizeof(*finish));
+    char a[PATH_MAX], b[PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = names[i];
+        if (is_seg_file(nm, ".log.swap") || is_seg_file(nm, ".index.swap") || is_seg_file(nm, ".timeindex.swap")) {
+            snprintf(a, sizeof(a), "%s/%.20s.log.swap", dir, nm);
+            finish[i] = access(a, F_OK) == 0;
+        }
+    }
+    int rc = 0;
+    bool renamed = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *nm = names[i];
+        snprintf(a, sizeof(a), "%s/%s", dir, nm);
+        if (finish[i]) {
+            snprintf(b, sizeof(b), "%s/%.*s", dir, (int)(strlen(nm) - 5), nm);
+            if (rename(a, b) == -1) {
+                rc = -errno;
+                gr_error("cleaner", "cannot rename %s to %s: %s", a, b, strerror(errno));
+            } else {
+                renamed = true;
+                gr_info("cleaner", "Completed an interrupted swap: %s", b);
+            }
+            continue;
+        }
+        if (unlink(a) == -1 && errno != ENOENT)
+            gr_warn("cleaner", "cannot delete %s: %s", a, strerror(errno));
+    }
+    free(finish);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (renamed && rc == 0)
+        rc = gr_fsync_dir(dir);
+    return rc;
+}
