@@ -1,0 +1,556 @@
+/*
+ * api_group.c - the classic group APIs: FindCoordinator (key 10, v0-4),
+ * JoinGroup (11, v0-9), Heartbeat (12, v0-4), LeaveGroup (13, v0-5),
+ * SyncGroup (14, v0-5), DescribeGroups (15, v0-5), ListGroups (16, v0-4)
+ * and DeleteGroups (42, v0-2).
+ *
+ * The handlers only translate between the wire (schema_gen.h) and the
+ * coordinator's plain C entry points (group.h), shaping each response per
+ * version as Kafka 3.7's KafkaApis / GroupCoordinatorAdapter do.
+ *
+ * Parking: JoinGroup and SyncGroup keep a waiter in the request arena; the
+ * coordinator answers it whenever the rebalance gets there (possibly
+ * before gr_group_join/sync return).  If the connection closes first,
+ * on_cancel detaches the waiter and the member keeps waiting as in Kafka.
+ * DeleteGroups waits for the tombstones with a heap context, because the
+ * coordinator's callbacks can outlive the request.
+ */
+#include "api_util.h"
+#include "broker.h"
+#include "coord.h"
+#include "group.h"
+#include "kerr.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* NUL-terminated arena copy; NULL for a null string. */
+static const char *cstr(gr_req_t *req, gr_str_t s)
+{
+    if (s.len < 0)
+        return NULL;
+    return gr_arena_strndup(&req->arena, s.p ? s.p : "", (size_t)s.len);
+}
+
+static gr_str_t ostr(const char *s)
+{
+    return s ? (gr_str_t){s, (int32_t)strlen(s)} : GR_STR_NULL;
+}
+
+/* Kafka prints the client address as InetAddress.toString: "/127.0.0.1". */
+static const char *client_host(gr_req_t *req)
+{
+    const char *peer = gr_req_peer(req);
+    char buf[80];
+    size_t n = strlen(peer);
+    const char *colon = strrchr(peer, ':');
+    if (peer[0] == '[') {
+        const char *close = strchr(peer, ']');
+        peer++;
+        n = close ? (size_t)(close - peer) : strlen(peer);
+    } else if (colon) {
+        n = (size_t)(colon - peer);
+    }
+    snprintf(buf, sizeof(buf), "/%.*s", (int)GR_MIN(n, sizeof(buf) - 2), peer);
+    return gr_arena_strndup(&req->arena, buf, strlen(buf));
+}
+
+static const char *error_message(int16_t err)
+{
+    switch (err) {
+    case KERR_NONE: return "NONE";
+    case KERR_COORDINATOR_NOT_AVAILABLE: return "The coordinator is not available.";
+    case KERR_INVALID_REQUEST:
+        return "This most likely occurs because of a request being malformed by the client library or the "
+               "message was sent to an incompatible broker. See the broker logs for more details.";
+    default: return gr_kerr_name(err);
+    }
+}
+
+/* ------------------------------------------------------------ FindCoordinator */
+
+static int16_t coordinator_for(int8_t key_type)
+{
+    switch (key_type) {
+    case 0:
+        return KERR_NONE;                        /* group: this broker */
+    case 1:
+        return KERR_COORDINATOR_NOT_AVAILABLE;   /* no transaction coordinator */
+    default:
+        return KERR_INVALID_REQUEST;
+    }
+}
+
+void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
+{
+    gr_FindCoordinatorRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, FindCoordinatorRequest, &r);
+    int16_t v = req->api_version;
+    int8_t key_type = v >= 1 ? r.KeyType : 0;
+    gr_str_t host = ostr(gr_broker.adv_host);
+
+    gr_FindCoordinatorResponse_t resp;
+    gr_FindCoordinatorResponse_init(&resp);
+    if (v < 4) {
+        int16_t err = coordinator_for(key_type);
+        resp.ErrorCode = err;
+        resp.ErrorMessage = ostr(error_message(err));
+        resp.NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;
+        resp.Host = err == KERR_NONE ? host : GR_STR("");
+        resp.Port = err == KERR_NONE ? gr_broker.adv_port : -1;
+    } else {
+        int32_t n = GR_MAX(r.CoordinatorKeys_count, 0);
+        resp.Coordinators = GR_ARENA_ARRAY(req, gr_FindCoordinatorResponse_Coordinator_t, n,
+                                           gr_FindCoordinatorResponse_Coordinator_init);
+        resp.Coordinators_count = n;
+        for (int32_t i = 0; i < n; i++) {
+            gr_FindCoordinatorResponse_Coordinator_t *c = &resp.Coordinators[i];
+            int16_t err = coordinator_for(key_type);
+            c->Key = r.CoordinatorKeys[i];
+            c->ErrorCode = err;
+            c->ErrorMessage = err == KERR_NONE ? GR_STR_NULL : ostr(error_message(err));
+            c->NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;
+            c->Host = err == KERR_NONE ? host : GR_STR("");
+            c->Port = err == KERR_NONE ? gr_broker.adv_port : -1;
+        }
+    }
+    GR_RESPOND(req, FindCoordinatorResponse, &resp);
+}
+
+/* ------------------------------------------------------------ JoinGroup */
+
+typedef struct join_park {
+    gr_join_waiter_t w;
+    gr_req_t *req;
+    bool answered;
+} join_park_t;
+
+static void join_done(gr_join_waiter_t *w, const gr_join_result_t *res)
+{
+    join_park_t *jp = w->arg;
+    gr_req_t *req = jp->req;
+    jp->answered = true;
+    req->on_cancel = NULL;
+    req->park = NULL;
+
+    gr_JoinGroupResponse_t resp;
+    gr_JoinGroupResponse_init(&resp);
+    resp.ErrorCode = res->error;
+    resp.GenerationId = res->generation_id;
+    resp.ProtocolType = ostr(res->protocol_type);
+    if (req->api_version >= 7)
+        resp.ProtocolName = ostr(res->protocol_name);
+    else
+        resp.ProtocolName = ostr(res->protocol_name ? res->protocol_name : "");
+    resp.Leader = ostr(res->leader_id ? res->leader_id : "");
+    resp.SkipAssignment = res->skip_assignment;
+    resp.MemberId = ostr(res->member_id ? res->member_id : "");
+    if (res->include_members && res->group) {
+        const gr_group_t *g = res->group;
+        resp.Members = GR_ARENA_ARRAY(req, gr_JoinGroupResponse_JoinGroupResponseMember_t, g->nmembers,
+                                      gr_JoinGroupResponse_JoinGroupResponseMember_init);
+        int32_t i = 0;
+        for (const gr_member_t *m = g->members; m && i < g->nmembers; m = m->next, i++) {
+            gr_JoinGroupResponse_JoinGroupResponseMember_t *jm = &resp.Members[i];
+            const gr_member_protocol_t *p = gr_member_protocol(m, res->protocol_name);
+            jm->MemberId = ostr(m->member_id);
+            jm->GroupInstanceId = ostr(m->group_instance_id);
+            jm->Metadata = p ? (gr_bytes_t){p->metadata, p->metadata_len} : (gr_bytes_t){(const uint8_t *)"", 0};
+        }
+        resp.Members_count = i;
+    }
+    GR_RESPOND(req, JoinGroupResponse, &resp);
+}
+
+static void join_cancel(gr_req_t *req)
+{
+    join_park_t *jp = req->park;
+    if (jp)
+        gr_group_waiter_detach_join(&jp->w);
+    req->park = NULL;
+}
+
+void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
+{
+    gr_JoinGroupRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, JoinGroupRequest, &r);
+    int16_t v = req->api_version;
+
+    int32_t np = GR_MAX(r.Protocols_count, 0);
+    gr_join_protocol_t *protos = gr_arena_calloc(&req->arena, (size_t)GR_MAX(np, 1), sizeof(*protos));
+    for (int32_t i = 0; i < np; i++) {
+        const char *name = cstr(req, r.Protocols[i].Name);
+        protos[i].name = name ? name : "";
+        protos[i].metadata = r.Protocols[i].Metadata.p;
+        protos[i].metadata_len = GR_MAX(r.Protocols[i].Metadata.len, 0);
+    }
+    const char *group_id = cstr(req, r.GroupId);
+    const char *member_id = cstr(req, r.MemberId);
+    const char *instance_id = v >= 5 ? cstr(req, r.GroupInstanceId) : NULL;
+    const char *ptype = cstr(req, r.ProtocolType);
+    gr_join_params_t p = {
+        .group_id = group_id ? group_id : "",
+        .member_id = member_id ? member_id : "",
+        .group_instance_id = instance_id,
+        .client_id = req->client_id ? req->client_id : "",
+        .client_host = client_host(req),
+        .session_timeout_ms = r.SessionTimeoutMs,
+        .rebalance_timeout_ms = v >= 1 ? r.RebalanceTimeoutMs : r.SessionTimeoutMs,
+        .protocol_type = ptype ? ptype : "",
+        .protocols = protos,
+        .nprotocols = np,
+        .require_known_member_id = v >= 4 && !instance_id,
+        .support_skip_assignment = v >= 9,
+        .reason = v >= 8 ? cstr(req, r.Reason) : NULL,
+    };
+    join_park_t *jp = gr_arena_calloc(&req->arena, 1, sizeof(*jp));
+    jp->w.done = join_done;
+    jp->w.arg = jp;
+    jp->req = req;
+    gr_group_join(&p, &jp->w);
+    if (!jp->answered) {
+        req->park = jp;
+        req->on_cancel = join_cancel;
+    }
+}
+
+/* ------------------------------------------------------------ SyncGroup */
+
+typedef struct sync_park {
+    gr_sync_waiter_t w;
+    gr_req_t *req;
+    bool answered;
+} sync_park_t;
+
+static void sync_respond(gr_req_t *req, const gr_sync_result_t *res)
+{
+    gr_SyncGroupResponse_t resp;
+    gr_SyncGroupResponse_init(&resp);
+    resp.ErrorCode = res->error;
+    resp.ProtocolType = ostr(res->protocol_type);
+    resp.ProtocolName = ostr(res->protocol_name);
+    resp.Assignment = res->assignment && res->assignment_len > 0
+                          ? (gr_bytes_t){res->assignment, res->assignment_len}
+                          : (gr_bytes_t){(const uint8_t *)"", 0};
+    GR_RESPOND(req, SyncGroupResponse, &resp);
+}
+
+static void sync_done(gr_sync_waiter_t *w, const gr_sync_result_t *res)
+{
+    sync_park_t *sp = w->arg;
+    gr_req_t *req = sp->req;
+    sp->answered = true;
+    req->on_cancel = NULL;
+    req->park = NULL;
+    sync_respond(req, res);
+}
+
+static void sync_cancel(gr_req_t *req)
+{
+    sync_park_t *sp = req->park;
+    if (sp)
+        gr_group_waiter_detach_sync(&sp->w);
+    req->park = NULL;
+}
+
+void gr_api_sync_group(gr_req_t *req, gr_rd_t *body)
+{
+    gr_SyncGroupRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, SyncGroupRequest, &r);
+    int16_t v = req->api_version;
+    if (v >= 5 && (r.ProtocolType.len < 0 || r.ProtocolName.len < 0)) {
+        /* mandatory from v5 */
+        gr_sync_result_t res = {.error = KERR_INCONSISTENT_GROUP_PROTOCOL};
+        sync_respond(req, &res);
+        return;
+    }
+    int32_t na = GR_MAX(r.Assignments_count, 0);
+    gr_sync_assignment_t *as = gr_arena_calloc(&req->arena, (size_t)GR_MAX(na, 1), sizeof(*as));
+    for (int32_t i = 0; i < na; i++) {
+        const char *mid = cstr(req, r.Assignments[i].MemberId);
+        as[i].member_id = mid ? mid : "";
+        as[i].assignment = r.Assignments[i].Assignment.p;
+        as[i].assignment_len = GR_MAX(r.Assignments[i].Assignment.len, 0);
+    }
+    const char *group_id = cstr(req, r.GroupId);
+    const char *member_id = cstr(req, r.MemberId);
+    gr_sync_params_t p = {
+        .group_id = group_id ? group_id : "",
+        .generation_id = r.GenerationId,
+        .member_id = member_id ? member_id : "",
+        .group_instance_id = v >= 3 ? cstr(req, r.GroupInstanceId) : NULL,
+        .protocol_type = v >= 5 ? cstr(req, r.ProtocolType) : NULL,
+        .protocol_name = v >= 5 ? cstr(req, r.ProtocolName) : NULL,
+        .assignments = as,
+        .nassignments = na,
+    };
+    sync_park_t *sp = gr_arena_calloc(&req->arena, 1, sizeof(*sp));
+    sp->w.done = sync_done;
+    sp->w.arg = sp;
+    sp->req = req;
+    gr_group_sync(&p, &sp->w);
+    if (!sp->answered) {
+        req->park = sp;
+        req->on_cancel = sync_cancel;
+    }
+}
+
+/* ------------------------------------------------------------ Heartbeat */
+
+void gr_api_heartbeat(gr_req_t *req, gr_rd_t *body)
+{
+    gr_HeartbeatRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, HeartbeatRequest, &r);
+    const char *group_id = cstr(req, r.GroupId);
+    const char *member_id = cstr(req, r.MemberId);
+    gr_HeartbeatResponse_t resp;
+    gr_HeartbeatResponse_init(&resp);
+    resp.ErrorCode = gr_group_heartbeat(group_id ? group_id : "", member_id ? member_id : "",
+                                        req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL,
+                                        r.GenerationId);
+    GR_RESPOND(req, HeartbeatResponse, &resp);
+}
+
+/* ------------------------------------------------------------ LeaveGroup */
+
+void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
+{
+    gr_LeaveGroupRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, LeaveGroupRequest, &r);
+    int16_t v = req->api_version;
+    int32_t n = v >= 3 ? GR_MAX(r.Members_count, 0) : 1;
+    gr_leave_member_t *lm = gr_arena_calloc(&req->arena, (size_t)GR_MAX(n, 1), sizeof(*lm));
+    if (v >= 3) {
+        for (int32_t i = 0; i < n; i++) {
+            const char *mid = cstr(req, r.Members[i].MemberId);
+            lm[i].member_id = mid ? mid : "";
+            lm[i].group_instance_id = cstr(req, r.Members[i].GroupInstanceId);
+            lm[i].reason = v >= 5 ? cstr(req, r.Members[i].Reason) : NULL;
+        }
+    } else {
+        const char *mid = cstr(req, r.MemberId);
+        lm[0].member_id = mid ? mid : "";
+    }
+    const char *group_id = cstr(req, r.GroupId);
+    int16_t top = gr_group_leave(group_id ? group_id : "", lm, n);
+
+    gr_LeaveGroupResponse_t resp;
+    gr_LeaveGroupResponse_init(&resp);
+    if (v <= 2) {
+        /* the first member error stands for the request */
+        resp.ErrorCode = top;
+        for (int32_t i = 0; top == KERR_NONE && i < n; i++)
+            if (lm[i].error != KERR_NONE) {
+                resp.ErrorCode = lm[i].error;
+                break;
+            }
+    } else {
+        resp.ErrorCode = top;
+        int32_t nm = top == KERR_NONE ? n : 0;
+        resp.Members = GR_ARENA_ARRAY(req, gr_LeaveGroupResponse_MemberResponse_t, nm,
+                                      gr_LeaveGroupResponse_MemberResponse_init);
+        resp.Members_count = nm;
+        for (int32_t i = 0; i < nm; i++) {
+            resp.Members[i].MemberId = r.Members[i].MemberId;
+            resp.Members[i].GroupInstanceId = r.Members[i].GroupInstanceId;
+            resp.Members[i].ErrorCode = lm[i].error;
+        }
+    }
+    GR_RESPOND(req, LeaveGroupResponse, &resp);
+}
+
+/* ------------------------------------------------------------ DescribeGroups */
+
+/* AclOperation READ(3), DELETE(6), DESCRIBE(8): what a group supports,
+ * all allowed without an authorizer. */
+#define GROUP_AUTHORIZED_OPS ((1 << 3) | (1 << 6) | (1 << 8))
+
+static const gr_bytes_t no_bytes = {(const uint8_t *)"", 0};
+
+void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
+{
+    gr_DescribeGroupsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, DescribeGroupsRequest, &r);
+    int32_t n = GR_MAX(r.Groups_count, 0);
+    bool ops = req->api_version >= 3 && r.IncludeAuthorizedOperations;
+
+    gr_DescribeGroupsResponse_t resp;
+    gr_DescribeGroupsResponse_init(&resp);
+    resp.Groups = GR_ARENA_ARRAY(req, gr_DescribeGroupsResponse_DescribedGroup_t, n,
+                                 gr_DescribeGroupsResponse_DescribedGroup_init);
+    resp.Groups_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        gr_str_t id = r.Groups[i];
+        gr_DescribeGroupsResponse_DescribedGroup_t *d = &resp.Groups[i];
+        d->GroupId = id.len >= 0 ? id : GR_STR("");
+        d->GroupState = GR_STR("");
+        d->ProtocolType = GR_STR("");
+        d->ProtocolData = GR_STR("");
+        d->ErrorCode = gr_group_validate_status(id.p, id.len >= 0 ? (size_t)id.len : 0, true);
+        if (id.len < 0)
+            d->ErrorCode = KERR_INVALID_GROUP_ID;
+        if (ops)
+            d->AuthorizedOperations = GROUP_AUTHORIZED_OPS;
+        if (d->ErrorCode != KERR_NONE)
+            continue;
+        gr_group_t *g = gr_group_find(id.p, (size_t)id.len);
+        if (!g) {
+            d->GroupState = GR_STR("Dead");
+            continue;
+        }
+        bool stable = g->state == GR_GROUP_STABLE && g->protocol_name;
+        d->GroupState = ostr(gr_group_state_name(g->state));
+        d->ProtocolType = ostr(g->protocol_type ? g->protocol_type : "");
+        d->ProtocolData = ostr(stable ? g->protocol_name : "");
+        d->Members = GR_ARENA_ARRAY(req, gr_DescribeGroupsResponse_DescribedGroupMember_t, g->nmembers,
+                                    gr_DescribeGroupsResponse_DescribedGroupMember_init);
+        int32_t k = 0;
+        for (const gr_member_t *m = g->members; m && k < g->nmembers; m = m->next, k++) {
+            gr_DescribeGroupsResponse_DescribedGroupMember_t *dm = &d->Members[k];
+            dm->MemberId = ostr(m->member_id);
+            dm->GroupInstanceId = ostr(m->group_instance_id);
+            dm->ClientId = ostr(m->client_id ? m->client_id : "");
+            dm->ClientHost = ostr(m->client_host ? m->client_host : "");
+            dm->MemberMetadata = no_bytes;
+            dm->MemberAssignment = no_bytes;
+            if (stable) {
+                const gr_member_protocol_t *p = gr_member_protocol(m, g->protocol_name);
+                if (p && p->metadata_len > 0)
+                    dm->MemberMetadata = (gr_bytes_t){p->metadata, p->metadata_len};
+                if (m->assignment && m->assignment_len > 0)
+                    dm->MemberAssignment = (gr_bytes_t){m->assignment, m->assignment_len};
+            }
+        }
+        d->Members_count = k;
+    }
+    GR_RESPOND(req, DescribeGroupsResponse, &resp);
+}
+
+/* ------------------------------------------------------------ ListGroups */
+
+static bool state_in_filter(const gr_ListGroupsRequest_t *r, const char *state)
+{
+    if (r->StatesFilter_count <= 0)
+        return true;
+    size_t n = strlen(state);
+    for (int32_t i = 0; i < r->StatesFilter_count; i++) {
+        gr_str_t f = r->StatesFilter[i];
+        if (f.len >= 0 && (size_t)f.len == n && strncasecmp(f.p, state, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
+{
+    gr_ListGroupsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, ListGroupsRequest, &r);
+    if (req->api_version < 4)
+        r.StatesFilter_count = 0;
+
+    gr_ListGroupsResponse_t resp;
+    gr_ListGroupsResponse_init(&resp);
+    resp.ErrorCode = gr_coord_loading_any() ? KERR_COORDINATOR_LOAD_IN_PROGRESS : KERR_NONE;
+    int32_t cap = gr_group_count();
+    resp.Groups = GR_ARENA_ARRAY(req, gr_ListGroupsResponse_ListedGroup_t, cap, gr_ListGroupsResponse_ListedGroup_init);
+    int32_t k = 0;
+    for (gr_group_t *g = gr_group_next(NULL); g && k < cap; g = gr_group_next(g)) {
+        if (g->state == GR_GROUP_DEAD)
+            continue;
+        const char *state = gr_group_state_name(g->state);
+        if (!state_in_filter(&r, state))
+            continue;
+        gr_ListGroupsResponse_ListedGroup_t *lg = &resp.Groups[k++];
+        lg->GroupId = ostr(g->group_id);
+        lg->ProtocolType = ostr(g->protocol_type ? g->protocol_type : "");
+        lg->GroupState = ostr(state);
+        lg->GroupType = GR_STR("classic");
+    }
+    resp.Groups_count = k;
+    GR_RESPOND(req, ListGroupsResponse, &resp);
+}
+
+/* ------------------------------------------------------------ DeleteGroups */
+
+typedef struct delete_state {
+    gr_req_t *req;                  /* NULL once the connection went away */
+    int32_t pending;                /* tombstone writes in flight + 1 while starting */
+    int32_t n;
+    char **ids;                     /* owned copies, deduplicated request order */
+    int16_t *errors;
+} delete_state_t;
+
+static void delete_finish_one(delete_state_t *ds)
+{
+    if (--ds->pending > 0)
+        return;
+    gr_req_t *req = ds->req;
+    if (req) {
+        req->on_cancel = NULL;
+        req->park = NULL;
+        gr_DeleteGroupsResponse_t resp;
+        gr_DeleteGroupsResponse_init(&resp);
+        resp.Results = GR_ARENA_ARRAY(req, gr_DeleteGroupsResponse_DeletableGroupResult_t, ds->n,
+                                      gr_DeleteGroupsResponse_DeletableGroupResult_init);
+        resp.Results_count = ds->n;
+        for (int32_t i = 0; i < ds->n; i++) {
+            resp.Results[i].GroupId = gr_str_keep(req, ostr(ds->ids[i]));
+            resp.Results[i].ErrorCode = ds->errors[i];
+        }
+        GR_RESPOND(req, DeleteGroupsResponse, &resp);
+    }
+    for (int32_t i = 0; i < ds->n; i++)
+        free(ds->ids[i]);
+    free(ds->ids);
+    free(ds->errors);
+    free(ds);
+}
+
+static void delete_cb(void *arg, int16_t err)
+{
+    GR_UNUSED(err);     /* Kafka reports a deleted group as NONE whatever the append did */
+    delete_finish_one(arg);
+}
+
+static void delete_cancel(gr_req_t *req)
+{
+    delete_state_t *ds = req->park;
+    if (ds)
+        ds->req = NULL;
+    req->park = NULL;
+}
+
+void gr_api_delete_groups(gr_req_t *req, gr_rd_t *body)
+{
+    gr_DeleteGroupsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, DeleteGroupsRequest, &r);
+    int32_t n = GR_MAX(r.GroupsNames_count, 0);
+    delete_state_t *ds = gr_calloc(1, sizeof(*ds));
+    ds->req = req;
+    ds->ids = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ds->ids));
+    ds->errors = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ds->errors));
+    ds->pending = 1;
+    req->park = ds;
+    req->on_cancel = delete_cancel;
+    for (int32_t i = 0; i < n; i++) {
+        gr_str_t s = r.GroupsNames[i];
+        const char *p = s.len >= 0 ? s.p : "";
+        size_t len = s.len >= 0 ? (size_t)s.len : 0;
+        bool dup = false;
+        for (int32_t j = 0; j < ds->n && !dup; j++)
+            dup = strlen(ds->ids[j]) == len && memcmp(ds->ids[j], p, len) == 0;
+        if (dup)
+            continue;
+        int32_t k = ds->n++;
+        ds->ids[k] = gr_strndup(p, len);
+        if (s.len < 0) {
+            ds->errors[k] = KERR_INVALID_GROUP_ID;
+            continue;
+        }
+        ds->pending++;
+        ds->errors[k] = gr_group_delete(p, len, delete_cb, ds);
+        if (ds->errors[k] != KERR_NONE)
+            ds->pending--;
+    }
+    delete_finish_one(ds);
+}
