@@ -119,13 +119,62 @@ static gr_topic_t *offsets_topic(void)
     return gr_topic_find(GR_OFFSETS_TOPIC, sizeof(GR_OFFSETS_TOPIC) - 1);
 }
 
+/* Java's String.hashCode: s[0]*31^(n-1) + ... over UTF-16 code units of
+ * the id decoded as UTF-8 (malformed bytes become U+FFFD, as
+ * new String(bytes, UTF_8) does), in wrapping 32-bit arithmetic. */
+static int32_t java_hash(const char *s, size_t len)
+{
+    uint32_t h = 0;
+    const uint8_t *p = (const uint8_t *)s, *end = p + len;
+    while (p < end) {
+        uint32_t cp = 0xfffd;
+        int n = 1;
+        uint8_t b = p[0];
+        if (b < 0x80) {
+            cp = b;
+        } else if (b >= 0xc2 && b < 0xe0 && end - p >= 2 && (p[1] & 0xc0) == 0x80) {
+            cp = ((uint32_t)(b & 0x1f) << 6) | (p[1] & 0x3f);
+            n = 2;
+        } else if (b >= 0xe0 && b < 0xf0 && end - p >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+            uint32_t c = ((uint32_t)(b & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+            if (c >= 0x800 && (c < 0xd800 || c > 0xdfff)) {
+                cp = c;
+                n = 3;
+            }
+        } else if (b >= 0xf0 && b < 0xf5 && end - p >= 4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                   (p[3] & 0xc0) == 0x80) {
+            uint32_t c = ((uint32_t)(b & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
+                         ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+            if (c >= 0x10000 && c <= 0x10ffff) {
+                cp = c;
+                n = 4;
+            }
+        }
+        p += n;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = h * 31u + (0xd800u + (cp >> 10));
+            h = h * 31u + (0xdc00u + (cp & 0x3ff));
+        } else {
+            h = h * 31u + cp;
+        }
+    }
+    return (int32_t)h;
+}
+
+static int32_t partition_for(const char *group_id, size_t len, int32_t n)
+{
+    int32_t h = java_hash(group_id, len);
+    /* Kafka's Utils.abs: abs(Integer.MIN_VALUE) is 0 */
+    uint32_t a = h == INT32_MIN ? 0u : (uint32_t)(h < 0 ? -h : h);
+    return (int32_t)(a % (uint32_t)(n > 0 ? n : 1));
+}
+
 int32_t gr_coord_partition_for(const char *group_id, size_t len)
 {
     gr_topic_t *t = C.started ? offsets_topic() : NULL;
     int32_t n = t ? t->npart : gr_broker.cfg.offsets_topic_num_partitions;
-    if (n <= 0)
-        n = 1;
-    return gr_group_partition_for(group_id, len, n);
+    return partition_for(group_id, len, n);
 }
 
 static gr_partition_t *group_partition(gr_group_t *g)
@@ -133,8 +182,9 @@ static gr_partition_t *group_partition(gr_group_t *g)
     gr_topic_t *t = offsets_topic();
     if (!t)
         return NULL;
-    if (g->coord_partition < 0 || g->coord_partition >= t->npart)
-        g->coord_partition = gr_group_partition_for(g->group_id, strlen(g->group_id), t->npart);
+    int32_t want = partition_for(g->group_id, strlen(g->group_id), t->npart);
+    if (g->coord_partition != want)
+        g->coord_partition = want;
     return gr_partition_get(t, g->coord_partition);
 }
 

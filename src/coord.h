@@ -77,7 +77,10 @@ void gr_coord_load_all(void);
 /* Shutdown: stop timers; pending completions are dropped. */
 void gr_coord_stop(void);
 
-/* The __consumer_offsets partition of a group (Java hashCode rule). */
+/* The __consumer_offsets partition of a group: Kafka's
+ * Utils.abs(groupId.hashCode()) % partitions, with Java's String.hashCode
+ * over the UTF-16 code units (the topic's partition count once started,
+ * offsets.topic.num.partitions before). */
 int32_t gr_coord_partition_for(const char *group_id, size_t len);
 
 /* One offset expiry pass (offsets.retention.minutes) at wall time now_ms:

@@ -1,0 +1,717 @@
+/* Unit tests for offsets.c / coord.c: the offset map, __consumer_offsets
+ * record layouts (byte-exact against Kafka's), Java hashCode partitioning,
+ * commit -> restart -> same offsets, tombstones, group metadata rebuild,
+ * offset expiry with a fake clock, corrupt records, and a 1M-record load.
+ *
+ * The group registry is replaced by a small fake below (the functions of
+ * group.h that coord.c calls), so these tests exercise only offsets.c and
+ * coord.c over real topic logs in a temp dir. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "broker.h"
+#include "coord.h"
+#include "kerr.h"
+#include "offsets.h"
+#include "topic.h"
+
+gr_broker_t gr_broker;
+
+/* ------------------------------------------------------------ fake group registry */
+
+static gr_group_t *groups;
+static int nloaded;          /* gr_group_loaded calls */
+static int nhist;
+
+static void member_free(gr_member_t *m)
+{
+    free(m->member_id);
+    free(m->group_instance_id);
+    free(m->client_id);
+    free(m->client_host);
+    free(m->protocol_type);
+    for (int32_t i = 0; i < m->nprotocols; i++) {
+        free(m->protocols[i].name);
+        free(m->protocols[i].metadata);
+    }
+    free(m->protocols);
+    free(m->assignment);
+    free(m);
+}
+
+static void group_free(gr_group_t *g)
+{
+    gr_offsets_group_free(g);
+    while (g->members) {
+        gr_member_t *n = g->members->next;
+        member_free(g->members);
+        g->members = n;
+    }
+    free(g->group_id);
+    free(g->protocol_type);
+    free(g->protocol_name);
+    free(g->leader_id);
+    free(g);
+}
+
+gr_group_t *gr_group_find(const char *id, size_t len)
+{
+    for (gr_group_t *g = groups; g; g = g->hnext)
+        if (strlen(g->group_id) == len && !memcmp(g->group_id, id, len))
+            return g;
+    return NULL;
+}
+
+gr_group_t *gr_group_get_or_create(const char *id, size_t len)
+{
+    gr_group_t *g = gr_group_find(id, len);
+    if (g)
+        return g;
+    g = calloc(1, sizeof(*g));
+    g->group_id = strndup(id, len);
+    g->state = GR_GROUP_EMPTY;
+    g->empty_since_ms = gr_now_ms();
+    g->coord_partition = gr_coord_partition_for(id, len);
+    g->hnext = groups;
+    groups = g;
+    return g;
+}
+
+gr_group_t *gr_group_next(gr_group_t *g)
+{
+    return g ? g->hnext : groups;
+}
+
+int gr_group_count(void)
+{
+    int n = 0;
+    for (gr_group_t *g = groups; g; g = g->hnext)
+        n++;
+    return n;
+}
+
+void gr_group_remove(gr_group_t *g)
+{
+    gr_group_t **pp = &groups;
+    while (*pp != g)
+        pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    group_free(g);
+}
+
+bool gr_group_subscribed_to(const gr_group_t *g, const char *topic)
+{
+    /* the fake: subscription bytes are the topic name itself */
+    for (gr_member_t *m = g->members; m; m = m->next)
+        for (int32_t i = 0; i < m->nprotocols; i++)
+            if (m->protocols[i].metadata && (size_t)m->protocols[i].metadata_len == strlen(topic) &&
+                !memcmp(m->protocols[i].metadata, topic, strlen(topic)))
+                return true;
+    return false;
+}
+
+void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
+{
+    (void)g;
+    assert_int_equal(e->kind, GR_HIST_COMMIT);
+    nhist++;
+}
+
+void gr_group_loaded(gr_group_t *g)
+{
+    (void)g;
+    nloaded++;
+}
+
+static void groups_clear(void)
+{
+    while (groups) {
+        gr_group_t *n = groups->hnext;
+        group_free(groups);
+        groups = n;
+    }
+}
+
+/* ------------------------------------------------------------ broker fixture */
+
+static char dir[256];
+static int16_t last_err;
+static int ncb;
+
+static void broker_open(void)
+{
+    gr_broker.log_dirs = malloc(sizeof(char *));
+    gr_broker.log_dirs[0] = dir;
+    gr_broker.nlog_dirs = 1;
+    assert_int_equal(gr_topics_load(), 0);
+    assert_int_equal(gr_coord_start(), 0);
+    gr_coord_load_all();
+    assert_false(gr_coord_loading_any());
+}
+
+static void broker_close(void)
+{
+    gr_coord_stop();
+    groups_clear();
+    gr_topics_close();
+    free(gr_broker.log_dirs);
+    gr_broker.log_dirs = NULL;
+}
+
+static void broker_restart(void)
+{
+    broker_close();
+    broker_open();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/gr_offsets_test_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    gr_config_init(&gr_broker.cfg);
+    gr_broker.cfg.offsets_topic_num_partitions = 5;
+    gr_broker.ev = gr_ev_new();
+    gr_log_level = GR_LOG_ERROR;
+    nloaded = nhist = ncb = 0;
+    broker_open();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    broker_close();
+    gr_ev_free(gr_broker.ev);
+    gr_broker.ev = NULL;
+    gr_config_free(&gr_broker.cfg);
+    gr_rm_rf(dir);
+    return 0;
+}
+
+/* Run the loop until queued completions have run. */
+static void spin(void)
+{
+    for (int i = 0; i < 5; i++)
+        gr_ev_run_once(gr_broker.ev, 0);
+}
+
+static void cb(void *arg, int16_t err)
+{
+    (void)arg;
+    last_err = err;
+    ncb++;
+}
+
+static void commit1(gr_group_t *g, const char *topic, int32_t part, int64_t off, const char *md, int64_t ts,
+                    int64_t expire)
+{
+    gr_coord_commit_t c = {.topic = topic, .topic_len = strlen(topic), .partition = part, .offset = off,
+                           .leader_epoch = 7, .metadata = md, .metadata_len = md ? strlen(md) : 0,
+                           .commit_timestamp = ts, .expire_timestamp = expire, .error = KERR_NONE};
+    int before = ncb;
+    gr_coord_commit_offsets(g, "member-1", &c, 1, cb, NULL);
+    assert_int_equal(ncb, before);      /* never inside the call */
+    spin();
+    assert_int_equal(ncb, before + 1);
+    assert_int_equal(last_err, KERR_NONE);
+}
+
+static const uint8_t *flat(gr_wr_t *w, size_t *len)
+{
+    return gr_wr_flatten(w, len);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_record_bytes(void **state)
+{
+    (void)state;
+    gr_wr_t w;
+    size_t len;
+
+    /* OffsetCommitValue v3: offset 42, epoch -1, metadata "", ts 1000 */
+    static const uint8_t v3[] = {0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 42, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00,
+                                 0, 0, 0, 0, 0, 0, 0x03, 0xe8};
+    gr_wr_init(&w);
+    gr_coord_offset_value(&w, 42, -1, "", 0, 1000, -1);
+    const uint8_t *p = flat(&w, &len);
+    assert_int_equal(len, sizeof(v3));
+    assert_memory_equal(p, v3, sizeof(v3));
+    gr_wr_free(&w);
+
+    /* v1 (expire timestamp present): offset 5, metadata "m", ts 1000, expire 2000 */
+    static const uint8_t v1[] = {0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 5, 0x00, 0x01, 'm',
+                                 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0x07, 0xd0};
+    gr_wr_init(&w);
+    gr_coord_offset_value(&w, 5, 9, "m", 1, 1000, 2000);
+    p = flat(&w, &len);
+    assert_int_equal(len, sizeof(v1));
+    assert_memory_equal(p, v1, sizeof(v1));
+    gr_wr_free(&w);
+
+    /* OffsetCommitKey v1: group "g", topic "t", partition 3 */
+    static const uint8_t k1[] = {0x00, 0x01, 0x00, 0x01, 'g', 0x00, 0x01, 't', 0, 0, 0, 3};
+    gr_wr_init(&w);
+    gr_coord_offset_key(&w, "g", 1, "t", 1, 3);
+    p = flat(&w, &len);
+    assert_int_equal(len, sizeof(k1));
+    assert_memory_equal(p, k1, sizeof(k1));
+    gr_wr_free(&w);
+
+    /* GroupMetadataKey v2 */
+    static const uint8_t k2[] = {0x00, 0x02, 0x00, 0x02, 'g', 'g'};
+    gr_wr_init(&w);
+    gr_coord_group_key(&w, "gg", 2);
+    p = flat(&w, &len);
+    assert_int_equal(len, sizeof(k2));
+    assert_memory_equal(p, k2, sizeof(k2));
+    gr_wr_free(&w);
+
+    /* GroupMetadataValue v3 of a group with one member */
+    gr_group_t g;
+    memset(&g, 0, sizeof(g));
+    gr_member_t m;
+    memset(&m, 0, sizeof(m));
+    gr_member_protocol_t protos[2] = {{"range", (uint8_t *)"RR", 2}, {"rr", (uint8_t *)"XX", 2}};
+    g.group_id = "g";
+    g.protocol_type = "consumer";
+    g.protocol_name = "rr";
+    g.generation_id = 2;
+    g.leader_id = "m1";
+    g.state_timestamp_ms = 1000;
+    g.members = &m;
+    m.member_id = "m1";
+    m.client_id = "c";
+    m.client_host = "/h";
+    m.rebalance_timeout_ms = 300;
+    m.session_timeout_ms = 100;
+    m.protocols = protos;
+    m.nprotocols = 2;
+    m.assignment = (uint8_t *)"A";
+    m.assignment_len = 1;
+    static const uint8_t gv[] = {
+        0x00, 0x03,                                         /* version */
+        0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r', /* protocolType */
+        0, 0, 0, 2,                                         /* generation */
+        0x00, 0x02, 'r', 'r',                               /* protocol */
+        0x00, 0x02, 'm', '1',                               /* leader */
+        0, 0, 0, 0, 0, 0, 0x03, 0xe8,                       /* currentStateTimestamp */
+        0, 0, 0, 1,                                         /* members */
+        0x00, 0x02, 'm', '1',                               /* memberId */
+        0xff, 0xff,                                         /* groupInstanceId null */
+        0x00, 0x01, 'c',                                    /* clientId */
+        0x00, 0x02, '/', 'h',                               /* clientHost */
+        0, 0, 0x01, 0x2c,                                   /* rebalanceTimeout 300 */
+        0, 0, 0, 100,                                       /* sessionTimeout */
+        0, 0, 0, 2, 'X', 'X',                               /* subscription: chosen protocol's */
+        0, 0, 0, 1, 'A',                                    /* assignment */
+    };
+    gr_wr_init(&w);
+    gr_coord_group_value(&w, &g);
+    p = flat(&w, &len);
+    assert_int_equal(len, sizeof(gv));
+    assert_memory_equal(p, gv, sizeof(gv));
+    gr_wr_free(&w);
+}
+
+static void test_partition_for(void **state)
+{
+    (void)state;
+    /* expected values: Utils.abs(groupId.hashCode()) % 50 computed in Java semantics */
+    gr_broker.cfg.offsets_topic_num_partitions = 50;
+    gr_coord_stop();      /* use the configured count, not the test topic's 5 */
+    assert_int_equal(gr_coord_partition_for("my-group", 8), 12);
+    assert_int_equal(gr_coord_partition_for("test-group", 10), 12);
+    assert_int_equal(gr_coord_partition_for("console-consumer-1", 18), 24);
+    assert_int_equal(gr_coord_partition_for("", 0), 0);
+    /* hashCode == Integer.MIN_VALUE: Utils.abs gives 0 */
+    assert_int_equal(gr_coord_partition_for("polygenelubricants", 18), 0);
+    /* UTF-16 code units: a 2-byte UTF-8 char and a surrogate pair */
+    assert_int_equal(gr_coord_partition_for("gr\xc3\xbcppe", 7), 12);
+    assert_int_equal(gr_coord_partition_for("\xf0\x9f\x98\x80-group", 10), 43);
+    gr_broker.cfg.offsets_topic_num_partitions = 5;
+    assert_int_equal(gr_coord_start(), 0);
+    gr_coord_load_all();
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    gr_offset_map_t *m = gr_offset_map_new();
+    int64_t prev;
+    char t[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(t, sizeof(t), "topic-%d", i % 100);
+        gr_offset_put(m, t, strlen(t), i / 100, i, -1, NULL, 0, 1, -1, &prev);
+        assert_int_equal(prev, -1);
+    }
+    assert_int_equal(gr_offset_map_count(m), 10000);
+    gr_offset_put(m, "topic-5", 7, 0, 77, 3, "md", 2, 2, -1, &prev);
+    assert_int_equal(prev, 5);
+    gr_offset_t *o = gr_offset_get(m, "topic-5", 7, 0);
+    assert_non_null(o);
+    assert_int_equal(o->offset, 77);
+    assert_string_equal(o->metadata, "md");
+    assert_true(gr_offset_remove(m, "topic-5", 7, 0));
+    assert_false(gr_offset_remove(m, "topic-5", 7, 0));
+    assert_null(gr_offset_get(m, "topic-5", 7, 0));
+    gr_offset_iter_t it;
+    gr_offset_iter_init(&it, m);
+    int n = 0;
+    for (gr_offset_t *e; (e = gr_offset_iter_next(&it));) {
+        if (e->partition % 2)
+            gr_offset_iter_remove(&it);
+        n++;
+    }
+    assert_int_equal(n, 9999);
+    assert_int_equal(gr_offset_map_count(m), 4999);
+    gr_offset_map_free(m);
+}
+
+static void test_commit_restart(void **state)
+{
+    (void)state;
+    gr_group_t *g = gr_group_get_or_create("my-group", 8);
+    commit1(g, "orders", 0, 42, "", 1000, -1);
+    commit1(g, "orders", 1, 7, "meta", 1001, -1);
+    commit1(g, "orders", 0, 43, NULL, 1002, -1);
+    commit1(g, "audit", 0, 5, "x", 1003, 99999);
+    assert_int_equal(nhist, 4);
+    assert_int_equal(gr_offset_map_count(g->offsets), 3);
+
+    broker_restart();
+    g = gr_group_find("my-group", 8);
+    assert_non_null(g);
+    assert_int_equal(g->state, GR_GROUP_EMPTY);
+    assert_int_equal(gr_offset_map_count(g->offsets), 3);
+    gr_offset_t *o = gr_offset_get(g->offsets, "orders", 6, 0);
+    assert_non_null(o);
+    assert_int_equal(o->offset, 43);
+    assert_int_equal(o->leader_epoch, 7);
+    assert_string_equal(o->metadata, "");
+    assert_int_equal(o->commit_timestamp, 1002);
+    assert_int_equal(o->expire_timestamp, -1);
+    o = gr_offset_get(g->offsets, "orders", 6, 1);
+    assert_int_equal(o->offset, 7);
+    assert_string_equal(o->metadata, "meta");
+    o = gr_offset_get(g->offsets, "audit", 5, 0);
+    assert_int_equal(o->offset, 5);
+    assert_int_equal(o->leader_epoch, -1);       /* v1 has no epoch */
+    assert_int_equal(o->expire_timestamp, 99999);
+
+    /* the records landed on the group's partition */
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    assert_non_null(t);
+    assert_true(t->internal);
+    assert_string_equal(gr_topic_get_config(t, "cleanup.policy"), "compact");
+    int32_t p = gr_coord_partition_for("my-group", 8);
+    assert_int_equal(gr_log_end_offset(t->parts[p]->log), 4);
+}
+
+static void test_tombstones(void **state)
+{
+    (void)state;
+    gr_group_t *g = gr_group_get_or_create("g1", 2);
+    commit1(g, "a", 0, 1, "", 1000, -1);
+    commit1(g, "a", 1, 2, "", 1000, -1);
+    commit1(g, "b", 0, 3, "", 1000, -1);
+    gr_group_t *g2 = gr_group_get_or_create("g2", 2);
+    commit1(g2, "a", 0, 10, "", 1000, -1);
+
+    /* OffsetDelete of a/1 and an absent b/9 */
+    gr_coord_commit_t c[2] = {{.topic = "a", .topic_len = 1, .partition = 1, .error = KERR_NONE},
+                              {.topic = "b", .topic_len = 1, .partition = 9, .error = KERR_NONE}};
+    gr_coord_delete_offsets(g, c, 2, cb, NULL);
+    spin();
+    assert_int_equal(last_err, KERR_NONE);
+    assert_int_equal(gr_offset_map_count(g->offsets), 2);
+
+    /* group delete: tombstones for the metadata and every offset */
+    gr_coord_delete_group(g2, cb, NULL);
+    spin();
+    assert_int_equal(last_err, KERR_NONE);
+
+    broker_restart();
+    g = gr_group_find("g1", 2);
+    assert_non_null(g);
+    assert_int_equal(gr_offset_map_count(g->offsets), 2);
+    assert_null(gr_offset_get(g->offsets, "a", 1, 1));
+    assert_non_null(gr_offset_get(g->offsets, "a", 1, 0));
+    assert_null(gr_group_find("g2", 2));
+
+    /* deleting the last offsets of an Empty group makes it Dead */
+    gr_coord_commit_t d[2] = {{.topic = "a", .topic_len = 1, .partition = 0, .error = KERR_NONE},
+                              {.topic = "b", .topic_len = 1, .partition = 0, .error = KERR_NONE}};
+    gr_coord_delete_offsets(g, d, 2, cb, NULL);
+    spin();
+    assert_null(gr_group_find("g1", 2));
+    broker_restart();
+    assert_null(gr_group_find("g1", 2));
+}
+
+static void test_group_metadata(void **state)
+{
+    (void)state;
+    gr_group_t *g = gr_group_get_or_create("cg", 2);
+    gr_member_t *m = calloc(1, sizeof(*m));
+    m->group = g;
+    m->member_id = strdup("m-1");
+    m->group_instance_id = strdup("inst");
+    m->client_id = strdup("cli");
+    m->client_host = strdup("/127.0.0.1");
+    m->session_timeout_ms = 10000;
+    m->rebalance_timeout_ms = 30000;
+    m->protocols = calloc(1, sizeof(*m->protocols));
+    m->protocols[0].name = strdup("range");
+    m->protocols[0].metadata = (uint8_t *)strdup("orders");
+    m->protocols[0].metadata_len = 6;
+    m->nprotocols = 1;
+    m->assignment = (uint8_t *)strdup("asg");
+    m->assignment_len = 3;
+    g->members = m;
+    g->nmembers = 1;
+    g->protocol_type = strdup("consumer");
+    g->protocol_name = strdup("range");
+    g->leader_id = strdup("m-1");
+    g->generation_id = 3;
+    g->state = GR_GROUP_STABLE;
+    g->state_timestamp_ms = 5000;
+    g->empty_since_ms = -1;
+    gr_coord_store_group(g, cb, NULL);
+    assert_int_equal(ncb, 0);
+    spin();
+    assert_int_equal(ncb, 1);
+    assert_int_equal(last_err, KERR_NONE);
+    commit1(g, "orders", 0, 99, "", 1000, -1);
+
+    broker_restart();
+    g = gr_group_find("cg", 2);
+    assert_non_null(g);
+    assert_int_equal(nloaded, 1);
+    assert_int_equal(g->state, GR_GROUP_STABLE);
+    assert_int_equal(g->generation_id, 3);
+    assert_string_equal(g->protocol_type, "consumer");
+    assert_string_equal(g->protocol_name, "range");
+    assert_string_equal(g->leader_id, "m-1");
+    assert_int_equal(g->state_timestamp_ms, 5000);
+    assert_int_equal(g->nmembers, 1);
+    m = g->members;
+    assert_string_equal(m->member_id, "m-1");
+    assert_string_equal(m->group_instance_id, "inst");
+    assert_string_equal(m->client_id, "cli");
+    assert_string_equal(m->client_host, "/127.0.0.1");
+    assert_int_equal(m->session_timeout_ms, 10000);
+    assert_int_equal(m->rebalance_timeout_ms, 30000);
+    assert_int_equal(m->nprotocols, 1);
+    assert_string_equal(m->protocols[0].name, "range");
+    assert_int_equal(m->protocols[0].metadata_len, 6);
+    assert_memory_equal(m->protocols[0].metadata, "orders", 6);
+    assert_int_equal(m->assignment_len, 3);
+    assert_int_equal(gr_offset_get(g->offsets, "orders", 6, 0)->offset, 99);
+
+    /* the group empties: stored again without members -> Empty on load */
+    while (g->members) {
+        gr_member_t *n = g->members->next;
+        member_free(g->members);
+        g->members = n;
+    }
+    g->nmembers = 0;
+    free(g->protocol_name);
+    g->protocol_name = NULL;
+    free(g->leader_id);
+    g->leader_id = NULL;
+    g->generation_id = 4;
+    g->state = GR_GROUP_EMPTY;
+    g->state_timestamp_ms = 6000;
+    gr_coord_store_group(g, cb, NULL);
+    spin();
+    broker_restart();
+    g = gr_group_find("cg", 2);
+    assert_non_null(g);
+    assert_int_equal(g->state, GR_GROUP_EMPTY);
+    assert_int_equal(g->empty_since_ms, 6000);
+    assert_int_equal(g->generation_id, 4);
+    assert_null(g->protocol_name);
+    assert_null(g->members);
+}
+
+static void test_expiry(void **state)
+{
+    (void)state;
+    int64_t day = 24 * 3600 * 1000LL, ret = gr_broker.cfg.offsets_retention_minutes * 60000;
+    int64_t t0 = 1000 * day;
+    /* standalone group: retention counts from each commit */
+    gr_group_t *g = gr_group_get_or_create("standalone", 10);
+    g->empty_since_ms = t0;
+    commit1(g, "a", 0, 1, "", t0, -1);
+    commit1(g, "a", 1, 2, "", t0 + day, -1);
+    /* explicit expire timestamp wins */
+    commit1(g, "a", 2, 3, "", t0 + 5 * day, t0 + 6 * day);
+
+    /* consumer group that became Empty at t0 + 2 days */
+    gr_group_t *c = gr_group_get_or_create("cgroup", 6);
+    c->protocol_type = strdup("consumer");
+    c->empty_since_ms = t0 + 2 * day;
+    commit1(c, "a", 0, 1, "", t0, -1);
+
+    assert_int_equal(ret, 7 * day);
+    assert_int_equal(gr_coord_expire(t0 + 6 * day - 1), 0);
+    assert_int_equal(gr_coord_expire(t0 + 6 * day), 1);              /* a/2: its expire timestamp */
+    assert_null(gr_offset_get(g->offsets, "a", 1, 2));
+    assert_int_equal(gr_coord_expire(t0 + 7 * day), 1);              /* a/0: committed at t0 */
+    assert_non_null(gr_group_find("standalone", 10));
+    assert_int_equal(gr_coord_expire(t0 + 8 * day), 1);              /* a/1: committed a day later */
+    assert_null(gr_group_find("standalone", 10));                    /* Empty, no offsets: Dead */
+    /* the consumer group: from when it became Empty, not from the commit */
+    assert_non_null(gr_group_find("cgroup", 6));
+    assert_int_equal(gr_coord_expire(t0 + 9 * day - 1), 0);
+    assert_int_equal(gr_coord_expire(t0 + 9 * day), 1);
+    assert_null(gr_group_find("cgroup", 6));
+
+    /* Stable consumer group: only unsubscribed topics expire, by commit time */
+    gr_group_t *s = gr_group_get_or_create("stable", 6);
+    s->protocol_type = strdup("consumer");
+    s->state = GR_GROUP_STABLE;
+    s->empty_since_ms = -1;
+    gr_member_t *m = calloc(1, sizeof(*m));
+    m->group = s;
+    m->member_id = strdup("m");
+    m->protocols = calloc(1, sizeof(*m->protocols));
+    m->protocols[0].name = strdup("range");
+    m->protocols[0].metadata = (uint8_t *)strdup("sub");
+    m->protocols[0].metadata_len = 3;
+    m->nprotocols = 1;
+    s->members = m;
+    s->nmembers = 1;
+    commit1(s, "sub", 0, 1, "", t0, -1);
+    commit1(s, "old", 0, 1, "", t0, -1);
+    assert_int_equal(gr_coord_expire(t0 + 100 * ret), 1);
+    assert_non_null(gr_offset_get(s->offsets, "sub", 3, 0));
+    assert_null(gr_offset_get(s->offsets, "old", 3, 0));
+    assert_non_null(gr_group_find("stable", 6));
+
+    /* what expired stays expired after a restart */
+    broker_restart();
+    assert_null(gr_group_find("cgroup", 6));
+    assert_null(gr_group_find("standalone", 10));
+    s = gr_group_find("stable", 6);
+    assert_non_null(s);
+    assert_null(gr_offset_get(s->offsets, "old", 3, 0));
+    assert_non_null(gr_offset_get(s->offsets, "sub", 3, 0));
+}
+
+/* Garbage keys, unknown versions and bad values are skipped; good records
+ * around them still load. */
+static void test_corrupt_records(void **state)
+{
+    (void)state;
+    gr_group_t *g = gr_group_get_or_create("cg", 2);
+    commit1(g, "t", 0, 1, "", 1000, -1);
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    gr_partition_t *p = t->parts[g->coord_partition];
+
+    gr_batch_builder_t b;
+    gr_batch_builder_init(&b, 0, 1000);
+    gr_batch_builder_add(&b, -1, 1000, "\x00", 1, "x", 1);                          /* short key */
+    gr_batch_builder_add(&b, -1, 1000, "\x00\x09zzzz", 6, "x", 1);                  /* unknown key version */
+    gr_wr_t k;
+    gr_wr_init(&k);
+    gr_coord_offset_key(&k, "cg", 2, "t", 1, 1);
+    size_t kl;
+    uint8_t *kp = gr_wr_flatten(&k, &kl);
+    gr_batch_builder_add(&b, -1, 1000, kp, (int32_t)kl, "\x00\x07junk", 6);         /* unknown value version */
+    gr_batch_builder_add(&b, -1, 1000, kp, (int32_t)kl, "\x00\x03\x00", 3);         /* truncated v3 */
+    gr_batch_builder_add(&b, -1, 1000, "\x00\x02\x00\x02" "cg", 6, "\x00\x03\x00\xff", 4); /* bad group value */
+    size_t len;
+    uint8_t *data = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append(p->log, data, len, 0, false, 1000, &info), 0);
+    gr_batch_builder_free(&b);
+    gr_wr_free(&k);
+    commit1(g, "t", 2, 3, "", 1000, -1);
+
+    broker_restart();
+    g = gr_group_find("cg", 2);
+    assert_non_null(g);
+    assert_int_equal(gr_offset_map_count(g->offsets), 2);
+    assert_int_equal(gr_offset_get(g->offsets, "t", 1, 0)->offset, 1);
+    assert_int_equal(gr_offset_get(g->offsets, "t", 1, 2)->offset, 3);
+    assert_null(gr_offset_get(g->offsets, "t", 1, 1));
+}
+
+/* A million offset records load in well under 2 s. */
+static void test_load_1m(void **state)
+{
+    (void)state;
+    enum { GROUPS = 10, PER = 1000, ROUNDS = 100 };
+    static gr_coord_commit_t c[PER];
+    char names[GROUPS][16];
+    for (int gi = 0; gi < GROUPS; gi++) {
+        snprintf(names[gi], sizeof(names[gi]), "grp-%d", gi);
+        gr_group_t *g = gr_group_get_or_create(names[gi], strlen(names[gi]));
+        for (int r = 0; r < ROUNDS; r++) {
+            for (int i = 0; i < PER; i++)
+                c[i] = (gr_coord_commit_t){.topic = (i & 1) ? "topic-odd" : "topic-even", .topic_len = (i & 1) ? 9 : 10,
+                                           .partition = i, .offset = r * 1000 + i, .leader_epoch = -1,
+                                           .commit_timestamp = 1000, .expire_timestamp = -1, .error = KERR_NONE};
+            gr_coord_commit_offsets(g, "m", c, PER, NULL, NULL);
+        }
+    }
+    spin();
+    int64_t t0 = gr_mono_ms();
+    broker_restart();
+    int64_t took = gr_mono_ms() - t0;
+    print_message("loaded %d offset records in %lld ms\n", GROUPS * PER * ROUNDS, (long long)took);
+    assert_true(took < 2000);
+    for (int gi = 0; gi < GROUPS; gi++) {
+        gr_group_t *g = gr_group_find(names[gi], strlen(names[gi]));
+        assert_non_null(g);
+        assert_int_equal(gr_offset_map_count(g->offsets), PER);
+        assert_int_equal(gr_offset_get(g->offsets, "topic-odd", 9, 999)->offset, (ROUNDS - 1) * 1000 + 999);
+    }
+}
+
+/* Not started: writes complete with NONE and nothing is loading. */
+static void test_not_started(void **state)
+{
+    (void)state;
+    gr_coord_stop();
+    assert_false(gr_coord_loading(0));
+    gr_group_t *g = gr_group_get_or_create("x", 1);
+    ncb = 0;
+    gr_coord_store_group(g, cb, NULL);
+    assert_int_equal(ncb, 1);
+    assert_int_equal(last_err, KERR_NONE);
+    assert_int_equal(gr_coord_start(), 0);
+    assert_true(gr_coord_loading_any());
+    assert_true(gr_coord_loading(0));
+    gr_coord_load_all();
+    assert_false(gr_coord_loading(0));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_record_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition_for, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_metadata, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_1m, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_started, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
