@@ -249,6 +249,40 @@ static char *trim(char *s)
     return s;
 }
 
+/* One physical line: [*pp, end of line), '\r' before '\n' dropped. */
+static char *next_line(char **pp)
+{
+    char *l = *pp;
+    if (!*l)
+        return NULL;
+    char *nl = strchr(l, '\n');
+    if (nl) {
+        *nl = '\0';
+        *pp = nl + 1;
+    } else {
+        *pp = l + strlen(l);
+    }
+    size_t n = strlen(l);
+    if (n > 0 && l[n - 1] == '\r')
+        l[n - 1] = '\0';
+    return l;
+}
+
+/* A line ending in an odd number of backslashes continues on the next one. */
+static bool continues(const char *l)
+{
+    size_t n = strlen(l), k = 0;
+    while (k < n && l[n - 1 - k] == '\\')
+        k++;
+    return k % 2 == 1;
+}
+
+/*
+ * Java properties as Kafka reads them: '#'/'!' comments, blank lines,
+ * key and value separated by '=', ':' or whitespace (with optional spaces
+ * around '='/':'), a trailing backslash joins the next line (its leading
+ * whitespace dropped).  Errors name the first physical line of the entry.
+ */
 int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errlen)
 {
     char *buf = NULL;
@@ -257,25 +291,50 @@ int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errl
         snprintf(err, errlen, "Cannot read %s: %s", path, strerror(-rc));
         return rc;
     }
+    size_t cap = strlen(buf) + 1;
+    char *logical = gr_malloc(cap);
     int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        char *l = trim(line);
+    char *pos = buf, *line;
+    while ((line = next_line(&pos)) != NULL) {
+        int first = ++lineno;
+        char *l = line;
+        while (isspace((unsigned char)*l))
+            l++;
         if (!*l || *l == '#' || *l == '!')
             continue;
-        char *sep = l + strcspn(l, "=:");
-        if (!*sep) {
-            snprintf(err, errlen, "%s: line %d: expected key=value", path, lineno);
+        size_t len = 0;
+        for (;;) {
+            bool more = continues(l);
+            size_t n = strlen(l) - (more ? 1 : 0);
+            memcpy(logical + len, l, n);
+            len += n;
+            if (!more || (l = next_line(&pos)) == NULL)
+                break;
+            lineno++;
+            while (isspace((unsigned char)*l))
+                l++;
+        }
+        logical[len] = '\0';
+        char *key = trim(logical);
+        char *sep = key + strcspn(key, "=: \t\f");
+        if (!*sep || sep == key) {
+            snprintf(err, errlen, "%s: line %d: expected key=value", path, first);
             rc = GR_EINVAL;
             break;
         }
+        bool had_sep = *sep == '=' || *sep == ':';
         *sep = '\0';
-        char *key = trim(l), *val = trim(sep + 1);
+        char *val = sep + 1;
+        while (*val == ' ' || *val == '\t' || *val == '\f')
+            val++;
+        if (!had_sep && (*val == '=' || *val == ':'))
+            val++;
+        val = trim(val);
         rc = gr_config_set(c, key, val, err, errlen);
         if (rc < 0)
             break;
     }
+    free(logical);
     free(buf);
     return rc;
 }
