@@ -124,6 +124,29 @@ def test_properties_file_honoured(file_broker):
     assert len(b.segment_files("file-auto")) > 1, b.segment_files("file-auto")
 
 
+SYNTAX = {
+    "colon": "num.partitions: 3\n",
+    "whitespace": "num.partitions 3\n",
+    "spaces": "   num.partitions   =   3   \n",
+    "crlf": "# windows\r\nnum.partitions=3\r\nauto.create.topics.enable=true\r\n",
+    "continuation": "num.partitions=\\\n    3\n",
+    "last-wins": "num.partitions=8\nnum.partitions=3\n",
+}
+
+
+@pytest.mark.parametrize("variant", sorted(SYNTAX))
+def test_properties_syntax(file_broker, variant):
+    b = file_broker(BASE_PROPS.replace("\n", "\r\n" if variant == "crlf" else "\n") + SYNTAX[variant])
+    kcat(b, "-P", "-t", "syn", "-p", "0", input="a\n")
+    md = ck.admin(b).list_topics(topic="syn", timeout=10)
+    assert sorted(md.topics["syn"].partitions) == [0, 1, 2]
+
+
+def test_properties_error_names_line(tmp_path):
+    lines, _ = run_bad(tmp_path, [], BASE_PROPS + "\n# comment\n\nnum.partitions\n")
+    assert len(lines) == 1 and "line 6" in lines[0], lines
+
+
 def test_override_beats_file(file_broker):
     b = file_broker(BASE_PROPS + "num.partitions=4\n", {"num.partitions": "2"})
     kcat(b, "-P", "-t", "ovr-auto", "-p", "0", input="a\n")
