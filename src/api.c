@@ -29,6 +29,8 @@ static const gr_api_def_t apis[] = {
     API(1, "Fetch", 0, 12, 12, gr_api_fetch),
     API(2, "ListOffsets", 0, 7, 6, gr_api_list_offsets),
     API(3, "Metadata", 0, 12, 9, gr_api_metadata),
+    API(8, "OffsetCommit", 0, 8, 8, gr_api_offset_commit),
+    API(9, "OffsetFetch", 0, 8, 6, gr_api_offset_fetch),
     API(10, "FindCoordinator", 0, 4, 3, gr_api_find_coordinator),
     API(11, "JoinGroup", 0, 9, 6, gr_api_join_group),
     API(12, "Heartbeat", 0, 4, 4, gr_api_heartbeat),
@@ -43,6 +45,7 @@ static const gr_api_def_t apis[] = {
     API(37, "CreatePartitions", 0, 3, 2, gr_api_create_partitions),
     API(42, "DeleteGroups", 0, 2, 2, gr_api_delete_groups),
     API(44, "IncrementalAlterConfigs", 0, 1, 1, gr_api_incremental_alter_configs),
+    API(47, "OffsetDelete", 0, 0, INT16_MAX, gr_api_offset_delete),
     API(60, "DescribeCluster", 0, 0, 0, gr_api_describe_cluster),
 };
 

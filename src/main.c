@@ -16,6 +16,7 @@
  *   log-start-offset-checkpoint        see log.h
  */
 #include "broker.h"
+#include "coord.h"
 #include "kerr.h"
 #include "net.h"
 
@@ -233,6 +234,11 @@ int main(int argc, char **argv)
     if (gr_topics_load() < 0)
         gr_warn("broker", "Some topics could not be loaded");
     gr_info("broker", "Log recovery finished in %lld ms", (long long)(gr_mono_ms() - t0));
+    /* __consumer_offsets: created if missing, replayed from loop timers
+     * (group requests answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); also
+     * arms the offsets.retention.check.interval.ms expiry timer */
+    if (gr_coord_start() < 0)
+        gr_warn("broker", "The group coordinator is not available: %s is missing", GR_OFFSETS_TOPIC);
 
     gr_net_opts_t nopts = {
         .max_request_bytes = gr_broker.cfg.socket_request_max_bytes,
@@ -256,6 +262,7 @@ int main(int argc, char **argv)
     gr_net_drain(gr_broker.ev, 5000);
     gr_net_close_all();
     gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
+    gr_coord_stop();
     gr_topics_close();
     write_clean_markers();
     gr_ev_free(gr_broker.ev);
