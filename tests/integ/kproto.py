@@ -626,7 +626,7 @@ def dec_delete_groups(r, version=0):
     return out
 
 
-def enc_offset_delete(group, topics):
+def enc_offset_delete(group, topics, version=0):
     """topics: {topic: [partition, ...]}."""
     return string(group) + array([string(t) + array([i32(p) for p in ps])
                                   for t, ps in topics.items()])

@@ -1,0 +1,281 @@
+"""Committed offsets: manual sync/async commits, metadata, auto commit,
+standalone (assign + commit) groups, auto.offset.reset and never-committed
+partitions, checked through confluent-kafka, kafka-python and raw
+OffsetFetch requests."""
+import time
+
+import pytest
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
+from kafka import KafkaConsumer
+from kafka import TopicPartition as KTP
+from kafka.structs import OffsetAndMetadata
+
+import ck
+import kproto as kp
+from helpers import wait_until
+
+BROKER_OVERRIDES = {"num.partitions": "1", "auto.create.topics.enable": "false",
+                    "offsets.topic.num.partitions": "4",
+                    "group.initial.rebalance.delay.ms": "0"}
+
+
+def fill(broker, topic, nparts, per_part):
+    ck.create_topic(broker, topic, partitions=nparts)
+    for p in range(nparts):
+        ck.produce(broker, topic, [{"value": b"%s-%d-%d" % (topic.encode(), p, i)}
+                                   for i in range(per_part)], partition=p)
+
+
+def committed(broker, group, topic, parts):
+    c = ck.consumer(broker, group_id=group)
+    try:
+        return {r.partition: r.offset
+                for r in c.committed([TopicPartition(topic, p) for p in parts], timeout=15)}
+    finally:
+        c.close()
+
+
+def offset_fetch(broker, group, topics, version=1):
+    with kp.Conn(broker.bootstrap) as c:
+        return c.call(kp.OFFSET_FETCH, version, group, topics)
+
+
+def test_never_committed_is_invalid(broker):
+    fill(broker, "off-none", 2, 1)
+    assert committed(broker, "g-off-none", "off-none", [0, 1]) == {0: OFFSET_INVALID, 1: OFFSET_INVALID}
+    assert OFFSET_INVALID == -1001
+    # raw OffsetFetch: unknown group -> offset -1, no error (v1 per partition, v2+ top level too)
+    r = offset_fetch(broker, "g-off-none", {"off-none": [0, 1]}, version=1)
+    assert r["offsets"] == {("off-none", 0): (-1, "", 0), ("off-none", 1): (-1, "", 0)} or \
+        r["offsets"] == {("off-none", 0): (-1, None, 0), ("off-none", 1): (-1, None, 0)}, r
+    r = offset_fetch(broker, "g-off-none", {"off-none": [0]}, version=3)
+    assert r["error"] == 0 and r["offsets"][("off-none", 0)][0] == -1, r
+    # v2+ with a null topic list: all committed offsets of the group (none)
+    r = offset_fetch(broker, "g-off-none", None, version=2)
+    assert r["error"] == 0 and r["offsets"] == {}, r
+
+
+def test_manual_sync_and_async_commit(broker):
+    topic, group = "off-manual", "g-off-manual"
+    fill(broker, topic, 3, 10)
+    c = ck.consumer(broker, group_id=group)
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(3)])
+        res = c.commit(offsets=[TopicPartition(topic, 0, 4), TopicPartition(topic, 1, 7)],
+                       asynchronous=False)
+        assert sorted((r.partition, r.offset, r.error) for r in res) == [(0, 4, None), (1, 7, None)]
+        assert committed(broker, group, topic, [0, 1, 2]) == {0: 4, 1: 7, 2: OFFSET_INVALID}
+    finally:
+        c.close()
+
+    # async commit: the on_commit callback reports success
+    done = []
+    conf = dict(ck.COMMON, **{"bootstrap.servers": broker.bootstrap, "group.id": group,
+                              "enable.auto.commit": False})
+    conf["on_commit"] = lambda err, parts: done.append(
+        (err, sorted((p.partition, p.offset, p.error) for p in parts)))
+    c = Consumer(conf)
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(3)])
+        c.commit(offsets=[TopicPartition(topic, 2, 9), TopicPartition(topic, 0, 10)],
+                 asynchronous=True)
+        deadline = time.monotonic() + 15
+        while not done and time.monotonic() < deadline:
+            c.poll(0.1)
+        assert done == [(None, [(0, 10, None), (2, 9, None)])], done
+    finally:
+        c.close()
+    assert committed(broker, group, topic, [0, 1, 2]) == {0: 10, 1: 7, 2: 9}
+    # a later commit may move an offset backwards (Kafka does not forbid it)
+    c = ck.consumer(broker, group_id=group)
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    finally:
+        c.close()
+    assert committed(broker, group, topic, [0, 1, 2]) == {0: 1, 1: 7, 2: 9}
+
+
+def test_commit_metadata_kafka_python(broker):
+    topic, group = "off-meta", "g-off-meta"
+    fill(broker, topic, 2, 5)
+    kc = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group,
+                       enable_auto_commit=False, request_timeout_ms=15000,
+                       consumer_timeout_ms=5000)
+    try:
+        tp0, tp1 = KTP(topic, 0), KTP(topic, 1)
+        kc.assign([tp0, tp1])
+        kc.commit({tp0: OffsetAndMetadata(3, "checkpoint-a"),
+                   tp1: OffsetAndMetadata(5, "x" * 1000)})
+        assert kc.committed(tp0) == 3 and kc.committed(tp1) == 5
+        assert kc.committed(tp0, metadata=True) == OffsetAndMetadata(3, "checkpoint-a")
+        assert kc.committed(tp1, metadata=True) == OffsetAndMetadata(5, "x" * 1000)
+    finally:
+        kc.close()
+    r = offset_fetch(broker, group, {topic: [0, 1]}, version=1)
+    assert r["offsets"] == {(topic, 0): (3, "checkpoint-a", 0), (topic, 1): (5, "x" * 1000, 0)}, r
+    # confluent sees the same offsets
+    assert committed(broker, group, topic, [0, 1]) == {0: 3, 1: 5}
+    # v5 carries the leader epoch (-1: none) and the same metadata
+    r = offset_fetch(broker, group, {topic: [0]}, version=5)
+    assert r["error"] == 0 and r["offsets"][(topic, 0)] == (3, "checkpoint-a", 0), r
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 5, 7])
+def test_raw_commit_versions(broker, version):
+    """Standalone commits (generation -1, no member) in each OffsetCommit
+    version are stored and read back by OffsetFetch."""
+    topic, group = "off-raw", "g-off-raw-v%d" % version
+    if topic not in ck.admin(broker).list_topics(timeout=10).topics:
+        fill(broker, topic, 1, 3)
+    with kp.Conn(broker.bootstrap) as c:
+        r = c.call(kp.OFFSET_COMMIT, version, group, {topic: [(0, 2, "m%d" % version)]})
+        assert r["errors"] == {(topic, 0): 0}, r
+        f = c.call(kp.OFFSET_FETCH, 1, group, {topic: [0]})
+        assert f["offsets"] == {(topic, 0): (2, "m%d" % version, 0)}, f
+
+
+def test_standalone_group_is_empty(broker):
+    topic, group = "off-standalone", "g-off-standalone"
+    fill(broker, topic, 2, 4)
+    c = ck.consumer(broker, group_id=group)
+    try:
+        c.assign([TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])
+        got = []
+        deadline = time.monotonic() + 15
+        while len(got) < 8 and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m)
+        assert len(got) == 8
+        c.commit(asynchronous=False, offsets=[TopicPartition(topic, p, 4) for p in (0, 1)])
+    finally:
+        c.close()
+    g = kp.describe_group(broker.bootstrap, group)
+    assert (g["error"], g["state"], g["members"]) == (0, "Empty", []), g
+    assert g["protocol_type"] in ("", None), g
+    with kp.Conn(broker.bootstrap) as conn:
+        lg = conn.call(kp.LIST_GROUPS, 0)
+    assert lg["error"] == 0 and group in [x[0] for x in lg["groups"]], lg
+    assert committed(broker, group, topic, [0, 1]) == {0: 4, 1: 4}
+
+
+def test_auto_commit(broker):
+    topic, group = "off-auto", "g-off-auto"
+    fill(broker, topic, 2, 50)
+    c = ck.consumer(broker, group_id=group, enable_auto_commit=True,
+                    enable_auto_offset_store=True, auto_commit_interval_ms=200,
+                    session_timeout_ms=6000)
+    try:
+        c.subscribe([topic])
+        n = 0
+        deadline = time.monotonic() + 30
+        while n < 100 and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                n += 1
+        assert n == 100
+        wait_until(lambda: committed(broker, group, topic, [0, 1]) == {0: 50, 1: 50}, timeout=15,
+                   interval=0.3, what="auto commit reaches the log end")
+    finally:
+        c.close()
+    assert committed(broker, group, topic, [0, 1]) == {0: 50, 1: 50}
+
+
+def _first_or_error(c, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m = c.poll(0.2)
+        if m is None:
+            continue
+        if m.error() and m.error().code() == KafkaError._PARTITION_EOF:
+            continue
+        return m
+    return None
+
+
+def test_auto_offset_reset(broker):
+    topic = "off-reset"
+    fill(broker, topic, 1, 5)
+    # earliest: no committed offset -> from the start
+    c = ck.consumer(broker, group_id="g-reset-earliest", auto_offset_reset="earliest")
+    try:
+        c.assign([TopicPartition(topic, 0)])         # offset from the group
+        m = _first_or_error(c)
+        assert m is not None and not m.error() and m.offset() == 0, m and m.error()
+    finally:
+        c.close()
+    # latest: only records produced after the assignment
+    c = ck.consumer(broker, group_id="g-reset-latest", auto_offset_reset="latest")
+    try:
+        c.assign([TopicPartition(topic, 0)])
+        assert _first_or_error(c, timeout=2) is None
+        ck.produce(broker, topic, [{"value": b"late"}])
+        m = _first_or_error(c)
+        assert m is not None and not m.error() and (m.offset(), m.value()) == (5, b"late")
+    finally:
+        c.close()
+    # error: the consumer reports the missing offset instead of guessing
+    c = ck.consumer(broker, group_id="g-reset-error", auto_offset_reset="error")
+    try:
+        c.assign([TopicPartition(topic, 0)])
+        m = _first_or_error(c)
+        assert m is not None and m.error() and m.error().code() == KafkaError._AUTO_OFFSET_RESET, \
+            m and (m.error(), m.offset())
+    finally:
+        c.close()
+    # a committed offset wins over the reset policy
+    c = ck.consumer(broker, group_id="g-reset-committed", auto_offset_reset="latest")
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
+        c.assign([TopicPartition(topic, 0)])
+        m = _first_or_error(c)
+        assert m is not None and not m.error() and m.offset() == 3
+    finally:
+        c.close()
+
+
+def test_commit_survives_restart_and_delete(broker_factory):
+    """Committed offsets (including metadata) are reloaded from
+    __consumer_offsets; OffsetDelete on an Empty group removes them."""
+    b = broker_factory({"num.partitions": "1", "offsets.topic.num.partitions": "3"})
+    topic, group = "off-restart", "g-off-restart"
+    fill(b, topic, 2, 3)
+    with kp.Conn(b.bootstrap) as c:
+        r = c.call(kp.OFFSET_COMMIT, 2, group, {topic: [(0, 1, "one"), (1, 2, "two")]})
+        assert r["errors"] == {(topic, 0): 0, (topic, 1): 0}
+        r = c.call(kp.OFFSET_COMMIT, 2, group, {topic: [(0, 3, "three")]})
+        assert r["errors"] == {(topic, 0): 0}
+    b.restart()
+    want = {(topic, 0): (3, "three", 0), (topic, 1): (2, "two", 0)}
+    wait_until(lambda: _try_fetch(b, group, {topic: [0, 1]}) == want, timeout=20,
+               what="offsets reloaded after restart")
+    with kp.Conn(b.bootstrap) as c:
+        r = c.call(kp.OFFSET_DELETE, 0, group, {topic: [1]})
+        assert r["error"] == 0 and r["errors"] == {(topic, 1): 0}, r
+    assert _try_fetch(b, group, {topic: [0, 1]}) == {(topic, 0): (3, "three", 0),
+                                                     (topic, 1): (-1, _EMPTY_MD, 0)} or \
+        _try_fetch(b, group, {topic: [0, 1]}) == {(topic, 0): (3, "three", 0),
+                                                  (topic, 1): (-1, None, 0)}
+    b.restart(sig=9)
+    got = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        got = _try_fetch(b, group, {topic: [0, 1]})
+        if got and got[(topic, 0)][0] == 3:
+            break
+        time.sleep(0.2)
+    assert got[(topic, 0)] == (3, "three", 0), got
+    assert got[(topic, 1)][0] == -1, "deleted offset came back after kill -9: %s" % (got,)
+
+
+_EMPTY_MD = ""
+
+
+def _try_fetch(b, group, topics):
+    try:
+        r = offset_fetch(b, group, topics, version=1)
+    except Exception:        # noqa: BLE001 - retried
+        return None
+    if any(e == kp.COORDINATOR_LOAD_IN_PROGRESS for _, _, e in r["offsets"].values()):
+        return None
+    return r["offsets"]
