@@ -96,10 +96,23 @@ static int init_log_dirs(void)
         }
         snprintf(path, sizeof(path), "%s/meta.properties", gr_broker.log_dirs[d]);
         char *buf;
-        if (!found[0] && gr_file_read_all(path, &buf, NULL) == 0) {
+        if (gr_file_read_all(path, &buf, NULL) == 0) {
             char *p = strstr(buf, "cluster.id=");
-            if (p)
+            if (p && !found[0])
                 sscanf(p + 11, "%63[^\n]", found);
+            /* like Kafka: a log dir belongs to one node id */
+            p = strstr(buf, "node.id=");
+            if (!p)
+                p = strstr(buf, "broker.id=");
+            if (p) {
+                long stored = strtol(strchr(p, '=') + 1, NULL, 10);
+                if (stored != gr_broker.cfg.node_id) {
+                    gr_error("broker", "Stored node id %ld in %s doesn't match configured node.id %d", stored, path,
+                             gr_broker.cfg.node_id);
+                    free(buf);
+                    return GR_EINVAL;
+                }
+            }
             free(buf);
         }
     }
