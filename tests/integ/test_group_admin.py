@@ -65,7 +65,8 @@ class RawMember:
             assigns = [(m, kp.assignment({self.topic: ps})) for m, ps in per.items()]
         s = self.conn.call(kp.SYNC_GROUP, 0, self.group, gen, self.member_id, assigns)
         if s["error"]:
-            self.errors.append(("sync", s["error"]))
+            if s["error"] != kp.REBALANCE_IN_PROGRESS:     # a new rebalance began: rejoin
+                self.errors.append(("sync", s["error"]))
             return False
         with self.lock:
             self.generation = gen
