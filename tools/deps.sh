@@ -5,7 +5,11 @@
 #   tools/deps.sh build   compiler + compression libraries
 #   tools/deps.sh test    build deps + cmocka, kcat, librdkafka, Python
 #                         clients, pytest, Burrow, ZooKeeper, node/npm, then `npm ci` in
-#                         tests/integ/js when its node_modules is stale
+#                         tests/integ/js when its node_modules is stale; plus the
+#                         bench deps (the suite smoke-tests the bench harness)
+#   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),
+#                         redis-server + hiredis, iperf3 (make bench); linux-perf
+#                         is optional and only installed with BENCH_PERF=1
 #
 # Installed packages are detected with dpkg-query; `apt-get update` runs at
 # most once, and only when something must be installed.  Runs as root, or
@@ -17,15 +21,18 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper)
+BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 
 mode=${1:-}
 case "$mode" in
     build) want=("${BUILD_PKGS[@]}") ;;
-    test)  want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+    bench) want=("${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}")
+           [ "${BENCH_PERF:-0}" = 1 ] && want+=(linux-perf) ;;
+    test)  want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
            # Any node/npm on PATH will do; Debian's only when there is none.
            command -v node >/dev/null 2>&1 || want+=(nodejs)
            command -v npm  >/dev/null 2>&1 || want+=(npm) ;;
-    *)     echo "usage: $0 build|test" >&2; exit 2 ;;
+    *)     echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -46,6 +53,10 @@ if [ ${#missing[@]} -gt 0 ]; then
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
+    # iperf3's package asks whether to start a system daemon: answer no.
+    if printf '%s\n' "${missing[@]}" | grep -qx iperf3; then
+        echo 'iperf3 iperf3/start_daemon boolean false' | "${sudo[@]}" debconf-set-selections
+    fi
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
