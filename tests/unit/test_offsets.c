@@ -681,6 +681,31 @@ static void test_load_1m(void **state)
     }
 }
 
+/* log.flush.interval.messages=1: the commit reports only after the fsync
+ * job came back through the loop. */
+static void test_flush_policy(void **state)
+{
+    (void)state;
+    broker_close();
+    gr_broker.cfg.log_flush_interval_messages = 1;
+    broker_open();
+    gr_group_t *g = gr_group_get_or_create("fg", 2);
+    gr_coord_commit_t c = {.topic = "t", .topic_len = 1, .partition = 0, .offset = 5, .leader_epoch = -1,
+                           .commit_timestamp = 1000, .expire_timestamp = -1, .error = KERR_NONE};
+    ncb = 0;
+    gr_coord_commit_offsets(g, "m", &c, 1, cb, NULL);
+    assert_int_equal(ncb, 0);
+    int64_t t0 = gr_mono_ms();
+    while (ncb == 0 && gr_mono_ms() - t0 < 5000)
+        gr_ev_run_once(gr_broker.ev, 10);
+    assert_int_equal(ncb, 1);
+    assert_int_equal(last_err, KERR_NONE);
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    gr_partition_t *p = t->parts[gr_coord_partition_for("fg", 2)];
+    assert_int_equal(gr_log_recovery_point(p->log), gr_log_end_offset(p->log));
+    gr_broker.cfg.log_flush_interval_messages = INT64_MAX;
+}
+
 /* Not started: writes complete with NONE and nothing is loading. */
 static void test_not_started(void **state)
 {
@@ -711,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_1m, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_started, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
