@@ -101,6 +101,7 @@ void gr_cleaner_tick(int64_t now_ms)
     if (!loaded) {
         load_checkpoints();
         loaded = true;
+        gr_cleaner_checkpoint();             /* drops entries of deleted topics */
     }
     if (busy || now_ms < idle_until)
         return;

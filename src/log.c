@@ -581,7 +581,7 @@ static int clean_range(const gr_log_t *log, int64_t now_ms, int64_t *first_dirty
         for (int i = from; i < n; i++) {
             const gr_segment_t *s = log->segs[i];
             int64_t ts = s->max_ts >= 0 ? s->max_ts : s->mtime_ms;
-            if (ts > now_ms - log->cfg.min_compaction_lag_ms) {
+            if (s->size > 0 && ts > now_ms - log->cfg.min_compaction_lag_ms) {
                 n = i;
                 break;
             }
@@ -612,7 +612,11 @@ double gr_log_dirty_ratio(const gr_log_t *log, int64_t now_ms)
 }
 
 int64_t gr_log_clean_offset(const gr_log_t *log) { return log->clean_off; }
-void gr_log_set_clean_offset(gr_log_t *log, int64_t offset) { log->clean_off = GR_MAX(0, offset); }
+void gr_log_set_clean_offset(gr_log_t *log, int64_t offset)
+{
+    /* beyond the end: a stale checkpoint (topic re-created), clean it all */
+    log->clean_off = offset > log->end ? 0 : GR_MAX(0, offset);
+}
 bool gr_log_compacted(const gr_log_t *log) { return log->cfg.compact; }
 
 static void clean_work(void *arg)
