@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "batch.h"
 #include "broker.h"
@@ -649,6 +650,62 @@ static void test_corrupt_records(void **state)
     assert_null(gr_offset_get(g->offsets, "t", 1, 1));
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* Records in a gzip batch (as a Kafka broker with
+ * offsets.topic.compression.codec=gzip writes them) load too. */
+static void test_compressed_batch(void **state)
+{
+    (void)state;
+    gr_batch_builder_t b;
+    gr_batch_builder_init(&b, 0, 1000);
+    for (int i = 0; i < 3; i++) {
+        gr_wr_t k, v;
+        gr_wr_init(&k);
+        gr_wr_init(&v);
+        gr_coord_offset_key(&k, "zg", 2, "t", 1, i);
+        gr_coord_offset_value(&v, 100 + i, -1, "z", 1, 1000, -1);
+        size_t kl, vl;
+        uint8_t *kp = gr_wr_flatten(&k, &kl), *vp = gr_wr_flatten(&v, &vl);
+        gr_batch_builder_add(&b, -1, 1000, kp, (int32_t)kl, vp, (int32_t)vl);
+        gr_wr_free(&k);
+        gr_wr_free(&v);
+    }
+    size_t len;
+    uint8_t *plain = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
+    /* gzip the records area, keep the header */
+    uint8_t out[4096];
+    memcpy(out, plain, GR_BATCH_HEADER_SIZE);
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    assert_int_equal(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = plain + GR_BATCH_HEADER_SIZE;
+    zs.avail_in = (uInt)(len - GR_BATCH_HEADER_SIZE);
+    zs.next_out = out + GR_BATCH_HEADER_SIZE;
+    zs.avail_out = (uInt)(sizeof(out) - GR_BATCH_HEADER_SIZE);
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    size_t clen = GR_BATCH_HEADER_SIZE + zs.total_out;
+    deflateEnd(&zs);
+    gr_batch_builder_free(&b);
+    put32(out + GR_BOFF_LENGTH, (uint32_t)(clen - GR_BATCH_LOG_OVERHEAD));
+    out[GR_BOFF_ATTRIBUTES + 1] = (uint8_t)(out[GR_BOFF_ATTRIBUTES + 1] | GR_COMPRESSION_GZIP);
+    put32(out + GR_BOFF_CRC, gr_crc32c(0, out + GR_BOFF_ATTRIBUTES, clen - GR_BOFF_ATTRIBUTES));
+
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    gr_partition_t *p = t->parts[gr_coord_partition_for("zg", 2)];
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append(p->log, out, clen, 0, false, 1000, &info), 0);
+    broker_restart();
+    gr_group_t *g = gr_group_find("zg", 2);
+    assert_non_null(g);
+    assert_int_equal(gr_offset_map_count(g->offsets), 3);
+    assert_int_equal(gr_offset_get(g->offsets, "t", 1, 2)->offset, 102);
+    assert_string_equal(gr_offset_get(g->offsets, "t", 1, 2)->metadata, "z");
+}
+
 /* A million offset records load in well under 2 s. */
 static void test_load_1m(void **state)
 {
@@ -735,6 +792,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_compressed_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_1m, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_started, setup, teardown),
