@@ -83,6 +83,8 @@ static void pass_done(void *arg, int rc, const gr_clean_stats_t *st)
     busy = false;
     if (rc == 0)
         gr_cleaner_checkpoint();
+    else if (rc != GR_AGAIN)
+        idle_until = gr_now_ms() + gr_broker.cfg.log_cleaner_backoff_ms;   /* do not spin on a failing log */
 }
 
 static bool try_clean(gr_log_t *log, int64_t now_ms)
