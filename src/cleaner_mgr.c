@@ -2,7 +2,7 @@
  * cleaner_mgr.c - schedules the log cleaner (Kafka's LogCleanerManager)
  * and owns the cleaner-offset-checkpoint file of each log dir.
  *
- * Driven by the housekeeping tick (gr_topics_housekeep): when no pass is
+ * Driven by its own timer (main.c, every log.cleaner.backoff.ms): when no pass is
  * running, the compacted log with the highest dirty ratio that needs
  * cleaning gets a pass (gr_log_clean decides, see log.c); one pass at a
  * time in the whole broker, like Kafka's default log.cleaner.threads=1.

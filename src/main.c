@@ -16,6 +16,7 @@
  *   log-start-offset-checkpoint        see log.h
  */
 #include "broker.h"
+#include "cleaner.h"
 #include "coord.h"
 #include "kerr.h"
 #include "net.h"
@@ -168,6 +169,17 @@ static void housekeep_cb(gr_ev_t *ev, void *arg)
     gr_timer_start(ev, &gr_broker.housekeep, GR_MIN(iv, 60000));
 }
 
+/* The log cleaner runs on its own tick so log.cleaner.backoff.ms is honoured
+ * independently of the (usually much coarser) retention check. */
+static gr_timer_t cleaner_timer;
+
+static void cleaner_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    gr_cleaner_tick(gr_now_ms());
+    gr_timer_start(ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
+}
+
 static void on_signal(int sig)
 {
     GR_UNUSED(sig);
@@ -265,6 +277,8 @@ int main(int argc, char **argv)
     }
     gr_timer_init(&gr_broker.housekeep, housekeep_cb, NULL);
     gr_timer_start(gr_broker.ev, &gr_broker.housekeep, 1000);
+    gr_timer_init(&cleaner_timer, cleaner_cb, NULL);
+    gr_timer_start(gr_broker.ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
     gr_info("broker", "[KafkaServer id=%d] started (gregord, cluster id %s, listening on %s:%d, log dirs %s)",
             gr_broker.cfg.node_id, gr_broker.cluster_id, bind_host, gr_broker.port, gr_broker.cfg.log_dirs);
 
@@ -275,6 +289,7 @@ int main(int argc, char **argv)
     gr_net_drain(gr_broker.ev, 5000);
     gr_net_close_all();
     gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
+    gr_timer_stop(gr_broker.ev, &cleaner_timer);
     gr_coord_stop();
     gr_topics_close();
     write_clean_markers();

@@ -17,7 +17,6 @@
  * at startup every log dir is searched for <topic>-<n>.
  */
 #include "topic.h"
-#include "cleaner.h"
 #include "broker.h"
 #include "kerr.h"
 
@@ -567,7 +566,6 @@ void gr_topics_housekeep(int64_t now_ms)
     for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
         for (int32_t i = 0; i < t->npart; i++)
             gr_log_housekeep(t->parts[i]->log, now_ms);
-    gr_cleaner_tick(now_ms);
     gr_topics_checkpoint();
 }
 
