@@ -29,7 +29,6 @@
 
 #define WEAK __attribute__((weak))
 
-gr_broker_t gr_broker;
 
 /* ------------------------------------------------------------ stubs */
 
