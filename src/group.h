@@ -165,7 +165,8 @@ gr_group_t *gr_group_get_or_create(const char *id, size_t len);
 gr_group_t *gr_group_next(gr_group_t *g);
 int gr_group_count(void);
 /* Remove a group from the coordinator and free it (members, pending
- * members, offsets, history).  Parked waiters get COORDINATOR_NOT_AVAILABLE. */
+ * members, offsets, history).  Parked waiters get NOT_COORDINATOR
+ * (as Kafka's onGroupUnloaded). */
 void gr_group_remove(gr_group_t *g);
 /* Free every group (shutdown, tests). */
 void gr_group_remove_all(void);
