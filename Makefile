@@ -20,11 +20,13 @@ endif
 SRC      := $(wildcard src/*.c)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all run test unit integ deps-build deps-test clean docs
-all: $(BUILD)/gregord $(UNIT_BIN)
+all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -35,6 +37,14 @@ $(BUILD)/libgregor.a: $(LIB_OBJ)
 
 $(BUILD)/gregord: $(BUILD)/src/main.o $(BUILD)/libgregor.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icli -c $< -o $@
+
+# the CLI is a librdkafka client; it shares no code with the broker
+$(BUILD)/gregor: $(CLI_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgregor.a
 	@mkdir -p $(dir $@)
@@ -68,4 +78,4 @@ docs: $(BUILD)/gregord
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CLI_OBJ:.o=.d)

@@ -18,7 +18,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev)
+BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)

@@ -1,0 +1,71 @@
+/*
+ * cli.h - shared pieces of the `gregor` command-line tool.
+ *
+ * gregor is a Kafka client built on librdkafka (Admin API, consumer,
+ * producer): each subcommand takes the option names of the Kafka script it
+ * replaces (kafka-topics.sh -> `gregor topics`, ...), so an existing command
+ * line works by swapping the script name for the subcommand, and prints
+ * the same output so scripts that parse it keep working.
+ *
+ * Errors: one clear line on stderr ("Error: ...") and a non-zero exit.
+ */
+#ifndef GR_CLI_H
+#define GR_CLI_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- options ----
+ * Kafka's scripts use GNU-style long options ("--topic t" and "--topic=t").
+ * cli_opts_t collects them generically; each subcommand declares the options
+ * it accepts (name, takes a value, may repeat) and reads them by name. */
+typedef struct cli_optdef {
+    const char *name;          /* without the leading "--" */
+    bool has_arg;              /* takes a value */
+    bool optional_arg;         /* value may be omitted (e.g. --state, --compression-codec) */
+    const char *help;
+} cli_optdef_t;
+
+typedef struct cli_opt {
+    const char *name;
+    const char *value;         /* NULL for flags / omitted optional values */
+} cli_opt_t;
+
+typedef struct cli_opts {
+    cli_opt_t *v;
+    int n;
+} cli_opts_t;
+
+/* Parse argv[1..] against defs.  Unknown options, missing values:
+ * prints "Error: ..." plus usage hint, returns -1. */
+int cli_parse(int argc, char **argv, const cli_optdef_t *defs, cli_opts_t *out);
+void cli_opts_free(cli_opts_t *o);
+bool cli_has(const cli_opts_t *o, const char *name);
+const char *cli_get(const cli_opts_t *o, const char *name);          /* last value or NULL */
+int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals); /* malloc'ed array */
+void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef_t *defs);
+
+/* ---- librdkafka configuration ----
+ * bootstrap.servers from --bootstrap-server, then every key=value of
+ * --command-config (Java properties file), then extra key/value pairs
+ * (NULL-terminated).  Returns NULL after printing an error. */
+rd_kafka_conf_t *cli_conf(const cli_opts_t *o, const char *const *extra);
+/* Create a client of the given type from cli_conf(); NULL after an error. */
+rd_kafka_t *cli_client(const cli_opts_t *o, rd_kafka_type_t type, const char *const *extra);
+
+/* Print "Error: <fmt>" to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Request timeout (ms) from --timeout, default 5000 like Kafka's tools. */
+int cli_timeout_ms(const cli_opts_t *o);
+
+/* Subcommands: argv[0] is the subcommand name. */
+int cli_topics_main(int argc, char **argv);
+int cli_consumer_groups_main(int argc, char **argv);
+int cli_console_producer_main(int argc, char **argv);
+int cli_console_consumer_main(int argc, char **argv);
+int cli_get_offsets_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * common.c - option parsing, librdkafka configuration and error output
+ * shared by every gregor subcommand (see cli.h).
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("Error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static const cli_optdef_t *find_def(const cli_optdef_t *defs, const char *name, size_t len)
+{
+    for (; defs->name; defs++)
+        if (strlen(defs->name) == len && !strncmp(defs->name, name, len))
+            return defs;
+    return NULL;
+}
+
+int cli_parse(int argc, char **argv, const cli_optdef_t *defs, cli_opts_t *out)
+{
+    out->v = calloc((size_t)argc + 1, sizeof(cli_opt_t));
+    out->n = 0;
+    if (!out->v)
+        abort();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) || !a[2]) {
+            cli_err("unexpected argument '%s' (options start with --)", a);
+            goto err;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const cli_optdef_t *d = find_def(defs, name, len);
+        if (!d) {
+            cli_err("%.*s is not a recognized option", (int)(len + 2), a);
+            goto err;
+        }
+        const char *value = NULL;
+        if (eq) {
+            if (!d->has_arg) {
+                cli_err("Option --%s takes no value", d->name);
+                goto err;
+            }
+            value = eq + 1;
+        } else if (d->has_arg) {
+            bool next_is_value = i + 1 < argc && (strncmp(argv[i + 1], "--", 2) || !argv[i + 1][2]);
+            /* negative numbers (--shift-by -5) are values, not options */
+            if (i + 1 < argc && argv[i + 1][0] == '-' && argv[i + 1][1] != '-')
+                next_is_value = true;
+            if (next_is_value) {
+                value = argv[++i];
+            } else if (!d->optional_arg) {
+                cli_err("Option --%s requires an argument", d->name);
+                goto err;
+            }
+        }
+        out->v[out->n].name = d->name;
+        out->v[out->n].value = value;
+        out->n++;
+    }
+    return 0;
+err:
+    cli_opts_free(out);
+    return -1;
+}
+
+void cli_opts_free(cli_opts_t *o)
+{
+    free(o->v);
+    o->v = NULL;
+    o->n = 0;
+}
+
+bool cli_has(const cli_opts_t *o, const char *name)
+{
+    for (int i = 0; i < o->n; i++)
+        if (!strcmp(o->v[i].name, name))
+            return true;
+    return false;
+}
+
+const char *cli_get(const cli_opts_t *o, const char *name)
+{
+    const char *v = NULL;
+    for (int i = 0; i < o->n; i++)
+        if (!strcmp(o->v[i].name, name))
+            v = o->v[i].value;
+    return v;
+}
+
+int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals)
+{
+    int n = 0;
+    *vals = calloc((size_t)o->n + 1, sizeof(char *));
+    if (!*vals)
+        abort();
+    for (int i = 0; i < o->n; i++)
+        if (!strcmp(o->v[i].name, name) && o->v[i].value)
+            (*vals)[n++] = o->v[i].value;
+    return n;
+}
+
+void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef_t *defs)
+{
+    fprintf(out, "Usage: gregor %s [options]\n%s\n\nOption                                   Description\n"
+                 "------                                   -----------\n", cmd, summary);
+    for (; defs->name; defs++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s", defs->name,
+                 defs->has_arg ? (defs->optional_arg ? " [value]" : " <value>") : "");
+        fprintf(out, "%-40s %s\n", left, defs->help ? defs->help : "");
+    }
+}
+
+int cli_timeout_ms(const cli_opts_t *o)
+{
+    const char *t = cli_get(o, "timeout");
+    if (!t)
+        return 5000;
+    char *end;
+    long v = strtol(t, &end, 10);
+    if (*end || v <= 0)
+        return 5000;
+    return (int)v;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int load_props(rd_kafka_conf_t *conf, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_err("cannot read --command-config file %s", path);
+        return -1;
+    }
+    char line[4096], errstr[512];
+    int rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char *l = trim(line);
+        if (!*l || *l == '#' || *l == '!')
+            continue;
+        char *sep = l + strcspn(l, "=:");
+        if (!*sep) {
+            cli_err("invalid line in %s: %s", path, l);
+            rc = -1;
+            break;
+        }
+        *sep = '\0';
+        if (rd_kafka_conf_set(conf, trim(l), trim(sep + 1), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+            cli_err("%s", errstr);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+rd_kafka_conf_t *cli_conf(const cli_opts_t *o, const char *const *extra)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *bs = cli_get(o, "bootstrap-server");
+    if (!bs) {
+        cli_err("Missing required argument \"[bootstrap-server]\"");
+        goto err;
+    }
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bs, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        cli_err("%s", errstr);
+        goto err;
+    }
+    const char *cc = cli_get(o, "command-config");
+    if (cc && load_props(conf, cc) < 0)
+        goto err;
+    for (; extra && extra[0]; extra += 2)
+        if (rd_kafka_conf_set(conf, extra[0], extra[1], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+            cli_err("%s", errstr);
+            goto err;
+        }
+    return conf;
+err:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *cli_client(const cli_opts_t *o, rd_kafka_type_t type, const char *const *extra)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = cli_conf(o, extra);
+    if (!conf)
+        return NULL;
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        cli_err("%s", errstr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}

@@ -1,0 +1,11 @@
+/*
+ * console_consumer.c - placeholder until the subcommand lands.
+ */
+#include "cli.h"
+
+int cli_console_consumer_main(int argc, char **argv)
+{
+    (void)argc;
+    cli_err("'%s' is not available in this build", argv[0]);
+    return 1;
+}
