@@ -81,6 +81,9 @@ static const cfg_def_t defs[] = {
     {"log.message.timestamp.type", NULL, T_STRING, F(log_message_timestamp_type), "CreateTime", 0, 0,
      "CreateTime,LogAppendTime", "Record timestamps as sent by the producer, or set by the broker on append."},
 
+    {"inter.broker.protocol.version", NULL, T_STRING, F(inter_broker_protocol_version), "3.7", 0, 0, NULL,
+     "Record formats written to __consumer_offsets, as Kafka: below 2.1 GroupMetadataValue v1 and OffsetCommitValue "
+     "v1 (readable by old tools such as Burrow 1.2.1), below 2.3 GroupMetadataValue v2, else v3."},
     {"group.initial.rebalance.delay.ms", NULL, T_LONG, F(group_initial_rebalance_delay_ms), "3000", 0, L_MAX, NULL,
      "Wait for more members before the first rebalance of an empty group; extended per new member up to the rebalance timeout."},
     {"group.min.session.timeout.ms", NULL, T_INT, F(group_min_session_timeout_ms), "6000", 0, I_MAX, NULL,
@@ -135,6 +138,34 @@ static int parse_long(const char *s, int64_t *out)
         return GR_EINVAL;
     *out = v;
     return 0;
+}
+
+/* "2.0", "2.0-IV1", "0.10.1", "3.7.0" -> major*100+minor, or -1. */
+static int parse_version(const char *v)
+{
+    char *end;
+    long major = strtol(v, &end, 10);
+    if (end == v || *end != '.' || major < 0 || major > 99)
+        return -1;
+    const char *m = end + 1;
+    long minor = strtol(m, &end, 10);
+    if (end == m || minor < 0 || minor > 99)
+        return -1;
+    if (*end == '.') {
+        m = end + 1;
+        strtol(m, &end, 10);
+        if (end == m)
+            return -1;
+    }
+    if (*end && strncmp(end, "-IV", 3))
+        return -1;
+    return (int)(major * 100 + minor);
+}
+
+int gr_config_ibp(const gr_config_t *c)
+{
+    int v = c->inter_broker_protocol_version ? parse_version(c->inter_broker_protocol_version) : -1;
+    return v < 0 ? 307 : v;
 }
 
 static bool in_choices(const char *choices, const char *v)
@@ -192,6 +223,11 @@ static int set_def(gr_config_t *c, const cfg_def_t *d, const char *value, char *
         return 0;
     }
     case T_STRING:
+        if (!strcmp(d->name, "inter.broker.protocol.version") && parse_version(value) < 0) {
+            snprintf(err, errlen, "Invalid value %s for configuration %s: expected a Kafka version such as 2.0 or 3.7",
+                     value, d->name);
+            return GR_EINVAL;
+        }
         if (d->choices && !in_choices(d->choices, value)) {
             snprintf(err, errlen, "Invalid value %s for configuration %s: String must be one of: %s", value,
                      d->name, d->choices);

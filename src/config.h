@@ -39,6 +39,8 @@ typedef struct gr_config {
     int64_t connections_max_idle_ms;
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
 
+    char *inter_broker_protocol_version;  /* record versions written, as Kafka's IBP */
+
     /* group coordinator and offsets */
     int64_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
@@ -76,6 +78,8 @@ int64_t gr_config_roll_ms(const gr_config_t *c);
  * The strings are valid only during the call.  Returns the number of keys. */
 int gr_config_foreach(const gr_config_t *c, void (*fn)(void *arg, const char *key, const char *value, bool is_default),
                       void *arg);
+/* inter.broker.protocol.version as major*100+minor (3.7 -> 307). */
+int gr_config_ibp(const gr_config_t *c);
 /* Print the reference as a Markdown table. */
 void gr_config_print_docs(FILE *out);
 

@@ -224,6 +224,10 @@ void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, con
 {
     gr_OffsetCommitValue_t v;
     gr_OffsetCommitValue_init(&v);
+    /* Kafka < 2.1 (inter.broker.protocol.version) always wrote v1 with an
+     * expire timestamp of commit + offsets.retention.minutes */
+    if (gr_config_ibp(&gr_broker.cfg) < 201 && expire_ts < 0)
+        expire_ts = commit_ts + gr_broker.cfg.offsets_retention_minutes * 60000;
     int16_t ver = expire_ts >= 0 ? 1 : 3;
     v.offset = offset;
     v.leaderEpoch = leader_epoch;
@@ -279,8 +283,10 @@ void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g)
     }
     v.members = mm;
     v.members_count = n;
-    gr_wr_i16(w, 3);
-    gr_GroupMetadataValue_encode(w, 3, &v);
+    int ibp = gr_config_ibp(&gr_broker.cfg);
+    int16_t ver = ibp < 10 ? 0 : ibp < 201 ? 1 : ibp < 203 ? 2 : 3;   /* 0.10.1 -> 10 */
+    gr_wr_i16(w, ver);
+    gr_GroupMetadataValue_encode(w, ver, &v);
     free(mm);
 }
 
