@@ -317,6 +317,7 @@ static const struct {
     {"socket.request.max.bytes", CT_INT},
     {"connections.max.idle.ms", CT_LONG},
     {"log.message.timestamp.type", CT_STRING},
+    {"inter.broker.protocol.version", CT_STRING},
     {"group.initial.rebalance.delay.ms", CT_INT},
     {"group.min.session.timeout.ms", CT_INT},
     {"group.max.session.timeout.ms", CT_INT},
