@@ -1,12 +1,32 @@
 # gregor - one GNU Makefile, no configure step.
 #   make            build gregord, gregor and the unit tests
 #   make run        install build deps if missing, build, start gregord (./data, 127.0.0.1:9092)
-#   make test       install test deps if missing, build, run unit + integration tests
-#   make SANITIZE=address,undefined test
+#   make test       install test deps if missing, build, run unit tests, short fuzz runs and
+#                   integration tests, all under ASan+UBSan (SANITIZE=address,undefined is the
+#                   default for `make test`; `make test SANITIZE=` runs it unsanitized)
+#   make SANITIZE=address,undefined   sanitized build in its own dir (build-asan)
+#   make fuzz       build the libFuzzer targets (clang, build-fuzz/) and run each FUZZ_SECONDS
+#   make fuzz-ci    the same for 30 s each (part of `make test`)
 CC       ?= cc
-BUILD    ?= build
-SANITIZE ?=
 OPT      ?= -O2
+
+# `make test` is sanitized unless SANITIZE is given; `make`, `make run`
+# stay optimised and unsanitized.
+ifeq ($(origin SANITIZE),undefined)
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+SANITIZE := address,undefined
+endif
+endif
+SANITIZE ?=
+# One build dir per configuration, so sanitized and plain objects never mix.
+comma    := ,
+ifeq ($(SANITIZE),)
+BUILD    ?= build
+else ifeq ($(SANITIZE),address$(comma)undefined)
+BUILD    ?= build-asan
+else
+BUILD    ?= build-san-$(subst $(comma),-,$(SANITIZE))
+endif
 
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc
 LDFLAGS  :=
@@ -25,7 +45,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integ deps-build deps-test clean docs
+.PHONY: all run test unit integ deps-build deps-test deps-fuzz fuzz fuzz-build fuzz-ci clean docs
 all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -56,6 +76,9 @@ deps-build:
 deps-test:
 	@tools/deps.sh test
 
+deps-fuzz:
+	@tools/deps.sh fuzz
+
 run: deps-build
 	$(MAKE) $(BUILD)/gregord
 	$(BUILD)/gregord config/server.properties
@@ -68,14 +91,53 @@ integ: $(BUILD)/gregord
 
 # --no-print-directory: the test runners' summaries must be the last lines.
 test: deps-test
-	$(MAKE) --no-print-directory all
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory integ
+	$(MAKE) --no-print-directory SANITIZE=$(SANITIZE) BUILD=$(BUILD) all
+	$(MAKE) --no-print-directory SANITIZE=$(SANITIZE) BUILD=$(BUILD) unit
+	$(MAKE) --no-print-directory fuzz-ci
+	$(MAKE) --no-print-directory SANITIZE=$(SANITIZE) BUILD=$(BUILD) integ
+
+# ---- libFuzzer targets (tests/fuzz/, see docs/fuzzing.md) ----
+# The library is rebuilt with clang and the fuzzer instrumentation in its
+# own dir; each target runs with its committed seeds (tests/fuzz/corpus/)
+# and grows a git-ignored work corpus (tests/fuzz/corpus-work/).
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc $(FUZZ_SAN)
+FUZZ_NAMES   := request batch recovery offsets_record config
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libgregor.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libgregor.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libgregor.a $(LDLIBS)
+
+fuzz-build: deps-fuzz
+	$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+# One target at a time; a crash, leak or sanitizer report fails the run.
+fuzz: fuzz-build
+	@rc=0; for t in $(FUZZ_NAMES); do \
+	    tools/fuzz-run.sh fuzz_$$t $(FUZZ_SECONDS) || rc=1; \
+	done; exit $$rc
+
+fuzz-ci:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=30
+
+# the regression test feeds the fuzz inputs through the targets' entry points
+$(BUILD)/tests/test_fuzz_regress: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 docs: $(BUILD)/gregord
 	$(BUILD)/gregord --print-config-docs > docs/config.md
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

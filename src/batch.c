@@ -274,7 +274,9 @@ int64_t gr_batch_base_offset(const uint8_t *p)
 
 int32_t gr_batch_size(const uint8_t *p)
 {
-    return (int32_t)be32(p + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
+    /* unchecked input: a batchLength near INT32_MAX has no int32 size */
+    int32_t blen = (int32_t)be32(p + GR_BOFF_LENGTH);
+    return blen > INT32_MAX - GR_BATCH_LOG_OVERHEAD ? -1 : blen + GR_BATCH_LOG_OVERHEAD;
 }
 
 /* ------------------------------------------------------- legacy sets */

@@ -88,7 +88,7 @@ void gr_batch_assign(uint8_t *p, int64_t base_offset, int32_t leader_epoch, int6
 
 /* Read helpers on a stored batch. */
 int64_t gr_batch_base_offset(const uint8_t *p);
-int32_t gr_batch_size(const uint8_t *p);          /* 12 + batchLength */
+int32_t gr_batch_size(const uint8_t *p);          /* 12 + batchLength; -1 if that overflows */
 
 /* Up-convert a legacy message set (magic 0 or 1; uncompressed or gzip)
  * into one v2 batch in a new malloc'ed buffer.  Returns 0,

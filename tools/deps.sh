@@ -3,7 +3,8 @@
 # tests), only when something is missing.
 #
 #   tools/deps.sh build   compiler + compression libraries
-#   tools/deps.sh test    build deps + cmocka, kcat, librdkafka, Python
+#   tools/deps.sh fuzz    build deps + clang's libFuzzer/sanitizer runtime
+#   tools/deps.sh test    build + fuzz deps + cmocka, kcat, librdkafka, Python
 #                         clients, pytest, Burrow, ZooKeeper, node/npm, then `npm ci` in
 #                         tests/integ/js when its node_modules is stale; plus the
 #                         bench deps (the suite smoke-tests the bench harness)
@@ -19,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev)
+FUZZ_PKGS=(clang libclang-rt-14-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
@@ -26,13 +28,14 @@ BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 mode=${1:-}
 case "$mode" in
     build) want=("${BUILD_PKGS[@]}") ;;
+    fuzz)  want=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}") ;;
     bench) want=("${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}")
            [ "${BENCH_PERF:-0}" = 1 ] && want+=(linux-perf) ;;
-    test)  want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
+    test)  want=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
            # Any node/npm on PATH will do; Debian's only when there is none.
            command -v node >/dev/null 2>&1 || want+=(nodejs)
            command -v npm  >/dev/null 2>&1 || want+=(npm) ;;
-    *)     echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+    *)     echo "usage: $0 build|fuzz|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()
