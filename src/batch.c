@@ -346,50 +346,52 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
     gr_buf_t inner = {0};
     while (pos < len) {
         if (len - pos < 12 + 14)
-            return GR_ECORRUPT;
+            goto corrupt;
         int32_t msize = (int32_t)be32(p + pos + 8);
         if (msize < 14 || (size_t)msize > len - pos - 12)
-            return GR_ECORRUPT;
+            goto corrupt;
         const uint8_t *m = p + pos + 12, *end = m + msize;
         if (gr_crc32(0, m + 4, (size_t)msize - 4) != be32(m))
-            return GR_ECORRUPT;
+            goto corrupt;
         int magic = m[4], attr = m[5];
         const uint8_t *q = m + 6;
         int64_t ts = -1;
         if (magic == 1) {
             if (end - q < 8)
-                return GR_ECORRUPT;
+                goto corrupt;
             ts = (int64_t)be64(q);
             q += 8;
             if (attr & 0x08)
                 u->log_append_time = true;
         } else if (magic != 0) {
-            return GR_ECORRUPT;
+            goto corrupt;
         }
         if (depth > 0 && wrapper_ts >= 0)
             ts = wrapper_ts;        /* inner messages of a LogAppendTime wrapper */
         if (end - q < 4)
-            return GR_ECORRUPT;
+            goto corrupt;
         int32_t klen = (int32_t)be32(q);
         q += 4;
         if (klen < -1 || klen > end - q)
-            return GR_ECORRUPT;
+            goto corrupt;
         const uint8_t *key = q;
         q += klen > 0 ? klen : 0;
         if (end - q < 4)
-            return GR_ECORRUPT;
+            goto corrupt;
         int32_t vlen = (int32_t)be32(q);
         q += 4;
         if (vlen == -1 ? q != end : vlen != end - q)
-            return GR_ECORRUPT;
+            goto corrupt;
         int codec = attr & 0x07;
         if (codec == GR_COMPRESSION_NONE) {
             add_record(u, ts, key, klen, q, vlen);
         } else {
             if (depth > 0 || vlen < 0)
-                return GR_ECORRUPT;
-            if (codec > GR_COMPRESSION_LZ4)
-                return GR_EINVAL;
+                goto corrupt;
+            if (codec > GR_COMPRESSION_LZ4) {
+                rc = GR_EINVAL;
+                goto out;
+            }
             rc = gr_decompress(codec, q, (size_t)vlen, &inner, MAX_DECOMPRESSED);
             if (rc < 0)
                 goto out;
@@ -400,6 +402,11 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
         }
         pos += 12 + (size_t)msize;
     }
+    goto out;
+corrupt:
+    /* every exit frees `inner`: a bad message after a compressed wrapper
+     * leaked the wrapper's decompressed set */
+    rc = GR_ECORRUPT;
 out:
     gr_buf_free(&inner);
     return rc;

@@ -24,6 +24,7 @@ work=tests/fuzz/corpus-work/$name
 art=tests/fuzz/corpus-work/artifacts/$name
 log=build-fuzz/logs/$name.log
 mkdir -p "$work" "$art" "$(dirname "$log")" "$seeds"
+before=$(ls "$art" | wc -l)
 
 dict=()
 [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
@@ -37,9 +38,11 @@ rc=$?
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 cov=$(grep -E '^#[0-9]+' "$log" | grep -o 'cov: [0-9]* ft: [0-9]*' | tail -1)
-crashes=$(grep -cE '^==[0-9]+==ERROR|^SUMMARY: (Address|Undefined|Leak)Sanitizer|^==[0-9]+== ERROR: libFuzzer|fuzz check failed' "$log")
-if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
-    crashes=1
+# libFuzzer stops at the first crash: one artifact per failed run
+crashes=0
+if [ "$rc" -ne 0 ]; then
+    crashes=$(( $(ls "$art" | wc -l) - before ))
+    [ "$crashes" -ge 1 ] || crashes=1
 fi
 if [ "$rc" -ne 0 ]; then
     echo "---- $target failed (exit $rc); end of $log:"
