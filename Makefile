@@ -134,10 +134,35 @@ fuzz-ci:
 # the regression test feeds the fuzz inputs through the targets' entry points
 $(BUILD)/tests/test_fuzz_regress: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
+# Benchmark harness: C clients and peers in build/bench/, driven by bench/run.py.
+BENCH_BIN := $(addprefix $(BUILD)/bench/,kbench mockbroker redisbench disksync)
+BENCH_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
+
+deps-bench:
+	@tools/deps.sh bench
+
+bench-bin: $(BENCH_BIN)
+
+$(BUILD)/bench/kbench $(BUILD)/bench/mockbroker: $(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lrdkafka -lpthread
+
+$(BUILD)/bench/redisbench: bench/redisbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lhiredis -lpthread
+
+$(BUILD)/bench/disksync: bench/disksync.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+bench: deps-bench
+	$(MAKE) --no-print-directory $(BUILD)/gregord bench-bin
+	/usr/bin/python3 bench/run.py --build $(BUILD) --out BENCHMARKS.md
+
 docs: $(BUILD)/gregord
 	$(BUILD)/gregord --print-config-docs > docs/config.md
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BENCH_BIN:=.d) $(FUZZ_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,763 @@
+/*
+ * kbench - the Kafka client of the benchmark harness, on librdkafka.  The same
+ * binary and the same client settings drive gregord and the librdkafka mock
+ * cluster, so that their figures compare.
+ *
+ *   kbench create    bootstrap= topic= partitions=
+ *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
+ *   kbench consume   bootstrap= topic= partitions= count= secs=
+ *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
+ *   kbench subscribe bootstrap= topic= secs=
+ *   kbench rebalance bootstrap= topic= members= secs=
+ *   kbench commit    bootstrap= topic= consumers= count= secs=
+ *   kbench groups    bootstrap= topic= groups=
+ *
+ * Each prints one JSON line on stdout.  Producers run as threads, each with its
+ * own rd_kafka_t.  Plain consumption uses the queue-based simple consumer
+ * (no group) so that it needs nothing but Metadata, ListOffsets and Fetch;
+ * the group workloads use the high-level consumer.  Every loop stops at its
+ * count or after secs=, whichever comes first; a run that times out reports
+ * what it got so far.
+ */
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static const char *bootstrap;
+static const char *topic;
+
+static rd_kafka_conf_t *mkconf(void)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    char err[256];
+    if (rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err) != RD_KAFKA_CONF_OK)
+        die("%s", err);
+    rd_kafka_conf_set(c, "log_level", "3", err, sizeof err);
+    rd_kafka_conf_set(c, "socket.nagle.disable", "true", err, sizeof err);
+    return c;
+}
+
+static void cset(rd_kafka_conf_t *c, const char *k, const char *v)
+{
+    char err[256];
+    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
+        die("%s=%s: %s", k, v, err);
+}
+
+static rd_kafka_t *mk(rd_kafka_type_t type, rd_kafka_conf_t *c)
+{
+    char err[256];
+    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof err);
+    if (!rk)
+        die("rd_kafka_new: %s", err);
+    return rk;
+}
+
+/* Number of partitions of topic (waits up to 10 s for it to appear). */
+static int topic_partitions(rd_kafka_t *rk)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    int n = -1;
+    int64_t end = now_ns() + 10000000000LL;
+    while (now_ns() < end) {
+        const struct rd_kafka_metadata *md;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt > 0)
+                n = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+            if (n > 0)
+                break;
+        }
+        usleep(100000);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (n <= 0)
+        die("topic %s not found", topic);
+    return n;
+}
+
+/* ------------------------------------------------------------------ create */
+
+static int cmd_create(void)
+{
+    rd_kafka_t *rk = mk(RD_KAFKA_PRODUCER, mkconf());
+    int parts = (int)arg_long("partitions", 1);
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, parts, 1, err, sizeof err);
+    if (!nt)
+        die("NewTopic: %s", err);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(o, 120000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(o, 180000, err, sizeof err);
+    int64_t t0 = now_ns();
+    rd_kafka_CreateTopics(rk, &nt, 1, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200000);
+    if (!ev)
+        die("CreateTopics timed out");
+    if (rd_kafka_event_error(ev))
+        die("CreateTopics: %s", rd_kafka_event_error_string(ev));
+    size_t n;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            die("CreateTopics %s: %s", topic, rd_kafka_err2str(e));
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_NewTopic_destroy(nt);
+    topic_partitions(rk);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    printf("{\"what\":\"create\",\"partitions\":%d,\"secs\":%.3f}\n", parts, secs);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- produce */
+
+struct prod {
+    pthread_t th;
+    rd_kafka_t *rk;
+    long count;
+    atomic_long delivered, failed;
+    int64_t t_start, t_end;
+    char errstr[256];
+};
+
+static pthread_barrier_t bar;
+static int g_parts, g_size;
+static double g_secs;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct prod *p = opaque;
+    if (m->err) {
+        if (atomic_fetch_add(&p->failed, 1) == 0)
+            snprintf(p->errstr, sizeof p->errstr, "%s", rd_kafka_err2str(m->err));
+    } else {
+        atomic_fetch_add(&p->delivered, 1);
+    }
+}
+
+static void *prod_main(void *arg)
+{
+    struct prod *p = arg;
+    char *buf = malloc((size_t)g_size);
+    memset(buf, 'x', (size_t)g_size);
+    pthread_barrier_wait(&bar);
+    p->t_start = now_ns();
+    int64_t deadline = p->t_start + (int64_t)(g_secs * 1e9);
+    for (long i = 0; i < p->count; i++) {
+        if ((i & 1023) == 0) {
+            rd_kafka_poll(p->rk, 0);
+            if (now_ns() > deadline)
+                break;
+        }
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % g_parts)),
+                RD_KAFKA_V_VALUE(buf, (size_t)g_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                die("produce: %s", rd_kafka_err2str(e));
+            rd_kafka_poll(p->rk, 1);
+        }
+    }
+    rd_kafka_flush(p->rk, 30000);
+    p->t_end = now_ns();
+    free(buf);
+    return NULL;
+}
+
+static int cmd_produce(void)
+{
+    int n = (int)arg_long("producers", 1);
+    long count = arg_long("count", 100000);
+    g_size = (int)arg_long("size", 100);
+    g_secs = arg_dbl("secs", 5);
+    if (g_size < 16)
+        g_size = 16;
+    struct prod *ps = calloc((size_t)n, sizeof *ps);
+    pthread_barrier_init(&bar, NULL, (unsigned)n + 1);
+    for (int i = 0; i < n; i++) {
+        rd_kafka_conf_t *c = mkconf();
+        cset(c, "acks", arg_str("acks", "1"));
+        cset(c, "linger.ms", arg_str("linger", "5"));
+        cset(c, "batch.num.messages", "10000");
+        cset(c, "batch.size", "1000000");
+        cset(c, "queue.buffering.max.messages", "1000000");
+        cset(c, "queue.buffering.max.kbytes", "1048576");
+        cset(c, "message.timeout.ms", "60000");
+        rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+        rd_kafka_conf_set_opaque(c, &ps[i]);
+        ps[i].rk = mk(RD_KAFKA_PRODUCER, c);
+        ps[i].count = count / n;
+        if (i == 0)
+            g_parts = (int)arg_long("partitions", 0) > 0 ? (int)arg_long("partitions", 0)
+                                                         : topic_partitions(ps[i].rk);
+        else
+            topic_partitions(ps[i].rk); /* connect before the clock starts */
+        pthread_create(&ps[i].th, NULL, prod_main, &ps[i]);
+    }
+    pthread_barrier_wait(&bar);
+    long deliv = 0, failed = 0;
+    int64_t t0 = INT64_MAX, t1 = 0;
+    const char *err = NULL;
+    for (int i = 0; i < n; i++) {
+        pthread_join(ps[i].th, NULL);
+        deliv += ps[i].delivered;
+        failed += ps[i].failed;
+        if (ps[i].failed && !err)
+            err = ps[i].errstr;
+        if (ps[i].t_start < t0)
+            t0 = ps[i].t_start;
+        if (ps[i].t_end > t1)
+            t1 = ps[i].t_end;
+        rd_kafka_destroy(ps[i].rk);
+    }
+    double secs = (double)(t1 - t0) / 1e9;
+    if (deliv == 0)
+        die("no record delivered%s%s", err ? ": " : "", err ? err : "");
+    printf("{\"what\":\"produce\",\"records\":%ld,\"failed\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
+           "\"mbps\":%.2f,\"us_per_record\":%.3f}\n",
+           deliv, failed, secs, deliv / secs, deliv * (double)g_size / secs / 1e6,
+           secs * 1e6 / deliv);
+    free(ps);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- consume */
+
+/* A simple (group-less) consumer reading every partition into one queue. */
+struct sc {
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    rd_kafka_queue_t *q;
+    int parts;
+};
+
+static void sc_open(struct sc *s, int64_t start)
+{
+    rd_kafka_conf_t *c = mkconf();
+    cset(c, "fetch.wait.max.ms", arg_str("fetch_wait", "500"));
+    cset(c, "fetch.error.backoff.ms", "10");
+    cset(c, "fetch.message.max.bytes", "1048576");
+    cset(c, "queued.max.messages.kbytes", "65536");
+    cset(c, "queued.min.messages", "100000");
+    s->rk = mk(RD_KAFKA_CONSUMER, c);
+    rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+    char err[256];
+    rd_kafka_topic_conf_set(tc, "auto.commit.enable", "false", err, sizeof err);
+    rd_kafka_topic_conf_set(tc, "auto.offset.reset", "earliest", err, sizeof err);
+    s->rkt = rd_kafka_topic_new(s->rk, topic, tc);
+    s->parts = topic_partitions(s->rk);
+    s->q = rd_kafka_queue_new(s->rk);
+    for (int p = 0; p < s->parts; p++)
+        if (rd_kafka_consume_start_queue(s->rkt, p, start, s->q) == -1)
+            die("consume_start: %s", rd_kafka_err2str(rd_kafka_last_error()));
+}
+
+static void sc_close(struct sc *s)
+{
+    for (int p = 0; p < s->parts; p++)
+        rd_kafka_consume_stop(s->rkt, p);
+    rd_kafka_queue_destroy(s->q);
+    rd_kafka_topic_destroy(s->rkt);
+    rd_kafka_destroy(s->rk);
+}
+
+static int cmd_consume(void)
+{
+    long count = arg_long("count", 100000);
+    double maxs = arg_dbl("secs", 10);
+    struct sc s;
+    sc_open(&s, RD_KAFKA_OFFSET_BEGINNING);
+    rd_kafka_message_t *ms[10000];
+    long got = 0;
+    double bytes = 0;
+    int64_t t_open = now_ns(), t0 = 0, t1 = 0, deadline = t_open + (int64_t)(maxs * 1e9);
+    while (got < count && now_ns() < deadline) {
+        ssize_t n = rd_kafka_consume_batch_queue(s.q, 200, ms, 10000);
+        for (ssize_t i = 0; i < n; i++) {
+            if (!ms[i]->err) {
+                if (!got)
+                    t0 = now_ns();
+                got++;
+                bytes += (double)ms[i]->len;
+            }
+            rd_kafka_message_destroy(ms[i]);
+        }
+    }
+    t1 = now_ns();
+    sc_close(&s);
+    if (got == 0)
+        die("no record consumed");
+    double secs = (double)(t1 - t0) / 1e9;
+    printf("{\"what\":\"consume\",\"records\":%ld,\"secs\":%.3f,\"first_ms\":%.1f,\"rps\":%.1f,"
+           "\"mbps\":%.2f}\n",
+           got, secs, (double)(t0 - t_open) / 1e6, got / secs, bytes / secs / 1e6);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- latency */
+
+struct lat {
+    rd_kafka_t *p;
+    long count;
+    double rate;
+    int size;
+    atomic_long sent;
+    atomic_int done, finished;
+};
+
+static void *rate_main(void *arg)
+{
+    struct lat *l = arg;
+    char *buf = malloc((size_t)l->size);
+    memset(buf, 'x', (size_t)l->size);
+    int64_t period = (int64_t)(1e9 / l->rate), t = now_ns();
+    for (long i = 0; i < l->count && !l->done; i++) {
+        t += period;
+        if (t > now_ns())
+            sleep_until_ns(t);
+        stamp(buf, now_ns(), i);
+        if (rd_kafka_producev(l->p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % g_parts)),
+                              RD_KAFKA_V_VALUE(buf, (size_t)l->size),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) == 0)
+            atomic_fetch_add(&l->sent, 1);
+        rd_kafka_poll(l->p, 0);
+    }
+    free(buf);
+    l->finished = 1;
+    return NULL;
+}
+
+static int cmd_latency(void)
+{
+    const char *mode = arg_str("mode", "pingpong");
+    struct lat l = {.count = arg_long("count", 10000), .rate = arg_dbl("rate", 10000),
+                    .size = (int)arg_long("size", 100)};
+    double maxs = arg_dbl("secs", 5);
+    if (l.size < 16)
+        l.size = 16;
+    rd_kafka_conf_t *c = mkconf();
+    cset(c, "acks", arg_str("acks", "1"));
+    cset(c, "linger.ms", "0");
+    l.p = mk(RD_KAFKA_PRODUCER, c);
+    struct sc s;
+    sc_open(&s, RD_KAFKA_OFFSET_END);
+    g_parts = s.parts;
+    int64_t *v = calloc((size_t)l.count + 1, sizeof *v);
+    size_t nv = 0;
+    char *buf = malloc((size_t)l.size);
+    memset(buf, 'x', (size_t)l.size);
+    rd_kafka_message_t *ms[1000];
+
+    /* Warm up: the consumer has resolved its offsets once it sees a record. */
+    int64_t wend = now_ns() + 15000000000LL;
+    int warm = 0;
+    while (!warm && now_ns() < wend) {
+        stamp(buf, now_ns(), -1);
+        rd_kafka_producev(l.p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_VALUE(buf, (size_t)l.size),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_flush(l.p, 1000);
+        ssize_t n = rd_kafka_consume_batch_queue(s.q, 500, ms, 1000);
+        for (ssize_t i = 0; i < n; i++) {
+            if (!ms[i]->err)
+                warm = 1;
+            rd_kafka_message_destroy(ms[i]);
+        }
+    }
+    if (!warm)
+        die("latency: consumer saw nothing within 15 s");
+    /* drain what the warm-up left behind */
+    for (ssize_t n = 1; n > 0;) {
+        n = rd_kafka_consume_batch_queue(s.q, 200, ms, 1000);
+        for (ssize_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(ms[i]);
+    }
+
+    int64_t t0 = now_ns(), deadline = t0 + (int64_t)(maxs * 1e9);
+    if (strcmp(mode, "pingpong") == 0) {
+        for (long i = 0; i < l.count && now_ns() < deadline; i++) {
+            stamp(buf, now_ns(), i);
+            if (rd_kafka_producev(l.p, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_PARTITION((int32_t)(i % g_parts)),
+                                  RD_KAFKA_V_VALUE(buf, (size_t)l.size),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) != 0)
+                die("produce failed");
+            l.sent++;
+            int seen = 0;
+            while (!seen && now_ns() < deadline + 2000000000LL) {
+                rd_kafka_poll(l.p, 0);
+                rd_kafka_message_t *m = rd_kafka_consume_queue(s.q, 100);
+                if (!m)
+                    continue;
+                if (!m->err && m->len >= 16) {
+                    int64_t ts, seq;
+                    unstamp(m->payload, &ts, &seq);
+                    if (seq == i) {
+                        v[nv++] = now_ns() - ts;
+                        seen = 1;
+                    }
+                }
+                rd_kafka_message_destroy(m);
+            }
+            if (!seen)
+                break;
+        }
+    } else {
+        pthread_t th;
+        pthread_create(&th, NULL, rate_main, &l);
+        int64_t grace = 0;
+        for (;;) {
+            int64_t now = now_ns();
+            if (now > deadline)
+                l.done = 1;
+            if (l.finished && !grace)
+                grace = now + 2000000000LL; /* for records still in flight */
+            if (grace && ((long)nv >= l.sent || now > grace))
+                break;
+            /* one at a time: a batch call would wait for a full batch */
+            rd_kafka_message_t *m1 = rd_kafka_consume_queue(s.q, 50);
+            int64_t rt = now_ns();
+            ssize_t n = m1 ? 1 : 0;
+            ms[0] = m1;
+            for (ssize_t i = 0; i < n; i++) {
+                if (!ms[i]->err && ms[i]->len >= 16) {
+                    int64_t ts, seq;
+                    unstamp(ms[i]->payload, &ts, &seq);
+                    if (seq >= 0 && (long)nv < l.count)
+                        v[nv++] = rt - ts;
+                }
+                rd_kafka_message_destroy(ms[i]);
+            }
+        }
+        l.done = 1;
+        pthread_join(th, NULL);
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    rd_kafka_flush(l.p, 5000);
+    sc_close(&s);
+    rd_kafka_destroy(l.p);
+    if (nv == 0)
+        die("latency: no sample");
+    print_latency(mode, v, nv, l.sent, secs);
+    free(v);
+    free(buf);
+    return 0;
+}
+
+/* ------------------------------------------------------------ group: join */
+
+static rd_kafka_t *group_consumer(const char *group, const char *extra_hb)
+{
+    rd_kafka_conf_t *c = mkconf();
+    cset(c, "group.id", group);
+    cset(c, "auto.offset.reset", "earliest");
+    cset(c, "enable.auto.commit", "false");
+    cset(c, "session.timeout.ms", "10000");
+    if (extra_hb)
+        cset(c, "heartbeat.interval.ms", extra_hb);
+    return mk(RD_KAFKA_CONSUMER, c);
+}
+
+static void subscribe_to(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        die("subscribe: %s", rd_kafka_err2str(e));
+}
+
+static int cmd_subscribe(void)
+{
+    char group[64];
+    snprintf(group, sizeof group, "bench-sub-%d-%ld", (int)getpid(), (long)(now_ns() % 1000000));
+    rd_kafka_t *rk = group_consumer(group, NULL);
+    topic_partitions(rk);
+    double maxs = arg_dbl("secs", 20);
+    int64_t t0 = now_ns(), deadline = t0 + (int64_t)(maxs * 1e9);
+    subscribe_to(rk);
+    int64_t t1 = 0;
+    const char *err = NULL;
+    while (!t1 && now_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (!m->err)
+            t1 = now_ns();
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            err = rd_kafka_err2name(m->err);
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    if (!t1)
+        die("no record within %.0f s%s%s", maxs, err ? ", last error " : "", err ? err : "");
+    printf("{\"what\":\"subscribe\",\"first_record_ms\":%.1f}\n", (double)(t1 - t0) / 1e6);
+    return 0;
+}
+
+/* ------------------------------------------------------- group: rebalance */
+
+struct member {
+    pthread_t th;
+    rd_kafka_t *rk;
+    atomic_int assigned;     /* last rebalance event was an assign */
+    atomic_long assigns;     /* number of assign events */
+    atomic_llong last_assign;
+};
+
+static atomic_int members_stop;
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct member *m = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_assign(rk, parts);
+        m->last_assign = now_ns();
+        m->assigns++;
+        m->assigned = 1;
+    } else {
+        m->assigned = 0;
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void *member_main(void *arg)
+{
+    struct member *m = arg;
+    subscribe_to(m->rk);
+    while (!members_stop) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(m->rk, 20);
+        if (msg)
+            rd_kafka_message_destroy(msg);
+    }
+    return NULL;
+}
+
+static void member_start(struct member *m, const char *group)
+{
+    rd_kafka_conf_t *c = mkconf();
+    cset(c, "group.id", group);
+    cset(c, "enable.auto.commit", "false");
+    cset(c, "session.timeout.ms", "10000");
+    cset(c, "heartbeat.interval.ms", "100");
+    rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+    rd_kafka_conf_set_opaque(c, m);
+    m->rk = mk(RD_KAFKA_CONSUMER, c);
+    pthread_create(&m->th, NULL, member_main, m);
+}
+
+/* All n members assigned, each with an assign event after t (0: any). */
+static int all_assigned(struct member *ms, int n, int64_t t)
+{
+    for (int i = 0; i < n; i++)
+        if (!ms[i].assigned || ms[i].last_assign < t)
+            return 0;
+    return 1;
+}
+
+static int cmd_rebalance(void)
+{
+    int n = (int)arg_long("members", 10);
+    double maxs = arg_dbl("secs", 30);
+    char group[64];
+    snprintf(group, sizeof group, "bench-reb-%d-%ld", (int)getpid(), (long)(now_ns() % 1000000));
+    struct member *ms = calloc((size_t)n, sizeof *ms);
+    int64_t deadline = now_ns() + (int64_t)(maxs * 1e9);
+    int64_t tf = now_ns();
+    for (int i = 0; i < n - 1; i++)
+        member_start(&ms[i], group);
+    while (!all_assigned(ms, n - 1, 0) && now_ns() < deadline)
+        usleep(1000);
+    double form_ms = (double)(now_ns() - tf) / 1e6;
+    usleep(300000); /* let the group settle */
+    int64_t t0 = now_ns();
+    member_start(&ms[n - 1], group);
+    while (!all_assigned(ms, n, t0) && now_ns() < deadline)
+        usleep(500);
+    int64_t t1 = now_ns();
+    int ok = all_assigned(ms, n, t0);
+    members_stop = 1;
+    for (int i = 0; i < n; i++) {
+        pthread_join(ms[i].th, NULL);
+        rd_kafka_consumer_close(ms[i].rk);
+        rd_kafka_destroy(ms[i].rk);
+    }
+    if (!ok)
+        die("group of %d did not rebalance within %.0f s", n, maxs);
+    printf("{\"what\":\"rebalance\",\"members\":%d,\"form_ms\":%.1f,\"rebalance_ms\":%.1f}\n", n,
+           form_ms, (double)(t1 - t0) / 1e6);
+    free(ms);
+    return 0;
+}
+
+/* ---------------------------------------------------------- group: commit */
+
+struct committer {
+    pthread_t th;
+    rd_kafka_t *rk;
+    int partition;
+    long count, done;
+    int64_t t0, t1;
+    char err[128];
+};
+
+static double commit_secs;
+
+static void *commit_main(void *arg)
+{
+    struct committer *c = arg;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, topic, c->partition);
+    tp->offset = 0;
+    /* first commit (coordinator lookup) outside the clock */
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
+    if (e)
+        snprintf(c->err, sizeof c->err, "%s", rd_kafka_err2name(e));
+    pthread_barrier_wait(&bar);
+    c->t0 = now_ns();
+    int64_t deadline = c->t0 + (int64_t)(commit_secs * 1e9);
+    for (long i = 1; !c->err[0] && i <= c->count; i++) {
+        tp->offset = i;
+        e = rd_kafka_commit(c->rk, l, 0);
+        if (e) {
+            snprintf(c->err, sizeof c->err, "%s", rd_kafka_err2name(e));
+            break;
+        }
+        c->done++;
+        if ((i & 63) == 0 && now_ns() > deadline)
+            break;
+    }
+    c->t1 = now_ns();
+    rd_kafka_topic_partition_list_destroy(l);
+    return NULL;
+}
+
+static int cmd_commit(void)
+{
+    int n = (int)arg_long("consumers", 1);
+    long count = arg_long("count", 100000);
+    commit_secs = arg_dbl("secs", 5);
+    struct committer *cs = calloc((size_t)n, sizeof *cs);
+    pthread_barrier_init(&bar, NULL, (unsigned)n + 1);
+    int parts = 0;
+    for (int i = 0; i < n; i++) {
+        char group[64];
+        snprintf(group, sizeof group, "bench-commit-%d-%d", (int)getpid(), i);
+        cs[i].rk = group_consumer(group, NULL);
+        if (!parts)
+            parts = topic_partitions(cs[i].rk);
+        cs[i].partition = i % parts;
+        cs[i].count = count / n;
+        pthread_create(&cs[i].th, NULL, commit_main, &cs[i]);
+    }
+    pthread_barrier_wait(&bar);
+    long total = 0;
+    int64_t t0 = INT64_MAX, t1 = 0;
+    const char *err = NULL;
+    for (int i = 0; i < n; i++) {
+        pthread_join(cs[i].th, NULL);
+        total += cs[i].done;
+        if (cs[i].err[0] && !err)
+            err = cs[i].err;
+        if (cs[i].t0 < t0)
+            t0 = cs[i].t0;
+        if (cs[i].t1 > t1)
+            t1 = cs[i].t1;
+    }
+    for (int i = 0; i < n; i++)
+        rd_kafka_destroy(cs[i].rk);
+    if (err)
+        die("commit: %s", err);
+    double secs = (double)(t1 - t0) / 1e9;
+    printf("{\"what\":\"commit\",\"consumers\":%d,\"commits\":%ld,\"secs\":%.3f,\"cps\":%.1f}\n", n,
+           total, secs, total / secs);
+    free(cs);
+    return 0;
+}
+
+/* ------------------------------------------------- groups (for RSS figures) */
+
+/* Creates groups= groups, each with one committed offset (AlterConsumerGroupOffsets). */
+static int cmd_groups(void)
+{
+    long n = arg_long("groups", 1000);
+    rd_kafka_t *rk = mk(RD_KAFKA_PRODUCER, mkconf());
+    int parts = topic_partitions(rk);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    char err[256];
+    int64_t t0 = now_ns();
+    long ok = 0;
+    for (long i = 0; i < n; i++) {
+        char group[64];
+        snprintf(group, sizeof group, "bench-idle-%ld", i);
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, (int32_t)(i % parts))->offset = 1;
+        rd_kafka_AlterConsumerGroupOffsets_t *a = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
+        rd_kafka_AdminOptions_t *o =
+            rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+        rd_kafka_AdminOptions_set_request_timeout(o, 10000, err, sizeof err);
+        rd_kafka_AlterConsumerGroupOffsets(rk, &a, 1, o, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 15000);
+        if (ev && !rd_kafka_event_error(ev))
+            ok++;
+        else if (i == 0)
+            die("AlterConsumerGroupOffsets: %s",
+                ev ? rd_kafka_event_error_string(ev) : "timed out");
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(o);
+        rd_kafka_AlterConsumerGroupOffsets_destroy(a);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    printf("{\"what\":\"groups\",\"groups\":%ld,\"secs\":%.3f}\n", ok,
+           (double)(now_ns() - t0) / 1e9);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        die("usage: kbench create|produce|consume|latency|subscribe|rebalance|commit|groups key=value...");
+    bench_args(argc - 2, argv + 2);
+    bootstrap = arg_str("bootstrap", "127.0.0.1:9092");
+    topic = arg_str("topic", "bench");
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "create"))
+        return cmd_create();
+    if (!strcmp(cmd, "produce"))
+        return cmd_produce();
+    if (!strcmp(cmd, "consume"))
+        return cmd_consume();
+    if (!strcmp(cmd, "latency"))
+        return cmd_latency();
+    if (!strcmp(cmd, "subscribe"))
+        return cmd_subscribe();
+    if (!strcmp(cmd, "rebalance"))
+        return cmd_rebalance();
+    if (!strcmp(cmd, "commit"))
+        return cmd_commit();
+    if (!strcmp(cmd, "groups"))
+        return cmd_groups();
+    die("unknown command %s", cmd);
+    return 2;
+}

@@ -1,0 +1,797 @@
+#!/usr/bin/python3
+"""Benchmark driver: measures gregord and its peers in one run, on one machine,
+with one client, and writes BENCHMARKS.md.
+
+    bench/run.py [--build build] [--out BENCHMARKS.md] [--json results.json] [--smoke]
+
+BENCH_QUICK=1 runs every workload small (under a minute); --smoke runs a few
+seconds of produce and latency only (the test suite uses it).
+
+Systems: gregord (build/gregord, temp data dir beside the build dir),
+librdkafka's mock cluster (build/bench/mockbroker), Redis Streams
+(redis-server: no persistence, and appendonly yes + appendfsync everysec).
+Clients: build/bench/kbench (librdkafka) for gregord and the mock,
+build/bench/redisbench (hiredis) for Redis.  Every server the harness starts
+listens on 127.0.0.1 and is stopped by PID on exit, also on SIGINT/SIGTERM.
+Every client run has a count, a secs= limit and a subprocess timeout.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+# Parameters: (full, quick).  Counts are upper bounds; secs bound each run.
+FULL = dict(
+    produce_secs=2.0, produce_count=3_000_000,
+    consume_records=2_000_000, consume_secs=8.0,
+    large_bytes=1 << 30, large_secs=60.0,
+    lat_pp_count=20_000, lat_pp_secs=4.0, lat_rate_secs=5.0,
+    commit_secs=3.0, rebalance_members=10,
+    scale_parts=[1000, 10000], scale_count=300_000, scale_secs=3.0, scale_lat_count=500,
+    idle_parts=10000, idle_groups=1000,
+    iperf_secs=3, disk_mb=512, fsync_count=500,
+)
+QUICKP = dict(
+    produce_secs=0.25, produce_count=300_000,
+    consume_records=100_000, consume_secs=2.0,
+    large_bytes=16 << 20, large_secs=10.0,
+    lat_pp_count=1000, lat_pp_secs=0.4, lat_rate_secs=0.6,
+    commit_secs=0.4, rebalance_members=10,
+    scale_parts=[100, 1000], scale_count=30_000, scale_secs=0.5, scale_lat_count=100,
+    idle_parts=1000, idle_groups=100,
+    iperf_secs=1, disk_mb=32, fsync_count=50,
+)
+REBALANCE_DELAY_MS = 3000   # gregord's default group.initial.rebalance.delay.ms
+
+LIVE = []        # started servers, stopped at exit
+WORK = None      # temp dir
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------- processes
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Server:
+    """One server process started by the harness, stopped by PID."""
+
+    def __init__(self, name, argv, port, cwd, ready=None):
+        self.name, self.argv, self.port, self.cwd = name, argv, port, cwd
+        self.ready = ready or (lambda: port_open(self.port))
+        self.proc = None
+        self.start_secs = None
+
+    def start(self, timeout=120.0):
+        logf = open(os.path.join(self.cwd, self.name + ".log"), "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.cwd)
+        logf.close()
+        if self not in LIVE:
+            LIVE.append(self)
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited with %s at startup: %s"
+                                   % (self.name, self.proc.returncode, self.log_tail()))
+            if self.ready():
+                self.start_secs = time.monotonic() - t0
+                return self
+            time.sleep(0.002)
+        raise RuntimeError("%s did not accept within %.0f s" % (self.name, timeout))
+
+    def stop(self, sig=signal.SIGTERM, timeout=60.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+    def log_tail(self, n=5):
+        try:
+            with open(os.path.join(self.cwd, self.name + ".log"), "rb") as f:
+                return " | ".join(f.read().decode(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def cleanup(*_):
+    for s in reversed(LIVE):
+        try:
+            s.stop(signal.SIGTERM, timeout=20)
+        except Exception:
+            pass
+    LIVE.clear()
+    if WORK and os.path.isdir(WORK):
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+def on_signal(sig, _frame):
+    cleanup()
+    sys.exit(128 + sig)
+
+
+class Gregord(Server):
+    def __init__(self, name, build, work, extra=None):
+        port = free_port()
+        self.data = os.path.join(work, name + "-data")
+        ov = {"listeners": "PLAINTEXT://127.0.0.1:%d" % port, "log.dirs": self.data,
+              "offsets.topic.num.partitions": "4", "auto.create.topics.enable": "false"}
+        ov.update(extra or {})
+        argv = [os.path.join(build, "gregord")]
+        for k, v in ov.items():
+            argv += ["--override", "%s=%s" % (k, v)]
+        super().__init__(name, argv, port, work)
+        self.bootstrap = "127.0.0.1:%d" % port
+
+
+class Mock(Server):
+    def __init__(self, build, work, topics):
+        self.argv0 = [os.path.join(build, "bench", "mockbroker")] + \
+            ["%s:%d" % t for t in topics]
+        super().__init__("mock", self.argv0, 0, work)
+        self.bootstrap = None
+
+    def start(self, timeout=30.0):
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdin=subprocess.DEVNULL, cwd=self.cwd, text=True)
+        LIVE.append(self)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("bootstrap="):
+            raise RuntimeError("mockbroker printed %r" % line)
+        self.bootstrap = line.split("=", 1)[1]
+        self.port = int(self.bootstrap.rsplit(":", 1)[1])
+        while not port_open(self.port) and time.monotonic() - t0 < timeout:
+            time.sleep(0.01)
+        self.start_secs = time.monotonic() - t0
+        return self
+
+
+def redis_ping(port):
+    try:
+        cp = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True,
+                            text=True, timeout=5)
+        return cp.stdout.strip() == "PONG"
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class Redis(Server):
+    def __init__(self, name, work, aof):
+        port = free_port()
+        d = os.path.join(work, name + "-data")
+        os.makedirs(d, exist_ok=True)
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                "--save", "", "--daemonize", "no", "--protected-mode", "no",
+                "--appendonly", "yes" if aof else "no"]
+        if aof:
+            argv += ["--appendfsync", "everysec"]
+        super().__init__(name, argv, port, work, ready=lambda: redis_ping(port))
+
+    def flush(self):
+        subprocess.run(["redis-cli", "-p", str(self.port), "FLUSHALL"], capture_output=True,
+                       timeout=60)
+
+
+# ------------------------------------------------------------------ clients
+
+class Bench:
+    def __init__(self, build):
+        self.kb = os.path.join(build, "bench", "kbench")
+        self.rb = os.path.join(build, "bench", "redisbench")
+        self.ds = os.path.join(build, "bench", "disksync")
+
+    @staticmethod
+    def run(argv, timeout):
+        """Runs a bench client; returns its JSON result or {"error": reason}."""
+        try:
+            cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": "timed out after %.0f s" % timeout}
+        for line in reversed(cp.stdout.splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        err = (cp.stderr.strip().splitlines() or ["exit status %d" % cp.returncode])[-1]
+        return {"error": err.replace("bench: ", "").replace("|", "/")[:160]}
+
+    def k(self, cmd, bootstrap, timeout=60, **kw):
+        return self.run([self.kb, cmd, "bootstrap=" + bootstrap] +
+                        ["%s=%s" % kv for kv in kw.items()], timeout)
+
+    def r(self, cmd, port, timeout=60, **kw):
+        return self.run([self.rb, cmd, "port=%d" % port] +
+                        ["%s=%s" % kv for kv in kw.items()], timeout)
+
+
+# ------------------------------------------------------------------- tables
+
+class Table:
+    """One workload: rows are (config, system, figures)."""
+
+    def __init__(self, key, title, desc, cols, primary, higher_better=True):
+        self.key, self.title, self.desc = key, title, desc
+        self.cols = cols              # [(metric key, header, format)]
+        self.primary = primary
+        self.higher = higher_better
+        self.rows = []
+
+    def add(self, config, system, res, note=""):
+        self.rows.append({"config": config, "system": system, "res": res, "note": note})
+        if "error" in res:
+            log("%s / %s / %s: n/a (%s)" % (self.key, config, system, res["error"]))
+        else:
+            log("%s / %s / %s: %s" % (self.key, config, system,
+                                      ", ".join("%s=%s" % (c[0], res.get(c[0])) for c in self.cols)))
+
+    def value(self, config, system, metric=None):
+        for r in self.rows:
+            if r["config"] == config and r["system"] == system and "error" not in r["res"]:
+                return r["res"].get(metric or self.primary)
+        return None
+
+    def ratio(self, row):
+        g = self.value(row["config"], "gregord")
+        x = row["res"].get(self.primary) if "error" not in row["res"] else None
+        if not g or not x:
+            return None
+        return g / x if self.higher else x / g
+
+    def render(self):
+        hdr = ["config", "system"] + [c[1] for c in self.cols] + \
+            ["gregord advantage (%s)" % ("gregord ÷ system" if self.higher else "system ÷ gregord"),
+             "notes"]
+        out = ["### " + self.title, "", self.desc, "",
+               "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+        for r in self.rows:
+            res = r["res"]
+            cells = [r["config"], r["system"]]
+            note = r["note"]
+            if "error" in res:
+                cells += ["n/a"] * len(self.cols) + ["n/a"]
+                note = (note + "; " if note else "") + res["error"]
+            else:
+                cells += [fmt % res[m] if res.get(m) is not None else "n/a"
+                          for m, _h, fmt in self.cols]
+                rt = self.ratio(r)
+                cells.append("%.2f×" % rt if rt else "n/a")
+            cells.append(note)
+            out.append("| " + " | ".join(cells) + " |")
+        return "\n".join(out) + "\n"
+
+    def as_json(self):
+        return {"title": self.title, "primary": self.primary, "higher_better": self.higher,
+                "rows": [dict(r, ratio=self.ratio(r)) for r in self.rows]}
+
+
+# ------------------------------------------------------------------ machine
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except subprocess.TimeoutExpired:
+        return ""
+
+
+def cpu_busy(secs=1.0):
+    def read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t1, i1 = read()
+    time.sleep(secs)
+    t2, i2 = read()
+    return 100.0 * (1 - (i2 - i1) / max(1, t2 - t1))
+
+
+def machine(work):
+    cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+    mem = re.search(r"MemTotal:\s*(\d+)", open("/proc/meminfo").read())
+    src = sh("findmnt -no SOURCE,FSTYPE -T %s" % work)
+    dev = os.path.basename(src.split()[0]) if src else ""
+    rot = sh("cat /sys/block/%s/queue/rotational 2>/dev/null" % re.sub(r"p?\d+$", "", dev))
+    size = sh("df -h --output=size %s | tail -1" % work)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu.group(1).strip() if cpu else "unknown",
+        "memory": "%.1f GiB" % (int(mem.group(1)) / 1048576) if mem else "unknown",
+        "kernel": os.uname().release,
+        "disk": "%s (%s, %s, rotational=%s)" % (src or "?", size, "data dir " + work,
+                                                  rot or "?"),
+    }
+
+
+# ---------------------------------------------------------------- workloads
+
+def produce_configs(smoke):
+    if smoke:
+        return [(100, "1", 1, 1)]
+    return [(s, a, p, n) for s in (100, 1024) for a in ("1", "all")
+            for p in (1, 8) for n in (1, 4)]
+
+
+def cfg_name(size, acks, parts, prods):
+    return "%s, acks=%s, %d part, %d prod" % ("100 B" if size == 100 else "1 KiB",
+                                                acks, parts, prods)
+
+
+def main():
+    global WORK
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    P = QUICKP if (QUICK or args.smoke) else FULL
+    smoke = args.smoke
+    mode = "smoke" if smoke else ("quick (BENCH_QUICK=1)" if QUICK else "full")
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    os.makedirs(os.path.join(build, "bench"), exist_ok=True)
+    WORK = tempfile.mkdtemp(prefix="run.", dir=os.path.join(build, "bench"))
+    t_begin = time.monotonic()
+    try:
+        tables, extra = run_all(build, P, smoke)
+    finally:
+        cleanup()
+    elapsed = time.monotonic() - t_begin
+    md = render(tables, extra, mode, elapsed)
+    with open(args.out, "w") as f:
+        f.write(md)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"mode": mode, "tables": {t.key: t.as_json() for t in tables},
+                       "extra": extra}, f, indent=1)
+    log("wrote %s in %.0f s" % (args.out, elapsed))
+
+
+def run_all(build, P, smoke):
+    B = Bench(build)
+    extra = {"machine": machine(WORK), "load_before": open("/proc/loadavg").read().split()[:3],
+             "busy_before": cpu_busy(1.0), "targets": []}
+    tables = []
+    configs = produce_configs(smoke)
+    mock_topics = [("p1", 1), ("p8", 8), ("cons", 1), ("lat", 1), ("grp", 8), ("commit", 10)]
+
+    g = Gregord("gregord", build, WORK).start()
+    extra["gregord_empty_start_ms"] = g.start_secs * 1000
+    m = Mock(build, WORK, mock_topics).start()
+    rn = Redis("redis", WORK, aof=False).start()
+    ra = Redis("redis-aof", WORK, aof=True).start()
+    kafkas = [("gregord", g.bootstrap), ("mock", m.bootstrap)]
+    redises = [("redis (no persistence)", rn), ("redis (AOF everysec)", ra)]
+    for t, n in mock_topics:
+        r = B.k("create", g.bootstrap, topic=t, partitions=n)
+        if "error" in r:
+            raise RuntimeError("create %s on gregord: %s" % (t, r["error"]))
+
+    # -- physical limits
+    if not smoke:
+        t = Table("limits", "Physical limits", "What the machine itself can do, measured in the same run: "
+                  "loopback TCP bandwidth (iperf3, one stream), sequential 1 MiB writes with one "
+                  "fdatasync in the data dir, and 4 KiB append + fdatasync round trips.",
+                  [("value", "figure", "%.1f"), ("unit", "unit", "%s")], "value")
+        port = free_port()
+        srv = Server("iperf3", ["iperf3", "-s", "-1", "-p", str(port)], port, WORK).start(20)
+        try:
+            cp = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t",
+                                 str(P["iperf_secs"]), "-J"], capture_output=True, text=True,
+                                timeout=P["iperf_secs"] + 30)
+            bps = json.loads(cp.stdout)["end"]["sum_received"]["bits_per_second"]
+            t.add("loopback TCP", "iperf3", {"value": bps / 8e6, "unit": "MB/s"})
+        except Exception as e:  # noqa: BLE001 - reported as n/a
+            t.add("loopback TCP", "iperf3", {"error": "iperf3: %s" % e})
+        srv.stop()
+        r = B.run([B.ds, "dir=" + WORK, "mb=%d" % P["disk_mb"], "secs=30"], 60)
+        t.add("sequential write + fdatasync", "disk",
+              {"value": r["mbps"], "unit": "MB/s"} if "mbps" in r else r)
+        r = B.run([B.ds, "dir=" + WORK, "sync=1", "count=%d" % P["fsync_count"], "secs=5"], 30)
+        t.add("4 KiB write + fdatasync", "disk",
+              {"value": r["ops_per_s"], "unit": "ops/s (p50 %.0f µs)" % r["p50_us"]}
+              if "ops_per_s" in r else r)
+        extra["limits"] = t
+
+    # -- produce throughput
+    t = Table("produce", "Produce throughput",
+              "Records of the given size, as fast as the client can send them, for %.2g s or %d records "
+              "per config (librdkafka: linger.ms=5, batch.num.messages=10000, partition = i mod "
+              "partitions; producers are threads, each with its own rd_kafka_t). Redis: XADD with %d "
+              "commands in flight per connection, one connection per producer; a stream is one "
+              "partition and XADD answers after the in-memory append, so Redis runs only the acks=1, "
+              "1-partition configs." % (P["produce_secs"], P["produce_count"], 1000),
+              [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f")], "rps")
+    for size, acks, parts, prods in configs:
+        c = cfg_name(size, acks, parts, prods)
+        for name, bs in kafkas:
+            t.add(c, name, B.k("produce", bs, topic="p%d" % parts, partitions=parts, size=size,
+                               acks=acks, producers=prods, count=P["produce_count"],
+                               secs=P["produce_secs"], timeout=P["produce_secs"] + 60))
+        if acks == "1" and parts == 1:
+            for name, rs in redises:
+                t.add(c, name, B.r("xadd", rs.port, key="xadd", size=size, clients=prods,
+                                   pipeline=1000, count=P["produce_count"],
+                                   secs=P["produce_secs"], timeout=P["produce_secs"] + 60))
+                rs.flush()
+    tables.append(t)
+
+    # -- consume throughput from page cache
+    if not smoke:
+        n = P["consume_records"]
+        t = Table("consume", "Consume throughput (page cache)",
+                  "%d records of 100 B are produced first, then read back from the beginning by one "
+                  "consumer (librdkafka simple consumer, fetch.message.max.bytes=1 MiB; Redis: "
+                  "XREADGROUP COUNT 1000 + one XACK per batch, pipelined). Throughput is timed from "
+                  "the first record to the last, at most %.0f s." % (n, P["consume_secs"]),
+                  [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f"),
+                   ("first_ms", "first record ms", "%.1f")], "rps")
+        for name, bs in kafkas:
+            r = B.k("produce", bs, topic="cons", partitions=1, size=100, count=n, secs=60,
+                    timeout=120)
+            if "error" in r:
+                t.add("100 B, 1 part", name, r)
+                continue
+            t.add("100 B, 1 part", name, B.k("consume", bs, topic="cons", count=n,
+                                             secs=P["consume_secs"],
+                                             timeout=P["consume_secs"] + 60))
+        for name, rs in redises:
+            r = B.r("xadd", rs.port, key="cons", size=100, count=n, pipeline=1000, secs=60,
+                    timeout=120)
+            if "error" in r:
+                t.add("100 B, 1 part", name, r)
+                continue
+            t.add("100 B, 1 part", name, B.r("xread", rs.port, key="cons", count=n, batch=1000,
+                                             secs=P["consume_secs"],
+                                             timeout=P["consume_secs"] + 60))
+            rs.flush()
+        tables.append(t)
+
+    # -- end-to-end latency
+    t = Table("latency", "End-to-end latency",
+              "A record is stamped with the send time (CLOCK_MONOTONIC) and timed when the consumer "
+              "in the same process sees it. *one in flight*: produce, wait until consumed, repeat "
+              "(at most %d records / %.2g s). *10,000 rec/s*: records sent at a fixed rate for %.2g s. "
+              "librdkafka: producer linger.ms=0, acks=1; consumer fetch.wait.max.ms=500 (the default), "
+              "fetch.min.bytes=1. Redis: XADD, consumer blocked in XREADGROUP BLOCK + XACK."
+              % (P["lat_pp_count"], P["lat_pp_secs"], P["lat_rate_secs"]),
+              [("p50_us", "p50 µs", "%.0f"), ("p99_us", "p99 µs", "%.0f"),
+               ("p999_us", "p99.9 µs", "%.0f"), ("samples", "samples", "%d")], "p50_us",
+              higher_better=False)
+    modes = [("one in flight", dict(mode="pingpong", count=P["lat_pp_count"], secs=P["lat_pp_secs"]))]
+    modes.append(("10,000 rec/s", dict(mode="rate", rate=10000,
+                                       count=int(10000 * P["lat_rate_secs"]),
+                                       secs=P["lat_rate_secs"])))
+    for c, kw in modes:
+        for name, bs in kafkas:
+            t.add(c, name, B.k("latency", bs, topic="lat", size=100, fetch_wait=500,
+                               timeout=kw["secs"] + 60, **kw),
+                  note="the mock answers a Fetch only after fetch.wait.max.ms when it had no data"
+                  if name == "mock" else "")
+        for name, rs in redises:
+            t.add(c, name, B.r("latency", rs.port, key="lat", size=100, timeout=kw["secs"] + 60,
+                               **kw))
+    tables.append(t)
+    if smoke:
+        return tables, extra
+
+    # -- consumer groups
+    for name, bs in kafkas:
+        B.k("produce", bs, topic="grp", partitions=8, size=100, count=1000, secs=10)
+    t = Table("groups", "Consumer groups",
+              "*subscribe → first record*: a new group subscribes to a topic of 8 partitions that "
+              "holds records; gregord runs with group.initial.rebalance.delay.ms=%d (its default), so "
+              "the target is ≤ delay + 50 ms. *10-member rebalance*: 9 members (heartbeat.interval.ms"
+              "=100) form a group, a 10th joins; time until all 10 have their new assignment. "
+              "Redis Streams groups have no membership or rebalance, so Redis has no row here."
+              % REBALANCE_DELAY_MS,
+              [("ms", "ms", "%.1f")], "ms", higher_better=False)
+    for name, bs in kafkas:
+        r = B.k("subscribe", bs, topic="grp", secs=20, timeout=60)
+        t.add("subscribe → first record", name,
+              {"ms": r["first_record_ms"]} if "first_record_ms" in r else r)
+    for name, bs in kafkas:
+        r = B.k("rebalance", bs, topic="grp", members=P["rebalance_members"], secs=40, timeout=90)
+        t.add("%d-member rebalance (10th joins)" % P["rebalance_members"], name,
+              {"ms": r["rebalance_ms"]} if "rebalance_ms" in r else r,
+              note="group formed in %.0f ms" % r["form_ms"] if "form_ms" in r else "")
+    tables.append(t)
+
+    t = Table("commits", "Offset commits",
+              "Synchronous OffsetCommit (rd_kafka_commit, async=0) in a loop for %.2g s; each "
+              "consumer is its own group and commits one partition." % P["commit_secs"],
+              [("cps", "commits/s", "%.0f")], "cps")
+    for n in (1, 10):
+        for name, bs in kafkas:
+            r = B.k("commit", bs, topic="commit", consumers=n, count=10_000_000,
+                    secs=P["commit_secs"], timeout=P["commit_secs"] + 60)
+            t.add("%d consumer%s" % (n, "s" if n > 1 else ""), name, r)
+    tables.append(t)
+
+    # -- scale (gregord only: its own instance, so RSS counts only what is measured)
+    gs = Gregord("gregord-scale", build, WORK).start()
+    rss0 = gs.rss_kib()
+    t = Table("scale", "Scale: many partitions (gregord)",
+              "One topic with N partitions. *produce*: %d records of 100 B spread round-robin over "
+              "all partitions (acks=1, one producer); cost = 1/throughput. *fetch latency*: one "
+              "record in flight while the consumer fetches all N partitions. The peers are not "
+              "run here; the ratio column compares with the smallest N."
+              % P["scale_count"],
+              [("us_per_record", "produce µs/record", "%.2f"), ("rps", "produce records/s", "%.0f"),
+               ("p50_us", "fetch p50 µs", "%.0f"), ("p99_us", "fetch p99 µs", "%.0f"),
+               ("create_s", "CreateTopics s", "%.2f")], "us_per_record", higher_better=False)
+    for n in P["scale_parts"]:
+        top = "scale%d" % n
+        res = {}
+        r = B.k("create", gs.bootstrap, topic=top, partitions=n, timeout=300)
+        if "error" in r:
+            t.add("%d partitions" % n, "gregord", r)
+            continue
+        res["create_s"] = r["secs"]
+        r = B.k("produce", gs.bootstrap, topic=top, partitions=n, size=100,
+                count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
+        if "error" in r:
+            t.add("%d partitions" % n, "gregord", r)
+            continue
+        res.update(us_per_record=r["us_per_record"], rps=r["rps"])
+        r = B.k("latency", gs.bootstrap, topic=top, mode="pingpong", count=P["scale_lat_count"],
+                secs=P["scale_secs"] * 2, timeout=P["scale_secs"] * 2 + 120)
+        if "error" not in r:
+            res.update(p50_us=r["p50_us"], p99_us=r["p99_us"])
+        t.add("%d partitions" % n, "gregord", res, note=r.get("error", ""))
+    # ratio against the smallest N
+    base = t.rows[0]["res"].get("us_per_record") if t.rows else None
+    for row in t.rows:
+        row["system"] = "gregord"
+    t.ratio = lambda row, base=base: (base / row["res"]["us_per_record"]
+                                      if base and row["res"].get("us_per_record") else None)
+    tables.append(t)
+
+    idle = P["idle_parts"]
+    top = "scale%d" % idle
+    if idle not in P["scale_parts"]:
+        B.k("create", gs.bootstrap, topic=top, partitions=idle, timeout=300)
+    r = B.k("groups", gs.bootstrap, topic=top, groups=P["idle_groups"], timeout=300)
+    time.sleep(1.0)
+    t = Table("rss", "Broker memory (gregord)",
+              "VmRSS from /proc/<pid>/status of an idle gregord: just started (empty data dir), and "
+              "with one topic of %d partitions plus %d groups that each hold a committed offset "
+              "(created with AlterConsumerGroupOffsets; the groups have no live members)."
+              % (idle, P["idle_groups"]),
+              [("rss_mib", "VmRSS MiB", "%.1f")], "rss_mib", higher_better=False)
+    t.add("empty", "gregord", {"rss_mib": rss0 / 1024})
+    t.add("%d partitions, %d groups" % (idle, P["idle_groups"]), "gregord",
+          {"rss_mib": gs.rss_kib() / 1024} if "error" not in r else r)
+    t.ratio = lambda row: None
+    tables.append(t)
+    gs.stop()
+    shutil.rmtree(gs.data, ignore_errors=True)
+
+    # -- large log: recovery and cold consume
+    tables += large_log(B, build, P, ra)
+    extra["load_after"] = open("/proc/loadavg").read().split()[:3]
+    return tables, extra
+
+
+def drop_caches():
+    try:
+        os.sync()
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("1\n")
+        return True
+    except OSError:
+        return False
+
+
+def large_log(B, build, P, ra):
+    size = P["large_bytes"]
+    n = size // 1024
+    gl = Gregord("gregord-large", build, WORK).start()
+    B.k("create", gl.bootstrap, topic="large", partitions=1)
+    r = B.k("produce", gl.bootstrap, topic="large", partitions=1, size=1024, count=n,
+            secs=P["large_secs"], timeout=P["large_secs"] + 120)
+    written = r.get("records", 0)
+    mib = written * 1024 / 1048576
+    rec = Table("recovery", "Recovery (startup time)",
+                "A log of %.0f MiB (%d records of 1 KiB, one partition); time from exec to the port "
+                "accepting (gregord) or answering PING (Redis, AOF everysec, the same records as "
+                "stream entries). *after kill -9*: the process is killed while idle after writing; "
+                "gregord recovers from its recovery point. *after clean shutdown*: SIGTERM first."
+                % (mib, written),
+                [("ms", "startup ms", "%.1f")], "ms", higher_better=False)
+    cold = Table("cold", "Consume throughput (cold start, large log)",
+                 "The same log read from the beginning right after a clean restart of the broker.",
+                 [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f")], "rps")
+    if "error" in r:
+        rec.add("kill -9", "gregord", r)
+        gl.stop()
+        return [rec, cold]
+    gl.stop(signal.SIGKILL)
+    gl.start(timeout=300)
+    rec.add("after kill -9", "gregord", {"ms": gl.start_secs * 1000})
+    gl.stop(signal.SIGTERM)
+    dropped = drop_caches()
+    gl.start(timeout=300)
+    rec.add("after clean shutdown", "gregord", {"ms": gl.start_secs * 1000},
+            note="page cache dropped" if dropped else "page cache may be warm")
+    cold.add("%.0f MiB, 1 KiB records" % mib, "gregord",
+             B.k("consume", gl.bootstrap, topic="large", count=written, secs=P["large_secs"],
+                 timeout=P["large_secs"] + 60),
+             note="page cache dropped before the restart" if dropped else
+             "drop_caches not permitted: the page cache may still hold the log")
+    gl.stop()
+    shutil.rmtree(gl.data, ignore_errors=True)
+
+    # Redis with AOF: same records, then the same two restarts.
+    r = B.r("xadd", ra.port, key="large", size=1024, count=written, pipeline=1000,
+            secs=P["large_secs"], timeout=P["large_secs"] + 120)
+    if "error" not in r:
+        time.sleep(1.2)  # appendfsync everysec
+        ra.stop(signal.SIGKILL)
+        ra.start(timeout=300)
+        rec.add("after kill -9", "redis (AOF everysec)", {"ms": ra.start_secs * 1000},
+                note="%d entries" % r["records"])
+        ra.stop(signal.SIGTERM)
+        drop_caches()
+        ra.start(timeout=300)
+        rec.add("after clean shutdown", "redis (AOF everysec)", {"ms": ra.start_secs * 1000})
+        ra.flush()
+    else:
+        rec.add("after kill -9", "redis (AOF everysec)", r)
+    rec.rows.sort(key=lambda row: row["config"] != "after kill -9")
+    return [rec, cold]
+
+
+# ------------------------------------------------------------------ report
+
+def targets(tables):
+    T = {t.key: t for t in tables}
+    out = []
+
+    def ratios(t, system, configs=None):
+        v = []
+        for row in t.rows:
+            if row["system"] == system and (configs is None or row["config"] in configs):
+                rt = t.ratio(row)
+                if rt:
+                    v.append((rt, row["config"]))
+        return v
+
+    if "produce" in T:
+        v = ratios(T["produce"], "mock")
+        if v:
+            lo = min(v)
+            gm = math.exp(sum(math.log(x) for x, _ in v) / len(v))
+            out.append(("produce ≥ 1.0× mock cluster", "min %.2f× (%s), geometric mean %.2f× over "
+                        "%d configs" % (lo[0], lo[1], gm, len(v)), lo[0] >= 1.0))
+        for sysname in ("redis (no persistence)", "redis (AOF everysec)"):
+            v = ratios(T["produce"], sysname)
+            if v:
+                lo = min(v)
+                out.append(("produce ≥ 3× %s XADD" % sysname, "min %.2f× (%s)" % lo, lo[0] >= 3.0))
+    if "consume" in T:
+        for sysname in ("redis (no persistence)", "redis (AOF everysec)"):
+            v = ratios(T["consume"], sysname)
+            if v:
+                out.append(("consume ≥ 2× %s XREADGROUP" % sysname, "%.2f×" % v[0][0],
+                            v[0][0] >= 2.0))
+    if "latency" in T:
+        p50 = T["latency"].value("10,000 rec/s", "gregord", "p50_us")
+        p99 = T["latency"].value("10,000 rec/s", "gregord", "p99_us")
+        if p50 is not None:
+            out.append(("e2e p50 ≤ 0.5 ms at 10k rec/s", "%.3f ms" % (p50 / 1000), p50 <= 500))
+            out.append(("e2e p99 ≤ 2 ms at 10k rec/s", "%.3f ms" % (p99 / 1000), p99 <= 2000))
+    if "commits" in T:
+        v = [T["commits"].value(c, "gregord") for c in ("1 consumer", "10 consumers")]
+        v = [x for x in v if x]
+        if v:
+            out.append(("≥ 50,000 offset commits/s", "%.0f/s (best of 1 and 10 consumers)" % max(v),
+                        max(v) >= 50000))
+        else:
+            out.append(("≥ 50,000 offset commits/s", "n/a (commits failed)", False))
+    if "groups" in T:
+        v = T["groups"].value("subscribe → first record", "gregord")
+        if v is not None:
+            out.append(("subscribe → first record ≤ delay + 50 ms (%d ms)" % (REBALANCE_DELAY_MS + 50),
+                        "%.0f ms" % v, v <= REBALANCE_DELAY_MS + 50))
+    return out
+
+
+def render(tables, extra, mode, elapsed):
+    mc = extra["machine"]
+    busy = extra["busy_before"]
+    shared = busy > 10 or float(extra["load_before"][0]) > 0.5
+    L = ["# gregor benchmarks", "",
+         "Generated by `make bench` (bench/run.py); mode: **%s**, %.0f s. gregord and its peers ran "
+         "one after another in the same run, on the same machine, driven by the same clients "
+         "(bench/kbench.c on librdkafka for gregord and librdkafka's mock cluster, "
+         "bench/redisbench.c on hiredis for Redis Streams). Absolute numbers are noisy; the ratios "
+         "measured in one run are what count. *gregord advantage* is > 1 when gregord is better: "
+         "gregord ÷ system for throughput, system ÷ gregord for latency and time." % (mode, elapsed),
+         "", "## Machine", "",
+         "| | |", "|---|---|",
+         "| nproc | %s |" % mc["nproc"], "| CPU | %s |" % mc["cpu"], "| memory | %s |" % mc["memory"],
+         "| kernel | %s |" % mc["kernel"], "| disk | %s |" % mc["disk"],
+         "| load average before / after | %s / %s |" % (" ".join(extra["load_before"]),
+                                                       " ".join(extra.get("load_after", ["?"]))),
+         "| CPU busy in the second before the run | %.0f %% |" % busy,
+         "| shared during the run | %s |" % (
+             "**yes**: other work was running on this machine (see load), so absolute figures "
+             "are low and noisy" if shared else "no other load seen before the run"),
+         ""]
+    tg = targets(tables)
+    if tg:
+        L += ["## Targets", "", "| target | measured (this run) | result |", "|---|---|---|"]
+        L += ["| %s | %s | %s |" % (n, v, "**met**" if ok else "**not met**") for n, v, ok in tg]
+        L.append("")
+    L += ["## Results", ""]
+    if "gregord_empty_start_ms" in extra:
+        L += ["gregord with an empty data dir accepted %.0f ms after exec." %
+              extra["gregord_empty_start_ms"], ""]
+    for t in tables:
+        L.append(t.render())
+    if "limits" in extra:
+        L.append(extra["limits"].render().replace(
+            "| gregord advantage (gregord ÷ system) |", "| (no ratio) |"))
+    prof = os.path.join(HERE, "profile.md")
+    if os.path.exists(prof):
+        L += [open(prof).read().strip(), ""]
+    L += ["## How to reproduce", "",
+          "```sh",
+          "make bench                 # full run (≤ 10 min on 2 cores): installs redis-server, "
+          "libhiredis-dev, iperf3, librdkafka-dev if missing",
+          "BENCH_QUICK=1 make bench   # every workload, small (≤ 1 min)",
+          "/usr/bin/python3 bench/run.py --build build --out /tmp/b.md --json /tmp/b.json  "
+          "# after make bench-bin",
+          "```", "",
+          "Servers are started by the harness on free 127.0.0.1 ports with data in "
+          "build/bench/run.*/ (removed afterwards): gregord with offsets.topic.num.partitions=4, "
+          "auto.create.topics.enable=false and otherwise its defaults; the mock cluster "
+          "(build/bench/mockbroker, one broker, topics created at startup); redis-server twice "
+          "(`--save '' --appendonly no`, and `--appendonly yes --appendfsync everysec`). Drop the "
+          "page cache (root) for the cold-start figures; without permission the harness says so.",
+          ""]
+    return "\n".join(L)
+
+
+if __name__ == "__main__":
+    main()
