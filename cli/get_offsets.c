@@ -1,11 +1,355 @@
 /*
- * get_offsets.c - placeholder until the subcommand lands.
+ * get_offsets.c - `gregor get-offsets`, the kafka-get-offsets.sh
+ * (GetOffsetShell) of gregor: prints "topic:partition:offset" for every
+ * selected partition.
+ *
+ * Selection: --topic <regex> (whole-name match, ',' means '|', POSIX
+ * extended syntax) with --partitions 0,1,..., or --topic-partitions, a
+ * comma-separated list of rules "regex:N", "regex:N-M" (lower inclusive,
+ * upper exclusive), "regex:N-", "regex:-M" or "regex" (a missing regex
+ * matches every topic).  Internal topics are included unless
+ * --exclude-internal-topics.
+ *
+ * --time: -1/latest (default), -2/earliest or a timestamp in ms (first
+ * offset whose timestamp is >= it).  The offsets come from librdkafka's
+ * rd_kafka_offsets_for_times(), i.e. ListOffsets with that timestamp, which
+ * the broker reads as latest/earliest for -1/-2, with
+ * isolation.level=read_uncommitted like Kafka's Admin client.  The special
+ * times -3/max-timestamp (ListOffsets v7), -4/earliest-local (v8),
+ * -5/latest-tiered (v9) and -6/earliest-pending-upload need ListOffsets
+ * versions librdkafka 2.0.2 does not send, so they are refused with an error
+ * rather than answered with something else.
+ *
+ * Partitions with no offset for the time are skipped, as in Kafka.  Output
+ * is sorted by topic, then partition number (Kafka >= 3.5 sorts by the
+ * string "topic-partition", which differs only for topics with 10 or more
+ * partitions; this is the order of the Scala tool it replaced).
+ * Errors: "Error occurred: <message>" on stderr, exit 1, as GetOffsetShell.
+ * --timeout (ms, default 5000) bounds every request (gregor addition).
  */
 #include "cli.h"
 
+#include <ctype.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_optdef_t defs[] = {
+    {"bootstrap-server", true, false, "REQUIRED. The server(s) to connect to in the form HOST1:PORT1,HOST2:PORT2."},
+    {"topic-partitions", true, false, "Comma separated list of topic-partition patterns to get the offsets for, "
+                                      "e.g. topic1:1,topic2:0-3,topic3,topic4:5-,topic5:-3. Cannot be used with "
+                                      "--topic or --partitions."},
+    {"topic", true, false, "The topic to get the offsets for. It also accepts a regular expression. If not "
+                           "present, all authorized topics are queried."},
+    {"partitions", true, false, "Comma separated list of partition ids to get the offsets for. If not present, "
+                                "all partitions of the authorized topics are queried."},
+    {"time", true, false, "timestamp of the offsets before that: <timestamp> / -1 or latest / -2 or earliest "
+                          "(default: latest). -3/max-timestamp, -4/earliest-local, -5/latest-tiered and "
+                          "-6/earliest-pending-upload are not supported (librdkafka 2.0.2 has no ListOffsets "
+                          "v7+)."},
+    {"command-config", true, false, "Property file containing configs to be passed to the client."},
+    {"exclude-internal-topics", false, false, "By default, internal topics are included. If specified, "
+                                              "internal topics are excluded."},
+    {"timeout", true, false, "gregor: milliseconds to wait for the cluster (default 5000)."},
+    {"help", false, false, "Print usage information."},
+    {NULL, false, false, NULL},
+};
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("Error occurred: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return -1;
+}
+
+/* One selection rule: topic regex and partition range [lo, hi) or a set. */
+typedef struct {
+    regex_t re;
+    int lo, hi;
+    int *set; /* --partitions ids, NULL: the range applies */
+    int nset;
+} rule_t;
+
+static int include_compile(const char *raw, regex_t *re)
+{
+    size_t n = strlen(raw);
+    char *p = malloc(n + 8), *w = p;
+    if (!p)
+        abort();
+    w += sprintf(w, "^(");
+    const char *s = raw, *e = raw + n;
+    while (s < e && (*s == '"' || *s == '\'' || isspace((unsigned char)*s)))
+        s++;
+    while (e > s && (e[-1] == '"' || e[-1] == '\'' || isspace((unsigned char)e[-1])))
+        e--;
+    for (; s < e; s++)
+        if (*s != ' ')
+            *w++ = *s == ',' ? '|' : *s;
+    strcpy(w, ")$");
+    int rc = regcomp(re, p, REG_EXTENDED | REG_NOSUB);
+    free(p);
+    if (rc)
+        return fail("%s is an invalid regex.", raw);
+    return 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static int to_int(const char *s, size_t n, int def)
+{
+    if (!n)
+        return def;
+    long long v = 0;
+    for (size_t i = 0; i < n && v <= INT_MAX; i++)
+        v = v * 10 + (s[i] - '0');
+    return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* "regex(:(N|N-M|N-|-M|))?" as GetOffsetShell's TOPIC_PARTITION_PATTERN. */
+static int parse_rule(const char *spec, size_t len, rule_t *r)
+{
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%.*s", (int)len, spec);
+    char *colon = strchr(buf, ':');
+    r->lo = 0;
+    r->hi = INT_MAX;
+    r->set = NULL;
+    if (colon) {
+        const char *p = colon + 1, *dash = strchr(p, '-');
+        if (strchr(p, ':'))
+            return fail("Invalid rule specification: %s", buf);
+        if (!dash) {
+            if (!all_digits(p, strlen(p)))
+                return fail("Invalid rule specification: %s", buf);
+            if (*p)
+                r->lo = to_int(p, strlen(p), 0), r->hi = r->lo + 1;
+        } else {
+            if (!all_digits(p, (size_t)(dash - p)) || !all_digits(dash + 1, strlen(dash + 1)))
+                return fail("Invalid rule specification: %s", buf);
+            r->lo = to_int(p, (size_t)(dash - p), 0);
+            r->hi = to_int(dash + 1, strlen(dash + 1), INT_MAX);
+        }
+        *colon = '\0';
+    }
+    return include_compile(*buf ? buf : ".*", &r->re);
+}
+
+static bool topic_ok(const rule_t *r, const char *t)
+{
+    return !regexec(&r->re, t, 0, NULL, 0);
+}
+
+static bool part_ok(const rule_t *r, int p)
+{
+    if (r->set) {
+        for (int i = 0; i < r->nset; i++)
+            if (r->set[i] == p)
+                return true;
+        return r->nset == 0;
+    }
+    return p >= r->lo && p < r->hi;
+}
+
+static bool is_internal(const char *t)
+{
+    return !strcmp(t, "__consumer_offsets") || !strcmp(t, "__transaction_state");
+}
+
+static int cmp_tp(const void *a, const void *b)
+{
+    const rd_kafka_topic_partition_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+/* --time as a ListOffsets timestamp; -1 after the error. */
+static int parse_time(const char *t, int64_t *ts)
+{
+    static const char *const names[] = {"latest", "earliest", "max-timestamp", "earliest-local",
+                                        "latest-tiered", "earliest-pending-upload"};
+    long long v = 0;
+    char *end;
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(t, names[i]))
+            v = -1 - i;
+    if (!v) {
+        v = strtoll(t, &end, 10);
+        if (!*t || *end) {
+            fail("Malformed time argument %s. Please use -1 or latest / -2 or earliest / -3 or max-timestamp / -4 "
+                 "or earliest-local / -5 or latest-tiered / -6 or earliest-pending-upload, or a specified long "
+                 "format timestamp", t);
+            return -1;
+        }
+    }
+    if (v <= -3 && v >= -6) {
+        fail("--time %s (%s) needs a ListOffsets version that librdkafka 2.0.2 does not send; it is not "
+             "supported by gregor get-offsets", t, names[-1 - v]);
+        return -1;
+    }
+    *ts = v;
+    return 0;
+}
+
 int cli_get_offsets_main(int argc, char **argv)
 {
-    (void)argc;
-    cli_err("'%s' is not available in this build", argv[0]);
-    return 1;
+    cli_opts_t o;
+    int rc = 1, nrules = 0, nset = 0;
+    rule_t *rules = NULL;
+    int *set = NULL;
+    rd_kafka_t *rk = NULL;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_partition_list_t *tpl = NULL;
+    int64_t ts = -1;
+    char errstr[512];
+
+    if (cli_parse(argc, argv, defs, &o) < 0)
+        return 1;
+    if (argc < 2 || cli_has(&o, "help")) {
+        cli_usage(argc < 2 ? stderr : stdout, "get-offsets",
+                  "An interactive shell for getting topic-partition offsets (kafka-get-offsets.sh).", defs);
+        cli_opts_free(&o);
+        return argc < 2;
+    }
+    if (!cli_has(&o, "bootstrap-server")) {
+        cli_err("Missing required argument \"[bootstrap-server]\"");
+        goto out;
+    }
+    if (cli_has(&o, "topic-partitions") && (cli_has(&o, "topic") || cli_has(&o, "partitions"))) {
+        fail("--topic-partitions cannot be used with --topic or --partitions");
+        goto out;
+    }
+    if (cli_get(&o, "time") && parse_time(cli_get(&o, "time"), &ts) < 0)
+        goto out;
+
+    if (cli_has(&o, "topic-partitions")) {
+        const char *s = cli_get(&o, "topic-partitions");
+        rules = calloc(strlen(s) + 2, sizeof(*rules));
+        if (!rules)
+            abort();
+        for (const char *p = s;;) {
+            size_t len = strcspn(p, ",");
+            if (parse_rule(p, len, &rules[nrules]) < 0)
+                goto out;
+            nrules++;
+            if (!p[len])
+                break;
+            p += len + 1;
+        }
+    } else {
+        const char *ps = cli_get(&o, "partitions");
+        set = calloc(ps ? strlen(ps) + 1 : 1, sizeof(int));
+        if (!set)
+            abort();
+        if (ps && *ps) {
+            for (const char *p = ps;;) {
+                size_t len = strcspn(p, ",");
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (!len || end != p + len || v < INT_MIN || v > INT_MAX) {
+                    fail("--partitions expects a comma separated list of numeric partition ids, but received: %s", ps);
+                    goto out;
+                }
+                set[nset++] = (int)v;
+                if (!p[len])
+                    break;
+                p += len + 1;
+            }
+        }
+        rules = calloc(1, sizeof(*rules));
+        if (!rules)
+            abort();
+        const char *t = cli_get(&o, "topic");
+        if (include_compile(t ? t : ".*", &rules[0].re) < 0)
+            goto out;
+        rules[0].set = set;
+        rules[0].nset = nset;
+        nrules = 1;
+    }
+
+    int timeout_ms = cli_timeout_ms(&o);
+    const char *const extra[] = {"client.id", "GetOffsetShell", "isolation.level", "read_uncommitted", NULL};
+    rd_kafka_conf_t *conf = cli_conf(&o, extra);
+    if (!conf)
+        goto out;
+    char dbg[256];
+    size_t dn = sizeof(dbg);
+    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
+        rd_kafka_conf_destroy(conf);
+        fail("%s", errstr);
+        goto out;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (err) {
+        fail("Could not get metadata from %s within %d ms: %s", cli_get(&o, "bootstrap-server"), timeout_ms,
+             rd_kafka_err2str(err));
+        goto out;
+    }
+    bool excl = cli_has(&o, "exclude-internal-topics");
+    tpl = rd_kafka_topic_partition_list_new(16);
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const rd_kafka_metadata_topic_t *t = &md->topics[i];
+        if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || (excl && is_internal(t->topic)))
+            continue;
+        for (int p = 0; p < t->partition_cnt; p++) {
+            bool ok = false;
+            for (int r = 0; r < nrules && !ok; r++)
+                ok = topic_ok(&rules[r], t->topic) && part_ok(&rules[r], t->partitions[p].id);
+            if (ok)
+                rd_kafka_topic_partition_list_add(tpl, t->topic, t->partitions[p].id)->offset = ts;
+        }
+    }
+    if (tpl->cnt == 0) {
+        fail("Could not match any topic-partitions with the specified filters");
+        goto out;
+    }
+    err = rd_kafka_offsets_for_times(rk, tpl, timeout_ms);
+    if (err && err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+        err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+        fail("%s", rd_kafka_err2str(err));
+        goto out;
+    }
+    qsort(tpl->elems, (size_t)tpl->cnt, sizeof(*tpl->elems), cmp_tp);
+    for (int i = 0; i < tpl->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &tpl->elems[i];
+        if (e->err)
+            fprintf(stderr, "Skip getting offsets for topic-partition %s-%d due to error: %s\n", e->topic,
+                    (int)e->partition, rd_kafka_err2str(e->err));
+        else if (e->offset >= 0)
+            printf("%s:%d:%lld\n", e->topic, (int)e->partition, (long long)e->offset);
+    }
+    rc = 0;
+out:
+    if (tpl)
+        rd_kafka_topic_partition_list_destroy(tpl);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (rk)
+        rd_kafka_destroy(rk);
+    for (int i = 0; i < nrules; i++)
+        regfree(&rules[i].re);
+    free(rules);
+    free(set);
+    cli_opts_free(&o);
+    return rc;
 }
