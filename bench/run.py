@@ -39,7 +39,7 @@ FULL = dict(
     consume_records=2_000_000, consume_secs=8.0,
     large_bytes=1 << 30, large_secs=60.0,
     lat_pp_count=20_000, lat_pp_secs=4.0, lat_rate_secs=5.0,
-    commit_secs=3.0, rebalance_members=10,
+    commit_secs=3.0, rebalance_members=10, rebalance_secs=40,
     scale_parts=[1000, 10000], scale_count=300_000, scale_secs=3.0, scale_lat_count=500,
     idle_parts=10000, idle_groups=1000,
     iperf_secs=3, disk_mb=512, fsync_count=500,
@@ -49,7 +49,7 @@ QUICKP = dict(
     consume_records=100_000, consume_secs=2.0,
     large_bytes=16 << 20, large_secs=10.0,
     lat_pp_count=1000, lat_pp_secs=0.4, lat_rate_secs=0.6,
-    commit_secs=0.4, rebalance_members=10,
+    commit_secs=0.4, rebalance_members=10, rebalance_secs=12,
     scale_parts=[100, 1000], scale_count=30_000, scale_secs=0.5, scale_lat_count=100,
     idle_parts=1000, idle_groups=100,
     iperf_secs=1, disk_mb=32, fsync_count=50,
@@ -60,8 +60,11 @@ LIVE = []        # started servers, stopped at exit
 WORK = None      # temp dir
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print("bench: " + msg, file=sys.stderr, flush=True)
+    print("bench: [%5.1fs] %s" % (time.monotonic() - T0, msg), file=sys.stderr, flush=True)
 
 
 # ----------------------------------------------------------------- processes
@@ -169,11 +172,16 @@ class Mock(Server):
         super().__init__("mock", self.argv0, 0, work)
         self.bootstrap = None
 
-    def start(self, timeout=30.0):
-        t0 = time.monotonic()
+    def spawn(self):
+        self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL, cwd=self.cwd, text=True)
         LIVE.append(self)
+        return self
+
+    def start(self, timeout=30.0):
+        """Waits for a spawn()ed mock cluster to print its address and accept."""
+        t0 = self.t0
         line = self.proc.stdout.readline().strip()
         if not line.startswith("bootstrap="):
             raise RuntimeError("mockbroker printed %r" % line)
@@ -344,6 +352,8 @@ def machine(work):
 def produce_configs(smoke):
     if smoke:
         return [(100, "1", 1, 1)]
+    if QUICK:   # four corners of the matrix
+        return [(100, "1", 1, 1), (100, "all", 8, 4), (1024, "1", 1, 4), (1024, "all", 8, 1)]
     return [(s, a, p, n) for s in (100, 1024) for a in ("1", "all")
             for p in (1, 8) for n in (1, 4)]
 
@@ -381,30 +391,39 @@ def main():
         f.write(md)
     if args.json:
         with open(args.json, "w") as f:
+            ex = dict(extra)
+            if "limits" in ex:
+                ex["limits"] = ex["limits"].as_json()
             json.dump({"mode": mode, "tables": {t.key: t.as_json() for t in tables},
-                       "extra": extra}, f, indent=1)
+                       "extra": ex}, f, indent=1)
     log("wrote %s in %.0f s" % (args.out, elapsed))
 
 
 def run_all(build, P, smoke):
     B = Bench(build)
     extra = {"machine": machine(WORK), "load_before": open("/proc/loadavg").read().split()[:3],
-             "busy_before": cpu_busy(1.0), "targets": []}
+             "busy_before": cpu_busy(0.5), "targets": []}
     tables = []
     configs = produce_configs(smoke)
     mock_topics = [("p1", 1), ("p8", 8), ("cons", 1), ("lat", 1), ("grp", 8), ("commit", 10)]
+    if not smoke:
+        mock_topics += [("scale%d" % n, n) for n in P["scale_parts"]]
 
+    m = Mock(build, WORK, mock_topics).spawn()   # it takes a second: start it meanwhile
     g = Gregord("gregord", build, WORK).start()
     extra["gregord_empty_start_ms"] = g.start_secs * 1000
-    m = Mock(build, WORK, mock_topics).start()
     rn = Redis("redis", WORK, aof=False).start()
     ra = Redis("redis-aof", WORK, aof=True).start()
+    m.start()
+    log("servers up")
     kafkas = [("gregord", g.bootstrap), ("mock", m.bootstrap)]
     redises = [("redis (no persistence)", rn), ("redis (AOF everysec)", ra)]
-    for t, n in mock_topics:
-        r = B.k("create", g.bootstrap, topic=t, partitions=n)
-        if "error" in r:
-            raise RuntimeError("create %s on gregord: %s" % (t, r["error"]))
+    base = [tp for tp in mock_topics if not tp[0].startswith("scale")]
+    r = B.k("create", g.bootstrap, topic=",".join(tp[0] for tp in base),
+            partitions=",".join(str(tp[1]) for tp in base))
+    if "error" in r:
+        raise RuntimeError("create topics on gregord: %s" % r["error"])
+    log("topics created")
 
     # -- physical limits
     if not smoke:
@@ -413,12 +432,15 @@ def run_all(build, P, smoke):
                   "fdatasync in the data dir, and 4 KiB append + fdatasync round trips.",
                   [("value", "figure", "%.1f"), ("unit", "unit", "%s")], "value")
         port = free_port()
-        srv = Server("iperf3", ["iperf3", "-s", "-1", "-p", str(port)], port, WORK).start(20)
+        srv = Server("iperf3", ["iperf3", "-s", "-p", str(port)], port, WORK).start(20)
         try:
             cp = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t",
                                  str(P["iperf_secs"]), "-J"], capture_output=True, text=True,
                                 timeout=P["iperf_secs"] + 30)
-            bps = json.loads(cp.stdout)["end"]["sum_received"]["bits_per_second"]
+            out = json.loads(cp.stdout)
+            if "error" in out:
+                raise RuntimeError(out["error"])
+            bps = out["end"]["sum_received"]["bits_per_second"]
             t.add("loopback TCP", "iperf3", {"value": bps / 8e6, "unit": "MB/s"})
         except Exception as e:  # noqa: BLE001 - reported as n/a
             t.add("loopback TCP", "iperf3", {"error": "iperf3: %s" % e})
@@ -515,6 +537,7 @@ def run_all(build, P, smoke):
         return tables, extra
 
     # -- consumer groups
+    log("groups: filling topic grp")
     for name, bs in kafkas:
         B.k("produce", bs, topic="grp", partitions=8, size=100, count=1000, secs=10)
     t = Table("groups", "Consumer groups",
@@ -530,7 +553,12 @@ def run_all(build, P, smoke):
         t.add("subscribe → first record", name,
               {"ms": r["first_record_ms"]} if "first_record_ms" in r else r)
     for name, bs in kafkas:
-        r = B.k("rebalance", bs, topic="grp", members=P["rebalance_members"], secs=40, timeout=90)
+        if QUICK and name == "mock":
+            t.add("%d-member rebalance (10th joins)" % P["rebalance_members"], name,
+                  {"error": "skipped in quick mode (the mock takes ~10 s)"})
+            continue
+        r = B.k("rebalance", bs, topic="grp", members=P["rebalance_members"],
+                secs=P["rebalance_secs"], timeout=P["rebalance_secs"] + 60)
         t.add("%d-member rebalance (10th joins)" % P["rebalance_members"], name,
               {"ms": r["rebalance_ms"]} if "rebalance_ms" in r else r,
               note="group formed in %.0f ms" % r["form_ms"] if "form_ms" in r else "")
@@ -550,11 +578,11 @@ def run_all(build, P, smoke):
     # -- scale (gregord only: its own instance, so RSS counts only what is measured)
     gs = Gregord("gregord-scale", build, WORK).start()
     rss0 = gs.rss_kib()
-    t = Table("scale", "Scale: many partitions (gregord)",
+    t = Table("scale", "Scale: many partitions",
               "One topic with N partitions. *produce*: %d records of 100 B spread round-robin over "
-              "all partitions (acks=1, one producer); cost = 1/throughput. *fetch latency*: one "
-              "record in flight while the consumer fetches all N partitions. The peers are not "
-              "run here; the ratio column compares with the smallest N."
+              "all partitions (acks=1, one producer, linger.ms=5); cost = 1/throughput. *fetch "
+              "latency*: one record in flight (to partition i mod N) while the consumer fetches "
+              "all N partitions. gregord runs in its own instance here."
               % P["scale_count"],
               [("us_per_record", "produce µs/record", "%.2f"), ("rps", "produce records/s", "%.0f"),
                ("p50_us", "fetch p50 µs", "%.0f"), ("p99_us", "fetch p99 µs", "%.0f"),
@@ -578,12 +606,10 @@ def run_all(build, P, smoke):
         if "error" not in r:
             res.update(p50_us=r["p50_us"], p99_us=r["p99_us"])
         t.add("%d partitions" % n, "gregord", res, note=r.get("error", ""))
-    # ratio against the smallest N
-    base = t.rows[0]["res"].get("us_per_record") if t.rows else None
-    for row in t.rows:
-        row["system"] = "gregord"
-    t.ratio = lambda row, base=base: (base / row["res"]["us_per_record"]
-                                      if base and row["res"].get("us_per_record") else None)
+        r = B.k("produce", m.bootstrap, topic=top, partitions=n, size=100,
+                count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
+        t.add("%d partitions" % n, "mock", r, note="produce only: the mock holds idle fetches "
+              "for fetch.wait.max.ms")
     tables.append(t)
 
     idle = P["idle_parts"]
@@ -603,7 +629,7 @@ def run_all(build, P, smoke):
           {"rss_mib": gs.rss_kib() / 1024} if "error" not in r else r)
     t.ratio = lambda row: None
     tables.append(t)
-    gs.stop()
+    gs.stop(signal.SIGKILL)   # its shutdown is not measured
     shutil.rmtree(gs.data, ignore_errors=True)
 
     # -- large log: recovery and cold consume
@@ -625,11 +651,13 @@ def drop_caches():
 def large_log(B, build, P, ra):
     size = P["large_bytes"]
     n = size // 1024
+    log("large log: %d MiB" % (size >> 20))
     gl = Gregord("gregord-large", build, WORK).start()
     B.k("create", gl.bootstrap, topic="large", partitions=1)
     r = B.k("produce", gl.bootstrap, topic="large", partitions=1, size=1024, count=n,
             secs=P["large_secs"], timeout=P["large_secs"] + 120)
     written = r.get("records", 0)
+    log("large log: written %d records" % written)
     mib = written * 1024 / 1048576
     rec = Table("recovery", "Recovery (startup time)",
                 "A log of %.0f MiB (%d records of 1 KiB, one partition); time from exec to the port "
@@ -661,6 +689,7 @@ def large_log(B, build, P, ra):
     gl.stop()
     shutil.rmtree(gl.data, ignore_errors=True)
 
+    log("large log: redis")
     # Redis with AOF: same records, then the same two restarts.
     r = B.r("xadd", ra.port, key="large", size=1024, count=written, pipeline=1000,
             secs=P["large_secs"], timeout=P["large_secs"] + 120)
