@@ -1,8 +1,9 @@
 #!/bin/bash
 # Run one libFuzzer target for a bounded time:
 #
-#   tools/fuzz-run.sh fuzz_<name> SECONDS
+#   tools/fuzz-run.sh fuzz_<name> SECONDS [RUNS]
 #
+# RUNS (optional) stops the run after that many executions.
 # Seeds: tests/fuzz/corpus/<name>/ (committed, read only).  New inputs go to
 # tests/fuzz/corpus-work/<name>/ (git-ignored), crash/leak/timeout inputs
 # to tests/fuzz/corpus-work/artifacts/<name>/.  libFuzzer's output goes to
@@ -17,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 target=${1:?usage: $0 fuzz_<name> SECONDS}
 secs=${2:-60}
+runs=${3:--1}
 name=${target#fuzz_}
 bin=build-fuzz/$target
 seeds=tests/fuzz/corpus/$name
@@ -31,7 +33,7 @@ dict=()
 
 # -timeout: one input taking longer is a hang (reported as a crash);
 # -rss_limit_mb: the machine is shared.
-"$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+"$bin" -max_total_time="$secs" -runs="$runs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
     "${dict[@]}" -artifact_prefix="$art/" "$work" "$seeds" >"$log" 2>&1
 rc=$?
 
