@@ -165,4 +165,4 @@ docs: $(BUILD)/gregord
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BENCH_BIN:=.d) $(FUZZ_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BENCH_BIN:=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d) $(CLI_OBJ:.o=.d)
