@@ -155,6 +155,7 @@ static rd_kafka_t *new_client(const cli_opts_t *o)
 }
 
 /* ---- admin request plumbing ---- */
+static const char *bootstrap; /* --bootstrap-server, for error messages */
 
 static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms)
 {
@@ -175,7 +176,14 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, int timeout_ms)
         return NULL;
     }
     if (rd_kafka_event_error(ev)) {
-        fail(rd_kafka_event_error_string(ev));
+        rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+        char msg[768];
+        if (err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT)
+            snprintf(msg, sizeof(msg), "%s (no answer from %s within %d ms)", rd_kafka_event_error_string(ev),
+                     bootstrap, timeout_ms);
+        else
+            snprintf(msg, sizeof(msg), "%s", rd_kafka_event_error_string(ev));
+        fail(msg);
         rd_kafka_event_destroy(ev);
         return NULL;
     }
@@ -553,6 +561,7 @@ int cli_topics_main(int argc, char **argv)
         return 1;
     }
     int timeout_ms = cli_timeout_ms(&o), parts = 0;
+    bootstrap = cli_get(&o, "bootstrap-server");
     if (cli_has(&o, "alter") && parse_int(cli_get(&o, "partitions"), "partitions", &parts) < 0) {
         cli_opts_free(&o);
         return 1;
