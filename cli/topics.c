@@ -96,9 +96,10 @@ static int include_compile(const char *raw, regex_t *re)
     return 0;
 }
 
-static int cmpstr(const void *a, const void *b)
+static int cmp_topic(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const rd_kafka_metadata_topic_t *const *x = a, *const *y = b;
+    return strcmp((*x)->topic, (*y)->topic);
 }
 
 /* The metadata topics that the --topic filter selects, sorted by name
@@ -125,7 +126,7 @@ static int select_topics(const rd_kafka_metadata_t *md, const char *pattern, boo
     }
     if (pattern)
         regfree(&re);
-    qsort(v, (size_t)n, sizeof(*v), cmpstr); /* topic is the struct's first member */
+    qsort(v, (size_t)n, sizeof(*v), cmp_topic);
     *out = v;
     return n;
 }
