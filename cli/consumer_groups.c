@@ -781,29 +781,27 @@ static void do_list(cg_t *c)
     glist_free(&g);
 }
 
-/* librdkafka 2.0.2 aborts (an assertion in a background thread) when
- * DeleteGroups or OffsetDelete go to a broker without them, e.g. its own mock
- * cluster.  DescribeGroups fails cleanly there and every broker with the
- * former has it, so ask it first. */
-static int probe_group_apis(cg_t *c, const char **groups, size_t n)
+/* librdkafka 2.0.2's Admin API mishandles a broker without the group APIs
+ * (e.g. its own mock cluster): after the request fails, a background thread
+ * may abort (rd_kafka_enq_once_del_source_return assertion) or
+ * rd_kafka_destroy() hangs.  The legacy rd_kafka_list_groups() fails cleanly
+ * there, so every action asks DescribeGroups for a probe group through it
+ * first; it also turns an unreachable cluster into one error line. */
+static int probe_group_apis(cg_t *c)
 {
-    const rd_kafka_ConsumerGroupDescription_t **ds;
-    size_t nd;
-    rd_kafka_event_t *ev = describe(c, groups, n, &ds, &nd);
-    if (!ev)
-        return -1;
-    int rc = 0;
-    for (size_t i = 0; i < nd && !rc; i++) {
-        const rd_kafka_error_t *e = rd_kafka_ConsumerGroupDescription_error(ds[i]);
-        if (e && rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE) {
-            note_err(c, rd_kafka_error_code(e));
-            fail(c, "Executing consumer group command failed due to %s (call: describeConsumerGroups)",
-                 rd_kafka_error_string(e));
-            rc = -1;
-        }
-    }
-    rd_kafka_event_destroy(ev);
-    return rc;
+    const struct rd_kafka_group_list *gl = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_list_groups(c->rk, "__gregor_probe", &gl, c->timeout);
+    if (gl)
+        rd_kafka_group_list_destroy(gl);
+    if (!err || err == RD_KAFKA_RESP_ERR__PARTIAL)
+        return 0;
+    if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE)
+        fail(c, "Executing consumer group command failed due to %s (the broker does not serve the group admin "
+                "APIs: DescribeGroups)", rd_kafka_err2str(err));
+    else
+        fail(c, "Executing consumer group command failed due to %s (no broker answered within %d ms)",
+             rd_kafka_err2str(err), c->timeout);
+    return -1;
 }
 
 /* ---- --delete ---- */
@@ -813,7 +811,7 @@ static void do_delete(cg_t *c)
     glist_t all;
     const char **groups = NULL;
     int n = target_groups(c, &groups, &all);
-    if (n <= 0 || probe_group_apis(c, groups, (size_t)n) < 0)
+    if (n <= 0)
         goto out;
     rd_kafka_DeleteGroup_t **dg = calloc((size_t)n, sizeof(*dg));
     if (!dg)
@@ -916,8 +914,6 @@ static void do_delete_offsets(cg_t *c)
             rd_kafka_topic_partition_list_add(parts, topics[i], mt->partitions[p].id);
     }
     rd_kafka_resp_err_t top = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (parts->cnt > 0 && probe_group_apis(c, &group, 1) < 0)
-        goto out;
     if (parts->cnt > 0) {
         rd_kafka_DeleteConsumerGroupOffsets_t *req = rd_kafka_DeleteConsumerGroupOffsets_new(group, parts);
         rd_kafka_AdminOptions_t *ao = aopts(c, RD_KAFKA_ADMIN_OP_DELETECONSUMERGROUPOFFSETS);
@@ -1804,7 +1800,9 @@ int cli_consumer_groups_main(int argc, char **argv)
         return 1;
     }
     c.q = rd_kafka_queue_new(c.rk);
-    if (cli_has(&c.o, "list"))
+    if (probe_group_apis(&c) < 0)
+        c.no_destroy = true;      /* nothing to clean up but a client that may hang */
+    else if (cli_has(&c.o, "list"))
         do_list(&c);
     else if (cli_has(&c.o, "describe"))
         do_describe(&c);
