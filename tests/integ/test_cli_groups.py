@@ -600,7 +600,8 @@ class MockCluster:
 
 
 def test_against_librdkafka_mock_cluster():
-    """librdkafka 2.0.2's mock cluster serves Metadata, ListOffsets, FindCoordinator, OffsetCommit/Fetch
+    """(The same mock cluster bench/mockbroker.c serves standalone; it is started in-process here.)
+    librdkafka 2.0.2's mock cluster serves Metadata, ListOffsets, FindCoordinator, OffsetCommit/Fetch
     and the group membership APIs, but not ListGroups, DescribeGroups, DeleteGroups or OffsetDelete
     (rdkafka_mock_handlers.c).  Every consumer-groups action needs one of these first (list, describe,
     and reset's inactive-group check, like Kafka's tool), so against the mock the tool must fail with one
