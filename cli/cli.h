@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -54,6 +55,20 @@ void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef
 rd_kafka_conf_t *cli_conf(const cli_opts_t *o, const char *const *extra);
 /* Create a client of the given type from cli_conf(); NULL after an error. */
 rd_kafka_t *cli_client(const cli_opts_t *o, rd_kafka_type_t type, const char *const *extra);
+
+/* ---- key=value property sets (--producer-property, --property, files) ---- */
+typedef struct cli_kv {
+    char **k, **v;
+    int n, cap;
+} cli_kv_t;
+
+void cli_kv_put(cli_kv_t *kv, const char *k, size_t kl, const char *v);   /* replaces an existing key */
+const char *cli_kv_get(const cli_kv_t *kv, const char *k);
+void cli_kv_free(cli_kv_t *kv);
+/* "k=v" from option --opt (Kafka's parseKeyValueArgs); -1 after an error line. */
+int cli_kv_arg(cli_kv_t *kv, const char *a, const char *opt);
+/* A Java properties file ("k=v" / "k: v", '#'/'!' comments); -1 after an error line. */
+int cli_kv_file(cli_kv_t *kv, const char *path);
 
 /* Print "Error: <fmt>" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

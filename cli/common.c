@@ -216,3 +216,88 @@ rd_kafka_t *cli_client(const cli_opts_t *o, rd_kafka_type_t type, const char *co
     }
     return rk;
 }
+
+/* ---- key=value pairs from options and property files ---- */
+void cli_kv_put(cli_kv_t *kv, const char *k, size_t kl, const char *v)
+{
+    for (int i = 0; i < kv->n; i++)
+        if (strlen(kv->k[i]) == kl && !strncmp(kv->k[i], k, kl)) {
+            free(kv->v[i]);
+            kv->v[i] = strdup(v);
+            return;
+        }
+    if (kv->n == kv->cap) {
+        kv->cap = kv->cap ? kv->cap * 2 : 16;
+        kv->k = realloc(kv->k, (size_t)kv->cap * sizeof(char *));
+        kv->v = realloc(kv->v, (size_t)kv->cap * sizeof(char *));
+        if (!kv->k || !kv->v)
+            abort();
+    }
+    kv->k[kv->n] = strndup(k, kl);
+    kv->v[kv->n] = strdup(v);
+    if (!kv->k[kv->n] || !kv->v[kv->n])
+        abort();
+    kv->n++;
+}
+
+const char *cli_kv_get(const cli_kv_t *kv, const char *k)
+{
+    for (int i = 0; i < kv->n; i++)
+        if (!strcmp(kv->k[i], k))
+            return kv->v[i];
+    return NULL;
+}
+
+void cli_kv_free(cli_kv_t *kv)
+{
+    for (int i = 0; i < kv->n; i++) {
+        free(kv->k[i]);
+        free(kv->v[i]);
+    }
+    free(kv->k);
+    free(kv->v);
+    memset(kv, 0, sizeof(*kv));
+}
+
+/* "k=v" (Kafka's parseKeyValueArgs: split at the first '='). */
+int cli_kv_arg(cli_kv_t *kv, const char *a, const char *opt)
+{
+    const char *eq = strchr(a, '=');
+    if (!eq) {
+        cli_err("Invalid command line properties for --%s: '%s' (expected key=value)", opt, a);
+        return -1;
+    }
+    cli_kv_put(kv, a, (size_t)(eq - a), eq + 1);
+    return 0;
+}
+
+/* A Java properties file: "k=v" or "k: v" lines, '#'/'!' comments. */
+int cli_kv_file(cli_kv_t *kv, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_err("cannot read properties file %s", path);
+        return -1;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), f)) {
+        char *s = line, *e;
+        while (isspace((unsigned char)*s))
+            s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+            *--e = '\0';
+        if (!*s || *s == '#' || *s == '!')
+            continue;
+        char *sep = s + strcspn(s, "=:");
+        char *ke = sep;
+        while (ke > s && isspace((unsigned char)ke[-1]))
+            ke--;
+        char *v = *sep ? sep + 1 : sep;
+        while (isspace((unsigned char)*v))
+            v++;
+        cli_kv_put(kv, s, (size_t)(ke - s), v);
+    }
+    fclose(f);
+    return 0;
+}

@@ -75,96 +75,6 @@ static const cli_optdef_t defs[] = {
     {NULL, false, false, NULL},
 };
 
-/* ---- key=value pairs from options and property files ---- */
-typedef struct {
-    char **k, **v;
-    int n, cap;
-} kv_t;
-
-static void kv_put(kv_t *kv, const char *k, size_t kl, const char *v)
-{
-    for (int i = 0; i < kv->n; i++)
-        if (strlen(kv->k[i]) == kl && !strncmp(kv->k[i], k, kl)) {
-            free(kv->v[i]);
-            kv->v[i] = strdup(v);
-            return;
-        }
-    if (kv->n == kv->cap) {
-        kv->cap = kv->cap ? kv->cap * 2 : 16;
-        kv->k = realloc(kv->k, (size_t)kv->cap * sizeof(char *));
-        kv->v = realloc(kv->v, (size_t)kv->cap * sizeof(char *));
-        if (!kv->k || !kv->v)
-            abort();
-    }
-    kv->k[kv->n] = strndup(k, kl);
-    kv->v[kv->n] = strdup(v);
-    if (!kv->k[kv->n] || !kv->v[kv->n])
-        abort();
-    kv->n++;
-}
-
-static const char *kv_get(const kv_t *kv, const char *k)
-{
-    for (int i = 0; i < kv->n; i++)
-        if (!strcmp(kv->k[i], k))
-            return kv->v[i];
-    return NULL;
-}
-
-static void kv_free(kv_t *kv)
-{
-    for (int i = 0; i < kv->n; i++) {
-        free(kv->k[i]);
-        free(kv->v[i]);
-    }
-    free(kv->k);
-    free(kv->v);
-    memset(kv, 0, sizeof(*kv));
-}
-
-/* "k=v" (Kafka's parseKeyValueArgs: split at the first '='). */
-static int kv_arg(kv_t *kv, const char *a, const char *opt)
-{
-    const char *eq = strchr(a, '=');
-    if (!eq) {
-        cli_err("Invalid command line properties for --%s: '%s' (expected key=value)", opt, a);
-        return -1;
-    }
-    kv_put(kv, a, (size_t)(eq - a), eq + 1);
-    return 0;
-}
-
-/* A Java properties file: "k=v" or "k: v" lines, '#'/'!' comments. */
-static int kv_file(kv_t *kv, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_err("cannot read properties file %s", path);
-        return -1;
-    }
-    char line[4096];
-    while (fgets(line, sizeof(line), f)) {
-        char *s = line, *e;
-        while (isspace((unsigned char)*s))
-            s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-            *--e = '\0';
-        if (!*s || *s == '#' || *s == '!')
-            continue;
-        char *sep = s + strcspn(s, "=:");
-        char *ke = sep;
-        while (ke > s && isspace((unsigned char)ke[-1]))
-            ke--;
-        char *v = *sep ? sep + 1 : sep;
-        while (isspace((unsigned char)*v))
-            v++;
-        kv_put(kv, s, (size_t)(ke - s), v);
-    }
-    fclose(f);
-    return 0;
-}
-
 /* ---- DefaultMessageFormatter ---- */
 typedef struct {
     bool ts, key, value, partition, offset, headers;
@@ -182,19 +92,19 @@ static bool truthy(const char *v)
     return !*v;
 }
 
-static void fmt_configure(fmt_t *f, const kv_t *p)
+static void fmt_configure(fmt_t *f, const cli_kv_t *p)
 {
     const char *v;
-    f->ts = truthy(kv_get(p, "print.timestamp"));
-    f->key = truthy(kv_get(p, "print.key"));
-    f->value = (v = kv_get(p, "print.value")) ? truthy(v) : true;
-    f->partition = truthy(kv_get(p, "print.partition"));
-    f->offset = truthy(kv_get(p, "print.offset"));
-    f->headers = truthy(kv_get(p, "print.headers"));
-    f->key_sep = (v = kv_get(p, "key.separator")) ? v : "\t";
-    f->line_sep = (v = kv_get(p, "line.separator")) ? v : "\n";
-    f->hdr_sep = (v = kv_get(p, "headers.separator")) ? v : ",";
-    f->null_lit = (v = kv_get(p, "null.literal")) ? v : "null";
+    f->ts = truthy(cli_kv_get(p, "print.timestamp"));
+    f->key = truthy(cli_kv_get(p, "print.key"));
+    f->value = (v = cli_kv_get(p, "print.value")) ? truthy(v) : true;
+    f->partition = truthy(cli_kv_get(p, "print.partition"));
+    f->offset = truthy(cli_kv_get(p, "print.offset"));
+    f->headers = truthy(cli_kv_get(p, "print.headers"));
+    f->key_sep = (v = cli_kv_get(p, "key.separator")) ? v : "\t";
+    f->line_sep = (v = cli_kv_get(p, "line.separator")) ? v : "\n";
+    f->hdr_sep = (v = cli_kv_get(p, "headers.separator")) ? v : ",";
+    f->null_lit = (v = cli_kv_get(p, "null.literal")) ? v : "null";
 }
 
 static void put_bytes(const void *p, size_t n, const char *null_lit)
@@ -370,7 +280,7 @@ static int check_args(const cli_opts_t *o)
 int cli_console_consumer_main(int argc, char **argv)
 {
     cli_opts_t o;
-    kv_t user = {0}, fprops = {0};
+    cli_kv_t user = {0}, fprops = {0};
     fmt_t fmt;
     rd_kafka_t *rk = NULL;
     rd_kafka_conf_t *conf = NULL;
@@ -396,19 +306,19 @@ int cli_console_consumer_main(int argc, char **argv)
 
     /* consumer properties: file, then key=value pairs */
     const char *cfile = cli_get(&o, "consumer.config") ? cli_get(&o, "consumer.config") : cli_get(&o, "command-config");
-    if (cfile && kv_file(&user, cfile) < 0)
+    if (cfile && cli_kv_file(&user, cfile) < 0)
         goto out;
     const char *popt = cli_has(&o, "consumer-property") ? "consumer-property" : "command-property";
     n = cli_get_all(&o, popt, &vals);
     for (int i = 0; i < n; i++)
-        if (kv_arg(&user, vals[i], popt) < 0) {
+        if (cli_kv_arg(&user, vals[i], popt) < 0) {
             free(vals);
             goto out;
         }
     free(vals);
 
     /* group: --group, group.id in the file or the properties must agree */
-    const char *gid = cli_get(&o, "group"), *g2 = kv_get(&user, "group.id");
+    const char *gid = cli_get(&o, "group"), *g2 = cli_kv_get(&user, "group.id");
     if (gid && g2 && strcmp(gid, g2)) {
         cli_err("The group ids provided in different places (directly using '--group', via "
                 "'--consumer-property', or via '--consumer.config') do not match. Detected group ids: '%s', '%s'",
@@ -421,7 +331,7 @@ int cli_console_consumer_main(int argc, char **argv)
         cli_err("Options group and partition cannot be specified together.");
         goto out;
     }
-    const char *aor = kv_get(&user, "auto.offset.reset");
+    const char *aor = cli_kv_get(&user, "auto.offset.reset");
     if (aor && cli_has(&o, "from-beginning") && strcmp(aor, "earliest")) {
         fprintf(stderr, "Can't simultaneously specify --from-beginning and 'auto.offset.reset=%s', please remove "
                         "one option\n", aor);
@@ -455,12 +365,12 @@ int cli_console_consumer_main(int argc, char **argv)
     }
 
     /* formatter properties: file, then --property / --formatter-property */
-    if (cli_get(&o, "formatter-config") && kv_file(&fprops, cli_get(&o, "formatter-config")) < 0)
+    if (cli_get(&o, "formatter-config") && cli_kv_file(&fprops, cli_get(&o, "formatter-config")) < 0)
         goto out;
     const char *fopt = cli_has(&o, "property") ? "property" : "formatter-property";
     n = cli_get_all(&o, fopt, &vals);
     for (int i = 0; i < n; i++)
-        if (kv_arg(&fprops, vals[i], fopt) < 0) {
+        if (cli_kv_arg(&fprops, vals[i], fopt) < 0) {
             free(vals);
             goto out;
         }
@@ -494,7 +404,7 @@ int cli_console_consumer_main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++) {
         if (!strcmp(set[i].k, "enable.auto.commit") && !random_group)
             continue;
-        if (!set[i].force && kv_get(&user, set[i].k))
+        if (!set[i].force && cli_kv_get(&user, set[i].k))
             continue;
         if (rd_kafka_conf_set(conf, set[i].k, set[i].v, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
             goto conf_err;
@@ -614,8 +524,8 @@ out:
         rd_kafka_conf_destroy(conf);
     if (report)
         fprintf(stderr, "Processed a total of %lld messages\n", count);
-    kv_free(&user);
-    kv_free(&fprops);
+    cli_kv_free(&user);
+    cli_kv_free(&fprops);
     cli_opts_free(&o);
     return rc;
 }

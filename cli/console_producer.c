@@ -67,96 +67,6 @@ static const cli_optdef_t defs[] = {
     {NULL, false, false, NULL},
 };
 
-/* ---- key=value pairs from options and property files ---- */
-typedef struct {
-    char **k, **v;
-    int n, cap;
-} kv_t;
-
-static void kv_put(kv_t *kv, const char *k, size_t kl, const char *v)
-{
-    for (int i = 0; i < kv->n; i++)
-        if (strlen(kv->k[i]) == kl && !strncmp(kv->k[i], k, kl)) {
-            free(kv->v[i]);
-            kv->v[i] = strdup(v);
-            return;
-        }
-    if (kv->n == kv->cap) {
-        kv->cap = kv->cap ? kv->cap * 2 : 16;
-        kv->k = realloc(kv->k, (size_t)kv->cap * sizeof(char *));
-        kv->v = realloc(kv->v, (size_t)kv->cap * sizeof(char *));
-        if (!kv->k || !kv->v)
-            abort();
-    }
-    kv->k[kv->n] = strndup(k, kl);
-    kv->v[kv->n] = strdup(v);
-    if (!kv->k[kv->n] || !kv->v[kv->n])
-        abort();
-    kv->n++;
-}
-
-static const char *kv_get(const kv_t *kv, const char *k)
-{
-    for (int i = 0; i < kv->n; i++)
-        if (!strcmp(kv->k[i], k))
-            return kv->v[i];
-    return NULL;
-}
-
-static void kv_free(kv_t *kv)
-{
-    for (int i = 0; i < kv->n; i++) {
-        free(kv->k[i]);
-        free(kv->v[i]);
-    }
-    free(kv->k);
-    free(kv->v);
-    memset(kv, 0, sizeof(*kv));
-}
-
-/* "k=v" (Kafka's parseKeyValueArgs: split at the first '='). */
-static int kv_arg(kv_t *kv, const char *a, const char *opt)
-{
-    const char *eq = strchr(a, '=');
-    if (!eq) {
-        cli_err("Invalid command line properties for --%s: '%s' (expected key=value)", opt, a);
-        return -1;
-    }
-    kv_put(kv, a, (size_t)(eq - a), eq + 1);
-    return 0;
-}
-
-/* A Java properties file: "k=v" or "k: v" lines, '#'/'!' comments. */
-static int kv_file(kv_t *kv, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_err("cannot read properties file %s", path);
-        return -1;
-    }
-    char line[4096];
-    while (fgets(line, sizeof(line), f)) {
-        char *s = line, *e;
-        while (isspace((unsigned char)*s))
-            s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char)e[-1]))
-            *--e = '\0';
-        if (!*s || *s == '#' || *s == '!')
-            continue;
-        char *sep = s + strcspn(s, "=:");
-        char *ke = sep;
-        while (ke > s && isspace((unsigned char)ke[-1]))
-            ke--;
-        char *v = *sep ? sep + 1 : sep;
-        while (isspace((unsigned char)*v))
-            v++;
-        kv_put(kv, s, (size_t)(ke - s), v);
-    }
-    fclose(f);
-    return 0;
-}
-
 /* ---- the line reader (LineMessageReader) ---- */
 typedef struct {
     bool parse_key, parse_headers, ignore_error;
@@ -172,17 +82,17 @@ static bool truthy(const char *v)
     return !strncasecmp(v, "true", 4) && (!v[4] || isspace((unsigned char)v[4]));
 }
 
-static int reader_configure(reader_t *r, const kv_t *p)
+static int reader_configure(reader_t *r, const cli_kv_t *p)
 {
     const char *v;
-    r->parse_key = truthy(kv_get(p, "parse.key"));
-    r->parse_headers = truthy(kv_get(p, "parse.headers"));
-    r->ignore_error = truthy(kv_get(p, "ignore.error"));
-    r->key_sep = (v = kv_get(p, "key.separator")) ? v : "\t";
-    r->hdr_delim = (v = kv_get(p, "headers.delimiter")) ? v : "\t";
-    r->hdr_sep = (v = kv_get(p, "headers.separator")) ? v : ",";
-    r->hdr_key_sep = (v = kv_get(p, "headers.key.separator")) ? v : ":";
-    r->null_marker = kv_get(p, "null.marker");
+    r->parse_key = truthy(cli_kv_get(p, "parse.key"));
+    r->parse_headers = truthy(cli_kv_get(p, "parse.headers"));
+    r->ignore_error = truthy(cli_kv_get(p, "ignore.error"));
+    r->key_sep = (v = cli_kv_get(p, "key.separator")) ? v : "\t";
+    r->hdr_delim = (v = cli_kv_get(p, "headers.delimiter")) ? v : "\t";
+    r->hdr_sep = (v = cli_kv_get(p, "headers.separator")) ? v : ",";
+    r->hdr_key_sep = (v = cli_kv_get(p, "headers.key.separator")) ? v : ":";
+    r->null_marker = cli_kv_get(p, "null.marker");
     static const struct {
         const char *a, *b;
     } names[] = {{"headers.delimiter", "headers.separator"}, {"headers.delimiter", "headers.key.separator"},
@@ -346,18 +256,18 @@ static rd_kafka_conf_t *build_conf(const cli_opts_t *o)
         {NULL, "partitioner", "murmur2_random"},
     };
     char errstr[512];
-    kv_t user = {0};
+    cli_kv_t user = {0};
     rd_kafka_conf_t *conf = NULL;
     const char **vals;
     int n;
     const char *files[] = {cli_get(o, "command-config"), cli_get(o, "producer.config")};
     for (int i = 0; i < 2; i++)
-        if (files[i] && kv_file(&user, files[i]) < 0)
+        if (files[i] && cli_kv_file(&user, files[i]) < 0)
             goto err;
     for (int pass = 0; pass < 2; pass++) {
         n = cli_get_all(o, pass ? "command-property" : "producer-property", &vals);
         for (int i = 0; i < n; i++)
-            if (kv_arg(&user, vals[i], pass ? "command-property" : "producer-property") < 0) {
+            if (cli_kv_arg(&user, vals[i], pass ? "command-property" : "producer-property") < 0) {
                 free(vals);
                 goto err;
             }
@@ -367,9 +277,9 @@ static rd_kafka_conf_t *build_conf(const cli_opts_t *o)
         goto err;
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         const char *v = map[i].opt ? cli_get(o, map[i].opt) : NULL;
-        if (!v && (kv_get(&user, map[i].key) ||
+        if (!v && (cli_kv_get(&user, map[i].key) ||
                    (!strcmp(map[i].key, "message.timeout.ms") &&
-                    (kv_get(&user, "delivery.timeout.ms") || kv_get(&user, "message.timeout.ms")))))
+                    (cli_kv_get(&user, "delivery.timeout.ms") || cli_kv_get(&user, "message.timeout.ms")))))
             continue;
         if (rd_kafka_conf_set(conf, map[i].key, v ? v : map[i].def, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
             goto conf_err;
@@ -406,21 +316,21 @@ static rd_kafka_conf_t *build_conf(const cli_opts_t *o)
     if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
         rd_kafka_conf_set_log_cb(conf, quiet_log);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    kv_free(&user);
+    cli_kv_free(&user);
     return conf;
 conf_err:
     cli_err("%s", errstr);
 err:
     if (conf)
         rd_kafka_conf_destroy(conf);
-    kv_free(&user);
+    cli_kv_free(&user);
     return NULL;
 }
 
 int cli_console_producer_main(int argc, char **argv)
 {
     cli_opts_t o;
-    kv_t rprops = {0};
+    cli_kv_t rprops = {0};
     reader_t rd;
     rd_kafka_t *rk = NULL;
     char *line = NULL;
@@ -447,11 +357,11 @@ int cli_console_producer_main(int argc, char **argv)
     }
     const char *topic = cli_get(&o, "topic");
     const char **vals;
-    if (cli_get(&o, "reader-config") && kv_file(&rprops, cli_get(&o, "reader-config")) < 0)
+    if (cli_get(&o, "reader-config") && cli_kv_file(&rprops, cli_get(&o, "reader-config")) < 0)
         goto out;
     int n = cli_get_all(&o, "property", &vals);
     for (int i = 0; i < n; i++)
-        if (kv_arg(&rprops, vals[i], "property") < 0) {
+        if (cli_kv_arg(&rprops, vals[i], "property") < 0) {
             free(vals);
             goto out;
         }
@@ -530,7 +440,7 @@ out:
     free(line);
     if (rk)
         rd_kafka_destroy(rk);
-    kv_free(&rprops);
+    cli_kv_free(&rprops);
     cli_opts_free(&o);
     return rc;
 }
