@@ -135,43 +135,17 @@ int cli_timeout_ms(const cli_opts_t *o)
     return (int)v;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 static int load_props(rd_kafka_conf_t *conf, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_err("cannot read --command-config file %s", path);
-        return -1;
-    }
-    char line[4096], errstr[512];
-    int rc = 0;
-    while (fgets(line, sizeof(line), f)) {
-        char *l = trim(line);
-        if (!*l || *l == '#' || *l == '!')
-            continue;
-        char *sep = l + strcspn(l, "=:");
-        if (!*sep) {
-            cli_err("invalid line in %s: %s", path, l);
-            rc = -1;
-            break;
-        }
-        *sep = '\0';
-        if (rd_kafka_conf_set(conf, trim(l), trim(sep + 1), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    cli_kv_t kv = {0};
+    char errstr[512];
+    int rc = cli_kv_file(&kv, path);
+    for (int i = 0; rc == 0 && i < kv.n; i++)
+        if (rd_kafka_conf_set(conf, kv.k[i], kv.v[i], errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
             cli_err("%s", errstr);
             rc = -1;
-            break;
         }
-    }
-    fclose(f);
+    cli_kv_free(&kv);
     return rc;
 }
 
