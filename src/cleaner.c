@@ -72,6 +72,7 @@
 #include "cleaner.h"
 #include "batch.h"
 #include "compress.h"
+#include "fio.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -285,7 +286,7 @@ static void discard_out(gr_segment_t *out)
         return;
     for (size_t i = 0; i < GR_ARRAY_LEN(names); i++) {
         snprintf(a, sizeof(a), "%s%s", out->path, names[i]);
-        if (unlink(a) == -1 && errno != ENOENT)
+        if (gr_fio_unlink(a) == -1 && errno != ENOENT)
             gr_warn("cleaner", "cannot delete %s: %s", a, strerror(errno));
     }
     gr_seg_free(out);
@@ -587,7 +588,7 @@ static int do_rename(const char *path, const char *s, const char *from, const ch
         return rc;
     snprintf(a, sizeof(a), "%s%s%s", path, s, from);
     snprintf(b, sizeof(b), "%s%s%s", path, s, to);
-    if (rename(a, b) == -1) {
+    if (gr_fio_rename(a, b) == -1) {
         rc = -errno;
         gr_error("cleaner", "cannot rename %s to %s: %s", a, b, strerror(errno));
         return rc;
@@ -602,7 +603,7 @@ static int do_unlink(const char *path, const char *s, const char *suffix)
     if (rc < 0)
         return rc;
     snprintf(a, sizeof(a), "%s%s%s", path, s, suffix);
-    if (unlink(a) == -1 && errno != ENOENT) {
+    if (gr_fio_unlink(a) == -1 && errno != ENOENT) {
         gr_warn("cleaner", "cannot delete %s: %s", a, strerror(errno));
         return -errno;
     }
@@ -702,7 +703,7 @@ int gr_clean_recover_dir(const char *dir)
         snprintf(a, sizeof(a), "%s/%s", dir, nm);
         if (finish[i]) {
             snprintf(b, sizeof(b), "%s/%.*s", dir, (int)(strlen(nm) - 5), nm);
-            if (rename(a, b) == -1) {
+            if (gr_fio_rename(a, b) == -1) {
                 rc = -errno;
                 gr_error("cleaner", "cannot rename %s to %s: %s", a, b, strerror(errno));
             } else {
@@ -711,7 +712,7 @@ int gr_clean_recover_dir(const char *dir)
             }
             continue;
         }
-        if (unlink(a) == -1 && errno != ENOENT)
+        if (gr_fio_unlink(a) == -1 && errno != ENOENT)
             gr_warn("cleaner", "cannot delete %s: %s", a, strerror(errno));
     }
     free(finish);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "batch.h"
 #include "cleaner.h"
+#include "fio.h"
 #include "kerr.h"
 #include "segment.h"
 
@@ -67,6 +68,11 @@ struct gr_log {
     int64_t clean_off;           /* cleaner checkpoint: below is cleaned */
     int64_t min_horizon;         /* earliest tombstone delete horizon; 0 = unknown */
     bool cleaning;               /* a clean job is in flight */
+    bool offline;                /* a torn append could not be cut back: every
+                                  * request fails until a restart recovers it */
+    bool sync_failed;            /* the last fsync failed: appends are refused
+                                  * until a retried one succeeds */
+    int64_t sync_retry_ms;       /* when the last retry was started (gr_now_ms) */
     waiter_t *w;
     int nw, capw;
 };
@@ -108,7 +114,7 @@ static void unlink_files(const char *path)
     char name[PATH_MAX];
     for (size_t i = 0; i < GR_ARRAY_LEN(suffix); i++) {
         snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
-        if (unlink(name) == -1 && errno != ENOENT)
+        if (gr_fio_unlink(name) == -1 && errno != ENOENT)
             gr_warn("log", "cannot delete %s: %s", name, strerror(errno));
     }
 }
@@ -147,6 +153,7 @@ typedef struct flush_job {
     gr_log_t *log;
     int64_t target;
     int rc;
+    bool sync_failed;            /* rc comes from fsync (not an index write) */
     char *dir;                   /* set when the directory needs an fsync */
     int n;
     gr_file_t **files;
@@ -156,10 +163,17 @@ static void flush_work(void *arg)
 {
     flush_job_t *j = arg;
     for (int i = 0; i < j->n; i++)
-        if (fdatasync(j->files[i]->fd) == -1 && j->rc == 0)
+        if (gr_fio_fdatasync(j->files[i]->fd) == -1 && !j->sync_failed) {
+            j->sync_failed = true;
             j->rc = -errno;
-    if (j->dir && j->rc == 0)
-        j->rc = gr_fsync_dir(j->dir);
+        }
+    if (j->dir && j->rc == 0) {
+        int rc = gr_fsync_dir(j->dir);
+        if (rc < 0) {
+            j->sync_failed = true;
+            j->rc = rc;
+        }
+    }
 }
 
 static void fire_waiters(gr_log_t *log, int64_t upto, int rc)
@@ -189,6 +203,7 @@ static void flush_done(void *arg)
 {
     flush_job_t *j = arg;
     gr_log_t *log = j->log;
+    bool had_dir = j->dir != NULL;
     for (int i = 0; i < j->n; i++)
         gr_file_unref(j->files[i]);
     free(j->files);
@@ -204,9 +219,25 @@ static void flush_done(void *arg)
     if (j->rc == 0) {
         if (j->target > log->rp)
             log->rp = j->target;
+        if (log->sync_failed)
+            gr_info("log", "fsync of %s succeeded again: accepting appends, recovery point %lld", log->dir,
+                    (long long)log->rp);
+        log->sync_failed = false;
         fire_waiters(log, log->rp, 0);
     } else {
-        gr_error("log", "flush of %s failed: %s", log->dir, strerror(-j->rc));
+        if (j->sync_failed && !log->sync_failed)
+            gr_error("log", "fsync of %s failed: %s; refusing appends (KAFKA_STORAGE_ERROR) until an fsync "
+                     "succeeds", log->dir, strerror(-j->rc));
+        else if (!j->sync_failed)
+            gr_error("log", "flush of %s failed: %s", log->dir, strerror(-j->rc));
+        log->sync_failed |= j->sync_failed;
+        /* whatever this job covered is not known to be durable: the next
+         * flush syncs it again */
+        for (int i = 0; i < log->nseg; i++)
+            if (log->segs[i]->next > log->rp || i == log->nseg - 1)
+                log->segs[i]->dirty = true;
+        if (had_dir)
+            log->dir_dirty = true;
         fire_waiters(log, j->target, j->rc);
     }
     free(j);
@@ -218,6 +249,10 @@ static void flush_done(void *arg)
 
 static void start_flush(gr_log_t *log)
 {
+    if (log->offline) {
+        fire_waiters(log, INT64_MAX, GR_EIO);
+        return;
+    }
     if (log->flushing) {
         log->flush_again = true;
         return;
@@ -255,6 +290,20 @@ static void start_flush(gr_log_t *log)
         flush_work(j);
         flush_done(j);
     }
+}
+
+/* After a failed fsync: sync again everything above the recovery point
+ * (at most every 500 ms). */
+static void retry_sync(gr_log_t *log, int64_t now_ms)
+{
+    if (log->flushing || now_ms - log->sync_retry_ms < 500)
+        return;
+    log->sync_retry_ms = now_ms;
+    for (int i = 0; i < log->nseg; i++)
+        if (log->segs[i]->next > log->rp || i == log->nseg - 1)
+            log->segs[i]->dirty = true;
+    log->dir_dirty = true;
+    start_flush(log);
 }
 
 void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg)
@@ -328,6 +377,14 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
     memset(info, 0, sizeof(*info));
     info->base_offset = info->last_offset = info->log_append_time = -1;
     log->flush_due = false;
+    if (log->offline || log->sync_failed) {
+        if (log->sync_failed)
+            retry_sync(log, now_ms);
+        info->error_code = KERR_KAFKA_STORAGE_ERROR;
+        info->error_message = log->offline ? "the partition is offline after a storage error"
+                                           : "the last fsync of the partition failed";
+        return GR_EIO;
+    }
 
     if (len > GR_BOFF_MAGIC && data[GR_BOFF_MAGIC] < 2) {
         rc = gr_batch_upconvert_legacy(data, len, &conv, &conv_len);
@@ -427,6 +484,11 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
     goto out;
 io_err:
     gr_error("log", "append to %s failed: %s", log->dir, strerror(-rc));
+    if (active(log)->broken && !log->offline) {
+        log->offline = true;
+        gr_error("log", "Partition log %s is offline: a failed append could not be rolled back; every request "
+                 "gets KAFKA_STORAGE_ERROR until a restart recovers it", log->dir);
+    }
     info->error_code = KERR_KAFKA_STORAGE_ERROR;
     rc = GR_EIO;
 out:
@@ -440,6 +502,8 @@ int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
                 bool min_one, gr_log_slice_t *out)
 {
     memset(out, 0, sizeof(*out));
+    if (log->offline)
+        return GR_EIO;
     if (offset < log->start || offset > log->end)
         return GR_ERANGE;
     if (offset == log->end)
@@ -511,6 +575,8 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
 {
     int deleted = 0;
     gr_segment_t *s = active(log);
+    if (log->offline)
+        return 0;
     if (s->size > 0 && now_ms - s->roll_base_ms > log->cfg.segment_ms) {
         if (roll(log, now_ms) < 0)
             gr_error("log", "cannot roll %s", log->dir);
@@ -544,7 +610,9 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
             deleted++;
         }
     }
-    if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
+    if (log->sync_failed)
+        retry_sync(log, now_ms);
+    else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
         now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
         log->last_flush_ms = now_ms;
         start_flush(log);
@@ -707,7 +775,7 @@ int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_c
 {
     if (!log->cfg.compact)
         return GR_EINVAL;
-    if (log->cleaning || log->closed)
+    if (log->cleaning || log->closed || log->offline)
         return GR_AGAIN;
     int64_t first_dirty, dirty;
     int n = clean_range(log, now_ms, &first_dirty);
@@ -913,6 +981,15 @@ void gr_log_close(gr_log_t *log)
 {
     if (log == NULL)
         return;
+    if (log->offline) {
+        /* one more try at cutting the torn append back; if that fails too,
+         * recovery at the next start finds and truncates it */
+        gr_segment_t *s = active(log);
+        if (gr_fio_ftruncate(s->log->fd, (off_t)s->size) == 0)
+            s->broken = false;
+        else
+            gr_error("log", "%s.log still cannot be truncated: %s", s->path, strerror(errno));
+    }
     int rc = gr_seg_seal(active(log));
     for (int i = 0; i < log->nseg; i++) {
         gr_segment_t *s = log->segs[i];

@@ -18,6 +18,7 @@
 #include "broker.h"
 #include "cleaner.h"
 #include "coord.h"
+#include "fio.h"
 #include "kerr.h"
 #include "net.h"
 
@@ -220,6 +221,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    /* testing only: GREGOR_FAULTS arms storage faults / the power-loss
+     * journal (fio.h); a pending simulated power cut is applied here,
+     * before any log dir is read */
+    if (gr_fio_init() < 0)
+        return 1;
     gr_broker.ev = gr_ev_new();
     if (init_log_dirs() < 0)
         return 1;

@@ -33,6 +33,7 @@
  */
 #include "segment.h"
 #include "compress.h"
+#include "fio.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -69,7 +70,7 @@ static int open_file(const char *path, const char *suffix, int flags, gr_file_t 
     char name[PATH_MAX];
     if (snprintf(name, sizeof(name), "%s%s", path, suffix) >= (int)sizeof(name))
         return GR_EINVAL;
-    int fd = open(name, flags | O_CLOEXEC, 0644);
+    int fd = gr_fio_open(name, flags | O_CLOEXEC, 0644);
     if (fd == -1)
         return -errno;
     *out = gr_file_new(fd);
@@ -97,7 +98,7 @@ static int pwrite_full(int fd, const void *buf, size_t n, int64_t off)
 {
     size_t done = 0;
     while (done < n) {
-        ssize_t r = pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(off + (int64_t)done));
+        ssize_t r = gr_fio_pwrite(fd, (const uint8_t *)buf + done, n - done, (off_t)(off + (int64_t)done));
         if (r == -1) {
             if (errno == EINTR)
                 continue;
@@ -311,11 +312,11 @@ int gr_seg_seal(gr_segment_t *s)
 int gr_seg_sync(gr_file_t *log, gr_file_t *idx, gr_file_t *tidx)
 {
     int rc = 0;
-    if (log && fdatasync(log->fd) == -1)
+    if (log && gr_fio_fdatasync(log->fd) == -1)
         rc = -errno;
-    if (idx && fdatasync(idx->fd) == -1)
+    if (idx && gr_fio_fdatasync(idx->fd) == -1)
         rc = -errno;
-    if (tidx && fdatasync(tidx->fd) == -1)
+    if (tidx && gr_fio_fdatasync(tidx->fd) == -1)
         rc = -errno;
     return rc;
 }
@@ -468,7 +469,7 @@ out:
 
 static int truncate_indexes(gr_segment_t *s)
 {
-    if (ftruncate(s->idx_file->fd, 0) == -1 || ftruncate(s->tidx_file->fd, 0) == -1)
+    if (gr_fio_ftruncate(s->idx_file->fd, 0) == -1 || gr_fio_ftruncate(s->tidx_file->fd, 0) == -1)
         return GR_EIO;
     s->idx_written = s->tidx_written = 0;
     return 0;
@@ -526,7 +527,7 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
     }
 torn:
     if (pos < s->size) {
-        if (ftruncate(s->log->fd, (off_t)pos) == -1) {
+        if (gr_fio_ftruncate(s->log->fd, (off_t)pos) == -1) {
             rc = GR_EIO;
             goto out;
         }
@@ -546,11 +547,16 @@ out:
 int gr_seg_append(gr_segment_t *s, const uint8_t *data, size_t len, int64_t now_ms,
                   int32_t interval)
 {
+    if (s->broken)
+        return GR_EIO;
     int rc = pwrite_full(s->log->fd, data, len, s->size);
     if (rc < 0) {
         /* cut a partial write back so the log stays whole batches */
-        if (ftruncate(s->log->fd, (off_t)s->size) == -1)
-            gr_error("log", "cannot truncate %s.log after a failed write: %s", s->path, strerror(errno));
+        if (gr_fio_ftruncate(s->log->fd, (off_t)s->size) == -1) {
+            gr_error("log", "cannot truncate %s.log back to %lld bytes after a failed write: %s", s->path,
+                     (long long)s->size, strerror(errno));
+            s->broken = true;
+        }
         return rc;
     }
     if (s->size == 0)

@@ -49,6 +49,8 @@ typedef struct gr_segment {
     int64_t roll_base_ms;       /* first append (or open) time, for segment.ms */
     int64_t mtime_ms;           /* last modification, retention fallback */
     bool dirty;                 /* written since the last flush was started */
+    bool broken;                /* a failed append could not be cut back: the
+                                 * file may end in a torn batch; no more writes */
 } gr_segment_t;
 
 /* Create a new empty segment (truncating stale files of that name). */
@@ -71,7 +73,9 @@ int gr_seg_load(gr_segment_t *seg);
  * one, rebuild and rewrite the indexes.  *dropped = bytes cut off. */
 int gr_seg_recover(gr_segment_t *seg, int32_t index_interval, int64_t *dropped);
 /* Append whole, validated, offset-assigned batches (one pwrite); on
- * failure the file is cut back and GR_EIO/-errno returned. */
+ * failure the file is cut back to its size before the call and
+ * GR_EIO/GR_ENOSPC returned.  When even the cut fails, seg->broken is set
+ * and every later append fails (the caller takes the log offline). */
 int gr_seg_append(gr_segment_t *seg, const uint8_t *data, size_t len, int64_t now_ms,
                   int32_t index_interval);
 /* Write index entries not yet in the files (before an fsync). */

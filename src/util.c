@@ -5,6 +5,7 @@
  *   [2026-01-01 12:00:00,123] INFO message (component)
  */
 #include "gr.h"
+#include "fio.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -106,12 +107,7 @@ int64_t gr_mono_us(void)
 
 int gr_fsync_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd == -1)
-        return -errno;
-    int rc = fsync(fd) == -1 ? -errno : 0;
-    close(fd);
-    return rc;
+    return gr_fio_fsync_dir(path);
 }
 
 int gr_file_write_atomic(const char *path, const void *data, size_t len)
@@ -120,13 +116,13 @@ int gr_file_write_atomic(const char *path, const void *data, size_t len)
     int rc = 0;
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
         return GR_EINVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = gr_fio_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd == -1)
         return -errno;
     const char *p = data;
     size_t left = len;
     while (left > 0) {
-        ssize_t n = write(fd, p, left);
+        ssize_t n = gr_fio_write(fd, p, left);
         if (n == -1) {
             if (errno == EINTR)
                 continue;
@@ -136,13 +132,13 @@ int gr_file_write_atomic(const char *path, const void *data, size_t len)
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) == -1) {
+    if (gr_fio_fsync(fd) == -1) {
         rc = -errno;
         goto err;
     }
     close(fd);
     fd = -1;
-    if (rename(tmp, path) == -1) {
+    if (gr_fio_rename(tmp, path) == -1) {
         rc = -errno;
         goto err;
     }
@@ -160,7 +156,7 @@ int gr_file_write_atomic(const char *path, const void *data, size_t len)
 err:
     if (fd != -1)
         close(fd);
-    unlink(tmp);
+    gr_fio_unlink(tmp);
     return rc;
 }
 

@@ -1,0 +1,133 @@
+/*
+ * fio.h - the storage engine's file I/O, with a fault-injection and
+ * power-loss-simulation layer for tests (fio.c).
+ *
+ * Every call that changes a file of a log dir goes through here: opening a
+ * file for writing, write/pwrite, ftruncate, fsync/fdatasync, directory
+ * fsync and rename (log.c, segment.c, cleaner.c, checkpoint.c and
+ * gr_file_write_atomic).  The wrappers keep the syscalls' contract (-1 and
+ * errno on failure) so callers handle real and injected faults alike.
+ *
+ * Cost when nothing is armed: one relaxed atomic load and a branch
+ * predicted not taken (GR_FIO_SLOW) in front of the plain syscall.
+ *
+ * Armed at startup from the environment (never from server.properties, so
+ * a production config cannot turn it on):
+ *
+ *   GREGOR_FAULTS=item[,item]...
+ *     enospc@SCOPE   writes (and creating files) fail with ENOSPC
+ *     eio@SCOPE      writes fail with EIO
+ *     short@SCOPE    every write stores half of what it was given, until a
+ *                    last byte fails with ENOSPC: a torn write
+ *     fsync@SCOPE    fsync/fdatasync (files and directories) fail with EIO
+ *     trunc@SCOPE    ftruncate fails with EIO (a torn write cannot be cut
+ *                    back: the partition goes offline)
+ *     journal=PATH   record the power-loss journal in PATH (below)
+ *     powercut-on-start
+ *                    before anything is opened, apply the journal: drop
+ *                    every byte, file creation and rename that was not
+ *                    made durable by an fsync, as a power cut would; then
+ *                    start a fresh journal
+ *   SCOPE is matched as a substring of the file's absolute path (for a
+ *   directory, of its path plus "/"), e.g. "/orders-0/".
+ *
+ *   GREGOR_FAULTS_FILE=PATH   SIGUSR1 re-reads the fault items from PATH
+ *                             (missing or empty file: no faults); without
+ *                             it SIGUSR1 re-arms the GREGOR_FAULTS items.
+ *   SIGUSR2                   clears every fault (the journal goes on).
+ * Signals take effect at the next file operation.
+ */
+#ifndef GR_FIO_H
+#define GR_FIO_H
+
+#include "gr.h"
+
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+/* Nonzero while faults are armed, a journal is recorded or a signal is
+ * waiting to be handled. */
+extern atomic_int gr_fio_active;
+
+#if defined(__GNUC__)
+#define GR_FIO_SLOW() __builtin_expect(atomic_load_explicit(&gr_fio_active, memory_order_relaxed), 0)
+#else
+#define GR_FIO_SLOW() atomic_load_explicit(&gr_fio_active, memory_order_relaxed)
+#endif
+
+/* Read GREGOR_FAULTS / GREGOR_FAULTS_FILE, apply a pending power cut when
+ * asked, install the SIGUSR1/SIGUSR2 handlers.  Call once at startup,
+ * before any log dir is touched.  Returns 0 or GR_EINVAL (bad spec,
+ * logged). */
+int gr_fio_init(void);
+/* Parse a fault spec and make it the armed set (tests). */
+int gr_fio_arm(const char *spec);
+/* Apply a power-loss journal to the files it names (see fio.c). */
+int gr_fio_powercut(const char *journal);
+
+int gr_fio_open_slow(const char *path, int flags, mode_t mode);
+ssize_t gr_fio_pwrite_slow(int fd, const void *buf, size_t n, off_t off);
+ssize_t gr_fio_write_slow(int fd, const void *buf, size_t n);
+int gr_fio_ftruncate_slow(int fd, off_t len);
+int gr_fio_sync_slow(int fd, bool data_only);
+int gr_fio_rename_slow(const char *from, const char *to);
+int gr_fio_fsync_dir(const char *path);   /* open, fsync, close: 0 or -errno */
+/* unlink(2); with a journal the file is kept (hard link) until its
+ * directory is fsynced, so a power cut can bring it back. */
+int gr_fio_unlink(const char *path);
+
+#include <fcntl.h>
+#include <stdio.h>
+
+/* open(2) of a log-dir file that may be written (O_CREAT, O_TRUNC...). */
+static inline int gr_fio_open(const char *path, int flags, mode_t mode)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_open_slow(path, flags, mode);
+    return open(path, flags, mode);
+}
+
+static inline ssize_t gr_fio_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_pwrite_slow(fd, buf, n, off);
+    return pwrite(fd, buf, n, off);
+}
+
+static inline ssize_t gr_fio_write(int fd, const void *buf, size_t n)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_write_slow(fd, buf, n);
+    return write(fd, buf, n);
+}
+
+static inline int gr_fio_ftruncate(int fd, off_t len)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_ftruncate_slow(fd, len);
+    return ftruncate(fd, len);
+}
+
+static inline int gr_fio_fsync(int fd)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_sync_slow(fd, false);
+    return fsync(fd);
+}
+
+static inline int gr_fio_fdatasync(int fd)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_sync_slow(fd, true);
+    return fdatasync(fd);
+}
+
+static inline int gr_fio_rename(const char *from, const char *to)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_rename_slow(from, to);
+    return rename(from, to);
+}
+
+#endif
