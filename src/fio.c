@@ -665,6 +665,12 @@ int gr_fio_init(void)
         }
         if (cut && gr_fio_powercut(F.jpath) < 0)
             gr_error("fio", "Cannot apply the power-loss journal %s", F.jpath);
+        if (cut) {
+            /* kept for post-mortems; the new journal starts empty */
+            char prev[PATH_MAX + 16];
+            snprintf(prev, sizeof(prev), "%s.applied", F.jpath);
+            rename(F.jpath, prev);
+        }
         gr_rm_rf(F.grave);
         if (mkdir(F.grave, 0755) == -1 && errno != EEXIST)
             gr_warn("fio", "Cannot create %s: %s; unlinks will not be undone", F.grave, strerror(errno));
