@@ -113,8 +113,7 @@ class Server:
         logf = open(os.path.join(self.cwd, self.name + ".log"), "ab")
         t0 = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdout=logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.cwd,
-                                     preexec_fn=raise_nofile)
+                                     stdin=subprocess.DEVNULL, cwd=self.cwd)
         logf.close()
         if self not in LIVE:
             LIVE.append(self)
@@ -396,6 +395,7 @@ def main():
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
+    raise_nofile()   # inherited by every server
     os.makedirs(os.path.join(build, "bench"), exist_ok=True)
     WORK = tempfile.mkdtemp(prefix="run.", dir=os.path.join(build, "bench"))
     t_begin = time.monotonic()
@@ -644,6 +644,9 @@ def run_all(build, P, smoke):
 def scale_gregord(B, gs, top, n, P):
     r = B.k("create", gs.bootstrap, topic=top, partitions=n, timeout=300)
     if "error" in r:
+        if "Disk error" in r["error"]:
+            r["error"] += (" (open-files limit %s: gregord keeps every partition's segment and "
+                           "index files open)" % NOFILE)
         return r
     res = {"create_s": r["secs"]}
     r = B.k("produce", gs.bootstrap, topic=top, partitions=n, size=100,

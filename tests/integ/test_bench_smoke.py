@@ -60,7 +60,7 @@ def test_machine_table(report):
 
 def test_workload_tables_shape(report):
     md, _ = report
-    body = md.split("## Results", 1)[1]
+    body = md.split("## Results", 1)[1].split("\n## ", 1)[0]
     ts = tables(body)
     titles = re.findall(r"^### (.*)$", body, re.M)
     assert "Produce throughput" in titles and "End-to-end latency" in titles
