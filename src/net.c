@@ -285,6 +285,38 @@ static bool under_low(const conn_t *c)
     return c->nreq <= net.opts.max_pending / 2 && c->out_queued <= net.opts.out_high_bytes / 2;
 }
 
+/* At most one line per RATELOG_MS per kind; the line counts the events
+ * not logged since the previous one. */
+#define RATELOG_MS 5000
+
+typedef struct ratelog {
+    int64_t last_ms;
+    long suppressed;
+} ratelog_t;
+
+static bool ratelog_ok(ratelog_t *r, int64_t now, long *suppressed)
+{
+    if (r->last_ms != 0 && now - r->last_ms < RATELOG_MS) {
+        r->suppressed++;
+        return false;
+    }
+    *suppressed = r->suppressed;
+    r->suppressed = 0;
+    r->last_ms = now;
+    return true;
+}
+
+/* Backpressure: stop reading c (the caller updates the epoll mask). */
+static void conn_pause(conn_t *c)
+{
+    static ratelog_t rl;
+    long more;
+    c->paused = true;
+    if (ratelog_ok(&rl, gr_ev_now_ms(net.ev), &more))
+        gr_info("net", "Backpressure: pausing reads from %s (%d requests queued, %zu bytes of responses unsent; "
+                "%ld more pauses since the last message)", c->peer, c->nreq, c->out_queued, more);
+}
+
 /* Make room for at least one more byte of input in c->in.  A known frame
  * size bounds the growth. */
 static void in_grow(conn_t *c, size_t want)
@@ -376,7 +408,7 @@ static void conn_read(conn_t *c)
             break;   /* socket drained */
     }
     if (!c->closing && !c->paused && over_high(c)) {
-        c->paused = true;
+        conn_pause(c);
         conn_update_mask(c);
     }
 }
@@ -396,14 +428,24 @@ static void conn_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
 
 static void idle_cb(gr_ev_t *ev, void *arg)
 {
+    static ratelog_t rl_idle, rl_stuck;
     conn_t *c = arg;
     int64_t now = gr_ev_now_ms(ev);
     int64_t quiet = now - c->last_active_ms;
-    if (c->qhead || quiet < net.opts.idle_ms) {
-        gr_timer_start(ev, &c->idle, c->qhead ? net.opts.idle_ms : net.opts.idle_ms - quiet);
+    long more;
+    /* a request in progress (parked long poll, join) keeps the connection;
+     * responses the peer does not read for idle_ms do not */
+    bool stuck = c->out_queued > 0;
+    if ((c->qhead && !stuck) || quiet < net.opts.idle_ms) {
+        gr_timer_start(ev, &c->idle, c->qhead && !stuck ? net.opts.idle_ms : net.opts.idle_ms - quiet);
         return;
     }
-    gr_debug("net", "Closing idle connection from %s after %" PRId64 " ms", c->peer, quiet);
+    if (stuck && ratelog_ok(&rl_stuck, now, &more))
+        gr_info("net", "Closing connection from %s: %zu bytes of responses unread for %" PRId64 " ms (%ld more "
+                "since the last message)", c->peer, c->out_queued, quiet, more);
+    else if (!stuck && ratelog_ok(&rl_idle, now, &more))
+        gr_info("net", "Closing idle connection from %s after %" PRId64 " ms (connections.max.idle.ms; %ld more "
+                "since the last message)", c->peer, quiet, more);
     conn_close(c);
 }
 
@@ -523,7 +565,7 @@ static size_t process_frames(conn_t *c, uint8_t *buf, size_t len)
         dispatch(c, p + 4, (size_t)size);
         off += 4 + (size_t)size;
         if (over_high(c)) {
-            c->paused = true;
+            conn_pause(c);
             conn_update_mask(c);
         }
     }
@@ -652,7 +694,7 @@ static void conn_flush(conn_t *c)
         if (c->in_len > 0)
             process_buffered(c);
         if (!c->paused && over_high(c))
-            c->paused = true;
+            conn_pause(c);
     }
     conn_update_mask(c);
 }
