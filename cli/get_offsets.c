@@ -14,11 +14,19 @@
  * offset whose timestamp is >= it).  The offsets come from librdkafka's
  * rd_kafka_offsets_for_times(), i.e. ListOffsets with that timestamp, which
  * the broker reads as latest/earliest for -1/-2, with
- * isolation.level=read_uncommitted like Kafka's Admin client.  The special
- * times -3/max-timestamp (ListOffsets v7), -4/earliest-local (v8),
+ * isolation.level=read_uncommitted like Kafka's Admin client.
+ *
+ * -3/max-timestamp (the offset of the record with the largest timestamp,
+ * the first one on ties, partitions with no records skipped) needs
+ * ListOffsets v7, which librdkafka 2.0.2 does not send, so it is computed
+ * by reading the partitions: their watermarks, then every record from the
+ * low to the high watermark through a consumer using assign() (a throwaway
+ * group.id that never joins or commits, no auto commit).  Records with no
+ * timestamp are ignored.  The whole scan is bounded by --timeout; the cost
+ * is proportional to the size of the partitions.  -4/earliest-local (v8),
  * -5/latest-tiered (v9) and -6/earliest-pending-upload need ListOffsets
- * versions librdkafka 2.0.2 does not send, so they are refused with an error
- * rather than answered with something else.
+ * versions librdkafka 2.0.2 does not send and have no such fallback, so
+ * they are refused with an error rather than answered with something else.
  *
  * Partitions with no offset for the time are skipped, as in Kafka.  Output
  * is sorted by topic, then partition number (Kafka >= 3.5 sorts by the
@@ -33,8 +41,11 @@
 #include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const cli_optdef_t defs[] = {
     {"bootstrap-server", true, false, "REQUIRED. The server(s) to connect to in the form HOST1:PORT1,HOST2:PORT2."},
@@ -46,9 +57,11 @@ static const cli_optdef_t defs[] = {
     {"partitions", true, false, "Comma separated list of partition ids to get the offsets for. If not present, "
                                 "all partitions of the authorized topics are queried."},
     {"time", true, false, "timestamp of the offsets before that: <timestamp> / -1 or latest / -2 or earliest "
-                          "(default: latest). -3/max-timestamp, -4/earliest-local, -5/latest-tiered and "
-                          "-6/earliest-pending-upload are not supported (librdkafka 2.0.2 has no ListOffsets "
-                          "v7+)."},
+                          "/ -3 or max-timestamp (default: latest). -3 reads the partitions (cost proportional "
+                          "to their size, bounded by --timeout) because the client library (librdkafka 2.0.2) "
+                          "cannot send the newer ListOffsets request it needs. -4/earliest-local, "
+                          "-5/latest-tiered and -6/earliest-pending-upload are not supported (librdkafka 2.0.2 "
+                          "has no ListOffsets v8+)."},
     {"command-config", true, false, "Property file containing configs to be passed to the client."},
     {"exclude-internal-topics", false, false, "By default, internal topics are included. If specified, "
                                               "internal topics are excluded."},
@@ -200,13 +213,164 @@ static int parse_time(const char *t, int64_t *ts)
             return -1;
         }
     }
-    if (v <= -3 && v >= -6) {
+    if (v <= -4 && v >= -6) {
         fail("--time %s (%s) needs a ListOffsets version that librdkafka 2.0.2 does not send; it is not "
              "supported by gregor get-offsets", t, names[-1 - v]);
         return -1;
     }
     *ts = v;
     return 0;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Per-partition state of the -3 scan. */
+typedef struct {
+    int64_t lo, hi;     /* watermarks at the start */
+    int64_t max_ts;     /* largest timestamp seen, -1: none */
+    int64_t max_off;    /* first offset with max_ts */
+    bool done;
+} scan_t;
+
+/*
+ * --time -3: sets every element's offset to the offset of its record with
+ * the largest timestamp (-1 for an empty partition or no timestamps), or
+ * its err when its watermarks cannot be read.  0, or -1 after the error.
+ */
+static int max_timestamp_scan(const cli_opts_t *o, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *tpl,
+                              int timeout_ms)
+{
+    int rc = -1, left = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    scan_t *st = calloc((size_t)tpl->cnt, sizeof(*st));
+    rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(tpl->cnt > 0 ? tpl->cnt : 1);
+    rd_kafka_t *c = NULL;
+    char errstr[512];
+    if (!st)
+        abort();
+
+    for (int i = 0; i < tpl->cnt; i++) {
+        rd_kafka_topic_partition_t *e = &tpl->elems[i];
+        e->offset = -1;
+        st[i].max_ts = -1;
+        st[i].max_off = -1;
+        st[i].done = true;
+        int64_t wait = deadline - now_ms();
+        if (wait <= 0) {
+            fail("Could not read the offsets of %s-%d within %d ms", e->topic, (int)e->partition, timeout_ms);
+            goto out;
+        }
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, e->topic, e->partition, &st[i].lo, &st[i].hi, (int)wait);
+        if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+            fail("Could not read the offsets of %s-%d within %d ms", e->topic, (int)e->partition, timeout_ms);
+            goto out;
+        }
+        if (err) {
+            e->err = err;
+            continue;
+        }
+        if (st[i].hi > st[i].lo) {
+            st[i].done = false;
+            left++;
+            rd_kafka_topic_partition_list_add(asg, e->topic, e->partition)->offset = st[i].lo;
+        }
+    }
+    if (!left) {
+        rc = 0;
+        goto out;
+    }
+
+    char gid[96];
+    snprintf(gid, sizeof(gid), "gregor-get-offsets-max-timestamp-%ld-%lld", (long)getpid(), (long long)now_ms());
+    const char *const extra[] = {"client.id", "GetOffsetShell", "isolation.level", "read_uncommitted",
+                                 "group.id", gid, "enable.auto.commit", "false", "enable.auto.offset.store",
+                                 "false", "enable.partition.eof", "true", "auto.offset.reset", "earliest", NULL};
+    rd_kafka_conf_t *conf = cli_conf(o, extra);
+    if (!conf)
+        goto out;
+    char dbg[256];
+    size_t dn = sizeof(dbg);
+    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    if (!(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
+        rd_kafka_conf_destroy(conf);
+        fail("%s", errstr);
+        goto out;
+    }
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_resp_err_t err = rd_kafka_assign(c, asg);
+    if (err) {
+        fail("%s", rd_kafka_err2str(err));
+        goto out;
+    }
+    while (left > 0) {
+        int64_t wait = deadline - now_ms();
+        if (wait <= 0) {
+            for (int i = 0; i < tpl->cnt; i++)
+                if (!st[i].done) {
+                    fail("Could not read %s-%d up to offset %lld within %d ms (--time -3 reads the partitions; "
+                         "raise --timeout)", tpl->elems[i].topic, (int)tpl->elems[i].partition,
+                         (long long)st[i].hi, timeout_ms);
+                    break;
+                }
+            goto out;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, wait > 100 ? 100 : (int)wait);
+        if (!m)
+            continue;
+        int i = -1;
+        if (m->rkt) {
+            const char *tn = rd_kafka_topic_name(m->rkt);
+            for (int k = 0; k < tpl->cnt && i < 0; k++)
+                if (tpl->elems[k].partition == m->partition && !strcmp(tpl->elems[k].topic, tn))
+                    i = k;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (i >= 0 && !st[i].done && m->offset >= st[i].hi) {
+                st[i].done = true;
+                left--;
+            }
+        } else if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__TRANSPORT && m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                if (i >= 0)
+                    fail("Could not read %s-%d: %s", tpl->elems[i].topic, (int)tpl->elems[i].partition,
+                         rd_kafka_message_errstr(m));
+                else
+                    fail("%s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                goto out;
+            }
+        } else if (i >= 0 && !st[i].done && m->offset < st[i].hi) {
+            int64_t ts = rd_kafka_message_timestamp(m, NULL);
+            if (ts >= 0 && ts > st[i].max_ts) {
+                st[i].max_ts = ts;
+                st[i].max_off = m->offset;
+            }
+            if (m->offset >= st[i].hi - 1) {
+                st[i].done = true;
+                left--;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    for (int i = 0; i < tpl->cnt; i++)
+        if (!tpl->elems[i].err)
+            tpl->elems[i].offset = st[i].max_off;
+    rc = 0;
+out:
+    if (c) {
+        rd_kafka_assign(c, NULL);
+        rd_kafka_destroy_flags(c, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
+    rd_kafka_topic_partition_list_destroy(asg);
+    free(st);
+    return rc;
 }
 
 int cli_get_offsets_main(int argc, char **argv)
@@ -323,7 +487,12 @@ int cli_get_offsets_main(int argc, char **argv)
         fail("Could not match any topic-partitions with the specified filters");
         goto out;
     }
-    err = rd_kafka_offsets_for_times(rk, tpl, timeout_ms);
+    if (ts == -3) {
+        if (max_timestamp_scan(&o, rk, tpl, timeout_ms) < 0)
+            goto out;
+        err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    } else
+        err = rd_kafka_offsets_for_times(rk, tpl, timeout_ms);
     if (err && err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
         err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
         fail("%s", rd_kafka_err2str(err));

@@ -19,6 +19,7 @@ import time
 import pytest
 
 from helpers import GREGORD, HERE
+import kproto as kp
 
 GREGOR = os.path.abspath(os.environ.get("GREGOR", os.path.join(os.path.dirname(GREGORD), "gregor")))
 ROOT = os.path.abspath(os.path.join(HERE, "../.."))
@@ -458,7 +459,45 @@ def test_get_offsets_errors(gregord_bootstrap, args, msg):
     assert err_lines(cp) == ["Error occurred: " + msg]
 
 
-@pytest.mark.parametrize("t", ["-3", "max-timestamp", "-4", "latest-tiered"])
+def _broker_max_timestamp(bs, topic, parts):
+    """The broker's own -3 answer (ListOffsets v7): {partition: offset}, empty partitions left out."""
+    body = kp.list_offsets_v7([(topic, [(p, -3) for p in range(parts)])])
+    res = kp.call(bs, 2, 7, body, kp.parse_list_offsets_v7, flexible=True)
+    out = {}
+    for (t, p), (err, _ts, off, _ep) in res.items():
+        assert t == topic and err == 0, res
+        if off >= 0:
+            out[p] = off
+    return out
+
+
+def test_get_offsets_max_timestamp(gregord_bootstrap):
+    from confluent_kafka import Producer
+    bs = gregord_bootstrap
+    base = int(time.time() * 1000) - 3600 * 1000
+    # partition -> record timestamps (offsets 0, 1, ...), out of order; ties resolve to the first offset
+    data = {"cli-maxts": {0: [10, 50, 30, 50, 20], 1: [90, 1, 2]},
+            "cli-maxts-half": {1: [7, 8, 3]}}          # partition 0 stays empty
+    for topic, parts in data.items():
+        gregor("topics", "--bootstrap-server", bs, "--create", "--topic", topic, "--partitions", "2", check=True)
+        pr = Producer({"bootstrap.servers": bs, "linger.ms": 50})
+        for p, tss in parts.items():
+            for i, t in enumerate(tss):
+                pr.produce(topic, value=b"v%d" % i, partition=p, timestamp=base + t * 1000)
+        assert pr.flush(30) == 0
+    expect = {"cli-maxts": ["cli-maxts:0:1", "cli-maxts:1:0"], "cli-maxts-half": ["cli-maxts-half:1:1"]}
+    for topic, lines in expect.items():
+        for t in ("-3", "max-timestamp"):
+            assert offsets(bs, "--topic", topic, "--time", t) == lines
+        broker = _broker_max_timestamp(bs, topic, 2)
+        assert {int(l.split(":")[1]): int(l.split(":")[2]) for l in lines} == broker
+    assert offsets(bs, "--topic-partitions", "cli-maxts:1,cli-maxts-half", "--time", "-3") == \
+        ["cli-maxts:1:0", "cli-maxts-half:1:1"]
+    # the other times still answer as before on the same topic
+    assert offsets(bs, "--topic", "cli-maxts") == ["cli-maxts:0:5", "cli-maxts:1:3"]
+
+
+@pytest.mark.parametrize("t", ["-4", "earliest-local", "-5", "latest-tiered", "-6"])
 def test_get_offsets_unsupported_times(gregord_bootstrap, t):
     cp = gregor("get-offsets", "--bootstrap-server", gregord_bootstrap, "--topic", "cli-go", "--time", t)
     assert cp.returncode == 1 and cp.stdout == ""
