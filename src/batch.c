@@ -59,36 +59,6 @@
 
 static _Thread_local gr_buf_t scratch;
 
-static inline uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-    return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
 /* zig-zag varint of at most maxb bytes; false on overrun or overlong */
 static inline bool rd_varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
 {
@@ -163,7 +133,7 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
 {
     if (avail < GR_BATCH_LOG_OVERHEAD)
         return GR_AGAIN;
-    int32_t blen = (int32_t)be32(p + GR_BOFF_LENGTH);
+    int32_t blen = (int32_t)gr_be32(p + GR_BOFF_LENGTH);
     if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD || blen > INT32_MAX - GR_BATCH_LOG_OVERHEAD)
         return GR_ECORRUPT;
     if (avail > GR_BOFF_MAGIC && p[GR_BOFF_MAGIC] != 2)
@@ -171,15 +141,15 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
     size_t size = (size_t)blen + GR_BATCH_LOG_OVERHEAD;
     if (size > avail)
         return GR_AGAIN;
-    uint32_t crc = be32(p + GR_BOFF_CRC);
+    uint32_t crc = gr_be32(p + GR_BOFF_CRC);
     if (gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES) != crc)
         return GR_ECORRUPT;
     int16_t attr = (int16_t)((p[GR_BOFF_ATTRIBUTES] << 8) | p[GR_BOFF_ATTRIBUTES + 1]);
     int codec = attr & GR_ATTR_COMPRESSION_MASK;
     if (codec > GR_COMPRESSION_ZSTD)
         return GR_ECORRUPT;
-    int32_t last_delta = (int32_t)be32(p + GR_BOFF_LAST_DELTA);
-    int32_t count = (int32_t)be32(p + GR_BOFF_RECORD_COUNT);
+    int32_t last_delta = (int32_t)gr_be32(p + GR_BOFF_LAST_DELTA);
+    int32_t count = (int32_t)gr_be32(p + GR_BOFF_RECORD_COUNT);
     /* A batch written by a producer holds exactly lastOffsetDelta+1
      * records (gr_log_append checks that); one rewritten by the log
      * cleaner may hold fewer, with gaps in its offset deltas. */
@@ -189,13 +159,13 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
         !parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count))
         return GR_ECORRUPT;
     if (info) {
-        info->base_offset = (int64_t)be64(p + GR_BOFF_BASE_OFFSET);
+        info->base_offset = (int64_t)gr_be64(p + GR_BOFF_BASE_OFFSET);
         info->last_offset_delta = last_delta;
-        info->first_timestamp = (int64_t)be64(p + GR_BOFF_BASE_TS);
-        info->max_timestamp = (int64_t)be64(p + GR_BOFF_MAX_TS);
+        info->first_timestamp = (int64_t)gr_be64(p + GR_BOFF_BASE_TS);
+        info->max_timestamp = (int64_t)gr_be64(p + GR_BOFF_MAX_TS);
         info->record_count = count;
         info->attributes = attr;
-        info->producer_id = (int64_t)be64(p + GR_BOFF_PRODUCER_ID);
+        info->producer_id = (int64_t)gr_be64(p + GR_BOFF_PRODUCER_ID);
         info->size = (int32_t)size;
     }
     return 0;
@@ -254,28 +224,28 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t m
 
 void gr_batch_assign(uint8_t *p, int64_t base_offset, int32_t leader_epoch, int64_t log_append_time)
 {
-    put64(p + GR_BOFF_BASE_OFFSET, (uint64_t)base_offset);
-    put32(p + GR_BOFF_LEADER_EPOCH, (uint32_t)leader_epoch);
+    gr_put64(p + GR_BOFF_BASE_OFFSET, (uint64_t)base_offset);
+    gr_put32(p + GR_BOFF_LEADER_EPOCH, (uint32_t)leader_epoch);
     if (log_append_time >= 0) {
         /* DefaultRecordBatch.setMaxTimestamp: type bit + maxTimestamp, new CRC;
          * baseTimestamp is left alone. */
         uint16_t attr = (uint16_t)((p[GR_BOFF_ATTRIBUTES] << 8) | p[GR_BOFF_ATTRIBUTES + 1]);
-        put16(p + GR_BOFF_ATTRIBUTES, attr | GR_ATTR_TIMESTAMP_TYPE);
-        put64(p + GR_BOFF_MAX_TS, (uint64_t)log_append_time);
+        gr_put16(p + GR_BOFF_ATTRIBUTES, attr | GR_ATTR_TIMESTAMP_TYPE);
+        gr_put64(p + GR_BOFF_MAX_TS, (uint64_t)log_append_time);
         size_t size = (size_t)gr_batch_size(p);
-        put32(p + GR_BOFF_CRC, gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
+        gr_put32(p + GR_BOFF_CRC, gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
     }
 }
 
 int64_t gr_batch_base_offset(const uint8_t *p)
 {
-    return (int64_t)be64(p + GR_BOFF_BASE_OFFSET);
+    return (int64_t)gr_be64(p + GR_BOFF_BASE_OFFSET);
 }
 
 int32_t gr_batch_size(const uint8_t *p)
 {
     /* unchecked input: a batchLength near INT32_MAX has no int32 size */
-    int32_t blen = (int32_t)be32(p + GR_BOFF_LENGTH);
+    int32_t blen = (int32_t)gr_be32(p + GR_BOFF_LENGTH);
     return blen > INT32_MAX - GR_BATCH_LOG_OVERHEAD ? -1 : blen + GR_BATCH_LOG_OVERHEAD;
 }
 
@@ -347,11 +317,11 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
     while (pos < len) {
         if (len - pos < 12 + 14)
             goto corrupt;
-        int32_t msize = (int32_t)be32(p + pos + 8);
+        int32_t msize = (int32_t)gr_be32(p + pos + 8);
         if (msize < 14 || (size_t)msize > len - pos - 12)
             goto corrupt;
         const uint8_t *m = p + pos + 12, *end = m + msize;
-        if (gr_crc32(0, m + 4, (size_t)msize - 4) != be32(m))
+        if (gr_crc32(0, m + 4, (size_t)msize - 4) != gr_be32(m))
             goto corrupt;
         int magic = m[4], attr = m[5];
         const uint8_t *q = m + 6;
@@ -359,7 +329,7 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
         if (magic == 1) {
             if (end - q < 8)
                 goto corrupt;
-            ts = (int64_t)be64(q);
+            ts = (int64_t)gr_be64(q);
             q += 8;
             if (attr & 0x08)
                 u->log_append_time = true;
@@ -370,7 +340,7 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
             ts = wrapper_ts;        /* inner messages of a LogAppendTime wrapper */
         if (end - q < 4)
             goto corrupt;
-        int32_t klen = (int32_t)be32(q);
+        int32_t klen = (int32_t)gr_be32(q);
         q += 4;
         if (klen < -1 || klen > end - q)
             goto corrupt;
@@ -378,7 +348,7 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
         q += klen > 0 ? klen : 0;
         if (end - q < 4)
             goto corrupt;
-        int32_t vlen = (int32_t)be32(q);
+        int32_t vlen = (int32_t)gr_be32(q);
         q += 4;
         if (vlen == -1 ? q != end : vlen != end - q)
             goto corrupt;
@@ -427,19 +397,19 @@ int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, uint8_t **out, size_
         return rc;
     }
     uint8_t *b = u.out.p;
-    put64(b + GR_BOFF_BASE_OFFSET, 0);
-    put32(b + GR_BOFF_LENGTH, (uint32_t)(u.out.len - GR_BATCH_LOG_OVERHEAD));
-    put32(b + GR_BOFF_LEADER_EPOCH, (uint32_t)-1);
+    gr_put64(b + GR_BOFF_BASE_OFFSET, 0);
+    gr_put32(b + GR_BOFF_LENGTH, (uint32_t)(u.out.len - GR_BATCH_LOG_OVERHEAD));
+    gr_put32(b + GR_BOFF_LEADER_EPOCH, (uint32_t)-1);
     b[GR_BOFF_MAGIC] = 2;
-    put16(b + GR_BOFF_ATTRIBUTES, u.log_append_time ? GR_ATTR_TIMESTAMP_TYPE : 0);
-    put32(b + GR_BOFF_LAST_DELTA, (uint32_t)(u.count - 1));
-    put64(b + GR_BOFF_BASE_TS, (uint64_t)u.base_ts);
-    put64(b + GR_BOFF_MAX_TS, (uint64_t)u.max_ts);
-    put64(b + GR_BOFF_PRODUCER_ID, (uint64_t)-1);
-    put16(b + GR_BOFF_PRODUCER_EPOCH, (uint16_t)-1);
-    put32(b + GR_BOFF_BASE_SEQ, (uint32_t)-1);
-    put32(b + GR_BOFF_RECORD_COUNT, (uint32_t)u.count);
-    put32(b + GR_BOFF_CRC, gr_crc32c(0, b + GR_BOFF_ATTRIBUTES, u.out.len - GR_BOFF_ATTRIBUTES));
+    gr_put16(b + GR_BOFF_ATTRIBUTES, u.log_append_time ? GR_ATTR_TIMESTAMP_TYPE : 0);
+    gr_put32(b + GR_BOFF_LAST_DELTA, (uint32_t)(u.count - 1));
+    gr_put64(b + GR_BOFF_BASE_TS, (uint64_t)u.base_ts);
+    gr_put64(b + GR_BOFF_MAX_TS, (uint64_t)u.max_ts);
+    gr_put64(b + GR_BOFF_PRODUCER_ID, (uint64_t)-1);
+    gr_put16(b + GR_BOFF_PRODUCER_EPOCH, (uint16_t)-1);
+    gr_put32(b + GR_BOFF_BASE_SEQ, (uint32_t)-1);
+    gr_put32(b + GR_BOFF_RECORD_COUNT, (uint32_t)u.count);
+    gr_put32(b + GR_BOFF_CRC, gr_crc32c(0, b + GR_BOFF_ATTRIBUTES, u.out.len - GR_BOFF_ATTRIBUTES));
     *out = b;
     *out_len = u.out.len;
     return 0;

@@ -21,14 +21,6 @@ static void ensure(gr_batch_builder_t *b, size_t n)
     b->cap = cap;
 }
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
 static size_t put_varint(uint8_t *p, int64_t v)
 {
     return gr_varlong_encode(p, v);
@@ -39,7 +31,7 @@ void gr_batch_builder_init(gr_batch_builder_t *b, int64_t base_offset, int64_t b
     memset(b, 0, sizeof(*b));
     ensure(b, GR_BATCH_HEADER_SIZE);
     memset(b->buf, 0, GR_BATCH_HEADER_SIZE);
-    put_be(b->buf + GR_BOFF_BASE_OFFSET, (uint64_t)base_offset, 8);
+    gr_put64(b->buf + GR_BOFF_BASE_OFFSET, (uint64_t)base_offset);
     b->len = GR_BATCH_HEADER_SIZE;
     b->base_timestamp = base_timestamp;
     b->max_timestamp = base_timestamp;
@@ -112,19 +104,19 @@ uint8_t *gr_batch_builder_finish(gr_batch_builder_t *b, int16_t attributes, int6
                                  int16_t producer_epoch, int32_t base_sequence, size_t *len)
 {
     uint8_t *p = b->buf;
-    put_be(p + GR_BOFF_LENGTH, (uint64_t)(b->len - GR_BATCH_LOG_OVERHEAD), 4);
-    put_be(p + GR_BOFF_LEADER_EPOCH, 0, 4);
+    gr_put32(p + GR_BOFF_LENGTH, (uint32_t)(b->len - GR_BATCH_LOG_OVERHEAD));
+    gr_put32(p + GR_BOFF_LEADER_EPOCH, (uint32_t)0);
     p[GR_BOFF_MAGIC] = 2;
-    put_be(p + GR_BOFF_ATTRIBUTES, (uint16_t)(attributes & ~GR_ATTR_COMPRESSION_MASK), 2);
-    put_be(p + GR_BOFF_LAST_DELTA, (uint32_t)(b->last_offset_delta < 0 ? 0 : b->last_offset_delta), 4);
-    put_be(p + GR_BOFF_BASE_TS, (uint64_t)b->base_timestamp, 8);
-    put_be(p + GR_BOFF_MAX_TS, (uint64_t)b->max_timestamp, 8);
-    put_be(p + GR_BOFF_PRODUCER_ID, (uint64_t)producer_id, 8);
-    put_be(p + GR_BOFF_PRODUCER_EPOCH, (uint16_t)producer_epoch, 2);
-    put_be(p + GR_BOFF_BASE_SEQ, (uint32_t)base_sequence, 4);
-    put_be(p + GR_BOFF_RECORD_COUNT, (uint32_t)b->count, 4);
+    gr_put16(p + GR_BOFF_ATTRIBUTES, (uint16_t)(attributes & ~GR_ATTR_COMPRESSION_MASK));
+    gr_put32(p + GR_BOFF_LAST_DELTA, (uint32_t)(b->last_offset_delta < 0 ? 0 : b->last_offset_delta));
+    gr_put64(p + GR_BOFF_BASE_TS, (uint64_t)b->base_timestamp);
+    gr_put64(p + GR_BOFF_MAX_TS, (uint64_t)b->max_timestamp);
+    gr_put64(p + GR_BOFF_PRODUCER_ID, (uint64_t)producer_id);
+    gr_put16(p + GR_BOFF_PRODUCER_EPOCH, (uint16_t)producer_epoch);
+    gr_put32(p + GR_BOFF_BASE_SEQ, (uint32_t)base_sequence);
+    gr_put32(p + GR_BOFF_RECORD_COUNT, (uint32_t)b->count);
     uint32_t crc = gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, b->len - GR_BOFF_ATTRIBUTES);
-    put_be(p + GR_BOFF_CRC, crc, 4);
+    gr_put32(p + GR_BOFF_CRC, (uint32_t)crc);
     *len = b->len;
     return b->buf;
 }

@@ -86,21 +86,6 @@
 
 int gr_clean_crash_after = -1;
 
-static inline uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-    return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
-
-static inline uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
 /* ------------------------------------------------------- offset map */
 
 /* Open addressing, linear probing; keys live in one arena.  An entry is
@@ -260,7 +245,7 @@ static int src_next(src_t *s, const uint8_t **p, gr_batch_info_t *bi)
         return GR_EIO;
     if (r < (ssize_t)sizeof(hdr))
         return GR_ECORRUPT;
-    int64_t size = (int64_t)(int32_t)be32(hdr + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
+    int64_t size = (int64_t)(int32_t)gr_be32(hdr + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
     if (size < GR_BATCH_HEADER_SIZE || size > s->size - s->pos)
         return GR_ECORRUPT;
     gr_buf_reserve(&s->buf, (size_t)size);
@@ -423,7 +408,7 @@ static int64_t add_sat(int64_t a, int64_t b)
 static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi, int64_t horizon)
 {
     gr_batch_builder_t b;
-    int64_t base_ts = (int64_t)be64(p + GR_BOFF_BASE_TS);
+    int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS);
     int64_t first_ts = INT64_MIN;
     for (int32_t k = 0; k < bi->record_count && first_ts == INT64_MIN; k++)
         if (ps->keep[k])
@@ -443,8 +428,8 @@ static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_bat
     if (horizon >= 0)
         attr |= GR_ATTR_DELETE_HORIZON;
     size_t len;
-    uint8_t *nb = gr_batch_builder_finish(&b, attr, bi->producer_id, (int16_t)be16(p + GR_BOFF_PRODUCER_EPOCH),
-                                          (int32_t)be32(p + GR_BOFF_BASE_SEQ), &len);
+    uint8_t *nb = gr_batch_builder_finish(&b, attr, bi->producer_id, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH),
+                                          (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ), &len);
     memcpy(nb + GR_BOFF_LEADER_EPOCH, p + GR_BOFF_LEADER_EPOCH, 4);   /* outside the CRC */
     int rc = emit(ps, out, nb, len);
     gr_batch_builder_free(&b);
@@ -473,7 +458,7 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
         }
         if ((rc = parse_batch(ps, p, &bi)) < 0)
             goto err;
-        int64_t horizon = (bi.attributes & GR_ATTR_DELETE_HORIZON) ? (int64_t)be64(p + GR_BOFF_BASE_TS) : -1;
+        int64_t horizon = (bi.attributes & GR_ATTR_DELETE_HORIZON) ? (int64_t)gr_be64(p + GR_BOFF_BASE_TS) : -1;
         int32_t kept = 0, tombs = 0;
         for (int32_t k = 0; k < bi.record_count; k++) {
             const gr_record_t *r = &ps->recs[k];

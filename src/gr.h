@@ -44,6 +44,31 @@
 #define GR_NORETURN
 #endif
 
+/* ---- big-endian byte access (wire format, record batches, index files) ---- */
+static inline uint16_t gr_be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
+static inline uint32_t gr_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t gr_be64(const uint8_t *p) { return (uint64_t)gr_be32(p) << 32 | gr_be32(p + 4); }
+static inline void gr_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void gr_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void gr_put64(uint8_t *p, uint64_t v)
+{
+    gr_put32(p, (uint32_t)(v >> 32));
+    gr_put32(p + 4, (uint32_t)v);
+}
+
 /* ---- memory (util.c) ---- */
 void *gr_malloc(size_t n);
 void *gr_calloc(size_t nmemb, size_t n);

@@ -47,24 +47,6 @@
 #define FINE_MAX (1u << 20)          /* fine index entries kept per segment */
 #define RECOVER_CHUNK (1u << 20)
 
-static inline uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-    return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static int open_file(const char *path, const char *suffix, int flags, gr_file_t **out)
 {
     char name[PATH_MAX];
@@ -281,8 +263,8 @@ int gr_seg_write_indexes(gr_segment_t *s)
     while (s->idx_written < s->n_idx) {
         uint32_t n = GR_MIN(s->n_idx - s->idx_written, (uint32_t)(sizeof(buf) / 8));
         for (uint32_t i = 0; i < n; i++) {
-            put32(buf + 8 * i, (uint32_t)s->idx[s->idx_written + i].rel);
-            put32(buf + 8 * i + 4, (uint32_t)s->idx[s->idx_written + i].pos);
+            gr_put32(buf + 8 * i, (uint32_t)s->idx[s->idx_written + i].rel);
+            gr_put32(buf + 8 * i + 4, (uint32_t)s->idx[s->idx_written + i].pos);
         }
         if ((rc = pwrite_full(s->idx_file->fd, buf, n * 8, (int64_t)s->idx_written * 8)) < 0)
             return rc;
@@ -292,9 +274,9 @@ int gr_seg_write_indexes(gr_segment_t *s)
         uint32_t n = GR_MIN(s->n_tidx - s->tidx_written, (uint32_t)(sizeof(buf) / 12));
         for (uint32_t i = 0; i < n; i++) {
             const gr_tidx_entry_t *e = &s->tidx[s->tidx_written + i];
-            put32(buf + 12 * i, (uint32_t)((uint64_t)e->ts >> 32));
-            put32(buf + 12 * i + 4, (uint32_t)e->ts);
-            put32(buf + 12 * i + 8, (uint32_t)e->rel);
+            gr_put32(buf + 12 * i, (uint32_t)((uint64_t)e->ts >> 32));
+            gr_put32(buf + 12 * i + 4, (uint32_t)e->ts);
+            gr_put32(buf + 12 * i + 8, (uint32_t)e->rel);
         }
         if ((rc = pwrite_full(s->tidx_file->fd, buf, n * 12, (int64_t)s->tidx_written * 12)) < 0)
             return rc;
@@ -355,16 +337,16 @@ static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
         return GR_EIO;
     if (n < (ssize_t)sizeof(b))
         return GR_ECORRUPT;
-    int32_t blen = (int32_t)be32(b + GR_BOFF_LENGTH);
-    int32_t delta = (int32_t)be32(b + GR_BOFF_LAST_DELTA);
-    h->base = (int64_t)be64(b);
+    int32_t blen = (int32_t)gr_be32(b + GR_BOFF_LENGTH);
+    int32_t delta = (int32_t)gr_be32(b + GR_BOFF_LAST_DELTA);
+    h->base = (int64_t)gr_be64(b);
     if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD || b[GR_BOFF_MAGIC] != 2 || delta < 0 ||
         (int64_t)blen + GR_BATCH_LOG_OVERHEAD > s->size - pos ||
         h->base < s->base || h->base - s->base > INT32_MAX - (int64_t)delta)
         return GR_ECORRUPT;
     h->size = blen + GR_BATCH_LOG_OVERHEAD;
     h->last = h->base + delta;
-    h->max_ts = (int64_t)be64(b + GR_BOFF_MAX_TS);
+    h->max_ts = (int64_t)gr_be64(b + GR_BOFF_MAX_TS);
     return 0;
 }
 
@@ -399,7 +381,7 @@ int gr_seg_load(gr_segment_t *s)
     if (len % 8 != 0)
         goto out;
     for (size_t i = 0; i < len; i += 8) {
-        int32_t rel = (int32_t)be32(b + i), pos = (int32_t)be32(b + i + 4);
+        int32_t rel = (int32_t)gr_be32(b + i), pos = (int32_t)gr_be32(b + i + 4);
         if (rel < 0 || pos <= 0 || pos >= s->size)
             goto out;
         if (s->n_idx > 0 && (rel <= s->idx[s->n_idx - 1].rel || pos <= s->idx[s->n_idx - 1].pos))
@@ -414,8 +396,8 @@ int gr_seg_load(gr_segment_t *s)
     if (len % 12 != 0)
         goto out;
     for (size_t i = 0; i < len; i += 12) {
-        int64_t ts = (int64_t)be64(b + i);
-        int32_t rel = (int32_t)be32(b + i + 8);
+        int64_t ts = (int64_t)gr_be64(b + i);
+        int32_t rel = (int32_t)gr_be32(b + i + 8);
         if (rel < 0 || ts < 0)
             goto out;
         if (s->n_tidx > 0 && (ts <= s->tidx[s->n_tidx - 1].ts || rel < s->tidx[s->n_tidx - 1].rel))
@@ -507,7 +489,7 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
             }
             if (pass == 0) {
                 const uint8_t *p = win.p + (pos - win_off);
-                int32_t blen = (int32_t)be32(p + GR_BOFF_LENGTH);
+                int32_t blen = (int32_t)gr_be32(p + GR_BOFF_LENGTH);
                 if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD ||
                     (int64_t)blen + GR_BATCH_LOG_OVERHEAD > s->size - pos)
                     goto torn;
@@ -565,10 +547,10 @@ int gr_seg_append(gr_segment_t *s, const uint8_t *data, size_t len, int64_t now_
     size_t off = 0;
     while (off < len) {
         const uint8_t *p = data + off;
-        int32_t size = (int32_t)be32(p + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
-        int64_t base = (int64_t)be64(p);
-        int64_t last = base + (int32_t)be32(p + GR_BOFF_LAST_DELTA);
-        index_batch(s, pos, base, last, (int64_t)be64(p + GR_BOFF_MAX_TS), size, interval);
+        int32_t size = (int32_t)gr_be32(p + GR_BOFF_LENGTH) + GR_BATCH_LOG_OVERHEAD;
+        int64_t base = (int64_t)gr_be64(p);
+        int64_t last = base + (int32_t)gr_be32(p + GR_BOFF_LAST_DELTA);
+        index_batch(s, pos, base, last, (int64_t)gr_be64(p + GR_BOFF_MAX_TS), size, interval);
         pos += size;
         off += (size_t)size;
     }

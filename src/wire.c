@@ -90,21 +90,6 @@ static inline const uint8_t *rd_take(gr_rd_t *rd, size_t n)
     return p;
 }
 
-static inline uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
-static inline uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 int8_t gr_rd_i8(gr_rd_t *rd)
 {
     const uint8_t *p = rd_take(rd, 1);
@@ -114,31 +99,31 @@ int8_t gr_rd_i8(gr_rd_t *rd)
 int16_t gr_rd_i16(gr_rd_t *rd)
 {
     const uint8_t *p = rd_take(rd, 2);
-    return p ? (int16_t)be16(p) : 0;
+    return p ? (int16_t)gr_be16(p) : 0;
 }
 
 int32_t gr_rd_i32(gr_rd_t *rd)
 {
     const uint8_t *p = rd_take(rd, 4);
-    return p ? (int32_t)be32(p) : 0;
+    return p ? (int32_t)gr_be32(p) : 0;
 }
 
 int64_t gr_rd_i64(gr_rd_t *rd)
 {
     const uint8_t *p = rd_take(rd, 8);
-    return p ? (int64_t)be64(p) : 0;
+    return p ? (int64_t)gr_be64(p) : 0;
 }
 
 uint16_t gr_rd_u16(gr_rd_t *rd)
 {
     const uint8_t *p = rd_take(rd, 2);
-    return p ? be16(p) : 0;
+    return p ? gr_be16(p) : 0;
 }
 
 uint32_t gr_rd_u32(gr_rd_t *rd)
 {
     const uint8_t *p = rd_take(rd, 4);
-    return p ? be32(p) : 0;
+    return p ? gr_be32(p) : 0;
 }
 
 double gr_rd_f64(gr_rd_t *rd)
@@ -146,7 +131,7 @@ double gr_rd_f64(gr_rd_t *rd)
     const uint8_t *p = rd_take(rd, 8);
     if (!p)
         return 0.0;
-    uint64_t u = be64(p);
+    uint64_t u = gr_be64(p);
     double d;
     memcpy(&d, &u, sizeof(d));
     return d;
@@ -426,26 +411,6 @@ void gr_wr_raw(gr_wr_t *w, const void *p, size_t n)
     wr_commit(w, n);
 }
 
-static inline void put16(uint8_t *d, uint16_t v)
-{
-    d[0] = (uint8_t)(v >> 8);
-    d[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *d, uint32_t v)
-{
-    d[0] = (uint8_t)(v >> 24);
-    d[1] = (uint8_t)(v >> 16);
-    d[2] = (uint8_t)(v >> 8);
-    d[3] = (uint8_t)v;
-}
-
-static inline void put64(uint8_t *d, uint64_t v)
-{
-    put32(d, (uint32_t)(v >> 32));
-    put32(d + 4, (uint32_t)v);
-}
-
 void gr_wr_i8(gr_wr_t *w, int8_t v)
 {
     uint8_t *d = wr_room(w, 1);
@@ -455,31 +420,31 @@ void gr_wr_i8(gr_wr_t *w, int8_t v)
 
 void gr_wr_i16(gr_wr_t *w, int16_t v)
 {
-    put16(wr_room(w, 2), (uint16_t)v);
+    gr_put16(wr_room(w, 2), (uint16_t)v);
     wr_commit(w, 2);
 }
 
 void gr_wr_i32(gr_wr_t *w, int32_t v)
 {
-    put32(wr_room(w, 4), (uint32_t)v);
+    gr_put32(wr_room(w, 4), (uint32_t)v);
     wr_commit(w, 4);
 }
 
 void gr_wr_i64(gr_wr_t *w, int64_t v)
 {
-    put64(wr_room(w, 8), (uint64_t)v);
+    gr_put64(wr_room(w, 8), (uint64_t)v);
     wr_commit(w, 8);
 }
 
 void gr_wr_u16(gr_wr_t *w, uint16_t v)
 {
-    put16(wr_room(w, 2), v);
+    gr_put16(wr_room(w, 2), v);
     wr_commit(w, 2);
 }
 
 void gr_wr_u32(gr_wr_t *w, uint32_t v)
 {
-    put32(wr_room(w, 4), v);
+    gr_put32(wr_room(w, 4), v);
     wr_commit(w, 4);
 }
 
@@ -487,7 +452,7 @@ void gr_wr_f64(gr_wr_t *w, double v)
 {
     uint64_t u;
     memcpy(&u, &v, sizeof(u));
-    put64(wr_room(w, 8), u);
+    gr_put64(wr_room(w, 8), u);
     wr_commit(w, 8);
 }
 
@@ -637,7 +602,7 @@ gr_wpos_t gr_wr_reserve(gr_wr_t *w, size_t n)
 void gr_wr_patch_i32(gr_wr_t *w, gr_wpos_t pos, int32_t v)
 {
     GR_UNUSED(w);
-    put32(pos.chunk->mem + pos.off, (uint32_t)v);
+    gr_put32(pos.chunk->mem + pos.off, (uint32_t)v);
 }
 
 void gr_wr_splice(gr_wr_t *dst, gr_wr_t *src)
