@@ -116,8 +116,7 @@ static int do_snappy(const uint8_t *in, size_t len, gr_buf_t *out, size_t max_ou
     while (pos < len) {
         if (len - pos < 4)
             return GR_ECORRUPT;
-        uint32_t blen = ((uint32_t)in[pos] << 24) | ((uint32_t)in[pos + 1] << 16) |
-                        ((uint32_t)in[pos + 2] << 8) | in[pos + 3];
+        uint32_t blen = gr_be32(in + pos);
         pos += 4;
         if (blen > len - pos)
             return GR_ECORRUPT;

@@ -462,8 +462,7 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
     for (size_t off = 0; off < len;) {
         uint8_t *p = data + off;
         gr_batch_assign(p, next, leader_epoch, lat);
-        next += (int64_t)(int32_t)((p[GR_BOFF_LAST_DELTA] << 24) | (p[GR_BOFF_LAST_DELTA + 1] << 16) |
-                                   (p[GR_BOFF_LAST_DELTA + 2] << 8) | p[GR_BOFF_LAST_DELTA + 3]) + 1;
+        next += (int64_t)(int32_t)gr_be32(p + GR_BOFF_LAST_DELTA) + 1;
         off += (size_t)gr_batch_size(p);
     }
     if ((rc = gr_seg_append(s, data, len, now_ms, log->cfg.index_interval_bytes)) < 0)

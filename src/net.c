@@ -334,7 +334,7 @@ static size_t frame_total(const conn_t *c)
 {
     if (c->in_len < 4)
         return 0;
-    uint32_t sz = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 | (uint32_t)c->in[2] << 8 | c->in[3];
+    uint32_t sz = gr_be32(c->in);
     return (size_t)sz + 4;  /* validated when the prefix was first seen */
 }
 
@@ -542,7 +542,7 @@ static size_t process_frames(conn_t *c, uint8_t *buf, size_t len)
     size_t off = 0;
     while (len - off >= 4 && !c->closing && !c->paused) {
         const uint8_t *p = buf + off;
-        int32_t size = (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+        int32_t size = (int32_t)gr_be32(p);
         if (size < 0) {
             gr_warn("net", "Closing connection from %s: invalid request size %" PRId32, c->peer, size);
             close_later(c);
