@@ -126,12 +126,20 @@ static int32_t *find_firsts(gr_req_t *req, const gr_str_t *names, const int8_t *
 }
 
 /* dup[i]: entry i shares its key with another entry. */
-static bool *mark_dups(gr_req_t *req, const int32_t *first, int32_t n)
+/* Flags every entry whose key appears more than once; *distinct (if not
+ * NULL) gets the number of distinct keys, i.e. of response entries. */
+static bool *mark_dups(gr_req_t *req, const int32_t *first, int32_t n, int32_t *distinct)
 {
     bool *dup = gr_arena_calloc(&req->arena, (size_t)(n > 0 ? n : 1), sizeof(bool));
-    for (int32_t i = 0; i < n; i++)
+    int32_t d = 0;
+    for (int32_t i = 0; i < n; i++) {
         if (first[i] != i)
             dup[i] = dup[first[i]] = true;
+        else
+            d++;
+    }
+    if (distinct)
+        *distinct = d;
     return dup;
 }
 
@@ -605,7 +613,7 @@ void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
     for (int32_t i = 0; i < n; i++)
         names[i] = r.Topics[i].Name;
     int32_t *first = find_firsts(req, names, NULL, n);
-    bool *dup = mark_dups(req, first, n);
+    bool *dup = mark_dups(req, first, n, NULL);
 
     ct_plan_t *plan = gr_arena_calloc(&req->arena, (size_t)(n > 0 ? n : 1), sizeof(ct_plan_t));
     int64_t total = 0;
@@ -719,12 +727,8 @@ void gr_api_delete_topics(gr_req_t *req, gr_rd_t *body)
         }
     }
     int32_t *first = find_firsts(req, keys, tags, n);
-    bool *dup = mark_dups(req, first, n);
-
-    int32_t nout = 0;
-    for (int32_t i = 0; i < n; i++)
-        if (first[i] == i)
-            nout++;
+    int32_t nout;
+    bool *dup = mark_dups(req, first, n, &nout);
     gr_DeleteTopicsResponse_t resp;
     gr_DeleteTopicsResponse_init(&resp);
     resp.ThrottleTimeMs = 0;
@@ -850,11 +854,8 @@ void gr_api_create_partitions(gr_req_t *req, gr_rd_t *body)
     for (int32_t i = 0; i < n; i++)
         names[i] = r.Topics[i].Name;
     int32_t *first = find_firsts(req, names, NULL, n);
-    bool *dup = mark_dups(req, first, n);
-    int32_t nout = 0;
-    for (int32_t i = 0; i < n; i++)
-        if (first[i] == i)
-            nout++;
+    int32_t nout;
+    bool *dup = mark_dups(req, first, n, &nout);
 
     gr_CreatePartitionsResponse_t resp;
     gr_CreatePartitionsResponse_init(&resp);
@@ -1231,7 +1232,7 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
         types[i] = r.Resources[i].ResourceType;
     }
     int32_t *first = find_firsts(req, names, types, n);
-    bool *dup = mark_dups(req, first, n);
+    bool *dup = mark_dups(req, first, n, NULL);
 
     gr_IncrementalAlterConfigsResponse_t resp;
     gr_IncrementalAlterConfigsResponse_init(&resp);
