@@ -7,7 +7,7 @@
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
  *   kbench consume   bootstrap= topic= partitions= count= secs=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
- *   kbench subscribe bootstrap= topic= secs=
+ *   kbench subscribe bootstrap= topic= secs= [stamps=1]
  *   kbench rebalance bootstrap= topic= members= secs=
  *   kbench commit    bootstrap= topic= consumers= count= secs=
  *   kbench groups    bootstrap= topic= groups=
@@ -17,7 +17,8 @@
  * (no group) so that it needs nothing but Metadata, ListOffsets and Fetch;
  * the group workloads use the high-level consumer.  Every loop stops at its
  * count or after secs=, whichever comes first; a run that times out reports
- * what it got so far.
+ * what it got so far.  Arguments rk.<property>=<value> set any librdkafka
+ * property on every client (rk.debug=cgrp,protocol,fetch traces a run).
  */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -37,7 +38,28 @@ static rd_kafka_conf_t *mkconf(void)
         die("%s", err);
     rd_kafka_conf_set(c, "log_level", "3", err, sizeof err);
     rd_kafka_conf_set(c, "socket.nagle.disable", "true", err, sizeof err);
+    /* rk.<property>=<value> arguments pass straight to librdkafka
+     * (e.g. rk.debug=cgrp,fetch,protocol to trace a run) */
+    for (int i = 0; i < bench_argc; i++) {
+        const char *a = bench_argv[i], *eq = strchr(a, '=');
+        if (strncmp(a, "rk.", 3) != 0 || !eq)
+            continue;
+        char k[128];
+        snprintf(k, sizeof k, "%.*s", (int)(eq - a - 3), a + 3);
+        if (rd_kafka_conf_set(c, k, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK)
+            die("%s: %s", a, err);
+    }
     return c;
+}
+
+/* With stamps=1, a wall-clock line on stderr, to line up with debug logs. */
+static void wallclock(const char *what)
+{
+    if (!arg_long("stamps", 0))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(stderr, "kbench: %ld.%06ld %s\n", (long)ts.tv_sec, ts.tv_nsec / 1000, what);
 }
 
 static void cset(rd_kafka_conf_t *c, const char *k, const char *v)
@@ -499,6 +521,7 @@ static int cmd_subscribe(void)
     topic_partitions(rk);
     double maxs = arg_dbl("secs", 20);
     int64_t t0 = now_ns(), deadline = t0 + (int64_t)(maxs * 1e9);
+    wallclock("subscribe");
     subscribe_to(rk);
     int64_t t1 = 0;
     const char *err = NULL;
@@ -506,9 +529,10 @@ static int cmd_subscribe(void)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
-        if (!m->err)
+        if (!m->err) {
             t1 = now_ns();
-        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            wallclock("first record");
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             err = rd_kafka_err2name(m->err);
         rd_kafka_message_destroy(m);
     }
