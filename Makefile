@@ -135,7 +135,7 @@ fuzz-ci:
 $(BUILD)/tests/test_fuzz_regress: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
 
 # Benchmark harness: C clients and peers in build/bench/, driven by bench/run.py.
-BENCH_BIN := $(addprefix $(BUILD)/bench/,kbench mockbroker redisbench disksync)
+BENCH_BIN := $(addprefix $(BUILD)/bench/,kbench mockbroker redisbench disksync memwarm)
 BENCH_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 
 deps-bench:
@@ -151,7 +151,7 @@ $(BUILD)/bench/redisbench: bench/redisbench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lhiredis -lpthread
 
-$(BUILD)/bench/disksync: bench/disksync.c
+$(BUILD)/bench/disksync $(BUILD)/bench/memwarm: $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $<
 

@@ -44,6 +44,7 @@ FULL = dict(
     scale_parts=[1000, 10000], scale_count=300_000, scale_secs=3.0, scale_lat_count=500,
     idle_parts=10000, idle_groups=1000,
     iperf_secs=3, disk_mb=512, fsync_count=500,
+    warm_mb=2048, warm_anon_mb=128, warm_secs=60,
 )
 QUICKP = dict(
     produce_secs=0.25, produce_count=300_000,
@@ -54,6 +55,7 @@ QUICKP = dict(
     scale_parts=[100, 1000], scale_count=30_000, scale_secs=0.5, scale_lat_count=100,
     idle_parts=1000, idle_groups=100,
     iperf_secs=1, disk_mb=32, fsync_count=50,
+    warm_mb=256, warm_anon_mb=32, warm_secs=15,
 )
 REBALANCE_DELAY_MS = 3000   # gregord's default group.initial.rebalance.delay.ms
 
@@ -243,6 +245,7 @@ class Bench:
         self.kb = os.path.join(build, "bench", "kbench")
         self.rb = os.path.join(build, "bench", "redisbench")
         self.ds = os.path.join(build, "bench", "disksync")
+        self.mw = os.path.join(build, "bench", "memwarm")
 
     @staticmethod
     def run(argv, timeout):
@@ -264,6 +267,85 @@ class Bench:
     def r(self, cmd, port, timeout=60, **kw):
         return self.run([self.rb, cmd, "port=%d" % port] +
                         ["%s=%s" % kv for kv in kw.items()], timeout)
+
+
+# --------------------------------------------------------------- page cache
+
+def tree_mib(path):
+    n = 0
+    if os.path.isfile(path):
+        return os.path.getsize(path) / 1048576
+    for d, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                n += os.path.getsize(os.path.join(d, f))
+            except OSError:
+                pass
+    return n / 1048576
+
+
+class PagePool:
+    """Files the harness keeps in the page cache so that it can free them
+    just before a broker writes: the broker then fills page frames this guest
+    used a moment ago instead of frames the hypervisor must first back (see
+    bench/memwarm.c and the memory rows of the physical limits).  Entries are
+    the memwarm ballast and the data dirs of finished produce runs; release()
+    deletes the oldest first."""
+
+    def __init__(self):
+        self.held = []      # [(path, MiB)]
+
+    def hold(self, path):
+        if os.path.exists(path):
+            self.held.append((path, tree_mib(path)))
+
+    def release(self, mib):
+        freed = 0.0
+        while self.held and freed < mib:
+            path, n = self.held.pop(0)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+            freed += n
+        return freed
+
+    def release_all(self):
+        return self.release(float("inf"))
+
+
+def mem_available_mib():
+    m = re.search(r"MemAvailable:\s*(\d+)", open("/proc/meminfo").read())
+    return int(m.group(1)) // 1024 if m else 0
+
+
+def memwarm(B, P, smoke, limits):
+    """Measures first-touch vs re-touch memory rates and leaves a ballast
+    file of warm_mb MiB (at most a quarter of MemAvailable) in the page cache
+    for PagePool.  Returns (pool, MiB of the ballast)."""
+    mb = min(64 if smoke else P["warm_mb"], mem_available_mib() // 4)
+    pool = PagePool()
+    ballast = os.path.join(WORK, "ballast")
+    log("memory warm-up: %d MiB" % mb)
+    r = B.run([B.mw, "dir=" + WORK, "mb=%d" % mb, "anon_mb=%d" % min(mb, P["warm_anon_mb"]),
+               "secs=%d" % P["warm_secs"], "ballast=" + ballast], P["warm_secs"] * 3 + 60)
+    pool.hold(ballast)
+    if limits is not None:
+        if "error" in r:
+            limits.add("memory first touch", "memory", r)
+        else:
+            limits.add("anonymous memory, first touch (%d MiB)" % r["anon_mb"], "memory",
+                       {"value": r["anon_first_mbps"], "unit": "MB/s"},
+                       note="the same memory touched again: %.0f MB/s" % r["anon_again_mbps"])
+            limits.add("page-cache write, fresh page frames (%d MiB)" % r["file_mb"], "memory",
+                       {"value": r["file_fresh_mbps"], "unit": "MB/s"})
+            limits.add("page-cache write, recycled page frames (%d MiB)" % r["ballast_mb"],
+                       "memory", {"value": r["file_recycled_mbps"], "unit": "MB/s"},
+                       note="frames freed by deleting the file above just before")
+    return pool, r.get("ballast_mb", 0)
 
 
 # ------------------------------------------------------------------- tables
@@ -447,7 +529,15 @@ def run_all(build, P, smoke):
     if not smoke:
         t = Table("limits", "Physical limits", "What the machine itself can do, measured in the same run: "
                   "loopback TCP bandwidth (iperf3, one stream), sequential 1 MiB writes with one "
-                  "fdatasync in the data dir, and 4 KiB append + fdatasync round trips.",
+                  "fdatasync in the data dir, 4 KiB append + fdatasync round trips, and "
+                  "(bench/memwarm.c) memset of fresh anonymous memory and 1 MiB pwrites into the "
+                  "page cache, first into page frames nobody used lately, then into frames just "
+                  "freed. On bare metal the memory rows are all memory-bandwidth figures (GB/s); in "
+                  "a VM whose hypervisor backs guest memory on first touch and takes freed memory "
+                  "back (free page reporting) the fresh rows can be tens of times slower. gregord "
+                  "writes every record into the page cache while the mock cluster keeps a few MB "
+                  "per partition in a ring, so the produce runs below recycle page frames (see "
+                  "there).",
                   [("value", "figure", "%.1f"), ("unit", "unit", "%s")], "value")
         port = free_port()
         srv = Server("iperf3", ["iperf3", "-s", "-p", str(port)], port, WORK).start(20)
@@ -473,20 +563,37 @@ def run_all(build, P, smoke):
         extra["limits"] = t
 
     # -- produce throughput
+    pool, warm = memwarm(B, P, smoke, extra.get("limits"))
     t = Table("produce", "Produce throughput",
               "Records of the given size, as fast as the client can send them, for %.2g s or %d records "
               "per config (librdkafka: linger.ms=5, batch.num.messages=10000, partition = i mod "
-              "partitions; producers are threads, each with its own rd_kafka_t). Redis: XADD with %d "
+              "partitions; producers are threads, each with its own rd_kafka_t). gregord writes to "
+              "disk (page cache, flushed by the kernel); each config runs on a fresh gregord instance "
+              "with an empty data dir, and just before it starts the harness deletes up to %d MiB "
+              "of files it held in the page cache (a ballast written by bench/memwarm.c, then the "
+              "data dirs of earlier configs), so that gregord writes into recycled page frames, as "
+              "a broker that deletes old segments does, and not into memory the hypervisor backs "
+              "on first touch (see the physical limits). Redis: XADD with %d "
               "commands in flight per connection, one connection per producer; a stream is one "
               "partition and XADD answers after the in-memory append, so Redis runs only the acks=1, "
-              "1-partition configs." % (P["produce_secs"], P["produce_count"], 1000),
+              "1-partition configs." % (P["produce_secs"], P["produce_count"], warm, 1000),
               [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f")], "rps")
-    for size, acks, parts, prods in configs:
+    for i, (size, acks, parts, prods) in enumerate(configs):
         c = cfg_name(size, acks, parts, prods)
-        for name, bs in kafkas:
-            t.add(c, name, B.k("produce", bs, topic="p%d" % parts, partitions=parts, size=size,
-                               acks=acks, producers=prods, count=P["produce_count"],
-                               secs=P["produce_secs"], timeout=P["produce_secs"] + 60))
+        # what this config may write at most, at ~1.2 GB/s (1 KiB) or ~0.25 GB/s (100 B)
+        pool.release(min(warm, P["produce_secs"] * (1200 if size >= 1024 else 250)))
+        gp = Gregord("gregord-produce%d" % i, build, WORK).start()
+        r = B.k("create", gp.bootstrap, topic="p%d" % parts, partitions=parts)
+        if "error" not in r:
+            r = B.k("produce", gp.bootstrap, topic="p%d" % parts, partitions=parts, size=size,
+                    acks=acks, producers=prods, count=P["produce_count"],
+                    secs=P["produce_secs"], timeout=P["produce_secs"] + 60)
+        t.add(c, "gregord", r)
+        gp.stop(signal.SIGKILL)   # its shutdown is not measured
+        pool.hold(gp.data)
+        t.add(c, "mock", B.k("produce", m.bootstrap, topic="p%d" % parts, partitions=parts,
+                             size=size, acks=acks, producers=prods, count=P["produce_count"],
+                             secs=P["produce_secs"], timeout=P["produce_secs"] + 60))
         if acks == "1" and parts == 1:
             for name, rs in redises:
                 t.add(c, name, B.r("xadd", rs.port, key="xadd", size=size, clients=prods,
@@ -505,6 +612,7 @@ def run_all(build, P, smoke):
                   "the first record to the last, at most %.0f s." % (n, P["consume_secs"]),
                   [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f"),
                    ("first_ms", "first record ms", "%.1f")], "rps")
+        pool.release(n * 200 / 1048576)
         for name, bs in kafkas:
             r = B.k("produce", bs, topic="cons", partitions=1, size=100, count=n, secs=60,
                     timeout=120)
@@ -525,6 +633,7 @@ def run_all(build, P, smoke):
                                              timeout=P["consume_secs"] + 60))
             rs.flush()
         tables.append(t)
+    pool.release_all()
 
     # -- end-to-end latency
     t = Table("latency", "End-to-end latency",
