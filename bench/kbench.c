@@ -9,7 +9,7 @@
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [stamps=1]
  *   kbench rebalance bootstrap= topic= members= secs=
- *   kbench commit    bootstrap= topic= consumers= count= secs=
+ *   kbench commit    bootstrap= topic= consumers= count= secs= [mode=sync|async inflight=]
  *   kbench groups    bootstrap= topic= groups=
  *
  * Each prints one JSON line on stdout.  Producers run as threads, each with its
@@ -645,16 +645,112 @@ static int cmd_rebalance(void)
 
 /* ---------------------------------------------------------- group: commit */
 
+/* mode=sync: rd_kafka_commit(async=0) in a loop, one commit in flight.
+ * mode=async: rd_kafka_commit_queue() with at most inflight= commits
+ * outstanding per consumer; completions are OFFSET_COMMIT events on the
+ * consumer's own queue.  Each commit advances the offset by one; only
+ * commits whose completion reports no error (top level and partition)
+ * count.  At the end an OffsetFetch (rd_kafka_committed) must return the
+ * highest offset acknowledged, or the run fails. */
 struct committer {
     pthread_t th;
     rd_kafka_t *rk;
     int partition;
-    long count, done;
+    long count, done, failed;
     int64_t t0, t1;
+    int64_t last_ok;              /* highest offset acknowledged without error */
     char err[128];
 };
 
 static double commit_secs;
+static int commit_async, commit_inflight;
+
+/* Completion of one async commit: 1 ok, 0 failed (first error kept). */
+static int commit_event_ok(struct committer *c, rd_kafka_event_t *ev)
+{
+    rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+    const rd_kafka_topic_partition_list_t *l = rd_kafka_event_topic_partition_list(ev);
+    int64_t off = -1;
+    for (int i = 0; !e && l && i < l->cnt; i++) {
+        e = l->elems[i].err;
+        off = l->elems[i].offset;
+    }
+    if (e || off < 0) {
+        if (!c->err[0])
+            snprintf(c->err, sizeof c->err, "%s", e ? rd_kafka_err2name(e) : "no offset in result");
+        return 0;
+    }
+    if (off > c->last_ok)
+        c->last_ok = off;
+    return 1;
+}
+
+static void commit_run_async(struct committer *c, rd_kafka_topic_partition_list_t *l, int64_t deadline)
+{
+    rd_kafka_topic_partition_t *tp = &l->elems[0];
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    long sent = 0, outstanding = 0;
+    int stop = 0;
+    /* completions get secs + 30 s after the last send, then the run fails */
+    int64_t hard = deadline + 30000000000LL;
+    while (sent < c->count || outstanding > 0) {
+        while (!stop && outstanding < commit_inflight && sent < c->count) {
+            tp->offset = ++sent;
+            rd_kafka_resp_err_t e = rd_kafka_commit_queue(c->rk, l, q, NULL, NULL);
+            if (e) {
+                snprintf(c->err, sizeof c->err, "%s", rd_kafka_err2name(e));
+                stop = 1;
+                break;
+            }
+            outstanding++;
+            if ((sent & 63) == 0 && now_ns() > deadline)
+                stop = 1;
+        }
+        if (stop && outstanding == 0)
+            break;
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (!ev) {
+            if (now_ns() > deadline)
+                stop = 1;
+            if (now_ns() > hard) {
+                snprintf(c->err, sizeof c->err, "%ld commits unanswered", outstanding);
+                break;
+            }
+            continue;
+        }
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+            outstanding--;
+            if (commit_event_ok(c, ev))
+                c->done++;
+            else
+                c->failed++;
+            c->t1 = now_ns();
+        }
+        rd_kafka_event_destroy(ev);
+        if (!stop && (c->done & 63) == 0 && now_ns() > deadline)
+            stop = 1;
+    }
+    rd_kafka_queue_destroy(q);
+}
+
+static void commit_run_sync(struct committer *c, rd_kafka_topic_partition_list_t *l, int64_t deadline)
+{
+    rd_kafka_topic_partition_t *tp = &l->elems[0];
+    for (long i = 1; !c->err[0] && i <= c->count; i++) {
+        tp->offset = i;
+        rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
+        if (e) {
+            snprintf(c->err, sizeof c->err, "%s", rd_kafka_err2name(e));
+            c->failed++;
+            break;
+        }
+        c->done++;
+        c->last_ok = i;
+        if ((i & 63) == 0 && now_ns() > deadline)
+            break;
+    }
+    c->t1 = now_ns();
+}
 
 static void *commit_main(void *arg)
 {
@@ -667,20 +763,24 @@ static void *commit_main(void *arg)
     if (e)
         snprintf(c->err, sizeof c->err, "%s", rd_kafka_err2name(e));
     pthread_barrier_wait(&bar);
-    c->t0 = now_ns();
+    c->t0 = c->t1 = now_ns();
     int64_t deadline = c->t0 + (int64_t)(commit_secs * 1e9);
-    for (long i = 1; !c->err[0] && i <= c->count; i++) {
-        tp->offset = i;
-        e = rd_kafka_commit(c->rk, l, 0);
-        if (e) {
-            snprintf(c->err, sizeof c->err, "%s", rd_kafka_err2name(e));
-            break;
-        }
-        c->done++;
-        if ((i & 63) == 0 && now_ns() > deadline)
-            break;
+    if (!c->err[0]) {
+        if (commit_async)
+            commit_run_async(c, l, deadline);
+        else
+            commit_run_sync(c, l, deadline);
     }
-    c->t1 = now_ns();
+    /* what the group coordinator now answers for the partition */
+    if (!c->err[0]) {
+        tp->offset = RD_KAFKA_OFFSET_INVALID;
+        e = rd_kafka_committed(c->rk, l, 30000);
+        if (e || tp->err)
+            snprintf(c->err, sizeof c->err, "OffsetFetch: %s", rd_kafka_err2name(e ? e : tp->err));
+        else if (tp->offset != c->last_ok)
+            snprintf(c->err, sizeof c->err, "committed offset %lld, expected %lld", (long long)tp->offset,
+                     (long long)c->last_ok);
+    }
     rd_kafka_topic_partition_list_destroy(l);
     return NULL;
 }
@@ -690,6 +790,13 @@ static int cmd_commit(void)
     int n = (int)arg_long("consumers", 1);
     long count = arg_long("count", 100000);
     commit_secs = arg_dbl("secs", 5);
+    const char *mode = arg_str("mode", "sync");
+    commit_async = !strcmp(mode, "async");
+    if (!commit_async && strcmp(mode, "sync"))
+        die("mode=sync|async");
+    commit_inflight = (int)arg_long("inflight", 100);
+    if (commit_inflight < 1)
+        commit_inflight = 1;
     struct committer *cs = calloc((size_t)n, sizeof *cs);
     pthread_barrier_init(&bar, NULL, (unsigned)n + 1);
     int parts = 0;
@@ -704,12 +811,13 @@ static int cmd_commit(void)
         pthread_create(&cs[i].th, NULL, commit_main, &cs[i]);
     }
     pthread_barrier_wait(&bar);
-    long total = 0;
+    long total = 0, failed = 0;
     int64_t t0 = INT64_MAX, t1 = 0;
     const char *err = NULL;
     for (int i = 0; i < n; i++) {
         pthread_join(cs[i].th, NULL);
         total += cs[i].done;
+        failed += cs[i].failed;
         if (cs[i].err[0] && !err)
             err = cs[i].err;
         if (cs[i].t0 < t0)
@@ -720,10 +828,11 @@ static int cmd_commit(void)
     for (int i = 0; i < n; i++)
         rd_kafka_destroy(cs[i].rk);
     if (err)
-        die("commit: %s", err);
+        die("commit: %s (%ld ok, %ld failed)", err, total, failed);
     double secs = (double)(t1 - t0) / 1e9;
-    printf("{\"what\":\"commit\",\"consumers\":%d,\"commits\":%ld,\"secs\":%.3f,\"cps\":%.1f}\n", n,
-           total, secs, total / secs);
+    printf("{\"what\":\"commit\",\"mode\":\"%s\",\"inflight\":%d,\"consumers\":%d,\"commits\":%ld,"
+           "\"secs\":%.3f,\"cps\":%.1f}\n",
+           mode, commit_async ? commit_inflight : 1, n, total, secs, total / secs);
     free(cs);
     return 0;
 }

@@ -58,6 +58,11 @@ QUICKP = dict(
     warm_mb=256, warm_anon_mb=32, warm_secs=15,
 )
 REBALANCE_DELAY_MS = 3000   # gregord's default group.initial.rebalance.delay.ms
+COMMIT_INFLIGHT = 100       # async offset commits outstanding per consumer
+
+
+def commit_row(n, mode):
+    return "%d consumer%s, %s" % (n, "s" if n > 1 else "", mode)
 
 LIVE = []        # started servers, stopped at exit
 WORK = None      # temp dir
@@ -692,14 +697,20 @@ def run_all(build, P, smoke):
     tables.append(t)
 
     t = Table("commits", "Offset commits",
-              "Synchronous OffsetCommit (rd_kafka_commit, async=0) in a loop for %.2g s; each "
-              "consumer is its own group and commits one partition." % P["commit_secs"],
+              "Each consumer is its own group and commits one partition, advancing the offset by one "
+              "per commit, for %.2g s. *sync*: rd_kafka_commit(async=0) in a loop, one commit in "
+              "flight. *async*: rd_kafka_commit_queue() with at most %d commits outstanding per "
+              "consumer, completions counted from the OFFSET_COMMIT events; only commits acknowledged "
+              "without error count, and a final OffsetFetch (rd_kafka_committed) must return the last "
+              "offset acknowledged." % (P["commit_secs"], COMMIT_INFLIGHT),
               [("cps", "commits/s", "%.0f")], "cps")
-    for n in (1, 10):
-        for name, bs in kafkas:
-            r = B.k("commit", bs, topic="commit", consumers=n, count=10_000_000,
-                    secs=P["commit_secs"], timeout=P["commit_secs"] + 60)
-            t.add("%d consumer%s" % (n, "s" if n > 1 else ""), name, r)
+    for mode in ("sync", "async"):
+        for n in (1, 10):
+            for name, bs in kafkas:
+                r = B.k("commit", bs, topic="commit", consumers=n, count=10_000_000, mode=mode,
+                        inflight=COMMIT_INFLIGHT, secs=P["commit_secs"],
+                        timeout=P["commit_secs"] + 60)
+                t.add(commit_row(n, mode), name, r)
     tables.append(t)
 
     # -- scale (gregord only: its own instance, so RSS counts only what is measured)
@@ -884,13 +895,13 @@ def targets(tables):
             out.append(("e2e p50 ≤ 0.5 ms at 10k rec/s", "%.3f ms" % (p50 / 1000), p50 <= 500))
             out.append(("e2e p99 ≤ 2 ms at 10k rec/s", "%.3f ms" % (p99 / 1000), p99 <= 2000))
     if "commits" in T:
-        v = [T["commits"].value(c, "gregord") for c in ("1 consumer", "10 consumers")]
-        v = [x for x in v if x]
-        if v:
-            out.append(("≥ 50,000 offset commits/s", "%.0f/s (best of 1 and 10 consumers)" % max(v),
-                        max(v) >= 50000))
+        # sync commits are bound by the round trip (see the table); the target is for async
+        v = [T["commits"].value(commit_row(n, "async"), "gregord") for n in (1, 10)]
+        what = "≥ 50,000 offset commits/s (async, %d in flight, 1 and 10 consumers)" % COMMIT_INFLIGHT
+        if all(v):
+            out.append((what, "%.0f/s and %.0f/s" % tuple(v), min(v) >= 50000))
         else:
-            out.append(("≥ 50,000 offset commits/s", "n/a (commits failed)", False))
+            out.append((what, "n/a (commits failed)", False))
     if "groups" in T:
         v = T["groups"].value("subscribe → first record", "gregord")
         if v is not None:
