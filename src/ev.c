@@ -3,7 +3,7 @@
  *
  * One iteration:
  *
- *   before_sleep hooks  ->  epoll_wait(timeout = next timer)  ->  fd callbacks
+ *   before_sleep hooks  ->  epoll_pwait2(timeout = next timer)  ->  fd callbacks
  *   ->  due timers  ->  (next iteration)
  *
  * so anything a callback or a timer completes (a response, a close) is
@@ -18,7 +18,12 @@
  *
  * Timers: a binary min-heap of gr_timer_t pointers keyed by (deadline,
  * start sequence); the gr_timer_t lives inside its owner, so arming a timer
- * never allocates once the heap array has grown.  A timer armed while the
+ * never allocates once the heap array has grown.  The loop sleeps with
+ * epoll_pwait2() and a microsecond timeout, so a timer fires at its
+ * deadline and not up to a millisecond later (epoll_wait() takes whole
+ * milliseconds, rounded up); kernels without it get epoll_wait().  A long
+ * sleep wakes shortly before the deadline and sleeps the rest, since the
+ * kernel lets a sleep overrun by 0.1 % of its length.  A timer armed while the
  * due timers are being run fires on a later pass at the earliest, so a
  * callback that re-arms itself with delay 0 cannot starve the loop.
  *
@@ -90,6 +95,7 @@ struct gr_ev {
     hook_t *hooks;
     int nhooks;
     int64_t now_us;               /* cached per iteration */
+    bool no_pwait2;               /* epoll_pwait2() unavailable: epoll_wait() */
     int inflight;                 /* jobs submitted whose done has not run */
     lane_t lanes[GR_EV_LANES];
     struct epoll_event events[256];
@@ -482,6 +488,26 @@ void gr_ev_drain(gr_ev_t *ev)
 
 /* ------------------------------------------------------------ loop */
 
+/* Wait for events for up to wait_us microseconds (< 0: no limit). */
+static int loop_wait(gr_ev_t *ev, int64_t wait_us)
+{
+    if (!ev->no_pwait2) {
+        struct timespec ts, *tp = NULL;
+        if (wait_us >= 0) {
+            ts.tv_sec = (time_t)(wait_us / 1000000);
+            ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
+            tp = &ts;
+        }
+        int n = epoll_pwait2(ev->epfd, ev->events, (int)GR_ARRAY_LEN(ev->events), tp, NULL);
+        /* a seccomp filter that does not know the call may say EPERM */
+        if (n != -1 || (errno != ENOSYS && errno != EPERM))
+            return n;
+        ev->no_pwait2 = true;
+    }
+    int timeout = wait_us < 0 ? -1 : (int)GR_MIN((wait_us + 999) / 1000, INT32_MAX);
+    return epoll_wait(ev->epfd, ev->events, (int)GR_ARRAY_LEN(ev->events), timeout);
+}
+
 int gr_ev_run_once(gr_ev_t *ev, int64_t max_wait_ms)
 {
     ev->now_us = gr_mono_us();
@@ -493,11 +519,17 @@ int gr_ev_run_once(gr_ev_t *ev, int64_t max_wait_ms)
         int64_t d = ev->heap[0]->when_us - gr_mono_us();
         if (d < 0)
             d = 0;
+        /* Linux lets a sleep of d end up to d/1000 late (the poll slack
+         * of a non-realtime task; d/200 when niced; at most 100 ms): a 3 s
+         * join delay would fire ~3 ms late.  A long sleep stops 1 % short
+         * of the deadline and the next one sleeps the rest, whose slack is
+         * a few microseconds. */
+        if (d > 50000)
+            d -= d / 100;
         if (wait_us < 0 || d < wait_us)
             wait_us = d;
     }
-    int timeout = wait_us < 0 ? -1 : (int)GR_MIN((wait_us + 999) / 1000, INT32_MAX);
-    int n = epoll_wait(ev->epfd, ev->events, (int)GR_ARRAY_LEN(ev->events), timeout);
+    int n = loop_wait(ev, wait_us);
     if (n == -1) {
         if (errno != EINTR) {
             gr_error("ev", "epoll_wait: %s", strerror(errno));

@@ -715,5 +715,44 @@ def test_cooperative_sticky_incremental(broker, members):
     stop_all([a, b])
 
 
+def _subscribe_to_first_record(broker, topic, group):
+    """Seconds from subscribe() to the first record handed to the
+    application; the consumer knows the topic's metadata beforehand, as in
+    bench/kbench.c's subscribe."""
+    import ck
+    c = ck.consumer(broker, **{"group.id": group, "session.timeout.ms": 10000})
+    try:
+        c.list_topics(topic, timeout=10)
+        t0 = time.monotonic()
+        c.subscribe([topic])
+        while time.monotonic() < t0 + 20:
+            m = c.poll(0.05)
+            if m is not None and not m.error():
+                return time.monotonic() - t0
+        pytest.fail("no record within 20 s of subscribe")
+    finally:
+        c.close()
+
+
+def test_new_group_first_record_after_initial_delay(broker_factory):
+    """A new group waits exactly group.initial.rebalance.delay.ms (Kafka's
+    InitialDelayedJoin never completes early, and nothing joins meanwhile to
+    extend it), then SyncGroup, OffsetFetch, ListOffsets and Fetch answer at
+    once: the first record reaches the application within the delay + 500 ms
+    (librdkafka itself adds 100 ms: its offset query after "no committed
+    offset" is scheduled with a 100 ms backoff)."""
+    import ck
+    delay_ms = 1000
+    b = broker_factory({"offsets.topic.num.partitions": "4",
+                        "group.initial.rebalance.delay.ms": str(delay_ms)})
+    topic = "grp-first-record"
+    ck.create_topic(b, topic, partitions=8)
+    for p in range(8):
+        ck.produce(b, topic, [{"value": b"r%d-%d" % (p, i)} for i in range(10)], partition=p)
+    took = [_subscribe_to_first_record(b, topic, "g-first-record-%d" % i) for i in range(2)]
+    assert all(t >= delay_ms / 1000 for t in took), "the initial delay ended early: %s" % took
+    assert min(took) <= (delay_ms + 500) / 1000, "subscribe -> first record took %s s" % took
+
+
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "member":
     _member_main(json.loads(sys.argv[2]))
