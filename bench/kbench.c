@@ -7,7 +7,7 @@
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
  *   kbench consume   bootstrap= topic= partitions= count= secs=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
- *   kbench subscribe bootstrap= topic= secs= [stamps=1]
+ *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
  *   kbench rebalance bootstrap= topic= members= secs=
  *   kbench commit    bootstrap= topic= consumers= count= secs= [mode=sync|async inflight=]
  *   kbench groups    bootstrap= topic= groups=
@@ -513,10 +513,31 @@ static void subscribe_to(rd_kafka_t *rk)
         die("subscribe: %s", rd_kafka_err2str(e));
 }
 
+/* With committed=1 the group already holds a committed offset (0) for
+ * every partition, stored by another client before the clock starts: the
+ * consumer then starts fetching at once instead of resetting its offsets
+ * (librdkafka waits 100 ms before that reset's ListOffsets). */
+static void commit_zero(const char *group)
+{
+    rd_kafka_t *rk = group_consumer(group, NULL);
+    int n = topic_partitions(rk);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = 0;
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        die("commit: %s", rd_kafka_err2str(e));
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
 static int cmd_subscribe(void)
 {
     char group[64];
     snprintf(group, sizeof group, "bench-sub-%d-%ld", (int)getpid(), (long)(now_ns() % 1000000));
+    if (arg_long("committed", 0))
+        commit_zero(group);
     rd_kafka_t *rk = group_consumer(group, NULL);
     topic_partitions(rk);
     double maxs = arg_dbl("secs", 20);
