@@ -50,8 +50,6 @@
 enum { RT_TOPIC = 2, RT_GROUP = 3, RT_BROKER = 4, RT_BROKER_LOGGER = 8, RT_CLIENT_METRICS = 16 };
 /* DescribeConfigsResponse.ConfigSource ids */
 enum { CS_TOPIC_CONFIG = 1, CS_STATIC_BROKER_CONFIG = 4, CS_DEFAULT_CONFIG = 5 };
-/* ConfigDef.Type as DescribeConfigs v3+ reports it */
-enum { CT_UNKNOWN = 0, CT_BOOLEAN = 1, CT_STRING = 2, CT_INT = 3, CT_SHORT = 4, CT_LONG = 5, CT_DOUBLE = 6, CT_LIST = 7 };
 /* AlterConfigOp.OpType ids */
 enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
@@ -273,99 +271,24 @@ static const bval_t *bvals_get(const bvals_t *b, const char *key)
     return NULL;
 }
 
-/* Topic keys: Kafka's type and the broker keys that supply the default, in
- * Kafka's synonym order.  A synonym this broker has no key for reports the
- * topic default as Kafka's DEFAULT_CONFIG. */
-static const struct {
-    const char *name;
-    int8_t type;
-    const char *syn[3];
-} topic_meta[] = {
-    {"cleanup.policy", CT_LIST, {"log.cleanup.policy"}},
-    {"retention.ms", CT_LONG, {"log.retention.ms", "log.retention.minutes", "log.retention.hours"}},
-    {"retention.bytes", CT_LONG, {"log.retention.bytes"}},
-    {"segment.bytes", CT_INT, {"log.segment.bytes"}},
-    {"segment.ms", CT_LONG, {"log.roll.ms", "log.roll.hours"}},
-    {"message.timestamp.type", CT_STRING, {"log.message.timestamp.type"}},
-    {"max.message.bytes", CT_INT, {"message.max.bytes"}},
-    {"flush.messages", CT_LONG, {"log.flush.interval.messages"}},
-    {"flush.ms", CT_LONG, {"log.flush.interval.ms"}},
-    {"index.interval.bytes", CT_INT, {"log.index.interval.bytes"}},
-    {"delete.retention.ms", CT_LONG, {"log.cleaner.delete.retention.ms"}},
-    {"min.compaction.lag.ms", CT_LONG, {"log.cleaner.min.compaction.lag.ms"}},
-    {"compression.type", CT_STRING, {"compression.type"}},
-    {"min.insync.replicas", CT_INT, {"min.insync.replicas"}},
-    {"min.cleanable.dirty.ratio", CT_DOUBLE, {"log.cleaner.min.cleanable.ratio"}},
-};
-
-/* Broker keys: Kafka's type. */
-static const struct {
-    const char *name;
-    int8_t type;
-} broker_meta[] = {
-    {"node.id", CT_INT},
-    {"listeners", CT_STRING},
-    {"advertised.listeners", CT_STRING},
-    {"log.dirs", CT_STRING},
-    {"num.partitions", CT_INT},
-    {"default.replication.factor", CT_INT},
-    {"auto.create.topics.enable", CT_BOOLEAN},
-    {"log.segment.bytes", CT_INT},
-    {"log.roll.ms", CT_LONG},
-    {"log.roll.hours", CT_INT},
-    {"log.retention.ms", CT_LONG},
-    {"log.retention.minutes", CT_INT},
-    {"log.retention.hours", CT_INT},
-    {"log.retention.bytes", CT_LONG},
-    {"log.retention.check.interval.ms", CT_LONG},
-    {"log.index.interval.bytes", CT_INT},
-    {"log.flush.interval.messages", CT_LONG},
-    {"log.flush.interval.ms", CT_LONG},
-    {"message.max.bytes", CT_INT},
-    {"socket.request.max.bytes", CT_INT},
-    {"connections.max.idle.ms", CT_LONG},
-    {"log.message.timestamp.type", CT_STRING},
-    {"inter.broker.protocol.version", CT_STRING},
-    {"group.initial.rebalance.delay.ms", CT_INT},
-    {"group.min.session.timeout.ms", CT_INT},
-    {"group.max.session.timeout.ms", CT_INT},
-    {"group.max.size", CT_INT},
-    {"offsets.topic.num.partitions", CT_INT},
-    {"offsets.topic.segment.bytes", CT_INT},
-    {"offsets.retention.minutes", CT_INT},
-    {"offsets.retention.check.interval.ms", CT_LONG},
-    {"offset.metadata.max.bytes", CT_INT},
-    {"offsets.load.buffer.size", CT_INT},
-    {"log.cleaner.enable", CT_BOOLEAN},
-    {"log.cleaner.backoff.ms", CT_LONG},
-    {"log.cleaner.min.cleanable.ratio", CT_DOUBLE},
-    {"log.cleaner.delete.retention.ms", CT_LONG},
-    {"log.cleaner.min.compaction.lag.ms", CT_LONG},
-};
-
-/* Broker keys that fall back to other broker keys (Kafka's
- * DynamicBrokerConfig.brokerConfigSynonyms). */
-static const char *const broker_chains[][3] = {
-    {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
-    {"log.retention.minutes", "log.retention.hours", NULL},
-    {"log.roll.ms", "log.roll.hours", NULL},
-};
-
 static void add_syn(centry_t *e, const char *name, const char *value, int8_t source)
 {
     if (e->nsyn < (int)GR_ARRAY_LEN(e->syn))
         e->syn[e->nsyn++] = (syn_t){name, value, source};
 }
 
-/* Add broker key `name` as a synonym if it has a value. */
-static void add_broker_syn(centry_t *e, const bvals_t *b, const char *name, const char *fallback)
+/* Add broker key `name` and its chain of fallback keys as synonyms, each
+ * that has a value.  A first key this broker does not have (Kafka's
+ * log.cleanup.policy) is reported with value `dflt` as DEFAULT_CONFIG when
+ * dflt is not NULL. */
+static void add_broker_syns(centry_t *e, const bvals_t *b, const char *name, const char *dflt)
 {
-    const bval_t *bv = bvals_get(b, name);
-    if (bv) {
-        if (bv->value)
+    if (dflt && !bvals_get(b, name))
+        add_syn(e, name, dflt, CS_DEFAULT_CONFIG);
+    for (; name; name = gr_config_key_fallback(name)) {
+        const bval_t *bv = bvals_get(b, name);
+        if (bv && bv->value)
             add_syn(e, name, bv->value, bv->is_default ? CS_DEFAULT_CONFIG : CS_STATIC_BROKER_CONFIG);
-    } else if (fallback) {
-        add_syn(e, name, fallback, CS_DEFAULT_CONFIG);
     }
 }
 
@@ -394,20 +317,10 @@ static centry_t *topic_entries(gr_req_t *req, bvals_t *b, char *const *ov, int *
         e->name = d->name;
         e->doc = d->doc;
         e->value = over ? over : dv;
-        e->type = CT_STRING;
+        e->type = (int8_t)d->type;
         if (over)
             add_syn(e, d->name, over, CS_TOPIC_CONFIG);
-        size_t m;
-        for (m = 0; m < GR_ARRAY_LEN(topic_meta); m++)
-            if (!strcmp(topic_meta[m].name, d->name))
-                break;
-        if (m < GR_ARRAY_LEN(topic_meta)) {
-            e->type = topic_meta[m].type;
-            for (int s = 0; s < 3 && topic_meta[m].syn[s]; s++)
-                add_broker_syn(e, b, topic_meta[m].syn[s], s == 0 ? dv : NULL);
-        } else if (d->broker_synonym) {
-            add_broker_syn(e, b, d->broker_synonym, dv);
-        }
+        add_broker_syns(e, b, d->broker_synonym, dv);
         e->source = e->nsyn ? e->syn[0].source : CS_DEFAULT_CONFIG;
     }
     qsort(es, (size_t)cnt, sizeof(centry_t), cmp_entry);
@@ -428,20 +341,8 @@ static centry_t *broker_entries(gr_req_t *req, bvals_t *b, int *n)
         e->value = bv->value;
         e->read_only = true;
         e->source = bv->is_default ? CS_DEFAULT_CONFIG : CS_STATIC_BROKER_CONFIG;
-        e->type = CT_STRING;
-        for (size_t m = 0; m < GR_ARRAY_LEN(broker_meta); m++)
-            if (!strcmp(broker_meta[m].name, bv->key))
-                e->type = broker_meta[m].type;
-        size_t c;
-        for (c = 0; c < GR_ARRAY_LEN(broker_chains); c++)
-            if (!strcmp(broker_chains[c][0], bv->key))
-                break;
-        if (c < GR_ARRAY_LEN(broker_chains)) {
-            for (int s = 0; s < 3 && broker_chains[c][s]; s++)
-                add_broker_syn(e, b, broker_chains[c][s], NULL);
-        } else {
-            add_broker_syn(e, b, bv->key, NULL);
-        }
+        e->type = (int8_t)gr_config_key_type(bv->key);
+        add_broker_syns(e, b, bv->key, NULL);
         if (!bv->value)
             e->source = e->nsyn ? e->syn[0].source : CS_DEFAULT_CONFIG;
     }

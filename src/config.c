@@ -1,13 +1,16 @@
 /*
  * config.c - the configuration table.
  *
- * Every broker key is one row of `defs`: name, type, default, bounds and
- * documentation.  The same rows parse server.properties and --override,
- * validate values, and print docs/config.md.  An unknown key or an invalid
+ * Every broker key is one row of `defs`: name, type (ours and Kafka's),
+ * default, fallback key, bounds and documentation.  The same rows parse
+ * server.properties and --override, validate values, describe the keys to
+ * DescribeConfigs, and print docs/config.md.  An unknown key or an invalid
  * value is a one-line error naming the key; gregord refuses to start.
  *
  * Topic-level keys (retention.ms, ...) are a second table: each names its
- * broker synonym, whose value is the topic default (Kafka's rule).
+ * broker synonym, whose value is the topic default (Kafka's rule), and
+ * Kafka's type.  A key's synonyms, as DescribeConfigs lists them, are the
+ * key itself and then its chain of fallbacks.
  */
 #include "config.h"
 
@@ -23,9 +26,11 @@ typedef enum { T_INT, T_LONG, T_BOOL, T_STRING, T_DOUBLE } cfg_type_t;
 typedef struct cfg_def {
     const char *name;
     const char *alias;          /* another accepted name (broker.id) */
-    cfg_type_t type;
+    cfg_type_t type;            /* how gr_config_t stores it */
+    gr_config_type_t ktype;     /* what DescribeConfigs reports (Kafka's) */
     size_t off;
     const char *dflt;           /* textual default; NULL = unset */
+    const char *fallback;       /* key whose value applies while unset */
     int64_t min, max;
     const char *choices;        /* comma-separated allowed values, strings */
     const char *doc;
@@ -36,84 +41,99 @@ typedef struct cfg_def {
 #define I_MAX INT32_MAX
 
 static const cfg_def_t defs[] = {
-    {"node.id", "broker.id", T_INT, F(node_id), "0", 0, I_MAX, NULL,
+    {"node.id", "broker.id", T_INT, GR_CT_INT, F(node_id), "0", NULL, 0, I_MAX, NULL,
      "The broker's id, reported in Metadata and FindCoordinator."},
-    {"listeners", NULL, T_STRING, F(listeners), "PLAINTEXT://127.0.0.1:9092", 0, 0, NULL,
+    {"listeners", NULL, T_STRING, GR_CT_STRING, F(listeners), "PLAINTEXT://127.0.0.1:9092", NULL, 0, 0, NULL,
      "Listener to bind, PLAINTEXT://host:port (one listener)."},
-    {"advertised.listeners", NULL, T_STRING, F(advertised_listeners), "", 0, 0, NULL,
+    {"advertised.listeners", NULL, T_STRING, GR_CT_STRING, F(advertised_listeners), "", NULL, 0, 0, NULL,
      "Listener given to clients in Metadata; empty = listeners."},
-    {"log.dirs", "log.dir", T_STRING, F(log_dirs), "./data", 0, 0, NULL,
+    {"log.dirs", "log.dir", T_STRING, GR_CT_STRING, F(log_dirs), "./data", NULL, 0, 0, NULL,
      "Comma-separated directories holding partition logs."},
-    {"num.partitions", NULL, T_INT, F(num_partitions), "1", 1, 100000, NULL,
+    {"num.partitions", NULL, T_INT, GR_CT_INT, F(num_partitions), "1", NULL, 1, 100000, NULL,
      "Partitions of auto-created topics and of CreateTopics requests that give -1."},
-    {"default.replication.factor", NULL, T_INT, F(default_replication_factor), "1", 1, 1, NULL,
+    {"default.replication.factor", NULL, T_INT, GR_CT_INT, F(default_replication_factor), "1", NULL, 1, 1, NULL,
      "Replication factor of auto-created topics (single broker: 1)."},
-    {"auto.create.topics.enable", NULL, T_BOOL, F(auto_create_topics_enable), "true", 0, 0, NULL,
+    {"auto.create.topics.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(auto_create_topics_enable), "true", NULL, 0, 0, NULL,
      "Create a topic when a client asks Metadata for it (or produces to it)."},
-    {"log.segment.bytes", NULL, T_LONG, F(log_segment_bytes), "1073741824", 14, I_MAX, NULL,
+    {"log.segment.bytes", NULL, T_LONG, GR_CT_INT, F(log_segment_bytes), "1073741824", NULL, 14, I_MAX, NULL,
      "Maximum size of a segment file before a new one is rolled."},
-    {"log.roll.ms", NULL, T_LONG, F(log_roll_ms), NULL, 1, L_MAX, NULL,
+    {"log.roll.ms", NULL, T_LONG, GR_CT_LONG, F(log_roll_ms), NULL, "log.roll.hours", 1, L_MAX, NULL,
      "Maximum age of the active segment before it is rolled; overrides log.roll.hours."},
-    {"log.roll.hours", NULL, T_LONG, F(log_roll_hours), "168", 1, L_MAX / 3600000, NULL,
+    {"log.roll.hours", NULL, T_LONG, GR_CT_INT, F(log_roll_hours), "168", NULL, 1, L_MAX / 3600000, NULL,
      "Maximum age of the active segment in hours."},
-    {"log.retention.ms", NULL, T_LONG, F(log_retention_ms), NULL, -1, L_MAX, NULL,
+    {"log.retention.ms", NULL, T_LONG, GR_CT_LONG, F(log_retention_ms), NULL, "log.retention.minutes", -1, L_MAX, NULL,
      "Delete segments older than this; -1 = forever.  Overrides minutes and hours."},
-    {"log.retention.minutes", NULL, T_LONG, F(log_retention_minutes), NULL, -1, L_MAX / 60000, NULL,
+    {"log.retention.minutes", NULL, T_LONG, GR_CT_INT, F(log_retention_minutes),
+     NULL, "log.retention.hours", -1, L_MAX / 60000, NULL,
      "Retention in minutes; overrides log.retention.hours."},
-    {"log.retention.hours", NULL, T_LONG, F(log_retention_hours), "168", -1, L_MAX / 3600000, NULL,
+    {"log.retention.hours", NULL, T_LONG, GR_CT_INT, F(log_retention_hours), "168", NULL, -1, L_MAX / 3600000, NULL,
      "Retention in hours."},
-    {"log.retention.bytes", NULL, T_LONG, F(log_retention_bytes), "-1", -1, L_MAX, NULL,
+    {"log.retention.bytes", NULL, T_LONG, GR_CT_LONG, F(log_retention_bytes), "-1", NULL, -1, L_MAX, NULL,
      "Delete old segments while a partition is larger than this; -1 = no limit."},
-    {"log.retention.check.interval.ms", NULL, T_LONG, F(log_retention_check_interval_ms), "300000", 1, L_MAX, NULL,
+    {"log.retention.check.interval.ms", NULL, T_LONG, GR_CT_LONG, F(log_retention_check_interval_ms),
+     "300000", NULL, 1, L_MAX, NULL,
      "How often retention and time-based rolling are checked."},
-    {"log.index.interval.bytes", NULL, T_INT, F(log_index_interval_bytes), "4096", 0, I_MAX, NULL,
+    {"log.index.interval.bytes", NULL, T_INT, GR_CT_INT, F(log_index_interval_bytes), "4096", NULL, 0, I_MAX, NULL,
      "Bytes of log between two offset-index entries."},
-    {"log.flush.interval.messages", NULL, T_LONG, F(log_flush_interval_messages), "9223372036854775807", 1, L_MAX, NULL,
+    {"log.flush.interval.messages", NULL, T_LONG, GR_CT_LONG, F(log_flush_interval_messages),
+     "9223372036854775807", NULL, 1, L_MAX, NULL,
      "fsync a partition once this many messages are unflushed; acks wait for it.  Default: never (page cache)."},
-    {"log.flush.interval.ms", NULL, T_LONG, F(log_flush_interval_ms), NULL, 0, L_MAX, NULL,
+    {"log.flush.interval.ms", NULL, T_LONG, GR_CT_LONG, F(log_flush_interval_ms), NULL, NULL, 0, L_MAX, NULL,
      "fsync a partition when its oldest unflushed message is this old.  Default: never."},
-    {"message.max.bytes", NULL, T_INT, F(message_max_bytes), "1048588", 0, I_MAX, NULL,
+    {"message.max.bytes", NULL, T_INT, GR_CT_INT, F(message_max_bytes), "1048588", NULL, 0, I_MAX, NULL,
      "Largest record batch accepted (topic override: max.message.bytes)."},
-    {"socket.request.max.bytes", NULL, T_INT, F(socket_request_max_bytes), "104857600", 1, I_MAX, NULL,
+    {"socket.request.max.bytes", NULL, T_INT, GR_CT_INT, F(socket_request_max_bytes), "104857600", NULL, 1, I_MAX, NULL,
      "Largest request frame; larger frames close the connection."},
-    {"connections.max.idle.ms", NULL, T_LONG, F(connections_max_idle_ms), "600000", 1, L_MAX, NULL,
+    {"connections.max.idle.ms", NULL, T_LONG, GR_CT_LONG, F(connections_max_idle_ms), "600000", NULL, 1, L_MAX, NULL,
      "Idle connections are closed after this long."},
-    {"log.message.timestamp.type", NULL, T_STRING, F(log_message_timestamp_type), "CreateTime", 0, 0,
+    {"log.message.timestamp.type", NULL, T_STRING, GR_CT_STRING, F(log_message_timestamp_type),
+     "CreateTime", NULL, 0, 0,
      "CreateTime,LogAppendTime", "Record timestamps as sent by the producer, or set by the broker on append."},
 
-    {"inter.broker.protocol.version", NULL, T_STRING, F(inter_broker_protocol_version), "3.7", 0, 0, NULL,
+    {"inter.broker.protocol.version", NULL, T_STRING, GR_CT_STRING, F(inter_broker_protocol_version),
+     "3.7", NULL, 0, 0, NULL,
      "Record formats written to __consumer_offsets, as Kafka: below 2.1 GroupMetadataValue v1 and OffsetCommitValue "
      "v1 (readable by old tools such as Burrow 1.2.1), below 2.3 GroupMetadataValue v2, else v3."},
-    {"group.initial.rebalance.delay.ms", NULL, T_LONG, F(group_initial_rebalance_delay_ms), "3000", 0, L_MAX, NULL,
+    {"group.initial.rebalance.delay.ms", NULL, T_LONG, GR_CT_INT, F(group_initial_rebalance_delay_ms),
+     "3000", NULL, 0, L_MAX, NULL,
      "Wait for more members before the first rebalance of an empty group; extended per new member up to the rebalance timeout."},
-    {"group.min.session.timeout.ms", NULL, T_INT, F(group_min_session_timeout_ms), "6000", 0, I_MAX, NULL,
+    {"group.min.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_min_session_timeout_ms),
+     "6000", NULL, 0, I_MAX, NULL,
      "Smallest session timeout a member may ask for (INVALID_SESSION_TIMEOUT below)."},
-    {"group.max.session.timeout.ms", NULL, T_INT, F(group_max_session_timeout_ms), "1800000", 0, I_MAX, NULL,
+    {"group.max.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_max_session_timeout_ms),
+     "1800000", NULL, 0, I_MAX, NULL,
      "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
-    {"group.max.size", NULL, T_INT, F(group_max_size), "2147483647", 1, I_MAX, NULL,
+    {"group.max.size", NULL, T_INT, GR_CT_INT, F(group_max_size), "2147483647", NULL, 1, I_MAX, NULL,
      "Members per group (GROUP_MAX_SIZE_REACHED above)."},
-    {"offsets.topic.num.partitions", NULL, T_INT, F(offsets_topic_num_partitions), "50", 1, 100000, NULL,
+    {"offsets.topic.num.partitions", NULL, T_INT, GR_CT_INT, F(offsets_topic_num_partitions),
+     "50", NULL, 1, 100000, NULL,
      "Partitions of __consumer_offsets (fixed once the topic exists)."},
-    {"offsets.topic.segment.bytes", NULL, T_LONG, F(offsets_topic_segment_bytes), "104857600", 14, I_MAX, NULL,
+    {"offsets.topic.segment.bytes", NULL, T_LONG, GR_CT_INT, F(offsets_topic_segment_bytes),
+     "104857600", NULL, 14, I_MAX, NULL,
      "Segment size of __consumer_offsets."},
-    {"offsets.retention.minutes", NULL, T_LONG, F(offsets_retention_minutes), "10080", 1, L_MAX / 60000, NULL,
+    {"offsets.retention.minutes", NULL, T_LONG, GR_CT_INT, F(offsets_retention_minutes),
+     "10080", NULL, 1, L_MAX / 60000, NULL,
      "Committed offsets of a group are removed this long after the group became empty."},
-    {"offsets.retention.check.interval.ms", NULL, T_LONG, F(offsets_retention_check_interval_ms), "600000", 1, L_MAX,
+    {"offsets.retention.check.interval.ms", NULL, T_LONG, GR_CT_LONG, F(offsets_retention_check_interval_ms),
+     "600000", NULL, 1, L_MAX,
      NULL, "How often expired offsets are looked for."},
-    {"offset.metadata.max.bytes", NULL, T_INT, F(offset_metadata_max_bytes), "4096", 0, I_MAX, NULL,
+    {"offset.metadata.max.bytes", NULL, T_INT, GR_CT_INT, F(offset_metadata_max_bytes), "4096", NULL, 0, I_MAX, NULL,
      "Largest commit metadata string (OFFSET_METADATA_TOO_LARGE above)."},
-    {"offsets.load.buffer.size", NULL, T_LONG, F(offsets_load_buffer_size), "5242880", 1, I_MAX, NULL,
+    {"offsets.load.buffer.size", NULL, T_LONG, GR_CT_INT, F(offsets_load_buffer_size), "5242880", NULL, 1, I_MAX, NULL,
      "Read size used when loading __consumer_offsets at startup."},
 
-    {"log.cleaner.enable", NULL, T_BOOL, F(log_cleaner_enable), "true", 0, 0, NULL,
+    {"log.cleaner.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(log_cleaner_enable), "true", NULL, 0, 0, NULL,
      "Run the log cleaner for topics with cleanup.policy=compact."},
-    {"log.cleaner.backoff.ms", NULL, T_LONG, F(log_cleaner_backoff_ms), "15000", 0, L_MAX, NULL,
+    {"log.cleaner.backoff.ms", NULL, T_LONG, GR_CT_LONG, F(log_cleaner_backoff_ms), "15000", NULL, 0, L_MAX, NULL,
      "Sleep between cleaner passes when there is nothing to clean."},
-    {"log.cleaner.min.cleanable.ratio", NULL, T_DOUBLE, F(log_cleaner_min_cleanable_ratio), "0.5", 0, 1, NULL,
+    {"log.cleaner.min.cleanable.ratio", NULL, T_DOUBLE, GR_CT_DOUBLE, F(log_cleaner_min_cleanable_ratio),
+     "0.5", NULL, 0, 1, NULL,
      "Minimum dirty/total ratio of a log before it is cleaned (topic: min.cleanable.dirty.ratio)."},
-    {"log.cleaner.delete.retention.ms", NULL, T_LONG, F(log_cleaner_delete_retention_ms), "86400000", 0, L_MAX, NULL,
+    {"log.cleaner.delete.retention.ms", NULL, T_LONG, GR_CT_LONG, F(log_cleaner_delete_retention_ms),
+     "86400000", NULL, 0, L_MAX, NULL,
      "How long tombstones are kept after cleaning (topic: delete.retention.ms)."},
-    {"log.cleaner.min.compaction.lag.ms", NULL, T_LONG, F(log_cleaner_min_compaction_lag_ms), "0", 0, L_MAX, NULL,
+    {"log.cleaner.min.compaction.lag.ms", NULL, T_LONG, GR_CT_LONG, F(log_cleaner_min_compaction_lag_ms),
+     "0", NULL, 0, L_MAX, NULL,
      "Records younger than this are never compacted (topic: min.compaction.lag.ms)."},
 };
 
@@ -123,6 +143,18 @@ static const cfg_def_t *find_def(const char *key)
         if (!strcmp(defs[i].name, key) || (defs[i].alias && !strcmp(defs[i].alias, key)))
             return &defs[i];
     return NULL;
+}
+
+gr_config_type_t gr_config_key_type(const char *key)
+{
+    const cfg_def_t *d = find_def(key);
+    return d ? d->ktype : GR_CT_UNKNOWN;
+}
+
+const char *gr_config_key_fallback(const char *key)
+{
+    const cfg_def_t *d = find_def(key);
+    return d ? d->fallback : NULL;
 }
 
 static int parse_long(const char *s, int64_t *out)
@@ -451,33 +483,45 @@ void gr_config_print_docs(FILE *out)
                 d->alias ? d->alias : "", d->alias ? "`)" : "", d->dflt ? (*d->dflt ? d->dflt : "\"\"") : "(unset)",
                 valid, d->doc);
     }
-    fprintf(out, "\nTopic-level configs (CreateTopics / IncrementalAlterConfigs; default = the broker synonym):\n\n"
-                 "| topic key | broker synonym | description |\n|---|---|---|\n");
+    fprintf(out, "\nTopic-level configs (CreateTopics / IncrementalAlterConfigs; default = the first broker synonym "
+                 "that is set):\n\n"
+                 "| topic key | broker synonyms | description |\n|---|---|---|\n");
     for (int i = 0; i < gr_topic_config_count(); i++) {
         const gr_topic_config_def_t *t = gr_topic_config_at(i);
-        fprintf(out, "| `%s` | %s%s%s | %s |\n", t->name, t->broker_synonym ? "`" : "",
-                t->broker_synonym ? t->broker_synonym : "-", t->broker_synonym ? "`" : "", t->doc);
+        fprintf(out, "| `%s` | ", t->name);
+        const char *sep = "";
+        for (const cfg_def_t *d = find_def(t->broker_synonym); d; d = d->fallback ? find_def(d->fallback) : NULL) {
+            fprintf(out, "%s`%s`", sep, d->name);
+            sep = ", ";
+        }
+        fprintf(out, "%s | %s |\n", *sep ? "" : "-", t->doc);
     }
 }
 
 /* ------------------------------------------------------------ topic keys */
 
+/* The broker synonyms log.cleanup.policy, compression.type and
+ * min.insync.replicas are Kafka's; this broker has no such keys, so the
+ * topic default stands for them. */
 static const gr_topic_config_def_t topic_defs[] = {
-    {"cleanup.policy", NULL, "delete, compact or compact,delete."},
-    {"retention.ms", "log.retention.ms", "Delete segments older than this; -1 = forever."},
-    {"retention.bytes", "log.retention.bytes", "Partition size limit for deletion; -1 = none."},
-    {"segment.bytes", "log.segment.bytes", "Segment size before rolling."},
-    {"segment.ms", "log.roll.ms", "Segment age before rolling."},
-    {"message.timestamp.type", "log.message.timestamp.type", "CreateTime or LogAppendTime."},
-    {"max.message.bytes", "message.max.bytes", "Largest record batch accepted."},
-    {"flush.messages", "log.flush.interval.messages", "fsync after this many messages."},
-    {"flush.ms", "log.flush.interval.ms", "fsync after this long."},
-    {"index.interval.bytes", "log.index.interval.bytes", "Bytes between offset-index entries."},
-    {"delete.retention.ms", "log.cleaner.delete.retention.ms", "How long tombstones are kept in compacted topics."},
-    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "Minimum age of a record before compaction may remove it."},
-    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "Dirty/total ratio that triggers cleaning."},
-    {"compression.type", NULL, "Accepted for compatibility; batches are stored as produced."},
-    {"min.insync.replicas", NULL, "Single broker: accepted, always satisfied at 1."},
+    {"cleanup.policy", "log.cleanup.policy", GR_CT_LIST, "delete, compact or compact,delete."},
+    {"retention.ms", "log.retention.ms", GR_CT_LONG, "Delete segments older than this; -1 = forever."},
+    {"retention.bytes", "log.retention.bytes", GR_CT_LONG, "Partition size limit for deletion; -1 = none."},
+    {"segment.bytes", "log.segment.bytes", GR_CT_INT, "Segment size before rolling."},
+    {"segment.ms", "log.roll.ms", GR_CT_LONG, "Segment age before rolling."},
+    {"message.timestamp.type", "log.message.timestamp.type", GR_CT_STRING, "CreateTime or LogAppendTime."},
+    {"max.message.bytes", "message.max.bytes", GR_CT_INT, "Largest record batch accepted."},
+    {"flush.messages", "log.flush.interval.messages", GR_CT_LONG, "fsync after this many messages."},
+    {"flush.ms", "log.flush.interval.ms", GR_CT_LONG, "fsync after this long."},
+    {"index.interval.bytes", "log.index.interval.bytes", GR_CT_INT, "Bytes between offset-index entries."},
+    {"delete.retention.ms", "log.cleaner.delete.retention.ms", GR_CT_LONG,
+     "How long tombstones are kept in compacted topics."},
+    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", GR_CT_LONG,
+     "Minimum age of a record before compaction may remove it."},
+    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", GR_CT_DOUBLE,
+     "Dirty/total ratio that triggers cleaning."},
+    {"compression.type", "compression.type", GR_CT_STRING, "Accepted for compatibility; batches are stored as produced."},
+    {"min.insync.replicas", "min.insync.replicas", GR_CT_INT, "Single broker: accepted, always satisfied at 1."},
 };
 
 int gr_topic_config_count(void) { return (int)GR_ARRAY_LEN(topic_defs); }

@@ -73,6 +73,24 @@ int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errl
 /* Effective values after synonyms. */
 int64_t gr_config_retention_ms(const gr_config_t *c);
 int64_t gr_config_roll_ms(const gr_config_t *c);
+/* Kafka's ConfigDef.Type, the ConfigType that DescribeConfigs v3+ reports. */
+typedef enum {
+    GR_CT_UNKNOWN = 0,
+    GR_CT_BOOLEAN = 1,
+    GR_CT_STRING = 2,
+    GR_CT_INT = 3,
+    GR_CT_SHORT = 4,
+    GR_CT_LONG = 5,
+    GR_CT_DOUBLE = 6,
+    GR_CT_LIST = 7,
+} gr_config_type_t;
+
+/* Kafka's type of broker key `key` (GR_CT_UNKNOWN for an unknown key). */
+gr_config_type_t gr_config_key_type(const char *key);
+/* The broker key whose value applies while `key` is unset (log.retention.ms
+ * -> log.retention.minutes -> log.retention.hours), or NULL.  Following the
+ * chain from a key gives Kafka's synonyms of it, in Kafka's order. */
+const char *gr_config_key_fallback(const char *key);
 /* Call fn for every broker key in table order with its current value as
  * text (NULL when unset) and whether that value is the built-in default.
  * The strings are valid only during the call.  Returns the number of keys. */
@@ -84,10 +102,13 @@ int gr_config_ibp(const gr_config_t *c);
 void gr_config_print_docs(FILE *out);
 
 /* ---- topic-level configs ----
- * Each topic key has a broker synonym whose value is the default. */
+ * Each topic key has a broker synonym whose value (or, while unset, that of
+ * its fallback chain) is the default. */
 typedef struct gr_topic_config_def {
     const char *name;               /* retention.ms */
-    const char *broker_synonym;     /* log.retention.ms, or NULL */
+    const char *broker_synonym;     /* log.retention.ms: Kafka's name, which
+                                       may not be a key of this broker */
+    gr_config_type_t type;          /* Kafka's type of the topic key */
     const char *doc;
 } gr_topic_config_def_t;
 
