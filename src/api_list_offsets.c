@@ -5,7 +5,9 @@
  * or LSO for READ_COMMITTED), -3 = the record with the largest timestamp
  * (v7+), otherwise the first offset whose timestamp >= the given one,
  * from the time indexes.  v0 answers with an array of offsets
- * (OldStyleOffsets, at most MaxNumOffsets).
+ * (OldStyleOffsets, at most MaxNumOffsets).  A lookup by timestamp that
+ * cannot read the log answers KAFKA_STORAGE_ERROR for that partition;
+ * earliest and latest come from memory and are always answered.
  */
 #include "api_util.h"
 #include "broker.h"
@@ -40,12 +42,15 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
     } else if (ts == TS_LATEST) {
         off = isolation ? p->last_stable_offset : p->high_watermark;
     } else if (ts == TS_MAX && req->api_version >= 7) {
-        gr_log_max_timestamp(p->log, &off, &found_ts);
+        if (gr_log_max_timestamp(p->log, &off, &found_ts) < 0)
+            goto storage_error;
     } else if (ts < 0) {
         pr->ErrorCode = KERR_INVALID_REQUEST;   /* unknown special timestamp */
         return;
     } else {
         off = gr_log_offset_for_timestamp(p->log, ts, &found_ts);
+        if (off < -1)
+            goto storage_error;
     }
     pr->ErrorCode = KERR_NONE;
     pr->Offset = off;
@@ -62,6 +67,12 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
         pr->OldStyleOffsets = arr;
         pr->OldStyleOffsets_count = n;
     }
+    return;
+storage_error:
+    /* the time index pointed into a segment that could not be read */
+    pr->ErrorCode = KERR_KAFKA_STORAGE_ERROR;
+    pr->Offset = -1;
+    pr->Timestamp = -1;
 }
 
 void gr_api_list_offsets(gr_req_t *req, gr_rd_t *body)

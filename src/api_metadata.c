@@ -6,6 +6,17 @@
  * is set and (v4+) the request allows it; an invalid name gets
  * INVALID_TOPIC_EXCEPTION.  v10+ carries topic ids; internal topics are
  * flagged.  This broker is the only one, leader of everything, epoch 0.
+ *
+ * A partition whose storage is failing (gr_log_storage_failed: offline
+ * after a torn append, a failed fsync, a failed read) is listed with this
+ * broker in OfflineReplicas (v5+), as Kafka's metadata cache lists the
+ * replicas of an offline log dir, and with ErrorCode KAFKA_STORAGE_ERROR,
+ * a retriable metadata error: clients refresh and retry.  Unlike Kafka,
+ * whose controller would move leadership away (and, with no other
+ * replica, leave the partition without a leader), the leader stays: its
+ * requests are how a cleared fault is noticed, and asking
+ * gr_log_storage_failed retries the failed fsync or read, so the error
+ * goes away by itself once the fault clears.
  */
 #include "api_util.h"
 #include "broker.h"
@@ -22,6 +33,7 @@ static void fill_topic(gr_req_t *req, gr_topic_t *t, gr_MetadataResponse_Metadat
     mt->Partitions_count = t->npart;
     int32_t *node = gr_arena_alloc(&req->arena, sizeof(int32_t));
     *node = gr_broker.cfg.node_id;
+    int64_t now_ms = gr_now_ms();
     for (int32_t i = 0; i < t->npart; i++) {
         gr_MetadataResponse_MetadataResponsePartition_t *mp = &mt->Partitions[i];
         mp->ErrorCode = KERR_NONE;
@@ -33,6 +45,11 @@ static void fill_topic(gr_req_t *req, gr_topic_t *t, gr_MetadataResponse_Metadat
         mp->IsrNodes = node;
         mp->IsrNodes_count = 1;
         mp->OfflineReplicas_count = 0;
+        if (gr_log_storage_failed(t->parts[i]->log, now_ms)) {
+            mp->ErrorCode = KERR_KAFKA_STORAGE_ERROR;
+            mp->OfflineReplicas = node;
+            mp->OfflineReplicas_count = 1;
+        }
     }
 }
 

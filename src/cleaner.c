@@ -217,7 +217,7 @@ static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
+        ssize_t r = gr_fio_pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
         if (r == -1) {
             if (errno == EINTR)
                 continue;

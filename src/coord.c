@@ -61,6 +61,7 @@
 #include "batch.h"
 #include "broker.h"
 #include "compress.h"
+#include "fio.h"
 #include "kerr.h"
 #include "schema_gen.h"
 #include "topic.h"
@@ -985,7 +986,7 @@ static bool load_step(void)
         gr_buf_reserve(&C.rbuf, (size_t)s.len);
         size_t got = 0;
         while (got < (size_t)s.len) {
-            ssize_t r = pread(s.file->fd, C.rbuf.p + got, (size_t)s.len - got, (off_t)(s.pos + (int64_t)got));
+            ssize_t r = gr_fio_pread(s.file->fd, C.rbuf.p + got, (size_t)s.len - got, (off_t)(s.pos + (int64_t)got));
             if (r == -1 && errno == EINTR)
                 continue;
             if (r <= 0)

@@ -6,7 +6,8 @@
  * Faults.  A fault is a kind and a scope; an operation on a file whose
  * absolute path (readlink of /proc/self/fd/N for fd-based calls) contains
  * the scope fails as the kind says (see fio.h).  The first matching rule
- * wins.  Injected faults are logged at the 1st, 10th, 100th... hit.
+ * of the kinds that apply to the operation wins (write kinds never touch
+ * reads and the other way round).  Injected faults are logged at the 1st, 10th, 100th... hit.
  *
  * Power-loss journal.  With journal=PATH every operation that decides what
  * survives a power cut appends one line (O_APPEND, one write(2) each, so
@@ -47,12 +48,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 
 atomic_int gr_fio_active;
 
-enum { K_ENOSPC, K_EIO, K_SHORT, K_FSYNC, K_TRUNC };
-static const char *const kind_names[] = {"enospc", "eio", "short", "fsync", "trunc"};
+enum { K_ENOSPC, K_EIO, K_SHORT, K_FSYNC, K_TRUNC, K_READ, K_SENDFILE };
+static const char *const kind_names[] = {"enospc", "eio", "short", "fsync", "trunc", "read", "sendfile"};
 
 #define MAX_RULES 16
 
@@ -116,7 +118,8 @@ static int parse_spec(const char *spec, rule_t *rules, int *nrules, char *journa
             if (!strcmp(it, kind_names[k]))
                 kind = (int)k;
         if (kind < 0 || *nrules == MAX_RULES || (at && strlen(at + 1) >= sizeof(rules->scope))) {
-            gr_error("fio", "Invalid fault injection item '%s' (expected enospc|eio|short|fsync|trunc[@scope], "
+            gr_error("fio", "Invalid fault injection item '%s' (expected "
+                     "enospc|eio|short|fsync|trunc|read|sendfile[@scope], "
                      "journal=path or powercut-on-start)", it);
             rc = GR_EINVAL;
             break;
@@ -269,6 +272,7 @@ static bool have_rules(void)
 }
 
 #define M_WRITE ((1u << K_ENOSPC) | (1u << K_EIO) | (1u << K_SHORT))
+#define M_SENDFILE ((1u << K_READ) | (1u << K_SENDFILE))
 
 /* ------------------------------------------------------------- journal */
 
@@ -339,6 +343,31 @@ ssize_t gr_fio_pwrite_slow(int fd, const void *buf, size_t n, off_t off)
 ssize_t gr_fio_write_slow(int fd, const void *buf, size_t n)
 {
     return faulty_write(fd, buf, n, 0, false);
+}
+
+ssize_t gr_fio_pread_slow(int fd, void *buf, size_t n, off_t off)
+{
+    char p[PATH_MAX];
+    if (have_rules() && fd_path(fd, p, sizeof(p)) && match(p, 1u << K_READ) == K_READ) {
+        errno = EIO;
+        return -1;
+    }
+    return pread(fd, buf, n, off);
+}
+
+ssize_t gr_fio_sendfile_slow(int out_fd, int in_fd, off_t *off, size_t n)
+{
+    char p[PATH_MAX];
+    int kind = -1;
+    if (have_rules() && fd_path(in_fd, p, sizeof(p)))
+        kind = match(p, M_SENDFILE);
+    if (kind == K_READ || (kind == K_SENDFILE && n <= 1)) {
+        errno = EIO;
+        return -1;
+    }
+    if (kind == K_SENDFILE)
+        n /= 2;                  /* part of the range goes out, then EIO */
+    return sendfile(out_fd, in_fd, off, n);
 }
 
 int gr_fio_ftruncate_slow(int fd, off_t len)

@@ -5,7 +5,10 @@
  * Every call that changes a file of a log dir goes through here: opening a
  * file for writing, write/pwrite, ftruncate, fsync/fdatasync, directory
  * fsync and rename (log.c, segment.c, cleaner.c, checkpoint.c and
- * gr_file_write_atomic).  The wrappers keep the syscalls' contract (-1 and
+ * gr_file_write_atomic).  So does every read of log data: pread of
+ * segments and indexes (segment.c: fetch slicing, timestamp lookups,
+ * recovery; cleaner.c; coord.c's replay) and the sendfile(2) that sends
+ * Fetch data (net.c).  The wrappers keep the syscalls' contract (-1 and
  * errno on failure) so callers handle real and injected faults alike.
  *
  * Cost when nothing is armed: one relaxed atomic load and a branch
@@ -22,6 +25,14 @@
  *     fsync@SCOPE    fsync/fdatasync (files and directories) fail with EIO
  *     trunc@SCOPE    ftruncate fails with EIO (a torn write cannot be cut
  *                    back: the partition goes offline)
+ *     read@SCOPE     reads of log data (pread and sendfile) fail with EIO:
+ *                    Fetch and timestamp ListOffsets answer
+ *                    KAFKA_STORAGE_ERROR for the partition
+ *     sendfile@SCOPE only sendfile fails: every call sends half of what it
+ *                    was asked for, until a last byte fails with EIO, so
+ *                    the error hits a Fetch response whose header and part
+ *                    of whose data already went out (the connection is
+ *                    closed)
  *     journal=PATH   record the power-loss journal in PATH (below)
  *     powercut-on-start
  *                    before anything is opened, apply the journal: drop
@@ -69,6 +80,8 @@ int gr_fio_powercut(const char *journal);
 int gr_fio_open_slow(const char *path, int flags, mode_t mode);
 ssize_t gr_fio_pwrite_slow(int fd, const void *buf, size_t n, off_t off);
 ssize_t gr_fio_write_slow(int fd, const void *buf, size_t n);
+ssize_t gr_fio_pread_slow(int fd, void *buf, size_t n, off_t off);
+ssize_t gr_fio_sendfile_slow(int out_fd, int in_fd, off_t *off, size_t n);
 int gr_fio_ftruncate_slow(int fd, off_t len);
 int gr_fio_sync_slow(int fd, bool data_only);
 int gr_fio_rename_slow(const char *from, const char *to);
@@ -79,6 +92,7 @@ int gr_fio_unlink(const char *path);
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/sendfile.h>
 
 /* open(2) of a log-dir file that may be written (O_CREAT, O_TRUNC...). */
 static inline int gr_fio_open(const char *path, int flags, mode_t mode)
@@ -100,6 +114,22 @@ static inline ssize_t gr_fio_write(int fd, const void *buf, size_t n)
     if (GR_FIO_SLOW())
         return gr_fio_write_slow(fd, buf, n);
     return write(fd, buf, n);
+}
+
+/* pread(2) of a log-dir file (segment, index). */
+static inline ssize_t gr_fio_pread(int fd, void *buf, size_t n, off_t off)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_pread_slow(fd, buf, n, off);
+    return pread(fd, buf, n, off);
+}
+
+/* sendfile(2) from a log-dir file to a socket. */
+static inline ssize_t gr_fio_sendfile(int out_fd, int in_fd, off_t *off, size_t n)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_sendfile_slow(out_fd, in_fd, off, n);
+    return sendfile(out_fd, in_fd, off, n);
 }
 
 static inline int gr_fio_ftruncate(int fd, off_t len)

@@ -73,6 +73,11 @@ struct gr_log {
     bool sync_failed;            /* the last fsync failed: appends are refused
                                   * until a retried one succeeds */
     int64_t sync_retry_ms;       /* when the last retry was started (gr_now_ms) */
+    bool read_failed;            /* a read of segment read_fail_base failed
+                                  * with an I/O error; cleared by the next
+                                  * read of it that succeeds */
+    int64_t read_fail_base;
+    int64_t read_retry_ms;       /* last probe (gr_log_storage_failed) */
     waiter_t *w;
     int nw, capw;
 };
@@ -497,6 +502,49 @@ out:
 
 /* -------------------------------------------------------------- read */
 
+/* Track read errors of segment s (rc from a gr_seg_* read). */
+static void read_result(gr_log_t *log, const gr_segment_t *s, int rc)
+{
+    if (rc == GR_EIO) {
+        if (!log->read_failed)
+            gr_error("log", "Read of %s.log failed: %s; Fetch and ListOffsets by timestamp get "
+                     "KAFKA_STORAGE_ERROR until a read succeeds", s->path, strerror(-rc));
+        log->read_failed = true;
+        log->read_fail_base = s->base;
+    } else if (rc == 0 && log->read_failed && s->base == log->read_fail_base) {
+        log->read_failed = false;
+        gr_info("log", "Reads of %s.log succeed again", s->path);
+    }
+}
+
+/* After a read error: read the failed segment's first batch header again
+ * (at most every 500 ms). */
+static void retry_read(gr_log_t *log, int64_t now_ms)
+{
+    if (now_ms - log->read_retry_ms < 500)
+        return;
+    log->read_retry_ms = now_ms;
+    int i = seg_index(log, log->read_fail_base);
+    if (i < 0 || log->segs[i]->base != log->read_fail_base) {
+        log->read_failed = false;        /* that segment is gone */
+        return;
+    }
+    gr_segment_t *s = log->segs[i];
+    int64_t pos;
+    int32_t len;
+    int rc = gr_seg_read(s, s->base, INT64_MAX, 1, true, &pos, &len);
+    read_result(log, s, rc == GR_ENOENT ? 0 : rc);
+}
+
+bool gr_log_storage_failed(gr_log_t *log, int64_t now_ms)
+{
+    if (log->sync_failed)
+        retry_sync(log, now_ms);
+    if (log->read_failed)
+        retry_read(log, now_ms);
+    return log->offline || log->sync_failed || log->read_failed;
+}
+
 int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
                 bool min_one, gr_log_slice_t *out)
 {
@@ -517,6 +565,7 @@ int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
         int rc = gr_seg_read(s, offset, upper, max_bytes, min_one, &pos, &len);
         if (rc == GR_ENOENT)
             continue;
+        read_result(log, s, rc);
         if (rc < 0)
             return rc == GR_ECORRUPT ? GR_EIO : rc;
         out->file = s->log;
@@ -535,9 +584,14 @@ int64_t gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *found_ts
             continue;
         int64_t off, fts;
         int rc = gr_seg_find_ts(s, ts, log->start, &off, &fts);
+        read_result(log, s, rc);
         if (rc == 0) {
             *found_ts = fts;
             return off;
+        }
+        if (rc == GR_EIO) {
+            *found_ts = -1;
+            return GR_EIO;
         }
         if (rc != GR_ENOENT)
             gr_warn("log", "timestamp lookup in %s.log failed: %s", s->path, strerror(-rc));
@@ -546,7 +600,7 @@ int64_t gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *found_ts
     return -1;
 }
 
-void gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
+int gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
 {
     gr_segment_t *best = NULL;
     for (int i = 0; i < log->nseg; i++) {
@@ -556,16 +610,21 @@ void gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
     }
     *offset = *ts = -1;
     if (best == NULL)
-        return;
+        return 0;
     int64_t off, fts;
     /* the first record carrying the max timestamp */
-    if (gr_seg_find_ts(best, best->max_ts, log->start, &off, &fts) == 0) {
+    int rc = gr_seg_find_ts(best, best->max_ts, log->start, &off, &fts);
+    read_result(log, best, rc);
+    if (rc == GR_EIO)
+        return rc;
+    if (rc == 0) {
         *offset = off;
         *ts = fts;
     } else {
         *offset = best->max_ts_off;
         *ts = best->max_ts;
     }
+    return 0;
 }
 
 /* ------------------------------------------------------ housekeeping */
@@ -609,6 +668,8 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
             deleted++;
         }
     }
+    if (log->read_failed)
+        retry_read(log, now_ms);
     if (log->sync_failed)
         retry_sync(log, now_ms);
     else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&

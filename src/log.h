@@ -97,15 +97,26 @@ typedef struct gr_log_slice {
  * returned whole even if larger when min_one is true), and only batches
  * entirely below `upper` (high watermark / LSO).
  * Returns 0 (slice possibly empty when offset == end), GR_ERANGE when
- * offset < start offset or > end offset. */
+ * offset < start offset or > end offset, GR_EIO when the log is offline or
+ * reading it failed (the first batch header of the slice is always read
+ * back, so a failing device is noticed here rather than in the sendfile). */
 int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
                 bool min_one, gr_log_slice_t *out);
 
 /* ListOffsets support, served from the time indexes.  Offset of the first
- * record with timestamp >= ts (-1 with *found_ts = -1 if none). */
+ * record with timestamp >= ts (-1 with *found_ts = -1 if none), or GR_EIO
+ * when reading the log failed (KAFKA_STORAGE_ERROR). */
 int64_t gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *found_ts);
-/* Offset and timestamp of the record with the largest timestamp (-1, -1 if empty). */
-void gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts);
+/* Offset and timestamp of the record with the largest timestamp (-1, -1 if
+ * empty).  Returns 0 or GR_EIO when reading the log failed. */
+int gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts);
+
+/* Is the partition's storage failing: offline after a torn append, the
+ * last fsync failed, or the last read of a segment failed (gr_log_read,
+ * the timestamp lookups)?  A failed fsync or read is retried here at most
+ * every 500 ms, so asking (Metadata does) is what notices that a fault
+ * cleared. */
+bool gr_log_storage_failed(gr_log_t *log, int64_t now_ms);
 
 /* Housekeeping, called from a periodic timer: roll by segment.ms, delete
  * segments by retention.ms / retention.bytes (advancing the log start

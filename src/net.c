@@ -49,6 +49,7 @@
  * fairness and the loop comes back for the rest.
  */
 #include "net.h"
+#include "fio.h"
 #include "gr.h"
 #include "schema_gen.h"
 
@@ -606,13 +607,19 @@ static bool write_some(conn_t *c)
         gr_chunk_t *ch = first_unsent(r);
         if (ch->file) {
             off_t off = (off_t)(ch->file_off + (int64_t)ch->sent);
-            ssize_t n = sendfile(c->fd, ch->file->fd, &off, ch->len - ch->sent);
+            ssize_t n = gr_fio_sendfile(c->fd, ch->file->fd, &off, ch->len - ch->sent);
             if (n == -1) {
                 if (errno == EINTR)
                     continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                     return false;
-                gr_debug("net", "Connection from %s: sendfile: %s", c->peer, strerror(errno));
+                /* the response header is out: a failed read of the segment
+                 * can only end the connection (the client retries) */
+                if (errno == EIO)
+                    gr_error("net", "Closing connection from %s: reading segment data for a Fetch response "
+                             "failed: %s", c->peer, strerror(errno));
+                else
+                    gr_debug("net", "Connection from %s: sendfile: %s", c->peer, strerror(errno));
                 close_later(c);
                 return true;
             }

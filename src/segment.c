@@ -63,7 +63,7 @@ static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
+        ssize_t r = gr_fio_pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
         if (r == -1) {
             if (errno == EINTR)
                 continue;
@@ -598,6 +598,7 @@ int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_byte
     int rc;
     *pos_out = 0;
     *len_out = 0;
+    hdr_t h;
     if (offset >= s->next)
         return GR_ENOENT;
     if (rel < 0)
@@ -607,6 +608,10 @@ int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_byte
         if (i >= s->n_fine)
             return GR_ENOENT;
         start = end = s->fine[i].pos;
+        /* read the first header back, as the sparse path does: a failing
+         * device shows here (KAFKA_STORAGE_ERROR), not in the sendfile */
+        if ((rc = read_hdr(s, start, &h)) < 0)
+            return rc == GR_ENOENT ? GR_ECORRUPT : rc;
         for (uint32_t j = i; j < s->n_fine; j++) {
             int64_t bend = j + 1 < s->n_fine ? s->fine[j + 1].pos : s->size;
             if (s->base + s->fine[j].rel >= upper)
@@ -617,7 +622,6 @@ int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_byte
         }
         goto done;
     }
-    hdr_t h;
     int64_t pos = idx_lookup(s, rel);
     for (;;) {
         if ((rc = read_hdr(s, pos, &h)) < 0)

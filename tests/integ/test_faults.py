@@ -4,17 +4,28 @@ that cannot be rolled back (partition offline until restart) and fsync
 failure.  In every case the faulty partition answers KAFKA_STORAGE_ERROR,
 the other partitions and topics keep serving, the partition takes appends
 again once the fault is gone (or after a restart when offline), and a full
-read-back finds no corrupt, torn or duplicated batch."""
+read-back finds no corrupt, torn or duplicated batch.
+
+Read faults: EIO on reads of log data makes Fetch and ListOffsets by
+timestamp answer KAFKA_STORAGE_ERROR for that partition only; EIO in the
+middle of the sendfile of a Fetch response closes the connection (never a
+short frame passed off as whole); Metadata lists a partition whose storage
+fails with KAFKA_STORAGE_ERROR and the broker in OfflineReplicas until the
+fault clears; and a librdkafka consumer reading through a transient read
+fault ends up with every record exactly once."""
 import os
+import socket
 import time
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, TopicPartition
 
 import ck
+import kproto as kp
 from helpers import wait_until
 from storage_check import (KAFKA_STORAGE_ERROR, env_broker_factory, fetch_raw, produce_raw,
                            read_log)
+
 
 T = "flt"
 
@@ -166,3 +177,216 @@ def test_fsync_failure_stops_acks_until_a_sync_succeeds(env_broker):
     assert vals.count(b"unsynced-0") == 1
     assert not [v for v in vals if v.startswith(b"refused-")]
     check_readback(b, acked[1], 1)
+
+
+# ------------------------------------------------------------ read faults
+
+def fetch_many(b, parts, timeout=10.0):
+    """One Fetch v4 for [(topic, partition, offset)] -> {(topic, p): {...}}."""
+    topics = {}
+    for t, p, o in parts:
+        topics.setdefault(t, []).append((p, o, 1 << 20))
+    return kp.call(b.bootstrap, 1, 4, kp.fetch_v4(list(topics.items())), kp.parse_fetch_v4,
+                   timeout=timeout)
+
+
+def list_offsets(b, parts):
+    """ListOffsets v7 for [(topic, partition, timestamp)] -> {(t, p): (err, ts, off, epoch)}."""
+    topics = {}
+    for t, p, ts in parts:
+        topics.setdefault(t, []).append((p, ts))
+    return kp.call(b.bootstrap, 2, 7, kp.list_offsets_v7(list(topics.items())),
+                   kp.parse_list_offsets_v7, flexible=True)
+
+
+def metadata(b, topics, version=5):
+    """Metadata v1 or v5 -> {(topic, p): (error, leader, isr, offline)}
+    (offline is None before v5)."""
+    body = kp.array([kp.string(t) for t in topics])
+    if version >= 4:
+        body += kp.i8(0)                        # allow_auto_topic_creation
+
+    def parse(payload, corr):
+        r = kp.Reader(payload)
+        assert r.i32() == corr
+        if version >= 3:
+            r.i32()                             # throttle
+        for _ in range(r.i32()):
+            r.i32(), r.string(), r.i32(), r.string()
+        if version >= 2:
+            r.string()                          # cluster id
+        r.i32()                                 # controller
+        out = {}
+        for _ in range(r.i32()):
+            r.i16()
+            name = r.string()
+            r.i8()                              # is_internal
+            for _ in range(r.i32()):
+                err, p, leader = r.i16(), r.i32(), r.i32()
+                [r.i32() for _ in range(r.i32())]
+                isr = [r.i32() for _ in range(r.i32())]
+                off = [r.i32() for _ in range(r.i32())] if version >= 5 else None
+                out[(name, p)] = (err, leader, isr, off)
+        assert r.remaining() == 0
+        return out
+    return kp.call(b.bootstrap, 3, version, body, parse)
+
+
+def test_read_fault_fetch_and_list_offsets_storage_error(env_broker):
+    b = env_broker({"num.partitions": 1})
+    acked = seed(b)
+    b.arm("read@/%s-0/" % T)
+    for i in range(3):
+        # one request for both partitions: only the faulty one fails
+        res = fetch_many(b, [(T, 0, 0), (T, 1, 0), (T, 0, 19)])
+        assert res[(T, 0)]["error"] == KAFKA_STORAGE_ERROR, res[(T, 0)]
+        assert res[(T, 0)]["records"] == b""
+        assert res[(T, 1)]["error"] == 0
+        assert len(kp.split_batches(res[(T, 1)]["records"])) >= 20
+        # the newest batch too (found without reading the index)
+        assert fetch_raw(b, T, 0, 19)["error"] == KAFKA_STORAGE_ERROR
+        # ListOffsets: the timestamp lookup reads the log, earliest/latest do not
+        lo = list_offsets(b, [(T, 0, 1), (T, 1, 1)])
+        assert lo[(T, 0)][0] == KAFKA_STORAGE_ERROR and lo[(T, 1)][0] == 0, lo
+        assert list_offsets(b, [(T, 0, 1)])[(T, 0)][:3] == (KAFKA_STORAGE_ERROR, -1, -1)
+        assert list_offsets(b, [(T, 0, -3)])[(T, 0)][0] == KAFKA_STORAGE_ERROR
+        assert list_offsets(b, [(T, 0, -1)])[(T, 0)][:3] == (0, -1, 20 + i)
+        assert list_offsets(b, [(T, 0, -2)])[(T, 0)][:3] == (0, -1, 0)
+        assert list_offsets(b, [(T, 1, 1)])[(T, 1)][0] == 0
+        # writes are not affected by a read fault; others serve
+        err, off = produce_raw(b, T, 0, [b"during-read-fault-%d" % i])
+        assert err == 0, err
+        acked[0][off] = b"during-read-fault-%d" % i
+        others_serve(b, acked, b"read-%d" % i)
+    text = b.log_text()
+    assert "Injected fault read" in text
+    assert "KAFKA_STORAGE_ERROR until a read succeeds" in text
+    b.clear()
+    assert fetch_raw(b, T, 0, 0)["error"] == 0
+    lo = list_offsets(b, [(T, 0, 1)])[(T, 0)]
+    assert lo[0] == 0 and lo[2] == 0, lo
+    wait_until(lambda: "succeed again" in b.log_text(), timeout=5, what="recovery log line")
+    check_readback(b, acked[0], 0)
+    check_readback(b, acked[1], 1)
+
+
+def test_sendfile_fault_closes_connection(env_broker):
+    b = env_broker({"num.partitions": 1})
+    acked = seed(b, 200)
+    # only the sendfile fails: the response header and part of the data
+    # are out when it does
+    b.arm("sendfile@/%s-0/" % T)
+    for i in range(3):
+        with kp.connect(b.bootstrap) as s:
+            s.sendall(kp.request(1, 4, 7, kp.fetch_v4([(T, [(0, 0, 1 << 20)])])))
+            with pytest.raises((ConnectionError, socket.timeout)):
+                kp.recv_frame(s)                 # never a whole frame
+        # the other partition, on a new connection, is served in full
+        r = fetch_raw(b, T, 1, 0)
+        assert r["error"] == 0 and len(kp.split_batches(r["records"])) >= 200
+        others_serve(b, acked, b"sendfile-%d" % i)
+    assert "Closing connection from" in b.log_text()
+    assert "reading segment data for a Fetch response failed" in b.log_text()
+    b.clear()
+    check_readback(b, acked[0], 0)
+    check_readback(b, acked[1], 1)
+
+
+def test_metadata_flags_failing_storage(env_broker):
+    b = env_broker({"num.partitions": 1, "log.flush.interval.messages": 1,
+                    "log.retention.check.interval.ms": 200})
+    acked = seed(b, 5)
+    node = metadata(b, [T])[(T, 0)][1]
+    assert metadata(b, [T]) == {(T, 0): (0, node, [node], []), (T, 1): (0, node, [node], [])}
+
+    # a read fault: flagged once a read failed
+    b.arm("read@/%s-0/" % T)
+    assert fetch_raw(b, T, 0, 0)["error"] == KAFKA_STORAGE_ERROR
+    md = metadata(b, [T, "flt-other"])
+    assert md[(T, 0)] == (KAFKA_STORAGE_ERROR, node, [node], [node]), md
+    assert md[(T, 1)] == (0, node, [node], [])
+    assert md[("flt-other", 0)] == (0, node, [node], [])
+    # v0-v4 have no OfflineReplicas, the error is the same
+    md1 = metadata(b, [T], version=1)
+    assert md1[(T, 0)] == (KAFKA_STORAGE_ERROR, node, [node], None), md1
+    assert md1[(T, 1)] == (0, node, [node], None), md1
+    # librdkafka sees the partition error too
+    lt = ck.admin(b).list_topics(T, timeout=10)
+    assert lt.topics[T].partitions[0].error.code() == KafkaError.KAFKA_STORAGE_ERROR
+    assert lt.topics[T].partitions[1].error is None
+    # still flagged while the fault lasts (Metadata retries the read)
+    time.sleep(0.7)
+    assert metadata(b, [T])[(T, 0)][0] == KAFKA_STORAGE_ERROR
+    b.clear()
+    wait_until(lambda: metadata(b, [T])[(T, 0)] == (0, node, [node], []), timeout=5,
+               what="metadata back to normal after the read fault")
+    assert fetch_raw(b, T, 0, 0)["error"] == 0
+
+    # an fsync failure: flagged while appends are refused
+    b.arm("fsync@/%s-0/" % T)
+    err, _ = produce_raw(b, T, 0, [b"unsynced"])
+    assert err == KAFKA_STORAGE_ERROR
+    wait_until(lambda: metadata(b, [T])[(T, 0)] == (KAFKA_STORAGE_ERROR, node, [node], [node]),
+               timeout=5, what="metadata flags the fsync failure")
+    assert metadata(b, [T])[(T, 1)] == (0, node, [node], [])
+    b.clear()
+    # no produce needed: asking for metadata retries the fsync
+    wait_until(lambda: metadata(b, [T])[(T, 0)] == (0, node, [node], []), timeout=5,
+               what="metadata back to normal after the fsync failure")
+    err, off = produce_raw(b, T, 0, [b"after"])
+    assert err == 0, err
+    acked[0][off] = b"after"
+    check_readback(b, acked[0], 0)
+    check_readback(b, acked[1], 1)
+
+
+def test_consumer_reads_through_transient_read_fault(env_broker):
+    b = env_broker({"num.partitions": 1})
+    ck.create_topic(b, T, partitions=2)
+    n0 = 300
+    ck.produce(b, T, [{"value": b"a-%04d" % i} for i in range(n0)], partition=0)
+    ck.produce(b, T, [{"value": b"b-%04d" % i} for i in range(n0)], partition=1)
+    # small fetches: the fault hits in the middle of the partition
+    c = ck.consumer(b, **{"fetch.max.bytes": 4096, "message.max.bytes": 4096,
+                          "max.partition.fetch.bytes": 2048, "fetch.error.backoff.ms": 100})
+    got = {0: [], 1: []}
+    errors = []
+
+    def poll_for(secs, until=None):
+        deadline = time.monotonic() + secs
+        while time.monotonic() < deadline:
+            if until and until():
+                return
+            m = c.poll(0.1)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    errors.append(m.error())
+                continue
+            got[m.partition()].append((m.offset(), m.value()))
+
+    try:
+        c.assign([TopicPartition(T, 0, 0), TopicPartition(T, 1, 0)])
+        poll_for(20, lambda: len(got[0]) >= 50)
+        assert len(got[0]) >= 50, "consumer did not start: %d" % len(got[0])
+        b.arm("read@/%s-0/" % T)
+        # more records arrive meanwhile (writes still work)
+        ck.produce(b, T, [{"value": b"a-%04d" % i} for i in range(n0, n0 + 50)], partition=0)
+        ck.produce(b, T, [{"value": b"b-%04d" % i} for i in range(n0, n0 + 50)], partition=1)
+        stalled_at = len(got[0])
+        poll_for(3)
+        # partition 1 kept flowing, partition 0 stalled at most one batch later
+        assert len(got[1]) == n0 + 50, len(got[1])
+        assert len(got[0]) < n0 + 50
+        assert "Injected fault read" in b.log_text()
+        b.clear()
+        poll_for(30, lambda: len(got[0]) >= n0 + 50)
+        poll_for(0.5)                            # nothing extra shows up
+    finally:
+        c.close()
+    for p, tag in ((0, b"a"), (1, b"b")):
+        offs = [o for o, _ in got[p]]
+        assert offs == list(range(n0 + 50)), "partition %d: offsets %s" % (p, offs[:20])
+        assert [v for _, v in got[p]] == [b"%s-%04d" % (tag, i) for i in range(n0 + 50)]
+    assert stalled_at < n0 + 50
