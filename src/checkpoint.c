@@ -1,7 +1,8 @@
 /*
  * checkpoint.c - log-dir checkpoint files and partition.metadata, in
  * Kafka's text formats, plus topic-id (UUID) helpers.  Files are written
- * atomically (tmp + fsync + rename, gr_file_write_atomic).
+ * atomically (tmp + fsync + rename, gr_file_write_atomic), except the
+ * partition.metadata of a new partition (see gr_partmeta_write).
  *
  * recovery-point-offset-checkpoint / log-start-offset-checkpoint:
  *
@@ -22,6 +23,7 @@
  * base64url ("-" and "_"), "==" padding dropped.
  */
 #include "log.h"
+#include "fio.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -217,14 +219,28 @@ void gr_uuid_random(gr_uuid_t *u)
     u->b[8] = (uint8_t)((u->b[8] & 0x3f) | 0x80);
 }
 
-int gr_partmeta_write(const char *dir, const gr_uuid_t *topic_id)
+int gr_partmeta_write(const char *dir, const gr_uuid_t *topic_id, bool durable)
 {
     char path[PATH_MAX], id[23], buf[64];
     if (snprintf(path, sizeof(path), "%s/partition.metadata", dir) >= (int)sizeof(path))
         return GR_EINVAL;
     gr_uuid_to_base64(topic_id, id);
     int n = snprintf(buf, sizeof(buf), "version: 0\ntopic_id: %s\n", id);
-    return gr_file_write_atomic(path, buf, (size_t)n);
+    if (durable)
+        return gr_file_write_atomic(path, buf, (size_t)n);
+    int fd = gr_fio_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1)
+        return -errno;
+    int rc = 0;
+    for (int off = 0; off < n && rc == 0;) {
+        ssize_t w = gr_fio_write(fd, buf + off, (size_t)(n - off));
+        if (w > 0)
+            off += (int)w;
+        else if (w == 0 || errno != EINTR)
+            rc = w == 0 ? GR_EIO : -errno;
+    }
+    close(fd);
+    return rc;
 }
 
 int gr_partmeta_read(const char *dir, gr_uuid_t *topic_id)

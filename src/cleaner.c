@@ -500,7 +500,7 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
         return 0;
     }
     if ((rc = wflush(ps, out)) < 0 || (rc = gr_seg_seal(out)) < 0 ||
-        (rc = gr_seg_sync(out->log, out->idx_file, out->tidx_file)) < 0)
+        (rc = gr_seg_sync(out)) < 0)
         goto err;
     out->dirty = false;
     gr_seg_drop_fine(out);

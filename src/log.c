@@ -154,6 +154,12 @@ static void drop_segment(gr_log_t *log, int i, bool async)
 
 /* ------------------------------------------------------------ flush */
 
+typedef struct flush_file {
+    gr_file_t *log;              /* a reference to the segment's .log */
+    char *path;                  /* "<dir>/<base>" when its index files need
+                                  * a sync too (opened by name), else NULL */
+} flush_file_t;
+
 typedef struct flush_job {
     gr_log_t *log;
     int64_t target;
@@ -161,17 +167,19 @@ typedef struct flush_job {
     bool sync_failed;            /* rc comes from fsync (not an index write) */
     char *dir;                   /* set when the directory needs an fsync */
     int n;
-    gr_file_t **files;
+    flush_file_t *files;
 } flush_job_t;
 
 static void flush_work(void *arg)
 {
     flush_job_t *j = arg;
-    for (int i = 0; i < j->n; i++)
-        if (gr_fio_fdatasync(j->files[i]->fd) == -1 && !j->sync_failed) {
+    for (int i = 0; i < j->n; i++) {
+        int rc = gr_seg_sync_files(j->files[i].log, j->files[i].path, j->files[i].path != NULL);
+        if (rc < 0 && !j->sync_failed) {
             j->sync_failed = true;
-            j->rc = -errno;
+            j->rc = rc;
         }
+    }
     if (j->dir && j->rc == 0) {
         int rc = gr_fsync_dir(j->dir);
         if (rc < 0) {
@@ -209,8 +217,10 @@ static void flush_done(void *arg)
     flush_job_t *j = arg;
     gr_log_t *log = j->log;
     bool had_dir = j->dir != NULL;
-    for (int i = 0; i < j->n; i++)
-        gr_file_unref(j->files[i]);
+    for (int i = 0; i < j->n; i++) {
+        gr_file_unref(j->files[i].log);
+        free(j->files[i].path);
+    }
     free(j->files);
     free(j->dir);
     log->jobs--;
@@ -240,7 +250,7 @@ static void flush_done(void *arg)
          * flush syncs it again */
         for (int i = 0; i < log->nseg; i++)
             if (log->segs[i]->next > log->rp || i == log->nseg - 1)
-                log->segs[i]->dirty = true;
+                log->segs[i]->dirty = log->segs[i]->idx_unsynced = true;
         if (had_dir)
             log->dir_dirty = true;
         fire_waiters(log, j->target, j->rc);
@@ -268,19 +278,17 @@ static void start_flush(gr_log_t *log)
     int cap = 0;
     for (int i = 0; i < log->nseg; i++) {
         gr_segment_t *s = log->segs[i];
-        if (!s->dirty && s->idx_written == s->n_idx && s->tidx_written == s->n_tidx)
+        if (!s->dirty && !s->idx_unsynced && s->idx_written == s->n_idx && s->tidx_written == s->n_tidx)
             continue;
         int rc = gr_seg_write_indexes(s);
         if (rc < 0 && j->rc == 0)
             j->rc = rc;
-        if (j->n + 3 > cap) {
-            cap = cap ? cap * 2 : 12;
+        if (j->n == cap) {
+            cap = cap ? cap * 2 : 4;
             j->files = gr_realloc(j->files, (size_t)cap * sizeof(*j->files));
         }
-        j->files[j->n++] = gr_file_ref(s->log);
-        j->files[j->n++] = gr_file_ref(s->idx_file);
-        j->files[j->n++] = gr_file_ref(s->tidx_file);
-        s->dirty = false;
+        j->files[j->n++] = (flush_file_t){gr_file_ref(s->log), s->idx_unsynced ? gr_strdup(s->path) : NULL};
+        s->dirty = s->idx_unsynced = false;
     }
     if (log->dir_dirty) {
         j->dir = gr_strdup(log->dir);
@@ -306,7 +314,7 @@ static void retry_sync(gr_log_t *log, int64_t now_ms)
     log->sync_retry_ms = now_ms;
     for (int i = 0; i < log->nseg; i++)
         if (log->segs[i]->next > log->rp || i == log->nseg - 1)
-            log->segs[i]->dirty = true;
+            log->segs[i]->dirty = log->segs[i]->idx_unsynced = true;
     log->dir_dirty = true;
     start_flush(log);
 }
@@ -779,6 +787,7 @@ static int clean_swap(gr_log_t *log, gr_clean_job_t *j)
             if ((rc = gr_clean_swap_files(old->path)) < 0)
                 return rc;
             log->size += c->out->size - old->size;
+            c->out->cleaned = false;     /* its files have their final names */
             log->segs[k] = c->out;
             c->out = NULL;
         } else {
@@ -962,8 +971,9 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
     log->ev = o->ev;
     log->lane = o->lane;
     log->last_flush_ms = now;
-    if ((rc = gr_mkdir_p(o->dir)) < 0 || (rc = gr_clean_recover_dir(o->dir)) < 0 ||
-        (rc = list_dir(o->dir, &bases, &nb)) < 0)
+    if ((rc = gr_mkdir_p(o->dir)) < 0)
+        goto err;
+    if (!o->fresh && ((rc = gr_clean_recover_dir(o->dir)) < 0 || (rc = list_dir(o->dir, &bases, &nb)) < 0))
         goto err;
     for (int i = 0; i < nb; i++) {
         gr_segment_t *s;
@@ -997,7 +1007,7 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
         if ((rc = gr_seg_recover(s, log->cfg.index_interval_bytes, &d)) < 0)
             goto err;
         dropped += d;
-        if ((rc = gr_seg_sync(s->log, s->idx_file, s->tidx_file)) < 0)
+        if ((rc = gr_seg_sync(s)) < 0)
             goto err;
         if (d > 0 || (i + 1 < log->nseg && log->segs[i + 1]->base < s->next)) {
             while (log->nseg > i + 1) {
@@ -1011,7 +1021,11 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
         if ((rc = gr_seg_create(o->dir, GR_MAX(0, o->log_start_offset), now, &s)) < 0)
             goto err;
         segs_push(log, s);
-        if ((rc = gr_fsync_dir(o->dir)) < 0)
+        /* a power cut before the first flush may lose the empty segment's
+         * names: the next open creates it again */
+        if (o->fresh)
+            log->dir_dirty = true;
+        else if ((rc = gr_fsync_dir(o->dir)) < 0)
             goto err;
     }
     log->size = 0;
@@ -1054,12 +1068,15 @@ void gr_log_close(gr_log_t *log)
     for (int i = 0; i < log->nseg; i++) {
         gr_segment_t *s = log->segs[i];
         int r = gr_seg_write_indexes(s);
-        if (r == 0 && (s->dirty || i == log->nseg - 1))
-            r = gr_seg_sync(s->log, s->idx_file, s->tidx_file);
+        if (r == 0 && (s->dirty || s->idx_unsynced || i == log->nseg - 1))
+            r = gr_seg_sync(s);
         if (r < 0)
             rc = r;
     }
-    if (log->dir_dirty && gr_fsync_dir(log->dir) < 0)
+    /* an empty log's lost names are created again, identical, at the next
+     * open: no directory fsync for never-written partitions */
+    bool empty = log->nseg == 1 && active(log)->size == 0 && log->end == active(log)->base;
+    if (log->dir_dirty && !empty && gr_fsync_dir(log->dir) < 0)
         rc = GR_EIO;
     if (rc < 0)
         gr_error("log", "flush of %s on close failed: %s", log->dir, strerror(-rc));

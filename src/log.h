@@ -44,6 +44,9 @@ typedef struct gr_log_open_opts {
     bool clean_shutdown;            /* the .kafka_cleanshutdown marker was present */
     gr_ev_t *ev;                    /* for fsync jobs; may be NULL (sync fsync, tests) */
     int lane;                       /* gr_ev_submit lane for this log's dir */
+    bool fresh;                     /* dir just created (empty): nothing to list or
+                                     * recover; the new segment's names are made
+                                     * durable by the first flush, not now */
 } gr_log_open_opts_t;
 
 /* Open (create if missing) and recover a log.  Unclean shutdown: every
@@ -188,7 +191,10 @@ int gr_ckpt_read(const char *path, gr_ckpt_entry_t **e, size_t *n);
  *   version: 0
  *   topic_id: <22-char url-safe base64 uuid>
  */
-int gr_partmeta_write(const char *dir, const gr_uuid_t *topic_id);
+/* durable: tmp + fsync + rename + directory fsync; else the file is
+ * written in place without fsync (a new partition: its first flush makes
+ * the directory durable, and a torn file is rewritten at the next open). */
+int gr_partmeta_write(const char *dir, const gr_uuid_t *topic_id, bool durable);
 int gr_partmeta_read(const char *dir, gr_uuid_t *topic_id);
 void gr_uuid_to_base64(const gr_uuid_t *u, char out[23]);
 int gr_uuid_from_base64(const char *s, gr_uuid_t *u);

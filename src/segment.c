@@ -3,11 +3,16 @@
  *
  * The .log file is a plain concatenation of RecordBatch v2 (drawn in
  * batch.c), offsets assigned.  Index entries live in memory and are
- * appended to their files with write() when a flush starts, when the
+ * appended to their files with pwrite() when a flush starts, when the
  * segment is rolled and on close (Kafka preallocates and mmaps them; we
  * do not, so the files are always exactly as long as their entries).
  * After an unclean shutdown the indexes of segments from the recovery
  * point on are rebuilt from the log, so lagging index files are harmless.
+ *
+ * File descriptors: a segment keeps only its .log open.  The index files
+ * are opened by name for the moment they are read (load), written
+ * (gr_seg_write_indexes, recovery) or synced, and closed again, so a
+ * broker with N partitions holds about N descriptors, not 3N.
  *
  * <base>.index - one entry per index.interval.bytes of log:
  *
@@ -47,16 +52,27 @@
 #define FINE_MAX (1u << 20)          /* fine index entries kept per segment */
 #define RECOVER_CHUNK (1u << 20)
 
-static int open_file(const char *path, const char *suffix, int flags, gr_file_t **out)
+static const char *const idx_suffix[2] = {".index", ".timeindex"};
+
+/* Open <path><suffix><sfx> for writing: an fd or a negative errno. */
+static int open_fd(const char *path, const char *suffix, const char *sfx, int flags)
 {
     char name[PATH_MAX];
-    if (snprintf(name, sizeof(name), "%s%s", path, suffix) >= (int)sizeof(name))
+    if (snprintf(name, sizeof(name), "%s%s%s", path, suffix, sfx) >= (int)sizeof(name))
         return GR_EINVAL;
     int fd = gr_fio_open(name, flags | O_CLOEXEC, 0644);
-    if (fd == -1)
-        return -errno;
-    *out = gr_file_new(fd);
-    return 0;
+    return fd == -1 ? -errno : fd;
+}
+
+static const char *seg_sfx(const gr_segment_t *s)
+{
+    return s->cleaned ? ".cleaned" : "";
+}
+
+/* Open one index file (0 .index, 1 .timeindex) of s for writing. */
+static int open_idx(const gr_segment_t *s, int which, int flags)
+{
+    return open_fd(s->path, idx_suffix[which], seg_sfx(s), O_RDWR | O_CREAT | flags);
 }
 
 static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
@@ -109,10 +125,6 @@ void gr_seg_free(gr_segment_t *s)
         return;
     if (s->log)
         gr_file_unref(s->log);
-    if (s->idx_file)
-        gr_file_unref(s->idx_file);
-    if (s->tidx_file)
-        gr_file_unref(s->tidx_file);
     free(s->idx);
     free(s->tidx);
     free(s->fine);
@@ -120,30 +132,26 @@ void gr_seg_free(gr_segment_t *s)
     free(s);
 }
 
-/* Open the three files, named <path>.log<sfx> etc. */
-static int open_all_sfx(gr_segment_t *s, int flags, const char *sfx)
+/* Open the .log (kept) and create the two index files (closed again),
+ * all truncated: a new segment. */
+static int create_all(gr_segment_t *s)
 {
-    char name[3][32];
-    int rc;
-    snprintf(name[0], sizeof(name[0]), ".log%s", sfx);
-    snprintf(name[1], sizeof(name[1]), ".index%s", sfx);
-    snprintf(name[2], sizeof(name[2]), ".timeindex%s", sfx);
-    if ((rc = open_file(s->path, name[0], O_RDWR | flags, &s->log)) < 0 ||
-        (rc = open_file(s->path, name[1], O_RDWR | O_CREAT | flags, &s->idx_file)) < 0 ||
-        (rc = open_file(s->path, name[2], O_RDWR | O_CREAT | flags, &s->tidx_file)) < 0)
-        return rc;
+    int fd = open_fd(s->path, ".log", seg_sfx(s), O_RDWR | O_CREAT | O_TRUNC);
+    if (fd < 0)
+        return fd;
+    s->log = gr_file_new(fd);
+    for (int i = 0; i < 2; i++) {
+        if ((fd = open_idx(s, i, O_TRUNC)) < 0)
+            return fd;
+        close(fd);
+    }
     return 0;
-}
-
-static int open_all(gr_segment_t *s, int flags)
-{
-    return open_all_sfx(s, flags, "");
 }
 
 int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out)
 {
     gr_segment_t *s = seg_new(dir, base);
-    int rc = open_all(s, O_CREAT | O_TRUNC);
+    int rc = create_all(s);
     if (rc < 0) {
         gr_seg_free(s);
         return rc;
@@ -158,7 +166,8 @@ int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **
 int gr_seg_create_cleaned(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out)
 {
     gr_segment_t *s = seg_new(dir, base);
-    int rc = open_all_sfx(s, O_CREAT | O_TRUNC, ".cleaned");
+    s->cleaned = true;
+    int rc = create_all(s);
     if (rc < 0) {
         gr_seg_free(s);
         return rc;
@@ -181,9 +190,10 @@ int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out)
 {
     gr_segment_t *s = seg_new(dir, base);
     struct stat st;
-    int rc = open_all(s, 0);
+    int rc = open_fd(s->path, ".log", "", O_RDWR);
     if (rc < 0)
         goto err;
+    s->log = gr_file_new(rc);
     if (fstat(s->log->fd, &st) == -1) {
         rc = -errno;
         goto err;
@@ -259,16 +269,30 @@ static void index_batch(gr_segment_t *s, int64_t pos, int64_t base_off, int64_t 
 int gr_seg_write_indexes(gr_segment_t *s)
 {
     uint8_t buf[4096];
-    int rc;
+    int rc = 0, fd = -1;
+    if (s->idx_written < s->n_idx) {
+        if ((fd = open_idx(s, 0, 0)) < 0)
+            return fd == -ENOSPC ? GR_ENOSPC : GR_EIO;
+        s->idx_unsynced = true;
+    }
     while (s->idx_written < s->n_idx) {
         uint32_t n = GR_MIN(s->n_idx - s->idx_written, (uint32_t)(sizeof(buf) / 8));
         for (uint32_t i = 0; i < n; i++) {
             gr_put32(buf + 8 * i, (uint32_t)s->idx[s->idx_written + i].rel);
             gr_put32(buf + 8 * i + 4, (uint32_t)s->idx[s->idx_written + i].pos);
         }
-        if ((rc = pwrite_full(s->idx_file->fd, buf, n * 8, (int64_t)s->idx_written * 8)) < 0)
-            return rc;
+        if ((rc = pwrite_full(fd, buf, n * 8, (int64_t)s->idx_written * 8)) < 0)
+            goto out;
         s->idx_written += n;
+    }
+    if (fd != -1) {
+        close(fd);
+        fd = -1;
+    }
+    if (s->tidx_written < s->n_tidx) {
+        if ((fd = open_idx(s, 1, 0)) < 0)
+            return fd == -ENOSPC ? GR_ENOSPC : GR_EIO;
+        s->idx_unsynced = true;
     }
     while (s->tidx_written < s->n_tidx) {
         uint32_t n = GR_MIN(s->n_tidx - s->tidx_written, (uint32_t)(sizeof(buf) / 12));
@@ -278,11 +302,14 @@ int gr_seg_write_indexes(gr_segment_t *s)
             gr_put32(buf + 12 * i + 4, (uint32_t)e->ts);
             gr_put32(buf + 12 * i + 8, (uint32_t)e->rel);
         }
-        if ((rc = pwrite_full(s->tidx_file->fd, buf, n * 12, (int64_t)s->tidx_written * 12)) < 0)
-            return rc;
+        if ((rc = pwrite_full(fd, buf, n * 12, (int64_t)s->tidx_written * 12)) < 0)
+            goto out;
         s->tidx_written += n;
     }
-    return 0;
+out:
+    if (fd != -1)
+        close(fd);
+    return rc;
 }
 
 int gr_seg_seal(gr_segment_t *s)
@@ -291,15 +318,42 @@ int gr_seg_seal(gr_segment_t *s)
     return gr_seg_write_indexes(s);
 }
 
-int gr_seg_sync(gr_file_t *log, gr_file_t *idx, gr_file_t *tidx)
+/* fdatasync a file by name; one that is gone (deleted by retention or
+ * replaced meanwhile) needs no sync. */
+static int sync_name(const char *path, const char *suffix, const char *sfx)
 {
-    int rc = 0;
+    char name[PATH_MAX];
+    if (snprintf(name, sizeof(name), "%s%s%s", path, suffix, sfx) >= (int)sizeof(name))
+        return GR_EINVAL;
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = gr_fio_fdatasync(fd) == -1 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+static int sync_files(gr_file_t *log, const char *path, const char *sfx, bool indexes)
+{
+    int rc = 0, r;
     if (log && gr_fio_fdatasync(log->fd) == -1)
         rc = -errno;
-    if (idx && gr_fio_fdatasync(idx->fd) == -1)
-        rc = -errno;
-    if (tidx && gr_fio_fdatasync(tidx->fd) == -1)
-        rc = -errno;
+    for (int i = 0; indexes && i < 2; i++)
+        if ((r = sync_name(path, idx_suffix[i], sfx)) < 0)
+            rc = r;
+    return rc;
+}
+
+int gr_seg_sync_files(gr_file_t *log, const char *path, bool indexes)
+{
+    return sync_files(log, path, "", indexes);
+}
+
+int gr_seg_sync(gr_segment_t *s)
+{
+    int rc = sync_files(s->log, s->path, seg_sfx(s), s->idx_unsynced);
+    if (rc == 0)
+        s->idx_unsynced = false;
     return rc;
 }
 
@@ -352,21 +406,36 @@ static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
 
 /* ---------------------------------------------------------- loading */
 
-static int read_file(gr_file_t *f, uint8_t **out, size_t *len)
+/* Read a whole index file; a missing one reads as empty. */
+static int read_idx(const gr_segment_t *s, int which, uint8_t **out, size_t *len)
 {
+    char name[PATH_MAX];
     struct stat st;
-    if (fstat(f->fd, &st) == -1)
-        return -errno;
+    int rc = 0;
+    *out = NULL;
+    *len = 0;
+    if (snprintf(name, sizeof(name), "%s%s%s", s->path, idx_suffix[which], seg_sfx(s)) >= (int)sizeof(name))
+        return GR_EINVAL;
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? 0 : -errno;
+    if (fstat(fd, &st) == -1) {
+        rc = -errno;
+        goto out;
+    }
     size_t n = (size_t)st.st_size;
     uint8_t *b = gr_malloc(n ? n : 1);
-    ssize_t r = pread_full(f->fd, b, n, 0);
+    ssize_t r = pread_full(fd, b, n, 0);
     if (r < 0) {
         free(b);
-        return GR_EIO;
+        rc = GR_EIO;
+        goto out;
     }
     *out = b;
     *len = (size_t)r;
-    return 0;
+out:
+    close(fd);
+    return rc;
 }
 
 int gr_seg_load(gr_segment_t *s)
@@ -375,7 +444,7 @@ int gr_seg_load(gr_segment_t *s)
     size_t len;
     int rc;
     reset_indexes(s);
-    if ((rc = read_file(s->idx_file, &b, &len)) < 0)
+    if ((rc = read_idx(s, 0, &b, &len)) < 0)
         goto out;
     rc = GR_ECORRUPT;
     if (len % 8 != 0)
@@ -390,7 +459,7 @@ int gr_seg_load(gr_segment_t *s)
     }
     free(b);
     b = NULL;
-    if ((rc = read_file(s->tidx_file, &b, &len)) < 0)
+    if ((rc = read_idx(s, 1, &b, &len)) < 0)
         goto out;
     rc = GR_ECORRUPT;
     if (len % 12 != 0)
@@ -451,9 +520,17 @@ out:
 
 static int truncate_indexes(gr_segment_t *s)
 {
-    if (gr_fio_ftruncate(s->idx_file->fd, 0) == -1 || gr_fio_ftruncate(s->tidx_file->fd, 0) == -1)
-        return GR_EIO;
+    for (int i = 0; i < 2; i++) {
+        int fd = open_idx(s, i, 0);
+        if (fd < 0)
+            return GR_EIO;
+        int r = gr_fio_ftruncate(fd, 0);
+        close(fd);
+        if (r == -1)
+            return GR_EIO;
+    }
     s->idx_written = s->tidx_written = 0;
+    s->idx_unsynced = true;
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * segment.h - one log segment: <base>.log, <base>.index, <base>.timeindex.
  * File formats are drawn in segment.c.  Owned by its log (log.c); used on
  * the loop thread only, except that flush jobs fsync the gr_file_t's they
- * hold references to.
+ * hold references to and the index files by name (gr_seg_sync_files).
+ * Only the .log stays open; index files are opened when used.
  */
 #ifndef GR_SEGMENT_H
 #define GR_SEGMENT_H
@@ -29,8 +30,8 @@ typedef struct gr_segment {
     int64_t size;               /* bytes in .log */
     char *path;                 /* "<dir>/<20 digits>" without suffix, owned */
     gr_file_t *log;             /* .log, owned reference */
-    gr_file_t *idx_file;        /* .index, owned reference */
-    gr_file_t *tidx_file;       /* .timeindex, owned reference */
+    bool cleaned;               /* files still named <path>.*.cleaned (cleaner) */
+    bool idx_unsynced;          /* index files written since their last sync */
 
     gr_idx_entry_t *idx;        /* sparse offset index (every index.interval.bytes) */
     uint32_t n_idx, cap_idx, idx_written;
@@ -56,9 +57,10 @@ typedef struct gr_segment {
 /* Create a new empty segment (truncating stale files of that name). */
 int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out);
 /* Create the files of a segment being written by the log cleaner:
- * <base>.log.cleaned, <base>.index.cleaned, <base>.timeindex.cleaned.
- * seg->path is "<dir>/<base>" as for any segment, so the open files keep
- * working once cleaner.c has renamed them to their final names. */
+ * <base>.log.cleaned, <base>.index.cleaned, <base>.timeindex.cleaned
+ * (seg->cleaned set).  seg->path is "<dir>/<base>" as for any segment, so
+ * the open .log keeps working once cleaner.c has renamed the files to
+ * their final names; whoever renames them clears seg->cleaned. */
 int gr_seg_create_cleaned(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **out);
 /* Forget the fine index (reads fall back to the sparse index): a cleaned
  * segment is old data, not worth 8 bytes per batch of memory. */
@@ -78,12 +80,18 @@ int gr_seg_recover(gr_segment_t *seg, int32_t index_interval, int64_t *dropped);
  * and every later append fails (the caller takes the log offline). */
 int gr_seg_append(gr_segment_t *seg, const uint8_t *data, size_t len, int64_t now_ms,
                   int32_t index_interval);
-/* Write index entries not yet in the files (before an fsync). */
+/* Write index entries not yet in the files (before an fsync); opens and
+ * closes the index files, sets seg->idx_unsynced when it wrote. */
 int gr_seg_write_indexes(gr_segment_t *seg);
 /* The segment stops being active: final time index entry, write indexes. */
 int gr_seg_seal(gr_segment_t *seg);
-/* fdatasync .log, .index, .timeindex. */
-int gr_seg_sync(gr_file_t *log, gr_file_t *idx, gr_file_t *tidx);
+/* fdatasync .log, and .index and .timeindex when seg->idx_unsynced
+ * (cleared on success). */
+int gr_seg_sync(gr_segment_t *seg);
+/* The same for a flush job off the loop thread, holding no segment: log
+ * (may be NULL) and, when indexes, <path>.index and <path>.timeindex
+ * opened by name (a file gone meanwhile needs no sync). */
+int gr_seg_sync_files(gr_file_t *log, const char *path, bool indexes);
 /* Whole batches with last offset >= offset and < upper, up to max_bytes
  * (the first one even if larger when min_one).  GR_ENOENT when the
  * segment holds nothing at or after offset. */

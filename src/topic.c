@@ -15,6 +15,12 @@
  *
  * A partition is placed in the log dir holding the fewest partitions;
  * at startup every log dir is searched for <topic>-<n>.
+ *
+ * Creating a partition costs no fsync of its own: its directory, empty
+ * segment and partition.metadata become durable with the log's first
+ * flush (as in Kafka), and a power cut before that leaves a directory
+ * that the next start fills in again.  Creating a topic fsyncs each log
+ * dir once (the new partition directories) and its properties file.
  */
 #include "topic.h"
 #include "broker.h"
@@ -31,6 +37,7 @@
 static gr_topic_t **table;
 static size_t table_size;
 static int ntopics;
+static int *dir_parts;           /* [log dir] -> partitions placed there */
 
 static uint32_t hash_name(const char *s, size_t len)
 {
@@ -163,12 +170,7 @@ static int topic_save(const gr_topic_t *t)
 
 static int count_in_dir(int d)
 {
-    int n = 0;
-    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
-        for (int32_t i = 0; i < t->npart; i++)
-            if (t->parts[i] && t->parts[i]->log_dir == d)
-                n++;
-    return n;
+    return dir_parts ? dir_parts[d] : 0;
 }
 
 static void part_dir(const gr_topic_t *t, int32_t idx, int d, char *out, size_t n)
@@ -204,6 +206,8 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
 {
     int d = find_existing_dir(t, idx);
     bool fresh = d < 0;
+    if (dir_parts == NULL)
+        dir_parts = gr_calloc((size_t)gr_broker.nlog_dirs, sizeof(*dir_parts));
     if (fresh) {
         d = 0;
         int best = INT_MAX;
@@ -227,6 +231,7 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
         .clean_shutdown = fresh || gr_broker.clean_shutdown_found,
         .ev = gr_broker.ev,
         .lane = d % GR_EV_LANES,
+        .fresh = fresh,
     };
     gr_log_t *log;
     int rc = gr_log_open(&o, &log);
@@ -234,8 +239,10 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
         gr_error("topic", "Cannot open log %s: %s", dir, strerror(-rc));
         return rc;
     }
-    if (fresh)
-        gr_partmeta_write(dir, &t->id);
+    gr_uuid_t id;
+    if (fresh || gr_partmeta_read(dir, &id) < 0 || memcmp(id.b, t->id.b, 16) != 0)
+        gr_partmeta_write(dir, &t->id, !fresh);
+    dir_parts[d]++;
     gr_partition_t *p = gr_calloc(1, sizeof(*p));
     p->topic = t;
     p->index = idx;
@@ -261,6 +268,7 @@ static void partition_free(gr_partition_t *p, bool delete_data)
         gr_log_delete(p->log);
     else
         gr_log_close(p->log);
+    dir_parts[p->log_dir]--;
     free(p);
 }
 
@@ -300,6 +308,14 @@ static int topic_open_parts(gr_topic_t *t, int32_t from, int32_t to)
     return 0;
 }
 
+/* The new partition directories' names: one fsync per log dir. */
+static void sync_log_dirs(void)
+{
+    for (int d = 0; d < gr_broker.nlog_dirs; d++)
+        if (gr_fsync_dir(gr_broker.log_dirs[d]) < 0)
+            gr_warn("topic", "Cannot fsync %s", gr_broker.log_dirs[d]);
+}
+
 int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
                     gr_topic_t **out, const char **msg)
 {
@@ -328,6 +344,7 @@ int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *co
         return KERR_KAFKA_STORAGE_ERROR;
     }
     table_insert(t);
+    sync_log_dirs();
     topic_save(t);
     gr_info("topic", "Created topic %s with %d partitions", t->name, npart);
     if (out)
@@ -359,6 +376,7 @@ int gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
         *msg = "Cannot create the partition logs.";
         return KERR_KAFKA_STORAGE_ERROR;
     }
+    sync_log_dirs();
     topic_save(t);
     return KERR_NONE;
 }
@@ -591,4 +609,6 @@ void gr_topics_close(void)
     table = NULL;
     table_size = 0;
     ntopics = 0;
+    free(dir_parts);
+    dir_parts = NULL;
 }

@@ -625,7 +625,11 @@ static void test_checkpoint(void **state)
         assert_memory_equal(u.b, v.b, 16);
     }
     assert_int_equal(gr_uuid_from_base64("short", &v), GR_EINVAL);
-    assert_int_equal(gr_partmeta_write(dir, &u), 0);
+    assert_int_equal(gr_partmeta_write(dir, &u, true), 0);
+    assert_int_equal(gr_partmeta_read(dir, &v), 0);
+    assert_memory_equal(u.b, v.b, 16);
+    gr_uuid_random(&u);
+    assert_int_equal(gr_partmeta_write(dir, &u, false), 0);
     assert_int_equal(gr_partmeta_read(dir, &v), 0);
     assert_memory_equal(u.b, v.b, 16);
 }
