@@ -195,6 +195,32 @@ static void test_timer_stop_restart(void **state)
     gr_ev_free(ev);
 }
 
+static int64_t fired_us;
+
+static void stamp_stop_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    fired_us = gr_mono_us();
+    gr_ev_stop(ev);
+}
+
+/* A long sleep wakes the loop shortly before the deadline (kernel slack):
+ * the timer itself still never fires early. */
+static void test_long_timer_not_early(void **state)
+{
+    GR_UNUSED(state);
+    gr_ev_t *ev = gr_ev_new();
+    gr_timer_t t;
+    gr_timer_init(&t, stamp_stop_cb, NULL);
+    int64_t t0 = gr_mono_us();
+    gr_timer_start(ev, &t, 300);
+    fired_us = 0;
+    assert_int_equal(gr_ev_run(ev), 0);
+    assert_true(fired_us - t0 >= 300000);
+    assert_true(fired_us - t0 < 2000000);
+    gr_ev_free(ev);
+}
+
 /* ------------------------------------------------------------ hooks */
 
 static int hook_runs;
@@ -745,6 +771,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timers_in_order),
         cmocka_unit_test(test_timer_stop_restart),
+        cmocka_unit_test(test_long_timer_not_early),
         cmocka_unit_test(test_before_sleep),
         cmocka_unit_test(test_submit_order),
         cmocka_unit_test(test_stop_from_thread),
