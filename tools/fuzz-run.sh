@@ -13,6 +13,8 @@
 #   fuzz_<name>: <execs> execs (<n>/s, cov: <c> ft: <f>), <k> crashes
 #
 # Exits non-zero on any crash, sanitizer report, leak or timeout.
+# FUZZ_BUILD (default build-fuzz) picks the build dir, e.g.
+# build-fuzz-noasan from `make fuzz-build FUZZ_ASAN=0` for long runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +22,12 @@ target=${1:?usage: $0 fuzz_<name> SECONDS}
 secs=${2:-60}
 runs=${3:--1}
 name=${target#fuzz_}
-bin=build-fuzz/$target
+build=${FUZZ_BUILD:-build-fuzz}
+bin=$build/$target
 seeds=tests/fuzz/corpus/$name
 work=tests/fuzz/corpus-work/$name
 art=tests/fuzz/corpus-work/artifacts/$name
-log=build-fuzz/logs/$name.log
+log=$build/logs/$name.log
 mkdir -p "$work" "$art" "$(dirname "$log")" "$seeds"
 before=$(ls "$art" | wc -l)
 

@@ -17,8 +17,14 @@
  * A real segment is seeded as {0, 0,0, 0,0, <.log bytes>} (indexes are
  * rebuilt anyway) or with its real index files.
  *
- * One partition directory in a per-process temp dir (tmpfs when there is
- * one) is emptied after every input.
+ * The partition directory, in the per-process temp dir (tmpfs when there
+ * is one), is kept from one input to the next: each input rewrites the
+ * files it describes (O_TRUNC) and unlinks the ones it does not have, so
+ * the directory holds exactly that segment when gr_log_open runs.  The
+ * segment files the previous input left (its base's .log, .index and
+ * .timeindex) are known; anything else (a roll during the append) makes
+ * the next input empty the directory first.  This keeps directory churn
+ * (mkdir, readdir, unlink of every file) out of the per-input cost.
  *
  * Properties checked: every slice gr_log_read returns consists of whole
  * batches that gr_batch_check accepts, and the recovered log accepts an
@@ -36,12 +42,23 @@
 
 static char rec_dir[300];
 static gr_buf_t rec_buf;
+static const char *const rec_base[2] = {"00000000000000000000", "00000000000000000100"};
+static const char *const rec_sfx[3] = {".log", ".index", ".timeindex"};
+static int rec_left = -1;            /* base (0/1) whose 3 files exist, -1 none */
+static bool rec_dirty = true;        /* unknown files may exist: empty the dir */
+
+static void rec_path(char *path, size_t n, int base, int sfx)
+{
+    snprintf(path, n, "%s/%s%s", rec_dir, rec_base[base], rec_sfx[sfx]);
+}
 
 static void rec_empty_dir(void)
 {
     DIR *d = opendir(rec_dir);
-    if (!d)
-        return;
+    if (!d) {
+        perror(rec_dir);
+        abort();
+    }
     struct dirent *e;
     char path[600];
     while ((e = readdir(d)) != NULL) {
@@ -51,6 +68,37 @@ static void rec_empty_dir(void)
         gr_rm_rf(path);
     }
     closedir(d);
+    rec_left = -1;
+    rec_dirty = false;
+}
+
+/* Make <base><sfx> hold p[0..len) (want) or not exist (!want). */
+static void rec_put(int base, int sfx, bool want, const uint8_t *p, size_t len)
+{
+    char path[600];
+    rec_path(path, sizeof(path), base, sfx);
+    if (!want) {
+        if (rec_left == base && unlink(path) == -1 && errno != ENOENT) {
+            perror(path);
+            abort();
+        }
+        return;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        perror(path);
+        abort();
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w <= 0) {
+            perror(path);
+            abort();
+        }
+        done += (size_t)w;
+    }
+    close(fd);
 }
 
 static void rec_check_slice(const gr_log_slice_t *s)
@@ -84,8 +132,13 @@ static void rec_read(gr_log_t *log, int64_t off)
 int fuzz_recovery_one(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
-    if (!rec_dir[0])
-        snprintf(rec_dir, sizeof(rec_dir), "%s/fuzz-0", fuzz_tmpdir());
+    if (!rec_dir[0]) {
+        snprintf(rec_dir, sizeof(rec_dir), "%s/p", fuzz_tmpdir());
+        if (mkdir(rec_dir, 0755) == -1 && errno != EEXIST) {
+            perror(rec_dir);
+            abort();
+        }
+    }
     if (size < 5)
         return 0;
     uint8_t flags = data[0];
@@ -103,22 +156,19 @@ int fuzz_recovery_one(const uint8_t *data, size_t size)
     const uint8_t *tindex = p;
     p += tlen, left -= tlen;
 
-    if (mkdir(rec_dir, 0755) == -1 && errno != EEXIST) {
-        perror(rec_dir);
-        abort();
+    if (rec_dirty)
+        rec_empty_dir();
+    int base = (flags & 4) ? 1 : 0;
+    if (rec_left == 1 - base) {
+        for (int i = 0; i < 3; i++)
+            rec_put(1 - base, i, false, NULL, 0);
     }
-    const char *base = (flags & 4) ? "00000000000000000100" : "00000000000000000000";
-    char path[600];
-    snprintf(path, sizeof(path), "%s/%s.log", rec_dir, base);
-    fuzz_write_file(path, p, left);
-    if (flags & 1) {
-        snprintf(path, sizeof(path), "%s/%s.index", rec_dir, base);
-        fuzz_write_file(path, index, ilen);
-    }
-    if (flags & 2) {
-        snprintf(path, sizeof(path), "%s/%s.timeindex", rec_dir, base);
-        fuzz_write_file(path, tindex, tlen);
-    }
+    rec_put(base, 0, true, p, left);
+    rec_put(base, 1, flags & 1, index, ilen);
+    rec_put(base, 2, flags & 2, tindex, tlen);
+    /* from here on the files of this base may exist, whatever happens */
+    rec_left = base;
+    rec_dirty = true;
 
     gr_log_config_t cfg = {
         .segment_bytes = 1 << 30, .segment_ms = 7LL * 24 * 3600 * 1000,
@@ -151,9 +201,10 @@ int fuzz_recovery_one(const uint8_t *data, size_t size)
             FUZZ_CHECK(gr_log_end_offset(log) == end + 1);
             rec_read(log, end);
         }
+        /* one segment: the directory holds only this base's files */
+        rec_dirty = gr_log_segment_count(log) != 1;
         gr_log_close(log);
     }
-    rec_empty_dir();
     return 0;
 }
 
