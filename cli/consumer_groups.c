@@ -1664,24 +1664,56 @@ static int invalid_with(const cli_opts_t *o, const char *used, const char *const
     return 0;
 }
 
+/* How many of `names` are given. */
+static int count_given(const cli_opts_t *o, const char *const *names)
+{
+    int n = 0;
+    for (; *names; names++)
+        n += cli_has(o, *names);
+    return n;
+}
+
+/* Kafka's checkArgs for options that only some actions take: the first of
+ * `opts` given without any of `actions` is an error, `fmt` naming it. */
+static int only_with(const cli_opts_t *o, const char *const *opts, const char *const *actions, const char *fmt)
+{
+    for (; *opts; opts++) {
+        if (!cli_has(o, *opts))
+            continue;
+        bool ok = false;
+        for (const char *const *a = actions; *a && !ok; a++)
+            ok = cli_has(o, *a);
+        if (!ok)
+            return usage_err(fmt, *opts);
+    }
+    return 0;
+}
+
+/* The actions that work on a set of groups need --group or --all-groups. */
+static int needs_groups(const cli_opts_t *o, const char *action)
+{
+    if (cli_has(o, "group") || cli_has(o, "all-groups"))
+        return 0;
+    return usage_err("Option [%s] takes one of these options: [all-groups], [group]", action);
+}
+
+#define UNAVAILABLE "Option(s) [%s] are unavailable given other options on the command line"
+
 /* Kafka's checkArgs, in its order and with its messages. */
 static int check_args(const cli_opts_t *o)
 {
     if (!cli_get(o, "bootstrap-server"))
         return usage_err("Missing required argument \"[bootstrap-server]\"");
-    int nact = 0;
-    for (int i = 0; actions[i]; i++)
-        nact += cli_has(o, actions[i]);
-    if (nact != 1)
+    if (count_given(o, actions) != 1)
         return usage_err("Command must include exactly one action: --list, --describe, --delete, --reset-offsets, "
                          "--delete-offsets, --history");
     static const char *const describe_only[] = {"members", "verbose", "offsets", NULL};
-    for (int i = 0; describe_only[i]; i++)
-        if (cli_has(o, describe_only[i]) && !cli_has(o, "describe"))
-            return usage_err("Option(s) [%s] are unavailable given other options on the command line",
-                             describe_only[i]);
-    if (cli_has(o, "state") && !cli_has(o, "describe") && !cli_has(o, "list"))
-        return usage_err("Option(s) [state] are unavailable given other options on the command line");
+    static const char *const describe[] = {"describe", NULL};
+    static const char *const state[] = {"state", NULL};
+    static const char *const describe_or_list[] = {"describe", "list", NULL};
+    if (only_with(o, describe_only, describe, UNAVAILABLE) < 0 ||
+        only_with(o, state, describe_or_list, UNAVAILABLE) < 0)
+        return -1;
     const char *t = cli_get(o, "timeout");
     int64_t tv;
     if (t && (!parse_long(t, &tv) || tv <= 0 || tv > INT32_MAX))
@@ -1689,17 +1721,17 @@ static int check_args(const cli_opts_t *o)
 
     bool group = cli_has(o, "group"), allg = cli_has(o, "all-groups");
     if (cli_has(o, "describe")) {
-        if (!group && !allg)
-            return usage_err("Option [describe] takes one of these options: [all-groups], [group]");
-        int sub = cli_has(o, "members") + cli_has(o, "offsets") + cli_has(o, "state");
-        if (sub > 1)
+        if (needs_groups(o, "describe") < 0)
+            return -1;
+        static const char *const views[] = {"members", "offsets", "state", NULL};
+        if (count_given(o, views) > 1)
             return usage_err("Option [describe] takes at most one of these options: [members], [offsets], [state]");
         if (cli_has(o, "state") && cli_get(o, "state"))
             return usage_err("Option [describe] does not take a value for [state]");
     }
     if (cli_has(o, "delete")) {
-        if (!group && !allg)
-            return usage_err("Option [delete] takes one of these options: [all-groups], [group]");
+        if (needs_groups(o, "delete") < 0)
+            return -1;
         if (cli_has(o, "topic"))
             return usage_err("The consumer does not support topic-specific offset deletion from a consumer group.");
     }
@@ -1714,19 +1746,17 @@ static int check_args(const cli_opts_t *o)
                             "user before executing the reset rather than doing a dry run. You should add the "
                             "--dry-run option explicitly if you are scripting this command and want to keep the "
                             "current default behavior without prompting.\n");
-        if (!group && !allg)
-            return usage_err("Option [reset-offsets] takes one of these options: [all-groups], [group]");
+        if (needs_groups(o, "reset-offsets") < 0)
+            return -1;
         for (int i = 0; reset_modes[i]; i++)
             if (invalid_with(o, reset_modes[i], reset_modes) < 0)
                 return -1;
-        int nmode = 0;
-        for (int i = 0; reset_modes[i]; i++)
-            nmode += cli_has(o, reset_modes[i]);
-        if (!nmode)
+        if (!count_given(o, reset_modes))
             return usage_err("Option '[reset-offsets]' requires one of the following scenarios: [to-datetime], "
                              "[by-duration], [to-earliest], [to-latest], [shift-by], [from-file], [to-current], "
                              "[to-offset]");
-        if (!cli_has(o, "from-file") && !cli_has(o, "all-topics") && !cli_has(o, "topic"))
+        static const char *const scopes[] = {"from-file", "all-topics", "topic", NULL};
+        if (!count_given(o, scopes))
             return usage_err("One of the reset scopes should be defined: --all-topics, --topic.");
     }
     if (cli_has(o, "history")) {
@@ -1745,11 +1775,8 @@ static int check_args(const cli_opts_t *o)
     static const char *const reset_only[] = {"dry-run", "execute", "export", "all-topics", "to-earliest",
                                              "to-latest", "to-current", "to-offset", "shift-by", "to-datetime",
                                              "by-duration", "from-file", NULL};
-    if (!cli_has(o, "reset-offsets"))
-        for (int i = 0; reset_only[i]; i++)
-            if (cli_has(o, reset_only[i]))
-                return usage_err("Option [%s] is only supported with [reset-offsets]", reset_only[i]);
-    return 0;
+    static const char *const reset[] = {"reset-offsets", NULL};
+    return only_with(o, reset_only, reset, "Option [%s] is only supported with [reset-offsets]");
 }
 
 static void help(void)
