@@ -53,7 +53,11 @@ void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef
  * --command-config (Java properties file), then extra key/value pairs
  * (NULL-terminated).  Returns NULL after printing an error. */
 rd_kafka_conf_t *cli_conf(const cli_opts_t *o, const char *const *extra);
-/* Create a client of the given type from cli_conf(); NULL after an error. */
+/* Drop librdkafka's log lines (every failed connection attempt) unless
+ * `debug` is configured: the command reports the outcome in one line. */
+void cli_conf_quiet(rd_kafka_conf_t *conf);
+/* Create a client of the given type from cli_conf(), quieted as above;
+ * NULL after an error line. */
 rd_kafka_t *cli_client(const cli_opts_t *o, rd_kafka_type_t type, const char *const *extra);
 
 /* ---- key=value property sets (--producer-property, --property, files) ---- */
@@ -72,6 +76,18 @@ int cli_kv_file(cli_kv_t *kv, const char *path);
 
 /* Print "Error: <fmt>" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Kafka's IncludeList pattern ("a,b.*": blanks and quotes around it
+ * trimmed, spaces dropped, ',' = '|') as a POSIX extended regex that must
+ * match the whole topic name; malloc'ed. */
+char *cli_include_regex(const char *raw);
+
+/* A comma-separated list of partition ids ("0,1,5"), each a decimal int32
+ * (strtol syntax), into ids (room for strlen(s) / 2 + 1 entries); *n gets
+ * the count.  An empty element is an error, except a single trailing comma
+ * when trailing_comma.  Returns 0, or -1 with the offending element in
+ * *bad, *badlen (no message printed: the callers word it as Kafka does). */
+int cli_partition_list(const char *s, bool trailing_comma, int32_t *ids, int *n, const char **bad, size_t *badlen);
 
 /* Request timeout (ms) from --timeout, default 5000 like Kafka's tools. */
 int cli_timeout_ms(const cli_opts_t *o);

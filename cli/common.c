@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,45 @@ int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals)
     return n;
 }
 
+char *cli_include_regex(const char *raw)
+{
+    size_t n = strlen(raw);
+    char *p = malloc(n + 8), *w = p;
+    if (!p)
+        abort();
+    w += sprintf(w, "^(");
+    const char *s = raw, *e = raw + n;
+    while (s < e && (*s == '"' || *s == '\'' || isspace((unsigned char)*s)))
+        s++;
+    while (e > s && (e[-1] == '"' || e[-1] == '\'' || isspace((unsigned char)e[-1])))
+        e--;
+    for (; s < e; s++)
+        if (*s != ' ')
+            *w++ = *s == ',' ? '|' : *s;
+    strcpy(w, ")$");
+    return p;
+}
+
+int cli_partition_list(const char *s, bool trailing_comma, int32_t *ids, int *n, const char **bad, size_t *badlen)
+{
+    *n = 0;
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ",");
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (!len || end != p + len || errno || v < INT32_MIN || v > INT32_MAX) {
+            *bad = p;
+            *badlen = len;
+            return -1;
+        }
+        ids[(*n)++] = (int32_t)v;
+        if (!p[len] || (trailing_comma && !p[len + 1]))
+            return 0;
+        p += len + 1;
+    }
+}
+
 void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef_t *defs)
 {
     fprintf(out, "Usage: gregor %s [options]\n%s\n\nOption                                   Description\n"
@@ -177,12 +217,26 @@ err:
     return NULL;
 }
 
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+void cli_conf_quiet(rd_kafka_conf_t *conf)
+{
+    char dbg[256];
+    size_t dn = sizeof(dbg);
+    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
+}
+
 rd_kafka_t *cli_client(const cli_opts_t *o, rd_kafka_type_t type, const char *const *extra)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = cli_conf(o, extra);
     if (!conf)
         return NULL;
+    cli_conf_quiet(conf);
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
     if (!rk) {
         cli_err("%s", errstr);

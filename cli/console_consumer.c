@@ -176,11 +176,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -210,26 +205,6 @@ static int parse_long(const char *s, long long *out)
         return -1;
     *out = v;
     return 0;
-}
-
-/* Kafka's IncludeList pattern as a librdkafka regex subscription. */
-static char *include_regex(const char *raw)
-{
-    size_t n = strlen(raw);
-    char *p = malloc(n + 8), *w = p;
-    if (!p)
-        abort();
-    w += sprintf(w, "^(");
-    const char *s = raw, *e = raw + n;
-    while (s < e && (*s == '"' || *s == '\'' || isspace((unsigned char)*s)))
-        s++;
-    while (e > s && (e[-1] == '"' || e[-1] == '\'' || isspace((unsigned char)e[-1])))
-        e--;
-    for (; s < e; s++)
-        if (*s != ' ')
-            *w++ = *s == ',' ? '|' : *s;
-    strcpy(w, ")$");
-    return p;
 }
 
 /* Usage checks in ConsoleConsumerOptions order; 0 ok, -1 after the message. */
@@ -409,10 +384,7 @@ int cli_console_consumer_main(int argc, char **argv)
         if (rd_kafka_conf_set(conf, set[i].k, set[i].v, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
             goto conf_err;
     }
-    char dbg[256];
-    size_t dn = sizeof(dbg);
-    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    cli_conf_quiet(conf);
     if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr))))
         goto conf_err;
     conf = NULL;
@@ -451,7 +423,7 @@ int cli_console_consumer_main(int argc, char **argv)
         rd_kafka_topic_partition_list_add(tl, topic, (int32_t)partition)->offset = offset;
         err = rd_kafka_assign(rk, tl);
     } else {
-        char *re = topic ? NULL : include_regex(cli_get(&o, "include"));
+        char *re = topic ? NULL : cli_include_regex(cli_get(&o, "include"));
         rd_kafka_topic_partition_list_add(tl, topic ? topic : re, RD_KAFKA_PARTITION_UA);
         free(re);
         err = rd_kafka_subscribe(rk, tl);

@@ -232,11 +232,6 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             rd_kafka_topic_name(m->rkt), ks, vs, rd_kafka_err2str(m->err));
 }
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
-}
-
 /* Producer configuration in Kafka's precedence order (see the header). */
 static rd_kafka_conf_t *build_conf(const cli_opts_t *o)
 {
@@ -311,10 +306,7 @@ static rd_kafka_conf_t *build_conf(const cli_opts_t *o)
         if (rd_kafka_conf_set(conf, "compression.codec", c, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
             goto conf_err;
     }
-    char dbg[256];
-    size_t dn = sizeof(dbg);
-    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    cli_conf_quiet(conf);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     cli_kv_free(&user);
     return conf;

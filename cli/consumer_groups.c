@@ -162,30 +162,6 @@ static int usage_err(const char *fmt, ...)
 
 /* ------------------------------------------------------------------ client */
 
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
-}
-
-rd_kafka_t *cli_groups_client(const cli_opts_t *o, const char *const *extra)
-{
-    char errstr[512], dbg[256];
-    size_t dlen = sizeof(dbg);
-    rd_kafka_conf_t *conf = cli_conf(o, extra);
-    if (!conf)
-        return NULL;
-    /* connection errors become one "Error:" line at the end, not log spam,
-     * unless the user asked for librdkafka debugging */
-    if (rd_kafka_conf_get(conf, "debug", dbg, &dlen) != RD_KAFKA_CONF_OK || !dbg[0])
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        cli_err("%s", errstr);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
-}
-
 static rd_kafka_AdminOptions_t *aopts(cg_t *c, rd_kafka_admin_op_t op)
 {
     char errstr[256];
@@ -1012,24 +988,18 @@ static int parse_topic_arg(const char *arg, rd_kafka_topic_partition_list_t *out
     }
     char topic[256];
     snprintf(topic, sizeof(topic), "%.*s", (int)(colon - arg), arg);
-    const char *p = colon + 1;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char num[32], *end;
-        snprintf(num, sizeof(num), "%.*s", (int)(len < 31 ? len : 31), p);
-        errno = 0;
-        long v = strtol(num, &end, 10);
-        if (!len || *end || errno || v < INT32_MIN || v > INT32_MAX) {
-            usage_err("Invalid partition '%s' specified in topic arg '%s''", num, arg);
-            return -1;
-        }
-        rd_kafka_topic_partition_list_add(out, topic, (int32_t)v);
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    return 0;
+    const char *p = colon + 1, *bad;
+    size_t badlen;
+    int32_t *ids = calloc(strlen(p) / 2 + 1, sizeof(*ids));
+    int n, rc;
+    if (!ids)
+        abort();
+    if ((rc = cli_partition_list(p, true, ids, &n, &bad, &badlen)) < 0)
+        usage_err("Invalid partition '%.*s' specified in topic arg '%s''", (int)(badlen < 31 ? badlen : 31), bad, arg);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rd_kafka_topic_partition_list_add(out, topic, ids[i]);
+    free(ids);
+    return rc;
 }
 
 static bool parse_long(const char *s, int64_t *v)
@@ -1821,7 +1791,7 @@ int cli_consumer_groups_main(int argc, char **argv)
         cli_opts_free(&c.o);
         return rc;
     }
-    c.rk = cli_groups_client(&c.o, NULL);
+    c.rk = cli_client(&c.o, RD_KAFKA_CONSUMER, NULL);
     if (!c.rk) {
         cli_opts_free(&c.o);
         return 1;

@@ -87,26 +87,13 @@ static int fail(const char *fmt, ...)
 typedef struct {
     regex_t re;
     int lo, hi;
-    int *set; /* --partitions ids, NULL: the range applies */
+    int32_t *set; /* --partitions ids, NULL: the range applies */
     int nset;
 } rule_t;
 
 static int include_compile(const char *raw, regex_t *re)
 {
-    size_t n = strlen(raw);
-    char *p = malloc(n + 8), *w = p;
-    if (!p)
-        abort();
-    w += sprintf(w, "^(");
-    const char *s = raw, *e = raw + n;
-    while (s < e && (*s == '"' || *s == '\'' || isspace((unsigned char)*s)))
-        s++;
-    while (e > s && (e[-1] == '"' || e[-1] == '\'' || isspace((unsigned char)e[-1])))
-        e--;
-    for (; s < e; s++)
-        if (*s != ' ')
-            *w++ = *s == ',' ? '|' : *s;
-    strcpy(w, ")$");
+    char *p = cli_include_regex(raw);
     int rc = regcomp(re, p, REG_EXTENDED | REG_NOSUB);
     free(p);
     if (rc)
@@ -187,11 +174,6 @@ static int cmp_tp(const void *a, const void *b)
     const rd_kafka_topic_partition_t *x = a, *y = b;
     int c = strcmp(x->topic, y->topic);
     return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
 }
 
 /* --time as a ListOffsets timestamp; -1 after the error. */
@@ -294,10 +276,7 @@ static int max_timestamp_scan(const cli_opts_t *o, rd_kafka_t *rk, rd_kafka_topi
     rd_kafka_conf_t *conf = cli_conf(o, extra);
     if (!conf)
         goto out;
-    char dbg[256];
-    size_t dn = sizeof(dbg);
-    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    cli_conf_quiet(conf);
     if (!(c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
         rd_kafka_conf_destroy(conf);
         fail("%s", errstr);
@@ -378,7 +357,7 @@ int cli_get_offsets_main(int argc, char **argv)
     cli_opts_t o;
     int rc = 1, nrules = 0, nset = 0;
     rule_t *rules = NULL;
-    int *set = NULL;
+    int32_t *set = NULL;
     rd_kafka_t *rk = NULL;
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_topic_partition_list_t *tpl = NULL;
@@ -420,23 +399,14 @@ int cli_get_offsets_main(int argc, char **argv)
         }
     } else {
         const char *ps = cli_get(&o, "partitions");
-        set = calloc(ps ? strlen(ps) + 1 : 1, sizeof(int));
+        set = calloc(ps ? strlen(ps) / 2 + 1 : 1, sizeof(*set));
         if (!set)
             abort();
-        if (ps && *ps) {
-            for (const char *p = ps;;) {
-                size_t len = strcspn(p, ",");
-                char *end;
-                long v = strtol(p, &end, 10);
-                if (!len || end != p + len || v < INT_MIN || v > INT_MAX) {
-                    fail("--partitions expects a comma separated list of numeric partition ids, but received: %s", ps);
-                    goto out;
-                }
-                set[nset++] = (int)v;
-                if (!p[len])
-                    break;
-                p += len + 1;
-            }
+        const char *bad;
+        size_t badlen;
+        if (ps && *ps && cli_partition_list(ps, false, set, &nset, &bad, &badlen) < 0) {
+            fail("--partitions expects a comma separated list of numeric partition ids, but received: %s", ps);
+            goto out;
         }
         rules = calloc(1, sizeof(*rules));
         if (!rules)
@@ -454,10 +424,7 @@ int cli_get_offsets_main(int argc, char **argv)
     rd_kafka_conf_t *conf = cli_conf(&o, extra);
     if (!conf)
         goto out;
-    char dbg[256];
-    size_t dn = sizeof(dbg);
-    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
+    cli_conf_quiet(conf);
     if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
         rd_kafka_conf_destroy(conf);
         fail("%s", errstr);

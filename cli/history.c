@@ -594,7 +594,7 @@ int cli_group_history(const cli_opts_t *o, const char *group)
     hist_t h = {.group = group, .prev_ts = -1};
     rd_kafka_topic_partition_list_t *tp = NULL;
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_t *rk = cli_groups_client(o, extra);
+    rd_kafka_t *rk = cli_client(o, RD_KAFKA_CONSUMER, extra);
     if (!rk)
         return 1;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, OFFSETS_TOPIC, NULL);

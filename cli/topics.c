@@ -69,24 +69,10 @@ static bool is_internal(const char *t)
     return !strcmp(t, "__consumer_offsets") || !strcmp(t, "__transaction_state");
 }
 
-/* Kafka's IncludeList: trim, ',' -> '|', no spaces, no surrounding quotes;
- * the pattern must match the whole topic name. */
+/* Kafka's IncludeList, compiled; -1 after the error line. */
 static int include_compile(const char *raw, regex_t *re)
 {
-    size_t n = strlen(raw);
-    char *p = malloc(n + 8), *w = p;
-    if (!p)
-        abort();
-    w += sprintf(w, "^(");
-    const char *s = raw, *e = raw + n;
-    while (s < e && (*s == '"' || *s == '\'' || *s == ' ' || *s == '\t'))
-        s++;
-    while (e > s && (e[-1] == '"' || e[-1] == '\'' || e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    for (; s < e; s++)
-        if (*s != ' ')
-            *w++ = *s == ',' ? '|' : *s;
-    strcpy(w, ")$");
+    char *p = cli_include_regex(raw);
     int rc = regcomp(re, p, REG_EXTENDED | REG_NOSUB);
     free(p);
     if (rc) {
@@ -129,30 +115,6 @@ static int select_topics(const rd_kafka_metadata_t *md, const char *pattern, boo
     qsort(v, (size_t)n, sizeof(*v), cmp_topic);
     *out = v;
     return n;
-}
-
-/* librdkafka logs every failed connection attempt; the command reports the
- * outcome in one line instead.  With debug=... configured, logs stay on. */
-static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk, (void)level, (void)fac, (void)buf;
-}
-
-static rd_kafka_t *new_client(const cli_opts_t *o)
-{
-    char errstr[512], dbg[256];
-    size_t dn = sizeof(dbg);
-    rd_kafka_conf_t *conf = cli_conf(o, NULL);
-    if (!conf)
-        return NULL;
-    if (rd_kafka_conf_get(conf, "debug", dbg, &dn) != RD_KAFKA_CONF_OK || !dbg[0])
-        rd_kafka_conf_set_log_cb(conf, quiet_log);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        cli_err("%s", errstr);
-        rd_kafka_conf_destroy(conf);
-    }
-    return rk;
 }
 
 /* ---- admin request plumbing ---- */
@@ -567,7 +529,7 @@ int cli_topics_main(int argc, char **argv)
         cli_opts_free(&o);
         return 1;
     }
-    rd_kafka_t *rk = new_client(&o);
+    rd_kafka_t *rk = cli_client(&o, RD_KAFKA_PRODUCER, NULL);
     if (!rk) {
         cli_opts_free(&o);
         return 1;
