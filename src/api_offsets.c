@@ -33,10 +33,12 @@
 int16_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
                                  int32_t generation, int16_t api_version);
 
+enum { KEY_OFFSET_COMMIT = 8, KEY_OFFSET_DELETE = 47 };
+
 /* A request waiting for its records to become durable. */
 typedef struct offsets_park {
     gr_req_t *req;                  /* NULL once the connection is gone */
-    int16_t api_key;
+    int16_t api_key;                /* KEY_OFFSET_COMMIT or KEY_OFFSET_DELETE */
     gr_OffsetCommitResponse_t commit;     /* in req->arena */
     gr_OffsetDeleteResponse_t del;        /* in req->arena */
 } offsets_park_t;
@@ -57,20 +59,35 @@ static offsets_park_t *park(gr_req_t *req)
     return pk;
 }
 
-static void commit_done(void *arg, int16_t err)
+/* Every partition of resp (an OffsetCommitResponse or OffsetDeleteResponse)
+ * not already failed gets err. */
+#define FILL_ERRORS(resp, err)                                                  \
+    do {                                                                        \
+        for (int32_t t_ = 0; t_ < (resp)->Topics_count; t_++)                   \
+            for (int32_t p_ = 0; p_ < (resp)->Topics[t_].Partitions_count; p_++) \
+                if ((resp)->Topics[t_].Partitions[p_].ErrorCode == KERR_NONE)   \
+                    (resp)->Topics[t_].Partitions[p_].ErrorCode = (err);        \
+    } while (0)
+
+/* The store finished (gr_coord_cb): answer the parked OffsetCommit or
+ * OffsetDelete, err filling the partitions that had none, unless the
+ * connection is gone; frees the park either way. */
+static void store_done(void *arg, int16_t err)
 {
     offsets_park_t *pk = arg;
-    if (pk->req) {
-        gr_req_t *req = pk->req;
+    gr_req_t *req = pk->req;
+    if (req) {
         req->on_cancel = NULL;
         req->park = NULL;
-        if (err != KERR_NONE) {
-            for (int32_t t = 0; t < pk->commit.Topics_count; t++)
-                for (int32_t p = 0; p < pk->commit.Topics[t].Partitions_count; p++)
-                    if (pk->commit.Topics[t].Partitions[p].ErrorCode == KERR_NONE)
-                        pk->commit.Topics[t].Partitions[p].ErrorCode = err;
+        if (pk->api_key == KEY_OFFSET_COMMIT) {
+            if (err != KERR_NONE)
+                FILL_ERRORS(&pk->commit, err);
+            GR_RESPOND(req, OffsetCommitResponse, &pk->commit);
+        } else {
+            if (err != KERR_NONE)
+                FILL_ERRORS(&pk->del, err);
+            GR_RESPOND(req, OffsetDeleteResponse, &pk->del);
         }
-        GR_RESPOND(req, OffsetCommitResponse, &pk->commit);
     }
     free(pk);
 }
@@ -174,11 +191,11 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
         gr_debug("offsets", "OffsetCommit for group %.*s from %s: %s", (int)glen, gid, gr_req_peer(req),
                  gr_kerr_name(gerr));
     if (ok == 0 || !g) {
-        commit_done(pk, KERR_NONE);
+        store_done(pk, KERR_NONE);
         return;
     }
     const char *who = r.MemberId.len > 0 ? cdup(req, r.MemberId) : req->client_id;
-    gr_coord_commit_offsets(g, who, c, n, commit_done, pk);
+    gr_coord_commit_offsets(g, who, c, n, store_done, pk);
 }
 
 /* ------------------------------------------------------------ OffsetFetch */
@@ -349,24 +366,6 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
 
 /* ------------------------------------------------------------ OffsetDelete */
 
-static void delete_done(void *arg, int16_t err)
-{
-    offsets_park_t *pk = arg;
-    if (pk->req) {
-        gr_req_t *req = pk->req;
-        req->on_cancel = NULL;
-        req->park = NULL;
-        if (err != KERR_NONE) {
-            for (int32_t t = 0; t < pk->del.Topics_count; t++)
-                for (int32_t p = 0; p < pk->del.Topics[t].Partitions_count; p++)
-                    if (pk->del.Topics[t].Partitions[p].ErrorCode == KERR_NONE)
-                        pk->del.Topics[t].Partitions[p].ErrorCode = err;
-        }
-        GR_RESPOND(req, OffsetDeleteResponse, &pk->del);
-    }
-    free(pk);
-}
-
 void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
 {
     gr_OffsetDeleteRequest_t r;
@@ -387,7 +386,7 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
     else if (g->state != GR_GROUP_EMPTY && !(g->protocol_type && !strcmp(g->protocol_type, "consumer")))
         resp->ErrorCode = KERR_NON_EMPTY_GROUP;
     if (resp->ErrorCode != KERR_NONE) {
-        delete_done(pk, KERR_NONE);
+        store_done(pk, KERR_NONE);
         return;
     }
     bool empty = g->state == GR_GROUP_EMPTY;
@@ -423,5 +422,5 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
                                          .leader_epoch = -1, .expire_timestamp = -1, .error = e};
         }
     }
-    gr_coord_delete_offsets(g, c, n, delete_done, pk);
+    gr_coord_delete_offsets(g, c, n, store_done, pk);
 }

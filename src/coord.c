@@ -39,11 +39,13 @@
  *   OffsetCommitValue v0-v4 and GroupMetadataValue v0-v4 are read.
  *
  * Writes: every operation builds one uncompressed batch, appends it with
- * gr_log_append and wakes fetchers.  The completion waits for an fsync
- * when the flush policy asks for one, and always runs from a zero-delay
- * timer so it never re-enters the caller.  In-memory offsets change right
- * after the append, in log order (a later flush of an earlier commit cannot
- * undo a newer one).
+ * gr_log_append and wakes fetchers.  Offset commits are appended in groups
+ * (see "group commit" below): the batches of one loop turn on one
+ * partition go out in a single append from a before-sleep hook.  The
+ * completion waits for an fsync when the flush policy asks for one, and
+ * never runs inside the call that started the write (a zero-delay timer,
+ * or the hook).  In-memory offsets change right after the append, in log
+ * order (a later flush of an earlier commit cannot undo a newer one).
  *
  * Loading: one partition at a time, one read of offsets.load.buffer.size
  * per loop turn, so the listener stays responsive; requests for groups on
@@ -66,6 +68,7 @@
 #include "schema_gen.h"
 #include "topic.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +86,28 @@ typedef struct op {
     void *arg;
     int16_t err;
 } op_t;
+
+/* A commit whose batch waits for its partition's group append.  One
+ * allocation: the entries (only those that passed validation) and every
+ * string they point to follow the struct. */
+typedef struct pend {
+    struct pend *next;
+    gr_coord_cb *cb;
+    void *arg;
+    gr_group_t *g;                  /* stays registered: see "group commit" */
+    const char *who;
+    gr_coord_commit_t *c;
+    int32_t n;
+    int16_t err;
+    size_t pos, len;                /* its batch in the partition's buffer */
+} pend_t;
+
+/* The commits of one __consumer_offsets partition since its last append. */
+typedef struct pend_part {
+    gr_buf_t buf;                   /* their batches, back to back */
+    pend_t *head, *tail;
+    bool dirty;                     /* listed in C.dirty */
+} pend_part_t;
 
 /* Last GroupMetadata value of a group seen while loading a partition. */
 typedef struct pending_md {
@@ -109,6 +134,11 @@ static struct {
     gr_arena_t arena;
     gr_timer_t load_timer, expire_timer, done_timer;
     op_t *done_head, *done_tail;
+    pend_part_t *pend;              /* per partition */
+    int32_t *dirty;                 /* partitions with commits waiting */
+    int32_t ndirty;
+    gr_timer_t pend_timer;          /* fallback when no before-sleep hook runs */
+    gr_ev_t *hook_ev;               /* the loop the hook is registered on */
 } C;
 
 #define MD_BUCKETS 1024u
@@ -376,15 +406,13 @@ static void flush_done(void *arg, int rc)
     complete(op);
 }
 
-/* Append the finished batch to p.  Returns a Kafka error already mapped
- * for group coordinator callers; too_large is the code for oversized
- * batches (INVALID_COMMIT_OFFSET_SIZE for commits). */
-static int16_t append_batch(gr_partition_t *p, gr_batch_builder_t *b, int64_t now_ms, int16_t too_large)
+/* Append batch bytes (one or more whole batches) to p.  Returns a Kafka
+ * error already mapped for group coordinator callers; too_large is the
+ * code for oversized batches (INVALID_COMMIT_OFFSET_SIZE for commits). */
+static int16_t append_bytes(gr_partition_t *p, uint8_t *data, size_t len, int64_t now_ms, int16_t too_large)
 {
     if (!p)
         return KERR_COORDINATOR_NOT_AVAILABLE;
-    size_t len = 0;
-    uint8_t *data = gr_batch_builder_finish(b, 0, -1, -1, -1, &len);
     gr_append_info_t info;
     memset(&info, 0, sizeof(info));
     int rc = gr_log_append(p->log, data, len, p->leader_epoch, false, now_ms, &info);
@@ -403,6 +431,16 @@ static int16_t append_batch(gr_partition_t *p, gr_batch_builder_t *b, int64_t no
     return KERR_NONE;
 }
 
+/* Append the finished batch to p (see append_bytes). */
+static int16_t append_batch(gr_partition_t *p, gr_batch_builder_t *b, int64_t now_ms, int16_t too_large)
+{
+    if (!p)
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    size_t len = 0;
+    uint8_t *data = gr_batch_builder_finish(b, 0, -1, -1, -1, &len);
+    return append_bytes(p, data, len, now_ms, too_large);
+}
+
 /* After a successful append (or a failure: err), report when durable. */
 static void finish(gr_partition_t *p, int16_t err, gr_coord_cb *cb, void *arg)
 {
@@ -416,12 +454,15 @@ static void finish(gr_partition_t *p, int16_t err, gr_coord_cb *cb, void *arg)
 
 /* ------------------------------------------------------------ writes */
 
+static void pend_flush_group(gr_group_t *g);
+
 void gr_coord_store_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
 {
     if (!C.started) {
         finish(NULL, KERR_NONE, cb, arg);
         return;
     }
+    pend_flush_group(g);
     int64_t now = gr_now_ms();
     gr_partition_t *p = group_partition(g);
     gr_batch_builder_t b;
@@ -445,6 +486,7 @@ void gr_coord_delete_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
         finish(NULL, KERR_NONE, cb, arg);
         return;
     }
+    pend_flush_group(g);
     int64_t now = gr_now_ms();
     gr_partition_t *p = group_partition(g);
     gr_batch_builder_t b;
@@ -475,52 +517,244 @@ static void hist_commit(gr_group_t *g, const char *who, const gr_coord_commit_t 
     free(topic);
 }
 
+/* The group's map after a successful append, in log order. */
+static void commit_apply(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int32_t n, int64_t now)
+{
+    gr_offset_map_t *m = gr_offsets_of(g);
+    for (int32_t i = 0; i < n; i++) {
+        if (c[i].error != KERR_NONE)
+            continue;
+        int64_t prev;
+        gr_offset_put(m, c[i].topic, c[i].topic_len, c[i].partition, c[i].offset, c[i].leader_epoch,
+                      c[i].metadata, c[i].metadata_len, c[i].commit_timestamp, c[i].expire_timestamp, &prev);
+        if (prev != c[i].offset)
+            hist_commit(g, who, &c[i], prev, now);
+    }
+}
+
+/* ---- group commit ----
+ * A commit's batch is built at once but appended later, together with the
+ * other commits of the same loop turn on the same partition: one
+ * gr_log_append (one write) for all of them, from the before-sleep hook.
+ * Each commit keeps its own batch, so the log holds exactly what one append
+ * per commit would have written.  Then, in order, each group's map is
+ * updated and each commit acknowledged: directly from the hook, which runs
+ * before net.c flushes output (gr_coord_start precedes gr_net_listen), or
+ * after the fsync when the flush policy asks for one.  If the joint append
+ * is refused (a batch too large, ...), every commit is appended alone and
+ * gets its own answer, as before.
+ *
+ * Any other write to the partition first appends what is waiting there, so
+ * the log order stays the call order, and a group cannot be removed while
+ * one of its commits waits (removal always follows a write of its own). */
+
+static void pend_free_list(pend_t *e)
+{
+    while (e) {
+        pend_t *n = e->next;
+        free(e);
+        e = n;
+    }
+}
+
+static void pend_report(pend_t *head, int16_t flush_err)
+{
+    for (pend_t *e = head; e; e = e->next)
+        if (e->cb)
+            e->cb(e->arg, e->err != KERR_NONE ? e->err : flush_err);
+    pend_free_list(head);
+}
+
+/* Completion of a group's fsync: arg is the list. */
+static void pend_flushed(void *arg, int16_t err)
+{
+    pend_report(arg, err);
+}
+
+/* Append everything waiting on partition `part`.  direct: acknowledge
+ * right here (the hook); otherwise through the done timer. */
+static void pend_flush(int32_t part, bool direct)
+{
+    pend_part_t *q = &C.pend[part];
+    pend_t *head = q->head;
+    if (!head)
+        return;
+    q->head = q->tail = NULL;
+    gr_topic_t *t = offsets_topic();
+    gr_partition_t *p = t ? gr_partition_get(t, part) : NULL;
+    int64_t now = gr_now_ms();
+    int16_t err = append_bytes(p, q->buf.p, q->buf.len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
+    bool sync = err == KERR_NONE && gr_log_flush_due(p->log);
+    if (err != KERR_NONE && head->next) {
+        for (pend_t *e = head; e; e = e->next) {
+            e->err = append_bytes(p, q->buf.p + e->pos, e->len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
+            sync |= e->err == KERR_NONE && gr_log_flush_due(p->log);
+        }
+    } else {
+        for (pend_t *e = head; e; e = e->next)
+            e->err = err;
+    }
+    q->buf.len = 0;
+    for (pend_t *e = head; e; e = e->next)
+        if (e->err == KERR_NONE)
+            commit_apply(e->g, e->who, e->c, e->n, now);
+    if (sync) {
+        gr_log_flush(p->log, gr_log_end_offset(p->log), flush_done, op_new(pend_flushed, head));
+    } else if (direct) {
+        pend_report(head, KERR_NONE);
+    } else {
+        op_t *op = op_new(pend_flushed, head);
+        complete(op);
+    }
+}
+
+static void pend_flush_all(bool direct)
+{
+    if (gr_broker.ev)
+        gr_timer_stop(gr_broker.ev, &C.pend_timer);
+    while (C.ndirty > 0) {
+        int32_t part = C.dirty[--C.ndirty];
+        C.pend[part].dirty = false;
+        pend_flush(part, direct);
+    }
+}
+
+/* Before another write to g's partition: what waits there goes first. */
+static void pend_flush_group(gr_group_t *g)
+{
+    if (!C.started || !C.pend)
+        return;
+    gr_partition_t *p = group_partition(g);
+    if (p && p->index < C.npart)
+        pend_flush(p->index, false);
+}
+
+static void pend_hook(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(arg);
+    if (C.ndirty > 0)
+        pend_flush_all(true);
+}
+
+static void pend_timer_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(arg);
+    pend_flush_all(true);
+}
+
+/* Queue one commit (its batch and a copy of its valid entries). */
+static void pend_add(gr_partition_t *p, gr_group_t *g, const char *who, const gr_coord_commit_t *c, int32_t n,
+                     const uint8_t *batch, size_t blen, gr_coord_cb *cb, void *arg)
+{
+    size_t wl = strlen(who ? who : "");
+    size_t sz = sizeof(pend_t) + wl + 1;
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (c[i].error != KERR_NONE)
+            continue;
+        k++;
+        sz += c[i].topic_len + 1 + (c[i].metadata ? c[i].metadata_len + 1 : 0);
+    }
+    sz += (size_t)k * sizeof(gr_coord_commit_t);
+    pend_t *e = gr_malloc(sz);
+    e->next = NULL;
+    e->cb = cb;
+    e->arg = arg;
+    e->g = g;
+    e->n = k;
+    e->err = KERR_NONE;
+    e->c = (gr_coord_commit_t *)(e + 1);
+    char *s = (char *)(e->c + k);
+    memcpy(s, who ? who : "", wl + 1);
+    e->who = s;
+    s += wl + 1;
+    int32_t j = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (c[i].error != KERR_NONE)
+            continue;
+        gr_coord_commit_t *x = &e->c[j++];
+        *x = c[i];
+        memcpy(s, c[i].topic, c[i].topic_len);
+        s[c[i].topic_len] = '\0';
+        x->topic = s;
+        s += c[i].topic_len + 1;
+        if (c[i].metadata) {
+            memcpy(s, c[i].metadata, c[i].metadata_len);
+            s[c[i].metadata_len] = '\0';
+            x->metadata = s;
+            s += c[i].metadata_len + 1;
+        }
+    }
+    pend_part_t *q = &C.pend[p->index];
+    gr_buf_reserve(&q->buf, q->buf.len + blen);
+    memcpy(q->buf.p + q->buf.len, batch, blen);
+    e->pos = q->buf.len;
+    e->len = blen;
+    q->buf.len += blen;
+    if (q->tail)
+        q->tail->next = e;
+    else
+        q->head = e;
+    q->tail = e;
+    if (!q->dirty) {
+        q->dirty = true;
+        C.dirty[C.ndirty++] = p->index;
+    }
+    if (!gr_timer_armed(&C.pend_timer))
+        gr_timer_start(gr_broker.ev, &C.pend_timer, 0);
+}
+
 void gr_coord_commit_offsets(gr_group_t *g, const char *who, gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb,
                              void *arg)
 {
     int64_t now = gr_now_ms();
     int32_t nrec = 0;
-    gr_partition_t *p = NULL;
-    int16_t err = KERR_NONE;
+    if (!C.started) {
+        commit_apply(g, who, c, n, now);
+        finish(NULL, KERR_NONE, cb, arg);
+        return;
+    }
+    gr_partition_t *p = group_partition(g);
     gr_batch_builder_t b;
     gr_batch_builder_init(&b, 0, now);
-    if (C.started) {
-        p = group_partition(g);
-        for (int32_t i = 0; i < n; i++) {
-            if (c[i].error != KERR_NONE)
-                continue;
-            gr_wr_t k, v;
-            gr_wr_init(&k);
-            gr_wr_init(&v);
-            gr_coord_offset_key(&k, g->group_id, strlen(g->group_id), c[i].topic, c[i].topic_len, c[i].partition);
-            gr_coord_offset_value(&v, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len,
-                                  c[i].commit_timestamp, c[i].expire_timestamp);
-            add_record(&b, now, &k, &v);
-            gr_wr_free(&k);
-            gr_wr_free(&v);
-            nrec++;
-        }
-        if (nrec > 0)
-            err = append_batch(p, &b, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
+    for (int32_t i = 0; i < n; i++) {
+        if (c[i].error != KERR_NONE)
+            continue;
+        gr_wr_t k, v;
+        gr_wr_init(&k);
+        gr_wr_init(&v);
+        gr_coord_offset_key(&k, g->group_id, strlen(g->group_id), c[i].topic, c[i].topic_len, c[i].partition);
+        gr_coord_offset_value(&v, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len,
+                              c[i].commit_timestamp, c[i].expire_timestamp);
+        add_record(&b, now, &k, &v);
+        gr_wr_free(&k);
+        gr_wr_free(&v);
+        nrec++;
+    }
+    if (nrec == 0 || !p || p->index >= C.npart) {
+        gr_batch_builder_free(&b);
+        finish(NULL, nrec == 0 ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE, cb, arg);
+        return;
+    }
+    size_t len = 0;
+    uint8_t *data = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
+    if (gr_broker.ev && !C.stopped) {
+        pend_add(p, g, who, c, n, data, len, cb, arg);
+    } else {
+        /* no loop to come back from: append now */
+        int16_t err = append_bytes(p, data, len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
+        if (err == KERR_NONE)
+            commit_apply(g, who, c, n, now);
+        finish(p, err, cb, arg);
     }
     gr_batch_builder_free(&b);
-    if (err == KERR_NONE) {
-        gr_offset_map_t *m = gr_offsets_of(g);
-        for (int32_t i = 0; i < n; i++) {
-            if (c[i].error != KERR_NONE)
-                continue;
-            int64_t prev;
-            gr_offset_put(m, c[i].topic, c[i].topic_len, c[i].partition, c[i].offset, c[i].leader_epoch,
-                          c[i].metadata, c[i].metadata_len, c[i].commit_timestamp, c[i].expire_timestamp, &prev);
-            if (prev != c[i].offset)
-                hist_commit(g, who, &c[i], prev, now);
-        }
-    }
-    finish(nrec > 0 ? p : NULL, err, cb, arg);
 }
 
 void gr_coord_delete_offsets(gr_group_t *g, gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb, void *arg)
 {
+    pend_flush_group(g);
     int64_t now = gr_now_ms();
     int32_t nrec = 0;
     bool dead = false;
@@ -629,6 +863,8 @@ int gr_coord_expire(int64_t now_ms)
 {
     int64_t retention_ms = gr_broker.cfg.offsets_retention_minutes * 60000;
     int total = 0, dead = 0;
+    if (C.started && C.pend)
+        pend_flush_all(false);
     gr_group_t *g = gr_group_next(NULL);
     while (g) {
         gr_group_t *next = gr_group_next(g);
@@ -1048,6 +1284,20 @@ void gr_coord_load_all(void)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Buffers of the group commit (nothing may be waiting). */
+static void pend_free_all(void)
+{
+    for (int32_t i = 0; C.pend && i < C.npart; i++) {
+        assert(!C.pend[i].head);
+        gr_buf_free(&C.pend[i].buf);
+    }
+    free(C.pend);
+    C.pend = NULL;
+    free(C.dirty);
+    C.dirty = NULL;
+    C.ndirty = 0;
+}
+
 int gr_coord_start(void)
 {
     gr_topic_t *t = offsets_topic();
@@ -1068,6 +1318,9 @@ int gr_coord_start(void)
                 t->npart, gr_broker.cfg.offsets_topic_num_partitions, t->npart);
     }
     C.npart = t->npart;
+    pend_free_all();
+    C.pend = gr_calloc((size_t)C.npart, sizeof(*C.pend));
+    C.dirty = gr_calloc((size_t)C.npart, sizeof(*C.dirty));
     free(C.loading);
     C.loading = gr_calloc((size_t)C.npart, sizeof(bool));
     for (int32_t i = 0; i < C.npart; i++)
@@ -1083,6 +1336,13 @@ int gr_coord_start(void)
     gr_timer_init(&C.load_timer, load_timer_cb, NULL);
     gr_timer_init(&C.expire_timer, expire_timer_cb, NULL);
     gr_timer_init(&C.done_timer, done_timer_cb, NULL);
+    gr_timer_init(&C.pend_timer, pend_timer_cb, NULL);
+    if (gr_broker.ev && C.hook_ev != gr_broker.ev) {
+        /* before net.c's output flush: main.c starts the coordinator
+         * before the listener (see "group commit") */
+        gr_ev_before_sleep(gr_broker.ev, pend_hook, NULL);
+        C.hook_ev = gr_broker.ev;
+    }
     if (gr_broker.ev) {
         gr_timer_start(gr_broker.ev, &C.load_timer, 0);
         gr_timer_start(gr_broker.ev, &C.expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
@@ -1099,7 +1359,11 @@ void gr_coord_stop(void)
         gr_timer_stop(gr_broker.ev, &C.expire_timer);
         gr_timer_stop(gr_broker.ev, &C.done_timer);
     }
+    pend_flush_all(false);
+    if (gr_broker.ev)
+        gr_timer_stop(gr_broker.ev, &C.pend_timer);
     run_done();
+    pend_free_all();
     C.stopped = true;
     if (C.md) {
         for (uint32_t i = 0; i < MD_BUCKETS; i++) {

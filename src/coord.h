@@ -56,10 +56,15 @@ typedef struct gr_coord_commit {
     int16_t error;
 } gr_coord_commit_t;
 
-/* Commit: one batch of OffsetCommit records, the group's map updated right
- * after the append (in log order), one GR_HIST_COMMIT history entry per
- * changed offset (`who` = member id or client id).  On an append failure
- * nothing changes and cb gets the mapped error. */
+/* Commit: one batch of OffsetCommit records, appended together with the
+ * other commits of the same loop turn on the same partition (one write;
+ * group commit, see coord.c) from a before-sleep hook; then the group's map
+ * is updated (in log order), one GR_HIST_COMMIT history entry per changed
+ * offset (`who` = member id or client id), and cb runs (after the fsync if
+ * the flush policy asks for one).  The entries are copied: c may be freed
+ * when the call returns; g must stay registered (removing a group always
+ * goes through a coord write first, which appends what waits).  On an
+ * append failure nothing changes and cb gets the mapped error. */
 void gr_coord_commit_offsets(gr_group_t *g, const char *who, gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb,
                              void *arg);
 /* OffsetDelete: tombstones for the entries (error == KERR_NONE) that exist

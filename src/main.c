@@ -235,7 +235,9 @@ int main(int argc, char **argv)
     gr_info("broker", "Log recovery finished in %lld ms", (long long)(gr_mono_ms() - t0));
     /* __consumer_offsets: created if missing, replayed from loop timers
      * (group requests answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); also
-     * arms the offsets.retention.check.interval.ms expiry timer */
+     * arms the offsets.retention.check.interval.ms expiry timer.  Before
+     * the listener: coord's before-sleep hook (the group commit of offset
+     * commits) must run before net.c's output flush. */
     if (gr_coord_start() < 0)
         gr_warn("broker", "The group coordinator is not available: %s is missing", GR_OFFSETS_TOPIC);
 

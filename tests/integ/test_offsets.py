@@ -279,3 +279,90 @@ def _try_fetch(b, group, topics):
     if any(e == kp.COORDINATOR_LOAD_IN_PROGRESS for _, _, e in r["offsets"].values()):
         return None
     return r["offsets"]
+
+
+def _async_commits(consumers, done, topic, rounds, base, timeout=120):
+    """Each consumer commits (partition 0: base+i, partition 1: base+2i) for
+    i in 1..rounds with commit(asynchronous=True), without waiting in
+    between, then serves callbacks until every commit has reported in
+    done[consumer index] (filled by the consumers' on_commit)."""
+    deadline = time.monotonic() + timeout
+    for r in range(1, rounds + 1):
+        for c in consumers:
+            c.commit(offsets=[TopicPartition(topic, 0, base + r), TopicPartition(topic, 1, base + 2 * r)],
+                     asynchronous=True)
+        if r % 50 == 0:
+            for c in consumers:
+                c.poll(0)
+        assert time.monotonic() < deadline, "commits not even sent within %ss" % timeout
+    while any(len(done.get(i, [])) < rounds for i in range(len(consumers))) \
+            and time.monotonic() < deadline:
+        for c in consumers:
+            c.poll(0.05)
+
+
+def test_pipelined_async_commits(broker_factory):
+    """Many async commits in flight from several groups (some sharing a
+    __consumer_offsets partition, so their records go out in joint appends)
+    all succeed, the last one wins, and the offsets survive a restart and a
+    kill -9 after the acknowledgements."""
+    b = broker_factory({"num.partitions": "1", "offsets.topic.num.partitions": "3",
+                        "auto.create.topics.enable": "false"})
+    topic, rounds = "off-pipe", 1000
+    fill(b, topic, 2, 1)
+    groups = ["g-off-pipe-%d" % i for i in range(4)]   # 4 groups on 3 partitions: two share one
+    done = {}
+
+    def make(i):
+        conf = dict(ck.COMMON, **{"bootstrap.servers": b.bootstrap, "group.id": groups[i],
+                                  "enable.auto.commit": False})
+        conf["on_commit"] = lambda err, parts: done.setdefault(i, []).append(
+            (err, sorted((p.partition, p.offset, p.error) for p in parts)))
+        return Consumer(conf)
+
+    consumers = [make(i) for i in range(len(groups))]
+    try:
+        for c in consumers:          # find the coordinator before the burst
+            c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+        t0 = time.monotonic()
+        _async_commits(consumers, done, topic, rounds, 0)
+        secs = time.monotonic() - t0
+        for i in range(len(groups)):
+            got = done.get(i, [])
+            assert len(got) == rounds, "group %d: %d of %d commits reported" % (i, len(got), rounds)
+            bad = [x for x in got if x[0] is not None or any(e is not None for _, _, e in x[1])]
+            assert not bad, "group %d: failed commits %s" % (i, bad[:3])
+            # completions come back in commit order
+            assert [x[1][0][1] for x in got] == list(range(1, rounds + 1))
+        print("%d async commits in %.2f s" % (rounds * len(groups), secs))
+    finally:
+        for c in consumers:
+            c.close()
+    want = {0: rounds, 1: 2 * rounds}
+    for g in groups:
+        assert committed(b, g, topic, [0, 1]) == want, g
+
+    b.restart()
+    for g in groups:
+        wait_until(lambda: _try_fetch(b, g, {topic: [0, 1]}) is not None, timeout=20,
+                   what="offsets loaded after restart")
+        assert committed(b, g, topic, [0, 1]) == want, g
+
+    # acknowledged commits survive kill -9 (they are in the log before the ack)
+    done.clear()
+    consumers = [make(i) for i in range(len(groups))]
+    try:
+        for c in consumers:
+            c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+        _async_commits(consumers, done, topic, 200, 5000)
+        assert all(len(done.get(i, [])) == 200 and all(x[0] is None for x in done[i])
+                   for i in range(len(groups))), {i: len(v) for i, v in done.items()}
+    finally:
+        for c in consumers:
+            c.close()
+    b.restart(sig=9)
+    want = {0: 5200, 1: 5400}
+    for g in groups:
+        wait_until(lambda: _try_fetch(b, g, {topic: [0, 1]}) is not None, timeout=20,
+                   what="offsets loaded after kill -9")
+        assert committed(b, g, topic, [0, 1]) == want, g

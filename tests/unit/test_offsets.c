@@ -1,7 +1,8 @@
 /* Unit tests for offsets.c / coord.c: the offset map, __consumer_offsets
  * record layouts (byte-exact against Kafka's), Java hashCode partitioning,
  * commit -> restart -> same offsets, tombstones, group metadata rebuild,
- * offset expiry with a fake clock, corrupt records, and a 1M-record load.
+ * offset expiry with a fake clock, corrupt records, a 1M-record load, and
+ * the group commit (one append for the commits of a loop turn).
  *
  * The group registry is replaced by a small fake below (the functions of
  * group.h that coord.c calls), so these tests exercise only offsets.c and
@@ -763,6 +764,107 @@ static void test_flush_policy(void **state)
     gr_broker.cfg.log_flush_interval_messages = INT64_MAX;
 }
 
+static void cb_slot(void *arg, int16_t err)
+{
+    int16_t *slot = arg;
+    *slot = err;
+    ncb++;
+}
+
+static void commit_to(gr_group_t *g, int32_t part, int64_t off, const char *md, size_t mdlen, int16_t *slot)
+{
+    gr_coord_commit_t c = {.topic = "t", .topic_len = 1, .partition = part, .offset = off, .leader_epoch = -1,
+                           .metadata = md, .metadata_len = mdlen, .commit_timestamp = 1000,
+                           .expire_timestamp = -1, .error = KERR_NONE};
+    gr_coord_commit_offsets(g, "m", &c, 1, cb_slot, slot);
+}
+
+/* Two group ids on the same __consumer_offsets partition. */
+static void same_partition(char *a, char *b, size_t n)
+{
+    snprintf(a, n, "gc-0");
+    int32_t want = gr_coord_partition_for(a, strlen(a));
+    for (int i = 1; i < 1000; i++) {
+        snprintf(b, n, "gc-%d", i);
+        if (gr_coord_partition_for(b, strlen(b)) == want)
+            return;
+    }
+    fail_msg("no second group id on partition %d", want);
+}
+
+/* Commits of one loop turn on one partition go out in one append, each
+ * in its own batch, in call order; the map changes and the callbacks run
+ * only after it.  Another write to the partition appends them first. */
+static void test_group_commit(void **state)
+{
+    (void)state;
+    broker_close();
+    gr_broker.cfg.message_max_bytes = 250;         /* the 400-byte metadata below does not fit */
+    broker_open();
+    char a[16], b[16];
+    same_partition(a, b, sizeof(a));
+    gr_group_t *g1 = gr_group_get_or_create(a, strlen(a));
+    gr_group_t *g2 = gr_group_get_or_create(b, strlen(b));
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    gr_partition_t *p = t->parts[gr_coord_partition_for(a, strlen(a))];
+    int64_t end0 = gr_log_end_offset(p->log);
+    int16_t e[4] = {-1, -1, -1, -1};
+    ncb = 0;
+    commit_to(g1, 0, 1, NULL, 0, &e[0]);
+    commit_to(g2, 0, 2, "x", 1, &e[1]);
+    commit_to(g1, 0, 3, NULL, 0, &e[2]);
+    assert_int_equal(ncb, 0);
+    assert_int_equal(gr_log_end_offset(p->log), end0);        /* not appended yet */
+    assert_null(gr_offset_get(g1->offsets, "t", 1, 0));       /* nor visible */
+    gr_ev_run_once(gr_broker.ev, 0);
+    assert_int_equal(ncb, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(e[i], KERR_NONE);
+    assert_int_equal(gr_log_end_offset(p->log), end0 + 3);
+    assert_int_equal(gr_offset_get(g1->offsets, "t", 1, 0)->offset, 3);
+    assert_int_equal(gr_offset_get(g2->offsets, "t", 1, 0)->offset, 2);
+    assert_string_equal(gr_offset_get(g2->offsets, "t", 1, 0)->metadata, "x");
+
+    /* a batch the log refuses fails alone; the other commit still lands */
+    size_t big = 400;
+    char *md = malloc(big);
+    memset(md, 'm', big);
+    commit_to(g1, 1, 10, md, big, &e[0]);
+    commit_to(g2, 1, 20, NULL, 0, &e[1]);
+    free(md);                                                 /* copied at the call */
+    spin();
+    assert_int_equal(ncb, 5);
+    assert_int_equal(e[0], KERR_INVALID_COMMIT_OFFSET_SIZE);
+    assert_int_equal(e[1], KERR_NONE);
+    assert_null(gr_offset_get(g1->offsets, "t", 1, 1));
+    assert_int_equal(gr_offset_get(g2->offsets, "t", 1, 1)->offset, 20);
+
+    /* a group write appends the waiting commit first, still reporting later */
+    commit_to(g1, 0, 4, NULL, 0, &e[3]);
+    int64_t end1 = gr_log_end_offset(p->log);
+    gr_coord_store_group(g1, cb, NULL);
+    assert_int_equal(gr_log_end_offset(p->log), end1 + 2);
+    assert_int_equal(gr_offset_get(g1->offsets, "t", 1, 0)->offset, 4);
+    assert_int_equal(ncb, 5);
+    spin();
+    assert_int_equal(ncb, 7);
+    assert_int_equal(e[3], KERR_NONE);
+
+    /* replay gives the same offsets */
+    commit_to(g2, 0, 5, NULL, 0, &e[1]);
+    broker_restart();                                         /* stop appends what waits */
+    assert_int_equal(ncb, 8);
+    g1 = gr_group_find(a, strlen(a));
+    g2 = gr_group_find(b, strlen(b));
+    assert_non_null(g1);
+    assert_non_null(g2);
+    assert_int_equal(gr_offset_get(g1->offsets, "t", 1, 0)->offset, 4);
+    assert_int_equal(gr_offset_get(g2->offsets, "t", 1, 0)->offset, 5);
+    assert_int_equal(gr_offset_get(g2->offsets, "t", 1, 1)->offset, 20);
+    assert_null(gr_offset_get(g1->offsets, "t", 1, 1));
+    gr_broker.cfg.message_max_bytes = 1048588;
+}
+
 /* Not started: writes complete with NONE and nothing is loading. */
 static void test_not_started(void **state)
 {
@@ -796,6 +898,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_1m, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_started, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
