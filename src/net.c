@@ -13,11 +13,18 @@
  *
  * Input.  A connection reads into the loop's shared 64 KiB buffer while it
  * holds no partial frame, dispatches every complete frame in place and
- * copies only a trailing partial frame into its own buffer, which then
- * grows geometrically as bytes arrive, never beyond the frame's size.  A
- * size prefix above socket.request.max.bytes (or negative) closes the
- * connection before anything is allocated for it.  Idle connections hold
- * no input buffer larger than SMALL_BUF.
+ * copies only a trailing partial frame into its own buffer.  Once the size
+ * prefix is in, a frame up to SPARE_MAX gets a buffer that holds all of it
+ * (a power of two, so buffers are interchangeable); a larger frame's buffer
+ * grows geometrically from there as bytes arrive, never beyond the frame's
+ * size.  A size prefix above socket.request.max.bytes (or negative) closes
+ * the connection before anything is allocated for it.  Idle connections
+ * hold no input buffer larger than SMALL_BUF: a buffer that empties goes
+ * to a small loop-wide spare list (at most NSPARE buffers of at most
+ * SPARE_MAX), where the next partial frame of any connection takes it.
+ * Reusing buffers matters because every fresh page is a page fault while
+ * the socket read copies into it, and a producer sends one ~1 MB frame
+ * after another.
  *
  * Requests.  Each frame becomes a gr_req_t (recycled through a freelist,
  * with its arena) appended to the connection's in-order queue, then its
@@ -69,6 +76,8 @@
 
 #define RBUF_SIZE (64 * 1024)
 #define SMALL_BUF (16 * 1024)
+#define SPARE_MAX (4u << 20)     /* largest input buffer kept for reuse */
+#define NSPARE 4
 #define MAX_IOV 64
 #define READS_PER_EVENT 4
 #define REQ_POOL_MAX 1024
@@ -109,12 +118,42 @@ static struct {
     int nreq_free;
     int64_t nreqs;               /* requests queued on all connections */
     bool draining;
+    uint8_t *spare[NSPARE];      /* emptied input buffers, owned */
+    size_t spare_cap[NSPARE];
+    int nspare;
     uint8_t rbuf[RBUF_SIZE];
 } net = {.lfd = -1, .port = -1, .reserve_fd = -1};
 
 static void conn_flush(conn_t *c);
 static void conn_update_mask(conn_t *c);
 static size_t process_frames(conn_t *c, uint8_t *buf, size_t len);
+
+/* Gives an input buffer back: kept on the spare list when it is larger than
+ * SMALL_BUF, at most SPARE_MAX and the list has room (then the smallest
+ * spare makes way for a larger one), else freed. */
+static void spare_put(uint8_t *b, size_t cap)
+{
+    if (!b)
+        return;
+    if (cap > SMALL_BUF && cap <= SPARE_MAX) {
+        if (net.nspare < NSPARE) {
+            net.spare[net.nspare] = b;
+            net.spare_cap[net.nspare++] = cap;
+            return;
+        }
+        int min = 0;
+        for (int i = 1; i < NSPARE; i++)
+            if (net.spare_cap[i] < net.spare_cap[min])
+                min = i;
+        if (net.spare_cap[min] < cap) {
+            uint8_t *old = net.spare[min];
+            net.spare[min] = b;
+            net.spare_cap[min] = cap;
+            b = old;
+        }
+    }
+    free(b);
+}
 
 /* ------------------------------------------------------------ requests */
 
@@ -246,7 +285,7 @@ static void conn_close(conn_t *c)
         }
         r = next;
     }
-    free(c->in);
+    spare_put(c->in, c->in_cap);
     c->in = NULL;
     if (c->prev)
         c->prev->next = c->next;
@@ -318,8 +357,9 @@ static void conn_pause(conn_t *c)
                 "%ld more pauses since the last message)", c->peer, c->nreq, c->out_queued, more);
 }
 
-/* Make room for at least one more byte of input in c->in.  A known frame
- * size bounds the growth. */
+/* Make room for want bytes of input in c->in (the caller bounds want by
+ * the frame size).  Up to SPARE_MAX the capacity is a power of two, taken
+ * from the spare list when one is there. */
 static void in_grow(conn_t *c, size_t want)
 {
     if (c->in_cap >= want)
@@ -327,6 +367,27 @@ static void in_grow(conn_t *c, size_t want)
     size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
     if (cap < want)
         cap = want;
+    if (cap <= SPARE_MAX) {
+        size_t p2 = 4096;
+        while (p2 < cap)
+            p2 <<= 1;
+        cap = p2;
+        for (int i = 0; i < net.nspare; i++) {
+            if (net.spare_cap[i] < cap)
+                continue;
+            uint8_t *b = net.spare[i];
+            size_t bcap = net.spare_cap[i];
+            net.nspare--;
+            net.spare[i] = net.spare[net.nspare];
+            net.spare_cap[i] = net.spare_cap[net.nspare];
+            if (c->in_len > 0)
+                memcpy(b, c->in, c->in_len);
+            spare_put(c->in, c->in_cap);
+            c->in = b;
+            c->in_cap = bcap;
+            return;
+        }
+    }
     c->in = gr_realloc(c->in, cap);
     c->in_cap = cap;
 }
@@ -348,7 +409,7 @@ static void process_buffered(conn_t *c)
         c->in_len -= used;
     }
     if (c->in_len == 0 && c->in_cap > SMALL_BUF) {
-        free(c->in);
+        spare_put(c->in, c->in_cap);
         c->in = NULL;
         c->in_cap = 0;
     }
@@ -367,8 +428,9 @@ static void conn_read(conn_t *c)
             room = sizeof(net.rbuf);
         } else {
             size_t total = frame_total(c);
-            if (c->in_len == c->in_cap)
-                in_grow(c, total > c->in_len ? GR_MIN(total, c->in_cap * 2) : c->in_cap + 1);
+            if (c->in_len == c->in_cap || (total > c->in_cap && total <= SPARE_MAX))
+                in_grow(c, total > c->in_len ? (total <= SPARE_MAX ? total : GR_MIN(total, c->in_cap * 2))
+                                             : c->in_cap + 1);
             dst = c->in + c->in_len;
             room = c->in_cap - c->in_len;
             /* do not read past the frame when the buffer is big (large
@@ -397,7 +459,11 @@ static void conn_read(conn_t *c)
             size_t used = process_frames(c, dst, (size_t)n);
             size_t left = (size_t)n - used;
             if (left > 0 && !c->closing) {
-                in_grow(c, GR_MAX(left, (size_t)4096));
+                /* a frame that fits SPARE_MAX gets its whole buffer now;
+                 * left may hold several frames when backpressure stopped
+                 * the dispatch */
+                size_t want = left >= 4 ? (size_t)gr_be32(dst + used) + 4 : left;
+                in_grow(c, GR_MAX(GR_MAX(want <= SPARE_MAX ? want : left, left), (size_t)4096));
                 memcpy(c->in, dst + used, left);
                 c->in_len = left;
             }
@@ -969,6 +1035,11 @@ void gr_net_close_all(void)
         free(r);
     }
     net.nreq_free = 0;
+    while (net.nspare > 0) {
+        net.nspare--;
+        free(net.spare[net.nspare]);
+        net.spare[net.nspare] = NULL;
+    }
     if (net.reserve_fd >= 0) {
         close(net.reserve_fd);
         net.reserve_fd = -1;
