@@ -4,6 +4,11 @@
  *
  * gr_crc32c() picks its implementation once: the SSE4.2 `crc32` instruction
  * (8 bytes per step) when the CPU has it, otherwise slicing-by-8 tables.
+ * The instruction has a latency of three cycles but can start one per
+ * cycle, so the hardware version runs three independent CRCs over three
+ * adjacent blocks (3 x 8 KiB, then 3 x 256 B) and combines them: shifting
+ * a CRC over n zero bytes is a linear map, applied with four table lookups
+ * (tables built once per block size; Mark Adler's crc32c.c does the same).
  * Both take and return a finished CRC (pre/post inversion done inside), so
  * calls chain: gr_crc32c(gr_crc32c(0, a, n), b, m) == crc of a||b.
  * gr_crc32() is zlib's crc32().
@@ -60,6 +65,69 @@ uint32_t gr_crc32c_sw(uint32_t crc, const void *buf, size_t n)
 }
 
 #if defined(__x86_64__)
+#define LONG_BLOCK 8192
+#define SHORT_BLOCK 256
+
+/* shift[0]: a CRC over LONG_BLOCK zero bytes, shift[1]: over SHORT_BLOCK */
+static uint32_t shift[2][4][256];
+static int shift_ready;
+
+/* GF(2) 32x32 matrix (one column per bit) times a vector. */
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+    uint32_t sum = 0;
+    for (; vec; vec >>= 1, mat++)
+        if (vec & 1)
+            sum ^= *mat;
+    return sum;
+}
+
+static void gf2_square(uint32_t *square, const uint32_t *mat)
+{
+    for (int n = 0; n < 32; n++)
+        square[n] = gf2_times(mat, mat[n]);
+}
+
+/* Fills zeros[][] to shift a (pre-inverted) CRC over len zero bytes; len is
+ * a power of two. */
+static void shift_init(uint32_t zeros[4][256], size_t len)
+{
+    uint32_t odd[32], even[32];
+    odd[0] = 0x82F63B78u;          /* one zero bit */
+    for (int n = 1; n < 32; n++)
+        odd[n] = 1u << (n - 1);
+    gf2_square(even, odd);         /* two zero bits */
+    gf2_square(odd, even);         /* four */
+    for (;;) {
+        gf2_square(even, odd);     /* one byte, then 4, 16, ... */
+        len >>= 1;
+        if (len == 0) {
+            memcpy(odd, even, sizeof(odd));
+            break;
+        }
+        gf2_square(odd, even);     /* 2, 8, 32, ... bytes */
+        len >>= 1;
+        if (len == 0)
+            break;
+    }
+    for (uint32_t n = 0; n < 256; n++)
+        for (int k = 0; k < 4; k++)
+            zeros[k][n] = gf2_times(odd, n << (8 * k));
+}
+
+static void shift_tables_init(void)
+{
+    shift_init(shift[0], LONG_BLOCK);
+    shift_init(shift[1], SHORT_BLOCK);
+    __atomic_store_n(&shift_ready, 1, __ATOMIC_RELEASE);
+}
+
+static inline uint32_t crc_shift(uint32_t zeros[4][256], uint32_t crc)
+{
+    return zeros[0][crc & 0xff] ^ zeros[1][(crc >> 8) & 0xff] ^ zeros[2][(crc >> 16) & 0xff] ^
+           zeros[3][crc >> 24];
+}
+
 __attribute__((target("sse4.2")))
 static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t n)
 {
@@ -68,6 +136,27 @@ static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t n)
     while (n > 0 && ((uintptr_t)p & 7) != 0) {
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         n--;
+    }
+    if (n >= 3 * SHORT_BLOCK && !__atomic_load_n(&shift_ready, __ATOMIC_ACQUIRE))
+        shift_tables_init();   /* idempotent: racing threads compute the same tables */
+    for (int t = 0; t < 2; t++) {
+        size_t blk = t == 0 ? LONG_BLOCK : SHORT_BLOCK;
+        while (n >= 3 * blk) {
+            uint64_t c1 = 0, c2 = 0;
+            for (const uint8_t *end = p + blk; p < end; p += 8) {
+                uint64_t w0, w1, w2;
+                memcpy(&w0, p, 8);
+                memcpy(&w1, p + blk, 8);
+                memcpy(&w2, p + 2 * blk, 8);
+                c = __builtin_ia32_crc32di(c, w0);
+                c1 = __builtin_ia32_crc32di(c1, w1);
+                c2 = __builtin_ia32_crc32di(c2, w2);
+            }
+            c = crc_shift(shift[t], (uint32_t)c) ^ (uint32_t)c1;
+            c = crc_shift(shift[t], (uint32_t)c) ^ (uint32_t)c2;
+            p += 2 * blk;
+            n -= 3 * blk;
+        }
     }
     while (n >= 8) {
         uint64_t w;

@@ -38,6 +38,18 @@ static void test_hw_matches_sw(void **state)
     for (size_t align = 0; align < 8; align++)
         for (size_t n = 0; n < 1024; n += 37)
             assert_int_equal(gr_crc32c_sw(0, buf + align, n), gr_crc32c_hw(0, buf + align, n));
+    /* lengths around the 3-block paths (3 x 256 B and 3 x 8 KiB) */
+    static uint8_t big[4 * 3 * 8192 + 16];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)rand();
+    size_t lens[] = {767, 768, 769, 1535, 1536, 3 * 256 + 8, 24575, 24576, 24577, 24576 + 768,
+                     2 * 24576 + 767, 4 * 24576};
+    for (size_t align = 0; align < 8; align += 3)
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+            assert_int_equal(gr_crc32c_sw(0, big + align, lens[i]), gr_crc32c_hw(0, big + align, lens[i]));
+            assert_int_equal(gr_crc32c_sw(0x12345678u, big + align, lens[i]),
+                             gr_crc32c_hw(0x12345678u, big + align, lens[i]));
+        }
 }
 
 static void test_crc32_ieee(void **state)
