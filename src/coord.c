@@ -501,15 +501,17 @@ void gr_coord_delete_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
     finish(p, err, cb, arg);
 }
 
-static void hist_commit(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int64_t from, int64_t now)
+/* topic_nul: c->topic is NUL-terminated (no copy needed). */
+static void hist_commit(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int64_t from, int64_t now,
+                        bool topic_nul)
 {
     gr_hist_entry_t e;
     memset(&e, 0, sizeof(e));
     e.kind = GR_HIST_COMMIT;
     e.time_ms = now;
     e.member = (char *)(who ? who : "");
-    char *topic = gr_strndup(c->topic, c->topic_len);
-    e.topic = topic;
+    char *topic = topic_nul ? NULL : gr_strndup(c->topic, c->topic_len);
+    e.topic = topic ? topic : (char *)c->topic;
     e.partition = c->partition;
     e.from_offset = from;
     e.to_offset = c->offset;
@@ -517,8 +519,10 @@ static void hist_commit(gr_group_t *g, const char *who, const gr_coord_commit_t 
     free(topic);
 }
 
-/* The group's map after a successful append, in log order. */
-static void commit_apply(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int32_t n, int64_t now)
+/* The group's map after a successful append, in log order.  topic_nul:
+ * the entries' topics are NUL-terminated. */
+static void commit_apply(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int32_t n, int64_t now,
+                         bool topic_nul)
 {
     gr_offset_map_t *m = gr_offsets_of(g);
     for (int32_t i = 0; i < n; i++) {
@@ -528,7 +532,7 @@ static void commit_apply(gr_group_t *g, const char *who, const gr_coord_commit_t
         gr_offset_put(m, c[i].topic, c[i].topic_len, c[i].partition, c[i].offset, c[i].leader_epoch,
                       c[i].metadata, c[i].metadata_len, c[i].commit_timestamp, c[i].expire_timestamp, &prev);
         if (prev != c[i].offset)
-            hist_commit(g, who, &c[i], prev, now);
+            hist_commit(g, who, &c[i], prev, now, topic_nul);
     }
 }
 
@@ -597,7 +601,7 @@ static void pend_flush(int32_t part, bool direct)
     q->buf.len = 0;
     for (pend_t *e = head; e; e = e->next)
         if (e->err == KERR_NONE)
-            commit_apply(e->g, e->who, e->c, e->n, now);
+            commit_apply(e->g, e->who, e->c, e->n, now, true);
     if (sync) {
         gr_log_flush(p->log, gr_log_end_offset(p->log), flush_done, op_new(pend_flushed, head));
     } else if (direct) {
@@ -712,25 +716,28 @@ void gr_coord_commit_offsets(gr_group_t *g, const char *who, gr_coord_commit_t *
     int64_t now = gr_now_ms();
     int32_t nrec = 0;
     if (!C.started) {
-        commit_apply(g, who, c, n, now);
+        commit_apply(g, who, c, n, now, false);
         finish(NULL, KERR_NONE, cb, arg);
         return;
     }
     gr_partition_t *p = group_partition(g);
     gr_batch_builder_t b;
     gr_batch_builder_init(&b, 0, now);
+    const char *gid = g->group_id;
+    size_t glen = strlen(gid);
+    gr_wr_t kv;
+    gr_wr_init(&kv);
     for (int32_t i = 0; i < n; i++) {
         if (c[i].error != KERR_NONE)
             continue;
-        gr_wr_t k, v;
-        gr_wr_init(&k);
-        gr_wr_init(&v);
-        gr_coord_offset_key(&k, g->group_id, strlen(g->group_id), c[i].topic, c[i].topic_len, c[i].partition);
-        gr_coord_offset_value(&v, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len,
+        /* key and value in one writer: one chunk instead of two */
+        gr_coord_offset_key(&kv, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
+        size_t kl = kv.total, len = 0;
+        gr_coord_offset_value(&kv, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len,
                               c[i].commit_timestamp, c[i].expire_timestamp);
-        add_record(&b, now, &k, &v);
-        gr_wr_free(&k);
-        gr_wr_free(&v);
+        const uint8_t *rec = gr_wr_flatten(&kv, &len);
+        gr_batch_builder_add(&b, -1, now, rec, (int32_t)kl, rec + kl, (int32_t)(len - kl));
+        gr_wr_free(&kv);
         nrec++;
     }
     if (nrec == 0 || !p || p->index >= C.npart) {
@@ -746,7 +753,7 @@ void gr_coord_commit_offsets(gr_group_t *g, const char *who, gr_coord_commit_t *
         /* no loop to come back from: append now */
         int16_t err = append_bytes(p, data, len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
         if (err == KERR_NONE)
-            commit_apply(g, who, c, n, now);
+            commit_apply(g, who, c, n, now, false);
         finish(p, err, cb, arg);
     }
     gr_batch_builder_free(&b);
