@@ -1007,7 +1007,8 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
         if ((rc = gr_seg_recover(s, log->cfg.index_interval_bytes, &d)) < 0)
             goto err;
         dropped += d;
-        if ((rc = gr_seg_sync(s)) < 0)
+        /* an empty segment left as it was holds nothing to make durable */
+        if ((s->size > 0 || d > 0 || s->idx_unsynced) && (rc = gr_seg_sync(s)) < 0)
             goto err;
         if (d > 0 || (i + 1 < log->nseg && log->segs[i + 1]->base < s->next)) {
             while (log->nseg > i + 1) {

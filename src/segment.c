@@ -534,6 +534,19 @@ static int truncate_indexes(gr_segment_t *s)
     return 0;
 }
 
+/* Are both index files empty (or missing)? */
+static bool indexes_empty(const gr_segment_t *s)
+{
+    char name[PATH_MAX];
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof(name), "%s%s%s", s->path, idx_suffix[i], seg_sfx(s));
+        if (stat(name, &st) == 0 ? st.st_size != 0 : errno != ENOENT)
+            return false;
+    }
+    return true;
+}
+
 int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
 {
     gr_buf_t win = {0};
@@ -542,6 +555,8 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
     int rc = 0;
     reset_indexes(s);
     *dropped = 0;
+    if (s->size == 0 && indexes_empty(s))
+        return 0;                   /* nothing to check, nothing to rewrite */
     gr_buf_reserve(&win, RECOVER_CHUNK);
     win.len = 0;
     while (pos < s->size) {
