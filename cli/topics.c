@@ -392,6 +392,26 @@ static int topic_results(const rd_kafka_topic_result_t **tr, size_t n)
     return 0;
 }
 
+/* Wait for the CreatePartitions / DeleteTopics result on q, check its
+ * per-topic results and destroy q: 0 ok, 1 after the error line. */
+static int await_topic_results(rd_kafka_queue_t *q, int timeout_ms)
+{
+    int rc = 1;
+    rd_kafka_event_t *ev = admin_wait(q, timeout_ms);
+    if (ev) {
+        size_t rn = 0;
+        const rd_kafka_topic_result_t **tr = NULL;
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT)
+            tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &rn);
+        else if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DELETETOPICS_RESULT)
+            tr = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &rn);
+        rc = topic_results(tr, rn);
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
 static int alter(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n, int parts, int timeout_ms)
 {
     char errstr[512];
@@ -410,17 +430,7 @@ static int alter(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n, in
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_NewPartitions_destroy_array(np, (size_t)n);
     free(np);
-    int rc = 1;
-    rd_kafka_event_t *ev = admin_wait(q, timeout_ms);
-    if (ev) {
-        size_t rn;
-        const rd_kafka_topic_result_t **tr =
-            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &rn);
-        rc = topic_results(tr, rn);
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_queue_destroy(q);
-    return rc;
+    return await_topic_results(q, timeout_ms);
 }
 
 static int delete_topics(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n, int timeout_ms)
@@ -436,17 +446,7 @@ static int delete_topics(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, i
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_DeleteTopic_destroy_array(dt, (size_t)n);
     free(dt);
-    int rc = 1;
-    rd_kafka_event_t *ev = admin_wait(q, timeout_ms);
-    if (ev) {
-        size_t rn;
-        const rd_kafka_topic_result_t **tr =
-            rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &rn);
-        rc = topic_results(tr, rn);
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_queue_destroy(q);
-    return rc;
+    return await_topic_results(q, timeout_ms);
 }
 
 /* ---- argument checks, in TopicCommandOptions.checkArgs order ---- */

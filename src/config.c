@@ -8,8 +8,8 @@
  * value is a one-line error naming the key; gregord refuses to start.
  *
  * Topic-level keys (retention.ms, ...) are a second table: each names its
- * broker synonym, whose value is the topic default (Kafka's rule), and
- * Kafka's type.  A key's synonyms, as DescribeConfigs lists them, are the
+ * broker synonym, whose value is the topic default (Kafka's rule),
+ * Kafka's type and the lower bound of an integer key.  A key's synonyms, as DescribeConfigs lists them, are the
  * key itself and then its chain of fallbacks.
  */
 #include "config.h"
@@ -504,24 +504,25 @@ void gr_config_print_docs(FILE *out)
  * min.insync.replicas are Kafka's; this broker has no such keys, so the
  * topic default stands for them. */
 static const gr_topic_config_def_t topic_defs[] = {
-    {"cleanup.policy", "log.cleanup.policy", GR_CT_LIST, "delete, compact or compact,delete."},
-    {"retention.ms", "log.retention.ms", GR_CT_LONG, "Delete segments older than this; -1 = forever."},
-    {"retention.bytes", "log.retention.bytes", GR_CT_LONG, "Partition size limit for deletion; -1 = none."},
-    {"segment.bytes", "log.segment.bytes", GR_CT_INT, "Segment size before rolling."},
-    {"segment.ms", "log.roll.ms", GR_CT_LONG, "Segment age before rolling."},
-    {"message.timestamp.type", "log.message.timestamp.type", GR_CT_STRING, "CreateTime or LogAppendTime."},
-    {"max.message.bytes", "message.max.bytes", GR_CT_INT, "Largest record batch accepted."},
-    {"flush.messages", "log.flush.interval.messages", GR_CT_LONG, "fsync after this many messages."},
-    {"flush.ms", "log.flush.interval.ms", GR_CT_LONG, "fsync after this long."},
-    {"index.interval.bytes", "log.index.interval.bytes", GR_CT_INT, "Bytes between offset-index entries."},
-    {"delete.retention.ms", "log.cleaner.delete.retention.ms", GR_CT_LONG,
+    {"cleanup.policy", "log.cleanup.policy", GR_CT_LIST, 0, "delete, compact or compact,delete."},
+    {"retention.ms", "log.retention.ms", GR_CT_LONG, -1, "Delete segments older than this; -1 = forever."},
+    {"retention.bytes", "log.retention.bytes", GR_CT_LONG, -1, "Partition size limit for deletion; -1 = none."},
+    {"segment.bytes", "log.segment.bytes", GR_CT_INT, 14, "Segment size before rolling."},
+    {"segment.ms", "log.roll.ms", GR_CT_LONG, 1, "Segment age before rolling."},
+    {"message.timestamp.type", "log.message.timestamp.type", GR_CT_STRING, 0, "CreateTime or LogAppendTime."},
+    {"max.message.bytes", "message.max.bytes", GR_CT_INT, 0, "Largest record batch accepted."},
+    {"flush.messages", "log.flush.interval.messages", GR_CT_LONG, 1, "fsync after this many messages."},
+    {"flush.ms", "log.flush.interval.ms", GR_CT_LONG, 0, "fsync after this long."},
+    {"index.interval.bytes", "log.index.interval.bytes", GR_CT_INT, 0, "Bytes between offset-index entries."},
+    {"delete.retention.ms", "log.cleaner.delete.retention.ms", GR_CT_LONG, 0,
      "How long tombstones are kept in compacted topics."},
-    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", GR_CT_LONG,
+    {"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", GR_CT_LONG, 0,
      "Minimum age of a record before compaction may remove it."},
-    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", GR_CT_DOUBLE,
+    {"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", GR_CT_DOUBLE, 0,
      "Dirty/total ratio that triggers cleaning."},
-    {"compression.type", "compression.type", GR_CT_STRING, "Accepted for compatibility; batches are stored as produced."},
-    {"min.insync.replicas", "min.insync.replicas", GR_CT_INT, "Single broker: accepted, always satisfied at 1."},
+    {"compression.type", "compression.type", GR_CT_STRING, 0,
+     "Accepted for compatibility; batches are stored as produced."},
+    {"min.insync.replicas", "min.insync.replicas", GR_CT_INT, 1, "Single broker: accepted, always satisfied at 1."},
 };
 
 int gr_topic_config_count(void) { return (int)GR_ARRAY_LEN(topic_defs); }
@@ -605,15 +606,8 @@ int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *v, char
         snprintf(err, n, "Invalid value %s for configuration min.cleanable.dirty.ratio: must be a number in [0, 1]", v);
         return GR_EINVAL;
     }
-    int64_t min = 0;
-    if (!strcmp(k, "retention.ms") || !strcmp(k, "retention.bytes"))
-        min = -1;
-    else if (!strcmp(k, "segment.bytes"))
-        min = 14;
-    else if (!strcmp(k, "segment.ms") || !strcmp(k, "flush.messages") || !strcmp(k, "min.insync.replicas"))
-        min = 1;
-    if (parse_long(v, &x) < 0 || x < min) {
-        snprintf(err, n, "Invalid value %s for configuration %s: must be an integer >= %" PRId64, v, k, min);
+    if (parse_long(v, &x) < 0 || x < d->min) {
+        snprintf(err, n, "Invalid value %s for configuration %s: must be an integer >= %" PRId64, v, k, d->min);
         return GR_EINVAL;
     }
     return 0;

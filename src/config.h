@@ -109,6 +109,7 @@ typedef struct gr_topic_config_def {
     const char *broker_synonym;     /* log.retention.ms: Kafka's name, which
                                        may not be a key of this broker */
     gr_config_type_t type;          /* Kafka's type of the topic key */
+    int64_t min;                    /* smallest value of an INT or LONG key */
     const char *doc;
 } gr_topic_config_def_t;
 
