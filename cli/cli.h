@@ -45,6 +45,10 @@ int cli_parse(int argc, char **argv, const cli_optdef_t *defs, cli_opts_t *out);
 void cli_opts_free(cli_opts_t *o);
 bool cli_has(const cli_opts_t *o, const char *name);
 const char *cli_get(const cli_opts_t *o, const char *name);          /* last value or NULL */
+int cli_count_given(const cli_opts_t *o, const char *const *names);  /* how many of names (NULL-ended) */
+/* Kafka's CommandLineUtils.checkInvalidArgs: when `used` is given, the
+ * first of `invalid` (NULL-ended) also given is an error line; 0 or -1. */
+int cli_invalid_with(const cli_opts_t *o, const char *used, const char *const *invalid);
 int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals); /* malloc'ed array */
 void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef_t *defs);
 

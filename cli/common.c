@@ -100,6 +100,26 @@ const char *cli_get(const cli_opts_t *o, const char *name)
     return v;
 }
 
+int cli_count_given(const cli_opts_t *o, const char *const *names)
+{
+    int n = 0;
+    for (; *names; names++)
+        n += cli_has(o, *names);
+    return n;
+}
+
+int cli_invalid_with(const cli_opts_t *o, const char *used, const char *const *invalid)
+{
+    if (!cli_has(o, used))
+        return 0;
+    for (; *invalid; invalid++)
+        if (strcmp(*invalid, used) && cli_has(o, *invalid)) {
+            cli_err("Option \"[%s]\" can't be used with option \"[%s]\"", used, *invalid);
+            return -1;
+        }
+    return 0;
+}
+
 int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals)
 {
     int n = 0;

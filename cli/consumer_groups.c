@@ -1623,26 +1623,6 @@ out:
 static const char *const actions[] = {"list", "describe", "delete", "reset-offsets", "delete-offsets", "history",
                                       NULL};
 
-/* Kafka's CommandLineUtils.checkInvalidArgs */
-static int invalid_with(const cli_opts_t *o, const char *used, const char *const *bad)
-{
-    if (!cli_has(o, used))
-        return 0;
-    for (; *bad; bad++)
-        if (strcmp(*bad, used) && cli_has(o, *bad))
-            return usage_err("Option \"[%s]\" can't be used with option \"[%s]\"", used, *bad);
-    return 0;
-}
-
-/* How many of `names` are given. */
-static int count_given(const cli_opts_t *o, const char *const *names)
-{
-    int n = 0;
-    for (; *names; names++)
-        n += cli_has(o, *names);
-    return n;
-}
-
 /* Kafka's checkArgs for options that only some actions take: the first of
  * `opts` given without any of `actions` is an error, `fmt` naming it. */
 static int only_with(const cli_opts_t *o, const char *const *opts, const char *const *actions, const char *fmt)
@@ -1674,7 +1654,7 @@ static int check_args(const cli_opts_t *o)
 {
     if (!cli_get(o, "bootstrap-server"))
         return usage_err("Missing required argument \"[bootstrap-server]\"");
-    if (count_given(o, actions) != 1)
+    if (cli_count_given(o, actions) != 1)
         return usage_err("Command must include exactly one action: --list, --describe, --delete, --reset-offsets, "
                          "--delete-offsets, --history");
     static const char *const describe_only[] = {"members", "verbose", "offsets", NULL};
@@ -1694,7 +1674,7 @@ static int check_args(const cli_opts_t *o)
         if (needs_groups(o, "describe") < 0)
             return -1;
         static const char *const views[] = {"members", "offsets", "state", NULL};
-        if (count_given(o, views) > 1)
+        if (cli_count_given(o, views) > 1)
             return usage_err("Option [describe] takes at most one of these options: [members], [offsets], [state]");
         if (cli_has(o, "state") && cli_get(o, "state"))
             return usage_err("Option [describe] does not take a value for [state]");
@@ -1719,14 +1699,14 @@ static int check_args(const cli_opts_t *o)
         if (needs_groups(o, "reset-offsets") < 0)
             return -1;
         for (int i = 0; reset_modes[i]; i++)
-            if (invalid_with(o, reset_modes[i], reset_modes) < 0)
+            if (cli_invalid_with(o, reset_modes[i], reset_modes) < 0)
                 return -1;
-        if (!count_given(o, reset_modes))
+        if (!cli_count_given(o, reset_modes))
             return usage_err("Option '[reset-offsets]' requires one of the following scenarios: [to-datetime], "
                              "[by-duration], [to-earliest], [to-latest], [shift-by], [from-file], [to-current], "
                              "[to-offset]");
         static const char *const scopes[] = {"from-file", "all-topics", "topic", NULL};
-        if (!count_given(o, scopes))
+        if (!cli_count_given(o, scopes))
             return usage_err("One of the reset scopes should be defined: --all-topics, --topic.");
     }
     if (cli_has(o, "history")) {
@@ -1739,8 +1719,8 @@ static int check_args(const cli_opts_t *o)
     static const char *const all_groups[] = {"all-groups", NULL};
     static const char *const group_levels[] = {"list", NULL};
     static const char *const topic_levels[] = {"list", "describe", NULL};
-    if (invalid_with(o, "group", all_groups) < 0 || invalid_with(o, "group", group_levels) < 0 ||
-        invalid_with(o, "topic", topic_levels) < 0)
+    if (cli_invalid_with(o, "group", all_groups) < 0 || cli_invalid_with(o, "group", group_levels) < 0 ||
+        cli_invalid_with(o, "topic", topic_levels) < 0)
         return -1;
     static const char *const reset_only[] = {"dry-run", "execute", "export", "all-topics", "to-earliest",
                                              "to-latest", "to-current", "to-offset", "shift-by", "to-datetime",

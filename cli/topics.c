@@ -451,21 +451,22 @@ static int delete_topics(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, i
 
 /* ---- argument checks, in TopicCommandOptions.checkArgs order ---- */
 
+static const char *const actions[] = {"alter", "create", "describe", "list", "delete", NULL};
+
+/* checkInvalidArgs against every action but allowed_actions. */
 static int check_invalid(const cli_opts_t *o, const char *opt, const char *const *allowed_actions)
 {
-    static const char *const actions[] = {"alter", "create", "describe", "list", "delete", NULL};
-    if (!cli_has(o, opt))
-        return 0;
+    const char *invalid[sizeof(actions) / sizeof(actions[0])];
+    int n = 0;
     for (const char *const *a = actions; *a; a++) {
         bool ok = false;
         for (const char *const *b = allowed_actions; *b; b++)
             ok |= !strcmp(*a, *b);
-        if (!ok && cli_has(o, *a)) {
-            cli_err("Option \"[%s]\" can't be used with option \"[%s]\"", opt, *a);
-            return -1;
-        }
+        if (!ok)
+            invalid[n++] = *a;
     }
-    return 0;
+    invalid[n] = NULL;
+    return cli_invalid_with(o, opt, invalid);
 }
 
 static int check_args(const cli_opts_t *o)
@@ -473,9 +474,7 @@ static int check_args(const cli_opts_t *o)
     static const char *const ac[] = {"alter", "create", NULL}, *const c[] = {"create", NULL},
                              *const ade[] = {"alter", "delete", "describe", NULL},
                              *const ld[] = {"list", "describe", NULL};
-    int actions = cli_has(o, "create") + cli_has(o, "list") + cli_has(o, "alter") + cli_has(o, "describe") +
-                  cli_has(o, "delete");
-    if (actions != 1) {
+    if (cli_count_given(o, actions) != 1) {
         cli_err("Command must include exactly one action: --list, --describe, --create, --alter or --delete");
         return -1;
     }
