@@ -174,44 +174,37 @@ int gr_varint_decode(const uint8_t *p, const uint8_t *end, int64_t *out, bool zi
     return GR_EPROTO;
 }
 
-uint32_t gr_rd_uvarint(gr_rd_t *rd)
-{
-    /* fast path: one byte */
-    if (rd->p < rd->end && !(rd->p[0] & 0x80))
-        return *rd->p++;
-    int64_t v;
-    int n = gr_varint_decode(rd->p, rd->end, &v, false, 5);
-    if (n < 0) {
-        rd_fail(rd);
-        return 0;
-    }
-    rd->p += n;
-    return (uint32_t)v;
-}
-
-int32_t gr_rd_varint(gr_rd_t *rd)
+/* One varint of at most max bytes, zigzag-decoded as 64 bits when zigzag;
+ * 0 with rd->err set when it is short or too long. */
+static inline int64_t rd_varint(gr_rd_t *rd, bool zigzag, int max)
 {
     int64_t v;
-    int n = gr_varint_decode(rd->p, rd->end, &v, false, 5);
-    if (n < 0) {
-        rd_fail(rd);
-        return 0;
-    }
-    rd->p += n;
-    uint32_t u = (uint32_t)v;
-    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
-}
-
-int64_t gr_rd_varlong(gr_rd_t *rd)
-{
-    int64_t v;
-    int n = gr_varint_decode(rd->p, rd->end, &v, true, 10);
+    int n = gr_varint_decode(rd->p, rd->end, &v, zigzag, max);
     if (n < 0) {
         rd_fail(rd);
         return 0;
     }
     rd->p += n;
     return v;
+}
+
+uint32_t gr_rd_uvarint(gr_rd_t *rd)
+{
+    /* fast path: one byte */
+    if (rd->p < rd->end && !(rd->p[0] & 0x80))
+        return *rd->p++;
+    return (uint32_t)rd_varint(rd, false, 5);
+}
+
+int32_t gr_rd_varint(gr_rd_t *rd)
+{
+    uint32_t u = (uint32_t)rd_varint(rd, false, 5);
+    return (int32_t)((u >> 1) ^ (~(u & 1) + 1));
+}
+
+int64_t gr_rd_varlong(gr_rd_t *rd)
+{
+    return rd_varint(rd, true, 10);
 }
 
 void gr_rd_uuid(gr_rd_t *rd, gr_uuid_t *out)
