@@ -47,12 +47,16 @@ typedef struct waiter {
 } waiter_t;
 
 struct gr_log {
+    /* first: what a Fetch reads of every partition it names, even idle
+     * ones (one cache line per partition and fetch) */
+    int64_t start;               /* log start offset */
+    int64_t end;                 /* next offset to assign */
+    bool offline;                /* a torn append could not be cut back: every
+                                  * request fails until a restart recovers it */
     char *dir;                   /* owned */
     gr_log_config_t cfg;
     gr_segment_t **segs;         /* owned, ascending base offsets; last = active */
     int nseg, capseg;
-    int64_t start;               /* log start offset */
-    int64_t end;                 /* next offset to assign */
     int64_t rp;                  /* recovery point */
     int64_t size;                /* sum of segment sizes */
     gr_ev_t *ev;
@@ -68,8 +72,6 @@ struct gr_log {
     int64_t clean_off;           /* cleaner checkpoint: below is cleaned */
     int64_t min_horizon;         /* earliest tombstone delete horizon; 0 = unknown */
     bool cleaning;               /* a clean job is in flight */
-    bool offline;                /* a torn append could not be cut back: every
-                                  * request fails until a restart recovers it */
     bool sync_failed;            /* the last fsync failed: appends are refused
                                   * until a retried one succeeds */
     int64_t sync_retry_ms;       /* when the last retry was started (gr_now_ms) */
@@ -1069,7 +1071,10 @@ void gr_log_close(gr_log_t *log)
     for (int i = 0; i < log->nseg; i++) {
         gr_segment_t *s = log->segs[i];
         int r = gr_seg_write_indexes(s);
-        if (r == 0 && (s->dirty || s->idx_unsynced || i == log->nseg - 1))
+        /* a segment that a finished flush covered needs no second fsync
+         * (shutdown flushes every log first); with a flush in flight the
+         * active one is synced here too */
+        if (r == 0 && (s->dirty || s->idx_unsynced || (i == log->nseg - 1 && log->flushing)))
             r = gr_seg_sync(s);
         if (r < 0)
             rc = r;

@@ -194,12 +194,20 @@ static int find_existing_dir(const gr_topic_t *t, int32_t idx)
 static gr_ckpt_entry_t **ck_rp, **ck_ls;
 static size_t *ck_rp_n, *ck_ls_n;
 
+static int ckpt_cmp(const void *a, const void *b)
+{
+    const gr_ckpt_entry_t *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* e is sorted by ckpt_cmp (gr_topics_load) */
 static int64_t ckpt_lookup(gr_ckpt_entry_t *e, size_t n, const char *topic, int32_t part, int64_t dflt)
 {
-    for (size_t i = 0; i < n; i++)
-        if (e[i].partition == part && !strcmp(e[i].topic, topic))
-            return e[i].offset;
-    return dflt;
+    gr_ckpt_entry_t key = {.partition = part};
+    snprintf(key.topic, sizeof(key.topic), "%s", topic);
+    const gr_ckpt_entry_t *f = n ? bsearch(&key, e, n, sizeof(*e), ckpt_cmp) : NULL;
+    return f ? f->offset : dflt;
 }
 
 static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
@@ -514,6 +522,10 @@ int gr_topics_load(void)
         gr_ckpt_read(path, &ck_rp[d], &ck_rp_n[d]);
         snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", gr_broker.log_dirs[d]);
         gr_ckpt_read(path, &ck_ls[d], &ck_ls_n[d]);
+        if (ck_rp_n[d] > 1)
+            qsort(ck_rp[d], ck_rp_n[d], sizeof(*ck_rp[d]), ckpt_cmp);
+        if (ck_ls_n[d] > 1)
+            qsort(ck_ls[d], ck_ls_n[d], sizeof(*ck_ls[d]), ckpt_cmp);
     }
     int rc = 0;
     snprintf(path, sizeof(path), "%s/.topics", gr_broker.log_dirs[0]);
