@@ -14,8 +14,10 @@
  * fsynced when the flush policy asks): the request parks until coord.c
  * reports.
  *
- * OffsetFetch answers from memory: partitions without a commit get offset
- * -1, metadata "" and NONE; an unknown group is not an error.  Errors are
+ * OffsetFetch answers from memory, after appending the group's commits
+ * still waiting for their loop turn's joint append (coord.c), so that it
+ * sees every commit received before it.  Partitions without a commit get
+ * offset -1, metadata "" and NONE; an unknown group is not an error.  Errors are
  * per partition in v0/v1, top level in v2-7 and per group in v8.
  */
 #include "api_util.h"
@@ -251,6 +253,8 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
         out->Topics_count = 0;
         return;
     }
+    if (gerr == KERR_NONE)
+        gr_coord_flush_commits(gr_coord_partition_for(gid, glen));  /* commits received before count */
     gr_group_t *g = gerr == KERR_NONE ? gr_group_find(gid, glen) : NULL;
     gr_offset_map_t *m = g && g->state != GR_GROUP_DEAD ? g->offsets : NULL;
 

@@ -633,6 +633,12 @@ static void pend_flush_group(gr_group_t *g)
         pend_flush(p->index, false);
 }
 
+void gr_coord_flush_commits(int32_t partition)
+{
+    if (C.started && C.pend && partition >= 0 && partition < C.npart)
+        pend_flush(partition, false);
+}
+
 static void pend_hook(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(ev);

@@ -67,6 +67,12 @@ typedef struct gr_coord_commit {
  * append failure nothing changes and cb gets the mapped error. */
 void gr_coord_commit_offsets(gr_group_t *g, const char *who, gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb,
                              void *arg);
+/* Append now the commits still waiting on partition p of
+ * __consumer_offsets (their callbacks run later, from the loop), so that
+ * a reader of the offset maps sees every commit received before it: an
+ * OffsetFetch pipelined behind OffsetCommits on one connection answers
+ * with them, as Kafka does. */
+void gr_coord_flush_commits(int32_t partition);
 /* OffsetDelete: tombstones for the entries (error == KERR_NONE) that exist
  * in the map, which are then removed.  An Empty group left without offsets
  * becomes Dead (GroupMetadata tombstone in the same batch) and is removed:

@@ -366,3 +366,33 @@ def test_pipelined_async_commits(broker_factory):
         wait_until(lambda: _try_fetch(b, g, {topic: [0, 1]}) is not None, timeout=20,
                    what="offsets loaded after kill -9")
         assert committed(b, g, topic, [0, 1]) == want, g
+
+
+def test_fetch_sees_pipelined_commits(broker):
+    """OffsetCommits and an OffsetFetch sent back to back on one connection
+    (one write, so the broker reads them in one loop turn): the answers
+    come in order and the fetch sees the last commit, as in Kafka, where a
+    connection's next request is read only after the previous answer."""
+    topic, group = "off-pipe-fetch", "g-off-pipe-fetch"
+    fill(broker, topic, 1, 1)
+    s = kp.connect(broker.bootstrap)
+    try:
+        for rnd in range(3):
+            frames, corr = b"", 100 * rnd
+            for off in (10, 11, 12):
+                corr += 1
+                frames += kp.request(kp.OFFSET_COMMIT, 2, corr, kp.enc_offset_commit(
+                    group, {topic: [(0, off + rnd, "m%d" % off)]}, version=2))
+            corr += 1
+            frames += kp.request(kp.OFFSET_FETCH, 1, corr, kp.enc_offset_fetch(group, {topic: [0]}))
+            s.sendall(frames)
+            for i in range(4):
+                r = kp.Reader(kp.recv_frame(s))
+                assert r.i32() == 100 * rnd + i + 1
+                if i < 3:
+                    assert kp.dec_offset_commit(r, 2)["errors"] == {(topic, 0): 0}
+                else:
+                    got = kp.dec_offset_fetch(r, 1)["offsets"]
+                    assert got == {(topic, 0): (12 + rnd, "m12", 0)}, got
+    finally:
+        s.close()
