@@ -221,7 +221,7 @@ static void fine_add(gr_segment_t *s, int32_t rel_last, int32_t pos, int64_t rel
         s->n_fine = keep;
     }
     if (s->n_fine == s->cap_fine) {
-        s->cap_fine = s->cap_fine ? s->cap_fine * 2 : 256;
+        s->cap_fine = s->cap_fine ? s->cap_fine * 2 : 16;
         s->fine = gr_realloc(s->fine, s->cap_fine * sizeof(*s->fine));
     }
     s->fine[s->n_fine++] = (gr_idx_entry_t){rel_last, pos};
