@@ -23,8 +23,9 @@
  * the directory holds exactly that segment when gr_log_open runs.  The
  * segment files the previous input left (its base's .log, .index and
  * .timeindex) are known; anything else (a roll during the append) makes
- * the next input empty the directory first.  This keeps directory churn
- * (mkdir, readdir, unlink of every file) out of the per-input cost.
+ * the next input empty the directory first (saves a readdir and an
+ * lstat + unlink per file on most inputs; the bulk of the per-input cost
+ * is gr_log_open/gr_log_close's own file work, see docs/fuzzing.md).
  *
  * Properties checked: every slice gr_log_read returns consists of whole
  * batches that gr_batch_check accepts, and the recovered log accepts an
