@@ -341,6 +341,16 @@ int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *co
         *msg = "Number of partitions must be larger than 0.";
         return KERR_INVALID_PARTITIONS;
     }
+    /* A topic whose logs failed to load at startup keeps its metadata
+     * file: creating it again would reuse (and could overwrite) its data. */
+    char mpath[PATH_MAX], nbuf[256];
+    snprintf(nbuf, sizeof(nbuf), "%.*s", (int)len, name);
+    meta_path(nbuf, mpath, sizeof(mpath));
+    if (access(mpath, F_OK) == 0) {
+        gr_error("topic", "Not creating topic %s: it exists in %s but its logs could not be loaded", nbuf, mpath);
+        *msg = "The topic exists on disk but its logs could not be loaded.";
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
     gr_topic_t *t = gr_calloc(1, sizeof(*t));
     t->name = gr_strndup(name, len);
     gr_uuid_random(&t->id);

@@ -390,3 +390,26 @@ def test_consumer_reads_through_transient_read_fault(env_broker):
         assert offs == list(range(n0 + 50)), "partition %d: offsets %s" % (p, offs[:20])
         assert [v for _, v in got[p]] == [b"%s-%04d" % (tag, i) for i in range(n0 + 50)]
     assert stalled_at < n0 + 50
+
+
+def test_topic_that_fails_to_load_is_not_recreated(env_broker):
+    """A read fault while recovering a topic at startup leaves the topic
+    unloaded; creating it again (CreateTopics or auto-creation) must not
+    reuse its directories, and its data is back once the fault is gone."""
+    b = env_broker({"num.partitions": 1, "auto.create.topics.enable": "true"})
+    acked = seed(b)
+    b.kill()                       # recovery reads the segments at startup
+    b.env["GREGOR_FAULTS"] = "read@/%s-0/" % T
+    b.start()
+    wait_until(lambda: "Cannot load topic %s" % T in b.log_text(), timeout=10, what="load failure line")
+    with pytest.raises(Exception) as e:
+        ck.create_topic(b, T, partitions=2)
+    assert "KAFKA_STORAGE_ERROR" in str(e.value) or "could not be loaded" in str(e.value), e.value
+    assert "Not creating topic %s" % T in b.log_text()
+    err, _ = produce_raw(b, "flt-other", 0, [b"other-unloaded"])
+    assert err == 0, "another topic affected: %d" % err
+    b.kill()
+    del b.env["GREGOR_FAULTS"]
+    b.start()
+    check_readback(b, acked[0], 0)
+    check_readback(b, acked[1], 1)
