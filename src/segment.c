@@ -557,7 +557,8 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
     *dropped = 0;
     if (s->size == 0 && indexes_empty(s))
         return 0;                   /* nothing to check, nothing to rewrite */
-    gr_buf_reserve(&win, RECOVER_CHUNK);
+    /* a small segment gets a window of its size (reserve grows it later) */
+    gr_buf_reserve(&win, (size_t)GR_MIN((int64_t)RECOVER_CHUNK, GR_MAX(s->size, (int64_t)GR_BATCH_LOG_OVERHEAD)));
     win.len = 0;
     while (pos < s->size) {
         /* make [pos, pos + need) available in the window */
