@@ -22,6 +22,7 @@
 #include "log.h"
 
 #include "batch_helper.h"
+#include "log_helper.h"
 
 static char root[256];
 static uint8_t buf[1 << 16];
@@ -163,17 +164,6 @@ static void test_sendfile(void **state)
     close(o);
     close(sv[0]);
     close(sv[1]);
-}
-
-static gr_log_config_t cfg_default(void)
-{
-    gr_log_config_t c = {
-        .segment_bytes = 1 << 30, .segment_ms = 7LL * 24 * 3600 * 1000,
-        .retention_ms = -1, .retention_bytes = -1, .index_interval_bytes = 4096,
-        .flush_messages = INT64_MAX, .flush_ms = INT64_MAX,
-        .max_message_bytes = 1 << 20, .delete_ = true,
-    };
-    return c;
 }
 
 static void test_log_read_fault(void **state)

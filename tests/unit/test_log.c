@@ -19,20 +19,10 @@
 #include "log.h"
 
 #include "batch_helper.h"
+#include "log_helper.h"
 
 static char dir[256];
 static uint8_t buf[1 << 20];
-
-static gr_log_config_t cfg_default(void)
-{
-    gr_log_config_t c = {
-        .segment_bytes = 1 << 30, .segment_ms = 7LL * 24 * 3600 * 1000,
-        .retention_ms = -1, .retention_bytes = -1, .index_interval_bytes = 4096,
-        .flush_messages = INT64_MAX, .flush_ms = INT64_MAX,
-        .max_message_bytes = 1 << 20, .delete_ = true,
-    };
-    return c;
-}
 
 static int setup(void **state)
 {
