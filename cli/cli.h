@@ -13,6 +13,7 @@
 #define GR_CLI_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,8 +79,9 @@ int cli_kv_arg(cli_kv_t *kv, const char *a, const char *opt);
 /* A Java properties file ("k=v" / "k: v", '#'/'!' comments); -1 after an error line. */
 int cli_kv_file(cli_kv_t *kv, const char *path);
 
-/* Print "Error: <fmt>" to stderr. */
+/* Print "Error: <fmt>" to stderr (cli_verr: from a va_list). */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_verr(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Kafka's IncludeList pattern ("a,b.*": blanks and quotes around it
  * trimmed, spaces dropped, ',' = '|') as a POSIX extended regex that must

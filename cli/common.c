@@ -10,13 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+void cli_verr(const char *fmt, va_list ap)
+{
+    fputs("Error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_err(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("Error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_verr(fmt, ap);
     va_end(ap);
 }
 

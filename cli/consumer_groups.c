@@ -140,9 +140,7 @@ static void fail(cg_t *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("Error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    cli_verr(fmt, ap);
     va_end(ap);
     c->rc = 1;
 }
