@@ -5,6 +5,7 @@
  *
  *   kbench create    bootstrap= topic= partitions=
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
+ *                    [partitioner=sticky]
  *   kbench consume   bootstrap= topic= partitions= count= secs=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
@@ -23,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -163,6 +165,7 @@ struct prod {
 
 static pthread_barrier_t bar;
 static int g_parts, g_size;
+static bool g_sticky;             /* partitioner=sticky: librdkafka picks the partition */
 static double g_secs;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -193,7 +196,8 @@ static void *prod_main(void *arg)
         }
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
-                p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % g_parts)),
+                p->rk, RD_KAFKA_V_TOPIC(topic),
+                RD_KAFKA_V_PARTITION(g_sticky ? RD_KAFKA_PARTITION_UA : (int32_t)(i % g_parts)),
                 RD_KAFKA_V_VALUE(buf, (size_t)g_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -215,6 +219,7 @@ static int cmd_produce(void)
     long count = arg_long("count", 100000);
     g_size = (int)arg_long("size", 100);
     g_secs = arg_dbl("secs", 5);
+    g_sticky = strcmp(arg_str("partitioner", "modulo"), "sticky") == 0;
     if (g_size < 16)
         g_size = 16;
     struct prod *ps = calloc((size_t)n, sizeof *ps);
@@ -232,19 +237,21 @@ static int cmd_produce(void)
         rd_kafka_conf_set_opaque(c, &ps[i]);
         ps[i].rk = mk(RD_KAFKA_PRODUCER, c);
         ps[i].count = count / n;
+        /* connect and learn the partitions before the clock starts */
+        int np = topic_partitions(ps[i].rk);
         if (i == 0)
-            g_parts = (int)arg_long("partitions", 0) > 0 ? (int)arg_long("partitions", 0)
-                                                         : topic_partitions(ps[i].rk);
-        else
-            topic_partitions(ps[i].rk); /* connect before the clock starts */
+            g_parts = (int)arg_long("partitions", 0) > 0 ? (int)arg_long("partitions", 0) : np;
         pthread_create(&ps[i].th, NULL, prod_main, &ps[i]);
     }
     pthread_barrier_wait(&bar);
+    double cpu0 = cpu_secs();
+    for (int i = 0; i < n; i++)
+        pthread_join(ps[i].th, NULL);
+    double cpu = cpu_secs() - cpu0;
     long deliv = 0, failed = 0;
     int64_t t0 = INT64_MAX, t1 = 0;
     const char *err = NULL;
     for (int i = 0; i < n; i++) {
-        pthread_join(ps[i].th, NULL);
         deliv += ps[i].delivered;
         failed += ps[i].failed;
         if (ps[i].failed && !err)
@@ -259,9 +266,9 @@ static int cmd_produce(void)
     if (deliv == 0)
         die("no record delivered%s%s", err ? ": " : "", err ? err : "");
     printf("{\"what\":\"produce\",\"records\":%ld,\"failed\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
-           "\"mbps\":%.2f,\"us_per_record\":%.3f}\n",
+           "\"mbps\":%.2f,\"us_per_record\":%.3f,\"cpu_s\":%.3f}\n",
            deliv, failed, secs, deliv / secs, deliv * (double)g_size / secs / 1e6,
-           secs * 1e6 / deliv);
+           secs * 1e6 / deliv, cpu);
     free(ps);
     return 0;
 }

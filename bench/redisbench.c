@@ -96,18 +96,21 @@ static int cmd_xadd(void)
         pthread_create(&cs[i].th, NULL, xadd_main, &cs[i]);
     }
     pthread_barrier_wait(&bar);
+    double cpu0 = cpu_secs();
+    for (int i = 0; i < n; i++)
+        pthread_join(cs[i].th, NULL);
+    double cpu = cpu_secs() - cpu0;
     long total = 0;
     int64_t t0 = INT64_MAX, t1 = 0;
     for (int i = 0; i < n; i++) {
-        pthread_join(cs[i].th, NULL);
         total += cs[i].done;
         t0 = cs[i].t0 < t0 ? cs[i].t0 : t0;
         t1 = cs[i].t1 > t1 ? cs[i].t1 : t1;
     }
     double secs = (double)(t1 - t0) / 1e9;
     printf("{\"what\":\"xadd\",\"records\":%ld,\"secs\":%.3f,\"rps\":%.1f,\"mbps\":%.2f,"
-           "\"us_per_record\":%.3f}\n",
-           total, secs, total / secs, total * (double)g_size / secs / 1e6, secs * 1e6 / total);
+           "\"us_per_record\":%.3f,\"cpu_s\":%.3f}\n",
+           total, secs, total / secs, total * (double)g_size / secs / 1e6, secs * 1e6 / total, cpu);
     free(cs);
     return 0;
 }

@@ -37,7 +37,7 @@ QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 
 # Parameters: (full, quick).  Counts are upper bounds; secs bound each run.
 FULL = dict(
-    produce_secs=1.5, produce_count=3_000_000, produce_rounds=2,
+    produce_secs=1.5, produce_count=3_000_000, produce_rounds=3,
     consume_records=2_000_000, consume_secs=8.0,
     large_bytes=1 << 30, large_secs=60.0,
     lat_pp_count=20_000, lat_pp_secs=4.0, lat_rate_secs=5.0,
@@ -58,6 +58,7 @@ QUICKP = dict(
     iperf_secs=1, disk_mb=32, fsync_count=50,
     warm_mb=256, warm_anon_mb=32, warm_secs=15,
 )
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 REBALANCE_DELAY_MS = 3000   # gregord's default group.initial.rebalance.delay.ms
 COMMIT_INFLIGHT = 100       # async offset commits outstanding per consumer
 
@@ -144,6 +145,15 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+    def cpu_s(self):
+        """CPU time (user + system) the server has used so far, in seconds."""
+        try:
+            with open("/proc/%d/stat" % self.proc.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            return None
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
@@ -273,6 +283,21 @@ class Bench:
     def r(self, cmd, port, timeout=60, **kw):
         return self.run([self.rb, cmd, "port=%d" % port] +
                         ["%s=%s" % kv for kv in kw.items()], timeout)
+
+
+def with_cpu(server, run):
+    """Runs a client (run() returns its JSON result) and adds the CPU the
+    server and the client used, as % of one core over the client's measured
+    time: srv_cpu from /proc/<pid>/stat, cli_cpu from the client's cpu_s."""
+    c0 = server.cpu_s()
+    r = run()
+    c1 = server.cpu_s()
+    if "error" not in r and r.get("secs"):
+        if c0 is not None and c1 is not None and c1 > c0:   # clock ticks: short runs may see none
+            r["srv_cpu"] = 100.0 * (c1 - c0) / r["secs"]
+        if "cpu_s" in r:
+            r["cli_cpu"] = 100.0 * r["cpu_s"] / r["secs"]
+    return r
 
 
 # --------------------------------------------------------------- page cache
@@ -586,8 +611,13 @@ def run_all(build, P, smoke):
               "on first touch (see the physical limits). Redis: XADD with %d "
               "commands in flight per connection, one connection per producer; a stream is one "
               "partition and XADD answers after the in-memory append, so Redis runs only the acks=1, "
-              "1-partition configs." % (P["produce_secs"], P["produce_count"], rounds_txt, warm, 1000),
-              [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f")], "rps")
+              "1-partition configs. *server CPU %%* and *client CPU %%*: the CPU time (user + "
+              "system) the server process and the client process used during the run, in %% of "
+              "one core over the run's duration (/proc/<pid>/stat, getrusage); the machine has "
+              "%d cores, which the client and the server share."
+              % (P["produce_secs"], P["produce_count"], rounds_txt, warm, 1000, os.cpu_count() or 1),
+              [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f"),
+               ("srv_cpu", "server CPU %", "%.0f"), ("cli_cpu", "client CPU %", "%.0f")], "rps")
 
     def best(runs):
         ok = [r for r in runs if "error" not in r]
@@ -608,16 +638,18 @@ def run_all(build, P, smoke):
             n += 1
             r = B.k("create", gp.bootstrap, topic="p%d" % parts, partitions=parts)
             if "error" not in r:
-                r = B.k("produce", gp.bootstrap, topic="p%d" % parts, partitions=parts, size=size,
-                        acks=acks, producers=prods, count=P["produce_count"],
-                        secs=P["produce_secs"], timeout=P["produce_secs"] + 60)
+                r = with_cpu(gp, lambda: B.k("produce", gp.bootstrap, topic="p%d" % parts,
+                                             partitions=parts, size=size, acks=acks,
+                                             producers=prods, count=P["produce_count"],
+                                             secs=P["produce_secs"],
+                                             timeout=P["produce_secs"] + 60))
             runs["gregord"].append(r)
             gp.stop(signal.SIGKILL)   # its shutdown is not measured
             pool.hold(gp.data)
-            runs["mock"].append(B.k("produce", m.bootstrap, topic="p%d" % parts, partitions=parts,
-                                    size=size, acks=acks, producers=prods,
-                                    count=P["produce_count"], secs=P["produce_secs"],
-                                    timeout=P["produce_secs"] + 60))
+            runs["mock"].append(with_cpu(m, lambda: B.k(
+                "produce", m.bootstrap, topic="p%d" % parts, partitions=parts, size=size,
+                acks=acks, producers=prods, count=P["produce_count"], secs=P["produce_secs"],
+                timeout=P["produce_secs"] + 60)))
         for name in ("gregord", "mock"):
             r, note = best(runs[name])
             t.add(c, name, r, note=note)
@@ -625,9 +657,10 @@ def run_all(build, P, smoke):
             for name, rs in redises:
                 rr = []
                 for _round in range(P["produce_rounds"]):
-                    rr.append(B.r("xadd", rs.port, key="xadd", size=size, clients=prods,
-                                  pipeline=1000, count=P["produce_count"],
-                                  secs=P["produce_secs"], timeout=P["produce_secs"] + 60))
+                    rr.append(with_cpu(rs, lambda: B.r(
+                        "xadd", rs.port, key="xadd", size=size, clients=prods, pipeline=1000,
+                        count=P["produce_count"], secs=P["produce_secs"],
+                        timeout=P["produce_secs"] + 60)))
                     rs.flush()
                 r, note = best(rr)
                 t.add(c, name, r, note=note)
@@ -767,8 +800,12 @@ def run_all(build, P, smoke):
     rss0 = gs.rss_kib()
     t = Table("scale", "Scale: many partitions",
               "One topic with N partitions. *produce*: %d records of 100 B spread round-robin over "
-              "all partitions (acks=1, one producer, linger.ms=5); cost = 1/throughput. *fetch "
-              "latency*: one record in flight (to partition i mod N) while the consumer fetches "
+              "all partitions (acks=1, one producer, linger.ms=5); cost = 1/throughput; every "
+              "record of a run lands in a different batch once N is large, so this is the cost of "
+              "a batch, and *client CPU µs/record* is what librdkafka spent on it. *sticky*: the "
+              "same records with librdkafka's default partitioner (no key: it stays on one "
+              "random partition for sticky.partitioning.linger.ms, as the Java client does since "
+              "KIP-480). *fetch latency*: one record in flight (to partition i mod N) while the consumer fetches "
               "all N partitions. *raw fetch*: round trip of one sessionless Fetch naming all N "
               "partitions at their high watermarks (MaxWaitMs=0), from a client that builds the "
               "request once and does not parse the response: gregord's share of a fetch, which "
@@ -776,6 +813,8 @@ def run_all(build, P, smoke):
               "own instance here."
               % P["scale_count"],
               [("us_per_record", "produce µs/record", "%.2f"), ("rps", "produce records/s", "%.0f"),
+               ("cli_cpu_us", "client CPU µs/record", "%.2f"),
+               ("sticky_us", "sticky µs/record", "%.2f"),
                ("p50_us", "fetch p50 µs", "%.0f"), ("p99_us", "fetch p99 µs", "%.0f"),
                ("raw_fetch_us", "raw fetch µs", "%.0f"),
                ("create_s", "CreateTopics s", "%.2f")], "us_per_record", higher_better=False)
@@ -783,10 +822,8 @@ def run_all(build, P, smoke):
         top = "scale%d" % n
         res = scale_gregord(B, gs, top, n, P)
         t.add("%d partitions" % n, "gregord", res, note=res.pop("note", ""))
-        r = B.k("produce", m.bootstrap, topic=top, partitions=n, size=100,
-                count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
-        t.add("%d partitions" % n, "mock", r, note="produce only: the mock holds idle fetches "
-              "for fetch.wait.max.ms")
+        t.add("%d partitions" % n, "mock", scale_produce_mock(B, m, top, n, P),
+              note="produce only: the mock holds idle fetches for fetch.wait.max.ms")
     tables.append(t)
 
     idle = P["idle_parts"]
@@ -879,6 +916,24 @@ def raw_fetch_rtt(bootstrap, top, n, rounds=30, timeout=30.0):
     return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))], len(req), resp_len
 
 
+def cli_cpu_us(r):
+    """The client's CPU per record (µs) of a produce result."""
+    return r["cpu_s"] * 1e6 / r["records"] if r.get("cpu_s") and r.get("records") else None
+
+
+def scale_produce_mock(B, m, top, n, P):
+    r = B.k("produce", m.bootstrap, topic=top, partitions=n, size=100,
+            count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
+    if "error" in r:
+        return r
+    res = {"us_per_record": r["us_per_record"], "rps": r["rps"], "cli_cpu_us": cli_cpu_us(r)}
+    r = B.k("produce", m.bootstrap, topic=top, partitions=n, size=100, partitioner="sticky",
+            count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
+    if "error" not in r:
+        res["sticky_us"] = r["us_per_record"]
+    return res
+
+
 def scale_gregord(B, gs, top, n, P):
     r = B.k("create", gs.bootstrap, topic=top, partitions=n, timeout=300)
     if "error" in r:
@@ -890,7 +945,11 @@ def scale_gregord(B, gs, top, n, P):
             count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
     if "error" in r:
         return r
-    res.update(us_per_record=r["us_per_record"], rps=r["rps"])
+    res.update(us_per_record=r["us_per_record"], rps=r["rps"], cli_cpu_us=cli_cpu_us(r))
+    r = B.k("produce", gs.bootstrap, topic=top, partitions=n, size=100, partitioner="sticky",
+            count=P["scale_count"], secs=P["scale_secs"], timeout=P["scale_secs"] + 120)
+    if "error" not in r:
+        res["sticky_us"] = r["us_per_record"]
     r = B.k("latency", gs.bootstrap, topic=top, mode="pingpong", count=P["scale_lat_count"],
             secs=P["scale_secs"] * 2, timeout=P["scale_secs"] * 2 + 120)
     if "error" in r:
@@ -979,6 +1038,38 @@ def large_log(B, build, P, ra):
 
 # ------------------------------------------------------------------ report
 
+def produce_cpu(t):
+    """Where the produce runs spent the machine's CPU: the brokers' CPU per
+    record (gregord against the mock, geometric mean of mock ÷ gregord), and
+    the share of both cores the client took in the rows where gregord's
+    throughput stayed below the mock's."""
+    per, short = [], []
+    for row in t.rows:
+        if row["system"] != "mock" or "error" in row["res"]:
+            continue
+        g = next((r["res"] for r in t.rows if r["config"] == row["config"] and
+                  r["system"] == "gregord" and "error" not in r["res"]), None)
+        m = row["res"]
+        if not g or not g.get("srv_cpu") or not m.get("srv_cpu"):
+            continue
+        per.append((m["srv_cpu"] / m["rps"]) / (g["srv_cpu"] / g["rps"]))
+        if g["rps"] < m["rps"] and g.get("cli_cpu"):
+            short.append((g["cli_cpu"], g["srv_cpu"]))
+    if not per:
+        return None
+    gm = math.exp(sum(math.log(x) for x in per) / len(per))
+    what = "produce: broker CPU per record ≤ the mock's (same runs; not a target, the evidence)"
+    txt = "the mock used %.2f× gregord's CPU per record (geometric mean over %d configs)" % (
+        gm, len(per))
+    if short:
+        ncpu = os.cpu_count() or 1
+        txt += ("; where gregord's throughput was below the mock's, the client took %.0f–%.0f %% of "
+                "the %d cores and gregord %.0f–%.0f %%" %
+                (min(c for c, _ in short) / ncpu, max(c for c, _ in short) / ncpu, ncpu,
+                 min(g for _, g in short) / ncpu, max(g for _, g in short) / ncpu))
+    return (what, txt, gm >= 1.0)
+
+
 def targets(tables):
     T = {t.key: t for t in tables}
     out = []
@@ -999,6 +1090,9 @@ def targets(tables):
             gm = math.exp(sum(math.log(x) for x, _ in v) / len(v))
             out.append(("produce ≥ 1.0× mock cluster", "min %.2f× (%s), geometric mean %.2f× over "
                         "%d configs" % (lo[0], lo[1], gm, len(v)), lo[0] >= 1.0))
+            cpu = produce_cpu(T["produce"])
+            if cpu:
+                out.append(cpu)
         for sysname in ("redis (no persistence)", "redis (AOF everysec)"):
             v = ratios(T["produce"], sysname)
             if v:

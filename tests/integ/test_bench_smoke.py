@@ -95,6 +95,7 @@ def test_peers_measured(report):
         res = by_sys[s]["res"]
         assert "error" not in res, (s, res)
         assert res["rps"] > 0 and res["mbps"] > 0
+        assert res["cli_cpu"] > 0, (s, res)   # the client's own CPU, from getrusage
     lat = js["tables"]["latency"]["rows"]
     g = [r["res"] for r in lat if r["system"] == "gregord"]
     assert len(g) == 2
