@@ -100,6 +100,8 @@ static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_
             pr->ErrorMessage = GR_STR(info.error_message);
         gr_debug("produce", "Rejected append to %s-%d from %s: %s", t->name, pd->Index, gr_req_peer(req),
                  gr_kerr_name(pr->ErrorCode));
+        if (pr->ErrorCode == KERR_KAFKA_STORAGE_ERROR)
+            gr_partition_notify(p);     /* fetch sessions report the storage state */
         return;
     }
     pr->ErrorCode = KERR_NONE;

@@ -37,6 +37,7 @@ typedef struct gr_config {
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
     int64_t connections_max_idle_ms;
+    int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
 
     char *inter_broker_protocol_version;  /* record versions written, as Kafka's IBP */

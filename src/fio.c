@@ -23,6 +23,8 @@
  *   R <from> <to>          rename
  *   U <path> <grave>       unlink; <grave> is a hard link kept in PATH.d/
  *   D <dir>                directory fsync succeeded
+ *   (a syncfs of a dir is recorded as an S line for every file and a D
+ *   line for every directory under it, sizes taken before the call)
  *   (fields separated by one tab; paths absolute)
  *
  * gr_fio_powercut() replays the journal into a per-file state: the size
@@ -47,6 +49,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -398,6 +401,78 @@ int gr_fio_sync_slow(int fd, bool data_only)
     int rc = data_only ? fdatasync(fd) : fsync(fd);
     if (rc == 0 && sized && named && !strstr(p, " (deleted)"))
         jlog("S\t%lld\t%s\n", (long long)st.st_size, p);
+    return rc;
+}
+
+/* The files and directories under a dir (itself included), for syncfs. */
+typedef struct tree {
+    char **path;                 /* a directory's path ends with '/' */
+    int64_t *size;               /* -1 for a directory */
+    size_t n, cap;
+} tree_t;
+
+static void tree_push(tree_t *t, const char *path, int64_t size)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->path = gr_realloc(t->path, t->cap * sizeof(*t->path));
+        t->size = gr_realloc(t->size, t->cap * sizeof(*t->size));
+    }
+    t->path[t->n] = gr_strdup(path);
+    t->size[t->n++] = size;
+}
+
+static void tree_walk(tree_t *t, const char *dir, int depth)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/", dir);
+    tree_push(t, p, -1);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p) || lstat(p, &st) == -1)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 8)
+            tree_walk(t, p, depth + 1);
+        else if (S_ISREG(st.st_mode))
+            tree_push(t, p, (int64_t)st.st_size);
+    }
+    closedir(d);
+}
+
+int gr_fio_syncfs_slow(int fd)
+{
+    char p[PATH_MAX];
+    tree_t t = {0};
+    int rc = -1, err = 0;
+    bool rules = have_rules();
+    if (fd_path(fd, p, sizeof(p)) && (rules || F.jfd >= 0))
+        tree_walk(&t, p, 0);
+    for (size_t i = 0; rules && i < t.n; i++)
+        if (match(t.path[i], 1u << K_FSYNC) == K_FSYNC) {
+            err = EIO;
+            goto out;
+        }
+    rc = syncfs(fd);
+    err = errno;
+    for (size_t i = 0; rc == 0 && F.jfd >= 0 && i < t.n; i++) {
+        if (t.size[i] >= 0) {
+            jlog("S\t%lld\t%s\n", (long long)t.size[i], t.path[i]);
+        } else {
+            t.path[i][strlen(t.path[i]) - 1] = '\0';
+            jlog("D\t%s\n", t.path[i]);
+        }
+    }
+out:
+    for (size_t i = 0; i < t.n; i++)
+        free(t.path[i]);
+    free(t.path);
+    free(t.size);
+    errno = err;
     return rc;
 }
 

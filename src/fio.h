@@ -4,8 +4,8 @@
  *
  * Every call that changes a file of a log dir goes through here: opening a
  * file for writing, write/pwrite, ftruncate, fsync/fdatasync, directory
- * fsync and rename (log.c, segment.c, cleaner.c, checkpoint.c and
- * gr_file_write_atomic).  So does every read of log data: pread of
+ * fsync, syncfs(2) of a log dir's filesystem and rename (log.c, segment.c,
+ * cleaner.c, checkpoint.c, topic.c and gr_file_write_atomic).  So does every read of log data: pread of
  * segments and indexes (segment.c: fetch slicing, timestamp lookups,
  * recovery; cleaner.c; coord.c's replay) and the sendfile(2) that sends
  * Fetch data (net.c).  The wrappers keep the syscalls' contract (-1 and
@@ -22,7 +22,10 @@
  *     eio@SCOPE      writes fail with EIO
  *     short@SCOPE    every write stores half of what it was given, until a
  *                    last byte fails with ENOSPC: a torn write
- *     fsync@SCOPE    fsync/fdatasync (files and directories) fail with EIO
+ *     fsync@SCOPE    fsync/fdatasync (files and directories) fail with EIO;
+ *                    so does a syncfs of a dir when the scope matches the
+ *                    dir or any file or directory under it (the sync
+ *                    covers them)
  *     trunc@SCOPE    ftruncate fails with EIO (a torn write cannot be cut
  *                    back: the partition goes offline)
  *     read@SCOPE     reads of log data (pread and sendfile) fail with EIO:
@@ -84,6 +87,7 @@ ssize_t gr_fio_pread_slow(int fd, void *buf, size_t n, off_t off);
 ssize_t gr_fio_sendfile_slow(int out_fd, int in_fd, off_t *off, size_t n);
 int gr_fio_ftruncate_slow(int fd, off_t len);
 int gr_fio_sync_slow(int fd, bool data_only);
+int gr_fio_syncfs_slow(int fd);
 int gr_fio_rename_slow(const char *from, const char *to);
 int gr_fio_fsync_dir(const char *path);   /* open, fsync, close: 0 or -errno */
 /* unlink(2); with a journal the file is kept (hard link) until its
@@ -151,6 +155,16 @@ static inline int gr_fio_fdatasync(int fd)
     if (GR_FIO_SLOW())
         return gr_fio_sync_slow(fd, true);
     return fdatasync(fd);
+}
+
+/* syncfs(2) of the filesystem holding fd, an open directory (a log dir):
+ * every file and directory under it is durable on success.  Returns 0, or
+ * -1 and errno like fsync (EIO: a writeback error since fd was opened). */
+static inline int gr_fio_syncfs(int fd)
+{
+    if (GR_FIO_SLOW())
+        return gr_fio_syncfs_slow(fd);
+    return syncfs(fd);
 }
 
 static inline int gr_fio_rename(const char *from, const char *to)

@@ -33,6 +33,7 @@
 #include "kerr.h"
 #include "segment.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,6 +75,8 @@ struct gr_log {
     bool cleaning;               /* a clean job is in flight */
     bool sync_failed;            /* the last fsync failed: appends are refused
                                   * until a retried one succeeds */
+    bool sync_abandoned;         /* the shutdown sync of its log dir failed:
+                                  * close syncs nothing more (gr_log_sync_done) */
     int64_t sync_retry_ms;       /* when the last retry was started (gr_now_ms) */
     bool read_failed;            /* a read of segment read_fail_base failed
                                   * with an I/O error; cleared by the next
@@ -341,6 +344,44 @@ void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg)
 bool gr_log_flush_due(const gr_log_t *log)
 {
     return log->flush_due;
+}
+
+bool gr_log_unflushed(const gr_log_t *log)
+{
+    return log->end > log->rp;
+}
+
+int gr_log_sync_prepare(gr_log_t *log, int64_t *upto)
+{
+    if (log->offline || log->flushing)
+        return log->offline ? GR_EIO : GR_AGAIN;
+    int rc = gr_seg_seal(active(log));
+    for (int i = 0; i < log->nseg && rc == 0; i++)
+        rc = gr_seg_write_indexes(log->segs[i]);
+    *upto = log->end;
+    return rc;
+}
+
+void gr_log_sync_done(gr_log_t *log, int64_t upto, int rc)
+{
+    assert(!log->flushing);
+    if (rc == 0) {
+        for (int i = 0; i < log->nseg; i++) {
+            gr_segment_t *s = log->segs[i];
+            if (s->idx_written == s->n_idx && s->tidx_written == s->n_tidx)
+                s->dirty = s->idx_unsynced = false;
+        }
+        log->dir_dirty = false;
+        log->unflushed = 0;
+        if (upto > log->rp)
+            log->rp = upto;
+        log->sync_failed = false;
+        fire_waiters(log, log->rp, 0);
+    } else {
+        log->sync_failed = true;
+        log->sync_abandoned = true;
+        fire_waiters(log, INT64_MAX, rc);
+    }
 }
 
 /* ------------------------------------------------------------- roll */
@@ -1054,10 +1095,10 @@ err:
     return rc < 0 && rc != GR_ECORRUPT ? rc : GR_EIO;
 }
 
-void gr_log_close(gr_log_t *log)
+int gr_log_close(gr_log_t *log)
 {
     if (log == NULL)
-        return;
+        return 0;
     if (log->offline) {
         /* one more try at cutting the torn append back; if that fails too,
          * recovery at the next start finds and truncates it */
@@ -1074,7 +1115,8 @@ void gr_log_close(gr_log_t *log)
         /* a segment that a finished flush covered needs no second fsync
          * (shutdown flushes every log first); with a flush in flight the
          * active one is synced here too */
-        if (r == 0 && (s->dirty || s->idx_unsynced || (i == log->nseg - 1 && log->flushing)))
+        if (r == 0 && !log->sync_abandoned &&
+            (s->dirty || s->idx_unsynced || (i == log->nseg - 1 && log->flushing)))
             r = gr_seg_sync(s);
         if (r < 0)
             rc = r;
@@ -1082,11 +1124,13 @@ void gr_log_close(gr_log_t *log)
     /* an empty log's lost names are created again, identical, at the next
      * open: no directory fsync for never-written partitions */
     bool empty = log->nseg == 1 && active(log)->size == 0 && log->end == active(log)->base;
-    if (log->dir_dirty && !empty && gr_fsync_dir(log->dir) < 0)
+    if (log->sync_abandoned)
+        rc = GR_EIO;             /* logged once for the whole dir (topic.c) */
+    else if (log->dir_dirty && !empty && gr_fsync_dir(log->dir) < 0)
         rc = GR_EIO;
-    if (rc < 0)
+    if (rc < 0 && !log->sync_abandoned)
         gr_error("log", "flush of %s on close failed: %s", log->dir, strerror(-rc));
-    else
+    else if (rc == 0)
         log->rp = log->end;
     fire_waiters(log, INT64_MAX, rc);
     free_log(log);
@@ -1094,6 +1138,7 @@ void gr_log_close(gr_log_t *log)
         log->closed = true;   /* the last flush_done frees it */
     else
         free(log);
+    return rc;
 }
 
 void gr_log_delete(gr_log_t *log)

@@ -54,8 +54,10 @@ typedef struct gr_log_open_opts {
  * a torn or corrupt tail truncated and the indexes rebuilt; the number of
  * bytes dropped is logged.  Returns 0 or a GR_E*. */
 int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out);
-/* Flush (fsync) everything and close; the log stays on disk. */
-void gr_log_close(gr_log_t *log);
+/* Flush (fsync) everything and close; the log stays on disk.  Returns 0,
+ * or a GR_E* when something could not be made durable (logged; the
+ * recovery point stays where it was). */
+int gr_log_close(gr_log_t *log);
 /* Close and remove the directory (DeleteTopics). */
 void gr_log_delete(gr_log_t *log);
 /* Change the configuration (IncrementalAlterConfigs). */
@@ -170,6 +172,23 @@ void gr_log_flush(gr_log_t *log, int64_t upto, gr_log_flush_cb *cb, void *arg);
 /* Does the flush policy require waiting for fsync before acknowledging
  * an append ending at `upto`?  (log.flush.interval.messages reached.) */
 bool gr_log_flush_due(const gr_log_t *log);
+
+/* ---- shutdown: one sync for a whole log dir (topic.c, syncfs) ----
+ * Holds data above its recovery point (appended since the last flush)? */
+bool gr_log_unflushed(const gr_log_t *log);
+/* Seal the active segment and write every pending index entry, so that a
+ * sync of the filesystem (gr_fio_syncfs) covers everything the log holds;
+ * *upto = the end offset covered.  GR_EIO when the log is offline,
+ * GR_AGAIN with a flush in flight, or an index write error: flush and
+ * close that log the usual way instead.  Nothing may be appended before
+ * gr_log_sync_done. */
+int gr_log_sync_prepare(gr_log_t *log, int64_t *upto);
+/* After that sync: rc 0 marks the log flushed up to `upto` (its recovery
+ * point); a GR_E* flags the fsync failure and makes gr_log_close skip its
+ * own syncs and return GR_EIO (the caller logs the failure once for the
+ * dir; the next start recovers from the recovery point).  Flush waiters
+ * are answered either way. */
+void gr_log_sync_done(gr_log_t *log, int64_t upto, int rc);
 
 /* ---- log-dir checkpoint files (checkpoint.c) ----
  * recovery-point-offset-checkpoint, log-start-offset-checkpoint and

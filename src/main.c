@@ -7,7 +7,9 @@
  * stop startup with one line naming the key), log dirs and meta.properties
  * (cluster id), the clean-shutdown marker, topic logs (recovery), then the
  * listener.  SIGTERM/SIGINT: stop accepting, let in-flight requests finish
- * (bounded), flush every log, write checkpoints and the marker, exit 0.
+ * (bounded), flush every log (one syncfs per log dir with many dirty
+ * partitions, topic.c), write checkpoints and, in each log dir whose logs
+ * all became durable, the marker; exit 0.
  *
  * Each log dir holds Kafka's files:
  *   meta.properties                    version=1, cluster.id, node.id
@@ -118,10 +120,16 @@ static int init_log_dirs(void)
     return 0;
 }
 
-static void write_clean_markers(void)
+/* Only in the dirs whose logs were all made durable (gr_topics_close). */
+static void write_clean_markers(const bool *clean)
 {
     char path[PATH_MAX];
     for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        if (!clean[d]) {
+            gr_error("broker", "Not writing the clean shutdown marker in %s: syncing its logs failed; the next "
+                     "start recovers them", gr_broker.log_dirs[d]);
+            continue;
+        }
         snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, gr_broker.log_dirs[d]);
         gr_file_write_atomic(path, "", 0);
     }
@@ -248,7 +256,7 @@ int main(int argc, char **argv)
     const char *bind_host = gr_broker.host[0] ? gr_broker.host : "0.0.0.0";
     if (gr_net_listen(gr_broker.ev, bind_host, gr_broker.port, &nopts) < 0) {
         gr_error("broker", "Cannot listen on %s:%d", bind_host, gr_broker.port);
-        gr_topics_close();
+        gr_topics_close(NULL);
         return 1;
     }
     gr_timer_init(&gr_broker.housekeep, housekeep_cb, NULL);
@@ -267,8 +275,10 @@ int main(int argc, char **argv)
     gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
     gr_timer_stop(gr_broker.ev, &cleaner_timer);
     gr_coord_stop();
-    gr_topics_close();
-    write_clean_markers();
+    bool *clean = gr_malloc((size_t)gr_broker.nlog_dirs * sizeof(*clean));
+    gr_topics_close(clean);
+    write_clean_markers(clean);
+    free(clean);
     gr_ev_free(gr_broker.ev);
     gr_info("broker", "[KafkaServer id=%d] shut down completed", gr_broker.cfg.node_id);
     for (int d = 0; d < gr_broker.nlog_dirs; d++)

@@ -17,8 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Someone waiting for appends to a partition (a parked Fetch).  Owned by
- * the waiter; linked into the partition's list while registered. */
+/* Someone waiting for appends to a partition (a parked Fetch, or a fetch
+ * session for its whole life).  Owned by the waiter; linked into the
+ * partition's list while registered.  When the partition is freed, each
+ * waiter is unlinked and then called (linked == false in the callback). */
 typedef struct gr_pwait {
     struct gr_pwait *next, *prev;
     void (*cb)(struct gr_pwait *w);
@@ -51,8 +53,13 @@ typedef struct gr_topic {
 
 /* Startup: read topic metadata and open every partition log (recovery). */
 int gr_topics_load(void);
-/* Shutdown: flush, write checkpoints, close logs. */
-void gr_topics_close(void);
+/* Shutdown: flush, write checkpoints, close logs.  A log dir with more
+ * than GR_SYNCFS_MIN_PARTS partitions holding unflushed data is synced
+ * with one syncfs(2) instead of an fsync per file.  clean (may be NULL):
+ * [log dir] -> everything in it was made durable (no fsync or syncfs
+ * failed), i.e. the clean-shutdown marker may be written there. */
+#define GR_SYNCFS_MIN_PARTS 32
+void gr_topics_close(bool *clean);
 /* Periodic: retention, rolling, flush by time, checkpoints. */
 void gr_topics_housekeep(int64_t now_ms);
 /* Write recovery-point and log-start-offset checkpoints now. */
@@ -87,6 +94,9 @@ static inline gr_partition_t *gr_partition_get(const gr_topic_t *t, int32_t idx)
 
 /* After an append: advance the high watermark and wake waiters. */
 void gr_partition_appended(gr_partition_t *p);
+/* Something a fetch reports other than new data changed (log start offset,
+ * storage state): fire the waiters as an append does. */
+void gr_partition_notify(gr_partition_t *p);
 void gr_pwait_add(gr_partition_t *p, gr_pwait_t *w);
 void gr_pwait_remove(gr_pwait_t *w);
 

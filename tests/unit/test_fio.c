@@ -1,6 +1,8 @@
 /* Unit tests for fio.c's read faults: the spec (read@ / sendfile@ next to
  * the write kinds, which never touch reads), pread and sendfile under each
- * kind, and how a partition log reports and recovers from a read fault. */
+ * kind, and how a partition log reports and recovers from a read fault.
+ * Then gr_fio_syncfs: the fsync fault of any path under the dir fails it,
+ * and the power-loss journal counts it as a sync of every file under it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -229,6 +231,92 @@ static void test_log_read_fault(void **state)
     gr_log_close(log);
 }
 
+static int open_dir(const char *sub)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s%s%s", root, *sub ? "/" : "", sub);
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static void test_syncfs_fault(void **state)
+{
+    (void)state;
+    int a = make_file("a-0", 64), o = make_file("b-0", 64);
+    int dir = open_dir(""), bdir = open_dir("b-0");
+    assert_int_equal(gr_fio_syncfs(dir), 0);
+    /* a file under the dir: the sync covers it, so it fails */
+    assert_int_equal(gr_fio_arm("fsync@/a-0/"), 0);
+    errno = 0;
+    assert_int_equal(gr_fio_syncfs(dir), -1);
+    assert_int_equal(errno, EIO);
+    assert_int_equal(gr_fio_fsync(a), -1);
+    /* a dir that does not hold the faulty path */
+    assert_int_equal(gr_fio_syncfs(bdir), 0);
+    assert_int_equal(gr_fio_fsync(o), 0);
+    /* the scope naming the dir itself */
+    char scope[300];
+    snprintf(scope, sizeof(scope), "fsync@%s/", strrchr(root, '/'));
+    assert_int_equal(gr_fio_arm(scope), 0);
+    assert_int_equal(gr_fio_syncfs(dir), -1);
+    assert_int_equal(errno, EIO);
+    assert_int_equal(gr_fio_syncfs(bdir), -1);
+    /* the other kinds leave syncs alone */
+    assert_int_equal(gr_fio_arm("eio@/a-0/,enospc@/a-0/,short@/a-0/,trunc@/a-0/,read@/a-0/,sendfile@/a-0/"), 0);
+    assert_int_equal(gr_fio_syncfs(dir), 0);
+    assert_int_equal(gr_fio_arm(""), 0);
+    assert_int_equal(gr_fio_syncfs(dir), 0);
+    close(bdir);
+    close(dir);
+    close(a);
+    close(o);
+}
+
+static int64_t size_of(const char *sub)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", root, sub);
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* Last: the journal stays on for the rest of the process. */
+static void test_syncfs_journal(void **state)
+{
+    (void)state;
+    char path[512], journal[512];
+    snprintf(journal, sizeof(journal), "%s/journal", root);
+    snprintf(path, sizeof(path), "%s/logs", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    char spec[600];
+    snprintf(spec, sizeof(spec), "journal=%s", journal);
+    assert_int_equal(setenv("GREGOR_FAULTS", spec, 1), 0);
+    assert_int_equal(gr_fio_init(), 0);
+    unsetenv("GREGOR_FAULTS");
+    /* created and written (not synced), then covered by a syncfs of logs/ */
+    snprintf(path, sizeof(path), "%s/logs/p-0", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    strcat(path, "/0.log");
+    int fd = gr_fio_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(gr_fio_write(fd, "0123456789", 10), 10);
+    int dir = open_dir("logs");
+    assert_int_equal(gr_fio_syncfs(dir), 0);
+    /* written after it, and a file created after it: lost in a power cut */
+    assert_int_equal(gr_fio_write(fd, "abcdef", 6), 6);
+    snprintf(path, sizeof(path), "%s/logs/p-0/1.log", root);
+    int fd2 = gr_fio_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(fd2 >= 0);
+    close(fd2);
+    close(fd);
+    close(dir);
+    assert_int_equal(size_of("logs/p-0/0.log"), 16);
+    assert_int_equal(gr_fio_powercut(journal), 0);
+    assert_int_equal(size_of("logs/p-0/0.log"), 10);
+    assert_int_equal(size_of("logs/p-0/1.log"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +324,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sendfile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_read_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syncfs_fault, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syncfs_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,7 +164,7 @@ static void broker_close(void)
 {
     gr_coord_stop();
     groups_clear();
-    gr_topics_close();
+    gr_topics_close(NULL);
     free(gr_broker.log_dirs);
     gr_broker.log_dirs = NULL;
 }
