@@ -5,7 +5,7 @@
  *
  *   kbench create    bootstrap= topic= partitions=
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
- *                    [partitioner=sticky]
+ *                    [partitioner=sticky] [copy=1]
  *   kbench consume   bootstrap= topic= partitions= count= secs=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
@@ -166,6 +166,8 @@ struct prod {
 static pthread_barrier_t bar;
 static int g_parts, g_size;
 static bool g_sticky;             /* partitioner=sticky: librdkafka picks the partition */
+static int g_msgflags;            /* copy=1: librdkafka copies each value (RD_KAFKA_MSG_F_COPY) */
+static char *g_value;             /* every record's value; freed after the clients */
 static double g_secs;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -183,8 +185,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static void *prod_main(void *arg)
 {
     struct prod *p = arg;
-    char *buf = malloc((size_t)g_size);
-    memset(buf, 'x', (size_t)g_size);
+    char *buf = g_value;
     pthread_barrier_wait(&bar);
     p->t_start = now_ns();
     int64_t deadline = p->t_start + (int64_t)(g_secs * 1e9);
@@ -198,7 +199,7 @@ static void *prod_main(void *arg)
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 p->rk, RD_KAFKA_V_TOPIC(topic),
                 RD_KAFKA_V_PARTITION(g_sticky ? RD_KAFKA_PARTITION_UA : (int32_t)(i % g_parts)),
-                RD_KAFKA_V_VALUE(buf, (size_t)g_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE(buf, (size_t)g_size), RD_KAFKA_V_MSGFLAGS(g_msgflags),
                 RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
@@ -209,7 +210,6 @@ static void *prod_main(void *arg)
     }
     rd_kafka_flush(p->rk, 30000);
     p->t_end = now_ns();
-    free(buf);
     return NULL;
 }
 
@@ -220,8 +220,13 @@ static int cmd_produce(void)
     g_size = (int)arg_long("size", 100);
     g_secs = arg_dbl("secs", 5);
     g_sticky = strcmp(arg_str("partitioner", "modulo"), "sticky") == 0;
+    /* the value buffer outlives every delivery, so by default librdkafka may
+     * point at it instead of copying each record first */
+    g_msgflags = arg_long("copy", 0) ? RD_KAFKA_MSG_F_COPY : 0;
     if (g_size < 16)
         g_size = 16;
+    g_value = malloc((size_t)g_size);
+    memset(g_value, 'x', (size_t)g_size);
     struct prod *ps = calloc((size_t)n, sizeof *ps);
     pthread_barrier_init(&bar, NULL, (unsigned)n + 1);
     for (int i = 0; i < n; i++) {
@@ -270,6 +275,7 @@ static int cmd_produce(void)
            deliv, failed, secs, deliv / secs, deliv * (double)g_size / secs / 1e6,
            secs * 1e6 / deliv, cpu);
     free(ps);
+    free(g_value);
     return 0;
 }
 

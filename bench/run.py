@@ -602,7 +602,9 @@ def run_all(build, P, smoke):
     t = Table("produce", "Produce throughput",
               "Records of the given size, as fast as the client can send them, for %.2g s or %d records "
               "per config (librdkafka: linger.ms=5, batch.num.messages=10000, partition = i mod "
-              "partitions; producers are threads, each with its own rd_kafka_t). %s gregord writes to "
+              "partitions, every value from one buffer that outlives the run, so passed without "
+              "RD_KAFKA_MSG_F_COPY; producers are threads, each with its own rd_kafka_t). %s "
+              "gregord writes to "
               "disk (page cache, flushed by the kernel); each run is on a fresh gregord instance "
               "with an empty data dir, and just before it starts the harness deletes up to %d MiB "
               "of files it held in the page cache (a ballast written by bench/memwarm.c, then the "

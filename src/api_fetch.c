@@ -1,5 +1,6 @@
 /*
- * api_fetch.c - Fetch (key 1), versions 0-12.
+ * api_fetch.c - Fetch (key 1), versions 0-12, with KIP-227 incremental
+ * fetch sessions (v7+; state in fetch_session.c).
  *
  * Record data is never copied: each partition's answer is a file range of
  * a segment (gr_log_read) that the output chain sends with sendfile(2),
@@ -10,17 +11,50 @@
  * request arena) registers a gr_pwait_t on every partition it reads and
  * arms a timer; an append to any of them re-evaluates the fetch at once,
  * and the timer answers with whatever is there.  No polling, no threads.
+ *
+ * Sessions, as Kafka's FetchManager.newContext decides:
+ *
+ *   SessionId  SessionEpoch  what happens
+ *   ---------  ------------  ------------------------------------------------
+ *   any        -1 (FINAL)    close the named session; sessionless full fetch
+ *   any         0 (INITIAL)  close the named session; full fetch; at answer
+ *                            time a session is made of its partitions
+ *                            (SessionId 0 in the answer when the cache is full)
+ *   0          >0            FETCH_SESSION_ID_NOT_FOUND
+ *   unknown    >0            FETCH_SESSION_ID_NOT_FOUND
+ *   known      != expected   INVALID_FETCH_SESSION_EPOCH
+ *   known      == expected   incremental: Topics add/update cached partitions,
+ *                            ForgottenTopicsData removes them; an emptied
+ *                            session is closed and the request answered
+ *                            sessionless; else the epoch advances
+ *
+ * The sessionless path is the one real clients (librdkafka, kafkajs,
+ * kafka-python, sarama) use and is unchanged by sessions.  An incremental
+ * fetch reads only the session's pending partitions (fetch_session.h): the
+ * ones named in the request and the ones whose partition fired its waiters
+ * (append, gr_partition_notify, deletion).  A pending partition leaves the
+ * list once it has no error and nothing left to read at its cached fetch
+ * offset, so data held back by the response budget is read again next time.
+ * A partition is in the answer when Kafka's
+ * CachedPartition.maybeUpdateResponseData says so: records, a high
+ * watermark or log start offset unlike the last one reported, or an error
+ * (which also resets the reported high watermark to -1, so recovery shows).
+ * A parked incremental fetch registers nothing per partition: the session's
+ * permanent waiters wake it through its parker.
  */
 #include "api_util.h"
 #include "broker.h"
+#include "fetch_session.h"
 #include "kerr.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct fpart {
     int32_t partition;
     int32_t current_leader_epoch;
     int64_t fetch_offset;
+    int64_t log_start_offset;     /* the fetcher's (followers); kept in a session */
     int32_t max_bytes;
     gr_pwait_t wait;
     struct fetch_state *fs;
@@ -41,6 +75,7 @@ typedef struct fetch_state {
     ftopic_t *topics;
     gr_timer_t timer;
     bool parked;
+    bool create_session;          /* SessionEpoch 0: make a session when answering */
 } fetch_state_t;
 
 static const uint8_t empty_records[1];
@@ -149,10 +184,45 @@ static void fetch_unpark(fetch_state_t *fs)
     fs->parked = false;
 }
 
+/* A new session holding every partition of the full fetch `fs`, with what
+ * `resp` reports as the last reported state.  Returns its id, or 0 when the
+ * cache has no room. */
+static int32_t session_create(fetch_state_t *fs, const gr_FetchResponse_t *resp)
+{
+    gr_fsess_t *s = gr_fsess_create(gr_mono_ms());
+    if (s == NULL)
+        return 0;
+    for (int32_t i = 0; i < fs->ntopics; i++) {
+        const ftopic_t *ft = &fs->topics[i];
+        const gr_FetchResponse_FetchableTopicResponse_t *tr = &resp->Responses[i];
+        for (int32_t j = 0; j < ft->nparts; j++) {
+            const fpart_t *fp = &ft->parts[j];
+            const gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[j];
+            bool added;
+            gr_fsess_part_t *cp = gr_fsess_put(s, ft->name.p, (size_t)GR_MAX(ft->name.len, 0), fp->partition,
+                                               &added);
+            cp->fetch_offset = fp->fetch_offset;
+            cp->fetcher_log_start = fp->log_start_offset;
+            cp->max_bytes = fp->max_bytes;
+            cp->current_leader_epoch = fp->current_leader_epoch;
+            cp->high_watermark = pd->ErrorCode != KERR_NONE ? -1 : pd->HighWatermark;
+            cp->log_start_offset = pd->LogStartOffset;
+            /* pending stays only for an error or data not read yet */
+            gr_partition_t *p = cp->p;
+            if (pd->ErrorCode == KERR_NONE && p &&
+                cp->fetch_offset >= (fs->isolation_level ? p->last_stable_offset : p->high_watermark))
+                gr_fsess_unpend(cp);
+        }
+    }
+    return s->id;
+}
+
 static void fetch_respond(fetch_state_t *fs, gr_FetchResponse_t *resp)
 {
     gr_req_t *req = fs->req;
     fetch_unpark(fs);
+    if (fs->create_session)
+        resp->SessionId = session_create(fs, resp);
     req->on_cancel = NULL;
     req->park = NULL;
     GR_RESPOND(req, FetchResponse, resp);
@@ -193,21 +263,11 @@ static void on_cancel(gr_req_t *req)
     req->park = NULL;
 }
 
-void gr_api_fetch(gr_req_t *req, gr_rd_t *body)
+/* A full fetch of the request's partitions: sessionless, or (create) the
+ * first fetch of a new session. */
+static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
 {
-    gr_FetchRequest_t r;
-    GR_DECODE_OR_CLOSE(req, body, FetchRequest, &r);
-
-    if (req->api_version >= 7 && (r.SessionId != 0 || r.SessionEpoch > 0)) {
-        /* no incremental fetch sessions: the client falls back to full fetches */
-        gr_FetchResponse_t resp;
-        gr_FetchResponse_init(&resp);
-        resp.ErrorCode = r.SessionId != 0 ? KERR_FETCH_SESSION_ID_NOT_FOUND : KERR_INVALID_FETCH_SESSION_EPOCH;
-        resp.Responses_count = 0;
-        GR_RESPOND(req, FetchResponse, &resp);
-        return;
-    }
-
+    gr_FetchRequest_t r = *rq;
     fetch_state_t *fs = gr_arena_calloc(&req->arena, 1, sizeof(*fs));
     fs->req = req;
     fs->min_bytes = r.MinBytes;
@@ -215,6 +275,7 @@ void gr_api_fetch(gr_req_t *req, gr_rd_t *body)
     if (fs->max_bytes <= 0)
         fs->max_bytes = INT32_MAX;
     fs->isolation_level = r.IsolationLevel;
+    fs->create_session = create;
     fs->ntopics = r.Topics_count > 0 ? r.Topics_count : 0;
     fs->topics = gr_arena_calloc(&req->arena, (size_t)GR_MAX(fs->ntopics, 1), sizeof(ftopic_t));
     for (int32_t i = 0; i < fs->ntopics; i++) {
@@ -229,6 +290,7 @@ void gr_api_fetch(gr_req_t *req, gr_rd_t *body)
             fp->partition = p->Partition;
             fp->current_leader_epoch = p->CurrentLeaderEpoch;
             fp->fetch_offset = p->FetchOffset;
+            fp->log_start_offset = p->LogStartOffset;
             fp->max_bytes = p->PartitionMaxBytes;
             fp->fs = fs;
             fp->wait.cb = on_append;
@@ -242,7 +304,7 @@ void gr_api_fetch(gr_req_t *req, gr_rd_t *body)
     int64_t n = idle ? 0 : fetch_build(fs, &resp, &any_error);
     if (!idle &&
         (r.MaxWaitMs <= 0 || any_error || n >= fs->min_bytes || n >= fs->max_bytes || fs->ntopics == 0)) {
-        GR_RESPOND(req, FetchResponse, &resp);
+        fetch_respond(fs, &resp);
         return;
     }
     /* park until an append or the timeout */
@@ -259,4 +321,294 @@ void gr_api_fetch(gr_req_t *req, gr_rd_t *body)
     fs->parked = true;
     req->park = fs;
     req->on_cancel = on_cancel;
+}
+
+/* ------------------------------------------------------------ incremental */
+
+/* An incremental fetch parked on its session.  In the request arena. */
+typedef struct sfetch {
+    gr_fsess_parker_t pk;         /* first: the session calls back with it */
+    gr_req_t *req;
+    gr_fsess_t *sess;
+    int32_t min_bytes;
+    int32_t max_bytes;
+    int8_t isolation_level;
+    bool timer_on;
+    gr_timer_t timer;
+} sfetch_t;
+
+/* One cached partition read against the log now. */
+typedef struct peval {
+    gr_fsess_part_t *cp;
+    int16_t err;
+    bool more;                    /* data left to read at the cached fetch offset */
+    int64_t hw, lso, log_start;
+    gr_log_slice_t sl;
+} peval_t;
+
+static void part_eval(const sfetch_t *sf, gr_fsess_part_t *cp, int32_t *budget, bool *first_data, peval_t *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->cp = cp;
+    e->hw = e->lso = e->log_start = -1;
+    gr_partition_t *p = cp->p;
+    if (p == NULL) {
+        e->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    e->hw = p->high_watermark;
+    e->lso = p->last_stable_offset;
+    e->log_start = gr_log_start_offset(p->log);
+    if (cp->current_leader_epoch >= 0 && cp->current_leader_epoch != p->leader_epoch) {
+        e->err = cp->current_leader_epoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH : KERR_UNKNOWN_LEADER_EPOCH;
+        return;
+    }
+    int64_t upper = sf->isolation_level ? p->last_stable_offset : p->high_watermark;
+    int32_t mb = GR_MIN(cp->max_bytes, *budget);
+    if (mb < 0)
+        mb = 0;
+    int rc = gr_log_read(p->log, cp->fetch_offset, mb, upper, *first_data, &e->sl);
+    if (rc == GR_ERANGE) {
+        e->err = KERR_OFFSET_OUT_OF_RANGE;
+        return;
+    }
+    if (rc < 0) {
+        e->err = KERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    if (e->sl.len > 0) {
+        *budget -= e->sl.len;
+        *first_data = false;
+    }
+    e->more = cp->fetch_offset < upper;
+}
+
+/* Bytes the pending partitions would return now; nothing changes. */
+static int64_t sess_scan(const sfetch_t *sf, bool *any_error)
+{
+    int32_t budget = sf->max_bytes;
+    bool first_data = true;
+    int64_t total = 0;
+    for (gr_fsess_part_t *cp = sf->sess->pend_head; cp; cp = cp->pnext) {
+        peval_t e;
+        part_eval(sf, cp, &budget, &first_data, &e);
+        if (e.err != KERR_NONE)
+            *any_error = true;
+        total += e.sl.len;
+    }
+    return total;
+}
+
+static int peval_cmp(const void *a, const void *b)
+{
+    const peval_t *x = a, *y = b;
+    uintptr_t tx = (uintptr_t)x->cp->topic, ty = (uintptr_t)y->cp->topic;
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    return (x->cp->partition > y->cp->partition) - (x->cp->partition < y->cp->partition);
+}
+
+/* Answer now: read the pending partitions, keep in the answer those that
+ * must respond, record what was reported, and drop from the pending list
+ * those with nothing more to say. */
+static void sess_answer(sfetch_t *sf)
+{
+    gr_req_t *req = sf->req;
+    gr_fsess_t *s = sf->sess;
+    if (sf->timer_on)
+        gr_timer_stop(gr_broker.ev, &sf->timer);
+    sf->timer_on = false;
+    gr_fsess_park(s, NULL);
+    req->on_cancel = NULL;
+    req->park = NULL;
+
+    peval_t *items = gr_arena_alloc(&req->arena, sizeof(*items) * (size_t)GR_MAX(s->npending, 1));
+    int32_t n = 0, budget = sf->max_bytes;
+    bool first_data = true;
+    for (gr_fsess_part_t *cp = s->pend_head, *next; cp; cp = next) {
+        next = cp->pnext;
+        peval_t *e = &items[n];
+        part_eval(sf, cp, &budget, &first_data, e);
+        bool must = e->sl.len > 0 || e->hw != cp->high_watermark || e->log_start != cp->log_start_offset ||
+                    e->err != KERR_NONE;
+        if (must) {
+            cp->high_watermark = e->err != KERR_NONE ? -1 : e->hw;
+            cp->log_start_offset = e->log_start;
+            n++;
+        }
+        if (e->err == KERR_NONE && !e->more)
+            gr_fsess_unpend(cp);
+    }
+    if (n > 1)
+        qsort(items, (size_t)n, sizeof(*items), peval_cmp);
+
+    gr_FetchResponse_t resp;
+    gr_FetchResponse_init(&resp);
+    resp.SessionId = s->id;
+    int32_t ntopics = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (i == 0 || items[i].cp->topic != items[i - 1].cp->topic)
+            ntopics++;
+    resp.Responses = GR_ARENA_ARRAY(req, gr_FetchResponse_FetchableTopicResponse_t, ntopics,
+                                    gr_FetchResponse_FetchableTopicResponse_init);
+    resp.Responses_count = ntopics;
+    gr_FetchResponse_FetchableTopicResponse_t *tr = NULL;
+    for (int32_t i = 0, k = 0; i < n; i++) {
+        const peval_t *e = &items[i];
+        if (i == 0 || e->cp->topic != items[i - 1].cp->topic) {
+            int32_t cnt = 1;
+            while (i + cnt < n && items[i + cnt].cp->topic == e->cp->topic)
+                cnt++;
+            tr = &resp.Responses[k++];
+            tr->Topic = (gr_str_t){e->cp->topic->name, e->cp->topic->len};   /* encoded below */
+            tr->Partitions = GR_ARENA_ARRAY(req, gr_FetchResponse_PartitionData_t, cnt,
+                                            gr_FetchResponse_PartitionData_init);
+            tr->Partitions_count = 0;
+        }
+        gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[tr->Partitions_count++];
+        pd->PartitionIndex = e->cp->partition;
+        pd->ErrorCode = e->err;
+        pd->HighWatermark = e->hw;
+        pd->LastStableOffset = e->lso;
+        pd->LogStartOffset = e->log_start;
+        pd->AbortedTransactions_count = sf->isolation_level ? 0 : -1;
+        pd->Records = e->sl.len > 0 ? (gr_records_t){e->sl.len, NULL, e->sl.file, e->sl.pos}
+                                    : (gr_records_t){0, empty_records, NULL, 0};
+    }
+    GR_RESPOND(req, FetchResponse, &resp);
+}
+
+/* Answer if satisfied (or forced), else stay parked. */
+static void sess_eval(sfetch_t *sf, bool force)
+{
+    if (!force) {
+        bool any_error = false;
+        int64_t n = sf->sess->npending ? sess_scan(sf, &any_error) : 0;
+        if (!any_error && n < sf->min_bytes && n < sf->max_bytes)
+            return;
+    }
+    sess_answer(sf);
+}
+
+static void sess_wake(gr_fsess_parker_t *pk, bool closing)
+{
+    sess_eval((sfetch_t *)pk, closing);
+}
+
+static void sess_timeout(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    sfetch_t *sf = arg;
+    sf->timer_on = false;           /* already fired */
+    sess_eval(sf, true);
+}
+
+static void sess_cancel(gr_req_t *req)
+{
+    sfetch_t *sf = req->park;
+    if (sf->timer_on)
+        gr_timer_stop(gr_broker.ev, &sf->timer);
+    sf->timer_on = false;
+    gr_fsess_park(sf->sess, NULL);
+    req->park = NULL;
+}
+
+static void session_error(gr_req_t *req, int16_t err)
+{
+    gr_FetchResponse_t resp;
+    gr_FetchResponse_init(&resp);
+    resp.ErrorCode = err;
+    resp.SessionId = 0;
+    resp.Responses_count = 0;
+    GR_RESPOND(req, FetchResponse, &resp);
+}
+
+static void fetch_incremental(gr_req_t *req, const gr_FetchRequest_t *r)
+{
+    gr_fsess_t *s = gr_fsess_find(r->SessionId);
+    if (s == NULL) {
+        session_error(req, KERR_FETCH_SESSION_ID_NOT_FOUND);
+        return;
+    }
+    if (s->epoch != r->SessionEpoch) {
+        session_error(req, KERR_INVALID_FETCH_SESSION_EPOCH);
+        return;
+    }
+    /* a fetch still parked on the session is answered before this one */
+    if (s->parker)
+        s->parker->cb(s->parker, true);
+    for (int32_t i = 0; i < r->Topics_count; i++) {
+        const gr_FetchRequest_FetchTopic_t *ft = &r->Topics[i];
+        for (int32_t j = 0; j < ft->Partitions_count; j++) {
+            const gr_FetchRequest_FetchPartition_t *p = &ft->Partitions[j];
+            bool added;
+            gr_fsess_part_t *cp = gr_fsess_put(s, ft->Topic.p, (size_t)GR_MAX(ft->Topic.len, 0), p->Partition,
+                                               &added);
+            cp->fetch_offset = p->FetchOffset;
+            cp->fetcher_log_start = p->LogStartOffset;
+            cp->max_bytes = p->PartitionMaxBytes;
+            cp->current_leader_epoch = p->CurrentLeaderEpoch;
+        }
+    }
+    for (int32_t i = 0; i < r->ForgottenTopicsData_count; i++) {
+        const gr_FetchRequest_ForgottenTopic_t *ft = &r->ForgottenTopicsData[i];
+        for (int32_t j = 0; j < ft->Partitions_count; j++)
+            gr_fsess_forget(s, ft->Topic.p, (size_t)GR_MAX(ft->Topic.len, 0), ft->Partitions[j]);
+    }
+    if (s->nparts == 0) {
+        gr_fsess_remove(s);
+        fetch_full(req, r, false);
+        return;
+    }
+    gr_fsess_touch(s, gr_mono_ms());
+    s->epoch = gr_fsess_next_epoch(s->epoch);
+
+    sfetch_t *sf = gr_arena_calloc(&req->arena, 1, sizeof(*sf));
+    sf->pk.cb = sess_wake;
+    sf->req = req;
+    sf->sess = s;
+    sf->min_bytes = r->MinBytes;
+    sf->max_bytes = r->MaxBytes > 0 ? r->MaxBytes : INT32_MAX;
+    sf->isolation_level = r->IsolationLevel;
+    if (r->MaxWaitMs <= 0) {
+        sess_answer(sf);
+        return;
+    }
+    if (s->npending > 0) {
+        bool any_error = false;
+        int64_t n = sess_scan(sf, &any_error);
+        if (any_error || n >= sf->min_bytes || n >= sf->max_bytes) {
+            sess_answer(sf);
+            return;
+        }
+    } else if (sf->min_bytes <= 0) {
+        sess_answer(sf);
+        return;
+    }
+    gr_fsess_park(s, &sf->pk);
+    gr_timer_init(&sf->timer, sess_timeout, sf);
+    gr_timer_start(gr_broker.ev, &sf->timer, r->MaxWaitMs);
+    sf->timer_on = true;
+    req->park = sf;
+    req->on_cancel = sess_cancel;
+}
+
+void gr_api_fetch(gr_req_t *req, gr_rd_t *body)
+{
+    gr_FetchRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, FetchRequest, &r);
+
+    if (req->api_version < 7 || (r.SessionId == 0 && r.SessionEpoch == -1)) {
+        fetch_full(req, &r, false);          /* sessionless: the common case */
+        return;
+    }
+    if (r.SessionEpoch == -1 || r.SessionEpoch == 0) {
+        /* any session named in a full request is closed first */
+        gr_fsess_t *s = r.SessionId != 0 ? gr_fsess_find(r.SessionId) : NULL;
+        if (s)
+            gr_fsess_remove(s);
+        fetch_full(req, &r, r.SessionEpoch == 0);
+        return;
+    }
+    fetch_incremental(req, &r);
 }

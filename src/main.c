@@ -18,6 +18,7 @@
  *   log-start-offset-checkpoint        see log.h
  */
 #include "broker.h"
+#include "fetch_session.h"
 #include "cleaner.h"
 #include "coord.h"
 #include "fio.h"
@@ -272,6 +273,7 @@ int main(int argc, char **argv)
     gr_net_stop_accepting();
     gr_net_drain(gr_broker.ev, 5000);
     gr_net_close_all();
+    gr_fsess_free_all();            /* before the partitions their waiters sit on */
     gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
     gr_timer_stop(gr_broker.ev, &cleaner_timer);
     gr_coord_stop();
