@@ -1,0 +1,444 @@
+/*
+ * fetch_session.c - the fetch session cache (see fetch_session.h).
+ *
+ * Three structures, all chained hashes or intrusive lists, no per-request
+ * allocation:
+ *
+ *   sessions     id -> gr_fsess_t (hash), plus a doubly linked LRU list,
+ *                least recently used first: eviction looks at its head only
+ *   names        interned topic names, refcounted by cached partitions
+ *   per session  (topic, partition) -> gr_fsess_part_t (hash) and the
+ *                pending list: partitions an incremental fetch must look at
+ *
+ * Kafka also lets a large new session evict a smaller one that is merely
+ * old; here only an idle session (least recently used, unused for longer
+ * than the eviction time) makes room, which is the case that matters.
+ * This file never answers requests; it calls back into the parked fetch.
+ */
+#include "fetch_session.h"
+#include "broker.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+static bool configured;
+static int32_t max_slots;
+static int64_t eviction_ms;
+
+static gr_fsess_t **sess_tab;
+static uint32_t sess_tab_size;
+static int nsessions;
+static gr_fsess_t *lru_head, *lru_tail;
+
+static gr_fsess_topic_t **name_tab;
+static uint32_t name_tab_size;
+static uint32_t nnames;
+
+static uint64_t rng_state;
+
+void gr_fsess_configure(int32_t slots, int64_t evict_ms)
+{
+    configured = true;
+    max_slots = slots < 0 ? 0 : slots;
+    eviction_ms = evict_ms;
+}
+
+static void ensure_configured(void)
+{
+    if (!configured)
+        gr_fsess_configure(gr_broker.cfg.max_incremental_fetch_session_cache_slots, GR_FSESS_EVICTION_MS);
+}
+
+int gr_fsess_count(void) { return nsessions; }
+
+/* ------------------------------------------------------------ ids */
+
+static uint32_t rng_next(void)
+{
+    if (rng_state == 0) {
+        if (getrandom(&rng_state, sizeof(rng_state), 0) != (ssize_t)sizeof(rng_state))
+            rng_state = (uint64_t)gr_mono_us() * 0x9E3779B97F4A7C15ull;
+        rng_state |= 1;
+    }
+    /* xorshift64* */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+int32_t gr_fsess_next_epoch(int32_t epoch)
+{
+    if (epoch < 0)
+        return -1;
+    return epoch == INT32_MAX ? 1 : epoch + 1;
+}
+
+/* ------------------------------------------------------------ session table */
+
+static uint32_t id_bucket(int32_t id, uint32_t size)
+{
+    return ((uint32_t)id * 2654435761u) & (size - 1);
+}
+
+gr_fsess_t *gr_fsess_find(int32_t id)
+{
+    if (!sess_tab_size || id == 0)
+        return NULL;
+    for (gr_fsess_t *s = sess_tab[id_bucket(id, sess_tab_size)]; s; s = s->hnext)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void sess_tab_insert(gr_fsess_t *s)
+{
+    if ((uint32_t)nsessions + 1 > sess_tab_size / 2) {
+        uint32_t nsize = sess_tab_size ? sess_tab_size * 2 : 64;
+        gr_fsess_t **nt = gr_calloc(nsize, sizeof(*nt));
+        for (uint32_t i = 0; i < sess_tab_size; i++)
+            for (gr_fsess_t *x = sess_tab[i], *next; x; x = next) {
+                next = x->hnext;
+                uint32_t b = id_bucket(x->id, nsize);
+                x->hnext = nt[b];
+                nt[b] = x;
+            }
+        free(sess_tab);
+        sess_tab = nt;
+        sess_tab_size = nsize;
+    }
+    uint32_t b = id_bucket(s->id, sess_tab_size);
+    s->hnext = sess_tab[b];
+    sess_tab[b] = s;
+    nsessions++;
+}
+
+static void sess_tab_remove(gr_fsess_t *s)
+{
+    for (gr_fsess_t **pp = &sess_tab[id_bucket(s->id, sess_tab_size)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == s) {
+            *pp = s->hnext;
+            nsessions--;
+            return;
+        }
+}
+
+static void lru_unlink(gr_fsess_t *s)
+{
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_append(gr_fsess_t *s)
+{
+    s->lru_prev = lru_tail;
+    s->lru_next = NULL;
+    if (lru_tail)
+        lru_tail->lru_next = s;
+    else
+        lru_head = s;
+    lru_tail = s;
+}
+
+void gr_fsess_touch(gr_fsess_t *s, int64_t now_ms)
+{
+    s->last_used_ms = now_ms;
+    lru_unlink(s);
+    lru_append(s);
+}
+
+/* ------------------------------------------------------------ topic names */
+
+static uint32_t hash_bytes(const char *p, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static gr_fsess_topic_t *name_find(const char *name, size_t len, uint32_t h)
+{
+    if (!name_tab_size)
+        return NULL;
+    for (gr_fsess_topic_t *t = name_tab[h & (name_tab_size - 1)]; t; t = t->hnext)
+        if (t->hash == h && (size_t)t->len == len && !memcmp(t->name, name, len))
+            return t;
+    return NULL;
+}
+
+static gr_fsess_topic_t *name_ref(const char *name, size_t len)
+{
+    uint32_t h = hash_bytes(name, len);
+    gr_fsess_topic_t *t = name_find(name, len, h);
+    if (t) {
+        t->refs++;
+        return t;
+    }
+    if (nnames + 1 > name_tab_size / 2) {
+        uint32_t nsize = name_tab_size ? name_tab_size * 2 : 64;
+        gr_fsess_topic_t **nt = gr_calloc(nsize, sizeof(*nt));
+        for (uint32_t i = 0; i < name_tab_size; i++)
+            for (gr_fsess_topic_t *x = name_tab[i], *next; x; x = next) {
+                next = x->hnext;
+                x->hnext = nt[x->hash & (nsize - 1)];
+                nt[x->hash & (nsize - 1)] = x;
+            }
+        free(name_tab);
+        name_tab = nt;
+        name_tab_size = nsize;
+    }
+    t = gr_malloc(sizeof(*t) + len + 1);
+    t->hash = h;
+    t->refs = 1;
+    t->len = (int32_t)len;
+    memcpy(t->name, name, len);
+    t->name[len] = '\0';
+    t->hnext = name_tab[h & (name_tab_size - 1)];
+    name_tab[h & (name_tab_size - 1)] = t;
+    nnames++;
+    return t;
+}
+
+static void name_unref(gr_fsess_topic_t *t)
+{
+    if (--t->refs > 0)
+        return;
+    for (gr_fsess_topic_t **pp = &name_tab[t->hash & (name_tab_size - 1)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == t) {
+            *pp = t->hnext;
+            break;
+        }
+    nnames--;
+    free(t);
+    if (nnames == 0) {
+        free(name_tab);
+        name_tab = NULL;
+        name_tab_size = 0;
+    }
+}
+
+/* ------------------------------------------------------------ cached partitions */
+
+static uint32_t part_bucket(const gr_fsess_topic_t *t, int32_t partition, uint32_t size)
+{
+    return (t->hash ^ ((uint32_t)partition * 2654435761u)) & (size - 1);
+}
+
+void gr_fsess_pend(gr_fsess_part_t *cp)
+{
+    if (cp->pending)
+        return;
+    gr_fsess_t *s = cp->sess;
+    cp->pending = true;
+    cp->pnext = NULL;
+    cp->pprev = s->pend_tail;
+    if (s->pend_tail)
+        s->pend_tail->pnext = cp;
+    else
+        s->pend_head = cp;
+    s->pend_tail = cp;
+    s->npending++;
+}
+
+void gr_fsess_unpend(gr_fsess_part_t *cp)
+{
+    if (!cp->pending)
+        return;
+    gr_fsess_t *s = cp->sess;
+    if (cp->pprev)
+        cp->pprev->pnext = cp->pnext;
+    else
+        s->pend_head = cp->pnext;
+    if (cp->pnext)
+        cp->pnext->pprev = cp->pprev;
+    else
+        s->pend_tail = cp->pprev;
+    cp->pnext = cp->pprev = NULL;
+    cp->pending = false;
+    s->npending--;
+}
+
+/* Waiter callback: an append, gr_partition_notify or the partition being
+ * freed (then the waiter is already unlinked and p is going away). */
+static void on_partition_event(gr_pwait_t *w)
+{
+    gr_fsess_part_t *cp = w->arg;
+    if (!w->linked)
+        cp->p = NULL;
+    gr_fsess_pend(cp);
+    gr_fsess_t *s = cp->sess;
+    if (s->parker)
+        s->parker->cb(s->parker, false);
+}
+
+static void part_attach(gr_fsess_part_t *cp)
+{
+    gr_topic_t *t = gr_topic_find(cp->topic->name, (size_t)cp->topic->len);
+    cp->p = t ? gr_partition_get(t, cp->partition) : NULL;
+    if (cp->p)
+        gr_pwait_add(cp->p, &cp->wait);
+}
+
+static void part_free(gr_fsess_part_t *cp)
+{
+    gr_pwait_remove(&cp->wait);
+    gr_fsess_unpend(cp);
+    name_unref(cp->topic);
+    free(cp);
+}
+
+static void parts_grow(gr_fsess_t *s)
+{
+    uint32_t nsize = s->nbuckets ? s->nbuckets * 2 : 16;
+    gr_fsess_part_t **nb = gr_calloc(nsize, sizeof(*nb));
+    for (uint32_t i = 0; i < s->nbuckets; i++)
+        for (gr_fsess_part_t *x = s->buckets[i], *next; x; x = next) {
+            next = x->hnext;
+            uint32_t b = part_bucket(x->topic, x->partition, nsize);
+            x->hnext = nb[b];
+            nb[b] = x;
+        }
+    free(s->buckets);
+    s->buckets = nb;
+    s->nbuckets = nsize;
+}
+
+static gr_fsess_part_t **part_slot(gr_fsess_t *s, const gr_fsess_topic_t *t, int32_t partition)
+{
+    if (!s->nbuckets || !t)
+        return NULL;
+    gr_fsess_part_t **pp = &s->buckets[part_bucket(t, partition, s->nbuckets)];
+    for (; *pp; pp = &(*pp)->hnext)
+        if ((*pp)->topic == t && (*pp)->partition == partition)
+            return pp;
+    return NULL;
+}
+
+gr_fsess_part_t *gr_fsess_put(gr_fsess_t *s, const char *topic, size_t len, int32_t partition, bool *added)
+{
+    if (topic == NULL)
+        topic = "";
+    gr_fsess_part_t **pp = part_slot(s, name_find(topic, len, hash_bytes(topic, len)), partition);
+    gr_fsess_part_t *cp;
+    if (pp) {
+        cp = *pp;
+        *added = false;
+        if (!cp->p)
+            part_attach(cp);
+    } else {
+        if (s->nparts + 1 > s->nbuckets)
+            parts_grow(s);
+        cp = gr_calloc(1, sizeof(*cp));
+        cp->sess = s;
+        cp->topic = name_ref(topic, len);
+        cp->partition = partition;
+        cp->high_watermark = -1;
+        cp->log_start_offset = -1;
+        cp->fetcher_log_start = -1;
+        cp->current_leader_epoch = -1;
+        cp->wait.cb = on_partition_event;
+        cp->wait.arg = cp;
+        uint32_t b = part_bucket(cp->topic, partition, s->nbuckets);
+        cp->hnext = s->buckets[b];
+        s->buckets[b] = cp;
+        s->nparts++;
+        part_attach(cp);
+        *added = true;
+    }
+    gr_fsess_pend(cp);
+    return cp;
+}
+
+bool gr_fsess_forget(gr_fsess_t *s, const char *topic, size_t len, int32_t partition)
+{
+    if (topic == NULL)
+        topic = "";
+    gr_fsess_part_t **pp = part_slot(s, name_find(topic, len, hash_bytes(topic, len)), partition);
+    if (!pp)
+        return false;
+    gr_fsess_part_t *cp = *pp;
+    *pp = cp->hnext;
+    s->nparts--;
+    part_free(cp);
+    return true;
+}
+
+/* ------------------------------------------------------------ sessions */
+
+static void sess_free(gr_fsess_t *s)
+{
+    for (uint32_t i = 0; i < s->nbuckets; i++)
+        for (gr_fsess_part_t *x = s->buckets[i], *next; x; x = next) {
+            next = x->hnext;
+            part_free(x);
+        }
+    free(s->buckets);
+    free(s);
+}
+
+gr_fsess_t *gr_fsess_create(int64_t now_ms)
+{
+    ensure_configured();
+    if (max_slots <= 0)
+        return NULL;
+    if (nsessions >= max_slots) {
+        if (!lru_head || now_ms - lru_head->last_used_ms <= eviction_ms)
+            return NULL;
+        gr_fsess_remove(lru_head);
+    }
+    gr_fsess_t *s = gr_calloc(1, sizeof(*s));
+    do
+        s->id = (int32_t)(rng_next() % (uint32_t)(INT32_MAX - 1)) + 1;
+    while (gr_fsess_find(s->id));
+    s->epoch = 1;
+    s->created_ms = s->last_used_ms = now_ms;
+    sess_tab_insert(s);
+    lru_append(s);
+    return s;
+}
+
+void gr_fsess_remove(gr_fsess_t *s)
+{
+    if (s->parker)
+        s->parker->cb(s->parker, true);
+    s->parker = NULL;
+    sess_tab_remove(s);
+    lru_unlink(s);
+    sess_free(s);
+}
+
+void gr_fsess_park(gr_fsess_t *s, gr_fsess_parker_t *pk)
+{
+    s->parker = pk;
+}
+
+void gr_fsess_free_all(void)
+{
+    while (lru_head) {
+        gr_fsess_t *s = lru_head;
+        s->parker = NULL;         /* requests are gone by now */
+        sess_tab_remove(s);
+        lru_unlink(s);
+        sess_free(s);
+    }
+    free(sess_tab);
+    sess_tab = NULL;
+    sess_tab_size = 0;
+    nsessions = 0;
+    free(name_tab);
+    name_tab = NULL;
+    name_tab_size = 0;
+    nnames = 0;
+    configured = false;
+}
