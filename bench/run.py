@@ -811,14 +811,17 @@ def run_all(build, P, smoke):
               "all N partitions. *raw fetch*: round trip of one sessionless Fetch naming all N "
               "partitions at their high watermarks (MaxWaitMs=0), from a client that builds the "
               "request once and does not parse the response: gregord's share of a fetch, which "
-              "librdkafka (no KIP-227 fetch sessions) sends for every poll. gregord runs in its "
-              "own instance here."
+              "librdkafka (no KIP-227 fetch sessions) sends for every poll. *raw incremental*: "
+              "the same N partitions in a KIP-227 fetch session (Fetch v7), as the Java client "
+              "fetches: each request names no partition and the answer lists only partitions "
+              "that changed. gregord runs in its own instance here."
               % P["scale_count"],
               [("us_per_record", "produce µs/record", "%.2f"), ("rps", "produce records/s", "%.0f"),
                ("cli_cpu_us", "client CPU µs/record", "%.2f"),
                ("sticky_us", "sticky µs/record", "%.2f"),
                ("p50_us", "fetch p50 µs", "%.0f"), ("p99_us", "fetch p99 µs", "%.0f"),
                ("raw_fetch_us", "raw fetch µs", "%.0f"),
+               ("raw_inc_us", "raw incremental µs", "%.0f"),
                ("create_s", "CreateTopics s", "%.2f")], "us_per_record", higher_better=False)
     for n in P["scale_parts"]:
         top = "scale%d" % n
@@ -854,68 +857,109 @@ def run_all(build, P, smoke):
     return tables, extra
 
 
-def raw_fetch_rtt(bootstrap, top, n, rounds=30, timeout=30.0):
-    """Round trips of one sessionless Fetch v4 naming all n partitions of top at
-    their high watermarks (MaxWaitMs=0: nothing to wait for), as a client
-    without KIP-227 sends it; the request is built once and the response only
-    counted, so the figure is the broker's work plus loopback copies.
-    Returns (p50_us, p99_us, request_bytes, response_bytes)."""
-    host, port = bootstrap.rsplit(":", 1)
+def recv_frame(sock):
+    """One size-prefixed Kafka response frame (without the size)."""
+    buf = b""
+    while len(buf) < 4:
+        c = sock.recv(4 - len(buf))
+        if not c:
+            raise OSError("connection closed")
+        buf += c
+    size = struct.unpack(">i", buf)[0]
+    parts, got = [], 0
+    while got < size:
+        c = sock.recv(min(1 << 20, size - got))
+        if not c:
+            raise OSError("connection closed")
+        parts.append(c)
+        got += len(c)
+    return b"".join(parts)
+
+
+def fetch_request(version, corr, top, offsets, session_id=0, epoch=-1):
+    """Fetch v4 (sessionless) or v7 (KIP-227 fields) naming the partitions
+    whose offsets are given (a dict or list: partition -> offset), MaxWaitMs=0."""
     tb = top.encode()
+    body = struct.pack(">iiiiB", -1, 0, 0, 64 << 20, 0)
+    if version >= 7:
+        body += struct.pack(">ii", session_id, epoch)
+    items = offsets.items() if isinstance(offsets, dict) else enumerate(offsets)
+    parts = [struct.pack(">iqqi", p, o, -1, 1 << 20) if version >= 5 else
+             struct.pack(">iqi", p, o, 1 << 20) for p, o in items]
+    if parts:
+        body += struct.pack(">i", 1) + struct.pack(">h", len(tb)) + tb
+        body += struct.pack(">i", len(parts)) + b"".join(parts)
+    else:
+        body += struct.pack(">i", 0)
+    if version >= 7:
+        body += struct.pack(">i", 0)               # ForgottenTopicsData
+    hdr = struct.pack(">hhih", 1, version, corr, 5) + b"scale"
+    return struct.pack(">i", len(hdr) + len(body)) + hdr + body
 
-    def request(offsets, corr):
-        body = struct.pack(">iiiiBi", -1, 0, 0, 64 << 20, 0, 1) + struct.pack(">h", len(tb)) + tb
-        body += struct.pack(">i", n) + b"".join(struct.pack(">iqi", p, offsets[p], 1 << 20)
-                                                 for p in range(n))
-        hdr = struct.pack(">hhih", 1, 4, corr, 5) + b"scale"
-        return struct.pack(">i", len(hdr) + len(body)) + hdr + body
 
-    def recv_frame(sock):
-        buf = b""
-        while len(buf) < 4:
-            c = sock.recv(4 - len(buf))
-            if not c:
-                raise OSError("connection closed")
-            buf += c
-        size = struct.unpack(">i", buf)[0]
-        parts, got = [], 0
-        while got < size:
-            c = sock.recv(min(1 << 20, size - got))
-            if not c:
-                raise OSError("connection closed")
-            parts.append(c)
-            got += len(c)
-        return b"".join(parts)
+def fetch_response(version, r):
+    """(error, session id, {partition: high watermark}) of a Fetch v4/v7 response."""
+    off = 4 + 4                                    # correlation id, throttle
+    err, sid = 0, 0
+    if version >= 7:
+        err, sid = struct.unpack_from(">hi", r, off)
+        off += 6
+    hw = {}
+    ntop = struct.unpack_from(">i", r, off)[0]
+    off += 4
+    for _ in range(ntop):
+        off += 2 + struct.unpack_from(">h", r, off)[0]
+        cnt = struct.unpack_from(">i", r, off)[0]
+        off += 4
+        for _ in range(cnt):
+            p, _err, h = struct.unpack_from(">ihq", r, off)
+            off += 4 + 2 + 8 + 8 + (8 if version >= 5 else 0)
+            na = struct.unpack_from(">i", r, off)[0]
+            off += 4 + max(na, 0) * 16
+            off += 4 + max(struct.unpack_from(">i", r, off)[0], 0)
+            hw[p] = h
+    return err, sid, hw
+
+
+def raw_fetch_rtt(bootstrap, top, n, rounds=30, timeout=30.0):
+    """Round trips of a Fetch naming all n partitions of top at their high
+    watermarks (MaxWaitMs=0: nothing to wait for), from a client that builds
+    each request once and only counts the response, so the figures are the
+    broker's work plus loopback copies: *full*, a sessionless Fetch v4 as a
+    client without KIP-227 sends for every poll; *incremental*, the same
+    partitions in a KIP-227 fetch session (Fetch v7), whose requests then name
+    no partition and whose answers list only what changed.
+    Returns (full p50 µs, incremental p50 µs or None, full response bytes,
+    incremental response bytes)."""
+    host, port = bootstrap.rsplit(":", 1)
+
+    def p50(sock, reqs):
+        lat, size = [], 0
+        for req in reqs:
+            t0 = time.perf_counter()
+            sock.sendall(req)
+            size = len(recv_frame(sock))
+            lat.append((time.perf_counter() - t0) * 1e6)
+        lat.sort()
+        return lat[len(lat) // 2], size
 
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # first round at offset 0 with no bytes wanted: learn the high watermarks
-        sock.sendall(request([0] * n, 0))
-        r = recv_frame(sock)
-        hw = [0] * n
-        ntop = struct.unpack_from(">i", r, 8)[0]
-        off = 12
-        for _ in range(ntop):
-            off += 2 + struct.unpack_from(">h", r, off)[0]
-            cnt = struct.unpack_from(">i", r, off)[0]
-            off += 4
-            for _ in range(cnt):
-                p, _err, h = struct.unpack_from(">ihq", r, off)
-                off += 4 + 2 + 8 + 8
-                na = struct.unpack_from(">i", r, off)[0]
-                off += 4 + max(na, 0) * 16
-                off += 4 + max(struct.unpack_from(">i", r, off)[0], 0)
-                if 0 <= p < n:
-                    hw[p] = h
-        req = request(hw, 1)
-        lat, resp_len = [], 0
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            sock.sendall(req)
-            resp_len = len(recv_frame(sock))
-            lat.append((time.perf_counter() - t0) * 1e6)
-    lat.sort()
-    return lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))], len(req), resp_len
+        # first round at offset 0: learn the high watermarks
+        sock.sendall(fetch_request(4, 0, top, [0] * n))
+        hw = fetch_response(4, recv_frame(sock))[2]
+        offsets = [hw.get(p, 0) for p in range(n)]
+        full, full_len = p50(sock, [fetch_request(4, 1, top, offsets)] * rounds)
+        # a session over the same partitions, then incremental fetches
+        sock.sendall(fetch_request(7, 2, top, offsets, session_id=0, epoch=0))
+        err, sid, _ = fetch_response(7, recv_frame(sock))
+        if err or not sid:
+            return full, None, full_len, None
+        inc, inc_len = p50(sock, [fetch_request(7, 3 + i, top, {}, session_id=sid, epoch=1 + i)
+                                  for i in range(rounds)])
+        sock.sendall(fetch_request(7, 4 + rounds, top, {}, session_id=sid, epoch=-1))
+        recv_frame(sock)                           # close the session
+    return full, inc, full_len, inc_len
 
 
 def cli_cpu_us(r):
@@ -959,8 +1003,9 @@ def scale_gregord(B, gs, top, n, P):
     else:
         res.update(p50_us=r["p50_us"], p99_us=r["p99_us"])
     try:
-        p50, _p99, _req, _resp = raw_fetch_rtt(gs.bootstrap, top, n)
-        res["raw_fetch_us"] = p50
+        full, inc, _full_len, _inc_len = raw_fetch_rtt(gs.bootstrap, top, n)
+        res["raw_fetch_us"] = full
+        res["raw_inc_us"] = inc
     except (OSError, struct.error) as e:
         res["note"] = (res.get("note", "") + " raw fetch: %s" % e).strip()
     return res
