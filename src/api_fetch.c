@@ -490,9 +490,17 @@ static void sess_eval(sfetch_t *sf, bool force)
     sess_answer(sf);
 }
 
-static void sess_wake(gr_fsess_parker_t *pk, bool closing)
+static void sess_wake(gr_fsess_parker_t *pk, gr_fsess_wake_t why)
 {
-    sess_eval((sfetch_t *)pk, closing);
+    sfetch_t *sf = (sfetch_t *)pk;
+    if (why == GR_FSESS_DETACHED) {
+        /* a topic deletion frees its partitions one by one: answer on the
+         * next loop turn, with all of them */
+        gr_timer_start(gr_broker.ev, &sf->timer, 0);
+        sf->timer_on = true;
+        return;
+    }
+    sess_eval(sf, why == GR_FSESS_CLOSING);
 }
 
 static void sess_timeout(gr_ev_t *ev, void *arg)
@@ -536,7 +544,7 @@ static void fetch_incremental(gr_req_t *req, const gr_FetchRequest_t *r)
     }
     /* a fetch still parked on the session is answered before this one */
     if (s->parker)
-        s->parker->cb(s->parker, true);
+        s->parker->cb(s->parker, GR_FSESS_CLOSING);
     for (int32_t i = 0; i < r->Topics_count; i++) {
         const gr_FetchRequest_FetchTopic_t *ft = &r->Topics[i];
         for (int32_t j = 0; j < ft->Partitions_count; j++) {

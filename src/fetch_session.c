@@ -279,7 +279,7 @@ static void on_partition_event(gr_pwait_t *w)
     gr_fsess_pend(cp);
     gr_fsess_t *s = cp->sess;
     if (s->parker)
-        s->parker->cb(s->parker, false);
+        s->parker->cb(s->parker, cp->p ? GR_FSESS_CHANGED : GR_FSESS_DETACHED);
 }
 
 static void part_attach(gr_fsess_part_t *cp)
@@ -411,7 +411,7 @@ gr_fsess_t *gr_fsess_create(int64_t now_ms)
 void gr_fsess_remove(gr_fsess_t *s)
 {
     if (s->parker)
-        s->parker->cb(s->parker, true);
+        s->parker->cb(s->parker, GR_FSESS_CLOSING);
     s->parker = NULL;
     sess_tab_remove(s);
     lru_unlink(s);

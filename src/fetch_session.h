@@ -59,11 +59,18 @@ typedef struct gr_fsess_part {
     int64_t log_start_offset;     /* last reported local log start offset */
 } gr_fsess_part_t;
 
-/* A fetch parked on a session.  cb(pk, false): a partition became pending;
- * cb(pk, true): the session is being removed, answer now.  Either way the
- * parker detaches with gr_fsess_park(s, NULL) when it answers. */
+/* Why a parked fetch is called back. */
+typedef enum gr_fsess_wake {
+    GR_FSESS_CHANGED,             /* a partition became pending: evaluate */
+    GR_FSESS_DETACHED,            /* a partition is being deleted: answer soon,
+                                   * once the rest of its topic is gone too */
+    GR_FSESS_CLOSING,             /* the session is being removed: answer now */
+} gr_fsess_wake_t;
+
+/* A fetch parked on a session.  The parker detaches with
+ * gr_fsess_park(s, NULL) when it answers. */
 typedef struct gr_fsess_parker {
-    void (*cb)(struct gr_fsess_parker *pk, bool closing);
+    void (*cb)(struct gr_fsess_parker *pk, gr_fsess_wake_t why);
 } gr_fsess_parker_t;
 
 struct gr_fsess {

@@ -331,6 +331,79 @@ def parse_fetch_v4(payload, corr):
     return out
 
 
+FETCH = 1
+FETCH_SESSION_ID_NOT_FOUND = 70
+INVALID_FETCH_SESSION_EPOCH = 71
+UNKNOWN_TOPIC_OR_PARTITION = 3
+
+
+def fetch_session_req(topics, session_id=0, epoch=-1, forgotten=(), max_wait_ms=0, min_bytes=1,
+                      max_bytes=0x7FFFFFFF, isolation=0, version=12):
+    """Fetch v7..v12 body (v12 is flexible).  topics: [(name, [(partition,
+    offset, partition_max_bytes)])]; forgotten: [(name, [partition, ...])]."""
+    flex = version >= 12
+    arr = compact_array if flex else array
+    st = compact_string if flex else string
+    tags = TAGS0 if flex else b""
+    ts = []
+    for name, ps in topics:
+        parts = []
+        for p, o, m in ps:
+            e = i32(p)
+            if version >= 9:
+                e += i32(-1)                      # CurrentLeaderEpoch
+            e += i64(o)
+            if version >= 12:
+                e += i32(-1)                      # LastFetchedEpoch
+            e += i64(-1) + i32(m) + tags          # LogStartOffset, PartitionMaxBytes
+            parts.append(e)
+        ts.append(st(name) + arr(parts) + tags)
+    fg = [st(n) + arr([i32(p) for p in ps]) + tags for n, ps in forgotten]
+    body = (i32(-1) + i32(max_wait_ms) + i32(min_bytes) + i32(max_bytes) + i8(isolation)
+            + i32(session_id) + i32(epoch) + arr(ts) + arr(fg))
+    if version >= 11:
+        body += st("")                            # RackId
+    return body + tags
+
+
+def parse_fetch_session(r, version=12):
+    """Reader after the correlation id -> {"error", "session_id", "parts":
+    {(topic, partition): {"error", "hw", "lso", "log_start", "records"}}}."""
+    flex = version >= 12
+    if flex:
+        r.tags()
+    n_ = (lambda: r.uvarint() - 1) if flex else r.i32
+    st = r.compact_string if flex else r.string
+    r.i32()                                       # throttle
+    out = {"error": r.i16(), "session_id": r.i32(), "parts": {}, "order": []}
+    for _ in range(max(n_(), 0)):
+        name = st()
+        for _ in range(max(n_(), 0)):
+            p, err, hw, lso, ls = r.i32(), r.i16(), r.i64(), r.i64(), r.i64()
+            for _ in range(max(n_(), 0)):
+                r.i64(), r.i64()
+                if flex:
+                    r.tags()
+            if version >= 11:
+                r.i32()                           # PreferredReadReplica
+            if flex:
+                k = r.uvarint()
+                recs = None if k == 0 else r.take(k - 1)
+                r.tags()
+            else:
+                recs = r.bytes32()
+            assert (name, p) not in out["parts"], "partition listed twice"
+            out["parts"][(name, p)] = {"error": err, "hw": hw, "lso": lso, "log_start": ls,
+                                       "records": recs or b""}
+            out["order"].append((name, p))
+        if flex:
+            r.tags()
+    if flex:
+        r.tags()
+    assert r.remaining() == 0
+    return out
+
+
 def list_offsets_v7(topics, isolation=0):
     """topics: [(name, [(partition, timestamp)])] -> ListOffsets v7 body (flexible)."""
     ts = [compact_string(n) + compact_array([i32(p) + i32(-1) + i64(t) + TAGS0 for p, t in ps]) + TAGS0
@@ -663,14 +736,26 @@ class Conn:
         self.corr = 0
         self.client_id = client_id
 
-    def raw(self, api_key, version, body):
+    def send(self, api_key, version, body, flexible=False):
         self.corr += 1
-        self.s.sendall(request(api_key, version, self.corr, body, client_id=self.client_id))
+        self.s.sendall(request(api_key, version, self.corr, body, client_id=self.client_id,
+                               flexible=flexible))
+
+    def recv(self):
         r = Reader(recv_frame(self.s))
         corr = r.i32()
         if corr != self.corr:
             raise ValueError("correlation id %d, expected %d" % (corr, self.corr))
         return r
+
+    def raw(self, api_key, version, body, flexible=False):
+        self.send(api_key, version, body, flexible)
+        return self.recv()
+
+    def fetch(self, topics=(), version=12, **kw):
+        """Fetch v7..v12 (fetch_session_req arguments) -> parse_fetch_session."""
+        r = self.raw(FETCH, version, fetch_session_req(topics, version=version, **kw), version >= 12)
+        return parse_fetch_session(r, version)
 
     def call(self, api_key, version, *args, **kw):
         body = _ENC[api_key](*args, **dict(kw, version=version)) if api_key != LIST_GROUPS else b""

@@ -140,10 +140,10 @@ static void test_partitions(void **state)
 
 static int closing_calls, wake_calls;
 
-static void parker_cb(gr_fsess_parker_t *pk, bool closing)
+static void parker_cb(gr_fsess_parker_t *pk, gr_fsess_wake_t why)
 {
     (void)pk;
-    if (closing)
+    if (why == GR_FSESS_CLOSING)
         closing_calls++;
     else
         wake_calls++;
