@@ -310,3 +310,37 @@ def test_concurrent_sessions_on_one_partition(broker):
     finally:
         for c in conns:
             c.close()
+
+
+def produce_batch(broker, topic, partition, batch):
+    out = kp.call(broker.bootstrap, PRODUCE, 3, kp.produce_v3(topic, [(partition, batch)]),
+                  kp.parse_produce_v3)
+    assert out[(topic, partition)][0] == 0, out
+
+
+def test_log_start_move_reported(broker_factory):
+    """Retention moving the log start offset is reported by an incremental
+    fetch although nothing was appended."""
+    b = broker_factory({"log.retention.check.interval.ms": 200})
+    t = ck.create_topic(b, "fs-retention", config={"segment.bytes": "400", "retention.ms": "600000"})
+    soon_expired = int(time.time() * 1000) - 600000 + 3000
+    for i in range(12):
+        produce_batch(b, t, 0, kp.record_batch_ts([(None, b"old-%02d" % i + b"o" * 60)], [soon_expired]))
+    produce_batch(b, t, 0, kp.record_batch_ts([(None, b"new")], [int(time.time() * 1000)]))
+    with kp.Conn(b.bootstrap) as c:
+        r = new_session(c, [(t, [(0, 13, 1 << 20)])])
+        sid = r["session_id"]
+        p = r["parts"][(t, 0)]
+        assert (p["hw"], p["log_start"]) == (13, 0)
+        epoch, reported = 1, None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and reported is None:
+            r = c.fetch(session_id=sid, epoch=epoch)
+            epoch += 1
+            reported = r["parts"].get((t, 0))
+            if reported is None:
+                time.sleep(0.2)
+        assert reported is not None, "log start move never reported"
+        assert reported["log_start"] > 0 and reported["hw"] == 13
+        assert reported["records"] == b""
+        assert c.fetch(session_id=sid, epoch=epoch)["parts"] == {}
