@@ -217,15 +217,21 @@ static int32_t session_create(fetch_state_t *fs, const gr_FetchResponse_t *resp)
     return s->id;
 }
 
+/* Queue the answer; with SessionEpoch 0 a session is made of it first. */
+static void fetch_answer(fetch_state_t *fs, gr_FetchResponse_t *resp)
+{
+    if (fs->create_session)
+        resp->SessionId = session_create(fs, resp);
+    GR_RESPOND(fs->req, FetchResponse, resp);
+}
+
 static void fetch_respond(fetch_state_t *fs, gr_FetchResponse_t *resp)
 {
     gr_req_t *req = fs->req;
     fetch_unpark(fs);
-    if (fs->create_session)
-        resp->SessionId = session_create(fs, resp);
     req->on_cancel = NULL;
     req->park = NULL;
-    GR_RESPOND(req, FetchResponse, resp);
+    fetch_answer(fs, resp);
 }
 
 /* Evaluate: answer if satisfied (or forced), else stay parked. */
@@ -304,7 +310,7 @@ static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
     int64_t n = idle ? 0 : fetch_build(fs, &resp, &any_error);
     if (!idle &&
         (r.MaxWaitMs <= 0 || any_error || n >= fs->min_bytes || n >= fs->max_bytes || fs->ntopics == 0)) {
-        fetch_respond(fs, &resp);
+        fetch_answer(fs, &resp);            /* nothing registered yet */
         return;
     }
     /* park until an append or the timeout */
@@ -418,7 +424,8 @@ static void sess_answer(sfetch_t *sf)
     if (sf->timer_on)
         gr_timer_stop(gr_broker.ev, &sf->timer);
     sf->timer_on = false;
-    gr_fsess_park(s, NULL);
+    if (s->parker == &sf->pk)
+        gr_fsess_park(s, NULL);
     req->on_cancel = NULL;
     req->park = NULL;
 
@@ -517,7 +524,8 @@ static void sess_cancel(gr_req_t *req)
     if (sf->timer_on)
         gr_timer_stop(gr_broker.ev, &sf->timer);
     sf->timer_on = false;
-    gr_fsess_park(sf->sess, NULL);
+    if (sf->sess->parker == &sf->pk)
+        gr_fsess_park(sf->sess, NULL);
     req->park = NULL;
 }
 
