@@ -32,7 +32,8 @@
  * new segment files are durable too without a directory fsync.  The dir's
  * descriptor is opened at startup and kept: syncfs reports the writeback
  * errors of the filesystem since the descriptor was opened, so an error
- * that hit any file of the dir while the broker ran fails it too.  On
+ * that hit any file of the dir while the broker ran fails it too (Linux
+ * 5.8 and later; older kernels' syncfs reports no writeback error).  On
  * success every log of the dir gets its recovery point at the end offset
  * it had before the sync; on failure no recovery point of the dir moves,
  * nothing is synced again file by file and the dir gets no clean-shutdown

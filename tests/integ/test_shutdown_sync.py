@@ -109,3 +109,21 @@ def test_failed_syncfs_leaves_no_marker_and_recovers(env_broker):
     b.start()      # no faults armed now
     assert "No clean shutdown marker" in b.log_text().split("==== start #2")[-1]
     read_back(b)
+
+
+def test_failed_fsync_below_the_threshold_leaves_no_marker(env_broker):
+    # few dirty partitions: synced file by file; a failure there also
+    # keeps the marker away
+    b = make(env_broker)
+    ck.create_topic(b, "few", partitions=2)
+    reps = ck.produce(b, "few", [{"value": b"few-%d" % i} for i in range(10)], acks="all")
+    assert [r[:2] for r in reps] == [(None, i) for i in range(10)]
+    b.arm("fsync@/few-0/")
+    assert b.stop(signal.SIGTERM, timeout=STOP_LIMIT) == 0
+    log = b.log_text()
+    assert "fsync of %s failed" % b.partition_dir("few", 0) in log
+    assert "Not writing the clean shutdown marker" in log
+    assert not os.path.exists(os.path.join(b.data_dir, MARKER))
+    b.start()
+    assert "No clean shutdown marker" in b.log_text().split("==== start #2")[-1]
+    assert [m.value() for m in ck.consume(b, "few", 10)] == [b"few-%d" % i for i in range(10)]
