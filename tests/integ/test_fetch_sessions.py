@@ -344,3 +344,26 @@ def test_log_start_move_reported(broker_factory):
         assert reported["log_start"] > 0 and reported["hw"] == 13
         assert reported["records"] == b""
         assert c.fetch(session_id=sid, epoch=epoch)["parts"] == {}
+
+
+def test_initial_fetch_long_polls(broker):
+    """An INITIAL fetch parks like a sessionless one; the session is made
+    when it is answered, by an append or at MaxWaitMs."""
+    t = ck.create_topic(broker, "fs-initial-wait", partitions=2)
+    with kp.Conn(broker.bootstrap) as c:
+        t0 = time.monotonic()
+        r = c.fetch(parts_of(t, 2), session_id=0, epoch=0, max_wait_ms=400)
+        assert time.monotonic() - t0 >= 0.3
+        assert r["session_id"] != 0 and set(r["parts"]) == {(t, 0), (t, 1)}
+        c.send(kp.FETCH, 12, kp.fetch_session_req(parts_of(t, 2), session_id=0, epoch=0, max_wait_ms=5000),
+               flexible=True)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        produce(broker, t, 1, [b"w"])
+        r = kp.parse_fetch_session(c.recv())
+        assert time.monotonic() - t0 < 2.5
+        sid = r["session_id"]
+        assert sid != 0 and r["parts"][(t, 1)]["hw"] == 1
+        assert base_offsets(r["parts"][(t, 1)]["records"]) == [0]
+        r = c.fetch([(t, [(1, 1, 1 << 20)])], session_id=sid, epoch=1)
+        assert (r["error"], r["parts"]) == (0, {})
