@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "batch.h"
+#include "fio.h"
 #include "kerr.h"
 #include "log.h"
 
@@ -624,6 +625,46 @@ static void test_checkpoint(void **state)
     assert_memory_equal(u.b, v.b, 16);
 }
 
+/* The shutdown sync of a whole log dir: prepare writes the indexes, a
+ * successful sync moves the recovery point and leaves close nothing to
+ * sync; a failed one keeps it and makes close report the failure. */
+static void test_sync_prepare_done(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.index_interval_bytes = 64;
+    gr_log_t *log = open_log(&c, true, 0);
+    assert_false(gr_log_unflushed(log));
+    for (int i = 0; i < 10; i++)
+        append_ok(log, 5, 1000 + i, 100, 0);
+    assert_true(gr_log_unflushed(log));
+    int64_t upto = -1;
+    assert_int_equal(gr_log_sync_prepare(log, &upto), 0);
+    assert_int_equal(upto, 50);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/00000000000000000000.index", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 0);               /* index entries written */
+    gr_log_sync_done(log, upto, 0);
+    assert_int_equal(gr_log_recovery_point(log), 50);
+    assert_false(gr_log_unflushed(log));
+    /* close syncs nothing more: an fsync fault does not reach it */
+    assert_int_equal(gr_fio_arm("fsync@/t-0/"), 0);
+    assert_int_equal(gr_log_close(log), 0);
+    assert_int_equal(gr_fio_arm(""), 0);
+
+    /* a failed sync: the recovery point stays, close reports it */
+    log = open_log(&c, true, 50);
+    append_ok(log, 5, 2000, 100, 0);
+    assert_int_equal(gr_log_sync_prepare(log, &upto), 0);
+    assert_int_equal(upto, 55);
+    gr_log_sync_done(log, upto, GR_EIO);
+    assert_int_equal(gr_log_recovery_point(log), 50);
+    assert_true(gr_log_unflushed(log));
+    assert_int_equal(gr_log_close(log), GR_EIO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +685,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flush_async, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_prepare_done, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
