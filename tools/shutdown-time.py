@@ -14,6 +14,7 @@ The data dir must be on the disk being measured (not tmpfs).
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -86,8 +87,10 @@ def run(gregord, base, n):
         c.close()
         p.send_signal(signal.SIGTERM)
         p.wait()
-    print("partitions=%d shutdown_s=%.2f exit=%d marker=%s partitions_missing_record=%d topic_parts=%d"
-          % (n, secs, rc, marker, missing, len(md.topics["st"].partitions)), flush=True)
+    with open(os.path.join(work, "gregord.log"), errors="replace") as f:
+        m = re.search(r"with one syncfs in (\d+) ms", f.read())
+    print("partitions=%d shutdown_s=%.2f syncfs_ms=%s exit=%d marker=%s partitions_missing_record=%d topic_parts=%d"
+          % (n, secs, m.group(1) if m else "-", rc, marker, missing, len(md.topics["st"].partitions)), flush=True)
     shutil.rmtree(work)
 
 
