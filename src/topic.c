@@ -507,15 +507,26 @@ void gr_partition_appended(gr_partition_t *p)
 
 void gr_partition_notify(gr_partition_t *p)
 {
-    /* callbacks may remove themselves (and others of the same fetch) */
+    /* A callback may unlink and free any waiter of the list, not only its
+     * own (answering a fetch that makes a session can evict another
+     * session, whose waiters go with it).  A cursor (cb NULL) linked after
+     * the waiter being called keeps the place: it is never freed by
+     * anyone else, and waiters added meanwhile go after it. */
+    gr_pwait_t cur = {.cb = NULL};
     gr_pwait_t *w = p->waiters.next;
     while (w != &p->waiters) {
-        gr_pwait_t *next = w->next;
+        if (w->cb == NULL) {            /* another walk's cursor */
+            w = w->next;
+            continue;
+        }
+        cur.prev = w;
+        cur.next = w->next;
+        w->next->prev = &cur;
+        w->next = &cur;
+        cur.linked = true;
         w->cb(w);
-        w = next;
-        /* if `next` was unlinked by the callback, restart from the head */
-        if (w != &p->waiters && !w->linked)
-            w = p->waiters.next;
+        w = cur.next;
+        gr_pwait_remove(&cur);
     }
 }
 

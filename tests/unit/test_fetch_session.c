@@ -3,7 +3,8 @@
  * registered, so every cached partition is detached): id allocation, epoch
  * wrap, LRU eviction of idle sessions only, a full cache and slots = 0,
  * cached partitions (add, update, forget, shared topic names, the pending
- * list) and the parked fetch being answered when its session goes.
+ * list), the parked fetch being answered when its session goes, and a
+ * session evicted from inside a partition's waiter walk.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,6 +164,56 @@ static void test_parked_fetch_on_removal(void **state)
     assert_int_equal(wake_calls, 0);
 }
 
+/* A waiter called by gr_partition_notify makes a session, which evicts an
+ * idle one whose cached partition waits on the same partition, next in
+ * the list (a parked SessionEpoch 0 fetch answered by an append).  The
+ * walk must not step onto the freed waiter. */
+static int evictor_calls, part_events;
+static gr_fsess_t *made;
+
+static void evictor_cb(gr_pwait_t *w)
+{
+    (void)w;
+    evictor_calls++;
+    made = gr_fsess_create(10);
+}
+
+static void counter_cb(gr_pwait_t *w)
+{
+    (void)w;
+    part_events++;
+}
+
+static void test_eviction_during_notify(void **state)
+{
+    (void)state;
+    gr_fsess_configure(1, 5);
+    gr_partition_t part;
+    memset(&part, 0, sizeof(part));
+    part.waiters.next = part.waiters.prev = &part.waiters;
+    gr_pwait_t first = {.cb = evictor_cb}, last = {.cb = counter_cb};
+    gr_pwait_add(&part, &first);
+    gr_fsess_t *old = gr_fsess_create(0);
+    int32_t old_id = old->id;
+    bool added;
+    gr_fsess_part_t *cp = gr_fsess_put(old, "t", 1, 0, &added);
+    cp->p = &part;                              /* attached by hand: no registry */
+    gr_pwait_add(&part, &cp->wait);
+    gr_pwait_add(&part, &last);
+    evictor_calls = part_events = 0;
+    made = NULL;
+    gr_partition_notify(&part);
+    assert_int_equal(evictor_calls, 1);
+    assert_int_equal(part_events, 1);
+    assert_non_null(made);
+    assert_null(gr_fsess_find(old_id));
+    assert_ptr_equal(part.waiters.next, &first);
+    assert_ptr_equal(first.next, &last);
+    assert_ptr_equal(last.next, &part.waiters);
+    gr_pwait_remove(&first);
+    gr_pwait_remove(&last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +223,7 @@ int main(void)
         cmocka_unit_test_teardown(test_eviction, teardown),
         cmocka_unit_test_teardown(test_partitions, teardown),
         cmocka_unit_test_teardown(test_parked_fetch_on_removal, teardown),
+        cmocka_unit_test_teardown(test_eviction_during_notify, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
