@@ -39,6 +39,9 @@
  * CachedPartition.maybeUpdateResponseData says so: records, a high
  * watermark or log start offset unlike the last one reported, or an error
  * (which also resets the reported high watermark to -1, so recovery shows).
+ * A partition that was unknown (deleted, or not created yet) is looked up
+ * again each time it is read, so CreatePartitions or a topic created again
+ * under the name serves it without the client naming it again.
  * A parked incremental fetch registers nothing per partition: the session's
  * permanent waiters wake it through its parker.
  */
@@ -357,11 +360,11 @@ static void part_eval(const sfetch_t *sf, gr_fsess_part_t *cp, int32_t *budget, 
     memset(e, 0, sizeof(*e));
     e->cp = cp;
     e->hw = e->lso = e->log_start = -1;
-    gr_partition_t *p = cp->p;
-    if (p == NULL) {
+    if (!gr_fsess_attach(cp)) {
         e->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return;
     }
+    gr_partition_t *p = cp->p;
     e->hw = p->high_watermark;
     e->lso = p->last_stable_offset;
     e->log_start = gr_log_start_offset(p->log);

@@ -290,6 +290,13 @@ static void part_attach(gr_fsess_part_t *cp)
         gr_pwait_add(cp->p, &cp->wait);
 }
 
+bool gr_fsess_attach(gr_fsess_part_t *cp)
+{
+    if (cp->p == NULL)
+        part_attach(cp);
+    return cp->p != NULL;
+}
+
 static void part_free(gr_fsess_part_t *cp)
 {
     gr_pwait_remove(&cp->wait);
@@ -334,8 +341,7 @@ gr_fsess_part_t *gr_fsess_put(gr_fsess_t *s, const char *topic, size_t len, int3
     if (pp) {
         cp = *pp;
         *added = false;
-        if (!cp->p)
-            part_attach(cp);
+        gr_fsess_attach(cp);
     } else {
         if (s->nparts + 1 > s->nbuckets)
             parts_grow(s);

@@ -116,6 +116,11 @@ gr_fsess_part_t *gr_fsess_put(gr_fsess_t *s, const char *topic, size_t len, int3
 /* Remove (topic, partition) from the session; false if it was not there. */
 bool gr_fsess_forget(gr_fsess_t *s, const char *topic, size_t len, int32_t partition);
 
+/* A detached cached partition looks its partition up again (a partition
+ * added by CreatePartitions, a topic created again under the name): true
+ * when it is attached now. */
+bool gr_fsess_attach(gr_fsess_part_t *cp);
+
 void gr_fsess_pend(gr_fsess_part_t *cp);
 void gr_fsess_unpend(gr_fsess_part_t *cp);
 /* Set (or clear, NULL) the fetch parked on the session. */

@@ -8,6 +8,7 @@ import time
 
 import ck
 import kproto as kp
+from confluent_kafka.admin import NewPartitions
 
 PRODUCE = 0
 
@@ -230,18 +231,21 @@ def test_topic_deleted_while_in_session(broker):
         r = c.fetch(session_id=sid, epoch=3)
         assert r["session_id"] == sid
         assert {v["error"] for v in r["parts"].values()} == {kp.UNKNOWN_TOPIC_OR_PARTITION}
-        # a topic created again under the name: naming the partition re-adds it
+        # a topic created again under the name serves the session's
+        # partitions, named in the request or not
         ck.create_topic(broker, t, partitions=2)
         produce(broker, t, 0, [b"new"])
         r = c.fetch([(t, [(0, 0, 1 << 20)])], session_id=sid, epoch=4)
         assert r["parts"][(t, 0)]["error"] == 0
         assert r["parts"][(t, 0)]["hw"] == 1
         assert base_offsets(r["parts"][(t, 0)]["records"]) == [0]
-        assert r["parts"][(t, 1)]["error"] == kp.UNKNOWN_TOPIC_OR_PARTITION
-        r = c.fetch([(t, [(0, 1, 1 << 20), (1, 0, 1 << 20)])], session_id=sid, epoch=5)
-        assert r["parts"] == {(t, 1): r["parts"][(t, 1)]}
         assert (r["parts"][(t, 1)]["error"], r["parts"][(t, 1)]["hw"]) == (0, 0)
-        assert c.fetch(session_id=sid, epoch=6)["parts"] == {}
+        r = c.fetch([(t, [(0, 1, 1 << 20)])], session_id=sid, epoch=5)
+        assert r["parts"] == {}
+        produce(broker, t, 1, [b"p1"])
+        r = c.fetch(session_id=sid, epoch=6)
+        assert list(r["parts"]) == [(t, 1)]
+        assert base_offsets(r["parts"][(t, 1)]["records"]) == [0]
 
 
 def test_large_idle_session(broker):
@@ -367,3 +371,23 @@ def test_initial_fetch_long_polls(broker):
         assert base_offsets(r["parts"][(t, 1)]["records"]) == [0]
         r = c.fetch([(t, [(1, 1, 1 << 20)])], session_id=sid, epoch=1)
         assert (r["error"], r["parts"]) == (0, {})
+
+
+def test_partition_added_while_in_session(broker):
+    """A session partition that did not exist yet is served once
+    CreatePartitions adds it, without the client naming it again."""
+    t = ck.create_topic(broker, "fs-grow", partitions=1)
+    with kp.Conn(broker.bootstrap) as c:
+        r = new_session(c, parts_of(t, 2))
+        sid = r["session_id"]
+        assert r["parts"][(t, 1)]["error"] == kp.UNKNOWN_TOPIC_OR_PARTITION
+        fs = ck.admin(broker).create_partitions([NewPartitions(t, 2)], request_timeout=15)
+        fs[t].result(timeout=20)
+        produce(broker, t, 1, [b"late"])
+        r = c.fetch(session_id=sid, epoch=1)
+        assert list(r["parts"]) == [(t, 1)]
+        assert (r["parts"][(t, 1)]["error"], r["parts"][(t, 1)]["hw"]) == (0, 1)
+        assert base_offsets(r["parts"][(t, 1)]["records"]) == [0]
+        r = c.fetch([(t, [(1, 1, 1 << 20)])], session_id=sid, epoch=2)
+        assert r["parts"] == {}
+
