@@ -41,7 +41,9 @@
  * (which also resets the reported high watermark to -1, so recovery shows).
  * A partition that was unknown (deleted, or not created yet) is looked up
  * again each time it is read, so CreatePartitions or a topic created again
- * under the name serves it without the client naming it again.
+ * under the name serves it without the client naming it again.  A
+ * partition that returned records moves to the end of the pending list,
+ * so one busy partition cannot take every response's budget.
  * A parked incremental fetch registers nothing per partition: the session's
  * permanent waiters wake it through its parker.
  */
@@ -449,6 +451,14 @@ static void sess_answer(sfetch_t *sf)
         if (e->err == KERR_NONE && !e->more)
             gr_fsess_unpend(cp);
     }
+    /* partitions that returned records go to the end of the pending list,
+     * so the next response's budget goes to the others first (Kafka moves
+     * them to the end of the session's order) */
+    for (int32_t i = 0; i < n; i++)
+        if (items[i].sl.len > 0 && items[i].cp->pending) {
+            gr_fsess_unpend(items[i].cp);
+            gr_fsess_pend(items[i].cp);
+        }
     if (n > 1)
         qsort(items, (size_t)n, sizeof(*items), peval_cmp);
 

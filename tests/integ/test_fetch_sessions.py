@@ -391,3 +391,23 @@ def test_partition_added_while_in_session(broker):
         r = c.fetch([(t, [(1, 1, 1 << 20)])], session_id=sid, epoch=2)
         assert r["parts"] == {}
 
+
+def test_budget_shared_between_busy_partitions(broker):
+    """With a MaxBytes that fits one batch, a partition that keeps having
+    data does not take every response: the other one gets its turn."""
+    t = ck.create_topic(broker, "fs-rotate", partitions=2)
+    with kp.Conn(broker.bootstrap) as c:
+        sid = new_session(c, parts_of(t, 2))["session_id"]
+        for _ in range(4):
+            produce(broker, t, 0, [b"x" * 2000])
+            produce(broker, t, 1, [b"y" * 2000])
+        epoch, offs, served = 1, {0: 0, 1: 0}, []
+        for _ in range(4):
+            r = c.fetch([(t, [(p, offs[p], 1 << 20) for p in (0, 1)])], session_id=sid, epoch=epoch,
+                        max_bytes=100)
+            epoch += 1
+            with_data = [p for (_, p), v in r["parts"].items() if v["records"]]
+            assert len(with_data) == 1, r["parts"]
+            served += with_data
+            offs[with_data[0]] += len(base_offsets(r["parts"][(t, with_data[0])]["records"]))
+        assert sorted(served) == [0, 0, 1, 1], served
