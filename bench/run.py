@@ -742,7 +742,7 @@ def run_all(build, P, smoke):
               "offsets. *10-member rebalance*: 9 members (heartbeat.interval.ms"
               "=100) form a group, a 10th joins; time until all 10 have their new assignment. "
               "Redis Streams groups have no membership or rebalance, so Redis has no row here. "
-              "Timelines of both in bench/profile.md."
+              "The timeline of subscribe → first record is below (profile section)."
               % REBALANCE_DELAY_MS,
               [("ms", "ms", "%.1f")], "ms", higher_better=False)
     quick_skip = {"error": "skipped in quick mode (≥ 3 s per row)"}
@@ -814,7 +814,9 @@ def run_all(build, P, smoke):
               "librdkafka (no KIP-227 fetch sessions) sends for every poll. *raw incremental*: "
               "the same N partitions in a KIP-227 fetch session (Fetch v7), as the Java client "
               "fetches: each request names no partition and the answer lists only partitions "
-              "that changed. gregord runs in its own instance here."
+              "that changed; librdkafka's fetch latency at 10,000 partitions varies from run to run "
+              "with the same broker (p50 ~2–12 ms), since it builds and parses all N partitions "
+              "for every fetch. gregord runs in its own instance here."
               % P["scale_count"],
               [("us_per_record", "produce µs/record", "%.2f"), ("rps", "produce records/s", "%.0f"),
                ("cli_cpu_us", "client CPU µs/record", "%.2f"),
