@@ -189,6 +189,19 @@ static void fetch_unpark(fetch_state_t *fs)
     fs->parked = false;
 }
 
+/* Add or update one partition of session s with what a request asked. */
+static gr_fsess_part_t *session_put(gr_fsess_t *s, gr_str_t topic, int32_t partition, int64_t fetch_offset,
+                                    int64_t log_start, int32_t max_bytes, int32_t leader_epoch)
+{
+    bool added;
+    gr_fsess_part_t *cp = gr_fsess_put(s, topic.p, (size_t)GR_MAX(topic.len, 0), partition, &added);
+    cp->fetch_offset = fetch_offset;
+    cp->fetcher_log_start = log_start;
+    cp->max_bytes = max_bytes;
+    cp->current_leader_epoch = leader_epoch;
+    return cp;
+}
+
 /* A new session holding every partition of the full fetch `fs`, with what
  * `resp` reports as the last reported state.  Returns its id, or 0 when the
  * cache has no room. */
@@ -203,13 +216,8 @@ static int32_t session_create(fetch_state_t *fs, const gr_FetchResponse_t *resp)
         for (int32_t j = 0; j < ft->nparts; j++) {
             const fpart_t *fp = &ft->parts[j];
             const gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[j];
-            bool added;
-            gr_fsess_part_t *cp = gr_fsess_put(s, ft->name.p, (size_t)GR_MAX(ft->name.len, 0), fp->partition,
-                                               &added);
-            cp->fetch_offset = fp->fetch_offset;
-            cp->fetcher_log_start = fp->log_start_offset;
-            cp->max_bytes = fp->max_bytes;
-            cp->current_leader_epoch = fp->current_leader_epoch;
+            gr_fsess_part_t *cp = session_put(s, ft->name, fp->partition, fp->fetch_offset, fp->log_start_offset,
+                                              fp->max_bytes, fp->current_leader_epoch);
             cp->high_watermark = pd->ErrorCode != KERR_NONE ? -1 : pd->HighWatermark;
             cp->log_start_offset = pd->LogStartOffset;
             /* pending stays only for an error or data not read yet */
@@ -570,13 +578,8 @@ static void fetch_incremental(gr_req_t *req, const gr_FetchRequest_t *r)
         const gr_FetchRequest_FetchTopic_t *ft = &r->Topics[i];
         for (int32_t j = 0; j < ft->Partitions_count; j++) {
             const gr_FetchRequest_FetchPartition_t *p = &ft->Partitions[j];
-            bool added;
-            gr_fsess_part_t *cp = gr_fsess_put(s, ft->Topic.p, (size_t)GR_MAX(ft->Topic.len, 0), p->Partition,
-                                               &added);
-            cp->fetch_offset = p->FetchOffset;
-            cp->fetcher_log_start = p->LogStartOffset;
-            cp->max_bytes = p->PartitionMaxBytes;
-            cp->current_leader_epoch = p->CurrentLeaderEpoch;
+            session_put(s, ft->Topic, p->Partition, p->FetchOffset, p->LogStartOffset, p->PartitionMaxBytes,
+                        p->CurrentLeaderEpoch);
         }
     }
     for (int32_t i = 0; i < r->ForgottenTopicsData_count; i++) {
