@@ -1138,6 +1138,50 @@ def produce_cpu(t):
     return (what, txt, gm >= 1.0)
 
 
+FLAT = 1.5   # "stays flat": at most this factor for 10× the partitions
+
+
+def scale_targets(t):
+    """Per-record cost and fetch cost from the smallest to the largest
+    partition count of the scale table: gregord's own figures against FLAT,
+    with the client-bound figures beside them."""
+    confs = [r["config"] for r in t.rows if r["system"] == "gregord"]
+    if len(confs) < 2:
+        return []
+    lo, hi = confs[0], confs[-1]
+    out = []
+
+    def v(c, m, system="gregord"):
+        return t.value(c, system, m)
+
+    a, b = v(lo, "sticky_us"), v(hi, "sticky_us")
+    if a and b:
+        txt = "%.2f → %.2f µs/record (default partitioner)" % (a, b)
+        ra, rb = v(lo, "us_per_record"), v(hi, "us_per_record")
+        ca, cb = v(lo, "cli_cpu_us"), v(hi, "cli_cpu_us")
+        if ra and rb and ca and cb:
+            txt += ("; round-robin over all partitions (one batch per record once N is large) %.2f → "
+                    "%.2f µs/record, librdkafka using %.2f → %.2f µs of CPU per record" % (ra, rb, ca, cb))
+            ma, mb = v(lo, "us_per_record", "mock"), v(hi, "us_per_record", "mock")
+            if ma and mb:
+                txt += " (mock: %.2f → %.2f µs/record)" % (ma, mb)
+        out.append(("produce cost per record flat, %s → %s (≤ %.1f×)" % (lo, hi, FLAT), txt,
+                    b <= a * FLAT))
+    a, b = v(lo, "raw_inc_us"), v(hi, "raw_inc_us")
+    if a and b:
+        txt = "%.0f → %.0f µs per incremental fetch (KIP-227 session, gregord's share)" % (a, b)
+        fa, fb = v(lo, "raw_fetch_us"), v(hi, "raw_fetch_us")
+        la, lb = v(lo, "p50_us"), v(hi, "p50_us")
+        if fa and fb:
+            txt += "; sessionless full fetch %.0f → %.0f µs" % (fa, fb)
+        if la and lb:
+            txt += ("; librdkafka (full fetches only, it builds and parses every partition each time) "
+                    "p50 %.0f → %.0f µs" % (la, lb))
+        out.append(("fetch cost flat (gregord's share), %s → %s (≤ %.1f×)" % (lo, hi, FLAT), txt,
+                    b <= a * FLAT))
+    return out
+
+
 def targets(tables):
     T = {t.key: t for t in tables}
     out = []
@@ -1188,6 +1232,8 @@ def targets(tables):
             out.append((what, "%.0f/s and %.0f/s" % tuple(v), min(v) >= 50000))
         else:
             out.append((what, "n/a (commits failed)", False))
+    if "scale" in T:
+        out += scale_targets(T["scale"])
     if "groups" in T:
         v = T["groups"].value("subscribe → first record", "gregord")
         if v is not None:
