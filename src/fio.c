@@ -444,6 +444,14 @@ static void tree_walk(tree_t *t, const char *dir, int depth)
     closedir(d);
 }
 
+bool gr_fio_syncfs_reports_errors(const char *release)
+{
+    int major = 0, minor = 0;
+    if (release == NULL || sscanf(release, "%d.%d", &major, &minor) != 2)
+        return false;
+    return major > 5 || (major == 5 && minor >= 8);
+}
+
 int gr_fio_syncfs_slow(int fd)
 {
     char p[PATH_MAX];

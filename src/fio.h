@@ -157,6 +157,12 @@ static inline int gr_fio_fdatasync(int fd)
     return fdatasync(fd);
 }
 
+/* Does a kernel of this release (uname(2) release, "5.10.0-21-amd64")
+ * report writeback errors from syncfs(2)?  Linux 5.8 and later do; an
+ * older kernel's syncfs returns 0 even when writing back a file failed, so
+ * it cannot prove a log dir durable.  false for a release it cannot parse. */
+bool gr_fio_syncfs_reports_errors(const char *release);
+
 /* syncfs(2) of the filesystem holding fd, an open directory (a log dir):
  * every file and directory under it is durable on success.  Returns 0, or
  * -1 and errno like fsync (EIO: a writeback error since fd was opened). */

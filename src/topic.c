@@ -32,8 +32,9 @@
  * new segment files are durable too without a directory fsync.  The dir's
  * descriptor is opened at startup and kept: syncfs reports the writeback
  * errors of the filesystem since the descriptor was opened, so an error
- * that hit any file of the dir while the broker ran fails it too (Linux
- * 5.8 and later; older kernels' syncfs reports no writeback error).  On
+ * that hit any file of the dir while the broker ran fails it too.  Older
+ * kernels' syncfs (before Linux 5.8) reports no writeback error, so there
+ * every dir is synced file by file (no descriptor is opened).  On
  * success every log of the dir gets its recovery point at the end offset
  * it had before the sync; on failure no recovery point of the dir moves,
  * nothing is synced again file by file and the dir gets no clean-shutdown
@@ -53,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static gr_topic_t **table;
@@ -292,7 +294,16 @@ static void dir_fds_open(void)
     if (dir_fds)
         return;
     dir_fds = gr_malloc((size_t)gr_broker.nlog_dirs * sizeof(*dir_fds));
+    struct utsname u;
+    const char *release = uname(&u) == 0 ? u.release : NULL;
+    bool reports = gr_fio_syncfs_reports_errors(release);
+    if (!reports)
+        gr_info("topic", "syncfs(2) of this kernel (%s) reports no writeback errors (Linux 5.8 and later do): "
+                "logs are synced file by file at shutdown", release ? release : "unknown");
     for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        dir_fds[d] = -1;
+        if (!reports)
+            continue;
         dir_fds[d] = open(gr_broker.log_dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fds[d] == -1)
             gr_warn("topic", "Cannot open log dir %s: %s; its logs will be synced file by file at shutdown",

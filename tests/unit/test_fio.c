@@ -273,6 +273,24 @@ static void test_syncfs_fault(void **state)
     close(o);
 }
 
+/* syncfs reports writeback errors from Linux 5.8 on: older kernels'
+ * cannot prove a dir durable. */
+static void test_syncfs_reports_errors(void **state)
+{
+    (void)state;
+    assert_true(gr_fio_syncfs_reports_errors("5.8.0"));
+    assert_true(gr_fio_syncfs_reports_errors("5.10.0-21-amd64"));
+    assert_true(gr_fio_syncfs_reports_errors("6.1.55"));
+    assert_true(gr_fio_syncfs_reports_errors("10.0"));
+    assert_false(gr_fio_syncfs_reports_errors("5.7.19"));
+    assert_false(gr_fio_syncfs_reports_errors("5.4.0-150-generic"));
+    assert_false(gr_fio_syncfs_reports_errors("4.19.0-18-amd64"));
+    assert_false(gr_fio_syncfs_reports_errors("3.10.0-1160.el7.x86_64"));
+    assert_false(gr_fio_syncfs_reports_errors(""));
+    assert_false(gr_fio_syncfs_reports_errors("linux"));
+    assert_false(gr_fio_syncfs_reports_errors(NULL));
+}
+
 static int64_t size_of(const char *sub)
 {
     char path[512];
@@ -325,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sendfile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_read_fault, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syncfs_fault, setup, teardown),
+        cmocka_unit_test(test_syncfs_reports_errors),
         cmocka_unit_test_setup_teardown(test_syncfs_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
