@@ -718,8 +718,9 @@ int gr_fio_powercut(const char *journal)
         const char *to = e->from ? e->from : e->path;
         if (file_size(to) < 0 && link(e->grave, to) == 0) {
             nunlinked++;
+            char *p = gr_strdup(to);     /* to may be e->path itself */
             free(e->path);
-            e->path = gr_strdup(to);
+            e->path = p;
         }
         unlink(e->grave);
         free(e->grave);

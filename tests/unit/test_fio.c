@@ -321,6 +321,13 @@ static void test_syncfs_journal(void **state)
     assert_int_equal(gr_fio_write(fd, "0123456789", 10), 10);
     int dir = open_dir("logs");
     assert_int_equal(gr_fio_syncfs(dir), 0);
+    /* a file that predates the journal, unlinked without a directory
+     * fsync: the power cut brings it back */
+    snprintf(path, sizeof(path), "%s/logs/marker", root);
+    int mfd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(mfd >= 0);
+    close(mfd);
+    assert_int_equal(gr_fio_unlink(path), 0);
     /* written after it, and a file created after it: lost in a power cut */
     assert_int_equal(gr_fio_write(fd, "abcdef", 6), 6);
     snprintf(path, sizeof(path), "%s/logs/p-0/1.log", root);
@@ -333,6 +340,7 @@ static void test_syncfs_journal(void **state)
     assert_int_equal(gr_fio_powercut(journal), 0);
     assert_int_equal(size_of("logs/p-0/0.log"), 10);
     assert_int_equal(size_of("logs/p-0/1.log"), -1);
+    assert_int_equal(size_of("logs/marker"), 0);
 }
 
 int main(void)
