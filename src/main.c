@@ -106,7 +106,12 @@ static int init_log_dirs(void)
         snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, gr_broker.log_dirs[d]);
         struct stat st;
         if (stat(path, &st) == 0) {
-            unlink(path);
+            /* durably gone before anything is appended: a marker that a
+             * power cut brings back would skip the recovery of this run */
+            int rc = gr_fio_unlink(path) == -1 ? -errno : gr_fsync_dir(gr_broker.log_dirs[d]);
+            if (rc < 0)
+                gr_warn("broker", "Cannot remove %s durably: %s; the next checkpoint write syncs %s", path,
+                        strerror(-rc), gr_broker.log_dirs[d]);
         } else {
             char rp[PATH_MAX];
             snprintf(rp, sizeof(rp), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[d]);

@@ -132,3 +132,25 @@ def test_failed_fsync_below_the_threshold_leaves_no_marker(env_broker):
     b.start()
     assert "No clean shutdown marker" in b.log_text().split("==== start #2")[-1]
     assert [m.value() for m in ck.consume(b, "few", 10)] == [b"few-%d" % i for i in range(10)]
+
+
+def test_marker_removal_is_durable_at_start(env_broker, tmp_path):
+    # the marker found at start is removed durably before anything is
+    # appended: a power cut soon after the start (before any checkpoint
+    # write syncs the log dir) must not bring it back, or the next start
+    # would trust logs that a crash may have torn
+    journal = str(tmp_path / "powerloss.journal")
+    b = make(env_broker)
+    ck.create_topic(b, T, partitions=1, timeout=60)
+    assert b.stop(signal.SIGTERM, timeout=STOP_LIMIT) == 0
+    assert os.path.exists(os.path.join(b.data_dir, MARKER))
+    b.env["GREGOR_FAULTS"] = "journal=" + journal
+    b.start()
+    assert not os.path.exists(os.path.join(b.data_dir, MARKER))
+    b.kill()
+    b.env["GREGOR_FAULTS"] = "journal=%s,powercut-on-start" % journal
+    b.start()
+    last = b.log_text().split("==== start #3")[-1]
+    assert "Power cut simulated" in last
+    assert "No clean shutdown marker" in last
+
