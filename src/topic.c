@@ -425,7 +425,14 @@ void gr_topic_delete(gr_topic_t *t)
     gr_info("topic", "Deleting topic %s", t->name);
     table_remove(t);
     meta_path(t->name, path, sizeof(path));
-    unlink(path);
+    /* the name's removal made durable (as its creation is, topic_save):
+     * a power cut must not bring the topic back, empty */
+    if (gr_fio_unlink(path) == 0) {
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        if (gr_fsync_dir(path) < 0)
+            gr_warn("topic", "Cannot fsync %s", path);
+    }
     for (int32_t i = 0; i < t->npart; i++)
         partition_free(t->parts[i], true);
     topic_free(t);

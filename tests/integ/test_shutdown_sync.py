@@ -154,3 +154,20 @@ def test_marker_removal_is_durable_at_start(env_broker, tmp_path):
     assert "Power cut simulated" in last
     assert "No clean shutdown marker" in last
 
+
+def test_deleted_topic_stays_deleted_after_power_cut(env_broker, tmp_path):
+    # a topic deleted during the run, then a clean shutdown (per-file
+    # path: few dirty partitions) and a power cut: the topic stays gone
+    journal = str(tmp_path / "powerloss.journal")
+    b = make(env_broker, env={"GREGOR_FAULTS": "journal=" + journal})
+    ck.create_topic(b, "gone", partitions=1, timeout=60)
+    ck.create_topic(b, "kept", partitions=1, timeout=60)
+    ck.admin(b).delete_topics(["gone"], operation_timeout=10, request_timeout=15)["gone"].result(20)
+    assert b.stop(signal.SIGTERM, timeout=STOP_LIMIT) == 0
+    assert os.path.exists(os.path.join(b.data_dir, MARKER))
+    b.env["GREGOR_FAULTS"] = "journal=%s,powercut-on-start" % journal
+    b.start()
+    assert "Power cut simulated" in b.log_text()
+    md = ck.admin(b).list_topics(timeout=15).topics
+    assert "kept" in md
+    assert "gone" not in md
