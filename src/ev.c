@@ -502,7 +502,7 @@ static int loop_wait(gr_ev_t *ev, int64_t wait_us)
             return n;
         ev->no_pwait2 = true;
     }
-    int timeout = wait_us < 0 ? -1 : (int)GR_MIN((wait_us + 999) / 1000, INT32_MAX);
+    int timeout = wait_us < 0 ? -1 : (int)GR_MIN(gr_add_sat(wait_us, 999) / 1000, INT32_MAX);
     return epoll_wait(ev->epfd, ev->events, (int)GR_ARRAY_LEN(ev->events), timeout);
 }
 
