@@ -1013,8 +1013,8 @@ def offsets_scale(build, P):
               "*bytes per offset*: the difference between the two rows ÷ (9 N). *load*: gregord's own "
               "figure for replaying __consumer_offsets after a clean restart (log line *Loaded N "
               "groups*); *restart → loaded*: from exec to that line. Each group also keeps its "
-              "rebalance and commit events, %s in total for all groups (group.history.max.entries)."
-              % (n, "100,000"),
+              "rebalance and commit events, at most 16 MiB for all groups (group.history.max.bytes)."
+              % n,
               [("rss_mib", "VmRSS MiB", "%.1f"), ("per_group_b", "bytes per group", "%.0f"),
                ("per_offset_b", "bytes per offset", "%.0f"), ("commit_s", "commit s", "%.1f"),
                ("load_ms", "load ms", "%.0f"), ("restart_s", "restart → loaded s", "%.2f"),

@@ -108,9 +108,9 @@ static const cfg_def_t defs[] = {
      "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
     {"group.max.size", NULL, T_INT, GR_CT_INT, F(group_max_size), "2147483647", NULL, 1, I_MAX, NULL,
      "Members per group (GROUP_MAX_SIZE_REACHED above)."},
-    {"group.history.max.entries", NULL, T_INT, GR_CT_INT, F(group_history_max_entries), "100000", NULL, 0, I_MAX,
-     NULL, "gregor only: rebalance and commit events kept in memory for all groups together (each group keeps "
-     "at most its last 256; at this bound the group quiet for longest loses its oldest); 0 keeps none."},
+    {"group.history.max.bytes", NULL, T_LONG, GR_CT_LONG, F(group_history_max_bytes), "16777216", NULL, 0, L_MAX,
+     NULL, "gregor only: memory for the rebalance and commit events that all groups together keep (each group "
+     "keeps at most its last 256; at this bound the group quiet for longest loses its oldest); 0 keeps none."},
     {"offsets.topic.num.partitions", NULL, T_INT, GR_CT_INT, F(offsets_topic_num_partitions),
      "50", NULL, 1, 100000, NULL,
      "Partitions of __consumer_offsets (fixed once the topic exists)."},

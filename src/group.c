@@ -441,20 +441,22 @@ static const char *select_protocol(const gr_group_t *g)
  * A group's history is a FIFO list of entries, each one allocation with its
  * strings, so a group pays only for the events it holds (a group that
  * only ever committed once holds one entry).  Bounds: GR_GROUP_HISTORY_MAX
- * per group, group.history.max.entries for all groups together.  The
- * groups holding history are listed by their latest event; at the
- * broker-wide bound the first of them (quiet for longest) gives up its
- * oldest entry, and leaves the list with its last one. */
+ * entries per group, group.history.max.bytes for all groups together
+ * (bytes, not entries: a client id may be 32 KB).  The groups holding
+ * history are listed by their latest event; at the broker-wide bound the
+ * first of them (quiet for longest) gives up its oldest entry, and leaves
+ * the list with its last one. */
 
 struct gr_hist_node {
     struct gr_hist_node *next;
+    size_t size;                    /* what it counts in hist.bytes */
     gr_hist_entry_t e;
     char s[];                       /* e.member and e.topic point here */
 };
 
 static struct {
     gr_group_t *head, *tail;        /* groups with hist_len > 0, latest event last */
-    int64_t entries;
+    int64_t entries, bytes;
 } hist;
 
 static void hist_unlink(gr_group_t *g)
@@ -476,6 +478,7 @@ static void hist_drop_oldest(gr_group_t *g)
     g->hist_head = n->next;
     if (!g->hist_head)
         g->hist_tail = NULL;
+    hist.bytes -= (int64_t)n->size;
     free(n);
     g->hist_len--;
     hist.entries--;
@@ -491,16 +494,18 @@ static void hist_clear(gr_group_t *g)
 
 void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
 {
-    int64_t cap = gr_broker.cfg.group_history_max_entries;
-    if (cap <= 0)
+    int64_t cap = gr_broker.cfg.group_history_max_bytes;
+    size_t ml = e->member ? strlen(e->member) + 1 : 0, tl = e->topic ? strlen(e->topic) + 1 : 0;
+    size_t size = sizeof(struct gr_hist_node) + ml + tl;
+    if ((int64_t)size > cap)
         return;
     if (g->hist_len >= GR_GROUP_HISTORY_MAX)
         hist_drop_oldest(g);
-    while (hist.entries >= cap)
+    while (hist.bytes + (int64_t)size > cap)
         hist_drop_oldest(hist.head);
-    size_t ml = e->member ? strlen(e->member) + 1 : 0, tl = e->topic ? strlen(e->topic) + 1 : 0;
-    struct gr_hist_node *n = gr_malloc(sizeof(*n) + ml + tl);
+    struct gr_hist_node *n = gr_malloc(size);
     n->next = NULL;
+    n->size = size;
     n->e = *e;
     char *s = n->s;
     if (ml) {
@@ -521,6 +526,7 @@ void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
     g->hist_tail = n;
     g->hist_len++;
     hist.entries++;
+    hist.bytes += (int64_t)size;
     g->hist_prev = hist.tail;
     g->hist_next = NULL;
     if (hist.tail)
@@ -543,6 +549,11 @@ const gr_hist_entry_t *gr_group_hist_at(const gr_group_t *g, int32_t i)
 int64_t gr_group_hist_total(void)
 {
     return hist.entries;
+}
+
+int64_t gr_group_hist_bytes(void)
+{
+    return hist.bytes;
 }
 
 /* ------------------------------------------------------------ waiters */

@@ -114,7 +114,7 @@ typedef struct gr_hist_entry {
 } gr_hist_entry_t;
 
 /* Entries kept per group; all groups together keep at most
- * group.history.max.entries (see gr_group_hist_add). */
+ * group.history.max.bytes (see gr_group_hist_add). */
 #define GR_GROUP_HISTORY_MAX 256
 
 struct gr_hist_node;                            /* group.c */
@@ -189,14 +189,16 @@ gr_member_t *gr_group_member(const gr_group_t *g, const char *member_id, size_t 
 const gr_member_protocol_t *gr_member_protocol(const gr_member_t *m, const char *name);
 
 /* History: copies e (and its strings).  A group keeps its last
- * GR_GROUP_HISTORY_MAX entries; at group.history.max.entries in total the
- * group whose latest event is the oldest loses its oldest entry (0 keeps
- * no history). */
+ * GR_GROUP_HISTORY_MAX entries; all groups together keep at most
+ * group.history.max.bytes (an entry counts its struct and its strings):
+ * beyond, the group whose latest event is the oldest loses its oldest
+ * entry.  An entry larger than the bound is not kept (0 keeps none). */
 void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e);
 /* i-th entry, 0 = oldest; NULL past the end. */
 const gr_hist_entry_t *gr_group_hist_at(const gr_group_t *g, int32_t i);
-/* History entries held by all groups. */
+/* History entries held by all groups, and their bytes. */
 int64_t gr_group_hist_total(void);
+int64_t gr_group_hist_bytes(void);
 
 /* Kafka's coordinator partition: abs(javaHashCode(group_id)) % n, the
  * hash taken over UTF-16 code units as Java does. */

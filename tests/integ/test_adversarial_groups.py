@@ -42,6 +42,10 @@ MODULE_PEAK_RSS_MB = 150
 # plain: the history rings); now 362 MiB under ASan, 59 MiB plain.
 MANY_GROUPS = 50_000
 MANY_GROUPS_PEAK_RSS_MB = 500
+# 20,000 commits from a 32 KB client id: 640 MB of history before it was
+# bounded in bytes
+HISTORY_COMMITS = 20_000
+HISTORY_PEAK_RSS_MB = 450
 # the 2,000-member group: its members hold 20 MB of metadata, the leader's
 # JoinGroup answer is 20 MB more (measured 321 MiB under ASan, 54 MiB plain)
 BIG_GROUP_PEAK_RSS_MB = 450
@@ -393,6 +397,28 @@ def test_many_groups_memory(broker_factory):
     canary.check()
     print("after restart: RSS %.0f MiB" % (rss_kb(b.pid)[0] / 1024))
     assert_peak_rss(b, MANY_GROUPS_PEAK_RSS_MB)
+
+
+def test_history_long_client_ids(broker_factory):
+    """Every commit that moves an offset is a history event holding the
+    committer's id: for a standalone commit the client id, up to 32 KB.
+    20,000 such commits under as many groups would keep 640 MB; the
+    history is bounded in bytes (group.history.max.bytes, 16 MiB)."""
+    b = broker_factory({"offsets.topic.num.partitions": "10", "auto.create.topics.enable": "false"})
+    canary = Canary(b).plant()
+    ck.create_topic(b, "adv-hist", 1)
+    cid = "c" * 32000
+    frames = [kp.request(kp.OFFSET_COMMIT, 2, i + 1,
+                         kp.enc_offset_commit("adv-h%d" % i, {"adv-hist": [(0, i, "")]}, version=2),
+                         client_id=cid)
+              for i in range(HISTORY_COMMITS)]
+    for r in pipeline(b, frames, window=100):
+        assert kp.dec_offset_commit(r, 2)["errors"] == {("adv-hist", 0): 0}
+    canary.check()
+    assert fetch(b, "adv-h%d" % (HISTORY_COMMITS - 1), {"adv-hist": [0]}) == \
+        {("adv-hist", 0): (HISTORY_COMMITS - 1, "", 0)}
+    print("20,000 commits with 32 KB client ids: peak RSS %.0f MiB" % peak_rss_mb(b))
+    assert_peak_rss(b, HISTORY_PEAK_RSS_MB)
 
 
 # ------------------------------------------------------------------ a group too large to store

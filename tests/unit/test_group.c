@@ -883,13 +883,21 @@ static void test_history_ring(void **st)
     assert_string_equal(gr_group_hist_at(g, 5)->topic, "t");
 }
 
-/* All groups together keep at most group.history.max.entries: the groups
+/* All groups together keep at most group.history.max.bytes: the groups
  * quiet for longest lose their oldest entries first; a group holds only
- * the entries it has; removal gives them back; 0 keeps none. */
+ * the entries it has; removal gives them back; entries with 32 KB client
+ * ids count what they hold; 0 keeps none. */
 static void test_history_bounded_in_total(void **st)
 {
     GR_UNUSED(st);
-    gr_broker.cfg.group_history_max_entries = 100;
+    gr_hist_entry_t p = {.kind = GR_HIST_COMMIT, .member = "m", .topic = "t", .partition = 0};
+    gr_group_t *probe = gr_group_get_or_create("probe", 5);
+    gr_group_hist_add(probe, &p);
+    int64_t one = gr_group_hist_bytes();
+    assert_true(one > 0 && one < 256);
+    gr_group_remove(probe);
+    assert_int_equal(gr_group_hist_bytes(), 0);
+    gr_broker.cfg.group_history_max_bytes = 100 * one;
     char id[16];
     for (int i = 0; i < 50; i++) {
         snprintf(id, sizeof(id), "h%d", i);
@@ -903,6 +911,7 @@ static void test_history_bounded_in_total(void **st)
         assert_true(gr_group_hist_total() <= 100);
     }
     assert_int_equal(gr_group_hist_total(), 100);
+    assert_int_equal(gr_group_hist_bytes(), 100 * one);
     for (int i = 0; i < 50; i++) {
         snprintf(id, sizeof(id), "h%d", i);
         gr_group_t *g = gr_group_find(id, strlen(id));
@@ -926,13 +935,30 @@ static void test_history_bounded_in_total(void **st)
     assert_int_equal(gr_group_hist_total(), 90);
     gr_group_remove(g0);
     assert_int_equal(gr_group_hist_total(), 89);
-    gr_broker.cfg.group_history_max_entries = 0;
+    /* long client ids: the bound is in bytes */
+    char *big = malloc(32768);
+    memset(big, 'c', 32767);
+    big[32767] = 0;
+    gr_broker.cfg.group_history_max_bytes = 200000;
+    for (int i = 0; i < 50; i++) {
+        gr_hist_entry_t b = {.kind = GR_HIST_COMMIT, .member = big, .topic = "t", .partition = i};
+        gr_group_hist_add(gr_group_find("h49", 3), &b);
+        assert_true(gr_group_hist_bytes() <= 200000);
+    }
+    assert_int_equal(gr_group_find("h49", 3)->hist_len, 6);          /* 6 x 32 KB fit in 200,000 */
+    assert_int_equal(gr_group_hist_at(gr_group_find("h49", 3), 5)->partition, 49);
+    gr_broker.cfg.group_history_max_bytes = 1000;                   /* one entry above the bound: not kept */
     gr_group_t *z = gr_group_get_or_create("z", 1);
+    gr_hist_entry_t b = {.kind = GR_HIST_COMMIT, .member = big, .topic = "t"};
+    gr_group_hist_add(z, &b);
+    assert_int_equal(z->hist_len, 0);
+    free(big);
+    gr_broker.cfg.group_history_max_bytes = 0;
     gr_group_hist_add(z, &e);
     assert_int_equal(z->hist_len, 0);
-    assert_int_equal(gr_group_hist_total(), 89);
     gr_group_remove_all();
     assert_int_equal(gr_group_hist_total(), 0);
+    assert_int_equal(gr_group_hist_bytes(), 0);
 }
 
 /* group.initial.rebalance.delay.ms at its largest: the deadline saturates
