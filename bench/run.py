@@ -43,7 +43,7 @@ FULL = dict(
     lat_pp_count=20_000, lat_pp_secs=4.0, lat_rate_secs=5.0,
     commit_secs=3.0, rebalance_members=10, rebalance_secs=40,
     scale_parts=[1000, 10000], scale_count=300_000, scale_secs=3.0, scale_lat_count=500,
-    idle_parts=10000, idle_groups=1000,
+    idle_parts=10000, idle_groups=1000, scale_groups=100_000,
     iperf_secs=3, disk_mb=512, fsync_count=500,
     warm_mb=2048, warm_anon_mb=128, warm_secs=60,
 )
@@ -54,7 +54,7 @@ QUICKP = dict(
     lat_pp_count=1000, lat_pp_secs=0.4, lat_rate_secs=0.6,
     commit_secs=0.4, rebalance_members=10, rebalance_secs=12,
     scale_parts=[100, 1000], scale_count=30_000, scale_secs=0.5, scale_lat_count=100,
-    idle_parts=1000, idle_groups=100,
+    idle_parts=1000, idle_groups=100, scale_groups=10_000,
     iperf_secs=1, disk_mb=32, fsync_count=50,
     warm_mb=256, warm_anon_mb=32, warm_secs=15,
 )
@@ -853,6 +853,8 @@ def run_all(build, P, smoke):
     gs.stop(signal.SIGKILL)   # its shutdown is not measured
     shutil.rmtree(gs.data, ignore_errors=True)
 
+    tables.append(offsets_scale(build, P))
+
     # -- large log: recovery and cold consume
     tables += large_log(B, build, P, ra)
     extra["load_after"] = open("/proc/loadavg").read().split()[:3]
@@ -962,6 +964,110 @@ def raw_fetch_rtt(bootstrap, top, n, rounds=30, timeout=30.0):
         sock.sendall(fetch_request(7, 4 + rounds, top, {}, session_id=sid, epoch=-1))
         recv_frame(sock)                           # close the session
     return full, inc, full_len, inc_len
+
+
+def commit_standalone(bootstrap, top, groups, offsets, window=500, timeout=120.0):
+    """OffsetCommit v2 (standalone: generation -1, no member) for groups
+    gscale-0..groups-1, each committing offset 100 + p for partitions
+    0..offsets-1 of top, pipelined on one connection with at most `window`
+    unanswered.  Returns the seconds it took; raises unless every commit
+    was acknowledged without error."""
+    tb = top.encode()
+    parts = b"".join(struct.pack(">iqh", p, 100 + p, 0) for p in range(offsets))
+    tail = struct.pack(">qi", -1, 1) + struct.pack(">h", len(tb)) + tb + struct.pack(">i", offsets) + parts
+    member = struct.pack(">ih", -1, 0)             # generation, member id ""; then retention -1
+    cid = b"scale"
+    # the answer: one topic, every partition NONE
+    want = (struct.pack(">i", 1) + struct.pack(">h", len(tb)) + tb + struct.pack(">i", offsets)
+            + b"".join(struct.pack(">ih", p, 0) for p in range(offsets)))
+
+    def req(i):
+        g = b"gscale-%d" % i
+        body = struct.pack(">h", len(g)) + g + member + tail
+        hdr = struct.pack(">hhih", 8, 2, i, len(cid)) + cid
+        return struct.pack(">i", len(hdr) + len(body)) + hdr + body
+
+    host, port = bootstrap.rsplit(":", 1)
+    t0 = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        for lo in range(0, groups, window):
+            hi = min(groups, lo + window)
+            sock.sendall(b"".join(req(i) for i in range(lo, hi)))
+            for i in range(lo, hi):
+                r = recv_frame(sock)
+                if struct.unpack_from(">i", r)[0] != i or r[4:] != want:
+                    raise RuntimeError("commit of gscale-%d not acknowledged: %r" % (i, r[:64]))
+    return time.monotonic() - t0
+
+
+def offsets_scale(build, P):
+    """gregord holding N standalone groups with 1 and with 10 committed
+    offsets each: resident memory, the cost per group and per offset, and
+    the time to load them all again after a restart."""
+    n = P["scale_groups"]
+    t = Table("offsets_scale", "Committed offsets at scale (gregord)",
+              "N = %d groups (standalone commits, OffsetCommit v2 pipelined from one connection), each "
+              "with 1 or 10 committed offsets on a topic of 10 partitions; a fresh gregord per row, "
+              "offsets.topic.num.partitions=50. *VmRSS*: idle, after the commits (VmRSS of "
+              "/proc/<pid>/status); *bytes per group*: (VmRSS − VmRSS before the first commit) ÷ N; "
+              "*bytes per offset*: the difference between the two rows ÷ (9 N). *load*: gregord's own "
+              "figure for replaying __consumer_offsets after a clean restart (log line *Loaded N "
+              "groups*); *restart → loaded*: from exec to that line. Each group also keeps its "
+              "rebalance and commit events, at most 16 MiB for all groups (group.history.max.bytes)."
+              % n,
+              [("rss_mib", "VmRSS MiB", "%.1f"), ("per_group_b", "bytes per group", "%.0f"),
+               ("per_offset_b", "bytes per offset", "%.0f"), ("commit_s", "commit s", "%.1f"),
+               ("load_ms", "load ms", "%.0f"), ("restart_s", "restart → loaded s", "%.2f"),
+               ("rss_after_mib", "VmRSS after restart MiB", "%.1f")], "rss_mib", higher_better=False)
+    t.ratio = lambda row: None
+    per_group = {}
+    for k in (1, 10):
+        name = "%d groups × %d offset%s" % (n, k, "s" if k > 1 else "")
+        g = Gregord("gregord-offsets%d" % k, build, WORK, {"offsets.topic.num.partitions": "50"})
+        try:
+            g.start()
+            B = Bench(build)
+            r = B.k("create", g.bootstrap, topic="gscale", partitions=10)
+            if "error" in r:
+                t.add(name, "gregord", r)
+                continue
+            time.sleep(0.5)
+            rss0 = g.rss_kib()
+            res = {"commit_s": commit_standalone(g.bootstrap, "gscale", n, k)}
+            time.sleep(1.0)
+            rss1 = g.rss_kib()
+            res["rss_mib"] = rss1 / 1024
+            res["per_group_b"] = per_group[k] = (rss1 - rss0) * 1024.0 / n
+            if k == 10 and 1 in per_group:
+                res["per_offset_b"] = (per_group[10] - per_group[1]) / 9
+            g.stop()
+            logf = os.path.join(g.cwd, g.name + ".log")
+            before = os.path.getsize(logf)
+            t0 = time.monotonic()
+            g.start()
+            pat = re.compile(r"Loaded (\d+) groups from __consumer_offsets in (\d+) ms")
+            while time.monotonic() - t0 < 300:
+                with open(logf, "rb") as f:
+                    f.seek(before)
+                    m = pat.search(f.read().decode(errors="replace"))
+                if m:
+                    res["restart_s"] = time.monotonic() - t0
+                    res["load_ms"] = float(m.group(2))
+                    if int(m.group(1)) < n:
+                        raise RuntimeError("only %s of %d groups loaded" % (m.group(1), n))
+                    break
+                time.sleep(0.01)
+            else:
+                raise RuntimeError("groups not loaded within 300 s of the restart")
+            time.sleep(0.5)
+            res["rss_after_mib"] = g.rss_kib() / 1024
+            t.add(name, "gregord", res)
+        except Exception as e:  # noqa: BLE001 - reported as n/a
+            t.add(name, "gregord", {"error": str(e)[:160]})
+        finally:
+            g.stop(signal.SIGKILL)
+            shutil.rmtree(g.data, ignore_errors=True)
+    return t
 
 
 def cli_cpu_us(r):

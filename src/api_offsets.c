@@ -120,8 +120,11 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
 
     int64_t now = gr_now_ms();
     int64_t expire = -1;
+    /* Kafka: now + RetentionTimeMs unless -1.  The sum saturates (2^63-1 =
+     * never expires); a sum in the past expires at the next pass (0, since
+     * a negative expire timestamp here means "none"). */
     if (req->api_version >= 2 && req->api_version <= 4 && r.RetentionTimeMs != -1)
-        expire = now + r.RetentionTimeMs;
+        expire = GR_MAX(gr_add_sat(now, r.RetentionTimeMs), 0);
     int32_t n = 0;
     for (int32_t i = 0; i < nt; i++) {
         const gr_OffsetCommitRequest_OffsetCommitRequestTopic_t *td = &r.Topics[i];

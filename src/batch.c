@@ -212,7 +212,7 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t m
         int64_t td, od;
         if (!parse_record(&r, end, &td, &od))
             return GR_ECORRUPT;
-        int64_t t = bi.first_timestamp + td;
+        int64_t t = gr_add_wrap(bi.first_timestamp, td);      /* Java's long arithmetic */
         if (t >= ts && bi.base_offset + od >= min_offset) {
             *offset = bi.base_offset + od;
             *found_ts = t;

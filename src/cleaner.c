@@ -399,27 +399,24 @@ static int emit(pass_t *ps, gr_segment_t *out, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int64_t add_sat(int64_t a, int64_t b)
-{
-    return b > 0 && a > INT64_MAX - b ? INT64_MAX : a + b;
-}
-
 /* Rebuild a batch with the kept records (uncompressed). */
 static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi, int64_t horizon)
 {
     gr_batch_builder_t b;
     int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS);
-    int64_t first_ts = INT64_MIN;
-    for (int32_t k = 0; k < bi->record_count && first_ts == INT64_MIN; k++)
-        if (ps->keep[k])
-            first_ts = base_ts + ps->recs[k].timestamp_delta;
+    int64_t first_ts = base_ts;
+    for (int32_t k = 0; k < bi->record_count; k++)
+        if (ps->keep[k]) {
+            first_ts = gr_add_wrap(base_ts, ps->recs[k].timestamp_delta);
+            break;
+        }
     gr_batch_builder_init(&b, bi->base_offset, horizon >= 0 ? horizon : first_ts);
     b.max_timestamp = INT64_MIN;                /* from the kept records only */
     for (int32_t k = 0; k < bi->record_count; k++) {
         const gr_record_t *r = &ps->recs[k];
         if (!ps->keep[k])
             continue;
-        gr_batch_builder_add_record(&b, r->offset_delta, base_ts + r->timestamp_delta, r->key, r->key_len,
+        gr_batch_builder_add_record(&b, r->offset_delta, gr_add_wrap(base_ts, r->timestamp_delta), r->key, r->key_len,
                                     r->value, r->value_len, r->headers, r->headers_len, r->header_count);
     }
     if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE)
@@ -484,7 +481,7 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
         } else {
             changed = true;
             if (tombs > 0 && horizon < 0)
-                horizon = add_sat(j->now_ms, j->delete_retention_ms);
+                horizon = gr_add_sat(j->now_ms, j->delete_retention_ms);
             rc = rebuild(ps, out, p, &bi, tombs > 0 ? horizon : -1);
         }
         if (rc < 0)

@@ -84,7 +84,7 @@ static void pass_done(void *arg, int rc, const gr_clean_stats_t *st)
     if (rc == 0)
         gr_cleaner_checkpoint();
     else if (rc != GR_AGAIN)
-        idle_until = gr_now_ms() + gr_broker.cfg.log_cleaner_backoff_ms;   /* do not spin on a failing log */
+        idle_until = gr_add_sat(gr_now_ms(), gr_broker.cfg.log_cleaner_backoff_ms);   /* do not spin on a failing log */
 }
 
 static bool try_clean(gr_log_t *log, int64_t now_ms)
@@ -129,5 +129,5 @@ void gr_cleaner_tick(int64_t now_ms)
             if (log != best && gr_log_compacted(log) && try_clean(log, now_ms))
                 return;
         }
-    idle_until = now_ms + gr_broker.cfg.log_cleaner_backoff_ms;
+    idle_until = gr_add_sat(now_ms, gr_broker.cfg.log_cleaner_backoff_ms);
 }

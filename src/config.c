@@ -98,7 +98,7 @@ static const cfg_def_t defs[] = {
      "Record formats written to __consumer_offsets, as Kafka: below 2.1 GroupMetadataValue v1 and OffsetCommitValue "
      "v1 (readable by old tools such as Burrow 1.2.1), below 2.3 GroupMetadataValue v2, else v3."},
     {"group.initial.rebalance.delay.ms", NULL, T_LONG, GR_CT_INT, F(group_initial_rebalance_delay_ms),
-     "3000", NULL, 0, L_MAX, NULL,
+     "3000", NULL, 0, I_MAX, NULL,
      "Wait for more members before the first rebalance of an empty group; extended per new member up to the rebalance timeout."},
     {"group.min.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_min_session_timeout_ms),
      "6000", NULL, 0, I_MAX, NULL,
@@ -108,6 +108,9 @@ static const cfg_def_t defs[] = {
      "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
     {"group.max.size", NULL, T_INT, GR_CT_INT, F(group_max_size), "2147483647", NULL, 1, I_MAX, NULL,
      "Members per group (GROUP_MAX_SIZE_REACHED above)."},
+    {"group.history.max.bytes", NULL, T_LONG, GR_CT_LONG, F(group_history_max_bytes), "16777216", NULL, 0, L_MAX,
+     NULL, "gregor only: memory for the rebalance and commit events that all groups together keep (each group "
+     "keeps at most its last 256; at this bound the group quiet for longest loses its oldest); 0 keeps none."},
     {"offsets.topic.num.partitions", NULL, T_INT, GR_CT_INT, F(offsets_topic_num_partitions),
      "50", NULL, 1, 100000, NULL,
      "Partitions of __consumer_offsets (fixed once the topic exists)."},
@@ -609,11 +612,24 @@ int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *v, char
         snprintf(err, n, "Invalid value %s for configuration min.cleanable.dirty.ratio: must be a number in [0, 1]", v);
         return GR_EINVAL;
     }
-    if (parse_long(v, &x) < 0 || x < d->min) {
+    if (parse_long(v, &x) < 0 || (d->type == GR_CT_INT && (x < INT32_MIN || x > INT32_MAX))) {
+        snprintf(err, n, "Invalid value %s for configuration %s: Not a number of type %s", v, k,
+                 d->type == GR_CT_INT ? "INT" : "LONG");
+        return GR_EINVAL;
+    }
+    if (x < d->min) {
         snprintf(err, n, "Invalid value %s for configuration %s: must be an integer >= %" PRId64, v, k, d->min);
         return GR_EINVAL;
     }
     return 0;
+}
+
+/* An INT topic key as stored: a value a client could set before INT keys
+ * were range-checked is clamped, never cut to its low 32 bits. */
+static int32_t int_value(const char *v)
+{
+    long long x = atoll(v);
+    return (int32_t)(x < INT32_MIN ? INT32_MIN : x > INT32_MAX ? INT32_MAX : x);
 }
 
 static const char *override_of(char *const *ov, const char *key)
@@ -627,15 +643,15 @@ static const char *override_of(char *const *ov, const char *key)
 void gr_config_log_config(const gr_config_t *c, char *const *ov, gr_log_config_t *o)
 {
     const char *v;
-    o->segment_bytes = (v = override_of(ov, "segment.bytes")) ? atoll(v) : c->log_segment_bytes;
+    o->segment_bytes = (v = override_of(ov, "segment.bytes")) ? int_value(v) : c->log_segment_bytes;
     o->segment_ms = (v = override_of(ov, "segment.ms")) ? atoll(v) : gr_config_roll_ms(c);
     o->retention_ms = (v = override_of(ov, "retention.ms")) ? atoll(v) : gr_config_retention_ms(c);
     o->retention_bytes = (v = override_of(ov, "retention.bytes")) ? atoll(v) : c->log_retention_bytes;
-    o->index_interval_bytes = (v = override_of(ov, "index.interval.bytes")) ? atoi(v) : c->log_index_interval_bytes;
+    o->index_interval_bytes = (v = override_of(ov, "index.interval.bytes")) ? int_value(v) : c->log_index_interval_bytes;
     o->flush_messages = (v = override_of(ov, "flush.messages")) ? atoll(v) : c->log_flush_interval_messages;
     o->flush_ms = (v = override_of(ov, "flush.ms")) ? atoll(v)
                   : c->log_flush_interval_ms == GR_CFG_UNSET ? INT64_MAX : c->log_flush_interval_ms;
-    o->max_message_bytes = (v = override_of(ov, "max.message.bytes")) ? atoi(v) : c->message_max_bytes;
+    o->max_message_bytes = (v = override_of(ov, "max.message.bytes")) ? int_value(v) : c->message_max_bytes;
     const char *tt = (v = override_of(ov, "message.timestamp.type")) ? v : c->log_message_timestamp_type;
     o->log_append_time = !strcmp(tt, "LogAppendTime");
     const char *cp = (v = override_of(ov, "cleanup.policy")) ? v : "delete";

@@ -47,6 +47,7 @@ typedef struct gr_config {
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
     int32_t group_max_size;
+    int64_t group_history_max_bytes;    /* all groups' history entries together */
     int32_t offsets_topic_num_partitions;
     int64_t offsets_topic_segment_bytes;
     int64_t offsets_retention_minutes;

@@ -258,7 +258,7 @@ void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, con
     /* Kafka < 2.1 (inter.broker.protocol.version) always wrote v1 with an
      * expire timestamp of commit + offsets.retention.minutes */
     if (gr_config_ibp(&gr_broker.cfg) < 201 && expire_ts < 0)
-        expire_ts = commit_ts + gr_broker.cfg.offsets_retention_minutes * 60000;
+        expire_ts = GR_MAX(gr_add_sat(commit_ts, gr_broker.cfg.offsets_retention_minutes * 60000), 0);
     int16_t ver = expire_ts >= 0 ? 1 : 3;
     v.offset = offset;
     v.leaderEpoch = leader_epoch;
@@ -278,7 +278,9 @@ void gr_coord_group_key(gr_wr_t *w, const char *group, size_t glen)
     gr_GroupMetadataKey_encode(w, 2, &k);
 }
 
-void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g)
+/* g's GroupMetadataValue (v->members allocated, the caller frees it) and
+ * the version inter.broker.protocol.version asks for. */
+static int16_t group_value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *out)
 {
     gr_GroupMetadataValue_t v;
     gr_GroupMetadataValue_init(&v);
@@ -314,11 +316,64 @@ void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g)
     }
     v.members = mm;
     v.members_count = n;
+    *out = v;
     int ibp = gr_config_ibp(&gr_broker.cfg);
-    int16_t ver = ibp < 10 ? 0 : ibp < 201 ? 1 : ibp < 203 ? 2 : 3;   /* 0.10.1 -> 10 */
+    return ibp < 10 ? 0 : ibp < 201 ? 1 : ibp < 203 ? 2 : 3;   /* 0.10.1 -> 10 */
+}
+
+void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g)
+{
+    gr_GroupMetadataValue_t v;
+    int16_t ver = group_value_fill(g, &v);
     gr_wr_i16(w, ver);
     gr_GroupMetadataValue_encode(w, ver, &v);
-    free(mm);
+    free(v.members);
+}
+
+/* Bytes of an int16-length string field; *too_long when it does not fit
+ * (Kafka's serializer throws: "field is too long to be serialized"). */
+static size_t str_size(gr_str_t s, bool *too_long)
+{
+    if (s.len > INT16_MAX)
+        *too_long = true;
+    return 2 + (size_t)GR_MAX(s.len, 0);
+}
+
+size_t gr_coord_group_value_size(const gr_group_t *g, bool *too_long)
+{
+    gr_GroupMetadataValue_t v;
+    int16_t ver = group_value_fill(g, &v);
+    *too_long = false;
+    size_t n = 2 + str_size(v.protocolType, too_long) + 4 + str_size(v.protocol, too_long) +
+               str_size(v.leader, too_long) + (ver >= 2 ? 8 : 0) + 4;
+    for (int32_t i = 0; i < v.members_count; i++) {
+        const gr_GroupMetadataValue_MemberMetadata_t *x = &v.members[i];
+        n += str_size(x->memberId, too_long) + (ver >= 3 ? str_size(x->groupInstanceId, too_long) : 0) +
+             str_size(x->clientId, too_long) + str_size(x->clientHost, too_long) + (ver >= 1 ? 4 : 0) + 4 +
+             4 + (size_t)GR_MAX(x->subscription.len, 0) + 4 + (size_t)GR_MAX(x->assignment.len, 0);
+    }
+    free(v.members);
+    return n;
+}
+
+/* Bytes of a zig-zag varint. */
+static size_t varint_size(int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    size_t n = 1;
+    while (u >= 0x80) {
+        u >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Size of a batch of one record (no headers, deltas 0) with key and value
+ * of these sizes: what gr_batch_builder_finish makes of it. */
+static size_t one_record_batch_size(size_t klen, size_t vlen)
+{
+    size_t body = 1 + 1 + 1 + varint_size((int64_t)klen) + klen + varint_size((int64_t)vlen) + vlen + 1;
+    return GR_BATCH_HEADER_SIZE + varint_size((int64_t)body) + body;
 }
 
 /* Add a record whose key and value were encoded into writers. */
@@ -456,6 +511,41 @@ static void finish(gr_partition_t *p, int16_t err, gr_coord_cb *cb, void *arg)
 
 static void pend_flush_group(gr_group_t *g);
 
+/* Kafka's limits on a coordinator append, checked before anything is
+ * built: the batch must fit max.message.bytes of __consumer_offsets
+ * (UnifiedLog: RecordTooLargeException) and its segment.bytes
+ * (RecordBatchTooLargeException), and every string must fit its int16
+ * length.  Kafka's coordinators map all of these to UNKNOWN_SERVER_ERROR
+ * for the group's callers (appendGroupMetadataErrorToResponseError). */
+static int16_t group_record_fits(gr_group_t *g, gr_partition_t *p)
+{
+    gr_topic_t *t = offsets_topic();
+    if (!p || !t)
+        return KERR_NONE;          /* the append reports it */
+    bool too_long;
+    size_t vlen = gr_coord_group_value_size(g, &too_long);
+    size_t glen = strlen(g->group_id);
+    size_t size = one_record_batch_size(2 + 2 + glen, vlen);
+    gr_log_config_t lc;
+    gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
+    const char *what = NULL;
+    int64_t limit = 0;
+    if ((int64_t)size > lc.max_message_bytes)
+        what = "max.message.bytes", limit = lc.max_message_bytes;
+    else if ((int64_t)size > lc.segment_bytes)
+        what = "segment.bytes", limit = lc.segment_bytes;
+    if (too_long || glen > INT16_MAX)
+        gr_warn("coord", "GroupMetadata record of group %s generation %d has a string longer than 32767 bytes: "
+                "returning UNKNOWN_SERVER_ERROR to the group", g->group_id, g->generation_id);
+    else if (what)
+        gr_warn("coord", "GroupMetadata record of group %s generation %d (%d members) is %zu bytes, which exceeds "
+                "%s %lld of %s-%d: returning UNKNOWN_SERVER_ERROR to the group", g->group_id, g->generation_id,
+                g->nmembers, size, what, (long long)limit, GR_OFFSETS_TOPIC, p->index);
+    else
+        return KERR_NONE;
+    return KERR_UNKNOWN_SERVER_ERROR;
+}
+
 void gr_coord_store_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
 {
     if (!C.started) {
@@ -465,6 +555,11 @@ void gr_coord_store_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
     pend_flush_group(g);
     int64_t now = gr_now_ms();
     gr_partition_t *p = group_partition(g);
+    int16_t fit = group_record_fits(g, p);
+    if (fit != KERR_NONE) {
+        finish(NULL, fit, cb, arg);
+        return;
+    }
     gr_batch_builder_t b;
     gr_batch_builder_init(&b, 0, now);
     gr_wr_t k, v;
@@ -812,7 +907,8 @@ static bool offset_expired(const gr_offset_t *o, int64_t base, int64_t now, int6
 {
     if (o->expire_timestamp >= 0)
         return now >= o->expire_timestamp;     /* explicit expiry (v1 record) wins */
-    return now - base >= retention_ms;
+    /* a client's v1 CommitTimestamp may be anything: -2^63 is very old */
+    return gr_sub_sat(now, base) >= retention_ms;
 }
 
 /* One group: returns offsets removed; *removed set when g was freed. */

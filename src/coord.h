@@ -110,6 +110,9 @@ void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, con
                            int64_t commit_ts, int64_t expire_ts);
 void gr_coord_group_key(gr_wr_t *w, const char *group, size_t glen);
 void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g);
+/* Bytes gr_coord_group_value writes for g, without writing them;
+ * *too_long when a string of it exceeds its int16 length. */
+size_t gr_coord_group_value_size(const gr_group_t *g, bool *too_long);
 
 /* ---- provided by group.c ----
  * Called once per group rebuilt from GroupMetadata at load, after its

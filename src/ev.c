@@ -397,7 +397,7 @@ void gr_timer_start_us(gr_ev_t *ev, gr_timer_t *t, int64_t delay_us)
     if (delay_us < 0)
         delay_us = 0;
     gr_timer_stop(ev, t);
-    t->when_us = gr_mono_us() + delay_us;
+    t->when_us = gr_add_sat(gr_mono_us(), delay_us);   /* 2^63-1 from a config: never */
     t->seq = ev->timer_seq++;
     if (ev->heap_len == ev->heap_cap) {
         ev->heap_cap = ev->heap_cap ? ev->heap_cap * 2 : 64;
@@ -409,9 +409,7 @@ void gr_timer_start_us(gr_ev_t *ev, gr_timer_t *t, int64_t delay_us)
 
 void gr_timer_start(gr_ev_t *ev, gr_timer_t *t, int64_t delay_ms)
 {
-    if (delay_ms > INT64_MAX / 1000)
-        delay_ms = INT64_MAX / 1000;
-    gr_timer_start_us(ev, t, delay_ms * 1000);
+    gr_timer_start_us(ev, t, gr_mul_sat(delay_ms, 1000));
 }
 
 /* Fire timers due at `now`; timers armed during this pass wait for the
@@ -504,7 +502,7 @@ static int loop_wait(gr_ev_t *ev, int64_t wait_us)
             return n;
         ev->no_pwait2 = true;
     }
-    int timeout = wait_us < 0 ? -1 : (int)GR_MIN((wait_us + 999) / 1000, INT32_MAX);
+    int timeout = wait_us < 0 ? -1 : (int)GR_MIN(gr_add_sat(wait_us, 999) / 1000, INT32_MAX);
     return epoll_wait(ev->epfd, ev->events, (int)GR_ARRAY_LEN(ev->events), timeout);
 }
 
@@ -514,7 +512,7 @@ int gr_ev_run_once(gr_ev_t *ev, int64_t max_wait_ms)
     for (int i = 0; i < ev->nhooks; i++)
         ev->hooks[i].cb(ev, ev->hooks[i].arg);
 
-    int64_t wait_us = max_wait_ms < 0 ? -1 : max_wait_ms * 1000;
+    int64_t wait_us = max_wait_ms < 0 ? -1 : gr_mul_sat(max_wait_ms, 1000);
     if (ev->heap_len > 0) {
         int64_t d = ev->heap[0]->when_us - gr_mono_us();
         if (d < 0)

@@ -44,6 +44,38 @@
 #define GR_NORETURN
 #endif
 
+/* ---- checked arithmetic on client-supplied times, sizes and counts ----
+ * Every sum or product with an operand a client (or a config value) chose
+ * goes through one of these.  Saturating: the result stops at INT64_MIN /
+ * INT64_MAX instead of overflowing, which is the right answer for deadlines
+ * and ages (now + a retention of 2^63-1 ms is "never").  Wrapping: two's
+ * complement, as Java's long arithmetic: a record's timestamp is base +
+ * delta in Kafka's format whatever the values, and every Java reader
+ * computes it that way. */
+static inline int64_t gr_add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t gr_sub_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+static inline int64_t gr_mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+    return r;
+}
+static inline int64_t gr_add_wrap(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t gr_sub_wrap(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+
 /* ---- big-endian byte access (wire format, record batches, index files) ---- */
 static inline uint16_t gr_be16(const uint8_t *p) { return (uint16_t)((uint16_t)p[0] << 8 | p[1]); }
 static inline uint32_t gr_be32(const uint8_t *p)

@@ -1,7 +1,7 @@
 /*
  * group.c - the classic group coordinator (Kafka 3.7 GroupCoordinator /
  * GroupMetadata semantics): the group registry, the state machine, its
- * timers and the per-group history ring.
+ * timers and the per-group history (bounded per group and in total).
  *
  *            JoinGroup (new member)         all joined / timeout
  *   Empty ---------------------------> PreparingRebalance -------------> CompletingRebalance
@@ -436,40 +436,124 @@ static const char *select_protocol(const gr_group_t *g)
     return best;
 }
 
-/* ------------------------------------------------------------ history */
+/* ------------------------------------------------------------ history
+ *
+ * A group's history is a FIFO list of entries, each one allocation with its
+ * strings, so a group pays only for the events it holds (a group that
+ * only ever committed once holds one entry).  Bounds: GR_GROUP_HISTORY_MAX
+ * entries per group, group.history.max.bytes for all groups together
+ * (bytes, not entries: a client id may be 32 KB).  The groups holding
+ * history are listed by their latest event; at the broker-wide bound the
+ * first of them (quiet for longest) gives up its oldest entry, and leaves
+ * the list with its last one. */
 
-static void hist_free_entry(gr_hist_entry_t *e)
+struct gr_hist_node {
+    struct gr_hist_node *next;
+    size_t size;                    /* what it counts in hist.bytes */
+    gr_hist_entry_t e;
+    char s[];                       /* e.member and e.topic point here */
+};
+
+static struct {
+    gr_group_t *head, *tail;        /* groups with hist_len > 0, latest event last */
+    int64_t entries, bytes;
+} hist;
+
+static void hist_unlink(gr_group_t *g)
 {
-    free(e->member);
-    free(e->topic);
-    e->member = NULL;
-    e->topic = NULL;
+    if (g->hist_prev)
+        g->hist_prev->hist_next = g->hist_next;
+    else
+        hist.head = g->hist_next;
+    if (g->hist_next)
+        g->hist_next->hist_prev = g->hist_prev;
+    else
+        hist.tail = g->hist_prev;
+    g->hist_prev = g->hist_next = NULL;
+}
+
+static void hist_drop_oldest(gr_group_t *g)
+{
+    struct gr_hist_node *n = g->hist_head;
+    g->hist_head = n->next;
+    if (!g->hist_head)
+        g->hist_tail = NULL;
+    hist.bytes -= (int64_t)n->size;
+    free(n);
+    g->hist_len--;
+    hist.entries--;
+    if (g->hist_len == 0)
+        hist_unlink(g);
+}
+
+static void hist_clear(gr_group_t *g)
+{
+    while (g->hist_len > 0)
+        hist_drop_oldest(g);
 }
 
 void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
 {
-    if (!g->history)
-        g->history = gr_calloc(GR_GROUP_HISTORY_MAX, sizeof(*g->history));
-    int32_t slot;
-    if (g->hist_len < GR_GROUP_HISTORY_MAX) {
-        slot = (g->hist_head + g->hist_len) % GR_GROUP_HISTORY_MAX;
-        g->hist_len++;
-    } else {
-        slot = g->hist_head;
-        g->hist_head = (g->hist_head + 1) % GR_GROUP_HISTORY_MAX;
-        hist_free_entry(&g->history[slot]);
+    int64_t cap = gr_broker.cfg.group_history_max_bytes;
+    size_t ml = e->member ? strlen(e->member) + 1 : 0, tl = e->topic ? strlen(e->topic) + 1 : 0;
+    size_t size = sizeof(struct gr_hist_node) + ml + tl;
+    if ((int64_t)size > cap)
+        return;
+    if (g->hist_len >= GR_GROUP_HISTORY_MAX)
+        hist_drop_oldest(g);
+    while (hist.bytes + (int64_t)size > cap)
+        hist_drop_oldest(hist.head);
+    struct gr_hist_node *n = gr_malloc(size);
+    n->next = NULL;
+    n->size = size;
+    n->e = *e;
+    char *s = n->s;
+    if (ml) {
+        memcpy(s, e->member, ml);
+        n->e.member = s;
+        s += ml;
     }
-    gr_hist_entry_t *d = &g->history[slot];
-    *d = *e;
-    d->member = e->member ? gr_strdup(e->member) : NULL;
-    d->topic = e->topic ? gr_strdup(e->topic) : NULL;
+    if (tl) {
+        memcpy(s, e->topic, tl);
+        n->e.topic = s;
+    }
+    if (g->hist_len > 0)
+        hist_unlink(g);             /* to the end: its latest event is now */
+    if (g->hist_tail)
+        g->hist_tail->next = n;
+    else
+        g->hist_head = n;
+    g->hist_tail = n;
+    g->hist_len++;
+    hist.entries++;
+    hist.bytes += (int64_t)size;
+    g->hist_prev = hist.tail;
+    g->hist_next = NULL;
+    if (hist.tail)
+        hist.tail->hist_next = g;
+    else
+        hist.head = g;
+    hist.tail = g;
 }
 
 const gr_hist_entry_t *gr_group_hist_at(const gr_group_t *g, int32_t i)
 {
-    if (!g->history || i < 0 || i >= g->hist_len)
+    if (i < 0 || i >= g->hist_len)
         return NULL;
-    return &g->history[(g->hist_head + i) % GR_GROUP_HISTORY_MAX];
+    const struct gr_hist_node *n = g->hist_head;
+    while (i-- > 0)
+        n = n->next;
+    return &n->e;
+}
+
+int64_t gr_group_hist_total(void)
+{
+    return hist.entries;
+}
+
+int64_t gr_group_hist_bytes(void)
+{
+    return hist.bytes;
 }
 
 /* ------------------------------------------------------------ waiters */
@@ -812,8 +896,8 @@ static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger)
     if (g->state == GR_GROUP_EMPTY) {
         int64_t delay = GR_MAX(gr_broker.cfg.group_initial_rebalance_delay_ms, 0);
         g->join_initial = true;
-        g->join_remaining_ms = GR_MAX((int64_t)rto - delay, 0);
-        g->initial_delay_deadline_ms = now_ms() + delay;
+        g->join_remaining_ms = GR_MAX(gr_sub_sat(rto, delay), 0);
+        g->initial_delay_deadline_ms = gr_add_sat(now_ms(), delay);
         tstart(&g->join_timer, delay);
         g->join_initial_delay_ms = delay;
     } else {
@@ -854,7 +938,7 @@ static void join_timer_cb(gr_ev_t *ev, void *arg)
         int64_t delay = GR_MIN(cfg_delay, g->join_remaining_ms);
         g->join_remaining_ms = GR_MAX(g->join_remaining_ms - g->join_initial_delay_ms, 0);
         g->join_initial_delay_ms = delay;
-        g->initial_delay_deadline_ms = now_ms() + delay;
+        g->initial_delay_deadline_ms = gr_add_sat(now_ms(), delay);
         tstart(&g->join_timer, delay);
         return;
     }
@@ -1691,9 +1775,7 @@ void gr_group_remove(gr_group_t *g)
     while (g->pending)
         pending_remove(g, g->pending->member_id);
     gr_offsets_group_free(g);
-    for (int32_t i = 0; g->history && i < GR_GROUP_HISTORY_MAX; i++)
-        hist_free_entry(&g->history[i]);
-    free(g->history);
+    hist_clear(g);
     free(g->group_id);
     free(g->protocol_type);
     free(g->protocol_name);

@@ -4,7 +4,7 @@
  * as Kafka's GroupMetadata / GroupCoordinator.
  *
  * Ownership: the coordinator (group.c) owns every group; a group owns its
- * members, its committed offsets (offsets.c) and its history ring.  Parked
+ * members, its committed offsets (offsets.c) and its history entries.  Parked
  * JoinGroup / SyncGroup requests are gr_join_waiter_t / gr_sync_waiter_t
  * owned by the caller (api_group.c keeps them in the request arena) and
  * referenced by their member while parked; a caller that goes away first
@@ -95,6 +95,8 @@ typedef enum gr_rebalance_trigger {
 /* "member joined", "member left", "session timeout", ... */
 const char *gr_rebalance_trigger_name(gr_rebalance_trigger_t t);
 
+/* An entry is allocated with its strings when it is added: a group pays
+ * only for the events it holds. */
 typedef struct gr_hist_entry {
     gr_hist_kind_t kind;
     int64_t time_ms;
@@ -111,7 +113,11 @@ typedef struct gr_hist_entry {
     int64_t to_offset;
 } gr_hist_entry_t;
 
+/* Entries kept per group; all groups together keep at most
+ * group.history.max.bytes (see gr_group_hist_add). */
 #define GR_GROUP_HISTORY_MAX 256
+
+struct gr_hist_node;                            /* group.c */
 
 typedef struct gr_offset_map gr_offset_map_t;   /* offsets.c */
 
@@ -151,8 +157,11 @@ typedef struct gr_group {
     gr_rebalance_trigger_t trigger; /* why the current rebalance started */
     int64_t empty_since_ms;         /* for offsets.retention.minutes; -1 if not Empty */
     gr_offset_map_t *offsets;       /* committed offsets, owned (offsets.c) */
-    gr_hist_entry_t *history;       /* ring of GR_GROUP_HISTORY_MAX, owned */
-    int32_t hist_head, hist_len;
+    struct gr_hist_node *hist_head; /* history, oldest first, owned */
+    struct gr_hist_node *hist_tail;
+    int32_t hist_len;
+    struct gr_group *hist_prev;     /* groups holding history, by their */
+    struct gr_group *hist_next;     /* latest event (group.c) */
     int32_t coord_partition;        /* __consumer_offsets partition */
 } gr_group_t;
 
@@ -179,10 +188,17 @@ gr_member_t *gr_group_member(const gr_group_t *g, const char *member_id, size_t 
 /* The member's metadata for protocol `name` (NULL if it has none). */
 const gr_member_protocol_t *gr_member_protocol(const gr_member_t *m, const char *name);
 
-/* History ring: copies e (and its strings). */
+/* History: copies e (and its strings).  A group keeps its last
+ * GR_GROUP_HISTORY_MAX entries; all groups together keep at most
+ * group.history.max.bytes (an entry counts its struct and its strings):
+ * beyond, the group whose latest event is the oldest loses its oldest
+ * entry.  An entry larger than the bound is not kept (0 keeps none). */
 void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e);
 /* i-th entry, 0 = oldest; NULL past the end. */
 const gr_hist_entry_t *gr_group_hist_at(const gr_group_t *g, int32_t i);
+/* History entries held by all groups, and their bytes. */
+int64_t gr_group_hist_total(void);
+int64_t gr_group_hist_bytes(void);
 
 /* Kafka's coordinator partition: abs(javaHashCode(group_id)) % n, the
  * hash taken over UTF-16 code units as Java does. */

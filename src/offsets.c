@@ -3,15 +3,18 @@
  *
  * Chained hash table keyed by (topic, partition), FNV-1a over the topic
  * mixed with the partition; it doubles when the load factor reaches 1, so
- * replaying a million commit records at startup stays O(n).  Entries own
- * copies of their strings.  No I/O here: coord.c persists.
+ * replaying a million commit records at startup stays O(n), and halves
+ * when removals leave it a quarter full.  It starts with 4 buckets: most
+ * groups hold a few offsets, and 100,000s of groups are a normal load.
+ * Each entry is one allocation holding its strings.  No I/O here: coord.c
+ * persists.
  */
 #include "offsets.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define INITIAL_BUCKETS 16u
+#define INITIAL_BUCKETS 4u
 
 static uint32_t key_hash(const char *topic, size_t tlen, int32_t partition)
 {
@@ -37,9 +40,23 @@ gr_offset_map_t *gr_offset_map_new(void)
 
 static void entry_free(gr_offset_t *e)
 {
-    free(e->topic);
-    free(e->metadata);
     free(e);
+}
+
+/* A new entry for the key with room for mlen bytes of metadata. */
+static gr_offset_t *entry_new(const char *topic, size_t tlen, int32_t partition, uint32_t h, size_t mlen)
+{
+    gr_offset_t *e = gr_malloc(sizeof(*e) + tlen + 1 + mlen + 1);
+    e->hnext = NULL;
+    e->hash = h;
+    e->partition = partition;
+    e->topic_len = (uint32_t)tlen;
+    e->topic = e->s;
+    memcpy(e->topic, topic, tlen);
+    e->topic[tlen] = '\0';
+    e->metadata = e->topic + tlen + 1;
+    e->metadata_cap = (uint32_t)(mlen + 1);
+    return e;
 }
 
 void gr_offset_map_free(gr_offset_map_t *m)
@@ -78,9 +95,8 @@ gr_offset_t *gr_offset_get(const gr_offset_map_t *m, const char *topic, size_t t
     return *find_slot(m, topic, tlen, partition, key_hash(topic, tlen, partition));
 }
 
-static void grow(gr_offset_map_t *m)
+static void rehash(gr_offset_map_t *m, uint32_t nb)
 {
-    uint32_t nb = m->nbuckets * 2;
     gr_offset_t **nbk = gr_calloc(nb, sizeof(*nbk));
     for (uint32_t b = 0; b < m->nbuckets; b++) {
         gr_offset_t *e = m->buckets[b];
@@ -104,28 +120,35 @@ gr_offset_t *gr_offset_put(gr_offset_map_t *m, const char *topic, size_t tlen, i
     uint32_t h = key_hash(topic, tlen, partition);
     gr_offset_t **pp = find_slot(m, topic, tlen, partition, h);
     gr_offset_t *e = *pp;
+    if (!metadata)
+        mlen = 0;
     if (e) {
         if (prev_offset)
             *prev_offset = e->offset;
-        free(e->metadata);
+        if (mlen >= e->metadata_cap) {
+            /* longer metadata: a new entry takes its place in the chain */
+            gr_offset_t *n = entry_new(topic, tlen, partition, h, mlen);
+            n->hnext = e->hnext;
+            *pp = n;
+            entry_free(e);
+            e = n;
+        }
     } else {
         if (prev_offset)
             *prev_offset = -1;
         if (m->count >= m->nbuckets) {
-            grow(m);
+            rehash(m, m->nbuckets * 2);
             pp = find_slot(m, topic, tlen, partition, h);
         }
-        e = gr_calloc(1, sizeof(*e));
-        e->hash = h;
-        e->partition = partition;
-        e->topic = gr_strndup(topic, tlen);
-        e->topic_len = tlen;
+        e = entry_new(topic, tlen, partition, h, mlen);
         *pp = e;
         m->count++;
     }
     e->offset = offset;
     e->leader_epoch = leader_epoch;
-    e->metadata = metadata ? gr_strndup(metadata, mlen) : gr_strdup("");
+    if (mlen)
+        memcpy(e->metadata, metadata, mlen);
+    e->metadata[mlen] = '\0';
     e->commit_timestamp = commit_ts;
     e->expire_timestamp = expire_ts;
     return e;
@@ -142,6 +165,8 @@ bool gr_offset_remove(gr_offset_map_t *m, const char *topic, size_t tlen, int32_
     *pp = e->hnext;
     entry_free(e);
     m->count--;
+    if (m->nbuckets > INITIAL_BUCKETS && m->count < m->nbuckets / 4)
+        rehash(m, m->nbuckets / 2);
     return true;
 }
 

@@ -17,17 +17,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One allocation: the strings follow the struct (a map of a million
+ * offsets is a million allocations, not three million). */
 typedef struct gr_offset {
     struct gr_offset *hnext;        /* bucket chain */
-    uint32_t hash;
-    int32_t partition;
-    char *topic;                    /* owned, NUL-terminated */
-    size_t topic_len;
+    char *topic;                    /* NUL-terminated, in this allocation */
+    char *metadata;                 /* NUL-terminated, in this allocation, never NULL */
     int64_t offset;
-    int32_t leader_epoch;           /* -1 if unknown */
-    char *metadata;                 /* owned, NUL-terminated, never NULL */
     int64_t commit_timestamp;       /* ms */
     int64_t expire_timestamp;       /* ms, -1 = none (OffsetCommitValue v1 only) */
+    uint32_t hash;
+    int32_t partition;
+    int32_t leader_epoch;           /* -1 if unknown */
+    uint32_t topic_len;
+    uint32_t metadata_cap;          /* bytes the metadata may take, NUL included */
+    char s[];                       /* topic, NUL, metadata, NUL */
 } gr_offset_t;
 
 struct gr_offset_map {
@@ -52,7 +56,8 @@ static inline uint32_t gr_offset_map_count(const gr_offset_map_t *m) { return m 
 /* The entry for (topic, partition) or NULL.  m may be NULL. */
 gr_offset_t *gr_offset_get(const gr_offset_map_t *m, const char *topic, size_t tlen, int32_t partition);
 /* Insert or update: copies topic and metadata (metadata NULL = "").  Returns
- * the entry; *prev_offset gets the offset before (-1 if it was new). */
+ * the entry (an update may move it: pointers to the old one are stale);
+ * *prev_offset gets the offset before (-1 if it was new). */
 gr_offset_t *gr_offset_put(gr_offset_map_t *m, const char *topic, size_t tlen, int32_t partition, int64_t offset,
                            int32_t leader_epoch, const char *metadata, size_t mlen, int64_t commit_ts,
                            int64_t expire_ts, int64_t *prev_offset);

@@ -61,6 +61,26 @@ static void test_gzip(void **state)
     assert_int_equal(gr_batch_check_records(buf, &bi), GR_EINVAL);
 }
 
+/* Record timestamps are base + delta in wrapping (Java) arithmetic: a
+ * batch based at 2^63-1 whose second record has delta 1 holds a record at
+ * -2^63, which no search for a positive time finds. */
+static void test_find_timestamp_wraps(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 2, 0, 4, 0);
+    h_put64(buf + GR_BOFF_BASE_TS, (uint64_t)INT64_MAX);
+    h_put64(buf + GR_BOFF_MAX_TS, (uint64_t)INT64_MAX);
+    fix_crc(buf);
+    int64_t off = -1, ts = -1;
+    assert_int_equal(gr_batch_find_timestamp(buf, n, 5, 1, &off, &ts), GR_ENOENT);
+    assert_int_equal(gr_batch_find_timestamp(buf, n, 5, 0, &off, &ts), 0);
+    assert_int_equal(off, 0);
+    assert_int_equal(ts, INT64_MAX);
+    assert_int_equal(gr_batch_find_timestamp(buf, n, INT64_MIN, 1, &off, &ts), 0);
+    assert_int_equal(off, 1);
+    assert_int_equal(ts, INT64_MIN);
+}
+
 static void test_bad_magic(void **state)
 {
     (void)state;
@@ -314,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_find_timestamp_wraps),
         cmocka_unit_test(test_bad_magic),
         cmocka_unit_test(test_bad_crc),
         cmocka_unit_test(test_short_length),

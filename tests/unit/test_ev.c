@@ -221,6 +221,33 @@ static void test_long_timer_not_early(void **state)
     gr_ev_free(ev);
 }
 
+/* A delay of 2^63-1 ms (a config at its largest) is "never": the deadline
+ * saturates instead of overflowing, and the loop still runs other timers. */
+static void test_timer_far_future(void **state)
+{
+    GR_UNUSED(state);
+    gr_ev_t *ev = gr_ev_new();
+    gr_timer_t far, far_us;
+    tctx_t s = {.id = 1, .stop_after = true};
+    gr_timer_init(&far, timer_cb, &s);
+    gr_timer_init(&far_us, timer_cb, &s);
+    gr_timer_init(&s.t, timer_cb, &s);
+    norder = 0;
+    gr_timer_start(ev, &far, INT64_MAX);
+    gr_timer_start_us(ev, &far_us, INT64_MAX);
+    gr_timer_start(ev, &s.t, 5);
+    assert_int_equal(far.when_us, INT64_MAX);
+    assert_int_equal(far_us.when_us, INT64_MAX);
+    assert_true(gr_ev_run_once(ev, INT64_MAX) >= 0);     /* sleeps until s is due */
+    if (norder == 0)
+        assert_int_equal(gr_ev_run(ev), 0);
+    assert_int_equal(norder, 1);
+    assert_true(gr_timer_armed(&far) && gr_timer_armed(&far_us));
+    gr_timer_stop(ev, &far);
+    gr_timer_stop(ev, &far_us);
+    gr_ev_free(ev);
+}
+
 /* ------------------------------------------------------------ hooks */
 
 static int hook_runs;
@@ -771,6 +798,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timers_in_order),
         cmocka_unit_test(test_timer_stop_restart),
+        cmocka_unit_test(test_timer_far_future),
         cmocka_unit_test(test_long_timer_not_early),
         cmocka_unit_test(test_before_sleep),
         cmocka_unit_test(test_submit_order),

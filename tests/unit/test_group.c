@@ -114,7 +114,7 @@ static void fk_stop(void *ctx, gr_timer_t *t)
 static void fk_start(void *ctx, gr_timer_t *t, int64_t delay_ms)
 {
     fk_stop(ctx, t);
-    t->when_us = (fake_now + delay_ms) * 1000;
+    t->when_us = delay_ms > INT64_MAX / 1000 - fake_now ? INT64_MAX : (fake_now + delay_ms) * 1000;
     t->seq = seqc++;
     t->heap_idx = 0;
     assert_true(narmed < 256);
@@ -883,6 +883,100 @@ static void test_history_ring(void **st)
     assert_string_equal(gr_group_hist_at(g, 5)->topic, "t");
 }
 
+/* All groups together keep at most group.history.max.bytes: the groups
+ * quiet for longest lose their oldest entries first; a group holds only
+ * the entries it has; removal gives them back; entries with 32 KB client
+ * ids count what they hold; 0 keeps none. */
+static void test_history_bounded_in_total(void **st)
+{
+    GR_UNUSED(st);
+    gr_hist_entry_t p = {.kind = GR_HIST_COMMIT, .member = "m", .topic = "t", .partition = 0};
+    gr_group_t *probe = gr_group_get_or_create("probe", 5);
+    gr_group_hist_add(probe, &p);
+    int64_t one = gr_group_hist_bytes();
+    assert_true(one > 0 && one < 256);
+    gr_group_remove(probe);
+    assert_int_equal(gr_group_hist_bytes(), 0);
+    gr_broker.cfg.group_history_max_bytes = 100 * one;
+    char id[16];
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof(id), "h%d", i);
+        gr_group_t *g = gr_group_get_or_create(id, strlen(id));
+        assert_int_equal(g->hist_len, 0);
+        for (int k = 0; k < 10; k++) {
+            gr_hist_entry_t e = {.kind = GR_HIST_COMMIT, .time_ms = k, .member = "m", .topic = "t",
+                                 .partition = k, .from_offset = -1, .to_offset = k};
+            gr_group_hist_add(g, &e);
+        }
+        assert_true(gr_group_hist_total() <= 100);
+    }
+    assert_int_equal(gr_group_hist_total(), 100);
+    assert_int_equal(gr_group_hist_bytes(), 100 * one);
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof(id), "h%d", i);
+        gr_group_t *g = gr_group_find(id, strlen(id));
+        assert_int_equal(g->hist_len, i >= 40 ? 10 : 0);
+        if (i >= 40)
+            assert_int_equal(gr_group_hist_at(g, 0)->partition, 0);
+        else
+            assert_null(gr_group_hist_at(g, 0));
+    }
+    /* a new event of an old group makes it the latest; h40 pays for it */
+    gr_group_t *g0 = gr_group_find("h0", 2);
+    gr_hist_entry_t e = {.kind = GR_HIST_REBALANCE, .time_ms = 1, .generation = 7, .partition = -1};
+    gr_group_hist_add(g0, &e);
+    assert_int_equal(g0->hist_len, 1);
+    assert_int_equal(gr_group_hist_at(g0, 0)->generation, 7);
+    assert_null(gr_group_hist_at(g0, 0)->member);
+    assert_int_equal(gr_group_find("h40", 3)->hist_len, 9);
+    assert_int_equal(gr_group_hist_at(gr_group_find("h40", 3), 0)->partition, 1);
+    assert_int_equal(gr_group_hist_total(), 100);
+    gr_group_remove(gr_group_find("h45", 3));
+    assert_int_equal(gr_group_hist_total(), 90);
+    gr_group_remove(g0);
+    assert_int_equal(gr_group_hist_total(), 89);
+    /* long client ids: the bound is in bytes */
+    char *big = malloc(32768);
+    memset(big, 'c', 32767);
+    big[32767] = 0;
+    gr_broker.cfg.group_history_max_bytes = 200000;
+    for (int i = 0; i < 50; i++) {
+        gr_hist_entry_t b = {.kind = GR_HIST_COMMIT, .member = big, .topic = "t", .partition = i};
+        gr_group_hist_add(gr_group_find("h49", 3), &b);
+        assert_true(gr_group_hist_bytes() <= 200000);
+    }
+    assert_int_equal(gr_group_find("h49", 3)->hist_len, 6);          /* 6 x 32 KB fit in 200,000 */
+    assert_int_equal(gr_group_hist_at(gr_group_find("h49", 3), 5)->partition, 49);
+    gr_broker.cfg.group_history_max_bytes = 1000;                   /* one entry above the bound: not kept */
+    gr_group_t *z = gr_group_get_or_create("z", 1);
+    gr_hist_entry_t b = {.kind = GR_HIST_COMMIT, .member = big, .topic = "t"};
+    gr_group_hist_add(z, &b);
+    assert_int_equal(z->hist_len, 0);
+    free(big);
+    gr_broker.cfg.group_history_max_bytes = 0;
+    gr_group_hist_add(z, &e);
+    assert_int_equal(z->hist_len, 0);
+    gr_group_remove_all();
+    assert_int_equal(gr_group_hist_total(), 0);
+    assert_int_equal(gr_group_hist_bytes(), 0);
+}
+
+/* group.initial.rebalance.delay.ms at its largest: the deadline saturates
+ * instead of overflowing, and a negative rebalance timeout (a client's
+ * choice) leaves no extension budget. */
+static void test_huge_initial_delay(void **st)
+{
+    GR_UNUSED(st);
+    gr_broker.cfg.group_initial_rebalance_delay_ms = INT64_MAX;
+    rebalance_ms = INT32_MIN;
+    jw_t *a = join("", NULL, P_RANGE, 1);
+    assert_int_equal(G()->state, GR_GROUP_PREPARING_REBALANCE);
+    assert_int_equal(G()->initial_delay_deadline_ms, INT64_MAX);
+    assert_int_equal(G()->join_remaining_ms, 0);
+    advance(100000);
+    assert_false(a->done);
+}
+
 static void test_partition_and_subscription(void **st)
 {
     GR_UNUSED(st);
@@ -907,6 +1001,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_single_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_bounded_in_total, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_huge_initial_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_initial_delay_extension, setup, teardown),
         cmocka_unit_test_setup_teardown(test_initial_delay_capped_by_rebalance_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebalance_timeout_removes_laggard, setup, teardown),

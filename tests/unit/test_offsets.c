@@ -380,6 +380,108 @@ static void test_map(void **state)
     gr_offset_map_free(m);
 }
 
+/* Memory per offset: one allocation holding the strings, a small table
+ * for a group of a few offsets that grows with it and shrinks when
+ * removals leave it mostly empty; an update with longer metadata moves the
+ * entry and keeps the chain intact. */
+static void test_map_memory(void **state)
+{
+    (void)state;
+    gr_offset_map_t *m = gr_offset_map_new();
+    assert_true(m->nbuckets <= 4);
+    gr_offset_t *o = gr_offset_put(m, "orders", 6, 0, 1, -1, NULL, 0, 1, -1, NULL);
+    assert_ptr_equal(o->topic, o->s);
+    assert_true(o->metadata > o->topic && o->metadata < o->topic + 16);
+    assert_string_equal(o->metadata, "");
+    char t[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(t, sizeof(t), "t%d", i);
+        gr_offset_put(m, t, strlen(t), i, i, -1, "x", 1, 1, -1, NULL);
+    }
+    assert_int_equal(m->count, 1001);
+    assert_true(m->nbuckets >= 1001 / 1 && m->nbuckets <= 2048);
+    o = gr_offset_put(m, "t7", 2, 7, 70, 3, "a much longer metadata string", 29, 2, -1, NULL);
+    assert_string_equal(gr_offset_get(m, "t7", 2, 7)->metadata, "a much longer metadata string");
+    assert_ptr_equal(gr_offset_get(m, "t7", 2, 7), o);
+    o = gr_offset_put(m, "t7", 2, 7, 71, 3, "short", 5, 2, -1, NULL);
+    assert_string_equal(o->metadata, "short");
+    assert_int_equal(o->offset, 71);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(t, sizeof(t), "t%d", i);
+        assert_true(gr_offset_remove(m, t, strlen(t), i));
+    }
+    assert_int_equal(m->count, 1);
+    assert_true(m->nbuckets <= 8);
+    assert_int_equal(gr_offset_get(m, "orders", 6, 0)->offset, 1);
+    gr_offset_map_free(m);
+}
+
+/* Times a client chose, at the ends of int64: no overflow anywhere, and
+ * the answers Kafka gives where its arithmetic does not overflow. */
+static void test_time_overflow(void **state)
+{
+    (void)state;
+    int64_t now = gr_now_ms();
+    /* Stable consumer group, unsubscribed topic committed at -2^63 (v1
+     * CommitTimestamp): older than any retention */
+    gr_group_t *s = gr_group_get_or_create("stable", 6);
+    s->protocol_type = strdup("consumer");
+    s->state = GR_GROUP_STABLE;
+    s->empty_since_ms = -1;
+    gr_member_t *m = calloc(1, sizeof(*m));
+    m->group = s;
+    m->member_id = strdup("m");
+    m->protocols = calloc(1, sizeof(*m->protocols));
+    m->protocols[0].name = strdup("range");
+    m->protocols[0].metadata = (uint8_t *)strdup("sub");
+    m->protocols[0].metadata_len = 3;
+    m->nprotocols = 1;
+    s->members = m;
+    s->nmembers = 1;
+    commit1(s, "old", 0, 1, "", INT64_MIN, -1);
+    commit1(s, "new", 0, 2, "", INT64_MAX, -1);
+    commit1(s, "sub", 0, 3, "", INT64_MIN, -1);
+    /* explicit expire timestamp 2^63-1 (RetentionTimeMs 2^63-1): never */
+    gr_group_t *g = gr_group_get_or_create("forever", 7);
+    commit1(g, "a", 0, 1, "", now, INT64_MAX);
+    assert_int_equal(gr_coord_expire(now), 1);
+    assert_null(gr_offset_get(s->offsets, "old", 3, 0));
+    assert_non_null(gr_offset_get(s->offsets, "new", 3, 0));
+    assert_non_null(gr_offset_get(s->offsets, "sub", 3, 0));
+    /* committed at the end of time: never old enough; expire 2^63-1: not yet */
+    assert_int_equal(gr_coord_expire(INT64_MAX - 1), 0);
+    assert_non_null(gr_offset_get(g->offsets, "a", 1, 0));
+    assert_int_equal(gr_coord_expire(INT64_MIN), 0);
+    broker_restart();
+    g = gr_group_find("forever", 7);
+    assert_non_null(g);
+    assert_int_equal(gr_offset_get(g->offsets, "a", 1, 0)->expire_timestamp, INT64_MAX);
+    gr_coord_expire(INT64_MAX - 1);
+    g = gr_group_find("forever", 7);
+    assert_non_null(g);
+    assert_non_null(gr_offset_get(g->offsets, "a", 1, 0));
+
+    /* inter.broker.protocol.version < 2.1: every value is v1 with commit +
+     * retention as its expire timestamp, which saturates */
+    free(gr_broker.cfg.inter_broker_protocol_version);
+    gr_broker.cfg.inter_broker_protocol_version = strdup("2.0");
+    gr_wr_t w;
+    size_t len;
+    gr_wr_init(&w);
+    gr_coord_offset_value(&w, 5, -1, "", 0, INT64_MAX, -1);
+    const uint8_t *p = gr_wr_flatten(&w, &len);
+    assert_int_equal(len, 2 + 8 + 2 + 8 + 8);
+    assert_int_equal(p[1], 1);
+    assert_int_equal((int64_t)gr_be64(p + len - 8), INT64_MAX);
+    gr_wr_free(&w);
+    gr_wr_init(&w);
+    gr_coord_offset_value(&w, 5, -1, "", 0, INT64_MIN, -1);
+    p = gr_wr_flatten(&w, &len);
+    assert_int_equal(p[1], 1);                                        /* still v1: expired at once */
+    assert_int_equal((int64_t)gr_be64(p + len - 8), 0);
+    gr_wr_free(&w);
+}
+
 static void test_commit_restart(void **state)
 {
     (void)state;
@@ -865,6 +967,154 @@ static void test_group_commit(void **state)
     gr_broker.cfg.message_max_bytes = 1048588;
 }
 
+/* A fresh data dir with the current config (the topic's configs are fixed
+ * when it is created). */
+static void broker_recreate(void)
+{
+    broker_close();
+    gr_rm_rf(dir);
+    assert_int_equal(gr_mkdir_p(dir), 0);
+    broker_open();
+}
+
+/* n members, each with md bytes of subscription for "range" */
+static gr_group_t *big_group(const char *id, int n, size_t md)
+{
+    gr_group_t *g = gr_group_get_or_create(id, strlen(id));
+    g->protocol_type = strdup("consumer");
+    g->protocol_name = strdup("range");
+    g->generation_id = 1;
+    g->state = GR_GROUP_COMPLETING_REBALANCE;
+    g->empty_since_ms = -1;
+    gr_member_t **tail = &g->members;
+    for (int i = 0; i < n; i++) {
+        gr_member_t *m = calloc(1, sizeof(*m));
+        char mid[32];
+        snprintf(mid, sizeof(mid), "member-%d", i);
+        m->group = g;
+        m->member_id = strdup(mid);
+        m->group_instance_id = i % 2 ? strdup("inst") : NULL;
+        m->client_id = strdup("client");
+        m->client_host = strdup("/127.0.0.1");
+        m->protocols = calloc(1, sizeof(*m->protocols));
+        m->protocols[0].name = strdup("range");
+        m->protocols[0].metadata = malloc(md ? md : 1);
+        memset(m->protocols[0].metadata, 'u', md);
+        m->protocols[0].metadata_len = (int32_t)md;
+        m->nprotocols = 1;
+        m->assignment = (uint8_t *)strdup("asg");
+        m->assignment_len = 3;
+        *tail = m;
+        tail = &m->next;
+        g->nmembers++;
+    }
+    g->leader_id = strdup("member-0");
+    return g;
+}
+
+/* The GroupMetadata record's size is known before it is built: exactly
+ * what gr_coord_group_value writes, at every record version. */
+static void test_group_value_size(void **state)
+{
+    (void)state;
+    gr_group_t *g = big_group("sized", 5, 100);
+    static const char *ibp[] = {"0.10.0", "0.10.1", "2.0", "2.2", "3.7"};
+    for (size_t i = 0; i < sizeof(ibp) / sizeof(ibp[0]); i++) {
+        free(gr_broker.cfg.inter_broker_protocol_version);
+        gr_broker.cfg.inter_broker_protocol_version = strdup(ibp[i]);
+        gr_wr_t w;
+        gr_wr_init(&w);
+        gr_coord_group_value(&w, g);
+        bool too_long = true;
+        assert_int_equal(gr_coord_group_value_size(g, &too_long), w.total);
+        assert_false(too_long);
+        gr_wr_free(&w);
+    }
+    /* a string field beyond its int16 length cannot be written */
+    free(g->members->client_id);
+    g->members->client_id = malloc(40000);
+    memset(g->members->client_id, 'c', 39999);
+    g->members->client_id[39999] = 0;
+    bool too_long = false;
+    gr_coord_group_value_size(g, &too_long);
+    assert_true(too_long);
+}
+
+/* Kafka's limits on the GroupMetadata append: max.message.bytes of
+ * __consumer_offsets (RecordTooLargeException) and its segment.bytes
+ * (RecordBatchTooLargeException), both UNKNOWN_SERVER_ERROR for the group;
+ * nothing is appended.  The size is exact: one byte less than the batch
+ * refuses it, the batch's size accepts it. */
+static void test_group_record_limits(void **state)
+{
+    (void)state;
+    gr_group_t *g = big_group("big", 200, 10 * 1024);    /* ~2 MB */
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    gr_partition_t *p = t->parts[gr_coord_partition_for("big", 3)];
+    int64_t end = gr_log_end_offset(p->log);
+    ncb = 0;
+    gr_coord_store_group(g, cb, NULL);                    /* 1 MiB default: too large */
+    spin();
+    assert_int_equal(ncb, 1);
+    assert_int_equal(last_err, KERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(gr_log_end_offset(p->log), end);
+
+    /* the batch as the store builds it */
+    gr_batch_builder_t b;
+    gr_batch_builder_init(&b, 0, 1000);
+    gr_wr_t k, v;
+    gr_wr_init(&k);
+    gr_wr_init(&v);
+    gr_coord_group_key(&k, "big", 3);
+    gr_coord_group_value(&v, g);
+    size_t kl, vl;
+    uint8_t *kp = gr_wr_flatten(&k, &kl), *vp = gr_wr_flatten(&v, &vl);
+    gr_batch_builder_add(&b, -1, 1000, kp, (int32_t)kl, vp, (int32_t)vl);
+    size_t size;
+    gr_batch_builder_finish(&b, 0, -1, -1, -1, &size);
+    gr_batch_builder_free(&b);
+    gr_wr_free(&k);
+    gr_wr_free(&v);
+    gr_group_remove(g);
+
+    gr_broker.cfg.message_max_bytes = (int32_t)size - 1;
+    broker_recreate();
+    g = big_group("big", 200, 10 * 1024);
+    t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    p = t->parts[gr_coord_partition_for("big", 3)];
+    gr_coord_store_group(g, cb, NULL);
+    spin();
+    assert_int_equal(last_err, KERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(gr_log_end_offset(p->log), 0);
+    gr_group_remove(g);
+
+    gr_broker.cfg.message_max_bytes = (int32_t)size;
+    broker_recreate();
+    g = big_group("big", 200, 10 * 1024);
+    t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    p = t->parts[gr_coord_partition_for("big", 3)];
+    gr_coord_store_group(g, cb, NULL);
+    spin();
+    assert_int_equal(last_err, KERR_NONE);
+    assert_int_equal(gr_log_end_offset(p->log), 1);
+    gr_group_remove(g);
+
+    /* above segment.bytes of __consumer_offsets: refused although
+     * max.message.bytes would take it */
+    gr_broker.cfg.message_max_bytes = 64 << 20;
+    gr_broker.cfg.offsets_topic_segment_bytes = (int64_t)size - 1;
+    broker_recreate();
+    g = big_group("big", 200, 10 * 1024);
+    t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
+    p = t->parts[gr_coord_partition_for("big", 3)];
+    gr_coord_store_group(g, cb, NULL);
+    spin();
+    assert_int_equal(last_err, KERR_UNKNOWN_SERVER_ERROR);
+    assert_int_equal(gr_log_end_offset(p->log), 0);
+    gr_broker.cfg.message_max_bytes = 1048588;
+    gr_broker.cfg.offsets_topic_segment_bytes = 104857600;
+}
+
 /* Not started: writes complete with NONE and nothing is loading. */
 static void test_not_started(void **state)
 {
@@ -889,6 +1139,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_for, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_value_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_record_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_metadata, setup, teardown),
