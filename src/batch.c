@@ -6,6 +6,13 @@
  * batches; compressed batches are inflated into one reused per-thread
  * buffer.  Nothing here touches files or broker state.
  *
+ * A producer writes the whole header; what the broker keeps from it is
+ * what the records confirm: maxTimestamp is recomputed from the records
+ * (gr_batch_check_records_into, gr_batch_set_max_timestamp) before the
+ * segment's largest timestamp, its time index and retention see it, and a
+ * record's timestamp (baseTimestamp + timestampDelta, both any int64)
+ * wraps as a Java long does.
+ *
  * RecordBatch v2 (all integers big-endian):
  *
  *   offset  size  field                  notes
@@ -129,6 +136,26 @@ static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count)
     return p == end;
 }
 
+/* parse_records() that also learns what the records say (base_ts: the
+ * batch's baseTimestamp). */
+static bool scan_records(const uint8_t *p, const uint8_t *end, int32_t count, int64_t base_ts,
+                         gr_batch_recs_t *out)
+{
+    int64_t t, o;
+    out->max_timestamp = -1;
+    out->offsets_in_order = true;
+    for (int32_t i = 0; i < count; i++) {
+        if (!parse_record(&p, end, &t, &o))
+            return false;
+        int64_t ts = gr_batch_ts_add(base_ts, t);
+        if (ts > out->max_timestamp)
+            out->max_timestamp = ts;
+        if (o != i)
+            out->offsets_in_order = false;
+    }
+    return p == end;
+}
+
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
 {
     if (avail < GR_BATCH_LOG_OVERHEAD)
@@ -173,16 +200,56 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
 
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info)
 {
+    return gr_batch_check_records_into(p, info, NULL);
+}
+
+int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *out)
+{
     int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
-    if (codec == GR_COMPRESSION_NONE)
-        return 0;
-    int rc = gr_decompress(codec, p + GR_BATCH_HEADER_SIZE, (size_t)info->size - GR_BATCH_HEADER_SIZE,
-                           &scratch, MAX_DECOMPRESSED);
-    if (rc < 0)
-        return GR_ECORRUPT;
-    if (!parse_records(scratch.p, scratch.p + scratch.len, info->record_count))
+    const uint8_t *r = p + GR_BATCH_HEADER_SIZE, *end = p + info->size;
+    if (codec == GR_COMPRESSION_NONE && !out)
+        return 0;                    /* gr_batch_check parsed them */
+    if (codec != GR_COMPRESSION_NONE) {
+        if (gr_decompress(codec, r, (size_t)(end - r), &scratch, MAX_DECOMPRESSED) < 0)
+            return GR_ECORRUPT;
+        r = scratch.p;
+        end = scratch.p + scratch.len;
+    }
+    if (!out)
+        return parse_records(r, end, info->record_count) ? 0 : GR_EINVAL;
+    if (!scan_records(r, end, info->record_count, info->first_timestamp, out))
         return GR_EINVAL;
+    if (info->attributes & GR_ATTR_TIMESTAMP_TYPE)
+        out->max_timestamp = info->max_timestamp;
     return 0;
+}
+
+bool gr_batch_set_max_timestamp(uint8_t *p, int64_t max_timestamp)
+{
+    uint16_t attr = gr_be16(p + GR_BOFF_ATTRIBUTES);
+    if ((int64_t)gr_be64(p + GR_BOFF_MAX_TS) == max_timestamp && !(attr & GR_ATTR_DELETE_HORIZON))
+        return false;
+    gr_put16(p + GR_BOFF_ATTRIBUTES, (uint16_t)(attr & ~GR_ATTR_DELETE_HORIZON));
+    gr_put64(p + GR_BOFF_MAX_TS, (uint64_t)max_timestamp);
+    size_t size = (size_t)gr_batch_size(p);
+    gr_put32(p + GR_BOFF_CRC, gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
+    return true;
+}
+
+bool gr_batch_any_transactional(const uint8_t *p, size_t len)
+{
+    for (size_t off = 0; len - off >= GR_BATCH_HEADER_SIZE;) {
+        const uint8_t *b = p + off;
+        int32_t size = gr_batch_size(b);
+        if (b[GR_BOFF_MAGIC] != 2 || size < GR_BATCH_HEADER_SIZE)
+            return false;
+        if (gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL)
+            return true;
+        if ((size_t)size > len - off)
+            return false;
+        off += (size_t)size;
+    }
+    return false;
 }
 
 int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t min_offset,
@@ -212,7 +279,7 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t m
         int64_t td, od;
         if (!parse_record(&r, end, &td, &od))
             return GR_ECORRUPT;
-        int64_t t = bi.first_timestamp + td;
+        int64_t t = gr_batch_ts_add(bi.first_timestamp, td);
         if (t >= ts && bi.base_offset + od >= min_offset) {
             *offset = bi.base_offset + od;
             *found_ts = t;

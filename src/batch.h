@@ -74,6 +74,39 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info);
  * already fully checked and return 0 at once. */
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info);
 
+/* What the records of a batch say, as opposed to its header (which the
+ * producer wrote and nothing checks). */
+typedef struct gr_batch_recs {
+    int64_t max_timestamp;   /* largest record timestamp, -1 when no record has
+                              * one (Kafka's maxBatchTimestamp: starts at
+                              * NO_TIMESTAMP); for LogAppendTime batches the
+                              * header's maxTimestamp, which is every record's */
+    bool offsets_in_order;   /* the offset deltas are 0, 1, ..., count-1 */
+} gr_batch_recs_t;
+
+/* gr_batch_check_records(), and for every batch (uncompressed ones
+ * walked again) fill *out from the records.  Same results. */
+int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *out);
+
+/* A record's timestamp: baseTimestamp + timestampDelta, wrapping as a Java
+ * long does (both are the producer's, any int64). */
+static inline int64_t gr_batch_ts_add(int64_t base, int64_t delta)
+{
+    return (int64_t)((uint64_t)base + (uint64_t)delta);
+}
+
+/* Make the header of a validated batch (whole, at p) agree with its
+ * records, as Kafka's LogValidator does for CreateTime batches:
+ * maxTimestamp := max_timestamp, and the delete-horizon attribute (the log
+ * cleaner's, never a producer's) cleared.  The CRC is recomputed only when
+ * something changed.  Returns true when it did. */
+bool gr_batch_set_max_timestamp(uint8_t *p, int64_t max_timestamp);
+
+/* Does any v2 batch of a Produce partition's record data carry the
+ * transactional attribute?  Walks batch headers only (no CRC check), stops
+ * at the first one that is malformed or not v2. */
+bool gr_batch_any_transactional(const uint8_t *p, size_t len);
+
 /* First record of a whole batch (p, size bytes) with timestamp >= ts and
  * offset >= min_offset: its offset and timestamp.  Returns 0, GR_ENOENT when no
  * record qualifies, GR_ECORRUPT when the records cannot be read.

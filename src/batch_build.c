@@ -61,7 +61,8 @@ void gr_batch_builder_add_record(gr_batch_builder_t *b, int32_t offset_delta, in
     uint8_t hdr[64];
     size_t h = 0;
     hdr[h++] = 0;                                            /* attributes */
-    h += put_varint(hdr + h, timestamp - b->base_timestamp); /* timestampDelta */
+    /* timestampDelta; wrapping: the timestamps may be a producer's, any int64 */
+    h += put_varint(hdr + h, (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp));
     h += put_varint(hdr + h, offset_delta);                  /* offsetDelta */
     h += put_varint(hdr + h, key_len);
     size_t body = h + (key_len > 0 ? (size_t)key_len : 0);

@@ -412,15 +412,15 @@ static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_bat
     int64_t first_ts = INT64_MIN;
     for (int32_t k = 0; k < bi->record_count && first_ts == INT64_MIN; k++)
         if (ps->keep[k])
-            first_ts = base_ts + ps->recs[k].timestamp_delta;
+            first_ts = gr_batch_ts_add(base_ts, ps->recs[k].timestamp_delta);
     gr_batch_builder_init(&b, bi->base_offset, horizon >= 0 ? horizon : first_ts);
     b.max_timestamp = INT64_MIN;                /* from the kept records only */
     for (int32_t k = 0; k < bi->record_count; k++) {
         const gr_record_t *r = &ps->recs[k];
         if (!ps->keep[k])
             continue;
-        gr_batch_builder_add_record(&b, r->offset_delta, base_ts + r->timestamp_delta, r->key, r->key_len,
-                                    r->value, r->value_len, r->headers, r->headers_len, r->header_count);
+        gr_batch_builder_add_record(&b, r->offset_delta, gr_batch_ts_add(base_ts, r->timestamp_delta), r->key,
+                                    r->key_len, r->value, r->value_len, r->headers, r->headers_len, r->header_count);
     }
     if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE)
         b.max_timestamp = bi->max_timestamp;    /* LogAppendTime: the batch's time */
