@@ -743,6 +743,21 @@ int gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
 
 /* ------------------------------------------------------ housekeeping */
 
+void gr_log_maintain(gr_log_t *log, int64_t now_ms)
+{
+    if (log->offline)
+        return;
+    if (log->read_failed)
+        retry_read(log, now_ms);
+    if (log->sync_failed)
+        retry_sync(log, now_ms);
+    else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
+        now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
+        log->last_flush_ms = now_ms;
+        start_flush(log);
+    }
+}
+
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
 {
     int deleted = 0;
@@ -782,15 +797,7 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
             deleted++;
         }
     }
-    if (log->read_failed)
-        retry_read(log, now_ms);
-    if (log->sync_failed)
-        retry_sync(log, now_ms);
-    else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
-        now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
-        log->last_flush_ms = now_ms;
-        start_flush(log);
-    }
+    gr_log_maintain(log, now_ms);
     if (deleted)
         gr_info("log", "Deleted %d segment(s) of %s, log start offset %lld", deleted, log->dir,
                 (long long)log->start);

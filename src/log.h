@@ -141,9 +141,13 @@ bool gr_log_storage_failed(gr_log_t *log, int64_t now_ms);
 
 /* Housekeeping, called from a periodic timer: roll by segment.ms, delete
  * segments by retention.ms / retention.bytes (advancing the log start
- * offset), and start a flush when log.flush.interval.ms elapsed.
- * Returns the number of segments deleted. */
+ * offset), then gr_log_maintain.  Returns the number of segments deleted.
+ * A segment's age is its largest record timestamp, or the file's
+ * modification time when no record has one. */
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
+/* The part of it that runs more often than retention checks: start a flush
+ * when log.flush.interval.ms elapsed, retry a failed fsync or read. */
+void gr_log_maintain(gr_log_t *log, int64_t now_ms);
 /* Advance the log start offset (DeleteRecords, compaction); deletes whole
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);
