@@ -8,7 +8,7 @@
  *
  * A producer writes the whole header; what the broker keeps from it is
  * what the records confirm: maxTimestamp is recomputed from the records
- * (gr_batch_check_records_into, gr_batch_set_max_timestamp) before the
+ * (the _into validators, gr_batch_set_max_timestamp) before the
  * segment's largest timestamp, its time index and retention see it, and a
  * record's timestamp (baseTimestamp + timestampDelta, both any int64)
  * wraps as a Java long does.
@@ -127,36 +127,36 @@ static bool parse_record(const uint8_t **pp, const uint8_t *end, int64_t *ts_del
     return true;
 }
 
-static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count)
+/* Parse `count` records filling [p, end) exactly; when out is not NULL,
+ * also learn what they say (base_ts: the batch's baseTimestamp). */
+static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count, int64_t base_ts,
+                          gr_batch_recs_t *out)
 {
     int64_t t, o;
-    for (int32_t i = 0; i < count; i++)
-        if (!parse_record(&p, end, &t, &o))
-            return false;
-    return p == end;
-}
-
-/* parse_records() that also learns what the records say (base_ts: the
- * batch's baseTimestamp). */
-static bool scan_records(const uint8_t *p, const uint8_t *end, int32_t count, int64_t base_ts,
-                         gr_batch_recs_t *out)
-{
-    int64_t t, o;
-    out->max_timestamp = -1;
-    out->offsets_in_order = true;
+    if (out) {
+        out->max_timestamp = -1;
+        out->offsets_in_order = true;
+    }
     for (int32_t i = 0; i < count; i++) {
         if (!parse_record(&p, end, &t, &o))
             return false;
-        int64_t ts = gr_batch_ts_add(base_ts, t);
-        if (ts > out->max_timestamp)
-            out->max_timestamp = ts;
-        if (o != i)
-            out->offsets_in_order = false;
+        if (out) {
+            int64_t ts = gr_batch_ts_add(base_ts, t);
+            if (ts > out->max_timestamp)
+                out->max_timestamp = ts;
+            if (o != i)
+                out->offsets_in_order = false;
+        }
     }
     return p == end;
 }
 
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
+{
+    return gr_batch_check_into(p, avail, info, NULL);
+}
+
+int gr_batch_check_into(const uint8_t *p, size_t avail, gr_batch_info_t *info, gr_batch_recs_t *recs)
 {
     if (avail < GR_BATCH_LOG_OVERHEAD)
         return GR_AGAIN;
@@ -182,9 +182,12 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
      * cleaner may hold fewer, with gaps in its offset deltas. */
     if (count <= 0 || last_delta < 0 || count > last_delta + 1)
         return GR_ECORRUPT;
-    if (codec == GR_COMPRESSION_NONE &&
-        !parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count))
-        return GR_ECORRUPT;
+    if (codec == GR_COMPRESSION_NONE) {
+        if (!parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count, (int64_t)gr_be64(p + GR_BOFF_BASE_TS), recs))
+            return GR_ECORRUPT;
+        if (recs && (attr & GR_ATTR_TIMESTAMP_TYPE))
+            recs->max_timestamp = (int64_t)gr_be64(p + GR_BOFF_MAX_TS);
+    }
     if (info) {
         info->base_offset = (int64_t)gr_be64(p + GR_BOFF_BASE_OFFSET);
         info->last_offset_delta = last_delta;
@@ -203,24 +206,19 @@ int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info)
     return gr_batch_check_records_into(p, info, NULL);
 }
 
-int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *out)
+int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *recs)
 {
     int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
-    const uint8_t *r = p + GR_BATCH_HEADER_SIZE, *end = p + info->size;
-    if (codec == GR_COMPRESSION_NONE && !out)
-        return 0;                    /* gr_batch_check parsed them */
-    if (codec != GR_COMPRESSION_NONE) {
-        if (gr_decompress(codec, r, (size_t)(end - r), &scratch, MAX_DECOMPRESSED) < 0)
-            return GR_ECORRUPT;
-        r = scratch.p;
-        end = scratch.p + scratch.len;
-    }
-    if (!out)
-        return parse_records(r, end, info->record_count) ? 0 : GR_EINVAL;
-    if (!scan_records(r, end, info->record_count, info->first_timestamp, out))
+    if (codec == GR_COMPRESSION_NONE)
+        return 0;                    /* gr_batch_check(_into) parsed them */
+    int rc = gr_decompress(codec, p + GR_BATCH_HEADER_SIZE, (size_t)info->size - GR_BATCH_HEADER_SIZE,
+                           &scratch, MAX_DECOMPRESSED);
+    if (rc < 0)
+        return GR_ECORRUPT;
+    if (!parse_records(scratch.p, scratch.p + scratch.len, info->record_count, info->first_timestamp, recs))
         return GR_EINVAL;
-    if (info->attributes & GR_ATTR_TIMESTAMP_TYPE)
-        out->max_timestamp = info->max_timestamp;
+    if (recs && (info->attributes & GR_ATTR_TIMESTAMP_TYPE))
+        recs->max_timestamp = info->max_timestamp;
     return 0;
 }
 

@@ -84,9 +84,13 @@ typedef struct gr_batch_recs {
     bool offsets_in_order;   /* the offset deltas are 0, 1, ..., count-1 */
 } gr_batch_recs_t;
 
-/* gr_batch_check_records(), and for every batch (uncompressed ones
- * walked again) fill *out from the records.  Same results. */
-int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *out);
+/* gr_batch_check() and gr_batch_check_records() that also fill *recs from
+ * the records they parse: gr_batch_check_into for an uncompressed batch,
+ * gr_batch_check_records_into for a compressed one (call both, in this
+ * order, as gr_log_append does: each walk of the records happens once).
+ * Same results as the functions without _into. */
+int gr_batch_check_into(const uint8_t *p, size_t avail, gr_batch_info_t *info, gr_batch_recs_t *recs);
+int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *recs);
 
 /* A record's timestamp: baseTimestamp + timestampDelta, wrapping as a Java
  * long does (both are the producer's, any int64). */

@@ -507,7 +507,8 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     }
     for (size_t off = 0; off < len;) {
         gr_batch_info_t bi;
-        rc = gr_batch_check(data + off, len - off, &bi);
+        gr_batch_recs_t recs;
+        rc = gr_batch_check_into(data + off, len - off, &bi, &recs);
         if (rc < 0) {
             info->error_code = KERR_CORRUPT_MESSAGE;
             info->error_message = rc == GR_AGAIN ? "truncated record batch" : "corrupt record batch";
@@ -535,7 +536,6 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
             rc = GR_EINVAL;
             goto out;
         }
-        gr_batch_recs_t recs;
         rc = gr_batch_check_records_into(data + off, &bi, &recs);
         if (rc < 0) {
             info->error_code = rc == GR_EINVAL ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;

@@ -68,7 +68,8 @@ static void batch_one(const uint8_t *p, size_t avail)
 
     /* the header made to say what the records say, as gr_log_append does */
     gr_batch_recs_t rs;
-    FUZZ_CHECK(gr_batch_check_records_into(p, &info, &rs) == 0);
+    FUZZ_CHECK(gr_batch_check_into(p, avail, &again, &rs) == 0);
+    FUZZ_CHECK(gr_batch_check_records_into(p, &again, &rs) == 0);
     FUZZ_CHECK(rs.max_timestamp >= -1 || (info.attributes & GR_ATTR_TIMESTAMP_TYPE));
     memcpy(copy, p, (size_t)info.size);
     gr_batch_set_max_timestamp(copy, rs.max_timestamp);

@@ -320,7 +320,7 @@ static void test_records_say(void **state)
         size_t n = build_batch(buf, 1, -1, 10, codec);
         h_put64(buf + GR_BOFF_MAX_TS, 0);
         fix_crc(buf);
-        assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+        assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
         assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
         assert_int_equal(rs.max_timestamp, -1);
         assert_true(rs.offsets_in_order);
@@ -332,7 +332,7 @@ static void test_records_say(void **state)
         n = build_batch(buf, 4, 5000, 10, codec);
         h_put64(buf + GR_BOFF_MAX_TS, (uint64_t)INT64_MAX);
         fix_crc(buf);
-        assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+        assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
         assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
         assert_int_equal(rs.max_timestamp, 5003);
         /* the delete-horizon bit alone is changed too */
@@ -346,7 +346,7 @@ static void test_records_say(void **state)
     }
     /* records older than -1 do not lower the maximum below -1 */
     size_t n = build_batch(buf, 3, -10, 10, 0);
-    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
     assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
     assert_int_equal(rs.max_timestamp, -1);
     /* LogAppendTime: the header's time is every record's */
@@ -354,14 +354,14 @@ static void test_records_say(void **state)
     buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_TIMESTAMP_TYPE;
     h_put64(buf + GR_BOFF_MAX_TS, 777);
     fix_crc(buf);
-    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
     assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
     assert_int_equal(rs.max_timestamp, 777);
     /* offset deltas 0, 0, 2 */
     n = build_batch(buf, 3, 100, 10, 0);
     buf[GR_BATCH_HEADER_SIZE + 17 + 3] = 0;
     fix_crc(buf);
-    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
     assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
     assert_false(rs.offsets_in_order);
     /* a broken record still fails as in gr_batch_check_records */
@@ -369,7 +369,7 @@ static void test_records_say(void **state)
     h_put32(buf + GR_BOFF_RECORD_COUNT, 2);
     h_put32(buf + GR_BOFF_LAST_DELTA, 1);
     fix_crc(buf);
-    assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
     assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), GR_EINVAL);
 }
 
