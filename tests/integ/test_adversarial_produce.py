@@ -259,6 +259,12 @@ def test_hostile_header_fields_not_trusted(broker):
     assert list_offsets(broker, topic, -3) == (NONE, INT64_MAX, 5)
     recs, _ = read_log(broker, topic, 0)
     assert [v for _, _, v in recs] == [b"a", b"b", b"c", b"g", b"h", b"i"]
+    # the rewritten headers (new CRCs) pass the recovery of an unclean stop
+    broker.kill()
+    broker.start()
+    assert stored_batches(broker, topic) == (bts, 6)
+    recs, _ = read_log(broker, topic, 0)
+    assert [v for _, _, v in recs] == [b"a", b"b", b"c", b"g", b"h", b"i"]
     finish(broker, canary)
 
 
@@ -340,56 +346,68 @@ def test_internal_topic_abuse(broker_factory):
     b = broker_factory({"log.retention.check.interval.ms": 100})
     canary = Canary(b, topic="adv-o-canary", group="adv-o-group").plant()
     plant_groups(b, canary.topic)
-    a = ck.admin(b)
-    # grow __consumer_offsets 50 -> 60: every group would move
-    fs = a.create_partitions([NewPartitions("__consumer_offsets", 60)], request_timeout=15)
-    assert admin_error(fs["__consumer_offsets"]) == INVALID_TOPIC_EXCEPTION
-    fs = a.create_partitions([NewPartitions("__consumer_offsets", 60)], validate_only=True, request_timeout=15)
-    assert admin_error(fs["__consumer_offsets"]) == INVALID_TOPIC_EXCEPTION
-    fs = a.delete_topics(["__consumer_offsets"], request_timeout=15)
-    assert admin_error(fs["__consumer_offsets"]) == INVALID_TOPIC_EXCEPTION
-    # the names Kafka reserves
-    for name in ("__transaction_state", "__share_group_state", "__cluster_metadata"):
-        fs = a.create_topics([NewTopic(name, 3, 1, config={"cleanup.policy": "delete"})], request_timeout=15)
-        assert admin_error(fs[name]) == INVALID_REQUEST, name
-        fs = a.create_topics([NewTopic(name, 3, 1)], validate_only=True, request_timeout=15)
-        assert admin_error(fs[name]) == INVALID_REQUEST, name
-    fs = a.create_topics([NewTopic("__consumer_offsets", 3, 1)], request_timeout=15)
-    assert admin_error(fs["__consumer_offsets"]) == TOPIC_ALREADY_EXISTS
-    # nor by auto-creation
-    md = metadata_v4(b, ["__transaction_state", "__share_group_state", "__cluster_metadata"])
-    assert md == {"__transaction_state": (UNKNOWN_TOPIC_OR_PARTITION, True, 0),
-                  "__share_group_state": (UNKNOWN_TOPIC_OR_PARTITION, True, 0),
-                  "__cluster_metadata": (UNKNOWN_TOPIC_OR_PARTITION, False, 0)}
-    names = set(a.list_topics(timeout=10).topics)
-    assert not names & {"__transaction_state", "__share_group_state", "__cluster_metadata"}, names
-    # configurations that would let retention delete the commits, or make
-    # the coordinator's writes fail
-    for ops in ([("cleanup.policy", 0, "delete"), ("retention.ms", 0, "1")],
-                [("cleanup.policy", 0, "compact,delete")],
-                [("cleanup.policy", 0, "delete,compact")],
-                [("cleanup.policy", 2, "delete")],
-                [("cleanup.policy", 1, None)],
-                [("max.message.bytes", 0, "100")]):
-        for validate_only in (True, False):
-            err, msg = incremental_alter(b, "__consumer_offsets", ops, validate_only)
-            assert err == POLICY_VIOLATION, (ops, err, msg)
-            assert "__consumer_offsets" in msg
-    # harmless ones still work (retention is off for a compacted topic)
-    assert incremental_alter(b, "__consumer_offsets", [("retention.ms", 0, "1"), ("retention.bytes", 0, "0"),
-                                                       ("max.message.bytes", 0, "2000000")]) == (NONE, None)
-    # appending to it
-    assert produce1(b, "__consumer_offsets", batch([b"forged"])) == INVALID_TOPIC_EXCEPTION
-    time.sleep(1.0)                              # ten retention checks
-    res = ConfigResource(ConfigResource.Type.TOPIC, "__consumer_offsets")
-    cfg = a.describe_configs([res], request_timeout=15)[res].result(timeout=20)
-    assert cfg["cleanup.policy"].value == "compact"
-    for _ in range(2):
+
+    def grow():
+        # 50 -> 60 partitions: every group would move to another partition
+        a = ck.admin(b)
+        for vo in (True, False):
+            fs = a.create_partitions([NewPartitions("__consumer_offsets", 60)], validate_only=vo,
+                                     request_timeout=15)
+            assert admin_error(fs["__consumer_offsets"]) == INVALID_TOPIC_EXCEPTION
+
+    def delete():
+        fs = ck.admin(b).delete_topics(["__consumer_offsets"], request_timeout=15)
+        assert admin_error(fs["__consumer_offsets"]) == INVALID_TOPIC_EXCEPTION
+
+    def create_reserved():
+        a = ck.admin(b)
+        for name in ("__transaction_state", "__share_group_state", "__cluster_metadata"):
+            for vo in (True, False):
+                fs = a.create_topics([NewTopic(name, 3, 1, config={"cleanup.policy": "delete"})], validate_only=vo,
+                                     request_timeout=15)
+                assert admin_error(fs[name]) == INVALID_REQUEST, name
+        fs = a.create_topics([NewTopic("__consumer_offsets", 3, 1)], request_timeout=15)
+        assert admin_error(fs["__consumer_offsets"]) == TOPIC_ALREADY_EXISTS
+
+    def auto_create_reserved():
+        md = metadata_v4(b, ["__transaction_state", "__share_group_state", "__cluster_metadata"])
+        assert md == {"__transaction_state": (UNKNOWN_TOPIC_OR_PARTITION, True, 0),
+                      "__share_group_state": (UNKNOWN_TOPIC_OR_PARTITION, True, 0),
+                      "__cluster_metadata": (UNKNOWN_TOPIC_OR_PARTITION, False, 0)}
+        names = set(ck.admin(b).list_topics(timeout=10).topics)
+        assert not names & {"__transaction_state", "__share_group_state", "__cluster_metadata"}, names
+
+    def reconfigure():
+        # configurations that would let retention delete the commits, or
+        # make the coordinator's writes fail
+        for ops in ([("cleanup.policy", 0, "delete"), ("retention.ms", 0, "1")],
+                    [("cleanup.policy", 0, "compact,delete")],
+                    [("cleanup.policy", 0, "delete,compact")],
+                    [("cleanup.policy", 2, "delete")],
+                    [("cleanup.policy", 1, None)],
+                    [("max.message.bytes", 0, "100")]):
+            for validate_only in (True, False):
+                err, msg = incremental_alter(b, "__consumer_offsets", ops, validate_only)
+                assert err == POLICY_VIOLATION, (ops, err, msg)
+                assert "__consumer_offsets" in msg
+        # harmless ones still work (retention is off for a compacted topic)
+        assert incremental_alter(b, "__consumer_offsets", [("retention.ms", 0, "1"), ("retention.bytes", 0, "0"),
+                                                           ("max.message.bytes", 0, "2000000")]) == (NONE, None)
+        res = ConfigResource(ConfigResource.Type.TOPIC, "__consumer_offsets")
+        cfg = ck.admin(b).describe_configs([res], request_timeout=15)[res].result(timeout=20)
+        assert cfg["cleanup.policy"].value == "compact"
+
+    def append():
+        assert produce1(b, "__consumer_offsets", batch([b"forged"])) == INVALID_TOPIC_EXCEPTION
+
+    for attack in (grow, delete, create_reserved, auto_create_reserved, reconfigure, append):
+        attack()
+        time.sleep(0.5)                          # five retention checks
         b.restart()
         canary.check()
         check_groups(b, canary.topic)
         md = metadata_v4(b, ["__consumer_offsets"], allow_auto_create=False)
-        assert md["__consumer_offsets"] == (NONE, True, 50)
+        assert md["__consumer_offsets"] == (NONE, True, 50), attack.__name__
     finish(b, canary)
 
 
