@@ -17,6 +17,7 @@
  *   | 1 | name appears twice           | INVALID_REQUEST             |
  *   | 2 | name illegal                 | INVALID_TOPIC_EXCEPTION     |
  *   | 3 | topic exists                 | TOPIC_ALREADY_EXISTS        |
+ *   | 3b| name reserved (internal)     | INVALID_REQUEST             |
  *   | 4 | name collides ('.' vs '_')   | INVALID_TOPIC_EXCEPTION     |
  *   | 5 | config unknown / null / bad  | INVALID_CONFIG              |
  *   | 6 | manual assignment malformed  | INVALID_REQUEST /           |
@@ -32,6 +33,20 @@
  * supply the default (STATIC_BROKER_CONFIG when set in server.properties
  * or --override, DEFAULT_CONFIG otherwise).  Dynamic broker configs do not
  * exist here: broker keys are read-only and altering them is refused.
+ *
+ * Internal topics.  Only the broker creates them (__consumer_offsets; the
+ * names Kafka reserves, __transaction_state, __share_group_state and
+ * __cluster_metadata, are refused with the error and message Kafka's
+ * controller gives for __cluster_metadata).  Their data is the broker's
+ * state, so where Kafka's broker leaves the protection to its tools, the
+ * requests that would lose it are refused here: DeleteTopics (the text of
+ * kafka-topics' refusal), CreatePartitions (a group's partition is its
+ * hash modulo the partition count: the text of kafka-topics' refusal, with
+ * INVALID_TOPIC_EXCEPTION as Kafka's broker answers other operations on
+ * internal topics), and IncrementalAlterConfigs that would let retention
+ * delete them or their coordinator's writes fail
+ * (gr_topic_config_internal_check; POLICY_VIOLATION, what Kafka answers
+ * when an alter-config policy refuses a change).
  *
  * Everything a handler builds lives in req->arena; nothing outlives the
  * handler, and no handler parks.
@@ -179,11 +194,6 @@ static const gr_topic_t *colliding_topic(gr_str_t name)
             return t;
     }
     return NULL;
-}
-
-static bool internal_name(const char *name)
-{
-    return !strcmp(name, "__consumer_offsets") || !strcmp(name, "__transaction_state");
 }
 
 /* Check the broker ids of one manual partition assignment: a message for
@@ -379,6 +389,11 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
         p->msg = msgf(req, "Topic '%.*s' already exists.", (int)ct->Name.len, ct->Name.p);
         return;
     }
+    if (gr_topic_name_reserved(ct->Name.p, (size_t)ct->Name.len)) {
+        p->err = KERR_INVALID_REQUEST;
+        p->msg = msgf(req, "Creation of internal topic %.*s is prohibited.", (int)ct->Name.len, ct->Name.p);
+        return;
+    }
     const gr_topic_t *col = colliding_topic(ct->Name);
     if (col) {
         p->err = KERR_INVALID_TOPIC_EXCEPTION;
@@ -568,7 +583,7 @@ void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
             char *name = cstr(req, ct->Name);
             gr_topic_t *t = NULL;
             const char *emsg = NULL;
-            int rc = gr_topic_create(name, strlen(name), p->npart, p->configs, internal_name(name), &t, &emsg);
+            int rc = gr_topic_create(name, strlen(name), p->npart, p->configs, false, &t, &emsg);
             if (rc != KERR_NONE || !t) {
                 p->err = (int16_t)(rc != KERR_NONE ? rc : KERR_UNKNOWN_SERVER_ERROR);
                 p->msg = str_of(emsg);
@@ -696,6 +711,14 @@ static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartiti
     gr_topic_t *t = ct->Name.len > 0 ? gr_topic_find(ct->Name.p, (size_t)ct->Name.len) : NULL;
     if (!t) {
         res->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (t->internal) {
+        res->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
+        res->ErrorMessage = !strcmp(t->name, "__consumer_offsets")
+                                ? msgf(req, "The number of partitions for the offsets topic cannot be changed.")
+                                : msgf(req, "The number of partitions for internal topic %s cannot be changed.",
+                                       t->name);
         return;
     }
     if (ct->Count == t->npart) {
@@ -1069,6 +1092,12 @@ static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_
         }
     }
     ov[n] = NULL;
+    const char *bad_key;
+    char err[256];
+    if (t->internal && gr_topic_config_internal_check(&gr_broker.cfg, t->name, ov, &bad_key, err, sizeof(err)) < 0) {
+        *msg = msgf(req, "%s", err);
+        return KERR_POLICY_VIOLATION;
+    }
     if (validate_only)
         return KERR_NONE;
 

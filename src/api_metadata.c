@@ -5,7 +5,10 @@
  * means none.  Unknown topics are created when auto.create.topics.enable
  * is set and (v4+) the request allows it; an invalid name gets
  * INVALID_TOPIC_EXCEPTION.  v10+ carries topic ids; internal topics are
- * flagged.  This broker is the only one, leader of everything, epoch 0.
+ * flagged.  The names only the broker creates (gr_topic_name_reserved) are
+ * never auto-created: UNKNOWN_TOPIC_OR_PARTITION, what a KRaft broker
+ * answers while its controller refuses the creation.  This broker is the
+ * only one, leader of everything, epoch 0.
  *
  * A partition whose storage is failing (gr_log_storage_failed: offline
  * after a torn append, a failed fsync, a failed read) is listed with this
@@ -109,7 +112,8 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
                 mt->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
                 continue;
             }
-            if (!allow_create) {
+            mt->IsInternal = gr_topic_name_internal(rt->Name.p, (size_t)rt->Name.len);
+            if (!allow_create || gr_topic_name_reserved(rt->Name.p, (size_t)rt->Name.len)) {
                 mt->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }

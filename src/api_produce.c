@@ -8,8 +8,14 @@
  * When the flush policy (log.flush.interval.messages) requires an fsync,
  * the response is parked until the flush job reports back; the request
  * is then answered from the loop thread.
+ *
+ * As Kafka's handleProduceRequest, a request carrying a transactional
+ * batch without a TransactionalId gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+ * on every partition; the rules for each batch (no control batches, no
+ * producer ids this broker never issued, ...) are gr_log_append's.
  */
 #include "api_util.h"
+#include "batch.h"
 #include "broker.h"
 #include "kerr.h"
 
@@ -55,14 +61,30 @@ static void flush_done(void *arg, int rc)
         park_finish(pk);
 }
 
+/* Does any partition of the request hold a transactional batch? */
+static bool has_transactional(const gr_ProduceRequest_t *r)
+{
+    for (int32_t i = 0; i < r->TopicData_count; i++)
+        for (int32_t j = 0; j < r->TopicData[i].PartitionData_count; j++) {
+            const gr_records_t *rec = &r->TopicData[i].PartitionData[j].Records;
+            if (rec->len > 0 && rec->mem && gr_batch_any_transactional(rec->mem, (size_t)rec->len))
+                return true;
+        }
+    return false;
+}
+
 static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_t *lc, int16_t acks,
-                              const gr_ProduceRequest_PartitionProduceData_t *pd,
+                              bool txn_refused, const gr_ProduceRequest_PartitionProduceData_t *pd,
                               gr_ProduceResponse_PartitionProduceResponse_t *pr, gr_partition_t **flushp)
 {
     pr->Index = pd->Index;
     pr->BaseOffset = -1;
     if (acks != 0 && acks != 1 && acks != -1) {
         pr->ErrorCode = KERR_INVALID_REQUIRED_ACKS;
+        return;
+    }
+    if (txn_refused) {
+        pr->ErrorCode = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return;
     }
     if (!t) {
@@ -130,6 +152,7 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
     for (int32_t i = 0; i < nt; i++)
         maxflush += r.TopicData[i].PartitionData_count > 0 ? r.TopicData[i].PartitionData_count : 0;
     gr_partition_t **flush = gr_arena_alloc(&req->arena, sizeof(*flush) * (size_t)(maxflush + 1));
+    bool txn_refused = r.TransactionalId.len < 0 && has_transactional(&r);
     for (int32_t i = 0; i < nt; i++) {
         const gr_ProduceRequest_TopicProduceData_t *td = &r.TopicData[i];
         gr_ProduceResponse_TopicProduceResponse_t *tr = &resp->Responses[i];
@@ -144,7 +167,8 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
             gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
         for (int32_t j = 0; j < np; j++) {
             gr_partition_t *fp = NULL;
-            produce_partition(req, t, &lc, r.Acks, &td->PartitionData[j], &tr->PartitionResponses[j], &fp);
+            produce_partition(req, t, &lc, r.Acks, txn_refused, &td->PartitionData[j], &tr->PartitionResponses[j],
+                              &fp);
             if (fp)
                 flush[nflush++] = fp;
         }

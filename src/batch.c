@@ -6,6 +6,13 @@
  * batches; compressed batches are inflated into one reused per-thread
  * buffer.  Nothing here touches files or broker state.
  *
+ * A producer writes the whole header; what the broker keeps from it is
+ * what the records confirm: maxTimestamp is recomputed from the records
+ * (the _into validators, gr_batch_set_max_timestamp) before the
+ * segment's largest timestamp, its time index and retention see it, and a
+ * record's timestamp (baseTimestamp + timestampDelta, both any int64)
+ * wraps as a Java long does.
+ *
  * RecordBatch v2 (all integers big-endian):
  *
  *   offset  size  field                  notes
@@ -120,16 +127,36 @@ static bool parse_record(const uint8_t **pp, const uint8_t *end, int64_t *ts_del
     return true;
 }
 
-static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count)
+/* Parse `count` records filling [p, end) exactly; when out is not NULL,
+ * also learn what they say (base_ts: the batch's baseTimestamp). */
+static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count, int64_t base_ts,
+                          gr_batch_recs_t *out)
 {
     int64_t t, o;
-    for (int32_t i = 0; i < count; i++)
+    if (out) {
+        out->max_timestamp = -1;
+        out->offsets_in_order = true;
+    }
+    for (int32_t i = 0; i < count; i++) {
         if (!parse_record(&p, end, &t, &o))
             return false;
+        if (out) {
+            int64_t ts = gr_add_wrap(base_ts, t);
+            if (ts > out->max_timestamp)
+                out->max_timestamp = ts;
+            if (o != i)
+                out->offsets_in_order = false;
+        }
+    }
     return p == end;
 }
 
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
+{
+    return gr_batch_check_into(p, avail, info, NULL);
+}
+
+int gr_batch_check_into(const uint8_t *p, size_t avail, gr_batch_info_t *info, gr_batch_recs_t *recs)
 {
     if (avail < GR_BATCH_LOG_OVERHEAD)
         return GR_AGAIN;
@@ -155,9 +182,12 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
      * cleaner may hold fewer, with gaps in its offset deltas. */
     if (count <= 0 || last_delta < 0 || count > last_delta + 1)
         return GR_ECORRUPT;
-    if (codec == GR_COMPRESSION_NONE &&
-        !parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count))
-        return GR_ECORRUPT;
+    if (codec == GR_COMPRESSION_NONE) {
+        if (!parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count, (int64_t)gr_be64(p + GR_BOFF_BASE_TS), recs))
+            return GR_ECORRUPT;
+        if (recs && (attr & GR_ATTR_TIMESTAMP_TYPE))
+            recs->max_timestamp = (int64_t)gr_be64(p + GR_BOFF_MAX_TS);
+    }
     if (info) {
         info->base_offset = (int64_t)gr_be64(p + GR_BOFF_BASE_OFFSET);
         info->last_offset_delta = last_delta;
@@ -173,16 +203,51 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
 
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info)
 {
+    return gr_batch_check_records_into(p, info, NULL);
+}
+
+int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *recs)
+{
     int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
     if (codec == GR_COMPRESSION_NONE)
-        return 0;
+        return 0;                    /* gr_batch_check(_into) parsed them */
     int rc = gr_decompress(codec, p + GR_BATCH_HEADER_SIZE, (size_t)info->size - GR_BATCH_HEADER_SIZE,
                            &scratch, MAX_DECOMPRESSED);
     if (rc < 0)
         return GR_ECORRUPT;
-    if (!parse_records(scratch.p, scratch.p + scratch.len, info->record_count))
+    if (!parse_records(scratch.p, scratch.p + scratch.len, info->record_count, info->first_timestamp, recs))
         return GR_EINVAL;
+    if (recs && (info->attributes & GR_ATTR_TIMESTAMP_TYPE))
+        recs->max_timestamp = info->max_timestamp;
     return 0;
+}
+
+bool gr_batch_set_max_timestamp(uint8_t *p, int64_t max_timestamp)
+{
+    uint16_t attr = gr_be16(p + GR_BOFF_ATTRIBUTES);
+    if ((int64_t)gr_be64(p + GR_BOFF_MAX_TS) == max_timestamp && !(attr & GR_ATTR_DELETE_HORIZON))
+        return false;
+    gr_put16(p + GR_BOFF_ATTRIBUTES, (uint16_t)(attr & ~GR_ATTR_DELETE_HORIZON));
+    gr_put64(p + GR_BOFF_MAX_TS, (uint64_t)max_timestamp);
+    size_t size = (size_t)gr_batch_size(p);
+    gr_put32(p + GR_BOFF_CRC, gr_crc32c(0, p + GR_BOFF_ATTRIBUTES, size - GR_BOFF_ATTRIBUTES));
+    return true;
+}
+
+bool gr_batch_any_transactional(const uint8_t *p, size_t len)
+{
+    for (size_t off = 0; len - off >= GR_BATCH_HEADER_SIZE;) {
+        const uint8_t *b = p + off;
+        int32_t size = gr_batch_size(b);
+        if (b[GR_BOFF_MAGIC] != 2 || size < GR_BATCH_HEADER_SIZE)
+            return false;
+        if (gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL)
+            return true;
+        if ((size_t)size > len - off)
+            return false;
+        off += (size_t)size;
+    }
+    return false;
 }
 
 int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t min_offset,

@@ -74,6 +74,36 @@ int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info);
  * already fully checked and return 0 at once. */
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info);
 
+/* What the records of a batch say, as opposed to its header (which the
+ * producer wrote and nothing checks). */
+typedef struct gr_batch_recs {
+    int64_t max_timestamp;   /* largest record timestamp, -1 when no record has
+                              * one (Kafka's maxBatchTimestamp: starts at
+                              * NO_TIMESTAMP); for LogAppendTime batches the
+                              * header's maxTimestamp, which is every record's */
+    bool offsets_in_order;   /* the offset deltas are 0, 1, ..., count-1 */
+} gr_batch_recs_t;
+
+/* gr_batch_check() and gr_batch_check_records() that also fill *recs from
+ * the records they parse: gr_batch_check_into for an uncompressed batch,
+ * gr_batch_check_records_into for a compressed one (call both, in this
+ * order, as gr_log_append does: each walk of the records happens once).
+ * Same results as the functions without _into. */
+int gr_batch_check_into(const uint8_t *p, size_t avail, gr_batch_info_t *info, gr_batch_recs_t *recs);
+int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *recs);
+
+/* Make the header of a validated batch (whole, at p) agree with its
+ * records, as Kafka's LogValidator does for CreateTime batches:
+ * maxTimestamp := max_timestamp, and the delete-horizon attribute (the log
+ * cleaner's, never a producer's) cleared.  The CRC is recomputed only when
+ * something changed.  Returns true when it did. */
+bool gr_batch_set_max_timestamp(uint8_t *p, int64_t max_timestamp);
+
+/* Does any v2 batch of a Produce partition's record data carry the
+ * transactional attribute?  Walks batch headers only (no CRC check), stops
+ * at the first one that is malformed or not v2. */
+bool gr_batch_any_transactional(const uint8_t *p, size_t len);
+
 /* First record of a whole batch (p, size bytes) with timestamp >= ts and
  * offset >= min_offset: its offset and timestamp.  Returns 0, GR_ENOENT when no
  * record qualifies, GR_ECORRUPT when the records cannot be read.

@@ -72,7 +72,8 @@ static const cfg_def_t defs[] = {
      "Delete old segments while a partition is larger than this; -1 = no limit."},
     {"log.retention.check.interval.ms", NULL, T_LONG, GR_CT_LONG, F(log_retention_check_interval_ms),
      "300000", NULL, 1, L_MAX, NULL,
-     "How often retention and time-based rolling are checked."},
+     "How often retention and time-based rolling are checked; the first check comes 30 s after startup (or after "
+     "this interval if shorter)."},
     {"log.index.interval.bytes", NULL, T_INT, GR_CT_INT, F(log_index_interval_bytes), "4096", NULL, 0, I_MAX, NULL,
      "Bytes of log between two offset-index entries."},
     {"log.flush.interval.messages", NULL, T_LONG, GR_CT_LONG, F(log_flush_interval_messages),
@@ -662,4 +663,38 @@ void gr_config_log_config(const gr_config_t *c, char *const *ov, gr_log_config_t
     o->min_cleanable_ratio = (v = override_of(ov, "min.cleanable.dirty.ratio")) ? atof(v)
                                                                                  : c->log_cleaner_min_cleanable_ratio;
     o->delete_ = strstr(cp, "delete") != NULL;
+}
+
+int gr_topic_config_internal_check(const gr_config_t *c, const char *topic, char *const *ov, const char **key,
+                                   char *err, size_t n)
+{
+    const char *v = override_of(ov, "cleanup.policy");
+    if (!v || strcmp(v, "compact")) {
+        *key = "cleanup.policy";
+        snprintf(err, n, "cleanup.policy of internal topic %s must stay compact: %s would let retention delete "
+                 "its committed offsets and group metadata", topic, v ? v : "the default (delete)");
+        return GR_EINVAL;
+    }
+    int64_t mmb;
+    v = override_of(ov, "max.message.bytes");
+    if (v && (parse_long(v, &mmb) < 0 || mmb < c->message_max_bytes)) {
+        *key = "max.message.bytes";
+        snprintf(err, n, "max.message.bytes of internal topic %s may not be below message.max.bytes (%" PRId32
+                 "): its coordinator's records would be refused", topic, c->message_max_bytes);
+        return GR_EINVAL;
+    }
+    return 0;
+}
+
+const char *gr_topic_config_internal_value(const char *key)
+{
+    return !strcmp(key, "cleanup.policy") ? "compact" : NULL;
+}
+
+void gr_config_protect_internal(const gr_config_t *c, gr_log_config_t *o)
+{
+    o->compact = true;
+    o->delete_ = false;
+    if (o->max_message_bytes < c->message_max_bytes)
+        o->max_message_bytes = c->message_max_bytes;
 }

@@ -127,4 +127,23 @@ int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *value, 
  * overrides (a NULL-terminated list of key, value pairs). */
 void gr_config_log_config(const gr_config_t *c, char *const *overrides, gr_log_config_t *out);
 
+/* ---- internal topics (__consumer_offsets) ----
+ * Their segments hold state that must outlive any retention (committed
+ * offsets, group metadata), written by the broker's coordinator.  The
+ * overrides of an internal topic may not make retention delete it
+ * (cleanup.policy must be "compact") nor make the coordinator's writes
+ * fail (max.message.bytes below message.max.bytes).
+ * Are the overrides `ov` (key, value, ..., NULL) of internal topic `topic`
+ * acceptable?  0, or GR_EINVAL with a message and *key = the first key at
+ * fault. */
+int gr_topic_config_internal_check(const gr_config_t *c, const char *topic, char *const *ov, const char **key,
+                                   char *err, size_t errlen);
+/* The override to put in place of `key` when that check refused it
+ * (NULL: none, the default is safe). */
+const char *gr_topic_config_internal_value(const char *key);
+/* Enforce the same on an effective log config, whatever the overrides say:
+ * compacted, never deleted by retention, max.message.bytes at least
+ * message.max.bytes. */
+void gr_config_protect_internal(const gr_config_t *c, gr_log_config_t *o);
+
 #endif

@@ -4,8 +4,14 @@
  *
  * Append validates every batch of a produce request first (batch.c), then
  * assigns offsets in place and writes the whole request with one pwrite:
- * a request is written entirely or not at all.  Rolling happens before an
- * append by size, age (segment.ms) or relative-offset overflow.
+ * a request is written entirely or not at all.  Validation follows Kafka's
+ * LogValidator: a batch's maxTimestamp becomes the largest of its records'
+ * (a batch without timestamps gets -1, so its segment falls back to the
+ * file's modification time for retention, as Kafka's
+ * LogSegment.largestTimestamp does), and a client's batch may not be a
+ * control batch, carry a producer id (this broker issues none) or ask for
+ * LogAppendTime.  Rolling happens before an append by size, age
+ * (segment.ms) or relative-offset overflow.
  *
  * Durability follows Kafka: data sits in the page cache until a flush,
  * started by log.flush.interval.messages/ms, by rolling (the old segment
@@ -422,8 +428,49 @@ static bool has_null_key(const uint8_t *p, const gr_batch_info_t *bi)
     return false;
 }
 
+/* The rules for a producer's batch header (Kafka's LogValidator.validateBatch
+ * for AppendOrigin.CLIENT, and the producer state it would find).  true
+ * (info->error_code set) when the batch is refused. */
+static bool client_header_refused(const uint8_t *p, const gr_batch_info_t *bi, gr_append_info_t *info)
+{
+    if (bi->attributes & GR_ATTR_CONTROL) {
+        info->error_code = KERR_INVALID_RECORD;
+        info->error_message = "Clients are not allowed to write control records";
+    } else if (bi->producer_id >= 0 && (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ) < 0) {
+        info->error_code = KERR_INVALID_RECORD;
+        info->error_message = "Invalid sequence number in a record batch with a producer id";
+    } else if (bi->attributes & GR_ATTR_TRANSACTIONAL) {
+        /* what the transaction coordinator answers for a transactional id
+         * it does not know: this broker has none */
+        info->error_code = KERR_INVALID_PRODUCER_ID_MAPPING;
+        info->error_message = "The producer attempted to use a producer id which is not currently assigned to "
+                              "its transactional id.";
+    } else if (bi->producer_id >= 0) {
+        /* every producer id comes from InitProducerId, which this broker
+         * does not serve: no state exists for any of them */
+        info->error_code = KERR_UNKNOWN_PRODUCER_ID;
+        info->error_message = "Unknown producer id: this broker has issued no producer ids";
+    } else if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE) {
+        /* Kafka refuses this for LogAppendTime topics and, for CreateTime
+         * ones, turns the batch into CreateTime with the producer's
+         * maxTimestamp: refused for both here */
+        info->error_code = KERR_INVALID_TIMESTAMP;
+        info->error_message = "Invalid timestamp type in message. Producer should not set timestamp type to "
+                              "LogAppendTime.";
+    } else {
+        return false;
+    }
+    return true;
+}
+
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
                   bool allow_zstd, int64_t now_ms, gr_append_info_t *info)
+{
+    return gr_log_append_as(log, data, len, leader_epoch, allow_zstd, GR_APPEND_CLIENT, now_ms, info);
+}
+
+int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch, bool allow_zstd,
+                     gr_append_origin_t origin, int64_t now_ms, gr_append_info_t *info)
 {
     uint8_t *conv = NULL;
     size_t conv_len = 0;
@@ -460,7 +507,8 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
     }
     for (size_t off = 0; off < len;) {
         gr_batch_info_t bi;
-        rc = gr_batch_check(data + off, len - off, &bi);
+        gr_batch_recs_t recs;
+        rc = gr_batch_check_into(data + off, len - off, &bi, &recs);
         if (rc < 0) {
             info->error_code = KERR_CORRUPT_MESSAGE;
             info->error_message = rc == GR_AGAIN ? "truncated record batch" : "corrupt record batch";
@@ -484,10 +532,21 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
             rc = GR_ECORRUPT;
             goto out;
         }
-        rc = gr_batch_check_records(data + off, &bi);
+        if (origin == GR_APPEND_CLIENT && client_header_refused(data + off, &bi, info)) {
+            rc = GR_EINVAL;
+            goto out;
+        }
+        rc = gr_batch_check_records_into(data + off, &bi, &recs);
         if (rc < 0) {
             info->error_code = rc == GR_EINVAL ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
             info->error_message = "records do not parse";
+            goto out;
+        }
+        if (!recs.offsets_in_order) {
+            /* the cleaner and every reader take them for offsets */
+            info->error_code = KERR_INVALID_RECORD;
+            info->error_message = "record offset deltas must be 0, 1, ..., recordCount-1";
+            rc = GR_EINVAL;
             goto out;
         }
         if (log->cfg.compact && !(bi.attributes & GR_ATTR_CONTROL) && has_null_key(data + off, &bi)) {
@@ -496,6 +555,10 @@ int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch
             rc = GR_EINVAL;
             goto out;
         }
+        /* the segment's largest timestamp (retention, ListOffsets) comes
+         * from what the records say, not from the producer's header */
+        if (!(bi.attributes & GR_ATTR_TIMESTAMP_TYPE))
+            gr_batch_set_max_timestamp(data + off, recs.max_timestamp);
         noffsets += (int64_t)bi.last_offset_delta + 1;
         nrecords += bi.record_count;
         nbatches++;
@@ -680,6 +743,21 @@ int gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
 
 /* ------------------------------------------------------ housekeeping */
 
+void gr_log_maintain(gr_log_t *log, int64_t now_ms)
+{
+    if (log->offline)
+        return;
+    if (log->read_failed)
+        retry_read(log, now_ms);
+    if (log->sync_failed)
+        retry_sync(log, now_ms);
+    else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
+        now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
+        log->last_flush_ms = now_ms;
+        start_flush(log);
+    }
+}
+
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
 {
     int deleted = 0;
@@ -719,15 +797,7 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
             deleted++;
         }
     }
-    if (log->read_failed)
-        retry_read(log, now_ms);
-    if (log->sync_failed)
-        retry_sync(log, now_ms);
-    else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
-        now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
-        log->last_flush_ms = now_ms;
-        start_flush(log);
-    }
+    gr_log_maintain(log, now_ms);
     if (deleted)
         gr_info("log", "Deleted %d segment(s) of %s, log start offset %lld", deleted, log->dir,
                 (long long)log->start);

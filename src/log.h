@@ -80,15 +80,31 @@ typedef struct gr_append_info {
     const char *error_message;      /* static string or NULL */
 } gr_append_info_t;
 
+/* Who writes a batch (Kafka's AppendOrigin).  A client's batches get the
+ * checks of Kafka's LogValidator for AppendOrigin.CLIENT: no control
+ * batches, no LogAppendTime chosen by the producer, and, as this broker
+ * issues no producer ids (no InitProducerId), no idempotent or
+ * transactional batches.  The broker's own writers (the group coordinator;
+ * a transaction coordinator's markers) are trusted with those fields. */
+typedef enum { GR_APPEND_CLIENT, GR_APPEND_COORDINATOR } gr_append_origin_t;
+
 /* Validate and append the record batches of one produce partition.  `data`
- * is modified in place (offsets assigned).  Legacy (magic 0/1) input is
- * up-converted.  On a validation failure nothing is written and
- * info->error_code is CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD or
- * UNSUPPORTED_COMPRESSION_TYPE (zstd when allow_zstd is false), and the
- * function returns GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure returns
- * GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time. */
+ * is modified in place (offsets assigned; each batch's maxTimestamp set to
+ * the largest of its records' timestamps and the delete-horizon attribute
+ * cleared, as Kafka's LogValidator does, the CRC recomputed when that
+ * changed anything).  Legacy (magic 0/1) input is up-converted.  On a
+ * validation failure nothing is written and info->error_code is
+ * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
+ * UNSUPPORTED_COMPRESSION_TYPE (zstd when allow_zstd is false), or for a
+ * client's batch INVALID_TIMESTAMP, UNKNOWN_PRODUCER_ID or
+ * INVALID_PRODUCER_ID_MAPPING, and the function returns
+ * GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure returns GR_EIO
+ * (KAFKA_STORAGE_ERROR).  Rolls segments by size and time.
+ * gr_log_append is gr_log_append_as(GR_APPEND_CLIENT). */
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
                   bool allow_zstd, int64_t now_ms, gr_append_info_t *info);
+int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch, bool allow_zstd,
+                     gr_append_origin_t origin, int64_t now_ms, gr_append_info_t *info);
 
 /* A slice of the log to send: whole batches from one segment file. */
 typedef struct gr_log_slice {
@@ -125,9 +141,13 @@ bool gr_log_storage_failed(gr_log_t *log, int64_t now_ms);
 
 /* Housekeeping, called from a periodic timer: roll by segment.ms, delete
  * segments by retention.ms / retention.bytes (advancing the log start
- * offset), and start a flush when log.flush.interval.ms elapsed.
- * Returns the number of segments deleted. */
+ * offset), then gr_log_maintain.  Returns the number of segments deleted.
+ * A segment's age is its largest record timestamp, or the file's
+ * modification time when no record has one. */
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
+/* The part of it that runs more often than retention checks: start a flush
+ * when log.flush.interval.ms elapsed, retry a failed fsync or read. */
+void gr_log_maintain(gr_log_t *log, int64_t now_ms);
 /* Advance the log start offset (DeleteRecords, compaction); deletes whole
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);

@@ -141,15 +141,36 @@ static void write_clean_markers(const bool *clean)
     }
 }
 
+/* The housekeeping tick.  Retention (and rolling by segment.ms) runs every
+ * log.retention.check.interval.ms, the first time after Kafka's initial
+ * task delay (log.initial.task.delay.ms, 30 s) or the interval if shorter;
+ * the checkpoints at least every 60 s (Kafka's
+ * log.flush.offset.checkpoint.interval.ms); flush-by-time as often as
+ * log.flush.interval.ms asks (at most every 10 ms). */
+#define INITIAL_TASK_DELAY_MS 30000
+#define CHECKPOINT_INTERVAL_MS 60000
+
+static int64_t next_retention_ms;
+
+static int64_t housekeep_delay(int64_t now)
+{
+    int64_t d = GR_MIN(GR_MAX(next_retention_ms - now, 0), CHECKPOINT_INTERVAL_MS);
+    if (gr_broker.cfg.log_flush_interval_ms != GR_CFG_UNSET)
+        d = GR_MIN(d, GR_MAX(gr_broker.cfg.log_flush_interval_ms, 10));
+    return GR_MAX(d, 1);
+}
+
 static void housekeep_cb(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(arg);
-    gr_topics_housekeep(gr_now_ms());
-    int64_t iv = gr_broker.cfg.log_retention_check_interval_ms;
-    /* flush-by-time needs at least a 1 s tick when configured */
-    if (gr_broker.cfg.log_flush_interval_ms != GR_CFG_UNSET && gr_broker.cfg.log_flush_interval_ms < iv)
-        iv = GR_MAX(gr_broker.cfg.log_flush_interval_ms, 10);
-    gr_timer_start(ev, &gr_broker.housekeep, GR_MIN(iv, 60000));
+    int64_t now = gr_now_ms();
+    bool retention = now >= next_retention_ms;
+    if (retention) {
+        int64_t iv = gr_broker.cfg.log_retention_check_interval_ms;     /* 1..INT64_MAX */
+        next_retention_ms = iv > INT64_MAX - now ? INT64_MAX : now + iv;
+    }
+    gr_topics_housekeep(now, retention);
+    gr_timer_start(ev, &gr_broker.housekeep, housekeep_delay(now));
 }
 
 /* The log cleaner runs on its own tick so log.cleaner.backoff.ms is honoured
@@ -266,7 +287,9 @@ int main(int argc, char **argv)
         return 1;
     }
     gr_timer_init(&gr_broker.housekeep, housekeep_cb, NULL);
-    gr_timer_start(gr_broker.ev, &gr_broker.housekeep, 1000);
+    int64_t now = gr_now_ms();
+    next_retention_ms = now + GR_MIN(gr_broker.cfg.log_retention_check_interval_ms, INITIAL_TASK_DELAY_MS);
+    gr_timer_start(gr_broker.ev, &gr_broker.housekeep, GR_MIN(housekeep_delay(now), 1000));
     gr_timer_init(&cleaner_timer, cleaner_cb, NULL);
     gr_timer_start(gr_broker.ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
     gr_info("broker", "[KafkaServer id=%d] started (gregord, cluster id %s, listening on %s:%d, log dirs %s)",

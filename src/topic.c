@@ -16,6 +16,12 @@
  * A partition is placed in the log dir holding the fewest partitions;
  * at startup every log dir is searched for <topic>-<n>.
  *
+ * Internal topics (internal=true: __consumer_offsets) hold the broker's
+ * state.  Their logs are compacted and never deleted by retention,
+ * whatever their overrides say (gr_config_protect_internal), and an
+ * override that says otherwise, left by an older version, is replaced when
+ * the topic is loaded (logged).
+ *
  * Creating a partition costs no fsync of its own: its directory, empty
  * segment and partition.metadata become durable with the log's first
  * flush (as in Kafka), and a power cut before that leaves a directory
@@ -159,6 +165,36 @@ int gr_topic_validate_name(const char *name, size_t len)
     return KERR_NONE;
 }
 
+/* Kafka's Topic.INTERNAL_TOPICS. */
+static const char *const internal_names[] = {"__consumer_offsets", "__transaction_state", "__share_group_state"};
+
+static bool name_is(const char *name, size_t len, const char *s)
+{
+    return strlen(s) == len && !memcmp(name, s, len);
+}
+
+bool gr_topic_name_internal(const char *name, size_t len)
+{
+    for (size_t i = 0; i < GR_ARRAY_LEN(internal_names); i++)
+        if (name_is(name, len, internal_names[i]))
+            return true;
+    return false;
+}
+
+bool gr_topic_name_reserved(const char *name, size_t len)
+{
+    return gr_topic_name_internal(name, len) || name_is(name, len, "__cluster_metadata");
+}
+
+/* The log config of t: broker defaults, its overrides, and for an internal
+ * topic the protections no override may lift. */
+static void topic_log_config(const gr_topic_t *t, gr_log_config_t *lc)
+{
+    gr_config_log_config(&gr_broker.cfg, t->configs, lc);
+    if (t->internal)
+        gr_config_protect_internal(&gr_broker.cfg, lc);
+}
+
 /* ------------------------------------------------------------ metadata */
 
 static void meta_path(const char *name, char *out, size_t n)
@@ -254,7 +290,7 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
     char dir[PATH_MAX];
     part_dir(t, idx, d, dir, sizeof(dir));
     gr_log_config_t lc;
-    gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
+    topic_log_config(t, &lc);
     gr_log_open_opts_t o = {
         .dir = dir,
         .cfg = &lc,
@@ -487,7 +523,7 @@ int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value)
         t->configs[n + 2] = NULL;
     }
     gr_log_config_t lc;
-    gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
+    topic_log_config(t, &lc);
     for (int32_t p = 0; p < t->npart; p++)
         gr_log_set_config(t->parts[p]->log, &lc);
     return topic_save(t);
@@ -550,6 +586,30 @@ void gr_partition_notify(gr_partition_t *p)
 
 /* ------------------------------------------------------------ load/close */
 
+/* Replace the overrides of internal topic t (loaded, its logs open) that
+ * would let retention delete its state or make its coordinator's writes
+ * fail: an older version accepted them.  Its logs already run with the
+ * protections (topic_log_config); this makes the file and DescribeConfigs
+ * say so. */
+static void repair_internal_configs(gr_topic_t *t)
+{
+    const char *key;
+    char err[256];
+    /* each round replaces one key's override with a value that passes */
+    for (int round = 0; round < 4; round++) {
+        if (gr_topic_config_internal_check(&gr_broker.cfg, t->name, t->configs, &key, err, sizeof(err)) == 0)
+            return;
+        const char *safe = gr_topic_config_internal_value(key);
+        const char *cur = gr_topic_get_config(t, key);
+        gr_warn("topic", "Internal topic %s: replacing %s=%s with %s (%s)", t->name, key, cur ? cur : "(default)",
+                safe ? safe : "the default", err);
+        if (gr_topic_set_config(t, key, safe) < 0) {
+            gr_warn("topic", "Cannot rewrite the configuration of %s; the override stays ignored", t->name);
+            return;
+        }
+    }
+}
+
 static int load_topic_file(const char *path, const char *name)
 {
     char *buf = NULL;
@@ -588,6 +648,8 @@ static int load_topic_file(const char *path, const char *name)
         return GR_EIO;
     }
     table_insert(t);
+    if (t->internal)
+        repair_internal_configs(t);
     return 0;
 }
 
@@ -674,13 +736,16 @@ void gr_topics_checkpoint(void)
     }
 }
 
-void gr_topics_housekeep(int64_t now_ms)
+void gr_topics_housekeep(int64_t now_ms, bool retention)
 {
     for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
         for (int32_t i = 0; i < t->npart; i++) {
             gr_partition_t *p = t->parts[i];
             int64_t start = gr_log_start_offset(p->log);
-            gr_log_housekeep(p->log, now_ms);
+            if (retention)
+                gr_log_housekeep(p->log, now_ms);
+            else
+                gr_log_maintain(p->log, now_ms);
             if (gr_log_start_offset(p->log) != start)
                 gr_partition_notify(p);     /* fetch sessions report it */
         }

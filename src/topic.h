@@ -60,8 +60,9 @@ int gr_topics_load(void);
  * failed), i.e. the clean-shutdown marker may be written there. */
 #define GR_SYNCFS_MIN_PARTS 32
 void gr_topics_close(bool *clean);
-/* Periodic: retention, rolling, flush by time, checkpoints. */
-void gr_topics_housekeep(int64_t now_ms);
+/* Periodic: flush by time, checkpoints, and when `retention` (every
+ * log.retention.check.interval.ms) rolling by time and retention. */
+void gr_topics_housekeep(int64_t now_ms, bool retention);
 /* Write recovery-point and log-start-offset checkpoints now. */
 void gr_topics_checkpoint(void);
 
@@ -74,6 +75,12 @@ int gr_topic_count(void);
 /* Kafka's topic name rules: [a-zA-Z0-9._-], 1..249 chars, not "." or "..".
  * Returns KERR_NONE or KERR_INVALID_TOPIC_EXCEPTION. */
 int gr_topic_validate_name(const char *name, size_t len);
+/* Kafka's internal topic names (Topic.isInternal): __consumer_offsets,
+ * __transaction_state, __share_group_state. */
+bool gr_topic_name_internal(const char *name, size_t len);
+/* Names only the broker may create: the internal ones and
+ * __cluster_metadata (KRaft's metadata log). */
+bool gr_topic_name_reserved(const char *name, size_t len);
 /* Create a topic.  configs: key, value, ..., NULL (validated already).
  * Returns a Kafka error code (KERR_NONE on success) with msg set on error. */
 int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,

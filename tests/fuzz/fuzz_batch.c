@@ -65,12 +65,24 @@ static void batch_one(const uint8_t *p, size_t avail)
     gr_batch_info_t again;
     FUZZ_CHECK(gr_batch_check(copy, (size_t)info.size, &again) == 0);
     FUZZ_CHECK(again.base_offset == 1000 && again.record_count == info.record_count);
+
+    /* the header made to say what the records say, as gr_log_append does */
+    gr_batch_recs_t rs;
+    FUZZ_CHECK(gr_batch_check_into(p, avail, &again, &rs) == 0);
+    FUZZ_CHECK(gr_batch_check_records_into(p, &again, &rs) == 0);
+    FUZZ_CHECK(rs.max_timestamp >= -1 || (info.attributes & GR_ATTR_TIMESTAMP_TYPE));
+    memcpy(copy, p, (size_t)info.size);
+    gr_batch_set_max_timestamp(copy, rs.max_timestamp);
+    FUZZ_CHECK(gr_batch_check(copy, (size_t)info.size, &again) == 0);
+    FUZZ_CHECK(again.max_timestamp == rs.max_timestamp && !(again.attributes & GR_ATTR_DELETE_HORIZON));
+    FUZZ_CHECK(!gr_batch_set_max_timestamp(copy, rs.max_timestamp));
     free(copy);
 }
 
 int fuzz_batch_one(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
+    (void)gr_batch_any_transactional(data, size);
     /* every batch of the input, as gr_log_append walks them */
     size_t pos = 0;
     while (pos + GR_BATCH_LOG_OVERHEAD <= size) {

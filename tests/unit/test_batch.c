@@ -329,6 +329,90 @@ static void test_decompress(void **state)
     gr_buf_free(&out);
 }
 
+/* What the records say, against what the header claims. */
+static void test_records_say(void **state)
+{
+    (void)state;
+    gr_batch_info_t bi;
+    gr_batch_recs_t rs;
+    for (int codec = 0; codec <= GR_COMPRESSION_GZIP; codec++) {
+        /* librdkafka without timestamps: records at -1, header max 0 */
+        size_t n = build_batch(buf, 1, -1, 10, codec);
+        h_put64(buf + GR_BOFF_MAX_TS, 0);
+        fix_crc(buf);
+        assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
+        assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
+        assert_int_equal(rs.max_timestamp, -1);
+        assert_true(rs.offsets_in_order);
+        assert_true(gr_batch_set_max_timestamp(buf, rs.max_timestamp));
+        assert_int_equal(gr_batch_check(buf, n, &bi), 0);          /* new CRC */
+        assert_int_equal(bi.max_timestamp, -1);
+        assert_false(gr_batch_set_max_timestamp(buf, -1));        /* nothing to change */
+        /* a header max in the far future */
+        n = build_batch(buf, 4, 5000, 10, codec);
+        h_put64(buf + GR_BOFF_MAX_TS, (uint64_t)INT64_MAX);
+        fix_crc(buf);
+        assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
+        assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
+        assert_int_equal(rs.max_timestamp, 5003);
+        /* the delete-horizon bit alone is changed too */
+        n = build_batch(buf, 2, 5000, 10, codec);
+        buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_DELETE_HORIZON;
+        fix_crc(buf);
+        assert_true(gr_batch_set_max_timestamp(buf, 5001));
+        assert_int_equal(gr_batch_check(buf, n, &bi), 0);
+        assert_int_equal(bi.attributes, codec);
+        assert_int_equal(bi.max_timestamp, 5001);
+    }
+    /* records older than -1 do not lower the maximum below -1 */
+    size_t n = build_batch(buf, 3, -10, 10, 0);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
+    assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
+    assert_int_equal(rs.max_timestamp, -1);
+    /* LogAppendTime: the header's time is every record's */
+    n = build_batch(buf, 3, 100, 10, 0);
+    buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_TIMESTAMP_TYPE;
+    h_put64(buf + GR_BOFF_MAX_TS, 777);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
+    assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
+    assert_int_equal(rs.max_timestamp, 777);
+    /* offset deltas 0, 0, 2 */
+    n = build_batch(buf, 3, 100, 10, 0);
+    buf[GR_BATCH_HEADER_SIZE + 17 + 3] = 0;
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
+    assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), 0);
+    assert_false(rs.offsets_in_order);
+    /* a broken record still fails as in gr_batch_check_records */
+    n = build_batch(buf, 3, 100, 10, GR_COMPRESSION_GZIP);
+    h_put32(buf + GR_BOFF_RECORD_COUNT, 2);
+    h_put32(buf + GR_BOFF_LAST_DELTA, 1);
+    fix_crc(buf);
+    assert_int_equal(gr_batch_check_into(buf, n, &bi, &rs), 0);
+    assert_int_equal(gr_batch_check_records_into(buf, &bi, &rs), GR_EINVAL);
+}
+
+static void test_any_transactional(void **state)
+{
+    (void)state;
+    size_t n = build_batch(buf, 2, 100, 10, 0);
+    size_t m = build_batch(buf + n, 2, 100, 10, 0);
+    assert_false(gr_batch_any_transactional(buf, n + m));
+    buf[n + GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_TRANSACTIONAL;
+    assert_true(gr_batch_any_transactional(buf, n + m));
+    /* headers only: a batch cut short still shows its attributes */
+    assert_true(gr_batch_any_transactional(buf, n + GR_BATCH_HEADER_SIZE));
+    assert_false(gr_batch_any_transactional(buf, n + GR_BATCH_HEADER_SIZE - 1));
+    /* a legacy message set or garbage is not transactional */
+    buf[GR_BOFF_MAGIC] = 1;
+    assert_false(gr_batch_any_transactional(buf, n + m));
+    buf[GR_BOFF_MAGIC] = 2;
+    h_put32(buf + GR_BOFF_LENGTH, 3);
+    assert_false(gr_batch_any_transactional(buf, n + m));
+    assert_false(gr_batch_any_transactional(buf, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +430,8 @@ int main(void)
         cmocka_unit_test(test_legacy),
         cmocka_unit_test(test_fuzz_no_crash),
         cmocka_unit_test(test_decompress),
+        cmocka_unit_test(test_records_say),
+        cmocka_unit_test(test_any_transactional),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -604,13 +604,17 @@ static void test_headers_compressed_control(void **state)
     size_t zl = gzip_batch(p, len, z);
     gr_batch_builder_free(&b);
     gr_append_info_t info;
-    assert_int_equal(gr_log_append(log, z, zl, 5, true, gr_now_ms(), &info), 0);
-    /* a control batch (commit marker) */
+    /* a transaction coordinator's writes: a transactional batch and a
+     * control batch (commit marker); refused from a client */
+    assert_int_equal(gr_log_append(log, z, zl, 5, true, gr_now_ms(), &info), GR_EINVAL);
+    assert_int_equal(gr_log_append_as(log, z, zl, 5, true, GR_APPEND_COORDINATOR, gr_now_ms(), &info), 0);
     gr_batch_builder_init(&b, 0, 2000);
     static const uint8_t ckey[] = {0, 0, 0, 1}, cval[] = {0, 0, 0, 0, 0, 0};
     gr_batch_builder_add(&b, 0, 2000, ckey, 4, cval, 6);
     p = gr_batch_builder_finish(&b, GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 77, 3, -1, &len);
-    assert_int_equal(gr_log_append(log, p, len, 5, true, gr_now_ms(), &info), 0);
+    assert_int_equal(gr_log_append(log, p, len, 5, true, gr_now_ms(), &info), GR_EINVAL);
+    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+    assert_int_equal(gr_log_append_as(log, p, len, 5, true, GR_APPEND_COORDINATOR, gr_now_ms(), &info), 0);
     gr_batch_builder_free(&b);
     /* a keyless record is refused */
     gr_batch_builder_init(&b, 0, 3000);

@@ -665,6 +665,199 @@ static void test_sync_prepare_done(void **state)
     assert_int_equal(gr_log_close(log), GR_EIO);
 }
 
+/* Read back the stored batch holding `offset` into b (at least 61 bytes
+ * large, up to cap); returns its size. */
+static int32_t stored_batch(gr_log_t *log, int64_t offset, uint8_t *b, size_t cap)
+{
+    gr_log_slice_t s;
+    assert_int_equal(gr_log_read(log, offset, 1, INT64_MAX, true, &s), 0);
+    assert_true(s.len >= GR_BATCH_HEADER_SIZE && (size_t)s.len <= cap);
+    assert_int_equal(pread(s.file->fd, b, (size_t)s.len, s.pos), s.len);
+    gr_batch_info_t bi;
+    assert_int_equal(gr_batch_check(b, (size_t)s.len, &bi), 0);    /* CRC included */
+    return s.len;
+}
+
+/* What librdkafka sends for records produced without a timestamp: every
+ * record at -1, the header's maxTimestamp 0.  The segment's largest
+ * timestamp comes from the records (none: the file's modification time
+ * stands in), so retention does not take it for data from 1970. */
+static void test_no_timestamp_retention(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.retention_ms = 60 * 1000;
+    gr_log_t *log = open_log(&c, true, 0);
+    size_t n = build_batch(buf, 1, -1, 10, 0);
+    h_put64(buf + GR_BOFF_MAX_TS, 0);
+    fix_crc(buf);
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, gr_now_ms(), &info), 0);
+    append_ok(log, 1, -1, 10, 0);               /* header and records agree: -1 */
+    assert_int_equal(gr_log_housekeep(log, gr_now_ms() + 1000), 0);
+    assert_int_equal(gr_log_start_offset(log), 0);
+    /* the stored header says what the records say (Kafka rewrites it) */
+    uint8_t b[512];
+    stored_batch(log, 0, b, sizeof(b));
+    assert_int_equal((int64_t)gr_be64(b + GR_BOFF_MAX_TS), -1);
+    int64_t off, ts;
+    assert_int_equal(gr_log_max_timestamp(log, &off, &ts), 0);
+    assert_int_equal(ts, -1);
+    assert_int_equal(gr_log_offset_for_timestamp(log, 0, &ts), -1);
+    /* after a restart too (index rebuilt from the files) */
+    gr_log_close(log);
+    log = open_log(&c, false, 0);
+    assert_int_equal(gr_log_housekeep(log, gr_now_ms() + 1000), 0);
+    assert_int_equal(gr_log_end_offset(log), 2);
+    gr_log_close(log);
+    log = open_log(&c, true, 0);
+    assert_int_equal(gr_log_housekeep(log, gr_now_ms() + 1000), 0);
+    /* the modification time does expire it in the end */
+    assert_true(gr_log_housekeep(log, gr_now_ms() + 2 * 60 * 1000) > 0);
+    assert_int_equal(gr_log_start_offset(log), 2);
+    gr_log_close(log);
+}
+
+/* Header fields a client may get wrong or forge: maxTimestamp far from
+ * the records', the delete-horizon bit (the cleaner's), record offset
+ * deltas that are not 0..n-1. */
+static void test_hostile_header_fields(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.retention_ms = 3600 * 1000;
+    gr_log_t *log = open_log(&c, true, 0);
+    gr_append_info_t info;
+    uint8_t b[4096];
+    int64_t now = gr_now_ms(), off, ts;
+
+    /* maxTimestamp in the far future: retention would never delete it */
+    size_t n = build_batch(buf, 3, 1000, 10, 0);
+    h_put64(buf + GR_BOFF_MAX_TS, (uint64_t)INT64_MAX);
+    fix_crc(buf);
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, now, &info), 0);
+    stored_batch(log, 0, b, sizeof(b));
+    assert_int_equal((int64_t)gr_be64(b + GR_BOFF_MAX_TS), 1002);
+    assert_int_equal(gr_log_max_timestamp(log, &off, &ts), 0);
+    assert_int_equal(ts, 1002);
+
+    /* maxTimestamp 0 on records of now: retention would delete them */
+    n = build_batch(buf, 3, now, 10, GR_COMPRESSION_GZIP);
+    h_put64(buf + GR_BOFF_MAX_TS, 0);
+    fix_crc(buf);
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, now, &info), 0);
+    stored_batch(log, 3, b, sizeof(b));
+    assert_int_equal((int64_t)gr_be64(b + GR_BOFF_MAX_TS), now + 2);
+    assert_int_equal(gr_log_max_timestamp(log, &off, &ts), 0);
+    assert_int_equal(ts, now + 2);
+    assert_int_equal(off, 5);
+
+    /* the delete-horizon bit is the cleaner's: cleared */
+    n = build_batch(buf, 2, now, 10, 0);
+    buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_DELETE_HORIZON;
+    fix_crc(buf);
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, now, &info), 0);
+    stored_batch(log, 6, b, sizeof(b));
+    assert_int_equal(b[GR_BOFF_ATTRIBUTES + 1] & GR_ATTR_DELETE_HORIZON, 0);
+
+    /* offset deltas must be 0..n-1 (here 0, 0, 2) */
+    n = build_batch(buf, 3, now, 10, 0);
+    uint8_t *r = buf + GR_BATCH_HEADER_SIZE;
+    r += 1 + 1 + 1;                 /* length, attributes, ts delta 0 */
+    assert_int_equal(*r, 0);        /* offset delta 0 */
+    r += 1 + 1 + 1 + 10 + 1;        /* key -1, value length, value, headers */
+    r += 1 + 1 + 1;                 /* next record: length, attributes, ts delta */
+    assert_int_equal(*r, 2);        /* zig-zag 1 */
+    *r = 0;
+    fix_crc(buf);
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, now, &info), GR_EINVAL);
+    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+
+    /* timestamps that overflow baseTimestamp + delta wrap as Java's do */
+    n = build_batch(buf, 5, 0, 10, 0);
+    h_put64(buf + GR_BOFF_BASE_TS, (uint64_t)(INT64_MAX - 2));
+    h_put64(buf + GR_BOFF_MAX_TS, 7);
+    assert_int_equal(buf[GR_BATCH_HEADER_SIZE + 2], 0);
+    buf[GR_BATCH_HEADER_SIZE + 2] = 10;        /* first record: delta 5, past INT64_MAX */
+    fix_crc(buf);
+    assert_int_equal(gr_log_append(log, buf, n, 0, true, now, &info), 0);
+    stored_batch(log, 8, b, sizeof(b));
+    assert_int_equal((int64_t)gr_be64(b + GR_BOFF_MAX_TS), INT64_MAX);
+    assert_int_equal(gr_log_offset_for_timestamp(log, INT64_MAX - 1, &ts), 9);
+    assert_int_equal(ts, INT64_MAX - 1);
+    assert_int_equal(gr_log_end_offset(log), 13);
+    gr_log_close(log);
+}
+
+/* Produce-only rules (Kafka's LogValidator for AppendOrigin.CLIENT):
+ * no control batches, no producer ids this broker never issued, no
+ * transactional batches, no LogAppendTime set by a producer. */
+static void test_client_batch_flags(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    gr_log_t *log = open_log(&c, true, 0);
+    gr_append_info_t info;
+    int64_t now = gr_now_ms();
+    struct {
+        uint16_t attr;
+        int64_t pid;
+        int32_t seq;
+        int16_t err;
+        int rc;
+    } cases[] = {
+        {GR_ATTR_CONTROL, -1, -1, KERR_INVALID_RECORD, GR_EINVAL},
+        {GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_RECORD, GR_EINVAL},
+        {0, 7, -1, KERR_INVALID_RECORD, GR_EINVAL},
+        {0, 7, 0, KERR_UNKNOWN_PRODUCER_ID, GR_EINVAL},
+        {0, 0, 5, KERR_UNKNOWN_PRODUCER_ID, GR_EINVAL},
+        {GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_PRODUCER_ID_MAPPING, GR_EINVAL},
+        {GR_ATTR_TRANSACTIONAL, -1, -1, KERR_INVALID_PRODUCER_ID_MAPPING, GR_EINVAL},
+        {GR_ATTR_TIMESTAMP_TYPE, -1, -1, KERR_INVALID_TIMESTAMP, GR_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = build_batch(buf, 2, now, 10, 0);
+        buf[GR_BOFF_ATTRIBUTES + 1] |= (uint8_t)cases[i].attr;
+        h_put64(buf + GR_BOFF_PRODUCER_ID, (uint64_t)cases[i].pid);
+        buf[GR_BOFF_PRODUCER_EPOCH] = buf[GR_BOFF_PRODUCER_EPOCH + 1] = 0;
+        h_put32(buf + GR_BOFF_BASE_SEQ, (uint32_t)cases[i].seq);
+        fix_crc(buf);
+        /* behind a good batch: nothing of the request is written */
+        size_t m = build_batch(buf + n, 1, now, 10, 0);
+        memmove(buf + m, buf, n);
+        build_batch(buf, 1, now, 10, 0);
+        assert_int_equal(gr_log_append(log, buf, n + m, 0, true, now, &info), cases[i].rc);
+        assert_int_equal(info.error_code, cases[i].err);
+        assert_int_equal(gr_log_end_offset(log), 0);
+    }
+    /* legacy (magic 1) LogAppendTime from a producer */
+    uint8_t m[64];
+    size_t q = 16;
+    m[q++] = 1;
+    m[q++] = 0x08;
+    h_put64(m + q, 4242);
+    q += 8;
+    h_put32(m + q, (uint32_t)-1);
+    q += 4;
+    h_put32(m + q, 3);
+    q += 4;
+    memcpy(m + q, "abc", 3);
+    q += 3;
+    h_put64(m, 0);
+    h_put32(m + 8, (uint32_t)(q - 12));
+    h_put32(m + 12, gr_crc32(0, m + 16, q - 16));
+    assert_int_equal(gr_log_append(log, m, q, 0, true, now, &info), GR_EINVAL);
+    assert_int_equal(info.error_code, KERR_INVALID_TIMESTAMP);
+    /* the broker's own batches (a transaction coordinator's markers) */
+    size_t n = build_batch(buf, 1, now, 10, 0);
+    buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL;
+    h_put64(buf + GR_BOFF_PRODUCER_ID, 7);
+    fix_crc(buf);
+    assert_int_equal(gr_log_append_as(log, buf, n, 0, true, GR_APPEND_COORDINATOR, now, &info), 0);
+    assert_int_equal(gr_log_end_offset(log), 1);
+    gr_log_close(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -686,6 +879,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_legacy_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_prepare_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_timestamp_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_header_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_batch_flags, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
