@@ -133,7 +133,7 @@ static int64_t rlen(rd_t *r, bool compact, bool bytes32)
 /* A string's bytes in held form (src/jstr.h), malloc'ed. */
 static char *held(const void *p, size_t n)
 {
-    char *s = malloc(GR_JSTR_CANON_MAX(n));
+    char *s = malloc(gr_jstr_canon(p, n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
     if (!s)
         abort();
     gr_jstr_canon(p, n, GR_JSTR_WIRE, s, GR_JSTR_HELD);

@@ -172,7 +172,7 @@ const char *gr_req_held(gr_req_t *req, gr_str_t s)
     const char *p = s.p ? s.p : "";
     if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
         return gr_arena_strndup(&req->arena, p, len);
-    char *out = gr_arena_alloc(&req->arena, GR_JSTR_CANON_MAX(len));
+    char *out = gr_arena_alloc(&req->arena, gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
     gr_jstr_canon(p, len, GR_JSTR_WIRE, out, GR_JSTR_HELD);
     return out;
 }

@@ -961,7 +961,7 @@ static char *strdup_or_null(gr_str_t s)
     size_t len = (size_t)s.len;
     if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
         return gr_strndup(p, len);
-    char *o = gr_malloc(GR_JSTR_CANON_MAX(len));
+    char *o = gr_malloc(gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
     gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD);
     return o;
 }
@@ -973,7 +973,7 @@ static gr_str_t held_tmp(gr_str_t s)
     size_t len = (size_t)GR_MAX(s.len, 0);
     if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
         return (gr_str_t){p, (int32_t)len};
-    char *o = gr_arena_alloc(&C.arena, GR_JSTR_CANON_MAX(len));
+    char *o = gr_arena_alloc(&C.arena, gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
     return (gr_str_t){o, (int32_t)gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD)};
 }
 

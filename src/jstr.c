@@ -129,9 +129,11 @@ size_t gr_jstr_canon(const void *in, size_t len, int in_flags, char *out, int ou
         uint32_t cp;
         bool ok;
         p += decode_one(p, end, in_flags, &cp, &ok);
-        o += put_utf8(cp, out_flags, out + o);
+        char tmp[4];
+        o += put_utf8(cp, out_flags, out ? out + o : tmp);
     }
-    out[o] = '\0';
+    if (out)
+        out[o] = '\0';
     return o;
 }
 

@@ -43,9 +43,9 @@
 
 /* The canonical bytes of in[0..len) (wire bytes, or held form with
  * GR_JSTR_HELD in in_flags), written in held form when out_flags has
- * GR_JSTR_HELD, else as wire bytes.  out must hold GR_JSTR_CANON_MAX(len)
- * bytes; it is NUL-terminated.  Returns the length written (NUL not
- * counted). */
+ * GR_JSTR_HELD, else as wire bytes.  out must hold the returned length + 1
+ * (at most GR_JSTR_CANON_MAX(len)); it is NUL-terminated.  Returns the
+ * length (NUL not counted); out NULL: only the length. */
 size_t gr_jstr_canon(const void *in, size_t len, int in_flags, char *out, int out_flags);
 
 /* Is in[0..len) already canonical in the given form (so that

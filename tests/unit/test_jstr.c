@@ -98,6 +98,7 @@ static void test_java_vectors(void **state)
         assert_int_equal(gr_jstr_length(v->in, v->len, GR_JSTR_WIRE), v->jlen);
         size_t n = gr_jstr_canon(v->in, v->len, GR_JSTR_WIRE, out, GR_JSTR_WIRE);
         assert_int_equal(n, v->clen);
+        assert_int_equal(gr_jstr_canon(v->in, v->len, GR_JSTR_WIRE, NULL, GR_JSTR_WIRE), v->clen);
         assert_memory_equal(out, v->canon, n);
         assert_true(n <= GR_JSTR_CANON_MAX(v->len) - 1);
         assert_int_equal(gr_jstr_is_canon(v->in, v->len, GR_JSTR_WIRE),
@@ -106,6 +107,7 @@ static void test_java_vectors(void **state)
         /* the held form: NUL-free, same String, same hash, back to the same bytes */
         size_t h = gr_jstr_canon(v->in, v->len, GR_JSTR_WIRE, held, GR_JSTR_HELD);
         assert_int_equal(strlen(held), h);
+        assert_int_equal(gr_jstr_canon(v->in, v->len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD), h);
         assert_true(gr_jstr_is_canon(held, h, GR_JSTR_HELD));
         assert_int_equal(gr_jstr_hash(held, h, GR_JSTR_HELD), v->hash);
         assert_int_equal(gr_jstr_partition(held, h, GR_JSTR_HELD, 50), v->part50);
