@@ -58,10 +58,13 @@ enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
 /* --------------------------------------------------------------- helpers */
 
-/* A NUL-terminated arena copy of a wire string ("" for null). */
+/* A wire string (config names and values, broker ids) as a C string in
+ * the arena, "" for null: in the held form of jstr.h, so that a NUL inside
+ * cannot cut "retention.ms\0junk" down to a valid key or value. */
 static char *cstr(gr_req_t *req, gr_str_t s)
 {
-    return gr_arena_strndup(&req->arena, s.len > 0 ? s.p : "", s.len > 0 ? (size_t)s.len : 0);
+    const char *h = gr_req_held(req, s);
+    return (char *)(h ? h : "");
 }
 
 static gr_str_t str_of(const char *s)
