@@ -108,7 +108,7 @@ void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
         for (int32_t i = 0; i < n; i++) {
             gr_FindCoordinatorResponse_Coordinator_t *c = &resp.Coordinators[i];
             int16_t err = coordinator_for(key_type);
-            c->Key = r.CoordinatorKeys[i];
+            c->Key = ostr(req, cstr(req, r.CoordinatorKeys[i]));    /* Kafka echoes the String it read */
             c->ErrorCode = err;
             c->ErrorMessage = err == KERR_NONE ? GR_STR_NULL : ostr(req, error_message(err));
             c->NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;

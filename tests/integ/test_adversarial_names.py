@@ -449,6 +449,27 @@ def test_ids_that_java_decodes_alike_are_one_group(broker, canary):
     groups = list_groups(broker)
     assert b"same\xef\xbf\xbd" in groups and b"same\xff" not in groups, groups
     assert describe(broker, b"same\xfe")["group_id"] == b"same\xef\xbf\xbd"
+    # FindCoordinator v4 echoes each key as Kafka re-encodes it
+    keys = [b"same\xfe", b"nul\x00key"]
+    body = kp.i8(0) + kp.compact_array([kp.compact_string(k) for k in keys]) + kp.TAGS0
+    sk = kp.connect(broker.bootstrap)
+    try:
+        sk.sendall(kp.request(10, 4, 5, body, flexible=True))
+        r = RawReader(kp.recv_frame(sk))
+    finally:
+        sk.close()
+    assert r.i32() == 5
+    r.tags()
+    r.i32()
+    got = []
+    for _ in range(r.uvarint() - 1):
+        k = r.take(r.uvarint() - 1)
+        r.i32(), r.take(r.uvarint() - 1), r.i32()
+        got.append((bytes(k), r.i16()))
+        n = r.uvarint()
+        r.take(max(n - 1, 0))
+        r.tags()
+    assert got == [(b"same\xef\xbf\xbd", 0), (b"nul\x00key", 0)], got
     restart(broker)
     assert fetch_offsets(broker, b"same\xc0", {t: [0]})[(t, 0)] == (7, b"m\xef\xbf\xbd\x00", 0)
     assert delete_groups(broker, [b"same\xfe", b"same\xff"]) == {b"same\xef\xbf\xbd": 0}
