@@ -9,7 +9,8 @@
  * U+FFFD however many bytes it has, and a bad continuation byte is decoded
  * again as the start of the next character.  Everything else (canonical
  * bytes, hashCode, escaping) walks the input with it.  The unit test
- * (tests/unit/test_jstr.c) holds vectors computed by Java 17.
+ * (tests/unit/test_jstr.c) holds vectors computed by Java 17
+ * (tools/JStrVectors.java).
  */
 #include "jstr.h"
 

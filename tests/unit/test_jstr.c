@@ -6,7 +6,8 @@
  * % 50 and the String's length().  They cover valid ids, NUL bytes, overlong,
  * truncated, surrogate, 4-byte and malformed sequences.  (The C
  * implementation was also compared with Java on about a million generated
- * inputs, every 1- and 2-byte string among them.)
+ * inputs, every 1- and 2-byte string among them.)  tools/JStrVectors.java
+ * computes them.
  */
 #include <stdarg.h>
 #include <stddef.h>
