@@ -62,8 +62,9 @@ $(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icli -c $< -o $@
 
-# the CLI is a librdkafka client; it shares no code with the broker
-$(BUILD)/gregor: $(CLI_OBJ)
+# the CLI is a librdkafka client; it shares with the broker only src/jstr.c
+# (Kafka's strings as Java Strings: group placement, escaping)
+$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/jstr.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgregor.a

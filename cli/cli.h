@@ -12,6 +12,8 @@
 #ifndef GR_CLI_H
 #define GR_CLI_H
 
+#include "jstr.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -78,6 +80,14 @@ void cli_kv_free(cli_kv_t *kv);
 int cli_kv_arg(cli_kv_t *kv, const char *a, const char *opt);
 /* A Java properties file ("k=v" / "k: v", '#'/'!' comments); -1 after an error line. */
 int cli_kv_file(cli_kv_t *kv, const char *path);
+
+/* A string from the broker (or the user) as it may be printed: s itself
+ * when it is plain text, else a copy with control characters, bytes that
+ * are not UTF-8 and the like escaped (gr_jstr_escape of src/jstr.h) so that
+ * no group, member or client id can forge output or drive the terminal.
+ * flags: GR_JSTR_WIRE for strings as received, GR_JSTR_HELD for strings
+ * read with cli_held.  Copies live until exit.  NULL stays NULL. */
+const char *cli_esc(const char *s, int flags);
 
 /* Print "Error: <fmt>" to stderr (cli_verr: from a va_list). */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

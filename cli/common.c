@@ -3,12 +3,43 @@
  * shared by every gregor subcommand (see cli.h).
  */
 #include "cli.h"
+#include "jstr.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+static char **esc_copies;
+static size_t nesc;
+
+static void esc_free(void)
+{
+    for (size_t i = 0; i < nesc; i++)
+        free(esc_copies[i]);
+    free(esc_copies);
+    esc_copies = NULL;
+    nesc = 0;
+}
+
+const char *cli_esc(const char *s, int flags)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s), need = gr_jstr_escape(s, n, flags, NULL, 0);
+    if (need == n)                  /* escaping only ever grows what it changes */
+        return s;
+    char *e = malloc(need + 1), **l = realloc(esc_copies, (nesc + 1) * sizeof(char *));
+    if (!e || !l)
+        abort();
+    if (!esc_copies)
+        atexit(esc_free);
+    esc_copies = l;
+    esc_copies[nesc++] = e;
+    gr_jstr_escape(s, n, flags, e, need + 1);
+    return e;
+}
 
 void cli_verr(const char *fmt, va_list ap)
 {

@@ -366,6 +366,7 @@ static bool is_rebalancing(rd_kafka_consumer_group_state_t s)
 /* Kafka's shouldPrintMemberState: banner or error; true if rows follow. */
 static bool print_state_banner(cg_t *c, const char *group, rd_kafka_consumer_group_state_t st, size_t rows)
 {
+    group = cli_esc(group, GR_JSTR_WIRE);
     if (st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD || st == RD_KAFKA_CONSUMER_GROUP_STATE_UNKNOWN) {
         fail(c, "Consumer group '%s' does not exist.", group);
         return false;
@@ -457,13 +458,13 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
             const rd_kafka_topic_partition_t *ce = rd_kafka_topic_partition_list_find(co, t, pp);
             rows[nr++] = (orow_t){.topic = NULL, .part = pp, .off = ce ? ce->offset : -1,
                                   .leo = log_offset(c, t, pp, true),
-                                  .cid = rd_kafka_MemberDescription_consumer_id(ms[i].m),
-                                  .host = rd_kafka_MemberDescription_host(ms[i].m),
-                                  .client = rd_kafka_MemberDescription_client_id(ms[i].m)};
+                                  .cid = cli_esc(rd_kafka_MemberDescription_consumer_id(ms[i].m), GR_JSTR_WIRE),
+                                  .host = cli_esc(rd_kafka_MemberDescription_host(ms[i].m), GR_JSTR_WIRE),
+                                  .client = cli_esc(rd_kafka_MemberDescription_client_id(ms[i].m), GR_JSTR_WIRE)};
             /* topic strings must outlive p: point at the assignment list's copy */
             const rd_kafka_topic_partition_t *orig =
                 rd_kafka_topic_partition_list_find(member_parts(ms[i].m), t, pp);
-            rows[nr - 1].topic = orig->topic;
+            rows[nr - 1].topic = cli_esc(orig->topic, GR_JSTR_WIRE);
         }
         rd_kafka_topic_partition_list_destroy(p);
     }
@@ -471,10 +472,11 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
         const rd_kafka_topic_partition_t *e = &co->elems[j];
         if (rd_kafka_topic_partition_list_find(assigned, e->topic, e->partition))
             continue;
-        rows[nr++] = (orow_t){e->topic, e->partition, e->offset, log_offset(c, e->topic, e->partition, true),
-                              MISSING, MISSING, MISSING};
+        rows[nr++] = (orow_t){cli_esc(e->topic, GR_JSTR_WIRE), e->partition, e->offset,
+                              log_offset(c, e->topic, e->partition, true), MISSING, MISSING, MISSING};
     }
     if (print_state_banner(c, group, st, nr)) {
+        group = cli_esc(group, GR_JSTR_WIRE);
         size_t wg = maxz(15, strlen(group)), wt = 15, wc = 15, wh = 15;
         for (size_t i = 0; i < nr; i++) {
             wt = maxz(wt, strlen(rows[i].topic));
@@ -530,7 +532,8 @@ static char *assignment_str(const rd_kafka_topic_partition_list_t *p)
     out[0] = '\0';
     for (int i = 0; i < s->cnt; i++) {
         bool newt = i == 0 || strcmp(s->elems[i].topic, s->elems[i - 1].topic);
-        size_t need = strlen(s->elems[i].topic) + 16;
+        const char *topic = cli_esc(s->elems[i].topic, GR_JSTR_WIRE);
+        size_t need = strlen(topic) + 16;
         if (len + need >= cap) {
             cap = (len + need) * 2;
             out = realloc(out, cap);
@@ -538,13 +541,33 @@ static char *assignment_str(const rd_kafka_topic_partition_list_t *p)
                 abort();
         }
         if (newt)
-            len += (size_t)sprintf(out + len, "%s%s:%" PRId32, i ? ";" : "", s->elems[i].topic,
-                                   s->elems[i].partition);
+            len += (size_t)sprintf(out + len, "%s%s:%" PRId32, i ? ";" : "", topic, s->elems[i].partition);
         else
             len += (size_t)sprintf(out + len, ",%" PRId32, s->elems[i].partition);
     }
     rd_kafka_topic_partition_list_destroy(s);
     return out;
+}
+
+/* The strings of a member as they may be printed. */
+static const char *m_cid(const rd_kafka_MemberDescription_t *m)
+{
+    return cli_esc(rd_kafka_MemberDescription_consumer_id(m), GR_JSTR_WIRE);
+}
+
+static const char *m_host(const rd_kafka_MemberDescription_t *m)
+{
+    return cli_esc(rd_kafka_MemberDescription_host(m), GR_JSTR_WIRE);
+}
+
+static const char *m_client(const rd_kafka_MemberDescription_t *m)
+{
+    return cli_esc(rd_kafka_MemberDescription_client_id(m), GR_JSTR_WIRE);
+}
+
+static const char *m_instance(const rd_kafka_MemberDescription_t *m)
+{
+    return cli_esc(rd_kafka_MemberDescription_group_instance_id(m), GR_JSTR_WIRE);
 }
 
 static void describe_members(cg_t *c, const rd_kafka_ConsumerGroupDescription_t *d, bool verbose)
@@ -564,12 +587,12 @@ static void describe_members(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
     if (print_state_banner(c, group, st, nm)) {
         for (size_t i = 0; i < nm; i++) {
             const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(d, i);
-            const char *gi = rd_kafka_MemberDescription_group_instance_id(m);
-            wg = maxz(wg, strlen(group));
-            wc = maxz(wc, strlen(rd_kafka_MemberDescription_consumer_id(m)));
+            const char *gi = m_instance(m);
+            wg = maxz(wg, strlen(cli_esc(group, GR_JSTR_WIRE)));
+            wc = maxz(wc, strlen(m_cid(m)));
             wi = maxz(wi, gi ? strlen(gi) : 0);
-            wh = maxz(wh, strlen(rd_kafka_MemberDescription_host(m)));
-            wcl = maxz(wcl, strlen(rd_kafka_MemberDescription_client_id(m)));
+            wh = maxz(wh, strlen(m_host(m)));
+            wcl = maxz(wcl, strlen(m_client(m)));
             inst = inst || (gi && *gi);
             as[i] = assignment_str(member_parts(m));
             wca = maxz(wca, strlen(as[i]));
@@ -586,20 +609,19 @@ static void describe_members(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
         printf("%-15s %-*s %-15s %-*s", "CURRENT-EPOCH", (int)wca, "CURRENT-ASSIGNMENT", "TARGET-EPOCH", (int)wta,
                "TARGET-ASSIGNMENT");
     printf("\n");
+    group = cli_esc(group, GR_JSTR_WIRE);
     for (size_t i = 0; i < nm && as[i]; i++) {
         const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(d, i);
         const rd_kafka_topic_partition_list_t *p = member_parts(m);
-        const char *gi = rd_kafka_MemberDescription_group_instance_id(m);
+        const char *gi = m_instance(m);
         char np[16];
         snprintf(np, sizeof(np), "%d", p ? p->cnt : 0);
         if (inst)
-            printf("%-*s %-*s %-*s %-*s %-*s %-15s ", (int)wg, group, (int)wc,
-                   rd_kafka_MemberDescription_consumer_id(m), (int)wi, gi ? gi : "", (int)wh,
-                   rd_kafka_MemberDescription_host(m), (int)wcl, rd_kafka_MemberDescription_client_id(m), np);
+            printf("%-*s %-*s %-*s %-*s %-*s %-15s ", (int)wg, group, (int)wc, m_cid(m), (int)wi, gi ? gi : "",
+                   (int)wh, m_host(m), (int)wcl, m_client(m), np);
         else
-            printf("%-*s %-*s %-*s %-*s %-15s ", (int)wg, group, (int)wc, rd_kafka_MemberDescription_consumer_id(m),
-                   (int)wh, rd_kafka_MemberDescription_host(m), (int)wcl, rd_kafka_MemberDescription_client_id(m),
-                   np);
+            printf("%-*s %-*s %-*s %-*s %-15s ", (int)wg, group, (int)wc, m_cid(m), (int)wh, m_host(m), (int)wcl,
+                   m_client(m), np);
         if (verbose)
             printf("%-15s %-*s %-15s %-*s", MISSING, (int)wca, as[i], MISSING, (int)wta, MISSING);
         printf("\n");
@@ -617,6 +639,7 @@ static void describe_state(cg_t *c, const rd_kafka_ConsumerGroupDescription_t *d
     rd_kafka_consumer_group_state_t st = rd_kafka_ConsumerGroupDescription_state(d);
     if (!print_state_banner(c, group, st, 1))
         return;
+    group = cli_esc(group, GR_JSTR_WIRE);
     const rd_kafka_Node_t *n = rd_kafka_ConsumerGroupDescription_coordinator(d);
     char coord[300];
     if (n)
@@ -624,7 +647,7 @@ static void describe_state(cg_t *c, const rd_kafka_ConsumerGroupDescription_t *d
                  rd_kafka_Node_id(n));
     else
         snprintf(coord, sizeof(coord), MISSING);
-    const char *as = rd_kafka_ConsumerGroupDescription_partition_assignor(d);
+    const char *as = cli_esc(rd_kafka_ConsumerGroupDescription_partition_assignor(d), GR_JSTR_WIRE);
     if (!as || !*as)
         as = MISSING;
     int wc = (int)maxz(25, strlen(coord)), wg = (int)maxz(15, strlen(group));
@@ -740,17 +763,18 @@ static void do_list(cg_t *c)
         return;
     if (!with_state) {
         for (size_t i = 0; i < g.n; i++)
-            printf("%s\n", g.name[i]);
+            printf("%s\n", cli_esc(g.name[i], GR_JSTR_WIRE));
     } else {
         size_t w = 15;
         for (size_t i = 0; i < g.n; i++)
             if (!filter || want[g.state[i]])
-                w = maxz(w, strlen(g.name[i]));
+                w = maxz(w, strlen(cli_esc(g.name[i], GR_JSTR_WIRE)));
         w += 10;
         printf("%-*s %-20s\n", (int)w, "GROUP", "STATE");
         for (size_t i = 0; i < g.n; i++)
             if (!filter || want[g.state[i]])
-                printf("%-*s %-20s\n", (int)w, g.name[i], rd_kafka_consumer_group_state_name(g.state[i]));
+                printf("%-*s %-20s\n", (int)w, cli_esc(g.name[i], GR_JSTR_WIRE),
+                       rd_kafka_consumer_group_state_name(g.state[i]));
     }
     glist_free(&g);
 }
@@ -808,7 +832,7 @@ static void do_delete(cg_t *c)
     if (!nfail) {
         printf("Deletion of requested consumer groups (");
         for (size_t i = 0; i < nr; i++)
-            printf("%s'%s'", i ? ", " : "", rd_kafka_group_result_name(gr[i]));
+            printf("%s'%s'", i ? ", " : "", cli_esc(rd_kafka_group_result_name(gr[i]), GR_JSTR_WIRE));
         printf(") was successful.\n");
     } else {
         fail(c, "Deletion of some consumer groups failed:");
@@ -819,13 +843,14 @@ static void do_delete(cg_t *c)
             note_err(c, rd_kafka_error_code(e));
             char ex[512];
             kexc(ex, sizeof(ex), rd_kafka_error_code(e));
-            fprintf(stderr, "* Group '%s' could not be deleted due to: %s\n", rd_kafka_group_result_name(gr[i]), ex);
+            fprintf(stderr, "* Group '%s' could not be deleted due to: %s\n",
+                    cli_esc(rd_kafka_group_result_name(gr[i]), GR_JSTR_WIRE), ex);
         }
         if (nfail < nr) {
             printf("\nThese consumer groups were deleted successfully: ");
             for (size_t i = 0, k = 0; i < nr; i++)
                 if (!rd_kafka_group_result_error(gr[i]))
-                    printf("%s'%s'", k++ ? ", " : "", rd_kafka_group_result_name(gr[i]));
+                    printf("%s'%s'", k++ ? ", " : "", cli_esc(rd_kafka_group_result_name(gr[i]), GR_JSTR_WIRE));
             printf("\n");
         }
     }

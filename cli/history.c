@@ -6,9 +6,15 @@
  * records compaction has not removed yet).
  *
  * How: the group lives in partition abs(String.hashCode(group)) % N of
- * __consumer_offsets (Java's hash over UTF-16 code units, Kafka's Utils.abs).
- * A librdkafka consumer assign()s that partition from its low watermark and
+ * __consumer_offsets (Java's hash over UTF-16 code units, Kafka's Utils.abs:
+ * gr_jstr_partition of src/jstr.c, the function the broker uses).  A
+ * librdkafka consumer assign()s that partition from its low watermark and
  * reads up to the high watermark; records of other groups are skipped.
+ *
+ * Strings are read as Kafka reads them (new String(bytes, UTF_8)) into the
+ * held form of src/jstr.h, so a group id is matched whole (a NUL in it
+ * included) and by Kafka's equality; everything printed that came from
+ * the records is escaped (cli_esc).
  *
  * Records (key and value: int16 version, then big-endian fields, int16-length
  * strings; version 4 values are "flexible": unsigned-varint lengths + 1 and
@@ -124,19 +130,31 @@ static int64_t rlen(rd_t *r, bool compact, bool bytes32)
     return bytes32 ? rdint(r, 4) : rdint(r, 2);
 }
 
-/* malloc'ed copy of a (nullable) string field; NULL for null or bad input */
+/* A string's bytes in held form (src/jstr.h), malloc'ed. */
+static char *held(const void *p, size_t n)
+{
+    char *s = malloc(gr_jstr_canon(p, n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
+    if (!s)
+        abort();
+    gr_jstr_canon(p, n, GR_JSTR_WIRE, s, GR_JSTR_HELD);
+    return s;
+}
+
+/* held copy of a (nullable) string field; NULL for null or bad input */
 static char *rstr(rd_t *r, bool compact)
 {
     int64_t n = rlen(r, compact, false);
     if (n < 0 || !need(r, (size_t)n))
         return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s)
-        abort();
-    memcpy(s, r->p, (size_t)n);
-    s[n] = '\0';
+    char *s = held(r->p, (size_t)n);
     r->p += n;
     return s;
+}
+
+/* for output: a held string escaped */
+static const char *E(const char *s)
+{
+    return cli_esc(s, GR_JSTR_HELD);
 }
 
 static void rbytes(rd_t *r, bool compact, const uint8_t **p, size_t *len)
@@ -300,7 +318,7 @@ static void fmt_time(char *buf, size_t n, int64_t ms)
 
 static const char *or_dash(const char *s)
 {
-    return s && *s ? s : "-";
+    return s && *s ? E(s) : "-";
 }
 
 static void print_assignment(const rd_kafka_topic_partition_list_t *l)
@@ -311,7 +329,7 @@ static void print_assignment(const rd_kafka_topic_partition_list_t *l)
     }
     for (int i = 0; i < l->cnt; i++) {
         if (i == 0 || strcmp(l->elems[i].topic, l->elems[i - 1].topic))
-            printf("%s%s:%" PRId32, i ? ";" : "", l->elems[i].topic, l->elems[i].partition);
+            printf("%s%s:%" PRId32, i ? ";" : "", E(l->elems[i].topic), l->elems[i].partition);
         else
             printf(",%" PRId32, l->elems[i].partition);
     }
@@ -359,11 +377,11 @@ static void print_generation(const gen_t *prev, const gen_t *g, int64_t ts, int6
             continue;
         const member_t *old = m->instance ? find_instance(prev, m->instance) : NULL;
         if (old && !find_member(g, old->id)) {
-            printf("%s    STATIC-REJOIN instance=%s member=%s -> %s client=%s\n", t, m->instance, old->id, m->id,
-                   or_dash(m->client));
+            printf("%s    STATIC-REJOIN instance=%s member=%s -> %s client=%s\n", t, E(m->instance), E(old->id),
+                   E(m->id), or_dash(m->client));
             continue;
         }
-        printf("%s    JOINED member=%s client=%s instance=%s host=%s assignment=", t, m->id, or_dash(m->client),
+        printf("%s    JOINED member=%s client=%s instance=%s host=%s assignment=", t, E(m->id), or_dash(m->client),
                or_dash(m->instance), or_dash(m->host));
         print_assignment(m->assignment);
         printf("\n");
@@ -375,7 +393,7 @@ static void print_generation(const gen_t *prev, const gen_t *g, int64_t ts, int6
         const member_t *rep = m->instance ? find_instance(g, m->instance) : NULL;
         if (rep && !find_member(prev, rep->id))
             continue;   /* reported as STATIC-REJOIN */
-        printf("%s    LEFT member=%s client=%s instance=%s\n", t, m->id, or_dash(m->client), or_dash(m->instance));
+        printf("%s    LEFT member=%s client=%s instance=%s\n", t, E(m->id), or_dash(m->client), or_dash(m->instance));
     }
 }
 
@@ -388,7 +406,7 @@ typedef struct poff {
 } poff_t;
 
 typedef struct hist {
-    const char *group;
+    const char *group;  /* held form */
     gen_t cur;          /* last group record (n == 0: Empty or none yet) */
     bool have_gen;
     int64_t prev_ts;    /* time of the previous record of the group */
@@ -418,7 +436,7 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
     poff_t *po = poff_get(h, topic, part);
     if (!val) {
         fmt_time(t, sizeof(t), rec_ts);
-        printf("%s  OFFSET %s-%" PRId32 " deleted\n", t, topic, part);
+        printf("%s  OFFSET %s-%" PRId32 " deleted\n", t, E(topic), part);
         po->off = -1;
         h->prev_ts = rec_ts;
         return;
@@ -433,7 +451,7 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
     int64_t cts = rdint(&r, 8);
     if (r.bad || v < 0 || v > 4) {
         fmt_time(t, sizeof(t), rec_ts);
-        printf("%s  OFFSET %s-%" PRId32 " (unreadable value version %d)\n", t, topic, part, v);
+        printf("%s  OFFSET %s-%" PRId32 " (unreadable value version %d)\n", t, E(topic), part, v);
         return;
     }
     int64_t ts = cts >= 0 ? cts : rec_ts;
@@ -455,7 +473,7 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
         snprintf(olds, sizeof(olds), "-");
     else
         snprintf(olds, sizeof(olds), "%" PRId64, old);
-    printf("%s  OFFSET %s-%" PRId32 " %s -> %" PRId64 " member=%s client=%s%s%s\n", t, topic, part, olds, off,
+    printf("%s  OFFSET %s-%" PRId32 " %s -> %" PRId64 " member=%s client=%s%s%s\n", t, E(topic), part, olds, off,
            or_dash(mid), or_dash(cid), old >= 0 && h->cur.n == 0 ? " RESET" : "",
            old >= 0 && off < old ? " REWIND" : "");
     h->prev_ts = ts;
@@ -518,49 +536,6 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
 
 /* ------------------------------------------------------------------ main */
 
-/* Kafka's partitionFor: Utils.abs(groupId.hashCode()) % partitions, with
- * Java's String.hashCode over the UTF-16 code units of the id. */
-static int32_t partition_for(const char *group, int32_t partitions)
-{
-    int32_t h = 0;
-    const unsigned char *s = (const unsigned char *)group;
-    while (*s) {
-        uint32_t cp;
-        int n;
-        if (*s < 0x80) {
-            cp = *s;
-            n = 1;
-        } else if ((*s & 0xe0) == 0xc0) {
-            cp = *s & 0x1f;
-            n = 2;
-        } else if ((*s & 0xf0) == 0xe0) {
-            cp = *s & 0x0f;
-            n = 3;
-        } else {
-            cp = *s & 0x07;
-            n = 4;
-        }
-        for (int i = 1; i < n; i++) {
-            if ((s[i] & 0xc0) != 0x80) {  /* invalid: Java would see U+FFFD */
-                cp = 0xfffd;
-                n = i;
-                break;
-            }
-            cp = cp << 6 | (s[i] & 0x3f);
-        }
-        s += n;
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = (int32_t)((uint32_t)h * 31u + (0xd800 + (cp >> 10)));
-            h = (int32_t)((uint32_t)h * 31u + (0xdc00 + (cp & 0x3ff)));
-        } else {
-            h = (int32_t)((uint32_t)h * 31u + cp);
-        }
-    }
-    int32_t a = h == INT32_MIN ? 0 : (h < 0 ? -h : h);
-    return a % partitions;
-}
-
 void cli_history_help(FILE *out)
 {
     fputs("\n--history --group g: the group's timeline from __consumer_offsets (its partition\n"
@@ -591,12 +566,15 @@ int cli_group_history(const cli_opts_t *o, const char *group)
     static const char *const extra[] = {"group.id", "gregor-history-reader", "enable.auto.commit", "false",
                                         "enable.auto.offset.store", "false", "enable.partition.eof", "true",
                                         "auto.offset.reset", "earliest", NULL};
-    hist_t h = {.group = group, .prev_ts = -1};
+    char *hg = held(group, strlen(group));
+    hist_t h = {.group = hg, .prev_ts = -1};
     rd_kafka_topic_partition_list_t *tp = NULL;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_t *rk = cli_client(o, RD_KAFKA_CONSUMER, extra);
-    if (!rk)
+    if (!rk) {
+        free(hg);
         return 1;
+    }
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, OFFSETS_TOPIC, NULL);
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout);
     rd_kafka_topic_destroy(rkt);
@@ -609,7 +587,7 @@ int cli_group_history(const cli_opts_t *o, const char *group)
         cli_err("%s does not exist: no group has committed offsets yet", OFFSETS_TOPIC);
         goto out;
     }
-    int32_t part = partition_for(group, md->topics[0].partition_cnt);
+    int32_t part = gr_jstr_partition(hg, strlen(hg), GR_JSTR_HELD, md->topics[0].partition_cnt);
     int64_t lo, hi;
     err = rd_kafka_query_watermark_offsets(rk, OFFSETS_TOPIC, part, &lo, &hi, timeout);
     if (err) {
@@ -617,7 +595,7 @@ int cli_group_history(const cli_opts_t *o, const char *group)
                 rd_kafka_err2str(err), OFFSETS_TOPIC, part);
         goto out;
     }
-    printf("# group '%s': %s-%" PRId32 ", offsets %" PRId64 "..%" PRId64 "\n", group, OFFSETS_TOPIC, part, lo, hi);
+    printf("# group '%s': %s-%" PRId32 ", offsets %" PRId64 "..%" PRId64 "\n", E(hg), OFFSETS_TOPIC, part, lo, hi);
     if (hi > lo) {
         tp = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(tp, OFFSETS_TOPIC, part)->offset = lo;
@@ -658,7 +636,7 @@ int cli_group_history(const cli_opts_t *o, const char *group)
     if (!h.records) {
         cli_err("Consumer group '%s' has no records in %s-%" PRId32 " (it never committed, or they were "
                 "compacted away).",
-                group, OFFSETS_TOPIC, part);
+                E(hg), OFFSETS_TOPIC, part);
         goto out;
     }
     rc = 0;
@@ -672,6 +650,7 @@ out:
     for (size_t i = 0; i < h.noffs; i++)
         free(h.offs[i].topic);
     free(h.offs);
+    free(hg);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;

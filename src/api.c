@@ -16,6 +16,7 @@
  *   the broker speaks).
  */
 #include "api_util.h"
+#include "jstr.h"
 #include "kerr.h"
 #include "net.h"
 
@@ -161,4 +162,28 @@ void gr_api_api_versions(gr_req_t *req, gr_rd_t *body)
     }
     resp.ThrottleTimeMs = 0;
     GR_RESPOND(req, ApiVersionsResponse, &resp);
+}
+
+const char *gr_req_held(gr_req_t *req, gr_str_t s)
+{
+    if (s.len < 0)
+        return NULL;
+    size_t len = (size_t)s.len;
+    const char *p = s.p ? s.p : "";
+    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
+        return gr_arena_strndup(&req->arena, p, len);
+    char *out = gr_arena_alloc(&req->arena, gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
+    gr_jstr_canon(p, len, GR_JSTR_WIRE, out, GR_JSTR_HELD);
+    return out;
+}
+
+gr_str_t gr_req_wire(gr_req_t *req, const char *held)
+{
+    if (!held)
+        return GR_STR_NULL;
+    size_t len = strlen(held);
+    if (!gr_jstr_has_nul(held, len))
+        return (gr_str_t){held, (int32_t)len};
+    char *out = gr_arena_alloc(&req->arena, len + 1);
+    return (gr_str_t){out, (int32_t)gr_jstr_unhold(held, len, out)};
 }

@@ -41,7 +41,7 @@ struct gr_req {
     int16_t api_version;
     int32_t correlation_id;
     bool flexible;               /* request header v2 / response header v1 */
-    const char *client_id;       /* NUL-terminated copy in arena, "" if null */
+    const char *client_id;       /* held form (jstr.h) in arena, "" if null */
     gr_req_state_t state;
     gr_arena_t arena;            /* scratch memory, freed with the request */
     gr_wr_t out;                 /* framed response once DONE */
@@ -89,6 +89,16 @@ void gr_api_versions_unsupported(gr_req_t *req);
 
 /* Peer address of a request's connection ("127.0.0.1:40312"), "-" if gone. */
 const char *gr_req_peer(const gr_req_t *req);
+
+/* Ids and other strings that Kafka reads as Java Strings (group, member,
+ * instance and client ids, protocol names, offset metadata, reasons) are
+ * kept in the held form of jstr.h: canonical, NUL-free, compared with
+ * strcmp.  gr_req_held: a wire string in held form, copied into the
+ * request's arena (NULL for a null string).  gr_req_wire: a held string as
+ * the wire bytes of a response (Kafka's re-encoding): s itself unless it
+ * holds a NUL, then an arena copy; a null string for NULL. */
+const char *gr_req_held(gr_req_t *req, gr_str_t s);
+gr_str_t gr_req_wire(gr_req_t *req, const char *held);
 
 /* Handlers (api_*.c) */
 gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metadata,

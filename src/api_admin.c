@@ -73,10 +73,13 @@ enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3 };
 
 /* --------------------------------------------------------------- helpers */
 
-/* A NUL-terminated arena copy of a wire string ("" for null). */
+/* A wire string (config names and values, broker ids) as a C string in
+ * the arena, "" for null: in the held form of jstr.h, so that a NUL inside
+ * cannot cut "retention.ms\0junk" down to a valid key or value. */
 static char *cstr(gr_req_t *req, gr_str_t s)
 {
-    return gr_arena_strndup(&req->arena, s.len > 0 ? s.p : "", s.len > 0 ? (size_t)s.len : 0);
+    const char *h = gr_req_held(req, s);
+    return (char *)(h ? h : "");
 }
 
 static gr_str_t str_of(const char *s)
@@ -173,27 +176,6 @@ static gr_str_t name_error(gr_req_t *req, gr_str_t name)
                 "Topic name \"%.*s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' "
                 "and '-'",
                 (int)len, name.p);
-}
-
-/* An existing topic whose name equals `name` once '.' and '_' are made the
- * same (their metric names would clash), other than `name` itself. */
-static const gr_topic_t *colliding_topic(gr_str_t name)
-{
-    if (name.len <= 0 || (!memchr(name.p, '.', (size_t)name.len) && !memchr(name.p, '_', (size_t)name.len)))
-        return NULL;
-    for (const gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next((gr_topic_t *)t)) {
-        if (strlen(t->name) != (size_t)name.len || !memcmp(t->name, name.p, (size_t)name.len))
-            continue;
-        bool same = true;
-        for (int32_t i = 0; i < name.len && same; i++) {
-            char a = t->name[i] == '.' ? '_' : t->name[i];
-            char b = name.p[i] == '.' ? '_' : name.p[i];
-            same = a == b;
-        }
-        if (same)
-            return t;
-    }
-    return NULL;
 }
 
 /* Check the broker ids of one manual partition assignment: a message for
@@ -384,7 +366,9 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
         p->msg = nm;
         return;
     }
-    if (gr_topic_find(ct->Name.p, (size_t)ct->Name.len)) {
+    /* the checks every creation makes (gr_topic_create does them again) */
+    const gr_topic_t *col;
+    if (gr_topic_check_new(ct->Name.p, (size_t)ct->Name.len, &col) == KERR_TOPIC_ALREADY_EXISTS) {
         p->err = KERR_TOPIC_ALREADY_EXISTS;
         p->msg = msgf(req, "Topic '%.*s' already exists.", (int)ct->Name.len, ct->Name.p);
         return;
@@ -394,7 +378,6 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
         p->msg = msgf(req, "Creation of internal topic %.*s is prohibited.", (int)ct->Name.len, ct->Name.p);
         return;
     }
-    const gr_topic_t *col = colliding_topic(ct->Name);
     if (col) {
         p->err = KERR_INVALID_TOPIC_EXCEPTION;
         p->msg = msgf(req, "Topic '%.*s' collides with existing topic: %s", (int)ct->Name.len, ct->Name.p, col->name);

@@ -6,7 +6,10 @@
  *
  * The handlers only translate between the wire (schema_gen.h) and the
  * coordinator's plain C entry points (group.h), shaping each response per
- * version as Kafka 3.7's KafkaApis / GroupCoordinatorAdapter do.
+ * version as Kafka 3.7's KafkaApis / GroupCoordinatorAdapter do.  Every
+ * string Kafka reads as a Java String (ids, protocol names, reasons) goes
+ * in through cstr() and comes back out through ostr(): the held form of
+ * jstr.h in between, so that ids are Kafka's Strings, NULs included.
  *
  * Parking: JoinGroup and SyncGroup keep a waiter in the request arena; the
  * coordinator answers it whenever the rebalance gets there (possibly
@@ -24,17 +27,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* NUL-terminated arena copy; NULL for a null string. */
+/* A wire string in held form (jstr.h), in the arena; NULL for null. */
 static const char *cstr(gr_req_t *req, gr_str_t s)
 {
-    if (s.len < 0)
-        return NULL;
-    return gr_arena_strndup(&req->arena, s.p ? s.p : "", (size_t)s.len);
+    return gr_req_held(req, s);
 }
 
-static gr_str_t ostr(const char *s)
+/* A held string (or a constant) as response bytes; null for NULL. */
+static gr_str_t ostr(gr_req_t *req, const char *s)
 {
-    return s ? (gr_str_t){s, (int32_t)strlen(s)} : GR_STR_NULL;
+    return gr_req_wire(req, s);
 }
 
 /* Kafka prints the client address as InetAddress.toString: "/127.0.0.1". */
@@ -87,14 +89,14 @@ void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
     GR_DECODE_OR_CLOSE(req, body, FindCoordinatorRequest, &r);
     int16_t v = req->api_version;
     int8_t key_type = v >= 1 ? r.KeyType : 0;
-    gr_str_t host = ostr(gr_broker.adv_host);
+    gr_str_t host = ostr(req, gr_broker.adv_host);
 
     gr_FindCoordinatorResponse_t resp;
     gr_FindCoordinatorResponse_init(&resp);
     if (v < 4) {
         int16_t err = coordinator_for(key_type);
         resp.ErrorCode = err;
-        resp.ErrorMessage = ostr(error_message(err));
+        resp.ErrorMessage = ostr(req, error_message(err));
         resp.NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;
         resp.Host = err == KERR_NONE ? host : GR_STR("");
         resp.Port = err == KERR_NONE ? gr_broker.adv_port : -1;
@@ -106,9 +108,9 @@ void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
         for (int32_t i = 0; i < n; i++) {
             gr_FindCoordinatorResponse_Coordinator_t *c = &resp.Coordinators[i];
             int16_t err = coordinator_for(key_type);
-            c->Key = r.CoordinatorKeys[i];
+            c->Key = ostr(req, cstr(req, r.CoordinatorKeys[i]));    /* Kafka echoes the String it read */
             c->ErrorCode = err;
-            c->ErrorMessage = err == KERR_NONE ? GR_STR_NULL : ostr(error_message(err));
+            c->ErrorMessage = err == KERR_NONE ? GR_STR_NULL : ostr(req, error_message(err));
             c->NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;
             c->Host = err == KERR_NONE ? host : GR_STR("");
             c->Port = err == KERR_NONE ? gr_broker.adv_port : -1;
@@ -137,14 +139,14 @@ static void join_done(gr_join_waiter_t *w, const gr_join_result_t *res)
     gr_JoinGroupResponse_init(&resp);
     resp.ErrorCode = res->error;
     resp.GenerationId = res->generation_id;
-    resp.ProtocolType = ostr(res->protocol_type);
+    resp.ProtocolType = ostr(req, res->protocol_type);
     if (req->api_version >= 7)
-        resp.ProtocolName = ostr(res->protocol_name);
+        resp.ProtocolName = ostr(req, res->protocol_name);
     else
-        resp.ProtocolName = ostr(res->protocol_name ? res->protocol_name : "");
-    resp.Leader = ostr(res->leader_id ? res->leader_id : "");
+        resp.ProtocolName = ostr(req, res->protocol_name ? res->protocol_name : "");
+    resp.Leader = ostr(req, res->leader_id ? res->leader_id : "");
     resp.SkipAssignment = res->skip_assignment;
-    resp.MemberId = ostr(res->member_id ? res->member_id : "");
+    resp.MemberId = ostr(req, res->member_id ? res->member_id : "");
     if (res->include_members && res->group) {
         const gr_group_t *g = res->group;
         resp.Members = GR_ARENA_ARRAY(req, gr_JoinGroupResponse_JoinGroupResponseMember_t, g->nmembers,
@@ -153,8 +155,8 @@ static void join_done(gr_join_waiter_t *w, const gr_join_result_t *res)
         for (const gr_member_t *m = g->members; m && i < g->nmembers; m = m->next, i++) {
             gr_JoinGroupResponse_JoinGroupResponseMember_t *jm = &resp.Members[i];
             const gr_member_protocol_t *p = gr_member_protocol(m, res->protocol_name);
-            jm->MemberId = ostr(m->member_id);
-            jm->GroupInstanceId = ostr(m->group_instance_id);
+            jm->MemberId = ostr(req, m->member_id);
+            jm->GroupInstanceId = ostr(req, m->group_instance_id);
             jm->Metadata = p ? (gr_bytes_t){p->metadata, p->metadata_len} : (gr_bytes_t){(const uint8_t *)"", 0};
         }
         resp.Members_count = i;
@@ -227,8 +229,8 @@ static void sync_respond(gr_req_t *req, const gr_sync_result_t *res)
     gr_SyncGroupResponse_t resp;
     gr_SyncGroupResponse_init(&resp);
     resp.ErrorCode = res->error;
-    resp.ProtocolType = ostr(res->protocol_type);
-    resp.ProtocolName = ostr(res->protocol_name);
+    resp.ProtocolType = ostr(req, res->protocol_type);
+    resp.ProtocolName = ostr(req, res->protocol_name);
     resp.Assignment = res->assignment && res->assignment_len > 0
                           ? (gr_bytes_t){res->assignment, res->assignment_len}
                           : (gr_bytes_t){(const uint8_t *)"", 0};
@@ -351,8 +353,8 @@ void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
                                       gr_LeaveGroupResponse_MemberResponse_init);
         resp.Members_count = nm;
         for (int32_t i = 0; i < nm; i++) {
-            resp.Members[i].MemberId = r.Members[i].MemberId;
-            resp.Members[i].GroupInstanceId = r.Members[i].GroupInstanceId;
+            resp.Members[i].MemberId = ostr(req, lm[i].member_id);
+            resp.Members[i].GroupInstanceId = ostr(req, lm[i].group_instance_id);
             resp.Members[i].ErrorCode = lm[i].error;
         }
     }
@@ -380,37 +382,35 @@ void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
                                  gr_DescribeGroupsResponse_DescribedGroup_init);
     resp.Groups_count = n;
     for (int32_t i = 0; i < n; i++) {
-        gr_str_t id = r.Groups[i];
+        const char *id = cstr(req, r.Groups[i]);
         gr_DescribeGroupsResponse_DescribedGroup_t *d = &resp.Groups[i];
-        d->GroupId = id.len >= 0 ? id : GR_STR("");
+        d->GroupId = ostr(req, id ? id : "");
         d->GroupState = GR_STR("");
         d->ProtocolType = GR_STR("");
         d->ProtocolData = GR_STR("");
-        d->ErrorCode = gr_group_validate_status(id.p, id.len >= 0 ? (size_t)id.len : 0, true);
-        if (id.len < 0)
-            d->ErrorCode = KERR_INVALID_GROUP_ID;
+        d->ErrorCode = gr_group_validate_status(id, id ? strlen(id) : 0, true);
         if (ops)
             d->AuthorizedOperations = GROUP_AUTHORIZED_OPS;
         if (d->ErrorCode != KERR_NONE)
             continue;
-        gr_group_t *g = gr_group_find(id.p, (size_t)id.len);
+        gr_group_t *g = gr_group_find(id, strlen(id));
         if (!g) {
             d->GroupState = GR_STR("Dead");
             continue;
         }
         bool stable = g->state == GR_GROUP_STABLE && g->protocol_name;
-        d->GroupState = ostr(gr_group_state_name(g->state));
-        d->ProtocolType = ostr(g->protocol_type ? g->protocol_type : "");
-        d->ProtocolData = ostr(stable ? g->protocol_name : "");
+        d->GroupState = ostr(req, gr_group_state_name(g->state));
+        d->ProtocolType = ostr(req, g->protocol_type ? g->protocol_type : "");
+        d->ProtocolData = ostr(req, stable ? g->protocol_name : "");
         d->Members = GR_ARENA_ARRAY(req, gr_DescribeGroupsResponse_DescribedGroupMember_t, g->nmembers,
                                     gr_DescribeGroupsResponse_DescribedGroupMember_init);
         int32_t k = 0;
         for (const gr_member_t *m = g->members; m && k < g->nmembers; m = m->next, k++) {
             gr_DescribeGroupsResponse_DescribedGroupMember_t *dm = &d->Members[k];
-            dm->MemberId = ostr(m->member_id);
-            dm->GroupInstanceId = ostr(m->group_instance_id);
-            dm->ClientId = ostr(m->client_id ? m->client_id : "");
-            dm->ClientHost = ostr(m->client_host ? m->client_host : "");
+            dm->MemberId = ostr(req, m->member_id);
+            dm->GroupInstanceId = ostr(req, m->group_instance_id);
+            dm->ClientId = ostr(req, m->client_id ? m->client_id : "");
+            dm->ClientHost = ostr(req, m->client_host ? m->client_host : "");
             dm->MemberMetadata = no_bytes;
             dm->MemberAssignment = no_bytes;
             if (stable) {
@@ -461,9 +461,9 @@ void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
         if (!state_in_filter(&r, state))
             continue;
         gr_ListGroupsResponse_ListedGroup_t *lg = &resp.Groups[k++];
-        lg->GroupId = ostr(g->group_id);
-        lg->ProtocolType = ostr(g->protocol_type ? g->protocol_type : "");
-        lg->GroupState = ostr(state);
+        lg->GroupId = ostr(req, g->group_id);
+        lg->ProtocolType = ostr(req, g->protocol_type ? g->protocol_type : "");
+        lg->GroupState = ostr(req, state);
         lg->GroupType = GR_STR("classic");
     }
     resp.Groups_count = k;
@@ -476,7 +476,7 @@ typedef struct delete_state {
     gr_req_t *req;                  /* NULL once the connection went away */
     int32_t pending;                /* tombstone writes in flight + 1 while starting */
     int32_t n;
-    char **ids;                     /* owned copies, deduplicated request order */
+    char **ids;                     /* owned held copies, deduplicated request order */
     int16_t *errors;
 } delete_state_t;
 
@@ -494,7 +494,7 @@ static void delete_finish_one(delete_state_t *ds)
                                       gr_DeleteGroupsResponse_DeletableGroupResult_init);
         resp.Results_count = ds->n;
         for (int32_t i = 0; i < ds->n; i++) {
-            resp.Results[i].GroupId = gr_str_keep(req, ostr(ds->ids[i]));
+            resp.Results[i].GroupId = gr_str_keep(req, ostr(req, ds->ids[i]));
             resp.Results[i].ErrorCode = ds->errors[i];
         }
         GR_RESPOND(req, DeleteGroupsResponse, &resp);
@@ -532,15 +532,26 @@ void gr_api_delete_groups(gr_req_t *req, gr_rd_t *body)
     ds->pending = 1;
     req->park = ds;
     req->on_cancel = delete_cancel;
+    /* duplicates (by Kafka's String equality) answered once: an open
+     * addressing set of ds->ids indexes, so a long list costs linear time */
+    size_t cap = 16;
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    int32_t *slot = gr_arena_alloc(&req->arena, cap * sizeof(*slot));
+    memset(slot, 0xff, cap * sizeof(*slot));
     for (int32_t i = 0; i < n; i++) {
         gr_str_t s = r.GroupsNames[i];
-        const char *p = s.len >= 0 ? s.p : "";
-        size_t len = s.len >= 0 ? (size_t)s.len : 0;
-        bool dup = false;
-        for (int32_t j = 0; j < ds->n && !dup; j++)
-            dup = strlen(ds->ids[j]) == len && memcmp(ds->ids[j], p, len) == 0;
-        if (dup)
+        const char *p = s.len >= 0 ? cstr(req, s) : "";
+        size_t len = strlen(p);
+        uint32_t h = 2166136261u;
+        for (size_t j = 0; j < len; j++)
+            h = (h ^ (uint8_t)p[j]) * 16777619u;
+        size_t b = h & (cap - 1);
+        while (slot[b] >= 0 && strcmp(ds->ids[slot[b]], p) != 0)
+            b = (b + 1) & (cap - 1);
+        if (slot[b] >= 0)
             continue;
+        slot[b] = ds->n;
         int32_t k = ds->n++;
         ds->ids[k] = gr_strndup(p, len);
         if (s.len < 0) {

@@ -14,6 +14,10 @@
  * fsynced when the flush policy asks): the request parks until coord.c
  * reports.
  *
+ * Group, member and instance ids and the commits' metadata are Java
+ * Strings for Kafka: they are kept in the held form of jstr.h
+ * (gr_req_held) and answered re-encoded (gr_req_wire).
+ *
  * OffsetFetch answers from memory, after appending the group's commits
  * still waiting for their loop turn's joint append (coord.c), so that it
  * sees every commit received before it.  Partitions without a commit get
@@ -23,6 +27,7 @@
 #include "api_util.h"
 #include "broker.h"
 #include "coord.h"
+#include "jstr.h"
 #include "kerr.h"
 #include "offsets.h"
 
@@ -94,9 +99,11 @@ static void store_done(void *arg, int16_t err)
     free(pk);
 }
 
-static char *cdup(gr_req_t *req, gr_str_t s)
+/* A wire string in held form (jstr.h); "" for null. */
+static const char *cdup(gr_req_t *req, gr_str_t s)
 {
-    return gr_arena_strndup(&req->arena, s.p ? s.p : "", (size_t)(s.len > 0 ? s.len : 0));
+    const char *h = gr_req_held(req, s);
+    return h ? h : "";
 }
 
 /* ------------------------------------------------------------ OffsetCommit */
@@ -146,8 +153,8 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
             x->partition = pd->PartitionIndex;
             x->offset = pd->CommittedOffset;
             x->leader_epoch = pd->CommittedLeaderEpoch;
-            x->metadata = pd->CommittedMetadata.len >= 0 ? pd->CommittedMetadata.p : NULL;
-            x->metadata_len = (size_t)(pd->CommittedMetadata.len > 0 ? pd->CommittedMetadata.len : 0);
+            x->metadata = gr_req_held(req, pd->CommittedMetadata);
+            x->metadata_len = x->metadata ? strlen(x->metadata) : 0;
             x->commit_timestamp = req->api_version == 1 && pd->CommitTimestamp != -1 ? pd->CommitTimestamp : now;
             x->expire_timestamp = expire;
             x->error = tr->Partitions[j].ErrorCode;
@@ -159,8 +166,8 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
     /* group-level checks apply to every partition not already failed */
     int16_t gerr = KERR_NONE;
     gr_group_t *g = NULL;
-    const char *gid = r.GroupId.p ? r.GroupId.p : "";
-    size_t glen = (size_t)(r.GroupId.len > 0 ? r.GroupId.len : 0);
+    const char *gid = cdup(req, r.GroupId);
+    size_t glen = strlen(gid);
     if (r.GroupId.len < 0) {
         gerr = KERR_INVALID_GROUP_ID;
     } else if (gr_coord_loading(gr_coord_partition_for(gid, glen))) {
@@ -176,8 +183,8 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
             }
         }
         if (g) {
-            char *mid = cdup(req, r.MemberId);
-            char *iid = r.GroupInstanceId.len >= 0 ? cdup(req, r.GroupInstanceId) : NULL;
+            const char *mid = cdup(req, r.MemberId);
+            const char *iid = gr_req_held(req, r.GroupInstanceId);
             gerr = gr_group_validate_commit(g, mid, strlen(mid), iid, r.GenerationIdOrMemberEpoch, req->api_version);
         }
     }
@@ -187,7 +194,8 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
             continue;
         if (gerr != KERR_NONE)
             c[i].error = gerr;
-        else if (c[i].metadata && c[i].metadata_len > (size_t)gr_broker.cfg.offset_metadata_max_bytes)
+        else if (c[i].metadata && gr_jstr_length(c[i].metadata, c[i].metadata_len, GR_JSTR_HELD) >
+                                      (size_t)gr_broker.cfg.offset_metadata_max_bytes)
             c[i].error = KERR_OFFSET_METADATA_TOO_LARGE;
         *errp[i] = c[i].error;
         ok += c[i].error == KERR_NONE;
@@ -222,8 +230,8 @@ typedef struct fetch_topic_req {
     int32_t nparts;
 } fetch_topic_req_t;
 
-static void fill_partition(gr_OffsetFetchResponse_OffsetFetchResponsePartitions_t *rp, const gr_offset_t *o,
-                           int32_t part, int16_t err)
+static void fill_partition(gr_req_t *req, gr_OffsetFetchResponse_OffsetFetchResponsePartitions_t *rp,
+                           const gr_offset_t *o, int32_t part, int16_t err)
 {
     gr_OffsetFetchResponse_OffsetFetchResponsePartitions_init(rp);
     rp->PartitionIndex = part;
@@ -231,7 +239,7 @@ static void fill_partition(gr_OffsetFetchResponse_OffsetFetchResponsePartitions_
     if (o && err == KERR_NONE) {
         rp->CommittedOffset = o->offset;
         rp->CommittedLeaderEpoch = o->leader_epoch;
-        rp->Metadata = (gr_str_t){o->metadata, (int32_t)strlen(o->metadata)};
+        rp->Metadata = gr_req_wire(req, o->metadata);
     } else {
         rp->CommittedOffset = -1;
         rp->CommittedLeaderEpoch = -1;
@@ -243,9 +251,9 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
                         bool per_partition_errors, gr_OffsetFetchResponse_OffsetFetchResponseGroup_t *out)
 {
     gr_OffsetFetchResponse_OffsetFetchResponseGroup_init(out);
-    out->GroupId = gr_str_keep(req, group_id);
-    const char *gid = group_id.p ? group_id.p : "";
-    size_t glen = (size_t)(group_id.len > 0 ? group_id.len : 0);
+    const char *gid = cdup(req, group_id);
+    size_t glen = strlen(gid);
+    out->GroupId = group_id.len >= 0 ? gr_req_wire(req, gid) : group_id;
     int16_t gerr = KERR_NONE;
     if (group_id.len < 0)
         gerr = KERR_INVALID_GROUP_ID;
@@ -275,7 +283,7 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
                 const gr_offset_t *o = gr_offset_get(m, tq[i].name.p ? tq[i].name.p : "",
                                                      (size_t)(tq[i].name.len > 0 ? tq[i].name.len : 0),
                                                      tq[i].parts[j]);
-                fill_partition(&tr->Partitions[j], o, tq[i].parts[j], gerr);
+                fill_partition(req, &tr->Partitions[j], o, tq[i].parts[j], gerr);
             }
         }
         return;
@@ -310,7 +318,7 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
         }
         gr_OffsetFetchResponse_OffsetFetchResponseTopics_t *tr = &out->Topics[ti];
         gr_OffsetFetchResponse_OffsetFetchResponsePartitions_t *rp = &tr->Partitions[tr->Partitions_count++];
-        fill_partition(rp, v[i], v[i]->partition, KERR_NONE);
+        fill_partition(req, rp, v[i], v[i]->partition, KERR_NONE);
         /* the metadata string must outlive nothing but this handler */
     }
 }
@@ -381,8 +389,8 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
     offsets_park_t *pk = park(req);
     gr_OffsetDeleteResponse_t *resp = &pk->del;
     gr_OffsetDeleteResponse_init(resp);
-    const char *gid = r.GroupId.p ? r.GroupId.p : "";
-    size_t glen = (size_t)(r.GroupId.len > 0 ? r.GroupId.len : 0);
+    const char *gid = cdup(req, r.GroupId);
+    size_t glen = strlen(gid);
     gr_group_t *g = NULL;
     if (glen == 0)
         resp->ErrorCode = KERR_INVALID_GROUP_ID;
@@ -414,8 +422,8 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
                                         gr_OffsetDeleteResponse_OffsetDeleteResponsePartition_init);
         tr->Partitions_count = np;
         gr_topic_t *t = td->Name.len > 0 ? gr_topic_find(td->Name.p, (size_t)td->Name.len) : NULL;
-        char *tname = cdup(req, td->Name);
-        bool subscribed = !empty && gr_group_subscribed_to(g, tname);
+        const char *tname = t ? t->name : "";      /* no topic: every partition fails */
+        bool subscribed = t && !empty && gr_group_subscribed_to(g, tname);
         for (int32_t j = 0; j < np; j++) {
             int32_t pi = td->Partitions[j].PartitionIndex;
             int16_t e = KERR_NONE;

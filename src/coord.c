@@ -38,6 +38,13 @@
  *   Key versions 0/1 = offset commit, 2 = group metadata (Kafka's rule).
  *   OffsetCommitValue v0-v4 and GroupMetadataValue v0-v4 are read.
  *
+ * Strings.  Ids, protocol names and offset metadata are Java Strings for
+ * Kafka, and the records hold their UTF-8 encoding.  In memory they are in
+ * the held form of jstr.h: they leave through rec_str() (a NUL in an id is
+ * written as the NUL byte) and come back through strdup_or_null() /
+ * held_tmp(), which also read bytes that are not canonical UTF-8 (written
+ * by older versions) as Kafka reads them: new String(bytes, UTF_8).
+ *
  * Writes: every operation builds one uncompressed batch, appends it with
  * gr_log_append and wakes fetchers.  Offset commits are appended in groups
  * (see "group commit" below): the batches of one loop turn on one
@@ -64,6 +71,7 @@
 #include "broker.h"
 #include "compress.h"
 #include "fio.h"
+#include "jstr.h"
 #include "kerr.h"
 #include "schema_gen.h"
 #include "topic.h"
@@ -150,62 +158,11 @@ static gr_topic_t *offsets_topic(void)
     return gr_topic_find(GR_OFFSETS_TOPIC, sizeof(GR_OFFSETS_TOPIC) - 1);
 }
 
-/* Java's String.hashCode: s[0]*31^(n-1) + ... over UTF-16 code units of
- * the id decoded as UTF-8 (malformed bytes become U+FFFD, as
- * new String(bytes, UTF_8) does), in wrapping 32-bit arithmetic. */
-static int32_t java_hash(const char *s, size_t len)
-{
-    uint32_t h = 0;
-    const uint8_t *p = (const uint8_t *)s, *end = p + len;
-    while (p < end) {
-        uint32_t cp = 0xfffd;
-        int n = 1;
-        uint8_t b = p[0];
-        if (b < 0x80) {
-            cp = b;
-        } else if (b >= 0xc2 && b < 0xe0 && end - p >= 2 && (p[1] & 0xc0) == 0x80) {
-            cp = ((uint32_t)(b & 0x1f) << 6) | (p[1] & 0x3f);
-            n = 2;
-        } else if (b >= 0xe0 && b < 0xf0 && end - p >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
-            uint32_t c = ((uint32_t)(b & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
-            if (c >= 0x800 && (c < 0xd800 || c > 0xdfff)) {
-                cp = c;
-                n = 3;
-            }
-        } else if (b >= 0xf0 && b < 0xf5 && end - p >= 4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-                   (p[3] & 0xc0) == 0x80) {
-            uint32_t c = ((uint32_t)(b & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
-                         ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
-            if (c >= 0x10000 && c <= 0x10ffff) {
-                cp = c;
-                n = 4;
-            }
-        }
-        p += n;
-        if (cp >= 0x10000) {
-            cp -= 0x10000;
-            h = h * 31u + (0xd800u + (cp >> 10));
-            h = h * 31u + (0xdc00u + (cp & 0x3ff));
-        } else {
-            h = h * 31u + cp;
-        }
-    }
-    return (int32_t)h;
-}
-
-static int32_t partition_for(const char *group_id, size_t len, int32_t n)
-{
-    int32_t h = java_hash(group_id, len);
-    /* Kafka's Utils.abs: abs(Integer.MIN_VALUE) is 0 */
-    uint32_t a = h == INT32_MIN ? 0u : (uint32_t)(h < 0 ? -h : h);
-    return (int32_t)(a % (uint32_t)(n > 0 ? n : 1));
-}
-
 int32_t gr_coord_partition_for(const char *group_id, size_t len)
 {
     gr_topic_t *t = C.started ? offsets_topic() : NULL;
     int32_t n = t ? t->npart : gr_broker.cfg.offsets_topic_num_partitions;
-    return partition_for(group_id, len, n);
+    return gr_jstr_partition(group_id, len, GR_JSTR_HELD, n);
 }
 
 static gr_partition_t *group_partition(gr_group_t *g)
@@ -213,7 +170,7 @@ static gr_partition_t *group_partition(gr_group_t *g)
     gr_topic_t *t = offsets_topic();
     if (!t)
         return NULL;
-    int32_t want = partition_for(g->group_id, strlen(g->group_id), t->npart);
+    int32_t want = gr_jstr_partition(g->group_id, strlen(g->group_id), GR_JSTR_HELD, t->npart);
     if (g->coord_partition != want)
         g->coord_partition = want;
     return gr_partition_get(t, g->coord_partition);
@@ -231,9 +188,22 @@ bool gr_coord_loading_any(void)
     return C.started && !C.stopped && C.load_part < C.npart;
 }
 
-static gr_str_t cstr(const char *s)
+/* A held string (jstr.h) as the bytes a record carries, Kafka's
+ * re-encoding: s itself unless it holds a NUL, else a copy in a (NULL for
+ * a null string). */
+static gr_str_t rec_str(gr_arena_t *a, const char *s, size_t len)
 {
-    return s ? (gr_str_t){s, (int32_t)strlen(s)} : GR_STR_NULL;
+    if (!s)
+        return GR_STR_NULL;
+    if (!gr_jstr_has_nul(s, len))
+        return (gr_str_t){s, (int32_t)len};
+    char *o = gr_arena_alloc(a, len + 1);
+    return (gr_str_t){o, (int32_t)gr_jstr_unhold(s, len, o)};
+}
+
+static gr_str_t cstr(gr_arena_t *a, const char *s)
+{
+    return rec_str(a, s, s ? strlen(s) : 0);
 }
 
 /* ------------------------------------------------------------ codecs */
@@ -241,13 +211,16 @@ static gr_str_t cstr(const char *s)
 void gr_coord_offset_key(gr_wr_t *w, const char *group, size_t glen, const char *topic, size_t tlen,
                          int32_t partition)
 {
+    gr_arena_t a;
+    gr_arena_init(&a);
     gr_OffsetCommitKey_t k;
     gr_OffsetCommitKey_init(&k);
-    k.group = (gr_str_t){group, (int32_t)glen};
+    k.group = rec_str(&a, group, glen);
     k.topic = (gr_str_t){topic, (int32_t)tlen};
     k.partition = partition;
     gr_wr_i16(w, 1);
     gr_OffsetCommitKey_encode(w, 1, &k);
+    gr_arena_free(&a);
 }
 
 void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
@@ -260,34 +233,40 @@ void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, con
     if (gr_config_ibp(&gr_broker.cfg) < 201 && expire_ts < 0)
         expire_ts = GR_MAX(gr_add_sat(commit_ts, gr_broker.cfg.offsets_retention_minutes * 60000), 0);
     int16_t ver = expire_ts >= 0 ? 1 : 3;
+    gr_arena_t a;
+    gr_arena_init(&a);
     v.offset = offset;
     v.leaderEpoch = leader_epoch;
-    v.metadata = metadata ? (gr_str_t){metadata, (int32_t)mlen} : (gr_str_t){"", 0};
+    v.metadata = metadata ? rec_str(&a, metadata, mlen) : (gr_str_t){"", 0};
     v.commitTimestamp = commit_ts;
     v.expireTimestamp = expire_ts;
     gr_wr_i16(w, ver);
     gr_OffsetCommitValue_encode(w, ver, &v);
+    gr_arena_free(&a);
 }
 
 void gr_coord_group_key(gr_wr_t *w, const char *group, size_t glen)
 {
+    gr_arena_t a;
+    gr_arena_init(&a);
     gr_GroupMetadataKey_t k;
     gr_GroupMetadataKey_init(&k);
-    k.group = (gr_str_t){group, (int32_t)glen};
+    k.group = rec_str(&a, group, glen);
     gr_wr_i16(w, 2);
     gr_GroupMetadataKey_encode(w, 2, &k);
+    gr_arena_free(&a);
 }
 
 /* g's GroupMetadataValue (v->members allocated, the caller frees it) and
  * the version inter.broker.protocol.version asks for. */
-static int16_t group_value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *out)
+static int16_t group_value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *out, gr_arena_t *a)
 {
     gr_GroupMetadataValue_t v;
     gr_GroupMetadataValue_init(&v);
-    v.protocolType = g->protocol_type ? cstr(g->protocol_type) : (gr_str_t){"", 0};
+    v.protocolType = g->protocol_type ? cstr(a, g->protocol_type) : (gr_str_t){"", 0};
     v.generation = g->generation_id;
-    v.protocol = cstr(g->protocol_name);
-    v.leader = cstr(g->leader_id);
+    v.protocol = cstr(a, g->protocol_name);
+    v.leader = cstr(a, g->leader_id);
     v.currentStateTimestamp = g->state_timestamp_ms;
     int32_t n = 0;
     for (const gr_member_t *m = g->members; m; m = m->next)
@@ -297,10 +276,10 @@ static int16_t group_value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *ou
     for (const gr_member_t *m = g->members; m; m = m->next, i++) {
         gr_GroupMetadataValue_MemberMetadata_t *x = &mm[i];
         gr_GroupMetadataValue_MemberMetadata_init(x);
-        x->memberId = cstr(m->member_id ? m->member_id : "");
-        x->groupInstanceId = cstr(m->group_instance_id);
-        x->clientId = cstr(m->client_id ? m->client_id : "");
-        x->clientHost = cstr(m->client_host ? m->client_host : "");
+        x->memberId = cstr(a, m->member_id ? m->member_id : "");
+        x->groupInstanceId = cstr(a, m->group_instance_id);
+        x->clientId = cstr(a, m->client_id ? m->client_id : "");
+        x->clientHost = cstr(a, m->client_host ? m->client_host : "");
         x->rebalanceTimeout = m->rebalance_timeout_ms;
         x->sessionTimeout = m->session_timeout_ms;
         x->subscription = (gr_bytes_t){(const uint8_t *)"", 0};
@@ -324,10 +303,13 @@ static int16_t group_value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *ou
 void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g)
 {
     gr_GroupMetadataValue_t v;
-    int16_t ver = group_value_fill(g, &v);
+    gr_arena_t a;
+    gr_arena_init(&a);
+    int16_t ver = group_value_fill(g, &v, &a);
     gr_wr_i16(w, ver);
     gr_GroupMetadataValue_encode(w, ver, &v);
     free(v.members);
+    gr_arena_free(&a);
 }
 
 /* Bytes of an int16-length string field; *too_long when it does not fit
@@ -342,7 +324,9 @@ static size_t str_size(gr_str_t s, bool *too_long)
 size_t gr_coord_group_value_size(const gr_group_t *g, bool *too_long)
 {
     gr_GroupMetadataValue_t v;
-    int16_t ver = group_value_fill(g, &v);
+    gr_arena_t a;
+    gr_arena_init(&a);
+    int16_t ver = group_value_fill(g, &v, &a);
     *too_long = false;
     size_t n = 2 + str_size(v.protocolType, too_long) + 4 + str_size(v.protocol, too_long) +
                str_size(v.leader, too_long) + (ver >= 2 ? 8 : 0) + 4;
@@ -353,6 +337,7 @@ size_t gr_coord_group_value_size(const gr_group_t *g, bool *too_long)
              4 + (size_t)GR_MAX(x->subscription.len, 0) + 4 + (size_t)GR_MAX(x->assignment.len, 0);
     }
     free(v.members);
+    gr_arena_free(&a);
     return n;
 }
 
@@ -1066,9 +1051,29 @@ static uint8_t *memdup_or_null(const uint8_t *p, int32_t n)
     return d;
 }
 
+/* A record's string in held form (jstr.h), malloc'ed; NULL for null. */
 static char *strdup_or_null(gr_str_t s)
 {
-    return s.len >= 0 ? gr_strndup(s.p ? s.p : "", (size_t)s.len) : NULL;
+    if (s.len < 0)
+        return NULL;
+    const char *p = s.p ? s.p : "";
+    size_t len = (size_t)s.len;
+    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
+        return gr_strndup(p, len);
+    char *o = gr_malloc(gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
+    gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD);
+    return o;
+}
+
+/* The same in C.arena (group ids and metadata while replaying); "" for null. */
+static gr_str_t held_tmp(gr_str_t s)
+{
+    const char *p = s.p ? s.p : "";
+    size_t len = (size_t)GR_MAX(s.len, 0);
+    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
+        return (gr_str_t){p, (int32_t)len};
+    char *o = gr_arena_alloc(&C.arena, gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
+    return (gr_str_t){o, (int32_t)gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD)};
 }
 
 /* Rebuild a group from its last GroupMetadata value. */
@@ -1120,10 +1125,10 @@ static void apply_group_value(int32_t part, pending_md_t *e)
         const gr_GroupMetadataValue_MemberMetadata_t *x = &v.members[i];
         gr_member_t *m = gr_calloc(1, sizeof(*m));
         m->group = g;
-        m->member_id = gr_strndup(x->memberId.p ? x->memberId.p : "", (size_t)GR_MAX(x->memberId.len, 0));
+        m->member_id = strdup_or_null(x->memberId.len >= 0 ? x->memberId : (gr_str_t){"", 0});
         m->group_instance_id = strdup_or_null(x->groupInstanceId);
-        m->client_id = gr_strndup(x->clientId.p ? x->clientId.p : "", (size_t)GR_MAX(x->clientId.len, 0));
-        m->client_host = gr_strndup(x->clientHost.p ? x->clientHost.p : "", (size_t)GR_MAX(x->clientHost.len, 0));
+        m->client_id = strdup_or_null(x->clientId.len >= 0 ? x->clientId : (gr_str_t){"", 0});
+        m->client_host = strdup_or_null(x->clientHost.len >= 0 ? x->clientHost : (gr_str_t){"", 0});
         m->session_timeout_ms = x->sessionTimeout;
         m->rebalance_timeout_ms = ver >= 1 ? x->rebalanceTimeout : x->sessionTimeout;
         m->protocol_type = g->protocol_type ? gr_strdup(g->protocol_type) : NULL;
@@ -1169,6 +1174,7 @@ static void load_record(int32_t part, const uint8_t *key, int32_t klen, const ui
             C.load_skipped++;
             return;
         }
+        k.group = held_tmp(k.group);
         if (!val) {
             gr_group_t *g = load_group(k.group.p, (size_t)k.group.len, false);
             if (g)
@@ -1192,15 +1198,17 @@ static void load_record(int32_t part, const uint8_t *key, int32_t klen, const ui
             g->empty_since_ms = 0;
             g->coord_partition = part;
         }
+        gr_str_t md = held_tmp(v.metadata);
         gr_offset_put(gr_offsets_of(g), k.topic.p, (size_t)k.topic.len, k.partition, v.offset,
-                      vver >= 3 ? v.leaderEpoch : -1, v.metadata.p, (size_t)GR_MAX(v.metadata.len, 0),
-                      v.commitTimestamp, vver == 1 ? v.expireTimestamp : -1, NULL);
+                      vver >= 3 ? v.leaderEpoch : -1, md.p, (size_t)md.len, v.commitTimestamp,
+                      vver == 1 ? v.expireTimestamp : -1, NULL);
     } else if (kver == 2) {
         gr_GroupMetadataKey_t k;
         if (gr_GroupMetadataKey_decode(&rd, 2, &C.arena, &k) < 0 || k.group.len < 0) {
             C.load_skipped++;
             return;
         }
+        k.group = held_tmp(k.group);
         md_put(k.group.p, (size_t)k.group.len, val, vlen);
     } else {
         C.load_skipped++;

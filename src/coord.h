@@ -88,10 +88,10 @@ void gr_coord_load_all(void);
 /* Shutdown: stop timers; pending completions are dropped. */
 void gr_coord_stop(void);
 
-/* The __consumer_offsets partition of a group: Kafka's
- * Utils.abs(groupId.hashCode()) % partitions, with Java's String.hashCode
- * over the UTF-16 code units (the topic's partition count once started,
- * offsets.topic.num.partitions before). */
+/* The __consumer_offsets partition of a group (id in held form, jstr.h):
+ * Kafka's Utils.abs(groupId.hashCode()) % partitions, gr_jstr_partition
+ * (the topic's partition count once started, offsets.topic.num.partitions
+ * before). */
 int32_t gr_coord_partition_for(const char *group_id, size_t len);
 
 /* One offset expiry pass (offsets.retention.minutes) at wall time now_ms:
@@ -101,7 +101,9 @@ int32_t gr_coord_partition_for(const char *group_id, size_t len);
 int gr_coord_expire(int64_t now_ms);
 
 /* ---- record codecs (also used by the unit tests) ----
- * Each writes the int16 version prefix followed by the body. */
+ * Each writes the int16 version prefix followed by the body.  Group ids,
+ * metadata and the group's strings are in held form (jstr.h) and written
+ * as Kafka encodes them; the topic is written as it is. */
 void gr_coord_offset_key(gr_wr_t *w, const char *group, size_t glen, const char *topic, size_t tlen,
                          int32_t partition);
 /* v3 (offset, leaderEpoch, metadata, commitTimestamp), or v1 when

@@ -193,7 +193,7 @@ gr_group_t *gr_group_get_or_create(const char *id, size_t len)
     g->state_timestamp_ms = now_ms();
     g->empty_since_ms = g->state_timestamp_ms;
     g->generation_id = 0;
-    g->coord_partition = gr_group_partition_for(id, len, GR_MAX(gr_broker.cfg.offsets_topic_num_partitions, 1));
+    g->coord_partition = gr_coord_partition_for(id, len);
     gr_timer_init(&g->join_timer, join_timer_cb, g);
     gr_timer_init(&g->sync_timer, sync_timer_cb, g);
     uint32_t b = g->hash & (reg.nbuckets - 1);
@@ -1112,8 +1112,7 @@ int16_t gr_group_validate_status(const char *id, size_t len, bool allow_empty)
 {
     if (!id || (!allow_empty && len == 0))
         return KERR_INVALID_GROUP_ID;
-    int32_t n = GR_MAX(gr_broker.cfg.offsets_topic_num_partitions, 1);
-    if (gr_coord_loading(gr_group_partition_for(id, len, n)))
+    if (gr_coord_loading(gr_coord_partition_for(id, len)))
         return KERR_COORDINATOR_LOAD_IN_PROGRESS;
     return KERR_NONE;
 }
@@ -1792,58 +1791,6 @@ void gr_group_remove_all(void)
     reg.buckets = NULL;
     reg.nbuckets = 0;
     reg.count = 0;
-}
-
-/* ------------------------------------------------------------ partition */
-
-/* Java String.hashCode over the UTF-16 code units of a UTF-8 string
- * (invalid bytes count as U+FFFD, as Java's decoder replaces them). */
-static int32_t java_hash(const char *s, size_t len)
-{
-    uint32_t h = 0;
-    const uint8_t *p = (const uint8_t *)s, *end = p + len;
-    while (p < end) {
-        uint32_t c = *p, need = 0;
-        if (c < 0x80)
-            need = 0;
-        else if ((c & 0xe0) == 0xc0)
-            need = 1, c &= 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            need = 2, c &= 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            need = 3, c &= 0x07;
-        else
-            need = 99;
-        p++;
-        if (need == 99 || (size_t)(end - p) < need) {
-            c = 0xfffd;
-            need = 0;
-        }
-        for (uint32_t i = 0; i < need; i++) {
-            if ((p[i] & 0xc0) != 0x80) {
-                c = 0xfffd;
-                need = i;
-                break;
-            }
-            c = (c << 6) | (p[i] & 0x3f);
-        }
-        p += need;
-        if (c >= 0x10000) {
-            c -= 0x10000;
-            h = 31 * h + (0xd800 + (c >> 10));
-            h = 31 * h + (0xdc00 + (c & 0x3ff));
-        } else {
-            h = 31 * h + c;
-        }
-    }
-    return (int32_t)h;
-}
-
-int32_t gr_group_partition_for(const char *id, size_t len, int32_t n)
-{
-    int32_t h = java_hash(id, len);
-    int32_t a = h == INT32_MIN ? 0 : (h < 0 ? -h : h);    /* Utils.abs */
-    return n > 0 ? a % n : 0;
 }
 
 /* ------------------------------------------------------------ subscriptions */

@@ -12,6 +12,13 @@
  * thread; timers are gr_timer_t embedded here, driven by a clock that the
  * unit tests replace (gr_group_clock_t).
  *
+ * Ids.  Every id and name here (group, member, instance and client ids,
+ * protocol type and names, reasons, offset metadata) is a Java String for
+ * Kafka and is kept in the held form of jstr.h: canonical UTF-8 with
+ * U+0000 as C0 80, so NUL-free, and equal exactly when Kafka's Strings are
+ * equal.  The API handlers convert at the wire (gr_req_held/gr_req_wire),
+ * coord.c at __consumer_offsets; log lines escape them (gr_logf).
+ *
  * Persistence (coord.c) writes one GroupMetadata record per generation and
  * OffsetCommit records to __consumer_offsets; at startup the same records
  * rebuild the groups before the coordinator answers (until then:
@@ -167,7 +174,8 @@ typedef struct gr_group {
 
 /* ------------------------------------------------------------ registry */
 
-/* Lookup / create (created groups start Empty with generation 0). */
+/* Lookup / create (created groups start Empty with generation 0); id in
+ * held form. */
 gr_group_t *gr_group_find(const char *id, size_t len);
 gr_group_t *gr_group_get_or_create(const char *id, size_t len);
 /* Iterate all groups: gr_group_next(NULL) is the first. */
@@ -200,10 +208,6 @@ const gr_hist_entry_t *gr_group_hist_at(const gr_group_t *g, int32_t i);
 int64_t gr_group_hist_total(void);
 int64_t gr_group_hist_bytes(void);
 
-/* Kafka's coordinator partition: abs(javaHashCode(group_id)) % n, the
- * hash taken over UTF-16 code units as Java does. */
-int32_t gr_group_partition_for(const char *id, size_t len, int32_t n);
-
 /* ------------------------------------------------------------ clock */
 
 /* Time and timers for the state machine.  The default uses wall time for
@@ -219,8 +223,8 @@ typedef struct gr_group_clock {
 void gr_group_set_clock(const gr_group_clock_t *c);
 
 /* ------------------------------------------------------------ operations
- * Each takes plain C arguments; strings are NUL-terminated and copied when
- * kept.  Results are passed to waiters, which may run before the call
+ * Each takes plain C arguments; strings are NUL-terminated, in held form,
+ * and copied when kept.  Results are passed to waiters, which may run before the call
  * returns.  Pointers inside a result are valid only during the callback. */
 
 /* Kafka's validateGroupStatus: INVALID_GROUP_ID (id NULL, or empty where

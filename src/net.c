@@ -587,7 +587,7 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
     r->api_version = ver;
     r->correlation_id = corr;
     r->flexible = unsupported ? false : flex;
-    r->client_id = client_id.len > 0 ? gr_arena_strndup(&r->arena, client_id.p, (size_t)client_id.len) : "";
+    r->client_id = client_id.len > 0 ? gr_req_held(r, client_id) : "";
     r->recv_us = gr_ev_now_us(net.ev);
     if (c->qtail)
         c->qtail->next = r;

@@ -1,11 +1,16 @@
 /*
  * topic.c - the topic registry (see topic.h).
  *
- * Topics live in a chained hash table keyed by name.  Each topic's
+ * Topics live in a chained hash table keyed by name, hashed with '.' and
+ * '_' made the same so that a name's collisions ("a.b" vs "a_b", whose
+ * metric names would clash) are in its own bucket: gr_topic_create refuses
+ * them for every caller (CreateTopics, auto-create).  Each topic's
  * metadata is one small properties file, rewritten atomically on change:
  *
- *   <first log dir>/.topics/<name>.properties
+ *   <first log dir>/.topics/<file>.properties
  *   +---------------------------+-------------------------------------+
+ *   | name=<topic>              | the topic's name (absent in files   |
+ *   |                           | of older versions: the file name)   |
  *   | topic.id=<base64 uuid>    | Kafka's topic id (also in           |
  *   |                           | partition.metadata of each dir)     |
  *   | partitions=<N>            | partition count                     |
@@ -13,8 +18,19 @@
  *   | config.<key>=<value>      | one line per topic config override  |
  *   +---------------------------+-------------------------------------+
  *
+ * <file> is the topic name when "<name>.properties.tmp" (the atomic
+ * write's temporary) fits in a file name of 255 bytes, i.e. for names of
+ * up to 240 characters.  Longer legal names (241..249) use
+ * "<first 200 characters>~<FNV-1a 64 of the name, 16 hex digits>": '~' is
+ * not legal in a topic name, so no other name maps there.  A file that
+ * cannot be written fails the creation (or the partition count change,
+ * or the config change) with KAFKA_STORAGE_ERROR, and what was made for
+ * it is undone: nothing is acknowledged for a topic that would not come
+ * back after a restart.
+ *
  * A partition is placed in the log dir holding the fewest partitions;
- * at startup every log dir is searched for <topic>-<n>.
+ * at startup every log dir is searched for <topic>-<n> (Kafka's layout: a
+ * 249-character name leaves room for partition numbers up to 99999).
  *
  * Internal topics (internal=true: __consumer_offsets) hold the broker's
  * state.  Their logs are compacted and never deleted by retention,
@@ -69,11 +85,12 @@ static int ntopics;
 static int *dir_parts;           /* [log dir] -> partitions placed there */
 static int *dir_fds;             /* [log dir] -> open descriptor for syncfs, -1 */
 
+/* FNV-1a with '.' hashed as '_': colliding names share a bucket. */
 static uint32_t hash_name(const char *s, size_t len)
 {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)s[i];
+        h ^= (uint8_t)(s[i] == '.' ? '_' : s[i]);
         h *= 16777619u;
     }
     return h;
@@ -123,6 +140,24 @@ gr_topic_t *gr_topic_find(const char *name, size_t len)
     for (gr_topic_t *t = table[b]; t; t = t->hnext)
         if (strlen(t->name) == len && !memcmp(t->name, name, len))
             return t;
+    return NULL;
+}
+
+const gr_topic_t *gr_topic_colliding(const char *name, size_t len)
+{
+    if (!table_size || (!memchr(name, '.', len) && !memchr(name, '_', len)))
+        return NULL;
+    size_t b = hash_name(name, len) & (table_size - 1);
+    for (gr_topic_t *t = table[b]; t; t = t->hnext) {
+        if (strlen(t->name) != len || !memcmp(t->name, name, len))
+            continue;
+        size_t i = 0;
+        while (i < len && (t->name[i] == name[i] || (t->name[i] == '.' && name[i] == '_') ||
+                           (t->name[i] == '_' && name[i] == '.')))
+            i++;
+        if (i == len)
+            return t;
+    }
     return NULL;
 }
 
@@ -197,19 +232,35 @@ static void topic_log_config(const gr_topic_t *t, gr_log_config_t *lc)
 
 /* ------------------------------------------------------------ metadata */
 
-static void meta_path(const char *name, char *out, size_t n)
+#define META_SUFFIX ".properties"
+/* the longest name whose "<name>.properties.tmp" fits in 255 bytes */
+#define META_PLAIN_MAX (255 - (sizeof(META_SUFFIX ".tmp") - 1))
+#define META_PREFIX 200
+
+/* <first log dir>/.topics/<file>.properties of a valid topic name (see the top). */
+static void meta_path(const char *name, size_t len, char *out, size_t n)
 {
-    snprintf(out, n, "%s/.topics/%s.properties", gr_broker.log_dirs[0], name);
+    if (len <= META_PLAIN_MAX) {
+        snprintf(out, n, "%s/.topics/%.*s" META_SUFFIX, gr_broker.log_dirs[0], (int)len, name);
+        return;
+    }
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)name[i];
+        h *= 1099511628211ull;
+    }
+    snprintf(out, n, "%s/.topics/%.*s~%016llx" META_SUFFIX, gr_broker.log_dirs[0], META_PREFIX, name,
+             (unsigned long long)h);
 }
 
 static int topic_save(const gr_topic_t *t)
 {
     char path[PATH_MAX], id[23];
     gr_uuid_to_base64(&t->id, id);
-    size_t cap = 256, len = 0;
+    size_t cap = 512, len = 0;
     char *buf = gr_malloc(cap);
-    len += (size_t)snprintf(buf, cap, "topic.id=%s\npartitions=%d\ninternal=%s\n", id, t->npart,
-                            t->internal ? "true" : "false");
+    len += (size_t)snprintf(buf, cap, "name=%s\ntopic.id=%s\npartitions=%d\ninternal=%s\n", t->name, id,
+                            t->npart, t->internal ? "true" : "false");
     for (char **c = t->configs; c && c[0]; c += 2) {
         size_t need = strlen(c[0]) + strlen(c[1]) + 16;
         if (len + need > cap) {
@@ -220,7 +271,7 @@ static int topic_save(const gr_topic_t *t)
     }
     snprintf(path, sizeof(path), "%s/.topics", gr_broker.log_dirs[0]);
     gr_mkdir_p(path);
-    meta_path(t->name, path, sizeof(path));
+    meta_path(t->name, strlen(t->name), path, sizeof(path));
     int rc = gr_file_write_atomic(path, buf, len);
     free(buf);
     if (rc < 0)
@@ -386,19 +437,35 @@ static char **configs_dup(char *const *cfg)
     return out;
 }
 
-static int topic_open_parts(gr_topic_t *t, int32_t from, int32_t to)
+/* Open partitions [from, to) of t.  existed (NULL at startup): filled
+ * with whether each partition's directory was already on disk, so that a
+ * creation that fails can remove what it made (parts_discard); a failure
+ * here already did that. */
+static int topic_open_parts(gr_topic_t *t, int32_t from, int32_t to, bool *existed)
 {
     t->parts = gr_realloc(t->parts, sizeof(*t->parts) * (size_t)(to ? to : 1));
     for (int32_t i = from; i < to; i++) {
+        if (existed)
+            existed[i - from] = find_existing_dir(t, i) >= 0;
         int rc = partition_open(t, i, &t->parts[i]);
         if (rc < 0) {
             for (int32_t j = from; j < i; j++)
-                partition_free(t->parts[j], false);
+                partition_free(t->parts[j], existed && !existed[j - from]);
             return rc;
         }
     }
     t->npart = to;
     return 0;
+}
+
+/* Undo topic_open_parts(t, from, to, existed) of a change that cannot be
+ * recorded: the directories it made are deleted, directories that were on
+ * disk before (an earlier life of the name) are only closed. */
+static void parts_discard(gr_topic_t *t, int32_t from, int32_t to, const bool *existed)
+{
+    for (int32_t i = from; i < to; i++)
+        partition_free(t->parts[i], !existed[i - from]);
+    t->npart = from;
 }
 
 /* The new partition directories' names: one fsync per log dir. */
@@ -409,18 +476,34 @@ static void sync_log_dirs(void)
             gr_warn("topic", "Cannot fsync %s", gr_broker.log_dirs[d]);
 }
 
+int gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides)
+{
+    *collides = NULL;
+    if (gr_topic_validate_name(name, len) != KERR_NONE)
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    if (gr_topic_find(name, len))
+        return KERR_TOPIC_ALREADY_EXISTS;
+    if ((*collides = gr_topic_colliding(name, len)) != NULL)
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    return KERR_NONE;
+}
+
 int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
                     gr_topic_t **out, const char **msg)
 {
     *msg = NULL;
-    if (gr_topic_validate_name(name, len) != KERR_NONE) {
-        *msg = "Topic name is illegal, it can't be empty, \".\" or \"..\", longer than 249 characters, or contain "
-               "characters other than ASCII alphanumerics, '.', '_' and '-'";
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    }
-    if (gr_topic_find(name, len)) {
+    const gr_topic_t *col;
+    switch (gr_topic_check_new(name, len, &col)) {
+    case KERR_NONE:
+        break;
+    case KERR_TOPIC_ALREADY_EXISTS:
         *msg = "Topic already exists.";
         return KERR_TOPIC_ALREADY_EXISTS;
+    default:
+        *msg = col ? "Topic collides with an existing topic: '.' and '_' in topic names are the same."
+                   : "Topic name is illegal, it can't be empty, \".\" or \"..\", longer than 249 characters, or "
+                     "contain characters other than ASCII alphanumerics, '.', '_' and '-'";
+        return KERR_INVALID_TOPIC_EXCEPTION;
     }
     if (npart <= 0) {
         *msg = "Number of partitions must be larger than 0.";
@@ -428,11 +511,11 @@ int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *co
     }
     /* A topic whose logs failed to load at startup keeps its metadata
      * file: creating it again would reuse (and could overwrite) its data. */
-    char mpath[PATH_MAX], nbuf[256];
-    snprintf(nbuf, sizeof(nbuf), "%.*s", (int)len, name);
-    meta_path(nbuf, mpath, sizeof(mpath));
+    char mpath[PATH_MAX];
+    meta_path(name, len, mpath, sizeof(mpath));
     if (access(mpath, F_OK) == 0) {
-        gr_error("topic", "Not creating topic %s: it exists in %s but its logs could not be loaded", nbuf, mpath);
+        gr_error("topic", "Not creating topic %.*s: %s exists but the topic was not loaded from it", (int)len, name,
+                 mpath);
         *msg = "The topic exists on disk but its logs could not be loaded.";
         return KERR_KAFKA_STORAGE_ERROR;
     }
@@ -441,18 +524,31 @@ int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *co
     gr_uuid_random(&t->id);
     t->internal = internal;
     t->configs = configs_dup(configs);
-    if (topic_open_parts(t, 0, npart) < 0) {
-        topic_free(t);
+    bool *existed = gr_malloc((size_t)npart * sizeof(*existed));
+    int rc = KERR_NONE;
+    if (topic_open_parts(t, 0, npart, existed) < 0) {
         *msg = "Cannot create the partition logs.";
-        return KERR_KAFKA_STORAGE_ERROR;
+        rc = KERR_KAFKA_STORAGE_ERROR;
+        goto err;
     }
-    table_insert(t);
     sync_log_dirs();
-    topic_save(t);
+    if (topic_save(t) < 0) {
+        parts_discard(t, 0, npart, existed);
+        *msg = "Cannot write the topic's metadata.";
+        rc = KERR_KAFKA_STORAGE_ERROR;
+        goto err;
+    }
+    free(existed);
+    table_insert(t);
     gr_info("topic", "Created topic %s with %d partitions", t->name, npart);
     if (out)
         *out = t;
     return KERR_NONE;
+err:
+    gr_error("topic", "Topic %.*s not created: %s", (int)len, name, *msg);
+    free(existed);
+    topic_free(t);
+    return rc;
 }
 
 void gr_topic_delete(gr_topic_t *t)
@@ -460,7 +556,7 @@ void gr_topic_delete(gr_topic_t *t)
     char path[PATH_MAX];
     gr_info("topic", "Deleting topic %s", t->name);
     table_remove(t);
-    meta_path(t->name, path, sizeof(path));
+    meta_path(t->name, strlen(t->name), path, sizeof(path));
     /* the name's removal made durable (as its creation is, topic_save):
      * a power cut must not bring the topic back, empty */
     if (gr_fio_unlink(path) == 0) {
@@ -482,13 +578,22 @@ int gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
                                  : "Topic currently has more partitions than requested.";
         return KERR_INVALID_PARTITIONS;
     }
-    if (topic_open_parts(t, t->npart, total) < 0) {
+    int32_t from = t->npart;
+    bool *existed = gr_malloc((size_t)(total - from) * sizeof(*existed));
+    int rc = KERR_NONE;
+    if (topic_open_parts(t, from, total, existed) < 0) {
         *msg = "Cannot create the partition logs.";
-        return KERR_KAFKA_STORAGE_ERROR;
+        rc = KERR_KAFKA_STORAGE_ERROR;
+    } else {
+        sync_log_dirs();
+        if (topic_save(t) < 0) {
+            parts_discard(t, from, total, existed);
+            *msg = "Cannot write the topic's metadata.";
+            rc = KERR_KAFKA_STORAGE_ERROR;
+        }
     }
-    sync_log_dirs();
-    topic_save(t);
-    return KERR_NONE;
+    free(existed);
+    return rc;
 }
 
 const char *gr_topic_get_config(const gr_topic_t *t, const char *key)
@@ -499,7 +604,8 @@ const char *gr_topic_get_config(const gr_topic_t *t, const char *key)
     return NULL;
 }
 
-int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value)
+/* Replace one override in memory and in the logs, no saving. */
+static void config_put(gr_topic_t *t, const char *key, const char *value)
 {
     size_t n = 0;
     while (t->configs && t->configs[n])
@@ -526,7 +632,18 @@ int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value)
     topic_log_config(t, &lc);
     for (int32_t p = 0; p < t->npart; p++)
         gr_log_set_config(t->parts[p]->log, &lc);
-    return topic_save(t);
+}
+
+int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value)
+{
+    const char *cur = gr_topic_get_config(t, key);
+    char *old = cur ? gr_strdup(cur) : NULL;
+    config_put(t, key, value);
+    int rc = topic_save(t);
+    if (rc < 0)
+        config_put(t, key, old);        /* what the file still says */
+    free(old);
+    return rc;
 }
 
 /* ------------------------------------------------------------ waiters */
@@ -610,14 +727,15 @@ static void repair_internal_configs(gr_topic_t *t)
     }
 }
 
-static int load_topic_file(const char *path, const char *name)
+/* fname: the file's name without ".properties", the topic's name in
+ * files without a name= line (older versions). */
+static int load_topic_file(const char *path, const char *fname)
 {
     char *buf = NULL;
     int rc = gr_file_read_all(path, &buf, NULL);
     if (rc < 0)
         return rc;
     gr_topic_t *t = gr_calloc(1, sizeof(*t));
-    t->name = gr_strdup(name);
     t->configs = gr_calloc(1, sizeof(char *));
     int32_t npart = 0;
     size_t ncfg = 0;
@@ -628,7 +746,9 @@ static int load_topic_file(const char *path, const char *name)
             continue;
         *eq = '\0';
         const char *v = eq + 1;
-        if (!strcmp(l, "topic.id"))
+        if (!strcmp(l, "name") && !t->name)
+            t->name = gr_strdup(v);
+        else if (!strcmp(l, "topic.id"))
             gr_uuid_from_base64(v, &t->id);
         else if (!strcmp(l, "partitions"))
             npart = atoi(v);
@@ -642,8 +762,18 @@ static int load_topic_file(const char *path, const char *name)
         }
     }
     free(buf);
-    if (npart <= 0 || topic_open_parts(t, 0, npart) < 0) {
-        gr_error("topic", "Cannot load topic %s from %s", name, path);
+    if (!t->name)
+        t->name = gr_strdup(fname);
+    char want[PATH_MAX];
+    meta_path(t->name, strlen(t->name), want, sizeof(want));
+    if (gr_topic_validate_name(t->name, strlen(t->name)) != KERR_NONE || gr_topic_find(t->name, strlen(t->name)) ||
+        strcmp(strrchr(want, '/'), strrchr(path, '/'))) {
+        gr_error("topic", "Not loading %s: it names topic %s, whose metadata file would be %s", path, t->name, want);
+        topic_free(t);
+        return GR_EIO;
+    }
+    if (npart <= 0 || topic_open_parts(t, 0, npart, NULL) < 0) {
+        gr_error("topic", "Cannot load topic %s from %s", t->name, path);
         topic_free(t);
         return GR_EIO;
     }
@@ -681,7 +811,7 @@ int gr_topics_load(void)
             size_t l = strlen(de->d_name);
             if (l <= 11 || strcmp(de->d_name + l - 11, ".properties"))
                 continue;
-            char name[256];
+            char name[NAME_MAX + 1];
             snprintf(name, sizeof(name), "%.*s", (int)(l - 11), de->d_name);
             char fpath[PATH_MAX + 256];
             snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);

@@ -5,7 +5,8 @@
  * watermark, last stable offset (log start/end offsets live in the log).
  *
  * Topic metadata (id, partition count, config overrides) is persisted per
- * topic in <first log dir>/.topics/<name>.properties; partition data
+ * topic in <first log dir>/.topics/<name>.properties (a shortened, hashed
+ * file name for names over 240 characters, see topic.c); partition data
  * directories follow Kafka's layout <log dir>/<topic>-<partition>/.
  */
 #ifndef GR_TOPIC_H
@@ -81,15 +82,28 @@ bool gr_topic_name_internal(const char *name, size_t len);
 /* Names only the broker may create: the internal ones and
  * __cluster_metadata (KRaft's metadata log). */
 bool gr_topic_name_reserved(const char *name, size_t len);
-/* Create a topic.  configs: key, value, ..., NULL (validated already).
- * Returns a Kafka error code (KERR_NONE on success) with msg set on error. */
+/* An existing topic other than `name` whose name equals it once '.' and
+ * '_' are the same (their metric names would clash), or NULL. */
+const gr_topic_t *gr_topic_colliding(const char *name, size_t len);
+/* Whether a topic of this name may be created, as Kafka decides it, for
+ * every creator (CreateTopics, auto-create): INVALID_TOPIC_EXCEPTION for an
+ * illegal name or a collision (*collides set), TOPIC_ALREADY_EXISTS, or
+ * NONE. */
+int gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides);
+/* Create a topic: gr_topic_check_new, then its partitions and its metadata
+ * file; when the file cannot be written nothing is created (what was made
+ * is removed) and the error is KAFKA_STORAGE_ERROR.  configs: key, value,
+ * ..., NULL (validated already).  Returns a Kafka error code (KERR_NONE on
+ * success) with msg set on error. */
 int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
                     gr_topic_t **out, const char **msg);
 /* Delete a topic and its data. */
 void gr_topic_delete(gr_topic_t *t);
-/* Grow to `total` partitions.  Kafka error code. */
+/* Grow to `total` partitions.  Kafka error code; KAFKA_STORAGE_ERROR (and
+ * no new partition) when the new count cannot be recorded. */
 int gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg);
-/* Replace one config override (value NULL = remove) and apply it. */
+/* Replace one config override (value NULL = remove) and apply it; when it
+ * cannot be recorded the old value stays and a GR_E* is returned. */
 int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value);
 /* The override for key, or NULL. */
 const char *gr_topic_get_config(const gr_topic_t *t, const char *key);

@@ -3,9 +3,13 @@
  *
  * Log lines follow Kafka's log4j layout so existing log scrapers work:
  *   [2026-01-01 12:00:00,123] INFO message (component)
+ * Messages carry strings that clients chose (group, member and client
+ * ids, ...): each message is escaped (gr_jstr_escape, held form) so that
+ * none can forge a line or send control sequences to a terminal.
  */
 #include "gr.h"
 #include "fio.h"
+#include "jstr.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -68,11 +72,12 @@ void gr_logf(int level, const char *component, const char *fmt, ...)
     static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};
     if (level < gr_log_level)
         return;
-    char msg[2048];
+    char msg[2048], esc[4 * sizeof(msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    gr_jstr_escape(msg, n < 0 ? 0 : GR_MIN((size_t)n, sizeof(msg) - 1), GR_JSTR_HELD, esc, sizeof(esc));
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -81,7 +86,7 @@ void gr_logf(int level, const char *component, const char *fmt, ...)
     char when[32];
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
     fprintf(stderr, "[%s,%03ld] %s %s (%s)\n", when, ts.tv_nsec / 1000000,
-            names[level < 0 ? 0 : level > 3 ? 3 : level], msg, component);
+            names[level < 0 ? 0 : level > 3 ? 3 : level], esc, component);
 }
 
 int64_t gr_now_ms(void)

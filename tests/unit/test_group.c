@@ -20,6 +20,7 @@
 #include "broker.h"
 #include "coord.h"
 #include "group.h"
+#include "jstr.h"
 #include "kerr.h"
 #include "offsets.h"
 
@@ -50,6 +51,12 @@ WEAK bool gr_coord_loading(int32_t partition)
 WEAK bool gr_coord_loading_any(void)
 {
     return loading;
+}
+
+/* coord.c's placement before it starts: the configured partition count */
+WEAK int32_t gr_coord_partition_for(const char *id, size_t len)
+{
+    return gr_jstr_partition(id, len, GR_JSTR_HELD, gr_broker.cfg.offsets_topic_num_partitions);
 }
 
 WEAK void gr_coord_store_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
@@ -980,12 +987,20 @@ static void test_huge_initial_delay(void **st)
 static void test_partition_and_subscription(void **st)
 {
     GR_UNUSED(st);
-    assert_int_equal(gr_group_partition_for("g1", 2, 50), 42);
-    assert_int_equal(gr_group_partition_for("\xc3\xa9", 2, 50), 233 % 50);
-    assert_int_equal(gr_group_partition_for("\xf0\x9f\x98\x80", 4, 50), 1772899 % 50);
-    assert_int_equal(gr_group_partition_for("", 0, 50), 0);
+    /* placement is jstr.c's, on held ids (coord.c's stub above); 50 partitions */
+    assert_int_equal(gr_coord_partition_for("g1", 2), 42);
+    assert_int_equal(gr_coord_partition_for("\xc3\xa9", 2), 233 % 50);
+    assert_int_equal(gr_coord_partition_for("\xf0\x9f\x98\x80", 4), 1772899 % 50);
+    assert_int_equal(gr_coord_partition_for("", 0), 0);
     /* "polygenelubricants".hashCode() == Integer.MIN_VALUE -> Utils.abs gives 0 */
-    assert_int_equal(gr_group_partition_for("polygenelubricants", 18, 50), 0);
+    assert_int_equal(gr_coord_partition_for("polygenelubricants", 18), 0);
+    /* held "victim\0evil" (Java 17: 2) and the held form of the wire bytes
+     * "\xc0\x80grp", two U+FFFD (Java 17: 15) */
+    assert_int_equal(gr_coord_partition_for("victim\xc0\x80" "evil", 12), 2);
+    assert_int_equal(gr_coord_partition_for("\xef\xbf\xbd\xef\xbf\xbdgrp", 9), 15);
+    /* a group created for a held id is placed by the same function */
+    assert_int_equal(gr_group_get_or_create("victim\xc0\x80" "evil", 12)->coord_partition, 2);
+    assert_null(gr_group_find("victim", 6));
     /* subscription v0: int16 version, [topics], userData */
     static const uint8_t sub[] = {0, 1, 0, 0, 0, 2, 0, 1, 'a', 0, 2, 'b', 'c', 0xff, 0xff, 0xff, 0xff};
     gr_join_protocol_t p = {"range", sub, sizeof(sub)};

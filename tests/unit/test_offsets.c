@@ -341,6 +341,9 @@ static void test_partition_for(void **state)
     /* UTF-16 code units: a 2-byte UTF-8 char and a surrogate pair */
     assert_int_equal(gr_coord_partition_for("gr\xc3\xbcppe", 7), 12);
     assert_int_equal(gr_coord_partition_for("\xf0\x9f\x98\x80-group", 10), 43);
+    /* ids in held form (jstr.h): "victim\0evil" is C0 80 inside; Java 17 gives 2 */
+    assert_int_equal(gr_coord_partition_for("victim\xc0\x80" "evil", 12), 2);
+    assert_int_equal(gr_coord_partition_for("\xef\xbf\xbd\xef\xbf\xbdgrp", 9), 15);
     gr_broker.cfg.offsets_topic_num_partitions = 5;
     assert_int_equal(gr_coord_start(), 0);
     gr_coord_load_all();
