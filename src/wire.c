@@ -28,6 +28,7 @@
  * 0,-1,1,-2,... to 0,1,2,3,... .
  */
 #include "wire.h"
+#include "jstr.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -248,6 +249,16 @@ void gr_rd_str(gr_rd_t *rd, bool flex, gr_str_t *out)
         return;
     }
     const uint8_t *p = rd_take(rd, (size_t)n);
+    /* Kafka's generated readers refuse a string longer than 0x7fff bytes,
+     * compact ones too ("string field ... had invalid length"), and cannot
+     * serialize one whose Java String re-encodes longer than that; an
+     * invalid byte can become 3 (U+FFFD), so only long strings need the
+     * second look. */
+    if (p && (n > GR_STR_MAX ||
+              (n > GR_STR_MAX / 3 && gr_jstr_canon(p, (size_t)n, GR_JSTR_WIRE, NULL, GR_JSTR_WIRE) > GR_STR_MAX))) {
+        rd_fail(rd);
+        p = NULL;
+    }
     if (!p) {
         out->p = "";
         out->len = 0;
@@ -529,7 +540,7 @@ void gr_wr_str(gr_wr_t *w, bool flex, gr_str_t s)
             gr_wr_i16(w, -1);
         return;
     }
-    assert(flex || s.len <= INT16_MAX);     /* Kafka strings are <= 32767 bytes */
+    assert(flex || s.len <= GR_STR_MAX);   /* Kafka strings are <= 32767 bytes (gr_rd_str) */
     if (flex)
         gr_wr_uvarint(w, (uint32_t)s.len + 1);
     else

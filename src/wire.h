@@ -71,6 +71,9 @@ typedef struct gr_records {
 } gr_records_t;
 
 #define GR_STR_NULL ((gr_str_t){NULL, -1})
+/* The longest string Kafka reads or writes (its generated code refuses
+ * longer ones, compact strings included). */
+#define GR_STR_MAX 0x7fff
 #define GR_STR(s) ((gr_str_t){(s), (int32_t)strlen(s)})
 #define GR_STR_EQ(a, cstr) ((a).len >= 0 && (size_t)(a).len == strlen(cstr) && memcmp((a).p, (cstr), (size_t)(a).len) == 0)
 

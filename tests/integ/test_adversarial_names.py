@@ -604,6 +604,45 @@ def test_config_names_and_values_are_not_cut_at_nul(broker, canary):
     canary.check()
 
 
+def offset_commit_v8(group, topic, offset, metadata=b""):
+    """OffsetCommit v8 (flexible: compact strings of any length on the wire)."""
+    cs = kp.compact_string
+    part = kp.i32(0) + kp.i64(offset) + kp.i32(-1) + cs(metadata) + kp.TAGS0
+    tops = kp.uvarint(2) + cs(topic) + kp.uvarint(2) + part + kp.TAGS0
+    return cs(group) + kp.i32(-1) + cs(b"") + cs(None) + tops + kp.TAGS0
+
+
+@pytest.mark.parametrize("what", ["group-long", "group-expands", "metadata-long"])
+def test_strings_longer_than_kafka_reads_are_refused(broker, canary, what):
+    """Kafka's readers refuse any string field longer than 0x7fff bytes, compact
+    strings of flexible versions too, and it cannot write one whose Java String
+    re-encodes longer than that (an invalid byte becomes the 3 bytes of U+FFFD).
+    Such a request closes the connection, as Kafka's failed parse does, and no
+    record with a wrapped int16 length reaches __consumer_offsets."""
+    group, md = b"long-ok", b""
+    if what == "group-long":
+        group = b"g" * 40000
+    elif what == "group-expands":
+        group = b"\xff" * 12000                   # 12000 bytes, 36000 once decoded and re-encoded
+    else:
+        md = b"m" * 40000
+    s = kp.connect(broker.bootstrap)
+    try:
+        s.sendall(kp.request(8, 8, 1, offset_commit_v8(group, canary.topic, 3, md), flexible=True))
+        assert kp.wait_closed(s, 10), "the broker answered a string Kafka refuses to read"
+    finally:
+        s.close()
+    # the longest string Kafka takes is served, and the broker is healthy
+    with kp.Conn(broker.bootstrap) as c:
+        r = c.raw(8, 8, offset_commit_v8(b"k" * 0x7fff, canary.topic, 3), flexible=True)
+    r.tags()
+    assert r.i32() == 0                            # throttle
+    assert r.uvarint() == 2 and r.compact_string() == canary.topic
+    assert r.uvarint() == 2 and r.i32() == 0 and r.i16() == NONE
+    restart(broker)
+    canary.check()
+
+
 def test_delete_groups_long_list_costs_linear_time(broker, canary):
     """DeleteGroups with 60,000 names (half of them repeated) is answered
     without stalling everyone else (the duplicate check was quadratic)."""
