@@ -673,7 +673,16 @@ static bool write_some(conn_t *c)
         gr_chunk_t *ch = first_unsent(r);
         if (ch->file) {
             off_t off = (off_t)(ch->file_off + (int64_t)ch->sent);
-            ssize_t n = gr_fio_sendfile(c->fd, ch->file->fd, &off, ch->len - ch->sent);
+            int ffd = gr_file_fd(ch->file);
+            if (ffd < 0) {
+                /* closed by the descriptor cache and deleted (or replaced)
+                 * since: the client fetches again */
+                gr_info("net", "Closing connection from %s: the segment of a Fetch response is gone (%s)",
+                        c->peer, strerror(-ffd));
+                close_later(c);
+                return true;
+            }
+            ssize_t n = gr_fio_sendfile(c->fd, ffd, &off, ch->len - ch->sent);
             if (n == -1) {
                 if (errno == EINTR)
                     continue;
