@@ -94,7 +94,17 @@ static const cfg_def_t defs[] = {
     {"socket.request.max.bytes", NULL, T_INT, GR_CT_INT, F(socket_request_max_bytes), "104857600", NULL, 1, I_MAX, NULL,
      "Largest request frame; larger frames close the connection."},
     {"connections.max.idle.ms", NULL, T_LONG, GR_CT_LONG, F(connections_max_idle_ms), "600000", NULL, 1, L_MAX, NULL,
-     "Idle connections are closed after this long."},
+     "Connections are closed after this long without a complete request or a response byte written (a partial "
+     "request counts as idle; so do responses the client does not read)."},
+    {"request.timeout.ms", NULL, T_INT, GR_CT_INT, F(request_timeout_ms), "30000", NULL, 1, I_MAX, NULL,
+     "Longest wait of a Fetch (larger MaxWaitMs are capped), and how long a request may take to arrive once its "
+     "first byte did; a slower one closes its connection."},
+    {"max.connections", NULL, T_INT, GR_CT_INT, F(max_connections), "2147483647", NULL, 1, I_MAX, NULL,
+     "Client connections at once; also bounded by the descriptor budget (RLIMIT_NOFILE minus log.open.files.max "
+     "and a reserve).  Connections above it are accepted and closed at once, with a log line."},
+    {"log.open.files.max", NULL, T_INT, GR_CT_INT, F(log_open_files_max), "-1", NULL, -1, I_MAX, NULL,
+     "Segment files kept open at once (least recently used ones are closed and reopened when read); -1 = a "
+     "quarter of RLIMIT_NOFILE after a reserve of 64 descriptors."},
     {"max.incremental.fetch.session.cache.slots", NULL, T_INT, GR_CT_INT,
      F(max_incremental_fetch_session_cache_slots), "1000", NULL, 0, I_MAX, NULL,
      "Incremental fetch sessions (KIP-227) the broker keeps; 0 disables them (every fetch is sessionless)."},

@@ -39,6 +39,10 @@ typedef struct gr_config {
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
     int64_t connections_max_idle_ms;
+    int32_t request_timeout_ms;         /* caps Fetch MaxWaitMs; a request must
+                                           arrive within it once it started */
+    int32_t max_connections;
+    int32_t log_open_files_max;         /* -1 = a quarter of the descriptor budget */
     int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
 
