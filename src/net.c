@@ -55,15 +55,17 @@
  * dropped with it.
  *
  * Timeouts (one timer per connection, idle_cb).  A connection is idle
- * when it has no request in progress and neither completed a request nor
- * wrote a response byte for opts.idle_ms (connections.max.idle.ms): bytes
- * of a request that does not complete do not count, so a client trickling
- * a frame is as idle as a silent one.  A request must arrive within
- * opts.read_timeout_ms (request.timeout.ms) of its first byte.  Responses
- * that cannot be written because the client does not read (the socket is
- * full) close the connection after opts.idle_ms without progress, however
- * many new requests it sends.  A parked request whose client is still
- * there keeps its connection (the waits are capped by the handlers).
+ * when it neither completed a request nor wrote a response byte for
+ * opts.idle_ms (connections.max.idle.ms).  Bytes of a request that does
+ * not complete do not count, so a client trickling a frame is as idle as
+ * a silent one; nor does a request in progress, as in Kafka (its Selector
+ * expires a channel without I/O whatever is in flight): a JoinGroup parked
+ * longer than that, from a client that vanished without a FIN, does not
+ * hold its connection for the whole client-chosen rebalance timeout.  A
+ * request must arrive within opts.read_timeout_ms (request.timeout.ms) of
+ * its first byte.  Responses that cannot be written because the client
+ * does not read (the socket is full) close the connection after
+ * opts.idle_ms without progress, however many new requests it sends.
  *
  * Descriptors.  At most opts.max_conns connections (max.connections and
  * the descriptor budget of main.c, which keeps room for segment files):
@@ -596,15 +598,13 @@ static void idle_cb(gr_ev_t *ev, void *arg)
                 conn_close(c);
                 return;
             }
-        } else if (c->qhead) {
-            /* a request in progress (parked long poll, join) */
-            d = now + net.opts.idle_ms;
         } else {
             d = c->last_active_ms + net.opts.idle_ms;
             if (now >= d) {
                 if (ratelog_ok(&rl_idle, now, &more))
-                    gr_info("net", "Closing idle connection from %s after %" PRId64 " ms (connections.max.idle.ms%s; "
-                            "%ld more since the last message)", c->peer, now - c->last_active_ms,
+                    gr_info("net", "Closing idle connection from %s after %" PRId64 " ms (connections.max.idle.ms; "
+                            "%d requests in progress%s; %ld more since the last message)", c->peer,
+                            now - c->last_active_ms, c->nreq,
                             c->in_len > 0 ? ", an incomplete request counts as idle" : "", more);
                 conn_close(c);
                 return;

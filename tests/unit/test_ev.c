@@ -854,6 +854,30 @@ static void test_trickle_counts_as_idle(void **state)
     close(sv[1]);
 }
 
+/* As in Kafka, a request in progress does not keep a connection that
+ * shows no other activity: past the idle timeout it is closed and the
+ * parked request cancelled (a vanished client's JoinGroup would otherwise
+ * hold the descriptor for its whole rebalance timeout). */
+static void test_idle_with_parked_request(void **state)
+{
+    GR_UNUSED(state);
+    gr_net_init(cl->ev, &(gr_net_opts_t){.max_request_bytes = 1 << 20, .idle_ms = 40});
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(gr_net_adopt(sv[0], "parked-peer"), 0);
+    uint8_t b[64];
+    size_t n = frame(b, 3, 0, 1, false, NULL, 0);            /* parks */
+    assert_int_equal(write(sv[1], b, n), (ssize_t)n);
+    int64_t t0 = gr_mono_ms();
+    while (gr_net_conn_count() == 2 && gr_mono_ms() - t0 < 2000)
+        gr_ev_run_once(cl->ev, 5);
+    assert_int_equal(gr_net_conn_count(), 1);
+    assert_true(gr_mono_ms() - t0 >= 35);
+    assert_int_equal(cancels, 1);
+    assert_null(parked);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -881,6 +905,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paused_peer_hangup_closes, setup_conn, teardown_conn),
         cmocka_unit_test_setup_teardown(test_partial_request_times_out, setup_conn, teardown_conn),
         cmocka_unit_test_setup_teardown(test_trickle_counts_as_idle, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_idle_with_parked_request, setup_conn, teardown_conn),
     };
     gr_log_level = getenv("GR_TEST_DEBUG") ? GR_LOG_DEBUG : GR_LOG_ERROR;
     return cmocka_run_group_tests(tests, NULL, NULL);
