@@ -296,9 +296,10 @@ static centry_t *topic_entries(gr_req_t *req, bvals_t *b, char *const *ov, int *
     bvals_load(req, b);
     int cnt = gr_topic_config_count();
     centry_t *es = gr_arena_calloc(&req->arena, (size_t)(cnt > 0 ? cnt : 1), sizeof(centry_t));
+    int k = 0;
     for (int i = 0; i < cnt; i++) {
         const gr_topic_config_def_t *d = gr_topic_config_at(i);
-        centry_t *e = &es[i];
+        centry_t *e = &es[k];
         char dflt[64];
         gr_topic_config_default(&gr_broker.cfg, d, dflt, sizeof(dflt));
         const char *dv = gr_arena_strndup(&req->arena, dflt, strlen(dflt));
@@ -306,6 +307,9 @@ static centry_t *topic_entries(gr_req_t *req, bvals_t *b, char *const *ov, int *
         for (char *const *c = ov; c && c[0] && c[1]; c += 2)
             if (!strcmp(c[0], d->name))
                 over = c[1];
+        if (!over && gr_config_is_internal(d->name))
+            continue;                       /* testing-only keys: only when set */
+        k++;
         e->name = d->name;
         e->doc = d->doc;
         e->value = over ? over : dv;
@@ -315,8 +319,8 @@ static centry_t *topic_entries(gr_req_t *req, bvals_t *b, char *const *ov, int *
         add_broker_syns(e, b, d->broker_synonym, dv);
         e->source = e->nsyn ? e->syn[0].source : CS_DEFAULT_CONFIG;
     }
-    qsort(es, (size_t)cnt, sizeof(centry_t), cmp_entry);
-    *n = cnt;
+    qsort(es, (size_t)k, sizeof(centry_t), cmp_entry);
+    *n = k;
     return es;
 }
 

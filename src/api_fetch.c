@@ -6,7 +6,9 @@
  * a segment (gr_log_read) that the output chain sends with sendfile(2),
  * batches exactly as stored.
  *
- * Long polling: when less than MinBytes is available and MaxWaitMs > 0,
+ * Long polling: when less than MinBytes is available and MaxWaitMs > 0
+ * (capped by request.timeout.ms: the client's own request timeout ends a
+ * longer wait anyway, and a wait must not hold broker resources for days),
  * the request parks.  Its state (a copy of what it asked for, in the
  * request arena) registers a gr_pwait_t on every partition it reads and
  * arms a timer; an append to any of them re-evaluates the fetch at once,
@@ -84,6 +86,13 @@ typedef struct fetch_state {
 } fetch_state_t;
 
 static const uint8_t empty_records[1];
+
+/* The wait a long poll gets: MaxWaitMs capped by request.timeout.ms. */
+static int32_t max_wait_ms(int32_t asked)
+{
+    int32_t cap = gr_broker.cfg.request_timeout_ms;
+    return cap > 0 && asked > cap ? cap : asked;
+}
 
 /* Build the response for the current log state; returns bytes of data. */
 static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *any_error)
@@ -336,7 +345,7 @@ static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
         }
     }
     gr_timer_init(&fs->timer, on_timeout, fs);
-    gr_timer_start(gr_broker.ev, &fs->timer, r.MaxWaitMs);
+    gr_timer_start(gr_broker.ev, &fs->timer, max_wait_ms(r.MaxWaitMs));
     fs->parked = true;
     req->park = fs;
     req->on_cancel = on_cancel;
@@ -619,7 +628,7 @@ static void fetch_incremental(gr_req_t *req, const gr_FetchRequest_t *r)
     }
     gr_fsess_park(s, &sf->pk);
     gr_timer_init(&sf->timer, sess_timeout, sf);
-    gr_timer_start(gr_broker.ev, &sf->timer, r->MaxWaitMs);
+    gr_timer_start(gr_broker.ev, &sf->timer, max_wait_ms(r->MaxWaitMs));
     sf->timer_on = true;
     req->park = sf;
     req->on_cancel = sess_cancel;

@@ -63,8 +63,12 @@
  * a valid log: a record is only ever dropped because a later record of
  * its key (kept in both versions of a later segment) supersedes it, or
  * because it is an expired tombstone whose older values live in earlier,
- * already swapped segments.  Open files survive the renames, so readers
- * holding a gr_file_t of an old segment keep reading it.
+ * already swapped segments.  Open descriptors survive the renames, so a
+ * reader whose gr_file_t of an old segment is open keeps reading it; the
+ * descriptor cache never reopens an old segment by its reused name
+ * (fcache.h).  The pass reads its source segments by name, one at a
+ * time, and closes each output once it is written: a pass holds two
+ * descriptors whatever the number of segments.
  *
  * Bounded memory: the offset map (map_bytes), one batch (max.message.bytes,
  * decompressed up to 256 MiB) and a 1 MiB write buffer.
@@ -325,11 +329,28 @@ static int parse_batch(pass_t *ps, const uint8_t *p, const gr_batch_info_t *bi)
     return r == end ? 0 : GR_ECORRUPT;
 }
 
-static void src_begin(pass_t *ps, const gr_clean_seg_t *s)
+static void src_end(pass_t *ps)
 {
-    ps->src.fd = s->file->fd;
+    if (ps->src.fd >= 0)
+        close(ps->src.fd);
+    ps->src.fd = -1;
+}
+
+/* Open source segment s by name (the helper thread never uses the log's
+ * cached descriptors): GR_AGAIN when it is gone (retention deleted it
+ * meanwhile: the swap would be abandoned anyway). */
+static int src_begin(pass_t *ps, const gr_clean_seg_t *s)
+{
+    char name[PATH_MAX];
+    src_end(ps);
+    snprintf(name, sizeof(name), "%s/%020lld.log", ps->j->dir, (long long)s->base);
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? GR_AGAIN : GR_EIO;
+    ps->src.fd = fd;
     ps->src.pos = 0;
     ps->src.size = s->size;
+    return 0;
 }
 
 /* Phase 1: map the dirty section.  Sets j->map_end. */
@@ -342,7 +363,8 @@ static int build_map(pass_t *ps)
         gr_clean_seg_t *s = &j->segs[i];
         if (s->next <= j->first_dirty)
             continue;
-        src_begin(ps, s);
+        if ((rc = src_begin(ps, s)) < 0)
+            return rc;
         const uint8_t *p;
         gr_batch_info_t bi;
         while ((rc = src_next(&ps->src, &p, &bi)) == 0) {
@@ -439,10 +461,11 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
     gr_clean_job_t *j = ps->j;
     gr_segment_t *out = NULL;
     bool changed = false;
-    int rc = gr_seg_create_cleaned(j->dir, s->base, j->now_ms, &out);
+    int rc = src_begin(ps, s);
     if (rc < 0)
         return rc;
-    src_begin(ps, s);
+    if ((rc = gr_seg_create_cleaned(j->dir, s->base, j->now_ms, &out)) < 0)
+        return rc;
     ps->wbuf.len = 0;
     const uint8_t *p;
     gr_batch_info_t bi;
@@ -501,6 +524,7 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
         goto err;
     out->dirty = false;
     gr_seg_drop_fine(out);
+    gr_seg_release_fd(out);     /* reopened by the cache once swapped in */
     j->stats.bytes_read += s->size;
     j->stats.bytes_written += out->size;
     if (out->size == 0 && !first) {
@@ -523,6 +547,7 @@ void gr_clean_work(gr_clean_job_t *j)
     pass_t ps;
     memset(&ps, 0, sizeof(ps));
     ps.j = j;
+    ps.src.fd = -1;
     omap_init(&ps.map);
     j->min_horizon = INT64_MAX;
     j->rc = build_map(&ps);
@@ -540,6 +565,7 @@ void gr_clean_work(gr_clean_job_t *j)
     }
     if (j->rc == 0 && wrote)
         j->rc = gr_fsync_dir(j->dir);
+    src_end(&ps);
     omap_free(&ps.map);
     gr_buf_free(&ps.src.buf);
     gr_buf_free(&ps.dec);

@@ -34,7 +34,9 @@ enum {
  * thread never looks at the log's own segment objects. */
 typedef struct gr_clean_seg {
     int64_t base, next, size;
-    gr_file_t *file;        /* a reference to its .log; released on the loop thread */
+    gr_file_t *file;        /* a reference to its .log, released on the loop thread:
+                             * tells log.c the segment is still the same; the
+                             * helper thread reads <dir>/<base>.log by name */
     int action;             /* output: GR_CLEAN_* */
     gr_segment_t *out;      /* output for GR_CLEAN_REPLACE, owned by the job until swapped */
 } gr_clean_seg_t;

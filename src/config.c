@@ -36,6 +36,13 @@ typedef struct cfg_def {
     const char *doc;
 } cfg_def_t;
 
+/* Keys named internal.* are for tests only (Kafka 4.0's convention): not
+ * documented, and described (DescribeConfigs) only when set. */
+bool gr_config_is_internal(const char *key)
+{
+    return strncmp(key, "internal.", 9) == 0;
+}
+
 #define F(field) offsetof(gr_config_t, field)
 #define L_MAX INT64_MAX
 #define I_MAX INT32_MAX
@@ -55,8 +62,10 @@ static const cfg_def_t defs[] = {
      "Replication factor of auto-created topics (single broker: 1)."},
     {"auto.create.topics.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(auto_create_topics_enable), "true", NULL, 0, 0, NULL,
      "Create a topic when a client asks Metadata for it (or produces to it)."},
-    {"log.segment.bytes", NULL, T_LONG, GR_CT_INT, F(log_segment_bytes), "1073741824", NULL, 14, I_MAX, NULL,
-     "Maximum size of a segment file before a new one is rolled."},
+    {"log.segment.bytes", NULL, T_LONG, GR_CT_INT, F(log_segment_bytes), "1073741824", NULL, 1048576, I_MAX, NULL,
+     "Maximum size of a segment file before a new one is rolled (at least 1 MiB, as Kafka 4.0)."},
+    {"internal.log.segment.bytes", NULL, T_LONG, GR_CT_INT, F(internal_log_segment_bytes), NULL, NULL, 14, I_MAX,
+     NULL, "Testing only: replaces log.segment.bytes, without its 1 MiB floor."},
     {"log.roll.ms", NULL, T_LONG, GR_CT_LONG, F(log_roll_ms), NULL, "log.roll.hours", 1, L_MAX, NULL,
      "Maximum age of the active segment before it is rolled; overrides log.roll.hours."},
     {"log.roll.hours", NULL, T_LONG, GR_CT_INT, F(log_roll_hours), "168", NULL, 1, L_MAX / 3600000, NULL,
@@ -86,7 +95,17 @@ static const cfg_def_t defs[] = {
     {"socket.request.max.bytes", NULL, T_INT, GR_CT_INT, F(socket_request_max_bytes), "104857600", NULL, 1, I_MAX, NULL,
      "Largest request frame; larger frames close the connection."},
     {"connections.max.idle.ms", NULL, T_LONG, GR_CT_LONG, F(connections_max_idle_ms), "600000", NULL, 1, L_MAX, NULL,
-     "Idle connections are closed after this long."},
+     "Connections are closed after this long without a complete request or a response byte written (a partial "
+     "request counts as idle; so do responses the client does not read)."},
+    {"request.timeout.ms", NULL, T_INT, GR_CT_INT, F(request_timeout_ms), "30000", NULL, 1, I_MAX, NULL,
+     "Longest wait of a Fetch (larger MaxWaitMs are capped), and how long a request may take to arrive once its "
+     "first byte did; a slower one closes its connection."},
+    {"max.connections", NULL, T_INT, GR_CT_INT, F(max_connections), "2147483647", NULL, 1, I_MAX, NULL,
+     "Client connections at once; also bounded by the descriptor budget (RLIMIT_NOFILE minus log.open.files.max "
+     "and a reserve).  Connections above it are accepted and closed at once, with a log line."},
+    {"log.open.files.max", NULL, T_INT, GR_CT_INT, F(log_open_files_max), "-1", NULL, -1, I_MAX, NULL,
+     "Segment files kept open at once (least recently used ones are closed and reopened when read); -1 = a "
+     "quarter of RLIMIT_NOFILE after a reserve of 64 descriptors."},
     {"max.incremental.fetch.session.cache.slots", NULL, T_INT, GR_CT_INT,
      F(max_incremental_fetch_session_cache_slots), "1000", NULL, 0, I_MAX, NULL,
      "Incremental fetch sessions (KIP-227) the broker keeps; 0 disables them (every fetch is sessionless)."},
@@ -143,6 +162,11 @@ static const cfg_def_t defs[] = {
      "0", NULL, 0, L_MAX, NULL,
      "Records younger than this are never compacted (topic: min.compaction.lag.ms)."},
 };
+
+int64_t gr_config_segment_bytes(const gr_config_t *c)
+{
+    return c->internal_log_segment_bytes != GR_CFG_UNSET ? c->internal_log_segment_bytes : c->log_segment_bytes;
+}
 
 static const cfg_def_t *find_def(const char *key)
 {
@@ -464,6 +488,8 @@ int gr_config_foreach(const gr_config_t *c, void (*fn)(void *arg, const char *ke
             break;
         }
         bool is_default = v ? (d->dflt && !strcmp(v, d->dflt)) : !d->dflt;
+        if (!v && gr_config_is_internal(d->name))
+            continue;
         fn(arg, d->name, v, is_default);
     }
     return (int)GR_ARRAY_LEN(defs);
@@ -475,6 +501,8 @@ void gr_config_print_docs(FILE *out)
     for (size_t i = 0; i < GR_ARRAY_LEN(defs); i++) {
         const cfg_def_t *d = &defs[i];
         char valid[128] = "";
+        if (gr_config_is_internal(d->name))
+            continue;
         if (d->choices)
             snprintf(valid, sizeof(valid), "%s", d->choices);
         else if (d->type == T_BOOL)
@@ -495,6 +523,8 @@ void gr_config_print_docs(FILE *out)
                  "| topic key | broker synonyms | description |\n|---|---|---|\n");
     for (int i = 0; i < gr_topic_config_count(); i++) {
         const gr_topic_config_def_t *t = gr_topic_config_at(i);
+        if (gr_config_is_internal(t->name))
+            continue;
         fprintf(out, "| `%s` | ", t->name);
         const char *sep = "";
         for (const cfg_def_t *d = find_def(t->broker_synonym); d; d = d->fallback ? find_def(d->fallback) : NULL) {
@@ -514,7 +544,9 @@ static const gr_topic_config_def_t topic_defs[] = {
     {"cleanup.policy", "log.cleanup.policy", GR_CT_LIST, 0, "delete, compact or compact,delete."},
     {"retention.ms", "log.retention.ms", GR_CT_LONG, -1, "Delete segments older than this; -1 = forever."},
     {"retention.bytes", "log.retention.bytes", GR_CT_LONG, -1, "Partition size limit for deletion; -1 = none."},
-    {"segment.bytes", "log.segment.bytes", GR_CT_INT, 14, "Segment size before rolling."},
+    {"segment.bytes", "log.segment.bytes", GR_CT_INT, 1048576, "Segment size before rolling (at least 1 MiB)."},
+    {"internal.segment.bytes", "internal.log.segment.bytes", GR_CT_INT, 14,
+     "Testing only (Kafka 4.0's internal key): replaces segment.bytes, without its 1 MiB floor."},
     {"segment.ms", "log.roll.ms", GR_CT_LONG, 1, "Segment age before rolling."},
     {"message.timestamp.type", "log.message.timestamp.type", GR_CT_STRING, 0, "CreateTime or LogAppendTime."},
     {"max.message.bytes", "message.max.bytes", GR_CT_INT, 0, "Largest record batch accepted."},
@@ -552,8 +584,8 @@ void gr_topic_config_default(const gr_config_t *c, const gr_topic_config_def_t *
         snprintf(out, n, "%" PRId64, gr_config_retention_ms(c));
     else if (!strcmp(k, "retention.bytes"))
         snprintf(out, n, "%" PRId64, c->log_retention_bytes);
-    else if (!strcmp(k, "segment.bytes"))
-        snprintf(out, n, "%" PRId64, c->log_segment_bytes);
+    else if (!strcmp(k, "segment.bytes") || !strcmp(k, "internal.segment.bytes"))
+        snprintf(out, n, "%" PRId64, gr_config_segment_bytes(c));
     else if (!strcmp(k, "segment.ms"))
         snprintf(out, n, "%" PRId64, gr_config_roll_ms(c));
     else if (!strcmp(k, "message.timestamp.type"))
@@ -644,7 +676,9 @@ static const char *override_of(char *const *ov, const char *key)
 void gr_config_log_config(const gr_config_t *c, char *const *ov, gr_log_config_t *o)
 {
     const char *v;
-    o->segment_bytes = (v = override_of(ov, "segment.bytes")) ? int_value(v) : c->log_segment_bytes;
+    o->segment_bytes = (v = override_of(ov, "internal.segment.bytes")) ? int_value(v)
+                       : (v = override_of(ov, "segment.bytes"))        ? int_value(v)
+                                                                       : gr_config_segment_bytes(c);
     o->segment_ms = (v = override_of(ov, "segment.ms")) ? atoll(v) : gr_config_roll_ms(c);
     o->retention_ms = (v = override_of(ov, "retention.ms")) ? atoll(v) : gr_config_retention_ms(c);
     o->retention_bytes = (v = override_of(ov, "retention.bytes")) ? atoll(v) : c->log_retention_bytes;

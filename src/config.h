@@ -24,6 +24,8 @@ typedef struct gr_config {
     int32_t default_replication_factor;
     bool auto_create_topics_enable;
     int64_t log_segment_bytes;
+    int64_t internal_log_segment_bytes; /* testing only: UNSET, or replaces
+                                           log.segment.bytes without its floor */
     int64_t log_roll_ms;                /* UNSET -> log_roll_hours */
     int64_t log_roll_hours;
     int64_t log_retention_ms;           /* UNSET -> minutes -> hours */
@@ -37,6 +39,10 @@ typedef struct gr_config {
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
     int64_t connections_max_idle_ms;
+    int32_t request_timeout_ms;         /* caps Fetch MaxWaitMs; a request must
+                                           arrive within it once it started */
+    int32_t max_connections;
+    int32_t log_open_files_max;         /* -1 = a quarter of the descriptor budget */
     int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
 
@@ -74,6 +80,7 @@ int gr_config_set(gr_config_t *c, const char *key, const char *value, char *err,
 int gr_config_load_file(gr_config_t *c, const char *path, char *err, size_t errlen);
 /* Effective values after synonyms. */
 int64_t gr_config_retention_ms(const gr_config_t *c);
+int64_t gr_config_segment_bytes(const gr_config_t *c);   /* internal.log.segment.bytes or log.segment.bytes */
 int64_t gr_config_roll_ms(const gr_config_t *c);
 /* Kafka's ConfigDef.Type, the ConfigType that DescribeConfigs v3+ reports. */
 typedef enum {
@@ -87,6 +94,9 @@ typedef enum {
     GR_CT_LIST = 7,
 } gr_config_type_t;
 
+/* internal.* keys (broker or topic) are for tests: undocumented, and
+ * described only when set. */
+bool gr_config_is_internal(const char *key);
 /* Kafka's type of broker key `key` (GR_CT_UNKNOWN for an unknown key). */
 gr_config_type_t gr_config_key_type(const char *key);
 /* The broker key whose value applies while `key` is unset (log.retention.ms
@@ -94,7 +104,8 @@ gr_config_type_t gr_config_key_type(const char *key);
  * chain from a key gives Kafka's synonyms of it, in Kafka's order. */
 const char *gr_config_key_fallback(const char *key);
 /* Call fn for every broker key in table order with its current value as
- * text (NULL when unset) and whether that value is the built-in default.
+ * text (NULL when unset) and whether that value is the built-in default;
+ * internal (testing-only) keys only when they are set.
  * The strings are valid only during the call.  Returns the number of keys. */
 int gr_config_foreach(const gr_config_t *c, void (*fn)(void *arg, const char *key, const char *value, bool is_default),
                       void *arg);

@@ -1339,7 +1339,10 @@ static bool load_step(void)
         gr_buf_reserve(&C.rbuf, (size_t)s.len);
         size_t got = 0;
         while (got < (size_t)s.len) {
-            ssize_t r = gr_fio_pread(s.file->fd, C.rbuf.p + got, (size_t)s.len - got, (off_t)(s.pos + (int64_t)got));
+            int fd = gr_file_fd(s.file);
+            if (fd < 0)
+                break;
+            ssize_t r = gr_fio_pread(fd, C.rbuf.p + got, (size_t)s.len - got, (off_t)(s.pos + (int64_t)got));
             if (r == -1 && errno == EINTR)
                 continue;
             if (r <= 0)

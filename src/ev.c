@@ -271,7 +271,8 @@ int64_t gr_ev_now_us(gr_ev_t *ev)
 
 static unsigned to_epoll(unsigned mask)
 {
-    return (mask & GR_EV_READ ? EPOLLIN | EPOLLRDHUP : 0) | (mask & GR_EV_WRITE ? EPOLLOUT : 0);
+    return (mask & GR_EV_READ ? EPOLLIN | EPOLLRDHUP : 0) | (mask & GR_EV_WRITE ? EPOLLOUT : 0) |
+           (mask & GR_EV_HUP ? EPOLLRDHUP : 0);
 }
 
 int gr_ev_add(gr_ev_t *ev, int fd, unsigned mask, gr_ev_fd_cb *cb, void *arg)
@@ -558,6 +559,8 @@ int gr_ev_run_once(gr_ev_t *ev, int64_t max_wait_ms)
         /* an error with only WRITE interest must still reach the owner */
         if ((e->events & (EPOLLERR | EPOLLHUP)) && !(s->mask & GR_EV_READ))
             mask |= GR_EV_WRITE;
+        if (e->events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+            mask |= GR_EV_HUP;
         s->cb(ev, fd, mask, s->arg);
     }
     run_timers(ev);

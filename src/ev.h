@@ -17,9 +17,13 @@ typedef struct gr_ev gr_ev_t;
 
 #define GR_EV_READ  1u
 #define GR_EV_WRITE 2u
+#define GR_EV_HUP   4u    /* interest in the peer's hang-up alone (EPOLLRDHUP) */
 
 /* fd callback: events is a mask of GR_EV_READ/GR_EV_WRITE (errors and
- * hang-ups are reported as READ so the owner's read sees them). */
+ * hang-ups are reported as READ so the owner's read sees them), plus
+ * GR_EV_HUP when the peer hung up or shut down its sending side, or the
+ * socket failed: an owner that is not reading learns that its peer is
+ * gone (the event stays pending, level-triggered, until it acts). */
 typedef void gr_ev_fd_cb(gr_ev_t *ev, int fd, unsigned events, void *arg);
 typedef void gr_ev_timer_cb(gr_ev_t *ev, void *arg);
 typedef void gr_ev_hook_cb(gr_ev_t *ev, void *arg);

@@ -16,8 +16,10 @@
  * Durability follows Kafka: data sits in the page cache until a flush,
  * started by log.flush.interval.messages/ms, by rolling (the old segment
  * is synced) or by gr_log_flush().  fsync runs on a helper thread
- * (gr_ev_submit); the recovery point advances when it completes.  Segment
- * files are deleted off the loop too; readers keep their gr_file_t refs.
+ * (gr_ev_submit), which opens the files by name; the recovery point
+ * advances when it completes.  Segment files are deleted off the loop
+ * too; a reader's gr_file_t keeps a deleted file readable while the
+ * descriptor cache keeps it open (fcache.h).
  *
  * Recovery: segments before the recovery point are trusted (indexes
  * loaded and sanity-checked); from the segment holding the recovery point
@@ -166,9 +168,8 @@ static void drop_segment(gr_log_t *log, int i, bool async)
 /* ------------------------------------------------------------ flush */
 
 typedef struct flush_file {
-    gr_file_t *log;              /* a reference to the segment's .log */
-    char *path;                  /* "<dir>/<base>" when its index files need
-                                  * a sync too (opened by name), else NULL */
+    char *path;                  /* "<dir>/<base>": its .log is synced by name */
+    bool indexes;                /* its index files too */
 } flush_file_t;
 
 typedef struct flush_job {
@@ -185,7 +186,7 @@ static void flush_work(void *arg)
 {
     flush_job_t *j = arg;
     for (int i = 0; i < j->n; i++) {
-        int rc = gr_seg_sync_files(j->files[i].log, j->files[i].path, j->files[i].path != NULL);
+        int rc = gr_seg_sync_files(j->files[i].path, j->files[i].indexes);
         if (rc < 0 && !j->sync_failed) {
             j->sync_failed = true;
             j->rc = rc;
@@ -228,10 +229,8 @@ static void flush_done(void *arg)
     flush_job_t *j = arg;
     gr_log_t *log = j->log;
     bool had_dir = j->dir != NULL;
-    for (int i = 0; i < j->n; i++) {
-        gr_file_unref(j->files[i].log);
+    for (int i = 0; i < j->n; i++)
         free(j->files[i].path);
-    }
     free(j->files);
     free(j->dir);
     log->jobs--;
@@ -298,7 +297,7 @@ static void start_flush(gr_log_t *log)
             cap = cap ? cap * 2 : 4;
             j->files = gr_realloc(j->files, (size_t)cap * sizeof(*j->files));
         }
-        j->files[j->n++] = (flush_file_t){gr_file_ref(s->log), s->idx_unsynced ? gr_strdup(s->path) : NULL};
+        j->files[j->n++] = (flush_file_t){gr_strdup(s->path), s->idx_unsynced};
         s->dirty = s->idx_unsynced = false;
     }
     if (log->dir_dirty) {
@@ -901,6 +900,7 @@ static int clean_swap(gr_log_t *log, gr_clean_job_t *j)
                 return rc;
             log->size += c->out->size - old->size;
             c->out->cleaned = false;     /* its files have their final names */
+            gr_seg_adopt(c->out);
             log->segs[k] = c->out;
             c->out = NULL;
         } else {
@@ -1173,7 +1173,8 @@ int gr_log_close(gr_log_t *log)
         /* one more try at cutting the torn append back; if that fails too,
          * recovery at the next start finds and truncates it */
         gr_segment_t *s = active(log);
-        if (gr_fio_ftruncate(s->log->fd, (off_t)s->size) == 0)
+        int fd = gr_file_fd(s->log);
+        if (fd >= 0 && gr_fio_ftruncate(fd, (off_t)s->size) == 0)
             s->broken = false;
         else
             gr_error("log", "%s.log still cannot be truncated: %s", s->path, strerror(errno));

@@ -11,6 +11,15 @@
  * partitions, topic.c), write checkpoints and, in each log dir whose logs
  * all became durable, the marker; exit 0.
  *
+ * Descriptors (descriptor_budget): RLIMIT_NOFILE minus a reserve of
+ * FD_RESERVE (+1 per log dir) for the loop, the listener, log dir handles
+ * and the files opened for a moment (index files, checkpoints, syncs by
+ * name, the cleaner) is split between segment files (the descriptor cache,
+ * log.open.files.max, by default a quarter) and client connections (the
+ * rest, or max.connections when lower).  Neither can take the other's
+ * share, so a flood of connections cannot stop appends and many segments
+ * cannot stop the listener.
+ *
  * Each log dir holds Kafka's files:
  *   meta.properties                    version=1, cluster.id, node.id
  *   .kafka_cleanshutdown               present only after a clean shutdown
@@ -21,6 +30,7 @@
 #include "fetch_session.h"
 #include "cleaner.h"
 #include "coord.h"
+#include "fcache.h"
 #include "fio.h"
 #include "kerr.h"
 #include "net.h"
@@ -30,10 +40,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define CLEAN_MARKER ".kafka_cleanshutdown"
+#define FD_RESERVE 64
+#define FD_MIN_FILES 8               /* the cache's own minimum */
+#define FD_MIN_CONNS 16
 
 static void usage(void)
 {
@@ -184,6 +198,37 @@ static void cleaner_cb(gr_ev_t *ev, void *arg)
     gr_timer_start(ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
 }
 
+/* Split RLIMIT_NOFILE between segment files and connections (see the
+ * header).  Returns 0, or GR_EINVAL (logged) when the limit leaves too
+ * little for both. */
+static int descriptor_budget(int *files, int *conns)
+{
+    struct rlimit rl;
+    int64_t nofile = INT32_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)INT32_MAX)
+        nofile = (int64_t)rl.rlim_cur;
+    int64_t reserve = FD_RESERVE + gr_broker.nlog_dirs;
+    int64_t avail = nofile - reserve;
+    if (avail < FD_MIN_FILES + FD_MIN_CONNS) {
+        gr_error("broker", "RLIMIT_NOFILE is %lld: too low, gregord needs at least %lld descriptors",
+                 (long long)nofile, (long long)(reserve + FD_MIN_FILES + FD_MIN_CONNS));
+        return GR_EINVAL;
+    }
+    int64_t f = gr_broker.cfg.log_open_files_max >= 0 ? gr_broker.cfg.log_open_files_max : avail / 4;
+    if (f > avail - FD_MIN_CONNS) {
+        gr_warn("broker", "log.open.files.max=%lld leaves no descriptors for connections under RLIMIT_NOFILE %lld; "
+                "using %lld", (long long)f, (long long)nofile, (long long)(avail - FD_MIN_CONNS));
+        f = avail - FD_MIN_CONNS;
+    }
+    f = GR_MAX(f, FD_MIN_FILES);
+    *files = (int)f;
+    *conns = (int)GR_MIN(avail - f, (int64_t)gr_broker.cfg.max_connections);
+    gr_info("broker", "Descriptors: RLIMIT_NOFILE %lld; up to %d segment files open (log.open.files.max), up to "
+            "%d client connections (max.connections), %lld in reserve", (long long)nofile, *files, *conns,
+            (long long)reserve);
+    return 0;
+}
+
 static void on_signal(int sig)
 {
     GR_UNUSED(sig);
@@ -261,6 +306,10 @@ int main(int argc, char **argv)
      * before any log dir is read */
     if (gr_fio_init() < 0)
         return 1;
+    int max_files, max_conns;
+    if (descriptor_budget(&max_files, &max_conns) < 0)
+        return 1;
+    gr_fcache_set_max(max_files);
     gr_broker.ev = gr_ev_new();
     if (init_log_dirs() < 0)
         return 1;
@@ -279,6 +328,8 @@ int main(int argc, char **argv)
     gr_net_opts_t nopts = {
         .max_request_bytes = gr_broker.cfg.socket_request_max_bytes,
         .idle_ms = gr_broker.cfg.connections_max_idle_ms,
+        .read_timeout_ms = gr_broker.cfg.request_timeout_ms,
+        .max_conns = max_conns,
     };
     const char *bind_host = gr_broker.host[0] ? gr_broker.host : "0.0.0.0";
     if (gr_net_listen(gr_broker.ev, bind_host, gr_broker.port, &nopts) < 0) {

@@ -44,6 +44,33 @@
  * Backpressure.  Above opts.max_pending queued requests or
  * opts.out_high_bytes of unsent output a connection stops reading (and
  * leaves the rest of its input buffered); it resumes below half of both.
+ * A connection that is not read still watches for its peer's hang-up
+ * (GR_EV_HUP).
+ *
+ * End of input.  A peer that closes or half-closes its connection is gone
+ * (Kafka's Selector closes a channel on EOF too): the responses already
+ * complete get one last write attempt, then the connection closes at once
+ * and its parked requests are cancelled, so an abandoned long poll holds
+ * no descriptor.  Input not yet dispatched (behind backpressure) is
+ * dropped with it.
+ *
+ * Timeouts (one timer per connection, idle_cb).  A connection is idle
+ * when it neither completed a request nor wrote a response byte for
+ * opts.idle_ms (connections.max.idle.ms).  Bytes of a request that does
+ * not complete do not count, so a client trickling a frame is as idle as
+ * a silent one; nor does a request in progress, as in Kafka (its Selector
+ * expires a channel without I/O whatever is in flight): a JoinGroup parked
+ * longer than that, from a client that vanished without a FIN, does not
+ * hold its connection for the whole client-chosen rebalance timeout.  A
+ * request must arrive within opts.read_timeout_ms (request.timeout.ms) of
+ * its first byte.  Responses that cannot be written because the client
+ * does not read (the socket is full) close the connection after
+ * opts.idle_ms without progress, however many new requests it sends.
+ *
+ * Descriptors.  At most opts.max_conns connections (max.connections and
+ * the descriptor budget of main.c, which keeps room for segment files):
+ * beyond it a connection is accepted and closed at once with a log line,
+ * so a client never hangs in the backlog of a broker at its limit.
  *
  * Closing.  Only from top-level contexts (an fd callback after the handlers
  * returned, the before_sleep hook, a timer): gr_req_bad() and protocol
@@ -63,6 +90,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -80,6 +108,7 @@
 #define NSPARE 4
 #define MAX_IOV 64
 #define READS_PER_EVENT 4
+#define ACCEPTS_PER_EVENT 64
 #define REQ_POOL_MAX 1024
 
 typedef struct gr_conn {
@@ -92,13 +121,14 @@ typedef struct gr_conn {
     size_t out_queued;           /* unsent bytes of DONE responses */
     unsigned mask;               /* current epoll interest */
     bool paused;                 /* backpressure: not reading */
-    bool eof;                    /* peer finished sending: close once answered */
     bool closing;
     bool pending;                /* on the pending list */
     bool want_write;             /* the socket was full: wait for EPOLLOUT */
     bool dead;                   /* conn_close() in progress */
-    int64_t last_active_ms;
-    gr_timer_t idle;
+    int64_t last_active_ms;      /* connected, last complete request or output progress */
+    int64_t frame_start_ms;      /* first byte of an incomplete request, 0 = none */
+    int64_t out_blocked_ms;      /* want_write: last output progress (or since blocked) */
+    gr_timer_t idle;             /* idle_cb: every timeout of the connection */
     struct gr_conn *prev, *next;            /* all connections */
     struct gr_conn *pprev, *pnext;          /* pending list */
 } conn_t;
@@ -111,6 +141,7 @@ static struct {
     int reserve_fd;              /* spare fd to shed connections on EMFILE */
     gr_timer_t accept_retry;
     int64_t emfile_logged_ms;
+    int64_t refused;             /* connections refused over opts.max_conns */
     conn_t *conns;
     int nconns;
     conn_t *phead, *ptail;       /* connections to flush or close */
@@ -127,6 +158,8 @@ static struct {
 static void conn_flush(conn_t *c);
 static void conn_update_mask(conn_t *c);
 static size_t process_frames(conn_t *c, uint8_t *buf, size_t len);
+static bool write_some(conn_t *c);
+static void conn_arm(conn_t *c, int64_t due_ms);
 
 /* Gives an input buffer back: kept on the spare list when it is larger than
  * SMALL_BUF, at most SPARE_MAX and the list has room (then the smallest
@@ -299,8 +332,8 @@ static void conn_close(conn_t *c)
 
 static void conn_update_mask(conn_t *c)
 {
-    unsigned m = 0;
-    if (!c->paused && !c->eof && !c->closing && !net.draining)
+    unsigned m = GR_EV_HUP;
+    if (!c->paused && !c->closing && !net.draining)
         m |= GR_EV_READ;
     if (c->want_write)
         m |= GR_EV_WRITE;
@@ -400,6 +433,33 @@ static size_t frame_total(const conn_t *c)
     return (size_t)sz + 4;  /* validated when the prefix was first seen */
 }
 
+/* After input was consumed: note when an incomplete request started to
+ * arrive (dispatch() clears it for every complete one) and make sure the
+ * timer fires by its read deadline. */
+static void note_partial(conn_t *c)
+{
+    if (c->in_len == 0) {
+        c->frame_start_ms = 0;
+        return;
+    }
+    if (c->frame_start_ms == 0 && !c->paused) {
+        c->frame_start_ms = gr_ev_now_ms(net.ev);
+        conn_arm(c, c->frame_start_ms + net.opts.read_timeout_ms);
+    }
+}
+
+/* The peer closed or shut down its side: it is gone.  One last write of
+ * the responses already complete, then close (parked requests are
+ * cancelled by conn_close). */
+static void peer_gone(conn_t *c)
+{
+    gr_debug("net", "Connection from %s: the peer closed its side; closing (%d requests in flight)", c->peer,
+             c->nreq);
+    if (c->qhead && !c->closing)
+        write_some(c);
+    close_later(c);
+}
+
 /* Dispatch complete frames held in c->in and keep the rest at the front. */
 static void process_buffered(conn_t *c)
 {
@@ -418,7 +478,7 @@ static void process_buffered(conn_t *c)
 static void conn_read(conn_t *c)
 {
     for (int round = 0; round < READS_PER_EVENT; round++) {
-        if (c->paused || c->closing || c->eof || net.draining)
+        if (c->paused || c->closing || net.draining)
             break;
         uint8_t *dst;
         size_t room;
@@ -447,14 +507,9 @@ static void conn_read(conn_t *c)
             break;
         }
         if (n == 0) {
-            /* the peer stopped sending: answer what it asked, then close */
-            c->eof = true;
-            if (!c->qhead)
-                close_later(c);
-            conn_update_mask(c);
+            peer_gone(c);
             break;
         }
-        c->last_active_ms = gr_ev_now_ms(net.ev);
         if (shared) {
             size_t used = process_frames(c, dst, (size_t)n);
             size_t left = (size_t)n - used;
@@ -478,6 +533,8 @@ static void conn_read(conn_t *c)
         conn_pause(c);
         conn_update_mask(c);
     }
+    if (!c->closing)
+        note_partial(c);
 }
 
 static void conn_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
@@ -487,33 +544,76 @@ static void conn_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
     conn_t *c = arg;
     if (events & GR_EV_WRITE)
         conn_flush(c);
-    if ((events & GR_EV_READ) && !c->closing)
+    if ((events & GR_EV_READ) && !c->closing && (c->mask & GR_EV_READ))
         conn_read(c);
+    /* a hang-up while not reading (backpressure, draining): the EOF would
+     * never be read; while reading, conn_read reaches it after the data */
+    if ((events & GR_EV_HUP) && !c->closing && !(c->mask & GR_EV_READ))
+        peer_gone(c);
     if (c->closing)
         conn_close(c);
 }
 
+/* (Re)arm the connection's timer to fire by due_ms (loop clock) at the
+ * latest. */
+static void conn_arm(conn_t *c, int64_t due_ms)
+{
+    int64_t now = gr_ev_now_ms(net.ev);
+    if (gr_timer_armed(&c->idle) && c->idle.when_us <= due_ms * 1000)
+        return;
+    gr_timer_start(net.ev, &c->idle, GR_MAX(due_ms - now, 0));
+}
+
 static void idle_cb(gr_ev_t *ev, void *arg)
 {
-    static ratelog_t rl_idle, rl_stuck;
+    static ratelog_t rl_idle, rl_stuck, rl_slow;
     conn_t *c = arg;
     int64_t now = gr_ev_now_ms(ev);
-    int64_t quiet = now - c->last_active_ms;
+    int64_t due = INT64_MAX;
     long more;
-    /* a request in progress (parked long poll, join) keeps the connection;
-     * responses the peer does not read for idle_ms do not */
-    bool stuck = c->out_queued > 0;
-    if ((c->qhead && !stuck) || quiet < net.opts.idle_ms) {
-        gr_timer_start(ev, &c->idle, c->qhead && !stuck ? net.opts.idle_ms : net.opts.idle_ms - quiet);
-        return;
+    /* a request that does not finish arriving (not while we stopped
+     * reading: then the client cannot send) */
+    if (c->frame_start_ms > 0 && !c->paused) {
+        int64_t d = c->frame_start_ms + net.opts.read_timeout_ms;
+        if (now >= d) {
+            if (ratelog_ok(&rl_slow, now, &more))
+                gr_info("net", "Closing connection from %s: a request did not arrive within %" PRId32 " ms "
+                        "(request.timeout.ms; %zu bytes of it came; %ld more since the last message)", c->peer,
+                        net.opts.read_timeout_ms, c->in_len, more);
+            conn_close(c);
+            return;
+        }
+        due = d;
     }
-    if (stuck && ratelog_ok(&rl_stuck, now, &more))
-        gr_info("net", "Closing connection from %s: %zu bytes of responses unread for %" PRId64 " ms (%ld more "
-                "since the last message)", c->peer, c->out_queued, quiet, more);
-    else if (!stuck && ratelog_ok(&rl_idle, now, &more))
-        gr_info("net", "Closing idle connection from %s after %" PRId64 " ms (connections.max.idle.ms; %ld more "
-                "since the last message)", c->peer, quiet, more);
-    conn_close(c);
+    if (net.opts.idle_ms > 0) {
+        int64_t d;
+        if (c->want_write) {
+            /* responses the peer does not read */
+            d = c->out_blocked_ms + net.opts.idle_ms;
+            if (now >= d) {
+                if (ratelog_ok(&rl_stuck, now, &more))
+                    gr_info("net", "Closing connection from %s: %zu bytes of responses unread for %" PRId64 " ms "
+                            "(%ld more since the last message)", c->peer, c->out_queued, now - c->out_blocked_ms,
+                            more);
+                conn_close(c);
+                return;
+            }
+        } else {
+            d = c->last_active_ms + net.opts.idle_ms;
+            if (now >= d) {
+                if (ratelog_ok(&rl_idle, now, &more))
+                    gr_info("net", "Closing idle connection from %s after %" PRId64 " ms (connections.max.idle.ms; "
+                            "%d requests in progress%s; %ld more since the last message)", c->peer,
+                            now - c->last_active_ms, c->nreq,
+                            c->in_len > 0 ? ", an incomplete request counts as idle" : "", more);
+                conn_close(c);
+                return;
+            }
+        }
+        due = GR_MIN(due, d);
+    }
+    if (due != INT64_MAX)
+        gr_timer_start(ev, &c->idle, due - now);
 }
 
 static conn_t *conn_new(int fd, const char *peer)
@@ -523,13 +623,13 @@ static conn_t *conn_new(int fd, const char *peer)
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     c->last_active_ms = gr_ev_now_ms(net.ev);
     gr_timer_init(&c->idle, idle_cb, c);
-    if (gr_ev_add(net.ev, fd, GR_EV_READ, conn_cb, c) < 0) {
+    if (gr_ev_add(net.ev, fd, GR_EV_READ | GR_EV_HUP, conn_cb, c) < 0) {
         gr_warn("net", "Cannot register connection from %s: %s", peer, strerror(errno));
         close(fd);
         free(c);
         return NULL;
     }
-    c->mask = GR_EV_READ;
+    c->mask = GR_EV_READ | GR_EV_HUP;
     if (net.opts.idle_ms > 0)
         gr_timer_start(net.ev, &c->idle, net.opts.idle_ms);
     c->next = net.conns;
@@ -581,6 +681,8 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
         client_id = h.ClientId;
     }
 
+    c->last_active_ms = gr_ev_now_ms(net.ev);
+    c->frame_start_ms = 0;
     gr_req_t *r = req_get();
     r->conn = c;
     r->api_key = key;
@@ -673,7 +775,16 @@ static bool write_some(conn_t *c)
         gr_chunk_t *ch = first_unsent(r);
         if (ch->file) {
             off_t off = (off_t)(ch->file_off + (int64_t)ch->sent);
-            ssize_t n = gr_fio_sendfile(c->fd, ch->file->fd, &off, ch->len - ch->sent);
+            int ffd = gr_file_fd(ch->file);
+            if (ffd < 0) {
+                /* closed by the descriptor cache and deleted (or replaced)
+                 * since: the client fetches again */
+                gr_info("net", "Closing connection from %s: the segment of a Fetch response is gone (%s)",
+                        c->peer, strerror(-ffd));
+                close_later(c);
+                return true;
+            }
+            ssize_t n = gr_fio_sendfile(c->fd, ffd, &off, ch->len - ch->sent);
             if (n == -1) {
                 if (errno == EINTR)
                     continue;
@@ -697,6 +808,7 @@ static bool write_some(conn_t *c)
             }
             ch->sent += (size_t)n;
             c->out_queued -= GR_MIN(c->out_queued, (size_t)n);
+            c->last_active_ms = c->out_blocked_ms = gr_ev_now_ms(net.ev);
             continue;
         }
         /* gather memory chunks, across responses, up to a file chunk */
@@ -735,6 +847,8 @@ static bool write_some(conn_t *c)
             return true;
         }
         c->out_queued -= GR_MIN(c->out_queued, (size_t)n);
+        if (n > 0)
+            c->last_active_ms = c->out_blocked_ms = gr_ev_now_ms(net.ev);
         /* account the written bytes to the chunks in order */
         size_t left = (size_t)n;
         for (gr_req_t *q = r; q && left > 0; q = q->next) {
@@ -753,13 +867,15 @@ static void conn_flush(conn_t *c)
 {
     if (c->closing)
         return;
+    bool was_blocked = c->want_write;
     c->want_write = !write_some(c);
-    c->last_active_ms = gr_ev_now_ms(net.ev);
     if (c->closing)
         return;
-    if (c->eof && !c->qhead) {
-        close_later(c);
-        return;
+    if (c->want_write && !was_blocked) {
+        /* the socket is full: unread responses count from now */
+        c->out_blocked_ms = gr_ev_now_ms(net.ev);
+        if (net.opts.idle_ms > 0)
+            conn_arm(c, c->out_blocked_ms + net.opts.idle_ms);
     }
     if (c->paused && under_low(c)) {
         c->paused = false;
@@ -768,6 +884,10 @@ static void conn_flush(conn_t *c)
             process_buffered(c);
         if (!c->paused && over_high(c))
             conn_pause(c);
+        if (!c->closing) {
+            c->frame_start_ms = 0;        /* the client could not send meanwhile */
+            note_partial(c);
+        }
     }
     conn_update_mask(c);
 }
@@ -845,11 +965,27 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t out
     }
 }
 
+/* Over opts.max_conns: accepted and closed at once, so the client sees a
+ * close instead of waiting in the backlog. */
+static void refuse(int cfd, const char *peer)
+{
+    static ratelog_t rl;
+    long more;
+    net.refused++;
+    if (ratelog_ok(&rl, gr_ev_now_ms(net.ev), &more))
+        gr_warn("net", "Refusing connection from %s: %d connections open, the most that max.connections and the "
+                "descriptor budget allow (%ld more refused since the last message, %" PRId64 " in all)", peer,
+                net.nconns, more, net.refused);
+    close(cfd);
+}
+
 static void accept_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
 {
     GR_UNUSED(events);
     GR_UNUSED(arg);
-    for (;;) {
+    /* bounded per loop turn: a connection flood must not starve the
+     * connections already there (level-triggered: the rest comes next) */
+    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -890,6 +1026,10 @@ static void accept_cb(gr_ev_t *ev, int fd, unsigned events, void *arg)
             gr_debug("net", "TCP_NODELAY: %s", strerror(errno));
         char peer[64];
         format_peer(&ss, peer, sizeof(peer));
+        if (net.nconns >= net.opts.max_conns) {
+            refuse(cfd, peer);
+            continue;
+        }
         conn_new(cfd, peer);
     }
 }
@@ -910,6 +1050,10 @@ void gr_net_init(gr_ev_t *ev, const gr_net_opts_t *opts)
         o.out_high_bytes = (size_t)16 << 20;
     if (o.max_pending <= 0)
         o.max_pending = 1000;
+    if (o.read_timeout_ms <= 0)
+        o.read_timeout_ms = 30000;
+    if (o.max_conns <= 0)
+        o.max_conns = INT_MAX;
     net.opts = o;
     if (net.draining) {
         net.draining = false;

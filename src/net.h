@@ -23,6 +23,8 @@ typedef struct gr_net_opts {
     int64_t idle_ms;             /* connections.max.idle.ms: 600000; < 0 = never */
     size_t out_high_bytes;       /* stop reading a connection above: 16 MiB queued output */
     int max_pending;             /* ... or above this many queued requests: 1000 */
+    int32_t read_timeout_ms;     /* request.timeout.ms: a request arrives within it: 30000 */
+    int max_conns;               /* connections at once (more are refused): INT_MAX */
 } gr_net_opts_t;
 
 /* Bind host:port (SO_REUSEADDR, port 0 = any free port) and start

@@ -9,10 +9,15 @@
  * After an unclean shutdown the indexes of segments from the recovery
  * point on are rebuilt from the log, so lagging index files are harmless.
  *
- * File descriptors: a segment keeps only its .log open.  The index files
- * are opened by name for the moment they are read (load), written
- * (gr_seg_write_indexes, recovery) or synced, and closed again, so a
- * broker with N partitions holds about N descriptors, not 3N.
+ * File descriptors: the .log is a cached file (fcache.h): opened when it
+ * is read or written, closed again by the cache when more than
+ * log.open.files.max segment files are open, so the descriptors a broker
+ * holds do not grow with its segments.  The index files are opened by
+ * name for the moment they are read (load), written (gr_seg_write_indexes,
+ * recovery) or synced, and closed again.  Syncs off the loop thread open
+ * the .log by name too (a helper thread never uses a cached descriptor).
+ * The cleaner's output segments (gr_seg_create_cleaned) own a plain file
+ * on the helper thread until gr_seg_adopt hands it to the cache.
  *
  * <base>.index - one entry per index.interval.bytes of log:
  *
@@ -75,6 +80,18 @@ static int open_idx(const gr_segment_t *s, int which, int flags)
     return open_fd(s->path, idx_suffix[which], seg_sfx(s), O_RDWR | O_CREAT | flags);
 }
 
+/* The .log's descriptor (opened by the cache if needed), or -errno. */
+static int log_fd(gr_segment_t *s)
+{
+    return gr_file_fd(s->log);
+}
+
+static char *log_name(const gr_segment_t *s, char *out, size_t n)
+{
+    snprintf(out, n, "%s.log%s", s->path, seg_sfx(s));
+    return out;
+}
+
 static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
 {
     size_t got = 0;
@@ -123,8 +140,13 @@ void gr_seg_free(gr_segment_t *s)
 {
     if (s == NULL)
         return;
-    if (s->log)
+    if (s->log) {
+        /* readers may keep the handle: its name is not the segment's any
+         * more once the segment is gone (deleted, replaced, closed) */
+        if (s->log->refs > 1)
+            gr_file_forget_name(s->log);
         gr_file_unref(s->log);
+    }
     free(s->idx);
     free(s->tidx);
     free(s->fine);
@@ -156,6 +178,7 @@ int gr_seg_create(const char *dir, int64_t base, int64_t now_ms, gr_segment_t **
         gr_seg_free(s);
         return rc;
     }
+    gr_seg_adopt(s);
     s->roll_base_ms = now_ms;
     s->mtime_ms = now_ms;
     s->fine_start_rel = 0;
@@ -186,16 +209,30 @@ void gr_seg_drop_fine(gr_segment_t *s)
     s->fine_start_rel = 0;
 }
 
+void gr_seg_adopt(gr_segment_t *s)
+{
+    char name[PATH_MAX];
+    gr_file_cache(s->log, log_name(s, name, sizeof(name)), O_RDWR);
+}
+
+void gr_seg_release_fd(gr_segment_t *s)
+{
+    gr_file_close(s->log);
+}
+
 int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out)
 {
     gr_segment_t *s = seg_new(dir, base);
+    char name[PATH_MAX];
     struct stat st;
-    int rc = open_fd(s->path, ".log", "", O_RDWR);
-    if (rc < 0)
-        goto err;
-    s->log = gr_file_new(rc);
-    if (fstat(s->log->fd, &st) == -1) {
+    int rc;
+    s->log = gr_file_new_cached(log_name(s, name, sizeof(name)), O_RDWR);
+    if (stat(name, &st) == -1) {
         rc = -errno;
+        goto err;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = GR_EINVAL;
         goto err;
     }
     s->size = st.st_size;
@@ -333,20 +370,26 @@ static int sync_name(const char *path, const char *suffix, const char *sfx)
     return rc;
 }
 
+/* fdatasync the .log (through its descriptor when it is open, else by
+ * name) and, when indexes, the index files by name. */
 static int sync_files(gr_file_t *log, const char *path, const char *sfx, bool indexes)
 {
     int rc = 0, r;
-    if (log && gr_fio_fdatasync(log->fd) == -1)
-        rc = -errno;
+    if (log && log->fd >= 0) {
+        if (gr_fio_fdatasync(log->fd) == -1)
+            rc = -errno;
+    } else if ((r = sync_name(path, ".log", sfx)) < 0) {
+        rc = r;
+    }
     for (int i = 0; indexes && i < 2; i++)
         if ((r = sync_name(path, idx_suffix[i], sfx)) < 0)
             rc = r;
     return rc;
 }
 
-int gr_seg_sync_files(gr_file_t *log, const char *path, bool indexes)
+int gr_seg_sync_files(const char *path, bool indexes)
 {
-    return sync_files(log, path, "", indexes);
+    return sync_files(NULL, path, "", indexes);
 }
 
 int gr_seg_sync(gr_segment_t *s)
@@ -386,7 +429,10 @@ static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
         return GR_ENOENT;
     if (s->size - pos < GR_BATCH_HEADER_SIZE)
         return GR_ECORRUPT;
-    ssize_t n = pread_full(s->log->fd, b, sizeof(b), pos);
+    int fd = log_fd(s);
+    if (fd < 0)
+        return GR_EIO;
+    ssize_t n = pread_full(fd, b, sizeof(b), pos);
     if (n < 0)
         return GR_EIO;
     if (n < (ssize_t)sizeof(b))
@@ -570,7 +616,8 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
                 size_t want = GR_MAX(need, (size_t)RECOVER_CHUNK);
                 want = (size_t)GR_MIN((int64_t)want, s->size - pos);
                 gr_buf_reserve(&win, want);
-                ssize_t r = pread_full(s->log->fd, win.p, want, pos);
+                int fd = log_fd(s);
+                ssize_t r = fd < 0 ? -1 : pread_full(fd, win.p, want, pos);
                 if (r < 0) {
                     rc = GR_EIO;
                     goto out;
@@ -602,7 +649,8 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
     }
 torn:
     if (pos < s->size) {
-        if (gr_fio_ftruncate(s->log->fd, (off_t)pos) == -1) {
+        int fd = log_fd(s);
+        if (fd < 0 || gr_fio_ftruncate(fd, (off_t)pos) == -1) {
             rc = GR_EIO;
             goto out;
         }
@@ -624,10 +672,13 @@ int gr_seg_append(gr_segment_t *s, const uint8_t *data, size_t len, int64_t now_
 {
     if (s->broken)
         return GR_EIO;
-    int rc = pwrite_full(s->log->fd, data, len, s->size);
+    int fd = log_fd(s);
+    if (fd < 0)
+        return fd == -ENOSPC ? GR_ENOSPC : GR_EIO;   /* nothing written */
+    int rc = pwrite_full(fd, data, len, s->size);
     if (rc < 0) {
         /* cut a partial write back so the log stays whole batches */
-        if (gr_fio_ftruncate(s->log->fd, (off_t)s->size) == -1) {
+        if (gr_fio_ftruncate(fd, (off_t)s->size) == -1) {
             gr_error("log", "cannot truncate %s.log back to %lld bytes after a failed write: %s", s->path,
                      (long long)s->size, strerror(errno));
             s->broken = true;
@@ -773,7 +824,8 @@ int gr_seg_find_ts(gr_segment_t *s, int64_t ts, int64_t min_offset, int64_t *off
                 cap = (size_t)h.size;
                 buf = gr_realloc(buf, cap);
             }
-            ssize_t r = pread_full(s->log->fd, buf, (size_t)h.size, pos);
+            int fd = log_fd(s);
+            ssize_t r = fd < 0 ? -1 : pread_full(fd, buf, (size_t)h.size, pos);
             if (r < 0) {
                 rc = GR_EIO;
                 goto out;

@@ -1,9 +1,10 @@
 /*
  * segment.h - one log segment: <base>.log, <base>.index, <base>.timeindex.
  * File formats are drawn in segment.c.  Owned by its log (log.c); used on
- * the loop thread only, except that flush jobs fsync the gr_file_t's they
- * hold references to and the index files by name (gr_seg_sync_files).
- * Only the .log stays open; index files are opened when used.
+ * the loop thread only, except that flush jobs fsync the files by name
+ * (gr_seg_sync_files) and the cleaner builds its output segments on a
+ * helper thread.  The .log is a cached file (fcache.h), open while it is
+ * used; index files are opened when used.
  */
 #ifndef GR_SEGMENT_H
 #define GR_SEGMENT_H
@@ -29,7 +30,8 @@ typedef struct gr_segment {
     int64_t next;               /* offset after the last batch (base if empty) */
     int64_t size;               /* bytes in .log */
     char *path;                 /* "<dir>/<20 digits>" without suffix, owned */
-    gr_file_t *log;             /* .log, owned reference */
+    gr_file_t *log;             /* .log, owned reference; cached (fcache.h)
+                                 * except for a cleaner output not swapped in */
     bool cleaned;               /* files still named <path>.*.cleaned (cleaner) */
     bool idx_unsynced;          /* index files written since their last sync */
 
@@ -65,7 +67,15 @@ int gr_seg_create_cleaned(const char *dir, int64_t base, int64_t now_ms, gr_segm
 /* Forget the fine index (reads fall back to the sparse index): a cleaned
  * segment is old data, not worth 8 bytes per batch of memory. */
 void gr_seg_drop_fine(gr_segment_t *seg);
-/* Open an existing segment's files; indexes are not loaded yet. */
+/* A cleaner output swapped into its log (files renamed, seg->cleaned
+ * cleared): its .log joins the descriptor cache under its final name
+ * (loop thread).  gr_seg_create does the same for a new segment. */
+void gr_seg_adopt(gr_segment_t *seg);
+/* Close the .log's descriptor now; the cleaner does so for each output
+ * segment once it is written and synced, so a pass holds one at a time. */
+void gr_seg_release_fd(gr_segment_t *seg);
+/* Look up an existing segment (its size and modification time); nothing
+ * is opened and the indexes are not loaded yet. */
 int gr_seg_open(const char *dir, int64_t base, gr_segment_t **out);
 /* Load the index files and check them (monotonic, within the log), then
  * scan the batch headers after the last index entry to find the end.
@@ -88,10 +98,10 @@ int gr_seg_seal(gr_segment_t *seg);
 /* fdatasync .log, and .index and .timeindex when seg->idx_unsynced
  * (cleared on success). */
 int gr_seg_sync(gr_segment_t *seg);
-/* The same for a flush job off the loop thread, holding no segment: log
- * (may be NULL) and, when indexes, <path>.index and <path>.timeindex
- * opened by name (a file gone meanwhile needs no sync). */
-int gr_seg_sync_files(gr_file_t *log, const char *path, bool indexes);
+/* The same for a flush job off the loop thread, holding no segment:
+ * <path>.log and, when indexes, <path>.index and <path>.timeindex, opened
+ * by name (a file gone meanwhile needs no sync). */
+int gr_seg_sync_files(const char *path, bool indexes);
 /* Whole batches with last offset >= offset and < upper, up to max_bytes
  * (the first one even if larger when min_one).  GR_ENOENT when the
  * segment holds nothing at or after offset. */

@@ -37,33 +37,6 @@
 
 #define WR_MIN_CHUNK 512
 
-/* ------------------------------------------------------------- files */
-
-gr_file_t *gr_file_new(int fd)
-{
-    gr_file_t *f = gr_malloc(sizeof(*f));
-    f->fd = fd;
-    f->refs = 1;
-    return f;
-}
-
-gr_file_t *gr_file_ref(gr_file_t *f)
-{
-    f->refs++;
-    return f;
-}
-
-void gr_file_unref(gr_file_t *f)
-{
-    if (!f)
-        return;
-    if (--f->refs > 0)
-        return;
-    if (f->fd >= 0)
-        close(f->fd);
-    free(f);
-}
-
 /* ------------------------------------------------------------ reader */
 
 void gr_rd_init(gr_rd_t *rd, const void *p, size_t len)

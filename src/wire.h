@@ -27,6 +27,7 @@
 #ifndef GR_WIRE_H
 #define GR_WIRE_H
 
+#include "fcache.h"
 #include "gr.h"
 
 #include <stddef.h>
@@ -48,17 +49,6 @@ typedef struct gr_uuid {
     uint8_t b[16];
 } gr_uuid_t;
 
-/* A refcounted open file: segments hand these to output chains so that a
- * file deleted by retention stays readable until the pending sendfile is
- * done.  Closed when the last reference goes. */
-typedef struct gr_file {
-    int fd;
-    int refs;
-} gr_file_t;
-
-gr_file_t *gr_file_new(int fd);         /* refs = 1, takes ownership of fd */
-gr_file_t *gr_file_ref(gr_file_t *f);
-void gr_file_unref(gr_file_t *f);       /* closes fd and frees at 0 */
 
 /* Record data for a `records` field: either memory (mem) or a file range
  * (file != NULL, file_off).  len == -1 means null.  Decoding always yields

@@ -107,7 +107,7 @@ static void rec_check_slice(const gr_log_slice_t *s)
     if (s->len <= 0)
         return;
     gr_buf_reserve(&rec_buf, (size_t)s->len);
-    ssize_t n = pread(s->file->fd, rec_buf.p, (size_t)s->len, (off_t)s->pos);
+    ssize_t n = pread(gr_file_fd(s->file), rec_buf.p, (size_t)s->len, (off_t)s->pos);
     FUZZ_CHECK(n == s->len);
     size_t pos = 0;
     while (pos < (size_t)n) {

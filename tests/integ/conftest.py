@@ -32,7 +32,7 @@ def broker_factory(tmp_path):
     made = []
 
     def make(overrides=None, **kw):
-        """make(log_segment_bytes=1024) or make({"log.segment.bytes": 1024})."""
+        """make(log_retention_bytes=1024) or make({"log.retention.bytes": 1024})."""
         ov = {k.replace("_", "."): str(v) for k, v in kw.items()}
         ov.update({k: str(v) for k, v in (overrides or {}).items()})
         b = _make_broker(tmp_path / ("b%d" % len(made)), ov)

@@ -58,7 +58,7 @@ def active_base(broker, topic):
 def test_compaction_keeps_latest_and_drops_tombstones(broker):
     topic = "compacted"
     ck.create_topic(broker, topic, config={
-        "cleanup.policy": "compact", "segment.bytes": "4096",
+        "cleanup.policy": "compact", "internal.segment.bytes": "4096",
         "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": str(DELETE_RETENTION_MS),
         "min.compaction.lag.ms": "0"})
     latest = {}          # key -> (offset, value)

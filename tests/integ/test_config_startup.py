@@ -109,7 +109,7 @@ def test_properties_file_honoured(file_broker):
              "log.dirs={data}\n"
              "num.partitions=4\n"
              "auto.create.topics.enable=true\n"
-             "log.segment.bytes = 2048\n")
+             "internal.log.segment.bytes = 2048\n")
     b = file_broker(props)
     assert b.bootstrap in [x["name"] for x in kcat_metadata(b)["brokers"]]
     kcat(b, "-P", "-t", "file-auto", "-p", "0", input="a\n")
@@ -118,7 +118,7 @@ def test_properties_file_honoured(file_broker):
     for p in range(4):
         assert os.path.isdir(b.partition_dir("file-auto", p))
     assert os.path.exists(os.path.join(b.data_dir, "meta.properties"))
-    # log.segment.bytes from the file (spaces around '=') is in force
+    # internal.log.segment.bytes from the file (spaces around '=') is in force
     ck.produce(b, "file-auto", [{"value": b"x" * 500} for _ in range(12)], linger_ms=0,
                batch_num_messages=1)
     assert len(b.segment_files("file-auto")) > 1, b.segment_files("file-auto")

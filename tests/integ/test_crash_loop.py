@@ -127,13 +127,13 @@ def test_crash_loop(env_broker):
     seed = int(os.environ.get("GREGOR_CRASH_SEED", random.randrange(1 << 30)))
     print("crash loop: %d cycles, seed %d (GREGOR_CRASH_SEED=%d to replay)" % (CYCLES, seed, seed))
     rng = random.Random(seed)
-    b = env_broker({"num.partitions": 1, "log.segment.bytes": 16384, "offsets.topic.num.partitions": 3,
+    b = env_broker({"num.partitions": 1, "internal.log.segment.bytes": 16384, "offsets.topic.num.partitions": 3,
                     "log.cleaner.backoff.ms": 100, "log.retention.check.interval.ms": 200,
                     "group.initial.rebalance.delay.ms": 0})
     ck.create_topic(b, DATA, partitions=NDATA)
-    ck.create_topic(b, COMPACT, config={"cleanup.policy": "compact", "segment.bytes": "4096",
+    ck.create_topic(b, COMPACT, config={"cleanup.policy": "compact", "internal.segment.bytes": "4096",
                                         "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "1000"})
-    ck.create_topic(b, RET, config={"retention.ms": "300", "segment.bytes": "4096"})
+    ck.create_topic(b, RET, config={"retention.ms": "300", "internal.segment.bytes": "4096"})
 
     acked = {(DATA, p): {} for p in range(NDATA)}
     acked[(RET, 0)] = {}

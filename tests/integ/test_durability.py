@@ -138,7 +138,7 @@ def test_garbage_tail_recovery(broker_factory, garbage):
 
 
 def test_retention_by_size(broker_factory):
-    b = broker_factory({"log.segment.bytes": 2048, "log.retention.bytes": 8192,
+    b = broker_factory({"internal.log.segment.bytes": 2048, "log.retention.bytes": 8192,
                         "log.retention.check.interval.ms": 300, "num.partitions": 1})
     ck.create_topic(b, "dur-ret")
     n = 200

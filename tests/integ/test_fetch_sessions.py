@@ -326,7 +326,7 @@ def test_log_start_move_reported(broker_factory):
     """Retention moving the log start offset is reported by an incremental
     fetch although nothing was appended."""
     b = broker_factory({"log.retention.check.interval.ms": 200})
-    t = ck.create_topic(b, "fs-retention", config={"segment.bytes": "400", "retention.ms": "600000"})
+    t = ck.create_topic(b, "fs-retention", config={"internal.segment.bytes": "400", "retention.ms": "600000"})
     soon_expired = int(time.time() * 1000) - 600000 + 3000
     for i in range(12):
         produce_batch(b, t, 0, kp.record_batch_ts([(None, b"old-%02d" % i + b"o" * 60)], [soon_expired]))

@@ -89,7 +89,7 @@ def survivors(b):
 
 
 def test_default_policy_may_lose_acked_but_log_is_consistent(env_broker):
-    b = start_recording(env_broker, {"log.segment.bytes": 16384})
+    b = start_recording(env_broker, {"internal.log.segment.bytes": 16384})
     ck.create_topic(b, T)
     # a stream cut by the kill, as in the other tests, may or may not lose
     # records (a roll's fsync can catch the active segment); records
@@ -126,7 +126,7 @@ def test_default_policy_may_lose_acked_but_log_is_consistent(env_broker):
 
 
 def test_flush_every_message_keeps_every_acked_record(env_broker):
-    b = start_recording(env_broker, {"log.flush.interval.messages": 1, "log.segment.bytes": 65536})
+    b = start_recording(env_broker, {"log.flush.interval.messages": 1, "internal.log.segment.bytes": 65536})
     ck.create_topic(b, T)
     p, acked, _ = produce_until(b, 1500)
     assert len(acked) >= 1500

@@ -155,7 +155,7 @@ def test_log_append_time_broker_override(broker_factory):
 
 def test_list_offsets_by_time_across_segments(broker_factory):
     b = broker_factory(num_partitions=1)
-    topic = ck.create_topic(b, "lo-segs", config={"segment.bytes": "300"})
+    topic = ck.create_topic(b, "lo-segs", config={"internal.segment.bytes": "300"})
     base = now_ms() - 60000
     # one batch per request: offset i has ts base + i*1000, except offset 17
     # which carries the largest timestamp of the log
@@ -247,7 +247,7 @@ def test_segment_roll_by_time(broker_factory):
 
 def test_retention_by_time(broker_factory):
     b = broker_factory({"log.retention.check.interval.ms": 200, "num.partitions": 1})
-    topic = ck.create_topic(b, "ret-time", config={"segment.bytes": "400", "retention.ms": "600000"})
+    topic = ck.create_topic(b, "ret-time", config={"internal.segment.bytes": "400", "retention.ms": "600000"})
     old = now_ms() - HOUR_MS
     for i in range(20):        # old records, one batch each, several segments
         assert produce_raw(b, topic, kp.record_batch_ts([(None, b"old-%02d" % i + b"o" * 60)],

@@ -192,7 +192,7 @@ static void dump(gr_log_t *log)
         if (s.len == 0)
             break;
         assert_true(s.len <= (1 << 20));
-        assert_int_equal(pread(s.file->fd, b, (size_t)s.len, s.pos), s.len);
+        assert_int_equal(pread(gr_file_fd(s.file), b, (size_t)s.len, s.pos), s.len);
         parse_into(b, (size_t)s.len, off);
         /* next read starts after the last batch returned */
         size_t pos = 0;
@@ -319,7 +319,7 @@ static void check_every_offset(gr_log_t *log)
             continue;            /* nothing left at or after off (maybe control batches) */
         }
         assert_true(s.len > 0);
-        assert_int_equal(pread(s.file->fd, b, (size_t)s.len, s.pos), s.len);
+        assert_int_equal(pread(gr_file_fd(s.file), b, (size_t)s.len, s.pos), s.len);
         gr_batch_info_t bi;
         assert_int_equal(gr_batch_check(b, (size_t)s.len, &bi), 0);
         assert_int_equal(bi.size, s.len);       /* one batch: max_bytes 1 */
@@ -641,7 +641,7 @@ static void test_headers_compressed_control(void **state)
     assert_int_equal(gr_log_read(log, 0, 1 << 20, INT64_MAX, true, &s), 0);
     uint8_t rb[8192];
     assert_true(s.len > 0 && s.len < (int32_t)sizeof(rb));
-    assert_int_equal(pread(s.file->fd, rb, (size_t)s.len, s.pos), s.len);
+    assert_int_equal(pread(gr_file_fd(s.file), rb, (size_t)s.len, s.pos), s.len);
     gr_batch_info_t bi;
     assert_int_equal(gr_batch_check(rb, (size_t)s.len, &bi), 0);
     assert_int_equal(bi.base_offset, 0);
@@ -853,6 +853,45 @@ static void test_compact_and_delete(void **state)
     gr_log_close(log);
 }
 
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+/* A pass over hundreds of segments reads them one at a time and holds no
+ * descriptor per rewritten segment: afterwards the log's open files are
+ * what the descriptor cache allows, and everything reads back. */
+static void test_many_segments_bounded_fds(void **state)
+{
+    (void)state;
+    gr_fcache_set_max(16);
+    gr_log_config_t c = cfg_compact();
+    c.segment_bytes = 400;
+    int fds0 = open_fds();
+    gr_log_t *log = open_log(&c, true, NULL);
+    fill(log, 900, 5, NKEYS);
+    assert_true(gr_log_segment_count(log) > 150);
+    assert_in_range(open_fds() - fds0, 1, 16);
+    int64_t ab = active_base(log);
+    result_t r;
+    assert_int_equal(clean(log, gr_now_ms(), 128u << 20, &r), 0);
+    assert_true(r.st.segments_cleaned + r.st.segments_removed > 100);
+    assert_in_range(open_fds() - fds0, 1, 16);
+    check_compacted(log, ab, ab, true);
+    check_every_offset(log);
+    assert_in_range(open_fds() - fds0, 1, 16);
+    gr_log_close(log);
+    assert_int_equal(open_fds(), fds0);
+    gr_fcache_set_max(GR_FCACHE_DEFAULT_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -866,6 +905,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abandon_when_segments_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_with_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compact_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_segments_bounded_fds, setup, teardown),
     };
     gr_log_level = getenv("GR_TEST_VERBOSE") ? GR_LOG_DEBUG : GR_LOG_WARN;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,7 @@
 
 #define WEAK __attribute__((weak))
 
-static gr_req_t *parked_q[8];       /* Metadata parks until park_release() */
+static gr_req_t *parked_q[1100];    /* Metadata parks until park_release() */
 static int nparked;
 #define parked (nparked ? parked_q[0] : NULL)
 static int cancels;
@@ -793,6 +793,118 @@ static void test_idle_close(void **state)
     close(sv[1]);
 }
 
+/* A peer that half-closes with a parked request is gone: the connection
+ * closes at once and the parked request is cancelled (it used to wait for
+ * the answer, holding the descriptor as long as the request parked). */
+static void test_peer_eof_cancels_parked(void **state)
+{
+    GR_UNUSED(state);
+    uint8_t b[64];
+    size_t n = frame(b, 3, 0, 1, false, NULL, 0);            /* parks */
+    csend(b, n);
+    for (int i = 0; i < 5 && !parked; i++)
+        gr_ev_run_once(cl->ev, 1);
+    assert_non_null(parked);
+    shutdown(cl->fd, SHUT_WR);
+    expect_closed();
+    assert_int_equal(cancels, 1);
+    assert_null(parked);
+    assert_true(gr_net_idle());
+}
+
+/* The same behind backpressure: reads are paused, so the EOF is never
+ * read; the hang-up alone must close the connection. */
+static void test_paused_peer_hangup_closes(void **state)
+{
+    GR_UNUSED(state);
+    static uint8_t b[1100 * 32];
+    size_t n = 0;
+    for (int i = 0; i < 1100; i++)
+        n += frame(b + n, 3, 0, i, false, NULL, 0);           /* all park: over max_pending */
+    size_t off = 0;
+    for (int i = 0; i < 100 && off < n; i++) {
+        ssize_t w = write(cl->fd, b + off, n - off);
+        if (w > 0)
+            off += (size_t)w;
+        gr_ev_run_once(cl->ev, 1);
+    }
+    assert_int_equal(nparked, 1000);                         /* paused at max_pending */
+    shutdown(cl->fd, SHUT_WR);
+    for (int i = 0; i < 20 && gr_net_conn_count() > 0; i++)
+        gr_ev_run_once(cl->ev, 1);
+    assert_int_equal(gr_net_conn_count(), 0);
+    assert_int_equal(cancels, 1000);
+    assert_true(gr_net_idle());
+}
+
+/* A request whose bytes stop arriving ends its connection after the read
+ * timeout, however long the idle timeout is. */
+static void test_partial_request_times_out(void **state)
+{
+    GR_UNUSED(state);
+    gr_net_init(cl->ev, &(gr_net_opts_t){.max_request_bytes = 1 << 20, .idle_ms = 60000, .read_timeout_ms = 40});
+    uint8_t b[64];
+    size_t n = frame(b, 2, 0, 1, false, NULL, 0);
+    int64_t t0 = gr_mono_ms();
+    csend(b, n - 3);                                         /* all but the last bytes */
+    assert_int_equal(crecv(), -1);
+    assert_true(gr_mono_ms() - t0 >= 35);
+    for (int i = 0; i < 3; i++)
+        gr_ev_run_once(cl->ev, 1);
+    assert_int_equal(gr_net_conn_count(), 0);
+}
+
+/* Bytes of a request that never completes do not count as activity: a
+ * peer trickling a frame is closed by the idle timeout. */
+static void test_trickle_counts_as_idle(void **state)
+{
+    GR_UNUSED(state);
+    gr_net_init(cl->ev, &(gr_net_opts_t){.max_request_bytes = 1 << 20, .idle_ms = 60, .read_timeout_ms = 60000});
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(gr_net_adopt(sv[0], "trickle-peer"), 0);
+    assert_int_equal(gr_net_conn_count(), 2);
+    uint8_t b[8];
+    put32(b, 1000);                                          /* a frame that never completes */
+    assert_int_equal(write(sv[1], b, 4), 4);
+    int64_t t0 = gr_mono_ms();
+    while (gr_net_conn_count() == 2 && gr_mono_ms() - t0 < 2000) {
+        uint8_t z = 0;
+        assert_int_equal(write(sv[1], &z, 1), 1);           /* a byte every ~10 ms */
+        for (int i = 0; i < 5; i++)
+            gr_ev_run_once(cl->ev, 2);
+    }
+    int64_t took = gr_mono_ms() - t0;
+    assert_int_equal(gr_net_conn_count(), 1);                /* setup's connection has no timer */
+    assert_true(took >= 50);
+    assert_true(took < 1000);
+    close(sv[1]);
+}
+
+/* As in Kafka, a request in progress does not keep a connection that
+ * shows no other activity: past the idle timeout it is closed and the
+ * parked request cancelled (a vanished client's JoinGroup would otherwise
+ * hold the descriptor for its whole rebalance timeout). */
+static void test_idle_with_parked_request(void **state)
+{
+    GR_UNUSED(state);
+    gr_net_init(cl->ev, &(gr_net_opts_t){.max_request_bytes = 1 << 20, .idle_ms = 40});
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    assert_int_equal(gr_net_adopt(sv[0], "parked-peer"), 0);
+    uint8_t b[64];
+    size_t n = frame(b, 3, 0, 1, false, NULL, 0);            /* parks */
+    assert_int_equal(write(sv[1], b, n), (ssize_t)n);
+    int64_t t0 = gr_mono_ms();
+    while (gr_net_conn_count() == 2 && gr_mono_ms() - t0 < 2000)
+        gr_ev_run_once(cl->ev, 5);
+    assert_int_equal(gr_net_conn_count(), 1);
+    assert_true(gr_mono_ms() - t0 >= 35);
+    assert_int_equal(cancels, 1);
+    assert_null(parked);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -817,6 +929,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backpressure, setup_conn, teardown_conn),
         cmocka_unit_test_setup_teardown(test_drain, setup_conn, teardown_conn),
         cmocka_unit_test_setup_teardown(test_idle_close, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_peer_eof_cancels_parked, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_paused_peer_hangup_closes, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_partial_request_times_out, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_trickle_counts_as_idle, setup_conn, teardown_conn),
+        cmocka_unit_test_setup_teardown(test_idle_with_parked_request, setup_conn, teardown_conn),
     };
     gr_log_level = getenv("GR_TEST_DEBUG") ? GR_LOG_DEBUG : GR_LOG_ERROR;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,10 @@
 
 #include "batch_helper.h"
 #include "log_helper.h"
+
+/* the descriptor cache keeps at most this many .log files open unless
+ * configured otherwise (gr_fcache_set_max); plus a few in use at once */
+#define SEG_FD_BOUND 260
 
 static char dir[256];
 static uint8_t buf[1 << 20];
@@ -79,13 +84,13 @@ static void check_slice(const gr_log_slice_t *s, int64_t offset, int per_batch)
 {
     assert_non_null(s->file);
     assert_true(s->len > 0);
-    int64_t base = be64_at(s->file->fd, s->pos);
+    int64_t base = be64_at(gr_file_fd(s->file), s->pos);
     assert_int_equal(base, offset - offset % per_batch);
     int64_t pos = s->pos, expect = base;
     while (pos < s->pos + s->len) {
-        assert_int_equal(be64_at(s->file->fd, pos), expect);
+        assert_int_equal(be64_at(gr_file_fd(s->file), pos), expect);
         uint8_t b[12];
-        assert_int_equal(pread(s->file->fd, b, 12, pos), 12);
+        assert_int_equal(pread(gr_file_fd(s->file), b, 12, pos), 12);
         int32_t blen = (int32_t)(((uint32_t)b[8] << 24) | ((uint32_t)b[9] << 16) | ((uint32_t)b[10] << 8) | b[11]);
         pos += 12 + blen;
         expect += per_batch;
@@ -109,7 +114,7 @@ static void test_append_read(void **state)
     /* upper bound: only batches entirely below it */
     assert_int_equal(gr_log_read(log, 0, 1 << 20, 12, true, &s), 0);
     check_slice(&s, 0, 5);
-    assert_int_equal(be64_at(s.file->fd, s.pos), 0);
+    assert_int_equal(be64_at(gr_file_fd(s.file), s.pos), 0);
     assert_int_equal(gr_log_read(log, 50, 1 << 20, INT64_MAX, true, &s), 0);
     assert_int_equal(s.len, 0);
     assert_int_equal(gr_log_read(log, 51, 1 << 20, INT64_MAX, true, &s), GR_ERANGE);
@@ -478,7 +483,7 @@ static void test_log_append_time(void **state)
     gr_log_slice_t s;
     assert_int_equal(gr_log_read(log, 0, 1 << 20, INT64_MAX, true, &s), 0);
     uint8_t b[256];
-    assert_int_equal(pread(s.file->fd, b, (size_t)s.len, s.pos), s.len);
+    assert_int_equal(pread(gr_file_fd(s.file), b, (size_t)s.len, s.pos), s.len);
     gr_batch_info_t bi;
     assert_int_equal(gr_batch_check(b, (size_t)s.len, &bi), 0);
     assert_int_equal(bi.max_timestamp, 123456789);
@@ -858,6 +863,124 @@ static void test_client_batch_flags(void **state)
     gr_log_close(log);
 }
 
+/* Open descriptors of this process (entries of /proc/self/fd). */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n - 1;                 /* the DIR's own descriptor */
+}
+
+/* Descriptors are bounded by the cache, not by the number of segments:
+ * 600 tiny segments written, reopened cleanly and recovered take at most
+ * the cache's default of open .log files, and every record still reads
+ * back (segments closed by the cache are reopened on demand). */
+static void test_segment_fds_bounded(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 300;
+    c.index_interval_bytes = 100;
+    int fds0 = open_fds();
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 600; i++)
+        append_ok(log, 3, 1000 + i, 40, 0);
+    assert_true(gr_log_segment_count(log) >= 590);
+    assert_in_range(open_fds() - fds0, 0, SEG_FD_BOUND);
+    check_reads(log, 1800, 3);
+    assert_in_range(open_fds() - fds0, 0, SEG_FD_BOUND);
+    gr_log_close(log);
+    assert_int_equal(open_fds(), fds0);
+
+    log = open_log(&c, true, 0);             /* clean: indexes loaded */
+    assert_in_range(open_fds() - fds0, 0, SEG_FD_BOUND);
+    check_reads(log, 1800, 3);
+    gr_log_close(log);
+    log = open_log(&c, false, 0);            /* unclean: every segment recovered */
+    assert_in_range(open_fds() - fds0, 0, SEG_FD_BOUND);
+    assert_int_equal(gr_log_end_offset(log), 1800);
+    check_reads(log, 1800, 3);
+    append_ok(log, 3, 5000, 40, 0);
+    gr_log_close(log);
+    assert_int_equal(open_fds(), fds0);
+}
+
+/* Base offset of the batch at the start of a file handle's slice. */
+static int64_t base_at(gr_file_t *f, int64_t pos)
+{
+    int fd = gr_file_fd(f);
+    assert_true(fd >= 0);
+    return be64_at(fd, pos);
+}
+
+/* Handles that output chains keep (Fetch file ranges) survive the cache
+ * closing their descriptors: they reopen by name.  A deleted segment's
+ * handle reads while its descriptor is open and is never reopened by its
+ * old name, even when a new file takes that name. */
+static void test_fd_cache_handles(void **state)
+{
+    (void)state;
+    gr_fcache_set_max(8);
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 300;
+    int fds0 = open_fds();
+    gr_log_t *log = open_log(&c, true, 0);
+    for (int i = 0; i < 100; i++)
+        append_ok(log, 3, 1000 + i, 40, 0);
+    assert_true(gr_log_segment_count(log) >= 90);
+    assert_in_range(gr_fcache_open(), 1, 8);
+    assert_in_range(open_fds() - fds0, 1, 8);
+
+    enum { N = 30 };
+    gr_file_t *held[N];
+    int64_t pos[N];
+    for (int i = 0; i < N; i++) {                 /* one slice in each of 30 segments */
+        gr_log_slice_t sl;
+        assert_int_equal(gr_log_read(log, (int64_t)i * 9, 1, INT64_MAX, true, &sl), 0);
+        held[i] = gr_file_ref(sl.file);
+        pos[i] = sl.pos;
+    }
+    assert_in_range(open_fds() - fds0, 1, 8);
+    gr_fcache_stats_t st0 = gr_fcache_stats();
+    for (int i = N - 1; i >= 0; i--)              /* reopened by name as needed */
+        assert_int_equal(base_at(held[i], pos[i]), (int64_t)i * 9 - (i * 9) % 3);
+    assert_true(gr_fcache_stats().opens > st0.opens);
+    assert_in_range(open_fds() - fds0, 1, 8);
+
+    /* retention deletes the first ten segments: held[0] is open, held[1] is
+     * closed and a stranger file appears under its name */
+    assert_true(gr_file_fd(held[0]) >= 0);
+    gr_file_close(held[1]);
+    gr_log_advance_start(log, 90);
+    assert_int_equal(base_at(held[0], pos[0]), 0);
+    char name[600];
+    snprintf(name, sizeof(name), "%s/%020d.log", dir, 9);
+    int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "stranger-stranger-stranger", 26), 26);
+    close(fd);
+    assert_int_equal(gr_file_fd(held[1]), -ENOENT);
+    unlink(name);
+    /* later segments still reopen */
+    assert_int_equal(base_at(held[N - 1], pos[N - 1]), (int64_t)(N - 1) * 9);
+    for (int i = 0; i < N; i++)
+        gr_file_unref(held[i]);
+    for (int64_t off = 90; off < 300; off++) {
+        gr_log_slice_t sl;
+        assert_int_equal(gr_log_read(log, off, 1, INT64_MAX, true, &sl), 0);
+        check_slice(&sl, off, 3);
+    }
+    gr_log_close(log);
+    assert_int_equal(open_fds(), fds0);
+    assert_int_equal(gr_fcache_open(), 0);
+    gr_fcache_set_max(GR_FCACHE_DEFAULT_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -882,6 +1005,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_timestamp_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_header_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_batch_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_fds_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fd_cache_handles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
