@@ -1462,6 +1462,48 @@ static void sync_store_cb(void *arg, int16_t err)
     free(c);
 }
 
+/* Assignments ordered by member id, equal ids by their position in the
+ * request (pointer order: they are one array). */
+static int assignment_cmp(const void *a, const void *b)
+{
+    const gr_sync_assignment_t *x = *(const gr_sync_assignment_t *const *)a;
+    const gr_sync_assignment_t *y = *(const gr_sync_assignment_t *const *)b;
+    int c = strcmp(x->member_id ? x->member_id : "", y->member_id ? y->member_id : "");
+    if (c != 0)
+        return c;
+    return x < y ? -1 : x > y;
+}
+
+/* *out: the leader's assignments sorted (caller frees); returns the count. */
+static int32_t sort_assignments(const gr_sync_params_t *p, const gr_sync_assignment_t ***out)
+{
+    int32_t n = p->nassignments > 0 ? p->nassignments : 0;
+    const gr_sync_assignment_t **v = gr_malloc(sizeof(*v) * (size_t)(n ? n : 1));
+    for (int32_t i = 0; i < n; i++)
+        v[i] = &p->assignments[i];
+    qsort(v, (size_t)n, sizeof(*v), assignment_cmp);
+    *out = v;
+    return n;
+}
+
+/* The assignment for member_id, the last one the leader listed for it
+ * (Kafka's map keeps the last), or NULL. */
+static const gr_sync_assignment_t *find_assignment(const gr_sync_assignment_t **v, int32_t n,
+                                                   const char *member_id)
+{
+    int32_t lo = 0, hi = n;   /* first entry with an id > member_id */
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v[mid]->member_id ? v[mid]->member_id : "", member_id) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo > 0 && !strcmp(v[lo - 1]->member_id ? v[lo - 1]->member_id : "", member_id))
+        return v[lo - 1];
+    return NULL;
+}
+
 void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
 {
     int16_t err = validate_status_cstr(p->group_id, false);
@@ -1506,16 +1548,19 @@ void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
         if (is_leader(g, mid)) {
             gr_info("group", "Assignment received from leader %s for group %s for generation %" PRId32
                     ". The group has %" PRId32 " members.", mid, g->group_id, g->generation_id, g->nmembers);
+            /* sorted by member id (then position), so that each member's
+             * assignment is a binary search: a leader's SyncGroup may list
+             * millions of entries, the group thousands of members */
+            const gr_sync_assignment_t **sorted = NULL;
+            int32_t ns = sort_assignments(p, &sorted);
             for (gr_member_t *x = g->members; x; x = x->next) {
-                const gr_sync_assignment_t *a = NULL;
-                for (int32_t i = 0; i < p->nassignments; i++)
-                    if (streq(p->assignments[i].member_id, x->member_id))
-                        a = &p->assignments[i];     /* the last one wins */
+                const gr_sync_assignment_t *a = find_assignment(sorted, ns, x->member_id);
                 if (!a)
                     gr_warn("group", "Setting empty assignment for member %s of %s for generation %" PRId32,
                             x->member_id, g->group_id, g->generation_id);
                 set_assignment(x, a ? a->assignment : NULL, a ? a->assignment_len : 0);
             }
+            free(sorted);
             sync_store_ctx_t *c = gr_calloc(1, sizeof(*c));
             c->group_id = gr_strdup(g->group_id);
             c->generation = g->generation_id;
