@@ -128,6 +128,10 @@ bool gr_log_storage_failed(gr_log_t *log, int64_t now_ms);
  * offset), and start a flush when log.flush.interval.ms elapsed.
  * Returns the number of segments deleted. */
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
+/* Flush by time alone (log.flush.interval.ms / flush.ms): start a flush if
+ * the interval elapsed and something is unflushed.  Returns the ms until
+ * the log is next due (INT64_MAX: it never is). */
+int64_t gr_log_flush_tick(gr_log_t *log, int64_t now_ms);
 /* Advance the log start offset (DeleteRecords, compaction); deletes whole
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);
