@@ -79,6 +79,7 @@ class Broker:
         self.expected_exit = True     # False while the broker is meant to run
         self.problems = []            # bad exits seen by stop()
         self.starts = 0
+        self.start_timeout = START_TIMEOUT   # until the listener accepts (recovery first)
 
     # -- lifecycle ------------------------------------------------------
     def argv(self):
@@ -103,7 +104,7 @@ class Broker:
             self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
         self.expected_exit = False
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.expected_exit = True
@@ -114,7 +115,7 @@ class Broker:
             time.sleep(0.05)
         self.stop(signal.SIGKILL)
         raise BrokerDied("gregord did not accept on %s within %.0fs:\n%s"
-                         % (self.bootstrap, START_TIMEOUT, self.log_tail()))
+                         % (self.bootstrap, self.start_timeout, self.log_tail()))
 
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Stop by PID.  SIGTERM must lead to exit status 0 within timeout;
