@@ -139,27 +139,35 @@ def test_default_policy_may_lose_acked_but_log_is_consistent(env_broker):
         p.produce(T, value=b"v%07d" % i, partition=0, on_delivery=cb)
         if i % 500 == 499:
             p.flush(10)
-    for i in range(3000, 3020):
-        p.produce(T, value=b"v%07d" % i, partition=0, on_delivery=cb)
-        assert p.flush(10) == 0
-    assert len(acked) == 3020
-    # the rolled segments were fsynced when they rolled: the recovery point
+    assert p.flush(10) == 0
+    # The rolled segments were fsynced when they rolled: the recovery point
     # (it moves only after a successful fsync; the housekeeping tick writes
-    # its checkpoint) reaches the base of the active segment, which holds at
-    # least the last record (a roll happens on the append that does not fit)
-    active = int(b.segment_files(T)[-1][:20])
-    assert 0 < active < 3020, b.segment_files(T)
-    wait_until(lambda: recovery_point(b, T) >= active, timeout=20,
-               what="recovery point at the active segment %d (roll fsync done)" % active)
+    # its checkpoint) reaches the base of the active segment.  Then no flush
+    # is running or due under this policy (only a roll starts one), so a
+    # tail appended now stays unflushed - unless it rolls the segment, in
+    # which case this is done again.
+    for attempt in range(3):
+        active = int(b.segment_files(T)[-1][:20])
+        assert active > 0, b.segment_files(T)
+        wait_until(lambda: recovery_point(b, T) >= active, timeout=20,
+                   what="recovery point at the active segment %d (roll fsync done)" % active)
+        tail = len(acked)
+        for i in range(tail, tail + 20):
+            p.produce(T, value=b"v%07d" % i, partition=0, on_delivery=cb)
+            assert p.flush(10) == 0
+        if int(b.segment_files(T)[-1][:20]) == active:
+            break
+    else:
+        pytest.fail("the tail rolled the segment three times")
     power_cut(b)
     got = survivors(b)
     lost = [o for o in acked if o not in got]
     print("default policy: %d acknowledged, %d survived the power cut, %d lost; active segment from %d"
           % (len(acked), len(got), len(lost), active))
-    # no fsync at all for the active segment: its records are gone
-    assert lost, "expected the unflushed tail to be lost"
-    # every record of the rolled segments survived, nothing of the active one
-    assert len(got) == active, (len(got), active)
+    # every record of the rolled segments survived; the tail, appended
+    # after the last fsync, is gone
+    assert len(got) >= active, (len(got), active)
+    assert len(got) <= tail and set(range(tail, len(acked))) <= set(lost), (len(got), tail)
     # the log takes appends right after what survived
     err, off = produce_raw(b, T, 0, [b"after"])
     assert (err, off) == (0, len(got))
