@@ -742,6 +742,21 @@ int gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
 
 /* ------------------------------------------------------ housekeeping */
 
+int64_t gr_log_flush_tick(gr_log_t *log, int64_t now_ms)
+{
+    if (log->cfg.flush_ms == INT64_MAX || log->offline)
+        return INT64_MAX;
+    int64_t since = gr_sub_sat(now_ms, log->last_flush_ms);
+    if (since < log->cfg.flush_ms)
+        return log->cfg.flush_ms - since;
+    /* a failed fsync is retried by gr_log_maintain and appends */
+    if (log->end > log->rp && !log->sync_failed) {
+        log->last_flush_ms = now_ms;
+        start_flush(log);
+    }
+    return log->cfg.flush_ms;
+}
+
 void gr_log_maintain(gr_log_t *log, int64_t now_ms)
 {
     if (log->offline)
@@ -750,11 +765,8 @@ void gr_log_maintain(gr_log_t *log, int64_t now_ms)
         retry_read(log, now_ms);
     if (log->sync_failed)
         retry_sync(log, now_ms);
-    else if (log->end > log->rp && log->cfg.flush_ms != INT64_MAX &&
-        now_ms - log->last_flush_ms >= log->cfg.flush_ms) {
-        log->last_flush_ms = now_ms;
-        start_flush(log);
-    }
+    else
+        gr_log_flush_tick(log, now_ms);
 }
 
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms)

@@ -148,6 +148,10 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
 /* The part of it that runs more often than retention checks: start a flush
  * when log.flush.interval.ms elapsed, retry a failed fsync or read. */
 void gr_log_maintain(gr_log_t *log, int64_t now_ms);
+/* Flush by time alone (log.flush.interval.ms / flush.ms): start a flush if
+ * the interval elapsed and something is unflushed.  Returns the ms until
+ * the log is next due (INT64_MAX: it never is). */
+int64_t gr_log_flush_tick(gr_log_t *log, int64_t now_ms);
 /* Advance the log start offset (DeleteRecords, compaction); deletes whole
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);

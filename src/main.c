@@ -187,6 +187,22 @@ static void housekeep_cb(gr_ev_t *ev, void *arg)
     gr_timer_start(ev, &gr_broker.housekeep, housekeep_delay(now));
 }
 
+/* Flush by time has its own tick: a topic's flush.ms may be far shorter
+ * than the housekeeping interval (log.retention.check.interval.ms, 5 min by
+ * default).  It runs when the earliest log is due, and at least every
+ * second so that a topic created or altered meanwhile is picked up. */
+static gr_timer_t flush_timer;
+
+static void flush_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    int64_t now = gr_now_ms(), next = 1000;
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++)
+            next = GR_MIN(next, gr_log_flush_tick(t->parts[i]->log, now));
+    gr_timer_start(ev, &flush_timer, GR_MAX(next, 10));
+}
+
 /* The log cleaner runs on its own tick so log.cleaner.backoff.ms is honoured
  * independently of the (usually much coarser) retention check. */
 static gr_timer_t cleaner_timer;
@@ -343,6 +359,8 @@ int main(int argc, char **argv)
     gr_timer_start(gr_broker.ev, &gr_broker.housekeep, GR_MIN(housekeep_delay(now), 1000));
     gr_timer_init(&cleaner_timer, cleaner_cb, NULL);
     gr_timer_start(gr_broker.ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
+    gr_timer_init(&flush_timer, flush_cb, NULL);
+    gr_timer_start(gr_broker.ev, &flush_timer, 1000);
     gr_info("broker", "[KafkaServer id=%d] started (gregord, cluster id %s, listening on %s:%d, log dirs %s)",
             gr_broker.cfg.node_id, gr_broker.cluster_id, bind_host, gr_broker.port, gr_broker.cfg.log_dirs);
 
@@ -355,6 +373,7 @@ int main(int argc, char **argv)
     gr_fsess_free_all();            /* before the partitions their waiters sit on */
     gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
     gr_timer_stop(gr_broker.ev, &cleaner_timer);
+    gr_timer_stop(gr_broker.ev, &flush_timer);
     gr_coord_stop();
     bool *clean = gr_malloc((size_t)gr_broker.nlog_dirs * sizeof(*clean));
     gr_topics_close(clean);

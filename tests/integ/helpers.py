@@ -1,5 +1,7 @@
-"""Shared helpers for the integration suite: the Broker process wrapper and
-small runners for kcat and the kafkajs scripts (see conftest.py)."""
+"""Shared helpers for the integration suite: the Broker process wrapper,
+small runners for kcat, the kafkajs scripts and the gregor CLI (whose stderr
+is scanned for sanitizer reports, as the broker's log is), and `require`
+for tests that need something of the machine (see conftest.py)."""
 import json
 import os
 import signal
@@ -11,6 +13,8 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GREGORD = os.path.abspath(os.environ.get("GREGORD", os.path.join(HERE, "../../build/gregord")))
+# the CLI of the same build as the broker unless GREGOR names another
+GREGOR = os.path.abspath(os.environ.get("GREGOR", os.path.join(os.path.dirname(GREGORD), "gregor")))
 KCAT = os.environ.get("KCAT", "kcat")
 NODE = os.environ.get("NODE", "node")
 JS_DIR = os.path.join(HERE, "js")
@@ -20,6 +24,26 @@ STOP_TIMEOUT = 15.0
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
                      "runtime error:", "ThreadSanitizer", "MemorySanitizer")
+
+
+def sanitizer_report(text):
+    """The first sanitizer marker found in text, or None."""
+    for m in SANITIZER_MARKERS:
+        if m in text:
+            return m
+    return None
+
+
+def require(ok, what):
+    """A precondition of the machine (a package, a limit, a permission).
+    Missing, the test is skipped, or fails when GREGOR_STRICT=1 (set by
+    `make test`, which installs and raises everything the suite needs):
+    there a skip would hide a test that never ran."""
+    if ok:
+        return
+    if os.environ.get("GREGOR_STRICT") == "1":
+        pytest.fail("precondition missing (GREGOR_STRICT=1): %s" % what)
+    pytest.skip(what)
 
 
 def free_port():
@@ -55,6 +79,7 @@ class Broker:
         self.expected_exit = True     # False while the broker is meant to run
         self.problems = []            # bad exits seen by stop()
         self.starts = 0
+        self.start_timeout = START_TIMEOUT   # until the listener accepts (recovery first)
 
     # -- lifecycle ------------------------------------------------------
     def argv(self):
@@ -79,7 +104,7 @@ class Broker:
             self.proc = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.workdir, env=env)
         self.expected_exit = False
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.expected_exit = True
@@ -90,7 +115,7 @@ class Broker:
             time.sleep(0.05)
         self.stop(signal.SIGKILL)
         raise BrokerDied("gregord did not accept on %s within %.0fs:\n%s"
-                         % (self.bootstrap, START_TIMEOUT, self.log_tail()))
+                         % (self.bootstrap, self.start_timeout, self.log_tail()))
 
     def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
         """Stop by PID.  SIGTERM must lead to exit status 0 within timeout;
@@ -142,11 +167,9 @@ class Broker:
         if self.proc is not None and not self.expected_exit and self.proc.poll() is not None:
             probs.append("gregord died unexpectedly with status %s" % self.proc.returncode)
             self.expected_exit = True
-        text = self.log_text()
-        for m in SANITIZER_MARKERS:
-            if m in text:
-                probs.append("sanitizer report in broker log (%r)" % m)
-                break
+        m = sanitizer_report(self.log_text())
+        if m:
+            probs.append("sanitizer report in broker log (%r)" % m)
         return probs
 
     def partition_dir(self, topic, partition=0):
@@ -191,6 +214,31 @@ def kcat(broker, *args, input=None, timeout=30, check=True):
         pytest.fail("kcat timed out after %ss: %s\nstderr: %s" % (timeout, argv, e.stderr))
     if check and cp.returncode != 0:
         pytest.fail("kcat %s failed (%d):\n%s" % (args, cp.returncode, cp.stderr))
+    return cp
+
+
+def run_gregor(args, input=None, timeout=60, env=None, check=False):
+    """Run the gregor CLI (GREGOR) with args; returns the CompletedProcess
+    (text).  Fails the test on a timeout and on a sanitizer report in its
+    stderr: a report exits with status 1, which a test of an error path
+    would otherwise take for the expected failure."""
+    argv = [GREGOR] + [str(a) for a in args]
+    if not os.access(GREGOR, os.X_OK):
+        pytest.fail("gregor binary %s not found (build it with make)" % GREGOR)
+    e = dict(os.environ, **(env or {}))
+    e.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
+    e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+    try:
+        cp = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, env=e)
+    except subprocess.TimeoutExpired as ex:
+        pytest.fail("gregor %s timed out after %ss; stderr: %s" % (args, timeout, ex.stderr))
+    m = sanitizer_report(cp.stderr)
+    if m:
+        pytest.fail("sanitizer report (%r) from gregor %s (exit status %d):\n%s"
+                    % (m, " ".join(argv[1:]), cp.returncode, cp.stderr[-6000:]))
+    if check and cp.returncode != 0:
+        pytest.fail("gregor %s failed (%d):\nstdout: %s\nstderr: %s"
+                    % (args, cp.returncode, cp.stdout, cp.stderr))
     return cp
 
 

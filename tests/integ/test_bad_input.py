@@ -15,8 +15,32 @@ from helpers import kcat_metadata
 
 BROKER_OVERRIDES = {"num.partitions": "1"}
 
-# (api key, max version) the broker is specified to serve; all mins are 0
-SERVED = {0: 9, 1: 12, 2: 7, 3: 12, 18: 3, 19: 7, 20: 6, 37: 3, 32: 4, 44: 1, 60: 0}
+# (api key, max version) of every API the broker serves, all from version 0:
+# the README's list ("APIs served").  ApiVersions must name exactly these.
+SERVED = {
+    0: 9,      # Produce
+    1: 12,     # Fetch
+    2: 7,      # ListOffsets
+    3: 12,     # Metadata
+    8: 8,      # OffsetCommit
+    9: 8,      # OffsetFetch
+    10: 4,     # FindCoordinator
+    11: 9,     # JoinGroup
+    12: 4,     # Heartbeat
+    13: 5,     # LeaveGroup
+    14: 5,     # SyncGroup
+    15: 5,     # DescribeGroups
+    16: 4,     # ListGroups
+    18: 3,     # ApiVersions
+    19: 7,     # CreateTopics
+    20: 6,     # DeleteTopics
+    32: 4,     # DescribeConfigs
+    37: 3,     # CreatePartitions
+    42: 2,     # DeleteGroups
+    44: 1,     # IncrementalAlterConfigs
+    47: 0,     # OffsetDelete
+    60: 0,     # DescribeCluster
+}
 
 
 def assert_healthy(broker):
@@ -34,9 +58,11 @@ def parse_api_versions_v0(payload, corr):
     assert r.i32() == corr
     err = r.i16()
     keys = {}
-    for _ in range(r.i32()):
+    n = r.i32()
+    for _ in range(n):
         k, lo, hi = r.i16(), r.i16(), r.i16()
         keys[k] = (lo, hi)
+    assert len(keys) == n, "an API key listed twice"
     return err, keys, r
 
 
@@ -114,8 +140,8 @@ def test_api_versions_unsupported_version(broker):
 def test_api_versions_v0_ranges(broker):
     err, keys, r = parse_api_versions_v0(kp.roundtrip(broker.bootstrap, api_versions_v0(7)), 7)
     assert err == 0 and r.remaining() == 0
-    for k, hi in SERVED.items():
-        assert keys.get(k) == (0, hi), (k, keys.get(k))
+    # every served API with its range, and nothing that is not served
+    assert keys == {k: (0, hi) for k, hi in SERVED.items()}, keys
 
 
 def test_api_versions_v3_flexible(broker):
@@ -133,8 +159,8 @@ def test_api_versions_v3_flexible(broker):
     r.i32()                                 # throttle_time_ms
     r.tags()
     assert r.remaining() == 0
-    for k, hi in SERVED.items():
-        assert keys.get(k) == (0, hi), (k, keys.get(k))
+    assert len(keys) == n, "an API key listed twice"
+    assert keys == {k: (0, hi) for k, hi in SERVED.items()}, keys
 
 
 def test_pipelined_burst(broker):

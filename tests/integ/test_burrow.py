@@ -19,7 +19,7 @@ import pytest
 
 import ck
 import kproto as kp
-from helpers import free_port, port_open
+from helpers import free_port, port_open, require
 
 BURROW = shutil.which("Burrow") or "/usr/bin/Burrow"
 ZK_JAR = "/usr/share/java/zookeeper.jar"
@@ -32,8 +32,10 @@ BROKER_OVERRIDES = {"num.partitions": "1", "auto.create.topics.enable": "false",
                     "offsets.topic.num.partitions": "4",
                     "group.initial.rebalance.delay.ms": "0"}
 
-pytestmark = pytest.mark.skipif(not (os.access(BURROW, os.X_OK) and os.path.exists(ZK_JAR)),
-                                reason="burrow / zookeeper packages not installed (tools/deps.sh test)")
+@pytest.fixture(autouse=True)
+def _burrow_installed():
+    require(os.access(BURROW, os.X_OK) and os.path.exists(ZK_JAR),
+            "burrow / zookeeper packages not installed (tools/deps.sh test)")
 
 
 def _stop(p, name):

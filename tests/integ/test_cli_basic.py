@@ -18,10 +18,9 @@ import time
 
 import pytest
 
-from helpers import GREGORD, HERE
+from helpers import HERE, require, run_gregor
 import kproto as kp
 
-GREGOR = os.path.abspath(os.environ.get("GREGOR", os.path.join(os.path.dirname(GREGORD), "gregor")))
 ROOT = os.path.abspath(os.path.join(HERE, "../.."))
 
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "0", "auto.create.topics.enable": "false"}
@@ -32,17 +31,7 @@ DEAD = "127.0.0.1:1"   # nothing listens on port 1
 
 
 def gregor(*args, input=None, timeout=60, check=False):
-    if not os.access(GREGOR, os.X_OK):
-        pytest.fail("gregor binary %s not found (build it with make)" % GREGOR)
-    try:
-        cp = subprocess.run([GREGOR] + [str(a) for a in args], input=input, capture_output=True,
-                            text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail("gregor %s timed out after %ss; stderr: %s" % (args, timeout, e.stderr))
-    if check and cp.returncode != 0:
-        pytest.fail("gregor %s failed (%d):\nstdout: %s\nstderr: %s"
-                    % (args, cp.returncode, cp.stdout, cp.stderr))
-    return cp
+    return run_gregor(args, input=input, timeout=timeout, check=check)
 
 
 def err_lines(cp):
@@ -54,14 +43,12 @@ def err_lines(cp):
 @pytest.fixture(scope="module")
 def mock_bootstrap(tmp_path_factory):
     cc = shutil.which("cc")
-    if not cc:
-        pytest.skip("no C compiler for the mock cluster")
+    require(cc, "no C compiler for the mock cluster")
     d = tmp_path_factory.mktemp("mock")
     exe = str(d / "mockbroker")
     b = subprocess.run([cc, "-O1", "-I", os.path.join(ROOT, "bench"), os.path.join(ROOT, "bench/mockbroker.c"),
                         "-o", exe, "-lrdkafka"], capture_output=True, text=True)
-    if b.returncode != 0:
-        pytest.skip("cannot build bench/mockbroker.c: %s" % b.stderr)
+    require(b.returncode == 0, "cannot build bench/mockbroker.c: %s" % b.stderr)
     proc = subprocess.Popen([exe] + ["%s:%d" % kv for kv in TOPICS.items()], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline().strip()

@@ -8,7 +8,6 @@ option and connection errors.  A last test runs the tool against
 librdkafka's mock cluster to show it is a plain Kafka client."""
 import ctypes
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -21,11 +20,9 @@ if HERE not in sys.path:
 
 import ck                                                      # noqa: E402
 import kproto as kp                                            # noqa: E402
-from helpers import GREGORD                                    # noqa: E402
+from helpers import run_gregor                                 # noqa: E402
 from helpers import wait_until                                 # noqa: E402
 from test_groups import Member, balanced, members, stop_all, wait_for   # noqa: E402,F401
-
-GREGOR = os.environ.get("GREGOR", os.path.join(os.path.dirname(GREGORD), "gregor"))
 
 BROKER_OVERRIDES = {"num.partitions": "1", "auto.create.topics.enable": "false",
                     "offsets.topic.num.partitions": "4",
@@ -38,17 +35,11 @@ WARN_DRY = ("WARN: No action will be performed as the --execute option is missin
 
 
 def run(broker, *args, timeout=60, bootstrap=None):
-    if not os.access(GREGOR, os.X_OK):
-        pytest.fail("%s not built (make build/gregor)" % GREGOR)
-    argv = [GREGOR, "consumer-groups"]
+    argv = ["consumer-groups"]
     if broker is not None or bootstrap:
         argv += ["--bootstrap-server", bootstrap or broker.bootstrap]
     argv += list(args)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail("gregor %s timed out: %s" % (args, e.stderr))
+    return run_gregor(argv, timeout=timeout, env={"ASAN_OPTIONS": "detect_leaks=0"})
 
 
 def ok(cp):

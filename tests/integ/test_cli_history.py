@@ -6,7 +6,6 @@ the deletion of the group - and nothing else.  Also with the older record
 versions gregord writes for inter.broker.protocol.version=2.0."""
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -18,10 +17,9 @@ if HERE not in sys.path:
 
 import ck                                                      # noqa: E402
 import kproto as kp                                            # noqa: E402
-from helpers import GREGORD, wait_until                        # noqa: E402
+from helpers import run_gregor, wait_until                     # noqa: E402
 from test_groups import balanced, members, stop_all, wait_for  # noqa: E402,F401
 
-GREGOR = os.environ.get("GREGOR", os.path.join(os.path.dirname(GREGORD), "gregor"))
 NPARTS = 4
 BROKER_OVERRIDES = {"num.partitions": "1", "auto.create.topics.enable": "false",
                     "offsets.topic.num.partitions": str(NPARTS),
@@ -31,10 +29,8 @@ TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 def gregor(broker, *args, timeout=60):
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-    cp = subprocess.run([GREGOR, "consumer-groups", "--bootstrap-server", broker.bootstrap] + list(args),
-                        capture_output=True, text=True, timeout=timeout, env=env)
-    return cp
+    return run_gregor(["consumer-groups", "--bootstrap-server", broker.bootstrap] + list(args),
+                      timeout=timeout, env={"ASAN_OPTIONS": "detect_leaks=0"})
 
 
 def java_partition(group, n):

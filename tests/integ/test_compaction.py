@@ -6,6 +6,7 @@ import os
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka.admin import ConfigResource, ConfigSource
 
 import ck
 import kproto as kp
@@ -144,11 +145,13 @@ def test_consumer_offsets_readable(broker):
     md = ck.admin(broker).list_topics(topic="__consumer_offsets", timeout=10)
     t = md.topics["__consumer_offsets"]
     assert t.error is None and sorted(t.partitions) == [0, 1]
-    cp = kcat(broker, "-C", "-t", "__consumer_offsets", "-e", "-q", "-f", "%p %o %S\n", timeout=30)
-    lines = [ln for ln in cp.stdout.splitlines() if ln.strip()]
-    assert len(lines) >= 1, cp.stderr
+    # kcat reads every record of both partitions (the topic keeps records for
+    # min.compaction.lag.ms = 1 h, so nothing is compacted meanwhile): the
+    # same (partition, offset, key size, value size) as the decoding read below
+    cp = kcat(broker, "-C", "-t", "__consumer_offsets", "-e", "-q", "-f", "%p %o %K %S\n", timeout=30)
+    by_kcat = sorted(tuple(int(x) for x in ln.split()) for ln in cp.stdout.splitlines() if ln.strip())
     # decode the records: the last commit for the group is there
-    found = []
+    found, seen = [], []
     c = ck.consumer(broker, enable_partition_eof=True)
     try:
         c.assign([TopicPartition("__consumer_offsets", p, OFFSET_BEGINNING) for p in (0, 1)])
@@ -162,11 +165,32 @@ def test_consumer_offsets_readable(broker):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     eof.add(m.partition())
                 continue
+            seen.append((m.partition(), m.offset(), len(m.key()), len(m.value() or b"")))
             kind, ident, val = kp.parse_offsets_record(m.key(), m.value())
             if kind == "offset" and ident == (group, topic, 0):
                 found.append(val)
     finally:
         c.close()
-    assert found, "no OffsetCommit record for %s in __consumer_offsets" % group
+    assert len(eof) == 2, "did not reach the end of __consumer_offsets"
+    assert by_kcat == sorted(seen), (by_kcat, sorted(seen))
+    assert len(found) == 20, "%d of 20 OffsetCommit records for %s" % (len(found), group)
     assert found[-1]["offset"] == 20 and found[-1]["metadata"] == "m20", found[-1]
     assert found[-1]["version"] in (0, 1, 3), "OffsetCommitValue v%d" % found[-1]["version"]
+
+
+def test_consumer_offsets_created_with_compaction_lag(broker):
+    """__consumer_offsets is created compacted, with min.compaction.lag.ms =
+    1 h (the README's promise that a group's recent history is kept), and
+    says so to DescribeConfigs; a restart keeps it."""
+    res = ConfigResource(ConfigResource.Type.TOPIC, "__consumer_offsets")
+
+    def configs():
+        return ck.admin(broker).describe_configs([res], request_timeout=15)[res].result(timeout=20)
+
+    for restart in (True, False):
+        cfg = configs()
+        assert cfg["cleanup.policy"].value == "compact", cfg["cleanup.policy"]
+        assert cfg["min.compaction.lag.ms"].value == "3600000", cfg["min.compaction.lag.ms"]
+        assert cfg["min.compaction.lag.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        if restart:
+            broker.restart()

@@ -14,14 +14,18 @@ After each restart:
   * compacted topic: offsets increase and every key's latest acknowledged
     value is there (or a later record of the key that was written but not
     acknowledged before the kill);
-  * no committed offset is older than the last acknowledged commit;
+  * no committed offset is older than the last acknowledged commit (each
+    cycle's kill waits for at least one acknowledged commit);
+  * at the end: the cleaner and retention ran (their log lines counted);
   * the indexes agree with the log: a Fetch at each acknowledged offset
     (still in the log) returns first the batch holding it.
 """
+import json
 import os
 import random
-import socket
-import threading
+import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -43,38 +47,65 @@ def env_broker(tmp_path):
     yield from env_broker_factory(tmp_path)
 
 
-class Committer(threading.Thread):
-    """Commits increasing offsets of DATA-0 for GROUP until the broker goes
-    away; `last` is the last acknowledged commit."""
+def _committer_main(cfg):
+    """Committer process: commits increasing offsets of DATA-0 for GROUP,
+    one at a time, and appends each acknowledged offset to cfg["out"],
+    until it is killed (with the broker) or its parent goes away."""
+    out = open(cfg["out"], "a")
+    state = {}
 
-    def __init__(self, b, start_at):
-        super().__init__(daemon=True)
-        self.b, self.next, self.last = b, start_at, None
-        self.stop = threading.Event()
+    def on_commit(err, parts):
+        state["err"] = err or parts[0].error
+        state["done"] = True
 
-    def run(self):
-        # asynchronous commits, one at a time, so that the kill never leaves
-        # this thread blocked in a synchronous commit
-        state = {}
+    c = Consumer({"bootstrap.servers": cfg["bootstrap"], "group.id": GROUP, "enable.auto.commit": False,
+                  "socket.timeout.ms": 10000, "on_commit": on_commit})
+    c.assign([TopicPartition(DATA, 0)])
+    nxt, ppid = cfg["start"], os.getppid()
+    deadline = time.monotonic() + 120
+    while os.getppid() == ppid and time.monotonic() < deadline:
+        state.clear()
+        c.commit(offsets=[TopicPartition(DATA, 0, nxt)], asynchronous=True)
+        while not state.get("done") and os.getppid() == ppid and time.monotonic() < deadline:
+            c.poll(0.02)
+        if state.get("done") and state["err"] is None:
+            out.write("%d\n" % nxt)
+            out.flush()
+            nxt += 1
+        elif state.get("done"):
+            time.sleep(0.05)
 
-        def on_commit(err, parts):
-            state["err"] = err or parts[0].error
-            state["done"] = True
 
-        c = Consumer(dict(ck.COMMON, **{"bootstrap.servers": self.b.bootstrap, "group.id": GROUP,
-                                        "enable.auto.commit": False, "on_commit": on_commit}))
-        c.assign([TopicPartition(DATA, 0)])
-        while not self.stop.is_set():
-            state.clear()
-            c.commit(offsets=[TopicPartition(DATA, 0, self.next)], asynchronous=True)
-            while not state.get("done") and not self.stop.is_set():
-                c.poll(0.02)
-            if state.get("done") and state["err"] is None:
-                self.last = self.next
-                self.next += 1
-            elif state.get("done"):
-                time.sleep(0.05)
-        self.consumer = c               # closed by the test, off the clock
+class Committer:
+    """The committer process (this file as a script).  It is SIGKILLed with
+    the broker, so no commit it had in flight can be sent again to the
+    restarted broker and stand in for a lost one."""
+
+    def __init__(self, b, workdir, cycle, start_at):
+        self.out = os.path.join(workdir, "commits-%d" % cycle)
+        cfg = {"bootstrap": b.bootstrap, "start": start_at, "out": self.out}
+        self.err = open(os.path.join(workdir, "committer-%d.stderr" % cycle), "ab")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "committer", json.dumps(cfg)],
+                                     stdout=subprocess.DEVNULL, stderr=self.err, stdin=subprocess.DEVNULL,
+                                     cwd=os.path.dirname(os.path.abspath(__file__)))
+
+    def acked(self):
+        """Offsets whose commit was acknowledged so far."""
+        try:
+            with open(self.out) as f:
+                return [int(x) for x in f.read().split("\n")[:-1]]
+        except FileNotFoundError:
+            return []
+
+    @property
+    def last(self):
+        a = self.acked()
+        return a[-1] if a else None
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(10)
+        self.err.close()
 
 
 def committed(b):
@@ -157,11 +188,13 @@ def test_crash_loop(env_broker):
             p.produce(topic, key=b"key-0" if topic == COMPACT else None, value=v, partition=part,
                       on_delivery=cb)
         assert p.flush(15) == 0
-        committer = Committer(b, next_commit)
-        committer.start()
+        committer = Committer(b, str(b.workdir), cycle, next_commit)
         kill_after = rng.uniform(0.2, 1.2)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < kill_after:
+        # the kill comes after kill_after and after at least one commit of
+        # this cycle was acknowledged (so every cycle checks a commit)
+        while time.monotonic() - t0 < kill_after or committer.last is None:
+            assert time.monotonic() - t0 < 30, "no commit acknowledged within 30 s"
             for key in acked:
                 topic, part = key
                 n = seq[key]
@@ -174,20 +207,17 @@ def test_crash_loop(env_broker):
                     pass
             p.poll(0.002)
         b.kill()
-        committer.stop.set()
+        committer.kill()
         p.purge()
         p.flush(5)
-        committer.join(5)
-        assert not committer.is_alive(), "committer did not stop"
-        if committer.last is not None:
-            last_commit = committer.last
-        next_commit = committer.next + 1
+        last_commit = committer.last
+        assert last_commit is not None
+        next_commit = last_commit + 2       # past one that may have been in flight
         for topic, part, off, k, v in cyc_acked:
             assert off not in acked[(topic, part)], "offset %d of %s-%d acknowledged twice" % (off, topic, part)
             acked[(topic, part)][off] = (k, v)
 
         b.start()
-        committer.consumer.close()
         # ---- data partitions: all acknowledged, contiguous, once each
         for part in range(NDATA):
             recs, _ = read_log(b, DATA, part)
@@ -237,13 +267,21 @@ def test_crash_loop(env_broker):
                 assert acked[(COMPACT, 0)][o] == kv, "cycle %d: %s offset %d changed" % (cycle, COMPACT, o)
         check_index(b, COMPACT, 0, sorted(o for o, _ in latest_acked.values()), True)
         # ---- group offsets
-        if last_commit is not None:
-            c = committed(b)
-            assert c >= last_commit, "cycle %d: committed offset %d older than acknowledged %d" \
-                % (cycle, c, last_commit)
+        c = committed(b)
+        assert c >= last_commit, "cycle %d: committed offset %d older than acknowledged %d" \
+            % (cycle, c, last_commit)
         print("cycle %d: killed after %.2fs; acknowledged so far %s; last commit %s"
               % (cycle, kill_after, {"%s-%d" % k: len(v) for k, v in acked.items()}, last_commit))
-    cleaned = b.log_text().count("Cleaned ")
-    deleted = b.log_text().count("Deleted ")
+    text = b.log_text()
+    cleaned = len(re.findall(r"Cleaned \S*/%s-0: " % COMPACT, text))
+    deleted = len(re.findall(r"Deleted \d+ segment\(s\) of \S*/%s-0," % RET, text))
     print("crash loop: %d cycles in %.1fs; cleaner passes %d, retention deletions %d"
           % (CYCLES, time.monotonic() - t_start, cleaned, deleted))
+    # the cleaner and retention did run during the loop, so the kills could
+    # land in the middle of them
+    assert cleaned > 0, "the cleaner never ran"
+    assert deleted > 0, "retention never deleted a segment"
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "committer":
+    _committer_main(json.loads(sys.argv[2]))

@@ -1,9 +1,12 @@
-"""Durability: clean shutdown + restart, kill -9 with acks=all, recovery from a
-corrupt segment tail, and size-based retention.  Each test has its own broker
-(function scope) and data dir."""
+"""Durability: clean shutdown + restart, SIGINT finishing an in-flight
+request, acks=0 answered with nothing at the wire level, kill -9 with
+acks=all, recovery from a corrupt segment tail, and size-based retention.
+Each test has its own broker (function scope) and data dir."""
 import os
 import random
 import signal
+import socket
+import threading
 import time
 
 import pytest
@@ -194,3 +197,82 @@ def test_retention_by_size(broker_factory):
                 assert not recs, "got records below the log start offset"
     finally:
         kc.close()
+
+
+def test_sigint_finishes_in_flight_requests(broker_factory):
+    """SIGINT shuts down like SIGTERM: stop accepting, finish in-flight
+    requests (a Fetch parked at the log end is answered when its MaxWaitMs
+    runs out), flush, write the marker, exit 0."""
+    b = broker_factory(num_partitions=1)
+    topic = ck.create_topic(b, "dur-sigint")
+    assert ck.produce(b, topic, [{"value": b"before"}])[0][:2] == (None, 0)
+    park_ms = 3000                  # below the 5 s the shutdown waits for requests
+    s = kp.connect(b.bootstrap, timeout=30)
+    try:
+        s.sendall(kp.request(1, 4, 77, kp.fetch_v4([(topic, [(0, 1, 1 << 20)])], max_wait_ms=park_ms)))
+        # the Fetch was on the wire before these round trips on another
+        # connection began: the broker has read it when they are answered
+        for corr in (1, 2):
+            kp.roundtrip(b.bootstrap, kp.request(18, 0, corr, b""))
+        got = {}
+
+        def read():
+            try:
+                got["frame"] = kp.recv_frame(s)
+            except (OSError, ConnectionError) as e:
+                got["error"] = e
+        th = threading.Thread(target=read)
+        th.start()
+        os.kill(b.pid, signal.SIGINT)
+        # no new connections once the signal is handled, while the Fetch is
+        # still parked
+        wait_until(lambda: not port_accepts(b.port), timeout=park_ms / 1000,
+                   what="the listener closed after SIGINT")
+        th.join(30)
+        assert "frame" in got, "the parked Fetch was not answered: %r" % got.get("error")
+        resp = kp.parse_fetch_v4(got["frame"], 77)[(topic, 0)]
+        assert (resp["error"], resp["records"], resp["hw"]) == (0, b"", 1), resp
+        rc = b.proc.wait(timeout=30)
+    finally:
+        s.close()
+        b.expected_exit = True
+    assert rc == 0, "gregord exited with %s after SIGINT" % rc
+    text = b.log_text()
+    assert "shut down completed" in text
+    assert "still in flight" not in text, text[-2000:]
+    assert os.path.exists(os.path.join(b.data_dir, MARKER))
+    b.start()
+    assert watermarks(b, topic) == (0, 1)
+
+
+def port_accepts(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_acks0_gets_no_response(broker_factory):
+    """Produce with acks=0 is appended and answered with nothing at all: the
+    next response on the connection is the next request's, with its own
+    correlation id."""
+    b = broker_factory(num_partitions=1)
+    topic = ck.create_topic(b, "dur-acks0")
+    with kp.connect(b.bootstrap, timeout=10) as s:
+        zero = kp.record_batch([(None, b"zero-%d" % i) for i in range(3)])
+        one = kp.record_batch([(None, b"one")])
+        s.sendall(kp.request(0, 3, 101, kp.produce_v3(topic, [(0, zero)], acks=0)) +
+                  kp.request(0, 3, 102, kp.produce_v3(topic, [(0, one)], acks=1)))
+        # the first frame back is 102's (parse_produce_v3 checks the id):
+        # appended after the 3 records of 101
+        assert kp.parse_produce_v3(kp.recv_frame(s), 102)[(topic, 0)][:2] == (0, 3)
+        # and 101's never comes: the next frame is the next request's
+        s.sendall(kp.request(18, 0, 103, b""))
+        assert kp.Reader(kp.recv_frame(s)).i32() == 103
+        s.sendall(kp.request(0, 3, 104, kp.produce_v3(topic, [(0, zero)], acks=0)))
+        s.sendall(kp.request(18, 0, 105, b""))
+        assert kp.Reader(kp.recv_frame(s)).i32() == 105
+    got = ck.consume(b, topic, 7)
+    assert [m.value() for m in got] == [b"zero-0", b"zero-1", b"zero-2", b"one",
+                                        b"zero-0", b"zero-1", b"zero-2"]

@@ -1,7 +1,8 @@
 """Consumer groups driven by other clients: kafka-python (JoinGroup/SyncGroup
 v0-v2, OffsetCommit v2, OffsetFetch v1), kafkajs (JoinGroup v5 with the
-MEMBER_ID_REQUIRED round trip) and a mixed group of librdkafka, kafka-python
-and kafkajs members sharing the roundrobin assignor."""
+MEMBER_ID_REQUIRED round trip, seen in kafkajs's own log) and a mixed group
+of librdkafka, kafka-python and kafkajs members sharing the roundrobin
+assignor; the KIP-394 exchange itself is also checked on raw requests."""
 import json
 import os
 import signal
@@ -185,9 +186,39 @@ def test_kafkajs_group_consume(broker):
             for o in offs] == [(topic, [(0, "15"), (1, "15")])]
 
 
+# kafkajs's message for error 79 (createErrorFromCode in its protocol/error.js)
+KJS_MEMBER_ID_REQUIRED = "The group member needs to have a valid member id before actually entering a consumer group"
+
+
 def test_kafkajs_member_id_required_round_trip(broker):
+    """kafkajs joins a new group through MEMBER_ID_REQUIRED (KIP-394): its
+    first JoinGroup (v4+, no member id) is answered with that error and an
+    id, the second (with the id) joins.  kafkajs's own debug log shows both
+    responses."""
+    topic, group = "gc-kjs-kip394", "g-gc-kjs-kip394"
+    import ck
+    ck.create_topic(broker, topic, partitions=1)
+    fill(broker, topic, 1, 3)
+    res = ok(kjs(broker, "groupConsume", groupId=group, topics=[topic], count=3, maxMs=30000,
+                 traceJoinGroup=True))
+    assert sorted(int(m["offset"]) for m in res["messages"]) == [0, 1, 2]
+    trace = res["joinGroupTrace"]
+    resps = [e for e in trace if e["kind"] == "Response"]
+    reqs = [e for e in trace if e["kind"] == "Request"]
+    assert len(resps) >= 2 and len(reqs) == len(resps), trace
+    first, second = resps[0], resps[1]
+    assert first["version"] >= 4, trace
+    assert first["error"] == KJS_MEMBER_ID_REQUIRED and first["memberId"] is None, trace
+    assert second["error"] is None, trace
+    mid = second["memberId"]
+    assert mid and mid.startswith("gregor-kjs-"), trace
+    j = res["joins"][0]
+    assert (j["memberId"], j["leaderId"]) == (mid, mid), (j, trace)
+
+
+def test_join_group_member_id_required_raw(broker):
     """JoinGroup v4+ without a member id must first answer MEMBER_ID_REQUIRED
-    with an id, then accept the rejoin with it (KIP-394)."""
+    with an id, then accept the rejoin with it (KIP-394), on raw requests."""
     import ck
     import kproto as kp
     topic, group = "gc-kip394", "g-gc-kip394"

@@ -205,10 +205,22 @@ def test_auto_offset_reset(broker):
     finally:
         c.close()
     # latest: only records produced after the assignment
-    c = ck.consumer(broker, group_id="g-reset-latest", auto_offset_reset="latest")
+    c = ck.consumer(broker, group_id="g-reset-latest", auto_offset_reset="latest",
+                    enable_partition_eof=True)
     try:
         c.assign([TopicPartition(topic, 0)])
-        assert _first_or_error(c, timeout=2) is None
+        # the reset is done (the fetcher reports the end of the partition at
+        # offset 5) before anything new is written; nothing is delivered
+        deadline = time.monotonic() + 20
+        while True:
+            m = c.poll(0.1)
+            assert time.monotonic() < deadline, "no end-of-partition event after the reset"
+            if m is None:
+                continue
+            assert m.error() and m.error().code() == KafkaError._PARTITION_EOF, \
+                "delivered before anything new was written: %s" % (m.error() or m.offset())
+            assert m.offset() == 5, "reset to %d, not the log end 5" % m.offset()
+            break
         ck.produce(broker, topic, [{"value": b"late"}])
         m = _first_or_error(c)
         assert m is not None and not m.error() and (m.offset(), m.value()) == (5, b"late")

@@ -9,6 +9,7 @@ check looks at what the client sees and, where it matters, at the data dir.
 import gzip
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -26,7 +27,7 @@ from kafka.errors import OffsetOutOfRangeError
 
 import ck
 import kproto as kp
-from helpers import kcat, wait_until
+from helpers import kcat, require, wait_until
 
 HOUR_MS = 3600 * 1000
 
@@ -230,7 +231,7 @@ def test_segment_roll_by_time(broker_factory):
     for i in range(3):
         assert ck.produce(b, topic, [{"value": b"t%d" % i}])[0][:2] == (None, i)
         # the active segment is rolled once it is older than segment.ms
-        wait_until(lambda: len(b.segment_files(topic)) >= i + 2, timeout=5,
+        wait_until(lambda: len(b.segment_files(topic)) >= i + 2, timeout=20,
                    what="segment roll #%d" % (i + 1))
     logs = b.segment_files(topic)
     d = b.partition_dir(topic)
@@ -238,8 +239,12 @@ def test_segment_roll_by_time(broker_factory):
     for f in logs:
         for ext in (".index", ".timeindex"):
             assert os.path.exists(os.path.join(d, f[:20] + ext)), os.listdir(d)
-    # an empty active segment is not rolled again and again
-    time.sleep(0.8)
+    # an empty active segment is not rolled again and again: a witness topic
+    # created after the last roll rolls its one record by time; by then the
+    # empty active segment above is older than segment.ms as well
+    w = ck.create_topic(b, "roll-witness", config={"segment.ms": "300"})
+    assert ck.produce(b, w, [{"value": b"w"}])[0][:2] == (None, 0)
+    wait_until(lambda: len(b.segment_files(w)) >= 2, timeout=20, what="the witness segment rolled")
     assert b.segment_files(topic) == logs
     got = ck.consume(b, topic, 3)
     assert [m.value() for m in got] == [b"t0", b"t1", b"t2"]
@@ -311,62 +316,70 @@ def test_retention_by_time(broker_factory):
 
 # ------------------------------------------------------------------ 3. flush policy
 
-def test_flush_every_message_checkpoint(broker_factory):
-    b = broker_factory({"log.flush.interval.messages": 1, "num.partitions": 1})
+def test_flush_every_message_moves_recovery_point(broker_factory):
+    """log.flush.interval.messages=1: the recovery point (it moves only after
+    a successful fsync) follows every acknowledged append while the broker
+    runs; a topic with flush.messages at its maximum (no flush by count)
+    keeps its recovery point at 0.  The housekeeping tick writes both to
+    recovery-point-offset-checkpoint.  That the acknowledged records survive
+    a power cut is shown by test_power_loss.py."""
+    b = broker_factory({"log.flush.interval.messages": 1, "num.partitions": 1,
+                        "log.retention.check.interval.ms": 100})
+    never = ck.create_topic(b, "flush-never", config={"flush.messages": str(2 ** 63 - 1)})
     topic = ck.create_topic(b, "flush-1", partitions=2)
+    rp_path = os.path.join(b.data_dir, "recovery-point-offset-checkpoint")
+    # the control first: a flush started by its appends would run on the
+    # same helper lane before the ones of flush-1
+    reps = ck.produce(b, never, [{"value": b"n%d" % i} for i in range(40)], acks="all", linger_ms=0)
+    assert all(r[0] is None for r in reps)
     reps = ck.produce(b, topic, [{"value": b"f%d" % i} for i in range(40)], acks="all", linger_ms=0)
     assert all(r[0] is None for r in reps) and [r[1] for r in reps] == list(range(40))
     reps = ck.produce(b, topic, [{"value": b"g%d" % i} for i in range(7)], partition=1, acks=1)
     assert all(r[0] is None for r in reps)
+
+    def flushed():
+        try:
+            rp = read_checkpoint(rp_path)
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        return rp if rp.get((topic, 0)) == 40 and rp.get((topic, 1)) == 7 else None
+    rp = wait_until(flushed, timeout=20, what="recovery points of flush-1 at the log end (running broker)")
+    assert rp.get((never, 0)) == 0, rp
+    # a clean shutdown flushes the rest and checkpoints the log ends
     assert b.stop(signal.SIGTERM) == 0
-    rp = read_checkpoint(os.path.join(b.data_dir, "recovery-point-offset-checkpoint"))
-    assert rp.get((topic, 0)) == 40 and rp.get((topic, 1)) == 7, rp
+    rp = read_checkpoint(rp_path)
+    assert (rp.get((topic, 0)), rp.get((topic, 1)), rp.get((never, 0))) == (40, 7, 40), rp
     ls = read_checkpoint(os.path.join(b.data_dir, "log-start-offset-checkpoint"))
     assert ls.get((topic, 0), 0) == 0, ls
     b.start()
     assert watermarks(b, topic) == (0, 40)
 
 
-def test_flush_every_message_kill9(broker_factory):
-    b = broker_factory({"log.flush.interval.messages": 1, "num.partitions": 1})
-    topic = ck.create_topic(b, "flush-kill")
-    p = ck.producer(b, acks="all", linger_ms=1, retries=0, message_timeout_ms=5000)
-    acked = {}
-
-    def cb(err, m):
-        if err is None:
-            acked[m.offset()] = m.value()
-
-    for i in range(300):
-        p.produce(topic, value=b"k%05d" % i, partition=0, on_delivery=cb)
-        if i % 50 == 49:
-            p.poll(0)
-    assert p.flush(20) == 0
-    assert len(acked) == 300
-    b.kill()
-    assert not os.path.exists(os.path.join(b.data_dir, ".kafka_cleanshutdown"))
-    b.start()
-    assert watermarks(b, topic) == (0, 300)
-    got = {m.offset(): m.value() for m in ck.consume(b, topic, 300)}
-    assert got == acked
-
-
 def count_syncs(b, action, seconds_after=0.3):
     """Run action() with strace attached to every thread of the broker;
-    returns the number of fsync/fdatasync calls seen (None if strace is not
-    usable here)."""
-    if not shutil.which("strace"):
-        return None
+    returns the number of fsync/fdatasync calls seen.  action() starts only
+    once strace has reported every thread attached."""
+    require(shutil.which("strace"), "strace is not installed (tools/deps.sh test)")
     out = os.path.join(b.workdir, "strace.txt")
     tids = os.listdir("/proc/%d/task" % b.pid)
-    argv = ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", out]
+    argv = ["strace", "-f", "-e", "trace=fsync,fdatasync", "-o", out]
     for t in tids:
         argv += ["-p", t]
-    st = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    st = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)
+        attached, err = set(), []
+        deadline = time.monotonic() + 20
+        while len(attached) < len(tids) and st.poll() is None and time.monotonic() < deadline:
+            if not select.select([st.stderr], [], [], 0.2)[0]:
+                continue
+            line = st.stderr.readline()
+            err.append(line)
+            if line.startswith("strace: Process ") and " attached" in line:
+                attached.add(line.split()[2])
         if st.poll() is not None:
-            return None                  # ptrace not permitted
+            require(False, "strace cannot attach to the broker here (ptrace not permitted): %s"
+                    % "".join(err + [st.stderr.read()]).strip())
+        assert attached >= set(tids), "strace attached to %s of %s: %s" % (attached, tids, err)
         action()
         time.sleep(seconds_after)
     finally:
@@ -393,17 +406,25 @@ def test_flush_every_message_fsyncs(broker_factory):
     b = broker_factory({"log.flush.interval.messages": 1, "num.partitions": 1})
     ck.create_topic(b, "sync-1")
     n = count_syncs(b, produce_one_by_one(b, "sync-1"))
-    if n is None:
-        pytest.skip("strace cannot attach to the broker here")
     assert n >= nreq, "%d fsyncs for %d acknowledged appends with flush.messages=1" % (n, nreq)
     # control: the default policy leaves data in the page cache
     c = broker_factory({"num.partitions": 1})
     ck.create_topic(c, "sync-0")
     n0 = count_syncs(c, produce_one_by_one(c, "sync-0"))
-    assert n0 is not None and n0 < nreq, n0
+    assert n0 < nreq, n0
 
 
 # ------------------------------------------------------------------ 4. long polling
+#
+# A parked fetch must be answered by the append that satisfies it, not when
+# MaxWaitMs runs out.  MaxWaitMs is long (PARK_MS) and the bound on the
+# wake-up is half of it (WAKE_S): the difference between the two behaviours
+# is large, and the timing of a loaded machine under sanitizers stays far
+# inside it.  How fast a wake-up is belongs to `make bench`.
+
+PARK_MS = 20000
+WAKE_S = PARK_MS / 2000
+
 
 def test_long_poll_wakes_on_produce(broker_factory):
     b = broker_factory(num_partitions=1)
@@ -419,7 +440,7 @@ def test_long_poll_wakes_on_produce(broker_factory):
     t0 = time.monotonic()
     th.start()
     try:
-        pd = fetch_raw(b, topic, 0, max_wait_ms=5000, min_bytes=1, timeout=10)
+        pd = fetch_raw(b, topic, 0, max_wait_ms=PARK_MS, min_bytes=1, timeout=PARK_MS / 1000 + 10)
     finally:
         th.join(10)
     t1 = time.monotonic()
@@ -427,7 +448,7 @@ def test_long_poll_wakes_on_produce(broker_factory):
     assert pd["error"] == ERR_NONE and pd["hw"] == 1
     [batch] = kp.split_batches(pd["records"])
     assert kp.batch_info(batch)["base_offset"] == 0
-    assert t1 - produced_at[0] < 0.5, "answered %.3fs after the produce" % (t1 - produced_at[0])
+    assert t1 - produced_at[0] < WAKE_S, "answered %.3fs after the produce" % (t1 - produced_at[0])
     assert t1 - t0 >= 0.9, "answered before anything was produced (%.3fs)" % (t1 - t0)
 
 
@@ -439,11 +460,12 @@ def test_long_poll_times_out(broker_factory):
         pd = fetch_raw(b, topic, 0, max_wait_ms=wait, min_bytes=1, timeout=10)
         dt = time.monotonic() - t0
         assert pd["error"] == ERR_NONE and pd["records"] == b"" and pd["hw"] == 0
-        assert 0.9 * wait / 1000 <= dt <= 3 * wait / 1000, (wait, dt)
+        # not before MaxWaitMs; after it, answered (not left parked)
+        assert 0.9 * wait / 1000 <= dt <= wait / 1000 + 5, (wait, dt)
     # kafka-python: a poll on an empty partition waits for fetch_max_wait_ms
     kc = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id=None, enable_auto_commit=False,
-                       request_timeout_ms=15000, api_version_auto_timeout_ms=5000,
-                       fetch_max_wait_ms=3000, auto_offset_reset="earliest")
+                       request_timeout_ms=PARK_MS + 15000, api_version_auto_timeout_ms=5000,
+                       fetch_max_wait_ms=PARK_MS, auto_offset_reset="earliest")
     try:
         tp = KTP(topic, 0)
         kc.assign([tp])
@@ -457,15 +479,15 @@ def test_long_poll_times_out(broker_factory):
         th = threading.Thread(target=later)
         th.start()
         t0 = time.monotonic()
-        deadline = t0 + 8
+        deadline = t0 + PARK_MS / 1000 + 10
         while not got and time.monotonic() < deadline:
             for recs in kc.poll(timeout_ms=500).values():
                 got.extend(recs)
         dt = time.monotonic() - t0
         th.join(10)
         assert [r.value for r in got] == [b"kp"]
-        # delivered by the parked fetch, not by the next 3 s poll round
-        assert dt < 2.2, dt
+        # delivered by the parked fetch, not by the next poll round
+        assert dt < 1.0 + WAKE_S, dt
     finally:
         kc.close()
 
@@ -488,13 +510,13 @@ def test_long_poll_min_bytes(broker_factory):
     th = threading.Thread(target=later)
     th.start()
     try:
-        pd = fetch_raw(b, topic, 0, max_wait_ms=6000, min_bytes=2000, timeout=12)
+        pd = fetch_raw(b, topic, 0, max_wait_ms=PARK_MS, min_bytes=2000, timeout=PARK_MS / 1000 + 10)
     finally:
         th.join(10)
     t1 = time.monotonic()
     assert "big" in marks
     assert t1 >= marks["big"], "answered with only %d bytes (< min_bytes)" % len(small)
-    assert t1 - marks["big"] < 0.5, t1 - marks["big"]
+    assert t1 - marks["big"] < WAKE_S, t1 - marks["big"]
     batches = kp.split_batches(pd["records"])
     assert [kp.batch_info(x)["base_offset"] for x in batches] == [0, 1]
 
@@ -512,8 +534,8 @@ def test_parked_fetch_survives_delete_and_disconnect(broker_factory):
     assert produce_raw(b, topic, kp.record_batch([(None, b"after-close")]), acks=1)[:2] == (ERR_NONE, 0)
     # 2. the topic is deleted under a parked fetch: answered (error or empty),
     # well before max wait
-    with kp.connect(b.bootstrap, timeout=10) as s:
-        s.sendall(kp.request(1, 4, 6, kp.fetch_v4([(topic, [(1, 0, 1 << 20)])], max_wait_ms=4000)))
+    with kp.connect(b.bootstrap, timeout=PARK_MS / 1000 + 10) as s:
+        s.sendall(kp.request(1, 4, 6, kp.fetch_v4([(topic, [(1, 0, 1 << 20)])], max_wait_ms=PARK_MS)))
         time.sleep(0.3)
         t0 = time.monotonic()
         ck.admin(b).delete_topics([topic], operation_timeout=10, request_timeout=15)[topic].result(20)
@@ -521,7 +543,7 @@ def test_parked_fetch_survives_delete_and_disconnect(broker_factory):
         dt = time.monotonic() - t0
     assert resp[(topic, 1)]["records"] == b"", resp
     assert resp[(topic, 1)]["error"] == 3, resp     # UNKNOWN_TOPIC_OR_PARTITION
-    assert dt < 2.0, "parked fetch answered %.2fs after the delete" % dt
+    assert dt < WAKE_S, "parked fetch answered %.2fs after the delete" % dt
     # the broker carries on: same name again, produce, fetch
     ck.create_topic(b, topic, partitions=2)
     assert produce_raw(b, topic, kp.record_batch([(None, b"again")]), partition=1)[:2] == (ERR_NONE, 0)
@@ -678,8 +700,7 @@ def test_many_idle_connections(broker_factory):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = want + 512
     if soft < need:
-        if hard != resource.RLIM_INFINITY and hard < need:
-            pytest.skip("RLIMIT_NOFILE hard limit %d < %d" % (hard, need))
+        require(hard == resource.RLIM_INFINITY or hard >= need, "RLIMIT_NOFILE hard limit %d < %d" % (hard, need))
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
     try:
         # started after raising the limit, so the broker inherits it

@@ -520,6 +520,34 @@ static void test_flush(void **state)
     gr_log_close(log);
 }
 
+/* flush by time: gr_log_flush_tick starts a flush once flush.ms has
+ * elapsed since the last one (if anything is unflushed) and says when the
+ * log is next due; without flush.ms it never is */
+static void test_flush_tick(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    int64_t t0 = gr_now_ms();
+    gr_log_t *log = open_log(&c, true, 0);
+    int64_t t1 = gr_now_ms();
+    append_ok(log, 5, 0, 10, 0);
+    assert_true(gr_log_flush_tick(log, t1 + 86400000) == INT64_MAX);
+    assert_int_equal(gr_log_recovery_point(log), 0);
+    c.flush_ms = 300;
+    gr_log_set_config(log, &c);
+    int64_t next = gr_log_flush_tick(log, t0 + 100);     /* at most 100 ms since the open */
+    assert_true(next >= 200 && next <= 300);
+    assert_int_equal(gr_log_recovery_point(log), 0);
+    assert_int_equal(gr_log_flush_tick(log, t1 + 300), 300);
+    assert_int_equal(gr_log_recovery_point(log), 5);   /* no ev: the fsync ran inline */
+    /* nothing new: not due again before another 300 ms */
+    assert_int_equal(gr_log_flush_tick(log, t1 + 400), 200);
+    append_ok(log, 2, 0, 10, 0);
+    assert_int_equal(gr_log_flush_tick(log, t1 + 600), 300);
+    assert_int_equal(gr_log_recovery_point(log), 7);
+    gr_log_close(log);
+}
+
 /* fsync off the loop: callbacks only after the job's done has run */
 static void test_flush_async(void **state)
 {
@@ -998,6 +1026,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_async, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, teardown),

@@ -17,10 +17,21 @@ const hard = setTimeout(() => {
   process.exit(3);
 }, hardMs);
 
+// With `traceJoinGroup`, kafkajs's own debug log lines of its JoinGroup
+// requests and responses are kept (the response's error, or its member id),
+// so a test can see the MEMBER_ID_REQUIRED round trip kafkajs makes.
+const joinGroupTrace = [];
+const joinGroupLine = /^(Request|Response) JoinGroup\(key: 11, version: (\d+)\)$/;
 const kafka = new Kafka({
   clientId: 'gregor-kjs',
   brokers: args.brokers,
-  logLevel: logLevel.NOTHING,
+  logLevel: args.traceJoinGroup ? logLevel.DEBUG : logLevel.NOTHING,
+  logCreator: () => ({ level, log }) => {
+    const m = args.traceJoinGroup && level === logLevel.DEBUG && joinGroupLine.exec(log.message || '');
+    if (!m) return;
+    joinGroupTrace.push({ kind: m[1], version: Number(m[2]), correlationId: log.correlationId,
+      error: log.error || null, memberId: log.data ? log.data.memberId : null });
+  },
   connectionTimeout: 5000,
   requestTimeout: 10000,
   retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
@@ -165,7 +176,7 @@ const ops = {
       await consumer.disconnect();
     }
     log({ ev: 'closed', t: Date.now() / 1000 });
-    return { joins, messages };
+    return args.traceJoinGroup ? { joins, messages, joinGroupTrace } : { joins, messages };
   },
 
   async listGroups() {
