@@ -82,8 +82,10 @@ typedef struct gr_append_info {
 
 /* Validate and append the record batches of one produce partition.  `data`
  * is modified in place (offsets assigned).  Legacy (magic 0/1) input is
- * up-converted.  On a validation failure nothing is written and
- * info->error_code is CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD or
+ * up-converted into one batch of at most max.message.bytes.  On a
+ * validation failure nothing is written and info->error_code is
+ * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE (also for compressed records beyond
+ * the decompression budget, gr_batch_budget_begin), INVALID_RECORD or
  * UNSUPPORTED_COMPRESSION_TYPE (zstd when allow_zstd is false), and the
  * function returns GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure returns
  * GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time. */
