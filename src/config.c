@@ -37,6 +37,8 @@ typedef struct cfg_def {
 } cfg_def_t;
 
 #define F(field) offsetof(gr_config_t, field)
+#define CFG_STR(x) #x
+#define CFG_NUM(x) CFG_STR(x)       /* a numeric macro's value as its default text */
 #define L_MAX INT64_MAX
 #define I_MAX INT32_MAX
 
@@ -86,6 +88,15 @@ static const cfg_def_t defs[] = {
      "Largest request frame; larger frames close the connection."},
     {"connections.max.idle.ms", NULL, T_LONG, GR_CT_LONG, F(connections_max_idle_ms), "600000", NULL, 1, L_MAX, NULL,
      "Idle connections are closed after this long."},
+    {"queued.max.request.bytes", NULL, T_LONG, GR_CT_LONG, F(queued_max_request_bytes), CFG_NUM(GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT), NULL, -1, L_MAX,
+     NULL,
+     "Bytes the broker holds for all clients' requests and responses: frames being read (a partial frame is counted "
+     "whole once admitted), answers not yet written, parked requests.  Past it a connection holding more than its "
+     "share (this / connections) is no longer read until it drains; at most 1.5 times this is held.  At least "
+     "socket.request.max.bytes; -1 = no limit (Kafka's default; not advised)."},
+    {"queued.max.requests", NULL, T_INT, GR_CT_INT, F(queued_max_requests), "500", NULL, 1, I_MAX, NULL,
+     "Answered requests whose responses are not yet written, broker-wide; past it a connection with more than its "
+     "share is no longer read until its client reads."},
     {"max.incremental.fetch.session.cache.slots", NULL, T_INT, GR_CT_INT,
      F(max_incremental_fetch_session_cache_slots), "1000", NULL, 0, I_MAX, NULL,
      "Incremental fetch sessions (KIP-227) the broker keeps; 0 disables them (every fetch is sessionless)."},

@@ -15,6 +15,10 @@
 
 #define GR_CFG_UNSET INT64_MIN
 
+/* queued.max.request.bytes when not set (256 MiB); config.c's table spells
+ * the same number. */
+#define GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT 268435456
+
 typedef struct gr_config {
     int32_t node_id;
     char *listeners;                    /* PLAINTEXT://host:port */
@@ -37,6 +41,8 @@ typedef struct gr_config {
     int32_t message_max_bytes;
     int32_t socket_request_max_bytes;
     int64_t connections_max_idle_ms;
+    int64_t queued_max_request_bytes;   /* broker-wide memory budget; -1 = none */
+    int32_t queued_max_requests;
     int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
 

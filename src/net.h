@@ -23,6 +23,9 @@ typedef struct gr_net_opts {
     int64_t idle_ms;             /* connections.max.idle.ms: 600000; < 0 = never */
     size_t out_high_bytes;       /* stop reading a connection above: 16 MiB queued output */
     int max_pending;             /* ... or above this many queued requests: 1000 */
+    int64_t queued_max_bytes;    /* queued.max.request.bytes, broker-wide: 256 MiB;
+                                  * < 0 = no limit (raised to max_request_bytes) */
+    int32_t queued_max_requests; /* queued.max.requests, broker-wide: 500 */
 } gr_net_opts_t;
 
 /* Bind host:port (SO_REUSEADDR, port 0 = any free port) and start
@@ -33,6 +36,8 @@ int gr_net_port(void);
 /* Close the listening socket; existing connections carry on. */
 void gr_net_stop_accepting(void);
 int gr_net_conn_count(void);
+/* Bytes held for requests and responses, broker-wide (queued.max.request.bytes). */
+size_t gr_net_queued_bytes(void);
 /* True when no connection has a request in flight or output queued. */
 bool gr_net_idle(void);
 /* Graceful shutdown: stop reading requests, run the loop until every
