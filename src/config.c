@@ -90,10 +90,10 @@ static const cfg_def_t defs[] = {
      "Idle connections are closed after this long."},
     {"queued.max.request.bytes", NULL, T_LONG, GR_CT_LONG, F(queued_max_request_bytes), CFG_NUM(GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT), NULL, -1, L_MAX,
      NULL,
-     "Bytes the broker holds for all clients' requests and responses: frames being read (a partial frame is counted "
-     "whole once admitted), answers not yet written, parked requests.  Past it a connection holding more than its "
-     "share (this / connections) is no longer read until it drains; at most 1.5 times this is held.  At least "
-     "socket.request.max.bytes; -1 = no limit (Kafka's default; not advised)."},
+     "Bytes held for all clients' requests and responses: frames being read (counted whole once admitted), "
+     "responses not yet written, parked requests.  A frame is admitted within this or, for a connection within its "
+     "share (this / connections), within 1.5 times this; past it a connection holding more than its share is not "
+     "read until it drains.  At least socket.request.max.bytes; -1 or 0 = no limit (Kafka's default)."},
     {"queued.max.requests", NULL, T_INT, GR_CT_INT, F(queued_max_requests), "500", NULL, 1, I_MAX, NULL,
      "Answered requests whose responses are not yet written, broker-wide; past it a connection with more than its "
      "share is no longer read until its client reads."},
