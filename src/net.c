@@ -1460,10 +1460,6 @@ int gr_net_conn_count(void)
     return net.nconns;
 }
 
-size_t gr_net_queued_bytes(void)
-{
-    return net.mem;
-}
 
 bool gr_net_idle(void)
 {
