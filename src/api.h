@@ -49,6 +49,10 @@ struct gr_req {
     int64_t recv_us;             /* monotonic receive time */
     gr_req_cancel_cb *on_cancel; /* set by a parking handler */
     void *park;                  /* parking handler's state */
+    uint64_t work;               /* work the handler did (bytes decompressed),
+                                  * for net.c's bound per loop turn */
+    size_t charge;               /* net.c: bytes charged to the connection */
+    bool done_counted;           /* net.c: counted as a queued response */
 };
 
 /* Handler: body is the request after its header. */

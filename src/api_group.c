@@ -380,10 +380,17 @@ void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
     gr_DescribeGroupsResponse_init(&resp);
     resp.Groups = GR_ARENA_ARRAY(req, gr_DescribeGroupsResponse_DescribedGroup_t, n,
                                  gr_DescribeGroupsResponse_DescribedGroup_init);
-    resp.Groups_count = n;
+    /* a group named twice is described once: each answer copies every
+     * member's metadata and assignment, which a request of a few KB would
+     * otherwise have the broker build thousands of times over */
+    gr_keyset_t seen;
+    gr_keyset_init(req, &seen, n);
+    int32_t out = 0;
     for (int32_t i = 0; i < n; i++) {
         const char *id = cstr(req, r.Groups[i]);
-        gr_DescribeGroupsResponse_DescribedGroup_t *d = &resp.Groups[i];
+        if (gr_keyset_add(&seen, id ? id : "", id ? strlen(id) : 0, !id) > 1)
+            continue;
+        gr_DescribeGroupsResponse_DescribedGroup_t *d = &resp.Groups[out++];
         d->GroupId = ostr(req, id ? id : "");
         d->GroupState = GR_STR("");
         d->ProtocolType = GR_STR("");
@@ -423,6 +430,7 @@ void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
         }
         d->Members_count = k;
     }
+    resp.Groups_count = out;
     GR_RESPOND(req, DescribeGroupsResponse, &resp);
 }
 

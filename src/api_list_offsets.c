@@ -8,10 +8,20 @@
  * (OldStyleOffsets, at most MaxNumOffsets).  A lookup by timestamp that
  * cannot read the log answers KAFKA_STORAGE_ERROR for that partition;
  * earliest and latest come from memory and are always answered.
+ *
+ * A partition named twice gets INVALID_REQUEST at each place, as in Kafka.
+ * A lookup by timestamp reads (decompresses) the batch holding the answer;
+ * what one request decompresses is bounded by LOOKUP_BUDGET, past which a
+ * lookup answers REQUEST_TIMED_OUT (retriable), and reported as the
+ * request's work (net.c bounds it per loop turn).
  */
 #include "api_util.h"
+#include "batch.h"
 #include "broker.h"
 #include "kerr.h"
+
+/* Decompressed bytes the timestamp lookups of one request may read. */
+#define LOOKUP_BUDGET ((int64_t)1 << 30)
 
 #define TS_LATEST   (-1)
 #define TS_EARLIEST (-2)
@@ -42,13 +52,18 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
     } else if (ts == TS_LATEST) {
         off = isolation ? p->last_stable_offset : p->high_watermark;
     } else if (ts == TS_MAX && req->api_version >= 7) {
-        if (gr_log_max_timestamp(p->log, &off, &found_ts) < 0)
+        int rc = gr_log_max_timestamp(p->log, &off, &found_ts);
+        if (rc == GR_ETOOBIG)
+            goto over_budget;
+        if (rc < 0)
             goto storage_error;
     } else if (ts < 0) {
         pr->ErrorCode = KERR_INVALID_REQUEST;   /* unknown special timestamp */
         return;
     } else {
         off = gr_log_offset_for_timestamp(p->log, ts, &found_ts);
+        if (off == GR_ETOOBIG)
+            goto over_budget;
         if (off < -1)
             goto storage_error;
     }
@@ -73,6 +88,11 @@ storage_error:
     pr->ErrorCode = KERR_KAFKA_STORAGE_ERROR;
     pr->Offset = -1;
     pr->Timestamp = -1;
+    return;
+over_budget:
+    pr->ErrorCode = KERR_REQUEST_TIMED_OUT;
+    pr->Offset = -1;
+    pr->Timestamp = -1;
 }
 
 void gr_api_list_offsets(gr_req_t *req, gr_rd_t *body)
@@ -86,6 +106,17 @@ void gr_api_list_offsets(gr_req_t *req, gr_rd_t *body)
     resp.Topics = GR_ARENA_ARRAY(req, gr_ListOffsetsResponse_ListOffsetsTopicResponse_t, nt,
                                  gr_ListOffsetsResponse_ListOffsetsTopicResponse_init);
     resp.Topics_count = nt;
+    /* partitions named more than once (Kafka's duplicatePartitions) */
+    int64_t total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += r.Topics[i].Partitions_count > 0 ? r.Topics[i].Partitions_count : 0;
+    gr_keyset_t named;
+    gr_keyset_init(req, &named, total);
+    for (int32_t i = 0; i < nt; i++)
+        for (int32_t j = 0; j < r.Topics[i].Partitions_count; j++)
+            gr_keyset_add(&named, r.Topics[i].Name.p, GR_MAX(r.Topics[i].Name.len, 0),
+                          r.Topics[i].Partitions[j].PartitionIndex);
+    gr_batch_budget_begin(LOOKUP_BUDGET);
     for (int32_t i = 0; i < nt; i++) {
         const gr_ListOffsetsRequest_ListOffsetsTopic_t *rt = &r.Topics[i];
         gr_ListOffsetsResponse_ListOffsetsTopicResponse_t *tr = &resp.Topics[i];
@@ -95,8 +126,18 @@ void gr_api_list_offsets(gr_req_t *req, gr_rd_t *body)
                                         gr_ListOffsetsResponse_ListOffsetsPartitionResponse_init);
         tr->Partitions_count = np;
         gr_topic_t *t = rt->Name.len > 0 ? gr_topic_find(rt->Name.p, (size_t)rt->Name.len) : NULL;
-        for (int32_t j = 0; j < np; j++)
-            list_partition(req, t, r.IsolationLevel, &rt->Partitions[j], &tr->Partitions[j]);
+        for (int32_t j = 0; j < np; j++) {
+            gr_ListOffsetsResponse_ListOffsetsPartitionResponse_t *pr = &tr->Partitions[j];
+            if (gr_keyset_count(&named, rt->Name.p, GR_MAX(rt->Name.len, 0), rt->Partitions[j].PartitionIndex) > 1) {
+                pr->PartitionIndex = rt->Partitions[j].PartitionIndex;
+                pr->ErrorCode = KERR_INVALID_REQUEST;
+                pr->Timestamp = -1;
+                pr->Offset = -1;
+                continue;
+            }
+            list_partition(req, t, r.IsolationLevel, &rt->Partitions[j], pr);
+        }
     }
+    req->work += (uint64_t)(LOOKUP_BUDGET - gr_batch_budget_end());
     GR_RESPOND(req, ListOffsetsResponse, &resp);
 }

@@ -20,6 +20,11 @@
  * requests are how a cleared fault is noticed, and asking
  * gr_log_storage_failed retries the failed fsync or read, so the error
  * goes away by itself once the fault clears.
+ *
+ * A topic named (or identified) more than once is answered once, as Kafka
+ * does (it reads the names into a set): otherwise a request naming one
+ * large topic thousands of times would have its answer built thousands of
+ * times over.
  */
 #include "api_util.h"
 #include "broker.h"
@@ -90,10 +95,15 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
     int32_t n = r.Topics_count;
     resp.Topics = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponseTopic_t, n,
                                  gr_MetadataResponse_MetadataResponseTopic_init);
-    resp.Topics_count = n;
+    gr_keyset_t seen;
+    gr_keyset_init(req, &seen, n);
+    int32_t out = 0;
     for (int32_t i = 0; i < n; i++) {
         const gr_MetadataRequest_MetadataRequestTopic_t *rt = &r.Topics[i];
-        gr_MetadataResponse_MetadataResponseTopic_t *mt = &resp.Topics[i];
+        if (rt->Name.len >= 0 ? gr_keyset_add(&seen, rt->Name.p, rt->Name.len, 0) > 1
+                              : gr_keyset_add(&seen, &rt->TopicId, (int32_t)sizeof(rt->TopicId), 1) > 1)
+            continue;
+        gr_MetadataResponse_MetadataResponseTopic_t *mt = &resp.Topics[out++];
         gr_topic_t *t = NULL;
         if (rt->Name.len >= 0) {
             mt->Name = gr_str_keep(req, rt->Name);
@@ -127,5 +137,6 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
         }
         fill_topic(req, t, mt);
     }
+    resp.Topics_count = out;
     GR_RESPOND(req, MetadataResponse, &resp);
 }

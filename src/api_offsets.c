@@ -335,16 +335,24 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
         int32_t ng = r.Groups_count > 0 ? r.Groups_count : 0;
         resp.Groups = GR_ARENA_ARRAY(req, gr_OffsetFetchResponse_OffsetFetchResponseGroup_t, ng,
                                      gr_OffsetFetchResponse_OffsetFetchResponseGroup_init);
-        resp.Groups_count = ng;
+        /* a group named twice is answered once: all of a large group's
+         * offsets, asked for thousands of times in one small request, would
+         * be built thousands of times over */
+        gr_keyset_t seen;
+        gr_keyset_init(req, &seen, ng);
+        int32_t out = 0;
         for (int32_t i = 0; i < ng; i++) {
             const gr_OffsetFetchRequest_OffsetFetchRequestGroup_t *gq = &r.Groups[i];
+            if (gr_keyset_add(&seen, gq->GroupId.p, GR_MAX(gq->GroupId.len, 0), gq->GroupId.len < 0) > 1)
+                continue;
             int32_t nt = gq->Topics_count;
             fetch_topic_req_t *tq = gr_arena_alloc(&req->arena, sizeof(*tq) * (size_t)(nt > 0 ? nt : 1));
             for (int32_t j = 0; j < nt; j++)
                 tq[j] = (fetch_topic_req_t){gq->Topics[j].Name, gq->Topics[j].PartitionIndexes,
                                             gq->Topics[j].PartitionIndexes_count};
-            fetch_group(req, gq->GroupId, tq, nt, false, &resp.Groups[i]);
+            fetch_group(req, gq->GroupId, tq, nt, false, &resp.Groups[out++]);
         }
+        resp.Groups_count = out;
         GR_RESPOND(req, OffsetFetchResponse, &resp);
         return;
     }

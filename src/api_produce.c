@@ -13,6 +13,13 @@
  * batch without a TransactionalId gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
  * on every partition; the rules for each batch (no control batches, no
  * producer ids this broker never issued, ...) are gr_log_append's.
+ * Decompression: what the batches of one request decompress while they
+ * are validated comes out of one budget, DECOMPRESS_BUDGET bytes (batch.h,
+ * gr_batch_budget_begin); a partition whose batches need more than is left
+ * gets MESSAGE_TOO_LARGE.  Validation streams through compressed records,
+ * so the budget bounds the CPU a request costs, not its memory.  The bytes
+ * used are reported as the request's work, which net.c bounds per loop
+ * turn.
  */
 #include "api_util.h"
 #include "batch.h"
@@ -20,6 +27,10 @@
 #include "kerr.h"
 
 #include <string.h>
+
+/* Decompressed bytes all the batches of one Produce request may expand to
+ * while they are validated: one batch at the per-batch cap. */
+#define DECOMPRESS_BUDGET ((int64_t)256 << 20)
 
 typedef struct produce_park {
     gr_req_t *req;                  /* NULL once the connection is gone */
@@ -153,6 +164,7 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
         maxflush += r.TopicData[i].PartitionData_count > 0 ? r.TopicData[i].PartitionData_count : 0;
     gr_partition_t **flush = gr_arena_alloc(&req->arena, sizeof(*flush) * (size_t)(maxflush + 1));
     bool txn_refused = r.TransactionalId.len < 0 && has_transactional(&r);
+    gr_batch_budget_begin(DECOMPRESS_BUDGET);
     for (int32_t i = 0; i < nt; i++) {
         const gr_ProduceRequest_TopicProduceData_t *td = &r.TopicData[i];
         gr_ProduceResponse_TopicProduceResponse_t *tr = &resp->Responses[i];
@@ -173,6 +185,7 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
                 flush[nflush++] = fp;
         }
     }
+    req->work += (uint64_t)(DECOMPRESS_BUDGET - gr_batch_budget_end());
 
     if (r.Acks == 0) {
         gr_resp_none(req);

@@ -19,6 +19,7 @@ void gr_arena_init(gr_arena_t *a)
 {
     a->head = NULL;
     a->used = 0;
+    a->bytes = 0;
 }
 
 void *gr_arena_alloc(gr_arena_t *a, size_t n)
@@ -35,6 +36,7 @@ void *gr_arena_alloc(gr_arena_t *a, size_t n)
         b->next = a->head;
         a->head = b;
         a->used = 0;
+        a->bytes += cap;
     }
     void *p = a->head->data + a->used;
     a->used += need;
@@ -71,6 +73,7 @@ void gr_arena_reset(gr_arena_t *a)
     }
     a->head->next = NULL;
     a->used = 0;
+    a->bytes = a->head->cap;
 }
 
 void gr_arena_free(gr_arena_t *a)
@@ -83,4 +86,5 @@ void gr_arena_free(gr_arena_t *a)
     }
     a->head = NULL;
     a->used = 0;
+    a->bytes = 0;
 }

@@ -3,8 +3,16 @@
  * of legacy (magic 0/1) message sets.
  *
  * Validation walks records in place and never allocates for uncompressed
- * batches; compressed batches are inflated into one reused per-thread
- * buffer.  Nothing here touches files or broker state.
+ * batches.  A compressed batch is never inflated whole: its records are
+ * read through a 64 KiB window refilled from a decompression stream
+ * (compress.h), as Kafka streams through them, so the memory it costs is
+ * the window plus the codec's state whatever the batch expands to, and the
+ * stream stops one byte after the last record.  The decompressed bytes
+ * count against a per-thread budget (gr_batch_budget_begin: one Produce
+ * request) and against MAX_DECOMPRESSED per batch.  Legacy up-conversion
+ * builds one v2 batch that may not exceed what the log accepts (max_out),
+ * checked before each step allocates.  Nothing here touches files or broker
+ * state.
  *
  * A producer writes the whole header; what the broker keeps from it is
  * what the records confirm: maxTimestamp is recomputed from the records
@@ -62,9 +70,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DECOMPRESSED (256u << 20)
+#define MAX_DECOMPRESSED (256u << 20)   /* per batch */
+#define WIN (64u * 1024)                  /* streaming window */
 
-static _Thread_local gr_buf_t scratch;
+/* Decompressed bytes validation may still produce on this thread; -1 when
+ * no budget is set (only the per-batch cap applies). */
+static _Thread_local int64_t budget_left = -1;
+
+/* The streaming window of the thread's cursor (cursors do not nest). */
+static _Thread_local uint8_t cur_win[WIN];
 
 /* zig-zag varint of at most maxb bytes; false on overrun or overlong */
 static inline bool rd_varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
@@ -99,56 +113,240 @@ static inline bool skip_field(const uint8_t **pp, const uint8_t *end, bool nulla
     return true;
 }
 
-/* One record at *pp; on success *pp moves past it and ts/off deltas are
- * returned. */
-static bool parse_record(const uint8_t **pp, const uint8_t *end, int64_t *ts_delta, int64_t *off_delta)
+/* What one record says, for the callers that look inside. */
+typedef struct rec_view {
+    int64_t ts_delta;
+    int64_t off_delta;
+    bool null_key;
+} rec_view_t;
+
+/* The body of one record, [p, rend) after its length: every field in
+ * bounds and nothing left over. */
+static bool parse_body(const uint8_t *p, const uint8_t *rend, rec_view_t *rv)
 {
-    int64_t len, v, nh;
-    const uint8_t *p = *pp;
-    if (!rd_varint(&p, end, 5, &len) || len < 0 || len > end - p)
-        return false;
-    const uint8_t *rend = p + len;
+    int64_t v, nh;
     if (p >= rend)
         return false;
     p++;                                        /* attributes */
-    if (!rd_varint(&p, rend, 10, ts_delta) || !rd_varint(&p, rend, 5, &v))
+    if (!rd_varint(&p, rend, 10, &rv->ts_delta) || !rd_varint(&p, rend, 5, &v))
         return false;
-    *off_delta = v;
-    if (!skip_field(&p, rend, true) || !skip_field(&p, rend, true))
+    rv->off_delta = v;
+    int64_t klen;
+    if (!rd_varint(&p, rend, 5, &klen) || klen < -1 || klen > rend - p)
+        return false;
+    rv->null_key = klen < 0;
+    p += klen > 0 ? klen : 0;
+    if (!skip_field(&p, rend, true))
         return false;
     if (!rd_varint(&p, rend, 5, &nh) || nh < 0)
         return false;
     for (int64_t i = 0; i < nh; i++)
         if (!skip_field(&p, rend, false) || !skip_field(&p, rend, true))
             return false;
-    if (p != rend)
+    return p == rend;
+}
+
+/* One record at *pp; on success *pp moves past it. */
+static bool parse_record(const uint8_t **pp, const uint8_t *end, rec_view_t *rv)
+{
+    int64_t len;
+    const uint8_t *p = *pp;
+    if (!rd_varint(&p, end, 5, &len) || len < 0 || len > end - p)
         return false;
-    *pp = rend;
+    if (!parse_body(p, p + len, rv))
+        return false;
+    *pp = p + len;
     return true;
 }
 
+/* What one record adds to what the records of a batch say (base_ts: the
+ * batch's baseTimestamp; i: the record's position). */
+static void recs_add(gr_batch_recs_t *out, int64_t base_ts, int32_t i, const rec_view_t *rv)
+{
+    int64_t ts = gr_add_wrap(base_ts, rv->ts_delta);
+    if (ts > out->max_timestamp)
+        out->max_timestamp = ts;
+    if (rv->off_delta != i)
+        out->offsets_in_order = false;
+}
+
+static void recs_init(gr_batch_recs_t *out)
+{
+    out->max_timestamp = -1;
+    out->offsets_in_order = true;
+}
+
 /* Parse `count` records filling [p, end) exactly; when out is not NULL,
- * also learn what they say (base_ts: the batch's baseTimestamp). */
+ * also learn what they say. */
 static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count, int64_t base_ts,
                           gr_batch_recs_t *out)
 {
-    int64_t t, o;
-    if (out) {
-        out->max_timestamp = -1;
-        out->offsets_in_order = true;
-    }
+    rec_view_t rv;
+    if (out)
+        recs_init(out);
     for (int32_t i = 0; i < count; i++) {
-        if (!parse_record(&p, end, &t, &o))
+        if (!parse_record(&p, end, &rv))
             return false;
-        if (out) {
-            int64_t ts = gr_add_wrap(base_ts, t);
-            if (ts > out->max_timestamp)
-                out->max_timestamp = ts;
-            if (o != i)
-                out->offsets_in_order = false;
-        }
+        if (out)
+            recs_add(out, base_ts, i, &rv);
     }
     return p == end;
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* The records of a batch as a byte stream: in place when uncompressed,
+ * else a WIN-byte window refilled from a decompression stream.  pos() is
+ * the offset of p in the record stream. */
+typedef struct cursor {
+    const uint8_t *p, *end;      /* unread bytes of the window */
+    const uint8_t *start;        /* window start, at stream offset base */
+    uint64_t base;
+    gr_dstream_t *ds;            /* NULL: [p, end) is all there is */
+    uint8_t *win;                /* cur_win when ds */
+    int err;                     /* the stream's error, once it failed */
+} cursor_t;
+
+static inline uint64_t cur_pos(const cursor_t *c)
+{
+    return c->base + (uint64_t)(c->p - c->start);
+}
+
+/* Make at least want (<= WIN) unread bytes available; false when the
+ * stream ends (or fails: c->err) first.  Unread bytes stay in order. */
+static bool cur_fill(cursor_t *c, size_t want)
+{
+    if ((size_t)(c->end - c->p) >= want)
+        return true;
+    if (!c->ds || c->err)
+        return false;
+    size_t have = (size_t)(c->end - c->p);
+    c->base = cur_pos(c);
+    memmove(c->win, c->p, have);
+    c->start = c->p = c->win;
+    c->end = c->win + have;
+    while (have < want) {
+        ssize_t n = gr_dstream_read(c->ds, c->win + have, WIN - have);
+        if (n <= 0) {
+            c->err = (int)n;
+            return false;
+        }
+        have += (size_t)n;
+        c->end = c->win + have;
+    }
+    return true;
+}
+
+/* Consume n bytes. */
+static bool cur_skip(cursor_t *c, uint64_t n)
+{
+    while (n > 0) {
+        if (c->p == c->end && !cur_fill(c, 1))
+            return false;
+        size_t k = (size_t)GR_MIN((uint64_t)(c->end - c->p), n);
+        c->p += k;
+        n -= k;
+    }
+    return true;
+}
+
+/* A varint of at most maxb bytes ending before stream offset rend. */
+static bool cur_varint(cursor_t *c, uint64_t rend, int maxb, int64_t *v)
+{
+    cur_fill(c, (size_t)maxb);                  /* fewer at the end: checked below */
+    uint64_t left = rend - cur_pos(c);
+    const uint8_t *lim = c->p + GR_MIN((uint64_t)(c->end - c->p), left);
+    return rd_varint(&c->p, lim, maxb, v);
+}
+
+/* A varint length (-1 = null when nullable) and its bytes, before rend. */
+static bool cur_field(cursor_t *c, uint64_t rend, bool nullable, int64_t *len)
+{
+    if (!cur_varint(c, rend, 5, len))
+        return false;
+    if (*len < 0)
+        return nullable && *len == -1;
+    return (uint64_t)*len <= rend - cur_pos(c) && cur_skip(c, (uint64_t)*len);
+}
+
+/* The next record, with the checks of parse_record.  A record that fits
+ * the window is parsed there; a larger one field by field, its key,
+ * values and headers skipped through the window. */
+static bool cur_record(cursor_t *c, rec_view_t *rv)
+{
+    int64_t len, v, nh, n;
+    if (!cur_varint(c, UINT64_MAX, 5, &len) || len <= 0)
+        return false;
+    if ((uint64_t)len <= WIN) {
+        if (!cur_fill(c, (size_t)len) || !parse_body(c->p, c->p + len, rv))
+            return false;
+        c->p += len;
+        return true;
+    }
+    uint64_t rend = cur_pos(c) + (uint64_t)len;
+    if (!cur_skip(c, 1))                        /* attributes */
+        return false;
+    if (!cur_varint(c, rend, 10, &rv->ts_delta) || !cur_varint(c, rend, 5, &v))
+        return false;
+    rv->off_delta = v;
+    if (!cur_field(c, rend, true, &n))
+        return false;
+    rv->null_key = n < 0;
+    if (!cur_field(c, rend, true, &n) || !cur_varint(c, rend, 5, &nh) || nh < 0)
+        return false;
+    for (int64_t i = 0; i < nh; i++)
+        if (!cur_field(c, rend, false, &n) || !cur_field(c, rend, true, &n))
+            return false;
+    return cur_pos(c) == rend;
+}
+
+/* Open a cursor on the records of a checked batch.  A compressed batch
+ * gets a stream allowed min(MAX_DECOMPRESSED, the thread's budget). */
+static void cur_open(cursor_t *c, gr_dstream_t *ds, const uint8_t *p, const gr_batch_info_t *info)
+{
+    memset(c, 0, sizeof(*c));
+    const uint8_t *r = p + GR_BATCH_HEADER_SIZE;
+    size_t n = (size_t)info->size - GR_BATCH_HEADER_SIZE;
+    int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
+    if (codec == GR_COMPRESSION_NONE) {
+        c->p = c->start = r;
+        c->end = r + n;
+        return;
+    }
+    uint64_t max_out = MAX_DECOMPRESSED;
+    if (budget_left >= 0 && (uint64_t)budget_left < max_out)
+        max_out = (uint64_t)budget_left;
+    if (gr_dstream_open(ds, codec, r, n, max_out) < 0) {
+        c->err = GR_ECORRUPT;                   /* gr_batch_check refused such codecs */
+        return;
+    }
+    c->ds = ds;
+    c->win = cur_win;
+    c->p = c->start = c->end = c->win;
+}
+
+/* Close the cursor; what its stream produced is charged to the budget. */
+static void cur_close(cursor_t *c)
+{
+    if (!c->ds)
+        return;
+    if (budget_left >= 0)
+        budget_left -= (int64_t)GR_MIN(c->ds->out, (uint64_t)budget_left);
+    gr_dstream_close(c->ds);
+    c->win = NULL;
+    c->ds = NULL;
+}
+
+void gr_batch_budget_begin(int64_t bytes)
+{
+    budget_left = bytes < 0 ? 0 : bytes;
+}
+
+int64_t gr_batch_budget_end(void)
+{
+    int64_t left = budget_left;
+    budget_left = -1;
+    return left;
 }
 
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
@@ -201,25 +399,65 @@ int gr_batch_check_into(const uint8_t *p, size_t avail, gr_batch_info_t *info, g
     return 0;
 }
 
+/* Walk the records of a validated batch (through the decompression
+ * stream when compressed): what gr_batch_scan and the _into validator
+ * report.  An uncompressed batch's records were parsed by gr_batch_check;
+ * they are walked again only when scan asks about them. */
+static int walk_records(const uint8_t *p, const gr_batch_info_t *info, gr_batch_scan_t *scan,
+                        gr_batch_recs_t *recs)
+{
+    int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
+    if (scan)
+        memset(scan, 0, sizeof(*scan));
+    else if (codec == GR_COMPRESSION_NONE)
+        return 0;                               /* gr_batch_check(_into) parsed them */
+    if (recs)
+        recs_init(recs);
+    gr_dstream_t ds;
+    cursor_t c;
+    cur_open(&c, &ds, p, info);
+    int rc = 0;
+    rec_view_t rv;
+    for (int32_t i = 0; i < info->record_count && rc == 0; i++) {
+        if (!cur_record(&c, &rv)) {
+            rc = GR_EINVAL;
+            break;
+        }
+        if (scan && rv.null_key)
+            scan->null_key = true;
+        if (recs)
+            recs_add(recs, info->first_timestamp, i, &rv);
+    }
+    /* the records must fill the stream exactly, and the stream be whole:
+     * one more byte read tells (Kafka's ensureNoneRemaining) */
+    if (rc == 0 && cur_fill(&c, 1))
+        rc = GR_EINVAL;
+    if (c.err < 0)
+        rc = c.err;                             /* GR_ECORRUPT or GR_ETOOBIG */
+    cur_close(&c);
+    if (rc == 0 && recs && (info->attributes & GR_ATTR_TIMESTAMP_TYPE))
+        recs->max_timestamp = info->max_timestamp;
+    return rc;
+}
+
+int gr_batch_scan(const uint8_t *p, const gr_batch_info_t *info, gr_batch_scan_t *scan)
+{
+    return walk_records(p, info, scan, NULL);
+}
+
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info)
 {
-    return gr_batch_check_records_into(p, info, NULL);
+    return walk_records(p, info, NULL, NULL);
 }
 
 int gr_batch_check_records_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_recs_t *recs)
 {
-    int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
-    if (codec == GR_COMPRESSION_NONE)
-        return 0;                    /* gr_batch_check(_into) parsed them */
-    int rc = gr_decompress(codec, p + GR_BATCH_HEADER_SIZE, (size_t)info->size - GR_BATCH_HEADER_SIZE,
-                           &scratch, MAX_DECOMPRESSED);
-    if (rc < 0)
-        return GR_ECORRUPT;
-    if (!parse_records(scratch.p, scratch.p + scratch.len, info->record_count, info->first_timestamp, recs))
-        return GR_EINVAL;
-    if (recs && (info->attributes & GR_ATTR_TIMESTAMP_TYPE))
-        recs->max_timestamp = info->max_timestamp;
-    return 0;
+    return walk_records(p, info, NULL, recs);
+}
+
+int gr_batch_scan_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_scan_t *scan, gr_batch_recs_t *recs)
+{
+    return walk_records(p, info, scan, recs);
 }
 
 bool gr_batch_set_max_timestamp(uint8_t *p, int64_t max_timestamp)
@@ -265,26 +503,26 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t m
         *found_ts = bi.max_timestamp;
         return 0;
     }
-    const uint8_t *r = p + GR_BATCH_HEADER_SIZE, *end = p + bi.size;
-    int codec = bi.attributes & GR_ATTR_COMPRESSION_MASK;
-    if (codec != GR_COMPRESSION_NONE) {
-        if (gr_decompress(codec, r, (size_t)(end - r), &scratch, MAX_DECOMPRESSED) < 0)
-            return GR_ECORRUPT;
-        r = scratch.p;
-        end = scratch.p + scratch.len;
-    }
+    gr_dstream_t ds;
+    cursor_t c;
+    cur_open(&c, &ds, p, &bi);
+    int rc = GR_ENOENT;
     for (int32_t i = 0; i < bi.record_count; i++) {
-        int64_t td, od;
-        if (!parse_record(&r, end, &td, &od))
-            return GR_ECORRUPT;
-        int64_t t = gr_add_wrap(bi.first_timestamp, td);      /* Java's long arithmetic */
-        if (t >= ts && bi.base_offset + od >= min_offset) {
-            *offset = bi.base_offset + od;
+        rec_view_t rv;
+        if (!cur_record(&c, &rv)) {
+            rc = c.err < 0 ? c.err : GR_ECORRUPT;   /* GR_ETOOBIG: over the budget */
+            break;
+        }
+        int64_t t = gr_add_wrap(bi.first_timestamp, rv.ts_delta);      /* Java's long arithmetic */
+        if (t >= ts && bi.base_offset + rv.off_delta >= min_offset) {
+            *offset = bi.base_offset + rv.off_delta;
             *found_ts = t;
-            return 0;
+            rc = 0;
+            break;
         }
     }
-    return GR_ENOENT;
+    cur_close(&c);
+    return rc;
 }
 
 void gr_batch_assign(uint8_t *p, int64_t base_offset, int32_t leader_epoch, int64_t log_append_time)
@@ -318,11 +556,18 @@ int32_t gr_batch_size(const uint8_t *p)
 
 typedef struct upconv {
     gr_buf_t out;            /* the v2 batch being built */
+    size_t max_out;          /* ... may not grow beyond this */
     int32_t count;
     int64_t base_ts;
     int64_t max_ts;
     bool log_append_time;
 } upconv_t;
+
+/* A legacy message is at least 26 bytes (magic 0; 34 for magic 1, whose
+ * timestamp may make a 10-byte delta); the record it becomes at least 7.
+ * So an inner message set more than LEGACY_EXPANSION times the room left
+ * in the converted batch cannot fit it. */
+#define LEGACY_EXPANSION 5
 
 static size_t wr_varint(uint8_t *p, int64_t v)
 {
@@ -342,18 +587,22 @@ static size_t varint_len(int64_t v)
     return wr_varint(tmp, v);
 }
 
-static void add_record(upconv_t *u, int64_t ts, const uint8_t *key, int32_t klen,
-                       const uint8_t *val, int32_t vlen)
+/* Append one record; GR_ETOOBIG when the batch would pass max_out. */
+static int add_record(upconv_t *u, int64_t ts, const uint8_t *key, int32_t klen,
+                      const uint8_t *val, int32_t vlen)
 {
-    if (u->count == 0)
-        u->base_ts = ts;
-    if (ts > u->max_ts)
-        u->max_ts = ts;
-    int64_t tsd = (ts >= 0 && u->base_ts >= 0) ? ts - u->base_ts : 0;
+    int64_t base_ts = u->count == 0 ? ts : u->base_ts;
+    int64_t tsd = (ts >= 0 && base_ts >= 0) ? ts - base_ts : 0;
     size_t body = 1 + varint_len(tsd) + varint_len(u->count) +
                   varint_len(klen) + (klen > 0 ? (size_t)klen : 0) +
                   varint_len(vlen) + (vlen > 0 ? (size_t)vlen : 0) + 1;
-    gr_buf_reserve(&u->out, u->out.len + body + 10);
+    size_t need = varint_len((int64_t)body) + body;
+    if (need > u->max_out - u->out.len)
+        return GR_ETOOBIG;
+    u->base_ts = base_ts;
+    if (ts > u->max_ts)
+        u->max_ts = ts;
+    gr_buf_reserve(&u->out, GR_MIN(u->out.len + need, u->max_out));
     uint8_t *p = u->out.p + u->out.len;
     p += wr_varint(p, (int64_t)body);
     *p++ = 0;
@@ -372,6 +621,21 @@ static void add_record(upconv_t *u, int64_t ts, const uint8_t *key, int32_t klen
     *p++ = 0;                                   /* no headers */
     u->out.len = (size_t)(p - u->out.p);
     u->count++;
+    return 0;
+}
+
+/* Decompress a wrapper's inner set into inner: at most what could still
+ * fit the converted batch, the per-batch cap and the thread's budget. */
+static int legacy_inflate(upconv_t *u, int codec, const uint8_t *q, size_t len, gr_buf_t *inner)
+{
+    uint64_t room = (uint64_t)(u->max_out - u->out.len);
+    uint64_t limit = GR_MIN(room * LEGACY_EXPANSION + 64, (uint64_t)MAX_DECOMPRESSED);
+    if (budget_left >= 0 && (uint64_t)budget_left < limit)
+        limit = (uint64_t)budget_left;
+    int rc = gr_decompress(codec, q, len, inner, (size_t)limit);
+    if (budget_left >= 0)
+        budget_left -= (int64_t)GR_MIN((uint64_t)inner->len, (uint64_t)budget_left);
+    return rc;
 }
 
 static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int64_t wrapper_ts)
@@ -385,6 +649,10 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
         int32_t msize = (int32_t)gr_be32(p + pos + 8);
         if (msize < 14 || (size_t)msize > len - pos - 12)
             goto corrupt;
+        if (depth == 0 && 12 + (size_t)msize > u->max_out) {
+            rc = GR_ETOOBIG;            /* Kafka: one message over max.message.bytes */
+            goto out;
+        }
         const uint8_t *m = p + pos + 12, *end = m + msize;
         if (gr_crc32(0, m + 4, (size_t)msize - 4) != gr_be32(m))
             goto corrupt;
@@ -419,7 +687,8 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
             goto corrupt;
         int codec = attr & 0x07;
         if (codec == GR_COMPRESSION_NONE) {
-            add_record(u, ts, key, klen, q, vlen);
+            if ((rc = add_record(u, ts, key, klen, q, vlen)) < 0)
+                goto out;
         } else {
             if (depth > 0 || vlen < 0)
                 goto corrupt;
@@ -427,7 +696,7 @@ static int legacy_set(upconv_t *u, const uint8_t *p, size_t len, int depth, int6
                 rc = GR_EINVAL;
                 goto out;
             }
-            rc = gr_decompress(codec, q, (size_t)vlen, &inner, MAX_DECOMPRESSED);
+            rc = legacy_inflate(u, codec, q, (size_t)vlen, &inner);
             if (rc < 0)
                 goto out;
             rc = legacy_set(u, inner.p, inner.len, depth + 1,
@@ -447,15 +716,17 @@ out:
     return rc;
 }
 
-int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, uint8_t **out, size_t *out_len)
+int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, size_t max_out, uint8_t **out, size_t *out_len)
 {
     upconv_t u = {.base_ts = -1, .max_ts = -1};
-    gr_buf_reserve(&u.out, GR_BATCH_HEADER_SIZE + len + 64);
+    u.max_out = GR_MIN(max_out, (size_t)INT32_MAX);
+    if (u.max_out < GR_BATCH_HEADER_SIZE)
+        return GR_ETOOBIG;
+    /* uncompressed messages shrink when converted */
+    gr_buf_reserve(&u.out, GR_MIN(GR_BATCH_HEADER_SIZE + len + 64, u.max_out));
     u.out.len = GR_BATCH_HEADER_SIZE;
     int rc = legacy_set(&u, p, len, 0, -1);
     if (rc == 0 && u.count == 0)
-        rc = GR_ECORRUPT;
-    if (rc == 0 && u.out.len > INT32_MAX)
         rc = GR_ECORRUPT;
     if (rc < 0) {
         gr_buf_free(&u.out);

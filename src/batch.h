@@ -68,10 +68,12 @@ typedef struct gr_batch_info {
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info);
 
 /* Deep validation after gr_batch_check() accepted the batch: for a
- * compressed batch, decompress (into a reused per-thread buffer) and parse
- * every record.  Returns 0, GR_ECORRUPT (does not decompress) or GR_EINVAL
- * (records do not parse: INVALID_RECORD).  Uncompressed batches were
- * already fully checked and return 0 at once. */
+ * compressed batch, stream through the decompressed records (a 64 KiB
+ * window, never the whole batch) and parse every one; the stream must end
+ * right after the last.  Returns 0, GR_ECORRUPT (does not decompress),
+ * GR_EINVAL (records do not parse: INVALID_RECORD) or GR_ETOOBIG (it
+ * decompresses to more than 256 MiB or than the thread's budget allows).
+ * Uncompressed batches were already fully checked and return 0 at once. */
 int gr_batch_check_records(const uint8_t *p, const gr_batch_info_t *info);
 
 /* What the records of a batch say, as opposed to its header (which the
@@ -104,10 +106,32 @@ bool gr_batch_set_max_timestamp(uint8_t *p, int64_t max_timestamp);
  * at the first one that is malformed or not v2. */
 bool gr_batch_any_transactional(const uint8_t *p, size_t len);
 
+/* What gr_batch_scan() saw in the records. */
+typedef struct gr_batch_scan {
+    bool null_key;           /* a record without a key */
+} gr_batch_scan_t;
+
+/* gr_batch_check_records() that also reports on the records (of
+ * uncompressed batches too). */
+int gr_batch_scan(const uint8_t *p, const gr_batch_info_t *info, gr_batch_scan_t *scan);
+/* Both in one walk: gr_batch_scan (scan may be NULL) and what
+ * gr_batch_check_records_into learns (recs, after gr_batch_check_into). */
+int gr_batch_scan_into(const uint8_t *p, const gr_batch_info_t *info, gr_batch_scan_t *scan, gr_batch_recs_t *recs);
+
+/* Decompression budget of the calling thread: while set, what validation
+ * and up-conversion decompress (gr_batch_scan, gr_batch_check_records,
+ * gr_batch_upconvert_legacy) is taken from `bytes`; a batch that needs
+ * more than is left fails with GR_ETOOBIG.  The Produce handler sets one
+ * per request.  _end() clears it and returns what was left. */
+void gr_batch_budget_begin(int64_t bytes);
+int64_t gr_batch_budget_end(void);
+
 /* First record of a whole batch (p, size bytes) with timestamp >= ts and
  * offset >= min_offset: its offset and timestamp.  Returns 0, GR_ENOENT when no
- * record qualifies, GR_ECORRUPT when the records cannot be read.
- * LogAppendTime batches answer with the base offset and maxTimestamp. */
+ * record qualifies, GR_ECORRUPT when the records cannot be read, GR_ETOOBIG
+ * when reading up to the record exceeds the thread's decompression budget.
+ * A compressed batch is streamed, up to the record found.  LogAppendTime
+ * batches answer with the base offset and maxTimestamp. */
 int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t min_offset,
                             int64_t *offset, int64_t *found_ts);
 
@@ -120,10 +144,13 @@ void gr_batch_assign(uint8_t *p, int64_t base_offset, int32_t leader_epoch, int6
 int64_t gr_batch_base_offset(const uint8_t *p);
 int32_t gr_batch_size(const uint8_t *p);          /* 12 + batchLength; -1 if that overflows */
 
-/* Up-convert a legacy message set (magic 0 or 1; uncompressed or gzip)
- * into one v2 batch in a new malloc'ed buffer.  Returns 0,
- * GR_ECORRUPT or GR_EINVAL (unsupported codec). */
-int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, uint8_t **out, size_t *out_len);
+/* Up-convert a legacy message set (magic 0 or 1; uncompressed, gzip,
+ * snappy or lz4) into one v2 batch in a new malloc'ed buffer of at most
+ * max_out bytes (the log's max.message.bytes: gregord stores the batch
+ * uncompressed).  Returns 0, GR_ECORRUPT, GR_EINVAL (unsupported codec) or
+ * GR_ETOOBIG (a message of the set, or the converted batch, would exceed
+ * max_out; found before anything of that size is allocated). */
+int gr_batch_upconvert_legacy(const uint8_t *p, size_t len, size_t max_out, uint8_t **out, size_t *out_len);
 
 /* ---- building batches (coordinator records, compaction) ----
  * An uncompressed v2 batch built record by record into a gr_wr_t-free

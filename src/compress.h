@@ -2,14 +2,23 @@
  * compress.h - decompression of Kafka's codecs for batch validation and
  * legacy up-conversion: gzip, snappy (raw block and xerial framing),
  * lz4 frame, zstd.  The broker never recompresses what it stores.
+ *
+ * Two ways in: a pull stream (gr_dstream_*) that hands out the
+ * decompressed bytes a window at a time, so that validation never holds a
+ * whole decompressed batch, and gr_decompress(), which fills a buffer (for
+ * callers that need every record at once: the log cleaner, the offsets
+ * loader).  Both stop with GR_ETOOBIG as soon as the output would pass a
+ * bound chosen by the caller, before allocating for it.
  */
 #ifndef GR_COMPRESS_H
 #define GR_COMPRESS_H
 
 #include "gr.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A growable malloc'ed byte buffer; reused across calls to avoid
  * allocating per batch.  Owner frees p. */
@@ -22,10 +31,39 @@ typedef struct gr_buf {
 void gr_buf_reserve(gr_buf_t *b, size_t cap);
 void gr_buf_free(gr_buf_t *b);
 
+/* A pull decompressor over one compressed buffer (which must outlive it).
+ * Memory: the codec's own state (zlib 32 KiB window, an lz4 block of at
+ * most 4 MiB, a zstd window as the frame declares it, at most 128 MiB and
+ * never more than the output so far) or, for snappy, one uncompressed
+ * block (at most 22 times its compressed size, and within max_out). */
+typedef struct gr_dstream {
+    int codec;
+    const uint8_t *in;           /* borrowed */
+    size_t in_len, in_pos;
+    uint64_t out;                /* bytes handed out so far */
+    uint64_t max_out;
+    void *ctx;                   /* codec state, owned */
+    gr_buf_t blk;                /* snappy: the current uncompressed block */
+    size_t blk_pos;
+    bool frame_done;             /* lz4, zstd: the last frame read is complete */
+    int state;                   /* 0 running, 1 at the end, < 0 the error */
+} gr_dstream_t;
+
+/* Start decompressing `in` (codec GR_COMPRESSION_*, not NONE).  At most
+ * max_out bytes may come out.  Returns 0 or GR_EINVAL (unknown codec); a
+ * stream that was opened must be closed. */
+int gr_dstream_open(gr_dstream_t *s, int codec, const uint8_t *in, size_t len, uint64_t max_out);
+/* The next at most n (> 0) decompressed bytes into dst.  Returns how many
+ * (> 0), 0 at the end of a well-formed stream, GR_ECORRUPT for bad or
+ * truncated input, GR_ETOOBIG when the stream holds more than max_out
+ * bytes.  After an error or the end, returns the same again. */
+ssize_t gr_dstream_read(gr_dstream_t *s, uint8_t *dst, size_t n);
+void gr_dstream_close(gr_dstream_t *s);
+
 /* Decompress `in` (codec GR_COMPRESSION_*) into out->p[0..out->len).
- * At most `max_out` bytes are produced (a decompression bomb is an error).
- * Returns 0, GR_ECORRUPT for bad or oversized input, GR_EINVAL for an
- * unknown codec. */
+ * At most `max_out` bytes are produced.  Returns 0, GR_ECORRUPT for bad
+ * input, GR_ETOOBIG when the output would exceed max_out (a decompression
+ * bomb), GR_EINVAL for an unknown codec. */
 int gr_decompress(int codec, const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out);
 
 #endif

@@ -44,6 +44,8 @@ bool gr_config_is_internal(const char *key)
 }
 
 #define F(field) offsetof(gr_config_t, field)
+#define CFG_STR(x) #x
+#define CFG_NUM(x) CFG_STR(x)       /* a numeric macro's value as its default text */
 #define L_MAX INT64_MAX
 #define I_MAX INT32_MAX
 
@@ -106,6 +108,15 @@ static const cfg_def_t defs[] = {
     {"log.open.files.max", NULL, T_INT, GR_CT_INT, F(log_open_files_max), "-1", NULL, -1, I_MAX, NULL,
      "Segment files kept open at once (least recently used ones are closed and reopened when read); -1 = a "
      "quarter of RLIMIT_NOFILE after a reserve of 64 descriptors."},
+    {"queued.max.request.bytes", NULL, T_LONG, GR_CT_LONG, F(queued_max_request_bytes),
+     CFG_NUM(GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT), NULL, -1, L_MAX, NULL,
+     "Bytes held for all clients' requests and responses: frames being read (counted whole once admitted), "
+     "responses not yet written, parked requests.  A frame is admitted within this or, for a connection within its "
+     "share (this / connections), within 1.5 times this; past it a connection holding more than its share is not "
+     "read until it drains.  At least socket.request.max.bytes; -1 or 0 = no limit (Kafka's default)."},
+    {"queued.max.requests", NULL, T_INT, GR_CT_INT, F(queued_max_requests), "500", NULL, 1, I_MAX, NULL,
+     "Answered requests whose responses are not yet written, broker-wide; past it a connection with more than its "
+     "share is no longer read until its client reads."},
     {"max.incremental.fetch.session.cache.slots", NULL, T_INT, GR_CT_INT,
      F(max_incremental_fetch_session_cache_slots), "1000", NULL, 0, I_MAX, NULL,
      "Incremental fetch sessions (KIP-227) the broker keeps; 0 disables them (every fetch is sessionless)."},

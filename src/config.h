@@ -15,6 +15,10 @@
 
 #define GR_CFG_UNSET INT64_MIN
 
+/* queued.max.request.bytes when not set (256 MiB); config.c's table spells
+ * the same number. */
+#define GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT 268435456
+
 typedef struct gr_config {
     int32_t node_id;
     char *listeners;                    /* PLAINTEXT://host:port */
@@ -43,6 +47,8 @@ typedef struct gr_config {
                                            arrive within it once it started */
     int32_t max_connections;
     int32_t log_open_files_max;         /* -1 = a quarter of the descriptor budget */
+    int64_t queued_max_request_bytes;   /* broker-wide memory budget; -1 = none */
+    int32_t queued_max_requests;
     int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
 

@@ -410,23 +410,6 @@ static int roll(gr_log_t *log, int64_t now_ms)
 
 /* ------------------------------------------------------------ append */
 
-/* Does a checked batch hold a record without a key? */
-static bool has_null_key(const uint8_t *p, const gr_batch_info_t *bi)
-{
-    static gr_buf_t dec;         /* loop thread only */
-    const uint8_t *r, *end;
-    gr_record_t rec;
-    if (gr_batch_records(p, bi, &dec, &r, &end) < 0)
-        return false;            /* gr_batch_check_records accepted it */
-    for (int32_t i = 0; i < bi->record_count; i++) {
-        if (gr_record_next(&r, end, &rec) < 0)
-            return false;
-        if (rec.key_len < 0)
-            return true;
-    }
-    return false;
-}
-
 /* The rules for a producer's batch header (Kafka's LogValidator.validateBatch
  * for AppendOrigin.CLIENT, and the producer state it would find).  true
  * (info->error_code set) when the batch is refused. */
@@ -489,7 +472,15 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     }
 
     if (len > GR_BOFF_MAGIC && data[GR_BOFF_MAGIC] < 2) {
-        rc = gr_batch_upconvert_legacy(data, len, &conv, &conv_len);
+        /* the converted batch is stored uncompressed: it may not exceed
+         * max.message.bytes (Kafka checks the batch it writes too) */
+        rc = gr_batch_upconvert_legacy(data, len, (size_t)GR_MAX(log->cfg.max_message_bytes, 0), &conv,
+                                       &conv_len);
+        if (rc == GR_ETOOBIG) {
+            info->error_code = KERR_MESSAGE_TOO_LARGE;
+            info->error_message = "legacy message set too large once converted (max.message.bytes)";
+            goto out;
+        }
         if (rc < 0) {
             info->error_code = KERR_CORRUPT_MESSAGE;
             info->error_message = "invalid legacy message set";
@@ -535,7 +526,13 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
             rc = GR_EINVAL;
             goto out;
         }
-        rc = gr_batch_check_records_into(data + off, &bi, &recs);
+        gr_batch_scan_t scan;
+        rc = gr_batch_scan_into(data + off, &bi, log->cfg.compact ? &scan : NULL, &recs);
+        if (rc == GR_ETOOBIG) {
+            info->error_code = KERR_MESSAGE_TOO_LARGE;
+            info->error_message = "record batch decompresses to more than the broker accepts";
+            goto out;
+        }
         if (rc < 0) {
             info->error_code = rc == GR_EINVAL ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
             info->error_message = "records do not parse";
@@ -548,7 +545,7 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
             rc = GR_EINVAL;
             goto out;
         }
-        if (log->cfg.compact && !(bi.attributes & GR_ATTR_CONTROL) && has_null_key(data + off, &bi)) {
+        if (log->cfg.compact && !(bi.attributes & GR_ATTR_CONTROL) && scan.null_key) {
             info->error_code = KERR_INVALID_RECORD;
             info->error_message = "Compacted topic cannot accept message without key";
             rc = GR_EINVAL;
@@ -702,9 +699,9 @@ int64_t gr_log_offset_for_timestamp(gr_log_t *log, int64_t ts, int64_t *found_ts
             *found_ts = fts;
             return off;
         }
-        if (rc == GR_EIO) {
+        if (rc == GR_EIO || rc == GR_ETOOBIG) {
             *found_ts = -1;
-            return GR_EIO;
+            return rc;                  /* a read error; over the caller's budget */
         }
         if (rc != GR_ENOENT)
             gr_warn("log", "timestamp lookup in %s.log failed: %s", s->path, strerror(-rc));
@@ -728,7 +725,7 @@ int gr_log_max_timestamp(gr_log_t *log, int64_t *offset, int64_t *ts)
     /* the first record carrying the max timestamp */
     int rc = gr_seg_find_ts(best, best->max_ts, log->start, &off, &fts);
     read_result(log, best, rc);
-    if (rc == GR_EIO)
+    if (rc == GR_EIO || rc == GR_ETOOBIG)
         return rc;
     if (rc == 0) {
         *offset = off;

@@ -92,14 +92,15 @@ typedef enum { GR_APPEND_CLIENT, GR_APPEND_COORDINATOR } gr_append_origin_t;
  * is modified in place (offsets assigned; each batch's maxTimestamp set to
  * the largest of its records' timestamps and the delete-horizon attribute
  * cleared, as Kafka's LogValidator does, the CRC recomputed when that
- * changed anything).  Legacy (magic 0/1) input is up-converted.  On a
- * validation failure nothing is written and info->error_code is
- * CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
- * UNSUPPORTED_COMPRESSION_TYPE (zstd when allow_zstd is false), or for a
- * client's batch INVALID_TIMESTAMP, UNKNOWN_PRODUCER_ID or
- * INVALID_PRODUCER_ID_MAPPING, and the function returns
- * GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure returns GR_EIO
- * (KAFKA_STORAGE_ERROR).  Rolls segments by size and time.
+ * changed anything).  Legacy (magic 0/1) input is up-converted into one
+ * batch of at most max.message.bytes.  On a validation failure nothing is
+ * written and info->error_code is CORRUPT_MESSAGE, MESSAGE_TOO_LARGE (also
+ * for compressed records beyond the decompression budget,
+ * gr_batch_budget_begin), INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE
+ * (zstd when allow_zstd is false), or for a client's batch
+ * INVALID_TIMESTAMP, UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_ID_MAPPING,
+ * and the function returns GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure
+ * returns GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time.
  * gr_log_append is gr_log_append_as(GR_APPEND_CLIENT). */
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
                   bool allow_zstd, int64_t now_ms, gr_append_info_t *info);

@@ -305,6 +305,16 @@ int main(int argc, char **argv)
     }
     if (!gr_broker.adv_host[0] || !strcmp(gr_broker.adv_host, "0.0.0.0"))
         snprintf(gr_broker.adv_host, sizeof(gr_broker.adv_host), "127.0.0.1");
+    /* Kafka's rule; the default budget grows with socket.request.max.bytes
+     * instead of refusing to start */
+    if (gr_broker.cfg.queued_max_request_bytes > 0 &&
+        gr_broker.cfg.queued_max_request_bytes < gr_broker.cfg.socket_request_max_bytes) {
+        if (gr_broker.cfg.queued_max_request_bytes != GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT) {
+            fprintf(stderr, "gregord: queued.max.request.bytes must be larger or equal to socket.request.max.bytes\n");
+            return 1;
+        }
+        gr_broker.cfg.queued_max_request_bytes = gr_broker.cfg.socket_request_max_bytes;
+    }
     if (split_log_dirs() < 0) {
         fprintf(stderr, "gregord: Invalid value for configuration log.dirs: empty\n");
         return 1;
@@ -346,6 +356,8 @@ int main(int argc, char **argv)
         .idle_ms = gr_broker.cfg.connections_max_idle_ms,
         .read_timeout_ms = gr_broker.cfg.request_timeout_ms,
         .max_conns = max_conns,
+        .queued_max_bytes = gr_broker.cfg.queued_max_request_bytes == 0 ? -1 : gr_broker.cfg.queued_max_request_bytes,
+        .queued_max_requests = gr_broker.cfg.queued_max_requests,
     };
     const char *bind_host = gr_broker.host[0] ? gr_broker.host : "0.0.0.0";
     if (gr_net_listen(gr_broker.ev, bind_host, gr_broker.port, &nopts) < 0) {

@@ -72,6 +72,39 @@
  * beyond it a connection is accepted and closed at once with a log line,
  * so a client never hangs in the backlog of a broker at its limit.
  *
+ * Memory budget (queued.max.request.bytes, queued.max.requests).  Every
+ * byte held for a client is charged to its connection and to the broker:
+ * its input buffer (once a partial frame is admitted, the whole frame,
+ * whether or not it has arrived yet) and, per queued request, the memory
+ * of its response chain plus, while it is parked, its arena (a request
+ * answered by its handler empties its arena at once, keeping one small
+ * block).  A partial frame
+ * is admitted, and only then given room beyond the bytes already read,
+ * when the broker-wide total stays within the budget, or when the
+ * connection stays within its fair share (budget / connections) and the
+ * total within 1.5 times the budget; otherwise the connection stops being
+ * read until memory frees up.  An admitted frame is always read to its end,
+ * so reservations never deadlock.  Above the budget (or above
+ * queued.max.requests answered-but-unsent responses), a connection holding
+ * more than its share stops being read after the request it is on, until
+ * its client has read enough of its responses.  A small connection is
+ * never stopped by a big one: complete frames are served from the shared
+ * read buffer and cost nothing until answered.  Once TRIM_MIN bytes were
+ * given back and the total is a quarter of its recent peak or less (at
+ * most once a second), the spare buffers and most pooled requests are
+ * freed and glibc is asked to return free memory to the system
+ * (malloc_trim; the sanitizer's purge in ASan builds).
+ *
+ * Work per loop turn.  Handlers report the work they did (req->work: the
+ * bytes a Produce decompressed, at most 256 MiB a request; a ListOffsets,
+ * at most 1 GiB).  Once a loop turn has done TURN_WORK_MAX of it, Produce
+ * and ListOffsets frames are left buffered until the next turn, so that
+ * other connections are served in between.
+ *
+ * Connections waiting for memory or for the next turn sit on a waiting
+ * list; a zero-delay timer retries them at the next turn once memory was
+ * freed or work deferred.
+ *
  * Closing.  Only from top-level contexts (an fd callback after the handlers
  * returned, the before_sleep hook, a timer): gr_req_bad() and protocol
  * errors found while dispatching set `closing` and the connection is
@@ -89,6 +122,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
@@ -110,17 +144,31 @@
 #define READS_PER_EVENT 4
 #define ACCEPTS_PER_EVENT 64
 #define REQ_POOL_MAX 1024
+#define REQ_POOL_IDLE 64               /* ... of which kept once the load went */
+#define ARENA_KEEP (16 * 1024)         /* largest arena a pooled request keeps */
+#define TURN_WORK_MAX (64u << 20)      /* work per loop turn before Produce waits */
+#define TRIM_MIN (32u << 20)           /* freed bytes worth a malloc_trim */
+
+/* why a connection is not read */
+#define PAUSE_OUT  1u                  /* its own unsent output (out_high_bytes, max_pending) */
+#define PAUSE_MEM  2u                  /* the broker-wide memory budget */
+#define PAUSE_WORK 4u                  /* this loop turn's work is done */
 
 typedef struct gr_conn {
     int fd;
     char peer[64];
     uint8_t *in;                 /* partial input, owned */
-    size_t in_len, in_cap;
+    size_t in_off, in_len, in_cap;  /* [in_off, in_len) not dispatched yet */
     gr_req_t *qhead, *qtail;     /* in-order request queue, owned */
     int nreq;
     size_t out_queued;           /* unsent bytes of DONE responses */
+    size_t mem;                  /* bytes charged: in_res + its requests' charges */
+    size_t in_res;               /* charged for input: in_cap, or the admitted frame */
+    bool admitted;               /* the partial frame in `in` may grow to its size */
+    int ndone;                   /* answered, not yet written (queued.max.requests) */
     unsigned mask;               /* current epoll interest */
-    bool paused;                 /* backpressure: not reading */
+    unsigned pause;              /* PAUSE_* reasons not to read */
+    bool waiting;                /* on the waiting list */
     bool closing;
     bool pending;                /* on the pending list */
     bool want_write;             /* the socket was full: wait for EPOLLOUT */
@@ -131,7 +179,24 @@ typedef struct gr_conn {
     gr_timer_t idle;             /* idle_cb: every timeout of the connection */
     struct gr_conn *prev, *next;            /* all connections */
     struct gr_conn *pprev, *pnext;          /* pending list */
+    struct gr_conn *wprev, *wnext;          /* waiting list (PAUSE_MEM, PAUSE_WORK) */
 } conn_t;
+
+/* Under AddressSanitizer, malloc_trim() does not reach the allocator in
+ * use; its own purge does. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GR_ASAN 1
+#endif
+#endif
+#ifndef GR_ASAN
+#define GR_ASAN 0
+#endif
+#if GR_ASAN
+void __sanitizer_purge_allocator(void);
+#endif
 
 static struct {
     gr_ev_t *ev;
@@ -148,6 +213,15 @@ static struct {
     gr_req_t *req_free;
     int nreq_free;
     int64_t nreqs;               /* requests queued on all connections */
+    size_t mem;                  /* bytes charged to all connections */
+    size_t mem_peak;             /* highest mem since the last trim */
+    size_t freed;                /* charged bytes given back since then */
+    int64_t trim_ms;             /* when memory was last given back */
+    int64_t ndone;               /* answered requests not yet written */
+    uint64_t turn_work;          /* work of the handlers this loop turn */
+    gr_req_t *dispatching;       /* the request whose handler is running */
+    conn_t *whead, *wtail;       /* waiting for memory or the next turn */
+    gr_timer_t resume;           /* retries the waiting list, next turn */
     bool draining;
     uint8_t *spare[NSPARE];      /* emptied input buffers, owned */
     size_t spare_cap[NSPARE];
@@ -160,6 +234,7 @@ static void conn_update_mask(conn_t *c);
 static size_t process_frames(conn_t *c, uint8_t *buf, size_t len);
 static bool write_some(conn_t *c);
 static void conn_arm(conn_t *c, int64_t due_ms);
+static void process_buffered(conn_t *c);
 
 /* Gives an input buffer back: kept on the spare list when it is larger than
  * SMALL_BUF, at most SPARE_MAX and the list has room (then the smallest
@@ -188,6 +263,208 @@ static void spare_put(uint8_t *b, size_t cap)
     free(b);
 }
 
+/* ------------------------------------------------------------ memory budget */
+
+static bool budget_on(void)
+{
+    return net.opts.queued_max_bytes > 0;
+}
+
+static size_t budget(void)
+{
+    return (size_t)net.opts.queued_max_bytes;
+}
+
+/* A connection's fair share of the budget. */
+static size_t share(void)
+{
+    return budget() / (size_t)GR_MAX(net.nconns, 1);
+}
+
+static void wait_kick(void);
+
+static void mem_add(conn_t *c, size_t n)
+{
+    c->mem += n;
+    net.mem += n;
+    if (net.mem > net.mem_peak)
+        net.mem_peak = net.mem;
+}
+
+static void mem_sub(conn_t *c, size_t n)
+{
+    c->mem -= n;
+    net.mem -= n;
+    net.freed += n;
+    if (n > 0)
+        wait_kick();
+}
+
+/* Size of the first frame not dispatched yet, 0 while its prefix is
+ * incomplete. */
+static size_t frame_total(const conn_t *c)
+{
+    if (c->in_len - c->in_off < 4)
+        return 0;
+    uint32_t sz = gr_be32(c->in + c->in_off);
+    return (size_t)sz + 4;  /* validated when the prefix was first seen */
+}
+
+/* Charge c for its input buffer: its capacity, or the whole frame once
+ * the partial frame in it was admitted. */
+static void in_charge(conn_t *c)
+{
+    size_t want = c->in_cap;
+    if (c->admitted)
+        want = GR_MAX(want, frame_total(c));
+    if (want > c->in_res)
+        mem_add(c, want - c->in_res);
+    else
+        mem_sub(c, c->in_res - want);
+    c->in_res = want;
+}
+
+/* May c hold `more` bytes on top of what it holds?  Within the budget, or
+ * within its fair share and 1.5 times the budget. */
+static bool mem_admit(const conn_t *c, size_t more)
+{
+    if (!budget_on())
+        return true;
+    size_t b = budget();
+    if (net.mem + more <= b)
+        return true;
+    return c->mem + more <= share() && net.mem + more <= b + b / 2;
+}
+
+/* Admit the partial frame at in_off (its size is known): the whole frame
+ * is charged from now on, and it is read to its end. */
+static bool admit_frame(conn_t *c)
+{
+    if (c->admitted)
+        return true;
+    size_t total = frame_total(c);
+    if (!mem_admit(c, total > c->in_res ? total - c->in_res : 0))
+        return false;
+    c->admitted = true;
+    in_charge(c);
+    return true;
+}
+
+/* Above the budget (or queued.max.requests), does c hold more than its
+ * share?  A frame being read is not counted: it was admitted and goes on. */
+static bool over_share(const conn_t *c)
+{
+    size_t held = c->mem - (c->admitted ? c->in_res : 0);
+    if (budget_on() && net.mem > budget() && held > share())
+        return true;
+    int64_t q = net.opts.queued_max_requests;
+    return q > 0 && net.ndone >= q && (int64_t)c->ndone * GR_MAX(net.nconns, 1) > q;
+}
+
+/* Must c (paused for memory) keep waiting? */
+static bool mem_blocked(conn_t *c)
+{
+    if (over_share(c))
+        return true;
+    return frame_total(c) > c->in_len - c->in_off && !admit_frame(c);
+}
+
+/* Bytes of memory held by a response chain (file ranges cost none). */
+static size_t wr_mem(const gr_wr_t *w)
+{
+    size_t n = 0;
+    for (const gr_chunk_t *k = w->head; k; k = k->next)
+        if (k->mem)
+            n += k->cap;
+    return n;
+}
+
+/* Empty a request's arena, keeping one block of at most ARENA_KEEP for the
+ * next request (no allocation per request in the steady state). */
+static void arena_shrink(gr_req_t *r)
+{
+    if (r->arena.bytes > ARENA_KEEP)
+        gr_arena_free(&r->arena);
+    else
+        gr_arena_reset(&r->arena);
+    r->client_id = "";
+}
+
+/* Charge c for a queued request (called when its handler returned and when
+ * it completes later): its response chain, and its arena while parked.  A
+ * request answered within its handler gives its arena back here
+ * (release): nothing refers to it once the response is built. */
+static void req_settle(conn_t *c, gr_req_t *r, bool release)
+{
+    if (r->state == GR_REQ_NORESP)
+        return;                     /* leaves the queue at the next flush */
+    if (r->state == GR_REQ_DONE && release)
+        arena_shrink(r);
+    size_t ch = r->arena.bytes + wr_mem(&r->out);
+    if (ch > r->charge)
+        mem_add(c, ch - r->charge);
+    else
+        mem_sub(c, r->charge - ch);
+    r->charge = ch;
+    if (r->state == GR_REQ_DONE && !r->done_counted) {
+        r->done_counted = true;
+        c->ndone++;
+        net.ndone++;
+    }
+}
+
+/* A request leaves c's queue: give back what it was charged. */
+static void req_uncharge(conn_t *c, gr_req_t *r)
+{
+    mem_sub(c, r->charge);
+    r->charge = 0;
+    if (r->done_counted) {
+        r->done_counted = false;
+        c->ndone--;
+        net.ndone--;
+        wait_kick();
+    }
+}
+
+/* ------------------------------------------------------------ waiting list */
+
+static void wait_add(conn_t *c)
+{
+    if (c->waiting)
+        return;
+    c->waiting = true;
+    c->wnext = NULL;
+    c->wprev = net.wtail;
+    if (net.wtail)
+        net.wtail->wnext = c;
+    else
+        net.whead = c;
+    net.wtail = c;
+}
+
+static void wait_del(conn_t *c)
+{
+    if (!c->waiting)
+        return;
+    if (c->wprev)
+        c->wprev->wnext = c->wnext;
+    else
+        net.whead = c->wnext;
+    if (c->wnext)
+        c->wnext->wprev = c->wprev;
+    else
+        net.wtail = c->wprev;
+    c->waiting = false;
+    c->wprev = c->wnext = NULL;
+}
+
+/* Memory was freed: retry the waiting connections at the next turn. */
+static void wait_kick(void)
+{
+    if (net.whead && net.ev && !gr_timer_armed(&net.resume))
+        gr_timer_start(net.ev, &net.resume, 0);
+}
+
 /* ------------------------------------------------------------ requests */
 
 static gr_req_t *req_get(void)
@@ -207,6 +484,9 @@ static gr_req_t *req_get(void)
     r->park = NULL;
     r->conn = NULL;
     r->size_pos = (gr_wpos_t){NULL, 0};
+    r->work = 0;
+    r->charge = 0;
+    r->done_counted = false;
     return r;
 }
 
@@ -241,7 +521,8 @@ static void req_put(gr_req_t *r)
         free(r);
         return;
     }
-    gr_arena_reset(&r->arena);
+    /* a pooled request keeps a small arena, not the largest it ever had */
+    arena_shrink(r);
     r->next = net.req_free;
     net.req_free = r;
     net.nreq_free++;
@@ -305,6 +586,8 @@ static void conn_close(conn_t *c)
         net.nreqs--;
         r->conn = NULL;
         r->next = NULL;
+        r->charge = 0;               /* given back with c->mem below */
+        r->done_counted = false;
         if (r->state == GR_REQ_PENDING) {
             if (r->on_cancel) {
                 gr_req_cancel_cb *cb = r->on_cancel;
@@ -320,6 +603,12 @@ static void conn_close(conn_t *c)
     }
     spare_put(c->in, c->in_cap);
     c->in = NULL;
+    wait_del(c);
+    net.mem -= c->mem;
+    net.freed += c->mem;
+    net.ndone -= c->ndone;
+    if (c->mem > 0 || c->ndone > 0)
+        wait_kick();
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -333,7 +622,7 @@ static void conn_close(conn_t *c)
 static void conn_update_mask(conn_t *c)
 {
     unsigned m = GR_EV_HUP;
-    if (!c->paused && !c->closing && !net.draining)
+    if (!c->pause && !c->closing && !net.draining)
         m |= GR_EV_READ;
     if (c->want_write)
         m |= GR_EV_WRITE;
@@ -384,10 +673,33 @@ static void conn_pause(conn_t *c)
 {
     static ratelog_t rl;
     long more;
-    c->paused = true;
+    c->pause |= PAUSE_OUT;
     if (ratelog_ok(&rl, gr_ev_now_ms(net.ev), &more))
         gr_info("net", "Backpressure: pausing reads from %s (%d requests queued, %zu bytes of responses unsent; "
                 "%ld more pauses since the last message)", c->peer, c->nreq, c->out_queued, more);
+}
+
+/* The memory budget: stop reading c until memory frees up (the caller
+ * updates the epoll mask). */
+static void conn_pause_mem(conn_t *c)
+{
+    static ratelog_t rl;
+    long more;
+    c->pause |= PAUSE_MEM;
+    wait_add(c);
+    if (ratelog_ok(&rl, gr_ev_now_ms(net.ev), &more))
+        gr_info("net", "Memory budget: pausing reads from %s (it holds %zu bytes, %d responses unsent; %zu bytes "
+                "held for all %d connections, queued.max.request.bytes %" PRId64 "; %ld more pauses since the last "
+                "message)", c->peer, c->mem, c->ndone, net.mem, net.nconns, net.opts.queued_max_bytes, more);
+}
+
+/* This loop turn's work is done: c's frames wait for the next turn. */
+static void conn_pause_work(conn_t *c)
+{
+    c->pause |= PAUSE_WORK;
+    wait_add(c);
+    if (!gr_timer_armed(&net.resume))
+        gr_timer_start(net.ev, &net.resume, 0);
 }
 
 /* Make room for want bytes of input in c->in (the caller bounds want by
@@ -425,12 +737,14 @@ static void in_grow(conn_t *c, size_t want)
     c->in_cap = cap;
 }
 
-static size_t frame_total(const conn_t *c)
+/* Move the bytes not dispatched yet to the front of c->in. */
+static void in_compact(conn_t *c)
 {
-    if (c->in_len < 4)
-        return 0;
-    uint32_t sz = gr_be32(c->in);
-    return (size_t)sz + 4;  /* validated when the prefix was first seen */
+    if (c->in_off == 0)
+        return;
+    memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+    c->in_len -= c->in_off;
+    c->in_off = 0;
 }
 
 /* After input was consumed: note when an incomplete request started to
@@ -438,11 +752,11 @@ static size_t frame_total(const conn_t *c)
  * timer fires by its read deadline. */
 static void note_partial(conn_t *c)
 {
-    if (c->in_len == 0) {
+    if (c->in_len == c->in_off) {
         c->frame_start_ms = 0;
         return;
     }
-    if (c->frame_start_ms == 0 && !c->paused) {
+    if (c->frame_start_ms == 0 && !c->pause) {
         c->frame_start_ms = gr_ev_now_ms(net.ev);
         conn_arm(c, c->frame_start_ms + net.opts.read_timeout_ms);
     }
@@ -460,25 +774,33 @@ static void peer_gone(conn_t *c)
     close_later(c);
 }
 
-/* Dispatch complete frames held in c->in and keep the rest at the front. */
+/* Dispatch complete frames held in c->in.  Frames left behind by a pause
+ * stay where they are (in_off moves): moving the rest after every few
+ * frames would cost quadratic time on a buffer full of small ones. */
 static void process_buffered(conn_t *c)
 {
-    size_t used = process_frames(c, c->in, c->in_len);
+    size_t used = process_frames(c, c->in + c->in_off, c->in_len - c->in_off);
     if (used > 0) {
-        memmove(c->in, c->in + used, c->in_len - used);
-        c->in_len -= used;
+        c->in_off += used;
+        c->admitted = false;        /* the admitted frame was the first one */
     }
-    if (c->in_len == 0 && c->in_cap > SMALL_BUF) {
-        spare_put(c->in, c->in_cap);
-        c->in = NULL;
-        c->in_cap = 0;
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+        if (c->in_cap > SMALL_BUF) {
+            spare_put(c->in, c->in_cap);
+            c->in = NULL;
+            c->in_cap = 0;
+        }
+    } else if (!c->pause && used > 0) {
+        in_compact(c);              /* only a partial frame is left */
     }
+    in_charge(c);
 }
 
 static void conn_read(conn_t *c)
 {
     for (int round = 0; round < READS_PER_EVENT; round++) {
-        if (c->paused || c->closing || net.draining)
+        if (c->pause || c->closing || net.draining)
             break;
         uint8_t *dst;
         size_t room;
@@ -487,7 +809,14 @@ static void conn_read(conn_t *c)
             dst = net.rbuf;
             room = sizeof(net.rbuf);
         } else {
+            in_compact(c);
             size_t total = frame_total(c);
+            /* more of a partial frame: only once it is admitted */
+            if (total > c->in_len && !admit_frame(c)) {
+                conn_pause_mem(c);
+                conn_update_mask(c);
+                break;
+            }
             if (c->in_len == c->in_cap || (total > c->in_cap && total <= SPARE_MAX))
                 in_grow(c, total > c->in_len ? (total <= SPARE_MAX ? total : GR_MIN(total, c->in_cap * 2))
                                              : c->in_cap + 1);
@@ -514,13 +843,23 @@ static void conn_read(conn_t *c)
             size_t used = process_frames(c, dst, (size_t)n);
             size_t left = (size_t)n - used;
             if (left > 0 && !c->closing) {
-                /* a frame that fits SPARE_MAX gets its whole buffer now;
-                 * left may hold several frames when backpressure stopped
-                 * the dispatch */
+                /* a frame that fits SPARE_MAX gets its whole buffer now,
+                 * once admitted; left may hold several frames when
+                 * backpressure stopped the dispatch */
                 size_t want = left >= 4 ? (size_t)gr_be32(dst + used) + 4 : left;
-                in_grow(c, GR_MAX(GR_MAX(want <= SPARE_MAX ? want : left, left), (size_t)4096));
+                bool partial = left >= 4 && want > left;
+                bool ok = !partial || mem_admit(c, want > c->in_res ? want - c->in_res : 0);
+                in_grow(c, ok ? GR_MAX(GR_MAX(want <= SPARE_MAX ? want : left, left), (size_t)4096)
+                              : GR_MAX(left, (size_t)4096));
                 memcpy(c->in, dst + used, left);
                 c->in_len = left;
+                c->admitted = partial && ok;
+                in_charge(c);
+                if (!ok) {
+                    conn_pause_mem(c);
+                    conn_update_mask(c);
+                    break;
+                }
             }
         } else {
             c->in_len += (size_t)n;
@@ -529,8 +868,12 @@ static void conn_read(conn_t *c)
         if ((size_t)n < room)
             break;   /* socket drained */
     }
-    if (!c->closing && !c->paused && over_high(c)) {
-        conn_pause(c);
+    in_charge(c);
+    if (!c->closing && !c->pause) {
+        if (over_high(c))
+            conn_pause(c);
+        else if (over_share(c))
+            conn_pause_mem(c);
         conn_update_mask(c);
     }
     if (!c->closing)
@@ -573,7 +916,7 @@ static void idle_cb(gr_ev_t *ev, void *arg)
     long more;
     /* a request that does not finish arriving (not while we stopped
      * reading: then the client cannot send) */
-    if (c->frame_start_ms > 0 && !c->paused) {
+    if (c->frame_start_ms > 0 && !c->pause) {
         int64_t d = c->frame_start_ms + net.opts.read_timeout_ms;
         if (now >= d) {
             if (ratelog_ok(&rl_slow, now, &more))
@@ -698,10 +1041,14 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
     c->qtail = r;
     c->nreq++;
     net.nreqs++;
+    net.dispatching = r;
     if (unsupported)
         gr_api_versions_unsupported(r);
     else
         def->handler(r, &rd);
+    net.dispatching = NULL;
+    net.turn_work += r->work;
+    req_settle(c, r, true);
 }
 
 /* Dispatch the complete frames in buf; returns the bytes consumed.  Stops
@@ -709,7 +1056,7 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
 static size_t process_frames(conn_t *c, uint8_t *buf, size_t len)
 {
     size_t off = 0;
-    while (len - off >= 4 && !c->closing && !c->paused) {
+    while (len - off >= 4 && !c->closing && !c->pause) {
         const uint8_t *p = buf + off;
         int32_t size = (int32_t)gr_be32(p);
         if (size < 0) {
@@ -731,10 +1078,21 @@ static size_t process_frames(conn_t *c, uint8_t *buf, size_t len)
         }
         if (len - off - 4 < (size_t)size)
             break;
+        /* requests that decompress (Produce, ListOffsets) wait once this
+         * turn's work is done */
+        uint16_t key = gr_be16(p + 4);
+        if (net.turn_work >= TURN_WORK_MAX && (key == 0 || key == 2)) {
+            conn_pause_work(c);
+            conn_update_mask(c);
+            break;
+        }
         dispatch(c, p + 4, (size_t)size);
         off += 4 + (size_t)size;
         if (over_high(c)) {
             conn_pause(c);
+            conn_update_mask(c);
+        } else if (over_share(c)) {
+            conn_pause_mem(c);
             conn_update_mask(c);
         }
     }
@@ -751,6 +1109,7 @@ static void req_unlink_head(conn_t *c)
         c->qtail = NULL;
     c->nreq--;
     net.nreqs--;
+    req_uncharge(c, r);
     req_put(r);
 }
 
@@ -863,6 +1222,79 @@ static bool write_some(conn_t *c)
     }
 }
 
+/* Does c hold a complete frame not dispatched yet? */
+static bool has_frame(const conn_t *c)
+{
+    size_t total = frame_total(c);
+    return total > 0 && total <= c->in_len - c->in_off;
+}
+
+/* Clear the reasons to pause c that no longer hold.  Frames it buffered
+ * while paused are dispatched here when `dispatch` (the resume timer), else
+ * at the next turn: a flush never runs handlers, so that one connection
+ * cannot keep the flush going (answer, write, dispatch, answer...) while
+ * others wait. */
+static void conn_resume(conn_t *c, bool dispatch)
+{
+    unsigned was = c->pause;
+    if ((c->pause & PAUSE_OUT) && under_low(c))
+        c->pause &= ~PAUSE_OUT;
+    if ((c->pause & PAUSE_MEM) && !mem_blocked(c))
+        c->pause &= ~PAUSE_MEM;
+    if ((c->pause & PAUSE_WORK) && dispatch && net.turn_work < TURN_WORK_MAX)
+        c->pause &= ~PAUSE_WORK;
+    if (!c->pause && !c->closing && has_frame(c)) {
+        if (!dispatch) {
+            conn_pause_work(c);
+        } else {
+            process_buffered(c);
+            if (!c->pause && !c->closing) {
+                if (over_high(c))
+                    conn_pause(c);
+                else if (over_share(c))
+                    conn_pause_mem(c);
+            }
+        }
+    }
+    if (!(c->pause & (PAUSE_MEM | PAUSE_WORK)))
+        wait_del(c);
+    if (was && !c->pause && !c->closing) {
+        c->frame_start_ms = 0;        /* the client could not send meanwhile */
+        note_partial(c);
+    }
+    if (!c->closing)
+        conn_update_mask(c);
+}
+
+static void flush_pending(void);
+
+/* The resume timer: a turn after work was deferred or memory freed, retry
+ * the connections waiting then, in order. */
+static void resume_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(arg);
+    /* what this turn answered leaves first: deferred work must not delay
+     * the responses of the connections served in between */
+    flush_pending();
+    /* connections are only freed at the top level, not by the handlers the
+     * resumed frames run, so `next` stays valid; one pass over those
+     * waiting now (a connection that waits again goes to the tail) */
+    conn_t *last = net.wtail;
+    for (conn_t *c = net.whead, *next; c; c = next) {
+        next = c == last ? NULL : c->wnext;
+        if (c->closing)
+            wait_del(c);
+        else
+            conn_resume(c, true);
+    }
+    for (conn_t *c = net.whead; c; c = c->wnext)
+        if ((c->pause & PAUSE_WORK) && !gr_timer_armed(&net.resume)) {
+            gr_timer_start(net.ev, &net.resume, 0);
+            break;
+        }
+}
+
 static void conn_flush(conn_t *c)
 {
     if (c->closing)
@@ -877,26 +1309,12 @@ static void conn_flush(conn_t *c)
         if (net.opts.idle_ms > 0)
             conn_arm(c, c->out_blocked_ms + net.opts.idle_ms);
     }
-    if (c->paused && under_low(c)) {
-        c->paused = false;
-        /* frames already buffered are not signalled by epoll again */
-        if (c->in_len > 0)
-            process_buffered(c);
-        if (!c->paused && over_high(c))
-            conn_pause(c);
-        if (!c->closing) {
-            c->frame_start_ms = 0;        /* the client could not send meanwhile */
-            note_partial(c);
-        }
-    }
-    conn_update_mask(c);
+    conn_resume(c, false);
 }
 
-/* before_sleep: flush or close every pending connection. */
-static void net_before_sleep(gr_ev_t *ev, void *arg)
+/* Flush or close every pending connection (top-level contexts only). */
+static void flush_pending(void)
 {
-    GR_UNUSED(ev);
-    GR_UNUSED(arg);
     conn_t *c;
     while ((c = net.phead) != NULL) {
         pending_del(c);
@@ -906,6 +1324,42 @@ static void net_before_sleep(gr_ev_t *ev, void *arg)
             pending_del(c);
             conn_close(c);
         }
+    }
+}
+
+/* before_sleep: flush or close every pending connection; the loop turn
+ * ends. */
+static void net_before_sleep(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    flush_pending();
+    net.turn_work = 0;
+    /* the load went: give what was freed back to the system, at most once
+     * a second */
+    int64_t now = gr_ev_now_ms(ev);
+    if (net.freed >= TRIM_MIN && net.mem <= net.mem_peak / 4 && now - net.trim_ms >= 1000) {
+        while (net.nspare > 0) {
+            net.nspare--;
+            free(net.spare[net.nspare]);
+            net.spare[net.nspare] = NULL;
+        }
+        while (net.nreq_free > REQ_POOL_IDLE) {
+            gr_req_t *r = net.req_free;
+            net.req_free = r->next;
+            net.nreq_free--;
+            gr_arena_free(&r->arena);
+            gr_wr_free(&r->out);
+            free(r);
+        }
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+#if GR_ASAN
+        __sanitizer_purge_allocator();  /* the sanitizer's allocator keeps it otherwise */
+#endif
+        net.freed = 0;
+        net.mem_peak = net.mem;
+        net.trim_ms = now;
     }
 }
 
@@ -921,6 +1375,8 @@ void gr_net_req_done(gr_req_t *req)
         return;   /* conn_close() frees it */
     if (req->state == GR_REQ_DONE)
         c->out_queued += req->out.total;
+    if (req != net.dispatching)
+        req_settle(c, req, false);  /* completed later: dispatch() settles its own */
     pending_add(c);
 }
 
@@ -1040,6 +1496,7 @@ void gr_net_init(gr_ev_t *ev, const gr_net_opts_t *opts)
         net.ev = ev;
         gr_ev_before_sleep(ev, net_before_sleep, NULL);
         gr_timer_init(&net.accept_retry, accept_retry_cb, NULL);
+        gr_timer_init(&net.resume, resume_cb, NULL);
     }
     gr_net_opts_t o = opts ? *opts : (gr_net_opts_t){0};
     if (o.max_request_bytes <= 0)
@@ -1054,6 +1511,14 @@ void gr_net_init(gr_ev_t *ev, const gr_net_opts_t *opts)
         o.read_timeout_ms = 30000;
     if (o.max_conns <= 0)
         o.max_conns = INT_MAX;
+    if (o.queued_max_bytes == 0)
+        o.queued_max_bytes = (int64_t)256 << 20;
+    /* one frame of the largest size must always fit (Kafka requires the
+     * key to be at least socket.request.max.bytes) */
+    if (o.queued_max_bytes > 0 && o.queued_max_bytes < o.max_request_bytes)
+        o.queued_max_bytes = o.max_request_bytes;
+    if (o.queued_max_requests == 0)
+        o.queued_max_requests = 500;
     net.opts = o;
     if (net.draining) {
         net.draining = false;
@@ -1140,6 +1605,7 @@ int gr_net_conn_count(void)
     return net.nconns;
 }
 
+
 bool gr_net_idle(void)
 {
     return net.nreqs == 0;
@@ -1170,6 +1636,8 @@ void gr_net_close_all(void)
     gr_net_stop_accepting();
     while (net.conns)
         conn_close(net.conns);
+    if (net.ev)
+        gr_timer_stop(net.ev, &net.resume);
     net.phead = net.ptail = NULL;
     while (net.req_free) {
         gr_req_t *r = net.req_free;

@@ -25,6 +25,9 @@ typedef struct gr_net_opts {
     int max_pending;             /* ... or above this many queued requests: 1000 */
     int32_t read_timeout_ms;     /* request.timeout.ms: a request arrives within it: 30000 */
     int max_conns;               /* connections at once (more are refused): INT_MAX */
+    int64_t queued_max_bytes;    /* queued.max.request.bytes, broker-wide: 256 MiB;
+                                  * < 0 = no limit (raised to max_request_bytes) */
+    int32_t queued_max_requests; /* queued.max.requests, broker-wide: 500 */
 } gr_net_opts_t;
 
 /* Bind host:port (SO_REUSEADDR, port 0 = any free port) and start

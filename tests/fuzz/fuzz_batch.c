@@ -13,7 +13,7 @@
  *    through gr_batch_records + gr_record_next when check_records accepts
  *    it, with offset deltas in 0..lastOffsetDelta;
  *  - gr_batch_assign keeps a checked batch valid;
- *  - an up-converted legacy set is a valid v2 batch.
+ *  - an up-converted legacy set is a valid v2 batch no larger than allowed.
  */
 #include "fuzz.h"
 
@@ -50,7 +50,7 @@ static void batch_one(const uint8_t *p, size_t avail)
     FUZZ_CHECK(info.size >= GR_BATCH_HEADER_SIZE && (size_t)info.size <= avail);
     FUZZ_CHECK(gr_batch_size(p) == info.size);
     int rc = gr_batch_check_records(p, &info);
-    FUZZ_CHECK(rc == 0 || rc == GR_ECORRUPT || rc == GR_EINVAL);
+    FUZZ_CHECK(rc == 0 || rc == GR_ECORRUPT || rc == GR_EINVAL || rc == GR_ETOOBIG);
     if (rc != 0)
         return;
     batch_records(p, &info);
@@ -98,7 +98,7 @@ int fuzz_batch_one(const uint8_t *data, size_t size)
         int codec = data[GR_BOFF_ATTRIBUTES + 1] & GR_ATTR_COMPRESSION_MASK;
         int rc = gr_decompress(codec, data + GR_BATCH_HEADER_SIZE, size - GR_BATCH_HEADER_SIZE, &batch_dec,
                                BATCH_MAX_OUT);
-        FUZZ_CHECK(rc == 0 || rc == GR_ECORRUPT || rc == GR_EINVAL);
+        FUZZ_CHECK(rc == 0 || rc == GR_ECORRUPT || rc == GR_EINVAL || rc == GR_ETOOBIG);
         FUZZ_CHECK(rc != 0 || batch_dec.len <= BATCH_MAX_OUT);
     }
 
@@ -106,8 +106,9 @@ int fuzz_batch_one(const uint8_t *data, size_t size)
     if (size > 16 && data[16] < 2) {
         uint8_t *out = NULL;
         size_t out_len = 0;
-        int rc = gr_batch_upconvert_legacy(data, size, &out, &out_len);
-        FUZZ_CHECK(rc == 0 || rc == GR_ECORRUPT || rc == GR_EINVAL);
+        int rc = gr_batch_upconvert_legacy(data, size, BATCH_MAX_OUT, &out, &out_len);
+        FUZZ_CHECK(rc == 0 || rc == GR_ECORRUPT || rc == GR_EINVAL || rc == GR_ETOOBIG);
+        FUZZ_CHECK(rc != 0 || out_len <= BATCH_MAX_OUT);
         if (rc == 0) {
             gr_batch_info_t info;
             FUZZ_CHECK(gr_batch_check(out, out_len, &info) == 0);

@@ -117,7 +117,7 @@ static void test_legacy_inner_leak(void **state)
     assert_int_equal(gr_file_read_all("tests/fuzz/regress/batch/legacy-inner-leak", &buf, &len), 0);
     uint8_t *out = NULL;
     size_t out_len = 0;
-    assert_true(gr_batch_upconvert_legacy((const uint8_t *)buf, len, &out, &out_len) < 0);
+    assert_true(gr_batch_upconvert_legacy((const uint8_t *)buf, len, 1 << 20, &out, &out_len) < 0);
     assert_null(out);
     free(buf);
 }
