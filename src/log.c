@@ -754,16 +754,18 @@ int64_t gr_log_flush_tick(gr_log_t *log, int64_t now_ms)
     return log->cfg.flush_ms;
 }
 
-void gr_log_maintain(gr_log_t *log, int64_t now_ms)
+int64_t gr_log_maintain(gr_log_t *log, int64_t now_ms)
 {
     if (log->offline)
-        return;
+        return INT64_MAX;
     if (log->read_failed)
         retry_read(log, now_ms);
-    if (log->sync_failed)
+    if (log->sync_failed) {
         retry_sync(log, now_ms);
-    else
-        gr_log_flush_tick(log, now_ms);
+        return 500;
+    }
+    int64_t next = gr_log_flush_tick(log, now_ms);
+    return log->read_failed ? GR_MIN(next, 500) : next;
 }
 
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms)

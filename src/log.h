@@ -146,9 +146,11 @@ bool gr_log_storage_failed(gr_log_t *log, int64_t now_ms);
  * A segment's age is its largest record timestamp, or the file's
  * modification time when no record has one. */
 int gr_log_housekeep(gr_log_t *log, int64_t now_ms);
-/* The part of it that runs more often than retention checks: start a flush
- * when log.flush.interval.ms elapsed, retry a failed fsync or read. */
-void gr_log_maintain(gr_log_t *log, int64_t now_ms);
+/* The part of it that runs more often than retention checks: retry a
+ * failed fsync or read (at most every 500 ms), start a flush when
+ * log.flush.interval.ms / flush.ms elapsed (gr_log_flush_tick).  Returns
+ * the ms until the log wants to be looked at again (INT64_MAX: never). */
+int64_t gr_log_maintain(gr_log_t *log, int64_t now_ms);
 /* Flush by time alone (log.flush.interval.ms / flush.ms): start a flush if
  * the interval elapsed and something is unflushed.  Returns the ms until
  * the log is next due (INT64_MAX: it never is). */

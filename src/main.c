@@ -187,9 +187,11 @@ static void housekeep_cb(gr_ev_t *ev, void *arg)
     gr_timer_start(ev, &gr_broker.housekeep, housekeep_delay(now));
 }
 
-/* Flush by time has its own tick: a topic's flush.ms may be far shorter
- * than the housekeeping interval (log.retention.check.interval.ms, 5 min by
- * default).  It runs when the earliest log is due, and at least every
+/* Flush by time and the retries of failed fsyncs and reads have their own
+ * tick: a topic's flush.ms may be far shorter than the housekeeping
+ * interval (log.retention.check.interval.ms, 5 min by default), and a
+ * partition whose storage failed should serve again soon after the device
+ * recovers.  It runs when the earliest log is due, and at least every
  * second so that a topic created or altered meanwhile is picked up. */
 static gr_timer_t flush_timer;
 
@@ -199,7 +201,7 @@ static void flush_cb(gr_ev_t *ev, void *arg)
     int64_t now = gr_now_ms(), next = 1000;
     for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
         for (int32_t i = 0; i < t->npart; i++)
-            next = GR_MIN(next, gr_log_flush_tick(t->parts[i]->log, now));
+            next = GR_MIN(next, gr_log_maintain(t->parts[i]->log, now));
     gr_timer_start(ev, &flush_timer, GR_MAX(next, 10));
 }
 
