@@ -1,6 +1,7 @@
 # gregor - one GNU Makefile, no configure step.
 #   make            build gregord, gregor and the unit tests
-#   make run        install build deps if missing, build, start gregord (./data, 127.0.0.1:9092)
+#   make run        install build deps if missing, build gregord and gregor, start gregord
+#                   (./data, 127.0.0.1:9092)
 #   make test       install test deps if missing, build, run unit tests, short fuzz runs and
 #                   integration tests, all under ASan+UBSan (SANITIZE=address,undefined is the
 #                   default for `make test`; `make test SANITIZE=` runs it unsanitized)
@@ -45,7 +46,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integ deps-build deps-test deps-fuzz fuzz fuzz-build fuzz-ci clean docs
+.PHONY: all run test unit integ deps-build deps-test deps-fuzz deps-bench fuzz fuzz-build fuzz-ci bench bench-bin \
+        clean docs
 all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -81,7 +83,7 @@ deps-fuzz:
 	@tools/deps.sh fuzz
 
 run: deps-build
-	$(MAKE) $(BUILD)/gregord
+	$(MAKE) $(BUILD)/gregord $(BUILD)/gregor
 	$(BUILD)/gregord config/server.properties
 
 unit: $(UNIT_BIN)
@@ -187,4 +189,8 @@ docs: $(BUILD)/gregord
 clean:
 	rm -rf $(BUILD) build-fuzz build-fuzz-noasan
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BENCH_BIN:=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d) $(CLI_OBJ:.o=.d)
+# Header dependencies (-MMD -MP) of every object and of the unit tests, the
+# fuzz targets and the bench tools, which are compiled and linked in one step
+# (their .d is named after the binary).
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d) \
+         $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)
