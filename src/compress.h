@@ -13,23 +13,13 @@
 #ifndef GR_COMPRESS_H
 #define GR_COMPRESS_H
 
+#include "buf.h"
 #include "gr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-/* A growable malloc'ed byte buffer; reused across calls to avoid
- * allocating per batch.  Owner frees p. */
-typedef struct gr_buf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-} gr_buf_t;
-
-void gr_buf_reserve(gr_buf_t *b, size_t cap);
-void gr_buf_free(gr_buf_t *b);
 
 /* A pull decompressor over one compressed buffer (which must outlive it).
  * Memory: the codec's own state (zlib 32 KiB window, an lz4 block of at
