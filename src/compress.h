@@ -5,9 +5,9 @@
  *
  * Two ways in: a pull stream (gr_dstream_*) that hands out the
  * decompressed bytes a window at a time, so that validation never holds a
- * whole decompressed batch, and gr_decompress(), which fills a buffer (for
- * callers that need every record at once: the log cleaner, the offsets
- * loader).  Both stop with GR_ETOOBIG as soon as the output would pass a
+ * whole decompressed batch (the record iterator of batch.c reads every
+ * record through it), and gr_decompress(), which fills a buffer (legacy
+ * up-conversion of a wrapper's inner message set, the offsets loader).  Both stop with GR_ETOOBIG as soon as the output would pass a
  * bound chosen by the caller, before allocating for it.
  */
 #ifndef GR_COMPRESS_H
