@@ -65,8 +65,9 @@ $(BUILD)/cli/%.o: cli/%.c
 	$(CC) $(CFLAGS) -Icli -c $< -o $@
 
 # the CLI is a librdkafka client; it shares with the broker only src/jstr.c
-# (Kafka's strings as Java Strings: group placement, escaping)
-$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/jstr.o
+# (Kafka's strings as Java Strings: group placement, escaping) and
+# src/alloc.c (the allocation wrappers)
+$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/jstr.o $(BUILD)/src/alloc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgregor.a

@@ -261,23 +261,17 @@ static int list_groups(cg_t *c, glist_t *out)
         return -1;
     }
     /* sort by name, carrying the state along */
-    char **names = calloc(nv + 1, sizeof(char *));
-    if (!names)
-        abort();
+    char **names = gr_calloc(nv + 1, sizeof(char *));
     for (size_t i = 0; i < nv; i++) {
         const char *id = rd_kafka_ConsumerGroupListing_group_id(v[i]);
         size_t l = strlen(id);
-        names[i] = malloc(l + 2);
-        if (!names[i])
-            abort();
+        names[i] = gr_malloc(l + 2);
         memcpy(names[i], id, l + 1);
         names[i][l + 1] = (char)rd_kafka_ConsumerGroupListing_state(v[i]);   /* stash behind the NUL */
     }
     qsort(names, nv, sizeof(char *), cmp_str);
     out->name = names;
-    out->state = calloc(nv + 1, sizeof(*out->state));
-    if (!out->state)
-        abort();
+    out->state = gr_calloc(nv + 1, sizeof(*out->state));
     for (size_t i = 0; i < nv; i++)
         out->state[i] = (rd_kafka_consumer_group_state_t)names[i][strlen(names[i]) + 1];
     out->n = nv;
@@ -293,9 +287,7 @@ static int target_groups(cg_t *c, const char ***vals, glist_t *all)
     if (cli_has(&c->o, "all-groups")) {
         if (list_groups(c, all) < 0)
             return -1;
-        *vals = calloc(all->n + 1, sizeof(char *));
-        if (!*vals)
-            abort();
+        *vals = gr_calloc(all->n + 1, sizeof(char *));
         for (size_t i = 0; i < all->n; i++)
             (*vals)[i] = all->name[i];
         return (int)all->n;
@@ -433,7 +425,7 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
     if (!co)
         return;
     size_t nm = rd_kafka_ConsumerGroupDescription_member_count(d);
-    mref_t *ms = calloc(nm + 1, sizeof(mref_t));
+    mref_t *ms = gr_calloc(nm + 1, sizeof(mref_t));
     size_t cap = (size_t)co->cnt + 1, nr = 0, nms = 0;
     for (size_t i = 0; i < nm; i++) {
         const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(d, i);
@@ -444,9 +436,7 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
         cap += (size_t)p->cnt;
     }
     qsort(ms, nms, sizeof(mref_t), cmp_mref);
-    orow_t *rows = calloc(cap, sizeof(orow_t));
-    if (!ms || !rows)
-        abort();
+    orow_t *rows = gr_calloc(cap, sizeof(orow_t));
     rd_kafka_topic_partition_list_t *assigned = rd_kafka_topic_partition_list_new(16);
     for (size_t i = 0; i < nms; i++) {
         rd_kafka_topic_partition_list_t *p = rd_kafka_topic_partition_list_copy(member_parts(ms[i].m));
@@ -522,13 +512,11 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
 static char *assignment_str(const rd_kafka_topic_partition_list_t *p)
 {
     if (!p || p->cnt == 0)
-        return strdup(MISSING);
+        return gr_strdup(MISSING);
     rd_kafka_topic_partition_list_t *s = rd_kafka_topic_partition_list_copy(p);
     rd_kafka_topic_partition_list_sort(s, NULL, NULL);
     size_t cap = 64, len = 0;
-    char *out = malloc(cap);
-    if (!out)
-        abort();
+    char *out = gr_malloc(cap);
     out[0] = '\0';
     for (int i = 0; i < s->cnt; i++) {
         bool newt = i == 0 || strcmp(s->elems[i].topic, s->elems[i - 1].topic);
@@ -536,9 +524,7 @@ static char *assignment_str(const rd_kafka_topic_partition_list_t *p)
         size_t need = strlen(topic) + 16;
         if (len + need >= cap) {
             cap = (len + need) * 2;
-            out = realloc(out, cap);
-            if (!out)
-                abort();
+            out = gr_realloc(out, cap);
         }
         if (newt)
             len += (size_t)sprintf(out + len, "%s%s:%" PRId32, i ? ";" : "", topic, s->elems[i].partition);
@@ -581,9 +567,7 @@ static void describe_members(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
         print_state_banner(c, group, st, 0);
         return;
     }
-    char **as = calloc(nm + 1, sizeof(char *));
-    if (!as)
-        abort();
+    char **as = gr_calloc(nm + 1, sizeof(char *));
     if (print_state_banner(c, group, st, nm)) {
         for (size_t i = 0; i < nm; i++) {
             const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(d, i);
@@ -687,9 +671,7 @@ static void do_describe(cg_t *c)
     if (!ev)
         goto out;
     /* Kafka prints groups in name order (TreeMap) */
-    const rd_kafka_ConsumerGroupDescription_t **sorted = calloc(nd + 1, sizeof(*sorted));
-    if (!sorted)
-        abort();
+    const rd_kafka_ConsumerGroupDescription_t **sorted = gr_calloc(nd + 1, sizeof(*sorted));
     memcpy(sorted, ds, nd * sizeof(*sorted));
     qsort(sorted, nd, sizeof(*sorted), cmp_desc);
     bool verbose = cli_has(&c->o, "verbose");
@@ -722,10 +704,8 @@ out:
 
 static int parse_states(const char *v, bool want[RD_KAFKA_CONSUMER_GROUP_STATE__CNT])
 {
-    char *dup = strdup(v), *save = NULL;
+    char *dup = gr_strdup(v), *save = NULL;
     int rc = 0;
-    if (!dup)
-        abort();
     for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (isspace((unsigned char)*tok))
             tok++;
@@ -811,9 +791,7 @@ static void do_delete(cg_t *c)
     int n = target_groups(c, &groups, &all);
     if (n <= 0)
         goto out;
-    rd_kafka_DeleteGroup_t **dg = calloc((size_t)n, sizeof(*dg));
-    if (!dg)
-        abort();
+    rd_kafka_DeleteGroup_t **dg = gr_calloc((size_t)n, sizeof(*dg));
     for (int i = 0; i < n; i++)
         dg[i] = rd_kafka_DeleteGroup_new(groups[i]);
     rd_kafka_AdminOptions_t *ao = aopts(c, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
@@ -883,9 +861,7 @@ static void do_delete_offsets(cg_t *c)
     int nt = cli_get_all(&c->o, "topic", &topics);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
     size_t cap = 16, nr = 0;
-    dorow_t *rows = calloc(cap, sizeof(dorow_t));
-    if (!rows)
-        abort();
+    dorow_t *rows = gr_calloc(cap, sizeof(dorow_t));
     for (int i = 0; i < nt; i++) {
         if (strchr(topics[i], ':')) {
             if (parse_topic_arg(topics[i], parts) < 0) {
@@ -898,13 +874,13 @@ static void do_delete_offsets(cg_t *c)
         if (!c->md)
             goto out;
         if (!mt) {
-            if (nr == cap && !(rows = realloc(rows, (cap *= 2) * sizeof(dorow_t))))
-                abort();
+            if (nr == cap)
+                rows = gr_realloc(rows, (cap *= 2) * sizeof(dorow_t));
             char ex[512];
             kexc(ex, sizeof(ex), RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
-            rows[nr].topic = strdup(topics[i]);
+            rows[nr].topic = gr_strdup(topics[i]);
             rows[nr].part = -1;
-            rows[nr].status = malloc(strlen(ex) + 8);
+            rows[nr].status = gr_malloc(strlen(ex) + 8);
             sprintf(rows[nr].status, "Error: %s", ex);
             nr++;
             continue;
@@ -936,17 +912,17 @@ static void do_delete_offsets(cg_t *c)
             rd_kafka_resp_err_t err = r ? r->err : top;
             if (!top && err)
                 top = err;
-            if (nr == cap && !(rows = realloc(rows, (cap *= 2) * sizeof(dorow_t))))
-                abort();
-            rows[nr].topic = strdup(parts->elems[i].topic);
+            if (nr == cap)
+                rows = gr_realloc(rows, (cap *= 2) * sizeof(dorow_t));
+            rows[nr].topic = gr_strdup(parts->elems[i].topic);
             rows[nr].part = parts->elems[i].partition;
             if (err) {
                 char ex[512];
                 kexc(ex, sizeof(ex), err);
-                rows[nr].status = malloc(strlen(ex) + 8);
+                rows[nr].status = gr_malloc(strlen(ex) + 8);
                 sprintf(rows[nr].status, "Error: %s", ex);
             } else {
-                rows[nr].status = strdup("Successful");
+                rows[nr].status = gr_strdup("Successful");
             }
             nr++;
         }
@@ -1013,10 +989,8 @@ static int parse_topic_arg(const char *arg, rd_kafka_topic_partition_list_t *out
     snprintf(topic, sizeof(topic), "%.*s", (int)(colon - arg), arg);
     const char *p = colon + 1, *bad;
     size_t badlen;
-    int32_t *ids = calloc(strlen(p) / 2 + 1, sizeof(*ids));
+    int32_t *ids = gr_calloc(strlen(p) / 2 + 1, sizeof(*ids));
     int n, rc;
-    if (!ids)
-        abort();
     if ((rc = cli_partition_list(p, true, ids, &n, &bad, &badlen)) < 0)
         usage_err("Invalid partition '%.*s' specified in topic arg '%s''", (int)(badlen < 31 ? badlen : 31), bad, arg);
     for (int i = 0; rc == 0 && i < n; i++)
@@ -1188,11 +1162,9 @@ static rd_kafka_topic_partition_list_t *plan_for(plan_t *pl, const char *group, 
             return pl->parts[i];
     if (!create)
         return NULL;
-    pl->group = realloc(pl->group, (pl->n + 1) * sizeof(char *));
-    pl->parts = realloc(pl->parts, (pl->n + 1) * sizeof(void *));
-    if (!pl->group || !pl->parts)
-        abort();
-    pl->group[pl->n] = strdup(group);
+    pl->group = gr_realloc(pl->group, (pl->n + 1) * sizeof(char *));
+    pl->parts = gr_realloc(pl->parts, (pl->n + 1) * sizeof(void *));
+    pl->group[pl->n] = gr_strdup(group);
     pl->parts[pl->n] = rd_kafka_topic_partition_list_new(8);
     return pl->parts[pl->n++];
 }
@@ -1568,9 +1540,7 @@ static void do_reset(cg_t *c)
     if (!ev)
         goto out;
     bool dry = cli_has(&c->o, "dry-run") || !cli_has(&c->o, "execute");
-    res = calloc((size_t)n + 1, sizeof(*res));
-    if (!res)
-        abort();
+    res = gr_calloc((size_t)n + 1, sizeof(*res));
     for (int i = 0; i < n; i++) {
         const rd_kafka_ConsumerGroupDescription_t *d = NULL;
         for (size_t j = 0; j < nd; j++)

@@ -32,8 +32,10 @@ void *gr_malloc(size_t n)
 void *gr_calloc(size_t nmemb, size_t n)
 {
     void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
-    if (!p)
-        gr_oom(nmemb * n);
+    if (!p) {
+        size_t total;
+        gr_oom(__builtin_mul_overflow(nmemb, n, &total) ? SIZE_MAX : total);
+    }
     return p;
 }
 
