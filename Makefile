@@ -1,6 +1,7 @@
 # gregor - one GNU Makefile, no configure step.
 #   make            build gregord, gregor and the unit tests
-#   make run        install build deps if missing, build, start gregord (./data, 127.0.0.1:9092)
+#   make run        install build deps if missing, build gregord and gregor, start gregord
+#                   (./data, 127.0.0.1:9092)
 #   make test       install test deps if missing, build, run unit tests, short fuzz runs and
 #                   integration tests, all under ASan+UBSan (SANITIZE=address,undefined is the
 #                   default for `make test`; `make test SANITIZE=` runs it unsanitized)
@@ -45,7 +46,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit integ deps-build deps-test deps-fuzz fuzz fuzz-build fuzz-ci clean docs
+.PHONY: all run test unit integ deps-build deps-test deps-fuzz deps-bench fuzz fuzz-build fuzz-ci bench bench-bin \
+        clean docs
 all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -63,8 +65,9 @@ $(BUILD)/cli/%.o: cli/%.c
 	$(CC) $(CFLAGS) -Icli -c $< -o $@
 
 # the CLI is a librdkafka client; it shares with the broker only src/jstr.c
-# (Kafka's strings as Java Strings: group placement, escaping)
-$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/jstr.o
+# (Kafka's strings as Java Strings: group placement, escaping) and
+# src/alloc.c (the allocation wrappers)
+$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/jstr.o $(BUILD)/src/alloc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgregor.a
@@ -81,7 +84,7 @@ deps-fuzz:
 	@tools/deps.sh fuzz
 
 run: deps-build
-	$(MAKE) $(BUILD)/gregord
+	$(MAKE) $(BUILD)/gregord $(BUILD)/gregor
 	$(BUILD)/gregord config/server.properties
 
 unit: $(UNIT_BIN)
@@ -187,4 +190,8 @@ docs: $(BUILD)/gregord
 clean:
 	rm -rf $(BUILD) build-fuzz build-fuzz-noasan
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BENCH_BIN:=.d) $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d) $(CLI_OBJ:.o=.d)
+# Header dependencies (-MMD -MP) of every object and of the unit tests, the
+# fuzz targets and the bench tools, which are compiled and linked in one step
+# (their .d is named after the binary).
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CLI_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BENCH_BIN:=.d) \
+         $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)

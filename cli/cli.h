@@ -8,10 +8,14 @@
  * the same output so scripts that parse it keep working.
  *
  * Errors: one clear line on stderr ("Error: ...") and a non-zero exit.
+ * Memory: every allocation goes through the project's wrappers (gr_malloc,
+ * gr_calloc, gr_realloc, gr_strdup, gr_strndup of src/alloc.c), which abort
+ * with a message when memory runs out: no result is checked for NULL.
  */
 #ifndef GR_CLI_H
 #define GR_CLI_H
 
+#include "gr.h"
 #include "jstr.h"
 
 #include <librdkafka/rdkafka.h>

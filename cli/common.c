@@ -30,9 +30,7 @@ const char *cli_esc(const char *s, int flags)
     size_t n = strlen(s), need = gr_jstr_escape(s, n, flags, NULL, 0);
     if (need == n)                  /* escaping only ever grows what it changes */
         return s;
-    char *e = malloc(need + 1), **l = realloc(esc_copies, (nesc + 1) * sizeof(char *));
-    if (!e || !l)
-        abort();
+    char *e = gr_malloc(need + 1), **l = gr_realloc(esc_copies, (nesc + 1) * sizeof(char *));
     if (!esc_copies)
         atexit(esc_free);
     esc_copies = l;
@@ -66,10 +64,8 @@ static const cli_optdef_t *find_def(const cli_optdef_t *defs, const char *name, 
 
 int cli_parse(int argc, char **argv, const cli_optdef_t *defs, cli_opts_t *out)
 {
-    out->v = calloc((size_t)argc + 1, sizeof(cli_opt_t));
+    out->v = gr_calloc((size_t)argc + 1, sizeof(cli_opt_t));
     out->n = 0;
-    if (!out->v)
-        abort();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strncmp(a, "--", 2) || !a[2]) {
@@ -159,9 +155,7 @@ int cli_invalid_with(const cli_opts_t *o, const char *used, const char *const *i
 int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals)
 {
     int n = 0;
-    *vals = calloc((size_t)o->n + 1, sizeof(char *));
-    if (!*vals)
-        abort();
+    *vals = gr_calloc((size_t)o->n + 1, sizeof(char *));
     for (int i = 0; i < o->n; i++)
         if (!strcmp(o->v[i].name, name) && o->v[i].value)
             (*vals)[n++] = o->v[i].value;
@@ -171,9 +165,7 @@ int cli_get_all(const cli_opts_t *o, const char *name, const char ***vals)
 char *cli_include_regex(const char *raw)
 {
     size_t n = strlen(raw);
-    char *p = malloc(n + 8), *w = p;
-    if (!p)
-        abort();
+    char *p = gr_malloc(n + 8), *w = p;
     w += sprintf(w, "^(");
     const char *s = raw, *e = raw + n;
     while (s < e && (*s == '"' || *s == '\'' || isspace((unsigned char)*s)))
@@ -307,20 +299,16 @@ void cli_kv_put(cli_kv_t *kv, const char *k, size_t kl, const char *v)
     for (int i = 0; i < kv->n; i++)
         if (strlen(kv->k[i]) == kl && !strncmp(kv->k[i], k, kl)) {
             free(kv->v[i]);
-            kv->v[i] = strdup(v);
+            kv->v[i] = gr_strdup(v);
             return;
         }
     if (kv->n == kv->cap) {
         kv->cap = kv->cap ? kv->cap * 2 : 16;
-        kv->k = realloc(kv->k, (size_t)kv->cap * sizeof(char *));
-        kv->v = realloc(kv->v, (size_t)kv->cap * sizeof(char *));
-        if (!kv->k || !kv->v)
-            abort();
+        kv->k = gr_realloc(kv->k, (size_t)kv->cap * sizeof(char *));
+        kv->v = gr_realloc(kv->v, (size_t)kv->cap * sizeof(char *));
     }
-    kv->k[kv->n] = strndup(k, kl);
-    kv->v[kv->n] = strdup(v);
-    if (!kv->k[kv->n] || !kv->v[kv->n])
-        abort();
+    kv->k[kv->n] = gr_strndup(k, kl);
+    kv->v[kv->n] = gr_strdup(v);
     kv->n++;
 }
 

@@ -229,12 +229,10 @@ static int max_timestamp_scan(const cli_opts_t *o, rd_kafka_t *rk, rd_kafka_topi
 {
     int rc = -1, left = 0;
     int64_t deadline = now_ms() + timeout_ms;
-    scan_t *st = calloc((size_t)tpl->cnt, sizeof(*st));
+    scan_t *st = gr_calloc((size_t)tpl->cnt, sizeof(*st));
     rd_kafka_topic_partition_list_t *asg = rd_kafka_topic_partition_list_new(tpl->cnt > 0 ? tpl->cnt : 1);
     rd_kafka_t *c = NULL;
     char errstr[512];
-    if (!st)
-        abort();
 
     for (int i = 0; i < tpl->cnt; i++) {
         rd_kafka_topic_partition_t *e = &tpl->elems[i];
@@ -385,9 +383,7 @@ int cli_get_offsets_main(int argc, char **argv)
 
     if (cli_has(&o, "topic-partitions")) {
         const char *s = cli_get(&o, "topic-partitions");
-        rules = calloc(strlen(s) + 2, sizeof(*rules));
-        if (!rules)
-            abort();
+        rules = gr_calloc(strlen(s) + 2, sizeof(*rules));
         for (const char *p = s;;) {
             size_t len = strcspn(p, ",");
             if (parse_rule(p, len, &rules[nrules]) < 0)
@@ -399,18 +395,14 @@ int cli_get_offsets_main(int argc, char **argv)
         }
     } else {
         const char *ps = cli_get(&o, "partitions");
-        set = calloc(ps ? strlen(ps) / 2 + 1 : 1, sizeof(*set));
-        if (!set)
-            abort();
+        set = gr_calloc(ps ? strlen(ps) / 2 + 1 : 1, sizeof(*set));
         const char *bad;
         size_t badlen;
         if (ps && *ps && cli_partition_list(ps, false, set, &nset, &bad, &badlen) < 0) {
             fail("--partitions expects a comma separated list of numeric partition ids, but received: %s", ps);
             goto out;
         }
-        rules = calloc(1, sizeof(*rules));
-        if (!rules)
-            abort();
+        rules = gr_calloc(1, sizeof(*rules));
         const char *t = cli_get(&o, "topic");
         if (include_compile(t ? t : ".*", &rules[0].re) < 0)
             goto out;

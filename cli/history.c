@@ -133,9 +133,7 @@ static int64_t rlen(rd_t *r, bool compact, bool bytes32)
 /* A string's bytes in held form (src/jstr.h), malloc'ed. */
 static char *held(const void *p, size_t n)
 {
-    char *s = malloc(gr_jstr_canon(p, n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
-    if (!s)
-        abort();
+    char *s = gr_malloc(gr_jstr_canon(p, n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
     gr_jstr_canon(p, n, GR_JSTR_WIRE, s, GR_JSTR_HELD);
     return s;
 }
@@ -266,9 +264,7 @@ static int parse_group_value(const uint8_t *p, size_t len, gen_t *g, int64_t *ts
         gen_free(g);
         return r.bad ? -1 : 0;
     }
-    g->m = calloc((size_t)n + 1, sizeof(member_t));
-    if (!g->m)
-        abort();
+    g->m = gr_calloc((size_t)n + 1, sizeof(member_t));
     bool consumer = ptype && !strcmp(ptype, "consumer");
     for (int64_t i = 0; i < n && !r.bad; i++) {
         member_t *m = &g->m[g->n];
@@ -422,11 +418,9 @@ static poff_t *poff_get(hist_t *h, const char *topic, int32_t part)
             return &h->offs[i];
     if (h->noffs == h->cap) {
         h->cap = h->cap ? h->cap * 2 : 16;
-        h->offs = realloc(h->offs, h->cap * sizeof(poff_t));
-        if (!h->offs)
-            abort();
+        h->offs = gr_realloc(h->offs, h->cap * sizeof(poff_t));
     }
-    h->offs[h->noffs] = (poff_t){strdup(topic), part, -1};
+    h->offs[h->noffs] = (poff_t){gr_strdup(topic), part, -1};
     return &h->offs[h->noffs++];
 }
 

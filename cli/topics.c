@@ -96,9 +96,7 @@ static int select_topics(const rd_kafka_metadata_t *md, const char *pattern, boo
     regex_t re;
     if (pattern && include_compile(pattern, &re) < 0)
         return -1;
-    const rd_kafka_metadata_topic_t **v = calloc((size_t)md->topic_cnt + 1, sizeof(*v));
-    if (!v)
-        abort();
+    const rd_kafka_metadata_topic_t **v = gr_calloc((size_t)md->topic_cnt + 1, sizeof(*v));
     int n = 0;
     for (int i = 0; i < md->topic_cnt; i++) {
         const rd_kafka_metadata_topic_t *t = &md->topics[i];
@@ -186,9 +184,7 @@ static void print_configs(const rd_kafka_ConfigEntry_t **ents, size_t n)
     uint32_t cap = 16;
     while ((double)n > cap * 0.75)
         cap *= 2;
-    cfg_slot_t *s = calloc(n + 1, sizeof(*s));
-    if (!s)
-        abort();
+    cfg_slot_t *s = gr_calloc(n + 1, sizeof(*s));
     for (size_t i = 0; i < n; i++) {
         s[i].e = ents[i];
         s[i].bucket = java_string_hash(rd_kafka_ConfigEntry_name(ents[i])) & (cap - 1);
@@ -228,10 +224,8 @@ static int describe(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n,
 {
     int rc = 1;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_ConfigResource_t **res = calloc((size_t)n + 1, sizeof(*res));
+    rd_kafka_ConfigResource_t **res = gr_calloc((size_t)n + 1, sizeof(*res));
     rd_kafka_event_t *ev = NULL;
-    if (!res)
-        abort();
     for (int i = 0; i < n; i++)
         res[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, tv[i]->topic);
     rd_kafka_AdminOptions_t *ao = admin_opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
@@ -257,9 +251,7 @@ static int describe(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n,
                                                           : rd_kafka_err2str(rd_kafka_ConfigResource_error(cr)));
             goto out;
         }
-        rd_kafka_metadata_partition_t *parts = calloc((size_t)t->partition_cnt + 1, sizeof(*parts));
-        if (!parts)
-            abort();
+        rd_kafka_metadata_partition_t *parts = gr_calloc((size_t)t->partition_cnt + 1, sizeof(*parts));
         if (t->partition_cnt)
             memcpy(parts, t->partitions, (size_t)t->partition_cnt * sizeof(*parts));
         qsort(parts, (size_t)t->partition_cnt, sizeof(*parts), cmp_part);
@@ -415,9 +407,7 @@ static int await_topic_results(rd_kafka_queue_t *q, int timeout_ms)
 static int alter(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n, int parts, int timeout_ms)
 {
     char errstr[512];
-    rd_kafka_NewPartitions_t **np = calloc((size_t)n + 1, sizeof(*np));
-    if (!np)
-        abort();
+    rd_kafka_NewPartitions_t **np = gr_calloc((size_t)n + 1, sizeof(*np));
     for (int i = 0; i < n; i++)
         if (!(np[i] = rd_kafka_NewPartitions_new(tv[i]->topic, (size_t)parts, errstr, sizeof(errstr)))) {
             rd_kafka_NewPartitions_destroy_array(np, (size_t)i);
@@ -435,9 +425,7 @@ static int alter(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n, in
 
 static int delete_topics(rd_kafka_t *rk, const rd_kafka_metadata_topic_t **tv, int n, int timeout_ms)
 {
-    rd_kafka_DeleteTopic_t **dt = calloc((size_t)n + 1, sizeof(*dt));
-    if (!dt)
-        abort();
+    rd_kafka_DeleteTopic_t **dt = gr_calloc((size_t)n + 1, sizeof(*dt));
     for (int i = 0; i < n; i++)
         dt[i] = rd_kafka_DeleteTopic_new(tv[i]->topic);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);

@@ -2,8 +2,11 @@
  * api.c - the dispatch table, response framing and ApiVersions.
  *
  * Adding an API is one line in `apis` below (key, name, advertised range,
- * first flexible version, handler).  Every advertised range starts at 0
- * (protocol-notes.md 1.3: librdkafka's feature map needs the old versions).
+ * first flexible version, handler).  Every advertised range starts at 0:
+ * librdkafka enables a feature only when the broker's range overlaps the
+ * versions its feature map lists (rdkafka_feature.c; e.g. the consumer
+ * group needs JoinGroup, SyncGroup, Heartbeat and LeaveGroup v0), so a
+ * raised minimum silently disables features in older clients.
  *
  * Response frame as gr_resp_begin() lays it out in req->out:
  *

@@ -2,8 +2,8 @@
  * api.h - requests and responses as handlers see them, and the dispatch
  * table.
  *
- * conn.c frames a request, decodes its header and calls the handler for
- * its API key with a reader positioned at the body.  The handler decodes
+ * net.c frames a request, decodes its header and calls the handler for
+ * its API key (api.c's dispatch table) with a reader positioned at the body.  The handler decodes
  * the body with the generated codec (schema_gen.h), does the work, and
  * answers with gr_resp_begin() / <Msg>_encode() / gr_resp_end().  A handler
  * that must wait (Fetch long poll, JoinGroup) keeps the gr_req_t and

@@ -1,6 +1,10 @@
 /*
- * batch.c - RecordBatch v2: validation, offset assignment, and up-conversion
- * of legacy (magic 0/1) message sets.
+ * batch.c - RecordBatch v2: validation, offset assignment, the record
+ * iterator, and up-conversion of legacy (magic 0/1) message sets.
+ *
+ * One record parser (parse_body, and cur_record over a stream) serves
+ * validation and every reader (gr_rec_iter_*), so what Produce accepts is
+ * exactly what the cleaner and the coordinator can read.
  *
  * Validation walks records in place and never allocates for uncompressed
  * batches.  A compressed batch is never inflated whole: its records are
@@ -113,60 +117,71 @@ static inline bool skip_field(const uint8_t **pp, const uint8_t *end, bool nulla
     return true;
 }
 
-/* What one record says, for the callers that look inside. */
-typedef struct rec_view {
-    int64_t ts_delta;
-    int64_t off_delta;
-    bool null_key;
-} rec_view_t;
-
-/* The body of one record, [p, rend) after its length: every field in
- * bounds and nothing left over. */
-static bool parse_body(const uint8_t *p, const uint8_t *rend, rec_view_t *rv)
+/* A varint length (-1 = null when nullable) and its bytes, kept in *f,
+ * *flen (NULL, -1 for null). */
+static inline bool rd_field(const uint8_t **pp, const uint8_t *end, bool nullable, const uint8_t **f, int32_t *flen)
 {
-    int64_t v, nh;
+    int64_t n;
+    if (!rd_varint(pp, end, 5, &n))
+        return false;
+    if (n < 0) {
+        *f = NULL;
+        *flen = -1;
+        return nullable && n == -1;
+    }
+    if (n > end - *pp)
+        return false;
+    *f = *pp;
+    *flen = (int32_t)n;
+    *pp += n;
+    return true;
+}
+
+/* The body of one record, [p, rend) after its length, into *r: every field
+ * in bounds and nothing left over.  *off gets the offset delta as read (a
+ * 5-byte varint: any 35-bit value; the callers check its range). */
+static bool parse_body(const uint8_t *p, const uint8_t *rend, gr_record_t *r, int64_t *off)
+{
+    int64_t nh;
     if (p >= rend)
         return false;
     p++;                                        /* attributes */
-    if (!rd_varint(&p, rend, 10, &rv->ts_delta) || !rd_varint(&p, rend, 5, &v))
+    if (!rd_varint(&p, rend, 10, &r->timestamp_delta) || !rd_varint(&p, rend, 5, off))
         return false;
-    rv->off_delta = v;
-    int64_t klen;
-    if (!rd_varint(&p, rend, 5, &klen) || klen < -1 || klen > rend - p)
-        return false;
-    rv->null_key = klen < 0;
-    p += klen > 0 ? klen : 0;
-    if (!skip_field(&p, rend, true))
+    if (!rd_field(&p, rend, true, &r->key, &r->key_len) || !rd_field(&p, rend, true, &r->value, &r->value_len))
         return false;
     if (!rd_varint(&p, rend, 5, &nh) || nh < 0)
         return false;
+    r->headers = p;
+    r->header_count = (int32_t)GR_MIN(nh, (int64_t)INT32_MAX);
     for (int64_t i = 0; i < nh; i++)
         if (!skip_field(&p, rend, false) || !skip_field(&p, rend, true))
             return false;
+    r->headers_len = (size_t)(p - r->headers);
     return p == rend;
 }
 
 /* One record at *pp; on success *pp moves past it. */
-static bool parse_record(const uint8_t **pp, const uint8_t *end, rec_view_t *rv)
+static bool parse_record(const uint8_t **pp, const uint8_t *end, gr_record_t *r, int64_t *off)
 {
     int64_t len;
     const uint8_t *p = *pp;
     if (!rd_varint(&p, end, 5, &len) || len < 0 || len > end - p)
         return false;
-    if (!parse_body(p, p + len, rv))
+    if (!parse_body(p, p + len, r, off))
         return false;
     *pp = p + len;
     return true;
 }
 
 /* What one record adds to what the records of a batch say (base_ts: the
- * batch's baseTimestamp; i: the record's position). */
-static void recs_add(gr_batch_recs_t *out, int64_t base_ts, int32_t i, const rec_view_t *rv)
+ * batch's baseTimestamp; i: the record's position; off: its offset delta). */
+static void recs_add(gr_batch_recs_t *out, int64_t base_ts, int32_t i, const gr_record_t *r, int64_t off)
 {
-    int64_t ts = gr_add_wrap(base_ts, rv->ts_delta);
+    int64_t ts = gr_add_wrap(base_ts, r->timestamp_delta);
     if (ts > out->max_timestamp)
         out->max_timestamp = ts;
-    if (rv->off_delta != i)
+    if (off != i)
         out->offsets_in_order = false;
 }
 
@@ -181,31 +196,25 @@ static void recs_init(gr_batch_recs_t *out)
 static bool parse_records(const uint8_t *p, const uint8_t *end, int32_t count, int64_t base_ts,
                           gr_batch_recs_t *out)
 {
-    rec_view_t rv;
+    gr_record_t r;
+    int64_t off;
     if (out)
         recs_init(out);
     for (int32_t i = 0; i < count; i++) {
-        if (!parse_record(&p, end, &rv))
+        if (!parse_record(&p, end, &r, &off))
             return false;
         if (out)
-            recs_add(out, base_ts, i, &rv);
+            recs_add(out, base_ts, i, &r, off);
     }
     return p == end;
 }
 
 /* ------------------------------------------------------------ streaming */
 
-/* The records of a batch as a byte stream: in place when uncompressed,
- * else a WIN-byte window refilled from a decompression stream.  pos() is
- * the offset of p in the record stream. */
-typedef struct cursor {
-    const uint8_t *p, *end;      /* unread bytes of the window */
-    const uint8_t *start;        /* window start, at stream offset base */
-    uint64_t base;
-    gr_dstream_t *ds;            /* NULL: [p, end) is all there is */
-    uint8_t *win;                /* cur_win when ds */
-    int err;                     /* the stream's error, once it failed */
-} cursor_t;
+/* The records of a batch as a byte stream (gr_rec_cursor_t, batch.h): in
+ * place when uncompressed, else a WIN-byte window refilled from a
+ * decompression stream.  pos() is the offset of p in the record stream. */
+typedef gr_rec_cursor_t cursor_t;
 
 static inline uint64_t cur_pos(const cursor_t *c)
 {
@@ -269,30 +278,54 @@ static bool cur_field(cursor_t *c, uint64_t rend, bool nullable, int64_t *len)
     return (uint64_t)*len <= rend - cur_pos(c) && cur_skip(c, (uint64_t)*len);
 }
 
-/* The next record, with the checks of parse_record.  A record that fits
- * the window is parsed there; a larger one field by field, its key,
- * values and headers skipped through the window. */
-static bool cur_record(cursor_t *c, rec_view_t *rv)
+/* The next n bytes of the stream into buf (from its start): buf grows
+ * with the bytes that actually arrive, never to what n claims ahead. */
+static bool cur_take(cursor_t *c, gr_buf_t *buf, uint64_t n)
 {
-    int64_t len, v, nh, n;
+    buf->len = 0;
+    while (buf->len < n) {
+        if (c->p == c->end && !cur_fill(c, 1))
+            return false;
+        size_t k = (size_t)GR_MIN((uint64_t)(c->end - c->p), n - buf->len);
+        gr_buf_reserve(buf, buf->len + k);
+        memcpy(buf->p + buf->len, c->p, k);
+        buf->len += k;
+        c->p += k;
+    }
+    return true;
+}
+
+/* The next record, with the checks of parse_record, into *r and *off.  A
+ * record read in place or fitting the window is parsed there.  A larger
+ * one, from a stream, is assembled whole in *big when the caller gives one
+ * (the iterator: r's pointers then point into it), else read field by
+ * field, its key, value and headers skipped through the window (validation:
+ * then only r's timestamp_delta, key_len and value_len are set). */
+static bool cur_record(cursor_t *c, gr_record_t *r, int64_t *off, gr_buf_t *big)
+{
+    int64_t len, nh, n;
     if (!cur_varint(c, UINT64_MAX, 5, &len) || len <= 0)
         return false;
-    if ((uint64_t)len <= WIN) {
-        if (!cur_fill(c, (size_t)len) || !parse_body(c->p, c->p + len, rv))
+    if (!c->ds || (uint64_t)len <= WIN) {
+        if (!cur_fill(c, (size_t)len) || !parse_body(c->p, c->p + len, r, off))
             return false;
         c->p += len;
         return true;
     }
+    if (big)
+        return cur_take(c, big, (uint64_t)len) && parse_body(big->p, big->p + len, r, off);
     uint64_t rend = cur_pos(c) + (uint64_t)len;
     if (!cur_skip(c, 1))                        /* attributes */
         return false;
-    if (!cur_varint(c, rend, 10, &rv->ts_delta) || !cur_varint(c, rend, 5, &v))
+    if (!cur_varint(c, rend, 10, &r->timestamp_delta) || !cur_varint(c, rend, 5, off))
         return false;
-    rv->off_delta = v;
     if (!cur_field(c, rend, true, &n))
         return false;
-    rv->null_key = n < 0;
-    if (!cur_field(c, rend, true, &n) || !cur_varint(c, rend, 5, &nh) || nh < 0)
+    r->key_len = n < 0 ? -1 : (int32_t)GR_MIN(n, (int64_t)INT32_MAX);
+    if (!cur_field(c, rend, true, &n))
+        return false;
+    r->value_len = n < 0 ? -1 : (int32_t)GR_MIN(n, (int64_t)INT32_MAX);
+    if (!cur_varint(c, rend, 5, &nh) || nh < 0)
         return false;
     for (int64_t i = 0; i < nh; i++)
         if (!cur_field(c, rend, false, &n) || !cur_field(c, rend, true, &n))
@@ -300,9 +333,10 @@ static bool cur_record(cursor_t *c, rec_view_t *rv)
     return cur_pos(c) == rend;
 }
 
-/* Open a cursor on the records of a checked batch.  A compressed batch
- * gets a stream allowed min(MAX_DECOMPRESSED, the thread's budget). */
-static void cur_open(cursor_t *c, gr_dstream_t *ds, const uint8_t *p, const gr_batch_info_t *info)
+/* Open a cursor on the records of a checked batch, streaming through win
+ * (WIN bytes) when compressed.  A compressed batch gets a stream allowed
+ * min(MAX_DECOMPRESSED, the thread's budget). */
+static void cur_open(cursor_t *c, gr_dstream_t *ds, uint8_t *win, const uint8_t *p, const gr_batch_info_t *info)
 {
     memset(c, 0, sizeof(*c));
     const uint8_t *r = p + GR_BATCH_HEADER_SIZE;
@@ -321,7 +355,7 @@ static void cur_open(cursor_t *c, gr_dstream_t *ds, const uint8_t *p, const gr_b
         return;
     }
     c->ds = ds;
-    c->win = cur_win;
+    c->win = win;
     c->p = c->start = c->end = c->win;
 }
 
@@ -347,6 +381,53 @@ int64_t gr_batch_budget_end(void)
     int64_t left = budget_left;
     budget_left = -1;
     return left;
+}
+
+/* ------------------------------------------------------ the iterator */
+
+void gr_rec_iter_open(gr_rec_iter_t *it, const uint8_t *p, const gr_batch_info_t *info)
+{
+    memset(it, 0, sizeof(*it));
+    if ((info->attributes & GR_ATTR_COMPRESSION_MASK) != GR_COMPRESSION_NONE)
+        it->win = gr_malloc(WIN);
+    cur_open(&it->cur, &it->ds, it->win, p, info);
+    it->left = info->record_count;
+    it->last_delta = info->last_offset_delta;
+    if (it->cur.err < 0)
+        it->state = it->cur.err;
+}
+
+int gr_rec_iter_next(gr_rec_iter_t *it, gr_record_t *r)
+{
+    if (it->state != 0)
+        return it->state < 0 ? it->state : 0;
+    if (it->left == 0) {
+        /* the records fill the area or the stream exactly: one more byte
+         * read tells (Kafka's ensureNoneRemaining) */
+        if (cur_fill(&it->cur, 1))
+            it->state = GR_ECORRUPT;
+        else
+            it->state = it->cur.err < 0 ? it->cur.err : 1;
+        return it->state < 0 ? it->state : 0;
+    }
+    int64_t off;
+    if (!cur_record(&it->cur, r, &off, &it->big) || off < 0 || off > it->last_delta) {
+        it->state = it->cur.err < 0 ? it->cur.err : GR_ECORRUPT;
+        return it->state;
+    }
+    r->offset_delta = (int32_t)off;
+    it->left--;
+    return 1;
+}
+
+void gr_rec_iter_close(gr_rec_iter_t *it)
+{
+    cur_close(&it->cur);
+    free(it->win);
+    it->win = NULL;
+    gr_buf_free(&it->big);
+    if (it->state == 0)
+        it->state = GR_ECORRUPT;
 }
 
 int gr_batch_check(const uint8_t *p, size_t avail, gr_batch_info_t *info)
@@ -415,18 +496,19 @@ static int walk_records(const uint8_t *p, const gr_batch_info_t *info, gr_batch_
         recs_init(recs);
     gr_dstream_t ds;
     cursor_t c;
-    cur_open(&c, &ds, p, info);
+    cur_open(&c, &ds, cur_win, p, info);
     int rc = 0;
-    rec_view_t rv;
+    gr_record_t r;
+    int64_t off;
     for (int32_t i = 0; i < info->record_count && rc == 0; i++) {
-        if (!cur_record(&c, &rv)) {
+        if (!cur_record(&c, &r, &off, NULL)) {
             rc = GR_EINVAL;
             break;
         }
-        if (scan && rv.null_key)
+        if (scan && r.key_len < 0)
             scan->null_key = true;
         if (recs)
-            recs_add(recs, info->first_timestamp, i, &rv);
+            recs_add(recs, info->first_timestamp, i, &r, off);
     }
     /* the records must fill the stream exactly, and the stream be whole:
      * one more byte read tells (Kafka's ensureNoneRemaining) */
@@ -505,17 +587,18 @@ int gr_batch_find_timestamp(const uint8_t *p, size_t size, int64_t ts, int64_t m
     }
     gr_dstream_t ds;
     cursor_t c;
-    cur_open(&c, &ds, p, &bi);
+    cur_open(&c, &ds, cur_win, p, &bi);
     int rc = GR_ENOENT;
     for (int32_t i = 0; i < bi.record_count; i++) {
-        rec_view_t rv;
-        if (!cur_record(&c, &rv)) {
+        gr_record_t r;
+        int64_t off;
+        if (!cur_record(&c, &r, &off, NULL)) {
             rc = c.err < 0 ? c.err : GR_ECORRUPT;   /* GR_ETOOBIG: over the budget */
             break;
         }
-        int64_t t = gr_add_wrap(bi.first_timestamp, rv.ts_delta);      /* Java's long arithmetic */
-        if (t >= ts && bi.base_offset + rv.off_delta >= min_offset) {
-            *offset = bi.base_offset + rv.off_delta;
+        int64_t t = gr_add_wrap(bi.first_timestamp, r.timestamp_delta);      /* Java's long arithmetic */
+        if (t >= ts && bi.base_offset + off >= min_offset) {
+            *offset = bi.base_offset + off;
             *found_ts = t;
             rc = 0;
             break;

@@ -1,7 +1,8 @@
 /*
  * batch.h - RecordBatch v2 (magic 2): validation, offset assignment, CRC-32C,
- * and up-conversion of legacy message sets (magic 0/1) to v2.
- * The byte layout is drawn in batch.c.
+ * the record iterator every reader of records uses, building batches
+ * (batch_build.c), and up-conversion of legacy message sets (magic 0/1)
+ * to v2.  The byte layout is drawn in batch.c.
  */
 #ifndef GR_BATCH_H
 #define GR_BATCH_H
@@ -178,15 +179,36 @@ uint8_t *gr_batch_builder_finish(gr_batch_builder_t *b, int16_t attributes, int6
 void gr_batch_builder_free(gr_batch_builder_t *b);
 /* Append a record with its headers: `headers` is the encoded header
  * array after headerCount (header_count entries, headers_len bytes), as
- * gr_record_next() returns it.  Otherwise as gr_batch_builder_add(). */
+ * gr_rec_iter_next() returns it.  Otherwise as gr_batch_builder_add(). */
 void gr_batch_builder_add_record(gr_batch_builder_t *b, int32_t offset_delta, int64_t timestamp,
                                  const void *key, int32_t key_len, const void *value, int32_t value_len,
                                  const uint8_t *headers, size_t headers_len, int32_t header_count);
 
-/* ---- reading records (log cleaner, compacted-topic checks) ---- */
+/* ---- reading records: the one record iterator ----
+ * Every reader of the records of a stored batch (the log cleaner, the
+ * coordinator's loader, tests, fuzz targets) walks them with
+ * gr_rec_iter_t, which shares its record parser with validation (batch.c):
+ *
+ *     gr_rec_iter_t it;
+ *     gr_record_t r;
+ *     int rc;
+ *     gr_rec_iter_open(&it, batch, &info);        (info from gr_batch_check)
+ *     while ((rc = gr_rec_iter_next(&it, &r)) > 0)
+ *         use r (its pointers are valid until the next call);
+ *     gr_rec_iter_close(&it);
+ *     rc: 0 = every record read, else GR_ECORRUPT or GR_ETOOBIG
+ *
+ * A compressed batch is never inflated whole: the records stream through
+ * a 64 KiB window refilled from a decompression stream (compress.h), so
+ * the memory an iterator costs is the window, the codec's state, and the
+ * largest record longer than the window (assembled whole, so that a
+ * record's fields are always contiguous); never anything per record.  An
+ * uncompressed batch is read in place.  Decompression stops past 256 MiB,
+ * or past the calling thread's budget (gr_batch_budget_begin) when one is
+ * set, which the iterator's output is charged to on close. */
 typedef struct gr_record {
-    int64_t timestamp_delta;
-    int32_t offset_delta;
+    int64_t timestamp_delta;     /* timestamp = gr_add_wrap(baseTimestamp, this) */
+    int32_t offset_delta;        /* 0..lastOffsetDelta */
     const uint8_t *key;          /* NULL when key_len == -1 */
     int32_t key_len;
     const uint8_t *value;        /* NULL when value_len == -1 (tombstone) */
@@ -196,13 +218,43 @@ typedef struct gr_record {
     int32_t header_count;
 } gr_record_t;
 
-/* The record area of a whole, checked batch: in place when uncompressed,
- * else decompressed into buf (owned by the caller, reused).  Returns 0 or
- * GR_ECORRUPT. */
-int gr_batch_records(const uint8_t *p, const gr_batch_info_t *info, gr_buf_t *buf, const uint8_t **start,
-                     const uint8_t **end);
-/* Parse the record at *pp (before end) and move *pp past it.  Returns 0
- * or GR_ECORRUPT; pointers in r point into the record area. */
-int gr_record_next(const uint8_t **pp, const uint8_t *end, gr_record_t *r);
+/* The records of one batch as a byte stream: in place when uncompressed,
+ * else a window refilled from a decompression stream.  Private to batch.c
+ * (validation uses it with a per-thread window). */
+typedef struct gr_rec_cursor {
+    const uint8_t *p, *end;      /* unread bytes of the window */
+    const uint8_t *start;        /* window start, at stream offset base */
+    uint64_t base;
+    gr_dstream_t *ds;            /* NULL: [p, end) is all there is */
+    uint8_t *win;                /* the window when ds */
+    int err;                     /* the stream's error, once it failed */
+} gr_rec_cursor_t;
+
+/* An iterator over the records of one whole, checked batch.  Fields are
+ * private; owned by the caller (usually on its stack), which must close
+ * what it opened.  The batch bytes must outlive it. */
+typedef struct gr_rec_iter {
+    gr_rec_cursor_t cur;
+    gr_dstream_t ds;
+    uint8_t *win;                /* owned, compressed batches only */
+    gr_buf_t big;                /* a record longer than the window */
+    int32_t left;                /* records still to read */
+    int32_t last_delta;
+    int state;                   /* 0 reading, 1 at the end, < 0 the error */
+} gr_rec_iter_t;
+
+/* Start reading the records of batch p (whole, checked: info from
+ * gr_batch_check).  Never fails: a batch whose records cannot be read
+ * reports it from gr_rec_iter_next. */
+void gr_rec_iter_open(gr_rec_iter_t *it, const uint8_t *p, const gr_batch_info_t *info);
+/* The next record into *r.  Returns 1 with a record, 0 once recordCount
+ * records were read and the record area (or decompressed stream) ends
+ * exactly after the last; GR_ECORRUPT for a record that does not parse,
+ * an offset delta outside 0..lastOffsetDelta, bytes left over or a bad
+ * compressed stream; GR_ETOOBIG when the records decompress to more than
+ * allowed.  After 0 or an error, returns the same again. */
+int gr_rec_iter_next(gr_rec_iter_t *it, gr_record_t *r);
+/* Release what the iterator holds (idempotent). */
+void gr_rec_iter_close(gr_rec_iter_t *it);
 
 #endif

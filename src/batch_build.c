@@ -1,8 +1,8 @@
 /*
  * batch_build.c - building uncompressed RecordBatch v2 (layout in batch.c)
  * record by record: the coordinator's __consumer_offsets records and the
- * log cleaner's rewritten batches; and the record-level reader those
- * two use (gr_record_next, gr_batch_records).
+ * log cleaner's rewritten batches.  Records are read with the iterator of
+ * batch.c (gr_rec_iter_*).
  */
 #include "batch.h"
 #include "wire.h"
@@ -126,82 +126,4 @@ void gr_batch_builder_free(gr_batch_builder_t *b)
     free(b->buf);
     b->buf = NULL;
     b->len = b->cap = 0;
-}
-
-/* ------------------------------------------------------------ reading */
-
-#define MAX_DECOMPRESSED (256u << 20)
-
-static bool rd_varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
-{
-    int n = gr_varint_decode(*pp, end, out, true, maxb);
-    if (n < 0)
-        return false;
-    *pp += n;
-    return true;
-}
-
-/* varint length (-1 = null when nullable) and its bytes */
-static bool rd_field(const uint8_t **pp, const uint8_t *end, bool nullable, const uint8_t **f, int32_t *flen)
-{
-    int64_t n;
-    if (!rd_varint(pp, end, 5, &n))
-        return false;
-    if (n < 0) {
-        *f = NULL;
-        *flen = -1;
-        return nullable && n == -1;
-    }
-    if (n > end - *pp)
-        return false;
-    *f = *pp;
-    *flen = (int32_t)n;
-    *pp += n;
-    return true;
-}
-
-int gr_record_next(const uint8_t **pp, const uint8_t *end, gr_record_t *r)
-{
-    const uint8_t *p = *pp, *f;
-    int64_t len, v, nh;
-    int32_t fl;
-    if (!rd_varint(&p, end, 5, &len) || len <= 0 || len > end - p)
-        return GR_ECORRUPT;
-    const uint8_t *rend = p + len;
-    p++;                                                     /* attributes */
-    if (!rd_varint(&p, rend, 10, &r->timestamp_delta) || !rd_varint(&p, rend, 5, &v) || v < 0)
-        return GR_ECORRUPT;
-    r->offset_delta = (int32_t)v;
-    if (!rd_field(&p, rend, true, &r->key, &r->key_len) || !rd_field(&p, rend, true, &r->value, &r->value_len))
-        return GR_ECORRUPT;
-    if (!rd_varint(&p, rend, 5, &nh) || nh < 0)
-        return GR_ECORRUPT;
-    r->headers = p;
-    r->header_count = (int32_t)nh;
-    for (int64_t i = 0; i < nh; i++)
-        if (!rd_field(&p, rend, false, &f, &fl) || !rd_field(&p, rend, true, &f, &fl))
-            return GR_ECORRUPT;
-    if (p != rend)
-        return GR_ECORRUPT;
-    r->headers_len = (size_t)(p - r->headers);
-    *pp = rend;
-    return 0;
-}
-
-int gr_batch_records(const uint8_t *p, const gr_batch_info_t *info, gr_buf_t *buf, const uint8_t **start,
-                     const uint8_t **end)
-{
-    int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
-    const uint8_t *r = p + GR_BATCH_HEADER_SIZE;
-    size_t n = (size_t)info->size - GR_BATCH_HEADER_SIZE;
-    if (codec == GR_COMPRESSION_NONE) {
-        *start = r;
-        *end = r + n;
-        return 0;
-    }
-    if (gr_decompress(codec, r, n, buf, MAX_DECOMPRESSED) < 0)
-        return GR_ECORRUPT;
-    *start = buf->p;
-    *end = buf->p + buf->len;
-    return 0;
 }

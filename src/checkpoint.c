@@ -22,7 +22,7 @@
  * The topic id text is Kafka's Uuid.toString(): the 16 bytes in
  * base64url ("-" and "_"), "==" padding dropped.
  */
-#include "log.h"
+#include "checkpoint.h"
 #include "fio.h"
 
 #include <fcntl.h>

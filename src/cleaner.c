@@ -14,9 +14,10 @@
  *   1. Offset map: key -> latest offset over the dirty section, batch by
  *      batch from first_dirty, until the map reaches its memory bound
  *      (then only a prefix is cleaned: map_end is where the map stops,
- *      and becomes the new checkpoint).  Keys are stored in full and
- *      compared byte for byte, so a hash collision can never make a key
- *      shadow another one.
+ *      and becomes the new checkpoint).  A batch that alone holds more
+ *      keys than the bound allows is mapped a part per pass: map_end then
+ *      stops inside it.  Keys are stored in full and compared byte for
+ *      byte, so a hash collision can never make a key shadow another one.
  *   2. Rewrite every source segment below map_end, from the log start:
  *      a record survives when its key is not in the map or the map says
  *      it is the latest (offset >= mapped offset).  Dropped: superseded
@@ -29,7 +30,10 @@
  *      original offset deltas, timestamps and headers, the original
  *      baseOffset, producer fields and leader epoch: offsets never move,
  *      the log just has gaps (reads and indexes look up "first batch
- *      whose last offset >= target").  A batch that keeps nothing is
+ *      whose last offset >= target").  Kept records that would make the
+ *      rebuilt batch larger than 16 MiB (what a compressed batch of a few
+ *      hundred KiB may decompress to) go into further batches of at most
+ *      16 MiB, each starting at the offset of its first record.  A batch that keeps nothing is
  *      dropped (producer state is not kept through compaction: no
  *      empty batches are written).  A segment that keeps nothing is
  *      removed, except the log's first one which stays, empty, so the
@@ -70,8 +74,21 @@
  * time, and closes each output once it is written: a pass holds two
  * descriptors whatever the number of segments.
  *
- * Bounded memory: the offset map (map_bytes), one batch (max.message.bytes,
- * decompressed up to 256 MiB) and a 1 MiB write buffer.
+ * Bounded memory, whatever clients wrote: records are never held per
+ * batch.  Each pass over a batch streams its records through the record
+ * iterator (batch.h), once to decide and, for a rebuilt batch, once more
+ * to copy the survivors (a compressed batch is decompressed two to four
+ * times; nothing is sized from its record count).  A pass holds at most:
+ *   - the offset map: map_bytes (or one key, when a single key is larger);
+ *   - the source batch as stored (what Produce accepted: max.message.bytes
+ *     when it was written);
+ *   - the iterator's 64 KiB window plus the codec's state (a zstd window
+ *     of at most 128 MiB, only as far as the output reached), and one
+ *     record when it is larger than the window (at most the 256 MiB a
+ *     batch may decompress to);
+ *   - a rebuilt batch of at most 16 MiB, or one record when it is larger;
+ *   - the 1 MiB write buffer (larger batches are written from where they
+ *     are).
  */
 #include "cleaner.h"
 #include "batch.h"
@@ -87,6 +104,8 @@
 #include <unistd.h>
 
 #define WRITE_CHUNK (1u << 20)
+#define REBUILD_MAX (16u << 20)  /* largest rebuilt batch, unless one record is larger */
+#define RECORD_OVERHEAD 36        /* a record's bytes besides key, value, headers: at most */
 
 int gr_clean_crash_after = -1;
 
@@ -304,30 +323,8 @@ typedef struct pass {
     gr_clean_job_t *j;
     omap_t map;
     src_t src;
-    gr_buf_t dec;            /* decompressed records */
-    gr_record_t *recs;       /* records of the current batch */
-    bool *keep;
-    size_t caprecs;
     gr_buf_t wbuf;           /* batches waiting to be appended */
 } pass_t;
-
-/* Parse all records of a checked batch into ps->recs. */
-static int parse_batch(pass_t *ps, const uint8_t *p, const gr_batch_info_t *bi)
-{
-    const uint8_t *r, *end;
-    if (gr_batch_records(p, bi, &ps->dec, &r, &end) < 0)
-        return GR_ECORRUPT;
-    if ((size_t)bi->record_count > ps->caprecs) {
-        ps->caprecs = (size_t)bi->record_count;
-        ps->recs = gr_realloc(ps->recs, ps->caprecs * sizeof(*ps->recs));
-        ps->keep = gr_realloc(ps->keep, ps->caprecs * sizeof(*ps->keep));
-    }
-    for (int32_t i = 0; i < bi->record_count; i++) {
-        if (gr_record_next(&r, end, &ps->recs[i]) < 0 || ps->recs[i].offset_delta > bi->last_offset_delta)
-            return GR_ECORRUPT;
-    }
-    return r == end ? 0 : GR_ECORRUPT;
-}
 
 static void src_end(pass_t *ps)
 {
@@ -353,6 +350,71 @@ static int src_begin(pass_t *ps, const gr_clean_seg_t *s)
     return 0;
 }
 
+/* The keys of a batch, counted as the map would hold them (every keyed
+ * record, as the map check has always counted).  GR_ECORRUPT when the
+ * records cannot be read: a stored batch was valid when it was written. */
+static int count_keys(const uint8_t *p, const gr_batch_info_t *bi, size_t *nkeys, size_t *kbytes)
+{
+    gr_rec_iter_t it;
+    gr_record_t r;
+    int rc;
+    *nkeys = *kbytes = 0;
+    gr_rec_iter_open(&it, p, bi);
+    while ((rc = gr_rec_iter_next(&it, &r)) > 0)
+        if (r.key_len >= 0) {
+            (*nkeys)++;
+            *kbytes += (size_t)r.key_len;
+        }
+    gr_rec_iter_close(&it);
+    return rc < 0 ? GR_ECORRUPT : 0;
+}
+
+/* Map the keys of one batch.  The whole batch when it fits the map's bound
+ * (j->map_end moves past it; returns 0), or nothing when the map already
+ * holds keys (returns 1: the map is full, the pass cleans the prefix mapped
+ * so far).  A batch that alone holds more keys than the map may is mapped
+ * in part: its records from first_dirty on, up to the first that does not
+ * fit (at least one), and j->map_end stops at that record, inside the
+ * batch (returns 1); the next pass goes on from there.  Nothing is held per
+ * record: the records stream through the iterator, once to count and once
+ * to map. */
+static int map_batch(pass_t *ps, const uint8_t *p, const gr_batch_info_t *bi)
+{
+    gr_clean_job_t *j = ps->j;
+    size_t nkeys = (size_t)bi->record_count, kbytes = (size_t)bi->size;
+    int rc;
+    /* an uncompressed batch's keys are bounded by its size: count them
+     * only when that bound does not fit */
+    if ((bi->attributes & GR_ATTR_COMPRESSION_MASK) != GR_COMPRESSION_NONE ||
+        !omap_fits(&ps->map, nkeys, kbytes, j->map_bytes)) {
+        if ((rc = count_keys(p, bi, &nkeys, &kbytes)) < 0)
+            return rc;
+    }
+    bool whole = omap_fits(&ps->map, nkeys, kbytes, j->map_bytes);
+    if (!whole && ps->map.n > 0)
+        return 1;
+    gr_rec_iter_t it;
+    gr_record_t r;
+    gr_rec_iter_open(&it, p, bi);
+    while ((rc = gr_rec_iter_next(&it, &r)) > 0) {
+        int64_t off = bi->base_offset + r.offset_delta;
+        if (r.key_len < 0 || (!whole && off < j->first_dirty))
+            continue;
+        if (!whole && ps->map.n > 0 && !omap_fits(&ps->map, 1, (size_t)r.key_len, j->map_bytes)) {
+            j->map_end = off;
+            break;
+        }
+        omap_put(&ps->map, r.key, (uint32_t)r.key_len, off);
+    }
+    gr_rec_iter_close(&it);
+    if (rc < 0)
+        return GR_ECORRUPT;
+    if (rc > 0)
+        return 1;
+    j->map_end = bi->base_offset + bi->last_offset_delta + 1;
+    return 0;
+}
+
 /* Phase 1: map the dirty section.  Sets j->map_end. */
 static int build_map(pass_t *ps)
 {
@@ -375,22 +437,8 @@ static int build_map(pass_t *ps)
                 j->map_end = last + 1;
                 continue;
             }
-            if ((rc = parse_batch(ps, p, &bi)) < 0)
-                return rc;
-            size_t nkeys = 0, kbytes = 0;
-            for (int32_t k = 0; k < bi.record_count; k++)
-                if (ps->recs[k].key_len >= 0) {
-                    nkeys++;
-                    kbytes += (size_t)ps->recs[k].key_len;
-                }
-            if (ps->map.n > 0 && !omap_fits(&ps->map, nkeys, kbytes, j->map_bytes))
-                return 0;                       /* full: clean the prefix mapped so far */
-            for (int32_t k = 0; k < bi.record_count; k++) {
-                const gr_record_t *r = &ps->recs[k];
-                if (r->key_len >= 0)
-                    omap_put(&ps->map, r->key, (uint32_t)r->key_len, bi.base_offset + r->offset_delta);
-            }
-            j->map_end = last + 1;
+            if ((rc = map_batch(ps, p, &bi)) != 0)
+                return rc < 0 ? rc : 0;          /* full: clean the prefix mapped so far */
         }
         if (rc != GR_ENOENT)
             return rc;
@@ -408,6 +456,8 @@ static int wflush(pass_t *ps, gr_segment_t *out)
     return rc;
 }
 
+/* Append one batch to the output: gathered in the write buffer, or, when
+ * larger than the buffer's chunk, written from where it is (no copy). */
 static int emit(pass_t *ps, gr_segment_t *out, const uint8_t *p, size_t n)
 {
     int rc;
@@ -415,44 +465,108 @@ static int emit(pass_t *ps, gr_segment_t *out, const uint8_t *p, size_t n)
         return GR_ETOOBIG;                      /* index positions are int32 */
     if (ps->wbuf.len > 0 && ps->wbuf.len + n > WRITE_CHUNK && (rc = wflush(ps, out)) < 0)
         return rc;
+    if (n > WRITE_CHUNK)
+        return gr_seg_append(out, p, n, ps->j->now_ms, ps->j->index_interval);
     gr_buf_reserve(&ps->wbuf, ps->wbuf.len + n);
     memcpy(ps->wbuf.p + ps->wbuf.len, p, n);
     ps->wbuf.len += n;
     return 0;
 }
 
-/* Rebuild a batch with the kept records (uncompressed). */
-static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi, int64_t horizon)
+/* Does record r of a batch survive?  horizon: the batch's delete horizon,
+ * -1 when it has none.  *tomb: r is a tombstone that survives (for now);
+ * *expired: r is a tombstone dropped because its horizon passed. */
+static bool survives(const pass_t *ps, int64_t base_offset, int64_t horizon, const gr_record_t *r, bool *tomb,
+                     bool *expired)
 {
-    gr_batch_builder_t b;
-    int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS);
-    int64_t first_ts = base_ts;
-    for (int32_t k = 0; k < bi->record_count; k++)
-        if (ps->keep[k]) {
-            first_ts = gr_add_wrap(base_ts, ps->recs[k].timestamp_delta);
-            break;
+    bool keep = r->key_len >= 0 &&
+                omap_get(&ps->map, r->key, (uint32_t)r->key_len) <= base_offset + r->offset_delta;
+    *tomb = *expired = false;
+    if (keep && r->value_len < 0) {
+        if (horizon >= 0 && horizon <= ps->j->now_ms) {
+            keep = false;
+            *expired = true;
+        } else {
+            *tomb = true;
         }
-    gr_batch_builder_init(&b, bi->base_offset, horizon >= 0 ? horizon : first_ts);
-    b.max_timestamp = INT64_MIN;                /* from the kept records only */
-    for (int32_t k = 0; k < bi->record_count; k++) {
-        const gr_record_t *r = &ps->recs[k];
-        if (!ps->keep[k])
-            continue;
-        gr_batch_builder_add_record(&b, r->offset_delta, gr_add_wrap(base_ts, r->timestamp_delta), r->key, r->key_len,
-                                    r->value, r->value_len, r->headers, r->headers_len, r->header_count);
     }
+    return keep;
+}
+
+/* Kafka's DefaultRecordBatch.incrementSequence: sequences wrap to 0 after
+ * INT32_MAX. */
+static int32_t seq_add(int32_t seq, int32_t inc)
+{
+    if (seq > INT32_MAX - inc)
+        return inc - (INT32_MAX - seq) - 1;
+    return seq + inc;
+}
+
+/* Finish and emit one rebuilt batch (first: the records' offset delta in
+ * the original batch of this piece's first record). */
+static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, const uint8_t *p,
+                        const gr_batch_info_t *bi, int64_t horizon, int32_t first)
+{
     if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE)
-        b.max_timestamp = bi->max_timestamp;    /* LogAppendTime: the batch's time */
+        b->max_timestamp = bi->max_timestamp;   /* LogAppendTime: the batch's time */
     int16_t attr = (int16_t)(bi->attributes & ~(GR_ATTR_COMPRESSION_MASK | GR_ATTR_DELETE_HORIZON));
     if (horizon >= 0)
         attr |= GR_ATTR_DELETE_HORIZON;
+    int32_t seq = (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ);
+    if (seq >= 0 && first > 0)
+        seq = seq_add(seq, first);
     size_t len;
-    uint8_t *nb = gr_batch_builder_finish(&b, attr, bi->producer_id, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH),
-                                          (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ), &len);
+    uint8_t *nb = gr_batch_builder_finish(b, attr, bi->producer_id, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH),
+                                          seq, &len);
     memcpy(nb + GR_BOFF_LEADER_EPOCH, p + GR_BOFF_LEADER_EPOCH, 4);   /* outside the CRC */
     int rc = emit(ps, out, nb, len);
-    gr_batch_builder_free(&b);
+    gr_batch_builder_free(b);
     return rc;
+}
+
+/* Rebuild a batch with the records that survive (uncompressed), their
+ * offsets, timestamps and headers unchanged: one batch with the original
+ * baseOffset, producer fields and leader epoch, or, when the records kept
+ * would make it larger than REBUILD_MAX, several of at most REBUILD_MAX
+ * (or one record), each starting at the offset of its first record
+ * (baseSequence moved along as Kafka numbers a batch's records).
+ * first_ts: the first surviving record's timestamp; new_horizon: the delete
+ * horizon to set (-1 for none); horizon: the batch's own (-1 if none). */
+static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi, int64_t first_ts,
+                   int64_t new_horizon, int64_t horizon)
+{
+    gr_batch_builder_t b;
+    gr_rec_iter_t it;
+    gr_record_t r;
+    bool tomb, expired;
+    int rc, erc = 0;
+    int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS);
+    int32_t first = 0;                          /* offset delta of the piece's first record */
+    gr_batch_builder_init(&b, bi->base_offset, new_horizon >= 0 ? new_horizon : first_ts);
+    b.max_timestamp = INT64_MIN;                /* from the kept records only */
+    gr_rec_iter_open(&it, p, bi);
+    while ((rc = gr_rec_iter_next(&it, &r)) > 0) {
+        if (!survives(ps, bi->base_offset, horizon, &r, &tomb, &expired))
+            continue;
+        int64_t ts = gr_add_wrap(base_ts, r.timestamp_delta);
+        size_t need = RECORD_OVERHEAD + (size_t)GR_MAX(r.key_len, 0) + (size_t)GR_MAX(r.value_len, 0) + r.headers_len;
+        if (b.count > 0 && need > REBUILD_MAX - b.len) {
+            if ((erc = rebuild_emit(ps, out, &b, p, bi, new_horizon, first)) < 0)
+                break;
+            first = r.offset_delta;
+            gr_batch_builder_init(&b, bi->base_offset + first, new_horizon >= 0 ? new_horizon : ts);
+            b.max_timestamp = INT64_MIN;
+        }
+        gr_batch_builder_add_record(&b, r.offset_delta - first, ts, r.key, r.key_len, r.value, r.value_len,
+                                    r.headers, r.headers_len, r.header_count);
+    }
+    gr_rec_iter_close(&it);
+    if (erc == 0 && rc < 0)
+        erc = GR_ECORRUPT;
+    if (erc == 0)
+        return rebuild_emit(ps, out, &b, p, bi, new_horizon, first);
+    gr_batch_builder_free(&b);
+    return erc;
 }
 
 /* Phase 2 for one source segment. */
@@ -476,24 +590,25 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
                 goto err;
             continue;
         }
-        if ((rc = parse_batch(ps, p, &bi)) < 0)
-            goto err;
         int64_t horizon = (bi.attributes & GR_ATTR_DELETE_HORIZON) ? (int64_t)gr_be64(p + GR_BOFF_BASE_TS) : -1;
+        int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS), first_ts = base_ts;
         int32_t kept = 0, tombs = 0;
-        for (int32_t k = 0; k < bi.record_count; k++) {
-            const gr_record_t *r = &ps->recs[k];
-            bool keep = r->key_len >= 0 &&
-                        omap_get(&ps->map, r->key, (uint32_t)r->key_len) <= bi.base_offset + r->offset_delta;
-            if (keep && r->value_len < 0) {
-                if (horizon >= 0 && horizon <= j->now_ms) {
-                    keep = false;
-                    j->stats.tombstones_removed++;
-                } else {
-                    tombs++;
-                }
-            }
-            ps->keep[k] = keep;
+        gr_rec_iter_t it;
+        gr_record_t r;
+        bool tomb, expired;
+        gr_rec_iter_open(&it, p, &bi);
+        while ((rc = gr_rec_iter_next(&it, &r)) > 0) {
+            bool keep = survives(ps, bi.base_offset, horizon, &r, &tomb, &expired);
+            if (keep && kept == 0)
+                first_ts = gr_add_wrap(base_ts, r.timestamp_delta);
             kept += keep;
+            tombs += tomb;
+            j->stats.tombstones_removed += expired;
+        }
+        gr_rec_iter_close(&it);
+        if (rc < 0) {
+            rc = GR_ECORRUPT;
+            goto err;
         }
         j->stats.records_removed += bi.record_count - kept;
         if (kept == bi.record_count && (tombs == 0 || horizon >= 0)) {
@@ -505,7 +620,8 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
             changed = true;
             if (tombs > 0 && horizon < 0)
                 horizon = gr_add_sat(j->now_ms, j->delete_retention_ms);
-            rc = rebuild(ps, out, p, &bi, tombs > 0 ? horizon : -1);
+            rc = rebuild(ps, out, p, &bi, first_ts, tombs > 0 ? horizon : -1,
+                         (bi.attributes & GR_ATTR_DELETE_HORIZON) ? base_ts : -1);
         }
         if (rc < 0)
             goto err;
@@ -568,10 +684,7 @@ void gr_clean_work(gr_clean_job_t *j)
     src_end(&ps);
     omap_free(&ps.map);
     gr_buf_free(&ps.src.buf);
-    gr_buf_free(&ps.dec);
     gr_buf_free(&ps.wbuf);
-    free(ps.recs);
-    free(ps.keep);
 }
 
 /* ------------------------------------------------------ files, swap */

@@ -17,6 +17,7 @@
  */
 #include "cleaner.h"
 #include "broker.h"
+#include "checkpoint.h"
 #include "topic.h"
 
 #include <limits.h>

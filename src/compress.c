@@ -33,24 +33,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-void gr_buf_reserve(gr_buf_t *b, size_t cap)
-{
-    if (b->cap >= cap)
-        return;
-    size_t n = b->cap ? b->cap : 4096;
-    while (n < cap)
-        n *= 2;
-    b->p = gr_realloc(b->p, n);
-    b->cap = n;
-}
-
-void gr_buf_free(gr_buf_t *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
 /* ------------------------------------------------------------ streams */
 
 #define SNAPPY_MAX_RATIO 22     /* a 3-byte copy makes at most 64 bytes */

@@ -5,31 +5,21 @@
  *
  * Two ways in: a pull stream (gr_dstream_*) that hands out the
  * decompressed bytes a window at a time, so that validation never holds a
- * whole decompressed batch, and gr_decompress(), which fills a buffer (for
- * callers that need every record at once: the log cleaner, the offsets
- * loader).  Both stop with GR_ETOOBIG as soon as the output would pass a
+ * whole decompressed batch (the record iterator of batch.c reads every
+ * record through it), and gr_decompress(), which fills a buffer (legacy
+ * up-conversion of a wrapper's inner message set, the offsets loader).  Both stop with GR_ETOOBIG as soon as the output would pass a
  * bound chosen by the caller, before allocating for it.
  */
 #ifndef GR_COMPRESS_H
 #define GR_COMPRESS_H
 
+#include "buf.h"
 #include "gr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-/* A growable malloc'ed byte buffer; reused across calls to avoid
- * allocating per batch.  Owner frees p. */
-typedef struct gr_buf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-} gr_buf_t;
-
-void gr_buf_reserve(gr_buf_t *b, size_t cap);
-void gr_buf_free(gr_buf_t *b);
 
 /* A pull decompressor over one compressed buffer (which must outlive it).
  * Memory: the codec's own state (zlib 32 KiB window, an lz4 block of at

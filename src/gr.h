@@ -101,7 +101,7 @@ static inline void gr_put64(uint8_t *p, uint64_t v)
     gr_put32(p + 4, (uint32_t)v);
 }
 
-/* ---- memory (util.c) ---- */
+/* ---- memory (alloc.c; gr_buf_t in buf.h) ---- */
 void *gr_malloc(size_t n);
 void *gr_calloc(size_t nmemb, size_t n);
 void *gr_realloc(void *p, size_t n);

@@ -5,7 +5,8 @@
  *
  * Owned by its partition (topic.c); used only on the loop thread except for
  * the fsync jobs it hands to gr_ev_submit().  Formats are drawn in
- * segment.c (files) and checkpoint.c (log-dir checkpoint files).
+ * segment.c (files) and checkpoint.c (log-dir checkpoint files, declared
+ * in checkpoint.h).
  */
 #ifndef GR_LOG_H
 #define GR_LOG_H
@@ -216,34 +217,5 @@ int gr_log_sync_prepare(gr_log_t *log, int64_t *upto);
  * dir; the next start recovers from the recovery point).  Flush waiters
  * are answered either way. */
 void gr_log_sync_done(gr_log_t *log, int64_t upto, int rc);
-
-/* ---- log-dir checkpoint files (checkpoint.c) ----
- * recovery-point-offset-checkpoint, log-start-offset-checkpoint and
- * cleaner-offset-checkpoint (cleaner_mgr.c):
- *   0            <- version
- *   N            <- number of entries
- *   topic part offset   (N lines)
- */
-typedef struct gr_ckpt_entry {
-    char topic[256];
-    int32_t partition;
-    int64_t offset;
-} gr_ckpt_entry_t;
-int gr_ckpt_write(const char *path, const gr_ckpt_entry_t *e, size_t n);
-/* Reads into a malloc'ed array; a missing file is 0 entries. */
-int gr_ckpt_read(const char *path, gr_ckpt_entry_t **e, size_t *n);
-
-/* ---- partition.metadata (topic id), Kafka's format ----
- *   version: 0
- *   topic_id: <22-char url-safe base64 uuid>
- */
-/* durable: tmp + fsync + rename + directory fsync; else the file is
- * written in place without fsync (a new partition: its first flush makes
- * the directory durable, and a torn file is rewritten at the next open). */
-int gr_partmeta_write(const char *dir, const gr_uuid_t *topic_id, bool durable);
-int gr_partmeta_read(const char *dir, gr_uuid_t *topic_id);
-void gr_uuid_to_base64(const gr_uuid_t *u, char out[23]);
-int gr_uuid_from_base64(const char *s, gr_uuid_t *u);
-void gr_uuid_random(gr_uuid_t *u);
 
 #endif

@@ -28,6 +28,7 @@
  */
 #include "broker.h"
 #include "fetch_session.h"
+#include "checkpoint.h"
 #include "cleaner.h"
 #include "coord.h"
 #include "fcache.h"

@@ -1,7 +1,7 @@
 /*
  * net.c - listener, connections, framing, dispatch and output (see net.h).
  *
- * Frame and request header (protocol-notes.md section 0):
+ * Frame and request header (Kafka's RequestHeader, v1 and v2):
  *
  *   +----------+---------+-------------+----------------+-----------+-----------+------+
  *   | int32    | int16   | int16       | int32          | int16 len | (v2 only) | body |

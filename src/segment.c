@@ -42,7 +42,7 @@
  * header read is bounds-checked against the file size and offsets.
  */
 #include "segment.h"
-#include "compress.h"
+#include "buf.h"
 #include "fio.h"
 
 #include <fcntl.h>

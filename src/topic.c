@@ -65,6 +65,7 @@
  */
 #include "topic.h"
 #include "broker.h"
+#include "checkpoint.h"
 #include "fio.h"
 #include "kerr.h"
 

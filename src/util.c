@@ -1,5 +1,5 @@
 /*
- * util.c - allocation wrappers, logging, clocks and small-file helpers.
+ * util.c - logging, clocks and small-file helpers.
  *
  * Log lines follow Kafka's log4j layout so existing log scrapers work:
  *   [2026-01-01 12:00:00,123] INFO message (component)
@@ -23,49 +23,6 @@
 #include <unistd.h>
 
 int gr_log_level = GR_LOG_INFO;
-
-void gr_oom(size_t n)
-{
-    fprintf(stderr, "gregor: out of memory allocating %zu bytes\n", n);
-    abort();
-}
-
-void *gr_malloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        gr_oom(n);
-    return p;
-}
-
-void *gr_calloc(size_t nmemb, size_t n)
-{
-    void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
-    if (!p)
-        gr_oom(nmemb * n);
-    return p;
-}
-
-void *gr_realloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q)
-        gr_oom(n);
-    return q;
-}
-
-char *gr_strdup(const char *s)
-{
-    return gr_strndup(s, strlen(s));
-}
-
-char *gr_strndup(const char *s, size_t n)
-{
-    char *p = gr_malloc(n + 1);
-    memcpy(p, s, n);
-    p[n] = '\0';
-    return p;
-}
 
 void gr_logf(int level, const char *component, const char *fmt, ...)
 {

@@ -9,7 +9,7 @@
  *
  * Writer: gr_wr_t is an output chain (nginx's ngx_chain_t idea).  A chunk is
  * either memory (grown with realloc while it is the tail) or a file range
- * {gr_file_t, offset, length} that conn.c sends with sendfile(2).  Encoding
+ * {gr_file_t, offset, length} that net.c sends with sendfile(2).  Encoding
  * a response never copies record data that lives in a segment file.
  *
  * Flexible versions (KIP-482): every string/bytes/array primitive takes a

@@ -4,8 +4,8 @@
  * (coord.c load_record): an int16 version prefix, then OffsetCommitKey
  * (v0/v1) / OffsetCommitValue (v0-v4) or GroupMetadataKey (v2) /
  * GroupMetadataValue (v0-v4) from schema_gen.c, with the same version
- * checks as the loader.  coord.c's own record walker is static; records
- * are split here with gr_record_next, the iterator batch_build.c exposes.
+ * checks as the loader.  Records are split here with the record iterator
+ * of batch.c (gr_rec_iter_*) over a batch header put around the area.
  *
  * Input layout:
  *   byte 0, bit 0 clear: the rest is a record area (the records of an
@@ -141,13 +141,19 @@ int fuzz_offsets_record_one(const uint8_t *data, size_t size)
         ofs_record(key, (int32_t)klen, (data[0] & 2) ? NULL : val, (data[0] & 2) ? -1 : (int32_t)vlen);
         return 0;
     }
-    const uint8_t *p = data + 1, *end = data + size;
-    for (int i = 0; i < 10000 && p < end; i++) {
-        gr_record_t r;
-        if (gr_record_next(&p, end, &r) < 0)
-            break;
+    /* an uncompressed batch around the area, claiming up to 10,000
+     * records: the iterator stops at the first that does not parse */
+    size_t n = GR_BATCH_HEADER_SIZE + size - 1;
+    uint8_t *b = gr_calloc(1, n);
+    memcpy(b + GR_BATCH_HEADER_SIZE, data + 1, size - 1);
+    gr_batch_info_t info = {.last_offset_delta = INT32_MAX, .record_count = 10000, .size = (int32_t)n};
+    gr_rec_iter_t it;
+    gr_record_t r;
+    gr_rec_iter_open(&it, b, &info);
+    while (gr_rec_iter_next(&it, &r) > 0)
         ofs_record(r.key, r.key_len, r.value, r.value_len);
-    }
+    gr_rec_iter_close(&it);
+    free(b);
     return 0;
 }
 

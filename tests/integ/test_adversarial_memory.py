@@ -16,7 +16,9 @@ is lost):
   a group with large member metadata thousands of times, OffsetFetch naming
   a group with many offsets thousands of times;
 * ListOffsets by timestamp over partitions holding heavy compressed batches,
-  one partition named thousands of times.
+  one partition named thousands of times;
+* zstd batches of millions of small records on a compacted topic, which the
+  log cleaner (log.cleaner.backoff.ms short here) reads back on its thread.
 
 After each attack the broker's resident set must come back down (VmRSS
 within RSS_BACK_MB of where it was), and the module ends by asserting that
@@ -30,7 +32,10 @@ whether the broker gave its memory back.
 A guard thread kills the broker if its RSS ever passes GUARD_MB, so that a
 broker without the bounds cannot take the machine down; the test then
 fails.  All traffic goes to 127.0.0.1."""
+import ctypes
+import ctypes.util
 import os
+import re
 import signal
 import socket
 import struct
@@ -101,7 +106,8 @@ class RssGuard(threading.Thread):
 
 @pytest.fixture(scope="module")
 def mb(tmp_path_factory):
-    b = EnvBroker(tmp_path_factory.mktemp("gregord-mem"), {"num.partitions": "1"}, BROKER_ENV)
+    b = EnvBroker(tmp_path_factory.mktemp("gregord-mem"), {"num.partitions": "1", "log.cleaner.backoff.ms": "200"},
+                  BROKER_ENV)
     _LIVE.append(b)
     try:
         b.start()
@@ -724,6 +730,95 @@ def test_list_offsets_lookups(mb, canary):
     assert errs[:5] == [0] * 5 and errs[5:] == [REQUEST_TIMED_OUT] * 3, res
     assert [off for _, _, off in res[:5]] == [0] * 5
     canary.check()
+
+
+# ------------------------------------------------------------------ log cleaner
+
+COMPACT = "adv-mem-compact"
+SMALL_RECS = 4 * 1000 * 1000       # records per zstd batch (59 MB of records, 7.9 MB of zstd)
+SMALL_KEYS = 1000
+
+
+def zstd_compress(data, level=3):
+    """One zstd frame (libzstd, which gregord links, through ctypes)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("zstd") or "libzstd.so.1")
+    lib.ZSTD_compressBound.restype = ctypes.c_size_t
+    lib.ZSTD_compressBound.argtypes = [ctypes.c_size_t]
+    lib.ZSTD_compress.restype = ctypes.c_size_t
+    lib.ZSTD_compress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int]
+    lib.ZSTD_isError.argtypes = [ctypes.c_size_t]
+    cap = lib.ZSTD_compressBound(len(data))
+    out = ctypes.create_string_buffer(cap)
+    n = lib.ZSTD_compress(out, cap, data, len(data), level)
+    assert not lib.ZSTD_isError(n)
+    return out.raw[:n]
+
+
+def small_record_bomb():
+    """A zstd batch of SMALL_RECS records of 15 bytes: key "k%03d" % (i mod
+    SMALL_KEYS), value "v", offset deltas in order, so that Produce
+    validation (which streams the records) accepts it."""
+    keys = [kp.varint(4) + b"k%03d" % k for k in range(SMALL_KEYS)]
+    tail = kp.varint(1) + b"v" + kp.varint(0)
+    area = bytearray()
+    for i in range(SMALL_RECS):
+        body = b"\x00\x00" + kp.varint(i) + keys[i % SMALL_KEYS] + tail
+        area += kp.varint(len(body))
+        area += body
+    return raw_batch(zstd_compress(bytes(area)), ZSTD, SMALL_RECS)
+
+
+def cleaned_up_to(b, topic):
+    """The highest offset a cleaner pass of topic-0 has mapped up to (-1:
+    none yet); fails on a failed pass."""
+    text = b.log_text()
+    assert not re.search(r"Cleaning of \S*/%s-0 failed" % re.escape(topic), text), b.log_tail(20)
+    ends = re.findall(r"Cleaned \S*/%s-0: offsets -?\d+\.\.(\d+) mapped" % re.escape(topic), text)
+    return max((int(e) for e in ends), default=-1)
+
+
+def test_compacted_topic_small_record_bombs(mb, canary):
+    """Item: the log cleaner sized an array of records (80 bytes each) from a
+    compressed batch's record count and inflated the batch whole.  Two zstd
+    batches of 4 million records each (7.9 MB sent apiece, accepted: the
+    records are valid and Produce validation streams them) on a compacted
+    topic made its pass take about 390 MiB.  It now streams the records:
+    the pass costs the decompression window and the codec's state.  The
+    result is the compacted log: the latest record of each key."""
+    bomb1 = small_record_bomb()
+    print("\nsmall-record bomb: %d records, %d bytes of zstd" % (SMALL_RECS, len(bomb1)))
+    # one bomb per segment; the small batch after them rolls the second
+    ck.create_topic(mb, COMPACT, 1, config={
+        "cleanup.policy": "compact", "max.message.bytes": str(16 * MIB),
+        "internal.segment.bytes": str(len(bomb1) + 16), "min.cleanable.dirty.ratio": "0.01",
+        "min.compaction.lag.ms": "0"})
+    before = rss_mb(mb)
+    with RssPeak(mb) as peak:
+        for _ in range(2):
+            assert produce(mb, 7, COMPACT, [(0, bomb1)], timeout=120) == [(0, 0)]
+            alive(mb)
+        # one more batch rolls the segment: the bombs become cleanable
+        body = b"\x00" + kp.varint(0) + kp.varint(0) + kp.varint(1) + b"k" + kp.varint(1) + b"w" + kp.varint(0)
+        assert produce(mb, 7, COMPACT, [(0, raw_batch(kp.varint(len(body)) + body, 0, 1))]) == [(0, 0)]
+        deadline = time.monotonic() + 180
+        while cleaned_up_to(mb, COMPACT) < 2 * SMALL_RECS:
+            alive(mb)
+            assert time.monotonic() < deadline, "no cleaner pass within 180 s:\n%s" % mb.log_tail(20)
+            time.sleep(0.2)
+    alive(mb)
+    print("cleaner pass over 2 x %d records: peak VmRSS %.0f MiB, %.0f MiB before"
+          % (SMALL_RECS, peak.peak, before))
+    assert peak.peak - before < 64, "the cleaner's pass took %.0f MiB" % (peak.peak - before)
+    # what is left: the latest record of each key (all in the second
+    # batch), then the small batch
+    msgs = ck.consume(mb, COMPACT, SMALL_KEYS + 1, timeout=60)
+    offs = [m.offset() for m in msgs]
+    assert offs == list(range(2 * SMALL_RECS - SMALL_KEYS, 2 * SMALL_RECS + 1)), (offs[:3], offs[-3:])
+    assert sorted(m.key() for m in msgs[:-1]) == sorted(b"k%03d" % k for k in range(SMALL_KEYS))
+    assert all(m.value() == b"v" for m in msgs[:-1])
+    report(mb, "small-record bombs on a compacted topic", before, peak.peak)
+    canary.check()
+    assert_rss_back(mb, before, "small-record bombs on a compacted topic")
 
 
 def test_peak_rss(mb, canary):

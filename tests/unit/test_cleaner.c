@@ -3,8 +3,9 @@
  * for delete.retention.ms, min.compaction.lag.ms, the active segment,
  * bounded offset map (prefix cleaning), headers and compressed batches,
  * control batches, reads and indexes over offset gaps, reopen, crashes at
- * every step of the swap, and a pass on a real event loop with appends
- * going on. */
+ * every step of the swap, a pass on a real event loop with appends
+ * going on, and the memory of a pass over batches that decompress to
+ * millions of small records or to records larger than the rebuild bound. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "batch.h"
 #include "cleaner.h"
@@ -142,17 +144,16 @@ static int nrecs;
 
 static void parse_into(const uint8_t *p, size_t len, int64_t from)
 {
-    static gr_buf_t dec;
     size_t pos = 0;
     while (pos < len) {
         gr_batch_info_t bi;
         assert_int_equal(gr_batch_check(p + pos, len - pos, &bi), 0);
-        const uint8_t *r, *end;
-        assert_int_equal(gr_batch_records(p + pos, &bi, &dec, &r, &end), 0);
+        gr_rec_iter_t it;
+        gr_rec_iter_open(&it, p + pos, &bi);
         int64_t prev = -1;
         for (int32_t i = 0; i < bi.record_count; i++) {
             gr_record_t rc;
-            assert_int_equal(gr_record_next(&r, end, &rc), 0);
+            assert_int_equal(gr_rec_iter_next(&it, &rc), 1);
             int64_t off = bi.base_offset + rc.offset_delta;
             assert_true(off > prev);
             assert_true(rc.offset_delta <= bi.last_offset_delta);
@@ -175,6 +176,9 @@ static void parse_into(const uint8_t *p, size_t len, int64_t from)
             x->ts = bi.first_timestamp + rc.timestamp_delta;
             x->nheaders = rc.header_count;
         }
+        gr_record_t end;
+        assert_int_equal(gr_rec_iter_next(&it, &end), 0);
+        gr_rec_iter_close(&it);
         pos += (size_t)bi.size;
     }
     assert_int_equal(pos, len);
@@ -325,19 +329,19 @@ static void check_every_offset(gr_log_t *log)
         assert_int_equal(bi.size, s.len);       /* one batch: max_bytes 1 */
         assert_true(bi.base_offset + bi.last_offset_delta >= off);
         /* the record the reader wants is in this batch */
-        static gr_buf_t dec;
-        const uint8_t *r, *e;
-        assert_int_equal(gr_batch_records(b, &bi, &dec, &r, &e), 0);
+        gr_rec_iter_t it;
+        gr_rec_iter_open(&it, b, &bi);
         bool found = false;
         for (int32_t i = 0; i < bi.record_count; i++) {
             gr_record_t rc;
-            assert_int_equal(gr_record_next(&r, e, &rc), 0);
+            assert_int_equal(gr_rec_iter_next(&it, &rc), 1);
             if (bi.base_offset + rc.offset_delta >= off) {
                 assert_int_equal(bi.base_offset + rc.offset_delta, recs[j].off);
                 found = true;
                 break;
             }
         }
+        gr_rec_iter_close(&it);
         assert_true(found);
     }
     free(b);
@@ -652,13 +656,12 @@ static void test_headers_compressed_control(void **state)
     assert_int_equal(bi.max_timestamp, 1003);
     assert_int_equal(bi.first_timestamp, 1001);
     assert_int_equal((rb[12] << 24) | (rb[13] << 16) | (rb[14] << 8) | rb[15], 5);  /* leader epoch */
-    const uint8_t *rp, *re;
-    gr_buf_t dec = {0};
-    assert_int_equal(gr_batch_records(rb, &bi, &dec, &rp, &re), 0);
+    gr_rec_iter_t it;
+    gr_rec_iter_open(&it, rb, &bi);
     const char *want[] = {"b", "a", "c"};
     for (int i = 0; i < 3; i++) {
         gr_record_t rc;
-        assert_int_equal(gr_record_next(&rp, re, &rc), 0);
+        assert_int_equal(gr_rec_iter_next(&it, &rc), 1);
         assert_int_equal(rc.offset_delta, i + 1);
         assert_memory_equal(rc.key, want[i], 1);
         assert_int_equal(rc.header_count, 1);
@@ -666,7 +669,9 @@ static void test_headers_compressed_control(void **state)
         assert_memory_equal(rc.headers, hdrs, sizeof(hdrs));
         assert_int_equal(bi.first_timestamp + rc.timestamp_delta, 1001 + i);
     }
-    gr_buf_free(&dec);
+    gr_record_t rc;
+    assert_int_equal(gr_rec_iter_next(&it, &rc), 0);
+    gr_rec_iter_close(&it);
     size_t pos = (size_t)bi.size;
     assert_true(pos < (size_t)s.len);
     assert_int_equal(gr_batch_check(rb + pos, (size_t)s.len - pos, &bi), 0);
@@ -892,6 +897,358 @@ static void test_many_segments_bounded_fds(void **state)
     gr_fcache_set_max(GR_FCACHE_DEFAULT_MAX);
 }
 
+/* ---- memory of a pass over hostile batches ---- */
+
+/* Resident set of this process, KiB ("VmRSS" or "VmHWM"). */
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    assert_non_null(f);
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, n) && line[n] == ':')
+            v = atol(line + n + 1);
+    fclose(f);
+    assert_true(v >= 0);
+    return v;
+}
+
+/* Start measuring the peak resident set from now (Linux >= 4.0). */
+static void hwm_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    assert_non_null(f);
+    assert_true(fputs("5", f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Run one pass and return how far (MiB) the resident set rose above what
+ * it was before the pass. */
+static double clean_measured(gr_log_t *log, int64_t now, size_t map_bytes, result_t *r, int *rc)
+{
+    long before = status_kb("VmRSS");
+    hwm_reset();
+    *rc = clean(log, now, map_bytes, r);
+    return (double)(status_kb("VmHWM") - before) / 1024.0;
+}
+
+/* What a key/value generator says about record i. */
+typedef void bomb_rec_fn(int32_t i, char *key, int32_t *klen, const uint8_t **val, int32_t *vlen);
+
+/* A zstd batch of n records from gen(), compressed as they are made (the
+ * uncompressed records are never held).  Every record has timestamp ts.
+ * Returns the malloc'ed batch. */
+static uint8_t *zstd_bomb(int32_t n, int64_t ts, bomb_rec_fn *gen, size_t *len)
+{
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_non_null(cc);
+    size_t cap = (size_t)GR_BATCH_HEADER_SIZE + ZSTD_CStreamOutSize(), used = GR_BATCH_HEADER_SIZE;
+    uint8_t *out = calloc(1, cap);
+    static uint8_t chunk[1 << 17];
+    size_t clen = 0;
+    for (int32_t i = 0; i <= n; i++) {
+        if (i < n) {
+            char key[64];
+            const uint8_t *val;
+            int32_t klen, vlen;
+            gen(i, key, &klen, &val, &vlen);
+            uint8_t body[64];
+            size_t b = 0;
+            body[b++] = 0;                                          /* attributes */
+            b += gr_varlong_encode(body + b, 0);                     /* timestampDelta */
+            b += gr_varlong_encode(body + b, i);                     /* offsetDelta */
+            b += gr_varlong_encode(body + b, klen);
+            size_t tail_len = (size_t)(klen > 0 ? klen : 0);
+            uint8_t vl[10];
+            size_t vll = gr_varlong_encode(vl, vlen);
+            size_t rec = b + tail_len + vll + (size_t)(vlen > 0 ? vlen : 0) + 1;
+            uint8_t ll[10];
+            size_t lll = gr_varlong_encode(ll, (int64_t)rec);
+            if (clen + lll + rec > sizeof(chunk)) {
+                ZSTD_inBuffer in = {chunk, clen, 0};
+                while (in.pos < in.size) {
+                    if (cap - used < ZSTD_CStreamOutSize())
+                        out = realloc(out, cap *= 2);
+                    ZSTD_outBuffer ob = {out + used, cap - used, 0};
+                    assert_false(ZSTD_isError(ZSTD_compressStream2(cc, &ob, &in, ZSTD_e_continue)));
+                    used += ob.pos;
+                }
+                clen = 0;
+            }
+            assert_true(lll + rec <= sizeof(chunk));
+            memcpy(chunk + clen, ll, lll);
+            clen += lll;
+            memcpy(chunk + clen, body, b);
+            clen += b;
+            memcpy(chunk + clen, key, tail_len);
+            clen += tail_len;
+            memcpy(chunk + clen, vl, vll);
+            clen += vll;
+            if (vlen > 0) {
+                memcpy(chunk + clen, val, (size_t)vlen);
+                clen += (size_t)vlen;
+            }
+            chunk[clen++] = 0;                                      /* headerCount */
+            continue;
+        }
+        ZSTD_inBuffer in = {chunk, clen, 0};
+        size_t left;
+        do {
+            if (cap - used < ZSTD_CStreamOutSize())
+                out = realloc(out, cap *= 2);
+            ZSTD_outBuffer ob = {out + used, cap - used, 0};
+            left = ZSTD_compressStream2(cc, &ob, &in, ZSTD_e_end);
+            assert_false(ZSTD_isError(left));
+            used += ob.pos;
+        } while (left > 0);
+    }
+    ZSTD_freeCCtx(cc);
+    gr_put64(out + GR_BOFF_BASE_OFFSET, 0);
+    gr_put32(out + GR_BOFF_LENGTH, (uint32_t)(used - GR_BATCH_LOG_OVERHEAD));
+    gr_put32(out + GR_BOFF_LEADER_EPOCH, 0);
+    out[GR_BOFF_MAGIC] = 2;
+    gr_put16(out + GR_BOFF_ATTRIBUTES, GR_COMPRESSION_ZSTD);
+    gr_put32(out + GR_BOFF_LAST_DELTA, (uint32_t)(n - 1));
+    gr_put64(out + GR_BOFF_BASE_TS, (uint64_t)ts);
+    gr_put64(out + GR_BOFF_MAX_TS, (uint64_t)ts);
+    gr_put64(out + GR_BOFF_PRODUCER_ID, (uint64_t)-1);
+    gr_put16(out + GR_BOFF_PRODUCER_EPOCH, (uint16_t)-1);
+    gr_put32(out + GR_BOFF_BASE_SEQ, (uint32_t)-1);
+    gr_put32(out + GR_BOFF_RECORD_COUNT, (uint32_t)n);
+    gr_put32(out + GR_BOFF_CRC, gr_crc32c(0, out + GR_BOFF_ATTRIBUTES, used - GR_BOFF_ATTRIBUTES));
+    *len = used;
+    return out;
+}
+
+/* Every record of the log, in order, handed to fn (with its batch). */
+typedef void rec_visit_fn(const gr_batch_info_t *bi, int64_t off, const gr_record_t *r, void *arg);
+
+static void visit_log(gr_log_t *log, rec_visit_fn *fn, void *arg)
+{
+    int64_t off = gr_log_start_offset(log), end = gr_log_end_offset(log);
+    size_t cap = 1 << 20;
+    uint8_t *b = malloc(cap);
+    while (off < end) {
+        gr_log_slice_t s;
+        assert_int_equal(gr_log_read(log, off, 1, INT64_MAX, true, &s), 0);
+        if (s.len == 0)
+            break;
+        if ((size_t)s.len > cap)
+            b = realloc(b, cap = (size_t)s.len);
+        assert_int_equal(pread(gr_file_fd(s.file), b, (size_t)s.len, s.pos), s.len);
+        gr_batch_info_t bi;
+        assert_int_equal(gr_batch_check(b, (size_t)s.len, &bi), 0);
+        assert_int_equal(bi.size, s.len);
+        gr_rec_iter_t it;
+        gr_record_t rc;
+        int32_t n = 0;
+        int rrc;
+        gr_rec_iter_open(&it, b, &bi);
+        while ((rrc = gr_rec_iter_next(&it, &rc)) > 0) {
+            fn(&bi, bi.base_offset + rc.offset_delta, &rc, arg);
+            n++;
+        }
+        gr_rec_iter_close(&it);
+        assert_int_equal(rrc, 0);
+        assert_int_equal(n, bi.record_count);
+        off = bi.base_offset + bi.last_offset_delta + 1;
+    }
+    free(b);
+}
+
+static gr_log_config_t cfg_bombs(void)
+{
+    gr_log_config_t c = cfg_compact();
+    c.segment_bytes = 1 << 20;
+    c.max_message_bytes = 64 << 20;
+    c.min_cleanable_ratio = 0.01;
+    return c;
+}
+
+static void append_raw(gr_log_t *log, uint8_t *p, size_t len)
+{
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append(log, p, len, 0, true, gr_now_ms(), &info), 0);
+}
+
+/* ...millions of small records under a thousand keys */
+#define BOMB_RECS (2 * 1000 * 1000)
+#define BOMB_KEYS 1000
+
+static void few_keys(int32_t i, char *key, int32_t *klen, const uint8_t **val, int32_t *vlen)
+{
+    *klen = snprintf(key, 16, "k%03d", i % BOMB_KEYS);
+    *val = (const uint8_t *)"v";
+    *vlen = 1;
+}
+
+typedef struct seen {
+    int64_t n;
+    int64_t first, last;
+    int64_t batches;
+    int32_t max_batch;
+    int64_t prev;
+} seen_t;
+
+static void count_rec(const gr_batch_info_t *bi, int64_t off, const gr_record_t *r, void *arg)
+{
+    seen_t *s = arg;
+    (void)r;
+    assert_true(off > s->prev);
+    if (s->n == 0)
+        s->first = off;
+    s->last = s->prev = off;
+    s->n++;
+    if (bi->size > s->max_batch)
+        s->max_batch = bi->size;
+}
+
+/* A batch of two million small records (Produce accepts it: validation
+ * streams) costs the cleaner no memory per record: measured around the
+ * pass, the resident set grows by the decompression window and the codec
+ * state, not by the record count. */
+static void test_bomb_few_keys_memory(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_bombs();
+    gr_log_t *log = open_log(&c, true, NULL);
+    size_t len;
+    uint8_t *p = zstd_bomb(BOMB_RECS, T0, few_keys, &len);
+    append_raw(log, p, len);
+    free(p);
+    gr_log_housekeep(log, gr_now_ms() + c.segment_ms + 1);      /* roll */
+    result_t r;
+    int rc;
+    double grew = clean_measured(log, gr_now_ms(), 128u << 20, &r, &rc);
+    print_message("pass over %d records (%zu bytes of zstd): resident set +%.1f MiB\n", BOMB_RECS, len, grew);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.st.records_removed, BOMB_RECS - BOMB_KEYS);
+    assert_int_equal(r.st.keys, BOMB_KEYS);
+    assert_true(grew < 48.0);
+    seen_t s = {.prev = -1};
+    visit_log(log, count_rec, &s);
+    assert_int_equal(s.n, BOMB_KEYS);
+    assert_int_equal(s.first, BOMB_RECS - BOMB_KEYS);
+    assert_int_equal(s.last, BOMB_RECS - 1);
+    gr_log_close(log);
+}
+
+/* ...a hundred thousand distinct keys against a 256 KiB map */
+#define MANY_KEYS 100000
+
+static void distinct_keys(int32_t i, char *key, int32_t *klen, const uint8_t **val, int32_t *vlen)
+{
+    *klen = snprintf(key, 16, "key-%07d", i);
+    *val = (const uint8_t *)"x";
+    *vlen = 1;
+}
+
+/* The offset map stays within its bound even when one batch holds more
+ * keys than it can: the batch is mapped a part per pass, passes progress
+ * inside it, and the result is the same as with a map large enough. */
+static void test_bomb_map_bounded(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_bombs();
+    gr_log_t *log = open_log(&c, true, NULL);
+    size_t len;
+    uint8_t *p = zstd_bomb(MANY_KEYS, T0, distinct_keys, &len);
+    append_raw(log, p, len);
+    free(p);
+    /* keys 0..9 written again */
+    gr_batch_builder_t b;
+    gr_batch_builder_init(&b, 0, T0);
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof(key), "key-%07d", i);
+        gr_batch_builder_add(&b, i, T0, key, kl, "y", 1);
+    }
+    p = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
+    append_raw(log, p, len);
+    gr_batch_builder_free(&b);
+    gr_log_housekeep(log, gr_now_ms() + c.segment_ms + 1);      /* roll */
+    const size_t map_bytes = 256 << 10;
+    result_t r;
+    int passes = 0, rc;
+    int64_t prev = 0;
+    while ((rc = clean(log, gr_now_ms(), map_bytes, &r)) == 0) {
+        passes++;
+        assert_true(r.st.keys * 48 <= (int64_t)map_bytes);     /* two slots of 24 bytes per key at most */
+        assert_true(r.st.map_end > prev);
+        prev = r.st.map_end;
+        assert_true(passes < 200);
+    }
+    assert_int_equal(rc, GR_AGAIN);
+    assert_true(passes > 1);
+    assert_int_equal(prev, MANY_KEYS + 10);
+    seen_t s = {.prev = -1};
+    visit_log(log, count_rec, &s);
+    assert_int_equal(s.n, MANY_KEYS);
+    assert_int_equal(s.first, 10);
+    assert_int_equal(s.last, MANY_KEYS + 9);
+    gr_log_close(log);
+}
+
+/* ...records of 64 KiB, more of them than one rebuilt batch may hold */
+#define BIG_RECS 300
+#define BIG_VAL (64 << 10)
+
+static void big_values(int32_t i, char *key, int32_t *klen, const uint8_t **val, int32_t *vlen)
+{
+    static uint8_t v[BIG_VAL];
+    *klen = snprintf(key, 16, "big-%03d", i == 0 ? 1 : i);        /* record 0 is superseded by 1 */
+    memset(v, 'a' + i % 26, sizeof(v));
+    *val = v;
+    *vlen = BIG_VAL;
+}
+
+typedef struct bigseen {
+    seen_t s;
+    int bad;
+} bigseen_t;
+
+static void check_big(const gr_batch_info_t *bi, int64_t off, const gr_record_t *r, void *arg)
+{
+    bigseen_t *b = arg;
+    count_rec(bi, off, r, &b->s);
+    char key[16];
+    snprintf(key, sizeof(key), "big-%03d", (int)off);
+    if (r->key_len != (int32_t)strlen(key) || memcmp(r->key, key, (size_t)r->key_len) || r->value_len != BIG_VAL ||
+        r->value[0] != 'a' + off % 26 || r->value[BIG_VAL - 1] != 'a' + off % 26)
+        b->bad++;
+}
+
+/* A batch that loses a record is rebuilt uncompressed in batches of at
+ * most 16 MiB, never as one batch of whatever the records decompress to. */
+static void test_bomb_rebuild_bounded(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_bombs();
+    gr_log_t *log = open_log(&c, true, NULL);
+    size_t len;
+    uint8_t *p = zstd_bomb(BIG_RECS, T0, big_values, &len);
+    append_raw(log, p, len);
+    free(p);
+    gr_log_housekeep(log, gr_now_ms() + c.segment_ms + 1);      /* roll */
+    result_t r;
+    int rc;
+    double grew = clean_measured(log, gr_now_ms(), 128u << 20, &r, &rc);
+    print_message("pass over %d records of %d KiB: resident set +%.1f MiB\n", BIG_RECS, BIG_VAL >> 10, grew);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.st.records_removed, 1);
+    bigseen_t b = {.s = {.prev = -1}};
+    visit_log(log, check_big, &b);
+    assert_int_equal(b.bad, 0);
+    assert_int_equal(b.s.n, BIG_RECS - 1);
+    assert_int_equal(b.s.first, 1);
+    assert_int_equal(b.s.last, BIG_RECS - 1);
+    assert_true(b.s.max_batch <= (16 << 20));
+    assert_true(grew < 48.0);
+    gr_log_close(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -906,6 +1263,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_async_with_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compact_and_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_segments_bounded_fds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bomb_few_keys_memory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bomb_map_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bomb_rebuild_bounded, setup, teardown),
     };
     gr_log_level = getenv("GR_TEST_VERBOSE") ? GR_LOG_DEBUG : GR_LOG_WARN;
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -518,9 +518,10 @@ static size_t mixed_records(uint8_t *r, int *count)
     return n;
 }
 
-/* Streaming validation agrees with inflating the batch whole and reading
- * every record, for records smaller and larger than the window, in every
- * codec; and it finds the record without a key. */
+/* Streaming validation and the record iterator agree with the records
+ * read in place from the uncompressed batch, for records smaller and
+ * larger than the window, in every codec; and validation finds the record
+ * without a key. */
 static void test_stream_matches_whole(void **state)
 {
     (void)state;
@@ -541,13 +542,42 @@ static void test_stream_matches_whole(void **state)
         assert_int_equal(gr_batch_scan(b, &bi, &scan), 0);
         assert_true(scan.null_key);
         assert_int_equal(gr_batch_check_records(b, &bi), 0);
-        /* the same records, inflated whole */
-        gr_buf_t dec = {0};
-        const uint8_t *r, *end;
-        assert_int_equal(gr_batch_records(b, &bi, &dec, &r, &end), 0);
-        assert_int_equal((size_t)(end - r), rl);
-        assert_memory_equal(r, recs, rl);
-        gr_buf_free(&dec);
+        /* the same records through the iterator as read in place from
+         * the uncompressed batch (two iterators at once) */
+        size_t pn;
+        uint8_t *plain = batch_around(recs, rl, GR_COMPRESSION_NONE, count, &pn);
+        gr_batch_info_t pbi;
+        assert_int_equal(gr_batch_check(plain, pn, &pbi), 0);
+        gr_rec_iter_t it, pit;
+        gr_record_t x, y;
+        int got = 0, rc;
+        gr_rec_iter_open(&it, b, &bi);
+        gr_rec_iter_open(&pit, plain, &pbi);
+        while ((rc = gr_rec_iter_next(&it, &x)) > 0) {
+            assert_int_equal(gr_rec_iter_next(&pit, &y), 1);
+            assert_int_equal(x.offset_delta, y.offset_delta);
+            assert_int_equal(x.offset_delta, got);
+            assert_int_equal(x.timestamp_delta, y.timestamp_delta);
+            assert_int_equal(x.key_len, y.key_len);
+            assert_int_equal(x.value_len, y.value_len);
+            assert_int_equal(x.header_count, y.header_count);
+            assert_int_equal(x.headers_len, y.headers_len);
+            if (x.key_len > 0)
+                assert_memory_equal(x.key, y.key, (size_t)x.key_len);
+            if (x.value_len > 0)
+                assert_memory_equal(x.value, y.value, (size_t)x.value_len);
+            if (x.headers_len > 0)
+                assert_memory_equal(x.headers, y.headers, x.headers_len);
+            assert_true((x.key == NULL) == (x.key_len < 0) && (x.value == NULL) == (x.value_len < 0));
+            got++;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(gr_rec_iter_next(&it, &x), 0);
+        assert_int_equal(gr_rec_iter_next(&pit, &y), 0);
+        assert_int_equal(got, count);
+        gr_rec_iter_close(&it);
+        gr_rec_iter_close(&pit);
+        free(plain);
         /* the timestamp search reads through the large records too */
         int64_t off, ts;
         h_put64(b + GR_BOFF_MAX_TS, (uint64_t)(3 * (count - 1)));

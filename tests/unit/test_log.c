@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "batch.h"
+#include "checkpoint.h"
 #include "fio.h"
 #include "kerr.h"
 #include "log.h"
