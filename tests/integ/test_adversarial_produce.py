@@ -1,8 +1,9 @@
 """Adversarial producers and admins: what a hostile client may write into a
 log, and what it may do to the internal topics.
 
-* Record batch headers are the producer's: control batches, producer ids,
-  transactional batches and LogAppendTime are refused with Kafka's errors;
+* Record batch headers are the producer's: control batches, transactional
+  batches and LogAppendTime are refused with Kafka's errors, idempotent
+  batches get the producer state's checks (test_idempotence.py);
   maxTimestamp, the delete-horizon bit, offsets and leader epoch are never
   taken from the client.  Records produced without a timestamp (librdkafka
   writes a header maxTimestamp of 0 for them) survive retention.
@@ -46,7 +47,6 @@ INVALID_REQUEST = 42
 POLICY_VIOLATION = 44
 INVALID_PRODUCER_ID_MAPPING = 49
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
-UNKNOWN_PRODUCER_ID = 59
 INVALID_RECORD = 87
 UNKNOWN_TOPIC_OR_PARTITION = 3
 
@@ -193,14 +193,13 @@ def test_control_idempotent_transactional_batches_refused(broker):
     other = ck.create_topic(broker, "adv-p-other")
     v = [b"x1", b"x2"]
     # (batch, transactional id, expected error): Kafka's LogValidator for a
-    # client, and what it answers for a producer id it never issued
+    # client, and what it answers for a transactional batch without a
+    # transaction coordinator (idempotent batches: test_idempotence.py)
     cases = [
         (batch(v, attributes=ATTR_CONTROL), None, INVALID_RECORD),
         (batch(v, attributes=ATTR_CONTROL | ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0,
                base_sequence=0), "tx", INVALID_RECORD),
         (batch(v, producer_id=7, producer_epoch=0, base_sequence=-1), None, INVALID_RECORD),
-        (batch(v, producer_id=7, producer_epoch=0, base_sequence=0), None, UNKNOWN_PRODUCER_ID),
-        (batch(v, producer_id=0, producer_epoch=3, base_sequence=42), None, UNKNOWN_PRODUCER_ID),
         (batch(v, attributes=ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0, base_sequence=0), "tx",
          INVALID_PRODUCER_ID_MAPPING),
         (batch(v, attributes=ATTR_TRANSACTIONAL), "tx", INVALID_PRODUCER_ID_MAPPING),
