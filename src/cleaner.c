@@ -30,8 +30,11 @@
  *      baseOffset, producer fields and leader epoch: offsets never move,
  *      the log just has gaps (reads and indexes look up "first batch
  *      whose last offset >= target").  A batch that keeps nothing is
- *      dropped (producer state is not kept through compaction: no
- *      empty batches are written).  A segment that keeps nothing is
+ *      dropped, except the last batch of a producer the log holds state
+ *      for (Kafka's RETAIN_EMPTY): it stays as a bare header (no records,
+ *      same offsets, producer id, epoch and sequences, both timestamps
+ *      its maxTimestamp), so that producer state rebuilt from the log
+ *      still knows the producer.  A segment that keeps nothing is
  *      removed, except the log's first one which stays, empty, so the
  *      log start offset does not move.
  *   4. Tombstones (KIP-534): the first pass that keeps a tombstone
@@ -297,6 +300,7 @@ void gr_clean_job_free(gr_clean_job_t *j, bool discard)
     }
     free(j->segs);
     free(j->dir);
+    free(j->keep_last);
     free(j);
 }
 
@@ -455,6 +459,35 @@ static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_bat
     return rc;
 }
 
+/* Is `last` the last offset of a producer's last batch? */
+static bool keep_last(const gr_clean_job_t *j, int64_t last)
+{
+    size_t lo = 0, hi = j->nkeep;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->keep_last[mid] < last)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->nkeep && j->keep_last[lo] == last;
+}
+
+/* A batch reduced to its header (DefaultRecordBatch.writeEmptyHeader). */
+static int emit_empty(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi)
+{
+    uint8_t h[GR_BATCH_HEADER_SIZE];
+    memcpy(h, p, sizeof(h));
+    gr_put32(h + GR_BOFF_LENGTH, GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD);
+    gr_put16(h + GR_BOFF_ATTRIBUTES,
+             (uint16_t)(bi->attributes & ~(GR_ATTR_COMPRESSION_MASK | GR_ATTR_DELETE_HORIZON)));
+    gr_put64(h + GR_BOFF_BASE_TS, (uint64_t)bi->max_timestamp);
+    gr_put64(h + GR_BOFF_MAX_TS, (uint64_t)bi->max_timestamp);
+    gr_put32(h + GR_BOFF_RECORD_COUNT, 0);
+    gr_put32(h + GR_BOFF_CRC, gr_crc32c(0, h + GR_BOFF_ATTRIBUTES, sizeof(h) - GR_BOFF_ATTRIBUTES));
+    return emit(ps, out, h, sizeof(h));
+}
+
 /* Phase 2 for one source segment. */
 static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
 {
@@ -496,11 +529,17 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
             kept += keep;
         }
         j->stats.records_removed += bi.record_count - kept;
-        if (kept == bi.record_count && (tombs == 0 || horizon >= 0)) {
+        bool last_of_producer = bi.producer_id >= 0 && keep_last(j, bi.base_offset + bi.last_offset_delta);
+        if (bi.record_count == 0 && !last_of_producer) {
+            changed = true;                     /* kept for a producer that is gone */
+            rc = 0;
+        } else if (kept == bi.record_count && (tombs == 0 || horizon >= 0)) {
             rc = emit(ps, out, p, (size_t)bi.size);
         } else if (kept == 0) {
             changed = true;
             rc = 0;
+            if (last_of_producer)
+                rc = emit_empty(ps, out, p, &bi);
         } else {
             changed = true;
             if (tombs > 0 && horizon < 0)

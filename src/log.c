@@ -1290,6 +1290,15 @@ static void clean_done(void *arg)
     gr_clean_job_free(j, rc != GR_CLEAN_CRASHED);
 }
 
+static int cmp_i64(const void *a, const void *b);
+
+static void collect_last(void *arg, const gr_pentry_t *e)
+{
+    gr_clean_job_t *j = arg;
+    if (e->nb > 0)
+        j->keep_last[j->nkeep++] = e->b[(e->first + e->nb - 1) % GR_PSTATE_BATCHES].last_offset;
+}
+
 int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_cb *cb, void *arg)
 {
     if (!log->cfg.compact)
@@ -1312,6 +1321,13 @@ int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_c
         /* sealed: their index entries are all written, the files immutable */
         j->segs[i] = (gr_clean_seg_t){.base = s->base, .next = s->next, .size = s->size,
                                       .file = gr_file_ref(s->log)};
+    }
+    /* Kafka's lastRecordsOfActiveProducers: their last batches stay */
+    j->nkeep = 0;
+    if (log->ps) {
+        j->keep_last = gr_malloc((gr_pstate_count(log->ps) + 1) * sizeof(*j->keep_last));
+        gr_pstate_foreach(log->ps, collect_last, j);
+        qsort(j->keep_last, j->nkeep, sizeof(*j->keep_last), cmp_i64);
     }
     j->first_dirty = first_dirty;
     j->now_ms = now_ms;
