@@ -1456,6 +1456,7 @@ static int replay_batch(void *arg, const uint8_t *h, int64_t pos)
     gr_pupdate_data(&u, epoch, seq, b.last_seq, base, b.timestamp, (attr & GR_ATTR_TRANSACTIONAL) != 0, &msg);
     gr_pstate_add_batch(r->log->ps, pid, epoch, &b);
     gr_pstate_update(r->log->ps, &u);
+    gr_pstate_enforce_limit();           /* O(1) below the bound */
     r->batches++;
     return 0;
 }

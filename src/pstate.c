@@ -488,6 +488,7 @@ int64_t gr_pstate_decode(gr_pstate_t *ps, const uint8_t *p, size_t len, int64_t 
             e->nb = 1;
         }
         loaded++;
+        gr_pstate_enforce_limit();          /* a huge snapshot never holds more */
     }
     return loaded;
 }
