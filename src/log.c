@@ -508,6 +508,11 @@ bool gr_log_unflushed(const gr_log_t *log)
     return log->end > log->rp;
 }
 
+bool gr_log_snapshot_due(const gr_log_t *log)
+{
+    return !log->offline && (log->end > log->snap_end || log->nsnap_new > 0);
+}
+
 int gr_log_sync_prepare(gr_log_t *log, int64_t *upto)
 {
     if (log->offline || log->flushing)
@@ -1467,8 +1472,8 @@ static int replay_batch(void *arg, const uint8_t *h, int64_t pos)
  * log end).  Without any snapshot after a clean shutdown (a log written
  * before producer state existed, or that never had a producer) nothing is
  * read: empty snapshots are written at the last two segments' bases and
- * the log end.  Otherwise snapshots above the log end or at or below the
- * log start are deleted, the latest one that loads (CRC, version) is
+ * the log end.  Otherwise snapshots above the log end or below the log
+ * start are deleted, the latest one that loads (CRC, version) is
  * loaded (dropping producers expired at now) and the batch headers from
  * its offset to the log end are replayed, snapshots taken at the last two
  * segments' bases on the way and at the log end.  Snapshots are written
@@ -1507,9 +1512,11 @@ static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms
             snap_take(log, to_snap[i]);
         return;
     }
-    /* truncateAndReload */
+    /* truncateAndReload, except that a snapshot at the log start stays
+     * (Kafka drops it too): after retention deleted every batch it is the
+     * only record of producers that keep their state until they expire */
     for (int i = log->nsnap - 1; i >= 0; i--)
-        if (log->snaps[i] > end || log->snaps[i] <= log->start)
+        if (log->snaps[i] > end || log->snaps[i] < log->start)
             snap_drop(log, log->snaps[i], false);
     int64_t map_end = log->start, loaded = -1;
     while (log->nsnap > 0) {

@@ -228,6 +228,9 @@ bool gr_log_flush_due(const gr_log_t *log);
 /* ---- shutdown: one sync for a whole log dir (topic.c, syncfs) ----
  * Holds data above its recovery point (appended since the last flush)? */
 bool gr_log_unflushed(const gr_log_t *log);
+/* Will the close write a producer snapshot (appends since the last one)
+ * or sync one written since the last flush? */
+bool gr_log_snapshot_due(const gr_log_t *log);
 /* Seal the active segment and write every pending index entry, so that a
  * sync of the filesystem (gr_fio_syncfs) covers everything the log holds;
  * *upto = the end offset covered.  GR_EIO when the log is offline,

@@ -942,7 +942,9 @@ void gr_topics_close(bool *clean)
     gr_ev_drain(gr_broker.ev);
     for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
         for (int32_t i = 0; i < t->npart; i++, np++)
-            if (gr_log_unflushed(t->parts[i]->log))
+            /* unflushed data, or a producer snapshot to write at the log
+             * end (a new file to make durable) */
+            if (gr_log_unflushed(t->parts[i]->log) || gr_log_snapshot_due(t->parts[i]->log))
                 dirty[t->parts[i]->log_dir]++;
     for (int d = 0; d < nd; d++)
         bulk[d] = dirty[d] > GR_SYNCFS_MIN_PARTS && dir_fds[d] >= 0;

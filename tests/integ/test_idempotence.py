@@ -392,10 +392,11 @@ def test_state_outlives_retention_until_expiration(broker_factory):
     assert produce(b, topic, bt)[:2] == (NONE, 0)
     for i in range(20):
         assert produce(b, topic, ibatch([b"filler-%d" % i + b"." * 200], -1, -1, -1))[0] == NONE
-    # retention deletes the producer's only batch; its state stays (until
-    # producer.id.expiration.ms, a day by default)
+    end = end_offset(b, topic)
+    # retention deletes every batch, the producer's too; its state stays
+    # (until producer.id.expiration.ms, a day by default)
     wait_until(lambda: kp.call(b.bootstrap, 2, 7, kp.list_offsets_v7([(topic, [(0, -2)])]),
-                               kp.parse_list_offsets_v7, flexible=True)[(topic, 0)][2] > 0,
+                               kp.parse_list_offsets_v7, flexible=True)[(topic, 0)][2] == end,
                timeout=20, what="retention")
     assert produce(b, topic, bt)[:2] == (NONE, 0)
     # also through a restart (the snapshot) and kill -9
@@ -404,7 +405,7 @@ def test_state_outlives_retention_until_expiration(broker_factory):
     b.kill()
     b.start()
     assert produce(b, topic, bt)[:2] == (NONE, 0)
-    end = end_offset(b, topic)
+    assert end_offset(b, topic) == end
     # with a shorter producer.id.expiration.ms, the snapshot's entry has
     # expired when it is loaded: the same batch is a new one (a producer
     # without state may start at any sequence)

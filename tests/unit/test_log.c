@@ -1054,6 +1054,23 @@ static void test_idempotent_retention(void **state)
     log = open_log(&c, true, end);
     assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
     assert_true(info.duplicate);
+    /* retention deletes everything, the active segment too (rolled): the
+     * snapshot at the log start is all that knows the producer, and it is
+     * kept through restarts (Kafka deletes a snapshot at the log start) */
+    c.retention_bytes = -1;
+    c.retention_ms = 0;
+    gr_log_set_config(log, &c);
+    gr_log_housekeep(log, gr_now_ms() + 1000);
+    end = gr_log_end_offset(log);
+    assert_int_equal(gr_log_start_offset(log), end);
+    gr_log_close(log);
+    log = open_log(&c, true, end);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    gr_log_close(log);
+    log = open_log(&c, false, 0);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_true(info.duplicate);
     assert_int_equal(pid_append(log, 2, 5, 0, 2, &info), KERR_NONE);
     assert_false(info.duplicate);
     gr_log_close(log);
