@@ -710,7 +710,7 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
         if (origin == GR_PORIGIN_CLIENT) {
             const gr_pbatch_t *d = gr_pstate_find_duplicate(log->ps, pid, epoch, seq, last_seq);
             if (d) {
-                info->base_offset = d->last_offset - d->offset_delta;
+                info->base_offset = gr_sub_sat(d->last_offset, d->offset_delta);
                 info->last_offset = d->last_offset;
                 info->log_append_time = d->timestamp;   /* as Kafka's appendInfo */
                 info->duplicate = true;

@@ -271,18 +271,23 @@ const gr_pbatch_t *gr_pstate_find_duplicate(const gr_pstate_t *ps, int64_t pid, 
 
 /* ---------------------------------------------------------- updates */
 
+/* Java's int arithmetic (two's complement, wrapping): the operands can
+ * come from a snapshot file, where nothing bounds them. */
+static int32_t jadd(int32_t a, int32_t b) { return (int32_t)((uint32_t)a + (uint32_t)b); }
+static int32_t jsub(int32_t a, int32_t b) { return (int32_t)((uint32_t)a - (uint32_t)b); }
+
 int32_t gr_seq_increment(int32_t seq, int32_t inc)
 {
-    if (seq > INT32_MAX - inc)
-        return inc - (INT32_MAX - seq) - 1;
-    return seq + inc;
+    if (seq > jsub(INT32_MAX, inc))
+        return jsub(jsub(inc, jsub(INT32_MAX, seq)), 1);
+    return jadd(seq, inc);
 }
 
 int32_t gr_seq_decrement(int32_t seq, int32_t dec)
 {
     if (seq < dec)
-        return INT32_MAX - (dec - seq) + 1;
-    return seq - dec;
+        return jadd(jsub(INT32_MAX, jsub(dec, seq)), 1);
+    return jsub(seq, dec);
 }
 
 static bool in_sequence(int32_t last, int32_t next)

@@ -47,6 +47,9 @@ static void test_sequence_arithmetic(void **state)
     assert_int_equal(gr_seq_decrement(8, 3), 5);
     assert_int_equal(gr_seq_decrement(1, 3), INT32_MAX - 1);
     assert_int_equal(gr_seq_decrement(0, 1), INT32_MAX);
+    /* whatever a snapshot file says: Java's wrapping int arithmetic */
+    assert_int_equal(gr_seq_decrement(1214729159, -956301312), -2123936825);
+    assert_int_equal(gr_seq_increment(INT32_MIN, -1), INT32_MAX);
 }
 
 static void test_sequences_and_epochs(void **state)
