@@ -5,7 +5,7 @@
  *
  *   kbench create    bootstrap= topic= partitions=
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
- *                    [partitioner=sticky] [copy=1]
+ *                    [partitioner=sticky] [copy=1] [idempotence=1]
  *   kbench consume   bootstrap= topic= partitions= count= secs=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
@@ -238,6 +238,10 @@ static int cmd_produce(void)
         cset(c, "queue.buffering.max.messages", "1000000");
         cset(c, "queue.buffering.max.kbytes", "1048576");
         cset(c, "message.timeout.ms", "60000");
+        /* idempotence=1: InitProducerId, then every batch with the producer
+         * id and sequences (librdkafka requires acks=all for it) */
+        if (arg_long("idempotence", 0))
+            cset(c, "enable.idempotence", "true");
         rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
         rd_kafka_conf_set_opaque(c, &ps[i]);
         ps[i].rk = mk(RD_KAFKA_PRODUCER, c);

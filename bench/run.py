@@ -390,6 +390,7 @@ class Table:
         self.primary = primary
         self.higher = higher_better
         self.rows = []
+        self.ratio_header = None      # replaces the "gregord advantage" column header
 
     def add(self, config, system, res, note=""):
         self.rows.append({"config": config, "system": system, "res": res, "note": note})
@@ -414,7 +415,8 @@ class Table:
 
     def render(self):
         hdr = ["config", "system"] + [c[1] for c in self.cols] + \
-            ["gregord advantage (%s)" % ("gregord ÷ system" if self.higher else "system ÷ gregord"),
+            [self.ratio_header or
+             "gregord advantage (%s)" % ("gregord ÷ system" if self.higher else "system ÷ gregord"),
              "notes"]
         out = ["### " + self.title, "", self.desc, "",
                "| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
@@ -667,6 +669,8 @@ def run_all(build, P, smoke):
                 r, note = best(rr)
                 t.add(c, name, r, note=note)
     tables.append(t)
+    if not smoke:
+        tables += idempotence(B, build, P, pool, warm)
 
     # -- consume throughput from page cache
     if not smoke:
@@ -1129,6 +1133,191 @@ def drop_caches():
         return False
 
 
+# ------------------------------------------------------ idempotent producer
+
+def _crc32c_table():
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def _varint(v):
+    v = (v << 1) ^ (v >> 63)            # zig-zag
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def raw_batch(pid, seq, value, ts):
+    """A v2 batch of one record (null key) of producer pid (epoch 0), or a
+    plain one for pid -1."""
+    rec = b"\x00" + _varint(0) + _varint(0) + _varint(-1) + _varint(len(value)) + value + _varint(0)
+    rec = _varint(len(rec)) + rec
+    idem = pid >= 0
+    after_crc = struct.pack(">hiqqqhii", 0, 0, ts, ts, pid, 0 if idem else -1, seq if idem else -1, 1) + rec
+    tail = struct.pack(">ibI", -1, 2, crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(tail)) + tail
+
+
+def raw_produce(bootstrap, topic, batches):
+    """One Produce v3 request (acks=-1) of concatenated batches to partition
+    0; returns the error code."""
+    data = b"".join(batches)
+    t = topic.encode()
+    body = (struct.pack(">hhi", -1, -1, 30000) + struct.pack(">ih", 1, len(t)) + t
+            + struct.pack(">iii", 1, 0, len(data)) + data)
+    hdr = struct.pack(">hhih", 0, 3, 7, 5) + b"bench"
+    frame = hdr + body
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=30) as so:
+        so.sendall(struct.pack(">i", len(frame)) + frame)
+        buf = b""
+        while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+            chunk = so.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            buf += chunk
+    # corr, [topic [partition error base ...]]
+    p = 4 + 4 + 4
+    (n,) = struct.unpack_from(">h", buf, p)
+    p += 2 + n + 4 + 4
+    return struct.unpack_from(">h", buf, p)[0]
+
+
+def idempotence(B, build, P, pool, warm):
+    """Idempotent produce beside plain produce (same client, same config,
+    same run), and the recovery of producer state after kill -9."""
+    out = []
+    t = Table("idempotence", "Idempotent producer",
+              "The produce workload of the table above with acks=all, plain and with "
+              "enable.idempotence=true (librdkafka: InitProducerId, then every batch carries the "
+              "producer id and sequence numbers; gregord checks them against the partition's "
+              "producer state and keeps the last 5 batches of each producer). Both with "
+              "max.in.flight.requests.per.connection=5, the most librdkafka allows an idempotent "
+              "producer, so that the client sends the same way and the difference is the "
+              "broker's. Each round on a fresh gregord, plain and idempotent alternating, best of "
+              "%d rounds. The last column is idempotent ÷ plain. librdkafka spends more CPU per "
+              "record when idempotent (client CPU), and client and broker share the machine's "
+              "cores: *server CPU µs/record* is the broker's own cost." % P["produce_rounds"],
+              [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f"),
+               ("srv_cpu", "server CPU %", "%.0f"), ("srv_us", "server CPU µs/record", "%.3f"),
+               ("cli_cpu", "client CPU %", "%.0f")], "rps")
+    t.ratio_header = "idempotent ÷ plain"
+
+    def idem_ratio(row):
+        if row["system"] != "gregord (idempotent)" or "error" in row["res"]:
+            return None
+        plain = t.value(row["config"], "gregord (plain)")
+        return row["res"]["rps"] / plain if plain else None
+    t.ratio = idem_ratio
+    n = 0
+    for size, parts, prods in [(100, 1, 1), (100, 8, 4), (1024, 1, 1)]:
+        c = cfg_name(size, "all", parts, prods)
+        runs = {"gregord (plain)": [], "gregord (idempotent)": []}
+        for _round in range(P["produce_rounds"]):
+            for name, idem in (("gregord (plain)", 0), ("gregord (idempotent)", 1)):
+                pool.release(min(warm, P["produce_secs"] * (1200 if size >= 1024 else 250)))
+                gp = Gregord("gregord-idem%d" % n, build, WORK).start()
+                n += 1
+                r = B.k("create", gp.bootstrap, topic="p%d" % parts, partitions=parts)
+                if "error" not in r:
+                    r = with_cpu(gp, lambda: B.k("produce", gp.bootstrap, topic="p%d" % parts,
+                                                 partitions=parts, size=size, acks="all",
+                                                 producers=prods, count=P["produce_count"],
+                                                 secs=P["produce_secs"], idempotence=idem,
+                                                 timeout=P["produce_secs"] + 60,
+                                                 **{"rk.max.in.flight.requests.per.connection": 5}))
+                if "error" not in r and r.get("srv_cpu") is not None and r.get("rps"):
+                    r["srv_us"] = r["srv_cpu"] / 100 * 1e6 / r["rps"]
+                runs[name].append(r)
+                gp.stop(signal.SIGKILL)
+                pool.hold(gp.data)
+        for name in ("gregord (plain)", "gregord (idempotent)"):
+            ok = [r for r in runs[name] if "error" not in r]
+            r = max(ok, key=lambda x: x["rps"]) if ok else runs[name][-1]
+            t.add(c, name, r, note="rounds: " + ", ".join(
+                "%.0f" % x["rps"] if "error" not in x else "n/a" for x in runs[name])
+                if len(runs[name]) > 1 else "")
+    out.append(t)
+
+    nprod = 10000
+    rec = Table("pstate_recovery", "Producer state recovery after kill -9",
+                "One partition holding one batch (one 100 B record) from each of %d producers "
+                "(producer ids picked by the harness, epoch 0, sequence 0), written with raw "
+                "Produce requests, then gregord is killed (-9) and started again: *startup ms* until "
+                "it accepts connections, *log recovery ms* as it logs it. *from the log*: no "
+                "snapshot yet (no segment rolled), so recovery checks the segment from its "
+                "recovery point and rebuilds the state by reading every batch header. *from a "
+                "snapshot*: the same partition after a clean restart, which wrote the %d producers "
+                "to <offset>.snapshot; then kill -9, so the state comes from that file. *no "
+                "producer ids*: the same number of batches without producer ids, the baseline."
+                % (nprod, nprod),
+                [("ms", "startup ms", "%.1f"), ("log_ms", "log recovery ms", "%.1f"),
+                 ("snapshot_kib", "snapshot KiB", "%.0f")], "ms", higher_better=False)
+    rec.ratio = lambda row: None
+
+    def log_ms(g):
+        try:
+            with open(os.path.join(WORK, g.name + ".log"), "rb") as f:
+                m = re.findall(rb"Log recovery finished in (\d+) ms", f.read())
+            return float(m[-1]) if m else None
+        except OSError:
+            return None
+
+    for label, with_pid in (("%d producers, from the log" % nprod, True),
+                            ("no producer ids (%d batches)" % nprod, False)):
+        g = Gregord("gregord-pstate%d" % int(with_pid), build, WORK).start()
+        try:
+            r = B.k("create", g.bootstrap, topic="ps", partitions=1)
+            if "error" in r:
+                rec.add(label, "gregord", r)
+                continue
+            ts = int(time.time() * 1000)
+            val = b"v" * 100
+            for k in range(0, nprod, 1000):
+                err = raw_produce(g.bootstrap, "ps", [raw_batch(pid if with_pid else -1, 0, val, ts)
+                                                       for pid in range(k, k + 1000)])
+                if err:
+                    raise RuntimeError("produce error %d" % err)
+            g.stop(signal.SIGKILL)
+            g.start(timeout=300)
+            rec.add(label, "gregord", {"ms": g.start_secs * 1000, "log_ms": log_ms(g)})
+            if with_pid:
+                g.stop(signal.SIGTERM)
+                g.start(timeout=300)
+                snaps = [f for f in os.listdir(os.path.join(g.data, "ps-0")) if f.endswith(".snapshot")]
+                size = max((os.path.getsize(os.path.join(g.data, "ps-0", f)) for f in snaps), default=0)
+                g.stop(signal.SIGKILL)
+                g.start(timeout=300)
+                rec.add("%d producers, from a snapshot" % nprod, "gregord",
+                        {"ms": g.start_secs * 1000, "log_ms": log_ms(g), "snapshot_kib": size / 1024})
+        except Exception as e:  # noqa: BLE001 - reported as n/a
+            rec.add(label, "gregord", {"error": str(e)})
+        finally:
+            g.stop(signal.SIGKILL)
+            shutil.rmtree(g.data, ignore_errors=True)
+    out.append(rec)
+    return out
+
+
 def large_log(B, build, P, ra):
     size = P["large_bytes"]
     n = size // 1024
@@ -1318,6 +1507,16 @@ def targets(tables):
                 lo = min(v)
                 out.append(("produce ≥ 3× %s XADD" % sysname, "min %.2f× (%s%s)"
                             % (lo[0], lo[1], cpu_note(T["produce"], lo[1], sysname)), lo[0] >= 3.0))
+    if "idempotence" in T:
+        v = ratios(T["idempotence"], "gregord (idempotent)")
+        if v:
+            lo = min(v)
+            t = T["idempotence"]
+            cpu = [(t.value(c, "gregord (idempotent)", "srv_us") or 0) / (t.value(c, "gregord (plain)", "srv_us") or 1)
+                   for _, c in v]
+            out.append(("idempotent produce ≥ 0.95× plain (acks=all)",
+                        "min %.2f× (%s); broker CPU per record idempotent ÷ plain: %s"
+                        % (lo[0], lo[1], ", ".join("%.2f×" % x for x in cpu)), lo[0] >= 0.95))
     if "consume" in T:
         for sysname in ("redis (no persistence)", "redis (AOF everysec)"):
             v = ratios(T["consume"], sysname)

@@ -45,6 +45,7 @@ static const gr_api_def_t apis[] = {
     API(18, "ApiVersions", 0, 3, 3, gr_api_api_versions),
     API(19, "CreateTopics", 0, 7, 5, gr_api_create_topics),
     API(20, "DeleteTopics", 0, 6, 4, gr_api_delete_topics),
+    API(22, "InitProducerId", 0, 5, 2, gr_api_init_producer_id),
     API(32, "DescribeConfigs", 0, 4, 4, gr_api_describe_configs),
     API(37, "CreatePartitions", 0, 3, 2, gr_api_create_partitions),
     API(42, "DeleteGroups", 0, 2, 2, gr_api_delete_groups),

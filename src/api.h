@@ -107,7 +107,7 @@ gr_str_t gr_req_wire(gr_req_t *req, const char *held);
 /* Handlers (api_*.c) */
 gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metadata,
     gr_api_api_versions, gr_api_create_topics, gr_api_delete_topics, gr_api_create_partitions,
-    gr_api_describe_configs, gr_api_incremental_alter_configs, gr_api_describe_cluster;
+    gr_api_describe_configs, gr_api_incremental_alter_configs, gr_api_describe_cluster, gr_api_init_producer_id;
 gr_api_handler_t gr_api_find_coordinator, gr_api_join_group, gr_api_heartbeat, gr_api_leave_group,
     gr_api_sync_group, gr_api_describe_groups, gr_api_list_groups, gr_api_delete_groups;
 gr_api_handler_t gr_api_offset_commit, gr_api_offset_fetch, gr_api_offset_delete;

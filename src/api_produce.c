@@ -11,8 +11,11 @@
  *
  * As Kafka's handleProduceRequest, a request carrying a transactional
  * batch without a TransactionalId gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
- * on every partition; the rules for each batch (no control batches, no
- * producer ids this broker never issued, ...) are gr_log_append's.
+ * on every partition; the rules for each batch (no control batches, the
+ * producer state's epochs and sequences, ...) are gr_log_append's.  A
+ * producer's retried batch is answered NONE with the offsets it got the
+ * first time (Kafka's DUPLICATE_SEQUENCE_NUMBER handling), and, under a
+ * log.flush.interval.messages policy, once they are flushed.
  * Decompression: what the batches of one request decompress while they
  * are validated comes out of one budget, DECOMPRESS_BUDGET bytes (batch.h,
  * gr_batch_budget_begin); a partition whose batches need more than is left
@@ -140,6 +143,13 @@ static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_
     pr->ErrorCode = KERR_NONE;
     pr->BaseOffset = info.base_offset;
     pr->LogAppendTimeMs = info.log_append_time;
+    if (info.duplicate) {
+        /* a retried batch, answered with its first offsets: acknowledged
+         * no sooner than the first append could have been */
+        if (acks != 0 && gr_log_flush_needed(p->log, info.last_offset + 1))
+            *flushp = p;
+        return;
+    }
     gr_partition_appended(p);
     if (acks != 0 && gr_log_flush_due(p->log))
         *flushp = p;

@@ -458,8 +458,10 @@ int gr_batch_check_into(const uint8_t *p, size_t avail, gr_batch_info_t *info, g
     int32_t count = (int32_t)gr_be32(p + GR_BOFF_RECORD_COUNT);
     /* A batch written by a producer holds exactly lastOffsetDelta+1
      * records (gr_log_append checks that); one rewritten by the log
-     * cleaner may hold fewer, with gaps in its offset deltas. */
-    if (count <= 0 || last_delta < 0 || count > last_delta + 1)
+     * cleaner may hold fewer, with gaps in its offset deltas, or none at
+     * all (uncompressed, a bare header: the last batch of an idempotent
+     * producer, kept for its producer state, as Kafka's RETAIN_EMPTY). */
+    if (count < 0 || (count == 0 && codec != GR_COMPRESSION_NONE) || last_delta < 0 || count > last_delta + 1)
         return GR_ECORRUPT;
     if (codec == GR_COMPRESSION_NONE) {
         if (!parse_records(p + GR_BATCH_HEADER_SIZE, p + size, count, (int64_t)gr_be64(p + GR_BOFF_BASE_TS), recs))

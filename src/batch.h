@@ -62,7 +62,8 @@ typedef struct gr_batch_info {
 
 /* Validate one v2 batch at p (at most avail bytes): magic, lengths, CRC,
  * record count vs lastOffsetDelta (at most lastOffsetDelta+1 records: a
- * batch rewritten by the cleaner may have fewer), compression codec, and (when
+ * batch rewritten by the cleaner may have fewer, an uncompressed one
+ * none), compression codec, and (when
  * uncompressed) that the records parse and fill the batch exactly.
  * Returns 0, GR_AGAIN if fewer than a whole batch is available,
  * GR_ECORRUPT for a bad batch.  Does not modify anything. */

@@ -33,9 +33,12 @@
  *      whose last offset >= target").  Kept records that would make the
  *      rebuilt batch larger than 16 MiB (what a compressed batch of a few
  *      hundred KiB may decompress to) go into further batches of at most
- *      16 MiB, each starting at the offset of its first record.  A batch that keeps nothing is
- *      dropped (producer state is not kept through compaction: no
- *      empty batches are written).  A segment that keeps nothing is
+ *      16 MiB, each starting at the offset of its first record.  A batch
+ *      that keeps nothing is dropped, except the last batch of a producer
+ *      the log holds state for (Kafka's RETAIN_EMPTY): it stays as a bare
+ *      header (no records, same offsets, producer id, epoch and sequences,
+ *      both timestamps its maxTimestamp), so that producer state rebuilt
+ *      from the log still knows the producer.  A segment that keeps nothing is
  *      removed, except the log's first one which stays, empty, so the
  *      log start offset does not move.
  *   4. Tombstones (KIP-534): the first pass that keeps a tombstone
@@ -316,6 +319,7 @@ void gr_clean_job_free(gr_clean_job_t *j, bool discard)
     }
     free(j->segs);
     free(j->dir);
+    free(j->keep_last);
     free(j);
 }
 
@@ -505,7 +509,7 @@ static int32_t seq_add(int32_t seq, int32_t inc)
 /* Finish and emit one rebuilt batch (first: the records' offset delta in
  * the original batch of this piece's first record). */
 static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, const uint8_t *p,
-                        const gr_batch_info_t *bi, int64_t horizon, int32_t first)
+                        const gr_batch_info_t *bi, int64_t horizon, int32_t first, bool last)
 {
     if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE)
         b->max_timestamp = bi->max_timestamp;   /* LogAppendTime: the batch's time */
@@ -518,6 +522,14 @@ static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, co
     size_t len;
     uint8_t *nb = gr_batch_builder_finish(b, attr, bi->producer_id, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH),
                                           seq, &len);
+    if (last && (int32_t)gr_be32(nb + GR_BOFF_LAST_DELTA) != bi->last_offset_delta - first) {
+        /* the last piece keeps the original batch's last offset, so that the
+         * last sequence a reader derives from it is the producer's (Kafka's
+         * overrideLastOffset): a batch the cleaner shrank still tells the
+         * producer state where the producer stood */
+        gr_put32(nb + GR_BOFF_LAST_DELTA, (uint32_t)(bi->last_offset_delta - first));
+        gr_put32(nb + GR_BOFF_CRC, gr_crc32c(0, nb + GR_BOFF_ATTRIBUTES, len - GR_BOFF_ATTRIBUTES));
+    }
     memcpy(nb + GR_BOFF_LEADER_EPOCH, p + GR_BOFF_LEADER_EPOCH, 4);   /* outside the CRC */
     int rc = emit(ps, out, nb, len);
     gr_batch_builder_free(b);
@@ -529,7 +541,9 @@ static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, co
  * baseOffset, producer fields and leader epoch, or, when the records kept
  * would make it larger than REBUILD_MAX, several of at most REBUILD_MAX
  * (or one record), each starting at the offset of its first record
- * (baseSequence moved along as Kafka numbers a batch's records).
+ * (baseSequence moved along as Kafka numbers a batch's records); the last
+ * one ends at the original batch's last offset (Kafka's overrideLastOffset),
+ * so the last sequence derived from it stays the producer's.
  * first_ts: the first surviving record's timestamp; new_horizon: the delete
  * horizon to set (-1 for none); horizon: the batch's own (-1 if none). */
 static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi, int64_t first_ts,
@@ -551,7 +565,7 @@ static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_bat
         int64_t ts = gr_add_wrap(base_ts, r.timestamp_delta);
         size_t need = RECORD_OVERHEAD + (size_t)GR_MAX(r.key_len, 0) + (size_t)GR_MAX(r.value_len, 0) + r.headers_len;
         if (b.count > 0 && need > REBUILD_MAX - b.len) {
-            if ((erc = rebuild_emit(ps, out, &b, p, bi, new_horizon, first)) < 0)
+            if ((erc = rebuild_emit(ps, out, &b, p, bi, new_horizon, first, false)) < 0)
                 break;
             first = r.offset_delta;
             gr_batch_builder_init(&b, bi->base_offset + first, new_horizon >= 0 ? new_horizon : ts);
@@ -564,9 +578,38 @@ static int rebuild(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_bat
     if (erc == 0 && rc < 0)
         erc = GR_ECORRUPT;
     if (erc == 0)
-        return rebuild_emit(ps, out, &b, p, bi, new_horizon, first);
+        return rebuild_emit(ps, out, &b, p, bi, new_horizon, first, true);
     gr_batch_builder_free(&b);
     return erc;
+}
+
+/* Is `last` the last offset of a producer's last batch? */
+static bool keep_last(const gr_clean_job_t *j, int64_t last)
+{
+    size_t lo = 0, hi = j->nkeep;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->keep_last[mid] < last)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->nkeep && j->keep_last[lo] == last;
+}
+
+/* A batch reduced to its header (DefaultRecordBatch.writeEmptyHeader). */
+static int emit_empty(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi)
+{
+    uint8_t h[GR_BATCH_HEADER_SIZE];
+    memcpy(h, p, sizeof(h));
+    gr_put32(h + GR_BOFF_LENGTH, GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD);
+    gr_put16(h + GR_BOFF_ATTRIBUTES,
+             (uint16_t)(bi->attributes & ~(GR_ATTR_COMPRESSION_MASK | GR_ATTR_DELETE_HORIZON)));
+    gr_put64(h + GR_BOFF_BASE_TS, (uint64_t)bi->max_timestamp);
+    gr_put64(h + GR_BOFF_MAX_TS, (uint64_t)bi->max_timestamp);
+    gr_put32(h + GR_BOFF_RECORD_COUNT, 0);
+    gr_put32(h + GR_BOFF_CRC, gr_crc32c(0, h + GR_BOFF_ATTRIBUTES, sizeof(h) - GR_BOFF_ATTRIBUTES));
+    return emit(ps, out, h, sizeof(h));
 }
 
 /* Phase 2 for one source segment. */
@@ -611,11 +654,17 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
             goto err;
         }
         j->stats.records_removed += bi.record_count - kept;
-        if (kept == bi.record_count && (tombs == 0 || horizon >= 0)) {
+        bool last_of_producer = bi.producer_id >= 0 && keep_last(j, bi.base_offset + bi.last_offset_delta);
+        if (bi.record_count == 0 && !last_of_producer) {
+            changed = true;                     /* kept for a producer that is gone */
+            rc = 0;
+        } else if (kept == bi.record_count && (tombs == 0 || horizon >= 0)) {
             rc = emit(ps, out, p, (size_t)bi.size);
         } else if (kept == 0) {
             changed = true;
             rc = 0;
+            if (last_of_producer)
+                rc = emit_empty(ps, out, p, &bi);
         } else {
             changed = true;
             if (tombs > 0 && horizon < 0)

@@ -54,6 +54,9 @@ typedef struct gr_clean_job {
     int64_t delete_retention_ms;
     int32_t index_interval;
     size_t map_bytes;       /* offset map memory bound */
+    int64_t *keep_last;     /* owned, ascending: last offsets of the last batch of
+                             * each producer the log holds state for */
+    size_t nkeep;
     /* output */
     int rc;
     int64_t map_end;        /* the dirty section was mapped up to here: the new checkpoint */

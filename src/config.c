@@ -159,6 +159,20 @@ static const cfg_def_t defs[] = {
     {"offsets.load.buffer.size", NULL, T_LONG, GR_CT_INT, F(offsets_load_buffer_size), "5242880", NULL, 1, I_MAX, NULL,
      "Read size used when loading __consumer_offsets at startup."},
 
+    {"producer.id.expiration.ms", NULL, T_INT, GR_CT_INT, F(producer_id_expiration_ms), "86400000", NULL, 1, I_MAX,
+     NULL, "A partition forgets an idempotent producer this long after the timestamp of its last batch (KIP-854), "
+     "also when retention deleted all its batches before."},
+    {"producer.id.expiration.check.interval.ms", NULL, T_INT, GR_CT_INT, F(producer_id_expiration_check_interval_ms),
+     "600000", NULL, 1, I_MAX, NULL, "How often expired producers are looked for."},
+    {"producer.state.max.entries", NULL, T_LONG, GR_CT_LONG, F(producer_state_max_entries),
+     CFG_NUM(GR_PRODUCER_STATE_MAX_ENTRIES_DEFAULT), NULL, -1, L_MAX, NULL,
+     "gregor only: (partition, producer id) entries of idempotent producers kept by all partitions together (about "
+     "200 bytes each); past it the producers that appended longest ago are forgotten, as if expired.  -1 = no bound "
+     "(Kafka's behaviour: producer ids a client makes up cost memory until they expire)."},
+    {"transaction.max.timeout.ms", NULL, T_INT, GR_CT_INT, F(transaction_max_timeout_ms), "900000", NULL, 1, I_MAX,
+     NULL, "Largest transaction timeout a producer may ask for in InitProducerId (INVALID_TRANSACTION_TIMEOUT "
+     "above)."},
+
     {"log.cleaner.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(log_cleaner_enable), "true", NULL, 0, 0, NULL,
      "Run the log cleaner for topics with cleanup.policy=compact."},
     {"log.cleaner.backoff.ms", NULL, T_LONG, GR_CT_LONG, F(log_cleaner_backoff_ms), "15000", NULL, 0, L_MAX, NULL,

@@ -18,6 +18,8 @@
 /* queued.max.request.bytes when not set (256 MiB); config.c's table spells
  * the same number. */
 #define GR_QUEUED_MAX_REQUEST_BYTES_DEFAULT 268435456
+/* producer.state.max.entries: about 200 MiB of producer state at most */
+#define GR_PRODUCER_STATE_MAX_ENTRIES_DEFAULT 1000000
 
 typedef struct gr_config {
     int32_t node_id;
@@ -66,6 +68,12 @@ typedef struct gr_config {
     int64_t offsets_retention_check_interval_ms;
     int32_t offset_metadata_max_bytes;
     int64_t offsets_load_buffer_size;
+
+    /* producers (idempotence, transactions) */
+    int32_t producer_id_expiration_ms;
+    int32_t producer_id_expiration_check_interval_ms;
+    int64_t producer_state_max_entries; /* broker-wide; -1 = no bound */
+    int32_t transaction_max_timeout_ms;
 
     /* log cleaner (compaction) */
     bool log_cleaner_enable;

@@ -39,6 +39,7 @@
 #include "cleaner.h"
 #include "fio.h"
 #include "kerr.h"
+#include "pstate.h"
 #include "segment.h"
 
 #include <assert.h>
@@ -93,6 +94,15 @@ struct gr_log {
     int64_t read_retry_ms;       /* last probe (gr_log_storage_failed) */
     waiter_t *w;
     int nw, capw;
+    /* producer state (pstate.h) and its <offset>.snapshot files */
+    gr_pstate_t *ps;             /* owned; NULL until a producer appends or
+                                  * a snapshot holds one */
+    int64_t snap_end;            /* offset of the latest snapshot taken
+                                  * (Kafka's lastSnapOffset) */
+    int64_t *snaps;              /* offsets of the snapshot files, ascending */
+    int nsnap, capsnap;
+    int64_t *snap_new;           /* written since the last flush job: fsync */
+    int nsnap_new, capsnap_new;
 };
 
 static void start_flush(gr_log_t *log);
@@ -142,6 +152,125 @@ static void del_work(void *arg)
     unlink_files(arg);
 }
 
+/* -------------------------------------------------------- snapshots */
+
+static void del_done(void *arg);
+
+static void snap_path(const gr_log_t *log, int64_t off, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%020lld.snapshot", log->dir, (long long)off);
+}
+
+static void i64_push(int64_t **v, int *n, int *cap, int64_t x)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        *v = gr_realloc(*v, (size_t)*cap * sizeof(**v));
+    }
+    (*v)[(*n)++] = x;
+}
+
+/* Remove x from a sorted array; true when it was there. */
+static bool i64_remove(int64_t *v, int *n, int64_t x)
+{
+    for (int i = 0; i < *n; i++)
+        if (v[i] == x) {
+            memmove(v + i, v + i + 1, (size_t)(*n - i - 1) * sizeof(*v));
+            (*n)--;
+            return true;
+        }
+    return false;
+}
+
+/* Write the producer state as <off>.snapshot (no fsync: the next flush
+ * job, or the close, syncs it; a torn or lost one fails its CRC or is
+ * missing at the next open, which then takes an older one or the log).
+ * Kafka's takeSnapshot: only when off is past the latest snapshot. */
+static int snap_take(gr_log_t *log, int64_t off)
+{
+    if (off <= log->snap_end)
+        return 0;
+    char path[PATH_MAX];
+    uint8_t *buf;
+    size_t len;
+    int rc = 0;
+    snap_path(log, off, path, sizeof(path));
+    gr_pstate_encode(log->ps, &buf, &len);
+    int fd = gr_fio_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        rc = -errno;
+        goto out;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t w = gr_fio_write(fd, buf + done, len - done);
+        if (w == -1 && errno == EINTR)
+            continue;
+        if (w == -1) {
+            rc = -errno;
+            break;
+        }
+        done += (size_t)w;
+    }
+    close(fd);
+    if (rc < 0) {
+        gr_fio_unlink(path);
+        goto out;
+    }
+    /* offsets only grow: the new file is the last */
+    i64_push(&log->snaps, &log->nsnap, &log->capsnap, off);
+    i64_push(&log->snap_new, &log->nsnap_new, &log->capsnap_new, off);
+    log->snap_end = off;
+    log->dir_dirty = true;
+    gr_debug("log", "Wrote producer snapshot of %s at offset %lld with %zu producer ids", log->dir, (long long)off,
+             gr_pstate_count(log->ps));
+out:
+    if (rc < 0)
+        gr_error("log", "Cannot write producer snapshot %s: %s", path, strerror(-rc));
+    free(buf);
+    return rc;
+}
+
+static void snap_del_work(void *arg)
+{
+    if (gr_fio_unlink(arg) == -1 && errno != ENOENT)
+        gr_warn("log", "cannot delete %s: %s", (char *)arg, strerror(errno));
+}
+
+/* Delete the snapshot at off, if there is one (off the loop when async). */
+static void snap_drop(gr_log_t *log, int64_t off, bool async)
+{
+    if (!i64_remove(log->snaps, &log->nsnap, off))
+        return;
+    i64_remove(log->snap_new, &log->nsnap_new, off);
+    char path[PATH_MAX];
+    snap_path(log, off, path, sizeof(path));
+    char *p = gr_strdup(path);
+    if (async && log->ev) {
+        gr_ev_submit(log->ev, log->lane, snap_del_work, del_done, p);
+    } else {
+        snap_del_work(p);
+        del_done(p);
+    }
+}
+
+/* fsync a snapshot file by name (gone: nothing to sync). */
+static int snap_sync_name(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? 0 : -errno;
+    int rc = gr_fio_fsync(fd) == -1 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/* After segments were deleted from the head (Kafka's
+ * onLogStartOffsetIncremented): the latest snapshot, or the log start. */
+static void snap_after_head_deleted(gr_log_t *log)
+{
+    log->snap_end = log->nsnap ? log->snaps[log->nsnap - 1] : log->start;
+}
+
 static void del_done(void *arg)
 {
     free(arg);
@@ -155,6 +284,7 @@ static void drop_segment(gr_log_t *log, int i, bool async)
     log->size -= s->size;
     memmove(log->segs + i, log->segs + i + 1, (size_t)(log->nseg - i - 1) * sizeof(*log->segs));
     log->nseg--;
+    snap_drop(log, s->base, async);          /* a snapshot goes with its segment */
     char *path = gr_strdup(s->path);
     gr_seg_free(s);
     if (async && log->ev) {
@@ -168,8 +298,11 @@ static void drop_segment(gr_log_t *log, int i, bool async)
 /* ------------------------------------------------------------ flush */
 
 typedef struct flush_file {
-    char *path;                  /* "<dir>/<base>": its .log is synced by name */
+    char *path;                  /* "<dir>/<base>": its .log is synced by name;
+                                  * a producer snapshot's full name when snapshot */
     bool indexes;                /* its index files too */
+    bool snapshot;
+    int64_t snap_off;            /* the snapshot's offset */
 } flush_file_t;
 
 typedef struct flush_job {
@@ -186,7 +319,8 @@ static void flush_work(void *arg)
 {
     flush_job_t *j = arg;
     for (int i = 0; i < j->n; i++) {
-        int rc = gr_seg_sync_files(j->files[i].path, j->files[i].indexes);
+        int rc = j->files[i].snapshot ? snap_sync_name(j->files[i].path)
+                                      : gr_seg_sync_files(j->files[i].path, j->files[i].indexes);
         if (rc < 0 && !j->sync_failed) {
             j->sync_failed = true;
             j->rc = rc;
@@ -229,8 +363,14 @@ static void flush_done(void *arg)
     flush_job_t *j = arg;
     gr_log_t *log = j->log;
     bool had_dir = j->dir != NULL;
-    for (int i = 0; i < j->n; i++)
+    for (int i = 0; i < j->n; i++) {
+        /* a snapshot this job did not make durable is synced again later */
+        if (j->rc != 0 && !log->closed && j->files[i].snapshot)
+            for (int k = 0; k < log->nsnap; k++)
+                if (log->snaps[k] == j->files[i].snap_off)
+                    i64_push(&log->snap_new, &log->nsnap_new, &log->capsnap_new, j->files[i].snap_off);
         free(j->files[i].path);
+    }
     free(j->files);
     free(j->dir);
     log->jobs--;
@@ -297,9 +437,21 @@ static void start_flush(gr_log_t *log)
             cap = cap ? cap * 2 : 4;
             j->files = gr_realloc(j->files, (size_t)cap * sizeof(*j->files));
         }
-        j->files[j->n++] = (flush_file_t){gr_strdup(s->path), s->idx_unsynced};
+        j->files[j->n++] = (flush_file_t){gr_strdup(s->path), s->idx_unsynced, false, -1};
         s->dirty = s->idx_unsynced = false;
     }
+    /* producer snapshots written since the last job (Kafka syncs a roll's
+     * snapshot with the flush of the old segment) */
+    for (int i = 0; i < log->nsnap_new; i++) {
+        char path[PATH_MAX];
+        snap_path(log, log->snap_new[i], path, sizeof(path));
+        if (j->n == cap) {
+            cap = cap ? cap * 2 : 4;
+            j->files = gr_realloc(j->files, (size_t)cap * sizeof(*j->files));
+        }
+        j->files[j->n++] = (flush_file_t){gr_strdup(path), false, true, log->snap_new[i]};
+    }
+    log->nsnap_new = 0;
     if (log->dir_dirty) {
         j->dir = gr_strdup(log->dir);
         log->dir_dirty = false;
@@ -356,6 +508,11 @@ bool gr_log_unflushed(const gr_log_t *log)
     return log->end > log->rp;
 }
 
+bool gr_log_snapshot_due(const gr_log_t *log)
+{
+    return !log->offline && (log->end > log->snap_end || log->nsnap_new > 0);
+}
+
 int gr_log_sync_prepare(gr_log_t *log, int64_t *upto)
 {
     if (log->offline || log->flushing)
@@ -363,6 +520,9 @@ int gr_log_sync_prepare(gr_log_t *log, int64_t *upto)
     int rc = gr_seg_seal(active(log));
     for (int i = 0; i < log->nseg && rc == 0; i++)
         rc = gr_seg_write_indexes(log->segs[i]);
+    /* the clean shutdown's producer snapshot, covered by the sync */
+    if (rc == 0)
+        rc = snap_take(log, log->end);
     *upto = log->end;
     return rc;
 }
@@ -378,6 +538,7 @@ void gr_log_sync_done(gr_log_t *log, int64_t upto, int rc)
         }
         log->dir_dirty = false;
         log->unflushed = 0;
+        log->nsnap_new = 0;
         if (upto > log->rp)
             log->rp = upto;
         log->sync_failed = false;
@@ -404,6 +565,10 @@ static int roll(gr_log_t *log, int64_t now_ms)
     segs_push(log, s);
     log->dir_dirty = true;
     gr_debug("log", "rolled %s at offset %lld", log->dir, (long long)log->end);
+    /* Kafka's roll: a producer snapshot at the new segment's base offset,
+     * so that recovery can start from it and scan only this segment (a
+     * failure is logged: recovery then starts from an older one) */
+    snap_take(log, log->end);
     start_flush(log);            /* the old segment becomes durable */
     return 0;
 }
@@ -427,11 +592,6 @@ static bool client_header_refused(const uint8_t *p, const gr_batch_info_t *bi, g
         info->error_code = KERR_INVALID_PRODUCER_ID_MAPPING;
         info->error_message = "The producer attempted to use a producer id which is not currently assigned to "
                               "its transactional id.";
-    } else if (bi->producer_id >= 0) {
-        /* every producer id comes from InitProducerId, which this broker
-         * does not serve: no state exists for any of them */
-        info->error_code = KERR_UNKNOWN_PRODUCER_ID;
-        info->error_message = "Unknown producer id: this broker has issued no producer ids";
     } else if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE) {
         /* Kafka refuses this for LogAppendTime topics and, for CreateTime
          * ones, turns the batch into CreateTime with the producer's
@@ -443,6 +603,156 @@ static bool client_header_refused(const uint8_t *p, const gr_batch_info_t *bi, g
         return false;
     }
     return true;
+}
+
+/* The producer updates of one append: one per producer id, in the order
+ * their first batch comes, found by a linear search while few, by an
+ * open-addressing index beyond. */
+typedef struct pend {
+    gr_pupdate_t *u;
+    int n, cap;
+    int32_t *idx;                /* index + 1 into u, 0 = free; mask + 1 slots */
+    size_t mask;
+    gr_pupdate_t inl[4];
+} pend_t;
+
+#define PEND_LINEAR 8
+
+static size_t pend_hash(int64_t pid)
+{
+    uint64_t h = (uint64_t)pid * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+static void pend_index(pend_t *p)
+{
+    size_t slots = 16;
+    while (slots < (size_t)p->cap * 2)
+        slots *= 2;
+    free(p->idx);
+    p->idx = gr_calloc(slots, sizeof(*p->idx));
+    p->mask = slots - 1;
+    for (int k = 0; k < p->n; k++) {
+        size_t i = pend_hash(p->u[k].pid) & p->mask;
+        while (p->idx[i])
+            i = (i + 1) & p->mask;
+        p->idx[i] = k + 1;
+    }
+}
+
+static gr_pupdate_t *pend_get(pend_t *p, const gr_pstate_t *ps, int64_t pid, gr_porigin_t origin)
+{
+    if (p->idx == NULL) {
+        for (int k = 0; k < p->n; k++)
+            if (p->u[k].pid == pid)
+                return &p->u[k];
+    } else {
+        for (size_t i = pend_hash(pid) & p->mask; p->idx[i]; i = (i + 1) & p->mask)
+            if (p->u[p->idx[i] - 1].pid == pid)
+                return &p->u[p->idx[i] - 1];
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : (int)GR_ARRAY_LEN(p->inl);
+        if (p->cap == 0) {
+            p->u = p->inl;
+        } else if (p->u == p->inl) {
+            p->u = gr_malloc((size_t)cap * sizeof(*p->u));
+            memcpy(p->u, p->inl, (size_t)p->n * sizeof(*p->u));
+        } else {
+            p->u = gr_realloc(p->u, (size_t)cap * sizeof(*p->u));
+        }
+        p->cap = cap;
+        if (p->cap > PEND_LINEAR)
+            pend_index(p);
+    }
+    gr_pupdate_t *u = &p->u[p->n++];
+    gr_pupdate_init(u, ps, pid, origin);
+    if (p->idx) {
+        size_t i = pend_hash(pid) & p->mask;
+        while (p->idx[i])
+            i = (i + 1) & p->mask;
+        p->idx[i] = p->n;
+    }
+    return u;
+}
+
+static void pend_free(pend_t *p)
+{
+    if (p->u != p->inl)
+        free(p->u);
+    free(p->idx);
+}
+
+/* Kafka's analyzeAndValidateProducerState, once every batch passed the
+ * record checks: each batch with a producer id (control batches are the
+ * transaction coordinator's markers, not producer data) is checked against
+ * its producer's state at the offsets it would get.  A client's batch
+ * that repeats one of the last 5 of its producer makes the whole append
+ * answer with that batch's offsets (info->duplicate) and write nothing.
+ * Returns 0 (go on, or *dup), or GR_EINVAL with info->error_code set. */
+static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_porigin_t origin, int64_t lat,
+                           pend_t *pend, gr_append_info_t *info, bool *dup)
+{
+    int64_t next = log->end;
+    *dup = false;
+    for (size_t off = 0; off < len;) {
+        const uint8_t *p = data + off;
+        int32_t delta = (int32_t)gr_be32(p + GR_BOFF_LAST_DELTA);
+        int64_t first = next, pid = (int64_t)gr_be64(p + GR_BOFF_PRODUCER_ID);
+        int16_t attr = (int16_t)gr_be16(p + GR_BOFF_ATTRIBUTES);
+        next += (int64_t)delta + 1;
+        off += (size_t)gr_batch_size(p);
+        if (pid < 0 || (attr & GR_ATTR_CONTROL))
+            continue;
+        int16_t epoch = (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH);
+        int32_t seq = (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ);
+        int32_t last_seq = gr_seq_increment(seq, delta);
+        if (origin == GR_PORIGIN_CLIENT) {
+            const gr_pbatch_t *d = gr_pstate_find_duplicate(log->ps, pid, epoch, seq, last_seq);
+            if (d) {
+                info->base_offset = gr_sub_sat(d->last_offset, d->offset_delta);
+                info->last_offset = d->last_offset;
+                info->log_append_time = d->timestamp;   /* as Kafka's appendInfo */
+                info->duplicate = true;
+                *dup = true;
+                return 0;
+            }
+        }
+        int64_t ts = lat >= 0 ? lat : (int64_t)gr_be64(p + GR_BOFF_MAX_TS);
+        const char *msg = NULL;
+        int16_t err = gr_pupdate_data(pend_get(pend, log->ps, pid, origin), epoch, seq, last_seq, first, ts,
+                                      (attr & GR_ATTR_TRANSACTIONAL) != 0, &msg);
+        if (err != KERR_NONE) {
+            info->error_code = err;
+            info->error_message = msg;
+            return GR_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* After the append: the batches and updates go into the producer state. */
+static void producer_apply(gr_log_t *log, const uint8_t *data, size_t len, int64_t lat, pend_t *pend)
+{
+    for (size_t off = 0; off < len;) {
+        const uint8_t *p = data + off;
+        int64_t pid = (int64_t)gr_be64(p + GR_BOFF_PRODUCER_ID);
+        int16_t attr = (int16_t)gr_be16(p + GR_BOFF_ATTRIBUTES);
+        off += (size_t)gr_batch_size(p);
+        if (pid < 0 || (attr & GR_ATTR_CONTROL))
+            continue;
+        int32_t delta = (int32_t)gr_be32(p + GR_BOFF_LAST_DELTA);
+        gr_pbatch_t b = {
+            .last_offset = (int64_t)gr_be64(p) + delta,
+            .timestamp = lat >= 0 ? lat : (int64_t)gr_be64(p + GR_BOFF_MAX_TS),
+            .last_seq = gr_seq_increment((int32_t)gr_be32(p + GR_BOFF_BASE_SEQ), delta),
+            .offset_delta = delta,
+        };
+        gr_pstate_add_batch(log->ps, pid, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH), &b);
+    }
+    for (int k = 0; k < pend->n; k++)
+        gr_pstate_update(log->ps, &pend->u[k]);
+    gr_pstate_enforce_limit();
 }
 
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
@@ -458,7 +768,9 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     size_t conv_len = 0;
     int rc = 0;
     int64_t noffsets = 0, nrecords = 0;
-    int32_t nbatches = 0;
+    int32_t nbatches = 0, nproducer = 0;
+    pend_t pend;
+    memset(&pend, 0, sizeof(pend));
     memset(info, 0, sizeof(*info));
     info->base_offset = info->last_offset = info->log_append_time = -1;
     log->flush_due = false;
@@ -558,7 +870,20 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         noffsets += (int64_t)bi.last_offset_delta + 1;
         nrecords += bi.record_count;
         nbatches++;
+        if (bi.producer_id >= 0)
+            nproducer++;
         off += (size_t)bi.size;
+    }
+
+    int64_t lat = log->cfg.log_append_time ? now_ms : -1;
+    if (nproducer > 0) {
+        bool dup;
+        if (log->ps == NULL)
+            log->ps = gr_pstate_new();
+        rc = producer_checks(log, data, len, origin == GR_APPEND_CLIENT ? GR_PORIGIN_CLIENT : GR_PORIGIN_COORDINATOR,
+                             lat, &pend, info, &dup);
+        if (rc < 0 || dup)
+            goto out;
     }
 
     gr_segment_t *s = active(log);
@@ -572,7 +897,6 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
             goto io_err;
         s = active(log);
     }
-    int64_t lat = log->cfg.log_append_time ? now_ms : -1;
     int64_t next = log->end;
     for (size_t off = 0; off < len;) {
         uint8_t *p = data + off;
@@ -589,6 +913,8 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     info->batch_count = nbatches;
     log->end = next;
     log->size += (int64_t)len;
+    if (pend.n > 0)
+        producer_apply(log, data, len, lat, &pend);
     log->unflushed += nrecords;
     if (log->unflushed >= log->cfg.flush_messages) {
         log->flush_due = true;
@@ -606,6 +932,7 @@ io_err:
     info->error_code = KERR_KAFKA_STORAGE_ERROR;
     rc = GR_EIO;
 out:
+    pend_free(&pend);
     free(conv);
     return rc;
 }
@@ -808,9 +1135,11 @@ int gr_log_housekeep(gr_log_t *log, int64_t now_ms)
         }
     }
     gr_log_maintain(log, now_ms);
-    if (deleted)
+    if (deleted) {
+        snap_after_head_deleted(log);
         gr_info("log", "Deleted %d segment(s) of %s, log start offset %lld", deleted, log->dir,
                 (long long)log->start);
+    }
     return deleted;
 }
 
@@ -823,6 +1152,7 @@ void gr_log_advance_start(gr_log_t *log, int64_t offset)
     log->start = offset;
     while (log->nseg > 1 && log->segs[1]->base <= offset)
         drop_segment(log, 0, true);
+    snap_after_head_deleted(log);
 }
 
 /* -------------------------------------------------------- compaction */
@@ -917,6 +1247,7 @@ static int clean_swap(gr_log_t *log, gr_clean_job_t *j)
         } else {
             if ((rc = gr_clean_remove_files(old->path)) < 0)
                 return rc;
+            snap_drop(log, old->base, true);
             log->size -= old->size;
             memmove(log->segs + k, log->segs + k + 1, (size_t)(log->nseg - k - 1) * sizeof(*log->segs));
             log->nseg--;
@@ -964,6 +1295,15 @@ static void clean_done(void *arg)
     gr_clean_job_free(j, rc != GR_CLEAN_CRASHED);
 }
 
+static int cmp_i64(const void *a, const void *b);
+
+static void collect_last(void *arg, const gr_pentry_t *e)
+{
+    gr_clean_job_t *j = arg;
+    if (e->nb > 0)
+        j->keep_last[j->nkeep++] = e->b[(e->first + e->nb - 1) % GR_PSTATE_BATCHES].last_offset;
+}
+
 int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_cb *cb, void *arg)
 {
     if (!log->cfg.compact)
@@ -986,6 +1326,13 @@ int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_c
         /* sealed: their index entries are all written, the files immutable */
         j->segs[i] = (gr_clean_seg_t){.base = s->base, .next = s->next, .size = s->size,
                                       .file = gr_file_ref(s->log)};
+    }
+    /* Kafka's lastRecordsOfActiveProducers: their last batches stay */
+    j->nkeep = 0;
+    if (log->ps) {
+        j->keep_last = gr_malloc((gr_pstate_count(log->ps) + 1) * sizeof(*j->keep_last));
+        gr_pstate_foreach(log->ps, collect_last, j);
+        qsort(j->keep_last, j->nkeep, sizeof(*j->keep_last), cmp_i64);
     }
     j->first_dirty = first_dirty;
     j->now_ms = now_ms;
@@ -1037,8 +1384,9 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* List segment base offsets; delete stray temporary files. */
-static int list_dir(const char *dir, int64_t **bases, int *n)
+/* List segment base offsets and producer snapshot offsets (into the
+ * log's snaps, sorted); delete stray temporary files. */
+static int list_dir(const char *dir, int64_t **bases, int *n, gr_log_t *log)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
@@ -1057,6 +1405,10 @@ static int list_dir(const char *dir, int64_t **bases, int *n)
                 gr_warn("log", "cannot delete %s: %s", path, strerror(errno));
             continue;
         }
+        if (parse_base(de->d_name, ".snapshot", &base)) {
+            i64_push(&log->snaps, &log->nsnap, &log->capsnap, base);
+            continue;
+        }
         if (!parse_base(de->d_name, ".log", &base))
             continue;
         if (*n == cap) {
@@ -1068,11 +1420,169 @@ static int list_dir(const char *dir, int64_t **bases, int *n)
     closedir(d);
     if (*n > 1)
         qsort(*bases, (size_t)*n, sizeof(**bases), cmp_i64);
+    if (log->nsnap > 1)
+        qsort(log->snaps, (size_t)log->nsnap, sizeof(*log->snaps), cmp_i64);
     return 0;
+}
+
+/* ------------------------------------------------ producer state at open */
+
+typedef struct replay {
+    gr_log_t *log;
+    int64_t upto;                /* replay batches below this offset */
+    int64_t batches;
+} replay_t;
+
+/* One batch of the log, as Kafka's loadProducersFromRecords (origin
+ * REPLICATION: nothing is checked). */
+static int replay_batch(void *arg, const uint8_t *h, int64_t pos)
+{
+    replay_t *r = arg;
+    GR_UNUSED(pos);
+    int64_t base = (int64_t)gr_be64(h);
+    if (base >= r->upto)
+        return 1;
+    int64_t pid = (int64_t)gr_be64(h + GR_BOFF_PRODUCER_ID);
+    int16_t attr = (int16_t)gr_be16(h + GR_BOFF_ATTRIBUTES);
+    /* control batches (transaction markers) are not written yet; when they
+     * are, appendEndTxnMarker belongs here */
+    if (pid < 0 || (attr & GR_ATTR_CONTROL))
+        return 0;
+    int32_t delta = (int32_t)gr_be32(h + GR_BOFF_LAST_DELTA);
+    int16_t epoch = (int16_t)gr_be16(h + GR_BOFF_PRODUCER_EPOCH);
+    int32_t seq = (int32_t)gr_be32(h + GR_BOFF_BASE_SEQ);
+    gr_pbatch_t b = {.last_offset = base + delta, .timestamp = (int64_t)gr_be64(h + GR_BOFF_MAX_TS),
+                     .last_seq = gr_seq_increment(seq, delta), .offset_delta = delta};
+    gr_pupdate_t u;
+    const char *msg;
+    if (r->log->ps == NULL)
+        r->log->ps = gr_pstate_new();
+    gr_pupdate_init(&u, r->log->ps, pid, GR_PORIGIN_REPLAY);
+    gr_pupdate_data(&u, epoch, seq, b.last_seq, base, b.timestamp, (attr & GR_ATTR_TRANSACTIONAL) != 0, &msg);
+    gr_pstate_add_batch(r->log->ps, pid, epoch, &b);
+    gr_pstate_update(r->log->ps, &u);
+    gr_pstate_enforce_limit();           /* O(1) below the bound */
+    r->batches++;
+    return 0;
+}
+
+/* Kafka's LogLoader: removeStraySnapshots, then rebuildProducerState up to
+ * the log end.  Snapshots not at a segment's base offset go, except the
+ * largest when it is past every segment's base (a clean shutdown's, at the
+ * log end).  Without any snapshot after a clean shutdown (a log written
+ * before producer state existed, or that never had a producer) nothing is
+ * read: empty snapshots are written at the last two segments' bases and
+ * the log end.  Otherwise snapshots above the log end or below the log
+ * start are deleted, the latest one that loads (CRC, version) is
+ * loaded (dropping producers expired at now) and the batch headers from
+ * its offset to the log end are replayed, snapshots taken at the last two
+ * segments' bases on the way and at the log end.  Snapshots are written
+ * without fsync (the next flush or the close syncs them). */
+static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms)
+{
+    int64_t t0 = gr_mono_ms(), now = gr_now_ms(), end = log->end;
+    int64_t max_base = log->segs[log->nseg - 1]->base;
+    /* removeStraySnapshots */
+    int64_t stray = -1;
+    int nold = log->nsnap;
+    int64_t *old = gr_malloc((size_t)(nold ? nold : 1) * sizeof(*old));
+    if (nold)
+        memcpy(old, log->snaps, (size_t)nold * sizeof(*old));
+    for (int i = 0; i < nold; i++) {
+        int k = seg_index(log, old[i]);
+        if (k >= 0 && log->segs[k]->base == old[i])
+            continue;
+        if (stray >= 0)
+            snap_drop(log, stray, false);
+        stray = old[i];
+    }
+    free(old);
+    if (stray >= 0 && stray < max_base)
+        snap_drop(log, stray, false);
+
+    int64_t to_snap[3];
+    int nto = 0;
+    if (log->nseg >= 2)
+        to_snap[nto++] = log->segs[log->nseg - 2]->base;
+    to_snap[nto++] = max_base;
+    to_snap[nto++] = end;
+    log->snap_end = 0;
+    if (log->nsnap == 0 && clean) {
+        for (int i = 0; i < nto; i++)
+            snap_take(log, to_snap[i]);
+        return;
+    }
+    /* truncateAndReload, except that a snapshot at the log start stays
+     * (Kafka drops it too): after retention deleted every batch it is the
+     * only record of producers that keep their state until they expire */
+    for (int i = log->nsnap - 1; i >= 0; i--)
+        if (log->snaps[i] > end || log->snaps[i] < log->start)
+            snap_drop(log, log->snaps[i], false);
+    int64_t map_end = log->start, loaded = -1;
+    while (log->nsnap > 0) {
+        int64_t o = log->snaps[log->nsnap - 1];
+        char path[PATH_MAX];
+        char *buf = NULL;
+        size_t len = 0;
+        snap_path(log, o, path, sizeof(path));
+        int rc = gr_file_read_all(path, &buf, &len);
+        if (rc == 0) {
+            if (log->ps == NULL)
+                log->ps = gr_pstate_new();
+            loaded = gr_pstate_decode(log->ps, (const uint8_t *)buf, len, now, expiration_ms);
+        }
+        free(buf);
+        if (rc == 0 && loaded >= 0) {
+            map_end = o;
+            break;
+        }
+        gr_warn("log", "Failed to load producer snapshot from '%s': %s", path,
+                rc < 0 ? strerror(-rc) : "corrupt (version or CRC)");
+        snap_drop(log, o, false);
+    }
+    log->snap_end = map_end;
+    int64_t replayed = 0;
+    if (end > map_end) {
+        replay_t r = {.log = log, .upto = end};
+        for (int i = GR_MAX(0, seg_index(log, map_end)); i < log->nseg; i++) {
+            gr_segment_t *s = log->segs[i];
+            int64_t from = GR_MAX(GR_MAX(s->base, map_end), log->start);
+            if (from >= end)
+                break;
+            for (int k = 0; k < nto; k++)
+                if (to_snap[k] == s->base)
+                    snap_take(log, from);
+            int rc = gr_seg_scan_headers(s, from, replay_batch, &r);
+            if (rc < 0) {
+                /* the segment was recovered or loaded a moment ago */
+                gr_error("log", "Cannot read %s.log to rebuild the producer state: %s", s->path, strerror(-rc));
+                break;
+            }
+        }
+        replayed = r.batches;
+    }
+    snap_take(log, end);
+    if (log->ps && gr_pstate_count(log->ps) == 0) {
+        gr_pstate_free(log->ps);
+        log->ps = NULL;
+    }
+    gr_pstate_enforce_limit();
+    if (loaded > 0 || replayed > 0)
+        gr_info("log", "Loaded producer state of %s: %lld producer ids from the snapshot at offset %lld, %lld "
+                "batches replayed up to %lld, in %lld ms", log->dir, (long long)GR_MAX(loaded, 0),
+                (long long)map_end, (long long)replayed, (long long)end, (long long)(gr_mono_ms() - t0));
 }
 
 static void free_log(gr_log_t *log)
 {
+    gr_pstate_free(log->ps);
+    log->ps = NULL;
+    free(log->snaps);
+    log->snaps = NULL;
+    log->nsnap = 0;
+    free(log->snap_new);
+    log->snap_new = NULL;
+    log->nsnap_new = 0;
     for (int i = 0; i < log->nseg; i++)
         gr_seg_free(log->segs[i]);
     free(log->segs);
@@ -1097,7 +1607,7 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
     log->last_flush_ms = now;
     if ((rc = gr_mkdir_p(o->dir)) < 0)
         goto err;
-    if (!o->fresh && ((rc = gr_clean_recover_dir(o->dir)) < 0 || (rc = list_dir(o->dir, &bases, &nb)) < 0))
+    if (!o->fresh && ((rc = gr_clean_recover_dir(o->dir)) < 0 || (rc = list_dir(o->dir, &bases, &nb, log)) < 0))
         goto err;
     for (int i = 0; i < nb; i++) {
         gr_segment_t *s;
@@ -1162,6 +1672,8 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
         log->start = log->end;
     log->rp = log->end;
     active(log)->roll_base_ms = now;
+    if (!o->fresh)
+        load_producer_state(log, o->clean_shutdown, o->producer_expiration_ms);
     if (recovered && dropped > 0)
         gr_info("log", "Recovered %s: dropped %lld bytes after offset %lld", o->dir,
                 (long long)dropped, (long long)log->end);
@@ -1176,7 +1688,9 @@ err:
     return rc < 0 && rc != GR_ECORRUPT ? rc : GR_EIO;
 }
 
-int gr_log_close(gr_log_t *log)
+/* Close; `snapshot`: write the clean shutdown's producer snapshot (not
+ * for a log about to be deleted). */
+static int log_close(gr_log_t *log, bool snapshot)
 {
     if (log == NULL)
         return 0;
@@ -1203,6 +1717,21 @@ int gr_log_close(gr_log_t *log)
         if (r < 0)
             rc = r;
     }
+    /* the producer snapshot at the log end (Kafka's close), and every one
+     * written since the last flush, made durable before the clean
+     * shutdown marker can say so */
+    if (snapshot && !log->offline && !log->sync_abandoned) {
+        int r = snap_take(log, log->end);
+        if (r < 0)
+            rc = r;
+        for (int i = 0; i < log->nsnap_new; i++) {
+            char path[PATH_MAX];
+            snap_path(log, log->snap_new[i], path, sizeof(path));
+            if ((r = snap_sync_name(path)) < 0)
+                rc = r;
+        }
+        log->nsnap_new = 0;
+    }
     /* an empty log's lost names are created again, identical, at the next
      * open: no directory fsync for never-written partitions */
     bool empty = log->nseg == 1 && active(log)->size == 0 && log->end == active(log)->base;
@@ -1223,10 +1752,15 @@ int gr_log_close(gr_log_t *log)
     return rc;
 }
 
+int gr_log_close(gr_log_t *log)
+{
+    return log_close(log, true);
+}
+
 void gr_log_delete(gr_log_t *log)
 {
     char *dir = gr_strdup(log->dir);
-    gr_log_close(log);
+    log_close(log, false);
     int rc = gr_rm_rf(dir);
     if (rc < 0)
         gr_warn("log", "cannot delete %s: %s", dir, strerror(-rc));
@@ -1243,3 +1777,46 @@ int64_t gr_log_end_offset(const gr_log_t *log) { return log->end; }
 int64_t gr_log_recovery_point(const gr_log_t *log) { return log->rp; }
 int64_t gr_log_size_bytes(const gr_log_t *log) { return log->size; }
 int gr_log_segment_count(const gr_log_t *log) { return log->nseg; }
+
+/* ------------------------------------------------- producer state */
+
+size_t gr_log_expire_producers(gr_log_t *log, int64_t now_ms, int64_t expiration_ms)
+{
+    size_t n = gr_pstate_expire(log->ps, now_ms, expiration_ms);
+    if (n)
+        gr_debug("log", "Expired %zu producer ids of %s", n, log->dir);
+    if (log->ps && gr_pstate_count(log->ps) == 0) {
+        gr_pstate_free(log->ps);
+        log->ps = NULL;
+    }
+    return n;
+}
+
+static void max_pid(void *arg, const gr_pentry_t *e)
+{
+    int64_t *m = arg;
+    if (e->pid > *m)
+        *m = e->pid;
+}
+
+int64_t gr_log_max_producer_id(const gr_log_t *log)
+{
+    int64_t m = -1;
+    gr_pstate_foreach(log->ps, max_pid, &m);
+    return m;
+}
+
+size_t gr_log_producer_count(const gr_log_t *log)
+{
+    return gr_pstate_count(log->ps);
+}
+
+const gr_pstate_t *gr_log_producer_state(const gr_log_t *log)
+{
+    return log->ps;
+}
+
+bool gr_log_flush_needed(const gr_log_t *log, int64_t upto)
+{
+    return log->cfg.flush_messages != INT64_MAX && log->rp < upto;
+}

@@ -48,6 +48,9 @@ typedef struct gr_log_open_opts {
     bool fresh;                     /* dir just created (empty): nothing to list or
                                      * recover; the new segment's names are made
                                      * durable by the first flush, not now */
+    int64_t producer_expiration_ms; /* producer.id.expiration.ms: producers of a
+                                     * snapshot expired by then are not loaded
+                                     * (<= 0: all are) */
 } gr_log_open_opts_t;
 
 /* Open (create if missing) and recover a log.  Unclean shutdown: every
@@ -78,15 +81,20 @@ typedef struct gr_append_info {
     int64_t log_append_time;        /* -1 unless LogAppendTime */
     int32_t record_count;
     int32_t batch_count;
+    bool duplicate;                 /* a producer's retried batch: the offsets
+                                     * (and log_append_time, its timestamp) are
+                                     * those it got the first time; nothing
+                                     * was appended */
     const char *error_message;      /* static string or NULL */
 } gr_append_info_t;
 
 /* Who writes a batch (Kafka's AppendOrigin).  A client's batches get the
  * checks of Kafka's LogValidator for AppendOrigin.CLIENT: no control
- * batches, no LogAppendTime chosen by the producer, and, as this broker
- * issues no producer ids (no InitProducerId), no idempotent or
- * transactional batches.  The broker's own writers (the group coordinator;
- * a transaction coordinator's markers) are trusted with those fields. */
+ * batches, no LogAppendTime chosen by the producer, no transactional
+ * batches (no transaction coordinator yet), and the producer state's
+ * epoch and sequence checks (pstate.h).  The broker's own writers (the
+ * group coordinator; a transaction coordinator's markers) are trusted with
+ * those fields; their batches with a producer id get the epoch check. */
 typedef enum { GR_APPEND_CLIENT, GR_APPEND_COORDINATOR } gr_append_origin_t;
 
 /* Validate and append the record batches of one produce partition.  `data`
@@ -98,10 +106,13 @@ typedef enum { GR_APPEND_CLIENT, GR_APPEND_COORDINATOR } gr_append_origin_t;
  * written and info->error_code is CORRUPT_MESSAGE, MESSAGE_TOO_LARGE (also
  * for compressed records beyond the decompression budget,
  * gr_batch_budget_begin), INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE
- * (zstd when allow_zstd is false), or for a client's batch
- * INVALID_TIMESTAMP, UNKNOWN_PRODUCER_ID or INVALID_PRODUCER_ID_MAPPING,
- * and the function returns GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  I/O failure
- * returns GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time.
+ * (zstd when allow_zstd is false), for a client's batch INVALID_TIMESTAMP
+ * or INVALID_PRODUCER_ID_MAPPING, or from the producer state
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH or
+ * INVALID_TXN_STATE, and the function returns
+ * GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  A producer's retried batch returns 0
+ * with info->duplicate set and nothing written.  I/O failure returns
+ * GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time.
  * gr_log_append is gr_log_append_as(GR_APPEND_CLIENT). */
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
                   bool allow_zstd, int64_t now_ms, gr_append_info_t *info);
@@ -160,6 +171,20 @@ int64_t gr_log_flush_tick(gr_log_t *log, int64_t now_ms);
  * segments below it. */
 void gr_log_advance_start(gr_log_t *log, int64_t offset);
 
+/* ---- producer state (pstate.h) ----
+ * Forget the producers idle for producer.id.expiration.ms (the periodic
+ * check, every producer.id.expiration.check.interval.ms); returns how many. */
+size_t gr_log_expire_producers(gr_log_t *log, int64_t now_ms, int64_t expiration_ms);
+/* The largest producer id the partition holds state for, -1 if none. */
+int64_t gr_log_max_producer_id(const gr_log_t *log);
+size_t gr_log_producer_count(const gr_log_t *log);
+struct gr_pstate;
+const struct gr_pstate *gr_log_producer_state(const gr_log_t *log);   /* NULL when none */
+/* A producer's retried batch (gr_append_info_t.duplicate) ending before
+ * upto: must its acknowledgement wait for a flush, as the first append's
+ * may have (a log.flush.interval.messages policy, not yet durable)? */
+bool gr_log_flush_needed(const gr_log_t *log, int64_t upto);
+
 /* ---- compaction (cleanup.policy=compact; engine in cleaner.c) ---- */
 typedef struct gr_clean_stats {
     int64_t first_dirty;            /* the pass mapped [first_dirty, map_end) */
@@ -204,6 +229,9 @@ bool gr_log_flush_due(const gr_log_t *log);
 /* ---- shutdown: one sync for a whole log dir (topic.c, syncfs) ----
  * Holds data above its recovery point (appended since the last flush)? */
 bool gr_log_unflushed(const gr_log_t *log);
+/* Will the close write a producer snapshot (appends since the last one)
+ * or sync one written since the last flush? */
+bool gr_log_snapshot_due(const gr_log_t *log);
 /* Seal the active segment and write every pending index entry, so that a
  * sync of the filesystem (gr_fio_syncfs) covers everything the log holds;
  * *upto = the end offset covered.  GR_EIO when the log is offline,

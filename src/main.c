@@ -25,6 +25,8 @@
  *   .kafka_cleanshutdown               present only after a clean shutdown
  *   recovery-point-offset-checkpoint   see log.h
  *   log-start-offset-checkpoint        see log.h
+ * and the first one also the latest block of producer ids
+ * (producer-id-block, producer_ids.c).
  */
 #include "broker.h"
 #include "fetch_session.h"
@@ -35,6 +37,8 @@
 #include "fio.h"
 #include "kerr.h"
 #include "net.h"
+#include "producer_ids.h"
+#include "pstate.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -217,6 +221,21 @@ static void cleaner_cb(gr_ev_t *ev, void *arg)
     gr_timer_start(ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
 }
 
+/* Producers idle for producer.id.expiration.ms are forgotten, checked
+ * every producer.id.expiration.check.interval.ms (Kafka's
+ * PeriodicProducerExpirationCheck, the first one after an interval). */
+static gr_timer_t producer_expiry_timer;
+
+static void producer_expiry_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(arg);
+    size_t n = gr_topics_expire_producers(gr_now_ms());
+    if (n)
+        gr_info("broker", "Expired %zu producer ids (producer.id.expiration.ms=%d)", n,
+                gr_broker.cfg.producer_id_expiration_ms);
+    gr_timer_start(ev, &producer_expiry_timer, gr_broker.cfg.producer_id_expiration_check_interval_ms);
+}
+
 /* Split RLIMIT_NOFILE between segment files and connections (see the
  * header).  Returns 0, or GR_EINVAL (logged) when the limit leaves too
  * little for both. */
@@ -343,9 +362,22 @@ int main(int argc, char **argv)
     if (init_log_dirs() < 0)
         return 1;
     int64_t t0 = gr_mono_ms();
+    gr_pstate_set_max_entries(gr_broker.cfg.producer_state_max_entries);
     if (gr_topics_load() < 0)
         gr_warn("broker", "Some topics could not be loaded");
     gr_info("broker", "Log recovery finished in %lld ms", (long long)(gr_mono_ms() - t0));
+    if (gr_pstate_evictions() > 0)
+        gr_warn("broker", "Forgot %lld idempotent producers' state at startup: more than producer.state.max.entries=%lld",
+                (long long)gr_pstate_evictions(), (long long)gr_broker.cfg.producer_state_max_entries);
+    /* producer ids: after the recorded block and every id in the state */
+    int64_t max_pid = gr_topics_max_producer_id();
+    int prc = gr_pids_init(gr_broker.log_dirs[0], gr_broker.cfg.node_id, max_pid < INT64_MAX ? max_pid + 1 : max_pid,
+                           gr_broker.ev);
+    if (prc < 0) {
+        gr_error("broker", "Cannot record a block of producer ids in %s: %s", gr_broker.log_dirs[0], strerror(-prc));
+        gr_topics_close(NULL);
+        return 1;
+    }
     /* __consumer_offsets: created if missing, replayed from loop timers
      * (group requests answer COORDINATOR_LOAD_IN_PROGRESS meanwhile); also
      * arms the offsets.retention.check.interval.ms expiry timer.  Before
@@ -376,6 +408,8 @@ int main(int argc, char **argv)
     gr_timer_start(gr_broker.ev, &cleaner_timer, GR_MAX(gr_broker.cfg.log_cleaner_backoff_ms, 50));
     gr_timer_init(&flush_timer, flush_cb, NULL);
     gr_timer_start(gr_broker.ev, &flush_timer, 1000);
+    gr_timer_init(&producer_expiry_timer, producer_expiry_cb, NULL);
+    gr_timer_start(gr_broker.ev, &producer_expiry_timer, gr_broker.cfg.producer_id_expiration_check_interval_ms);
     gr_info("broker", "[KafkaServer id=%d] started (gregord, cluster id %s, listening on %s:%d, log dirs %s)",
             gr_broker.cfg.node_id, gr_broker.cluster_id, bind_host, gr_broker.port, gr_broker.cfg.log_dirs);
 
@@ -389,11 +423,13 @@ int main(int argc, char **argv)
     gr_timer_stop(gr_broker.ev, &gr_broker.housekeep);
     gr_timer_stop(gr_broker.ev, &cleaner_timer);
     gr_timer_stop(gr_broker.ev, &flush_timer);
+    gr_timer_stop(gr_broker.ev, &producer_expiry_timer);
     gr_coord_stop();
     bool *clean = gr_malloc((size_t)gr_broker.nlog_dirs * sizeof(*clean));
     gr_topics_close(clean);
     write_clean_markers(clean);
     free(clean);
+    gr_pids_reset();
     gr_ev_free(gr_broker.ev);
     gr_info("broker", "[KafkaServer id=%d] shut down completed", gr_broker.cfg.node_id);
     for (int d = 0; d < gr_broker.nlog_dirs; d++)

@@ -58,6 +58,7 @@
 #define RECOVER_CHUNK (1u << 20)
 
 static const char *const idx_suffix[2] = {".index", ".timeindex"};
+static int64_t idx_lookup(const gr_segment_t *s, int64_t rel);
 
 /* Open <path><suffix><sfx> for writing: an fd or a negative errno. */
 static int open_fd(const char *path, const char *suffix, const char *sfx, int flags)
@@ -448,6 +449,59 @@ static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
     h->last = h->base + delta;
     h->max_ts = (int64_t)gr_be64(b + GR_BOFF_MAX_TS);
     return 0;
+}
+
+/* ------------------------------------------------- header scan */
+
+#define SCAN_WINDOW (64u << 10)
+
+int gr_seg_scan_headers(gr_segment_t *s, int64_t from, gr_seg_scan_cb *cb, void *arg)
+{
+    uint8_t *win = NULL;
+    int64_t win_off = 0, win_len = 0;
+    int64_t rel = from - s->base;
+    int64_t pos = idx_lookup(s, rel < 0 ? 0 : rel);
+    int64_t prev_next = s->base;
+    int rc = 0;
+    while (pos < s->size) {
+        if (s->size - pos < GR_BATCH_HEADER_SIZE) {
+            rc = GR_ECORRUPT;
+            break;
+        }
+        if (pos < win_off || pos + GR_BATCH_HEADER_SIZE > win_off + win_len) {
+            int64_t want = GR_MIN((int64_t)SCAN_WINDOW, s->size - pos);
+            if (win == NULL)
+                win = gr_malloc(SCAN_WINDOW);
+            int fd = log_fd(s);
+            ssize_t r = fd < 0 ? -1 : pread_full(fd, win, (size_t)want, pos);
+            if (r < 0) {
+                rc = GR_EIO;
+                break;
+            }
+            win_off = pos;
+            win_len = r;
+            if (win_len < GR_BATCH_HEADER_SIZE) {
+                rc = GR_ECORRUPT;
+                break;
+            }
+        }
+        const uint8_t *h = win + (pos - win_off);
+        int32_t blen = (int32_t)gr_be32(h + GR_BOFF_LENGTH);
+        int32_t delta = (int32_t)gr_be32(h + GR_BOFF_LAST_DELTA);
+        int64_t base = (int64_t)gr_be64(h);
+        if (blen < GR_BATCH_HEADER_SIZE - GR_BATCH_LOG_OVERHEAD || h[GR_BOFF_MAGIC] != 2 || delta < 0 ||
+            (int64_t)blen + GR_BATCH_LOG_OVERHEAD > s->size - pos || base < prev_next ||
+            base - s->base > INT32_MAX - (int64_t)delta) {
+            rc = GR_ECORRUPT;
+            break;
+        }
+        prev_next = base + delta + 1;
+        if (base + delta >= from && (rc = cb(arg, h, pos)) != 0)
+            break;
+        pos += (int64_t)blen + GR_BATCH_LOG_OVERHEAD;
+    }
+    free(win);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---------------------------------------------------------- loading */

@@ -107,6 +107,13 @@ int gr_seg_sync_files(const char *path, bool indexes);
  * segment holds nothing at or after offset. */
 int gr_seg_read(gr_segment_t *seg, int64_t offset, int64_t upper, int32_t max_bytes, bool min_one,
                 int64_t *pos, int32_t *len);
+/* Walk the batch headers (GR_BATCH_HEADER_SIZE bytes each) from the batch
+ * holding `from` (or the first after it) to the end of the file, reading
+ * 64 KiB at a time; cb(arg, header, file position) for each batch whose
+ * last offset >= from, until it returns non-zero.  Returns 0, GR_EIO or
+ * GR_ECORRUPT (a header that does not fit). */
+typedef int gr_seg_scan_cb(void *arg, const uint8_t *hdr, int64_t pos);
+int gr_seg_scan_headers(gr_segment_t *seg, int64_t from, gr_seg_scan_cb *cb, void *arg);
 /* First record with timestamp >= ts and offset >= min_offset. */
 int gr_seg_find_ts(gr_segment_t *seg, int64_t ts, int64_t min_offset, int64_t *offset, int64_t *found_ts);
 /* Release memory and file references (files stay on disk). */

@@ -352,6 +352,7 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
         .ev = gr_broker.ev,
         .lane = d % GR_EV_LANES,
         .fresh = fresh,
+        .producer_expiration_ms = gr_broker.cfg.producer_id_expiration_ms,
     };
     gr_log_t *log;
     int rc = gr_log_open(&o, &log);
@@ -883,6 +884,24 @@ void gr_topics_housekeep(int64_t now_ms, bool retention)
     gr_topics_checkpoint();
 }
 
+size_t gr_topics_expire_producers(int64_t now_ms)
+{
+    size_t n = 0;
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++)
+            n += gr_log_expire_producers(t->parts[i]->log, now_ms, gr_broker.cfg.producer_id_expiration_ms);
+    return n;
+}
+
+int64_t gr_topics_max_producer_id(void)
+{
+    int64_t m = -1;
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++)
+            m = GR_MAX(m, gr_log_max_producer_id(t->parts[i]->log));
+    return m;
+}
+
 /* One log dir's shutdown syncfs, run on a helper lane. */
 typedef struct dir_sync {
     int fd;
@@ -924,7 +943,9 @@ void gr_topics_close(bool *clean)
     gr_ev_drain(gr_broker.ev);
     for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
         for (int32_t i = 0; i < t->npart; i++, np++)
-            if (gr_log_unflushed(t->parts[i]->log))
+            /* unflushed data, or a producer snapshot to write at the log
+             * end (a new file to make durable) */
+            if (gr_log_unflushed(t->parts[i]->log) || gr_log_snapshot_due(t->parts[i]->log))
                 dirty[t->parts[i]->log_dir]++;
     for (int d = 0; d < nd; d++)
         bulk[d] = dirty[d] > GR_SYNCFS_MIN_PARTS && dir_fds[d] >= 0;

@@ -66,6 +66,11 @@ void gr_topics_close(bool *clean);
 void gr_topics_housekeep(int64_t now_ms, bool retention);
 /* Write recovery-point and log-start-offset checkpoints now. */
 void gr_topics_checkpoint(void);
+/* Forget producers idle for producer.id.expiration.ms in every partition
+ * (every producer.id.expiration.check.interval.ms); returns how many. */
+size_t gr_topics_expire_producers(int64_t now_ms);
+/* The largest producer id any partition holds state for, -1 if none. */
+int64_t gr_topics_max_producer_id(void);
 
 gr_topic_t *gr_topic_find(const char *name, size_t len);
 gr_topic_t *gr_topic_find_id(const gr_uuid_t *id);

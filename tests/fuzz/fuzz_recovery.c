@@ -22,7 +22,8 @@
  * files it describes (O_TRUNC) and unlinks the ones it does not have, so
  * the directory holds exactly that segment when gr_log_open runs.  The
  * segment files the previous input left (its base's .log, .index and
- * .timeindex) are known; anything else (a roll during the append) makes
+ * .timeindex, and the producer snapshots at its base and end offsets,
+ * unlinked after the close) are known; anything else (a roll during the append) makes
  * the next input empty the directory first (saves a readdir and an
  * lstat + unlink per file on most inputs; the bulk of the per-input cost
  * is gr_log_open/gr_log_close's own file work, see docs/fuzzing.md).
@@ -202,9 +203,19 @@ int fuzz_recovery_one(const uint8_t *data, size_t size)
             FUZZ_CHECK(gr_log_end_offset(log) == end + 1);
             rec_read(log, end);
         }
-        /* one segment: the directory holds only this base's files */
+        /* one segment: the directory holds only this base's files, and the
+         * producer snapshots the open and the close wrote (at the base
+         * offset and the log end), removed here */
         rec_dirty = gr_log_segment_count(log) != 1;
+        int64_t fin = gr_log_end_offset(log);
         gr_log_close(log);
+        int64_t snap_at[3] = {base ? 100 : 0, end, fin};
+        for (int i = 0; i < 3; i++) {
+            char path[400];
+            snprintf(path, sizeof(path), "%s/%020lld.snapshot", rec_dir, (long long)snap_at[i]);
+            if (unlink(path) == -1 && errno != ENOENT)
+                rec_dirty = true;
+        }
     }
     return 0;
 }

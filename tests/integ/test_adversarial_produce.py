@@ -1,8 +1,9 @@
 """Adversarial producers and admins: what a hostile client may write into a
 log, and what it may do to the internal topics.
 
-* Record batch headers are the producer's: control batches, producer ids,
-  transactional batches and LogAppendTime are refused with Kafka's errors;
+* Record batch headers are the producer's: control batches, transactional
+  batches and LogAppendTime are refused with Kafka's errors, idempotent
+  batches get the producer state's checks (test_idempotence.py);
   maxTimestamp, the delete-horizon bit, offsets and leader epoch are never
   taken from the client.  Records produced without a timestamp (librdkafka
   writes a header maxTimestamp of 0 for them) survive retention.
@@ -46,7 +47,6 @@ INVALID_REQUEST = 42
 POLICY_VIOLATION = 44
 INVALID_PRODUCER_ID_MAPPING = 49
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
-UNKNOWN_PRODUCER_ID = 59
 INVALID_RECORD = 87
 UNKNOWN_TOPIC_OR_PARTITION = 3
 
@@ -193,14 +193,13 @@ def test_control_idempotent_transactional_batches_refused(broker):
     other = ck.create_topic(broker, "adv-p-other")
     v = [b"x1", b"x2"]
     # (batch, transactional id, expected error): Kafka's LogValidator for a
-    # client, and what it answers for a producer id it never issued
+    # client, and what it answers for a transactional batch without a
+    # transaction coordinator (idempotent batches: test_idempotence.py)
     cases = [
         (batch(v, attributes=ATTR_CONTROL), None, INVALID_RECORD),
         (batch(v, attributes=ATTR_CONTROL | ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0,
                base_sequence=0), "tx", INVALID_RECORD),
         (batch(v, producer_id=7, producer_epoch=0, base_sequence=-1), None, INVALID_RECORD),
-        (batch(v, producer_id=7, producer_epoch=0, base_sequence=0), None, UNKNOWN_PRODUCER_ID),
-        (batch(v, producer_id=0, producer_epoch=3, base_sequence=42), None, UNKNOWN_PRODUCER_ID),
         (batch(v, attributes=ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0, base_sequence=0), "tx",
          INVALID_PRODUCER_ID_MAPPING),
         (batch(v, attributes=ATTR_TRANSACTIONAL), "tx", INVALID_PRODUCER_ID_MAPPING),
@@ -441,6 +440,51 @@ def test_destructive_override_left_on_disk(broker_factory):
     commit(b, "adv-g-after", canary.topic, 7)
     assert committed(b, "adv-g-after", canary.topic) == 7
     finish(b, canary)
+
+
+# ------------------------------------------- producer ids made up by a client
+
+def test_made_up_producer_ids_bounded(broker_factory):
+    """A client may write batches with any producer id (Kafka checks none
+    against InitProducerId): each new id costs the partition an entry of
+    producer state until producer.id.expiration.ms.  producer.state.max.entries
+    bounds them broker-wide; past it the producers that appended longest ago
+    are forgotten (a retry of theirs is appended again, as after an
+    expiration), the latest ones stay."""
+    cap, n, per_req = 2000, 30000, 1000
+    b = broker_factory({"producer.state.max.entries": cap})
+    canary = Canary(b, topic="adv-pid-canary", group="adv-pid-group").plant()
+    topic = ck.create_topic(b, "adv-pid")
+    t0 = time.monotonic()
+    for k in range(0, n, per_req):
+        # one request of 1000 batches of 1000 distinct producers
+        data = b"".join(batch([b"p%d" % pid], producer_id=pid, producer_epoch=0, base_sequence=0)
+                        for pid in range(k, k + per_req))
+        assert produce1(b, topic, data) == NONE
+    took = time.monotonic() - t0
+    _, hw = stored_batches(b, topic)
+    assert hw == n
+    # the earliest producers are forgotten: their retry is a new batch
+    assert produce1(b, topic, batch([b"p0"], producer_id=0, producer_epoch=0, base_sequence=0)) == NONE
+    assert stored_batches(b, topic, n)[1] == n + 1
+    # the latest are known: their retry is a duplicate, nothing appended
+    last = n - 1
+    assert produce1(b, topic, batch([b"p%d" % last], producer_id=last, producer_epoch=0,
+                                    base_sequence=0)) == NONE
+    assert stored_batches(b, topic, n)[1] == n + 1
+    # through a restart: the snapshot holds at most the bound
+    b.restart()
+    snaps = sorted(f for f in os.listdir(b.partition_dir(topic)) if f.endswith(".snapshot"))
+    with open(os.path.join(b.partition_dir(topic), snaps[-1]), "rb") as f:
+        head = f.read(10)
+    assert 0 < int.from_bytes(head[6:10], "big") <= cap, head
+    assert produce1(b, topic, batch([b"p%d" % last], producer_id=last, producer_epoch=0,
+                                    base_sequence=0)) == NONE
+    assert stored_batches(b, topic, n)[1] == n + 1
+    # the module's peak RSS bound holds (without producer.state.max.entries
+    # the 30,000 entries would hold ~6 MiB more: 214 B each, optimised build)
+    finish(b, canary)
+    assert took < 120, "30,000 producers took %.1f s" % took
 
 
 def test_peak_rss(broker):

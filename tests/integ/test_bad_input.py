@@ -34,6 +34,7 @@ SERVED = {
     18: 3,     # ApiVersions
     19: 7,     # CreateTopics
     20: 6,     # DeleteTopics
+    22: 5,     # InitProducerId
     32: 4,     # DescribeConfigs
     37: 3,     # CreatePartitions
     42: 2,     # DeleteGroups

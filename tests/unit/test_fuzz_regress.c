@@ -22,6 +22,7 @@
 #include "../fuzz/fuzz_offsets_record.c"
 #include "../fuzz/fuzz_recovery.c"
 #include "../fuzz/fuzz_request.c"
+#include "../fuzz/fuzz_snapshot.c"
 
 typedef int fuzz_fn(const uint8_t *data, size_t size);
 
@@ -85,6 +86,12 @@ static void test_offsets_record(void **state)
     run_target("offsets_record", fuzz_offsets_record_one, 1);
 }
 
+static void test_snapshot(void **state)
+{
+    (void)state;
+    run_target("snapshot", fuzz_snapshot_one, 1);
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -130,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_offsets_record),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_batch_size_overflow),
         cmocka_unit_test(test_legacy_inner_leak),
     };

@@ -824,8 +824,9 @@ static void test_hostile_header_fields(void **state)
 }
 
 /* Produce-only rules (Kafka's LogValidator for AppendOrigin.CLIENT):
- * no control batches, no producer ids this broker never issued, no
- * transactional batches, no LogAppendTime set by a producer. */
+ * no control batches, no producer id without a sequence, no transactional
+ * batches (no transaction coordinator), no LogAppendTime set by a
+ * producer.  (Idempotent batches: test_idempotent_appends.) */
 static void test_client_batch_flags(void **state)
 {
     (void)state;
@@ -843,8 +844,6 @@ static void test_client_batch_flags(void **state)
         {GR_ATTR_CONTROL, -1, -1, KERR_INVALID_RECORD, GR_EINVAL},
         {GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_RECORD, GR_EINVAL},
         {0, 7, -1, KERR_INVALID_RECORD, GR_EINVAL},
-        {0, 7, 0, KERR_UNKNOWN_PRODUCER_ID, GR_EINVAL},
-        {0, 0, 5, KERR_UNKNOWN_PRODUCER_ID, GR_EINVAL},
         {GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_PRODUCER_ID_MAPPING, GR_EINVAL},
         {GR_ATTR_TRANSACTIONAL, -1, -1, KERR_INVALID_PRODUCER_ID_MAPPING, GR_EINVAL},
         {GR_ATTR_TIMESTAMP_TYPE, -1, -1, KERR_INVALID_TIMESTAMP, GR_EINVAL},
@@ -889,6 +888,192 @@ static void test_client_batch_flags(void **state)
     fix_crc(buf);
     assert_int_equal(gr_log_append_as(log, buf, n, 0, true, GR_APPEND_COORDINATOR, now, &info), 0);
     assert_int_equal(gr_log_end_offset(log), 1);
+    gr_log_close(log);
+}
+
+/* ---- idempotent producers: the producer state of a log ---- */
+
+/* A batch of n records of producer pid (epoch, first sequence), into buf. */
+static size_t pid_batch(uint8_t *out, int n, int64_t pid, int16_t epoch, int32_t seq, int64_t ts)
+{
+    size_t len = build_batch(out, n, ts, 10, 0);
+    h_put64(out + GR_BOFF_PRODUCER_ID, (uint64_t)pid);
+    out[GR_BOFF_PRODUCER_EPOCH] = (uint8_t)((uint16_t)epoch >> 8);
+    out[GR_BOFF_PRODUCER_EPOCH + 1] = (uint8_t)epoch;
+    h_put32(out + GR_BOFF_BASE_SEQ, (uint32_t)seq);
+    fix_crc(out);
+    return len;
+}
+
+/* Append one producer batch: the error, and info. */
+static int16_t pid_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int32_t seq, gr_append_info_t *info)
+{
+    size_t len = pid_batch(buf, n, pid, epoch, seq, 1000 + seq);
+    gr_log_append(log, buf, len, 0, true, gr_now_ms(), info);
+    return info->error_code;
+}
+
+static bool file_exists_in(const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void test_idempotent_appends(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 300;               /* a roll every few batches */
+    gr_log_t *log = open_log(&c, true, 0);
+    gr_append_info_t info;
+    int32_t seq = 0;
+    int64_t base[12];
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(pid_append(log, 3, 42, 0, seq, &info), KERR_NONE);
+        assert_false(info.duplicate);
+        base[i] = info.base_offset;
+        seq += 3;
+    }
+    int64_t end = gr_log_end_offset(log);
+    assert_int_equal(end, 36);
+    assert_true(gr_log_segment_count(log) > 3);
+    /* a retried batch: its offsets, nothing written */
+    assert_int_equal(pid_append(log, 3, 42, 0, 27, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    assert_int_equal(info.base_offset, base[9]);
+    assert_int_equal(info.last_offset, base[9] + 2);
+    assert_int_equal(info.log_append_time, 1029);      /* its maxTimestamp, as Kafka */
+    assert_int_equal(gr_log_end_offset(log), end);
+    /* older than the last 5, a gap, an old epoch */
+    assert_int_equal(pid_append(log, 3, 42, 0, 18, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(pid_append(log, 3, 42, 0, 37, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(pid_append(log, 3, 42, -1, 36, &info), KERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(gr_log_end_offset(log), end);
+    /* a snapshot at every roll: the segments' base offsets */
+    char name[64];
+    int64_t seg2 = -1;
+    int nsnap = 0;
+    for (int64_t o = 1; o < end; o++) {
+        snprintf(name, sizeof(name), "%020lld.snapshot", (long long)o);
+        if (file_exists_in(name)) {
+            nsnap++;
+            seg2 = seg2 < 0 ? o : seg2;
+            snprintf(name, sizeof(name), "%020lld.log", (long long)o);
+            assert_true(file_exists_in(name));
+        }
+    }
+    assert_int_equal(nsnap, gr_log_segment_count(log) - 1);
+    gr_log_close(log);
+    snprintf(name, sizeof(name), "%020lld.snapshot", (long long)end);
+    assert_true(file_exists_in(name));
+
+    /* clean restart: the snapshot at the log end */
+    log = open_log(&c, true, end);
+    assert_int_equal(pid_append(log, 3, 42, 0, 33, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    assert_int_equal(info.base_offset, base[11]);
+    /* only the last batch is in a snapshot (Kafka's format) */
+    assert_int_equal(pid_append(log, 3, 42, 0, 30, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    gr_log_close(log);
+
+    /* unclean restart without the latest snapshot: the state is rebuilt
+     * from the previous one (its producer's last batch) and the batches
+     * after it */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%020lld.snapshot", dir, (long long)end);
+    assert_int_equal(unlink(p), 0);
+    int64_t prev_snap = -1;
+    for (int64_t o = end - 1; o > 0 && prev_snap < 0; o--) {
+        snprintf(name, sizeof(name), "%020lld.snapshot", (long long)o);
+        if (file_exists_in(name))
+            prev_snap = o;
+    }
+    assert_true(prev_snap > 0 && prev_snap < end);
+    log = open_log(&c, false, 0);
+    for (int i = 0; i < 12; i++) {
+        bool known = base[i] + 3 > prev_snap || (i < 11 && base[i + 1] == prev_snap);
+        assert_int_equal(pid_append(log, 3, 42, 0, 3 * i, &info),
+                         known ? KERR_NONE : KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert_true(info.duplicate == known);
+        if (known)
+            assert_int_equal(info.base_offset, base[i]);
+    }
+    snprintf(name, sizeof(name), "%020lld.snapshot", (long long)end);
+    assert_int_equal(gr_log_producer_count(log), 1);
+    /* the rebuild took a snapshot at the log end again */
+    assert_true(file_exists_in(name));
+    gr_log_close(log);
+
+    /* a corrupt latest snapshot is skipped (and deleted) */
+    int fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\xff\xff", 2, 12), 2);
+    close(fd);
+    log = open_log(&c, true, end);
+    assert_int_equal(pid_append(log, 3, 42, 0, 33, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    assert_int_equal(pid_append(log, 3, 42, 0, 36, &info), KERR_NONE);
+    assert_false(info.duplicate);
+    assert_int_equal(info.base_offset, end);
+    /* expiration: the producer's timestamps are ~1000 ms since the epoch */
+    assert_int_equal(gr_log_expire_producers(log, 1100000, 1000), 1);
+    assert_int_equal(gr_log_producer_count(log), 0);
+    assert_int_equal(pid_append(log, 3, 42, 0, 99, &info), KERR_NONE);   /* unknown: any sequence */
+    gr_log_close(log);
+}
+
+/* Retention deletes a segment's snapshot with it; the producer state
+ * stays (until producer.id.expiration.ms) and a restart finds it in the
+ * snapshot at the log end. */
+static void test_idempotent_retention(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 600;
+    gr_log_t *log = open_log(&c, true, 0);
+    gr_append_info_t info;
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    for (int i = 0; i < 10; i++)
+        append_ok(log, 3, 1000, 10, 0);
+    int64_t end = gr_log_end_offset(log);
+    c.retention_bytes = 1;                 /* everything but the active segment */
+    gr_log_set_config(log, &c);
+    assert_true(gr_log_housekeep(log, gr_now_ms()) > 0);
+    assert_int_equal(gr_log_segment_count(log), 1);
+    int64_t start = gr_log_start_offset(log);
+    assert_true(start > 2);
+    char name[64];
+    for (int64_t o = 1; o < start; o++) {
+        snprintf(name, sizeof(name), "%020lld.snapshot", (long long)o);
+        assert_false(file_exists_in(name));
+    }
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    assert_int_equal(info.base_offset, 0);
+    gr_log_close(log);
+    log = open_log(&c, true, end);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    /* retention deletes everything, the active segment too (rolled): the
+     * snapshot at the log start is all that knows the producer, and it is
+     * kept through restarts (Kafka deletes a snapshot at the log start) */
+    c.retention_bytes = -1;
+    c.retention_ms = 0;
+    gr_log_set_config(log, &c);
+    gr_log_housekeep(log, gr_now_ms() + 1000);
+    end = gr_log_end_offset(log);
+    assert_int_equal(gr_log_start_offset(log), end);
+    gr_log_close(log);
+    log = open_log(&c, true, end);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    gr_log_close(log);
+    log = open_log(&c, false, 0);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_true(info.duplicate);
+    assert_int_equal(pid_append(log, 2, 5, 0, 2, &info), KERR_NONE);
+    assert_false(info.duplicate);
     gr_log_close(log);
 }
 
@@ -1035,6 +1220,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_timestamp_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_header_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_batch_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_fds_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_cache_handles, setup, teardown),
     };

@@ -41,7 +41,11 @@ const toStr = (b) => (b === null || b === undefined ? null : b.toString());
 
 const ops = {
   async produce() {
-    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    // `idempotent`: kafkajs's idempotent producer (InitProducerId, then
+    // batches with a producer id and sequence numbers)
+    const producer = kafka.producer(args.idempotent
+      ? { allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 }
+      : { allowAutoTopicCreation: false });
     await producer.connect();
     try {
       const res = [];
