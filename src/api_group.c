@@ -540,26 +540,16 @@ void gr_api_delete_groups(gr_req_t *req, gr_rd_t *body)
     ds->pending = 1;
     req->park = ds;
     req->on_cancel = delete_cancel;
-    /* duplicates (by Kafka's String equality) answered once: an open
-     * addressing set of ds->ids indexes, so a long list costs linear time */
-    size_t cap = 16;
-    while (cap < (size_t)n * 2)
-        cap <<= 1;
-    int32_t *slot = gr_arena_alloc(&req->arena, cap * sizeof(*slot));
-    memset(slot, 0xff, cap * sizeof(*slot));
+    /* duplicates (by Kafka's String equality) answered once: a keyset of
+     * the held ids, so a long list costs linear time */
+    gr_keyset_t seen;
+    gr_keyset_init(req, &seen, n);
     for (int32_t i = 0; i < n; i++) {
         gr_str_t s = r.GroupsNames[i];
         const char *p = s.len >= 0 ? cstr(req, s) : "";
         size_t len = strlen(p);
-        uint32_t h = 2166136261u;
-        for (size_t j = 0; j < len; j++)
-            h = (h ^ (uint8_t)p[j]) * 16777619u;
-        size_t b = h & (cap - 1);
-        while (slot[b] >= 0 && strcmp(ds->ids[slot[b]], p) != 0)
-            b = (b + 1) & (cap - 1);
-        if (slot[b] >= 0)
+        if (gr_keyset_add(&seen, p, (int32_t)len, 0) > 1)
             continue;
-        slot[b] = ds->n;
         int32_t k = ds->n++;
         ds->ids[k] = gr_strndup(p, len);
         if (s.len < 0) {

@@ -71,6 +71,7 @@
 #include "broker.h"
 #include "compress.h"
 #include "fio.h"
+#include "hmap.h"
 #include "jstr.h"
 #include "kerr.h"
 #include "schema_gen.h"
@@ -985,12 +986,7 @@ static void expire_timer_cb(gr_ev_t *ev, void *arg)
 
 static uint32_t str_hash(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 16777619u;
-    }
-    return h;
+    return gr_hash32(s, n);
 }
 
 static void md_put(const char *group, size_t glen, const uint8_t *value, int32_t vlen)

@@ -42,6 +42,7 @@
 #include "group.h"
 #include "broker.h"
 #include "coord.h"
+#include "hmap.h"
 #include "kerr.h"
 #include "offsets.h"
 
@@ -130,21 +131,7 @@ const char *gr_rebalance_trigger_name(gr_rebalance_trigger_t t)
 
 /* ------------------------------------------------------------ registry */
 
-static struct {
-    gr_group_t **buckets;
-    uint32_t nbuckets;      /* power of two */
-    int count;
-} reg;
-
-static uint32_t hash_id(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
+static gr_hmap_t reg;            /* gr_group_t by id */
 
 static void member_session_cb(gr_ev_t *ev, void *arg);
 static void join_timer_cb(gr_ev_t *ev, void *arg);
@@ -152,31 +139,14 @@ static void sync_timer_cb(gr_ev_t *ev, void *arg);
 
 gr_group_t *gr_group_find(const char *id, size_t len)
 {
-    if (!reg.nbuckets || !id)
+    if (!id)
         return NULL;
-    uint32_t h = hash_id(id, len);
-    for (gr_group_t *g = reg.buckets[h & (reg.nbuckets - 1)]; g; g = g->hnext)
-        if (g->hash == h && strlen(g->group_id) == len && memcmp(g->group_id, id, len) == 0)
+    for (gr_hnode_t *n = gr_hmap_first(&reg, gr_hash32(id, len)); n; n = gr_hmap_next(n)) {
+        gr_group_t *g = GR_CONTAINER(n, gr_group_t, node);
+        if (strlen(g->group_id) == len && memcmp(g->group_id, id, len) == 0)
             return g;
-    return NULL;
-}
-
-static void reg_grow(void)
-{
-    uint32_t n = reg.nbuckets ? reg.nbuckets * 2 : 64;
-    gr_group_t **b = gr_calloc(n, sizeof(*b));
-    for (uint32_t i = 0; i < reg.nbuckets; i++) {
-        gr_group_t *g = reg.buckets[i];
-        while (g) {
-            gr_group_t *next = g->hnext;
-            g->hnext = b[g->hash & (n - 1)];
-            b[g->hash & (n - 1)] = g;
-            g = next;
-        }
     }
-    free(reg.buckets);
-    reg.buckets = b;
-    reg.nbuckets = n;
+    return NULL;
 }
 
 gr_group_t *gr_group_get_or_create(const char *id, size_t len)
@@ -184,11 +154,10 @@ gr_group_t *gr_group_get_or_create(const char *id, size_t len)
     gr_group_t *g = gr_group_find(id, len);
     if (g)
         return g;
-    if ((uint32_t)reg.count + 1 > reg.nbuckets)
-        reg_grow();
+    if (!reg.min_nb)
+        gr_hmap_init(&reg, 64);
     g = gr_calloc(1, sizeof(*g));
     g->group_id = gr_strndup(id, len);
-    g->hash = hash_id(id, len);
     g->state = GR_GROUP_EMPTY;
     g->state_timestamp_ms = now_ms();
     g->empty_since_ms = g->state_timestamp_ms;
@@ -196,30 +165,19 @@ gr_group_t *gr_group_get_or_create(const char *id, size_t len)
     g->coord_partition = gr_coord_partition_for(id, len);
     gr_timer_init(&g->join_timer, join_timer_cb, g);
     gr_timer_init(&g->sync_timer, sync_timer_cb, g);
-    uint32_t b = g->hash & (reg.nbuckets - 1);
-    g->hnext = reg.buckets[b];
-    reg.buckets[b] = g;
-    reg.count++;
+    gr_hmap_insert(&reg, &g->node, gr_hash32(id, len));
     return g;
 }
 
 gr_group_t *gr_group_next(gr_group_t *g)
 {
-    uint32_t b = 0;
-    if (g) {
-        if (g->hnext)
-            return g->hnext;
-        b = (g->hash & (reg.nbuckets - 1)) + 1;
-    }
-    for (; b < reg.nbuckets; b++)
-        if (reg.buckets[b])
-            return reg.buckets[b];
-    return NULL;
+    gr_hnode_t *n = gr_hmap_after(&reg, g ? &g->node : NULL);
+    return n ? GR_CONTAINER(n, gr_group_t, node) : NULL;
 }
 
 int gr_group_count(void)
 {
-    return reg.count;
+    return (int)gr_hmap_count(&reg);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -1804,15 +1762,7 @@ void gr_group_clear_members(gr_group_t *g)
 
 void gr_group_remove(gr_group_t *g)
 {
-    if (reg.nbuckets) {
-        for (gr_group_t **pp = &reg.buckets[g->hash & (reg.nbuckets - 1)]; *pp; pp = &(*pp)->hnext) {
-            if (*pp == g) {
-                *pp = g->hnext;
-                reg.count--;
-                break;
-            }
-        }
-    }
+    gr_hmap_remove(&reg, &g->node);
     tstop(&g->join_timer);
     tstop(&g->sync_timer);
     gr_group_clear_members(g);
@@ -1832,10 +1782,7 @@ void gr_group_remove_all(void)
     gr_group_t *g;
     while ((g = gr_group_next(NULL)) != NULL)
         gr_group_remove(g);
-    free(reg.buckets);
-    reg.buckets = NULL;
-    reg.nbuckets = 0;
-    reg.count = 0;
+    gr_hmap_free(&reg);
 }
 
 /* ------------------------------------------------------------ subscriptions */

@@ -29,6 +29,7 @@
 
 #include "api.h"
 #include "ev.h"
+#include "hmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -139,8 +140,7 @@ typedef struct gr_pending_member {
 
 typedef struct gr_group {
     char *group_id;
-    struct gr_group *hnext;         /* coordinator hash chain */
-    uint32_t hash;
+    gr_hnode_t node;                /* in the registry (group.c) */
     gr_group_state_t state;
     int64_t state_timestamp_ms;     /* currentStateTimestamp (wall clock) */
     char *protocol_type;            /* NULL until the first member joined (kept when Empty again, as Kafka) */

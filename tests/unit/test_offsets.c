@@ -30,7 +30,8 @@ gr_broker_t gr_broker;
 
 /* ------------------------------------------------------------ fake group registry */
 
-static gr_group_t *groups;
+static gr_group_t *groups[1024];
+static int ngroups;
 static int nloaded;          /* gr_group_loaded calls */
 static int nhist;
 
@@ -67,9 +68,9 @@ static void group_free(gr_group_t *g)
 
 gr_group_t *gr_group_find(const char *id, size_t len)
 {
-    for (gr_group_t *g = groups; g; g = g->hnext)
-        if (strlen(g->group_id) == len && !memcmp(g->group_id, id, len))
-            return g;
+    for (int i = 0; i < ngroups; i++)
+        if (strlen(groups[i]->group_id) == len && !memcmp(groups[i]->group_id, id, len))
+            return groups[i];
     return NULL;
 }
 
@@ -83,30 +84,34 @@ gr_group_t *gr_group_get_or_create(const char *id, size_t len)
     g->state = GR_GROUP_EMPTY;
     g->empty_since_ms = gr_now_ms();
     g->coord_partition = gr_coord_partition_for(id, len);
-    g->hnext = groups;
-    groups = g;
+    assert_true(ngroups < 1024);
+    groups[ngroups++] = g;
     return g;
 }
 
 gr_group_t *gr_group_next(gr_group_t *g)
 {
-    return g ? g->hnext : groups;
+    if (!g)
+        return ngroups ? groups[0] : NULL;
+    for (int i = 0; i + 1 < ngroups; i++)
+        if (groups[i] == g)
+            return groups[i + 1];
+    return NULL;
 }
 
 int gr_group_count(void)
 {
-    int n = 0;
-    for (gr_group_t *g = groups; g; g = g->hnext)
-        n++;
-    return n;
+    return ngroups;
 }
 
 void gr_group_remove(gr_group_t *g)
 {
-    gr_group_t **pp = &groups;
-    while (*pp != g)
-        pp = &(*pp)->hnext;
-    *pp = g->hnext;
+    for (int i = 0; i < ngroups; i++)
+        if (groups[i] == g) {
+            memmove(groups + i, groups + i + 1, sizeof(*groups) * (size_t)(ngroups - i - 1));
+            ngroups--;
+            break;
+        }
     group_free(g);
 }
 
@@ -136,11 +141,8 @@ void gr_group_loaded(gr_group_t *g)
 
 static void groups_clear(void)
 {
-    while (groups) {
-        gr_group_t *n = groups->hnext;
-        group_free(groups);
-        groups = n;
-    }
+    while (ngroups > 0)
+        group_free(groups[--ngroups]);
 }
 
 /* ------------------------------------------------------------ broker fixture */
@@ -391,7 +393,7 @@ static void test_map_memory(void **state)
 {
     (void)state;
     gr_offset_map_t *m = gr_offset_map_new();
-    assert_true(m->nbuckets <= 4);
+    assert_true(m->h.nb <= 4);
     gr_offset_t *o = gr_offset_put(m, "orders", 6, 0, 1, -1, NULL, 0, 1, -1, NULL);
     assert_ptr_equal(o->topic, o->s);
     assert_true(o->metadata > o->topic && o->metadata < o->topic + 16);
@@ -401,8 +403,8 @@ static void test_map_memory(void **state)
         snprintf(t, sizeof(t), "t%d", i);
         gr_offset_put(m, t, strlen(t), i, i, -1, "x", 1, 1, -1, NULL);
     }
-    assert_int_equal(m->count, 1001);
-    assert_true(m->nbuckets >= 1001 / 1 && m->nbuckets <= 2048);
+    assert_int_equal(gr_offset_map_count(m), 1001);
+    assert_true(m->h.nb >= 1001 / 1 && m->h.nb <= 2048);
     o = gr_offset_put(m, "t7", 2, 7, 70, 3, "a much longer metadata string", 29, 2, -1, NULL);
     assert_string_equal(gr_offset_get(m, "t7", 2, 7)->metadata, "a much longer metadata string");
     assert_ptr_equal(gr_offset_get(m, "t7", 2, 7), o);
@@ -413,8 +415,8 @@ static void test_map_memory(void **state)
         snprintf(t, sizeof(t), "t%d", i);
         assert_true(gr_offset_remove(m, t, strlen(t), i));
     }
-    assert_int_equal(m->count, 1);
-    assert_true(m->nbuckets <= 8);
+    assert_int_equal(gr_offset_map_count(m), 1);
+    assert_true(m->h.nb <= 8);
     assert_int_equal(gr_offset_get(m, "orders", 6, 0)->offset, 1);
     gr_offset_map_free(m);
 }
