@@ -340,11 +340,17 @@ void gr_crt_result_add(gr_crt_result_t *r, const void *key, int32_t key_len, con
             result_finish_batch(r);
             rs = record_size(0, kl, vl);
         }
-        if (GR_BATCH_HEADER_SIZE + rs > (size_t)r->max_batch)
-            r->too_large = true;
+        if (GR_BATCH_HEADER_SIZE + rs > (size_t)r->max_batch && r->refused == KERR_NONE)
+            r->refused = KERR_MESSAGE_TOO_LARGE;   /* fits no batch */
     }
     gr_batch_builder_add(&r->b, -1, r->now_ms, key, key_len, value, value_len);
     r->nrec++;
+}
+
+void gr_crt_result_refuse(gr_crt_result_t *r, gr_kerr_t err)
+{
+    assert(err != KERR_NONE);
+    r->refused = err;
 }
 
 void gr_crt_result_free(gr_crt_result_t *r)
@@ -460,9 +466,11 @@ void gr_crt_flush(gr_crt_t *rt, int32_t part)
 void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *arg)
 {
     gr_kerr_t st = gr_crt_status(rt, r->part);
-    if (st != KERR_NONE || r->nrec == 0 || r->too_large) {
+    if (st == KERR_NONE)
+        st = r->refused;
+    if (st != KERR_NONE || r->nrec == 0) {
         gr_crt_result_free(r);
-        fail_later(rt, done, arg, st != KERR_NONE ? st : r->too_large ? KERR_MESSAGE_TOO_LARGE : KERR_NONE);
+        fail_later(rt, done, arg, st);
         return;
     }
     part_t *p = &rt->parts[r->part];

@@ -163,13 +163,16 @@ typedef struct gr_crt_result {
     gr_buf_t done;                  /* finished batches, back to back */
     int32_t nrec;
     int32_t nbatches;
-    bool too_large;                 /* a record that fits no batch */
+    gr_kerr_t refused;              /* NONE, or why nothing is written */
 } gr_crt_result_t;
 
 void gr_crt_result_init(gr_crt_result_t *r, gr_crt_t *rt, int32_t part, unsigned flags);
 /* Add a record (value NULL: a tombstone).  The bytes are copied. */
 void gr_crt_result_add(gr_crt_result_t *r, const void *key, int32_t key_len, const void *value, int32_t value_len);
 void gr_crt_result_free(gr_crt_result_t *r);
+/* The write is not done: gr_crt_write completes it with err (the operation
+ * found out before building its records, e.g. a record too large). */
+void gr_crt_result_refuse(gr_crt_result_t *r, gr_kerr_t err);
 /* Exact size of one batch of one record with key and value of these sizes. */
 size_t gr_crt_batch_size1(size_t key_len, size_t value_len);
 /* max.message.bytes and segment.bytes of the partition. */
