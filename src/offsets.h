@@ -4,9 +4,10 @@
  * GroupMetadata.offsets.
  *
  * Owned by its group (gr_group_t.offsets, created on first use and freed
- * by gr_offsets_group_free).  Used only on the loop thread.  Persistence of
- * the entries in __consumer_offsets is coord.c's job; this map is the
- * in-memory view that OffsetFetch answers from.
+ * by gr_offsets_group_free).  Used only on the loop thread.  The entries
+ * change only through the coordinator's replay of __consumer_offsets
+ * records (coord.c) and its rollback; this map is the in-memory view that
+ * OffsetFetch answers from.
  */
 #ifndef GR_OFFSETS_H
 #define GR_OFFSETS_H
