@@ -109,7 +109,8 @@ typedef struct shard {
     gr_hmap_t md;                   /* pending_md_t by group id */
     gr_group_t **created;           /* groups a commit's replay created */
     int32_t ncreated, capcreated;
-    gr_group_t *last;               /* replay cache (loading only) */
+    gr_group_t *last;               /* replay cache: the last group looked up ... */
+    uint64_t last_version;          /* ... while the registry was at this version */
     gr_arena_t arena;               /* decoding scratch, reset per record */
     gr_crt_timer_t expire_timer;
 } shard_t;
@@ -119,6 +120,8 @@ typedef struct shard {
 typedef struct commit_ctx {
     gr_coord_cb *cb;
     void *arg;
+    gr_group_t *g;                  /* the group the replay committed to ... */
+    uint64_t g_version;             /* ... valid while the registry is at this version */
     char *gid;
     char *who;
     int32_t n, filled;
@@ -177,14 +180,15 @@ void gr_coord_offset_key(gr_wr_t *w, const char *group, size_t glen, const char 
     gr_arena_free(&a);
 }
 
-void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
-                           int64_t commit_ts, int64_t expire_ts)
+/* ibp: gr_config_ibp(), read once per write by the callers */
+static void offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
+                         int64_t commit_ts, int64_t expire_ts, int ibp)
 {
     gr_OffsetCommitValue_t v;
     gr_OffsetCommitValue_init(&v);
     /* Kafka < 2.1 (inter.broker.protocol.version) always wrote v1 with an
      * expire timestamp of commit + offsets.retention.minutes */
-    if (gr_config_ibp(&gr_broker.cfg) < 201 && expire_ts < 0)
+    if (ibp < 201 && expire_ts < 0)
         expire_ts = GR_MAX(gr_add_sat(commit_ts, gr_broker.cfg.offsets_retention_minutes * 60000), 0);
     int16_t ver = expire_ts >= 0 ? 1 : 3;
     gr_arena_t a;
@@ -197,6 +201,12 @@ void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, con
     gr_wr_i16(w, ver);
     gr_OffsetCommitValue_encode(w, ver, &v);
     gr_arena_free(&a);
+}
+
+void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
+                           int64_t commit_ts, int64_t expire_ts)
+{
+    offset_value(w, offset, leader_epoch, metadata, mlen, commit_ts, expire_ts, gr_config_ibp(&gr_broker.cfg));
 }
 
 void gr_coord_group_key(gr_wr_t *w, const char *group, size_t glen)
@@ -375,14 +385,17 @@ static void detached_undo_fn(void *shard, void *data, bool rollback)
 
 /* ------------------------------------------------------------ replay */
 
+/* gr_group_find with a cache of the last group: the records of a commit
+ * or of a load come group by group. */
 static gr_group_t *shard_find(shard_t *s, const char *id, size_t len)
 {
     gr_group_t *g = s->last;
-    if (g && strlen(g->group_id) == len && !memcmp(g->group_id, id, len))
+    if (g && s->last_version == gr_group_registry_version() && strlen(g->group_id) == len &&
+        !memcmp(g->group_id, id, len))
         return g;
     g = gr_group_find(id, len);
-    if (!s->loaded)
-        s->last = g;
+    s->last = g;
+    s->last_version = gr_group_registry_version();
     return g;
 }
 
@@ -421,9 +434,19 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     gr_OffsetCommitKey_t k;
     if (gr_OffsetCommitKey_decode(rd, kver, &s->arena, &k) < 0 || k.group.len < 0 || k.topic.len < 0)
         return GR_ECORRUPT;
-    gr_str_t gid = gr_group_str_held_tmp(&s->arena, k.group);
+    /* the records of a commit or a load come group by group: bytes equal
+     * to the last group's id (without C0, which the held form gives its own
+     * meaning) are that group, without decoding them */
+    gr_group_t *g = s->last;
+    gr_str_t gid;
+    if (g && s->last_version == gr_group_registry_version() && strlen(g->group_id) == (size_t)k.group.len &&
+        !memcmp(g->group_id, k.group.p, (size_t)k.group.len) && !memchr(k.group.p, 0xc0, (size_t)k.group.len)) {
+        gid = (gr_str_t){g->group_id, k.group.len};
+    } else {
+        gid = gr_group_str_held_tmp(&s->arena, k.group);
+        g = shard_find(s, gid.p, (size_t)gid.len);
+    }
     size_t glen = (size_t)gid.len, tlen = (size_t)k.topic.len;
-    gr_group_t *g = shard_find(s, gid.p, glen);
     if (!rec->value) {
         gr_offset_t *o = g ? gr_offset_get(g->offsets, k.topic.p, tlen, k.partition) : NULL;
         if (!o)
@@ -443,8 +466,9 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
         /* Kafka's OffsetMetadataManager.replay: a commit without group
          * management creates a simple group */
         g = gr_group_create_simple(gid.p, glen, s->part);
+        s->last = g;
+        s->last_version = gr_group_registry_version();
         if (!s->loaded) {
-            s->last = g;
             if (s->ncreated == s->capcreated) {
                 s->capcreated = s->capcreated ? s->capcreated * 2 : 64;
                 s->created = gr_realloc(s->created, sizeof(*s->created) * (size_t)s->capcreated);
@@ -468,6 +492,8 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
         c->h[c->filled].from = prev;
         c->h[c->filled].to = v.offset;
         c->filled++;
+        c->g = g;
+        c->g_version = gr_group_registry_version();
     }
     return 0;
 }
@@ -669,14 +695,17 @@ static void commit_done(void *arg, gr_kerr_t err)
 {
     commit_ctx_t *c = arg;
     gr_kerr_t e = map_commit_error(err);
-    gr_group_t *g = e == KERR_NONE ? gr_group_find(c->gid, strlen(c->gid)) : NULL;
+    gr_group_t *g = NULL;
+    if (e == KERR_NONE && c->filled > 0)
+        g = c->g && c->g_version == gr_group_registry_version() ? c->g : gr_group_find(c->gid, strlen(c->gid));
+    int64_t now = g ? gr_now_ms() : 0;
     for (int32_t i = 0; g && i < c->filled; i++) {
         if (c->h[i].from == c->h[i].to)
             continue;
         gr_hist_entry_t h;
         memset(&h, 0, sizeof(h));
         h.kind = GR_HIST_COMMIT;
-        h.time_ms = gr_now_ms();
+        h.time_ms = now;
         h.member = c->who;
         h.topic = (char *)c->h[i].topic;
         h.partition = c->h[i].partition;
@@ -706,6 +735,7 @@ void gr_coord_commit_offsets(const char *gid, size_t glen, const char *who, cons
     commit_ctx_t *ctx = gr_malloc(sz);
     ctx->cb = cb;
     ctx->arg = arg;
+    ctx->g = NULL;
     ctx->n = k;
     ctx->filled = 0;
     char *s = (char *)&ctx->h[k];
@@ -717,10 +747,15 @@ void gr_coord_commit_offsets(const char *gid, size_t glen, const char *who, cons
     memcpy(s, who ? who : "", wl + 1);
     s += wl + 1;
 
+    /* every key and value into one writer, then the records from its
+     * bytes: one buffer for the commit, not one per record */
     gr_crt_result_t r;
     gr_crt_result_init(&r, C.rt, part, GR_CRT_ATOMIC);
     gr_wr_t w;
     gr_wr_init(&w);
+    size_t stack_pos[3 * 16];
+    size_t *pos = k <= 16 ? stack_pos : gr_malloc(sizeof(*pos) * 3 * (size_t)k);
+    int ibp = gr_config_ibp(&gr_broker.cfg);
     for (int32_t i = 0, j = 0; i < n; i++) {
         if (c[i].error != KERR_NONE)
             continue;
@@ -729,14 +764,22 @@ void gr_coord_commit_offsets(const char *gid, size_t glen, const char *who, cons
         ctx->h[j].topic = s;
         ctx->h[j].partition = c[i].partition;
         s += c[i].topic_len + 1;
-        j++;
-        /* key and value in one writer: one chunk instead of two */
+        pos[3 * j] = w.total;
         gr_coord_offset_key(&w, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
-        size_t kl = w.total;
-        gr_coord_offset_value(&w, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len,
-                              c[i].commit_timestamp, c[i].expire_timestamp);
-        add_record(&r, &w, kl, false);
+        pos[3 * j + 1] = w.total;
+        offset_value(&w, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len, c[i].commit_timestamp,
+                     c[i].expire_timestamp, ibp);
+        pos[3 * j + 2] = w.total;
+        j++;
     }
+    size_t total = 0;
+    const uint8_t *bytes = k > 0 ? gr_wr_flatten(&w, &total) : NULL;
+    gr_crt_result_reserve(&r, total + 16 * (size_t)k);
+    for (int32_t j = 0; j < k; j++)
+        gr_crt_result_add(&r, bytes + pos[3 * j], (int32_t)(pos[3 * j + 1] - pos[3 * j]), bytes + pos[3 * j + 1],
+                          (int32_t)(pos[3 * j + 2] - pos[3 * j + 1]));
+    if (pos != stack_pos)
+        free(pos);
     gr_wr_free(&w);
     C.hist_sink = ctx;
     gr_crt_write(C.rt, &r, commit_done, ctx);

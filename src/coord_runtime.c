@@ -87,6 +87,9 @@ typedef struct part {
     gr_arena_t undo_arena;
     /* timers */
     gr_crt_timer_t *timers;
+    /* max.message.bytes and segment.bytes, read once per loop turn */
+    int64_t max_batch, max_segment;
+    uint64_t limits_turn;           /* the turn they were read in, +1 (0: never) */
 } part_t;
 
 struct gr_crt_undo {
@@ -104,6 +107,7 @@ struct gr_crt {
     op_t *done_head, *done_tail;
     int32_t *dirty;
     int32_t ndirty;
+    uint64_t turn;                  /* loop turns seen by the hook */
     bool stopping;
 };
 
@@ -140,7 +144,16 @@ void *gr_crt_shard(const gr_crt_t *rt, int32_t part)
 
 void gr_crt_limits(gr_crt_t *rt, int32_t part, int64_t *max_batch, int64_t *segment_bytes)
 {
-    rt->cfg.writer->limits(rt->cfg.writer_ctx, part, max_batch, segment_bytes);
+    assert(part >= 0 && part < rt->npart);
+    part_t *p = &rt->parts[part];
+    if (p->limits_turn != rt->turn + 1) {
+        /* the topic's configs are parsed once per turn, not per write: a
+         * change applies from the next loop turn */
+        rt->cfg.writer->limits(rt->cfg.writer_ctx, part, &p->max_batch, &p->max_segment);
+        p->limits_turn = rt->turn + 1;
+    }
+    *max_batch = p->max_batch;
+    *segment_bytes = p->max_segment;
 }
 
 /* ------------------------------------------------------------ completions */
@@ -236,13 +249,31 @@ static void undo_rollback(part_t *p, uint32_t mark)
     }
 }
 
+/* Memory a partition keeps between turns for its undo log; a turn that
+ * needed more gives it back when it settles. */
+#define UNDO_KEEP_ENTRIES 256u
+#define UNDO_KEEP_BYTES (16u << 10)
+
+static void undo_trim(part_t *p)
+{
+    if (p->capundo > UNDO_KEEP_ENTRIES) {
+        free(p->undo);
+        p->undo = NULL;
+        p->capundo = 0;
+    }
+    if (p->undo_arena.bytes > UNDO_KEEP_BYTES)
+        gr_arena_free(&p->undo_arena);
+    else
+        gr_arena_reset(&p->undo_arena);
+}
+
 /* The turn settled: release every entry and the arena. */
 static void undo_release(part_t *p)
 {
     for (uint32_t i = 0; i < p->nundo; i++)
         p->undo[i].fn(p->shard, p->undo[i].data, false);
     p->nundo = 0;
-    gr_arena_reset(&p->undo_arena);
+    undo_trim(p);
 }
 
 /* ------------------------------------------------------------ replay */
@@ -275,6 +306,24 @@ static int replay_batches(part_t *p, const uint8_t *b, size_t len, int64_t *next
     return 0;
 }
 
+/* Replay a result's records (their bytes in r->done) from log offset
+ * `first`.  Returns 0 or the first replay error. */
+static int replay_result(part_t *p, const gr_crt_result_t *r, int64_t first, gr_crt_undo_t *undo)
+{
+    const gr_crt_shard_ops_t *ops = p->rt->cfg.shard;
+    for (int32_t i = 0; i < r->nrec; i++) {
+        const gr_crt_recpos_t *x = &r->pos[i];
+        gr_crt_record_t cr = {.offset = first + i, .producer_id = -1, .producer_epoch = -1, .timestamp = r->now_ms,
+                              .key = x->key_len >= 0 ? r->done.p + x->key_at : NULL, .key_len = x->key_len,
+                              .value = x->value_len >= 0 ? r->done.p + x->value_at : NULL,
+                              .value_len = x->value_len};
+        int rc = ops->replay(p->shard, &cr, undo);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ results */
 
 /* Bytes of a zig-zag varint. */
@@ -289,12 +338,25 @@ static size_t varint_size(int64_t v)
     return n;
 }
 
-/* Bytes the record takes in a batch (timestamp delta 0, no headers). */
+/* A record as gr_batch_builder_add lays it out (timestamp delta 0, no
+ * headers):
+ *   varint length | attributes | tsDelta | offsetDelta | varint klen | key |
+ *   varint vlen | value | varint headerCount (0)
+ * Returns its size; *key_at / *value_at: where key and value start in it. */
+static size_t record_layout(int32_t offset_delta, int64_t klen, int64_t vlen, size_t *key_at, size_t *value_at)
+{
+    size_t head = 1 + 1 + varint_size(offset_delta) + varint_size(klen);
+    size_t body = head + (size_t)GR_MAX(klen, 0) + varint_size(vlen) + (size_t)GR_MAX(vlen, 0) + 1;
+    size_t lenlen = varint_size((int64_t)body);
+    *key_at = lenlen + head;
+    *value_at = *key_at + (size_t)GR_MAX(klen, 0) + varint_size(vlen);
+    return lenlen + body;
+}
+
 static size_t record_size(int32_t offset_delta, int64_t klen, int64_t vlen)
 {
-    size_t body = 1 + 1 + varint_size(offset_delta) + varint_size(klen) + (size_t)GR_MAX(klen, 0) +
-                  varint_size(vlen) + (size_t)GR_MAX(vlen, 0) + 1;
-    return varint_size((int64_t)body) + body;
+    size_t k, v;
+    return record_layout(offset_delta, klen, vlen, &k, &v);
 }
 
 size_t gr_crt_batch_size1(size_t key_len, size_t value_len)
@@ -309,6 +371,8 @@ void gr_crt_result_init(gr_crt_result_t *r, gr_crt_t *rt, int32_t part, unsigned
     r->flags = flags;
     r->now_ms = gr_now_ms();
     r->max_batch = INT32_MAX;
+    r->pos = r->pos_inline;
+    r->pos_cap = (int32_t)GR_ARRAY_LEN(r->pos_inline);
     if (rt && part >= 0 && part < rt->npart && !(flags & GR_CRT_ATOMIC)) {
         int64_t mb, sb;
         gr_crt_limits(rt, part, &mb, &sb);
@@ -317,18 +381,27 @@ void gr_crt_result_init(gr_crt_result_t *r, gr_crt_t *rt, int32_t part, unsigned
     gr_batch_builder_init(&r->b, 0, r->now_ms);
 }
 
-static void result_finish_batch(gr_crt_result_t *r)
+/* Close the batch being built; more: records may follow. */
+static void result_finish_batch(gr_crt_result_t *r, bool more)
 {
     if (r->b.count == 0)
         return;
     size_t len;
     uint8_t *data = gr_batch_builder_finish(&r->b, 0, -1, -1, -1, &len);
-    gr_buf_reserve(&r->done, r->done.len + len);
-    memcpy(r->done.p + r->done.len, data, len);
-    r->done.len += len;
+    if (r->done.len == 0) {
+        /* the first batch: take the builder's buffer as it is */
+        free(r->done.p);
+        r->done = (gr_buf_t){data, len, r->b.cap};
+        r->b.buf = NULL;
+    } else {
+        gr_buf_reserve(&r->done, r->done.len + len);
+        memcpy(r->done.p + r->done.len, data, len);
+        r->done.len += len;
+    }
     r->nbatches++;
     gr_batch_builder_free(&r->b);
-    gr_batch_builder_init(&r->b, 0, r->now_ms);
+    if (more)
+        gr_batch_builder_init(&r->b, 0, r->now_ms);
 }
 
 void gr_crt_result_add(gr_crt_result_t *r, const void *key, int32_t key_len, const void *value, int32_t value_len)
@@ -337,14 +410,42 @@ void gr_crt_result_add(gr_crt_result_t *r, const void *key, int32_t key_len, con
     if (!(r->flags & GR_CRT_ATOMIC)) {
         size_t rs = record_size(r->b.count, kl, vl);
         if (r->b.count > 0 && r->b.len + rs > (size_t)r->max_batch) {
-            result_finish_batch(r);
+            result_finish_batch(r, true);
             rs = record_size(0, kl, vl);
         }
         if (GR_BATCH_HEADER_SIZE + rs > (size_t)r->max_batch && r->refused == KERR_NONE)
             r->refused = KERR_MESSAGE_TOO_LARGE;   /* fits no batch */
     }
+    /* where the builder puts key and value: this batch starts at done.len
+     * once finished (the first one at 0) */
+    size_t key_at, value_at, at = r->done.len + r->b.len;
+    size_t size = record_layout(r->b.count, kl, vl, &key_at, &value_at);
+    size_t before = r->b.len;
     gr_batch_builder_add(&r->b, -1, r->now_ms, key, key_len, value, value_len);
-    r->nrec++;
+    assert(r->b.len - before == size);     /* the builder laid it out as record_layout says */
+    GR_UNUSED(before);
+    GR_UNUSED(size);
+    if (r->nrec == r->pos_cap) {
+        int32_t cap = r->pos_cap * 2;
+        gr_crt_recpos_t *n = gr_malloc(sizeof(*n) * (size_t)cap);
+        memcpy(n, r->pos, sizeof(*n) * (size_t)r->nrec);
+        if (r->pos != r->pos_inline)
+            free(r->pos);
+        r->pos = n;
+        r->pos_cap = cap;
+    }
+    assert(at + value_at <= UINT32_MAX);
+    r->pos[r->nrec++] = (gr_crt_recpos_t){(uint32_t)(at + key_at), (uint32_t)(at + value_at), (int32_t)kl,
+                                          (int32_t)vl};
+}
+
+void gr_crt_result_reserve(gr_crt_result_t *r, size_t bytes)
+{
+    size_t want = GR_BATCH_HEADER_SIZE + bytes;
+    if (r->b.count == 0 && want > r->b.cap && want <= (size_t)GR_MIN(r->max_batch, 1 << 20)) {
+        r->b.buf = gr_realloc(r->b.buf, want);
+        r->b.cap = want;
+    }
 }
 
 void gr_crt_result_refuse(gr_crt_result_t *r, gr_kerr_t err)
@@ -357,7 +458,10 @@ void gr_crt_result_free(gr_crt_result_t *r)
 {
     gr_batch_builder_free(&r->b);
     gr_buf_free(&r->done);
-    memset(r, 0, sizeof(*r));
+    if (r->pos != r->pos_inline)
+        free(r->pos);
+    r->pos = NULL;
+    r->nrec = 0;
 }
 
 /* ------------------------------------------------------------ settling */
@@ -381,6 +485,7 @@ static void hook_cb(gr_ev_t *ev, void *arg)
     gr_crt_t *rt = arg;
     if (rt->ndirty > 0)
         settle_all(rt, true);
+    rt->turn++;
 }
 
 static void settle_timer_cb(gr_ev_t *ev, void *arg)
@@ -416,7 +521,7 @@ static void settle(gr_crt_t *rt, part_t *p, bool direct)
         gr_warn(pname(rt), "Append of %zu bytes to %s-%d failed: %s", p->pend.len, rt->cfg.topic, p->index,
                 gr_kerr_name(kerr));
         undo_rollback(p, 0);
-        gr_arena_reset(&p->undo_arena);
+        undo_trim(p);
         int64_t next = end0;
         for (op_t *op = chain; op; op = op->next) {
             if (!chain->next && op->nbatches <= 1) {
@@ -474,7 +579,7 @@ void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *
         return;
     }
     part_t *p = &rt->parts[r->part];
-    result_finish_batch(r);
+    result_finish_batch(r, false);
     if (r->flags & GR_CRT_ATOMIC) {
         /* Kafka checks the batch before replaying anything */
         int64_t max_batch, seg;
@@ -499,8 +604,7 @@ void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *
     int64_t first = p->next;
     if (op->replay) {
         gr_crt_undo_t u = {p};
-        int64_t next = first;
-        if (replay_batches(p, r->done.p, r->done.len, &next, &u) < 0) {
+        if (replay_result(p, r, first, &u) < 0) {
             gr_warn(pname(rt), "A record for %s-%d could not be applied; the write fails", rt->cfg.topic,
                     p->index);
             undo_rollback(p, op->undo0);

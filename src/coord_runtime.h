@@ -154,6 +154,14 @@ enum {
 
 /* The records an operation writes.  Build with _init/_add, hand to
  * gr_crt_write (which frees it), or drop with _free. */
+/* Where a record's key and value sit in the result's batches (offsets in
+ * `done`, -1 lengths for null), so that the write replays the very bytes
+ * it appends without parsing its own batches again. */
+typedef struct gr_crt_recpos {
+    uint32_t key_at, value_at;
+    int32_t key_len, value_len;
+} gr_crt_recpos_t;
+
 typedef struct gr_crt_result {
     int32_t part;
     unsigned flags;
@@ -164,9 +172,15 @@ typedef struct gr_crt_result {
     int32_t nrec;
     int32_t nbatches;
     gr_kerr_t refused;              /* NONE, or why nothing is written */
+    gr_crt_recpos_t *pos;           /* nrec entries: pos_inline or malloc'ed */
+    int32_t pos_cap;
+    gr_crt_recpos_t pos_inline[16];
 } gr_crt_result_t;
 
 void gr_crt_result_init(gr_crt_result_t *r, gr_crt_t *rt, int32_t part, unsigned flags);
+/* Make room for about `bytes` of records (keys, values and their framing,
+ * at most 16 bytes each): a sizing hint. */
+void gr_crt_result_reserve(gr_crt_result_t *r, size_t bytes);
 /* Add a record (value NULL: a tombstone).  The bytes are copied. */
 void gr_crt_result_add(gr_crt_result_t *r, const void *key, int32_t key_len, const void *value, int32_t value_len);
 void gr_crt_result_free(gr_crt_result_t *r);

@@ -161,6 +161,7 @@ const char *gr_rebalance_trigger_name(gr_rebalance_trigger_t t)
 /* ------------------------------------------------------------ registry */
 
 static gr_hmap_t reg;            /* gr_group_t by id */
+static uint64_t reg_version;     /* +1 whenever a group leaves the registry */
 
 static void member_session_cb(gr_ev_t *ev, void *arg);
 static void join_timer_cb(gr_ev_t *ev, void *arg);
@@ -178,14 +179,12 @@ gr_group_t *gr_group_find(const char *id, size_t len)
     return NULL;
 }
 
-gr_group_t *gr_group_get_or_create(const char *id, size_t len)
+/* A new group in the registry (id not there). */
+static gr_group_t *group_new(const char *id, size_t len)
 {
-    gr_group_t *g = gr_group_find(id, len);
-    if (g)
-        return g;
     if (!reg.min_nb)
         gr_hmap_init(&reg, 64);
-    g = gr_calloc(1, sizeof(*g));
+    gr_group_t *g = gr_calloc(1, sizeof(*g));
     g->group_id = gr_strndup(id, len);
     g->state = GR_GROUP_EMPTY;
     g->state_timestamp_ms = now_ms();
@@ -198,10 +197,15 @@ gr_group_t *gr_group_get_or_create(const char *id, size_t len)
     return g;
 }
 
+gr_group_t *gr_group_get_or_create(const char *id, size_t len)
+{
+    gr_group_t *g = gr_group_find(id, len);
+    return g ? g : group_new(id, len);
+}
+
 gr_group_t *gr_group_create_simple(const char *id, size_t len, int32_t partition)
 {
-    assert(!gr_group_find(id, len));
-    gr_group_t *g = gr_group_get_or_create(id, len);
+    gr_group_t *g = group_new(id, len);     /* the caller looked it up */
     g->coord_partition = partition;
     g->empty_since_ms = 0;
     return g;
@@ -1943,10 +1947,16 @@ static void clear_members(gr_group_t *g)
 
 /* ------------------------------------------------------------ removal */
 
+uint64_t gr_group_registry_version(void)
+{
+    return reg_version;
+}
+
 void gr_group_detach(gr_group_t *g)
 {
     assert(g->node.hash == gr_hash32(g->group_id, strlen(g->group_id)));
     gr_hmap_remove(&reg, &g->node);
+    reg_version++;
     tstop(&g->join_timer);
     tstop(&g->sync_timer);
     clear_members(g);

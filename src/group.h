@@ -185,6 +185,9 @@ typedef struct gr_group {
  * held form. */
 gr_group_t *gr_group_find(const char *id, size_t len);
 gr_group_t *gr_group_get_or_create(const char *id, size_t len);
+/* Changes whenever a group leaves the registry: a pointer found while it
+ * stays the same still points at a registered group (lookup caches). */
+uint64_t gr_group_registry_version(void);
 /* Iterate all groups: gr_group_next(NULL) is the first. */
 gr_group_t *gr_group_next(gr_group_t *g);
 int gr_group_count(void);
