@@ -104,40 +104,16 @@ static gr_str_t msgf(gr_req_t *req, const char *fmt, ...)
     return (gr_str_t){buf, n};
 }
 
-static bool str_same(gr_str_t a, gr_str_t b)
-{
-    return a.len == b.len && (a.len <= 0 || !memcmp(a.p, b.p, (size_t)a.len));
-}
-
-/* first[i] = index of the first entry whose (tag, name) equals entry i's.
- * Open addressing over the arena, so a request with a million names costs
- * linear time.  tags may be NULL. */
+/* first[i] = index of the first entry whose (tag, name) equals entry i's:
+ * a gr_keyset in the arena, so a request with a million names costs linear
+ * time.  tags may be NULL. */
 static int32_t *find_firsts(gr_req_t *req, const gr_str_t *names, const int8_t *tags, int32_t n)
 {
     int32_t *first = gr_arena_alloc(&req->arena, sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
-    size_t cap = 16;
-    while (cap < (size_t)n * 2)
-        cap <<= 1;
-    int32_t *slot = gr_arena_alloc(&req->arena, sizeof(int32_t) * cap);
-    memset(slot, 0xff, sizeof(int32_t) * cap);
-    for (int32_t i = 0; i < n; i++) {
-        uint32_t h = 2166136261u ^ (tags ? (uint8_t)tags[i] : 0);
-        for (int32_t k = 0; k < names[i].len; k++)
-            h = (h ^ (uint8_t)names[i].p[k]) * 16777619u;
-        h ^= (uint32_t)names[i].len;
-        size_t b = h & (cap - 1);
-        first[i] = i;
-        while (slot[b] >= 0) {
-            int32_t j = slot[b];
-            if (str_same(names[j], names[i]) && (!tags || tags[j] == tags[i])) {
-                first[i] = j;
-                break;
-            }
-            b = (b + 1) & (cap - 1);
-        }
-        if (first[i] == i)
-            slot[b] = i;
-    }
+    gr_keyset_t seen;
+    gr_keyset_init(req, &seen, n);
+    for (int32_t i = 0; i < n; i++)
+        first[i] = gr_keyset_put(&seen, names[i].p, names[i].len, tags ? tags[i] : 0, i)->first;
     return first;
 }
 

@@ -5,8 +5,11 @@
  * and DeleteGroups (42, v0-2).
  *
  * The handlers only translate between the wire (schema_gen.h) and the
- * coordinator's plain C entry points (group.h), shaping each response per
- * version as Kafka 3.7's KafkaApis / GroupCoordinatorAdapter do.  Every
+ * coordinator's plain C entry points, shaping each response per version as
+ * Kafka 3.7's KafkaApis / GroupCoordinatorAdapter do: every group id is
+ * first validated by gr_coord_validate_group (coord.h: id, coordinator
+ * loading), then the group state machine (group.h) runs the request, or,
+ * for DeleteGroups, the coordinator's write (gr_coord_delete_group).  Every
  * string Kafka reads as a Java String (ids, protocol names, reasons) goes
  * in through cstr() and comes back out through ostr(): the held form of
  * jstr.h in between, so that ids are Kafka's Strings, NULs included.
@@ -57,7 +60,7 @@ static const char *client_host(gr_req_t *req)
     return gr_arena_strndup(&req->arena, buf, strlen(buf));
 }
 
-static const char *error_message(int16_t err)
+static const char *error_message(gr_kerr_t err)
 {
     switch (err) {
     case KERR_NONE: return "NONE";
@@ -71,7 +74,7 @@ static const char *error_message(int16_t err)
 
 /* ------------------------------------------------------------ FindCoordinator */
 
-static int16_t coordinator_for(int8_t key_type)
+static gr_kerr_t coordinator_for(int8_t key_type)
 {
     switch (key_type) {
     case 0:
@@ -94,7 +97,7 @@ void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
     gr_FindCoordinatorResponse_t resp;
     gr_FindCoordinatorResponse_init(&resp);
     if (v < 4) {
-        int16_t err = coordinator_for(key_type);
+        gr_kerr_t err = coordinator_for(key_type);
         resp.ErrorCode = err;
         resp.ErrorMessage = ostr(req, error_message(err));
         resp.NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;
@@ -107,7 +110,7 @@ void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
         resp.Coordinators_count = n;
         for (int32_t i = 0; i < n; i++) {
             gr_FindCoordinatorResponse_Coordinator_t *c = &resp.Coordinators[i];
-            int16_t err = coordinator_for(key_type);
+            gr_kerr_t err = coordinator_for(key_type);
             c->Key = ostr(req, cstr(req, r.CoordinatorKeys[i]));    /* Kafka echoes the String it read */
             c->ErrorCode = err;
             c->ErrorMessage = err == KERR_NONE ? GR_STR_NULL : ostr(req, error_message(err));
@@ -209,6 +212,12 @@ void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
     jp->w.done = join_done;
     jp->w.arg = jp;
     jp->req = req;
+    gr_kerr_t err = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_JOIN);
+    if (err != KERR_NONE) {
+        gr_join_result_t res = {.error = err, .member_id = p.member_id, .generation_id = -1, .leader_id = ""};
+        join_done(&jp->w, &res);
+        return;
+    }
     gr_group_join(&p, &jp->w);
     if (!jp->answered) {
         req->park = jp;
@@ -286,6 +295,14 @@ void gr_api_sync_group(gr_req_t *req, gr_rd_t *body)
         .assignments = as,
         .nassignments = na,
     };
+    gr_kerr_t err = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_SYNC);
+    if (err == KERR_COORDINATOR_LOAD_IN_PROGRESS)
+        err = KERR_REBALANCE_IN_PROGRESS;   /* as Kafka: older clients do not expect the error */
+    if (err != KERR_NONE) {
+        gr_sync_result_t res = {.error = err};
+        sync_respond(req, &res);
+        return;
+    }
     sync_park_t *sp = gr_arena_calloc(&req->arena, 1, sizeof(*sp));
     sp->w.done = sync_done;
     sp->w.arg = sp;
@@ -307,9 +324,13 @@ void gr_api_heartbeat(gr_req_t *req, gr_rd_t *body)
     const char *member_id = cstr(req, r.MemberId);
     gr_HeartbeatResponse_t resp;
     gr_HeartbeatResponse_init(&resp);
-    resp.ErrorCode = gr_group_heartbeat(group_id ? group_id : "", member_id ? member_id : "",
-                                        req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL,
-                                        r.GenerationId);
+    resp.ErrorCode = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_HEARTBEAT);
+    if (resp.ErrorCode == KERR_COORDINATOR_LOAD_IN_PROGRESS)
+        resp.ErrorCode = KERR_NONE;         /* as Kafka: the group is still loading, answer blindly */
+    else if (resp.ErrorCode == KERR_NONE)
+        resp.ErrorCode = gr_group_heartbeat(group_id, member_id ? member_id : "",
+                                            req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL,
+                                            r.GenerationId);
     GR_RESPOND(req, HeartbeatResponse, &resp);
 }
 
@@ -334,7 +355,9 @@ void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
         lm[0].member_id = mid ? mid : "";
     }
     const char *group_id = cstr(req, r.GroupId);
-    int16_t top = gr_group_leave(group_id ? group_id : "", lm, n);
+    gr_kerr_t top = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_LEAVE);
+    if (top == KERR_NONE)
+        top = gr_group_leave(group_id, lm, n);
 
     gr_LeaveGroupResponse_t resp;
     gr_LeaveGroupResponse_init(&resp);
@@ -395,7 +418,7 @@ void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
         d->GroupState = GR_STR("");
         d->ProtocolType = GR_STR("");
         d->ProtocolData = GR_STR("");
-        d->ErrorCode = gr_group_validate_status(id, id ? strlen(id) : 0, true);
+        d->ErrorCode = gr_coord_validate_group(id, id ? strlen(id) : 0, GR_GROUP_API_DESCRIBE);
         if (ops)
             d->AuthorizedOperations = GROUP_AUTHORIZED_OPS;
         if (d->ErrorCode != KERR_NONE)
@@ -480,12 +503,21 @@ void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
 
 /* ------------------------------------------------------------ DeleteGroups */
 
+struct delete_state;
+
+/* One group's deletion in flight. */
+typedef struct delete_one {
+    struct delete_state *ds;
+    int32_t index;
+} delete_one_t;
+
 typedef struct delete_state {
     gr_req_t *req;                  /* NULL once the connection went away */
     int32_t pending;                /* tombstone writes in flight + 1 while starting */
     int32_t n;
     char **ids;                     /* owned held copies, deduplicated request order */
-    int16_t *errors;
+    gr_kerr_t *errors;
+    delete_one_t *ones;
 } delete_state_t;
 
 static void delete_finish_one(delete_state_t *ds)
@@ -511,13 +543,17 @@ static void delete_finish_one(delete_state_t *ds)
         free(ds->ids[i]);
     free(ds->ids);
     free(ds->errors);
+    free(ds->ones);
     free(ds);
 }
 
-static void delete_cb(void *arg, int16_t err)
+/* The tombstones landed, or failed and the group is back (Kafka 4's
+ * coordinator answers the mapped error then). */
+static void delete_cb(void *arg, gr_kerr_t err)
 {
-    GR_UNUSED(err);     /* Kafka reports a deleted group as NONE whatever the append did */
-    delete_finish_one(arg);
+    delete_one_t *one = arg;
+    one->ds->errors[one->index] = err;
+    delete_finish_one(one->ds);
 }
 
 static void delete_cancel(gr_req_t *req)
@@ -537,29 +573,20 @@ void gr_api_delete_groups(gr_req_t *req, gr_rd_t *body)
     ds->req = req;
     ds->ids = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ds->ids));
     ds->errors = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ds->errors));
+    ds->ones = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ds->ones));
     ds->pending = 1;
     req->park = ds;
     req->on_cancel = delete_cancel;
-    /* duplicates (by Kafka's String equality) answered once: an open
-     * addressing set of ds->ids indexes, so a long list costs linear time */
-    size_t cap = 16;
-    while (cap < (size_t)n * 2)
-        cap <<= 1;
-    int32_t *slot = gr_arena_alloc(&req->arena, cap * sizeof(*slot));
-    memset(slot, 0xff, cap * sizeof(*slot));
+    /* duplicates (by Kafka's String equality) answered once: a keyset of
+     * the held ids, so a long list costs linear time */
+    gr_keyset_t seen;
+    gr_keyset_init(req, &seen, n);
     for (int32_t i = 0; i < n; i++) {
         gr_str_t s = r.GroupsNames[i];
         const char *p = s.len >= 0 ? cstr(req, s) : "";
         size_t len = strlen(p);
-        uint32_t h = 2166136261u;
-        for (size_t j = 0; j < len; j++)
-            h = (h ^ (uint8_t)p[j]) * 16777619u;
-        size_t b = h & (cap - 1);
-        while (slot[b] >= 0 && strcmp(ds->ids[slot[b]], p) != 0)
-            b = (b + 1) & (cap - 1);
-        if (slot[b] >= 0)
+        if (gr_keyset_add(&seen, p, (int32_t)len, 0) > 1)
             continue;
-        slot[b] = ds->n;
         int32_t k = ds->n++;
         ds->ids[k] = gr_strndup(p, len);
         if (s.len < 0) {
@@ -567,7 +594,8 @@ void gr_api_delete_groups(gr_req_t *req, gr_rd_t *body)
             continue;
         }
         ds->pending++;
-        ds->errors[k] = gr_group_delete(p, len, delete_cb, ds);
+        ds->ones[k] = (delete_one_t){ds, k};
+        ds->errors[k] = gr_coord_delete_group(p, len, delete_cb, &ds->ones[k]);
         if (ds->errors[k] != KERR_NONE)
             ds->pending--;
     }

@@ -4,23 +4,25 @@
  * answers them.
  *
  * OffsetCommit order of checks: unknown topic or partition (per
- * partition), then the group: coordinator loading, standalone commit
- * creating an unknown group (generation < 0), member / generation checks
- * (gr_group_validate_commit in group.c), then metadata longer than
- * offset.metadata.max.bytes (per partition; the others still commit).
- * An empty group id is accepted for commits and fetches, as Kafka does for
- * backward compatibility; only OffsetDelete rejects it.  The commit is
- * acknowledged once its records are appended to __consumer_offsets (and
- * fsynced when the flush policy asks): the request parks until coord.c
- * reports.
+ * partition), then the group: gr_coord_validate_group (the one validation
+ * of group requests: null id, coordinator loading), member / generation
+ * checks (gr_group_validate_commit in group.c; an unknown group is fine
+ * for a standalone commit, generation < 0, whose records create it when
+ * replayed), then metadata longer than offset.metadata.max.bytes (per
+ * partition; the others still commit).  An empty group id is accepted for
+ * commits and fetches, as Kafka does for backward compatibility; only
+ * OffsetDelete rejects it.  The commit is acknowledged once its records
+ * are appended to __consumer_offsets (and fsynced when the flush policy
+ * asks): the request parks until coord.c reports.
  *
  * Group, member and instance ids and the commits' metadata are Java
  * Strings for Kafka: they are kept in the held form of jstr.h
  * (gr_req_held) and answered re-encoded (gr_req_wire).
  *
- * OffsetFetch answers from memory, after appending the group's commits
- * still waiting for their loop turn's joint append (coord.c), so that it
- * sees every commit received before it.  Partitions without a commit get
+ * OffsetFetch answers from memory, after appending the writes still
+ * waiting for their loop turn's joint append on the group's partition
+ * (coord.c), so that it sees every commit received before it and none that
+ * could still be rolled back.  Partitions without a commit get
  * offset -1, metadata "" and NONE; an unknown group is not an error.  Errors are
  * per partition in v0/v1, top level in v2-7 and per group in v8.
  */
@@ -33,12 +35,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* group.c: the member / generation / state checks of a commit
- * (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
- * FENCED_INSTANCE_ID, COORDINATOR_NOT_AVAILABLE for Dead). */
-int16_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
-                                 int32_t generation, int16_t api_version);
 
 enum { KEY_OFFSET_COMMIT = 8, KEY_OFFSET_DELETE = 47 };
 
@@ -79,7 +75,7 @@ static offsets_park_t *park(gr_req_t *req)
 /* The store finished (gr_coord_cb): answer the parked OffsetCommit or
  * OffsetDelete, err filling the partitions that had none, unless the
  * connection is gone; frees the park either way. */
-static void store_done(void *arg, int16_t err)
+static void store_done(void *arg, gr_kerr_t err)
 {
     offsets_park_t *pk = arg;
     gr_req_t *req = pk->req;
@@ -164,29 +160,16 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
     }
 
     /* group-level checks apply to every partition not already failed */
-    int16_t gerr = KERR_NONE;
-    gr_group_t *g = NULL;
     const char *gid = cdup(req, r.GroupId);
     size_t glen = strlen(gid);
-    if (r.GroupId.len < 0) {
-        gerr = KERR_INVALID_GROUP_ID;
-    } else if (gr_coord_loading(gr_coord_partition_for(gid, glen))) {
-        gerr = KERR_COORDINATOR_LOAD_IN_PROGRESS;
-    } else {
-        g = gr_group_find(gid, glen);
-        if (!g) {
-            if (r.GenerationIdOrMemberEpoch < 0) {
-                /* not using Kafka for group management: a standalone commit */
-                g = gr_group_get_or_create(gid, glen);
-            } else {
-                gerr = KERR_ILLEGAL_GENERATION;
-            }
-        }
-        if (g) {
-            const char *mid = cdup(req, r.MemberId);
-            const char *iid = gr_req_held(req, r.GroupInstanceId);
-            gerr = gr_group_validate_commit(g, mid, strlen(mid), iid, r.GenerationIdOrMemberEpoch, req->api_version);
-        }
+    gr_kerr_t gerr = gr_coord_validate_group(r.GroupId.len < 0 ? NULL : gid, glen, GR_GROUP_API_OFFSET_COMMIT);
+    if (gerr == KERR_NONE) {
+        /* no group: a standalone commit (generation < 0) is accepted, its
+         * records create the group */
+        const char *mid = cdup(req, r.MemberId);
+        const char *iid = gr_req_held(req, r.GroupInstanceId);
+        gerr = gr_group_validate_commit(gr_group_find(gid, glen), mid, strlen(mid), iid, r.GenerationIdOrMemberEpoch,
+                                        req->api_version);
     }
     int32_t ok = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -203,12 +186,12 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
     if (gerr != KERR_NONE)
         gr_debug("offsets", "OffsetCommit for group %.*s from %s: %s", (int)glen, gid, gr_req_peer(req),
                  gr_kerr_name(gerr));
-    if (ok == 0 || !g) {
+    if (ok == 0) {
         store_done(pk, KERR_NONE);
         return;
     }
     const char *who = r.MemberId.len > 0 ? cdup(req, r.MemberId) : req->client_id;
-    gr_coord_commit_offsets(g, who, c, n, store_done, pk);
+    gr_coord_commit_offsets(gid, glen, who, c, n, store_done, pk);
 }
 
 /* ------------------------------------------------------------ OffsetFetch */
@@ -231,7 +214,7 @@ typedef struct fetch_topic_req {
 } fetch_topic_req_t;
 
 static void fill_partition(gr_req_t *req, gr_OffsetFetchResponse_OffsetFetchResponsePartitions_t *rp,
-                           const gr_offset_t *o, int32_t part, int16_t err)
+                           const gr_offset_t *o, int32_t part, gr_kerr_t err)
 {
     gr_OffsetFetchResponse_OffsetFetchResponsePartitions_init(rp);
     rp->PartitionIndex = part;
@@ -254,11 +237,7 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
     const char *gid = cdup(req, group_id);
     size_t glen = strlen(gid);
     out->GroupId = group_id.len >= 0 ? gr_req_wire(req, gid) : group_id;
-    int16_t gerr = KERR_NONE;
-    if (group_id.len < 0)
-        gerr = KERR_INVALID_GROUP_ID;
-    else if (gr_coord_loading(gr_coord_partition_for(gid, glen)))
-        gerr = KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    gr_kerr_t gerr = gr_coord_validate_group(group_id.len < 0 ? NULL : gid, glen, GR_GROUP_API_OFFSET_FETCH);
     out->ErrorCode = gerr;
     if (gerr != KERR_NONE && !per_partition_errors) {
         out->Topics_count = 0;
@@ -400,10 +379,9 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
     const char *gid = cdup(req, r.GroupId);
     size_t glen = strlen(gid);
     gr_group_t *g = NULL;
-    if (glen == 0)
-        resp->ErrorCode = KERR_INVALID_GROUP_ID;
-    else if (gr_coord_loading(gr_coord_partition_for(gid, glen)))
-        resp->ErrorCode = KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    resp->ErrorCode = gr_coord_validate_group(r.GroupId.len < 0 ? NULL : gid, glen, GR_GROUP_API_OFFSET_DELETE);
+    if (resp->ErrorCode != KERR_NONE)
+        ;
     else if (!(g = gr_group_find(gid, glen)) || g->state == GR_GROUP_DEAD)
         resp->ErrorCode = KERR_GROUP_ID_NOT_FOUND;
     else if (g->state != GR_GROUP_EMPTY && !(g->protocol_type && !strcmp(g->protocol_type, "consumer")))
@@ -434,7 +412,7 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
         bool subscribed = t && !empty && gr_group_subscribed_to(g, tname);
         for (int32_t j = 0; j < np; j++) {
             int32_t pi = td->Partitions[j].PartitionIndex;
-            int16_t e = KERR_NONE;
+            gr_kerr_t e = KERR_NONE;
             if (!t || !gr_partition_get(t, pi))
                 e = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (subscribed)

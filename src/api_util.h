@@ -5,6 +5,7 @@
 #define GR_API_UTIL_H
 
 #include "api.h"
+#include "hmap.h"
 #include "schema_gen.h"
 
 #include <stdlib.h>
@@ -47,62 +48,76 @@ static inline gr_str_t gr_str_keep(gr_req_t *req, gr_str_t s)
 }
 
 /* A set of keys (bytes + an int32 tag: a topic name and a partition, a
- * topic id and 0) counted per request, in its arena: open addressing sized
- * for n keys.  For requests that must notice a name given twice. */
+ * topic id and 0) counted per request, in its arena: a gr_hmap (hmap.h)
+ * over buckets sized for n keys, never resized.  For requests that must
+ * notice a name given twice. */
+typedef struct gr_keyset_ent {
+    gr_hnode_t node;
+    const void *key;
+    int32_t len;
+    int32_t tag;
+    int32_t count;
+    int32_t first;                  /* the value given with its first add */
+} gr_keyset_ent_t;
+
 typedef struct gr_keyset {
-    const void **key;
-    int32_t *len;
-    int32_t *tag;
-    int32_t *count;          /* 0 = empty slot */
-    size_t mask;
+    gr_hmap_t h;
+    gr_arena_t *arena;
 } gr_keyset_t;
 
 static inline void gr_keyset_init(gr_req_t *req, gr_keyset_t *ks, int64_t n)
 {
-    size_t cap = 16;
-    while ((int64_t)cap < n * 2)
+    uint32_t cap = 16;
+    while ((int64_t)cap < n && cap < (1u << 30))
         cap *= 2;
-    ks->key = gr_arena_calloc(&req->arena, cap, sizeof(*ks->key));
-    ks->len = gr_arena_calloc(&req->arena, cap, sizeof(*ks->len));
-    ks->tag = gr_arena_calloc(&req->arena, cap, sizeof(*ks->tag));
-    ks->count = gr_arena_calloc(&req->arena, cap, sizeof(*ks->count));
-    ks->mask = cap - 1;
+    gr_hmap_init_fixed(&ks->h, gr_arena_calloc(&req->arena, cap, sizeof(gr_hnode_t *)), cap);
+    ks->arena = &req->arena;
+}
+
+static inline uint32_t gr_keyset_hash(const void *p, int32_t n, int32_t tag)
+{
+    return gr_hash_mix(gr_fnv1a64(p, (size_t)(n > 0 ? n : 0), GR_FNV64_INIT ^ (uint32_t)tag));
+}
+
+static inline gr_keyset_ent_t *gr_keyset_find(const gr_keyset_t *ks, const void *p, int32_t n, int32_t tag,
+                                              uint32_t h)
+{
+    for (gr_hnode_t *x = gr_hmap_first(&ks->h, h); x; x = gr_hmap_next(x)) {
+        gr_keyset_ent_t *e = GR_CONTAINER(x, gr_keyset_ent_t, node);
+        if (e->len == n && e->tag == tag && (n <= 0 || !memcmp(e->key, p, (size_t)n)))
+            return e;
+    }
+    return NULL;
+}
+
+/* Count one more (p, n, tag); returns its entry (count 1 the first time,
+ * when `first` is recorded).  The bytes must outlive the set. */
+static inline gr_keyset_ent_t *gr_keyset_put(gr_keyset_t *ks, const void *p, int32_t n, int32_t tag, int32_t first)
+{
+    uint32_t h = gr_keyset_hash(p, n, tag);
+    gr_keyset_ent_t *e = gr_keyset_find(ks, p, n, tag, h);
+    if (e) {
+        e->count++;
+        return e;
+    }
+    e = gr_arena_alloc(ks->arena, sizeof(*e));
+    *e = (gr_keyset_ent_t){.key = p, .len = n, .tag = tag, .count = 1, .first = first};
+    gr_hmap_insert(&ks->h, &e->node, h);
+    return e;
 }
 
 /* Count one more (p, n, tag); returns how many times it was added so far
- * (1 the first time).  The bytes must outlive the set. */
+ * (1 the first time). */
 static inline int32_t gr_keyset_add(gr_keyset_t *ks, const void *p, int32_t n, int32_t tag)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint32_t)tag;     /* FNV-1a */
-    for (int32_t i = 0; i < n; i++)
-        h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
-    h ^= h >> 29;
-    for (size_t i = (size_t)h & ks->mask;; i = (i + 1) & ks->mask) {
-        if (ks->count[i] == 0) {
-            ks->key[i] = p;
-            ks->len[i] = n;
-            ks->tag[i] = tag;
-            ks->count[i] = 1;
-            return 1;
-        }
-        if (ks->len[i] == n && ks->tag[i] == tag && (n == 0 || !memcmp(ks->key[i], p, (size_t)n)))
-            return ++ks->count[i];
-    }
+    return gr_keyset_put(ks, p, n, tag, 0)->count;
 }
 
 /* How many times (p, n, tag) was added. */
 static inline int32_t gr_keyset_count(const gr_keyset_t *ks, const void *p, int32_t n, int32_t tag)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint32_t)tag;
-    for (int32_t i = 0; i < n; i++)
-        h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
-    h ^= h >> 29;
-    for (size_t i = (size_t)h & ks->mask;; i = (i + 1) & ks->mask) {
-        if (ks->count[i] == 0)
-            return 0;
-        if (ks->len[i] == n && ks->tag[i] == tag && (n == 0 || !memcmp(ks->key[i], p, (size_t)n)))
-            return ks->count[i];
-    }
+    gr_keyset_ent_t *e = gr_keyset_find(ks, p, n, tag, gr_keyset_hash(p, n, tag));
+    return e ? e->count : 0;
 }
 
 #endif

@@ -97,6 +97,7 @@
 #include "batch.h"
 #include "compress.h"
 #include "fio.h"
+#include "hmap.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -114,86 +115,68 @@ int gr_clean_crash_after = -1;
 
 /* ------------------------------------------------------- offset map */
 
-/* Open addressing, linear probing; keys live in one arena.  An entry is
- * free when off < 0. */
+/* A gr_hmap (hmap.h) of entries allocated in chunks that never move (64
+ * entries, doubling up to 64Ki per chunk, so the memory follows the keys);
+ * the keys live in one growing arena and are compared byte for byte. */
 typedef struct ment {
-    uint64_t h;
+    gr_hnode_t node;
     int64_t off;
     uint32_t koff, klen;
 } ment_t;
 
+#define OMAP_CHUNK0 64u
+#define OMAP_CHUNK_MAX 65536u
+
 typedef struct omap {
-    ment_t *t;
-    size_t slots, n;
+    gr_hmap_t h;
+    ment_t **chunks;
+    size_t nchunks, n;          /* n: entries */
+    size_t cap;                 /* entries the chunks hold */
     uint8_t *keys;
     size_t klen, kcap;
 } omap_t;
 
-static uint64_t hash_key(const uint8_t *k, size_t n)
+static uint32_t hash_key(const uint8_t *k, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;        /* FNV-1a, then a splitmix64 finish */
-    for (size_t i = 0; i < n; i++) {
-        h ^= k[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= (uint64_t)n;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
+    return gr_hash_mix(gr_fnv1a64(k, n, GR_FNV64_INIT) ^ (uint64_t)n);
+}
+
+static size_t chunk_size(size_t i)
+{
+    return i >= 10 ? OMAP_CHUNK_MAX : GR_MIN((size_t)OMAP_CHUNK0 << i, (size_t)OMAP_CHUNK_MAX);
 }
 
 static void omap_init(omap_t *m)
 {
     memset(m, 0, sizeof(*m));
-    m->slots = 1024;
-    m->t = gr_malloc(m->slots * sizeof(*m->t));
-    for (size_t i = 0; i < m->slots; i++)
-        m->t[i].off = -1;
+    gr_hmap_init(&m->h, 1024);
 }
 
 static void omap_free(omap_t *m)
 {
-    free(m->t);
+    for (size_t i = 0; i < m->nchunks; i++)
+        free(m->chunks[i]);
+    free(m->chunks);
+    gr_hmap_free(&m->h);
     free(m->keys);
     memset(m, 0, sizeof(*m));
 }
 
-static ment_t *omap_slot(const omap_t *m, const uint8_t *k, uint32_t n, uint64_t h)
+static ment_t *omap_find(const omap_t *m, const uint8_t *k, uint32_t n, uint32_t h)
 {
-    size_t mask = m->slots - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        ment_t *e = &m->t[i];
-        if (e->off < 0)
-            return e;
-        if (e->h == h && e->klen == n && (n == 0 || memcmp(m->keys + e->koff, k, n) == 0))
+    for (gr_hnode_t *x = gr_hmap_first(&m->h, h); x; x = gr_hmap_next(x)) {
+        ment_t *e = GR_CONTAINER(x, ment_t, node);
+        if (e->klen == n && (n == 0 || memcmp(m->keys + e->koff, k, n) == 0))
             return e;
     }
-}
-
-static void omap_grow(omap_t *m)
-{
-    ment_t *old = m->t;
-    size_t n = m->slots;
-    m->slots *= 2;
-    m->t = gr_malloc(m->slots * sizeof(*m->t));
-    for (size_t i = 0; i < m->slots; i++)
-        m->t[i].off = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (old[i].off < 0)
-            continue;
-        size_t mask = m->slots - 1, j = (size_t)old[i].h & mask;
-        while (m->t[j].off >= 0)
-            j = (j + 1) & mask;
-        m->t[j] = old[i];
-    }
-    free(old);
+    return NULL;
 }
 
 static void omap_put(omap_t *m, const uint8_t *k, uint32_t n, int64_t off)
 {
-    uint64_t h = hash_key(k, n);
-    ment_t *e = omap_slot(m, k, n, h);
-    if (e->off >= 0) {
+    uint32_t h = hash_key(k, n);
+    ment_t *e = omap_find(m, k, n, h);
+    if (e) {
         if (off > e->off)
             e->off = off;
         return;
@@ -207,28 +190,40 @@ static void omap_put(omap_t *m, const uint8_t *k, uint32_t n, int64_t off)
     }
     if (n > 0)
         memcpy(m->keys + m->klen, k, n);
-    *e = (ment_t){h, off, (uint32_t)m->klen, n};
+    if (m->n == m->cap) {
+        size_t sz = chunk_size(m->nchunks);
+        m->chunks = gr_realloc(m->chunks, sizeof(*m->chunks) * (m->nchunks + 1));
+        m->chunks[m->nchunks++] = gr_malloc(sz * sizeof(ment_t));
+        m->cap += sz;
+    }
+    /* the free entry: the first unused one of the last chunk */
+    size_t last = chunk_size(m->nchunks - 1);
+    e = &m->chunks[m->nchunks - 1][last - (m->cap - m->n)];
+    e->off = off;
+    e->koff = (uint32_t)m->klen;
+    e->klen = n;
     m->klen += n;
-    if (++m->n * 2 > m->slots)
-        omap_grow(m);
+    m->n++;
+    gr_hmap_insert(&m->h, &e->node, h);
 }
 
 /* Latest offset of key k, -1 when it is not in the map. */
 static int64_t omap_get(const omap_t *m, const uint8_t *k, uint32_t n)
 {
-    return omap_slot(m, k, n, hash_key(k, n))->off;
+    ment_t *e = omap_find(m, k, n, hash_key(k, n));
+    return e ? e->off : -1;
 }
 
 /* Would adding up to `keys` keys of `kbytes` bytes stay within limit? */
 static bool omap_fits(const omap_t *m, size_t keys, size_t kbytes, size_t limit)
 {
-    size_t slots = m->slots;
-    while ((m->n + keys + 1) * 2 > slots)
-        slots *= 2;
+    size_t n = m->n + keys, cap = m->cap, nch = m->nchunks;
+    while (cap < n)
+        cap += chunk_size(nch++);
     size_t kcap = m->kcap ? m->kcap : 4096;
     while (kcap < m->klen + kbytes)
         kcap *= 2;
-    return slots * sizeof(ment_t) + kcap <= limit;
+    return (size_t)gr_hmap_buckets_for(&m->h, n) * sizeof(gr_hnode_t *) + cap * sizeof(ment_t) + kcap <= limit;
 }
 
 /* --------------------------------------------------- reading batches */

@@ -1,14 +1,16 @@
 /*
- * coord.c - groups and committed offsets in __consumer_offsets (Kafka's
- * GroupMetadataManager): writing records, replaying them at startup, and
- * the offsets retention pass.
+ * coord.c - the group coordinator on __consumer_offsets: the service the
+ * API handlers call (validation, writes) and the shard the coordinator
+ * runtime (coord_runtime.c) runs on each partition of the topic, as
+ * Kafka's GroupCoordinatorService and GroupCoordinatorShard.
  *
  * The topic is created at startup if missing: internal, compacted,
  * offsets.topic.num.partitions partitions, segment.bytes =
  * offsets.topic.segment.bytes, and min.compaction.lag.ms = 3600000 (1 h)
  * so that the cleaner leaves at least the last hour of commits and
  * generations in place for the group-history timeline.  A group lives on
- * partition abs(javaHashCode(group_id)) % partitions.
+ * partition abs(javaHashCode(group_id)) % partitions, with the topic's own
+ * partition count.
  *
  * Records (key and value are each an int16 version followed by a
  * non-flexible big-endian body, strings int16-length; a null value is a
@@ -22,7 +24,7 @@
  *   | int32   | partition     |  | string metadata |       | | int64 commitTs  |
  *   +---------+---------------+  | int64 commitTimestamp   | | int64 expireTs  |
  *                                +-----------------+-------+ +-----------------+
- *   GroupMetadataKey v2          GroupMetadataValue v3
+ *   GroupMetadataKey v2          GroupMetadataValue v3 (group.c encodes it)
  *   +---------+---------------+  +--------------------------------------------+
  *   | int16   | version = 2   |  | int16 version = 3                          |
  *   | string  | group         |  | string protocolType ("" if none)           |
@@ -38,172 +40,127 @@
  *   Key versions 0/1 = offset commit, 2 = group metadata (Kafka's rule).
  *   OffsetCommitValue v0-v4 and GroupMetadataValue v0-v4 are read.
  *
+ * The shard (one per partition) replays them, and that is the only way
+ * the groups' persisted state changes (Kafka's GroupMetadataManager and
+ * OffsetMetadataManager replay):
+ *
+ *   OffsetCommit value      the offset is set; an unknown group is created
+ *                           first (a simple group: Empty, generation 0)
+ *   OffsetCommit tombstone  the offset is removed
+ *   GroupMetadata value     at load: the last one of each group is decoded
+ *                           into it (group.c) once the partition is read;
+ *                           written live with replay off (Kafka's
+ *                           replayRecords = false), since the group state
+ *                           machine holds that state already
+ *   GroupMetadata tombstone the group is removed unless offsets outlived it
+ *
+ * Each live change pushes an undo entry (the offset's previous value, the
+ * group created, the group detached) that the runtime runs if the append
+ * fails.  Groups created by commits whose offsets are all deleted again,
+ * without any GroupMetadata, do not survive a load (Kafka has no such
+ * group either).
+ *
+ * Writes (commits, DeleteGroups, OffsetDelete, expiry) read the groups,
+ * build the records and hand them to the runtime; each reports through a
+ * callback with Kafka's mapping of the append's failure
+ * (appendGroupMetadataErrorToResponseError; INVALID_COMMIT_OFFSET_SIZE for
+ * a commit too large, as the classic coordinator).  Tombstones carry the
+ * exact key bytes of the records they delete (same codec), so compaction
+ * removes both; they are written only for keys that exist.
+ *
  * Strings.  Ids, protocol names and offset metadata are Java Strings for
  * Kafka, and the records hold their UTF-8 encoding.  In memory they are in
- * the held form of jstr.h: they leave through rec_str() (a NUL in an id is
- * written as the NUL byte) and come back through strdup_or_null() /
- * held_tmp(), which also read bytes that are not canonical UTF-8 (written
- * by older versions) as Kafka reads them: new String(bytes, UTF_8).
- *
- * Writes: every operation builds one uncompressed batch, appends it with
- * gr_log_append and wakes fetchers.  Offset commits are appended in groups
- * (see "group commit" below): the batches of one loop turn on one
- * partition go out in a single append from a before-sleep hook.  The
- * completion waits for an fsync when the flush policy asks for one, and
- * never runs inside the call that started the write (a zero-delay timer,
- * or the hook).  In-memory offsets change right after the append, in log
- * order (a later flush of an earlier commit cannot undo a newer one).
- *
- * Loading: one partition at a time, one read of offsets.load.buffer.size
- * per loop turn, so the listener stays responsive; requests for groups on
- * a partition still loading get COORDINATOR_LOAD_IN_PROGRESS.  Offsets are
- * applied as they are read (last value wins, tombstones delete); the last
- * GroupMetadata value per group is kept aside and applied when the
- * partition is done.  Undecodable records are counted, logged once per
- * partition and skipped.
- *
- * Not started (unit tests of other modules): writes complete with NONE
- * without touching a log, and nothing is loading.
+ * the held form of jstr.h: they leave through gr_group_str_wire() and come
+ * back through gr_group_str_held*(), which also read bytes that are not
+ * canonical UTF-8 (written by older versions) as Kafka reads them.
  */
 #include "coord.h"
 
 #include "batch.h"
 #include "broker.h"
-#include "compress.h"
-#include "fio.h"
+#include "hmap.h"
 #include "jstr.h"
-#include "kerr.h"
 #include "schema_gen.h"
 #include "topic.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define MIN_COMPACTION_LAG_MS "3600000"
 
-/* group.c provides it; weak so that a build without it still links. */
-void gr_group_loaded(gr_group_t *g) __attribute__((weak));
-
-/* A write waiting to report. */
-typedef struct op {
-    struct op *next;
-    gr_coord_cb *cb;
-    void *arg;
-    int16_t err;
-} op_t;
-
-/* A commit whose batch waits for its partition's group append.  One
- * allocation: the entries (only those that passed validation) and every
- * string they point to follow the struct. */
-typedef struct pend {
-    struct pend *next;
-    gr_coord_cb *cb;
-    void *arg;
-    gr_group_t *g;                  /* stays registered: see "group commit" */
-    const char *who;
-    gr_coord_commit_t *c;
-    int32_t n;
-    int16_t err;
-    size_t pos, len;                /* its batch in the partition's buffer */
-} pend_t;
-
-/* The commits of one __consumer_offsets partition since its last append. */
-typedef struct pend_part {
-    gr_buf_t buf;                   /* their batches, back to back */
-    pend_t *head, *tail;
-    bool dirty;                     /* listed in C.dirty */
-} pend_part_t;
-
-/* Last GroupMetadata value of a group seen while loading a partition. */
+/* The last GroupMetadata value of a group seen while loading a partition. */
 typedef struct pending_md {
-    struct pending_md *next;
-    char *group;
+    gr_hnode_t node;
+    char *group;                    /* held form */
     size_t glen;
     uint8_t *value;                 /* owned copy, NULL = tombstone */
     int32_t vlen;
 } pending_md_t;
 
-static struct {
-    bool started, stopped;
-    int32_t npart;
-    bool *loading;                  /* per partition */
-    int32_t load_part;              /* partition being replayed, npart when done */
-    int64_t load_offset;
-    int64_t load_t0;
-    int64_t load_records, load_skipped;
-    pending_md_t **md;              /* hash of pending_md_t, MD_BUCKETS */
-    gr_group_t *last_group;         /* replay cache */
-    gr_group_t **created;           /* groups the replay of this partition created */
+/* The state of one partition: its groups are the registry's groups whose
+ * coord_partition is this one (group.c owns them). */
+typedef struct shard {
+    int32_t part;
+    bool loaded;
+    /* while loading */
+    gr_hmap_t md;                   /* pending_md_t by group id */
+    gr_group_t **created;           /* groups a commit's replay created */
     int32_t ncreated, capcreated;
-    gr_buf_t rbuf, dbuf;            /* read buffer, decompression buffer */
-    gr_arena_t arena;
-    gr_timer_t load_timer, expire_timer, done_timer;
-    op_t *done_head, *done_tail;
-    pend_part_t *pend;              /* per partition */
-    int32_t *dirty;                 /* partitions with commits waiting */
-    int32_t ndirty;
-    gr_timer_t pend_timer;          /* fallback when no before-sleep hook runs */
-    gr_ev_t *hook_ev;               /* the loop the hook is registered on */
+    gr_group_t *last;               /* replay cache: the last group looked up ... */
+    uint64_t last_version;          /* ... while the registry was at this version */
+    gr_arena_t arena;               /* decoding scratch, reset per record */
+    gr_crt_timer_t expire_timer;
+} shard_t;
+
+/* History entries of a commit being replayed: filled by the replay, added
+ * to the group once the write landed. */
+typedef struct commit_ctx {
+    gr_coord_cb *cb;
+    void *arg;
+    gr_group_t *g;                  /* the group the replay committed to ... */
+    uint64_t g_version;             /* ... valid while the registry is at this version */
+    char *gid;
+    char *who;
+    int32_t n, filled;
+    struct {
+        const char *topic;          /* in this allocation */
+        int32_t partition;
+        int64_t from, to;
+    } h[];
+} commit_ctx_t;
+
+static struct {
+    gr_crt_t *rt;
+    int32_t npart;
+    commit_ctx_t *hist_sink;        /* the commit being written, for its history */
+    int64_t load_groups_t0;
 } C;
 
-#define MD_BUCKETS 1024u
-
-/* ------------------------------------------------------------ helpers */
-
-static gr_topic_t *offsets_topic(void)
-{
-    return gr_topic_find(GR_OFFSETS_TOPIC, sizeof(GR_OFFSETS_TOPIC) - 1);
-}
+/* ------------------------------------------------------------ placement, status */
 
 int32_t gr_coord_partition_for(const char *group_id, size_t len)
 {
-    gr_topic_t *t = C.started ? offsets_topic() : NULL;
-    int32_t n = t ? t->npart : gr_broker.cfg.offsets_topic_num_partitions;
+    int32_t n = C.rt ? C.npart : gr_broker.cfg.offsets_topic_num_partitions;
     return gr_jstr_partition(group_id, len, GR_JSTR_HELD, n);
-}
-
-static gr_partition_t *group_partition(gr_group_t *g)
-{
-    gr_topic_t *t = offsets_topic();
-    if (!t)
-        return NULL;
-    int32_t want = gr_jstr_partition(g->group_id, strlen(g->group_id), GR_JSTR_HELD, t->npart);
-    if (g->coord_partition != want)
-        g->coord_partition = want;
-    return gr_partition_get(t, g->coord_partition);
-}
-
-bool gr_coord_loading(int32_t partition)
-{
-    if (!C.started || C.stopped || partition < 0 || partition >= C.npart)
-        return false;
-    return C.loading[partition];
 }
 
 bool gr_coord_loading_any(void)
 {
-    return C.started && !C.stopped && C.load_part < C.npart;
+    return gr_crt_loading_any(C.rt);
 }
 
-/* A held string (jstr.h) as the bytes a record carries, Kafka's
- * re-encoding: s itself unless it holds a NUL, else a copy in a (NULL for
- * a null string). */
-static gr_str_t rec_str(gr_arena_t *a, const char *s, size_t len)
+gr_kerr_t gr_coord_validate_group(const char *id, size_t len, gr_group_api_t api)
 {
-    if (!s)
-        return GR_STR_NULL;
-    if (!gr_jstr_has_nul(s, len))
-        return (gr_str_t){s, (int32_t)len};
-    char *o = gr_arena_alloc(a, len + 1);
-    return (gr_str_t){o, (int32_t)gr_jstr_unhold(s, len, o)};
-}
-
-static gr_str_t cstr(gr_arena_t *a, const char *s)
-{
-    return rec_str(a, s, s ? strlen(s) : 0);
+    bool empty_ok = api == GR_GROUP_API_OFFSET_COMMIT || api == GR_GROUP_API_OFFSET_FETCH ||
+                    api == GR_GROUP_API_DESCRIBE || api == GR_GROUP_API_DELETE;
+    if (!id || (len == 0 && !empty_ok))
+        return KERR_INVALID_GROUP_ID;
+    if (!C.rt)
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    return gr_crt_status(C.rt, gr_coord_partition_for(id, len));
 }
 
 /* ------------------------------------------------------------ codecs */
@@ -215,7 +172,7 @@ void gr_coord_offset_key(gr_wr_t *w, const char *group, size_t glen, const char 
     gr_arena_init(&a);
     gr_OffsetCommitKey_t k;
     gr_OffsetCommitKey_init(&k);
-    k.group = rec_str(&a, group, glen);
+    k.group = gr_group_str_wire(&a, group, glen);
     k.topic = (gr_str_t){topic, (int32_t)tlen};
     k.partition = partition;
     gr_wr_i16(w, 1);
@@ -223,26 +180,33 @@ void gr_coord_offset_key(gr_wr_t *w, const char *group, size_t glen, const char 
     gr_arena_free(&a);
 }
 
-void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
-                           int64_t commit_ts, int64_t expire_ts)
+/* ibp: gr_config_ibp(), read once per write by the callers */
+static void offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
+                         int64_t commit_ts, int64_t expire_ts, int ibp)
 {
     gr_OffsetCommitValue_t v;
     gr_OffsetCommitValue_init(&v);
     /* Kafka < 2.1 (inter.broker.protocol.version) always wrote v1 with an
      * expire timestamp of commit + offsets.retention.minutes */
-    if (gr_config_ibp(&gr_broker.cfg) < 201 && expire_ts < 0)
+    if (ibp < 201 && expire_ts < 0)
         expire_ts = GR_MAX(gr_add_sat(commit_ts, gr_broker.cfg.offsets_retention_minutes * 60000), 0);
     int16_t ver = expire_ts >= 0 ? 1 : 3;
     gr_arena_t a;
     gr_arena_init(&a);
     v.offset = offset;
     v.leaderEpoch = leader_epoch;
-    v.metadata = metadata ? rec_str(&a, metadata, mlen) : (gr_str_t){"", 0};
+    v.metadata = metadata ? gr_group_str_wire(&a, metadata, mlen) : (gr_str_t){"", 0};
     v.commitTimestamp = commit_ts;
     v.expireTimestamp = expire_ts;
     gr_wr_i16(w, ver);
     gr_OffsetCommitValue_encode(w, ver, &v);
     gr_arena_free(&a);
+}
+
+void gr_coord_offset_value(gr_wr_t *w, int64_t offset, int32_t leader_epoch, const char *metadata, size_t mlen,
+                           int64_t commit_ts, int64_t expire_ts)
+{
+    offset_value(w, offset, leader_epoch, metadata, mlen, commit_ts, expire_ts, gr_config_ibp(&gr_broker.cfg));
 }
 
 void gr_coord_group_key(gr_wr_t *w, const char *group, size_t glen)
@@ -251,639 +215,649 @@ void gr_coord_group_key(gr_wr_t *w, const char *group, size_t glen)
     gr_arena_init(&a);
     gr_GroupMetadataKey_t k;
     gr_GroupMetadataKey_init(&k);
-    k.group = rec_str(&a, group, glen);
+    k.group = gr_group_str_wire(&a, group, glen);
     gr_wr_i16(w, 2);
     gr_GroupMetadataKey_encode(w, 2, &k);
     gr_arena_free(&a);
 }
 
-/* g's GroupMetadataValue (v->members allocated, the caller frees it) and
- * the version inter.broker.protocol.version asks for. */
-static int16_t group_value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *out, gr_arena_t *a)
+/* Add the record whose key (and value, unless NULL: a tombstone) were
+ * encoded into w, key first: k_len bytes. */
+static void add_record(gr_crt_result_t *r, gr_wr_t *w, size_t k_len, bool tombstone)
 {
-    gr_GroupMetadataValue_t v;
-    gr_GroupMetadataValue_init(&v);
-    v.protocolType = g->protocol_type ? cstr(a, g->protocol_type) : (gr_str_t){"", 0};
-    v.generation = g->generation_id;
-    v.protocol = cstr(a, g->protocol_name);
-    v.leader = cstr(a, g->leader_id);
-    v.currentStateTimestamp = g->state_timestamp_ms;
-    int32_t n = 0;
-    for (const gr_member_t *m = g->members; m; m = m->next)
-        n++;
-    gr_GroupMetadataValue_MemberMetadata_t *mm = gr_calloc((size_t)(n ? n : 1), sizeof(*mm));
-    int32_t i = 0;
-    for (const gr_member_t *m = g->members; m; m = m->next, i++) {
-        gr_GroupMetadataValue_MemberMetadata_t *x = &mm[i];
-        gr_GroupMetadataValue_MemberMetadata_init(x);
-        x->memberId = cstr(a, m->member_id ? m->member_id : "");
-        x->groupInstanceId = cstr(a, m->group_instance_id);
-        x->clientId = cstr(a, m->client_id ? m->client_id : "");
-        x->clientHost = cstr(a, m->client_host ? m->client_host : "");
-        x->rebalanceTimeout = m->rebalance_timeout_ms;
-        x->sessionTimeout = m->session_timeout_ms;
-        x->subscription = (gr_bytes_t){(const uint8_t *)"", 0};
-        for (int32_t p = 0; p < m->nprotocols; p++) {
-            const gr_member_protocol_t *mp = &m->protocols[p];
-            if (g->protocol_name && mp->name && !strcmp(mp->name, g->protocol_name) && mp->metadata) {
-                x->subscription = (gr_bytes_t){mp->metadata, mp->metadata_len};
-                break;
-            }
-        }
-        x->assignment = m->assignment ? (gr_bytes_t){m->assignment, m->assignment_len}
-                                      : (gr_bytes_t){(const uint8_t *)"", 0};
-    }
-    v.members = mm;
-    v.members_count = n;
-    *out = v;
-    int ibp = gr_config_ibp(&gr_broker.cfg);
-    return ibp < 10 ? 0 : ibp < 201 ? 1 : ibp < 203 ? 2 : 3;   /* 0.10.1 -> 10 */
-}
-
-void gr_coord_group_value(gr_wr_t *w, const gr_group_t *g)
-{
-    gr_GroupMetadataValue_t v;
-    gr_arena_t a;
-    gr_arena_init(&a);
-    int16_t ver = group_value_fill(g, &v, &a);
-    gr_wr_i16(w, ver);
-    gr_GroupMetadataValue_encode(w, ver, &v);
-    free(v.members);
-    gr_arena_free(&a);
-}
-
-/* Bytes of an int16-length string field; *too_long when it does not fit
- * (Kafka's serializer throws: "field is too long to be serialized"). */
-static size_t str_size(gr_str_t s, bool *too_long)
-{
-    if (s.len > INT16_MAX)
-        *too_long = true;
-    return 2 + (size_t)GR_MAX(s.len, 0);
-}
-
-size_t gr_coord_group_value_size(const gr_group_t *g, bool *too_long)
-{
-    gr_GroupMetadataValue_t v;
-    gr_arena_t a;
-    gr_arena_init(&a);
-    int16_t ver = group_value_fill(g, &v, &a);
-    *too_long = false;
-    size_t n = 2 + str_size(v.protocolType, too_long) + 4 + str_size(v.protocol, too_long) +
-               str_size(v.leader, too_long) + (ver >= 2 ? 8 : 0) + 4;
-    for (int32_t i = 0; i < v.members_count; i++) {
-        const gr_GroupMetadataValue_MemberMetadata_t *x = &v.members[i];
-        n += str_size(x->memberId, too_long) + (ver >= 3 ? str_size(x->groupInstanceId, too_long) : 0) +
-             str_size(x->clientId, too_long) + str_size(x->clientHost, too_long) + (ver >= 1 ? 4 : 0) + 4 +
-             4 + (size_t)GR_MAX(x->subscription.len, 0) + 4 + (size_t)GR_MAX(x->assignment.len, 0);
-    }
-    free(v.members);
-    gr_arena_free(&a);
-    return n;
-}
-
-/* Bytes of a zig-zag varint. */
-static size_t varint_size(int64_t v)
-{
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    size_t n = 1;
-    while (u >= 0x80) {
-        u >>= 7;
-        n++;
-    }
-    return n;
-}
-
-/* Size of a batch of one record (no headers, deltas 0) with key and value
- * of these sizes: what gr_batch_builder_finish makes of it. */
-static size_t one_record_batch_size(size_t klen, size_t vlen)
-{
-    size_t body = 1 + 1 + 1 + varint_size((int64_t)klen) + klen + varint_size((int64_t)vlen) + vlen + 1;
-    return GR_BATCH_HEADER_SIZE + varint_size((int64_t)body) + body;
-}
-
-/* Add a record whose key and value were encoded into writers. */
-static void add_record(gr_batch_builder_t *b, int64_t ts, gr_wr_t *k, gr_wr_t *v)
-{
-    size_t kl = 0, vl = 0;
-    uint8_t *kp = gr_wr_flatten(k, &kl);
-    uint8_t *vp = v ? gr_wr_flatten(v, &vl) : NULL;
-    gr_batch_builder_add(b, -1, ts, kp, (int32_t)kl, vp, (int32_t)vl);
-}
-
-static void add_offset_tombstone(gr_batch_builder_t *b, int64_t ts, const gr_group_t *g, const char *topic,
-                                 size_t tlen, int32_t partition)
-{
-    gr_wr_t k;
-    gr_wr_init(&k);
-    gr_coord_offset_key(&k, g->group_id, strlen(g->group_id), topic, tlen, partition);
-    add_record(b, ts, &k, NULL);
-    gr_wr_free(&k);
-}
-
-static void add_group_tombstone(gr_batch_builder_t *b, int64_t ts, const gr_group_t *g)
-{
-    gr_wr_t k;
-    gr_wr_init(&k);
-    gr_coord_group_key(&k, g->group_id, strlen(g->group_id));
-    add_record(b, ts, &k, NULL);
-    gr_wr_free(&k);
-}
-
-/* ------------------------------------------------------------ completions */
-
-static void run_done(void)
-{
-    while (C.done_head) {
-        op_t *op = C.done_head;
-        C.done_head = op->next;
-        if (!C.done_head)
-            C.done_tail = NULL;
-        if (op->cb)
-            op->cb(op->arg, op->err);
-        free(op);
-    }
-}
-
-static void done_timer_cb(gr_ev_t *ev, void *arg)
-{
-    GR_UNUSED(ev);
-    GR_UNUSED(arg);
-    run_done();
-}
-
-static void complete(op_t *op)
-{
-    if (!gr_broker.ev || C.stopped) {
-        if (op->cb)
-            op->cb(op->arg, op->err);
-        free(op);
-        return;
-    }
-    op->next = NULL;
-    if (C.done_tail)
-        C.done_tail->next = op;
-    else
-        C.done_head = op;
-    C.done_tail = op;
-    if (!gr_timer_armed(&C.done_timer))
-        gr_timer_start(gr_broker.ev, &C.done_timer, 0);
-}
-
-static op_t *op_new(gr_coord_cb *cb, void *arg)
-{
-    op_t *op = gr_calloc(1, sizeof(*op));
-    op->cb = cb;
-    op->arg = arg;
-    op->err = KERR_NONE;
-    return op;
-}
-
-static void flush_done(void *arg, int rc)
-{
-    op_t *op = arg;
-    if (rc < 0 && op->err == KERR_NONE)
-        op->err = KERR_NOT_COORDINATOR;      /* KAFKA_STORAGE_ERROR, as Kafka maps it */
-    complete(op);
-}
-
-/* Append batch bytes (one or more whole batches) to p.  Returns a Kafka
- * error already mapped for group coordinator callers; too_large is the
- * code for oversized batches (INVALID_COMMIT_OFFSET_SIZE for commits). */
-static int16_t append_bytes(gr_partition_t *p, uint8_t *data, size_t len, int64_t now_ms, int16_t too_large)
-{
-    if (!p)
-        return KERR_COORDINATOR_NOT_AVAILABLE;
-    gr_append_info_t info;
-    memset(&info, 0, sizeof(info));
-    int rc = gr_log_append(p->log, data, len, p->leader_epoch, false, now_ms, &info);
-    if (rc < 0) {
-        int16_t e = info.error_code;
-        gr_warn("coord", "Append to %s-%d failed: %s (%s)", GR_OFFSETS_TOPIC, p->index, gr_kerr_name(e),
-                strerror(-rc));
-        if (e == KERR_MESSAGE_TOO_LARGE || e == KERR_RECORD_LIST_TOO_LARGE || e == KERR_INVALID_FETCH_SIZE ||
-            rc == GR_ETOOBIG)
-            return too_large;
-        if (e == KERR_KAFKA_STORAGE_ERROR || e == KERR_NOT_LEADER_OR_FOLLOWER || rc == GR_EIO || rc == GR_ENOSPC)
-            return KERR_NOT_COORDINATOR;
-        return KERR_COORDINATOR_NOT_AVAILABLE;
-    }
-    gr_partition_appended(p);
-    return KERR_NONE;
-}
-
-/* Append the finished batch to p (see append_bytes). */
-static int16_t append_batch(gr_partition_t *p, gr_batch_builder_t *b, int64_t now_ms, int16_t too_large)
-{
-    if (!p)
-        return KERR_COORDINATOR_NOT_AVAILABLE;
     size_t len = 0;
-    uint8_t *data = gr_batch_builder_finish(b, 0, -1, -1, -1, &len);
-    return append_bytes(p, data, len, now_ms, too_large);
+    const uint8_t *rec = gr_wr_flatten(w, &len);
+    gr_crt_result_add(r, rec, (int32_t)k_len, tombstone ? NULL : rec + k_len, (int32_t)(len - k_len));
+    gr_wr_free(w);
+    gr_wr_init(w);
 }
 
-/* After a successful append (or a failure: err), report when durable. */
-static void finish(gr_partition_t *p, int16_t err, gr_coord_cb *cb, void *arg)
+static void add_offset_tombstone(gr_crt_result_t *r, const char *gid, size_t glen, const char *topic, size_t tlen,
+                                 int32_t partition)
 {
-    op_t *op = op_new(cb, arg);
-    op->err = err;
-    if (err == KERR_NONE && p && gr_log_flush_due(p->log))
-        gr_log_flush(p->log, gr_log_end_offset(p->log), flush_done, op);
+    gr_wr_t w;
+    gr_wr_init(&w);
+    gr_coord_offset_key(&w, gid, glen, topic, tlen, partition);
+    add_record(r, &w, w.total, true);
+    gr_wr_free(&w);
+}
+
+static void add_group_tombstone(gr_crt_result_t *r, const char *gid, size_t glen)
+{
+    gr_wr_t w;
+    gr_wr_init(&w);
+    gr_coord_group_key(&w, gid, glen);
+    add_record(r, &w, w.total, true);
+    gr_wr_free(&w);
+}
+
+/* ------------------------------------------------------------ errors */
+
+/* Kafka's appendGroupMetadataErrorToResponseError (also its
+ * handleOperationException for the coordinator's other writes). */
+static gr_kerr_t map_group_error(gr_kerr_t e)
+{
+    switch (e) {
+    case KERR_UNKNOWN_TOPIC_OR_PARTITION:
+    case KERR_NOT_ENOUGH_REPLICAS:
+    case KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case KERR_REQUEST_TIMED_OUT:
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    case KERR_NOT_LEADER_OR_FOLLOWER:
+    case KERR_KAFKA_STORAGE_ERROR:
+        return KERR_NOT_COORDINATOR;
+    case KERR_MESSAGE_TOO_LARGE:
+    case KERR_RECORD_LIST_TOO_LARGE:
+    case KERR_INVALID_FETCH_SIZE:
+        return KERR_UNKNOWN_SERVER_ERROR;
+    default:
+        return e;
+    }
+}
+
+/* The classic coordinator's mapping of an offset commit's append
+ * (GroupMetadataManager.storeOffsets): too large is
+ * INVALID_COMMIT_OFFSET_SIZE. */
+static gr_kerr_t map_commit_error(gr_kerr_t e)
+{
+    if (e == KERR_MESSAGE_TOO_LARGE || e == KERR_RECORD_LIST_TOO_LARGE || e == KERR_INVALID_FETCH_SIZE)
+        return KERR_INVALID_COMMIT_OFFSET_SIZE;
+    return map_group_error(e);
+}
+
+/* A write's own completion: map, then the caller's callback. */
+typedef struct done_ctx {
+    gr_coord_cb *cb;
+    void *arg;
+    const char *what;
+} done_ctx_t;
+
+static void group_write_done(void *arg, gr_kerr_t err)
+{
+    done_ctx_t *d = arg;
+    if (err != KERR_NONE && d->what)
+        gr_warn("coord", "%s failed: %s", d->what, gr_kerr_name(err));
+    if (d->cb)
+        d->cb(d->arg, map_group_error(err));
+    free(d);
+}
+
+static void coord_write(gr_crt_result_t *r, gr_coord_cb *cb, void *arg, const char *what)
+{
+    done_ctx_t *d = gr_malloc(sizeof(*d));
+    *d = (done_ctx_t){cb, arg, what};
+    gr_crt_write(C.rt, r, group_write_done, d);
+}
+
+/* ------------------------------------------------------------ undo */
+
+typedef struct offset_undo {
+    bool existed;
+    int32_t partition;
+    int32_t leader_epoch;
+    int64_t offset, commit_ts, expire_ts;
+    size_t glen, tlen, mlen;
+    char s[];                       /* group, topic, metadata, each NUL-terminated */
+} offset_undo_t;
+
+/* Put back the offset as it was before the record (or remove it). */
+static void offset_undo_fn(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    offset_undo_t *u = data;
+    if (!rollback)
+        return;
+    const char *gid = u->s, *topic = u->s + u->glen + 1, *md = topic + u->tlen + 1;
+    gr_group_t *g = gr_group_find(gid, u->glen);
+    if (u->existed) {
+        assert(g);
+        gr_offset_put(gr_offsets_of(g), topic, u->tlen, u->partition, u->offset, u->leader_epoch, md, u->mlen,
+                      u->commit_ts, u->expire_ts, NULL);
+    } else if (g) {
+        gr_offset_remove(g->offsets, topic, u->tlen, u->partition);
+    }
+}
+
+static void push_offset_undo(gr_crt_undo_t *undo, const char *gid, size_t glen, const char *topic, size_t tlen,
+                             int32_t partition, const gr_offset_t *o)
+{
+    size_t mlen = o ? strlen(o->metadata) : 0;
+    offset_undo_t *u = gr_crt_undo_push(undo, offset_undo_fn, sizeof(*u) + glen + tlen + mlen + 3);
+    u->existed = o != NULL;
+    u->partition = partition;
+    u->glen = glen;
+    u->tlen = tlen;
+    u->mlen = mlen;
+    memcpy(u->s, gid, glen);
+    memcpy(u->s + glen + 1, topic, tlen);
+    if (o) {
+        u->offset = o->offset;
+        u->leader_epoch = o->leader_epoch;
+        u->commit_ts = o->commit_timestamp;
+        u->expire_ts = o->expire_timestamp;
+        memcpy(u->s + glen + tlen + 2, o->metadata, mlen);
+    }
+}
+
+/* A group a commit's replay created goes again (unless the live state
+ * machine gave it members meanwhile). */
+static void created_undo_fn(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    if (!rollback)
+        return;
+    const char *gid = data;
+    gr_group_t *g = gr_group_find(gid, strlen(gid));
+    if (g && g->nmembers == 0 && g->npending == 0 && gr_offset_map_count(g->offsets) == 0)
+        gr_group_remove(g);
+}
+
+/* A group a tombstone removed comes back, or is freed once that landed. */
+static void detached_undo_fn(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    gr_group_t *g = *(gr_group_t **)data;
+    if (rollback)
+        gr_group_restore(g);
     else
-        complete(op);
+        gr_group_free(g);
 }
 
-/* ------------------------------------------------------------ writes */
+/* ------------------------------------------------------------ replay */
 
-static void pend_flush_group(gr_group_t *g);
-
-/* Kafka's limits on a coordinator append, checked before anything is
- * built: the batch must fit max.message.bytes of __consumer_offsets
- * (UnifiedLog: RecordTooLargeException) and its segment.bytes
- * (RecordBatchTooLargeException), and every string must fit its int16
- * length.  Kafka's coordinators map all of these to UNKNOWN_SERVER_ERROR
- * for the group's callers (appendGroupMetadataErrorToResponseError). */
-static int16_t group_record_fits(gr_group_t *g, gr_partition_t *p)
+/* gr_group_find with a cache of the last group: the records of a commit
+ * or of a load come group by group. */
+static gr_group_t *shard_find(shard_t *s, const char *id, size_t len)
 {
-    gr_topic_t *t = offsets_topic();
-    if (!p || !t)
-        return KERR_NONE;          /* the append reports it */
+    gr_group_t *g = s->last;
+    if (g && s->last_version == gr_group_registry_version() && strlen(g->group_id) == len &&
+        !memcmp(g->group_id, id, len))
+        return g;
+    g = gr_group_find(id, len);
+    s->last = g;
+    s->last_version = gr_group_registry_version();
+    return g;
+}
+
+static pending_md_t *md_find(shard_t *s, const char *group, size_t glen, uint32_t h)
+{
+    for (gr_hnode_t *n = gr_hmap_first(&s->md, h); n; n = gr_hmap_next(n)) {
+        pending_md_t *e = GR_CONTAINER(n, pending_md_t, node);
+        if (e->glen == glen && !memcmp(e->group, group, glen))
+            return e;
+    }
+    return NULL;
+}
+
+static void md_put(shard_t *s, const char *group, size_t glen, const uint8_t *value, int32_t vlen)
+{
+    uint32_t h = gr_hash32(group, glen);
+    pending_md_t *e = md_find(s, group, glen, h);
+    if (!e) {
+        e = gr_calloc(1, sizeof(*e));
+        e->group = gr_strndup(group, glen);
+        e->glen = glen;
+        gr_hmap_insert(&s->md, &e->node, h);
+    }
+    free(e->value);
+    e->value = NULL;
+    e->vlen = -1;
+    if (value) {
+        e->value = gr_malloc((size_t)GR_MAX(vlen, 1));
+        memcpy(e->value, value, (size_t)vlen);
+        e->vlen = vlen;
+    }
+}
+
+static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_record_t *rec, gr_crt_undo_t *undo)
+{
+    gr_OffsetCommitKey_t k;
+    if (gr_OffsetCommitKey_decode(rd, kver, &s->arena, &k) < 0 || k.group.len < 0 || k.topic.len < 0)
+        return GR_ECORRUPT;
+    /* the records of a commit or a load come group by group: bytes equal
+     * to the last group's id (without C0, which the held form gives its own
+     * meaning) are that group, without decoding them */
+    gr_group_t *g = s->last;
+    gr_str_t gid;
+    if (g && s->last_version == gr_group_registry_version() && strlen(g->group_id) == (size_t)k.group.len &&
+        !memcmp(g->group_id, k.group.p, (size_t)k.group.len) && !memchr(k.group.p, 0xc0, (size_t)k.group.len)) {
+        gid = (gr_str_t){g->group_id, k.group.len};
+    } else {
+        gid = gr_group_str_held_tmp(&s->arena, k.group);
+        g = shard_find(s, gid.p, (size_t)gid.len);
+    }
+    size_t glen = (size_t)gid.len, tlen = (size_t)k.topic.len;
+    if (!rec->value) {
+        gr_offset_t *o = g ? gr_offset_get(g->offsets, k.topic.p, tlen, k.partition) : NULL;
+        if (!o)
+            return 0;
+        if (undo)
+            push_offset_undo(undo, gid.p, glen, k.topic.p, tlen, k.partition, o);
+        gr_offset_remove(g->offsets, k.topic.p, tlen, k.partition);
+        return 0;
+    }
+    gr_rd_t vr;
+    gr_rd_init(&vr, rec->value, (size_t)rec->value_len);
+    int16_t vver = gr_rd_i16(&vr);
+    gr_OffsetCommitValue_t v;
+    if (vr.err || vver < 0 || vver > 4 || gr_OffsetCommitValue_decode(&vr, vver, &s->arena, &v) < 0)
+        return GR_ECORRUPT;
+    if (!g) {
+        /* Kafka's OffsetMetadataManager.replay: a commit without group
+         * management creates a simple group */
+        g = gr_group_create_simple(gid.p, glen, s->part);
+        s->last = g;
+        s->last_version = gr_group_registry_version();
+        if (!s->loaded) {
+            if (s->ncreated == s->capcreated) {
+                s->capcreated = s->capcreated ? s->capcreated * 2 : 64;
+                s->created = gr_realloc(s->created, sizeof(*s->created) * (size_t)s->capcreated);
+            }
+            s->created[s->ncreated++] = g;
+        }
+        if (undo) {
+            char *u = gr_crt_undo_push(undo, created_undo_fn, glen + 1);
+            memcpy(u, gid.p, glen);
+        }
+    }
+    gr_offset_map_t *m = gr_offsets_of(g);
+    if (undo)
+        push_offset_undo(undo, gid.p, glen, k.topic.p, tlen, k.partition, gr_offset_get(m, k.topic.p, tlen, k.partition));
+    gr_str_t md = gr_group_str_held_tmp(&s->arena, v.metadata);
+    int64_t prev;
+    gr_offset_put(m, k.topic.p, tlen, k.partition, v.offset, vver >= 3 ? v.leaderEpoch : -1, md.p, (size_t)md.len,
+                  v.commitTimestamp, vver == 1 ? v.expireTimestamp : -1, &prev);
+    commit_ctx_t *c = C.hist_sink;
+    if (c && undo && c->filled < c->n) {
+        c->h[c->filled].from = prev;
+        c->h[c->filled].to = v.offset;
+        c->filled++;
+        c->g = g;
+        c->g_version = gr_group_registry_version();
+    }
+    return 0;
+}
+
+static int replay_group(shard_t *s, gr_rd_t *rd, const gr_crt_record_t *rec, gr_crt_undo_t *undo)
+{
+    gr_GroupMetadataKey_t k;
+    if (gr_GroupMetadataKey_decode(rd, 2, &s->arena, &k) < 0 || k.group.len < 0)
+        return GR_ECORRUPT;
+    gr_str_t gid = gr_group_str_held_tmp(&s->arena, k.group);
+    if (!s->loaded) {
+        /* the last value of each group is applied once the partition is read */
+        md_put(s, gid.p, (size_t)gid.len, rec->value, rec->value_len);
+        return 0;
+    }
+    if (rec->value) {
+        /* written with replay off (the live group holds it): a value replayed
+         * live is not something this coordinator writes */
+        gr_warn("coord", "GroupMetadata of group %s replayed live: refused", gid.p);
+        return GR_EINVAL;
+    }
+    gr_group_t *g = gr_group_find(gid.p, (size_t)gid.len);
+    if (!g || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0)
+        return 0;
+    gr_info("coord", "Group %s removed: its GroupMetadata tombstone", g->group_id);
+    gr_group_detach(g);
+    if (undo)
+        *(gr_group_t **)gr_crt_undo_push(undo, detached_undo_fn, sizeof(g)) = g;
+    else
+        gr_group_free(g);
+    return 0;
+}
+
+static int shard_replay(void *shard, const gr_crt_record_t *rec, gr_crt_undo_t *undo)
+{
+    shard_t *s = shard;
+    if (!rec->key || rec->key_len < 2)
+        return GR_ECORRUPT;
+    gr_arena_reset(&s->arena);
+    gr_rd_t rd;
+    gr_rd_init(&rd, rec->key, (size_t)rec->key_len);
+    int16_t kver = gr_rd_i16(&rd);
+    if (kver == 0 || kver == 1)
+        return replay_offset(s, &rd, kver, rec, undo);
+    if (kver == 2)
+        return replay_group(s, &rd, rec, undo);
+    return GR_ECORRUPT;
+}
+
+static void expire_timer_fn(void *shard, void *arg);
+
+static void shard_loaded(void *shard)
+{
+    shard_t *s = shard;
+    s->loaded = true;
+    s->last = NULL;
+    /* groups created by commits whose offsets were all deleted again, and
+     * without metadata, do not exist for Kafka either */
+    for (int32_t i = 0; i < s->ncreated; i++) {
+        gr_group_t *g = s->created[i];
+        if (g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 &&
+            !md_find(s, g->group_id, strlen(g->group_id), gr_hash32(g->group_id, strlen(g->group_id))))
+            gr_group_remove(g);
+    }
+    free(s->created);
+    s->created = NULL;
+    s->ncreated = s->capcreated = 0;
+    int64_t skipped = 0;
+    gr_hmap_iter_t it;
+    gr_hmap_iter_init(&it, &s->md);
+    for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));) {
+        pending_md_t *e = GR_CONTAINER(n, pending_md_t, node);
+        if (gr_group_load_metadata(e->group, e->glen, e->value, e->vlen, s->part) < 0)
+            skipped++;
+        free(e->group);
+        free(e->value);
+        free(e);
+    }
+    gr_hmap_free(&s->md);
+    if (skipped)
+        gr_warn("coord", "Skipped %lld undecodable GroupMetadata values of %s-%d", (long long)skipped,
+                GR_OFFSETS_TOPIC, s->part);
+    gr_arena_reset(&s->arena);
+    gr_crt_timer_schedule(C.rt, s->part, &s->expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
+}
+
+static void *shard_create(void *ctx, gr_crt_t *rt, int32_t part)
+{
+    GR_UNUSED(ctx);
+    GR_UNUSED(rt);
+    shard_t *s = gr_calloc(1, sizeof(*s));
+    s->part = part;
+    gr_hmap_init(&s->md, 64);
+    gr_arena_init(&s->arena);
+    gr_crt_timer_init(&s->expire_timer, expire_timer_fn, s);
+    return s;
+}
+
+static void shard_destroy(void *shard)
+{
+    shard_t *s = shard;
+    gr_crt_timer_cancel(&s->expire_timer);
+    gr_hmap_iter_t it;
+    gr_hmap_iter_init(&it, &s->md);
+    for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));) {
+        pending_md_t *e = GR_CONTAINER(n, pending_md_t, node);
+        free(e->group);
+        free(e->value);
+        free(e);
+    }
+    gr_hmap_free(&s->md);
+    free(s->created);
+    gr_arena_free(&s->arena);
+    free(s);
+}
+
+static void shard_all_loaded(void *ctx, int64_t took_ms)
+{
+    GR_UNUSED(ctx);
+    gr_info("coord", "Loaded %d groups from %s in %lld ms", gr_group_count(), GR_OFFSETS_TOPIC, (long long)took_ms);
+}
+
+static const gr_crt_shard_ops_t shard_ops = {
+    .name = "coord",
+    .create = shard_create,
+    .replay = shard_replay,
+    .on_loaded = shard_loaded,
+    .destroy = shard_destroy,
+    .all_loaded = shard_all_loaded,
+};
+
+/* ------------------------------------------------------------ GroupMetadata (group.c's host) */
+
+/* Kafka's limits on the GroupMetadata append, checked before anything is
+ * built: the batch must fit max.message.bytes of __consumer_offsets
+ * (RecordTooLargeException) and its segment.bytes
+ * (RecordBatchTooLargeException), and every string its int16 length.
+ * Kafka's coordinators answer all of these UNKNOWN_SERVER_ERROR. */
+static gr_kerr_t group_record_fits(gr_group_t *g, int32_t part)
+{
     bool too_long;
-    size_t vlen = gr_coord_group_value_size(g, &too_long);
+    size_t vlen = gr_group_value_size(g, &too_long);
     size_t glen = strlen(g->group_id);
-    size_t size = one_record_batch_size(2 + 2 + glen, vlen);
-    gr_log_config_t lc;
-    gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
+    size_t size = gr_crt_batch_size1(2 + 2 + glen, vlen);
+    int64_t max_batch, seg;
+    gr_crt_limits(C.rt, part, &max_batch, &seg);
     const char *what = NULL;
     int64_t limit = 0;
-    if ((int64_t)size > lc.max_message_bytes)
-        what = "max.message.bytes", limit = lc.max_message_bytes;
-    else if ((int64_t)size > lc.segment_bytes)
-        what = "segment.bytes", limit = lc.segment_bytes;
+    if ((int64_t)size > max_batch)
+        what = "max.message.bytes", limit = max_batch;
+    else if ((int64_t)size > seg)
+        what = "segment.bytes", limit = seg;
     if (too_long || glen > INT16_MAX)
         gr_warn("coord", "GroupMetadata record of group %s generation %d has a string longer than 32767 bytes: "
                 "returning UNKNOWN_SERVER_ERROR to the group", g->group_id, g->generation_id);
     else if (what)
         gr_warn("coord", "GroupMetadata record of group %s generation %d (%d members) is %zu bytes, which exceeds "
                 "%s %lld of %s-%d: returning UNKNOWN_SERVER_ERROR to the group", g->group_id, g->generation_id,
-                g->nmembers, size, what, (long long)limit, GR_OFFSETS_TOPIC, p->index);
+                g->nmembers, size, what, (long long)limit, GR_OFFSETS_TOPIC, part);
     else
         return KERR_NONE;
     return KERR_UNKNOWN_SERVER_ERROR;
 }
 
-void gr_coord_store_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
+void gr_coord_store_group(gr_group_t *g, gr_group_store_cb *cb, void *arg)
 {
-    if (!C.started) {
-        finish(NULL, KERR_NONE, cb, arg);
+    if (!C.rt) {
+        /* stopped (shutdown): nothing is written, and no loop runs a
+         * completion later */
+        cb(arg, KERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
-    pend_flush_group(g);
-    int64_t now = gr_now_ms();
-    gr_partition_t *p = group_partition(g);
-    int16_t fit = group_record_fits(g, p);
+    int32_t part = gr_coord_partition_for(g->group_id, strlen(g->group_id));
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, C.rt, part, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+    gr_kerr_t fit = gr_crt_status(C.rt, part) == KERR_NONE ? group_record_fits(g, part) : KERR_NONE;
     if (fit != KERR_NONE) {
-        finish(NULL, fit, cb, arg);
-        return;
+        gr_crt_result_refuse(&r, fit);
+    } else {
+        gr_wr_t w;
+        gr_wr_init(&w);
+        gr_coord_group_key(&w, g->group_id, strlen(g->group_id));
+        size_t klen = w.total;
+        gr_group_value_encode(&w, g);
+        add_record(&r, &w, klen, false);
+        gr_wr_free(&w);
     }
-    gr_batch_builder_t b;
-    gr_batch_builder_init(&b, 0, now);
-    gr_wr_t k, v;
-    gr_wr_init(&k);
-    gr_wr_init(&v);
-    gr_coord_group_key(&k, g->group_id, strlen(g->group_id));
-    gr_coord_group_value(&v, g);
-    add_record(&b, now, &k, &v);
-    gr_wr_free(&k);
-    gr_wr_free(&v);
-    int16_t err = append_batch(p, &b, now, KERR_UNKNOWN_SERVER_ERROR);
-    gr_batch_builder_free(&b);
-    finish(p, err, cb, arg);
+    coord_write(&r, cb, arg, NULL);
 }
 
-void gr_coord_delete_group(gr_group_t *g, gr_coord_cb *cb, void *arg)
+static const gr_group_host_t group_host = {
+    .partition_for = gr_coord_partition_for,
+    .store = gr_coord_store_group,
+};
+
+/* ------------------------------------------------------------ commits */
+
+static void commit_done(void *arg, gr_kerr_t err)
 {
-    if (!C.started) {
-        finish(NULL, KERR_NONE, cb, arg);
-        return;
+    commit_ctx_t *c = arg;
+    gr_kerr_t e = map_commit_error(err);
+    gr_group_t *g = NULL;
+    if (e == KERR_NONE && c->filled > 0)
+        g = c->g && c->g_version == gr_group_registry_version() ? c->g : gr_group_find(c->gid, strlen(c->gid));
+    int64_t now = g ? gr_now_ms() : 0;
+    for (int32_t i = 0; g && i < c->filled; i++) {
+        if (c->h[i].from == c->h[i].to)
+            continue;
+        gr_hist_entry_t h;
+        memset(&h, 0, sizeof(h));
+        h.kind = GR_HIST_COMMIT;
+        h.time_ms = now;
+        h.member = c->who;
+        h.topic = (char *)c->h[i].topic;
+        h.partition = c->h[i].partition;
+        h.from_offset = c->h[i].from;
+        h.to_offset = c->h[i].to;
+        gr_group_hist_add(g, &h);
     }
-    pend_flush_group(g);
-    int64_t now = gr_now_ms();
-    gr_partition_t *p = group_partition(g);
-    gr_batch_builder_t b;
-    gr_batch_builder_init(&b, 0, now);
-    gr_offset_iter_t it;
-    gr_offset_iter_init(&it, g->offsets);
-    for (gr_offset_t *o; (o = gr_offset_iter_next(&it));)
-        add_offset_tombstone(&b, now, g, o->topic, o->topic_len, o->partition);
-    add_group_tombstone(&b, now, g);
-    int16_t err = append_batch(p, &b, now, KERR_UNKNOWN_SERVER_ERROR);
-    gr_batch_builder_free(&b);
-    finish(p, err, cb, arg);
+    if (c->cb)
+        c->cb(c->arg, e);
+    free(c);
 }
 
-/* topic_nul: c->topic is NUL-terminated (no copy needed). */
-static void hist_commit(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int64_t from, int64_t now,
-                        bool topic_nul)
+void gr_coord_commit_offsets(const char *gid, size_t glen, const char *who, const gr_coord_commit_t *c, int32_t n,
+                             gr_coord_cb *cb, void *arg)
 {
-    gr_hist_entry_t e;
-    memset(&e, 0, sizeof(e));
-    e.kind = GR_HIST_COMMIT;
-    e.time_ms = now;
-    e.member = (char *)(who ? who : "");
-    char *topic = topic_nul ? NULL : gr_strndup(c->topic, c->topic_len);
-    e.topic = topic ? topic : (char *)c->topic;
-    e.partition = c->partition;
-    e.from_offset = from;
-    e.to_offset = c->offset;
-    gr_group_hist_add(g, &e);
-    free(topic);
-}
+    assert(C.rt);
+    int32_t part = gr_coord_partition_for(gid, glen);
+    /* one allocation: the context, its history slots and their strings */
+    size_t wl = strlen(who ? who : ""), sz = sizeof(commit_ctx_t) + glen + 1 + wl + 1;
+    int32_t k = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (c[i].error == KERR_NONE) {
+            k++;
+            sz += c[i].topic_len + 1;
+        }
+    sz += (size_t)k * sizeof(((commit_ctx_t *)0)->h[0]);
+    commit_ctx_t *ctx = gr_malloc(sz);
+    ctx->cb = cb;
+    ctx->arg = arg;
+    ctx->g = NULL;
+    ctx->n = k;
+    ctx->filled = 0;
+    char *s = (char *)&ctx->h[k];
+    ctx->gid = s;
+    memcpy(s, gid, glen);
+    s[glen] = '\0';
+    s += glen + 1;
+    ctx->who = s;
+    memcpy(s, who ? who : "", wl + 1);
+    s += wl + 1;
 
-/* The group's map after a successful append, in log order.  topic_nul:
- * the entries' topics are NUL-terminated. */
-static void commit_apply(gr_group_t *g, const char *who, const gr_coord_commit_t *c, int32_t n, int64_t now,
-                         bool topic_nul)
-{
-    gr_offset_map_t *m = gr_offsets_of(g);
-    for (int32_t i = 0; i < n; i++) {
+    /* every key and value into one writer, then the records from its
+     * bytes: one buffer for the commit, not one per record */
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, C.rt, part, GR_CRT_ATOMIC);
+    gr_wr_t w;
+    gr_wr_init(&w);
+    size_t stack_pos[3 * 16];
+    size_t *pos = k <= 16 ? stack_pos : gr_malloc(sizeof(*pos) * 3 * (size_t)k);
+    int ibp = gr_config_ibp(&gr_broker.cfg);
+    for (int32_t i = 0, j = 0; i < n; i++) {
         if (c[i].error != KERR_NONE)
             continue;
-        int64_t prev;
-        gr_offset_put(m, c[i].topic, c[i].topic_len, c[i].partition, c[i].offset, c[i].leader_epoch,
-                      c[i].metadata, c[i].metadata_len, c[i].commit_timestamp, c[i].expire_timestamp, &prev);
-        if (prev != c[i].offset)
-            hist_commit(g, who, &c[i], prev, now, topic_nul);
+        memcpy(s, c[i].topic, c[i].topic_len);
+        s[c[i].topic_len] = '\0';
+        ctx->h[j].topic = s;
+        ctx->h[j].partition = c[i].partition;
+        s += c[i].topic_len + 1;
+        pos[3 * j] = w.total;
+        gr_coord_offset_key(&w, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
+        pos[3 * j + 1] = w.total;
+        offset_value(&w, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len, c[i].commit_timestamp,
+                     c[i].expire_timestamp, ibp);
+        pos[3 * j + 2] = w.total;
+        j++;
     }
-}
-
-/* ---- group commit ----
- * A commit's batch is built at once but appended later, together with the
- * other commits of the same loop turn on the same partition: one
- * gr_log_append (one write) for all of them, from the before-sleep hook.
- * Each commit keeps its own batch, so the log holds exactly what one append
- * per commit would have written.  Then, in order, each group's map is
- * updated and each commit acknowledged: directly from the hook, which runs
- * before net.c flushes output (gr_coord_start precedes gr_net_listen), or
- * after the fsync when the flush policy asks for one.  If the joint append
- * is refused (a batch too large, ...), every commit is appended alone and
- * gets its own answer, as before.
- *
- * Any other write to the partition first appends what is waiting there, so
- * the log order stays the call order, and a group cannot be removed while
- * one of its commits waits (removal always follows a write of its own). */
-
-static void pend_free_list(pend_t *e)
-{
-    while (e) {
-        pend_t *n = e->next;
-        free(e);
-        e = n;
-    }
-}
-
-static void pend_report(pend_t *head, int16_t flush_err)
-{
-    for (pend_t *e = head; e; e = e->next)
-        if (e->cb)
-            e->cb(e->arg, e->err != KERR_NONE ? e->err : flush_err);
-    pend_free_list(head);
-}
-
-/* Completion of a group's fsync: arg is the list. */
-static void pend_flushed(void *arg, int16_t err)
-{
-    pend_report(arg, err);
-}
-
-/* Append everything waiting on partition `part`.  direct: acknowledge
- * right here (the hook); otherwise through the done timer. */
-static void pend_flush(int32_t part, bool direct)
-{
-    pend_part_t *q = &C.pend[part];
-    pend_t *head = q->head;
-    if (!head)
-        return;
-    q->head = q->tail = NULL;
-    gr_topic_t *t = offsets_topic();
-    gr_partition_t *p = t ? gr_partition_get(t, part) : NULL;
-    int64_t now = gr_now_ms();
-    int16_t err = append_bytes(p, q->buf.p, q->buf.len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
-    bool sync = err == KERR_NONE && gr_log_flush_due(p->log);
-    if (err != KERR_NONE && head->next) {
-        for (pend_t *e = head; e; e = e->next) {
-            e->err = append_bytes(p, q->buf.p + e->pos, e->len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
-            sync |= e->err == KERR_NONE && gr_log_flush_due(p->log);
-        }
-    } else {
-        for (pend_t *e = head; e; e = e->next)
-            e->err = err;
-    }
-    q->buf.len = 0;
-    for (pend_t *e = head; e; e = e->next)
-        if (e->err == KERR_NONE)
-            commit_apply(e->g, e->who, e->c, e->n, now, true);
-    if (sync) {
-        gr_log_flush(p->log, gr_log_end_offset(p->log), flush_done, op_new(pend_flushed, head));
-    } else if (direct) {
-        pend_report(head, KERR_NONE);
-    } else {
-        op_t *op = op_new(pend_flushed, head);
-        complete(op);
-    }
-}
-
-static void pend_flush_all(bool direct)
-{
-    if (gr_broker.ev)
-        gr_timer_stop(gr_broker.ev, &C.pend_timer);
-    while (C.ndirty > 0) {
-        int32_t part = C.dirty[--C.ndirty];
-        C.pend[part].dirty = false;
-        pend_flush(part, direct);
-    }
-}
-
-/* Before another write to g's partition: what waits there goes first. */
-static void pend_flush_group(gr_group_t *g)
-{
-    if (!C.started || !C.pend)
-        return;
-    gr_partition_t *p = group_partition(g);
-    if (p && p->index < C.npart)
-        pend_flush(p->index, false);
+    size_t total = 0;
+    const uint8_t *bytes = k > 0 ? gr_wr_flatten(&w, &total) : NULL;
+    gr_crt_result_reserve(&r, total + 16 * (size_t)k);
+    for (int32_t j = 0; j < k; j++)
+        gr_crt_result_add(&r, bytes + pos[3 * j], (int32_t)(pos[3 * j + 1] - pos[3 * j]), bytes + pos[3 * j + 1],
+                          (int32_t)(pos[3 * j + 2] - pos[3 * j + 1]));
+    if (pos != stack_pos)
+        free(pos);
+    gr_wr_free(&w);
+    C.hist_sink = ctx;
+    gr_crt_write(C.rt, &r, commit_done, ctx);
+    C.hist_sink = NULL;
 }
 
 void gr_coord_flush_commits(int32_t partition)
 {
-    if (C.started && C.pend && partition >= 0 && partition < C.npart)
-        pend_flush(partition, false);
+    gr_crt_flush(C.rt, partition);
 }
 
-static void pend_hook(gr_ev_t *ev, void *arg)
-{
-    GR_UNUSED(ev);
-    GR_UNUSED(arg);
-    if (C.ndirty > 0)
-        pend_flush_all(true);
-}
+/* ------------------------------------------------------------ deletions */
 
-static void pend_timer_cb(gr_ev_t *ev, void *arg)
-{
-    GR_UNUSED(ev);
-    GR_UNUSED(arg);
-    pend_flush_all(true);
-}
+/* A (topic, partition) of a request, to count each once. */
+typedef struct tp_ent {
+    gr_hnode_t node;
+    const gr_coord_commit_t *c;
+} tp_ent_t;
 
-/* Queue one commit (its batch and a copy of its valid entries). */
-static void pend_add(gr_partition_t *p, gr_group_t *g, const char *who, const gr_coord_commit_t *c, int32_t n,
-                     const uint8_t *batch, size_t blen, gr_coord_cb *cb, void *arg)
+void gr_coord_delete_offsets(gr_group_t *g, const gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb, void *arg)
 {
-    size_t wl = strlen(who ? who : "");
-    size_t sz = sizeof(pend_t) + wl + 1;
-    int32_t k = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (c[i].error != KERR_NONE)
-            continue;
-        k++;
-        sz += c[i].topic_len + 1 + (c[i].metadata ? c[i].metadata_len + 1 : 0);
-    }
-    sz += (size_t)k * sizeof(gr_coord_commit_t);
-    pend_t *e = gr_malloc(sz);
-    e->next = NULL;
-    e->cb = cb;
-    e->arg = arg;
-    e->g = g;
-    e->n = k;
-    e->err = KERR_NONE;
-    e->c = (gr_coord_commit_t *)(e + 1);
-    char *s = (char *)(e->c + k);
-    memcpy(s, who ? who : "", wl + 1);
-    e->who = s;
-    s += wl + 1;
-    int32_t j = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (c[i].error != KERR_NONE)
-            continue;
-        gr_coord_commit_t *x = &e->c[j++];
-        *x = c[i];
-        memcpy(s, c[i].topic, c[i].topic_len);
-        s[c[i].topic_len] = '\0';
-        x->topic = s;
-        s += c[i].topic_len + 1;
-        if (c[i].metadata) {
-            memcpy(s, c[i].metadata, c[i].metadata_len);
-            s[c[i].metadata_len] = '\0';
-            x->metadata = s;
-            s += c[i].metadata_len + 1;
-        }
-    }
-    pend_part_t *q = &C.pend[p->index];
-    gr_buf_reserve(&q->buf, q->buf.len + blen);
-    memcpy(q->buf.p + q->buf.len, batch, blen);
-    e->pos = q->buf.len;
-    e->len = blen;
-    q->buf.len += blen;
-    if (q->tail)
-        q->tail->next = e;
-    else
-        q->head = e;
-    q->tail = e;
-    if (!q->dirty) {
-        q->dirty = true;
-        C.dirty[C.ndirty++] = p->index;
-    }
-    if (!gr_timer_armed(&C.pend_timer))
-        gr_timer_start(gr_broker.ev, &C.pend_timer, 0);
-}
-
-void gr_coord_commit_offsets(gr_group_t *g, const char *who, gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb,
-                             void *arg)
-{
-    int64_t now = gr_now_ms();
-    int32_t nrec = 0;
-    if (!C.started) {
-        commit_apply(g, who, c, n, now, false);
-        finish(NULL, KERR_NONE, cb, arg);
-        return;
-    }
-    gr_partition_t *p = group_partition(g);
-    gr_batch_builder_t b;
-    gr_batch_builder_init(&b, 0, now);
+    assert(C.rt);
     const char *gid = g->group_id;
     size_t glen = strlen(gid);
-    gr_wr_t kv;
-    gr_wr_init(&kv);
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, C.rt, gr_coord_partition_for(gid, glen), 0);
+    /* each existing offset once, however often the request names it */
+    tp_ent_t *ents = gr_malloc(sizeof(*ents) * (size_t)GR_MAX(n, 1));
+    gr_hmap_t seen;
+    gr_hmap_init(&seen, 16);
+    uint32_t ndel = 0;
     for (int32_t i = 0; i < n; i++) {
-        if (c[i].error != KERR_NONE)
+        if (c[i].error != KERR_NONE || !gr_offset_get(g->offsets, c[i].topic, c[i].topic_len, c[i].partition))
             continue;
-        /* key and value in one writer: one chunk instead of two */
-        gr_coord_offset_key(&kv, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
-        size_t kl = kv.total, len = 0;
-        gr_coord_offset_value(&kv, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len,
-                              c[i].commit_timestamp, c[i].expire_timestamp);
-        const uint8_t *rec = gr_wr_flatten(&kv, &len);
-        gr_batch_builder_add(&b, -1, now, rec, (int32_t)kl, rec + kl, (int32_t)(len - kl));
-        gr_wr_free(&kv);
-        nrec++;
+        uint32_t h = gr_hash_mix(gr_fnv1a64(c[i].topic, c[i].topic_len, GR_FNV64_INIT) ^ (uint32_t)c[i].partition);
+        bool dup = false;
+        for (gr_hnode_t *x = gr_hmap_first(&seen, h); x && !dup; x = gr_hmap_next(x)) {
+            const gr_coord_commit_t *o = GR_CONTAINER(x, tp_ent_t, node)->c;
+            dup = o->partition == c[i].partition && o->topic_len == c[i].topic_len &&
+                  !memcmp(o->topic, c[i].topic, c[i].topic_len);
+        }
+        if (dup)
+            continue;
+        ents[ndel].c = &c[i];
+        gr_hmap_insert(&seen, &ents[ndel].node, h);
+        add_offset_tombstone(&r, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
+        ndel++;
     }
-    if (nrec == 0 || !p || p->index >= C.npart) {
-        gr_batch_builder_free(&b);
-        finish(NULL, nrec == 0 ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE, cb, arg);
-        return;
+    gr_hmap_free(&seen);
+    free(ents);
+    /* the old coordinator's cleanupGroupMetadata: an Empty group left
+     * without offsets is Dead */
+    if (ndel > 0 && g->state == GR_GROUP_EMPTY && g->npending == 0 && ndel == gr_offset_map_count(g->offsets)) {
+        gr_info("coord", "Group %s transitioned to Dead: its last offsets were deleted", gid);
+        add_group_tombstone(&r, gid, glen);
     }
-    size_t len = 0;
-    uint8_t *data = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
-    if (gr_broker.ev && !C.stopped) {
-        pend_add(p, g, who, c, n, data, len, cb, arg);
-    } else {
-        /* no loop to come back from: append now */
-        int16_t err = append_bytes(p, data, len, now, KERR_INVALID_COMMIT_OFFSET_SIZE);
-        if (err == KERR_NONE)
-            commit_apply(g, who, c, n, now, false);
-        finish(p, err, cb, arg);
-    }
-    gr_batch_builder_free(&b);
+    coord_write(&r, cb, arg, NULL);
 }
 
-void gr_coord_delete_offsets(gr_group_t *g, gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb, void *arg)
+gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, void *arg)
 {
-    pend_flush_group(g);
-    int64_t now = gr_now_ms();
-    int32_t nrec = 0;
-    bool dead = false;
-    gr_partition_t *p = NULL;
-    int16_t err = KERR_NONE;
-    gr_batch_builder_t b;
-    gr_batch_builder_init(&b, 0, now);
-    if (C.started) {
-        p = group_partition(g);
-        for (int32_t i = 0; i < n; i++) {
-            if (c[i].error != KERR_NONE || !gr_offset_get(g->offsets, c[i].topic, c[i].topic_len, c[i].partition))
-                continue;
-            add_offset_tombstone(&b, now, g, c[i].topic, c[i].topic_len, c[i].partition);
-            nrec++;
-        }
-        /* Kafka's cleanupGroupMetadata: an Empty group left without
-         * offsets is Dead */
-        dead = nrec > 0 && g->state == GR_GROUP_EMPTY && g->npending == 0 &&
-               gr_offset_map_count(g->offsets) == (uint32_t)nrec;
-        if (dead)
-            add_group_tombstone(&b, now, g);
-        if (nrec > 0)
-            err = append_batch(p, &b, now, KERR_UNKNOWN_SERVER_ERROR);
-    }
-    gr_batch_builder_free(&b);
-    if (err == KERR_NONE) {
-        for (int32_t i = 0; i < n; i++)
-            if (c[i].error == KERR_NONE)
-                gr_offset_remove(g->offsets, c[i].topic, c[i].topic_len, c[i].partition);
-        if (dead) {
-            gr_info("coord", "Group %s transitioned to Dead: its last offsets were deleted", g->group_id);
-            g->state = GR_GROUP_DEAD;
-            gr_group_remove(g);
-        }
-    }
-    finish(nrec > 0 ? p : NULL, err, cb, arg);
+    gr_kerr_t err = gr_coord_validate_group(id, len, GR_GROUP_API_DELETE);
+    if (err != KERR_NONE)
+        return err;
+    gr_group_t *g = gr_group_find(id, len);
+    if ((err = gr_group_check_delete(g)) != KERR_NONE)
+        return err;
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, C.rt, gr_coord_partition_for(id, len), 0);
+    gr_offset_iter_t it;
+    gr_offset_iter_init(&it, g->offsets);
+    uint32_t n = 0;
+    for (gr_offset_t *o; (o = gr_offset_iter_next(&it)); n++)
+        add_offset_tombstone(&r, g->group_id, len, o->topic, o->topic_len, o->partition);
+    add_group_tombstone(&r, g->group_id, len);
+    gr_info("coord", "Group %s deleted (%u offsets)", g->group_id, n);
+    coord_write(&r, cb, arg, "Tombstones of a deleted group");
+    return KERR_NONE;
 }
 
 /* ------------------------------------------------------------ expiry */
@@ -896,20 +870,16 @@ static bool offset_expired(const gr_offset_t *o, int64_t base, int64_t now, int6
     return gr_sub_sat(now, base) >= retention_ms;
 }
 
-/* One group: returns offsets removed; *removed set when g was freed. */
-static int expire_group(gr_group_t *g, int64_t now, int64_t retention_ms, bool *removed)
+/* The tombstones of g's expired offsets (and of g, when it is Empty and
+ * keeps none); returns the offsets expired, *dead when g goes too. */
+static int expire_group(gr_crt_result_t *r, gr_group_t *g, int64_t now, int64_t retention_ms, bool *dead)
 {
-    *removed = false;
+    *dead = false;
     bool empty = g->state == GR_GROUP_EMPTY;
-    bool stable_consumer = g->state == GR_GROUP_STABLE && g->protocol_type &&
-                           !strcmp(g->protocol_type, "consumer");
-    if (!empty && !stable_consumer)
+    bool stable_consumer = g->state == GR_GROUP_STABLE && g->protocol_type && !strcmp(g->protocol_type, "consumer");
+    if ((!empty && !stable_consumer) || g->npending > 0)
         return 0;
-    if (g->npending > 0)
-        return 0;
-    gr_partition_t *p = group_partition(g);
-    gr_batch_builder_t b;
-    gr_batch_builder_init(&b, 0, now);
+    size_t glen = strlen(g->group_id);
     int n = 0;
     gr_offset_iter_t it;
     gr_offset_iter_init(&it, g->offsets);
@@ -927,500 +897,87 @@ static int expire_group(gr_group_t *g, int64_t now, int64_t retention_ms, bool *
         }
         if (!offset_expired(o, base, now, retention_ms))
             continue;
-        add_offset_tombstone(&b, now, g, o->topic, o->topic_len, o->partition);
         gr_info("coord", "Expiring offset %s-%d of group %s (committed %lld at %lld)", o->topic, o->partition,
                 g->group_id, (long long)o->offset, (long long)o->commit_timestamp);
-        gr_offset_iter_remove(&it);
+        add_offset_tombstone(r, g->group_id, glen, o->topic, o->topic_len, o->partition);
         n++;
     }
-    bool dead = empty && gr_offset_map_count(g->offsets) == 0;
-    if (dead)
-        add_group_tombstone(&b, now, g);
-    if (b.count > 0 && C.started) {
-        int16_t err = append_batch(p, &b, now, KERR_UNKNOWN_SERVER_ERROR);
-        if (err != KERR_NONE)
-            gr_warn("coord", "Could not write expiry tombstones for group %s: %s", g->group_id, gr_kerr_name(err));
-        else if (p && gr_log_flush_due(p->log))
-            gr_log_flush(p->log, gr_log_end_offset(p->log), NULL, NULL);
-    }
-    gr_batch_builder_free(&b);
-    if (dead) {
+    if (empty && (uint32_t)n == gr_offset_map_count(g->offsets)) {
         gr_info("coord", "Group %s transitioned to Dead: no members and no committed offsets left", g->group_id);
-        g->state = GR_GROUP_DEAD;
-        gr_group_remove(g);
-        *removed = true;
+        add_group_tombstone(r, g->group_id, glen);
+        *dead = true;
     }
     return n;
 }
 
+/* Kafka's cleanupGroupMetadata for one partition: one write that is not
+ * atomic. */
+static int expire_partition(int32_t part, int64_t now_ms, int *ndead)
+{
+    int64_t retention_ms = gr_mul_sat(gr_broker.cfg.offsets_retention_minutes, 60000);
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, C.rt, part, 0);
+    int total = 0;
+    for (gr_group_t *g = gr_group_next(NULL); g; g = gr_group_next(g)) {
+        if (g->coord_partition != part)
+            continue;
+        bool dead;
+        total += expire_group(&r, g, now_ms, retention_ms, &dead);
+        *ndead += dead;
+    }
+    if (r.nrec > 0)
+        coord_write(&r, NULL, NULL, "Writing expiry tombstones");
+    else
+        gr_crt_result_free(&r);
+    return total;
+}
+
+static void expire_timer_fn(void *shard, void *arg)
+{
+    GR_UNUSED(arg);
+    shard_t *s = shard;
+    int dead = 0;
+    int n = expire_partition(s->part, gr_now_ms(), &dead);
+    if (n || dead)
+        gr_info("coord", "Removed %d expired offsets and %d dead groups from %s-%d", n, dead, GR_OFFSETS_TOPIC,
+                s->part);
+    gr_crt_timer_schedule(C.rt, s->part, &s->expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
+}
+
 int gr_coord_expire(int64_t now_ms)
 {
-    int64_t retention_ms = gr_broker.cfg.offsets_retention_minutes * 60000;
     int total = 0, dead = 0;
-    if (C.started && C.pend)
-        pend_flush_all(false);
-    gr_group_t *g = gr_group_next(NULL);
-    while (g) {
-        gr_group_t *next = gr_group_next(g);
-        if (!gr_coord_loading(g->coord_partition)) {
-            bool removed;
-            total += expire_group(g, now_ms, retention_ms, &removed);
-            dead += removed;
-        }
-        g = next;
-    }
+    for (int32_t p = 0; C.rt && p < C.npart; p++)
+        if (gr_crt_status(C.rt, p) == KERR_NONE)
+            total += expire_partition(p, now_ms, &dead);
     if (total || dead)
         gr_info("coord", "Removed %d expired offsets and %d dead groups", total, dead);
     return total;
 }
 
-static void expire_timer_cb(gr_ev_t *ev, void *arg)
-{
-    GR_UNUSED(arg);
-    gr_coord_expire(gr_now_ms());
-    gr_timer_start(ev, &C.expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
-}
-
-/* ------------------------------------------------------------ loading */
-
-static uint32_t str_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static void md_put(const char *group, size_t glen, const uint8_t *value, int32_t vlen)
-{
-    pending_md_t **pp = &C.md[str_hash(group, glen) & (MD_BUCKETS - 1)];
-    pending_md_t *e = *pp;
-    while (e && !(e->glen == glen && !memcmp(e->group, group, glen)))
-        e = e->next;
-    if (!e) {
-        e = gr_calloc(1, sizeof(*e));
-        e->group = gr_strndup(group, glen);
-        e->glen = glen;
-        e->next = *pp;
-        *pp = e;
-    }
-    free(e->value);
-    e->value = NULL;
-    e->vlen = -1;
-    if (value) {
-        e->value = gr_malloc((size_t)vlen);
-        memcpy(e->value, value, (size_t)vlen);
-        e->vlen = vlen;
-    }
-}
-
-static pending_md_t *md_find(const char *group, size_t glen)
-{
-    pending_md_t *e = C.md[str_hash(group, glen) & (MD_BUCKETS - 1)];
-    while (e && !(e->glen == glen && !memcmp(e->group, group, glen)))
-        e = e->next;
-    return e;
-}
-
-static gr_group_t *load_group(const char *id, size_t len, bool create)
-{
-    gr_group_t *g = C.last_group;
-    if (g && strlen(g->group_id) == len && !memcmp(g->group_id, id, len))
-        return g;
-    g = gr_group_find(id, len);
-    if (!g && create) {
-        g = gr_group_get_or_create(id, len);
-        if (C.ncreated == C.capcreated) {
-            C.capcreated = C.capcreated ? C.capcreated * 2 : 64;
-            C.created = gr_realloc(C.created, sizeof(*C.created) * (size_t)C.capcreated);
-        }
-        C.created[C.ncreated++] = g;
-    }
-    C.last_group = g;
-    return g;
-}
-
-static uint8_t *memdup_or_null(const uint8_t *p, int32_t n)
-{
-    if (!p || n <= 0)
-        return NULL;
-    uint8_t *d = gr_malloc((size_t)n);
-    memcpy(d, p, (size_t)n);
-    return d;
-}
-
-/* A record's string in held form (jstr.h), malloc'ed; NULL for null. */
-static char *strdup_or_null(gr_str_t s)
-{
-    if (s.len < 0)
-        return NULL;
-    const char *p = s.p ? s.p : "";
-    size_t len = (size_t)s.len;
-    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
-        return gr_strndup(p, len);
-    char *o = gr_malloc(gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
-    gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD);
-    return o;
-}
-
-/* The same in C.arena (group ids and metadata while replaying); "" for null. */
-static gr_str_t held_tmp(gr_str_t s)
-{
-    const char *p = s.p ? s.p : "";
-    size_t len = (size_t)GR_MAX(s.len, 0);
-    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
-        return (gr_str_t){p, (int32_t)len};
-    char *o = gr_arena_alloc(&C.arena, gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
-    return (gr_str_t){o, (int32_t)gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD)};
-}
-
-/* Rebuild a group from its last GroupMetadata value. */
-static void apply_group_value(int32_t part, pending_md_t *e)
-{
-    gr_group_t *g = gr_group_find(e->group, e->glen);
-    if (!e->value) {
-        /* tombstone: the group is gone unless offsets outlived it */
-        if (g && gr_offset_map_count(g->offsets) == 0 && g->nmembers == 0) {
-            g->state = GR_GROUP_DEAD;
-            if (C.last_group == g)
-                C.last_group = NULL;
-            gr_group_remove(g);
-        }
-        return;
-    }
-    gr_rd_t rd;
-    gr_rd_init(&rd, e->value, (size_t)e->vlen);
-    int16_t ver = gr_rd_i16(&rd);
-    gr_GroupMetadataValue_t v;
-    gr_arena_reset(&C.arena);
-    if (rd.err || ver < 0 || ver > 4 || gr_GroupMetadataValue_decode(&rd, ver, &C.arena, &v) < 0) {
-        gr_warn("coord", "Skipping undecodable GroupMetadata value v%d of group %.*s in %s-%d", ver, (int)e->glen,
-                e->group, GR_OFFSETS_TOPIC, part);
-        C.load_skipped++;
-        return;
-    }
-    if (!g)
-        g = gr_group_get_or_create(e->group, e->glen);
-    if (!g)
-        return;
-    if (g->members) {
-        gr_warn("coord", "Group %s already has members; not replacing them from %s-%d", g->group_id,
-                GR_OFFSETS_TOPIC, part);
-        return;
-    }
-    g->coord_partition = part;
-    free(g->protocol_type);
-    g->protocol_type = v.protocolType.len > 0 ? strdup_or_null(v.protocolType) : NULL;
-    free(g->protocol_name);
-    g->protocol_name = strdup_or_null(v.protocol);
-    free(g->leader_id);
-    g->leader_id = strdup_or_null(v.leader);
-    g->generation_id = v.generation;
-    g->state_timestamp_ms = ver >= 2 && v.currentStateTimestamp >= 0 ? v.currentStateTimestamp : gr_now_ms();
-    gr_member_t **tail = &g->members;
-    g->nmembers = 0;
-    for (int32_t i = 0; i < v.members_count; i++) {
-        const gr_GroupMetadataValue_MemberMetadata_t *x = &v.members[i];
-        gr_member_t *m = gr_calloc(1, sizeof(*m));
-        m->group = g;
-        m->member_id = strdup_or_null(x->memberId.len >= 0 ? x->memberId : (gr_str_t){"", 0});
-        m->group_instance_id = strdup_or_null(x->groupInstanceId);
-        m->client_id = strdup_or_null(x->clientId.len >= 0 ? x->clientId : (gr_str_t){"", 0});
-        m->client_host = strdup_or_null(x->clientHost.len >= 0 ? x->clientHost : (gr_str_t){"", 0});
-        m->session_timeout_ms = x->sessionTimeout;
-        m->rebalance_timeout_ms = ver >= 1 ? x->rebalanceTimeout : x->sessionTimeout;
-        m->protocol_type = g->protocol_type ? gr_strdup(g->protocol_type) : NULL;
-        m->protocols = gr_calloc(1, sizeof(*m->protocols));
-        m->protocols[0].name = gr_strdup(g->protocol_name ? g->protocol_name : "");
-        m->protocols[0].metadata = memdup_or_null(x->subscription.p, x->subscription.len);
-        m->protocols[0].metadata_len = m->protocols[0].metadata ? x->subscription.len : 0;
-        m->nprotocols = 1;
-        m->assignment = memdup_or_null(x->assignment.p, x->assignment.len);
-        m->assignment_len = m->assignment ? x->assignment.len : 0;
-        gr_timer_init(&m->session_timer, NULL, m);
-        *tail = m;
-        tail = &m->next;
-        g->nmembers++;
-    }
-    if (g->nmembers > 0) {
-        g->state = GR_GROUP_STABLE;
-        g->empty_since_ms = -1;
-    } else {
-        g->state = GR_GROUP_EMPTY;
-        g->empty_since_ms = ver >= 2 && v.currentStateTimestamp >= 0 ? v.currentStateTimestamp : 0;
-    }
-    if (gr_group_loaded)
-        gr_group_loaded(g);
-    else if (g->nmembers > 0)
-        gr_warn("coord", "Loaded group %s with %d members whose sessions will not expire", g->group_id,
-                g->nmembers);
-}
-
-static void load_record(int32_t part, const uint8_t *key, int32_t klen, const uint8_t *val, int32_t vlen)
-{
-    C.load_records++;
-    if (!key || klen < 2) {
-        C.load_skipped++;
-        return;
-    }
-    gr_rd_t rd;
-    gr_rd_init(&rd, key, (size_t)klen);
-    int16_t kver = gr_rd_i16(&rd);
-    if (kver == 0 || kver == 1) {
-        gr_OffsetCommitKey_t k;
-        if (gr_OffsetCommitKey_decode(&rd, kver, &C.arena, &k) < 0 || k.group.len < 0 || k.topic.len < 0) {
-            C.load_skipped++;
-            return;
-        }
-        k.group = held_tmp(k.group);
-        if (!val) {
-            gr_group_t *g = load_group(k.group.p, (size_t)k.group.len, false);
-            if (g)
-                gr_offset_remove(g->offsets, k.topic.p, (size_t)k.topic.len, k.partition);
-            return;
-        }
-        gr_rd_t vr;
-        gr_rd_init(&vr, val, (size_t)vlen);
-        int16_t vver = gr_rd_i16(&vr);
-        gr_OffsetCommitValue_t v;
-        if (vr.err || vver < 0 || vver > 4 || gr_OffsetCommitValue_decode(&vr, vver, &C.arena, &v) < 0) {
-            C.load_skipped++;
-            return;
-        }
-        gr_group_t *g = load_group(k.group.p, (size_t)k.group.len, true);
-        if (!g)
-            return;
-        if (!g->offsets && g->nmembers == 0 && !g->protocol_type) {
-            /* created by this replay: Empty since forever, so retention
-             * counts from each commit */
-            g->empty_since_ms = 0;
-            g->coord_partition = part;
-        }
-        gr_str_t md = held_tmp(v.metadata);
-        gr_offset_put(gr_offsets_of(g), k.topic.p, (size_t)k.topic.len, k.partition, v.offset,
-                      vver >= 3 ? v.leaderEpoch : -1, md.p, (size_t)md.len, v.commitTimestamp,
-                      vver == 1 ? v.expireTimestamp : -1, NULL);
-    } else if (kver == 2) {
-        gr_GroupMetadataKey_t k;
-        if (gr_GroupMetadataKey_decode(&rd, 2, &C.arena, &k) < 0 || k.group.len < 0) {
-            C.load_skipped++;
-            return;
-        }
-        k.group = held_tmp(k.group);
-        md_put(k.group.p, (size_t)k.group.len, val, vlen);
-    } else {
-        C.load_skipped++;
-    }
-}
-
-/* Walk the records of one uncompressed record area. */
-static int load_records(int32_t part, const uint8_t *p, const uint8_t *end, int32_t count)
-{
-    for (int32_t i = 0; i < count; i++) {
-        int64_t len, v;
-        int r = gr_varint_decode(p, end, &len, true, 5);
-        if (r < 0 || len < 0 || (int64_t)(end - p - r) < len)
-            return GR_ECORRUPT;
-        p += r;
-        const uint8_t *rend = p + len;
-        const uint8_t *q = p + 1;                       /* attributes */
-        if (q > rend)
-            return GR_ECORRUPT;
-        if ((r = gr_varint_decode(q, rend, &v, true, 10)) < 0)   /* timestampDelta */
-            return GR_ECORRUPT;
-        q += r;
-        if ((r = gr_varint_decode(q, rend, &v, true, 5)) < 0)    /* offsetDelta */
-            return GR_ECORRUPT;
-        q += r;
-        int64_t kl, vl;
-        if ((r = gr_varint_decode(q, rend, &kl, true, 5)) < 0 || kl < -1 || kl > rend - q - r)
-            return GR_ECORRUPT;
-        q += r;
-        const uint8_t *key = kl >= 0 ? q : NULL;
-        q += kl > 0 ? kl : 0;
-        if ((r = gr_varint_decode(q, rend, &vl, true, 5)) < 0 || vl < -1 || vl > rend - q - r)
-            return GR_ECORRUPT;
-        q += r;
-        const uint8_t *val = vl >= 0 ? q : NULL;
-        load_record(part, key, (int32_t)kl, val, (int32_t)vl);
-        p = rend;
-    }
-    return 0;
-}
-
-static void load_batch(int32_t part, const uint8_t *b, const gr_batch_info_t *info)
-{
-    if (info->attributes & GR_ATTR_CONTROL)
-        return;
-    const uint8_t *recs = b + GR_BATCH_HEADER_SIZE, *end = b + info->size;
-    int codec = info->attributes & GR_ATTR_COMPRESSION_MASK;
-    if (codec != GR_COMPRESSION_NONE) {
-        size_t max_out = (size_t)GR_MAX(gr_broker.cfg.offsets_load_buffer_size, 1) * 64;
-        if (gr_decompress(codec, recs, (size_t)(end - recs), &C.dbuf, max_out) < 0) {
-            gr_warn("coord", "Skipping undecompressable batch at offset %lld of %s-%d",
-                    (long long)info->base_offset, GR_OFFSETS_TOPIC, part);
-            C.load_skipped += info->record_count;
-            return;
-        }
-        recs = C.dbuf.p;
-        end = C.dbuf.p + C.dbuf.len;
-    }
-    if (load_records(part, recs, end, info->record_count) < 0) {
-        gr_warn("coord", "Skipping unparsable records of batch at offset %lld of %s-%d",
-                (long long)info->base_offset, GR_OFFSETS_TOPIC, part);
-        C.load_skipped++;
-    }
-}
-
-static void partition_loaded(int32_t part)
-{
-    /* groups created by commits whose offsets were all deleted again, and
-     * without metadata, do not exist for Kafka either */
-    for (int32_t i = 0; i < C.ncreated; i++) {
-        gr_group_t *g = C.created[i];
-        if (g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 && !md_find(g->group_id, strlen(g->group_id))) {
-            g->state = GR_GROUP_DEAD;
-            gr_group_remove(g);
-        }
-    }
-    C.ncreated = 0;
-    for (uint32_t i = 0; i < MD_BUCKETS; i++) {
-        pending_md_t *e = C.md[i];
-        while (e) {
-            pending_md_t *n = e->next;
-            apply_group_value(part, e);
-            free(e->group);
-            free(e->value);
-            free(e);
-            e = n;
-        }
-        C.md[i] = NULL;
-    }
-    C.last_group = NULL;
-    C.loading[part] = false;
-    if (C.load_skipped)
-        gr_warn("coord", "Skipped %lld undecodable records while loading %s-%d", (long long)C.load_skipped,
-                GR_OFFSETS_TOPIC, part);
-    gr_debug("coord", "Loaded %s-%d: %lld records", GR_OFFSETS_TOPIC, part, (long long)C.load_records);
-    C.load_records = C.load_skipped = 0;
-}
-
-/* One read of the current partition.  Returns false when everything is
- * loaded. */
-static bool load_step(void)
-{
-    gr_topic_t *t = offsets_topic();
-    C.last_group = NULL;            /* the loop ran since the last step */
-    while (C.load_part < C.npart) {
-        gr_partition_t *p = t ? gr_partition_get(t, C.load_part) : NULL;
-        if (!p) {
-            partition_loaded(C.load_part++);
-            C.load_offset = -1;
-            continue;
-        }
-        if (C.load_offset < 0)
-            C.load_offset = gr_log_start_offset(p->log);
-        int64_t end_off = gr_log_end_offset(p->log);
-        gr_log_slice_t s;
-        int rc = C.load_offset < end_off
-                     ? gr_log_read(p->log, C.load_offset, (int32_t)GR_MIN(gr_broker.cfg.offsets_load_buffer_size,
-                                                                        INT32_MAX), end_off, true, &s)
-                     : (s.len = 0, 0);
-        if (rc < 0 || s.len <= 0) {
-            if (rc < 0)
-                gr_warn("coord", "Reading %s-%d at %lld failed: %s", GR_OFFSETS_TOPIC, C.load_part,
-                        (long long)C.load_offset, strerror(-rc));
-            partition_loaded(C.load_part++);
-            C.load_offset = -1;
-            continue;
-        }
-        gr_buf_reserve(&C.rbuf, (size_t)s.len);
-        size_t got = 0;
-        while (got < (size_t)s.len) {
-            int fd = gr_file_fd(s.file);
-            if (fd < 0)
-                break;
-            ssize_t r = gr_fio_pread(fd, C.rbuf.p + got, (size_t)s.len - got, (off_t)(s.pos + (int64_t)got));
-            if (r == -1 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        int64_t before = C.load_offset;
-        size_t pos = 0;
-        gr_arena_reset(&C.arena);
-        while (pos + GR_BATCH_LOG_OVERHEAD <= got) {
-            gr_batch_info_t info;
-            rc = gr_batch_check(C.rbuf.p + pos, got - pos, &info);
-            if (rc == GR_AGAIN)
-                break;
-            if (rc < 0) {
-                int32_t sz = gr_batch_size(C.rbuf.p + pos);
-                gr_warn("coord", "Skipping corrupt batch at offset %lld of %s-%d",
-                        (long long)gr_batch_base_offset(C.rbuf.p + pos), GR_OFFSETS_TOPIC, C.load_part);
-                if (sz <= GR_BATCH_LOG_OVERHEAD || (size_t)sz > got - pos)
-                    break;
-                pos += (size_t)sz;
-                continue;
-            }
-            if (info.base_offset + info.last_offset_delta >= C.load_offset)
-                load_batch(C.load_part, C.rbuf.p + pos, &info);
-            C.load_offset = GR_MAX(C.load_offset, info.base_offset + info.last_offset_delta + 1);
-            pos += (size_t)info.size;
-        }
-        if (C.load_offset <= before) {
-            gr_warn("coord", "No progress loading %s-%d at offset %lld; stopping there", GR_OFFSETS_TOPIC,
-                    C.load_part, (long long)before);
-            partition_loaded(C.load_part++);
-            C.load_offset = -1;
-            continue;
-        }
-        return true;
-    }
-    return false;
-}
-
-static void load_timer_cb(gr_ev_t *ev, void *arg)
-{
-    GR_UNUSED(arg);
-    if (load_step()) {
-        gr_timer_start(ev, &C.load_timer, 0);
-        return;
-    }
-    gr_info("coord", "Loaded %d groups from %s in %lld ms", gr_group_count(), GR_OFFSETS_TOPIC,
-            (long long)(gr_mono_ms() - C.load_t0));
-}
-
-void gr_coord_load_all(void)
-{
-    while (load_step())
-        ;
-    if (gr_broker.ev)
-        gr_timer_stop(gr_broker.ev, &C.load_timer);
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
-/* Buffers of the group commit (nothing may be waiting). */
-static void pend_free_all(void)
+int gr_coord_start_with(const gr_crt_writer_ops_t *writer, void *ctx, int32_t npart)
 {
-    for (int32_t i = 0; C.pend && i < C.npart; i++) {
-        assert(!C.pend[i].head);
-        gr_buf_free(&C.pend[i].buf);
-    }
-    free(C.pend);
-    C.pend = NULL;
-    free(C.dirty);
-    C.dirty = NULL;
-    C.ndirty = 0;
+    assert(!C.rt && gr_broker.ev);
+    C.npart = npart;
+    gr_crt_config_t cfg = {
+        .topic = GR_OFFSETS_TOPIC,
+        .partitions = npart,
+        .shard = &shard_ops,
+        .writer = writer,
+        .writer_ctx = ctx,
+        .ev = gr_broker.ev,
+        .load_buffer_bytes = (int32_t)GR_MIN(gr_broker.cfg.offsets_load_buffer_size, INT32_MAX),
+    };
+    gr_group_set_host(&group_host);
+    C.rt = gr_crt_new(&cfg);
+    return 0;
 }
 
 int gr_coord_start(void)
 {
-    gr_topic_t *t = offsets_topic();
+    gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, sizeof(GR_OFFSETS_TOPIC) - 1);
     if (!t) {
         char segbytes[32];
         snprintf(segbytes, sizeof(segbytes), "%lld", (long long)gr_broker.cfg.offsets_topic_segment_bytes);
@@ -1437,78 +994,21 @@ int gr_coord_start(void)
         gr_warn("coord", "%s has %d partitions, offsets.topic.num.partitions is %d: keeping %d", GR_OFFSETS_TOPIC,
                 t->npart, gr_broker.cfg.offsets_topic_num_partitions, t->npart);
     }
-    C.npart = t->npart;
-    pend_free_all();
-    C.pend = gr_calloc((size_t)C.npart, sizeof(*C.pend));
-    C.dirty = gr_calloc((size_t)C.npart, sizeof(*C.dirty));
-    free(C.loading);
-    C.loading = gr_calloc((size_t)C.npart, sizeof(bool));
-    for (int32_t i = 0; i < C.npart; i++)
-        C.loading[i] = true;
-    if (!C.md)
-        C.md = gr_calloc(MD_BUCKETS, sizeof(*C.md));
-    gr_arena_init(&C.arena);
-    C.load_part = 0;
-    C.load_offset = -1;
-    C.load_t0 = gr_mono_ms();
-    C.started = true;
-    C.stopped = false;
-    gr_timer_init(&C.load_timer, load_timer_cb, NULL);
-    gr_timer_init(&C.expire_timer, expire_timer_cb, NULL);
-    gr_timer_init(&C.done_timer, done_timer_cb, NULL);
-    gr_timer_init(&C.pend_timer, pend_timer_cb, NULL);
-    if (gr_broker.ev && C.hook_ev != gr_broker.ev) {
-        /* before net.c's output flush: main.c starts the coordinator
-         * before the listener (see "group commit") */
-        gr_ev_before_sleep(gr_broker.ev, pend_hook, NULL);
-        C.hook_ev = gr_broker.ev;
-    }
-    if (gr_broker.ev) {
-        gr_timer_start(gr_broker.ev, &C.load_timer, 0);
-        gr_timer_start(gr_broker.ev, &C.expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
-    }
-    return 0;
+    /* the writer finds the topic by this name; the partition count is the
+     * topic's, fixed (the admin APIs refuse to change it) */
+    return gr_coord_start_with(&gr_crt_log_writer, (void *)GR_OFFSETS_TOPIC, t->npart);
+}
+
+void gr_coord_load_all(void)
+{
+    gr_crt_load_all(C.rt);
 }
 
 void gr_coord_stop(void)
 {
-    if (!C.started)
+    if (!C.rt)
         return;
-    if (gr_broker.ev) {
-        gr_timer_stop(gr_broker.ev, &C.load_timer);
-        gr_timer_stop(gr_broker.ev, &C.expire_timer);
-        gr_timer_stop(gr_broker.ev, &C.done_timer);
-    }
-    pend_flush_all(false);
-    if (gr_broker.ev)
-        gr_timer_stop(gr_broker.ev, &C.pend_timer);
-    run_done();
-    pend_free_all();
-    C.stopped = true;
-    if (C.md) {
-        for (uint32_t i = 0; i < MD_BUCKETS; i++) {
-            pending_md_t *e = C.md[i];
-            while (e) {
-                pending_md_t *n = e->next;
-                free(e->group);
-                free(e->value);
-                free(e);
-                e = n;
-            }
-        }
-        free(C.md);
-        C.md = NULL;
-    }
-    free(C.loading);
-    C.loading = NULL;
-    free(C.created);
-    C.created = NULL;
-    C.ncreated = C.capcreated = 0;
-    gr_buf_free(&C.rbuf);
-    gr_buf_free(&C.dbuf);
-    gr_arena_free(&C.arena);
-    C.started = false;
-    C.npart = 0;
-    C.load_part = 0;
-    C.last_group = NULL;
+    gr_crt_t *rt = C.rt;
+    gr_crt_free(rt);
+    C.rt = NULL;
 }

@@ -436,6 +436,29 @@ void gr_ev_before_sleep(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg)
     ev->hooks[ev->nhooks++] = (hook_t){cb, arg};
 }
 
+/* The entry is cleared, not moved: a hook may remove itself (or another)
+ * while the hooks run; cleared entries are dropped before the next run. */
+void gr_ev_before_sleep_remove(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg)
+{
+    for (int i = 0; i < ev->nhooks; i++)
+        if (ev->hooks[i].cb == cb && ev->hooks[i].arg == arg) {
+            ev->hooks[i].cb = NULL;
+            ev->hooks[i].arg = NULL;
+        }
+}
+
+static void run_hooks(gr_ev_t *ev)
+{
+    int n = 0;
+    for (int i = 0; i < ev->nhooks; i++)
+        if (ev->hooks[i].cb)
+            ev->hooks[n++] = ev->hooks[i];
+    ev->nhooks = n;
+    for (int i = 0; i < ev->nhooks; i++)
+        if (ev->hooks[i].cb)
+            ev->hooks[i].cb(ev, ev->hooks[i].arg);
+}
+
 void gr_ev_submit(gr_ev_t *ev, int lane, gr_ev_work_cb *work, gr_ev_work_cb *done, void *arg)
 {
     if (lane < 0)
@@ -510,8 +533,7 @@ static int loop_wait(gr_ev_t *ev, int64_t wait_us)
 int gr_ev_run_once(gr_ev_t *ev, int64_t max_wait_ms)
 {
     ev->now_us = gr_mono_us();
-    for (int i = 0; i < ev->nhooks; i++)
-        ev->hooks[i].cb(ev, ev->hooks[i].arg);
+    run_hooks(ev);
 
     int64_t wait_us = max_wait_ms < 0 ? -1 : gr_mul_sat(max_wait_ms, 1000);
     if (ev->heap_len > 0) {

@@ -1,8 +1,8 @@
 /*
  * fetch_session.c - the fetch session cache (see fetch_session.h).
  *
- * Three structures, all chained hashes or intrusive lists, no per-request
- * allocation:
+ * Three structures, all gr_hmap (hmap.h) or intrusive lists, no
+ * per-request allocation:
  *
  *   sessions     id -> gr_fsess_t (hash), plus a doubly linked LRU list,
  *                least recently used first: eviction looks at its head only
@@ -26,14 +26,11 @@ static bool configured;
 static int32_t max_slots;
 static int64_t eviction_ms;
 
-static gr_fsess_t **sess_tab;
-static uint32_t sess_tab_size;
+static gr_hmap_t sess_tab;       /* gr_fsess_t by id */
 static int nsessions;
 static gr_fsess_t *lru_head, *lru_tail;
 
-static gr_fsess_topic_t **name_tab;
-static uint32_t name_tab_size;
-static uint32_t nnames;
+static gr_hmap_t name_tab;       /* gr_fsess_topic_t by name */
 
 static uint64_t rng_state;
 
@@ -77,51 +74,30 @@ int32_t gr_fsess_next_epoch(int32_t epoch)
 
 /* ------------------------------------------------------------ session table */
 
-static uint32_t id_bucket(int32_t id, uint32_t size)
-{
-    return ((uint32_t)id * 2654435761u) & (size - 1);
-}
-
 gr_fsess_t *gr_fsess_find(int32_t id)
 {
-    if (!sess_tab_size || id == 0)
+    if (id == 0)
         return NULL;
-    for (gr_fsess_t *s = sess_tab[id_bucket(id, sess_tab_size)]; s; s = s->hnext)
+    for (gr_hnode_t *n = gr_hmap_first(&sess_tab, gr_hash_int((uint32_t)id)); n; n = gr_hmap_next(n)) {
+        gr_fsess_t *s = GR_CONTAINER(n, gr_fsess_t, node);
         if (s->id == id)
             return s;
+    }
     return NULL;
 }
 
 static void sess_tab_insert(gr_fsess_t *s)
 {
-    if ((uint32_t)nsessions + 1 > sess_tab_size / 2) {
-        uint32_t nsize = sess_tab_size ? sess_tab_size * 2 : 64;
-        gr_fsess_t **nt = gr_calloc(nsize, sizeof(*nt));
-        for (uint32_t i = 0; i < sess_tab_size; i++)
-            for (gr_fsess_t *x = sess_tab[i], *next; x; x = next) {
-                next = x->hnext;
-                uint32_t b = id_bucket(x->id, nsize);
-                x->hnext = nt[b];
-                nt[b] = x;
-            }
-        free(sess_tab);
-        sess_tab = nt;
-        sess_tab_size = nsize;
-    }
-    uint32_t b = id_bucket(s->id, sess_tab_size);
-    s->hnext = sess_tab[b];
-    sess_tab[b] = s;
+    if (!sess_tab.min_nb)
+        gr_hmap_init(&sess_tab, 64);
+    gr_hmap_insert(&sess_tab, &s->node, gr_hash_int((uint32_t)s->id));
     nsessions++;
 }
 
 static void sess_tab_remove(gr_fsess_t *s)
 {
-    for (gr_fsess_t **pp = &sess_tab[id_bucket(s->id, sess_tab_size)]; *pp; pp = &(*pp)->hnext)
-        if (*pp == s) {
-            *pp = s->hnext;
-            nsessions--;
-            return;
-        }
+    gr_hmap_remove(&sess_tab, &s->node);
+    nsessions--;
 }
 
 static void lru_unlink(gr_fsess_t *s)
@@ -157,56 +133,32 @@ void gr_fsess_touch(gr_fsess_t *s, int64_t now_ms)
 
 /* ------------------------------------------------------------ topic names */
 
-static uint32_t hash_bytes(const char *p, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static gr_fsess_topic_t *name_find(const char *name, size_t len, uint32_t h)
 {
-    if (!name_tab_size)
-        return NULL;
-    for (gr_fsess_topic_t *t = name_tab[h & (name_tab_size - 1)]; t; t = t->hnext)
-        if (t->hash == h && (size_t)t->len == len && !memcmp(t->name, name, len))
+    for (gr_hnode_t *n = gr_hmap_first(&name_tab, h); n; n = gr_hmap_next(n)) {
+        gr_fsess_topic_t *t = GR_CONTAINER(n, gr_fsess_topic_t, node);
+        if ((size_t)t->len == len && !memcmp(t->name, name, len))
             return t;
+    }
     return NULL;
 }
 
 static gr_fsess_topic_t *name_ref(const char *name, size_t len)
 {
-    uint32_t h = hash_bytes(name, len);
+    uint32_t h = gr_hash32(name, len);
     gr_fsess_topic_t *t = name_find(name, len, h);
     if (t) {
         t->refs++;
         return t;
     }
-    if (nnames + 1 > name_tab_size / 2) {
-        uint32_t nsize = name_tab_size ? name_tab_size * 2 : 64;
-        gr_fsess_topic_t **nt = gr_calloc(nsize, sizeof(*nt));
-        for (uint32_t i = 0; i < name_tab_size; i++)
-            for (gr_fsess_topic_t *x = name_tab[i], *next; x; x = next) {
-                next = x->hnext;
-                x->hnext = nt[x->hash & (nsize - 1)];
-                nt[x->hash & (nsize - 1)] = x;
-            }
-        free(name_tab);
-        name_tab = nt;
-        name_tab_size = nsize;
-    }
+    if (!name_tab.min_nb)
+        gr_hmap_init(&name_tab, 64);
     t = gr_malloc(sizeof(*t) + len + 1);
-    t->hash = h;
     t->refs = 1;
     t->len = (int32_t)len;
     memcpy(t->name, name, len);
     t->name[len] = '\0';
-    t->hnext = name_tab[h & (name_tab_size - 1)];
-    name_tab[h & (name_tab_size - 1)] = t;
-    nnames++;
+    gr_hmap_insert(&name_tab, &t->node, h);
     return t;
 }
 
@@ -214,25 +166,17 @@ static void name_unref(gr_fsess_topic_t *t)
 {
     if (--t->refs > 0)
         return;
-    for (gr_fsess_topic_t **pp = &name_tab[t->hash & (name_tab_size - 1)]; *pp; pp = &(*pp)->hnext)
-        if (*pp == t) {
-            *pp = t->hnext;
-            break;
-        }
-    nnames--;
+    gr_hmap_remove(&name_tab, &t->node);
     free(t);
-    if (nnames == 0) {
-        free(name_tab);
-        name_tab = NULL;
-        name_tab_size = 0;
-    }
+    if (gr_hmap_count(&name_tab) == 0)
+        gr_hmap_free(&name_tab);
 }
 
 /* ------------------------------------------------------------ cached partitions */
 
-static uint32_t part_bucket(const gr_fsess_topic_t *t, int32_t partition, uint32_t size)
+static uint32_t part_hash(const gr_fsess_topic_t *t, int32_t partition)
 {
-    return (t->hash ^ ((uint32_t)partition * 2654435761u)) & (size - 1);
+    return gr_hash_mix(((uint64_t)t->node.hash << 32) ^ (uint32_t)partition);
 }
 
 void gr_fsess_pend(gr_fsess_part_t *cp)
@@ -305,30 +249,15 @@ static void part_free(gr_fsess_part_t *cp)
     free(cp);
 }
 
-static void parts_grow(gr_fsess_t *s)
+static gr_fsess_part_t *part_find(gr_fsess_t *s, const gr_fsess_topic_t *t, int32_t partition)
 {
-    uint32_t nsize = s->nbuckets ? s->nbuckets * 2 : 16;
-    gr_fsess_part_t **nb = gr_calloc(nsize, sizeof(*nb));
-    for (uint32_t i = 0; i < s->nbuckets; i++)
-        for (gr_fsess_part_t *x = s->buckets[i], *next; x; x = next) {
-            next = x->hnext;
-            uint32_t b = part_bucket(x->topic, x->partition, nsize);
-            x->hnext = nb[b];
-            nb[b] = x;
-        }
-    free(s->buckets);
-    s->buckets = nb;
-    s->nbuckets = nsize;
-}
-
-static gr_fsess_part_t **part_slot(gr_fsess_t *s, const gr_fsess_topic_t *t, int32_t partition)
-{
-    if (!s->nbuckets || !t)
+    if (!t)
         return NULL;
-    gr_fsess_part_t **pp = &s->buckets[part_bucket(t, partition, s->nbuckets)];
-    for (; *pp; pp = &(*pp)->hnext)
-        if ((*pp)->topic == t && (*pp)->partition == partition)
-            return pp;
+    for (gr_hnode_t *n = gr_hmap_first(&s->parts, part_hash(t, partition)); n; n = gr_hmap_next(n)) {
+        gr_fsess_part_t *cp = GR_CONTAINER(n, gr_fsess_part_t, node);
+        if (cp->topic == t && cp->partition == partition)
+            return cp;
+    }
     return NULL;
 }
 
@@ -336,15 +265,11 @@ gr_fsess_part_t *gr_fsess_put(gr_fsess_t *s, const char *topic, size_t len, int3
 {
     if (topic == NULL)
         topic = "";
-    gr_fsess_part_t **pp = part_slot(s, name_find(topic, len, hash_bytes(topic, len)), partition);
-    gr_fsess_part_t *cp;
-    if (pp) {
-        cp = *pp;
+    gr_fsess_part_t *cp = part_find(s, name_find(topic, len, gr_hash32(topic, len)), partition);
+    if (cp) {
         *added = false;
         gr_fsess_attach(cp);
     } else {
-        if (s->nparts + 1 > s->nbuckets)
-            parts_grow(s);
         cp = gr_calloc(1, sizeof(*cp));
         cp->sess = s;
         cp->topic = name_ref(topic, len);
@@ -355,9 +280,7 @@ gr_fsess_part_t *gr_fsess_put(gr_fsess_t *s, const char *topic, size_t len, int3
         cp->current_leader_epoch = -1;
         cp->wait.cb = on_partition_event;
         cp->wait.arg = cp;
-        uint32_t b = part_bucket(cp->topic, partition, s->nbuckets);
-        cp->hnext = s->buckets[b];
-        s->buckets[b] = cp;
+        gr_hmap_insert(&s->parts, &cp->node, part_hash(cp->topic, partition));
         s->nparts++;
         part_attach(cp);
         *added = true;
@@ -370,11 +293,10 @@ bool gr_fsess_forget(gr_fsess_t *s, const char *topic, size_t len, int32_t parti
 {
     if (topic == NULL)
         topic = "";
-    gr_fsess_part_t **pp = part_slot(s, name_find(topic, len, hash_bytes(topic, len)), partition);
-    if (!pp)
+    gr_fsess_part_t *cp = part_find(s, name_find(topic, len, gr_hash32(topic, len)), partition);
+    if (!cp)
         return false;
-    gr_fsess_part_t *cp = *pp;
-    *pp = cp->hnext;
+    gr_hmap_remove(&s->parts, &cp->node);
     s->nparts--;
     part_free(cp);
     return true;
@@ -384,12 +306,11 @@ bool gr_fsess_forget(gr_fsess_t *s, const char *topic, size_t len, int32_t parti
 
 static void sess_free(gr_fsess_t *s)
 {
-    for (uint32_t i = 0; i < s->nbuckets; i++)
-        for (gr_fsess_part_t *x = s->buckets[i], *next; x; x = next) {
-            next = x->hnext;
-            part_free(x);
-        }
-    free(s->buckets);
+    gr_hmap_iter_t it;
+    gr_hmap_iter_init(&it, &s->parts);
+    for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));)
+        part_free(GR_CONTAINER(n, gr_fsess_part_t, node));
+    gr_hmap_free(&s->parts);
     free(s);
 }
 
@@ -404,6 +325,7 @@ gr_fsess_t *gr_fsess_create(int64_t now_ms)
         gr_fsess_remove(lru_head);
     }
     gr_fsess_t *s = gr_calloc(1, sizeof(*s));
+    gr_hmap_init(&s->parts, 16);
     do
         s->id = (int32_t)(rng_next() % (uint32_t)(INT32_MAX - 1)) + 1;
     while (gr_fsess_find(s->id));
@@ -438,13 +360,8 @@ void gr_fsess_free_all(void)
         lru_unlink(s);
         sess_free(s);
     }
-    free(sess_tab);
-    sess_tab = NULL;
-    sess_tab_size = 0;
+    gr_hmap_free(&sess_tab);
     nsessions = 0;
-    free(name_tab);
-    name_tab = NULL;
-    name_tab_size = 0;
-    nnames = 0;
+    gr_hmap_free(&name_tab);
     configured = false;
 }

@@ -33,8 +33,7 @@ typedef struct gr_fsess gr_fsess_t;
 
 /* An interned topic name, shared by all cached partitions of the topic. */
 typedef struct gr_fsess_topic {
-    struct gr_fsess_topic *hnext;
-    uint32_t hash;
+    gr_hnode_t node;              /* in the names map (fetch_session.c) */
     int32_t refs;
     int32_t len;
     char name[];                  /* NUL-terminated */
@@ -47,7 +46,7 @@ typedef struct gr_fsess_part {
     gr_fsess_t *sess;             /* owner */
     gr_fsess_topic_t *topic;
     gr_partition_t *p;            /* NULL: detached (deleted or unknown) */
-    struct gr_fsess_part *hnext;  /* session hash chain */
+    gr_hnode_t node;              /* in its session's map */
     struct gr_fsess_part *pnext, *pprev;  /* pending list */
     int32_t partition;
     int32_t max_bytes;            /* PartitionMaxBytes */
@@ -79,9 +78,8 @@ struct gr_fsess {
     int64_t created_ms;
     int64_t last_used_ms;
     gr_fsess_t *lru_prev, *lru_next;  /* cache LRU list, least recent first */
-    gr_fsess_t *hnext;            /* cache hash chain */
-    gr_fsess_part_t **buckets;    /* cached partitions by (topic, partition) */
-    uint32_t nbuckets;
+    gr_hnode_t node;              /* in the session cache, by id */
+    gr_hmap_t parts;              /* gr_fsess_part_t by (topic, partition) */
     uint32_t nparts;
     uint32_t npending;
     gr_fsess_part_t *pend_head, *pend_tail;

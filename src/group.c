@@ -30,21 +30,36 @@
  * waiter's done(), from inside whatever event completes them.  done() must
  * not call back into this module.
  *
- * Persistence goes through coord.c: gr_coord_store_group() when the
- * leader's assignment completes a generation (the SyncGroups are answered
- * from its callback), when a generation ends Empty and when a static member
- * is replaced in Stable; gr_coord_delete_group() for DeleteGroups.  Every
- * callback context carries the group id and is re-resolved, so a group
- * removed in between is never touched.
+ * Persistence goes through the host the coordinator installs
+ * (gr_group_set_host; coord.c, or a test's fake): host.store() writes the
+ * group's GroupMetadata when the leader's assignment completes a generation
+ * (the SyncGroups are answered from its callback), when a generation ends
+ * Empty and when a static member is replaced in Stable.  As in Kafka's
+ * classic groups, that record is not replayed: this state machine already
+ * holds what it says.  The records the coordinator does replay reach this
+ * module through gr_group_load_metadata (a group's last GroupMetadata at
+ * load), gr_group_detach / gr_group_restore (a GroupMetadata tombstone and
+ * its rollback) and the offsets map (offsets.c).  Every callback context
+ * carries the group id and is re-resolved, so a group removed in between is
+ * never touched.  This module does not know __consumer_offsets, its
+ * partitions' loading, or coord.c.
+ *
+ * Records: the GroupMetadataValue layout (drawn in coord.c with the other
+ * __consumer_offsets records) is encoded and decoded here, since it is the
+ * group's own state; a value becomes members only through
+ * gr_group_load_metadata.
  *
  * Never: block, keep a pointer into a request, or answer a waiter twice.
  */
 #include "group.h"
 #include "broker.h"
-#include "coord.h"
+#include "hmap.h"
+#include "jstr.h"
+#include "schema_gen.h"
 #include "kerr.h"
 #include "offsets.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +112,21 @@ static void tstop(gr_timer_t *t)
     clk.timer_stop(clk.ctx, t);
 }
 
+/* ------------------------------------------------------------ host */
+
+static const gr_group_host_t *host;
+
+void gr_group_set_host(const gr_group_host_t *h)
+{
+    host = h;
+}
+
+static void store_group(gr_group_t *g, gr_group_store_cb *cb, void *arg)
+{
+    assert(host && host->store);    /* the coordinator installed itself */
+    host->store(g, cb, arg);
+}
+
 /* ------------------------------------------------------------ names */
 
 const char *gr_group_state_name(gr_group_state_t s)
@@ -130,21 +160,8 @@ const char *gr_rebalance_trigger_name(gr_rebalance_trigger_t t)
 
 /* ------------------------------------------------------------ registry */
 
-static struct {
-    gr_group_t **buckets;
-    uint32_t nbuckets;      /* power of two */
-    int count;
-} reg;
-
-static uint32_t hash_id(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
+static gr_hmap_t reg;            /* gr_group_t by id */
+static uint64_t reg_version;     /* +1 whenever a group leaves the registry */
 
 static void member_session_cb(gr_ev_t *ev, void *arg);
 static void join_timer_cb(gr_ev_t *ev, void *arg);
@@ -152,74 +169,57 @@ static void sync_timer_cb(gr_ev_t *ev, void *arg);
 
 gr_group_t *gr_group_find(const char *id, size_t len)
 {
-    if (!reg.nbuckets || !id)
+    if (!id)
         return NULL;
-    uint32_t h = hash_id(id, len);
-    for (gr_group_t *g = reg.buckets[h & (reg.nbuckets - 1)]; g; g = g->hnext)
-        if (g->hash == h && strlen(g->group_id) == len && memcmp(g->group_id, id, len) == 0)
+    for (gr_hnode_t *n = gr_hmap_first(&reg, gr_hash32(id, len)); n; n = gr_hmap_next(n)) {
+        gr_group_t *g = GR_CONTAINER(n, gr_group_t, node);
+        if (strlen(g->group_id) == len && memcmp(g->group_id, id, len) == 0)
             return g;
+    }
     return NULL;
 }
 
-static void reg_grow(void)
+/* A new group in the registry (id not there). */
+static gr_group_t *group_new(const char *id, size_t len)
 {
-    uint32_t n = reg.nbuckets ? reg.nbuckets * 2 : 64;
-    gr_group_t **b = gr_calloc(n, sizeof(*b));
-    for (uint32_t i = 0; i < reg.nbuckets; i++) {
-        gr_group_t *g = reg.buckets[i];
-        while (g) {
-            gr_group_t *next = g->hnext;
-            g->hnext = b[g->hash & (n - 1)];
-            b[g->hash & (n - 1)] = g;
-            g = next;
-        }
-    }
-    free(reg.buckets);
-    reg.buckets = b;
-    reg.nbuckets = n;
+    if (!reg.min_nb)
+        gr_hmap_init(&reg, 64);
+    gr_group_t *g = gr_calloc(1, sizeof(*g));
+    g->group_id = gr_strndup(id, len);
+    g->state = GR_GROUP_EMPTY;
+    g->state_timestamp_ms = now_ms();
+    g->empty_since_ms = g->state_timestamp_ms;
+    g->generation_id = 0;
+    g->coord_partition = host && host->partition_for ? host->partition_for(id, len) : 0;
+    gr_timer_init(&g->join_timer, join_timer_cb, g);
+    gr_timer_init(&g->sync_timer, sync_timer_cb, g);
+    gr_hmap_insert(&reg, &g->node, gr_hash32(id, len));
+    return g;
 }
 
 gr_group_t *gr_group_get_or_create(const char *id, size_t len)
 {
     gr_group_t *g = gr_group_find(id, len);
-    if (g)
-        return g;
-    if ((uint32_t)reg.count + 1 > reg.nbuckets)
-        reg_grow();
-    g = gr_calloc(1, sizeof(*g));
-    g->group_id = gr_strndup(id, len);
-    g->hash = hash_id(id, len);
-    g->state = GR_GROUP_EMPTY;
-    g->state_timestamp_ms = now_ms();
-    g->empty_since_ms = g->state_timestamp_ms;
-    g->generation_id = 0;
-    g->coord_partition = gr_coord_partition_for(id, len);
-    gr_timer_init(&g->join_timer, join_timer_cb, g);
-    gr_timer_init(&g->sync_timer, sync_timer_cb, g);
-    uint32_t b = g->hash & (reg.nbuckets - 1);
-    g->hnext = reg.buckets[b];
-    reg.buckets[b] = g;
-    reg.count++;
+    return g ? g : group_new(id, len);
+}
+
+gr_group_t *gr_group_create_simple(const char *id, size_t len, int32_t partition)
+{
+    gr_group_t *g = group_new(id, len);     /* the caller looked it up */
+    g->coord_partition = partition;
+    g->empty_since_ms = 0;
     return g;
 }
 
 gr_group_t *gr_group_next(gr_group_t *g)
 {
-    uint32_t b = 0;
-    if (g) {
-        if (g->hnext)
-            return g->hnext;
-        b = (g->hash & (reg.nbuckets - 1)) + 1;
-    }
-    for (; b < reg.nbuckets; b++)
-        if (reg.buckets[b])
-            return reg.buckets[b];
-    return NULL;
+    gr_hnode_t *n = gr_hmap_after(&reg, g ? &g->node : NULL);
+    return n ? GR_CONTAINER(n, gr_group_t, node) : NULL;
 }
 
 int gr_group_count(void)
 {
-    return reg.count;
+    return (int)gr_hmap_count(&reg);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -586,7 +586,7 @@ static bool invoke_sync(gr_member_t *m, const gr_sync_result_t *res)
     return true;
 }
 
-static void join_error(gr_join_waiter_t *w, const char *member_id, int16_t err)
+static void join_error(gr_join_waiter_t *w, const char *member_id, gr_kerr_t err)
 {
     gr_join_result_t r = {.error = err, .member_id = member_id ? member_id : "", .generation_id = -1,
                           .leader_id = ""};
@@ -594,20 +594,20 @@ static void join_error(gr_join_waiter_t *w, const char *member_id, int16_t err)
     w->done(w, &r);
 }
 
-static void sync_error(gr_sync_waiter_t *w, int16_t err)
+static void sync_error(gr_sync_waiter_t *w, gr_kerr_t err)
 {
     gr_sync_result_t r = {.error = err};
     w->member = NULL;
     w->done(w, &r);
 }
 
-static void member_join_error(gr_member_t *m, const char *member_id, int16_t err)
+static void member_join_error(gr_member_t *m, const char *member_id, gr_kerr_t err)
 {
     gr_join_result_t r = {.error = err, .member_id = member_id, .generation_id = -1, .leader_id = ""};
     invoke_join(m, &r);
 }
 
-static void member_sync_error(gr_member_t *m, int16_t err)
+static void member_sync_error(gr_member_t *m, gr_kerr_t err)
 {
     gr_sync_result_t r = {.error = err};
     invoke_sync(m, &r);
@@ -849,7 +849,7 @@ static bool has_all_members_joined(const gr_group_t *g)
     return g->nmembers == g->num_awaiting_join && g->npending == 0;
 }
 
-static void propagate_assignment(gr_group_t *g, int16_t error)
+static void propagate_assignment(gr_group_t *g, gr_kerr_t error)
 {
     for (gr_member_t *m = g->members; m; m = m->next) {
         gr_sync_result_t r = {.error = error};
@@ -869,7 +869,7 @@ static void propagate_assignment(gr_group_t *g, int16_t error)
     }
 }
 
-static void reset_and_propagate_error(gr_group_t *g, int16_t error)
+static void reset_and_propagate_error(gr_group_t *g, gr_kerr_t error)
 {
     for (gr_member_t *m = g->members; m; m = m->next) {
         free(m->assignment);
@@ -946,7 +946,7 @@ static void join_timer_cb(gr_ev_t *ev, void *arg)
     on_complete_join(g);
 }
 
-static void store_empty_cb(void *arg, int16_t err)
+static void store_empty_cb(void *arg, gr_kerr_t err)
 {
     char *id = arg;
     if (err != KERR_NONE)
@@ -1024,7 +1024,7 @@ static void on_complete_join(gr_group_t *g)
     if (g->state == GR_GROUP_EMPTY) {
         gr_info("group", "Group %s with generation %" PRId32 " is now empty (__consumer_offsets-%" PRId32 ")",
                 g->group_id, g->generation_id, g->coord_partition);
-        gr_coord_store_group(g, store_empty_cb, gr_strdup(g->group_id));
+        store_group(g, store_empty_cb, gr_strdup(g->group_id));
         return;
     }
     gr_info("group", "Stabilized group %s generation %" PRId32 " (__consumer_offsets-%" PRId32 ") with %" PRId32
@@ -1108,22 +1108,8 @@ static void member_session_cb(gr_ev_t *ev, void *arg)
 
 /* ------------------------------------------------------------ validation */
 
-int16_t gr_group_validate_status(const char *id, size_t len, bool allow_empty)
-{
-    if (!id || (!allow_empty && len == 0))
-        return KERR_INVALID_GROUP_ID;
-    if (gr_coord_loading(gr_coord_partition_for(id, len)))
-        return KERR_COORDINATOR_LOAD_IN_PROGRESS;
-    return KERR_NONE;
-}
-
-static int16_t validate_status_cstr(const char *id, bool allow_empty)
-{
-    return gr_group_validate_status(id, id ? strlen(id) : 0, allow_empty);
-}
-
 /* GroupCoordinator.validateCurrentMember */
-static int16_t validate_current_member(const gr_group_t *g, const char *member_id, const char *instance_id,
+static gr_kerr_t validate_current_member(const gr_group_t *g, const char *member_id, const char *instance_id,
                                        const char *op)
 {
     if (instance_id) {
@@ -1179,7 +1165,7 @@ static void replace_static_member(gr_group_t *g, gr_member_t *m, const char *new
         set_str(&g->leader_id, new_member_id);
 }
 
-static void static_store_cb(void *arg, int16_t err)
+static void static_store_cb(void *arg, gr_kerr_t err)
 {
     static_store_ctx_t *c = arg;
     gr_group_t *g = gr_group_find(c->group_id, strlen(c->group_id));
@@ -1255,7 +1241,7 @@ static void update_static_member_and_rebalance(gr_group_t *g, gr_member_t *m, co
         if (streq(g->protocol_name, next)) {
             gr_info("group", "Static member %s of group %s which joins during Stable stage and doesn't affect "
                     "selectProtocol will not trigger rebalance.", c->instance_id, g->group_id);
-            gr_coord_store_group(g, static_store_cb, c);
+            store_group(g, static_store_cb, c);
             return;
         }
         maybe_prepare_rebalance(g, GR_TRIGGER_STATIC_REPLACEMENT);
@@ -1333,7 +1319,7 @@ static void do_current_member_join(gr_group_t *g, const gr_join_params_t *p, gr_
         add_member_and_rebalance(g, p, mid, w);
         return;
     }
-    int16_t err = validate_current_member(g, mid, p->group_instance_id, "join-group");
+    gr_kerr_t err = validate_current_member(g, mid, p->group_instance_id, "join-group");
     if (err != KERR_NONE) {
         join_error(w, mid, err);
         return;
@@ -1398,11 +1384,7 @@ static bool accept_joining_member(const gr_group_t *g, const char *member_id)
 void gr_group_join(const gr_join_params_t *p, gr_join_waiter_t *w)
 {
     const char *mid = p->member_id ? p->member_id : "";
-    int16_t err = validate_status_cstr(p->group_id, false);
-    if (err != KERR_NONE) {
-        join_error(w, mid, err);
-        return;
-    }
+    assert(p->group_id && p->group_id[0]);      /* validated by the caller */
     if (p->session_timeout_ms < gr_broker.cfg.group_min_session_timeout_ms ||
         p->session_timeout_ms > gr_broker.cfg.group_max_session_timeout_ms) {
         join_error(w, mid, KERR_INVALID_SESSION_TIMEOUT);
@@ -1441,7 +1423,7 @@ typedef struct sync_store_ctx {
     char *leader;
 } sync_store_ctx_t;
 
-static void sync_store_cb(void *arg, int16_t err)
+static void sync_store_cb(void *arg, gr_kerr_t err)
 {
     sync_store_ctx_t *c = arg;
     gr_group_t *g = gr_group_find(c->group_id, strlen(c->group_id));
@@ -1506,13 +1488,8 @@ static const gr_sync_assignment_t *find_assignment(const gr_sync_assignment_t **
 
 void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
 {
-    int16_t err = validate_status_cstr(p->group_id, false);
-    if (err == KERR_COORDINATOR_LOAD_IN_PROGRESS)
-        err = KERR_REBALANCE_IN_PROGRESS;   /* older clients do not expect the error */
-    if (err != KERR_NONE) {
-        sync_error(w, err);
-        return;
-    }
+    gr_kerr_t err = KERR_NONE;
+    assert(p->group_id && p->group_id[0]);      /* validated by the caller */
     gr_group_t *g = gr_group_find(p->group_id, strlen(p->group_id));
     if (!g) {
         sync_error(w, KERR_UNKNOWN_MEMBER_ID);
@@ -1565,7 +1542,7 @@ void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
             c->group_id = gr_strdup(g->group_id);
             c->generation = g->generation_id;
             c->leader = gr_strdup(mid);
-            gr_coord_store_group(g, sync_store_cb, c);
+            store_group(g, sync_store_cb, c);
         }
         break;
     case GR_GROUP_STABLE: {
@@ -1586,14 +1563,11 @@ void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
 
 /* ------------------------------------------------------------ Heartbeat */
 
-int16_t gr_group_heartbeat(const char *group_id, const char *member_id, const char *group_instance_id,
-                           int32_t generation_id)
+gr_kerr_t gr_group_heartbeat(const char *group_id, const char *member_id, const char *group_instance_id,
+                             int32_t generation_id)
 {
-    int16_t err = validate_status_cstr(group_id, false);
-    if (err == KERR_COORDINATOR_LOAD_IN_PROGRESS)
-        return KERR_NONE;   /* the group is still loading: answer blindly */
-    if (err != KERR_NONE)
-        return err;
+    gr_kerr_t err;
+    assert(group_id && group_id[0]);            /* validated by the caller */
     gr_group_t *g = gr_group_find(group_id, strlen(group_id));
     if (!g)
         return KERR_UNKNOWN_MEMBER_ID;
@@ -1623,13 +1597,11 @@ int16_t gr_group_heartbeat(const char *group_id, const char *member_id, const ch
 
 /* ------------------------------------------------------------ LeaveGroup */
 
-int16_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32_t n)
+gr_kerr_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32_t n)
 {
     for (int32_t i = 0; i < n; i++)
         members[i].error = KERR_NONE;
-    int16_t err = validate_status_cstr(group_id, false);
-    if (err != KERR_NONE)
-        return err;
+    assert(group_id && group_id[0]);            /* validated by the caller */
     gr_group_t *g = gr_group_find(group_id, strlen(group_id));
     if (!g) {
         for (int32_t i = 0; i < n; i++)
@@ -1672,57 +1644,26 @@ int16_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32_t
 
 /* ------------------------------------------------------------ DeleteGroups */
 
-typedef struct delete_ctx {
-    char *group_id;
-    gr_group_delete_cb *cb;
-    void *arg;
-} delete_ctx_t;
-
-static void delete_done_cb(void *arg, int16_t err)
+gr_kerr_t gr_group_check_delete(const gr_group_t *g)
 {
-    delete_ctx_t *c = arg;
-    gr_group_t *g = gr_group_find(c->group_id, strlen(c->group_id));
-    if (g && g->state == GR_GROUP_DEAD)
-        gr_group_remove(g);
-    if (err != KERR_NONE)
-        gr_warn("group", "Tombstones for deleted group %s failed: %s", c->group_id, gr_kerr_name(err));
-    if (c->cb)
-        c->cb(c->arg, err);
-    free(c->group_id);
-    free(c);
-}
-
-int16_t gr_group_delete(const char *id, size_t len, gr_group_delete_cb *cb, void *arg)
-{
-    int16_t err = gr_group_validate_status(id, len, true);
-    if (err != KERR_NONE)
-        return err;
-    gr_group_t *g = gr_group_find(id, len);
     if (!g || g->state == GR_GROUP_DEAD)
         return KERR_GROUP_ID_NOT_FOUND;
     if (g->state != GR_GROUP_EMPTY)
         return KERR_NON_EMPTY_GROUP;
-    transition(g, GR_GROUP_DEAD);
-    gr_info("group", "Group %s deleted", g->group_id);
-    delete_ctx_t *c = gr_calloc(1, sizeof(*c));
-    c->group_id = gr_strdup(g->group_id);
-    c->cb = cb;
-    c->arg = arg;
-    gr_coord_delete_group(g, delete_done_cb, c);
     return KERR_NONE;
 }
 
 /* ------------------------------------------------------------ offsets */
 
-int16_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
-                                 int32_t generation, int16_t api_version)
+gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
+                                   int32_t generation, int16_t api_version)
 {
     if (!g)
         return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
     if (api_version < 7)
         instance_id = NULL;
     char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
-    int16_t err = KERR_NONE;
+    gr_kerr_t err = KERR_NONE;
     bool member_checked = false;
     if (g->state == GR_GROUP_DEAD) {
         err = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -1756,21 +1697,148 @@ int16_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t ml
     return err;
 }
 
-/* ------------------------------------------------------------ load hooks */
+/* ------------------------------------------------------------ strings of records */
 
-void gr_group_loaded(gr_group_t *g)
+gr_str_t gr_group_str_wire(gr_arena_t *a, const char *s, size_t len)
 {
-    g->nmembers = 0;
-    g->num_awaiting_join = 0;
-    for (gr_member_t *m = g->members; m; m = m->next) {
-        m->group = g;
-        m->awaiting_join = m->awaiting_sync = false;
-        m->join_waiter = NULL;
-        m->sync_waiter = NULL;
-        m->is_new = m->pending_sync = false;
-        gr_timer_init(&m->session_timer, member_session_cb, m);
-        g->nmembers++;
+    if (!s)
+        return GR_STR_NULL;
+    if (!gr_jstr_has_nul(s, len))
+        return (gr_str_t){s, (int32_t)len};
+    char *o = gr_arena_alloc(a, len + 1);
+    return (gr_str_t){o, (int32_t)gr_jstr_unhold(s, len, o)};
+}
+
+char *gr_group_str_held(gr_str_t s)
+{
+    if (s.len < 0)
+        return NULL;
+    const char *p = s.p ? s.p : "";
+    size_t len = (size_t)s.len;
+    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
+        return gr_strndup(p, len);
+    char *o = gr_malloc(gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
+    gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD);
+    return o;
+}
+
+gr_str_t gr_group_str_held_tmp(gr_arena_t *a, gr_str_t s)
+{
+    const char *p = s.p ? s.p : "";
+    size_t len = (size_t)GR_MAX(s.len, 0);
+    if (!memchr(p, 0, len) && gr_jstr_is_canon(p, len, GR_JSTR_WIRE))
+        return (gr_str_t){p, (int32_t)len};
+    char *o = gr_arena_alloc(a, gr_jstr_canon(p, len, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
+    return (gr_str_t){o, (int32_t)gr_jstr_canon(p, len, GR_JSTR_WIRE, o, GR_JSTR_HELD)};
+}
+
+static gr_str_t cstr_wire(gr_arena_t *a, const char *s)
+{
+    return gr_group_str_wire(a, s, s ? strlen(s) : 0);
+}
+
+/* ------------------------------------------------------------ GroupMetadataValue */
+
+/* The value version inter.broker.protocol.version asks for, as Kafka. */
+static int16_t value_version(void)
+{
+    int ibp = gr_config_ibp(&gr_broker.cfg);
+    return ibp < 10 ? 0 : ibp < 201 ? 1 : ibp < 203 ? 2 : 3;   /* 0.10.1 -> 10 */
+}
+
+/* g's GroupMetadataValue (v->members allocated, the caller frees it):
+ * members' subscription = their metadata for the chosen protocol. */
+static void value_fill(const gr_group_t *g, gr_GroupMetadataValue_t *out, gr_arena_t *a)
+{
+    gr_GroupMetadataValue_t v;
+    gr_GroupMetadataValue_init(&v);
+    v.protocolType = g->protocol_type ? cstr_wire(a, g->protocol_type) : (gr_str_t){"", 0};
+    v.generation = g->generation_id;
+    v.protocol = cstr_wire(a, g->protocol_name);
+    v.leader = cstr_wire(a, g->leader_id);
+    v.currentStateTimestamp = g->state_timestamp_ms;
+    int32_t n = 0;
+    for (const gr_member_t *m = g->members; m; m = m->next)
+        n++;
+    gr_GroupMetadataValue_MemberMetadata_t *mm = gr_calloc((size_t)(n ? n : 1), sizeof(*mm));
+    int32_t i = 0;
+    for (const gr_member_t *m = g->members; m; m = m->next, i++) {
+        gr_GroupMetadataValue_MemberMetadata_t *x = &mm[i];
+        gr_GroupMetadataValue_MemberMetadata_init(x);
+        x->memberId = cstr_wire(a, m->member_id ? m->member_id : "");
+        x->groupInstanceId = cstr_wire(a, m->group_instance_id);
+        x->clientId = cstr_wire(a, m->client_id ? m->client_id : "");
+        x->clientHost = cstr_wire(a, m->client_host ? m->client_host : "");
+        x->rebalanceTimeout = m->rebalance_timeout_ms;
+        x->sessionTimeout = m->session_timeout_ms;
+        x->subscription = (gr_bytes_t){(const uint8_t *)"", 0};
+        const gr_member_protocol_t *mp = gr_member_protocol(m, g->protocol_name);
+        if (mp && mp->metadata)
+            x->subscription = (gr_bytes_t){mp->metadata, mp->metadata_len};
+        x->assignment = m->assignment ? (gr_bytes_t){m->assignment, m->assignment_len}
+                                      : (gr_bytes_t){(const uint8_t *)"", 0};
     }
+    v.members = mm;
+    v.members_count = n;
+    *out = v;
+}
+
+void gr_group_value_encode(gr_wr_t *w, const gr_group_t *g)
+{
+    gr_GroupMetadataValue_t v;
+    gr_arena_t a;
+    gr_arena_init(&a);
+    value_fill(g, &v, &a);
+    int16_t ver = value_version();
+    gr_wr_i16(w, ver);
+    gr_GroupMetadataValue_encode(w, ver, &v);
+    free(v.members);
+    gr_arena_free(&a);
+}
+
+/* Bytes of an int16-length string field; *too_long when it does not fit
+ * (Kafka's serializer throws: "field is too long to be serialized"). */
+static size_t str_size(gr_str_t s, bool *too_long)
+{
+    if (s.len > INT16_MAX)
+        *too_long = true;
+    return 2 + (size_t)GR_MAX(s.len, 0);
+}
+
+size_t gr_group_value_size(const gr_group_t *g, bool *too_long)
+{
+    gr_GroupMetadataValue_t v;
+    gr_arena_t a;
+    gr_arena_init(&a);
+    value_fill(g, &v, &a);
+    int16_t ver = value_version();
+    *too_long = false;
+    size_t n = 2 + str_size(v.protocolType, too_long) + 4 + str_size(v.protocol, too_long) +
+               str_size(v.leader, too_long) + (ver >= 2 ? 8 : 0) + 4;
+    for (int32_t i = 0; i < v.members_count; i++) {
+        const gr_GroupMetadataValue_MemberMetadata_t *x = &v.members[i];
+        n += str_size(x->memberId, too_long) + (ver >= 3 ? str_size(x->groupInstanceId, too_long) : 0) +
+             str_size(x->clientId, too_long) + str_size(x->clientHost, too_long) + (ver >= 1 ? 4 : 0) + 4 +
+             4 + (size_t)GR_MAX(x->subscription.len, 0) + 4 + (size_t)GR_MAX(x->assignment.len, 0);
+    }
+    free(v.members);
+    gr_arena_free(&a);
+    return n;
+}
+
+static uint8_t *memdup_or_null(const uint8_t *p, int32_t n)
+{
+    if (!p || n <= 0)
+        return NULL;
+    uint8_t *d = gr_malloc((size_t)n);
+    memcpy(d, p, (size_t)n);
+    return d;
+}
+
+/* Kafka's onGroupLoaded: the members' sessions start now; a group loaded
+ * above group.max.size rebalances. */
+static void group_loaded(gr_group_t *g)
+{
     gr_info("group", "Loading group metadata for %s with generation %" PRId32, g->group_id, g->generation_id);
     if (g->nmembers > gr_broker.cfg.group_max_size)
         prepare_rebalance(g, GR_TRIGGER_LOADED_OVER_CAPACITY);
@@ -1778,7 +1846,84 @@ void gr_group_loaded(gr_group_t *g)
         schedule_heartbeat(m);
 }
 
-void gr_group_clear_members(gr_group_t *g)
+int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int32_t vlen, int32_t partition)
+{
+    gr_group_t *g = gr_group_find(id, len);
+    if (!value) {
+        /* tombstone: the group is gone unless offsets outlived it */
+        if (g && gr_offset_map_count(g->offsets) == 0 && g->nmembers == 0)
+            gr_group_remove(g);
+        return 0;
+    }
+    gr_rd_t rd;
+    gr_rd_init(&rd, value, (size_t)vlen);
+    int16_t ver = gr_rd_i16(&rd);
+    gr_GroupMetadataValue_t v;
+    gr_arena_t a;
+    gr_arena_init(&a);
+    int rc = 0;
+    if (rd.err || ver < 0 || ver > 4 || gr_GroupMetadataValue_decode(&rd, ver, &a, &v) < 0) {
+        gr_warn("group", "Skipping undecodable GroupMetadata value v%d of group %.*s in partition %d", ver,
+                (int)len, id, partition);
+        rc = GR_ECORRUPT;
+        goto out;
+    }
+    if (!g)
+        g = gr_group_get_or_create(id, len);
+    if (g->members) {
+        gr_warn("group", "Group %s already has members; not replacing them from partition %d", g->group_id,
+                partition);
+        goto out;
+    }
+    g->coord_partition = partition;
+    free(g->protocol_type);
+    g->protocol_type = v.protocolType.len > 0 ? gr_group_str_held(v.protocolType) : NULL;
+    free(g->protocol_name);
+    g->protocol_name = gr_group_str_held(v.protocol);
+    free(g->leader_id);
+    g->leader_id = gr_group_str_held(v.leader);
+    g->generation_id = v.generation;
+    g->state_timestamp_ms = ver >= 2 && v.currentStateTimestamp >= 0 ? v.currentStateTimestamp : now_ms();
+    gr_member_t **tail = &g->members;
+    g->nmembers = 0;
+    g->num_awaiting_join = 0;
+    for (int32_t i = 0; i < v.members_count; i++) {
+        const gr_GroupMetadataValue_MemberMetadata_t *x = &v.members[i];
+        gr_member_t *m = gr_calloc(1, sizeof(*m));
+        m->group = g;
+        m->member_id = gr_group_str_held(x->memberId.len >= 0 ? x->memberId : (gr_str_t){"", 0});
+        m->group_instance_id = gr_group_str_held(x->groupInstanceId);
+        m->client_id = gr_group_str_held(x->clientId.len >= 0 ? x->clientId : (gr_str_t){"", 0});
+        m->client_host = gr_group_str_held(x->clientHost.len >= 0 ? x->clientHost : (gr_str_t){"", 0});
+        m->session_timeout_ms = x->sessionTimeout;
+        m->rebalance_timeout_ms = ver >= 1 ? x->rebalanceTimeout : x->sessionTimeout;
+        m->protocol_type = g->protocol_type ? gr_strdup(g->protocol_type) : NULL;
+        m->protocols = gr_calloc(1, sizeof(*m->protocols));
+        m->protocols[0].name = gr_strdup(g->protocol_name ? g->protocol_name : "");
+        m->protocols[0].metadata = memdup_or_null(x->subscription.p, x->subscription.len);
+        m->protocols[0].metadata_len = m->protocols[0].metadata ? x->subscription.len : 0;
+        m->nprotocols = 1;
+        m->assignment = memdup_or_null(x->assignment.p, x->assignment.len);
+        m->assignment_len = m->assignment ? x->assignment.len : 0;
+        gr_timer_init(&m->session_timer, member_session_cb, m);
+        *tail = m;
+        tail = &m->next;
+        g->nmembers++;
+    }
+    if (g->nmembers > 0) {
+        g->state = GR_GROUP_STABLE;
+        g->empty_since_ms = -1;
+    } else {
+        g->state = GR_GROUP_EMPTY;
+        g->empty_since_ms = ver >= 2 && v.currentStateTimestamp >= 0 ? v.currentStateTimestamp : 0;
+    }
+    group_loaded(g);
+out:
+    gr_arena_free(&a);
+    return rc;
+}
+
+static void clear_members(gr_group_t *g)
 {
     while (g->members) {
         gr_member_t *m = g->members;
@@ -1802,22 +1947,41 @@ void gr_group_clear_members(gr_group_t *g)
 
 /* ------------------------------------------------------------ removal */
 
-void gr_group_remove(gr_group_t *g)
+uint64_t gr_group_registry_version(void)
 {
-    if (reg.nbuckets) {
-        for (gr_group_t **pp = &reg.buckets[g->hash & (reg.nbuckets - 1)]; *pp; pp = &(*pp)->hnext) {
-            if (*pp == g) {
-                *pp = g->hnext;
-                reg.count--;
-                break;
-            }
-        }
-    }
+    return reg_version;
+}
+
+void gr_group_detach(gr_group_t *g)
+{
+    assert(g->node.hash == gr_hash32(g->group_id, strlen(g->group_id)));
+    gr_hmap_remove(&reg, &g->node);
+    reg_version++;
     tstop(&g->join_timer);
     tstop(&g->sync_timer);
-    gr_group_clear_members(g);
+    clear_members(g);
     while (g->pending)
         pending_remove(g, g->pending->member_id);
+    g->detached_state = g->state;
+    g->state = GR_GROUP_DEAD;
+}
+
+void gr_group_restore(gr_group_t *g)
+{
+    assert(g->state == GR_GROUP_DEAD);
+    gr_group_t *other = gr_group_find(g->group_id, strlen(g->group_id));
+    if (other) {
+        /* created meanwhile by a live request; the log says the old group
+         * never went away */
+        gr_warn("group", "Group %s is restored: its deletion could not be written", g->group_id);
+        gr_group_remove(other);
+    }
+    gr_hmap_insert(&reg, &g->node, gr_hash32(g->group_id, strlen(g->group_id)));
+    g->state = g->detached_state;
+}
+
+void gr_group_free(gr_group_t *g)
+{
     gr_offsets_group_free(g);
     hist_clear(g);
     free(g->group_id);
@@ -1827,15 +1991,18 @@ void gr_group_remove(gr_group_t *g)
     free(g);
 }
 
+void gr_group_remove(gr_group_t *g)
+{
+    gr_group_detach(g);
+    gr_group_free(g);
+}
+
 void gr_group_remove_all(void)
 {
     gr_group_t *g;
     while ((g = gr_group_next(NULL)) != NULL)
         gr_group_remove(g);
-    free(reg.buckets);
-    reg.buckets = NULL;
-    reg.nbuckets = 0;
-    reg.count = 0;
+    gr_hmap_free(&reg);
 }
 
 /* ------------------------------------------------------------ subscriptions */

@@ -3,7 +3,7 @@
  * machine (Empty, PreparingRebalance, CompletingRebalance, Stable, Dead),
  * as Kafka's GroupMetadata / GroupCoordinator.
  *
- * Ownership: the coordinator (group.c) owns every group; a group owns its
+ * Ownership: the registry (group.c) owns every group; a group owns its
  * members, its committed offsets (offsets.c) and its history entries.  Parked
  * JoinGroup / SyncGroup requests are gr_join_waiter_t / gr_sync_waiter_t
  * owned by the caller (api_group.c keeps them in the request arena) and
@@ -19,16 +19,23 @@
  * equal.  The API handlers convert at the wire (gr_req_held/gr_req_wire),
  * coord.c at __consumer_offsets; log lines escape them (gr_logf).
  *
- * Persistence (coord.c) writes one GroupMetadata record per generation and
- * OffsetCommit records to __consumer_offsets; at startup the same records
- * rebuild the groups before the coordinator answers (until then:
- * COORDINATOR_LOAD_IN_PROGRESS).
+ * Persistence: the coordinator that owns __consumer_offsets (coord.c)
+ * installs itself as this module's host (gr_group_set_host) and writes one
+ * GroupMetadata record per generation through it; the records it replays
+ * (offsets, a group's last GroupMetadata at load, tombstones) change the
+ * groups only through the functions of the "replay" section below.  The
+ * callers validate a group id and the coordinator's state first
+ * (gr_coord_validate_group); this module assumes a valid id.
  */
 #ifndef GR_GROUP_H
 #define GR_GROUP_H
 
 #include "api.h"
+#include "arena.h"
 #include "ev.h"
+#include "hmap.h"
+#include "kerr.h"
+#include "wire.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -139,9 +146,9 @@ typedef struct gr_pending_member {
 
 typedef struct gr_group {
     char *group_id;
-    struct gr_group *hnext;         /* coordinator hash chain */
-    uint32_t hash;
+    gr_hnode_t node;                /* in the registry (group.c) */
     gr_group_state_t state;
+    gr_group_state_t detached_state;/* before gr_group_detach, for gr_group_restore */
     int64_t state_timestamp_ms;     /* currentStateTimestamp (wall clock) */
     char *protocol_type;            /* NULL until the first member joined (kept when Empty again, as Kafka) */
     char *protocol_name;            /* chosen assignor, NULL if none */
@@ -178,12 +185,15 @@ typedef struct gr_group {
  * held form. */
 gr_group_t *gr_group_find(const char *id, size_t len);
 gr_group_t *gr_group_get_or_create(const char *id, size_t len);
+/* Changes whenever a group leaves the registry: a pointer found while it
+ * stays the same still points at a registered group (lookup caches). */
+uint64_t gr_group_registry_version(void);
 /* Iterate all groups: gr_group_next(NULL) is the first. */
 gr_group_t *gr_group_next(gr_group_t *g);
 int gr_group_count(void);
-/* Remove a group from the coordinator and free it (members, pending
+/* Remove a group from the registry and free it (members, pending
  * members, offsets, history).  Parked waiters get NOT_COORDINATOR
- * (as Kafka's onGroupUnloaded). */
+ * (as Kafka's onGroupUnloaded).  gr_group_detach + gr_group_free. */
 void gr_group_remove(gr_group_t *g);
 /* Free every group (shutdown, tests). */
 void gr_group_remove_all(void);
@@ -227,11 +237,6 @@ void gr_group_set_clock(const gr_group_clock_t *c);
  * and copied when kept.  Results are passed to waiters, which may run before the call
  * returns.  Pointers inside a result are valid only during the callback. */
 
-/* Kafka's validateGroupStatus: INVALID_GROUP_ID (id NULL, or empty where
- * the API needs a real group), COORDINATOR_LOAD_IN_PROGRESS, else NONE.
- * allow_empty: OffsetCommit / OffsetFetch / DescribeGroups / DeleteGroups. */
-int16_t gr_group_validate_status(const char *id, size_t len, bool allow_empty);
-
 typedef struct gr_join_protocol {
     const char *name;
     const uint8_t *metadata;
@@ -255,7 +260,7 @@ typedef struct gr_join_params {
 } gr_join_params_t;
 
 typedef struct gr_join_result {
-    int16_t error;
+    gr_kerr_t error;
     const char *member_id;
     int32_t generation_id;          /* -1 on error */
     const char *protocol_type;      /* NULL if none */
@@ -293,7 +298,7 @@ typedef struct gr_sync_params {
 } gr_sync_params_t;
 
 typedef struct gr_sync_result {
-    int16_t error;
+    gr_kerr_t error;
     const char *protocol_type;      /* NULL on error */
     const char *protocol_name;
     const uint8_t *assignment;
@@ -313,39 +318,89 @@ void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w);
 void gr_group_waiter_detach_join(gr_join_waiter_t *w);
 void gr_group_waiter_detach_sync(gr_sync_waiter_t *w);
 
-int16_t gr_group_heartbeat(const char *group_id, const char *member_id, const char *group_instance_id,
-                           int32_t generation_id);
+gr_kerr_t gr_group_heartbeat(const char *group_id, const char *member_id, const char *group_instance_id,
+                             int32_t generation_id);
 
 typedef struct gr_leave_member {
     const char *member_id;          /* "" = by instance id */
     const char *group_instance_id;  /* NULL if none */
     const char *reason;             /* may be NULL */
-    int16_t error;                  /* out */
+    gr_kerr_t error;                /* out */
 } gr_leave_member_t;
 
 /* Returns the top-level error; per-member errors go to members[i].error
  * (left NONE when the top-level error is set). */
-int16_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32_t n);
+gr_kerr_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32_t n);
 
-/* DeleteGroups for one group: returns an error (cb not called), or NONE
- * when the group is now Dead and its tombstones are being written; cb(arg,
- * error) then runs once they are durable, after the group was removed. */
-typedef void gr_group_delete_cb(void *arg, int16_t kafka_error);
-int16_t gr_group_delete(const char *id, size_t len, gr_group_delete_cb *cb, void *arg);
+/* Kafka's validateDeleteGroup: GROUP_ID_NOT_FOUND (g NULL or Dead),
+ * NON_EMPTY_GROUP, or NONE (DeleteGroups may write its tombstones). */
+gr_kerr_t gr_group_check_delete(const gr_group_t *g);
 
 /* Kafka's validateOffsetCommit (+ the state checks of doCommitOffsets)
  * for an OffsetCommit on g (NULL = no such group): NONE when the commit
  * may proceed, else the error for every partition.  A member's accepted
  * commit counts as a heartbeat.  api_version is the OffsetCommit version
  * (the instance id is only considered from v7). */
-int16_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
-                                 int32_t generation, int16_t api_version);
+gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
+                                   int32_t generation, int16_t api_version);
 
-/* Load hook (coord.c): after a group was rebuilt from its GroupMetadata
- * record with members allocated by gr_calloc: initialise the members'
- * timers and start their session expiry, as Kafka's onGroupLoaded. */
-void gr_group_loaded(gr_group_t *g);
-/* Free all members of g (a newer GroupMetadata record replaces them). */
-void gr_group_clear_members(gr_group_t *g);
+/* ------------------------------------------------------------ host */
+
+/* What this module needs from the coordinator that owns its groups
+ * (coord.c installs it; tests install a fake): the partition of a group id,
+ * and writing a group's GroupMetadata. */
+typedef void gr_group_store_cb(void *arg, gr_kerr_t err);
+typedef struct gr_group_host {
+    int32_t (*partition_for)(const char *id, size_t len);
+    /* Write g's GroupMetadata as it is now; it is not replayed (g is the
+     * live state, Kafka's replayRecords = false).  cb(arg, err) runs later,
+     * never inside the call, with the error for the group's callers. */
+    void (*store)(gr_group_t *g, gr_group_store_cb *cb, void *arg);
+} gr_group_host_t;
+
+/* NULL: none (groups are placed on partition 0; a store aborts). */
+void gr_group_set_host(const gr_group_host_t *h);
+
+/* ------------------------------------------------------------ replay
+ * The coordinator's replay of __consumer_offsets records changes groups
+ * through these (and the offsets map of offsets.h), nothing else. */
+
+/* A group's last GroupMetadata value at load (value NULL: its tombstone):
+ * decoded into the group, members and all, which starts Stable with its
+ * members' sessions running (Empty without members), as Kafka's
+ * onGroupLoaded; a tombstone removes the group unless offsets outlived it.
+ * Returns 0 or GR_ECORRUPT (undecodable value: nothing changes). */
+int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int32_t vlen, int32_t partition);
+/* The group an offset commit's replay needs and does not find (Kafka's
+ * simple group, OffsetMetadataManager.replay): Empty, generation 0, no
+ * protocol, Empty since 0 so that retention counts from each commit. */
+gr_group_t *gr_group_create_simple(const char *id, size_t len, int32_t partition);
+/* A GroupMetadata tombstone: the group leaves the registry (Dead; timers
+ * stopped, parked requests answered NOT_COORDINATOR, pending members
+ * dropped) but keeps its memory, offsets and history until
+ * gr_group_free, or gr_group_restore puts it back as it was (the write that
+ * removed it failed).  A group of the same id created meanwhile is removed
+ * by the restore. */
+void gr_group_detach(gr_group_t *g);
+void gr_group_restore(gr_group_t *g);
+void gr_group_free(gr_group_t *g);
+
+/* ------------------------------------------------------------ records */
+
+/* GroupMetadataValue (version prefix, then the body) of g as it is now, in
+ * the version inter.broker.protocol.version asks for; the layout is drawn
+ * in coord.c with the other __consumer_offsets records. */
+void gr_group_value_encode(gr_wr_t *w, const gr_group_t *g);
+/* Bytes gr_group_value_encode writes, without writing them; *too_long when
+ * a string of it exceeds its int16 length. */
+size_t gr_group_value_size(const gr_group_t *g, bool *too_long);
+
+/* Strings between the held form (jstr.h) and record bytes, as Kafka reads
+ * and writes them: _wire re-encodes (s itself unless it holds a NUL, else a
+ * copy in a; NULL gives a null string); _held decodes (malloc'ed, NULL for
+ * a null string); _held_tmp decodes into a ("" for null). */
+gr_str_t gr_group_str_wire(gr_arena_t *a, const char *s, size_t len);
+char *gr_group_str_held(gr_str_t s);
+gr_str_t gr_group_str_held_tmp(gr_arena_t *a, gr_str_t s);
 
 #endif

@@ -1,9 +1,17 @@
 /*
  * kerr.h - Kafka protocol error codes (org.apache.kafka.common.protocol.Errors).
  * Only ever placed in responses; internal functions return GR_E* (gr.h).
+ * A function that returns (or reports through a callback) a Kafka error
+ * code says so with gr_kerr_t.
  */
 #ifndef GR_KERR_H
 #define GR_KERR_H
+
+#include <stdint.h>
+
+/* A Kafka error code: KERR_NONE (0), a KERR_* (> 0), or
+ * KERR_UNKNOWN_SERVER_ERROR (-1), as the wire's int16 ErrorCode. */
+typedef int16_t gr_kerr_t;
 
 enum {
     KERR_UNKNOWN_SERVER_ERROR = -1,

@@ -4,14 +4,16 @@
  * GroupMetadata.offsets.
  *
  * Owned by its group (gr_group_t.offsets, created on first use and freed
- * by gr_offsets_group_free).  Used only on the loop thread.  Persistence of
- * the entries in __consumer_offsets is coord.c's job; this map is the
- * in-memory view that OffsetFetch answers from.
+ * by gr_offsets_group_free).  Used only on the loop thread.  The entries
+ * change only through the coordinator's replay of __consumer_offsets
+ * records (coord.c) and its rollback; this map is the in-memory view that
+ * OffsetFetch answers from.
  */
 #ifndef GR_OFFSETS_H
 #define GR_OFFSETS_H
 
 #include "group.h"
+#include "hmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,13 +22,12 @@
 /* One allocation: the strings follow the struct (a map of a million
  * offsets is a million allocations, not three million). */
 typedef struct gr_offset {
-    struct gr_offset *hnext;        /* bucket chain */
+    gr_hnode_t node;                /* in its map, by (topic, partition) */
     char *topic;                    /* NUL-terminated, in this allocation */
     char *metadata;                 /* NUL-terminated, in this allocation, never NULL */
     int64_t offset;
     int64_t commit_timestamp;       /* ms */
     int64_t expire_timestamp;       /* ms, -1 = none (OffsetCommitValue v1 only) */
-    uint32_t hash;
     int32_t partition;
     int32_t leader_epoch;           /* -1 if unknown */
     uint32_t topic_len;
@@ -35,23 +36,21 @@ typedef struct gr_offset {
 } gr_offset_t;
 
 struct gr_offset_map {
-    gr_offset_t **buckets;          /* owned; nbuckets is a power of two */
-    uint32_t nbuckets;
-    uint32_t count;
+    gr_hmap_t h;                    /* of gr_offset_t, 4 buckets to start */
 };
 
 /* Iterator over a map; entries may not be added or removed while iterating
  * except the current one through gr_offset_iter_remove(). */
 typedef struct gr_offset_iter {
     gr_offset_map_t *m;
-    uint32_t bucket;
+    gr_hmap_iter_t it;
     gr_offset_t *cur;
-    gr_offset_t *next;
+    bool removed;
 } gr_offset_iter_t;
 
 gr_offset_map_t *gr_offset_map_new(void);
 void gr_offset_map_free(gr_offset_map_t *m);
-static inline uint32_t gr_offset_map_count(const gr_offset_map_t *m) { return m ? m->count : 0; }
+static inline uint32_t gr_offset_map_count(const gr_offset_map_t *m) { return m ? gr_hmap_count(&m->h) : 0; }
 
 /* The entry for (topic, partition) or NULL.  m may be NULL. */
 gr_offset_t *gr_offset_get(const gr_offset_map_t *m, const char *topic, size_t tlen, int32_t partition);

@@ -1,9 +1,9 @@
 /*
  * topic.c - the topic registry (see topic.h).
  *
- * Topics live in a chained hash table keyed by name, hashed with '.' and
+ * Topics live in a gr_hmap (hmap.h) keyed by name, hashed with '.' and
  * '_' made the same so that a name's collisions ("a.b" vs "a_b", whose
- * metric names would clash) are in its own bucket: gr_topic_create refuses
+ * metric names would clash) share its hash: gr_topic_create refuses
  * them for every caller (CreateTopics, auto-create).  Each topic's
  * metadata is one small properties file, rewritten atomically on change:
  *
@@ -67,6 +67,7 @@
 #include "broker.h"
 #include "checkpoint.h"
 #include "fio.h"
+#include "hmap.h"
 #include "kerr.h"
 
 #include <dirent.h>
@@ -80,76 +81,47 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static gr_topic_t **table;
-static size_t table_size;
-static int ntopics;
+static gr_hmap_t table;          /* gr_topic_t by name_hash */
 static int *dir_parts;           /* [log dir] -> partitions placed there */
 static int *dir_fds;             /* [log dir] -> open descriptor for syncfs, -1 */
 
-/* FNV-1a with '.' hashed as '_': colliding names share a bucket. */
+/* FNV-1a with '.' hashed as '_': colliding names share a hash. */
 static uint32_t hash_name(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)(s[i] == '.' ? '_' : s[i]);
-        h *= 16777619u;
-    }
-    return h;
+    uint64_t h = GR_FNV64_INIT;
+    for (size_t i = 0; i < len; i++)
+        h = gr_fnv1a64_byte(h, (uint8_t)(s[i] == '.' ? '_' : s[i]));
+    return gr_hash_mix(h);
 }
 
 static void table_insert(gr_topic_t *t)
 {
-    if ((size_t)ntopics + 1 > table_size / 2) {
-        size_t nsize = table_size ? table_size * 2 : 64;
-        gr_topic_t **nt = gr_calloc(nsize, sizeof(*nt));
-        for (size_t i = 0; i < table_size; i++) {
-            gr_topic_t *x = table[i];
-            while (x) {
-                gr_topic_t *next = x->hnext;
-                size_t b = hash_name(x->name, strlen(x->name)) & (nsize - 1);
-                x->hnext = nt[b];
-                nt[b] = x;
-                x = next;
-            }
-        }
-        free(table);
-        table = nt;
-        table_size = nsize;
-    }
-    size_t b = hash_name(t->name, strlen(t->name)) & (table_size - 1);
-    t->hnext = table[b];
-    table[b] = t;
-    ntopics++;
+    if (!table.min_nb)
+        gr_hmap_init(&table, 64);
+    gr_hmap_insert(&table, &t->node, hash_name(t->name, strlen(t->name)));
 }
 
 static void table_remove(gr_topic_t *t)
 {
-    size_t b = hash_name(t->name, strlen(t->name)) & (table_size - 1);
-    for (gr_topic_t **pp = &table[b]; *pp; pp = &(*pp)->hnext)
-        if (*pp == t) {
-            *pp = t->hnext;
-            ntopics--;
-            return;
-        }
+    gr_hmap_remove(&table, &t->node);
 }
 
 gr_topic_t *gr_topic_find(const char *name, size_t len)
 {
-    if (!table_size)
-        return NULL;
-    size_t b = hash_name(name, len) & (table_size - 1);
-    for (gr_topic_t *t = table[b]; t; t = t->hnext)
+    for (gr_hnode_t *n = gr_hmap_first(&table, hash_name(name, len)); n; n = gr_hmap_next(n)) {
+        gr_topic_t *t = GR_CONTAINER(n, gr_topic_t, node);
         if (strlen(t->name) == len && !memcmp(t->name, name, len))
             return t;
+    }
     return NULL;
 }
 
 const gr_topic_t *gr_topic_colliding(const char *name, size_t len)
 {
-    if (!table_size || (!memchr(name, '.', len) && !memchr(name, '_', len)))
+    if (!memchr(name, '.', len) && !memchr(name, '_', len))
         return NULL;
-    size_t b = hash_name(name, len) & (table_size - 1);
-    for (gr_topic_t *t = table[b]; t; t = t->hnext) {
+    for (gr_hnode_t *n = gr_hmap_first(&table, hash_name(name, len)); n; n = gr_hmap_next(n)) {
+        const gr_topic_t *t = GR_CONTAINER(n, gr_topic_t, node);
         if (strlen(t->name) != len || !memcmp(t->name, name, len))
             continue;
         size_t i = 0;
@@ -172,19 +144,11 @@ gr_topic_t *gr_topic_find_id(const gr_uuid_t *id)
 
 gr_topic_t *gr_topic_next(gr_topic_t *t)
 {
-    size_t b = 0;
-    if (t) {
-        if (t->hnext)
-            return t->hnext;
-        b = (hash_name(t->name, strlen(t->name)) & (table_size - 1)) + 1;
-    }
-    for (; b < table_size; b++)
-        if (table[b])
-            return table[b];
-    return NULL;
+    gr_hnode_t *n = gr_hmap_after(&table, t ? &t->node : NULL);
+    return n ? GR_CONTAINER(n, gr_topic_t, node) : NULL;
 }
 
-int gr_topic_count(void) { return ntopics; }
+int gr_topic_count(void) { return (int)gr_hmap_count(&table); }
 
 int gr_topic_validate_name(const char *name, size_t len)
 {
@@ -245,11 +209,7 @@ static void meta_path(const char *name, size_t len, char *out, size_t n)
         snprintf(out, n, "%s/.topics/%.*s" META_SUFFIX, gr_broker.log_dirs[0], (int)len, name);
         return;
     }
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)name[i];
-        h *= 1099511628211ull;
-    }
+    uint64_t h = gr_fnv1a64(name, len, GR_FNV64_INIT);
     snprintf(out, n, "%s/.topics/%.*s~%016llx" META_SUFFIX, gr_broker.log_dirs[0], META_PREFIX, name,
              (unsigned long long)h);
 }
@@ -832,7 +792,7 @@ int gr_topics_load(void)
     free(ck_ls_n);
     ck_rp = ck_ls = NULL;
     ck_rp_n = ck_ls_n = NULL;
-    gr_info("topic", "Loaded %d topics", ntopics);
+    gr_info("topic", "Loaded %d topics", gr_topic_count());
     return rc;
 }
 
@@ -988,18 +948,16 @@ void gr_topics_close(bool *clean)
             if (upto[k] >= 0)
                 gr_log_sync_done(t->parts[i]->log, upto[k], ds[t->parts[i]->log_dir].rc);
     gr_topics_checkpoint();
-    for (size_t b = 0; b < table_size; b++) {
-        gr_topic_t *t = table[b];
-        while (t) {
-            gr_topic_t *next = t->hnext;
-            for (int32_t i = 0; i < t->npart; i++) {
-                int d = t->parts[i]->log_dir;
-                if (partition_free(t->parts[i], false) < 0)
-                    ok[d] = false;
-            }
-            topic_free(t);
-            t = next;
+    gr_hmap_iter_t it;
+    gr_hmap_iter_init(&it, &table);
+    for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));) {
+        gr_topic_t *t = GR_CONTAINER(n, gr_topic_t, node);
+        for (int32_t i = 0; i < t->npart; i++) {
+            int d = t->parts[i]->log_dir;
+            if (partition_free(t->parts[i], false) < 0)
+                ok[d] = false;
         }
+        topic_free(t);
     }
     /* flush jobs of logs closed meanwhile end here */
     gr_ev_drain(gr_broker.ev);
@@ -1015,10 +973,7 @@ void gr_topics_close(bool *clean)
     free(bulk);
     free(dirty);
     free(ok);
-    free(table);
-    table = NULL;
-    table_size = 0;
-    ntopics = 0;
+    gr_hmap_free(&table);
     free(dir_parts);
     dir_parts = NULL;
 }

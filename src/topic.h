@@ -12,6 +12,7 @@
 #ifndef GR_TOPIC_H
 #define GR_TOPIC_H
 
+#include "hmap.h"
 #include "log.h"
 #include "wire.h"
 
@@ -49,7 +50,7 @@ typedef struct gr_topic {
     int32_t npart;
     gr_partition_t **parts;       /* owned */
     char **configs;               /* overrides: key, value, ..., NULL (owned) */
-    struct gr_topic *hnext;       /* registry hash chain */
+    gr_hnode_t node;              /* in the registry (topic.c) */
 } gr_topic_t;
 
 /* Startup: read topic metadata and open every partition log (recovery). */

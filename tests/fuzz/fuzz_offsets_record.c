@@ -1,11 +1,12 @@
 /*
  * fuzz_offsets_record.c - libFuzzer target for the __consumer_offsets
- * record decoders the group coordinator runs when it loads the topic
- * (coord.c load_record): an int16 version prefix, then OffsetCommitKey
- * (v0/v1) / OffsetCommitValue (v0-v4) or GroupMetadataKey (v2) /
- * GroupMetadataValue (v0-v4) from schema_gen.c, with the same version
- * checks as the loader.  Records are split here with the record iterator
- * of batch.c (gr_rec_iter_*) over a batch header put around the area.
+ * record decoders the group coordinator's replay runs (coord.c
+ * shard_replay, group.c gr_group_load_metadata): an int16 version prefix,
+ * then OffsetCommitKey (v0/v1) / OffsetCommitValue (v0-v4) or
+ * GroupMetadataKey (v2) / GroupMetadataValue (v0-v4) from schema_gen.c,
+ * with the same version checks as the replay.  Records are split here with
+ * the record iterator of batch.c (gr_rec_iter_*) over a batch header put
+ * around the area, as the coordinator runtime splits them.
  *
  * Input layout:
  *   byte 0, bit 0 clear: the rest is a record area (the records of an

@@ -1,12 +1,10 @@
-/* Unit tests for offsets.c / coord.c: the offset map, __consumer_offsets
- * record layouts (byte-exact against Kafka's), Java hashCode partitioning,
- * commit -> restart -> same offsets, tombstones, group metadata rebuild,
- * offset expiry with a fake clock, corrupt records, a 1M-record load, and
- * the group commit (one append for the commits of a loop turn).
- *
- * The group registry is replaced by a small fake below (the functions of
- * group.h that coord.c calls), so these tests exercise only offsets.c and
- * coord.c over real topic logs in a temp dir. */
+/* Unit tests for offsets.c / coord.c over real topic logs in a temp dir:
+ * the offset map, __consumer_offsets record layouts (byte-exact against
+ * Kafka's), Java hashCode partitioning, commit -> restart -> same offsets,
+ * tombstones, group metadata rebuild, offset expiry with explicit times,
+ * corrupt records, a 1M-record load, the group commit (one append for the
+ * writes of a loop turn) and the GroupMetadata size limits.  Groups are
+ * the real ones of group.c, formed through its JoinGroup / SyncGroup. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -28,119 +26,120 @@
 
 gr_broker_t gr_broker;
 
-/* ------------------------------------------------------------ fake group registry */
+/* ------------------------------------------------------------ groups through group.c */
 
-static gr_group_t *groups;
-static int nloaded;          /* gr_group_loaded calls */
-static int nhist;
+typedef struct jw {
+    gr_join_waiter_t w;
+    bool done;
+    gr_kerr_t err;
+    char member_id[128];
+    int32_t gen;
+    bool leader;
+} jw_t;
 
-static void member_free(gr_member_t *m)
+static void jw_done(gr_join_waiter_t *w, const gr_join_result_t *r)
 {
-    free(m->member_id);
-    free(m->group_instance_id);
-    free(m->client_id);
-    free(m->client_host);
-    free(m->protocol_type);
-    for (int32_t i = 0; i < m->nprotocols; i++) {
-        free(m->protocols[i].name);
-        free(m->protocols[i].metadata);
+    jw_t *j = (jw_t *)w;
+    j->done = true;
+    j->err = r->error;
+    snprintf(j->member_id, sizeof(j->member_id), "%s", r->member_id ? r->member_id : "");
+    j->gen = r->generation_id;
+    j->leader = r->include_members;
+}
+
+typedef struct sw {
+    gr_sync_waiter_t w;
+    bool done;
+    gr_kerr_t err;
+} sw_t;
+
+static void sw_done(gr_sync_waiter_t *w, const gr_sync_result_t *r)
+{
+    sw_t *x = (sw_t *)w;
+    x->done = true;
+    x->err = r->error;
+}
+
+/* Run the loop until queued completions have run. */
+static void spin(void)
+{
+    for (int i = 0; i < 5; i++)
+        gr_ev_run_once(gr_broker.ev, 0);
+}
+
+/* ConsumerProtocolSubscription v0 of one topic, with user_data bytes of
+ * user data (0: null). */
+static uint8_t *subscription(const char *topic, size_t user_data, int32_t *len)
+{
+    size_t tl = strlen(topic), n = 2 + 4 + 2 + tl + 4 + user_data;
+    uint8_t *p = calloc(1, n);
+    p[5] = 1;
+    p[6] = (uint8_t)(tl >> 8);
+    p[7] = (uint8_t)tl;
+    memcpy(p + 8, topic, tl);
+    gr_put32(p + 8 + tl, user_data ? (uint32_t)user_data : 0xffffffffu);
+    memset(p + 12 + tl, 'u', user_data);
+    *len = (int32_t)n;
+    return p;
+}
+
+/* A Stable consumer group of n members subscribed to topic, formed with
+ * JoinGroup / SyncGroup (even members are static: instance "inst-<i>");
+ * its GroupMetadata is stored.  Returns the group; the result of the
+ * store in *store_err. */
+static gr_group_t *stable_group(const char *id, int n, const char *topic, size_t user_data, gr_kerr_t *store_err)
+{
+    int32_t sl;
+    uint8_t *sub = subscription(topic, user_data, &sl);
+    gr_join_protocol_t proto = {"range", sub, sl};
+    jw_t *j = calloc((size_t)n, sizeof(*j));
+    char inst[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(inst, sizeof(inst), "inst-%d", i);
+        gr_join_params_t p = {.group_id = id, .member_id = "", .group_instance_id = i % 2 == 0 ? inst : NULL,
+                              .client_id = "cli", .client_host = "/127.0.0.1", .session_timeout_ms = 30000,
+                              .rebalance_timeout_ms = 60000, .protocol_type = "consumer", .protocols = &proto,
+                              .nprotocols = 1};
+        j[i].w.done = jw_done;
+        gr_group_join(&p, &j[i].w);
     }
-    free(m->protocols);
-    free(m->assignment);
-    free(m);
-}
-
-static void group_free(gr_group_t *g)
-{
-    gr_offsets_group_free(g);
-    while (g->members) {
-        gr_member_t *n = g->members->next;
-        member_free(g->members);
-        g->members = n;
+    for (int t = 0; t < 100; t++) {
+        bool all = true;
+        for (int i = 0; i < n; i++)
+            all &= j[i].done;
+        if (all)
+            break;
+        gr_ev_run_once(gr_broker.ev, 10);
     }
-    free(g->group_id);
-    free(g->protocol_type);
-    free(g->protocol_name);
-    free(g->leader_id);
-    free(g);
-}
-
-gr_group_t *gr_group_find(const char *id, size_t len)
-{
-    for (gr_group_t *g = groups; g; g = g->hnext)
-        if (strlen(g->group_id) == len && !memcmp(g->group_id, id, len))
-            return g;
-    return NULL;
-}
-
-gr_group_t *gr_group_get_or_create(const char *id, size_t len)
-{
-    gr_group_t *g = gr_group_find(id, len);
-    if (g)
-        return g;
-    g = calloc(1, sizeof(*g));
-    g->group_id = strndup(id, len);
-    g->state = GR_GROUP_EMPTY;
-    g->empty_since_ms = gr_now_ms();
-    g->coord_partition = gr_coord_partition_for(id, len);
-    g->hnext = groups;
-    groups = g;
-    return g;
-}
-
-gr_group_t *gr_group_next(gr_group_t *g)
-{
-    return g ? g->hnext : groups;
-}
-
-int gr_group_count(void)
-{
-    int n = 0;
-    for (gr_group_t *g = groups; g; g = g->hnext)
-        n++;
-    return n;
-}
-
-void gr_group_remove(gr_group_t *g)
-{
-    gr_group_t **pp = &groups;
-    while (*pp != g)
-        pp = &(*pp)->hnext;
-    *pp = g->hnext;
-    group_free(g);
-}
-
-bool gr_group_subscribed_to(const gr_group_t *g, const char *topic)
-{
-    /* the fake: subscription bytes are the topic name itself */
-    for (gr_member_t *m = g->members; m; m = m->next)
-        for (int32_t i = 0; i < m->nprotocols; i++)
-            if (m->protocols[i].metadata && (size_t)m->protocols[i].metadata_len == strlen(topic) &&
-                !memcmp(m->protocols[i].metadata, topic, strlen(topic)))
-                return true;
-    return false;
-}
-
-void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
-{
-    (void)g;
-    assert_int_equal(e->kind, GR_HIST_COMMIT);
-    nhist++;
-}
-
-void gr_group_loaded(gr_group_t *g)
-{
-    (void)g;
-    nloaded++;
-}
-
-static void groups_clear(void)
-{
-    while (groups) {
-        gr_group_t *n = groups->hnext;
-        group_free(groups);
-        groups = n;
+    gr_sync_assignment_t *as = calloc((size_t)n, sizeof(*as));
+    for (int i = 0; i < n; i++) {
+        assert_true(j[i].done);
+        assert_int_equal(j[i].err, KERR_NONE);
+        as[i] = (gr_sync_assignment_t){j[i].member_id, (const uint8_t *)"asg", 3};
     }
+    sw_t *s = calloc((size_t)n, sizeof(*s));
+    for (int i = 0; i < n; i++) {
+        snprintf(inst, sizeof(inst), "inst-%d", i);
+        gr_sync_params_t p = {.group_id = id, .generation_id = j[i].gen, .member_id = j[i].member_id,
+                              .group_instance_id = i % 2 == 0 ? inst : NULL, .assignments = j[i].leader ? as : NULL,
+                              .nassignments = j[i].leader ? n : 0};
+        s[i].w.done = sw_done;
+        gr_group_sync(&p, &s[i].w);
+    }
+    spin();
+    for (int i = 0; i < n; i++)
+        assert_true(s[i].done);
+    *store_err = s[0].err;
+    free(j);
+    free(s);
+    free(as);
+    free(sub);
+    return gr_group_find(id, strlen(id));
+}
+
+static gr_group_t *G(const char *id)
+{
+    return gr_group_find(id, strlen(id));
 }
 
 /* ------------------------------------------------------------ broker fixture */
@@ -163,7 +162,7 @@ static void broker_open(void)
 static void broker_close(void)
 {
     gr_coord_stop();
-    groups_clear();
+    gr_group_remove_all();
     gr_topics_close(NULL);
     free(gr_broker.log_dirs);
     gr_broker.log_dirs = NULL;
@@ -183,8 +182,9 @@ static int setup(void **state)
     gr_config_init(&gr_broker.cfg);
     gr_broker.cfg.offsets_topic_num_partitions = 5;
     gr_broker.ev = gr_ev_new();
+    gr_broker.cfg.group_initial_rebalance_delay_ms = 0;
     gr_log_level = GR_LOG_ERROR;
-    nloaded = nhist = ncb = 0;
+    ncb = 0;
     broker_open();
     return 0;
 }
@@ -200,28 +200,21 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run the loop until queued completions have run. */
-static void spin(void)
-{
-    for (int i = 0; i < 5; i++)
-        gr_ev_run_once(gr_broker.ev, 0);
-}
-
-static void cb(void *arg, int16_t err)
+static void cb(void *arg, gr_kerr_t err)
 {
     (void)arg;
     last_err = err;
     ncb++;
 }
 
-static void commit1(gr_group_t *g, const char *topic, int32_t part, int64_t off, const char *md, int64_t ts,
+static void commit1(const char *gid, const char *topic, int32_t part, int64_t off, const char *md, int64_t ts,
                     int64_t expire)
 {
     gr_coord_commit_t c = {.topic = topic, .topic_len = strlen(topic), .partition = part, .offset = off,
                            .leader_epoch = 7, .metadata = md, .metadata_len = md ? strlen(md) : 0,
                            .commit_timestamp = ts, .expire_timestamp = expire, .error = KERR_NONE};
     int before = ncb;
-    gr_coord_commit_offsets(g, "member-1", &c, 1, cb, NULL);
+    gr_coord_commit_offsets(gid, strlen(gid), "member-1", &c, 1, cb, NULL);
     assert_int_equal(ncb, before);      /* never inside the call */
     spin();
     assert_int_equal(ncb, before + 1);
@@ -319,7 +312,7 @@ static void test_record_bytes(void **state)
         0, 0, 0, 1, 'A',                                    /* assignment */
     };
     gr_wr_init(&w);
-    gr_coord_group_value(&w, &g);
+    gr_group_value_encode(&w, &g);
     p = flat(&w, &len);
     assert_int_equal(len, sizeof(gv));
     assert_memory_equal(p, gv, sizeof(gv));
@@ -391,7 +384,7 @@ static void test_map_memory(void **state)
 {
     (void)state;
     gr_offset_map_t *m = gr_offset_map_new();
-    assert_true(m->nbuckets <= 4);
+    assert_true(m->h.nb <= 4);
     gr_offset_t *o = gr_offset_put(m, "orders", 6, 0, 1, -1, NULL, 0, 1, -1, NULL);
     assert_ptr_equal(o->topic, o->s);
     assert_true(o->metadata > o->topic && o->metadata < o->topic + 16);
@@ -401,8 +394,8 @@ static void test_map_memory(void **state)
         snprintf(t, sizeof(t), "t%d", i);
         gr_offset_put(m, t, strlen(t), i, i, -1, "x", 1, 1, -1, NULL);
     }
-    assert_int_equal(m->count, 1001);
-    assert_true(m->nbuckets >= 1001 / 1 && m->nbuckets <= 2048);
+    assert_int_equal(gr_offset_map_count(m), 1001);
+    assert_true(m->h.nb >= 1001 / 1 && m->h.nb <= 2048);
     o = gr_offset_put(m, "t7", 2, 7, 70, 3, "a much longer metadata string", 29, 2, -1, NULL);
     assert_string_equal(gr_offset_get(m, "t7", 2, 7)->metadata, "a much longer metadata string");
     assert_ptr_equal(gr_offset_get(m, "t7", 2, 7), o);
@@ -413,8 +406,8 @@ static void test_map_memory(void **state)
         snprintf(t, sizeof(t), "t%d", i);
         assert_true(gr_offset_remove(m, t, strlen(t), i));
     }
-    assert_int_equal(m->count, 1);
-    assert_true(m->nbuckets <= 8);
+    assert_int_equal(gr_offset_map_count(m), 1);
+    assert_true(m->h.nb <= 8);
     assert_int_equal(gr_offset_get(m, "orders", 6, 0)->offset, 1);
     gr_offset_map_free(m);
 }
@@ -427,40 +420,28 @@ static void test_time_overflow(void **state)
     int64_t now = gr_now_ms();
     /* Stable consumer group, unsubscribed topic committed at -2^63 (v1
      * CommitTimestamp): older than any retention */
-    gr_group_t *s = gr_group_get_or_create("stable", 6);
-    s->protocol_type = strdup("consumer");
-    s->state = GR_GROUP_STABLE;
-    s->empty_since_ms = -1;
-    gr_member_t *m = calloc(1, sizeof(*m));
-    m->group = s;
-    m->member_id = strdup("m");
-    m->protocols = calloc(1, sizeof(*m->protocols));
-    m->protocols[0].name = strdup("range");
-    m->protocols[0].metadata = (uint8_t *)strdup("sub");
-    m->protocols[0].metadata_len = 3;
-    m->nprotocols = 1;
-    s->members = m;
-    s->nmembers = 1;
-    commit1(s, "old", 0, 1, "", INT64_MIN, -1);
-    commit1(s, "new", 0, 2, "", INT64_MAX, -1);
-    commit1(s, "sub", 0, 3, "", INT64_MIN, -1);
+    gr_kerr_t se;
+    gr_group_t *s = stable_group("stable", 1, "sub", 0, &se);
+    assert_int_equal(se, KERR_NONE);
+    commit1("stable", "old", 0, 1, "", INT64_MIN, -1);
+    commit1("stable", "new", 0, 2, "", INT64_MAX, -1);
+    commit1("stable", "sub", 0, 3, "", INT64_MIN, -1);
     /* explicit expire timestamp 2^63-1 (RetentionTimeMs 2^63-1): never */
-    gr_group_t *g = gr_group_get_or_create("forever", 7);
-    commit1(g, "a", 0, 1, "", now, INT64_MAX);
+    commit1("forever", "a", 0, 1, "", now, INT64_MAX);
     assert_int_equal(gr_coord_expire(now), 1);
     assert_null(gr_offset_get(s->offsets, "old", 3, 0));
     assert_non_null(gr_offset_get(s->offsets, "new", 3, 0));
     assert_non_null(gr_offset_get(s->offsets, "sub", 3, 0));
     /* committed at the end of time: never old enough; expire 2^63-1: not yet */
     assert_int_equal(gr_coord_expire(INT64_MAX - 1), 0);
-    assert_non_null(gr_offset_get(g->offsets, "a", 1, 0));
+    assert_non_null(gr_offset_get(G("forever")->offsets, "a", 1, 0));
     assert_int_equal(gr_coord_expire(INT64_MIN), 0);
     broker_restart();
-    g = gr_group_find("forever", 7);
+    gr_group_t *g = G("forever");
     assert_non_null(g);
     assert_int_equal(gr_offset_get(g->offsets, "a", 1, 0)->expire_timestamp, INT64_MAX);
     gr_coord_expire(INT64_MAX - 1);
-    g = gr_group_find("forever", 7);
+    g = G("forever");
     assert_non_null(g);
     assert_non_null(gr_offset_get(g->offsets, "a", 1, 0));
 
@@ -488,16 +469,19 @@ static void test_time_overflow(void **state)
 static void test_commit_restart(void **state)
 {
     (void)state;
-    gr_group_t *g = gr_group_get_or_create("my-group", 8);
-    commit1(g, "orders", 0, 42, "", 1000, -1);
-    commit1(g, "orders", 1, 7, "meta", 1001, -1);
-    commit1(g, "orders", 0, 43, NULL, 1002, -1);
-    commit1(g, "audit", 0, 5, "x", 1003, 99999);
-    assert_int_equal(nhist, 4);
+    commit1("my-group", "orders", 0, 42, "", 1000, -1);
+    commit1("my-group", "orders", 1, 7, "meta", 1001, -1);
+    commit1("my-group", "orders", 0, 43, NULL, 1002, -1);
+    commit1("my-group", "audit", 0, 5, "x", 1003, 99999);
+    gr_group_t *g = G("my-group");
+    assert_non_null(g);                         /* created by the first commit's replay */
+    assert_int_equal(g->hist_len, 4);           /* one history entry per change */
+    assert_int_equal(gr_group_hist_at(g, 2)->from_offset, 42);
+    assert_int_equal(gr_group_hist_at(g, 2)->to_offset, 43);
     assert_int_equal(gr_offset_map_count(g->offsets), 3);
 
     broker_restart();
-    g = gr_group_find("my-group", 8);
+    g = G("my-group");
     assert_non_null(g);
     assert_int_equal(g->state, GR_GROUP_EMPTY);
     assert_int_equal(gr_offset_map_count(g->offsets), 3);
@@ -528,126 +512,102 @@ static void test_commit_restart(void **state)
 static void test_tombstones(void **state)
 {
     (void)state;
-    gr_group_t *g = gr_group_get_or_create("g1", 2);
-    commit1(g, "a", 0, 1, "", 1000, -1);
-    commit1(g, "a", 1, 2, "", 1000, -1);
-    commit1(g, "b", 0, 3, "", 1000, -1);
-    gr_group_t *g2 = gr_group_get_or_create("g2", 2);
-    commit1(g2, "a", 0, 10, "", 1000, -1);
+    commit1("g1", "a", 0, 1, "", 1000, -1);
+    commit1("g1", "a", 1, 2, "", 1000, -1);
+    commit1("g1", "b", 0, 3, "", 1000, -1);
+    commit1("g2", "a", 0, 10, "", 1000, -1);
 
-    /* OffsetDelete of a/1 and an absent b/9 */
-    gr_coord_commit_t c[2] = {{.topic = "a", .topic_len = 1, .partition = 1, .error = KERR_NONE},
-                              {.topic = "b", .topic_len = 1, .partition = 9, .error = KERR_NONE}};
-    gr_coord_delete_offsets(g, c, 2, cb, NULL);
+    /* OffsetDelete of a/1 (named twice) and an absent b/9 */
+    gr_coord_commit_t c[3] = {{.topic = "a", .topic_len = 1, .partition = 1, .error = KERR_NONE},
+                              {.topic = "b", .topic_len = 1, .partition = 9, .error = KERR_NONE},
+                              {.topic = "a", .topic_len = 1, .partition = 1, .error = KERR_NONE}};
+    gr_coord_delete_offsets(G("g1"), c, 3, cb, NULL);
+    assert_int_equal(gr_offset_map_count(G("g1")->offsets), 2);      /* replayed at once */
     spin();
     assert_int_equal(last_err, KERR_NONE);
-    assert_int_equal(gr_offset_map_count(g->offsets), 2);
 
-    /* group delete: tombstones for the metadata and every offset */
-    gr_coord_delete_group(g2, cb, NULL);
+    /* group delete: tombstones for the metadata and every offset; the group
+     * is gone at once */
+    assert_int_equal(gr_coord_delete_group("g2", 2, cb, NULL), KERR_NONE);
+    assert_null(G("g2"));
+    assert_int_equal(gr_coord_delete_group("g2", 2, cb, NULL), KERR_GROUP_ID_NOT_FOUND);
     spin();
     assert_int_equal(last_err, KERR_NONE);
 
     broker_restart();
-    g = gr_group_find("g1", 2);
+    gr_group_t *g = G("g1");
     assert_non_null(g);
     assert_int_equal(gr_offset_map_count(g->offsets), 2);
     assert_null(gr_offset_get(g->offsets, "a", 1, 1));
     assert_non_null(gr_offset_get(g->offsets, "a", 1, 0));
-    assert_null(gr_group_find("g2", 2));
+    assert_null(G("g2"));
 
-    /* deleting the last offsets of an Empty group makes it Dead */
+    /* deleting the last offsets of an Empty group removes it */
     gr_coord_commit_t d[2] = {{.topic = "a", .topic_len = 1, .partition = 0, .error = KERR_NONE},
                               {.topic = "b", .topic_len = 1, .partition = 0, .error = KERR_NONE}};
     gr_coord_delete_offsets(g, d, 2, cb, NULL);
+    assert_null(G("g1"));
     spin();
-    assert_null(gr_group_find("g1", 2));
     broker_restart();
-    assert_null(gr_group_find("g1", 2));
+    assert_null(G("g1"));
 }
 
 static void test_group_metadata(void **state)
 {
     (void)state;
-    gr_group_t *g = gr_group_get_or_create("cg", 2);
-    gr_member_t *m = calloc(1, sizeof(*m));
-    m->group = g;
-    m->member_id = strdup("m-1");
-    m->group_instance_id = strdup("inst");
-    m->client_id = strdup("cli");
-    m->client_host = strdup("/127.0.0.1");
-    m->session_timeout_ms = 10000;
-    m->rebalance_timeout_ms = 30000;
-    m->protocols = calloc(1, sizeof(*m->protocols));
-    m->protocols[0].name = strdup("range");
-    m->protocols[0].metadata = (uint8_t *)strdup("orders");
-    m->protocols[0].metadata_len = 6;
-    m->nprotocols = 1;
-    m->assignment = (uint8_t *)strdup("asg");
-    m->assignment_len = 3;
-    g->members = m;
-    g->nmembers = 1;
-    g->protocol_type = strdup("consumer");
-    g->protocol_name = strdup("range");
-    g->leader_id = strdup("m-1");
-    g->generation_id = 3;
-    g->state = GR_GROUP_STABLE;
-    g->state_timestamp_ms = 5000;
-    g->empty_since_ms = -1;
-    gr_coord_store_group(g, cb, NULL);
-    assert_int_equal(ncb, 0);
-    spin();
-    assert_int_equal(ncb, 1);
-    assert_int_equal(last_err, KERR_NONE);
-    commit1(g, "orders", 0, 99, "", 1000, -1);
+    gr_kerr_t se;
+    int64_t t0 = gr_now_ms();
+    gr_group_t *g = stable_group("cg", 1, "orders", 0, &se);
+    int64_t t1 = gr_now_ms();
+    assert_int_equal(se, KERR_NONE);
+    assert_int_equal(g->state, GR_GROUP_STABLE);
+    char mid[128];
+    snprintf(mid, sizeof(mid), "%s", g->members->member_id);
+    commit1("cg", "orders", 0, 99, "", 1000, -1);
 
     broker_restart();
-    g = gr_group_find("cg", 2);
+    g = G("cg");
     assert_non_null(g);
-    assert_int_equal(nloaded, 1);
     assert_int_equal(g->state, GR_GROUP_STABLE);
-    assert_int_equal(g->generation_id, 3);
+    assert_int_equal(g->generation_id, 1);
     assert_string_equal(g->protocol_type, "consumer");
     assert_string_equal(g->protocol_name, "range");
-    assert_string_equal(g->leader_id, "m-1");
-    assert_int_equal(g->state_timestamp_ms, 5000);
+    assert_string_equal(g->leader_id, mid);
+    /* the record's currentStateTimestamp: when the generation completed
+     * (the live group's Stable transition comes after the store) */
+    assert_true(g->state_timestamp_ms >= t0 && g->state_timestamp_ms <= t1);
     assert_int_equal(g->nmembers, 1);
-    m = g->members;
-    assert_string_equal(m->member_id, "m-1");
-    assert_string_equal(m->group_instance_id, "inst");
+    gr_member_t *m = g->members;
+    assert_string_equal(m->member_id, mid);
+    assert_string_equal(m->group_instance_id, "inst-0");
     assert_string_equal(m->client_id, "cli");
     assert_string_equal(m->client_host, "/127.0.0.1");
-    assert_int_equal(m->session_timeout_ms, 10000);
-    assert_int_equal(m->rebalance_timeout_ms, 30000);
+    assert_int_equal(m->session_timeout_ms, 30000);
+    assert_int_equal(m->rebalance_timeout_ms, 60000);
     assert_int_equal(m->nprotocols, 1);
     assert_string_equal(m->protocols[0].name, "range");
-    assert_int_equal(m->protocols[0].metadata_len, 6);
-    assert_memory_equal(m->protocols[0].metadata, "orders", 6);
+    int32_t sl;
+    uint8_t *sub = subscription("orders", 0, &sl);
+    assert_int_equal(m->protocols[0].metadata_len, sl);
+    assert_memory_equal(m->protocols[0].metadata, sub, (size_t)sl);
+    free(sub);
     assert_int_equal(m->assignment_len, 3);
     assert_int_equal(gr_offset_get(g->offsets, "orders", 6, 0)->offset, 99);
 
-    /* the group empties: stored again without members -> Empty on load */
-    while (g->members) {
-        gr_member_t *n = g->members->next;
-        member_free(g->members);
-        g->members = n;
-    }
-    g->nmembers = 0;
-    free(g->protocol_name);
-    g->protocol_name = NULL;
-    free(g->leader_id);
-    g->leader_id = NULL;
-    g->generation_id = 4;
-    g->state = GR_GROUP_EMPTY;
-    g->state_timestamp_ms = 6000;
-    gr_coord_store_group(g, cb, NULL);
+    /* the member leaves: the Empty generation is stored -> Empty on load */
+    gr_leave_member_t lm = {.member_id = mid, .group_instance_id = "inst-0"};
+    assert_int_equal(gr_group_leave("cg", &lm, 1), KERR_NONE);
+    assert_int_equal(lm.error, KERR_NONE);
+    g = G("cg");
+    assert_int_equal(g->state, GR_GROUP_EMPTY);
+    int64_t ts = g->state_timestamp_ms;
     spin();
     broker_restart();
-    g = gr_group_find("cg", 2);
+    g = G("cg");
     assert_non_null(g);
     assert_int_equal(g->state, GR_GROUP_EMPTY);
-    assert_int_equal(g->empty_since_ms, 6000);
-    assert_int_equal(g->generation_id, 4);
+    assert_int_equal(g->empty_since_ms, ts);
+    assert_int_equal(g->generation_id, 2);
     assert_null(g->protocol_name);
     assert_null(g->members);
 }
@@ -658,60 +618,53 @@ static void test_expiry(void **state)
     int64_t day = 24 * 3600 * 1000LL, ret = gr_broker.cfg.offsets_retention_minutes * 60000;
     int64_t t0 = 1000 * day;
     /* standalone group: retention counts from each commit */
-    gr_group_t *g = gr_group_get_or_create("standalone", 10);
-    g->empty_since_ms = t0;
-    commit1(g, "a", 0, 1, "", t0, -1);
-    commit1(g, "a", 1, 2, "", t0 + day, -1);
+    commit1("standalone", "a", 0, 1, "", t0, -1);
+    commit1("standalone", "a", 1, 2, "", t0 + day, -1);
     /* explicit expire timestamp wins */
-    commit1(g, "a", 2, 3, "", t0 + 5 * day, t0 + 6 * day);
+    commit1("standalone", "a", 2, 3, "", t0 + 5 * day, t0 + 6 * day);
+    gr_group_t *g = G("standalone");
+    assert_int_equal(g->empty_since_ms, 0);
 
     /* consumer group that became Empty at t0 + 2 days */
-    gr_group_t *c = gr_group_get_or_create("cgroup", 6);
-    c->protocol_type = strdup("consumer");
+    gr_kerr_t se;
+    gr_group_t *c = stable_group("cgroup", 2, "a", 0, &se);
+    gr_leave_member_t lm[2] = {{.member_id = c->members->member_id, .group_instance_id = "inst-0"},
+                               {.member_id = c->members->next->member_id}};
+    assert_int_equal(gr_group_leave("cgroup", lm, 2), KERR_NONE);
+    assert_int_equal(c->state, GR_GROUP_EMPTY);
+    spin();
     c->empty_since_ms = t0 + 2 * day;
-    commit1(c, "a", 0, 1, "", t0, -1);
+    commit1("cgroup", "a", 0, 1, "", t0, -1);
 
     assert_int_equal(ret, 7 * day);
     assert_int_equal(gr_coord_expire(t0 + 6 * day - 1), 0);
     assert_int_equal(gr_coord_expire(t0 + 6 * day), 1);              /* a/2: its expire timestamp */
     assert_null(gr_offset_get(g->offsets, "a", 1, 2));
     assert_int_equal(gr_coord_expire(t0 + 7 * day), 1);              /* a/0: committed at t0 */
-    assert_non_null(gr_group_find("standalone", 10));
+    assert_non_null(G("standalone"));
     assert_int_equal(gr_coord_expire(t0 + 8 * day), 1);              /* a/1: committed a day later */
-    assert_null(gr_group_find("standalone", 10));                    /* Empty, no offsets: Dead */
+    assert_null(G("standalone"));                                    /* Empty, no offsets: removed */
     /* the consumer group: from when it became Empty, not from the commit */
-    assert_non_null(gr_group_find("cgroup", 6));
+    assert_non_null(G("cgroup"));
     assert_int_equal(gr_coord_expire(t0 + 9 * day - 1), 0);
     assert_int_equal(gr_coord_expire(t0 + 9 * day), 1);
-    assert_null(gr_group_find("cgroup", 6));
+    assert_null(G("cgroup"));
 
     /* Stable consumer group: only unsubscribed topics expire, by commit time */
-    gr_group_t *s = gr_group_get_or_create("stable", 6);
-    s->protocol_type = strdup("consumer");
-    s->state = GR_GROUP_STABLE;
-    s->empty_since_ms = -1;
-    gr_member_t *m = calloc(1, sizeof(*m));
-    m->group = s;
-    m->member_id = strdup("m");
-    m->protocols = calloc(1, sizeof(*m->protocols));
-    m->protocols[0].name = strdup("range");
-    m->protocols[0].metadata = (uint8_t *)strdup("sub");
-    m->protocols[0].metadata_len = 3;
-    m->nprotocols = 1;
-    s->members = m;
-    s->nmembers = 1;
-    commit1(s, "sub", 0, 1, "", t0, -1);
-    commit1(s, "old", 0, 1, "", t0, -1);
+    gr_group_t *s = stable_group("stable", 1, "sub", 0, &se);
+    commit1("stable", "sub", 0, 1, "", t0, -1);
+    commit1("stable", "old", 0, 1, "", t0, -1);
     assert_int_equal(gr_coord_expire(t0 + 100 * ret), 1);
     assert_non_null(gr_offset_get(s->offsets, "sub", 3, 0));
     assert_null(gr_offset_get(s->offsets, "old", 3, 0));
-    assert_non_null(gr_group_find("stable", 6));
+    assert_non_null(G("stable"));
+    spin();
 
     /* what expired stays expired after a restart */
     broker_restart();
-    assert_null(gr_group_find("cgroup", 6));
-    assert_null(gr_group_find("standalone", 10));
-    s = gr_group_find("stable", 6);
+    assert_null(G("cgroup"));
+    assert_null(G("standalone"));
+    s = G("stable");
     assert_non_null(s);
     assert_null(gr_offset_get(s->offsets, "old", 3, 0));
     assert_non_null(gr_offset_get(s->offsets, "sub", 3, 0));
@@ -722,8 +675,8 @@ static void test_expiry(void **state)
 static void test_corrupt_records(void **state)
 {
     (void)state;
-    gr_group_t *g = gr_group_get_or_create("cg", 2);
-    commit1(g, "t", 0, 1, "", 1000, -1);
+    commit1("cg", "t", 0, 1, "", 1000, -1);
+    gr_group_t *g = G("cg");
     gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
     gr_partition_t *p = t->parts[g->coord_partition];
 
@@ -745,7 +698,7 @@ static void test_corrupt_records(void **state)
     assert_int_equal(gr_log_append(p->log, data, len, 0, false, 1000, &info), 0);
     gr_batch_builder_free(&b);
     gr_wr_free(&k);
-    commit1(g, "t", 2, 3, "", 1000, -1);
+    commit1("cg", "t", 2, 3, "", 1000, -1);
 
     broker_restart();
     g = gr_group_find("cg", 2);
@@ -822,13 +775,13 @@ static void test_load_1m(void **state)
     char names[GROUPS][16];
     for (int gi = 0; gi < GROUPS; gi++) {
         snprintf(names[gi], sizeof(names[gi]), "grp-%d", gi);
-        gr_group_t *g = gr_group_get_or_create(names[gi], strlen(names[gi]));
         for (int r = 0; r < ROUNDS; r++) {
             for (int i = 0; i < PER; i++)
                 c[i] = (gr_coord_commit_t){.topic = (i & 1) ? "topic-odd" : "topic-even", .topic_len = (i & 1) ? 9 : 10,
                                            .partition = i, .offset = r * 1000 + i, .leader_epoch = -1,
                                            .commit_timestamp = 1000, .expire_timestamp = -1, .error = KERR_NONE};
-            gr_coord_commit_offsets(g, "m", c, PER, NULL, NULL);
+            gr_coord_commit_offsets(names[gi], strlen(names[gi]), "m", c, PER, NULL, NULL);
+            gr_ev_run_once(gr_broker.ev, 0);        /* a loop turn per commit */
         }
     }
     spin();
@@ -852,11 +805,10 @@ static void test_flush_policy(void **state)
     broker_close();
     gr_broker.cfg.log_flush_interval_messages = 1;
     broker_open();
-    gr_group_t *g = gr_group_get_or_create("fg", 2);
     gr_coord_commit_t c = {.topic = "t", .topic_len = 1, .partition = 0, .offset = 5, .leader_epoch = -1,
                            .commit_timestamp = 1000, .expire_timestamp = -1, .error = KERR_NONE};
     ncb = 0;
-    gr_coord_commit_offsets(g, "m", &c, 1, cb, NULL);
+    gr_coord_commit_offsets("fg", 2, "m", &c, 1, cb, NULL);
     assert_int_equal(ncb, 0);
     int64_t t0 = gr_mono_ms();
     while (ncb == 0 && gr_mono_ms() - t0 < 5000)
@@ -869,19 +821,19 @@ static void test_flush_policy(void **state)
     gr_broker.cfg.log_flush_interval_messages = INT64_MAX;
 }
 
-static void cb_slot(void *arg, int16_t err)
+static void cb_slot(void *arg, gr_kerr_t err)
 {
     int16_t *slot = arg;
     *slot = err;
     ncb++;
 }
 
-static void commit_to(gr_group_t *g, int32_t part, int64_t off, const char *md, size_t mdlen, int16_t *slot)
+static void commit_to(const char *gid, int32_t part, int64_t off, const char *md, size_t mdlen, gr_kerr_t *slot)
 {
     gr_coord_commit_t c = {.topic = "t", .topic_len = 1, .partition = part, .offset = off, .leader_epoch = -1,
                            .metadata = md, .metadata_len = mdlen, .commit_timestamp = 1000,
                            .expire_timestamp = -1, .error = KERR_NONE};
-    gr_coord_commit_offsets(g, "m", &c, 1, cb_slot, slot);
+    gr_coord_commit_offsets(gid, strlen(gid), "m", &c, 1, cb_slot, slot);
 }
 
 /* Two group ids on the same __consumer_offsets partition. */
@@ -897,9 +849,9 @@ static void same_partition(char *a, char *b, size_t n)
     fail_msg("no second group id on partition %d", want);
 }
 
-/* Commits of one loop turn on one partition go out in one append, each
- * in its own batch, in call order; the map changes and the callbacks run
- * only after it.  Another write to the partition appends them first. */
+/* Writes of one loop turn on one partition go out in one append, each in
+ * its own batch, in call order; each is replayed at once (the next
+ * operation sees it) and its callback runs only after the append. */
 static void test_group_commit(void **state)
 {
     (void)state;
@@ -908,59 +860,58 @@ static void test_group_commit(void **state)
     broker_open();
     char a[16], b[16];
     same_partition(a, b, sizeof(a));
-    gr_group_t *g1 = gr_group_get_or_create(a, strlen(a));
-    gr_group_t *g2 = gr_group_get_or_create(b, strlen(b));
     gr_topic_t *t = gr_topic_find(GR_OFFSETS_TOPIC, strlen(GR_OFFSETS_TOPIC));
     gr_partition_t *p = t->parts[gr_coord_partition_for(a, strlen(a))];
     int64_t end0 = gr_log_end_offset(p->log);
-    int16_t e[4] = {-1, -1, -1, -1};
+    gr_kerr_t e[4] = {-2, -2, -2, -2};
     ncb = 0;
-    commit_to(g1, 0, 1, NULL, 0, &e[0]);
-    commit_to(g2, 0, 2, "x", 1, &e[1]);
-    commit_to(g1, 0, 3, NULL, 0, &e[2]);
+    commit_to(a, 0, 1, NULL, 0, &e[0]);
+    commit_to(b, 0, 2, "x", 1, &e[1]);
+    commit_to(a, 0, 3, NULL, 0, &e[2]);
     assert_int_equal(ncb, 0);
     assert_int_equal(gr_log_end_offset(p->log), end0);        /* not appended yet */
-    assert_null(gr_offset_get(g1->offsets, "t", 1, 0));       /* nor visible */
+    assert_int_equal(gr_offset_get(G(a)->offsets, "t", 1, 0)->offset, 3);   /* but replayed */
     gr_ev_run_once(gr_broker.ev, 0);
     assert_int_equal(ncb, 3);
     for (int i = 0; i < 3; i++)
         assert_int_equal(e[i], KERR_NONE);
     assert_int_equal(gr_log_end_offset(p->log), end0 + 3);
-    assert_int_equal(gr_offset_get(g1->offsets, "t", 1, 0)->offset, 3);
-    assert_int_equal(gr_offset_get(g2->offsets, "t", 1, 0)->offset, 2);
-    assert_string_equal(gr_offset_get(g2->offsets, "t", 1, 0)->metadata, "x");
+    assert_int_equal(gr_offset_get(G(a)->offsets, "t", 1, 0)->offset, 3);
+    assert_int_equal(gr_offset_get(G(b)->offsets, "t", 1, 0)->offset, 2);
+    assert_string_equal(gr_offset_get(G(b)->offsets, "t", 1, 0)->metadata, "x");
 
-    /* a batch the log refuses fails alone; the other commit still lands */
+    /* a batch above max.message.bytes is refused before it is applied;
+     * the other commit still lands */
     size_t big = 400;
     char *md = malloc(big);
     memset(md, 'm', big);
-    commit_to(g1, 1, 10, md, big, &e[0]);
-    commit_to(g2, 1, 20, NULL, 0, &e[1]);
+    commit_to(a, 1, 10, md, big, &e[0]);
+    commit_to(b, 1, 20, NULL, 0, &e[1]);
     free(md);                                                 /* copied at the call */
+    assert_null(gr_offset_get(G(a)->offsets, "t", 1, 1));
     spin();
     assert_int_equal(ncb, 5);
     assert_int_equal(e[0], KERR_INVALID_COMMIT_OFFSET_SIZE);
     assert_int_equal(e[1], KERR_NONE);
-    assert_null(gr_offset_get(g1->offsets, "t", 1, 1));
-    assert_int_equal(gr_offset_get(g2->offsets, "t", 1, 1)->offset, 20);
+    assert_null(gr_offset_get(G(a)->offsets, "t", 1, 1));
+    assert_int_equal(gr_offset_get(G(b)->offsets, "t", 1, 1)->offset, 20);
 
-    /* a group write appends the waiting commit first, still reporting later */
-    commit_to(g1, 0, 4, NULL, 0, &e[3]);
+    /* a group write joins the same append, in order */
+    commit_to(a, 0, 4, NULL, 0, &e[3]);
     int64_t end1 = gr_log_end_offset(p->log);
-    gr_coord_store_group(g1, cb, NULL);
-    assert_int_equal(gr_log_end_offset(p->log), end1 + 2);
-    assert_int_equal(gr_offset_get(g1->offsets, "t", 1, 0)->offset, 4);
+    gr_coord_store_group(G(a), cb, NULL);
+    assert_int_equal(gr_log_end_offset(p->log), end1);
     assert_int_equal(ncb, 5);
-    spin();
+    gr_ev_run_once(gr_broker.ev, 0);
+    assert_int_equal(gr_log_end_offset(p->log), end1 + 2);
     assert_int_equal(ncb, 7);
     assert_int_equal(e[3], KERR_NONE);
 
     /* replay gives the same offsets */
-    commit_to(g2, 0, 5, NULL, 0, &e[1]);
+    commit_to(b, 0, 5, NULL, 0, &e[1]);
     broker_restart();                                         /* stop appends what waits */
     assert_int_equal(ncb, 8);
-    g1 = gr_group_find(a, strlen(a));
-    g2 = gr_group_find(b, strlen(b));
+    gr_group_t *g1 = G(a), *g2 = G(b);
     assert_non_null(g1);
     assert_non_null(g2);
     assert_int_equal(gr_offset_get(g1->offsets, "t", 1, 0)->offset, 4);
@@ -1007,6 +958,7 @@ static gr_group_t *big_group(const char *id, int n, size_t md)
         m->nprotocols = 1;
         m->assignment = (uint8_t *)strdup("asg");
         m->assignment_len = 3;
+        gr_timer_init(&m->session_timer, NULL, m);
         *tail = m;
         tail = &m->next;
         g->nmembers++;
@@ -1016,7 +968,7 @@ static gr_group_t *big_group(const char *id, int n, size_t md)
 }
 
 /* The GroupMetadata record's size is known before it is built: exactly
- * what gr_coord_group_value writes, at every record version. */
+ * what gr_group_value_encode writes, at every record version. */
 static void test_group_value_size(void **state)
 {
     (void)state;
@@ -1027,9 +979,9 @@ static void test_group_value_size(void **state)
         gr_broker.cfg.inter_broker_protocol_version = strdup(ibp[i]);
         gr_wr_t w;
         gr_wr_init(&w);
-        gr_coord_group_value(&w, g);
+        gr_group_value_encode(&w, g);
         bool too_long = true;
-        assert_int_equal(gr_coord_group_value_size(g, &too_long), w.total);
+        assert_int_equal(gr_group_value_size(g, &too_long), w.total);
         assert_false(too_long);
         gr_wr_free(&w);
     }
@@ -1039,7 +991,7 @@ static void test_group_value_size(void **state)
     memset(g->members->client_id, 'c', 39999);
     g->members->client_id[39999] = 0;
     bool too_long = false;
-    gr_coord_group_value_size(g, &too_long);
+    gr_group_value_size(g, &too_long);
     assert_true(too_long);
 }
 
@@ -1069,7 +1021,7 @@ static void test_group_record_limits(void **state)
     gr_wr_init(&k);
     gr_wr_init(&v);
     gr_coord_group_key(&k, "big", 3);
-    gr_coord_group_value(&v, g);
+    gr_group_value_encode(&v, g);
     size_t kl, vl;
     uint8_t *kp = gr_wr_flatten(&k, &kl), *vp = gr_wr_flatten(&v, &vl);
     gr_batch_builder_add(&b, -1, 1000, kp, (int32_t)kl, vp, (int32_t)vl);
@@ -1118,22 +1070,22 @@ static void test_group_record_limits(void **state)
     gr_broker.cfg.offsets_topic_segment_bytes = 104857600;
 }
 
-/* Not started: writes complete with NONE and nothing is loading. */
+/* Not started: group requests answer COORDINATOR_NOT_AVAILABLE, groups
+ * are placed by offsets.topic.num.partitions; started, every partition
+ * loads first. */
 static void test_not_started(void **state)
 {
     (void)state;
     gr_coord_stop();
-    assert_false(gr_coord_loading(0));
-    gr_group_t *g = gr_group_get_or_create("x", 1);
-    ncb = 0;
-    gr_coord_store_group(g, cb, NULL);
-    assert_int_equal(ncb, 1);
-    assert_int_equal(last_err, KERR_NONE);
+    assert_false(gr_coord_loading_any());
+    assert_int_equal(gr_coord_validate_group("x", 1, GR_GROUP_API_JOIN), KERR_COORDINATOR_NOT_AVAILABLE);
+    assert_int_equal(gr_coord_validate_group(NULL, 0, GR_GROUP_API_JOIN), KERR_INVALID_GROUP_ID);
     assert_int_equal(gr_coord_start(), 0);
     assert_true(gr_coord_loading_any());
-    assert_true(gr_coord_loading(0));
+    assert_int_equal(gr_coord_validate_group("x", 1, GR_GROUP_API_JOIN), KERR_COORDINATOR_LOAD_IN_PROGRESS);
     gr_coord_load_all();
-    assert_false(gr_coord_loading(0));
+    assert_false(gr_coord_loading_any());
+    assert_int_equal(gr_coord_validate_group("x", 1, GR_GROUP_API_JOIN), KERR_NONE);
 }
 
 int main(void)
