@@ -35,7 +35,9 @@ MESSAGES = [
     "AlterConfigs", "SaslAuthenticate", "CreatePartitions", "DeleteGroups",
     "IncrementalAlterConfigs", "OffsetDelete", "DescribeCluster", "DescribeProducers",
     "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit",
-    "WriteTxnMarkers",
+    "WriteTxnMarkers", "DescribeLogDirs", "AlterReplicaLogDirs", "OffsetForLeaderEpoch",
+    "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
+    "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry",
 ] for kind in ("Request", "Response")] + [
     ("client", "ConsumerProtocolSubscription"),
     ("client", "ConsumerProtocolAssignment"),
