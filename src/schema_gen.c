@@ -9556,10 +9556,12 @@ int gr_DescribeTopicPartitionsRequest_decode(gr_rd_t *rd, int16_t version, gr_ar
     }
     m->ResponsePartitionLimit = gr_rd_i32(rd);
     {
-        if (gr_rd_i8(rd) < 0)
+        if (gr_rd_i8(rd) < 0) {
             m->Cursor_is_null = true;
-        else
+        } else {
+            m->Cursor_is_null = false;
             (void)gr_DescribeTopicPartitionsRequest_Cursor_decode(rd, version, a, &m->Cursor);
+        }
     }
     if (flex)
         rd_skip_tags(rd);
@@ -9821,10 +9823,12 @@ int gr_DescribeTopicPartitionsResponse_decode(gr_rd_t *rd, int16_t version, gr_a
         }
     }
     {
-        if (gr_rd_i8(rd) < 0)
+        if (gr_rd_i8(rd) < 0) {
             m->NextCursor_is_null = true;
-        else
+        } else {
+            m->NextCursor_is_null = false;
             (void)gr_DescribeTopicPartitionsResponse_Cursor_decode(rd, version, a, &m->NextCursor);
+        }
     }
     if (flex)
         rd_skip_tags(rd);
