@@ -12,6 +12,7 @@
 #ifndef GR_TOPIC_H
 #define GR_TOPIC_H
 
+#include "epoch.h"
 #include "log.h"
 #include "wire.h"
 
@@ -36,7 +37,8 @@ typedef struct gr_partition {
     int32_t index;
     gr_log_t *log;                /* owned */
     int log_dir;                  /* index into gr_broker.log_dirs */
-    int32_t leader_epoch;
+    int32_t leader_epoch;         /* the latest epoch of `epochs` */
+    gr_epochs_t epochs;           /* leader epoch cache, leader-epoch-checkpoint */
     int64_t high_watermark;       /* = log end offset on a single broker */
     int64_t last_stable_offset;   /* = high watermark until transactions */
     gr_pwait_t waiters;           /* list head (sentinel) */
@@ -112,6 +114,9 @@ static inline gr_partition_t *gr_partition_get(const gr_topic_t *t, int32_t idx)
 {
     return (idx >= 0 && idx < t->npart) ? t->parts[idx] : NULL;
 }
+
+/* The directory of p's log: <log dir>/<topic>-<partition>. */
+void gr_partition_dir(const gr_partition_t *p, char *out, size_t n);
 
 /* After an append: advance the high watermark and wake waiters. */
 void gr_partition_appended(gr_partition_t *p);
