@@ -29,7 +29,7 @@
 
 static const gr_api_def_t apis[] = {
     API(0, "Produce", 0, 11, 9, gr_api_produce),
-    API(1, "Fetch", 0, 12, 12, gr_api_fetch),
+    API(1, "Fetch", 0, 17, 12, gr_api_fetch),
     API(2, "ListOffsets", 0, 10, 6, gr_api_list_offsets),
     API(3, "Metadata", 0, 12, 9, gr_api_metadata),
     API(8, "OffsetCommit", 0, 8, 8, gr_api_offset_commit),

@@ -19,7 +19,7 @@ BROKER_OVERRIDES = {"num.partitions": "1"}
 # the README's list ("APIs served").  ApiVersions must name exactly these.
 SERVED = {
     0: 11,     # Produce
-    1: 12,     # Fetch
+    1: 17,     # Fetch
     2: 10,     # ListOffsets
     3: 12,     # Metadata
     8: 8,      # OffsetCommit
