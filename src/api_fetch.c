@@ -9,7 +9,9 @@
  * for a request of the other kind).  v12+ LastFetchedEpoch is checked
  * against the leader epoch cache as Kafka's leader does (KIP-320): a
  * fetcher whose epoch ended before its fetch offset gets a DivergingEpoch
- * and no records.  v16+ (KIP-951) names the leader in CurrentLeader and
+ * and no records.  Below v10 a topic whose compression.type is zstd gets
+ * UNSUPPORTED_COMPRESSION_TYPE (KIP-110); v0-3 get their records
+ * down-converted (fetch_downconvert, downconv.c).  v16+ (KIP-951) names the leader in CurrentLeader and
  * NodeEndpoints when a fetch is fenced.  v0-5 get NOT_LEADER_OR_FOLLOWER
  * for KAFKA_STORAGE_ERROR, which they do not know.
  *
@@ -62,6 +64,7 @@
  */
 #include "api_util.h"
 #include "broker.h"
+#include "downconv.h"
 #include "fetch_session.h"
 #include "kerr.h"
 
@@ -169,6 +172,17 @@ static void part_error(gr_FetchResponse_PartitionData_t *pd, gr_partition_t *p, 
     }
 }
 
+/* A partition's answer replaced by an error, as Kafka's
+ * FetchResponse.partitionResponse(tp, error) makes it. */
+static void part_replace(gr_FetchResponse_PartitionData_t *pd, int16_t err)
+{
+    pd->ErrorCode = err;
+    pd->HighWatermark = -1;
+    pd->LastStableOffset = -1;
+    pd->LogStartOffset = -1;
+    pd->Records = (gr_records_t){.len = 0, .mem = empty_records};
+}
+
 /* The last touches of every answer, full or incremental: v16+ lists the
  * leaders named by CurrentLeader in NodeEndpoints; v0-5 clients know no
  * KAFKA_STORAGE_ERROR, so they get NOT_LEADER_OR_FOLLOWER (retriable),
@@ -176,6 +190,18 @@ static void part_error(gr_FetchResponse_PartitionData_t *pd, gr_partition_t *p, 
 static void fetch_finish(gr_req_t *req, gr_FetchResponse_t *resp)
 {
     bool leader = false;
+    if (req->api_version >= 4 && req->api_version < 10) {
+        /* before v10 (KIP-110) a topic whose compression.type is zstd is
+         * not served; v0-3 had this in fetch_downconvert */
+        for (int32_t i = 0; i < resp->Responses_count; i++) {
+            gr_str_t n = resp->Responses[i].Topic;
+            gr_topic_t *t = n.len > 0 ? gr_topic_find(n.p, (size_t)n.len) : NULL;
+            const char *ct = t ? gr_topic_get_config(t, "compression.type") : NULL;
+            if (ct && !strcmp(ct, "zstd"))
+                for (int32_t j = 0; j < resp->Responses[i].Partitions_count; j++)
+                    part_replace(&resp->Responses[i].Partitions[j], KERR_UNSUPPORTED_COMPRESSION_TYPE);
+        }
+    }
     for (int32_t i = 0; i < resp->Responses_count; i++)
         for (int32_t j = 0; j < resp->Responses[i].Partitions_count; j++) {
             gr_FetchResponse_PartitionData_t *pd = &resp->Responses[i].Partitions[j];
@@ -217,7 +243,7 @@ static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *an
             fpart_t *fp = &ft->parts[j];
             gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[j];
             pd->PartitionIndex = fp->partition;
-            pd->Records = (gr_records_t){0, empty_records, NULL, 0};
+            pd->Records = (gr_records_t){.len = 0, .mem = empty_records};
             pd->AbortedTransactions_count = fs->isolation_level ? 0 : -1;
             gr_partition_t *p = t ? gr_partition_get(t, fp->partition) : NULL;
             if (!p) {
@@ -240,7 +266,7 @@ static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *an
                 continue;
             }
             if (sl.len > 0) {
-                pd->Records = (gr_records_t){sl.len, NULL, sl.file, sl.pos};
+                pd->Records = (gr_records_t){.len = sl.len, .file = sl.file, .file_off = sl.pos};
                 total += sl.len;
             }
         }
@@ -339,11 +365,54 @@ static int32_t session_create(fetch_state_t *fs, const gr_FetchResponse_t *resp)
     return s->id;
 }
 
+/* Fetch v0-3 (Kafka's maybeConvertFetchedData): the clients read magic 0
+ * (v0-1) or 1 (v2-3) message sets, the log holds v2 batches.  For each
+ * partition of an existing topic: a topic whose compression.type is zstd
+ * is not served below v10 (UNSUPPORTED_COMPRESSION_TYPE), a topic with
+ * message.downconversion.enable=false answers UNSUPPORTED_VERSION, and
+ * records are handed to the output chain as a lazy down-conversion
+ * (downconv.c), whose first batch is converted here. */
+static void fetch_downconvert(fetch_state_t *fs, gr_FetchResponse_t *resp)
+{
+    int8_t magic = fs->version <= 1 ? 0 : 1;
+    for (int32_t i = 0; i < resp->Responses_count; i++) {
+        gr_topic_t *t = ft_lookup(&fs->topics[i]);
+        if (!t)
+            continue;
+        const char *ct = gr_topic_get_config(t, "compression.type");
+        bool zstd = ct && !strcmp(ct, "zstd");
+        bool enabled = gr_config_downconversion(&gr_broker.cfg, t->configs);
+        for (int32_t j = 0; j < resp->Responses[i].Partitions_count; j++) {
+            gr_FetchResponse_PartitionData_t *pd = &resp->Responses[i].Partitions[j];
+            if (zstd || !enabled) {
+                part_replace(pd, zstd ? KERR_UNSUPPORTED_COMPRESSION_TYPE : KERR_UNSUPPORTED_VERSION);
+                continue;
+            }
+            if (!pd->Records.file || pd->Records.len <= 0)
+                continue;
+            gr_downconv_t *dc;
+            int32_t size;
+            int rc = gr_downconv_open(pd->Records.file, pd->Records.file_off, pd->Records.len, magic,
+                                      fs->topics[i].parts[j].fetch_offset, &dc, &size);
+            if (rc < 0) {
+                part_replace(pd, rc == GR_EINVAL  ? KERR_UNSUPPORTED_COMPRESSION_TYPE
+                                 : rc == GR_EIO   ? KERR_KAFKA_STORAGE_ERROR
+                                                  : KERR_CORRUPT_MESSAGE);
+                continue;
+            }
+            pd->Records = dc ? (gr_records_t){.len = size, .lazy = &gr_downconv_ops, .lazy_src = dc}
+                             : (gr_records_t){.len = 0, .mem = empty_records};
+        }
+    }
+}
+
 /* Queue the answer; with SessionEpoch 0 a session is made of it first. */
 static void fetch_answer(fetch_state_t *fs, gr_FetchResponse_t *resp)
 {
     if (fs->create_session)
         resp->SessionId = session_create(fs, resp);
+    if (fs->version <= 3)
+        fetch_downconvert(fs, resp);
     fetch_finish(fs->req, resp);
     GR_RESPOND(fs->req, FetchResponse, resp);
 }
@@ -619,8 +688,8 @@ static void sess_answer(sfetch_t *sf)
         pd->LastStableOffset = e->lso;
         pd->LogStartOffset = e->log_start;
         pd->AbortedTransactions_count = sf->isolation_level ? 0 : -1;
-        pd->Records = e->sl.len > 0 ? (gr_records_t){e->sl.len, NULL, e->sl.file, e->sl.pos}
-                                    : (gr_records_t){0, empty_records, NULL, 0};
+        pd->Records = e->sl.len > 0 ? (gr_records_t){.len = e->sl.len, .file = e->sl.file, .file_off = e->sl.pos}
+                                    : (gr_records_t){.len = 0, .mem = empty_records};
     }
     fetch_finish(req, &resp);
     GR_RESPOND(req, FetchResponse, &resp);
