@@ -118,6 +118,9 @@ static const cfg_def_t defs[] = {
     {"queued.max.requests", NULL, T_INT, GR_CT_INT, F(queued_max_requests), "500", NULL, 1, I_MAX, NULL,
      "Answered requests whose responses are not yet written, broker-wide; past it a connection with more than its "
      "share is no longer read until its client reads."},
+    {"replica.alter.log.dirs.io.max.bytes.per.second", NULL, T_LONG, GR_CT_LONG,
+     F(replica_alter_log_dirs_io_max_bytes_per_second), "9223372036854775807", NULL, 1, L_MAX, NULL,
+     "Bytes per second a partition move between log dirs (AlterReplicaLogDirs) may copy."},
     {"max.incremental.fetch.session.cache.slots", NULL, T_INT, GR_CT_INT,
      F(max_incremental_fetch_session_cache_slots), "1000", NULL, 0, I_MAX, NULL,
      "Incremental fetch sessions (KIP-227) the broker keeps; 0 disables them (every fetch is sessionless)."},

@@ -50,6 +50,7 @@ typedef struct gr_config {
     int64_t queued_max_request_bytes;   /* broker-wide memory budget; -1 = none */
     int32_t queued_max_requests;
     int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
+    int64_t replica_alter_log_dirs_io_max_bytes_per_second;  /* partition moves' copy rate */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
     bool log_message_downconversion_enable;  /* Fetch v0-3 get magic 0/1 */
 

@@ -64,6 +64,7 @@
  * flushed (fsync per file) as before.
  */
 #include "topic.h"
+#include "logmove.h"
 #include "broker.h"
 #include "fio.h"
 #include "kerr.h"
@@ -359,6 +360,44 @@ void gr_partition_dir(const gr_partition_t *p, char *out, size_t n)
     part_dir(p->topic, p->index, p->log_dir, out, n);
 }
 
+int gr_partition_log_close(gr_partition_t *p, int64_t *end, int64_t *start)
+{
+    *end = gr_log_end_offset(p->log);
+    *start = gr_log_start_offset(p->log);
+    int rc = gr_log_close(p->log);
+    p->log = NULL;
+    return rc;
+}
+
+int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start)
+{
+    char dir[PATH_MAX];
+    part_dir(p->topic, p->index, d, dir, sizeof(dir));
+    gr_log_config_t lc;
+    topic_log_config(p->topic, &lc);
+    gr_log_open_opts_t o = {
+        .dir = dir,
+        .cfg = &lc,
+        .recovery_point = end,
+        .log_start_offset = start,
+        .clean_shutdown = true,
+        .ev = gr_broker.ev,
+        .lane = d % GR_EV_LANES,
+        .fresh = false,
+    };
+    gr_log_t *log;
+    int rc = gr_log_open(&o, &log);
+    if (rc < 0) {
+        gr_error("topic", "Cannot open log %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    dir_parts[p->log_dir]--;
+    dir_parts[d]++;
+    p->log_dir = d;
+    p->log = log;
+    return 0;
+}
+
 static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
 {
     int d = find_existing_dir(t, idx);
@@ -439,6 +478,7 @@ static void dir_fds_open(void)
 static int partition_free(gr_partition_t *p, bool delete_data)
 {
     int rc = 0;
+    gr_logmove_cancel(p, delete_data);
     /* wake any parked fetch so it answers (it will see the topic gone) */
     while (p->waiters.next != &p->waiters) {
         gr_pwait_t *w = p->waiters.next;
@@ -841,6 +881,7 @@ int gr_topics_load(void)
 {
     int nd = gr_broker.nlog_dirs;
     dir_fds_open();
+    gr_logmove_recover_dirs();
     ck_rp = gr_calloc((size_t)nd, sizeof(*ck_rp));
     ck_ls = gr_calloc((size_t)nd, sizeof(*ck_ls));
     ck_rp_n = gr_calloc((size_t)nd, sizeof(size_t));
@@ -887,6 +928,7 @@ int gr_topics_load(void)
     if (epochs_written)
         sync_epochs();
     gr_info("topic", "Loaded %d topics", ntopics);
+    gr_logmove_resume_all();
     return rc;
 }
 

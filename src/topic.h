@@ -118,6 +118,13 @@ static inline gr_partition_t *gr_partition_get(const gr_topic_t *t, int32_t idx)
 /* The directory of p's log: <log dir>/<topic>-<partition>. */
 void gr_partition_dir(const gr_partition_t *p, char *out, size_t n);
 
+/* Moving p's log to another log dir (logmove.c): close it (fsync; p->log
+ * is NULL until it is opened again, within the same loop turn), and open
+ * it in log dir d, whose files are the closed log's (recovery point `end`,
+ * log start `start`).  0 or a GR_E*. */
+int gr_partition_log_close(gr_partition_t *p, int64_t *end, int64_t *start);
+int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start);
+
 /* After an append: advance the high watermark and wake waiters. */
 void gr_partition_appended(gr_partition_t *p);
 /* Something a fetch reports other than new data changed (log start offset,
