@@ -3,7 +3,8 @@
  *
  * Adding an API is one line in `apis` below (key, name, advertised range,
  * first flexible version, handler).  Every advertised range starts at 0
- * (protocol-notes.md 1.3: librdkafka's feature map needs the old versions).
+ * (protocol-notes.md 1.3: librdkafka's feature map needs the old versions;
+ * and the clients Kafka 4.0 abandoned, KIP-896, still have a broker here).
  *
  * Response frame as gr_resp_begin() lays it out in req->out:
  *

@@ -94,6 +94,8 @@ struct gr_downconv {
 
 static int put(gr_buf_t *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (n > OUT_MAX - b->len)
         return GR_ETOOBIG;
     if (b->len + n > b->cap)
