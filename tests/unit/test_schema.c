@@ -644,6 +644,30 @@ static void test_group_metadata_value(void **state)
 
 /* ----------------------------------------------------------- dispatch */
 
+/* A nullable struct (DescribeTopicPartitions' Cursor) decodes as present
+ * when it is, and as null when it is not. */
+static void test_nullable_struct(void **state)
+{
+    (void)state;
+    gr_arena_t a;
+    gr_arena_init(&a);
+    gr_DescribeTopicPartitionsRequest_t m, o;
+    gr_DescribeTopicPartitionsRequest_init(&m);
+    assert_true(m.Cursor_is_null);
+    m.ResponsePartitionLimit = 7;
+    m.Cursor_is_null = false;
+    m.Cursor.TopicName = GR_STR("abc");
+    m.Cursor.PartitionIndex = 3;
+    ROUNDTRIP(DescribeTopicPartitionsRequest, 0, &m, &o, &a);
+    assert_false(o.Cursor_is_null);
+    assert_int_equal(o.Cursor.PartitionIndex, 3);
+    assert_int_equal(o.Cursor.TopicName.len, 3);
+    m.Cursor_is_null = true;
+    ROUNDTRIP(DescribeTopicPartitionsRequest, 0, &m, &o, &a);
+    assert_true(o.Cursor_is_null);
+    gr_arena_free(&a);
+}
+
 static void test_api_table(void **state)
 {
     (void)state;
@@ -766,6 +790,7 @@ int main(void)
         cmocka_unit_test_teardown(test_create_topics_tags, teardown),
         cmocka_unit_test_teardown(test_offset_commit_value, teardown),
         cmocka_unit_test_teardown(test_group_metadata_value, teardown),
+        cmocka_unit_test_teardown(test_nullable_struct, teardown),
         cmocka_unit_test_teardown(test_api_table, teardown),
         cmocka_unit_test_teardown(test_smoke_all, teardown),
     };
