@@ -88,6 +88,9 @@ typedef struct move {
     int rc;
     bool remove_future;           /* cancelled: remove the copy once idle */
     int64_t copied_total;         /* bytes written to the copy so far */
+    int64_t copied_log;           /* segment bytes the copy holds, as of the
+                                   * last pass (read by the loop thread while
+                                   * a job runs) */
     gr_timer_t timer;
     bool timer_on;
     struct move *next;
@@ -330,10 +333,23 @@ static void job_work(void *arg)
     m->rc = sync_pass(m, m->budget, true);
 }
 
+/* Segment bytes the copy holds (loop thread, no job running). */
+static void note_copied(move_t *m)
+{
+    int64_t size = 0;
+    for (int i = 0; i < m->nfiles; i++) {
+        size_t l = strlen(m->files[i].name);
+        if (l > 4 && !strcmp(m->files[i].name + l - 4, ".log") && m->files[i].size > 0)
+            size += m->files[i].size;
+    }
+    m->copied_log = size;
+}
+
 static void job_done(void *arg)
 {
     move_t *m = arg;
     m->job = false;
+    note_copied(m);
     if (!m->p) {
         move_free(m);
         return;
@@ -382,7 +398,12 @@ static void swap(move_t *m)
         rc = gr_fio_fsync_dir(m->future);
     if (rc == 0) {
         snprintf(del, sizeof(del), "%s.%s-delete", m->src, m->id);
-        rc = rename_durable(m->src, del, gr_broker.log_dirs[from]);
+        if (gr_fio_rename(m->src, del) == -1)
+            rc = -errno;
+        else if (gr_fio_fsync_dir(gr_broker.log_dirs[from]) < 0)
+            /* renamed: committed, whether or not the rename is durable yet
+             * (after a crash either name leads to the same data) */
+            gr_warn("logmove", "Cannot fsync %s after renaming %s", gr_broker.log_dirs[from], m->src);
     }
     if (rc < 0) {
         gr_error("logmove", "Moving %s to %s failed: %s; the partition stays where it is", m->src,
@@ -397,10 +418,15 @@ static void swap(move_t *m)
     }
     /* committed: the copy is the partition */
     snprintf(dst, sizeof(dst), "%s/%s", gr_broker.log_dirs[m->dest], strrchr(m->src, '/') + 1);
-    if ((rc = rename_durable(m->future, dst, gr_broker.log_dirs[m->dest])) < 0 ||
-        gr_partition_log_open(p, m->dest, end, start) < 0) {
+    if (gr_fio_rename(m->future, dst) == -1) {
         gr_error("logmove", "Cannot put %s in place (%s): stopping (the next start completes the move)", dst,
-                 strerror(rc < 0 ? -rc : EIO));
+                 strerror(errno));
+        abort();
+    }
+    if (gr_fio_fsync_dir(gr_broker.log_dirs[m->dest]) < 0)
+        gr_warn("logmove", "Cannot fsync %s after moving %s there", gr_broker.log_dirs[m->dest], dst);
+    if (gr_partition_log_open(p, m->dest, end, start) < 0) {
+        gr_error("logmove", "Cannot open %s: stopping (the next start recovers it)", dst);
         abort();
     }
     gr_info("logmove", "Moved %s to %s (%" PRId64 " bytes copied)", m->src, gr_broker.log_dirs[m->dest],
@@ -422,6 +448,7 @@ static void step(move_t *m)
     }
     /* what differs now (no copying), then a job or the swap */
     int rc = sync_pass(m, 0, false);
+    note_copied(m);
     if (rc < 0) {
         m->rc = rc;
         job_done(m);
@@ -449,12 +476,7 @@ bool gr_logmove_status(const gr_partition_t *p, gr_logmove_status_t *st)
     move_t *m = find(p);
     if (!m)
         return false;
-    int64_t size = 0;
-    for (int i = 0; i < m->nfiles; i++) {
-        size_t l = strlen(m->files[i].name);
-        if (l > 4 && !strcmp(m->files[i].name + l - 4, ".log") && m->files[i].size > 0)
-            size += m->files[i].size;
-    }
+    int64_t size = m->copied_log;
     st->dest_dir = m->dest;
     st->copied_bytes = size;
     /* Kafka reports the current log end offset minus the future replica's;
