@@ -7,6 +7,7 @@
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
  *                    [partitioner=sticky] [copy=1] [idempotence=1]
  *   kbench consume   bootstrap= topic= partitions= count= secs=
+ *   kbench fetchraw  bootstrap= topic= version=2|4 count= secs=   (raw Fetch of partition 0)
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
  *   kbench rebalance bootstrap= topic= members= secs=
@@ -21,10 +22,15 @@
  * what it got so far.  Arguments rk.<property>=<value> set any librdkafka
  * property on every client (rk.debug=cgrp,protocol,fetch traces a run).
  */
+#include <errno.h>
 #include <librdkafka/rdkafka.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -353,6 +359,147 @@ static int cmd_consume(void)
     printf("{\"what\":\"consume\",\"records\":%ld,\"secs\":%.3f,\"first_ms\":%.1f,\"rps\":%.1f,"
            "\"mbps\":%.2f}\n",
            got, secs, (double)(t0 - t_open) / 1e6, got / secs, bytes / secs / 1e6);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- fetchraw */
+
+/* Fetch partition 0 of `topic` from offset 0 with raw Fetch requests of
+ * version=2 (magic 1 message sets: the broker down-converts) or version=4
+ * (v2 batches), one request in flight, max 1 MiB per answer, counting the
+ * records of whole messages / batches.  For the down-conversion cost
+ * (bench/run.py): the same trivial client for both, so the difference is
+ * the broker's. */
+static int raw_fd = -1;
+
+static void raw_connect(void)
+{
+    char host[256];
+    snprintf(host, sizeof host, "%s", bootstrap);
+    char *colon = strrchr(host, ':');
+    if (!colon)
+        die("bootstrap %s: no port", bootstrap);
+    *colon = 0;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+        die("cannot resolve %s", bootstrap);
+    raw_fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (raw_fd == -1 || connect(raw_fd, ai->ai_addr, ai->ai_addrlen) == -1)
+        die("connect %s: %s", bootstrap, strerror(errno));
+    freeaddrinfo(ai);
+    int one = 1;
+    setsockopt(raw_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+static void raw_full(void *p, size_t n, bool wr)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t r = wr ? write(raw_fd, (char *)p + off, n - off) : read(raw_fd, (char *)p + off, n - off);
+        if (r <= 0)
+            die("fetchraw: connection %s", r == 0 ? "closed" : strerror(errno));
+        off += (size_t)r;
+    }
+}
+
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
+static uint8_t *wr16(uint8_t *p, int v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; return p + 2; }
+static uint8_t *wr32(uint8_t *p, int32_t v) { for (int i = 3; i >= 0; i--) *p++ = (uint8_t)((uint32_t)v >> (8 * i)); return p; }
+static uint8_t *wr64(uint8_t *p, int64_t v) { p = wr32(p, (int32_t)((uint64_t)v >> 32)); return wr32(p, (int32_t)v); }
+
+static int cmd_fetchraw(void)
+{
+    int ver = (int)arg_long("version", 4);
+    long count = arg_long("count", 100000);
+    double maxs = arg_dbl("secs", 10);
+    if (ver != 2 && ver != 4)
+        die("fetchraw: version=2 or version=4");
+    raw_connect();
+    size_t tlen = strlen(topic), cap = 2 << 20;
+    uint8_t req[512], *buf = malloc(cap);
+    if (!buf || tlen > 200)
+        die("fetchraw: setup");
+    long got = 0;
+    double wire = 0;
+    int64_t next = 0, t0 = now_ns(), deadline = t0 + (int64_t)(maxs * 1e9);
+    for (int32_t corr = 1; got < count && now_ns() < deadline; corr++) {
+        uint8_t *p = req + 4;
+        p = wr16(p, 1);
+        p = wr16(p, ver);
+        p = wr32(p, corr);
+        p = wr16(p, 6);
+        memcpy(p, "kbench", 6);
+        p += 6;
+        p = wr32(p, -1);                 /* ReplicaId */
+        p = wr32(p, 500);                /* MaxWaitMs */
+        p = wr32(p, 1);                  /* MinBytes */
+        if (ver >= 3)
+            p = wr32(p, 1 << 20);        /* MaxBytes */
+        if (ver >= 4)
+            *p++ = 0;                    /* IsolationLevel */
+        p = wr32(p, 1);
+        p = wr16(p, (int)tlen);
+        memcpy(p, topic, tlen);
+        p += tlen;
+        p = wr32(p, 1);
+        p = wr32(p, 0);                  /* partition */
+        p = wr64(p, next);
+        p = wr32(p, 1 << 20);
+        wr32(req, (int32_t)(p - req - 4));
+        raw_full(req, (size_t)(p - req), true);
+        uint8_t hdr[4];
+        raw_full(hdr, 4, false);
+        size_t n = rd32(hdr);
+        if (n > cap) {
+            cap = n;
+            if (!(buf = realloc(buf, cap)))
+                die("fetchraw: %zu bytes", n);
+        }
+        raw_full(buf, n, false);
+        wire += (double)n + 4;
+        /* corr, throttle, [topic: name, [partition: index, err, hw, (v4: lso,
+         * aborted[]), records]] */
+        const uint8_t *q = buf + 8, *end = buf + n;
+        q = buf + 12;                                    /* after corr, throttle, topics count */
+        q += 2 + (((size_t)q[0] << 8) | q[1]);           /* name */
+        q += 4 + 4;                                      /* partitions count, index */
+        int err = (int16_t)((q[0] << 8) | q[1]);
+        q += 2 + 8;                                      /* error, hw */
+        if (err)
+            die("fetchraw: partition error %d", err);
+        if (ver >= 4) {
+            q += 8;                                      /* lso */
+            int32_t na = (int32_t)rd32(q);
+            q += 4 + (na > 0 ? 16 * (size_t)na : 0);
+        }
+        int32_t rlen = (int32_t)rd32(q);
+        q += 4;
+        const uint8_t *r = q, *rend = q + (rlen > 0 ? rlen : 0);
+        if (rend > end)
+            die("fetchraw: short answer");
+        while (rend - r >= 12) {
+            int64_t off = (int64_t)rd64(r);
+            int32_t len = (int32_t)rd32(r + 8);
+            if (len < 0 || rend - r - 12 < len)
+                break;                                   /* partial at the end */
+            if (ver >= 4) {
+                got += (int32_t)rd32(r + 57);
+                next = off + (int32_t)rd32(r + 23) + 1;
+            } else if (off >= next) {
+                got++;
+                next = off + 1;
+            }
+            r += 12 + len;
+        }
+    }
+    int64_t t1 = now_ns();
+    close(raw_fd);
+    free(buf);
+    if (got == 0)
+        die("no record fetched");
+    double secs = (double)(t1 - t0) / 1e9;
+    printf("{\"what\":\"fetchraw\",\"version\":%d,\"records\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
+           "\"wire_mbps\":%.2f}\n", ver, got, secs, got / secs, wire / secs / 1e6);
     return 0;
 }
 
@@ -919,7 +1066,7 @@ static int cmd_groups(void)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: kbench create|produce|consume|latency|subscribe|rebalance|commit|groups key=value...");
+        die("usage: kbench create|produce|consume|fetchraw|latency|subscribe|rebalance|commit|groups key=value...");
     bench_args(argc - 2, argv + 2);
     bootstrap = arg_str("bootstrap", "127.0.0.1:9092");
     topic = arg_str("topic", "bench");
@@ -931,6 +1078,8 @@ int main(int argc, char **argv)
         return cmd_produce();
     if (!strcmp(cmd, "consume"))
         return cmd_consume();
+    if (!strcmp(cmd, "fetchraw"))
+        return cmd_fetchraw();
     if (!strcmp(cmd, "latency"))
         return cmd_latency();
     if (!strcmp(cmd, "subscribe"))

@@ -6,7 +6,8 @@
  * librdkafka enables a feature only when the broker's range overlaps the
  * versions its feature map lists (rdkafka_feature.c; e.g. the consumer
  * group needs JoinGroup, SyncGroup, Heartbeat and LeaveGroup v0), so a
- * raised minimum silently disables features in older clients.
+ * raised minimum silently disables features in older clients; and the
+ * clients Kafka 4.0 abandoned (KIP-896) still have a broker here.
  *
  * Response frame as gr_resp_begin() lays it out in req->out:
  *
@@ -24,14 +25,16 @@
 #include "net.h"
 
 #include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #define API(key, name, min, max, flex, fn) {key, min, max, fn, flex, name}
 
 static const gr_api_def_t apis[] = {
-    API(0, "Produce", 0, 9, 9, gr_api_produce),
-    API(1, "Fetch", 0, 12, 12, gr_api_fetch),
-    API(2, "ListOffsets", 0, 7, 6, gr_api_list_offsets),
+    API(0, "Produce", 0, 11, 9, gr_api_produce),
+    API(1, "Fetch", 0, 17, 12, gr_api_fetch),
+    API(2, "ListOffsets", 0, 10, 6, gr_api_list_offsets),
     API(3, "Metadata", 0, 12, 9, gr_api_metadata),
     API(8, "OffsetCommit", 0, 8, 8, gr_api_offset_commit),
     API(9, "OffsetFetch", 0, 8, 6, gr_api_offset_fetch),
@@ -42,16 +45,26 @@ static const gr_api_def_t apis[] = {
     API(14, "SyncGroup", 0, 5, 4, gr_api_sync_group),
     API(15, "DescribeGroups", 0, 5, 5, gr_api_describe_groups),
     API(16, "ListGroups", 0, 4, 3, gr_api_list_groups),
-    API(18, "ApiVersions", 0, 3, 3, gr_api_api_versions),
+    API(18, "ApiVersions", 0, 4, 3, gr_api_api_versions),
     API(19, "CreateTopics", 0, 7, 5, gr_api_create_topics),
     API(20, "DeleteTopics", 0, 6, 4, gr_api_delete_topics),
     API(22, "InitProducerId", 0, 5, 2, gr_api_init_producer_id),
+    API(23, "OffsetForLeaderEpoch", 0, 4, 4, gr_api_offset_for_leader_epoch),
     API(32, "DescribeConfigs", 0, 4, 4, gr_api_describe_configs),
+    API(33, "AlterConfigs", 0, 2, 2, gr_api_alter_configs),
+    API(34, "AlterReplicaLogDirs", 0, 2, 2, gr_api_alter_replica_log_dirs),
+    API(35, "DescribeLogDirs", 0, 4, 2, gr_api_describe_log_dirs),
     API(37, "CreatePartitions", 0, 3, 2, gr_api_create_partitions),
     API(42, "DeleteGroups", 0, 2, 2, gr_api_delete_groups),
+    API(43, "ElectLeaders", 0, 2, 2, gr_api_elect_leaders),
     API(44, "IncrementalAlterConfigs", 0, 1, 1, gr_api_incremental_alter_configs),
+    API(45, "AlterPartitionReassignments", 0, 0, 0, gr_api_alter_partition_reassignments),
+    API(46, "ListPartitionReassignments", 0, 0, 0, gr_api_list_partition_reassignments),
     API(47, "OffsetDelete", 0, 0, INT16_MAX, gr_api_offset_delete),
-    API(60, "DescribeCluster", 0, 0, 0, gr_api_describe_cluster),
+    API(60, "DescribeCluster", 0, 1, 0, gr_api_describe_cluster),
+    API(71, "GetTelemetrySubscriptions", 0, 0, 0, gr_api_get_telemetry_subscriptions),
+    API(72, "PushTelemetry", 0, 0, 0, gr_api_push_telemetry),
+    API(75, "DescribeTopicPartitions", 0, 0, 0, gr_api_describe_topic_partitions),
 };
 
 #define KEY_LIMIT 128
@@ -132,6 +145,28 @@ void gr_req_bad(gr_req_t *req, const char *why)
 
 /* ------------------------------------------------------------ ApiVersions */
 
+/* The finalized features a Kafka 4.0 broker reports in ApiVersions (v3+),
+ * for what this broker serves.  metadata.version is the level of the
+ * protocol versions served (4.0-IV0, the specs' production level), from
+ * 3.3-IV3 (the lowest a Kafka 4.0 cluster runs) up.  group.version 1 means
+ * KIP-848 consumer groups and transaction.version 1-2 the KIP-890
+ * transactions: neither is served, so both are supported at level 0 only
+ * and, at level 0, not finalized (Kafka lists no feature at level 0).
+ * The features never change, so their epoch is a constant. */
+typedef struct feature {
+    const char *name;
+    int16_t min, max;            /* supported levels */
+    int16_t finalized;           /* 0 = not listed */
+} feature_t;
+
+static const feature_t features[] = {
+    {"metadata.version", 7, 22, 22},
+    {"group.version", 0, 0, 0},
+    {"transaction.version", 0, 0, 0},
+};
+
+#define FEATURES_EPOCH 0
+
 void gr_api_versions_unsupported(gr_req_t *req)
 {
     /* v0 body: ErrorCode, [ApiKey MinVersion MaxVersion] */
@@ -165,6 +200,34 @@ void gr_api_api_versions(gr_req_t *req, gr_rd_t *body)
         resp.ApiKeys[i].MaxVersion = d->max_version;
     }
     resp.ThrottleTimeMs = 0;
+
+    /* features (v3+ tagged fields): a feature whose lowest level is 0 is
+     * left out below v4, as Kafka does (KAFKA-17492: older clients cannot
+     * read a 0 there); finalized levels of 0 are never listed */
+    size_t nf = 0;
+    resp.SupportedFeatures = GR_ARENA_ARRAY(req, gr_ApiVersionsResponse_SupportedFeatureKey_t,
+                                            (int32_t)GR_ARRAY_LEN(features),
+                                            gr_ApiVersionsResponse_SupportedFeatureKey_init);
+    resp.FinalizedFeatures = GR_ARENA_ARRAY(req, gr_ApiVersionsResponse_FinalizedFeatureKey_t,
+                                            (int32_t)GR_ARRAY_LEN(features),
+                                            gr_ApiVersionsResponse_FinalizedFeatureKey_init);
+    for (size_t i = 0; i < GR_ARRAY_LEN(features); i++) {
+        const feature_t *f = &features[i];
+        if (req->api_version >= 4 || f->min > 0) {
+            gr_ApiVersionsResponse_SupportedFeatureKey_t *k = &resp.SupportedFeatures[resp.SupportedFeatures_count++];
+            k->Name = GR_STR(f->name);
+            k->MinVersion = f->min;
+            k->MaxVersion = f->max;
+        }
+        if (f->finalized > 0) {
+            gr_ApiVersionsResponse_FinalizedFeatureKey_t *k = &resp.FinalizedFeatures[nf++];
+            k->Name = GR_STR(f->name);
+            k->MinVersionLevel = f->finalized;
+            k->MaxVersionLevel = f->finalized;
+        }
+    }
+    resp.FinalizedFeatures_count = (int32_t)nf;
+    resp.FinalizedFeaturesEpoch = FEATURES_EPOCH;
     GR_RESPOND(req, ApiVersionsResponse, &resp);
 }
 
@@ -190,4 +253,19 @@ gr_str_t gr_req_wire(gr_req_t *req, const char *held)
         return (gr_str_t){held, (int32_t)len};
     char *out = gr_arena_alloc(&req->arena, len + 1);
     return (gr_str_t){out, (int32_t)gr_jstr_unhold(held, len, out)};
+}
+
+gr_str_t gr_req_printf(gr_req_t *req, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return GR_STR_NULL;
+    char *buf = gr_arena_alloc(&req->arena, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return (gr_str_t){buf, n};
 }

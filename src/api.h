@@ -104,6 +104,10 @@ const char *gr_req_peer(const gr_req_t *req);
 const char *gr_req_held(gr_req_t *req, gr_str_t s);
 gr_str_t gr_req_wire(gr_req_t *req, const char *held);
 
+/* A formatted message in the request's arena, as a wire string (error
+ * messages of responses). */
+gr_str_t gr_req_printf(gr_req_t *req, const char *fmt, ...) GR_PRINTF(2, 3);
+
 /* Handlers (api_*.c) */
 gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metadata,
     gr_api_api_versions, gr_api_create_topics, gr_api_delete_topics, gr_api_create_partitions,
@@ -111,5 +115,10 @@ gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metad
 gr_api_handler_t gr_api_find_coordinator, gr_api_join_group, gr_api_heartbeat, gr_api_leave_group,
     gr_api_sync_group, gr_api_describe_groups, gr_api_list_groups, gr_api_delete_groups;
 gr_api_handler_t gr_api_offset_commit, gr_api_offset_fetch, gr_api_offset_delete;
+gr_api_handler_t gr_api_alter_configs, gr_api_elect_leaders, gr_api_alter_partition_reassignments,
+    gr_api_list_partition_reassignments;
+gr_api_handler_t gr_api_describe_log_dirs, gr_api_alter_replica_log_dirs;
+gr_api_handler_t gr_api_offset_for_leader_epoch, gr_api_describe_topic_partitions;
+gr_api_handler_t gr_api_get_telemetry_subscriptions, gr_api_push_telemetry;
 
 #endif

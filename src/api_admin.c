@@ -975,23 +975,37 @@ static char *list_op(gr_req_t *req, const char *cur, const char *arg, int op)
     return out;
 }
 
+static int16_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg);
+
+/* The topic of a config resource, or NULL with the error (Kafka's). */
+static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, int16_t *err, gr_str_t *msg)
+{
+    if (name.len <= 0) {
+        *msg = msgf(req, "Default topic resources are not allowed.");
+        *err = KERR_INVALID_REQUEST;
+        return NULL;
+    }
+    gr_str_t nm = name_error(req, name);
+    if (nm.len >= 0) {
+        *msg = nm;
+        *err = KERR_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
+    gr_topic_t *t = gr_topic_find(name.p, (size_t)name.len);
+    if (!t) {
+        *msg = msgf(req, "The topic '%.*s' does not exist.", (int)name.len, name.p);
+        *err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    return t;
+}
+
 static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
                          bool validate_only, gr_str_t *msg)
 {
-    if (rs->ResourceName.len <= 0) {
-        *msg = msgf(req, "Default topic resources are not allowed.");
-        return KERR_INVALID_REQUEST;
-    }
-    gr_str_t nm = name_error(req, rs->ResourceName);
-    if (nm.len >= 0) {
-        *msg = nm;
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    }
-    gr_topic_t *t = gr_topic_find(rs->ResourceName.p, (size_t)rs->ResourceName.len);
-    if (!t) {
-        *msg = msgf(req, "The topic '%.*s' does not exist.", (int)rs->ResourceName.len, rs->ResourceName.p);
-        return KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    }
+    int16_t terr;
+    gr_topic_t *t = config_topic(req, rs->ResourceName, &terr, msg);
+    if (!t)
+        return terr;
 
     /* working copy of the overrides, with room for every op */
     int32_t have = 0;
@@ -1055,6 +1069,14 @@ static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_
         }
     }
     ov[n] = NULL;
+    return topic_apply(req, t, ov, n, validate_only, msg);
+}
+
+/* Make topic t's overrides exactly `ov` (n entries, key, value, ...,
+ * NULL; validated already): the internal-topic policy first, then every
+ * key that differs.  Kafka error code, *msg on error. */
+static int16_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg)
+{
     const char *bad_key;
     char err[256];
     if (t->internal && gr_topic_config_internal_check(&gr_broker.cfg, t->name, ov, &bad_key, err, sizeof(err)) < 0) {
@@ -1082,22 +1104,23 @@ static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_
     return KERR_NONE;
 }
 
-static int16_t iac_broker(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
-                          gr_str_t *msg)
+/* A broker resource: there are no dynamic broker configs, so any key
+ * named is refused (nothing named: nothing to change). */
+static int16_t alter_broker(gr_req_t *req, gr_str_t name, const gr_str_t *names, int32_t nkeys, gr_str_t *msg)
 {
     bool dflt;
-    int16_t err = broker_resource(req, rs->ResourceName, true, &dflt, msg);
+    int16_t err = broker_resource(req, name, true, &dflt, msg);
     if (err != KERR_NONE)
         return err;
-    if (rs->Configs_count <= 0)
+    if (nkeys <= 0)
         return KERR_NONE;
     size_t len = 0;
-    for (int32_t i = 0; i < rs->Configs_count; i++)
-        len += (size_t)(rs->Configs[i].Name.len > 0 ? rs->Configs[i].Name.len : 0) + 2;
+    for (int32_t i = 0; i < nkeys; i++)
+        len += (size_t)(names[i].len > 0 ? names[i].len : 0) + 2;
     char *keys = gr_arena_alloc(&req->arena, len + 1);
     size_t o = 0;
-    for (int32_t i = 0; i < rs->Configs_count; i++) {
-        gr_str_t k = rs->Configs[i].Name;
+    for (int32_t i = 0; i < nkeys; i++) {
+        gr_str_t k = names[i];
         if (i) {
             keys[o++] = ',';
             keys[o++] = ' ';
@@ -1186,7 +1209,7 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
         if (rs->ResourceType == RT_TOPIC)
             res->ErrorCode = iac_topic(req, rs, r.ValidateOnly, &msg);
         else if (rs->ResourceType == RT_BROKER)
-            res->ErrorCode = iac_broker(req, rs, &msg);
+            res->ErrorCode = alter_broker(req, rs->ResourceName, keys, nc, &msg);
         else {
             res->ErrorCode = KERR_INVALID_REQUEST;
             msg = msgf(req, "Unknown resource type %d", (int)rs->ResourceType);
@@ -1196,11 +1219,140 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
     GR_RESPOND(req, IncrementalAlterConfigsResponse, &resp);
 }
 
+/* ------------------------------------------------------------ AlterConfigs */
+
+/* "k1, k2, ..." of the names whose flag is set (all when flags is NULL). */
+static char *join_names(gr_req_t *req, const gr_str_t *names, const bool *flags, int32_t n)
+{
+    size_t len = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (!flags || flags[i])
+            len += (size_t)(names[i].len > 0 ? names[i].len : 0) + 2;
+    char *s = gr_arena_alloc(&req->arena, len + 1);
+    size_t o = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (flags && !flags[i])
+            continue;
+        if (o) {
+            s[o++] = ',';
+            s[o++] = ' ';
+        }
+        if (names[i].len > 0) {
+            memcpy(s + o, names[i].p, (size_t)names[i].len);
+            o += (size_t)names[i].len;
+        }
+    }
+    s[o] = '\0';
+    return s;
+}
+
+/* Legacy AlterConfigs on a topic: its overrides become exactly the keys
+ * given, every key not named is removed (Kafka's
+ * legacyAlterConfigResource).  Keys were checked for duplicates and null
+ * values. */
+static int16_t ac_topic(gr_req_t *req, const gr_AlterConfigsRequest_AlterConfigsResource_t *rs, bool validate_only,
+                        gr_str_t *msg)
+{
+    int16_t terr;
+    gr_topic_t *t = config_topic(req, rs->ResourceName, &terr, msg);
+    if (!t)
+        return terr;
+    int32_t nc = rs->Configs_count > 0 ? rs->Configs_count : 0;
+    char **ov = gr_arena_alloc(&req->arena, sizeof(char *) * ((size_t)nc * 2 + 1));
+    int32_t n = 0;
+    for (int32_t i = 0; i < nc; i++) {
+        const gr_AlterConfigsRequest_AlterableConfig_t *c = &rs->Configs[i];
+        char *key = cstr(req, c->Name);
+        const gr_topic_config_def_t *d = gr_topic_config_find(key, strlen(key));
+        if (!d) {
+            *msg = msgf(req, "Unknown topic config name: %s", key);
+            return KERR_INVALID_CONFIG;
+        }
+        char *val = cstr(req, c->Value);
+        char err[256];
+        if (gr_topic_config_validate(d, val, err, sizeof(err)) < 0) {
+            *msg = msgf(req, "%s", err);
+            return KERR_INVALID_CONFIG;
+        }
+        ov[n++] = (char *)d->name;
+        ov[n++] = val;
+    }
+    ov[n] = NULL;
+    return topic_apply(req, t, ov, n, validate_only, msg);
+}
+
+void gr_api_alter_configs(gr_req_t *req, gr_rd_t *body)
+{
+    gr_AlterConfigsRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, AlterConfigsRequest, &r);
+    int32_t n = r.Resources_count > 0 ? r.Resources_count : 0;
+
+    gr_str_t *names = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(n > 0 ? n : 1));
+    int8_t *types = gr_arena_alloc(&req->arena, (size_t)(n > 0 ? n : 1));
+    for (int32_t i = 0; i < n; i++) {
+        names[i] = r.Resources[i].ResourceName;
+        types[i] = r.Resources[i].ResourceType;
+    }
+    bool *dup = mark_dups(req, find_firsts(req, names, types, n), n, NULL);
+
+    gr_AlterConfigsResponse_t resp;
+    gr_AlterConfigsResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.Responses = GR_ARENA_ARRAY(req, gr_AlterConfigsResponse_AlterConfigsResourceResponse_t, n,
+                                    gr_AlterConfigsResponse_AlterConfigsResourceResponse_init);
+    resp.Responses_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_AlterConfigsRequest_AlterConfigsResource_t *rs = &r.Resources[i];
+        gr_AlterConfigsResponse_AlterConfigsResourceResponse_t *res = &resp.Responses[i];
+        res->ResourceType = rs->ResourceType;
+        res->ResourceName = rs->ResourceName;
+        res->ErrorCode = KERR_NONE;
+        res->ErrorMessage = GR_STR_NULL;
+        if (dup[i]) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            res->ErrorMessage = msgf(req, "Each resource must appear at most once.");
+            continue;
+        }
+        int32_t nc = rs->Configs_count > 0 ? rs->Configs_count : 0;
+        gr_str_t *keys = gr_arena_alloc(&req->arena, sizeof(gr_str_t) * (size_t)(nc > 0 ? nc : 1));
+        bool *nulls = gr_arena_calloc(&req->arena, (size_t)(nc > 0 ? nc : 1), sizeof(bool));
+        bool any_null = false, dupkey = false;
+        for (int32_t k = 0; k < nc; k++) {
+            keys[k] = rs->Configs[k].Name;
+            nulls[k] = rs->Configs[k].Value.len < 0;
+            any_null |= nulls[k];
+        }
+        int32_t *kfirst = find_firsts(req, keys, NULL, nc);
+        for (int32_t k = 0; k < nc && !dupkey; k++)
+            dupkey = kfirst[k] != k;
+        gr_str_t msg = GR_STR_NULL;
+        if (dupkey) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            msg = msgf(req, "Error due to duplicate config keys");
+        } else if (any_null) {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            msg = msgf(req, "Null value not supported for : %s", join_names(req, keys, nulls, nc));
+        } else if (rs->ResourceType == RT_TOPIC) {
+            res->ErrorCode = ac_topic(req, rs, r.ValidateOnly, &msg);
+        } else if (rs->ResourceType == RT_BROKER) {
+            res->ErrorCode = alter_broker(req, rs->ResourceName, keys, nc, &msg);
+        } else {
+            res->ErrorCode = KERR_INVALID_REQUEST;
+            msg = msgf(req, "Unknown resource type %d", (int)rs->ResourceType);
+        }
+        res->ErrorMessage = res->ErrorCode == KERR_NONE ? GR_STR_NULL : msg;
+    }
+    GR_RESPOND(req, AlterConfigsResponse, &resp);
+}
+
 /* --------------------------------------------------------- DescribeCluster */
 
 /* AclOperation bits a cluster supports (CREATE, ALTER, DESCRIBE,
  * CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE): what
  * Kafka reports when no authorizer is configured. */
+/* DescribeCluster EndpointType (KIP-919) */
+enum { ENDPOINT_BROKER = 1, ENDPOINT_CONTROLLER = 2 };
+
 #define CLUSTER_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
 
 void gr_api_describe_cluster(gr_req_t *req, gr_rd_t *body)
@@ -1213,6 +1365,20 @@ void gr_api_describe_cluster(gr_req_t *req, gr_rd_t *body)
     resp.ThrottleTimeMs = 0;
     resp.ErrorCode = KERR_NONE;
     resp.ErrorMessage = GR_STR_NULL;
+    resp.EndpointType = ENDPOINT_BROKER;
+    /* v1 (KIP-919): this listener is a broker's; a request for the
+     * controllers' endpoints is refused as Kafka refuses it (v0 cannot
+     * ask for another type) */
+    if (r.EndpointType != ENDPOINT_BROKER) {
+        bool known = r.EndpointType == ENDPOINT_CONTROLLER;
+        resp.ErrorCode = known ? KERR_MISMATCHED_ENDPOINT_TYPE : KERR_UNSUPPORTED_ENDPOINT_TYPE;
+        resp.ErrorMessage = known ? msgf(req, "The request was sent to an endpoint of type BROKER, but we wanted an "
+                                              "endpoint of type CONTROLLER")
+                                  : msgf(req, "Unsupported endpoint type %d", (int)r.EndpointType);
+        resp.ClusterId = GR_STR("");
+        GR_RESPOND(req, DescribeClusterResponse, &resp);
+        return;
+    }
     resp.ClusterId = str_of(gr_broker.cluster_id);
     resp.ControllerId = gr_broker.cfg.node_id;
     resp.Brokers = GR_ARENA_ARRAY(req, gr_DescribeClusterResponse_DescribeClusterBroker_t, 1,

@@ -1,6 +1,19 @@
 /*
- * api_fetch.c - Fetch (key 1), versions 0-12, with KIP-227 incremental
+ * api_fetch.c - Fetch (key 1), versions 0-17, with KIP-227 incremental
  * fetch sessions (v7+; state in fetch_session.c).
+ *
+ * Versions: v13+ name topics by id (KIP-516): an id no topic has is
+ * UNKNOWN_TOPIC_ID, so a fetcher of a topic deleted and created again
+ * under its name notices (by name it would read the new topic); a session
+ * is made by ids or by names and stays so (FETCH_SESSION_TOPIC_ID_ERROR
+ * for a request of the other kind).  v12+ LastFetchedEpoch is checked
+ * against the leader epoch cache as Kafka's leader does (KIP-320): a
+ * fetcher whose epoch ended before its fetch offset gets a DivergingEpoch
+ * and no records.  Below v10 a topic whose compression.type is zstd gets
+ * UNSUPPORTED_COMPRESSION_TYPE (KIP-110); v0-3 get their records
+ * down-converted (fetch_downconvert, downconv.c).  v16+ (KIP-951) names the leader in CurrentLeader and
+ * NodeEndpoints when a fetch is fenced.  v0-5 get NOT_LEADER_OR_FOLLOWER
+ * for KAFKA_STORAGE_ERROR, which they do not know.
  *
  * Record data is never copied: each partition's answer is a file range of
  * a segment (gr_log_read) that the output chain sends with sendfile(2),
@@ -51,6 +64,7 @@
  */
 #include "api_util.h"
 #include "broker.h"
+#include "downconv.h"
 #include "fetch_session.h"
 #include "kerr.h"
 
@@ -60,6 +74,7 @@
 typedef struct fpart {
     int32_t partition;
     int32_t current_leader_epoch;
+    int32_t last_fetched_epoch;   /* v12+, -1 = none */
     int64_t fetch_offset;
     int64_t log_start_offset;     /* the fetcher's (followers); kept in a session */
     int32_t max_bytes;
@@ -68,13 +83,16 @@ typedef struct fpart {
 } fpart_t;
 
 typedef struct ftopic {
-    gr_str_t name;                /* arena copy */
+    gr_str_t name;                /* arena copy (v0-12) */
+    gr_uuid_t id;                 /* v13+: the topic by its id */
+    bool by_id;
     int32_t nparts;
     fpart_t *parts;
 } ftopic_t;
 
 typedef struct fetch_state {
     gr_req_t *req;
+    int16_t version;
     int32_t min_bytes;
     int32_t max_bytes;
     int8_t isolation_level;
@@ -94,6 +112,113 @@ static int32_t max_wait_ms(int32_t asked)
     return cap > 0 && asked > cap ? cap : asked;
 }
 
+static gr_topic_t *ft_lookup(const ftopic_t *ft)
+{
+    if (ft->by_id)
+        return gr_topic_find_id(&ft->id);
+    return ft->name.len > 0 ? gr_topic_find(ft->name.p, (size_t)ft->name.len) : NULL;
+}
+
+/* One partition read now, as Kafka's Partition.fetchRecords: the leader
+ * epoch fence, then (v12+, LastFetchedEpoch given) the divergence check
+ * against the leader epoch cache, then the log.  Returns a Kafka error
+ * code; on a divergence *div is set and nothing is read.  budget and
+ * first_data carry the response's byte budget across partitions. */
+static int16_t part_read(gr_partition_t *p, int32_t cur_epoch, int32_t last_epoch, int64_t offset,
+                         int32_t part_max, int8_t isolation, int32_t *budget, bool *first_data,
+                         gr_log_slice_t *sl, gr_FetchResponse_EpochEndOffset_t *div, bool *diverged)
+{
+    memset(sl, 0, sizeof(*sl));
+    *diverged = false;
+    if (cur_epoch >= 0 && cur_epoch != p->leader_epoch)
+        return cur_epoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH : KERR_UNKNOWN_LEADER_EPOCH;
+    if (last_epoch >= 0) {
+        int32_t e;
+        int64_t end;
+        gr_epochs_end_offset(&p->epochs, last_epoch, gr_log_end_offset(p->log), &e, &end);
+        if (e < 0 || end < 0 || offset < gr_log_start_offset(p->log))
+            return KERR_OFFSET_OUT_OF_RANGE;
+        if (e < last_epoch || end < offset) {
+            div->Epoch = e;
+            div->EndOffset = end;
+            *diverged = true;
+            return KERR_NONE;
+        }
+    }
+    int64_t upper = isolation ? p->last_stable_offset : p->high_watermark;
+    int32_t mb = GR_MIN(part_max, *budget);
+    if (mb < 0)
+        mb = 0;
+    int rc = gr_log_read(p->log, offset, mb, upper, *first_data, sl);
+    if (rc == GR_ERANGE)
+        return KERR_OFFSET_OUT_OF_RANGE;
+    if (rc < 0)
+        return KERR_KAFKA_STORAGE_ERROR;
+    if (sl->len > 0) {
+        *budget -= sl->len;
+        *first_data = false;
+    }
+    return KERR_NONE;
+}
+
+/* Fields an error brings along: v16+ (KIP-951) names the current leader
+ * when a fetch was fenced (this broker, at its epoch). */
+static void part_error(gr_FetchResponse_PartitionData_t *pd, gr_partition_t *p, int16_t err)
+{
+    pd->ErrorCode = err;
+    if (p && (err == KERR_FENCED_LEADER_EPOCH || err == KERR_NOT_LEADER_OR_FOLLOWER)) {
+        pd->CurrentLeader.LeaderId = gr_broker.cfg.node_id;
+        pd->CurrentLeader.LeaderEpoch = p->leader_epoch;
+    }
+}
+
+/* A partition's answer replaced by an error, as Kafka's
+ * FetchResponse.partitionResponse(tp, error) makes it. */
+static void part_replace(gr_FetchResponse_PartitionData_t *pd, int16_t err)
+{
+    pd->ErrorCode = err;
+    pd->HighWatermark = -1;
+    pd->LastStableOffset = -1;
+    pd->LogStartOffset = -1;
+    pd->Records = (gr_records_t){.len = 0, .mem = empty_records};
+}
+
+/* The last touches of every answer, full or incremental: v16+ lists the
+ * leaders named by CurrentLeader in NodeEndpoints; v0-5 clients know no
+ * KAFKA_STORAGE_ERROR, so they get NOT_LEADER_OR_FOLLOWER (retriable),
+ * as Kafka's maybeDownConvertStorageError does. */
+static void fetch_finish(gr_req_t *req, gr_FetchResponse_t *resp)
+{
+    bool leader = false;
+    if (req->api_version >= 4 && req->api_version < 10) {
+        /* before v10 (KIP-110) a topic whose compression.type is zstd is
+         * not served; v0-3 had this in fetch_downconvert */
+        for (int32_t i = 0; i < resp->Responses_count; i++) {
+            gr_str_t n = resp->Responses[i].Topic;
+            gr_topic_t *t = n.len > 0 ? gr_topic_find(n.p, (size_t)n.len) : NULL;
+            const char *ct = t ? gr_topic_get_config(t, "compression.type") : NULL;
+            if (ct && !strcmp(ct, "zstd"))
+                for (int32_t j = 0; j < resp->Responses[i].Partitions_count; j++)
+                    part_replace(&resp->Responses[i].Partitions[j], KERR_UNSUPPORTED_COMPRESSION_TYPE);
+        }
+    }
+    for (int32_t i = 0; i < resp->Responses_count; i++)
+        for (int32_t j = 0; j < resp->Responses[i].Partitions_count; j++) {
+            gr_FetchResponse_PartitionData_t *pd = &resp->Responses[i].Partitions[j];
+            if (req->api_version <= 5 && pd->ErrorCode == KERR_KAFKA_STORAGE_ERROR)
+                pd->ErrorCode = KERR_NOT_LEADER_OR_FOLLOWER;
+            leader |= pd->CurrentLeader.LeaderId >= 0;
+        }
+    if (leader && req->api_version >= 16) {
+        resp->NodeEndpoints = GR_ARENA_ARRAY(req, gr_FetchResponse_NodeEndpoint_t, 1, gr_FetchResponse_NodeEndpoint_init);
+        resp->NodeEndpoints_count = 1;
+        resp->NodeEndpoints[0].NodeId = gr_broker.cfg.node_id;
+        resp->NodeEndpoints[0].Host = GR_STR(gr_broker.adv_host);
+        resp->NodeEndpoints[0].Port = gr_broker.adv_port;
+        resp->NodeEndpoints[0].Rack = GR_STR_NULL;
+    }
+}
+
 /* Build the response for the current log state; returns bytes of data. */
 static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *any_error)
 {
@@ -109,19 +234,20 @@ static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *an
         ftopic_t *ft = &fs->topics[i];
         gr_FetchResponse_FetchableTopicResponse_t *tr = &resp->Responses[i];
         tr->Topic = ft->name;
+        tr->TopicId = ft->id;
         tr->Partitions = GR_ARENA_ARRAY(req, gr_FetchResponse_PartitionData_t, ft->nparts,
                                         gr_FetchResponse_PartitionData_init);
         tr->Partitions_count = ft->nparts;
-        gr_topic_t *t = ft->name.len > 0 ? gr_topic_find(ft->name.p, (size_t)ft->name.len) : NULL;
+        gr_topic_t *t = ft_lookup(ft);
         for (int32_t j = 0; j < ft->nparts; j++) {
             fpart_t *fp = &ft->parts[j];
             gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[j];
             pd->PartitionIndex = fp->partition;
-            pd->Records = (gr_records_t){0, empty_records, NULL, 0};
+            pd->Records = (gr_records_t){.len = 0, .mem = empty_records};
             pd->AbortedTransactions_count = fs->isolation_level ? 0 : -1;
             gr_partition_t *p = t ? gr_partition_get(t, fp->partition) : NULL;
             if (!p) {
-                pd->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                pd->ErrorCode = !t && ft->by_id ? KERR_UNKNOWN_TOPIC_ID : KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 pd->HighWatermark = -1;
                 *any_error = true;
                 continue;
@@ -129,33 +255,19 @@ static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *an
             pd->HighWatermark = p->high_watermark;
             pd->LastStableOffset = p->last_stable_offset;
             pd->LogStartOffset = gr_log_start_offset(p->log);
-            if (fp->current_leader_epoch >= 0 && fp->current_leader_epoch != p->leader_epoch) {
-                pd->ErrorCode = fp->current_leader_epoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH
-                                                                           : KERR_UNKNOWN_LEADER_EPOCH;
-                *any_error = true;
-                continue;
-            }
-            int64_t upper = fs->isolation_level ? p->last_stable_offset : p->high_watermark;
-            int32_t mb = GR_MIN(fp->max_bytes, budget);
-            if (mb < 0)
-                mb = 0;
-            gr_log_slice_t sl = {0};
-            int rc = gr_log_read(p->log, fp->fetch_offset, mb, upper, first_data, &sl);
-            if (rc == GR_ERANGE) {
-                pd->ErrorCode = KERR_OFFSET_OUT_OF_RANGE;
-                *any_error = true;
-                continue;
-            }
-            if (rc < 0) {
-                pd->ErrorCode = KERR_KAFKA_STORAGE_ERROR;
+            gr_log_slice_t sl;
+            bool diverged;
+            int16_t err = part_read(p, fp->current_leader_epoch, fp->last_fetched_epoch, fp->fetch_offset,
+                                    fp->max_bytes, fs->isolation_level, &budget, &first_data, &sl,
+                                    &pd->DivergingEpoch, &diverged);
+            if (err != KERR_NONE || diverged) {
+                part_error(pd, p, err);
                 *any_error = true;
                 continue;
             }
             if (sl.len > 0) {
-                pd->Records = (gr_records_t){sl.len, NULL, sl.file, sl.pos};
+                pd->Records = (gr_records_t){.len = sl.len, .file = sl.file, .file_off = sl.pos};
                 total += sl.len;
-                budget -= sl.len;
-                first_data = false;
             }
         }
     }
@@ -170,13 +282,14 @@ static bool fetch_idle(const fetch_state_t *fs)
 {
     for (int32_t i = 0; i < fs->ntopics; i++) {
         const ftopic_t *ft = &fs->topics[i];
-        gr_topic_t *t = ft->name.len > 0 ? gr_topic_find(ft->name.p, (size_t)ft->name.len) : NULL;
+        gr_topic_t *t = ft_lookup(ft);
         if (t == NULL)
             return false;
         for (int32_t j = 0; j < ft->nparts; j++) {
             const fpart_t *fp = &ft->parts[j];
             gr_partition_t *p = gr_partition_get(t, fp->partition);
-            if (p == NULL || (fp->current_leader_epoch >= 0 && fp->current_leader_epoch != p->leader_epoch))
+            if (p == NULL || (fp->current_leader_epoch >= 0 && fp->current_leader_epoch != p->leader_epoch) ||
+                fp->last_fetched_epoch >= 0)
                 return false;
             int64_t upper = fs->isolation_level ? p->last_stable_offset : p->high_watermark;
             gr_log_slice_t sl;
@@ -199,8 +312,18 @@ static void fetch_unpark(fetch_state_t *fs)
 }
 
 /* Add or update one partition of session s with what a request asked. */
+/* The session key of a topic: its name, or in a session that uses topic
+ * ids (v13+) the 16 bytes of its id. */
+static gr_str_t topic_key(const gr_fsess_t *s, const gr_str_t *name, const gr_uuid_t *id)
+{
+    if (s->uses_ids)
+        return (gr_str_t){(const char *)id->b, (int32_t)sizeof(id->b)};
+    return *name;
+}
+
 static gr_fsess_part_t *session_put(gr_fsess_t *s, gr_str_t topic, int32_t partition, int64_t fetch_offset,
-                                    int64_t log_start, int32_t max_bytes, int32_t leader_epoch)
+                                    int64_t log_start, int32_t max_bytes, int32_t leader_epoch,
+                                    int32_t last_fetched_epoch)
 {
     bool added;
     gr_fsess_part_t *cp = gr_fsess_put(s, topic.p, (size_t)GR_MAX(topic.len, 0), partition, &added);
@@ -208,6 +331,7 @@ static gr_fsess_part_t *session_put(gr_fsess_t *s, gr_str_t topic, int32_t parti
     cp->fetcher_log_start = log_start;
     cp->max_bytes = max_bytes;
     cp->current_leader_epoch = leader_epoch;
+    cp->last_fetched_epoch = last_fetched_epoch;
     return cp;
 }
 
@@ -219,14 +343,16 @@ static int32_t session_create(fetch_state_t *fs, const gr_FetchResponse_t *resp)
     gr_fsess_t *s = gr_fsess_create(gr_mono_ms());
     if (s == NULL)
         return 0;
+    s->uses_ids = fs->version >= 13;
     for (int32_t i = 0; i < fs->ntopics; i++) {
         const ftopic_t *ft = &fs->topics[i];
         const gr_FetchResponse_FetchableTopicResponse_t *tr = &resp->Responses[i];
         for (int32_t j = 0; j < ft->nparts; j++) {
             const fpart_t *fp = &ft->parts[j];
             const gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[j];
-            gr_fsess_part_t *cp = session_put(s, ft->name, fp->partition, fp->fetch_offset, fp->log_start_offset,
-                                              fp->max_bytes, fp->current_leader_epoch);
+            gr_fsess_part_t *cp = session_put(s, topic_key(s, &ft->name, &ft->id), fp->partition, fp->fetch_offset,
+                                              fp->log_start_offset, fp->max_bytes, fp->current_leader_epoch,
+                                              fp->last_fetched_epoch);
             cp->high_watermark = pd->ErrorCode != KERR_NONE ? -1 : pd->HighWatermark;
             cp->log_start_offset = pd->LogStartOffset;
             /* pending stays only for an error or data not read yet */
@@ -239,11 +365,55 @@ static int32_t session_create(fetch_state_t *fs, const gr_FetchResponse_t *resp)
     return s->id;
 }
 
+/* Fetch v0-3 (Kafka's maybeConvertFetchedData): the clients read magic 0
+ * (v0-1) or 1 (v2-3) message sets, the log holds v2 batches.  For each
+ * partition of an existing topic: a topic whose compression.type is zstd
+ * is not served below v10 (UNSUPPORTED_COMPRESSION_TYPE), a topic with
+ * message.downconversion.enable=false answers UNSUPPORTED_VERSION, and
+ * records are handed to the output chain as a lazy down-conversion
+ * (downconv.c), whose first batch is converted here. */
+static void fetch_downconvert(fetch_state_t *fs, gr_FetchResponse_t *resp)
+{
+    int8_t magic = fs->version <= 1 ? 0 : 1;
+    for (int32_t i = 0; i < resp->Responses_count; i++) {
+        gr_topic_t *t = ft_lookup(&fs->topics[i]);
+        if (!t)
+            continue;
+        const char *ct = gr_topic_get_config(t, "compression.type");
+        bool zstd = ct && !strcmp(ct, "zstd");
+        bool enabled = gr_config_downconversion(&gr_broker.cfg, t->configs);
+        for (int32_t j = 0; j < resp->Responses[i].Partitions_count; j++) {
+            gr_FetchResponse_PartitionData_t *pd = &resp->Responses[i].Partitions[j];
+            if (zstd || !enabled) {
+                part_replace(pd, zstd ? KERR_UNSUPPORTED_COMPRESSION_TYPE : KERR_UNSUPPORTED_VERSION);
+                continue;
+            }
+            if (!pd->Records.file || pd->Records.len <= 0)
+                continue;
+            gr_downconv_t *dc;
+            int32_t size;
+            int rc = gr_downconv_open(pd->Records.file, pd->Records.file_off, pd->Records.len, magic,
+                                      fs->topics[i].parts[j].fetch_offset, &dc, &size);
+            if (rc < 0) {
+                part_replace(pd, rc == GR_EINVAL  ? KERR_UNSUPPORTED_COMPRESSION_TYPE
+                                 : rc == GR_EIO   ? KERR_KAFKA_STORAGE_ERROR
+                                                  : KERR_CORRUPT_MESSAGE);
+                continue;
+            }
+            pd->Records = dc ? (gr_records_t){.len = size, .lazy = &gr_downconv_ops, .lazy_src = dc}
+                             : (gr_records_t){.len = 0, .mem = empty_records};
+        }
+    }
+}
+
 /* Queue the answer; with SessionEpoch 0 a session is made of it first. */
 static void fetch_answer(fetch_state_t *fs, gr_FetchResponse_t *resp)
 {
     if (fs->create_session)
         resp->SessionId = session_create(fs, resp);
+    if (fs->version <= 3)
+        fetch_downconvert(fs, resp);
+    fetch_finish(fs->req, resp);
     GR_RESPOND(fs->req, FetchResponse, resp);
 }
 
@@ -298,6 +468,7 @@ static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
     gr_FetchRequest_t r = *rq;
     fetch_state_t *fs = gr_arena_calloc(&req->arena, 1, sizeof(*fs));
     fs->req = req;
+    fs->version = req->api_version;
     fs->min_bytes = r.MinBytes;
     fs->max_bytes = req->api_version >= 3 ? r.MaxBytes : INT32_MAX;
     if (fs->max_bytes <= 0)
@@ -309,7 +480,9 @@ static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
     for (int32_t i = 0; i < fs->ntopics; i++) {
         const gr_FetchRequest_FetchTopic_t *ft = &r.Topics[i];
         ftopic_t *t = &fs->topics[i];
-        t->name = gr_str_keep(req, ft->Topic);
+        t->by_id = req->api_version >= 13;
+        t->id = ft->TopicId;
+        t->name = t->by_id ? GR_STR("") : gr_str_keep(req, ft->Topic);
         t->nparts = ft->Partitions_count > 0 ? ft->Partitions_count : 0;
         t->parts = gr_arena_calloc(&req->arena, (size_t)GR_MAX(t->nparts, 1), sizeof(fpart_t));
         for (int32_t j = 0; j < t->nparts; j++) {
@@ -317,6 +490,7 @@ static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
             fpart_t *fp = &t->parts[j];
             fp->partition = p->Partition;
             fp->current_leader_epoch = p->CurrentLeaderEpoch;
+            fp->last_fetched_epoch = p->LastFetchedEpoch;
             fp->fetch_offset = p->FetchOffset;
             fp->log_start_offset = p->LogStartOffset;
             fp->max_bytes = p->PartitionMaxBytes;
@@ -337,7 +511,7 @@ static void fetch_full(gr_req_t *req, const gr_FetchRequest_t *rq, bool create)
     }
     /* park until an append or the timeout */
     for (int32_t i = 0; i < fs->ntopics; i++) {
-        gr_topic_t *t = gr_topic_find(fs->topics[i].name.p, (size_t)fs->topics[i].name.len);
+        gr_topic_t *t = ft_lookup(&fs->topics[i]);
         for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
             gr_partition_t *p = t ? gr_partition_get(t, fs->topics[i].parts[j].partition) : NULL;
             if (p)
@@ -370,7 +544,10 @@ typedef struct peval {
     gr_fsess_part_t *cp;
     int16_t err;
     bool more;                    /* data left to read at the cached fetch offset */
+    bool diverged;                /* answered with a DivergingEpoch */
     int64_t hw, lso, log_start;
+    int32_t leader_epoch;         /* for a fenced fetch's CurrentLeader */
+    gr_FetchResponse_EpochEndOffset_t div;
     gr_log_slice_t sl;
 } peval_t;
 
@@ -379,36 +556,30 @@ static void part_eval(const sfetch_t *sf, gr_fsess_part_t *cp, int32_t *budget, 
     memset(e, 0, sizeof(*e));
     e->cp = cp;
     e->hw = e->lso = e->log_start = -1;
+    e->leader_epoch = -1;
+    gr_FetchResponse_EpochEndOffset_init(&e->div);
     if (!gr_fsess_attach(cp)) {
-        e->err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        /* a session by topic ids: an id no topic has is UNKNOWN_TOPIC_ID
+         * (the topic was deleted, perhaps created again under its name) */
+        bool known = true;
+        if (cp->sess->uses_ids) {
+            gr_uuid_t id;
+            memcpy(id.b, cp->topic->name, sizeof(id.b));
+            known = gr_topic_find_id(&id) != NULL;
+        }
+        e->err = known ? KERR_UNKNOWN_TOPIC_OR_PARTITION : KERR_UNKNOWN_TOPIC_ID;
         return;
     }
     gr_partition_t *p = cp->p;
     e->hw = p->high_watermark;
     e->lso = p->last_stable_offset;
     e->log_start = gr_log_start_offset(p->log);
-    if (cp->current_leader_epoch >= 0 && cp->current_leader_epoch != p->leader_epoch) {
-        e->err = cp->current_leader_epoch < p->leader_epoch ? KERR_FENCED_LEADER_EPOCH : KERR_UNKNOWN_LEADER_EPOCH;
+    e->leader_epoch = p->leader_epoch;
+    e->err = part_read(p, cp->current_leader_epoch, cp->last_fetched_epoch, cp->fetch_offset, cp->max_bytes,
+                       sf->isolation_level, budget, first_data, &e->sl, &e->div, &e->diverged);
+    if (e->err != KERR_NONE || e->diverged)
         return;
-    }
-    int64_t upper = sf->isolation_level ? p->last_stable_offset : p->high_watermark;
-    int32_t mb = GR_MIN(cp->max_bytes, *budget);
-    if (mb < 0)
-        mb = 0;
-    int rc = gr_log_read(p->log, cp->fetch_offset, mb, upper, *first_data, &e->sl);
-    if (rc == GR_ERANGE) {
-        e->err = KERR_OFFSET_OUT_OF_RANGE;
-        return;
-    }
-    if (rc < 0) {
-        e->err = KERR_KAFKA_STORAGE_ERROR;
-        return;
-    }
-    if (e->sl.len > 0) {
-        *budget -= e->sl.len;
-        *first_data = false;
-    }
-    e->more = cp->fetch_offset < upper;
+    e->more = cp->fetch_offset < (sf->isolation_level ? p->last_stable_offset : p->high_watermark);
 }
 
 /* Bytes the pending partitions would return now; nothing changes. */
@@ -420,7 +591,7 @@ static int64_t sess_scan(const sfetch_t *sf, bool *any_error)
     for (gr_fsess_part_t *cp = sf->sess->pend_head; cp; cp = cp->pnext) {
         peval_t e;
         part_eval(sf, cp, &budget, &first_data, &e);
-        if (e.err != KERR_NONE)
+        if (e.err != KERR_NONE || e.diverged)
             *any_error = true;
         total += e.sl.len;
     }
@@ -459,13 +630,13 @@ static void sess_answer(sfetch_t *sf)
         peval_t *e = &items[n];
         part_eval(sf, cp, &budget, &first_data, e);
         bool must = e->sl.len > 0 || e->hw != cp->high_watermark || e->log_start != cp->log_start_offset ||
-                    e->err != KERR_NONE;
+                    e->err != KERR_NONE || e->diverged;
         if (must) {
             cp->high_watermark = e->err != KERR_NONE ? -1 : e->hw;
             cp->log_start_offset = e->log_start;
             n++;
         }
-        if (e->err == KERR_NONE && !e->more)
+        if (e->err == KERR_NONE && !e->more && !e->diverged)
             gr_fsess_unpend(cp);
     }
     /* partitions that returned records go to the end of the pending list,
@@ -497,7 +668,10 @@ static void sess_answer(sfetch_t *sf)
             while (i + cnt < n && items[i + cnt].cp->topic == e->cp->topic)
                 cnt++;
             tr = &resp.Responses[k++];
-            tr->Topic = (gr_str_t){e->cp->topic->name, e->cp->topic->len};   /* encoded below */
+            if (s->uses_ids)
+                memcpy(tr->TopicId.b, e->cp->topic->name, sizeof(tr->TopicId.b));
+            else
+                tr->Topic = (gr_str_t){e->cp->topic->name, e->cp->topic->len};   /* encoded below */
             tr->Partitions = GR_ARENA_ARRAY(req, gr_FetchResponse_PartitionData_t, cnt,
                                             gr_FetchResponse_PartitionData_init);
             tr->Partitions_count = 0;
@@ -505,13 +679,19 @@ static void sess_answer(sfetch_t *sf)
         gr_FetchResponse_PartitionData_t *pd = &tr->Partitions[tr->Partitions_count++];
         pd->PartitionIndex = e->cp->partition;
         pd->ErrorCode = e->err;
+        if (e->err == KERR_FENCED_LEADER_EPOCH) {
+            pd->CurrentLeader.LeaderId = gr_broker.cfg.node_id;
+            pd->CurrentLeader.LeaderEpoch = e->leader_epoch;
+        }
+        pd->DivergingEpoch = e->div;
         pd->HighWatermark = e->hw;
         pd->LastStableOffset = e->lso;
         pd->LogStartOffset = e->log_start;
         pd->AbortedTransactions_count = sf->isolation_level ? 0 : -1;
-        pd->Records = e->sl.len > 0 ? (gr_records_t){e->sl.len, NULL, e->sl.file, e->sl.pos}
-                                    : (gr_records_t){0, empty_records, NULL, 0};
+        pd->Records = e->sl.len > 0 ? (gr_records_t){.len = e->sl.len, .file = e->sl.file, .file_off = e->sl.pos}
+                                    : (gr_records_t){.len = 0, .mem = empty_records};
     }
+    fetch_finish(req, &resp);
     GR_RESPOND(req, FetchResponse, &resp);
 }
 
@@ -580,6 +760,11 @@ static void fetch_incremental(gr_req_t *req, const gr_FetchRequest_t *r)
         session_error(req, KERR_INVALID_FETCH_SESSION_EPOCH);
         return;
     }
+    if (s->uses_ids != (req->api_version >= 13)) {
+        /* a session is by topic ids or by names, for its whole life */
+        session_error(req, KERR_FETCH_SESSION_TOPIC_ID_ERROR);
+        return;
+    }
     /* a fetch still parked on the session is answered before this one */
     if (s->parker)
         s->parker->cb(s->parker, GR_FSESS_CLOSING);
@@ -587,14 +772,15 @@ static void fetch_incremental(gr_req_t *req, const gr_FetchRequest_t *r)
         const gr_FetchRequest_FetchTopic_t *ft = &r->Topics[i];
         for (int32_t j = 0; j < ft->Partitions_count; j++) {
             const gr_FetchRequest_FetchPartition_t *p = &ft->Partitions[j];
-            session_put(s, ft->Topic, p->Partition, p->FetchOffset, p->LogStartOffset, p->PartitionMaxBytes,
-                        p->CurrentLeaderEpoch);
+            session_put(s, topic_key(s, &ft->Topic, &ft->TopicId), p->Partition, p->FetchOffset, p->LogStartOffset,
+                        p->PartitionMaxBytes, p->CurrentLeaderEpoch, p->LastFetchedEpoch);
         }
     }
     for (int32_t i = 0; i < r->ForgottenTopicsData_count; i++) {
         const gr_FetchRequest_ForgottenTopic_t *ft = &r->ForgottenTopicsData[i];
+        gr_str_t key = topic_key(s, &ft->Topic, &ft->TopicId);
         for (int32_t j = 0; j < ft->Partitions_count; j++)
-            gr_fsess_forget(s, ft->Topic.p, (size_t)GR_MAX(ft->Topic.len, 0), ft->Partitions[j]);
+            gr_fsess_forget(s, key.p, (size_t)GR_MAX(key.len, 0), ft->Partitions[j]);
     }
     if (s->nparts == 0) {
         gr_fsess_remove(s);

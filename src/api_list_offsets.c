@@ -1,13 +1,31 @@
 /*
- * api_list_offsets.c - ListOffsets (key 2), versions 0-7.
+ * api_list_offsets.c - ListOffsets (key 2), versions 0-10.
  *
- * Timestamp -2 = earliest (log start offset), -1 = latest (high watermark,
- * or LSO for READ_COMMITTED), -3 = the record with the largest timestamp
- * (v7+), otherwise the first offset whose timestamp >= the given one,
- * from the time indexes.  v0 answers with an array of offsets
- * (OldStyleOffsets, at most MaxNumOffsets).  A lookup by timestamp that
- * cannot read the log answers KAFKA_STORAGE_ERROR for that partition;
- * earliest and latest come from memory and are always answered.
+ * The special timestamps, from the version that defines each on (Kafka's
+ * timestampMinSupportedVersion; earlier, and for negative timestamps no
+ * version defines, UNSUPPORTED_VERSION):
+ *
+ *   timestamp  from  answer
+ *   ---------  ----  ----------------------------------------------------
+ *   -1 latest    0   high watermark (LSO for READ_COMMITTED), the current
+ *                    leader epoch
+ *   -2 earliest  0   log start offset, with the epoch of the first cached
+ *                    epoch entry when that starts at or before it
+ *   -3 max ts    7   the record with the largest timestamp, its batch's
+ *                    epoch
+ *   -4 earliest  8   without tiered storage the local log is the whole
+ *      local         log: as -2
+ *   -5 latest    9   nothing is in remote storage: offset -1, epoch -1
+ *      tiered
+ *
+ * otherwise the first offset whose timestamp >= the given one, from the
+ * time indexes, with the epoch it was written in.  v0 answers with an
+ * array of offsets (OldStyleOffsets, at most MaxNumOffsets) and keeps its
+ * old rules (no special timestamp beyond -1 and -2).  v10's TimeoutMs only
+ * matters for lookups in remote storage, of which there are none.  A
+ * lookup by timestamp that cannot read the log answers KAFKA_STORAGE_ERROR
+ * for that partition; earliest and latest come from memory and are always
+ * answered.
  *
  * A partition named twice gets INVALID_REQUEST at each place, as in Kafka.
  * A lookup by timestamp reads (decompresses) the batch holding the answer;
@@ -23,9 +41,29 @@
 /* Decompressed bytes the timestamp lookups of one request may read. */
 #define LOOKUP_BUDGET ((int64_t)1 << 30)
 
-#define TS_LATEST   (-1)
-#define TS_EARLIEST (-2)
-#define TS_MAX      (-3)
+#define TS_LATEST         (-1)
+#define TS_EARLIEST       (-2)
+#define TS_MAX            (-3)
+#define TS_EARLIEST_LOCAL (-4)
+#define TS_LATEST_TIERED  (-5)
+
+/* Is special timestamp ts defined in version v (v1+)? */
+static bool ts_supported(int64_t ts, int16_t v)
+{
+    switch (ts) {
+    case TS_LATEST:
+    case TS_EARLIEST:
+        return true;
+    case TS_MAX:
+        return v >= 7;
+    case TS_EARLIEST_LOCAL:
+        return v >= 8;
+    case TS_LATEST_TIERED:
+        return v >= 9;
+    default:
+        return false;
+    }
+}
 
 static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
                            const gr_ListOffsetsRequest_ListOffsetsPartition_t *rp,
@@ -45,20 +83,30 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
                                                                  : KERR_UNKNOWN_LEADER_EPOCH;
         return;
     }
-    pr->LeaderEpoch = p->leader_epoch;
     int64_t ts = rp->Timestamp, off = -1, found_ts = -1;
-    if (ts == TS_EARLIEST) {
+    int32_t epoch = -1;
+    if (ts < 0 && req->api_version >= 1 && !ts_supported(ts, req->api_version)) {
+        pr->ErrorCode = KERR_UNSUPPORTED_VERSION;
+        return;
+    }
+    if (ts == TS_EARLIEST || ts == TS_EARLIEST_LOCAL) {
         off = gr_log_start_offset(p->log);
+        const gr_epoch_entry_t *first = gr_epochs_first(&p->epochs);
+        epoch = first && first->start <= off ? first->epoch : -1;
     } else if (ts == TS_LATEST) {
         off = isolation ? p->last_stable_offset : p->high_watermark;
-    } else if (ts == TS_MAX && req->api_version >= 7) {
+        epoch = p->leader_epoch;
+    } else if (ts == TS_LATEST_TIERED) {
+        off = -1;
+    } else if (ts == TS_MAX) {
         int rc = gr_log_max_timestamp(p->log, &off, &found_ts);
         if (rc == GR_ETOOBIG)
             goto over_budget;
         if (rc < 0)
             goto storage_error;
+        epoch = off >= 0 ? gr_epochs_for_offset(&p->epochs, off) : -1;
     } else if (ts < 0) {
-        pr->ErrorCode = KERR_INVALID_REQUEST;   /* unknown special timestamp */
+        pr->ErrorCode = KERR_INVALID_REQUEST;   /* v0: no other special timestamp */
         return;
     } else {
         off = gr_log_offset_for_timestamp(p->log, ts, &found_ts);
@@ -66,7 +114,9 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
             goto over_budget;
         if (off < -1)
             goto storage_error;
+        epoch = off >= 0 ? gr_epochs_for_offset(&p->epochs, off) : -1;
     }
+    pr->LeaderEpoch = epoch;
     pr->ErrorCode = KERR_NONE;
     pr->Offset = off;
     pr->Timestamp = found_ts;

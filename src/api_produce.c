@@ -1,5 +1,7 @@
 /*
- * api_produce.c - Produce (key 0), versions 0-9.
+ * api_produce.c - Produce (key 0), versions 0-11 (v10-11: KIP-951 leader
+ * discovery fields, which only NOT_LEADER_OR_FOLLOWER and
+ * FENCED_LEADER_EPOCH carry; this broker leads every partition).
  *
  * Each partition's record data is validated and appended in place by
  * gr_log_append (offsets rewritten inside the request buffer, then one

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum { T_INT, T_LONG, T_BOOL, T_STRING, T_DOUBLE } cfg_type_t;
 
@@ -117,12 +118,20 @@ static const cfg_def_t defs[] = {
     {"queued.max.requests", NULL, T_INT, GR_CT_INT, F(queued_max_requests), "500", NULL, 1, I_MAX, NULL,
      "Answered requests whose responses are not yet written, broker-wide; past it a connection with more than its "
      "share is no longer read until its client reads."},
+    {"replica.alter.log.dirs.io.max.bytes.per.second", NULL, T_LONG, GR_CT_LONG,
+     F(replica_alter_log_dirs_io_max_bytes_per_second), "9223372036854775807", NULL, 1, L_MAX, NULL,
+     "Bytes per second a partition move between log dirs (AlterReplicaLogDirs) may copy."},
     {"max.incremental.fetch.session.cache.slots", NULL, T_INT, GR_CT_INT,
      F(max_incremental_fetch_session_cache_slots), "1000", NULL, 0, I_MAX, NULL,
      "Incremental fetch sessions (KIP-227) the broker keeps; 0 disables them (every fetch is sessionless)."},
     {"log.message.timestamp.type", NULL, T_STRING, GR_CT_STRING, F(log_message_timestamp_type),
      "CreateTime", NULL, 0, 0,
      "CreateTime,LogAppendTime", "Record timestamps as sent by the producer, or set by the broker on append."},
+    {"log.message.downconversion.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(log_message_downconversion_enable),
+     "true", NULL, 0, 0, NULL,
+     "Down-convert the stored record batches to the message format of Fetch v0-3 (magic 0 and 1) for clients "
+     "that fetch with those versions; when false they get UNSUPPORTED_VERSION.  Topic override: "
+     "message.downconversion.enable."},
 
     {"inter.broker.protocol.version", NULL, T_STRING, GR_CT_STRING, F(inter_broker_protocol_version),
      "3.7", NULL, 0, 0, NULL,
@@ -587,6 +596,8 @@ static const gr_topic_config_def_t topic_defs[] = {
     {"compression.type", "compression.type", GR_CT_STRING, 0,
      "Accepted for compatibility; batches are stored as produced."},
     {"min.insync.replicas", "min.insync.replicas", GR_CT_INT, 1, "Single broker: accepted, always satisfied at 1."},
+    {"message.downconversion.enable", "log.message.downconversion.enable", GR_CT_BOOLEAN, 0,
+     "Down-convert for Fetch v0-3 clients (UNSUPPORTED_VERSION when false)."},
 };
 
 int gr_topic_config_count(void) { return (int)GR_ARRAY_LEN(topic_defs); }
@@ -633,6 +644,8 @@ void gr_topic_config_default(const gr_config_t *c, const gr_topic_config_def_t *
         snprintf(out, n, "producer");
     else if (!strcmp(k, "min.insync.replicas"))
         snprintf(out, n, "1");
+    else if (!strcmp(k, "message.downconversion.enable"))
+        snprintf(out, n, "%s", c->log_message_downconversion_enable ? "true" : "false");
     else
         snprintf(out, n, "%s", "");
 }
@@ -660,6 +673,12 @@ int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *v, char
             if (!strcmp(v, ok[i]))
                 return 0;
         snprintf(err, n, "Invalid value %s for configuration compression.type", v);
+        return GR_EINVAL;
+    }
+    if (d->type == GR_CT_BOOLEAN) {
+        if (!strcasecmp(v, "true") || !strcasecmp(v, "false"))
+            return 0;
+        snprintf(err, n, "Invalid value %s for configuration %s: Expected value to be either true or false", v, k);
         return GR_EINVAL;
     }
     if (!strcmp(k, "min.cleanable.dirty.ratio")) {
@@ -696,6 +715,12 @@ static const char *override_of(char *const *ov, const char *key)
         if (!strcmp(ov[0], key))
             return ov[1];
     return NULL;
+}
+
+bool gr_config_downconversion(const gr_config_t *c, char *const *ov)
+{
+    const char *v = override_of(ov, "message.downconversion.enable");
+    return v ? !strcasecmp(v, "true") : c->log_message_downconversion_enable;
 }
 
 void gr_config_log_config(const gr_config_t *c, char *const *ov, gr_log_config_t *o)

@@ -52,7 +52,9 @@ typedef struct gr_config {
     int64_t queued_max_request_bytes;   /* broker-wide memory budget; -1 = none */
     int32_t queued_max_requests;
     int32_t max_incremental_fetch_session_cache_slots;  /* KIP-227 sessions; 0 = none */
+    int64_t replica_alter_log_dirs_io_max_bytes_per_second;  /* partition moves' copy rate */
     char *log_message_timestamp_type;   /* CreateTime | LogAppendTime */
+    bool log_message_downconversion_enable;  /* Fetch v0-3 get magic 0/1 */
 
     char *inter_broker_protocol_version;  /* record versions written, as Kafka's IBP */
 
@@ -147,6 +149,10 @@ const gr_topic_config_def_t *gr_topic_config_find(const char *name, size_t len);
 void gr_topic_config_default(const gr_config_t *c, const gr_topic_config_def_t *d, char *out, size_t outlen);
 /* Validate a topic config value: 0 or GR_EINVAL with a message. */
 int gr_topic_config_validate(const gr_topic_config_def_t *d, const char *value, char *err, size_t errlen);
+
+/* message.downconversion.enable of a topic with overrides ov (else the
+ * broker's log.message.downconversion.enable). */
+bool gr_config_downconversion(const gr_config_t *c, char *const *overrides);
 
 /* Build the effective log config from broker defaults plus topic
  * overrides (a NULL-terminated list of key, value pairs). */

@@ -228,7 +228,14 @@ static void on_partition_event(gr_pwait_t *w)
 
 static void part_attach(gr_fsess_part_t *cp)
 {
-    gr_topic_t *t = gr_topic_find(cp->topic->name, (size_t)cp->topic->len);
+    gr_topic_t *t;
+    if (cp->sess->uses_ids) {
+        gr_uuid_t id;
+        memcpy(id.b, cp->topic->name, sizeof(id.b));
+        t = cp->topic->len == (int32_t)sizeof(id.b) ? gr_topic_find_id(&id) : NULL;
+    } else {
+        t = gr_topic_find(cp->topic->name, (size_t)cp->topic->len);
+    }
     cp->p = t ? gr_partition_get(t, cp->partition) : NULL;
     if (cp->p)
         gr_pwait_add(cp->p, &cp->wait);
@@ -278,6 +285,7 @@ gr_fsess_part_t *gr_fsess_put(gr_fsess_t *s, const char *topic, size_t len, int3
         cp->log_start_offset = -1;
         cp->fetcher_log_start = -1;
         cp->current_leader_epoch = -1;
+        cp->last_fetched_epoch = -1;
         cp->wait.cb = on_partition_event;
         cp->wait.arg = cp;
         gr_hmap_insert(&s->parts, &cp->node, part_hash(cp->topic, partition));

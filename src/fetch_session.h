@@ -51,6 +51,7 @@ typedef struct gr_fsess_part {
     int32_t partition;
     int32_t max_bytes;            /* PartitionMaxBytes */
     int32_t current_leader_epoch;
+    int32_t last_fetched_epoch;   /* LastFetchedEpoch (v12+), -1 = none */
     bool pending;
     int64_t fetch_offset;
     int64_t fetcher_log_start;    /* LogStartOffset of the request (followers) */
@@ -84,6 +85,8 @@ struct gr_fsess {
     uint32_t npending;
     gr_fsess_part_t *pend_head, *pend_tail;
     gr_fsess_parker_t *parker;    /* the fetch parked on this session, or NULL */
+    bool uses_ids;                /* made by a v13+ fetch: its topics are keyed
+                                   * by their 16-byte topic ids (KIP-516) */
 };
 
 /* Cache size (max.incremental.fetch.session.cache.slots; 0 disables
@@ -107,6 +110,7 @@ void gr_fsess_touch(gr_fsess_t *s, int64_t now_ms);
 int32_t gr_fsess_next_epoch(int32_t epoch);
 
 /* Find or add the cached partition (topic, partition) and make it pending.
+ * In a session that uses topic ids, `topic` is the 16 bytes of the id.
  * A new one starts with high_watermark -1 (it is reported).  A detached one
  * is looked up again in the topic registry (a topic created again under the
  * same name).  *added tells which.  The caller sets the request fields. */

@@ -118,6 +118,11 @@ const char *gr_kerr_name(int code)
     case 111: return "UNRELEASED_INSTANCE_ID";
     case 112: return "UNSUPPORTED_ASSIGNOR";
     case 113: return "STALE_MEMBER_EPOCH";
+    case 114: return "MISMATCHED_ENDPOINT_TYPE";
+    case 115: return "UNSUPPORTED_ENDPOINT_TYPE";
+    case 116: return "UNKNOWN_CONTROLLER_ID";
+    case 117: return "UNKNOWN_SUBSCRIPTION_ID";
+    case 118: return "TELEMETRY_TOO_LARGE";
     default: return "UNKNOWN";
     }
 }

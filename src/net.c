@@ -38,8 +38,11 @@
  * responses of one read go out in one sendmsg.  Flushing walks the queue
  * head while it is DONE: consecutive memory chunks (across responses) go in
  * one sendmsg (MSG_MORE when a file range follows), file ranges with
- * sendfile(2).  A partial write arms EPOLLOUT and resumes there.  NORESP
- * requests leave the queue silently.
+ * sendfile(2).  A lazy chunk (a Fetch v0-3 answer being down-converted,
+ * downconv.c) is asked for its next piece once the previous one is out, and
+ * the request is charged anew for what its source holds.  A partial write
+ * arms EPOLLOUT and resumes there.  NORESP requests leave the queue
+ * silently.
  *
  * Backpressure.  Above opts.max_pending queued requests or
  * opts.out_high_bytes of unsent output a connection stops reading (and
@@ -369,14 +372,11 @@ static bool mem_blocked(conn_t *c)
     return frame_total(c) > c->in_len - c->in_off && !admit_frame(c);
 }
 
-/* Bytes of memory held by a response chain (file ranges cost none). */
+/* Bytes of memory held by a response chain (file ranges cost none, lazy
+ * chunks what their source holds now). */
 static size_t wr_mem(const gr_wr_t *w)
 {
-    size_t n = 0;
-    for (const gr_chunk_t *k = w->head; k; k = k->next)
-        if (k->mem)
-            n += k->cap;
-    return n;
+    return gr_wr_mem(w);
 }
 
 /* Empty a request's arena, keeping one block of at most ARENA_KEEP for the
@@ -1121,6 +1121,49 @@ static gr_chunk_t *first_unsent(gr_req_t *r)
     return ch;
 }
 
+/* A lazy chunk (Fetch down-conversion): ask its source for the next
+ * piece once the last one is out, recharge the request for the memory the
+ * source holds now, send.  Returns 1 after progress, 0 when the socket is
+ * full, -1 when the connection was closed (a source that cannot go on:
+ * the response header is already out). */
+static int write_lazy(conn_t *c, gr_req_t *r, gr_chunk_t *ch)
+{
+    if (ch->piece_off >= ch->piece_len) {
+        const uint8_t *p = NULL;
+        ssize_t n = ch->lazy->next(ch->src, ch->len - ch->sent, &p);
+        if (n <= 0 || (size_t)n > ch->len - ch->sent) {
+            gr_warn("net", "Closing connection from %s: a down-converted Fetch response cannot be completed (%s)",
+                    c->peer, n < 0 ? strerror((int)-n) : "short");
+            close_later(c);
+            return -1;
+        }
+        ch->piece = p;
+        ch->piece_len = (size_t)n;
+        ch->piece_off = 0;
+        req_settle(c, r, false);
+    }
+    bool more = ch->next != NULL || ch->piece_len - ch->piece_off < ch->len - ch->sent;
+    for (gr_req_t *q = r->next; q && !more; q = q->next)
+        more = q->state == GR_REQ_DONE;
+    ssize_t n = send(c->fd, ch->piece + ch->piece_off, ch->piece_len - ch->piece_off,
+                     MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    if (n == -1) {
+        if (errno == EINTR)
+            return 1;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        gr_debug("net", "Connection from %s: write: %s", c->peer, strerror(errno));
+        close_later(c);
+        return -1;
+    }
+    ch->piece_off += (size_t)n;
+    ch->sent += (size_t)n;
+    c->out_queued -= GR_MIN(c->out_queued, (size_t)n);
+    if (n > 0)
+        c->last_active_ms = c->out_blocked_ms = gr_ev_now_ms(net.ev);
+    return 1;
+}
+
 /* Write what can be written; returns false when the socket is full. */
 static bool write_some(conn_t *c)
 {
@@ -1132,6 +1175,12 @@ static bool write_some(conn_t *c)
         if (!r || r->state != GR_REQ_DONE)
             return true;
         gr_chunk_t *ch = first_unsent(r);
+        if (ch->lazy) {
+            int rc = write_lazy(c, r, ch);
+            if (rc > 0)
+                continue;
+            return rc == 0 ? false : true;
+        }
         if (ch->file) {
             off_t off = (off_t)(ch->file_off + (int64_t)ch->sent);
             int ffd = gr_file_fd(ch->file);
@@ -1181,7 +1230,7 @@ static bool write_some(conn_t *c)
                 break;
             gr_chunk_t *k = q == r ? ch : q->out.head;
             for (; k && niov < MAX_IOV; k = k->next) {
-                if (k->file) {
+                if (k->file || k->lazy) {
                     more = true;
                     break;
                 }
@@ -1212,7 +1261,7 @@ static bool write_some(conn_t *c)
         size_t left = (size_t)n;
         for (gr_req_t *q = r; q && left > 0; q = q->next) {
             for (gr_chunk_t *k = q->out.head; k && left > 0; k = k->next) {
-                if (k->file || k->sent >= k->len)
+                if (k->file || k->lazy || k->sent >= k->len)
                     continue;
                 size_t take = GR_MIN(left, k->len - k->sent);
                 k->sent += take;

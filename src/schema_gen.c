@@ -7973,6 +7973,2059 @@ void gr_WriteTxnMarkersResponse_encode(gr_wr_t *w, int16_t version, const gr_Wri
         gr_wr_i8(w, 0);
 }
 
+/* ------------------------------------------------------------ DescribeLogDirsRequest */
+
+static const uint16_t min_gr_DescribeLogDirsRequest_DescribableLogDirTopic[] = {6, 6, 3, 3, 3};
+
+void gr_DescribeLogDirsRequest_DescribableLogDirTopic_init(gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_DescribeLogDirsRequest_init(gr_DescribeLogDirsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_DescribeLogDirsRequest_DescribableLogDirTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *m)
+{
+    const bool flex = version >= 2;
+    gr_DescribeLogDirsRequest_DescribableLogDirTopic_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeLogDirsRequest_DescribableLogDirTopic_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeLogDirsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsRequest_t *m)
+{
+    const bool flex = version >= 2;
+    gr_DescribeLogDirsRequest_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeLogDirsRequest_DescribableLogDirTopic, GR_ARRAY_LEN(min_gr_DescribeLogDirsRequest_DescribableLogDirTopic), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeLogDirsRequest_DescribableLogDirTopic_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeLogDirsRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsRequest_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_array_len(w, flex, m->Topics_count);
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_DescribeLogDirsRequest_DescribableLogDirTopic_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ DescribeLogDirsResponse */
+
+static const uint16_t min_gr_DescribeLogDirsResponse_DescribeLogDirsPartition[] = {21, 21, 22, 22, 22};
+static const uint16_t min_gr_DescribeLogDirsResponse_DescribeLogDirsTopic[] = {6, 6, 3, 3, 3};
+static const uint16_t min_gr_DescribeLogDirsResponse_DescribeLogDirsResult[] = {8, 8, 5, 5, 21};
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsPartition_init(gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsTopic_init(gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsResult_init(gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->LogDir = (gr_str_t){"", 0};
+    m->TotalBytes = INT64_C(-1);
+    m->UsableBytes = INT64_C(-1);
+}
+
+void gr_DescribeLogDirsResponse_init(gr_DescribeLogDirsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_DescribeLogDirsResponse_DescribeLogDirsPartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m)
+{
+    const bool flex = version >= 2;
+    GR_UNUSED(a);
+    gr_DescribeLogDirsResponse_DescribeLogDirsPartition_init(m);
+    m->PartitionIndex = gr_rd_i32(rd);
+    m->PartitionSize = gr_rd_i64(rd);
+    m->OffsetLag = gr_rd_i64(rd);
+    m->IsFutureKey = gr_rd_bool(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsPartition_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i32(w, m->PartitionIndex);
+    gr_wr_i64(w, m->PartitionSize);
+    gr_wr_i64(w, m->OffsetLag);
+    gr_wr_bool(w, m->IsFutureKey);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeLogDirsResponse_DescribeLogDirsTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m)
+{
+    const bool flex = version >= 2;
+    gr_DescribeLogDirsResponse_DescribeLogDirsTopic_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeLogDirsResponse_DescribeLogDirsPartition, GR_ARRAY_LEN(min_gr_DescribeLogDirsResponse_DescribeLogDirsPartition), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeLogDirsResponse_DescribeLogDirsPartition_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsTopic_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_DescribeLogDirsResponse_DescribeLogDirsPartition_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeLogDirsResponse_DescribeLogDirsResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_DescribeLogDirsResponse_DescribeLogDirsResult_init(m);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->LogDir);
+    rd_nonnull(rd, false, m->LogDir.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeLogDirsResponse_DescribeLogDirsTopic, GR_ARRAY_LEN(min_gr_DescribeLogDirsResponse_DescribeLogDirsTopic), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeLogDirsResponse_DescribeLogDirsTopic_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (version >= 4)
+        m->TotalBytes = gr_rd_i64(rd);
+    if (version >= 4)
+        m->UsableBytes = gr_rd_i64(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsResult_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, str_nn(m->LogDir, false));
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_DescribeLogDirsResponse_DescribeLogDirsTopic_encode(w, version, &m->Topics[i]);
+    }
+    if (version >= 4)
+        gr_wr_i64(w, m->TotalBytes);
+    if (version >= 4)
+        gr_wr_i64(w, m->UsableBytes);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeLogDirsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_t *m)
+{
+    const bool flex = version >= 2;
+    gr_DescribeLogDirsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    if (version >= 3)
+        m->ErrorCode = gr_rd_i16(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeLogDirsResponse_DescribeLogDirsResult, GR_ARRAY_LEN(min_gr_DescribeLogDirsResponse_DescribeLogDirsResult), version));
+        m->Results_count = n;
+        m->Results = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Results = gr_arena_alloc(a, (size_t)n * sizeof(*m->Results));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeLogDirsResponse_DescribeLogDirsResult_decode(rd, version, a, &m->Results[i]);
+            }
+            m->Results_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeLogDirsResponse_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    if (version >= 3)
+        gr_wr_i16(w, m->ErrorCode);
+    gr_wr_array_len(w, flex, count_nn(m->Results_count, false));
+    for (int32_t i = 0; i < m->Results_count; i++) {
+        gr_DescribeLogDirsResponse_DescribeLogDirsResult_encode(w, version, &m->Results[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ AlterReplicaLogDirsRequest */
+
+static const uint16_t min_gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic[] = {6, 6, 3};
+static const uint16_t min_gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir[] = {6, 6, 3};
+
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_init(gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_init(gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Path = (gr_str_t){"", 0};
+}
+
+void gr_AlterReplicaLogDirsRequest_init(gr_AlterReplicaLogDirsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *m)
+{
+    const bool flex = version >= 2;
+    gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *m)
+{
+    const bool flex = version >= 2;
+    gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_init(m);
+    gr_rd_str(rd, flex, &m->Path);
+    rd_nonnull(rd, false, m->Path.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic, GR_ARRAY_LEN(min_gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->Path, false));
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterReplicaLogDirsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsRequest_t *m)
+{
+    const bool flex = version >= 2;
+    gr_AlterReplicaLogDirsRequest_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir, GR_ARRAY_LEN(min_gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir), version));
+        m->Dirs_count = n;
+        m->Dirs = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Dirs = gr_arena_alloc(a, (size_t)n * sizeof(*m->Dirs));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_decode(rd, version, a, &m->Dirs[i]);
+            }
+            m->Dirs_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterReplicaLogDirsRequest_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsRequest_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_array_len(w, flex, count_nn(m->Dirs_count, false));
+    for (int32_t i = 0; i < m->Dirs_count; i++) {
+        gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_encode(w, version, &m->Dirs[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ AlterReplicaLogDirsResponse */
+
+static const uint16_t min_gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult[] = {6, 6, 7};
+static const uint16_t min_gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult[] = {6, 6, 3};
+
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_init(gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_init(gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TopicName = (gr_str_t){"", 0};
+}
+
+void gr_AlterReplicaLogDirsResponse_init(gr_AlterReplicaLogDirsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *m)
+{
+    const bool flex = version >= 2;
+    GR_UNUSED(a);
+    gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_init(m);
+    m->PartitionIndex = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i32(w, m->PartitionIndex);
+    gr_wr_i16(w, m->ErrorCode);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_init(m);
+    gr_rd_str(rd, flex, &m->TopicName);
+    rd_nonnull(rd, false, m->TopicName.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult, GR_ARRAY_LEN(min_gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->TopicName, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterReplicaLogDirsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsResponse_t *m)
+{
+    const bool flex = version >= 2;
+    gr_AlterReplicaLogDirsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult, GR_ARRAY_LEN(min_gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult), version));
+        m->Results_count = n;
+        m->Results = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Results = gr_arena_alloc(a, (size_t)n * sizeof(*m->Results));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_decode(rd, version, a, &m->Results[i]);
+            }
+            m->Results_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterReplicaLogDirsResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsResponse_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_array_len(w, flex, count_nn(m->Results_count, false));
+    for (int32_t i = 0; i < m->Results_count; i++) {
+        gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_encode(w, version, &m->Results[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ OffsetForLeaderEpochRequest */
+
+static const uint16_t min_gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition[] = {8, 8, 12, 12, 13};
+static const uint16_t min_gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic[] = {6, 6, 6, 6, 3};
+
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_init(gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->CurrentLeaderEpoch = -1;
+}
+
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_init(gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_OffsetForLeaderEpochRequest_init(gr_OffsetForLeaderEpochRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ReplicaId = -2;
+}
+
+int gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *m)
+{
+    const bool flex = version >= 4;
+    GR_UNUSED(a);
+    gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_init(m);
+    m->Partition = gr_rd_i32(rd);
+    if (version >= 2)
+        m->CurrentLeaderEpoch = gr_rd_i32(rd);
+    m->LeaderEpoch = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *m)
+{
+    const bool flex = version >= 4;
+    gr_wr_i32(w, m->Partition);
+    if (version >= 2)
+        gr_wr_i32(w, m->CurrentLeaderEpoch);
+    gr_wr_i32(w, m->LeaderEpoch);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *m)
+{
+    const bool flex = version >= 4;
+    gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition, GR_ARRAY_LEN(min_gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *m)
+{
+    const bool flex = version >= 4;
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_OffsetForLeaderEpochRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochRequest_t *m)
+{
+    const bool flex = version >= 4;
+    gr_OffsetForLeaderEpochRequest_init(m);
+    if (version >= 3)
+        m->ReplicaId = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic, GR_ARRAY_LEN(min_gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_OffsetForLeaderEpochRequest_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochRequest_t *m)
+{
+    const bool flex = version >= 4;
+    if (version >= 3)
+        gr_wr_i32(w, m->ReplicaId);
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ OffsetForLeaderEpochResponse */
+
+static const uint16_t min_gr_OffsetForLeaderEpochResponse_EpochEndOffset[] = {14, 18, 18, 18, 19};
+static const uint16_t min_gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult[] = {6, 6, 6, 6, 3};
+
+void gr_OffsetForLeaderEpochResponse_EpochEndOffset_init(gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->LeaderEpoch = -1;
+    m->EndOffset = INT64_C(-1);
+}
+
+void gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_init(gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_OffsetForLeaderEpochResponse_init(gr_OffsetForLeaderEpochResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_OffsetForLeaderEpochResponse_EpochEndOffset_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *m)
+{
+    const bool flex = version >= 4;
+    GR_UNUSED(a);
+    gr_OffsetForLeaderEpochResponse_EpochEndOffset_init(m);
+    m->ErrorCode = gr_rd_i16(rd);
+    m->Partition = gr_rd_i32(rd);
+    if (version >= 1)
+        m->LeaderEpoch = gr_rd_i32(rd);
+    m->EndOffset = gr_rd_i64(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_OffsetForLeaderEpochResponse_EpochEndOffset_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *m)
+{
+    const bool flex = version >= 4;
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_i32(w, m->Partition);
+    if (version >= 1)
+        gr_wr_i32(w, m->LeaderEpoch);
+    gr_wr_i64(w, m->EndOffset);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *m)
+{
+    const bool flex = version >= 4;
+    gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_OffsetForLeaderEpochResponse_EpochEndOffset, GR_ARRAY_LEN(min_gr_OffsetForLeaderEpochResponse_EpochEndOffset), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_OffsetForLeaderEpochResponse_EpochEndOffset_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *m)
+{
+    const bool flex = version >= 4;
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_OffsetForLeaderEpochResponse_EpochEndOffset_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_OffsetForLeaderEpochResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochResponse_t *m)
+{
+    const bool flex = version >= 4;
+    gr_OffsetForLeaderEpochResponse_init(m);
+    if (version >= 2)
+        m->ThrottleTimeMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult, GR_ARRAY_LEN(min_gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_OffsetForLeaderEpochResponse_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochResponse_t *m)
+{
+    const bool flex = version >= 4;
+    if (version >= 2)
+        gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ElectLeadersRequest */
+
+static const uint16_t min_gr_ElectLeadersRequest_TopicPartitions[] = {6, 6, 3};
+
+void gr_ElectLeadersRequest_TopicPartitions_init(gr_ElectLeadersRequest_TopicPartitions_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_ElectLeadersRequest_init(gr_ElectLeadersRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TimeoutMs = 60000;
+}
+
+int gr_ElectLeadersRequest_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersRequest_TopicPartitions_t *m)
+{
+    const bool flex = version >= 2;
+    gr_ElectLeadersRequest_TopicPartitions_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ElectLeadersRequest_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersRequest_TopicPartitions_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ElectLeadersRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersRequest_t *m)
+{
+    const bool flex = version >= 2;
+    gr_ElectLeadersRequest_init(m);
+    if (version >= 1)
+        m->ElectionType = gr_rd_i8(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ElectLeadersRequest_TopicPartitions, GR_ARRAY_LEN(min_gr_ElectLeadersRequest_TopicPartitions), version));
+        m->TopicPartitions_count = n;
+        m->TopicPartitions = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->TopicPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->TopicPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ElectLeadersRequest_TopicPartitions_decode(rd, version, a, &m->TopicPartitions[i]);
+            }
+            m->TopicPartitions_count = i;
+        }
+    }
+    m->TimeoutMs = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ElectLeadersRequest_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersRequest_t *m)
+{
+    const bool flex = version >= 2;
+    if (version >= 1)
+        gr_wr_i8(w, m->ElectionType);
+    gr_wr_array_len(w, flex, m->TopicPartitions_count);
+    for (int32_t i = 0; i < m->TopicPartitions_count; i++) {
+        gr_ElectLeadersRequest_TopicPartitions_encode(w, version, &m->TopicPartitions[i]);
+    }
+    gr_wr_i32(w, m->TimeoutMs);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ElectLeadersResponse */
+
+static const uint16_t min_gr_ElectLeadersResponse_PartitionResult[] = {8, 8, 8};
+static const uint16_t min_gr_ElectLeadersResponse_ReplicaElectionResult[] = {6, 6, 3};
+
+void gr_ElectLeadersResponse_PartitionResult_init(gr_ElectLeadersResponse_PartitionResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){"", 0};
+}
+
+void gr_ElectLeadersResponse_ReplicaElectionResult_init(gr_ElectLeadersResponse_ReplicaElectionResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_ElectLeadersResponse_init(gr_ElectLeadersResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ElectLeadersResponse_PartitionResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersResponse_PartitionResult_t *m)
+{
+    const bool flex = version >= 2;
+    GR_UNUSED(a);
+    gr_ElectLeadersResponse_PartitionResult_init(m);
+    m->PartitionId = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ElectLeadersResponse_PartitionResult_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersResponse_PartitionResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i32(w, m->PartitionId);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ElectLeadersResponse_ReplicaElectionResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersResponse_ReplicaElectionResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_ElectLeadersResponse_ReplicaElectionResult_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ElectLeadersResponse_PartitionResult, GR_ARRAY_LEN(min_gr_ElectLeadersResponse_PartitionResult), version));
+        m->PartitionResult_count = n;
+        m->PartitionResult = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->PartitionResult = gr_arena_alloc(a, (size_t)n * sizeof(*m->PartitionResult));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ElectLeadersResponse_PartitionResult_decode(rd, version, a, &m->PartitionResult[i]);
+            }
+            m->PartitionResult_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ElectLeadersResponse_ReplicaElectionResult_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersResponse_ReplicaElectionResult_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->PartitionResult_count, false));
+    for (int32_t i = 0; i < m->PartitionResult_count; i++) {
+        gr_ElectLeadersResponse_PartitionResult_encode(w, version, &m->PartitionResult[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ElectLeadersResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersResponse_t *m)
+{
+    const bool flex = version >= 2;
+    gr_ElectLeadersResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    if (version >= 1)
+        m->ErrorCode = gr_rd_i16(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ElectLeadersResponse_ReplicaElectionResult, GR_ARRAY_LEN(min_gr_ElectLeadersResponse_ReplicaElectionResult), version));
+        m->ReplicaElectionResults_count = n;
+        m->ReplicaElectionResults = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->ReplicaElectionResults = gr_arena_alloc(a, (size_t)n * sizeof(*m->ReplicaElectionResults));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ElectLeadersResponse_ReplicaElectionResult_decode(rd, version, a, &m->ReplicaElectionResults[i]);
+            }
+            m->ReplicaElectionResults_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ElectLeadersResponse_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersResponse_t *m)
+{
+    const bool flex = version >= 2;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    if (version >= 1)
+        gr_wr_i16(w, m->ErrorCode);
+    gr_wr_array_len(w, flex, count_nn(m->ReplicaElectionResults_count, false));
+    for (int32_t i = 0; i < m->ReplicaElectionResults_count; i++) {
+        gr_ElectLeadersResponse_ReplicaElectionResult_encode(w, version, &m->ReplicaElectionResults[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ AlterPartitionReassignmentsRequest */
+
+static const uint16_t min_gr_AlterPartitionReassignmentsRequest_ReassignablePartition[] = {6};
+static const uint16_t min_gr_AlterPartitionReassignmentsRequest_ReassignableTopic[] = {3};
+
+void gr_AlterPartitionReassignmentsRequest_ReassignablePartition_init(gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Replicas_count = -1;
+}
+
+void gr_AlterPartitionReassignmentsRequest_ReassignableTopic_init(gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_AlterPartitionReassignmentsRequest_init(gr_AlterPartitionReassignmentsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TimeoutMs = 60000;
+}
+
+int gr_AlterPartitionReassignmentsRequest_ReassignablePartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_AlterPartitionReassignmentsRequest_ReassignablePartition_init(m);
+    m->PartitionIndex = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Replicas_count = n;
+        m->Replicas = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->Replicas = gr_arena_alloc(a, (size_t)n * sizeof(*m->Replicas));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Replicas[i] = gr_rd_i32(rd);
+            }
+            m->Replicas_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterPartitionReassignmentsRequest_ReassignablePartition_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->PartitionIndex);
+    gr_wr_array_len(w, flex, m->Replicas_count);
+    for (int32_t i = 0; i < m->Replicas_count; i++) {
+        gr_wr_i32(w, m->Replicas[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterPartitionReassignmentsRequest_ReassignableTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *m)
+{
+    const bool flex = true;
+    gr_AlterPartitionReassignmentsRequest_ReassignableTopic_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterPartitionReassignmentsRequest_ReassignablePartition, GR_ARRAY_LEN(min_gr_AlterPartitionReassignmentsRequest_ReassignablePartition), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterPartitionReassignmentsRequest_ReassignablePartition_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterPartitionReassignmentsRequest_ReassignableTopic_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_AlterPartitionReassignmentsRequest_ReassignablePartition_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterPartitionReassignmentsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsRequest_t *m)
+{
+    const bool flex = true;
+    gr_AlterPartitionReassignmentsRequest_init(m);
+    m->TimeoutMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterPartitionReassignmentsRequest_ReassignableTopic, GR_ARRAY_LEN(min_gr_AlterPartitionReassignmentsRequest_ReassignableTopic), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterPartitionReassignmentsRequest_ReassignableTopic_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterPartitionReassignmentsRequest_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsRequest_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->TimeoutMs);
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_AlterPartitionReassignmentsRequest_ReassignableTopic_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ AlterPartitionReassignmentsResponse */
+
+static const uint16_t min_gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse[] = {8};
+static const uint16_t min_gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse[] = {3};
+
+void gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_init(gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){"", 0};
+}
+
+void gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_init(gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_AlterPartitionReassignmentsResponse_init(gr_AlterPartitionReassignmentsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){"", 0};
+}
+
+int gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_init(m);
+    m->PartitionIndex = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->PartitionIndex);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *m)
+{
+    const bool flex = true;
+    gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse, GR_ARRAY_LEN(min_gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_AlterPartitionReassignmentsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsResponse_t *m)
+{
+    const bool flex = true;
+    gr_AlterPartitionReassignmentsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse, GR_ARRAY_LEN(min_gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse), version));
+        m->Responses_count = n;
+        m->Responses = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Responses = gr_arena_alloc(a, (size_t)n * sizeof(*m->Responses));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_decode(rd, version, a, &m->Responses[i]);
+            }
+            m->Responses_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_AlterPartitionReassignmentsResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    gr_wr_array_len(w, flex, count_nn(m->Responses_count, false));
+    for (int32_t i = 0; i < m->Responses_count; i++) {
+        gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_encode(w, version, &m->Responses[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ListPartitionReassignmentsRequest */
+
+static const uint16_t min_gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics[] = {3};
+
+void gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_init(gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_ListPartitionReassignmentsRequest_init(gr_ListPartitionReassignmentsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TimeoutMs = 60000;
+    m->Topics_count = -1;
+}
+
+int gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->PartitionIndexes_count = n;
+        m->PartitionIndexes = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->PartitionIndexes = gr_arena_alloc(a, (size_t)n * sizeof(*m->PartitionIndexes));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->PartitionIndexes[i] = gr_rd_i32(rd);
+            }
+            m->PartitionIndexes_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_array_len(w, flex, count_nn(m->PartitionIndexes_count, false));
+    for (int32_t i = 0; i < m->PartitionIndexes_count; i++) {
+        gr_wr_i32(w, m->PartitionIndexes[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ListPartitionReassignmentsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsRequest_t *m)
+{
+    const bool flex = true;
+    gr_ListPartitionReassignmentsRequest_init(m);
+    m->TimeoutMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics, GR_ARRAY_LEN(min_gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListPartitionReassignmentsRequest_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsRequest_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->TimeoutMs);
+    gr_wr_array_len(w, flex, m->Topics_count);
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ListPartitionReassignmentsResponse */
+
+static const uint16_t min_gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment[] = {8};
+static const uint16_t min_gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment[] = {3};
+
+void gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_init(gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_init(gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_ListPartitionReassignmentsResponse_init(gr_ListPartitionReassignmentsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){"", 0};
+}
+
+int gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_init(m);
+    m->PartitionIndex = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Replicas_count = n;
+        m->Replicas = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Replicas = gr_arena_alloc(a, (size_t)n * sizeof(*m->Replicas));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Replicas[i] = gr_rd_i32(rd);
+            }
+            m->Replicas_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->AddingReplicas_count = n;
+        m->AddingReplicas = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->AddingReplicas = gr_arena_alloc(a, (size_t)n * sizeof(*m->AddingReplicas));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->AddingReplicas[i] = gr_rd_i32(rd);
+            }
+            m->AddingReplicas_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->RemovingReplicas_count = n;
+        m->RemovingReplicas = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->RemovingReplicas = gr_arena_alloc(a, (size_t)n * sizeof(*m->RemovingReplicas));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->RemovingReplicas[i] = gr_rd_i32(rd);
+            }
+            m->RemovingReplicas_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->PartitionIndex);
+    gr_wr_array_len(w, flex, count_nn(m->Replicas_count, false));
+    for (int32_t i = 0; i < m->Replicas_count; i++) {
+        gr_wr_i32(w, m->Replicas[i]);
+    }
+    gr_wr_array_len(w, flex, count_nn(m->AddingReplicas_count, false));
+    for (int32_t i = 0; i < m->AddingReplicas_count; i++) {
+        gr_wr_i32(w, m->AddingReplicas[i]);
+    }
+    gr_wr_array_len(w, flex, count_nn(m->RemovingReplicas_count, false));
+    for (int32_t i = 0; i < m->RemovingReplicas_count; i++) {
+        gr_wr_i32(w, m->RemovingReplicas[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *m)
+{
+    const bool flex = true;
+    gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment, GR_ARRAY_LEN(min_gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_encode(w, version, &m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ListPartitionReassignmentsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsResponse_t *m)
+{
+    const bool flex = true;
+    gr_ListPartitionReassignmentsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment, GR_ARRAY_LEN(min_gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListPartitionReassignmentsResponse_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ DescribeTopicPartitionsRequest */
+
+static const uint16_t min_gr_DescribeTopicPartitionsRequest_TopicRequest[] = {2};
+
+void gr_DescribeTopicPartitionsRequest_TopicRequest_init(gr_DescribeTopicPartitionsRequest_TopicRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_DescribeTopicPartitionsRequest_Cursor_init(gr_DescribeTopicPartitionsRequest_Cursor_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TopicName = (gr_str_t){"", 0};
+}
+
+void gr_DescribeTopicPartitionsRequest_init(gr_DescribeTopicPartitionsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ResponsePartitionLimit = 2000;
+    gr_DescribeTopicPartitionsRequest_Cursor_init(&m->Cursor);
+    m->Cursor_is_null = true;
+}
+
+int gr_DescribeTopicPartitionsRequest_TopicRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsRequest_TopicRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_DescribeTopicPartitionsRequest_TopicRequest_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsRequest_TopicRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsRequest_TopicRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTopicPartitionsRequest_Cursor_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsRequest_Cursor_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_DescribeTopicPartitionsRequest_Cursor_init(m);
+    gr_rd_str(rd, flex, &m->TopicName);
+    rd_nonnull(rd, false, m->TopicName.len);
+    m->PartitionIndex = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsRequest_Cursor_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsRequest_Cursor_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->TopicName, false));
+    gr_wr_i32(w, m->PartitionIndex);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTopicPartitionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsRequest_t *m)
+{
+    const bool flex = true;
+    gr_DescribeTopicPartitionsRequest_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeTopicPartitionsRequest_TopicRequest, GR_ARRAY_LEN(min_gr_DescribeTopicPartitionsRequest_TopicRequest), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeTopicPartitionsRequest_TopicRequest_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    m->ResponsePartitionLimit = gr_rd_i32(rd);
+    {
+        if (gr_rd_i8(rd) < 0) {
+            m->Cursor_is_null = true;
+        } else {
+            m->Cursor_is_null = false;
+            (void)gr_DescribeTopicPartitionsRequest_Cursor_decode(rd, version, a, &m->Cursor);
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsRequest_t *m)
+{
+    const bool flex = true;
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_DescribeTopicPartitionsRequest_TopicRequest_encode(w, version, &m->Topics[i]);
+    }
+    gr_wr_i32(w, m->ResponsePartitionLimit);
+    {
+        if (m->Cursor_is_null) {
+            gr_wr_i8(w, -1);
+        } else {
+            gr_wr_i8(w, 1);
+            gr_DescribeTopicPartitionsRequest_Cursor_encode(w, version, &m->Cursor);
+        }
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ DescribeTopicPartitionsResponse */
+
+static const uint16_t min_gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition[] = {20};
+static const uint16_t min_gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic[] = {26};
+
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_init(gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->LeaderEpoch = -1;
+    m->EligibleLeaderReplicas_count = -1;
+    m->LastKnownElr_count = -1;
+}
+
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_init(gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+    m->TopicAuthorizedOperations = (-2147483647 - 1);
+}
+
+void gr_DescribeTopicPartitionsResponse_Cursor_init(gr_DescribeTopicPartitionsResponse_Cursor_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TopicName = (gr_str_t){"", 0};
+}
+
+void gr_DescribeTopicPartitionsResponse_init(gr_DescribeTopicPartitionsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    gr_DescribeTopicPartitionsResponse_Cursor_init(&m->NextCursor);
+    m->NextCursor_is_null = true;
+}
+
+int gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_init(m);
+    m->ErrorCode = gr_rd_i16(rd);
+    m->PartitionIndex = gr_rd_i32(rd);
+    m->LeaderId = gr_rd_i32(rd);
+    m->LeaderEpoch = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->ReplicaNodes_count = n;
+        m->ReplicaNodes = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->ReplicaNodes = gr_arena_alloc(a, (size_t)n * sizeof(*m->ReplicaNodes));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->ReplicaNodes[i] = gr_rd_i32(rd);
+            }
+            m->ReplicaNodes_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->IsrNodes_count = n;
+        m->IsrNodes = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->IsrNodes = gr_arena_alloc(a, (size_t)n * sizeof(*m->IsrNodes));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->IsrNodes[i] = gr_rd_i32(rd);
+            }
+            m->IsrNodes_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->EligibleLeaderReplicas_count = n;
+        m->EligibleLeaderReplicas = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->EligibleLeaderReplicas = gr_arena_alloc(a, (size_t)n * sizeof(*m->EligibleLeaderReplicas));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->EligibleLeaderReplicas[i] = gr_rd_i32(rd);
+            }
+            m->EligibleLeaderReplicas_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->LastKnownElr_count = n;
+        m->LastKnownElr = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->LastKnownElr = gr_arena_alloc(a, (size_t)n * sizeof(*m->LastKnownElr));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->LastKnownElr[i] = gr_rd_i32(rd);
+            }
+            m->LastKnownElr_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->OfflineReplicas_count = n;
+        m->OfflineReplicas = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->OfflineReplicas = gr_arena_alloc(a, (size_t)n * sizeof(*m->OfflineReplicas));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->OfflineReplicas[i] = gr_rd_i32(rd);
+            }
+            m->OfflineReplicas_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_i32(w, m->PartitionIndex);
+    gr_wr_i32(w, m->LeaderId);
+    gr_wr_i32(w, m->LeaderEpoch);
+    gr_wr_array_len(w, flex, count_nn(m->ReplicaNodes_count, false));
+    for (int32_t i = 0; i < m->ReplicaNodes_count; i++) {
+        gr_wr_i32(w, m->ReplicaNodes[i]);
+    }
+    gr_wr_array_len(w, flex, count_nn(m->IsrNodes_count, false));
+    for (int32_t i = 0; i < m->IsrNodes_count; i++) {
+        gr_wr_i32(w, m->IsrNodes[i]);
+    }
+    gr_wr_array_len(w, flex, m->EligibleLeaderReplicas_count);
+    for (int32_t i = 0; i < m->EligibleLeaderReplicas_count; i++) {
+        gr_wr_i32(w, m->EligibleLeaderReplicas[i]);
+    }
+    gr_wr_array_len(w, flex, m->LastKnownElr_count);
+    for (int32_t i = 0; i < m->LastKnownElr_count; i++) {
+        gr_wr_i32(w, m->LastKnownElr[i]);
+    }
+    gr_wr_array_len(w, flex, count_nn(m->OfflineReplicas_count, false));
+    for (int32_t i = 0; i < m->OfflineReplicas_count; i++) {
+        gr_wr_i32(w, m->OfflineReplicas[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *m)
+{
+    const bool flex = true;
+    gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_init(m);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->Name);
+    gr_rd_uuid(rd, &m->TopicId);
+    m->IsInternal = gr_rd_bool(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition, GR_ARRAY_LEN(min_gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition), version));
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_decode(rd, version, a, &m->Partitions[i]);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    m->TopicAuthorizedOperations = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *m)
+{
+    const bool flex = true;
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->Name);
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_bool(w, m->IsInternal);
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_encode(w, version, &m->Partitions[i]);
+    }
+    gr_wr_i32(w, m->TopicAuthorizedOperations);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTopicPartitionsResponse_Cursor_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_Cursor_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_DescribeTopicPartitionsResponse_Cursor_init(m);
+    gr_rd_str(rd, flex, &m->TopicName);
+    rd_nonnull(rd, false, m->TopicName.len);
+    m->PartitionIndex = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsResponse_Cursor_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_Cursor_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->TopicName, false));
+    gr_wr_i32(w, m->PartitionIndex);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTopicPartitionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_t *m)
+{
+    const bool flex = true;
+    gr_DescribeTopicPartitionsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic, GR_ARRAY_LEN(min_gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    {
+        if (gr_rd_i8(rd) < 0) {
+            m->NextCursor_is_null = true;
+        } else {
+            m->NextCursor_is_null = false;
+            (void)gr_DescribeTopicPartitionsResponse_Cursor_decode(rd, version, a, &m->NextCursor);
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTopicPartitionsResponse_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_encode(w, version, &m->Topics[i]);
+    }
+    {
+        if (m->NextCursor_is_null) {
+            gr_wr_i8(w, -1);
+        } else {
+            gr_wr_i8(w, 1);
+            gr_DescribeTopicPartitionsResponse_Cursor_encode(w, version, &m->NextCursor);
+        }
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ GetTelemetrySubscriptionsRequest */
+
+void gr_GetTelemetrySubscriptionsRequest_init(gr_GetTelemetrySubscriptionsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_GetTelemetrySubscriptionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_GetTelemetrySubscriptionsRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_GetTelemetrySubscriptionsRequest_init(m);
+    gr_rd_uuid(rd, &m->ClientInstanceId);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_GetTelemetrySubscriptionsRequest_encode(gr_wr_t *w, int16_t version, const gr_GetTelemetrySubscriptionsRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->ClientInstanceId);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ GetTelemetrySubscriptionsResponse */
+
+void gr_GetTelemetrySubscriptionsResponse_init(gr_GetTelemetrySubscriptionsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_GetTelemetrySubscriptionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_GetTelemetrySubscriptionsResponse_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_GetTelemetrySubscriptionsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_uuid(rd, &m->ClientInstanceId);
+    m->SubscriptionId = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 1);
+        m->AcceptedCompressionTypes_count = n;
+        m->AcceptedCompressionTypes = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->AcceptedCompressionTypes = gr_arena_alloc(a, (size_t)n * sizeof(*m->AcceptedCompressionTypes));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->AcceptedCompressionTypes[i] = gr_rd_i8(rd);
+            }
+            m->AcceptedCompressionTypes_count = i;
+        }
+    }
+    m->PushIntervalMs = gr_rd_i32(rd);
+    m->TelemetryMaxBytes = gr_rd_i32(rd);
+    m->DeltaTemporality = gr_rd_bool(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->RequestedMetrics_count = n;
+        m->RequestedMetrics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->RequestedMetrics = gr_arena_alloc(a, (size_t)n * sizeof(*m->RequestedMetrics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->RequestedMetrics[i]);
+                rd_nonnull(rd, false, m->RequestedMetrics[i].len);
+            }
+            m->RequestedMetrics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_GetTelemetrySubscriptionsResponse_encode(gr_wr_t *w, int16_t version, const gr_GetTelemetrySubscriptionsResponse_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_uuid(w, &m->ClientInstanceId);
+    gr_wr_i32(w, m->SubscriptionId);
+    gr_wr_array_len(w, flex, count_nn(m->AcceptedCompressionTypes_count, false));
+    for (int32_t i = 0; i < m->AcceptedCompressionTypes_count; i++) {
+        gr_wr_i8(w, m->AcceptedCompressionTypes[i]);
+    }
+    gr_wr_i32(w, m->PushIntervalMs);
+    gr_wr_i32(w, m->TelemetryMaxBytes);
+    gr_wr_bool(w, m->DeltaTemporality);
+    gr_wr_array_len(w, flex, count_nn(m->RequestedMetrics_count, false));
+    for (int32_t i = 0; i < m->RequestedMetrics_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->RequestedMetrics[i], false));
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ PushTelemetryRequest */
+
+void gr_PushTelemetryRequest_init(gr_PushTelemetryRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_PushTelemetryRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_PushTelemetryRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_PushTelemetryRequest_init(m);
+    gr_rd_uuid(rd, &m->ClientInstanceId);
+    m->SubscriptionId = gr_rd_i32(rd);
+    m->Terminating = gr_rd_bool(rd);
+    m->CompressionType = gr_rd_i8(rd);
+    gr_rd_bytes(rd, flex, &m->Metrics);
+    rd_nonnull(rd, false, m->Metrics.len);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_PushTelemetryRequest_encode(gr_wr_t *w, int16_t version, const gr_PushTelemetryRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->ClientInstanceId);
+    gr_wr_i32(w, m->SubscriptionId);
+    gr_wr_bool(w, m->Terminating);
+    gr_wr_i8(w, m->CompressionType);
+    gr_wr_bytes(w, flex, bytes_nn(m->Metrics, false));
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ PushTelemetryResponse */
+
+void gr_PushTelemetryResponse_init(gr_PushTelemetryResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_PushTelemetryResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_PushTelemetryResponse_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_PushTelemetryResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_PushTelemetryResponse_encode(gr_wr_t *w, int16_t version, const gr_PushTelemetryResponse_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
 /* ------------------------------------------------------------ ConsumerProtocolSubscription */
 
 static const uint16_t min_gr_ConsumerProtocolSubscription_TopicPartition[] = {1, 6, 6, 6};
@@ -8767,6 +10820,26 @@ static void enc_InitProducerIdResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_InitProducerIdResponse_encode(w, v, in);
 }
 
+static int dec_OffsetForLeaderEpochRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_OffsetForLeaderEpochRequest_decode(rd, v, a, out);
+}
+
+static void enc_OffsetForLeaderEpochRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_OffsetForLeaderEpochRequest_encode(w, v, in);
+}
+
+static int dec_OffsetForLeaderEpochResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_OffsetForLeaderEpochResponse_decode(rd, v, a, out);
+}
+
+static void enc_OffsetForLeaderEpochResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_OffsetForLeaderEpochResponse_encode(w, v, in);
+}
+
 static int dec_AddPartitionsToTxnRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_AddPartitionsToTxnRequest_decode(rd, v, a, out);
@@ -8907,6 +10980,46 @@ static void enc_AlterConfigsResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_AlterConfigsResponse_encode(w, v, in);
 }
 
+static int dec_AlterReplicaLogDirsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_AlterReplicaLogDirsRequest_decode(rd, v, a, out);
+}
+
+static void enc_AlterReplicaLogDirsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_AlterReplicaLogDirsRequest_encode(w, v, in);
+}
+
+static int dec_AlterReplicaLogDirsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_AlterReplicaLogDirsResponse_decode(rd, v, a, out);
+}
+
+static void enc_AlterReplicaLogDirsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_AlterReplicaLogDirsResponse_encode(w, v, in);
+}
+
+static int dec_DescribeLogDirsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_DescribeLogDirsRequest_decode(rd, v, a, out);
+}
+
+static void enc_DescribeLogDirsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_DescribeLogDirsRequest_encode(w, v, in);
+}
+
+static int dec_DescribeLogDirsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_DescribeLogDirsResponse_decode(rd, v, a, out);
+}
+
+static void enc_DescribeLogDirsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_DescribeLogDirsResponse_encode(w, v, in);
+}
+
 static int dec_SaslAuthenticateRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_SaslAuthenticateRequest_decode(rd, v, a, out);
@@ -8967,6 +11080,26 @@ static void enc_DeleteGroupsResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_DeleteGroupsResponse_encode(w, v, in);
 }
 
+static int dec_ElectLeadersRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ElectLeadersRequest_decode(rd, v, a, out);
+}
+
+static void enc_ElectLeadersRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ElectLeadersRequest_encode(w, v, in);
+}
+
+static int dec_ElectLeadersResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ElectLeadersResponse_decode(rd, v, a, out);
+}
+
+static void enc_ElectLeadersResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ElectLeadersResponse_encode(w, v, in);
+}
+
 static int dec_IncrementalAlterConfigsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_IncrementalAlterConfigsRequest_decode(rd, v, a, out);
@@ -8985,6 +11118,46 @@ static int dec_IncrementalAlterConfigsResponse(gr_rd_t *rd, int16_t v, gr_arena_
 static void enc_IncrementalAlterConfigsResponse(gr_wr_t *w, int16_t v, const void *in)
 {
     gr_IncrementalAlterConfigsResponse_encode(w, v, in);
+}
+
+static int dec_AlterPartitionReassignmentsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_AlterPartitionReassignmentsRequest_decode(rd, v, a, out);
+}
+
+static void enc_AlterPartitionReassignmentsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_AlterPartitionReassignmentsRequest_encode(w, v, in);
+}
+
+static int dec_AlterPartitionReassignmentsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_AlterPartitionReassignmentsResponse_decode(rd, v, a, out);
+}
+
+static void enc_AlterPartitionReassignmentsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_AlterPartitionReassignmentsResponse_encode(w, v, in);
+}
+
+static int dec_ListPartitionReassignmentsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ListPartitionReassignmentsRequest_decode(rd, v, a, out);
+}
+
+static void enc_ListPartitionReassignmentsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ListPartitionReassignmentsRequest_encode(w, v, in);
+}
+
+static int dec_ListPartitionReassignmentsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ListPartitionReassignmentsResponse_decode(rd, v, a, out);
+}
+
+static void enc_ListPartitionReassignmentsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ListPartitionReassignmentsResponse_encode(w, v, in);
 }
 
 static int dec_OffsetDeleteRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
@@ -9047,6 +11220,66 @@ static void enc_DescribeProducersResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_DescribeProducersResponse_encode(w, v, in);
 }
 
+static int dec_GetTelemetrySubscriptionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_GetTelemetrySubscriptionsRequest_decode(rd, v, a, out);
+}
+
+static void enc_GetTelemetrySubscriptionsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_GetTelemetrySubscriptionsRequest_encode(w, v, in);
+}
+
+static int dec_GetTelemetrySubscriptionsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_GetTelemetrySubscriptionsResponse_decode(rd, v, a, out);
+}
+
+static void enc_GetTelemetrySubscriptionsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_GetTelemetrySubscriptionsResponse_encode(w, v, in);
+}
+
+static int dec_PushTelemetryRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_PushTelemetryRequest_decode(rd, v, a, out);
+}
+
+static void enc_PushTelemetryRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_PushTelemetryRequest_encode(w, v, in);
+}
+
+static int dec_PushTelemetryResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_PushTelemetryResponse_decode(rd, v, a, out);
+}
+
+static void enc_PushTelemetryResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_PushTelemetryResponse_encode(w, v, in);
+}
+
+static int dec_DescribeTopicPartitionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_DescribeTopicPartitionsRequest_decode(rd, v, a, out);
+}
+
+static void enc_DescribeTopicPartitionsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_DescribeTopicPartitionsRequest_encode(w, v, in);
+}
+
+static int dec_DescribeTopicPartitionsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_DescribeTopicPartitionsResponse_decode(rd, v, a, out);
+}
+
+static void enc_DescribeTopicPartitionsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_DescribeTopicPartitionsResponse_encode(w, v, in);
+}
+
 typedef struct schema_api {
     gr_api_spec_t spec;
     size_t req_size, resp_size;
@@ -9095,6 +11328,8 @@ static const schema_api_t apis[] = {
      dec_DeleteRecordsRequest, enc_DeleteRecordsRequest, dec_DeleteRecordsResponse, enc_DeleteRecordsResponse},
     {{22, "InitProducerId", 0, 5, 2}, sizeof(gr_InitProducerIdRequest_t), sizeof(gr_InitProducerIdResponse_t),
      dec_InitProducerIdRequest, enc_InitProducerIdRequest, dec_InitProducerIdResponse, enc_InitProducerIdResponse},
+    {{23, "OffsetForLeaderEpoch", 0, 4, 4}, sizeof(gr_OffsetForLeaderEpochRequest_t), sizeof(gr_OffsetForLeaderEpochResponse_t),
+     dec_OffsetForLeaderEpochRequest, enc_OffsetForLeaderEpochRequest, dec_OffsetForLeaderEpochResponse, enc_OffsetForLeaderEpochResponse},
     {{24, "AddPartitionsToTxn", 0, 5, 3}, sizeof(gr_AddPartitionsToTxnRequest_t), sizeof(gr_AddPartitionsToTxnResponse_t),
      dec_AddPartitionsToTxnRequest, enc_AddPartitionsToTxnRequest, dec_AddPartitionsToTxnResponse, enc_AddPartitionsToTxnResponse},
     {{25, "AddOffsetsToTxn", 0, 4, 3}, sizeof(gr_AddOffsetsToTxnRequest_t), sizeof(gr_AddOffsetsToTxnResponse_t),
@@ -9109,28 +11344,45 @@ static const schema_api_t apis[] = {
      dec_DescribeConfigsRequest, enc_DescribeConfigsRequest, dec_DescribeConfigsResponse, enc_DescribeConfigsResponse},
     {{33, "AlterConfigs", 0, 2, 2}, sizeof(gr_AlterConfigsRequest_t), sizeof(gr_AlterConfigsResponse_t),
      dec_AlterConfigsRequest, enc_AlterConfigsRequest, dec_AlterConfigsResponse, enc_AlterConfigsResponse},
+    {{34, "AlterReplicaLogDirs", 0, 2, 2}, sizeof(gr_AlterReplicaLogDirsRequest_t), sizeof(gr_AlterReplicaLogDirsResponse_t),
+     dec_AlterReplicaLogDirsRequest, enc_AlterReplicaLogDirsRequest, dec_AlterReplicaLogDirsResponse, enc_AlterReplicaLogDirsResponse},
+    {{35, "DescribeLogDirs", 0, 4, 2}, sizeof(gr_DescribeLogDirsRequest_t), sizeof(gr_DescribeLogDirsResponse_t),
+     dec_DescribeLogDirsRequest, enc_DescribeLogDirsRequest, dec_DescribeLogDirsResponse, enc_DescribeLogDirsResponse},
     {{36, "SaslAuthenticate", 0, 2, 2}, sizeof(gr_SaslAuthenticateRequest_t), sizeof(gr_SaslAuthenticateResponse_t),
      dec_SaslAuthenticateRequest, enc_SaslAuthenticateRequest, dec_SaslAuthenticateResponse, enc_SaslAuthenticateResponse},
     {{37, "CreatePartitions", 0, 3, 2}, sizeof(gr_CreatePartitionsRequest_t), sizeof(gr_CreatePartitionsResponse_t),
      dec_CreatePartitionsRequest, enc_CreatePartitionsRequest, dec_CreatePartitionsResponse, enc_CreatePartitionsResponse},
     {{42, "DeleteGroups", 0, 2, 2}, sizeof(gr_DeleteGroupsRequest_t), sizeof(gr_DeleteGroupsResponse_t),
      dec_DeleteGroupsRequest, enc_DeleteGroupsRequest, dec_DeleteGroupsResponse, enc_DeleteGroupsResponse},
+    {{43, "ElectLeaders", 0, 2, 2}, sizeof(gr_ElectLeadersRequest_t), sizeof(gr_ElectLeadersResponse_t),
+     dec_ElectLeadersRequest, enc_ElectLeadersRequest, dec_ElectLeadersResponse, enc_ElectLeadersResponse},
     {{44, "IncrementalAlterConfigs", 0, 1, 1}, sizeof(gr_IncrementalAlterConfigsRequest_t), sizeof(gr_IncrementalAlterConfigsResponse_t),
      dec_IncrementalAlterConfigsRequest, enc_IncrementalAlterConfigsRequest, dec_IncrementalAlterConfigsResponse, enc_IncrementalAlterConfigsResponse},
+    {{45, "AlterPartitionReassignments", 0, 0, 0}, sizeof(gr_AlterPartitionReassignmentsRequest_t), sizeof(gr_AlterPartitionReassignmentsResponse_t),
+     dec_AlterPartitionReassignmentsRequest, enc_AlterPartitionReassignmentsRequest, dec_AlterPartitionReassignmentsResponse, enc_AlterPartitionReassignmentsResponse},
+    {{46, "ListPartitionReassignments", 0, 0, 0}, sizeof(gr_ListPartitionReassignmentsRequest_t), sizeof(gr_ListPartitionReassignmentsResponse_t),
+     dec_ListPartitionReassignmentsRequest, enc_ListPartitionReassignmentsRequest, dec_ListPartitionReassignmentsResponse, enc_ListPartitionReassignmentsResponse},
     {{47, "OffsetDelete", 0, 0, INT16_MAX}, sizeof(gr_OffsetDeleteRequest_t), sizeof(gr_OffsetDeleteResponse_t),
      dec_OffsetDeleteRequest, enc_OffsetDeleteRequest, dec_OffsetDeleteResponse, enc_OffsetDeleteResponse},
     {{60, "DescribeCluster", 0, 1, 0}, sizeof(gr_DescribeClusterRequest_t), sizeof(gr_DescribeClusterResponse_t),
      dec_DescribeClusterRequest, enc_DescribeClusterRequest, dec_DescribeClusterResponse, enc_DescribeClusterResponse},
     {{61, "DescribeProducers", 0, 0, 0}, sizeof(gr_DescribeProducersRequest_t), sizeof(gr_DescribeProducersResponse_t),
      dec_DescribeProducersRequest, enc_DescribeProducersRequest, dec_DescribeProducersResponse, enc_DescribeProducersResponse},
+    {{71, "GetTelemetrySubscriptions", 0, 0, 0}, sizeof(gr_GetTelemetrySubscriptionsRequest_t), sizeof(gr_GetTelemetrySubscriptionsResponse_t),
+     dec_GetTelemetrySubscriptionsRequest, enc_GetTelemetrySubscriptionsRequest, dec_GetTelemetrySubscriptionsResponse, enc_GetTelemetrySubscriptionsResponse},
+    {{72, "PushTelemetry", 0, 0, 0}, sizeof(gr_PushTelemetryRequest_t), sizeof(gr_PushTelemetryResponse_t),
+     dec_PushTelemetryRequest, enc_PushTelemetryRequest, dec_PushTelemetryResponse, enc_PushTelemetryResponse},
+    {{75, "DescribeTopicPartitions", 0, 0, 0}, sizeof(gr_DescribeTopicPartitionsRequest_t), sizeof(gr_DescribeTopicPartitionsResponse_t),
+     dec_DescribeTopicPartitionsRequest, enc_DescribeTopicPartitionsRequest, dec_DescribeTopicPartitionsResponse, enc_DescribeTopicPartitionsResponse},
 };
 
 /* api key -> index in apis[], -1 when not generated */
-static const int8_t api_index[62] = {
+static const int8_t api_index[76] = {
     0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, -1, 19, 20, 21, 22, 23, -1, -1, -1,
-    24, 25, -1, -1, 26, 27, -1, -1, -1, -1, 28, -1, 29, -1, -1, 30,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 31, 32,
+    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, -1, -1, -1,
+    25, 26, 27, 28, 29, 30, -1, -1, -1, -1, 31, 32, 33, 34, 35, 36,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 37, 38, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, 39, 40, -1, -1, 41,
 };
 
 static const schema_api_t *api_get(int16_t key)

@@ -1826,6 +1826,482 @@ void gr_WriteTxnMarkersResponse_init(gr_WriteTxnMarkersResponse_t *m);
 int gr_WriteTxnMarkersResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_WriteTxnMarkersResponse_t *m);
 void gr_WriteTxnMarkersResponse_encode(gr_wr_t *w, int16_t version, const gr_WriteTxnMarkersResponse_t *m);
 
+/* ---- DescribeLogDirsRequest (request, versions 0-4, flexible 2+) */
+typedef struct gr_DescribeLogDirsRequest_DescribableLogDirTopic {
+    gr_str_t Topic;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_DescribeLogDirsRequest_DescribableLogDirTopic_t;
+
+typedef struct gr_DescribeLogDirsRequest {
+    gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *Topics;
+    int32_t Topics_count;
+} gr_DescribeLogDirsRequest_t;
+
+void gr_DescribeLogDirsRequest_DescribableLogDirTopic_init(gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *m);
+int gr_DescribeLogDirsRequest_DescribableLogDirTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *m);
+void gr_DescribeLogDirsRequest_DescribableLogDirTopic_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsRequest_DescribableLogDirTopic_t *m);
+void gr_DescribeLogDirsRequest_init(gr_DescribeLogDirsRequest_t *m);
+int gr_DescribeLogDirsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsRequest_t *m);
+void gr_DescribeLogDirsRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsRequest_t *m);
+
+/* ---- DescribeLogDirsResponse (response, versions 0-4, flexible 2+) */
+typedef struct gr_DescribeLogDirsResponse_DescribeLogDirsPartition {
+    int32_t PartitionIndex;
+    int64_t PartitionSize;
+    int64_t OffsetLag;
+    bool IsFutureKey;
+} gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t;
+
+typedef struct gr_DescribeLogDirsResponse_DescribeLogDirsTopic {
+    gr_str_t Name;
+    gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *Partitions;
+    int32_t Partitions_count;
+} gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t;
+
+typedef struct gr_DescribeLogDirsResponse_DescribeLogDirsResult {
+    int16_t ErrorCode;
+    gr_str_t LogDir;
+    gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *Topics;
+    int32_t Topics_count;
+    int64_t TotalBytes;
+    int64_t UsableBytes;
+} gr_DescribeLogDirsResponse_DescribeLogDirsResult_t;
+
+typedef struct gr_DescribeLogDirsResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *Results;
+    int32_t Results_count;
+} gr_DescribeLogDirsResponse_t;
+
+void gr_DescribeLogDirsResponse_DescribeLogDirsPartition_init(gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m);
+int gr_DescribeLogDirsResponse_DescribeLogDirsPartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m);
+void gr_DescribeLogDirsResponse_DescribeLogDirsPartition_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_DescribeLogDirsPartition_t *m);
+void gr_DescribeLogDirsResponse_DescribeLogDirsTopic_init(gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m);
+int gr_DescribeLogDirsResponse_DescribeLogDirsTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m);
+void gr_DescribeLogDirsResponse_DescribeLogDirsTopic_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_DescribeLogDirsTopic_t *m);
+void gr_DescribeLogDirsResponse_DescribeLogDirsResult_init(gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *m);
+int gr_DescribeLogDirsResponse_DescribeLogDirsResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *m);
+void gr_DescribeLogDirsResponse_DescribeLogDirsResult_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_DescribeLogDirsResult_t *m);
+void gr_DescribeLogDirsResponse_init(gr_DescribeLogDirsResponse_t *m);
+int gr_DescribeLogDirsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeLogDirsResponse_t *m);
+void gr_DescribeLogDirsResponse_encode(gr_wr_t *w, int16_t version, const gr_DescribeLogDirsResponse_t *m);
+
+/* ---- AlterReplicaLogDirsRequest (request, versions 0-2, flexible 2+) */
+typedef struct gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic {
+    gr_str_t Name;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t;
+
+typedef struct gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir {
+    gr_str_t Path;
+    gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *Topics;
+    int32_t Topics_count;
+} gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t;
+
+typedef struct gr_AlterReplicaLogDirsRequest {
+    gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *Dirs;
+    int32_t Dirs_count;
+} gr_AlterReplicaLogDirsRequest_t;
+
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_init(gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *m);
+int gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *m);
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic_t *m);
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_init(gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *m);
+int gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *m);
+void gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsRequest_AlterReplicaLogDir_t *m);
+void gr_AlterReplicaLogDirsRequest_init(gr_AlterReplicaLogDirsRequest_t *m);
+int gr_AlterReplicaLogDirsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsRequest_t *m);
+void gr_AlterReplicaLogDirsRequest_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsRequest_t *m);
+
+/* ---- AlterReplicaLogDirsResponse (response, versions 0-2, flexible 2+) */
+typedef struct gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult {
+    int32_t PartitionIndex;
+    int16_t ErrorCode;
+} gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t;
+
+typedef struct gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult {
+    gr_str_t TopicName;
+    gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *Partitions;
+    int32_t Partitions_count;
+} gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t;
+
+typedef struct gr_AlterReplicaLogDirsResponse {
+    int32_t ThrottleTimeMs;
+    gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *Results;
+    int32_t Results_count;
+} gr_AlterReplicaLogDirsResponse_t;
+
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_init(gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *m);
+int gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *m);
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult_t *m);
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_init(gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *m);
+int gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *m);
+void gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult_t *m);
+void gr_AlterReplicaLogDirsResponse_init(gr_AlterReplicaLogDirsResponse_t *m);
+int gr_AlterReplicaLogDirsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterReplicaLogDirsResponse_t *m);
+void gr_AlterReplicaLogDirsResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterReplicaLogDirsResponse_t *m);
+
+/* ---- OffsetForLeaderEpochRequest (request, versions 0-4, flexible 4+) */
+typedef struct gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition {
+    int32_t Partition;
+    int32_t CurrentLeaderEpoch;
+    int32_t LeaderEpoch;
+} gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t;
+
+typedef struct gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic {
+    gr_str_t Topic;
+    gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *Partitions;
+    int32_t Partitions_count;
+} gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t;
+
+typedef struct gr_OffsetForLeaderEpochRequest {
+    int32_t ReplicaId;
+    gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *Topics;
+    int32_t Topics_count;
+} gr_OffsetForLeaderEpochRequest_t;
+
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_init(gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *m);
+int gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *m);
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_t *m);
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_init(gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *m);
+int gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *m);
+void gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochRequest_OffsetForLeaderTopic_t *m);
+void gr_OffsetForLeaderEpochRequest_init(gr_OffsetForLeaderEpochRequest_t *m);
+int gr_OffsetForLeaderEpochRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochRequest_t *m);
+void gr_OffsetForLeaderEpochRequest_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochRequest_t *m);
+
+/* ---- OffsetForLeaderEpochResponse (response, versions 0-4, flexible 4+) */
+typedef struct gr_OffsetForLeaderEpochResponse_EpochEndOffset {
+    int16_t ErrorCode;
+    int32_t Partition;
+    int32_t LeaderEpoch;
+    int64_t EndOffset;
+} gr_OffsetForLeaderEpochResponse_EpochEndOffset_t;
+
+typedef struct gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult {
+    gr_str_t Topic;
+    gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *Partitions;
+    int32_t Partitions_count;
+} gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t;
+
+typedef struct gr_OffsetForLeaderEpochResponse {
+    int32_t ThrottleTimeMs;
+    gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *Topics;
+    int32_t Topics_count;
+} gr_OffsetForLeaderEpochResponse_t;
+
+void gr_OffsetForLeaderEpochResponse_EpochEndOffset_init(gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *m);
+int gr_OffsetForLeaderEpochResponse_EpochEndOffset_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *m);
+void gr_OffsetForLeaderEpochResponse_EpochEndOffset_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochResponse_EpochEndOffset_t *m);
+void gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_init(gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *m);
+int gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *m);
+void gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult_t *m);
+void gr_OffsetForLeaderEpochResponse_init(gr_OffsetForLeaderEpochResponse_t *m);
+int gr_OffsetForLeaderEpochResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_OffsetForLeaderEpochResponse_t *m);
+void gr_OffsetForLeaderEpochResponse_encode(gr_wr_t *w, int16_t version, const gr_OffsetForLeaderEpochResponse_t *m);
+
+/* ---- ElectLeadersRequest (request, versions 0-2, flexible 2+) */
+typedef struct gr_ElectLeadersRequest_TopicPartitions {
+    gr_str_t Topic;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_ElectLeadersRequest_TopicPartitions_t;
+
+typedef struct gr_ElectLeadersRequest {
+    int8_t ElectionType;
+    gr_ElectLeadersRequest_TopicPartitions_t *TopicPartitions;
+    int32_t TopicPartitions_count;
+    int32_t TimeoutMs;
+} gr_ElectLeadersRequest_t;
+
+void gr_ElectLeadersRequest_TopicPartitions_init(gr_ElectLeadersRequest_TopicPartitions_t *m);
+int gr_ElectLeadersRequest_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersRequest_TopicPartitions_t *m);
+void gr_ElectLeadersRequest_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersRequest_TopicPartitions_t *m);
+void gr_ElectLeadersRequest_init(gr_ElectLeadersRequest_t *m);
+int gr_ElectLeadersRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersRequest_t *m);
+void gr_ElectLeadersRequest_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersRequest_t *m);
+
+/* ---- ElectLeadersResponse (response, versions 0-2, flexible 2+) */
+typedef struct gr_ElectLeadersResponse_PartitionResult {
+    int32_t PartitionId;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+} gr_ElectLeadersResponse_PartitionResult_t;
+
+typedef struct gr_ElectLeadersResponse_ReplicaElectionResult {
+    gr_str_t Topic;
+    gr_ElectLeadersResponse_PartitionResult_t *PartitionResult;
+    int32_t PartitionResult_count;
+} gr_ElectLeadersResponse_ReplicaElectionResult_t;
+
+typedef struct gr_ElectLeadersResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_ElectLeadersResponse_ReplicaElectionResult_t *ReplicaElectionResults;
+    int32_t ReplicaElectionResults_count;
+} gr_ElectLeadersResponse_t;
+
+void gr_ElectLeadersResponse_PartitionResult_init(gr_ElectLeadersResponse_PartitionResult_t *m);
+int gr_ElectLeadersResponse_PartitionResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersResponse_PartitionResult_t *m);
+void gr_ElectLeadersResponse_PartitionResult_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersResponse_PartitionResult_t *m);
+void gr_ElectLeadersResponse_ReplicaElectionResult_init(gr_ElectLeadersResponse_ReplicaElectionResult_t *m);
+int gr_ElectLeadersResponse_ReplicaElectionResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersResponse_ReplicaElectionResult_t *m);
+void gr_ElectLeadersResponse_ReplicaElectionResult_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersResponse_ReplicaElectionResult_t *m);
+void gr_ElectLeadersResponse_init(gr_ElectLeadersResponse_t *m);
+int gr_ElectLeadersResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ElectLeadersResponse_t *m);
+void gr_ElectLeadersResponse_encode(gr_wr_t *w, int16_t version, const gr_ElectLeadersResponse_t *m);
+
+/* ---- AlterPartitionReassignmentsRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_AlterPartitionReassignmentsRequest_ReassignablePartition {
+    int32_t PartitionIndex;
+    int32_t *Replicas;
+    int32_t Replicas_count;
+} gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t;
+
+typedef struct gr_AlterPartitionReassignmentsRequest_ReassignableTopic {
+    gr_str_t Name;
+    gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *Partitions;
+    int32_t Partitions_count;
+} gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t;
+
+typedef struct gr_AlterPartitionReassignmentsRequest {
+    int32_t TimeoutMs;
+    gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *Topics;
+    int32_t Topics_count;
+} gr_AlterPartitionReassignmentsRequest_t;
+
+void gr_AlterPartitionReassignmentsRequest_ReassignablePartition_init(gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *m);
+int gr_AlterPartitionReassignmentsRequest_ReassignablePartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *m);
+void gr_AlterPartitionReassignmentsRequest_ReassignablePartition_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsRequest_ReassignablePartition_t *m);
+void gr_AlterPartitionReassignmentsRequest_ReassignableTopic_init(gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *m);
+int gr_AlterPartitionReassignmentsRequest_ReassignableTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *m);
+void gr_AlterPartitionReassignmentsRequest_ReassignableTopic_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsRequest_ReassignableTopic_t *m);
+void gr_AlterPartitionReassignmentsRequest_init(gr_AlterPartitionReassignmentsRequest_t *m);
+int gr_AlterPartitionReassignmentsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsRequest_t *m);
+void gr_AlterPartitionReassignmentsRequest_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsRequest_t *m);
+
+/* ---- AlterPartitionReassignmentsResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse {
+    int32_t PartitionIndex;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+} gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t;
+
+typedef struct gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse {
+    gr_str_t Name;
+    gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *Partitions;
+    int32_t Partitions_count;
+} gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t;
+
+typedef struct gr_AlterPartitionReassignmentsResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+    gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *Responses;
+    int32_t Responses_count;
+} gr_AlterPartitionReassignmentsResponse_t;
+
+void gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_init(gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *m);
+int gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *m);
+void gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsResponse_ReassignablePartitionResponse_t *m);
+void gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_init(gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *m);
+int gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *m);
+void gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsResponse_ReassignableTopicResponse_t *m);
+void gr_AlterPartitionReassignmentsResponse_init(gr_AlterPartitionReassignmentsResponse_t *m);
+int gr_AlterPartitionReassignmentsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_AlterPartitionReassignmentsResponse_t *m);
+void gr_AlterPartitionReassignmentsResponse_encode(gr_wr_t *w, int16_t version, const gr_AlterPartitionReassignmentsResponse_t *m);
+
+/* ---- ListPartitionReassignmentsRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics {
+    gr_str_t Name;
+    int32_t *PartitionIndexes;
+    int32_t PartitionIndexes_count;
+} gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t;
+
+typedef struct gr_ListPartitionReassignmentsRequest {
+    int32_t TimeoutMs;
+    gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *Topics;
+    int32_t Topics_count;
+} gr_ListPartitionReassignmentsRequest_t;
+
+void gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_init(gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *m);
+int gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *m);
+void gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics_t *m);
+void gr_ListPartitionReassignmentsRequest_init(gr_ListPartitionReassignmentsRequest_t *m);
+int gr_ListPartitionReassignmentsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsRequest_t *m);
+void gr_ListPartitionReassignmentsRequest_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsRequest_t *m);
+
+/* ---- ListPartitionReassignmentsResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment {
+    int32_t PartitionIndex;
+    int32_t *Replicas;
+    int32_t Replicas_count;
+    int32_t *AddingReplicas;
+    int32_t AddingReplicas_count;
+    int32_t *RemovingReplicas;
+    int32_t RemovingReplicas_count;
+} gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t;
+
+typedef struct gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment {
+    gr_str_t Name;
+    gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *Partitions;
+    int32_t Partitions_count;
+} gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t;
+
+typedef struct gr_ListPartitionReassignmentsResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+    gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *Topics;
+    int32_t Topics_count;
+} gr_ListPartitionReassignmentsResponse_t;
+
+void gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_init(gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *m);
+int gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *m);
+void gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsResponse_OngoingPartitionReassignment_t *m);
+void gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_init(gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *m);
+int gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *m);
+void gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsResponse_OngoingTopicReassignment_t *m);
+void gr_ListPartitionReassignmentsResponse_init(gr_ListPartitionReassignmentsResponse_t *m);
+int gr_ListPartitionReassignmentsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListPartitionReassignmentsResponse_t *m);
+void gr_ListPartitionReassignmentsResponse_encode(gr_wr_t *w, int16_t version, const gr_ListPartitionReassignmentsResponse_t *m);
+
+/* ---- DescribeTopicPartitionsRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_DescribeTopicPartitionsRequest_TopicRequest {
+    gr_str_t Name;
+} gr_DescribeTopicPartitionsRequest_TopicRequest_t;
+
+typedef struct gr_DescribeTopicPartitionsRequest_Cursor {
+    gr_str_t TopicName;
+    int32_t PartitionIndex;
+} gr_DescribeTopicPartitionsRequest_Cursor_t;
+
+typedef struct gr_DescribeTopicPartitionsRequest {
+    gr_DescribeTopicPartitionsRequest_TopicRequest_t *Topics;
+    int32_t Topics_count;
+    int32_t ResponsePartitionLimit;
+    gr_DescribeTopicPartitionsRequest_Cursor_t Cursor;
+    bool Cursor_is_null;
+} gr_DescribeTopicPartitionsRequest_t;
+
+void gr_DescribeTopicPartitionsRequest_TopicRequest_init(gr_DescribeTopicPartitionsRequest_TopicRequest_t *m);
+int gr_DescribeTopicPartitionsRequest_TopicRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsRequest_TopicRequest_t *m);
+void gr_DescribeTopicPartitionsRequest_TopicRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsRequest_TopicRequest_t *m);
+void gr_DescribeTopicPartitionsRequest_Cursor_init(gr_DescribeTopicPartitionsRequest_Cursor_t *m);
+int gr_DescribeTopicPartitionsRequest_Cursor_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsRequest_Cursor_t *m);
+void gr_DescribeTopicPartitionsRequest_Cursor_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsRequest_Cursor_t *m);
+void gr_DescribeTopicPartitionsRequest_init(gr_DescribeTopicPartitionsRequest_t *m);
+int gr_DescribeTopicPartitionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsRequest_t *m);
+void gr_DescribeTopicPartitionsRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsRequest_t *m);
+
+/* ---- DescribeTopicPartitionsResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition {
+    int16_t ErrorCode;
+    int32_t PartitionIndex;
+    int32_t LeaderId;
+    int32_t LeaderEpoch;
+    int32_t *ReplicaNodes;
+    int32_t ReplicaNodes_count;
+    int32_t *IsrNodes;
+    int32_t IsrNodes_count;
+    int32_t *EligibleLeaderReplicas;
+    int32_t EligibleLeaderReplicas_count;
+    int32_t *LastKnownElr;
+    int32_t LastKnownElr_count;
+    int32_t *OfflineReplicas;
+    int32_t OfflineReplicas_count;
+} gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t;
+
+typedef struct gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic {
+    int16_t ErrorCode;
+    gr_str_t Name;
+    gr_uuid_t TopicId;
+    bool IsInternal;
+    gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *Partitions;
+    int32_t Partitions_count;
+    int32_t TopicAuthorizedOperations;
+} gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t;
+
+typedef struct gr_DescribeTopicPartitionsResponse_Cursor {
+    gr_str_t TopicName;
+    int32_t PartitionIndex;
+} gr_DescribeTopicPartitionsResponse_Cursor_t;
+
+typedef struct gr_DescribeTopicPartitionsResponse {
+    int32_t ThrottleTimeMs;
+    gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *Topics;
+    int32_t Topics_count;
+    gr_DescribeTopicPartitionsResponse_Cursor_t NextCursor;
+    bool NextCursor_is_null;
+} gr_DescribeTopicPartitionsResponse_t;
+
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_init(gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *m);
+int gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *m);
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t *m);
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_init(gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *m);
+int gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *m);
+void gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic_t *m);
+void gr_DescribeTopicPartitionsResponse_Cursor_init(gr_DescribeTopicPartitionsResponse_Cursor_t *m);
+int gr_DescribeTopicPartitionsResponse_Cursor_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_Cursor_t *m);
+void gr_DescribeTopicPartitionsResponse_Cursor_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_Cursor_t *m);
+void gr_DescribeTopicPartitionsResponse_init(gr_DescribeTopicPartitionsResponse_t *m);
+int gr_DescribeTopicPartitionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTopicPartitionsResponse_t *m);
+void gr_DescribeTopicPartitionsResponse_encode(gr_wr_t *w, int16_t version, const gr_DescribeTopicPartitionsResponse_t *m);
+
+/* ---- GetTelemetrySubscriptionsRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_GetTelemetrySubscriptionsRequest {
+    gr_uuid_t ClientInstanceId;
+} gr_GetTelemetrySubscriptionsRequest_t;
+
+void gr_GetTelemetrySubscriptionsRequest_init(gr_GetTelemetrySubscriptionsRequest_t *m);
+int gr_GetTelemetrySubscriptionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_GetTelemetrySubscriptionsRequest_t *m);
+void gr_GetTelemetrySubscriptionsRequest_encode(gr_wr_t *w, int16_t version, const gr_GetTelemetrySubscriptionsRequest_t *m);
+
+/* ---- GetTelemetrySubscriptionsResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_GetTelemetrySubscriptionsResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_uuid_t ClientInstanceId;
+    int32_t SubscriptionId;
+    int8_t *AcceptedCompressionTypes;
+    int32_t AcceptedCompressionTypes_count;
+    int32_t PushIntervalMs;
+    int32_t TelemetryMaxBytes;
+    bool DeltaTemporality;
+    gr_str_t *RequestedMetrics;
+    int32_t RequestedMetrics_count;
+} gr_GetTelemetrySubscriptionsResponse_t;
+
+void gr_GetTelemetrySubscriptionsResponse_init(gr_GetTelemetrySubscriptionsResponse_t *m);
+int gr_GetTelemetrySubscriptionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_GetTelemetrySubscriptionsResponse_t *m);
+void gr_GetTelemetrySubscriptionsResponse_encode(gr_wr_t *w, int16_t version, const gr_GetTelemetrySubscriptionsResponse_t *m);
+
+/* ---- PushTelemetryRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_PushTelemetryRequest {
+    gr_uuid_t ClientInstanceId;
+    int32_t SubscriptionId;
+    bool Terminating;
+    int8_t CompressionType;
+    gr_bytes_t Metrics;
+} gr_PushTelemetryRequest_t;
+
+void gr_PushTelemetryRequest_init(gr_PushTelemetryRequest_t *m);
+int gr_PushTelemetryRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_PushTelemetryRequest_t *m);
+void gr_PushTelemetryRequest_encode(gr_wr_t *w, int16_t version, const gr_PushTelemetryRequest_t *m);
+
+/* ---- PushTelemetryResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_PushTelemetryResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+} gr_PushTelemetryResponse_t;
+
+void gr_PushTelemetryResponse_init(gr_PushTelemetryResponse_t *m);
+int gr_PushTelemetryResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_PushTelemetryResponse_t *m);
+void gr_PushTelemetryResponse_encode(gr_wr_t *w, int16_t version, const gr_PushTelemetryResponse_t *m);
+
 /* ---- ConsumerProtocolSubscription (data, versions 0-3) */
 typedef struct gr_ConsumerProtocolSubscription_TopicPartition {
     gr_str_t Topic;

@@ -64,6 +64,7 @@
  * flushed (fsync per file) as before.
  */
 #include "topic.h"
+#include "logmove.h"
 #include "broker.h"
 #include "checkpoint.h"
 #include "fio.h"
@@ -262,6 +263,10 @@ static int find_existing_dir(const gr_topic_t *t, int32_t idx)
     return -1;
 }
 
+/* a loaded partition's leader-epoch-checkpoint was written (gr_topics_load
+ * syncs the log dirs) */
+static bool epochs_written;
+
 /* checkpoints read at startup: [dir] -> entries */
 static gr_ckpt_entry_t **ck_rp, **ck_ls;
 static size_t *ck_rp_n, *ck_ls_n;
@@ -280,6 +285,78 @@ static int64_t ckpt_lookup(gr_ckpt_entry_t *e, size_t n, const char *topic, int3
     snprintf(key.topic, sizeof(key.topic), "%s", topic);
     const gr_ckpt_entry_t *f = n ? bsearch(&key, e, n, sizeof(*e), ckpt_cmp) : NULL;
     return f ? f->offset : dflt;
+}
+
+/* Leader epochs.  This broker becomes the partition's leader each time it
+ * opens it, and, as Kafka's controller bumps the leader epoch of every
+ * partition a restarted broker leads again, a partition loaded from disk
+ * gets the next epoch, starting at its log end offset (Kafka's
+ * Partition.makeLeader); a new partition starts at epoch 0.  The cache is
+ * first trimmed to the log as recovery left it (truncateFromEnd) and to
+ * its log start offset.  A partition written before the cache existed
+ * (no leader-epoch-checkpoint) was written in epoch 0.  The file is
+ * written without fsync here; gr_topics_load makes the new epochs durable
+ * with one sync per log dir before anything is appended. */
+static void partition_epochs_open(gr_partition_t *p, const char *dir, bool fresh)
+{
+    gr_epochs_t *c = &p->epochs;
+    int64_t start = gr_log_start_offset(p->log), end = gr_log_end_offset(p->log);
+    int rc = fresh ? GR_ENOENT : gr_epochs_load(c, dir);
+    if (rc == GR_ECORRUPT)
+        gr_warn("topic", "%s/" GR_EPOCHS_FILE " is corrupt: leader epochs start anew", dir);
+    if (rc < 0 && end > start)
+        gr_epochs_assign(c, 0, start);
+    gr_epochs_truncate_end(c, end);
+    gr_epochs_truncate_start(c, start);
+    p->leader_epoch = fresh ? 0 : gr_epochs_latest(c) + 1;
+    gr_epochs_assign(c, p->leader_epoch, end);
+    if (gr_epochs_write(c, dir, false) < 0)
+        gr_warn("topic", "Cannot write %s/" GR_EPOCHS_FILE ": %s", dir, strerror(errno));
+    else if (!fresh)
+        epochs_written = true;
+}
+
+void gr_partition_dir(const gr_partition_t *p, char *out, size_t n)
+{
+    part_dir(p->topic, p->index, p->log_dir, out, n);
+}
+
+int gr_partition_log_close(gr_partition_t *p, int64_t *end, int64_t *start)
+{
+    *end = gr_log_end_offset(p->log);
+    *start = gr_log_start_offset(p->log);
+    int rc = gr_log_close(p->log);
+    p->log = NULL;
+    return rc;
+}
+
+int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start)
+{
+    char dir[PATH_MAX];
+    part_dir(p->topic, p->index, d, dir, sizeof(dir));
+    gr_log_config_t lc;
+    topic_log_config(p->topic, &lc);
+    gr_log_open_opts_t o = {
+        .dir = dir,
+        .cfg = &lc,
+        .recovery_point = end,
+        .log_start_offset = start,
+        .clean_shutdown = true,
+        .ev = gr_broker.ev,
+        .lane = d % GR_EV_LANES,
+        .fresh = false,
+    };
+    gr_log_t *log;
+    int rc = gr_log_open(&o, &log);
+    if (rc < 0) {
+        gr_error("topic", "Cannot open log %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    dir_parts[p->log_dir]--;
+    dir_parts[d]++;
+    p->log_dir = d;
+    p->log = log;
+    return 0;
 }
 
 static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
@@ -329,7 +406,7 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
     p->index = idx;
     p->log = log;
     p->log_dir = d;
-    p->leader_epoch = 0;
+    partition_epochs_open(p, dir, fresh);
     p->high_watermark = gr_log_end_offset(log);
     p->last_stable_offset = p->high_watermark;
     p->waiters.next = p->waiters.prev = &p->waiters;
@@ -363,6 +440,7 @@ static void dir_fds_open(void)
 static int partition_free(gr_partition_t *p, bool delete_data)
 {
     int rc = 0;
+    gr_logmove_cancel(p, delete_data);
     /* wake any parked fetch so it answers (it will see the topic gone) */
     while (p->waiters.next != &p->waiters) {
         gr_pwait_t *w = p->waiters.next;
@@ -374,6 +452,7 @@ static int partition_free(gr_partition_t *p, bool delete_data)
     else
         rc = gr_log_close(p->log);
     dir_parts[p->log_dir]--;
+    gr_epochs_free(&p->epochs);
     free(p);
     return rc;
 }
@@ -745,10 +824,26 @@ static int load_topic_file(const char *path, const char *fname)
     return 0;
 }
 
+/* The leader epochs written while loading must be on disk before records
+ * of those epochs are appended (a lost one would let an epoch number be
+ * used twice): one syncfs per log dir, which also covers the renames. */
+static void sync_epochs(void)
+{
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        int fd = open(gr_broker.log_dirs[d], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd == -1 || gr_fio_syncfs(fd) == -1)
+            gr_warn("topic", "Cannot sync the leader epochs of %s: %s", gr_broker.log_dirs[d], strerror(errno));
+        if (fd != -1)
+            close(fd);
+    }
+    epochs_written = false;
+}
+
 int gr_topics_load(void)
 {
     int nd = gr_broker.nlog_dirs;
     dir_fds_open();
+    gr_logmove_recover_dirs();
     ck_rp = gr_calloc((size_t)nd, sizeof(*ck_rp));
     ck_ls = gr_calloc((size_t)nd, sizeof(*ck_ls));
     ck_rp_n = gr_calloc((size_t)nd, sizeof(size_t));
@@ -792,7 +887,10 @@ int gr_topics_load(void)
     free(ck_ls_n);
     ck_rp = ck_ls = NULL;
     ck_rp_n = ck_ls_n = NULL;
+    if (epochs_written)
+        sync_epochs();
     gr_info("topic", "Loaded %d topics", gr_topic_count());
+    gr_logmove_resume_all();
     return rc;
 }
 
@@ -817,6 +915,13 @@ void gr_topics_checkpoint(void)
                 rp[n].offset = gr_log_recovery_point(p->log);
                 ls[n].offset = gr_log_start_offset(p->log);
                 n++;
+                /* the epochs before the log start went with their records */
+                gr_epochs_truncate_start(&p->epochs, ls[n - 1].offset);
+                if (p->epochs.dirty) {
+                    char pdir[PATH_MAX];
+                    gr_partition_dir(p, pdir, sizeof(pdir));
+                    gr_epochs_write(&p->epochs, pdir, false);
+                }
             }
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[d]);

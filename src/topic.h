@@ -13,6 +13,7 @@
 #define GR_TOPIC_H
 
 #include "hmap.h"
+#include "epoch.h"
 #include "log.h"
 #include "wire.h"
 
@@ -37,7 +38,8 @@ typedef struct gr_partition {
     int32_t index;
     gr_log_t *log;                /* owned */
     int log_dir;                  /* index into gr_broker.log_dirs */
-    int32_t leader_epoch;
+    int32_t leader_epoch;         /* the latest epoch of `epochs` */
+    gr_epochs_t epochs;           /* leader epoch cache, leader-epoch-checkpoint */
     int64_t high_watermark;       /* = log end offset on a single broker */
     int64_t last_stable_offset;   /* = high watermark until transactions */
     gr_pwait_t waiters;           /* list head (sentinel) */
@@ -118,6 +120,16 @@ static inline gr_partition_t *gr_partition_get(const gr_topic_t *t, int32_t idx)
 {
     return (idx >= 0 && idx < t->npart) ? t->parts[idx] : NULL;
 }
+
+/* The directory of p's log: <log dir>/<topic>-<partition>. */
+void gr_partition_dir(const gr_partition_t *p, char *out, size_t n);
+
+/* Moving p's log to another log dir (logmove.c): close it (fsync; p->log
+ * is NULL until it is opened again, within the same loop turn), and open
+ * it in log dir d, whose files are the closed log's (recovery point `end`,
+ * log start `start`).  0 or a GR_E*. */
+int gr_partition_log_close(gr_partition_t *p, int64_t *end, int64_t *start);
+int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start);
 
 /* After an append: advance the high watermark and wake waiters. */
 void gr_partition_appended(gr_partition_t *p);

@@ -265,6 +265,8 @@ void gr_rd_records(gr_rd_t *rd, bool flex, gr_records_t *out)
     out->mem = b.p;
     out->file = NULL;
     out->file_off = 0;
+    out->lazy = NULL;
+    out->lazy_src = NULL;
 }
 
 int32_t gr_rd_array_len(gr_rd_t *rd, bool flex, size_t min_elem_size)
@@ -305,6 +307,10 @@ static void chunk_free(gr_chunk_t *c)
     c->mem = NULL;
     gr_file_unref(c->file);
     c->file = NULL;
+    if (c->lazy)
+        c->lazy->free(c->src);
+    c->lazy = NULL;
+    c->src = NULL;
     free(c);
 }
 
@@ -556,9 +562,40 @@ void gr_wr_file(gr_wr_t *w, gr_file_t *f, int64_t off, size_t len)
     w->total += len;
 }
 
+void gr_wr_lazy(gr_wr_t *w, const gr_lazy_ops_t *ops, void *src, size_t len)
+{
+    if (len == 0) {
+        ops->free(src);
+        return;
+    }
+    gr_chunk_t *c = gr_calloc(1, sizeof(*c));
+    c->lazy = ops;
+    c->src = src;
+    c->len = len;
+    wr_append_chunk(w, c);
+    w->total += len;
+}
+
+size_t gr_wr_mem(const gr_wr_t *w)
+{
+    size_t n = 0;
+    for (const gr_chunk_t *k = w->head; k; k = k->next)
+        if (k->mem)
+            n += k->cap;
+        else if (k->lazy)
+            n += k->lazy->mem(k->src);
+    return n;
+}
+
 void gr_wr_records(gr_wr_t *w, bool flex, const gr_records_t *r)
 {
     gr_wr_array_len(w, flex, r->len);
+    if (r->lazy) {
+        /* the writer owns the source from here on (a Records field is
+         * encoded once) */
+        gr_wr_lazy(w, r->lazy, r->lazy_src, (size_t)GR_MAX(r->len, 0));
+        return;
+    }
     if (r->len <= 0)
         return;
     if (r->file)

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* A string or byte range pointing into a request buffer (not NUL-terminated).
  * len == -1 means null. */
@@ -50,14 +51,31 @@ typedef struct gr_uuid {
 } gr_uuid_t;
 
 
-/* Record data for a `records` field: either memory (mem) or a file range
- * (file != NULL, file_off).  len == -1 means null.  Decoding always yields
- * memory; the Fetch handler fills file ranges. */
+/* A lazy chunk's source: bytes made while the response is being written
+ * (Fetch v0-3 down-conversion, downconv.c), in bounded pieces, because
+ * they cannot be sent from a file and should not all be in memory at once.
+ * The source hands out exactly the chunk's length, piece by piece. */
+typedef struct gr_lazy_ops {
+    /* The next piece, at most `room` (> 0) bytes: *p points at bytes the
+     * source owns until the next call or free.  Returns the piece's length
+     * (> 0), or a GR_E* when it cannot go on (the connection is closed: the
+     * response header is out). */
+    ssize_t (*next)(void *src, size_t room, const uint8_t **p);
+    size_t (*mem)(const void *src);    /* bytes of memory the source holds now */
+    void (*free)(void *src);
+} gr_lazy_ops_t;
+
+/* Record data for a `records` field: either memory (mem), a file range
+ * (file != NULL, file_off) or a lazy source (lazy != NULL, owned by the
+ * record until it is encoded, then by the writer).  len == -1 means null.
+ * Decoding always yields memory; the Fetch handler fills the others. */
 typedef struct gr_records {
     int32_t len;
     const uint8_t *mem;
     gr_file_t *file;
     int64_t file_off;
+    const gr_lazy_ops_t *lazy;
+    void *lazy_src;
 } gr_records_t;
 
 #define GR_STR_NULL ((gr_str_t){NULL, -1})
@@ -107,12 +125,16 @@ const uint8_t *gr_rd_raw(gr_rd_t *rd, size_t n);
 
 typedef struct gr_chunk {
     struct gr_chunk *next;
-    uint8_t *mem;        /* memory chunk data (owned), NULL for a file chunk */
+    uint8_t *mem;        /* memory chunk data (owned), NULL for a file or lazy chunk */
     size_t cap;
     size_t len;          /* bytes of data in this chunk */
     size_t sent;         /* bytes already written to the socket */
     gr_file_t *file;     /* file chunk: a reference, released on free */
     int64_t file_off;
+    const gr_lazy_ops_t *lazy;   /* lazy chunk: its source (owned) ... */
+    void *src;
+    const uint8_t *piece;        /* ... and the piece being sent */
+    size_t piece_len, piece_off;
 } gr_chunk_t;
 
 typedef struct gr_wr {
@@ -154,6 +176,11 @@ void gr_wr_bytes(gr_wr_t *w, bool flex, gr_bytes_t b);
 void gr_wr_records(gr_wr_t *w, bool flex, const gr_records_t *r); /* file ranges become file chunks (ref taken) */
 void gr_wr_array_len(gr_wr_t *w, bool flex, int32_t n);  /* -1 -> null */
 void gr_wr_file(gr_wr_t *w, gr_file_t *f, int64_t off, size_t len); /* takes a new ref */
+/* Append a lazy chunk of len bytes from src (ownership moves to w). */
+void gr_wr_lazy(gr_wr_t *w, const gr_lazy_ops_t *ops, void *src, size_t len);
+/* Bytes of memory a writer holds: memory chunks' capacity plus what lazy
+ * sources hold (file ranges cost none). */
+size_t gr_wr_mem(const gr_wr_t *w);
 
 /* Reserve n bytes to patch later (lives in a memory chunk). */
 gr_wpos_t gr_wr_reserve(gr_wr_t *w, size_t n);

@@ -35,7 +35,9 @@ MESSAGES = [
     "AlterConfigs", "SaslAuthenticate", "CreatePartitions", "DeleteGroups",
     "IncrementalAlterConfigs", "OffsetDelete", "DescribeCluster", "DescribeProducers",
     "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit",
-    "WriteTxnMarkers",
+    "WriteTxnMarkers", "DescribeLogDirs", "AlterReplicaLogDirs", "OffsetForLeaderEpoch",
+    "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
+    "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry",
 ] for kind in ("Request", "Response")] + [
     ("client", "ConsumerProtocolSubscription"),
     ("client", "ConsumerProtocolAssignment"),
@@ -449,10 +451,12 @@ class Gen:
             L.append("if (%s) {" % nok)
         else:
             L.append("{")
-        L += ["    if (gr_rd_i8(%s) < 0)" % rd,
+        L += ["    if (gr_rd_i8(%s) < 0) {" % rd,
               "        %s_is_null = true;" % lv,
-              "    else",
+              "    } else {",
+              "        %s_is_null = false;" % lv,
               "        " + call,
+              "    }",
               "}"]
         if nok != "true":
             L += ["else", "    " + call]

@@ -11,9 +11,16 @@ in a temporary directory, plus helpers to drive kcat and the kafkajs scripts.
 * Brokers are stopped by PID at teardown.  Every wait is bounded; all traffic
   goes to 127.0.0.1.
 """
+import os
+import shutil
+import subprocess
+
 import pytest
 
-from helpers import _LIVE, _make_broker, _teardown
+from helpers import _LIVE, _make_broker, _teardown, require
+
+GO_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go")
+GO_BUILD_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +67,26 @@ def _broker_health():
     if probs:
         pytest.fail("; ".join(probs) + "\n--- log tail ---\n"
                     + "\n".join(b.log_tail(40) for b in _LIVE))
+
+
+@pytest.fixture(scope="session")
+def go_clients(tmp_path_factory):
+    """The Go test programs of tests/integ/go (kafka-go 0.2.1 and sarama
+    1.22.1 from Debian's packages), built once per run into a temp dir with
+    Debian's Go in GOPATH mode: nothing is downloaded.  -> {name: path}."""
+    go = shutil.which("go")
+    require(go is not None, "Debian's golang-go (tools/deps.sh test)")
+    gopath = "/usr/share/gocode"
+    for pkg in ("github.com/segmentio/kafka-go", "github.com/Shopify/sarama"):
+        require(os.path.isdir(os.path.join(gopath, "src", pkg)), "Debian's Go package for %s" % pkg)
+    out = tmp_path_factory.mktemp("go")
+    env = dict(os.environ, GO111MODULE="off", GOPATH=gopath, GOCACHE=str(out / "cache"),
+               GOFLAGS="", CGO_ENABLED="1")
+    bins = {}
+    for name in ("kafkago", "sarama"):
+        dst = str(out / name)
+        cp = subprocess.run([go, "build", "-o", dst, "."], cwd=os.path.join(GO_SRC, name), env=env,
+                            capture_output=True, text=True, timeout=GO_BUILD_TIMEOUT)
+        assert cp.returncode == 0, "go build %s:\n%s" % (name, cp.stderr[-3000:])
+        bins[name] = dst
+    return bins

@@ -18,9 +18,9 @@ BROKER_OVERRIDES = {"num.partitions": "1"}
 # (api key, max version) of every API the broker serves, all from version 0:
 # the README's list ("APIs served").  ApiVersions must name exactly these.
 SERVED = {
-    0: 9,      # Produce
-    1: 12,     # Fetch
-    2: 7,      # ListOffsets
+    0: 11,     # Produce
+    1: 17,     # Fetch
+    2: 10,     # ListOffsets
     3: 12,     # Metadata
     8: 8,      # OffsetCommit
     9: 8,      # OffsetFetch
@@ -31,16 +31,26 @@ SERVED = {
     14: 5,     # SyncGroup
     15: 5,     # DescribeGroups
     16: 4,     # ListGroups
-    18: 3,     # ApiVersions
+    18: 4,     # ApiVersions
     19: 7,     # CreateTopics
     20: 6,     # DeleteTopics
     22: 5,     # InitProducerId
+    23: 4,     # OffsetForLeaderEpoch
     32: 4,     # DescribeConfigs
+    33: 2,     # AlterConfigs
+    34: 2,     # AlterReplicaLogDirs
+    35: 4,     # DescribeLogDirs
     37: 3,     # CreatePartitions
     42: 2,     # DeleteGroups
+    43: 2,     # ElectLeaders
     44: 1,     # IncrementalAlterConfigs
+    45: 0,     # AlterPartitionReassignments
+    46: 0,     # ListPartitionReassignments
     47: 0,     # OffsetDelete
-    60: 0,     # DescribeCluster
+    60: 1,     # DescribeCluster
+    71: 0,     # GetTelemetrySubscriptions
+    72: 0,     # PushTelemetry
+    75: 0,     # DescribeTopicPartitions
 }
 
 
@@ -131,7 +141,7 @@ def test_api_versions_unsupported_version(broker):
                              flexible=True))
         err, keys, _ = parse_api_versions_v0(kp.recv_frame(s), 42)
         assert err == 35
-        assert keys.get(18) == (0, 3), keys
+        assert keys.get(18) == (0, 4), keys
         # the connection stays usable
         s.sendall(api_versions_v0(43))
         err, keys, _ = parse_api_versions_v0(kp.recv_frame(s), 43)

@@ -156,6 +156,25 @@ def test_incremental_alter_configs(broker):
     assert incremental_alter(broker, "cf-no-such-topic", [("retention.ms", 0, "1000")])[0] == 3
 
 
+def test_alter_configs_legacy(broker):
+    """AdminClient.alter_configs is the legacy AlterConfigs (librdkafka 2.0.2
+    refused it before the broker served it): the topic's overrides become
+    exactly the ones given."""
+    ck.create_topic(broker, "cf-legacy-alter", config={"retention.ms": "120000", "segment.ms": "600000"})
+    a = ck.admin(broker)
+    res = ConfigResource(ConfigResource.Type.TOPIC, "cf-legacy-alter",
+                         set_config={"retention.ms": "240000", "cleanup.policy": "compact"})
+    a.alter_configs([res])[res].result(timeout=20)
+    cfg = describe(broker, "cf-legacy-alter")
+    over = {k: v.value for k, v in cfg.items() if v.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value}
+    assert over == {"retention.ms": "240000", "cleanup.policy": "compact"}
+    bad = ConfigResource(ConfigResource.Type.TOPIC, "cf-legacy-alter", set_config={"retention.ms": "soon"})
+    with pytest.raises(KafkaException) as e:
+        a.alter_configs([bad])[bad].result(timeout=20)
+    assert e.value.args[0].code() == KafkaError.INVALID_CONFIG
+    assert describe(broker, "cf-legacy-alter")["retention.ms"].value == "240000"
+
+
 def test_create_partitions(broker):
     ck.create_topic(broker, "cf-grow", partitions=2)
     fs = ck.admin(broker).create_partitions([NewPartitions("cf-grow", 5)], request_timeout=15)

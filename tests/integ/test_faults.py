@@ -7,7 +7,9 @@ again once the fault is gone (or after a restart when offline), and a full
 read-back finds no corrupt, torn or duplicated batch.
 
 Read faults: EIO on reads of log data makes Fetch and ListOffsets by
-timestamp answer KAFKA_STORAGE_ERROR for that partition only; EIO in the
+timestamp answer KAFKA_STORAGE_ERROR for that partition only (Fetch v0-5,
+whose clients do not know that error, NOT_LEADER_OR_FOLLOWER, as Kafka's
+maybeDownConvertStorageError answers them: the raw fetches here are v4); EIO in the
 middle of the sendfile of a Fetch response closes the connection (never a
 short frame passed off as whole); Metadata lists a partition whose storage
 fails with KAFKA_STORAGE_ERROR and the broker in OfflineReplicas until the
@@ -26,6 +28,10 @@ import kproto as kp
 from helpers import wait_until
 from storage_check import (KAFKA_STORAGE_ERROR, env_broker_factory, fetch_raw, produce_raw,
                            read_log)
+
+# what a Fetch v4 (kproto's raw fetches) answers for KAFKA_STORAGE_ERROR:
+# NOT_LEADER_OR_FOLLOWER, as Kafka answers Fetch v0-5
+V4_STORAGE_ERROR = 6
 
 
 T = "flt"
@@ -129,7 +135,7 @@ def test_unrecoverable_torn_write_takes_partition_offline(env_broker, restart):
     # offline until restart: produce and fetch both fail, others serve
     err, _ = produce_raw(b, T, 0, [b"still-offline"])
     assert err == KAFKA_STORAGE_ERROR
-    assert fetch_raw(b, T, 0, 0)["error"] == KAFKA_STORAGE_ERROR
+    assert fetch_raw(b, T, 0, 0)["error"] == V4_STORAGE_ERROR
     others_serve(b, acked, b"offline")
     if restart == "sigterm":
         b.restart()
@@ -240,12 +246,14 @@ def test_read_fault_fetch_and_list_offsets_storage_error(env_broker):
     for i in range(3):
         # one request for both partitions: only the faulty one fails
         res = fetch_many(b, [(T, 0, 0), (T, 1, 0), (T, 0, 19)])
-        assert res[(T, 0)]["error"] == KAFKA_STORAGE_ERROR, res[(T, 0)]
+        assert res[(T, 0)]["error"] == V4_STORAGE_ERROR, res[(T, 0)]
+        with kp.Conn(b.bootstrap) as c:        # v6+ clients know the error
+            assert c.fetch([(T, [(0, 0, 1 << 20)])], version=12)["parts"][(T, 0)]["error"] == KAFKA_STORAGE_ERROR
         assert res[(T, 0)]["records"] == b""
         assert res[(T, 1)]["error"] == 0
         assert len(kp.split_batches(res[(T, 1)]["records"])) >= 20
         # the newest batch too (found without reading the index)
-        assert fetch_raw(b, T, 0, 19)["error"] == KAFKA_STORAGE_ERROR
+        assert fetch_raw(b, T, 0, 19)["error"] == V4_STORAGE_ERROR
         # ListOffsets: the timestamp lookup reads the log, earliest/latest do not
         lo = list_offsets(b, [(T, 0, 1), (T, 1, 1)])
         assert lo[(T, 0)][0] == KAFKA_STORAGE_ERROR and lo[(T, 1)][0] == 0, lo
@@ -302,7 +310,7 @@ def test_metadata_flags_failing_storage(env_broker):
 
     # a read fault: flagged once a read failed
     b.arm("read@/%s-0/" % T)
-    assert fetch_raw(b, T, 0, 0)["error"] == KAFKA_STORAGE_ERROR
+    assert fetch_raw(b, T, 0, 0)["error"] == V4_STORAGE_ERROR
     md = metadata(b, [T, "flt-other"])
     assert md[(T, 0)] == (KAFKA_STORAGE_ERROR, node, [node], [node]), md
     assert md[(T, 1)] == (0, node, [node], [])

@@ -1,11 +1,14 @@
 """kafka-python 2.0.2: version probing (ApiVersions v0 + pipelined Metadata v0),
-producer, assign() consumer, offset lookups, admin create_topics."""
+producer, assign() consumer, offset lookups, admin create_topics,
+alter_configs (the legacy AlterConfigs) and DescribeLogDirs."""
 import os
 import time
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
+from kafka.protocol.api import Request, Response
+from kafka.protocol.types import Array, Boolean, Int16, Int32, Int64, Schema, String
 from kafka.errors import (InvalidReplicationFactorError, TopicAlreadyExistsError)
 
 BROKER_OVERRIDES = {"num.partitions": "2", "auto.create.topics.enable": "true"}
@@ -174,3 +177,73 @@ def test_admin_create_topics(broker):
         assert "kp-admin" in a.list_topics()
     finally:
         a.close()
+
+
+def test_admin_alter_configs(broker):
+    """KafkaAdminClient.alter_configs sends AlterConfigs v0/v1, which replaces
+    the topic's whole set of overrides."""
+    create(broker, "kp-alter", configs={"retention.ms": "7200000", "cleanup.policy": "compact"})
+    a = admin(broker)
+    try:
+        r = a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-alter",
+                                            configs={"segment.ms": "3600000"})])
+        assert [(x[0], x[3]) for x in r.resources] == [(0, "kp-alter")], r
+        r = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-alter")])
+        entries = {e[0]: e[1] for e in r[0].resources[0][4]}
+        assert entries["segment.ms"] == "3600000"
+        assert entries["cleanup.policy"] == "delete"           # not named: back to the default
+        assert entries["retention.ms"] == str(7 * 24 * 3600 * 1000)
+        r = a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-alter",
+                                            configs={"no.such.config": "1"})])
+        assert r.resources[0][0] == 40                         # INVALID_CONFIG
+    finally:
+        a.close()
+
+
+class DescribeLogDirsResponse_v0(Response):
+    API_KEY = 35
+    API_VERSION = 0
+    SCHEMA = Schema(
+        ("throttle_time_ms", Int32),
+        ("log_dirs", Array(
+            ("error_code", Int16),
+            ("log_dir", String("utf-8")),
+            ("topics", Array(
+                ("name", String("utf-8")),
+                ("partitions", Array(
+                    ("partition_index", Int32),
+                    ("partition_size", Int64),
+                    ("offset_lag", Int64),
+                    ("is_future_key", Boolean))))))))
+
+
+class DescribeLogDirsRequest_v0(Request):
+    API_KEY = 35
+    API_VERSION = 0
+    RESPONSE_TYPE = DescribeLogDirsResponse_v0
+    SCHEMA = Schema(("topics", Array(("topic", String("utf-8")), ("partitions", Array(Int32)))))
+
+
+def test_admin_describe_log_dirs(broker):
+    """What KafkaAdminClient.describe_log_dirs() sends (kafka-python 2.0.3+;
+    Debian's 2.0.2 lacks the method, so its request is defined here the same
+    way) through the admin client's own connection handling."""
+    create(broker, "kp-logdirs", partitions=2)
+    p = producer(broker)
+    for i in range(10):
+        p.send("kp-logdirs", value=b"x" * 100, partition=1)
+    p.flush()
+    p.close()
+    a = admin(broker)
+    try:
+        f = a._send_request_to_node(a._client.least_loaded_node(), DescribeLogDirsRequest_v0(topics=None))
+        a._wait_for_futures([f])
+        r = f.value
+    finally:
+        a.close()
+    [(err, path, topics)] = r.log_dirs
+    assert err == 0 and path == os.path.abspath(broker.data_dir)
+    parts = {(t, pi): (size, lag, fut) for t, ps in topics for pi, size, lag, fut in ps}
+    assert parts[("kp-logdirs", 0)] == (0, 0, False)
+    size, lag, fut = parts[("kp-logdirs", 1)]
+    assert size > 1000 and lag == 0 and not fut

@@ -120,7 +120,7 @@ static void fill_produce(gr_ProduceRequest_t *m, gr_ProduceRequest_TopicProduceD
     for (int i = 0; i < 2; i++) {
         gr_ProduceRequest_PartitionProduceData_init(&p[i]);
         p[i].Index = i;
-        p[i].Records = (gr_records_t){(int32_t)sizeof(batch), batch, NULL, 0};
+        p[i].Records = (gr_records_t){.len = (int32_t)sizeof(batch), .mem = batch};
     }
     p[1].Records.len = -1;
 }
@@ -228,7 +228,7 @@ static void test_fetch_response(void **state)
         p.AbortedTransactions_count = 2;
         p.CurrentLeader.LeaderId = 1;           /* tagged (v12+) */
         p.CurrentLeader.LeaderEpoch = 9;
-        p.Records = (gr_records_t){(int32_t)sizeof(recs), recs, NULL, 0};
+        p.Records = (gr_records_t){.len = (int32_t)sizeof(recs), .mem = recs};
         ROUNDTRIP(FetchResponse, v, &m, &o, &a);
         assert_int_equal(o.Responses_count, 1);
         gr_FetchResponse_PartitionData_t *q = &o.Responses[0].Partitions[0];
@@ -249,7 +249,7 @@ static void test_fetch_response(void **state)
 
         /* file-backed records become a file chunk of the chain */
         gr_file_t *f = gr_file_new(tmp_fd());
-        p.Records = (gr_records_t){4096, NULL, f, 8192};
+        p.Records = (gr_records_t){.len = 4096, .file = f, .file_off = 8192};
         gr_wr_t w;
         gr_wr_init(&w);
         gr_FetchResponse_encode(&w, v, &m);
@@ -644,6 +644,30 @@ static void test_group_metadata_value(void **state)
 
 /* ----------------------------------------------------------- dispatch */
 
+/* A nullable struct (DescribeTopicPartitions' Cursor) decodes as present
+ * when it is, and as null when it is not. */
+static void test_nullable_struct(void **state)
+{
+    (void)state;
+    gr_arena_t a;
+    gr_arena_init(&a);
+    gr_DescribeTopicPartitionsRequest_t m, o;
+    gr_DescribeTopicPartitionsRequest_init(&m);
+    assert_true(m.Cursor_is_null);
+    m.ResponsePartitionLimit = 7;
+    m.Cursor_is_null = false;
+    m.Cursor.TopicName = GR_STR("abc");
+    m.Cursor.PartitionIndex = 3;
+    ROUNDTRIP(DescribeTopicPartitionsRequest, 0, &m, &o, &a);
+    assert_false(o.Cursor_is_null);
+    assert_int_equal(o.Cursor.PartitionIndex, 3);
+    assert_int_equal(o.Cursor.TopicName.len, 3);
+    m.Cursor_is_null = true;
+    ROUNDTRIP(DescribeTopicPartitionsRequest, 0, &m, &o, &a);
+    assert_true(o.Cursor_is_null);
+    gr_arena_free(&a);
+}
+
 static void test_api_table(void **state)
 {
     (void)state;
@@ -766,6 +790,7 @@ int main(void)
         cmocka_unit_test_teardown(test_create_topics_tags, teardown),
         cmocka_unit_test_teardown(test_offset_commit_value, teardown),
         cmocka_unit_test_teardown(test_group_metadata_value, teardown),
+        cmocka_unit_test_teardown(test_nullable_struct, teardown),
         cmocka_unit_test_teardown(test_api_table, teardown),
         cmocka_unit_test_teardown(test_smoke_all, teardown),
     };

@@ -349,7 +349,7 @@ static void test_writer_chain(void **state)
     gr_wpos_t size = gr_wr_reserve(&w, 4);
     for (int i = 0; i < 1000; i++)          /* grows the first chunk by realloc */
         gr_wr_i32(&w, i);
-    gr_records_t r = {10, NULL, f, 0};
+    gr_records_t r = {.len = 10, .file = f};
     gr_wr_records(&w, false, &r);            /* int32 len + file chunk */
     assert_int_equal(f->refs, 2);
     gr_wr_file(&w, f, 2, 3);
@@ -432,7 +432,7 @@ static void test_records(void **state)
     (void)state;
     gr_wr_t w;
     gr_wr_init(&w);
-    gr_records_t r = {3, (const uint8_t *)"abc", NULL, 0}, n = {-1, NULL, NULL, 0};
+    gr_records_t r = {.len = 3, .mem = (const uint8_t *)"abc"}, n = {.len = -1};
     gr_wr_records(&w, true, &r);
     gr_wr_records(&w, true, &n);
     gr_wr_records(&w, false, &n);

@@ -1,0 +1,369 @@
+"""Raw-protocol tests of the APIs and versions a Kafka 4.0 broker serves to
+clients: every version of each API from 0, against the layouts of kmsg.py
+(transcribed from Kafka's message specs).
+
+What Kafka answers is the reference: the error codes and messages of its
+KRaft broker and controller for a single-node cluster (this broker is the
+only replica of everything)."""
+import os
+import struct
+
+import pytest
+
+import ck
+import kmsg
+import kproto as kp
+
+BROKER_OVERRIDES = {"num.partitions": "1"}
+
+NONE = 0
+UNKNOWN_TOPIC_OR_PARTITION = 3
+UNSUPPORTED_VERSION = 35
+INVALID_CONFIG = 40
+INVALID_REQUEST = 42
+INVALID_REPLICA_ASSIGNMENT = 39
+POLICY_VIOLATION = 44
+ELECTION_NOT_NEEDED = 84
+NO_REASSIGNMENT_IN_PROGRESS = 85
+UNKNOWN_TOPIC_ID = 100
+MISMATCHED_ENDPOINT_TYPE = 114
+UNSUPPORTED_ENDPOINT_TYPE = 115
+UNKNOWN_SUBSCRIPTION_ID = 117
+TELEMETRY_TOO_LARGE = 118
+
+TOPIC, BROKER = 2, 4
+
+
+def conn(broker):
+    return kp.Conn(broker.bootstrap)
+
+
+def topic_configs(broker, topic):
+    """Overrides of a topic (DescribeConfigs through confluent-kafka)."""
+    from confluent_kafka.admin import ConfigResource
+    a = ck.admin(broker)
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    cfg = a.describe_configs([res])[res].result(timeout=20)
+    return {k: v.value for k, v in cfg.items() if v.source == 1}     # DYNAMIC_TOPIC_CONFIG
+
+
+# ------------------------------------------------------------------ ApiVersions
+
+@pytest.mark.parametrize("version", [3, 4])
+def test_api_versions_features(broker, version):
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.API_VERSIONS, version, {"ClientSoftwareName": "t", "ClientSoftwareVersion": "1"})
+    assert r["ErrorCode"] == NONE
+    sup = {f["Name"]: (f["MinVersion"], f["MaxVersion"]) for f in r.get("SupportedFeatures", [])}
+    fin = {f["Name"]: (f["MinVersionLevel"], f["MaxVersionLevel"]) for f in r.get("FinalizedFeatures", [])}
+    # metadata.version: 3.3-IV3 (7) .. 4.0-IV0 (22), finalized at 22
+    assert sup["metadata.version"] == (7, 22)
+    assert fin == {"metadata.version": (22, 22)}
+    assert r["FinalizedFeaturesEpoch"] >= 0
+    if version >= 4:
+        # no KIP-848 groups, no transactions: supported at level 0 only
+        assert sup["group.version"] == (0, 0) and sup["transaction.version"] == (0, 0)
+    else:
+        # KAFKA-17492: features whose minimum is 0 are left out below v4
+        assert "group.version" not in sup and "transaction.version" not in sup
+    keys = {k["ApiKey"]: (k["MinVersion"], k["MaxVersion"]) for k in r["ApiKeys"]}
+    assert keys[18] == (0, 4)
+
+
+# ------------------------------------------------------------------ DescribeCluster
+
+def test_describe_cluster_v1(broker):
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.DESCRIBE_CLUSTER, 1, {"EndpointType": 1})
+        assert r["ErrorCode"] == NONE and r["EndpointType"] == 1
+        assert [(b["Host"], b["Port"]) for b in r["Brokers"]] == [("127.0.0.1", broker.port)]
+        r = kmsg.call(c, kmsg.DESCRIBE_CLUSTER, 1, {"EndpointType": 2})
+        assert r["ErrorCode"] == MISMATCHED_ENDPOINT_TYPE and r["Brokers"] == []
+        assert r["ErrorMessage"] == ("The request was sent to an endpoint of type BROKER, but we wanted an "
+                                     "endpoint of type CONTROLLER")
+        r = kmsg.call(c, kmsg.DESCRIBE_CLUSTER, 1, {"EndpointType": 7})
+        assert (r["ErrorCode"], r["ErrorMessage"]) == (UNSUPPORTED_ENDPOINT_TYPE, "Unsupported endpoint type 7")
+        r = kmsg.call(c, kmsg.DESCRIBE_CLUSTER, 0, {})
+        assert r["ErrorCode"] == NONE and len(r["Brokers"]) == 1
+
+
+# ------------------------------------------------------------------ AlterConfigs
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_alter_configs_replaces_all_overrides(broker, version):
+    t = ck.create_topic(broker, "ac-replace-%d" % version, config={"retention.ms": "1000000",
+                                                                   "cleanup.policy": "compact"})
+    assert topic_configs(broker, t) == {"retention.ms": "1000000", "cleanup.policy": "compact"}
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, version, {"Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t,
+             "Configs": [{"Name": "segment.ms", "Value": "3600000"}, {"Name": "retention.ms", "Value": "2000000"}]}]})
+    [res] = r["Responses"]
+    assert (res["ErrorCode"], res["ErrorMessage"], res["ResourceType"], res["ResourceName"]) == (NONE, None, TOPIC, t)
+    # the whole set is replaced: cleanup.policy (not named) is gone
+    assert topic_configs(broker, t) == {"segment.ms": "3600000", "retention.ms": "2000000"}
+    # an empty set removes every override
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, version, {"Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t, "Configs": []}]})
+    assert r["Responses"][0]["ErrorCode"] == NONE
+    assert topic_configs(broker, t) == {}
+
+
+def test_alter_configs_validate_only_and_errors(broker):
+    t = ck.create_topic(broker, "ac-errors", config={"retention.ms": "1000000"})
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, 1, {"ValidateOnly": True, "Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t, "Configs": [{"Name": "segment.ms", "Value": "3600000"}]}]})
+        assert r["Responses"][0]["ErrorCode"] == NONE
+        assert topic_configs(broker, t) == {"retention.ms": "1000000"}      # nothing changed
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, 1, {"Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t, "Configs": [{"Name": "no.such.key", "Value": "1"}]},
+            {"ResourceType": TOPIC, "ResourceName": t + "-missing", "Configs": []},
+            {"ResourceType": TOPIC, "ResourceName": "ac-dup", "Configs": []},
+            {"ResourceType": TOPIC, "ResourceName": "ac-dup", "Configs": []},
+            {"ResourceType": 8, "ResourceName": "0", "Configs": []},
+            {"ResourceType": BROKER, "ResourceName": "0", "Configs": []},
+            {"ResourceType": BROKER, "ResourceName": "", "Configs": [{"Name": "log.retention.ms", "Value": "5"}]},
+            {"ResourceType": BROKER, "ResourceName": "7", "Configs": []},
+            {"ResourceType": TOPIC, "ResourceName": "__consumer_offsets",
+             "Configs": [{"Name": "cleanup.policy", "Value": "delete"}]},
+        ]})
+    got = [(x["ErrorCode"], x["ErrorMessage"]) for x in r["Responses"]]
+    assert got[0] == (INVALID_CONFIG, "Unknown topic config name: no.such.key")
+    assert got[1][0] == UNKNOWN_TOPIC_OR_PARTITION
+    assert got[2] == got[3] == (INVALID_REQUEST, "Each resource must appear at most once.")
+    assert got[4] == (INVALID_REQUEST, "Unknown resource type 8")
+    assert got[5] == (NONE, None)                 # the broker: no dynamic configs to remove
+    assert got[6][0] == INVALID_REQUEST and "log.retention.ms" in got[6][1]
+    assert got[7] == (INVALID_REQUEST, "Unexpected broker id, expected 0, but received 7")
+    assert got[8][0] == POLICY_VIOLATION
+    assert topic_configs(broker, t) == {"retention.ms": "1000000"}
+
+
+def test_alter_configs_entry_errors_each(broker):
+    t = ck.create_topic(broker, "ac-each", config={"retention.ms": "1000000"})
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, 2, {"Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t,
+             "Configs": [{"Name": "retention.ms", "Value": "1"}, {"Name": "retention.ms", "Value": "2"}]}]})
+        assert r["Responses"][0]["ErrorCode"] == INVALID_REQUEST
+        assert r["Responses"][0]["ErrorMessage"] == "Error due to duplicate config keys"
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, 2, {"Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t, "Configs": [{"Name": "retention.ms", "Value": None}]}]})
+        assert (r["Responses"][0]["ErrorCode"], r["Responses"][0]["ErrorMessage"]) == (
+            INVALID_REQUEST, "Null value not supported for : retention.ms")
+        r = kmsg.call(c, kmsg.ALTER_CONFIGS, 2, {"Resources": [
+            {"ResourceType": TOPIC, "ResourceName": t, "Configs": [{"Name": "retention.ms", "Value": "soon"}]}]})
+        assert r["Responses"][0]["ErrorCode"] == INVALID_CONFIG
+    assert topic_configs(broker, t) == {"retention.ms": "1000000"}
+
+
+# ------------------------------------------------------------------ DescribeLogDirs
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 4])
+def test_describe_log_dirs(broker, version):
+    t = ck.create_topic(broker, "ldirs-%d" % version, partitions=2)
+    ck.produce(broker, t, [{"key": b"k", "value": b"x" * 100}] * 5, partition=1)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.DESCRIBE_LOG_DIRS, version, {"Topics": None})
+        [d] = r["Results"]
+        assert d["ErrorCode"] == NONE and d["LogDir"] == os.path.abspath(broker.data_dir)
+        sizes = {(tp["Name"], p["PartitionIndex"]): (p["PartitionSize"], p["OffsetLag"], p["IsFutureKey"])
+                 for tp in d["Topics"] for p in tp["Partitions"]}
+        assert sizes[(t, 0)] == (0, 0, False)
+        size1 = os.path.getsize(os.path.join(broker.partition_dir(t, 1), broker.segment_files(t, 1)[0]))
+        assert sizes[(t, 1)] == (size1, 0, False) and size1 > 500
+        if version >= 3:
+            assert r["ErrorCode"] == NONE
+        if version >= 4:
+            st = os.statvfs(broker.data_dir)
+            assert 0 < d["UsableBytes"] <= d["TotalBytes"]
+            assert d["TotalBytes"] == st.f_blocks * st.f_frsize
+        # a selection: named partitions only, unknown ones left out; as
+        # Kafka, every topic of the dir is listed, with what was asked of it
+        r = kmsg.call(c, kmsg.DESCRIBE_LOG_DIRS, version, {"Topics": [
+            {"Topic": t, "Partitions": [1, 9]}, {"Topic": "ldirs-none", "Partitions": [0]}]})
+        [d] = r["Results"]
+        got = {tp["Name"]: [p["PartitionIndex"] for p in tp["Partitions"]] for tp in d["Topics"]}
+        assert got[t] == [1] and "ldirs-none" not in got
+        assert all(v == [] for k, v in got.items() if k != t)
+        r = kmsg.call(c, kmsg.DESCRIBE_LOG_DIRS, version, {"Topics": []})
+        assert all(tp["Partitions"] == [] for tp in r["Results"][0]["Topics"])
+
+
+# ------------------------------------------------------------------ ListOffsets
+
+def list_offsets(c, version, topic, parts, isolation=0):
+    r = kmsg.call(c, kmsg.LIST_OFFSETS, version, {"IsolationLevel": isolation, "TimeoutMs": 1000, "Topics": [
+        {"Name": topic, "Partitions": [{"PartitionIndex": p, "Timestamp": ts} for p, ts in parts]}]})
+    return [(p["ErrorCode"], p.get("Timestamp"), p.get("Offset"), p.get("LeaderEpoch")) for p in
+            r["Topics"][0]["Partitions"]]
+
+
+def test_list_offsets_special_timestamps(broker):
+    t = ck.create_topic(broker, "lo-special")
+    ck.produce(broker, t, [{"key": b"k", "value": b"v%d" % i} for i in range(5)])
+    with conn(broker) as c:
+        epoch = kmsg.call(c, kmsg.METADATA, 12, {"Topics": [{"Name": t}]})["Topics"][0]["Partitions"][0]["LeaderEpoch"]
+        for v in (8, 9, 10):
+            got = [list_offsets(c, v, t, [(0, ts)])[0] for ts in (-1, -2, -4, -5)]
+            assert got[0] == (NONE, -1, 5, epoch)              # latest
+            assert got[1] == (NONE, -1, 0, epoch)              # earliest (its epoch from the cache)
+            assert got[2] == (NONE, -1, 0, epoch)              # earliest local = earliest without tiers
+            if v >= 9:
+                assert got[3] == (NONE, -1, -1, -1)            # latest tiered: nothing is tiered
+            else:
+                assert got[3][0] == UNSUPPORTED_VERSION
+        # a partition named twice: INVALID_REQUEST at each place
+        assert [x[0] for x in list_offsets(c, 10, t, [(0, -1), (0, -2)])] == [INVALID_REQUEST, INVALID_REQUEST]
+        # below the version that introduced them: UNSUPPORTED_VERSION, as Kafka
+        assert list_offsets(c, 7, t, [(0, -4)])[0][0] == UNSUPPORTED_VERSION
+        assert list_offsets(c, 8, t, [(0, -5)])[0][0] == UNSUPPORTED_VERSION
+        assert list_offsets(c, 6, t, [(0, -3)])[0][0] == UNSUPPORTED_VERSION
+        assert list_offsets(c, 10, t, [(0, -6)])[0][0] == UNSUPPORTED_VERSION
+        assert list_offsets(c, 10, t, [(0, -3)])[0][0] == NONE
+
+
+# ------------------------------------------------------------------ Produce v10-11
+
+@pytest.mark.parametrize("version", [10, 11])
+def test_produce_v10_v11(broker, version):
+    t = ck.create_topic(broker, "produce-v%d" % version)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.PRODUCE, version, {"TransactionalId": None, "Acks": -1, "TimeoutMs": 5000,
+                                                 "TopicData": [{"Name": t, "PartitionData": [
+                                                     {"Index": 0, "Records": kp.record_batch([(b"k", b"v")])},
+                                                     {"Index": 5, "Records": kp.record_batch([(b"k", b"v")])}]}]})
+    p0, p5 = r["Responses"][0]["PartitionResponses"]
+    assert (p0["ErrorCode"], p0["BaseOffset"]) == (NONE, 0)
+    assert p5["ErrorCode"] == UNKNOWN_TOPIC_OR_PARTITION
+    # KIP-951 fields only come with NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH
+    assert "CurrentLeader" not in p0 and "NodeEndpoints" not in r
+
+
+# ------------------------------------------------------------------ Metadata v12 by topic id
+
+def test_metadata_v12_topic_ids(broker):
+    t = ck.create_topic(broker, "md-ids", partitions=2)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.METADATA, 12, {"Topics": [{"Name": t}]})
+        tid = r["Topics"][0]["TopicId"]
+        assert tid != b"\0" * 16
+        r = kmsg.call(c, kmsg.METADATA, 12, {"Topics": [{"TopicId": tid, "Name": None}]})
+        [mt] = r["Topics"]
+        assert (mt["ErrorCode"], mt["Name"], mt["TopicId"], len(mt["Partitions"])) == (NONE, t, tid, 2)
+        r = kmsg.call(c, kmsg.METADATA, 12, {"Topics": [{"TopicId": b"\x11" * 16, "Name": None}]})
+        assert (r["Topics"][0]["ErrorCode"], r["Topics"][0]["Name"]) == (UNKNOWN_TOPIC_ID, None)
+
+
+# ------------------------------------------------------------------ DescribeTopicPartitions
+
+def test_describe_topic_partitions_paginated(broker):
+    a = ck.create_topic(broker, "dtp-a", partitions=3)
+    b = ck.create_topic(broker, "dtp-b", partitions=2)
+    seen = []
+    cursor = None
+    with conn(broker) as c:
+        for _ in range(10):
+            r = kmsg.call(c, kmsg.DESCRIBE_TOPIC_PARTITIONS, 0, {
+                "Topics": [{"Name": b}, {"Name": a}, {"Name": "dtp-missing"}], "ResponsePartitionLimit": 2,
+                "Cursor": cursor})
+            for tp in r["Topics"]:
+                for p in tp["Partitions"]:
+                    assert p["LeaderId"] == 0 and p["ReplicaNodes"] == [0] and p["IsrNodes"] == [0]
+                    assert p["EligibleLeaderReplicas"] == [] and p["LastKnownElr"] == []
+                    seen.append((tp["Name"], p["PartitionIndex"]))
+                if tp["Name"] == "dtp-missing":
+                    assert tp["ErrorCode"] == UNKNOWN_TOPIC_OR_PARTITION
+                    seen.append(("dtp-missing", None))
+            cursor = r["NextCursor"]
+            if cursor is None:
+                break
+    # topics in name order, partitions in order, at most 2 partitions per page
+    assert seen == [(a, 0), (a, 1), (a, 2), (b, 0), (b, 1), ("dtp-missing", None)]
+    with conn(broker) as c:
+        # no topics named: every topic, from the cursor on
+        r = kmsg.call(c, kmsg.DESCRIBE_TOPIC_PARTITIONS, 0, {
+            "Topics": [], "ResponsePartitionLimit": 1, "Cursor": {"TopicName": b, "PartitionIndex": 1}})
+        assert [(x["Name"], [p["PartitionIndex"] for p in x["Partitions"]]) for x in r["Topics"]] == [(b, [1])]
+
+
+# ------------------------------------------------------------------ ElectLeaders
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_elect_leaders_not_needed(broker, version):
+    t = ck.create_topic(broker, "elect-%d" % version, partitions=2)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.ELECT_LEADERS, version, {"ElectionType": 0, "TopicPartitions": [
+            {"Topic": t, "Partitions": [0, 1, 7]}, {"Topic": "elect-none", "Partitions": [0]}]})
+        if version >= 1:
+            assert r["ErrorCode"] == NONE
+        res = {(x["Topic"], p["PartitionId"]): (p["ErrorCode"], p["ErrorMessage"])
+               for x in r["ReplicaElectionResults"] for p in x["PartitionResult"]}
+        assert res[(t, 0)] == res[(t, 1)] == (ELECTION_NOT_NEEDED, "Leader election not needed for topic partition.")
+        assert res[(t, 7)] == (UNKNOWN_TOPIC_OR_PARTITION, "No such partition as %s-7" % t)
+        assert res[("elect-none", 0)] == (UNKNOWN_TOPIC_OR_PARTITION, "No such topic as elect-none")
+        # all partitions: those not needing an election are left out
+        r = kmsg.call(c, kmsg.ELECT_LEADERS, version, {"ElectionType": 1, "TopicPartitions": None})
+        assert all(x["PartitionResult"] == [] for x in r["ReplicaElectionResults"])
+        if version >= 1:
+            r = kmsg.call(c, kmsg.ELECT_LEADERS, version, {"ElectionType": 5, "TopicPartitions": [
+                {"Topic": t, "Partitions": [0]}]})
+            assert r["ErrorCode"] == INVALID_REQUEST
+
+
+# ------------------------------------------------------------------ partition reassignments
+
+def test_partition_reassignments_single_broker(broker):
+    t = ck.create_topic(broker, "reassign", partitions=2)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.ALTER_PARTITION_REASSIGNMENTS, 0, {"Topics": [
+            {"Name": t, "Partitions": [{"PartitionIndex": 0, "Replicas": [0]},
+                                       {"PartitionIndex": 1, "Replicas": None},
+                                       {"PartitionIndex": 0, "Replicas": [0, 1]},
+                                       {"PartitionIndex": 0, "Replicas": []},
+                                       {"PartitionIndex": 0, "Replicas": [0, 0]},
+                                       {"PartitionIndex": 9, "Replicas": [0]}]},
+            {"Name": "reassign-none", "Partitions": [{"PartitionIndex": 0, "Replicas": [0]}]}]})
+        assert r["ErrorCode"] == NONE
+        got = [(p["ErrorCode"], p["ErrorMessage"]) for x in r["Responses"] for p in x["Partitions"]]
+        assert got[0] == (NONE, None)                        # already so: done at once
+        assert got[1] == (NO_REASSIGNMENT_IN_PROGRESS, "No partition reassignment is in progress.")
+        assert got[2] == (INVALID_REPLICA_ASSIGNMENT,
+                          "The manual partition assignment includes broker 1, but no such broker is registered.")
+        assert got[3] == (INVALID_REPLICA_ASSIGNMENT, "The manual partition assignment includes an empty replica list.")
+        assert got[4] == (INVALID_REPLICA_ASSIGNMENT,
+                          "The manual partition assignment includes the broker 0 more than once.")
+        assert got[5] == (UNKNOWN_TOPIC_OR_PARTITION, "Unable to find partition %s:9." % t)
+        assert got[6] == (UNKNOWN_TOPIC_OR_PARTITION, "Unable to find a topic named reassign-none.")
+        for topics in (None, [{"Name": t, "PartitionIndexes": [0, 1]}]):
+            r = kmsg.call(c, kmsg.LIST_PARTITION_REASSIGNMENTS, 0, {"Topics": topics})
+            assert (r["ErrorCode"], r["Topics"]) == (NONE, [])
+
+
+# ------------------------------------------------------------------ telemetry (KIP-714)
+
+def test_telemetry_no_subscription(broker):
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.GET_TELEMETRY_SUBSCRIPTIONS, 0, {"ClientInstanceId": b"\0" * 16})
+        assert r["ErrorCode"] == NONE
+        iid = r["ClientInstanceId"]
+        assert iid != b"\0" * 16
+        assert r["RequestedMetrics"] == []                  # nothing asked for: clients do not push
+        assert r["PushIntervalMs"] == 300000 and r["TelemetryMaxBytes"] == 1048576 and r["DeltaTemporality"]
+        assert sorted(r["AcceptedCompressionTypes"]) == [1, 2, 3, 4]
+        sub = r["SubscriptionId"]
+        # the same instance id keeps its subscription
+        r2 = kmsg.call(c, kmsg.GET_TELEMETRY_SUBSCRIPTIONS, 0, {"ClientInstanceId": iid})
+        assert (r2["ClientInstanceId"], r2["SubscriptionId"]) == (iid, sub)
+        push = {"ClientInstanceId": iid, "SubscriptionId": sub, "Terminating": False, "CompressionType": 0,
+                "Metrics": b""}
+        assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, push)["ErrorCode"] == NONE
+        assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, dict(push, SubscriptionId=sub ^ 1))["ErrorCode"] == \
+            UNKNOWN_SUBSCRIPTION_ID
+        assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, dict(push, ClientInstanceId=b"\0" * 16))["ErrorCode"] == \
+            INVALID_REQUEST
+        assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, dict(push, Metrics=b"x" * (1048576 + 1)))["ErrorCode"] == \
+            TELEMETRY_TOO_LARGE
+        assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, dict(push, CompressionType=9))["ErrorCode"] == 76
