@@ -77,7 +77,11 @@ def test_ten_thousand_partitions_within_20000_files(env_broker):
     check_fds(b, "created")
 
     # one record in every partition, more in a few
+    # idempotent: a produce request that times out under load (10,000
+    # partitions, an fsync per message, sanitizers) is retried, and only the
+    # producer state keeps the retry from appending the record twice
     p = Producer(dict(ck.COMMON, **{"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 20,
+                                    "enable.idempotence": True, "socket.timeout.ms": 60000,
                                     "message.timeout.ms": 120000, "queue.buffering.max.messages": 4 * NPART}))
     errs = []
     for i in range(NPART):
