@@ -53,6 +53,7 @@
 #include "broker.h"
 #include "fetch_session.h"
 #include "kerr.h"
+#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,7 @@ static void fetch_answer(fetch_state_t *fs, gr_FetchResponse_t *resp)
 {
     if (fs->create_session)
         resp->SessionId = session_create(fs, resp);
+    gr_metrics_fetch_response(resp);
     GR_RESPOND(fs->req, FetchResponse, resp);
 }
 
@@ -512,6 +514,7 @@ static void sess_answer(sfetch_t *sf)
         pd->Records = e->sl.len > 0 ? (gr_records_t){e->sl.len, NULL, e->sl.file, e->sl.pos}
                                     : (gr_records_t){0, empty_records, NULL, 0};
     }
+    gr_metrics_fetch_response(&resp);
     GR_RESPOND(req, FetchResponse, &resp);
 }
 
