@@ -190,8 +190,10 @@ class Gregord(Server):
     def __init__(self, name, build, work, extra=None):
         port = free_port()
         self.data = os.path.join(work, name + "-data")
+        self.http_port = free_port()
         ov = {"listeners": "PLAINTEXT://127.0.0.1:%d" % port, "log.dirs": self.data,
-              "offsets.topic.num.partitions": "4", "auto.create.topics.enable": "false"}
+              "offsets.topic.num.partitions": "4", "auto.create.topics.enable": "false",
+              "http.listeners": "http://127.0.0.1:%d" % self.http_port}
         ov.update(extra or {})
         argv = [os.path.join(build, "gregord")]
         for k, v in ov.items():

@@ -1529,6 +1529,10 @@ static void plan_execute(gr_http_req_t *r, const char *gid, plan_t *pl)
 
 static void group_reset(gr_http_req_t *r, const char *gid, bool execute)
 {
+    /* POST ...&dry_run=1: the plan of a from-file reset, whose CSV is the body */
+    const char *dry = gr_http_arg(r, "dry_run");
+    if (dry && !strcmp(dry, "1"))
+        execute = false;
     if (execute && !gr_http_check_write(r))
         return;
     gr_group_t *g = gr_group_find(gid, strlen(gid));
