@@ -140,13 +140,22 @@ static void uncharge_all(gr_http_req_t *r)
 
 static void run(void);
 
+/* MHD's next timeout, and at least once a second: at the connection limit
+ * MHD takes its listening socket out of its epoll set and puts it back in
+ * a later MHD_run, which nothing else would cause once the connections
+ * are gone. */
 static void arm(void)
 {
     MHD_UNSIGNED_LONG_LONG to;
-    if (MHD_get_timeout(H.d, &to) == MHD_YES)
-        gr_timer_start(H.ev, &H.timer, (int64_t)GR_MIN(to, (MHD_UNSIGNED_LONG_LONG)60000));
-    else
-        gr_timer_stop(H.ev, &H.timer);
+    if (MHD_get_timeout(H.d, &to) != MHD_YES)
+        to = 1000;
+    gr_timer_start(H.ev, &H.timer, (int64_t)GR_MIN(to, (MHD_UNSIGNED_LONG_LONG)1000));
+}
+
+static unsigned conns(void)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(H.d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return di ? di->num_connections : 0;
 }
 
 static void run(void)
@@ -154,7 +163,10 @@ static void run(void)
     if (!H.d)
         return;
     H.turn_bytes = 0;
+    unsigned before = conns();
     MHD_run(H.d);
+    if (conns() < before)
+        MHD_run(H.d);           /* listening again at once when it was at the limit */
     arm();
 }
 
