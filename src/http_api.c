@@ -1183,6 +1183,64 @@ static void group_detail(gr_http_req_t *r, gr_group_t *g)
     gr_http_reply(r, 200, JS);
 }
 
+/* The evaluation as tab-separated text for `gregor consumer-groups
+ * --describe --status`: a G line (group, status, complete, total lag,
+ * partitions, largest time lag in ms), then a P line per partition (topic,
+ * partition, status, first and last offset of the window, lag, time lag in
+ * ms, owner); strings escaped (jstr.h) so no id can break a line. */
+static void tsv_str(gr_buf_t *b, const char *held_s)
+{
+    size_t n = gr_jstr_escape(held_s, strlen(held_s), GR_JSTR_HELD, NULL, 0);
+    gr_buf_reserve(b, b->len + n + 1);
+    gr_jstr_escape(held_s, strlen(held_s), GR_JSTR_HELD, (char *)b->p + b->len, n + 1);
+    b->len += n;
+}
+
+static void group_status_text(gr_http_req_t *r, const char *gid)
+{
+    gr_lag_group_status_t st;
+    gr_lag_evaluate(gid, gr_now_ms(), &st);
+    qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
+    gr_group_t *g = gr_group_find(gid, strlen(gid));
+    gr_buf_t *b = gr_http_out(r);
+    gr_json_raw(b, "G\t");
+    tsv_str(b, gid);
+    gr_json_raw(b, "\t");
+    gr_json_raw(b, gr_lag_status_name(st.status));
+    gr_json_raw(b, "\t");
+    gr_json_f(b, st.complete);
+    gr_json_raw(b, "\t");
+    gr_json_i64(b, st.totallag);
+    gr_json_raw(b, "\t");
+    gr_json_i64(b, st.npart);
+    gr_json_raw(b, "\t");
+    gr_json_i64(b, st.max_lag_ms);
+    gr_json_raw(b, "\n");
+    for (int32_t i = 0; i < st.npart; i++) {
+        const gr_lag_part_status_t *p = &st.parts[i];
+        const gr_member_t *m = owner_of(g, p->topic, p->partition);
+        gr_json_raw(b, "P\t");
+        tsv_str(b, p->topic);
+        gr_json_raw(b, "\t");
+        gr_json_i64(b, p->partition);
+        gr_json_raw(b, "\t");
+        gr_json_raw(b, gr_lag_status_name(p->status));
+        gr_json_raw(b, "\t");
+        gr_json_i64(b, p->nentries ? p->start.offset : -1);
+        gr_json_raw(b, "\t");
+        gr_json_i64(b, p->nentries ? p->end.offset : -1);
+        gr_json_raw(b, "\t");
+        gr_json_i64(b, p->current_lag);
+        gr_json_raw(b, "\t");
+        gr_json_i64(b, p->lag_ms);
+        gr_json_raw(b, "\t");
+        tsv_str(b, m ? m->client_host : "-");
+        gr_json_raw(b, "\n");
+    }
+    gr_lag_status_free(&st);
+    gr_http_reply(r, st.status == GR_LAG_NOTFOUND ? 404 : 200, "text/plain; charset=utf-8");
+}
+
 /* ------------------------------------------------------------ reset / undo */
 
 typedef struct plan_ent {
@@ -1677,6 +1735,8 @@ void gr_http_route(gr_http_req_t *r)
                 group_detail(r, g);
             else
                 err_json(r, 404, "no such group");
+        } else if (n == 4 && is(s3, "status") && get) {
+            group_status_text(r, gid);
         } else if (n == 4 && is(s3, "reset") && (get || post)) {
             group_reset(r, gid, post);
         } else if (n == 4 && is(s3, "undo") && (get || post)) {
