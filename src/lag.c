@@ -357,10 +357,15 @@ int64_t gr_lag_ms(const gr_partition_t *p, int64_t offset, int64_t mono_now_ms)
     const gr_part_obs_t *o = p->obs;
     if (!o || o->fine_n == 0)
         return -1;
-    int64_t t;
+    int64_t t, tc;
     int rc = ring_time(o->fine, o->fine_head, o->fine_n, GR_LAG_FINE, offset, &t);
-    if (rc == 0)
-        rc = ring_time(o->coarse, o->coarse_head, o->coarse_n, GR_LAG_COARSE, offset, &t);
+    if (rc == 0) {
+        /* older than the fine samples: the coarse ones place it, or the
+         * oldest sample of either is a lower bound of its age */
+        int rcc = ring_time(o->coarse, o->coarse_head, o->coarse_n, GR_LAG_COARSE, offset, &tc);
+        if (rcc == 1 || (rcc == 0 && tc < t))
+            t = tc;
+    }
     if (rc < 0)
         return -1;
     return mono_now_ms > t ? mono_now_ms - t : 0;
