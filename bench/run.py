@@ -521,7 +521,10 @@ def main():
     t_begin = time.monotonic()
     try:
         if args.only == "observability":
-            tables, extra = observability(Bench(build), build, P), {"machine": machine(WORK)}
+            extra = {"machine": machine(WORK), "load_before": open("/proc/loadavg").read().split()[:3],
+                     "busy_before": cpu_busy(0.5), "targets": []}
+            tables = observability(Bench(build), build, P)
+            extra["load_after"] = open("/proc/loadavg").read().split()[:3]
         else:
             tables, extra = run_all(build, P, smoke)
     finally:
@@ -1237,7 +1240,7 @@ def observability(B, build, P):
               "median and max of %d scrapes, and the answer's size. *produce*: 100 B records, "
               "acks=1, 8 partitions of another topic, 4 producers, on the same instance, without a "
               "scrape and with a scrape every second during the run (a thread of the harness), "
-              "alternating, best of %d rounds each; the last column is with ÷ without."
+              "alternating, best of %d rounds each (each run 4 s); the last column is with ÷ without."
               % (parts, groups, 5, P["produce_rounds"] + 2),
               [("rps", "produce records/s", "%.0f"), ("scrape_ms", "scrape ms (median)", "%.1f"),
                ("scrape_max_ms", "scrape ms (max)", "%.1f"), ("scrape_kib", "scrape KiB", "%.0f"),
@@ -1281,8 +1284,8 @@ def observability(B, build, P):
             if th:
                 th.start()
             r = with_cpu(g, lambda: B.k("produce", g.bootstrap, topic="obsprod", partitions=8, size=100, acks=1,
-                                        producers=4, count=P["produce_count"], secs=max(P["produce_secs"], 3.0),
-                                        timeout=120))
+                                        producers=4, count=P["produce_count"] * 10,
+                                        secs=max(P["produce_secs"], 4.0), timeout=120))
             if th:
                 stop.set()
                 th.join(timeout=60)
