@@ -475,7 +475,8 @@ static void burrow(gr_http_req_t *r)
                 burrow_error(r, 404, "cluster or consumer not found");
             } else {
                 /* Burrow's ConsumerTopics: topic -> [partition] with the window */
-                qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
+                if (st.npart > 1)
+                    qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
                 gr_group_t *g = gr_group_find(gid, strlen(gid));
                 burrow_begin(b, "consumer detail returned");
                 gr_json_raw(b, "\"topics\":{");
@@ -525,7 +526,9 @@ static void burrow(gr_http_req_t *r)
                 burrow_end(r, 200);
             }
         } else if (!strcmp(sub, "status") || !strcmp(sub, "lag")) {
-            qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
+            if (st.npart > 1)
+            if (st.npart > 1)
+                qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
             if (st.status == GR_LAG_NOTFOUND) {
                 st.complete = 1.0f;
             }
@@ -1200,7 +1203,8 @@ static void group_status_text(gr_http_req_t *r, const char *gid)
 {
     gr_lag_group_status_t st;
     gr_lag_evaluate(gid, gr_now_ms(), &st);
-    qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
+    if (st.npart > 1)
+        qsort(st.parts, (size_t)st.npart, sizeof(*st.parts), cmp_pstatus);
     gr_group_t *g = gr_group_find(gid, strlen(gid));
     gr_buf_t *b = gr_http_out(r);
     gr_json_raw(b, "G\t");

@@ -85,10 +85,7 @@ function show(...nodes) {
 function lineChart(points, cls, opts) {
   const W = 600, H = opts.height || 200, P = 34;
   const s = svg("svg", { class: cls, viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none" });
-  if (!points.length) {
-    s.appendChild(svg("text", { x: W / 2 - 40, y: H / 2 }, "no data yet"));
-    return s;
-  }
+  if (!points.length) return s;
   const t0 = points[0].t, t1 = points[points.length - 1].t || t0 + 1;
   const keys = opts.keys;
   keys.forEach((k, idx) => {
@@ -96,9 +93,9 @@ function lineChart(points, cls, opts) {
     const xy = points.map(p => [
       P + (W - 2 * P) * ((p.t - t0) / Math.max(1, t1 - t0)),
       H - P / 2 - (H - P) * ((p[k] || 0) / max)]);
-    s.appendChild(svg("polyline", { class: "line" + (idx + 1), points: xy.map(q => q.join(",")).join(" ") }));
-    if (opts.labels)
-      s.appendChild(svg("text", { x: idx ? W - P - 60 : 4, y: 12 }, opts.labels[idx] + " max " + opts.fmt[idx](max)));
+    s.appendChild(svg("polyline", { class: "line" + (idx + 1), points: xy.map(q => q.join(",")).join(" "),
+                                    "vector-effect": "non-scaling-stroke" }));
+    if (opts.maxes) opts.maxes[idx] = max;
   });
   s.appendChild(svg("line", { class: "axis", x1: P, y1: H - P / 2, x2: W - P, y2: H - P / 2 }));
   return s;
@@ -361,6 +358,18 @@ function undoBox(gid, last) {
     " partitions)" : "No reset of this group since the broker started."), btn, out);
 }
 
+function lagChart(series) {
+  const maxes = [0, 0];
+  const chart = lineChart(series, "chart", { keys: ["lag", "secs"], maxes: maxes });
+  return h("div", {},
+    h("div", { class: "legend" },
+      h("span", { class: "l1" }, "— records (max " + fmtNum(maxes[0]) + ")"),
+      h("span", { class: "l2" }, "— seconds behind (max " + maxes[1].toFixed(1) + " s)"),
+      series.length ? h("span", { class: "muted" }, "sampled every 5 s, last " + fmtMs(series[series.length - 1].t - series[0].t))
+                    : h("span", { class: "muted" }, "no samples yet (one every 5 s)")),
+    chart);
+}
+
 async function pageGroup(gid) {
   setNav("groups");
   const g = await api("/api/groups/" + enc(gid));
@@ -392,8 +401,7 @@ async function pageGroup(gid) {
       h("div", { class: "card" }, h("div", { class: "k" }, "Coordinator"), h("div", { class: "v small" },
         "__consumer_offsets-" + g.coordinator_partition))),
     h("h2", {}, "Lag over time"),
-    h("div", { class: "legend" }, h("span", { class: "l1" }, "— records"), h("span", { class: "l2" }, "— seconds")),
-    lineChart(series, "chart", { keys: ["lag", "secs"], labels: ["records", "seconds"], fmt: [fmtNum, v => v.toFixed(1) + " s"] }),
+    lagChart(series),
     h("h2", {}, "Lag per partition"),
     h("table", { id: "offsets-table" }, h("thead", {}, h("tr", {}, h("th", {}, "Topic"), h("th", { class: "num" }, "Partition"),
       h("th", { class: "num" }, "Committed"), h("th", { class: "num" }, "Log end"), h("th", { class: "num" }, "Lag"),
