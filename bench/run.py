@@ -1640,6 +1640,15 @@ def targets(tables):
             out.append((what, "n/a (commits failed)", False))
     if "scale" in T:
         out += scale_targets(T["scale"])
+    if "observability" in T:
+        t = T["observability"]
+        for row in t.rows:
+            if row["system"] == "gregord" and "scrape_ms" in row["res"]:
+                v = row["res"]["scrape_ms"]
+                out.append(("/metrics scrape of %s ≤ 100 ms" % row["config"].split(": ", 1)[-1],
+                            "%.1f ms" % v, v <= 100))
+        for rt, config in ratios(t, "gregord (scrape every 1 s)"):
+            out.append(("produce with a scrape every second ≥ 0.97× without", "%.2f×" % rt, rt >= 0.97))
     if "groups" in T:
         v = T["groups"].value("subscribe → first record", "gregord")
         if v is not None:
