@@ -31,7 +31,7 @@ endif
 
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc
 LDFLAGS  :=
-LDLIBS   := -lz -lzstd -llz4 -lsnappy -lpthread -lm
+LDLIBS   := -lz -lzstd -llz4 -lsnappy -lmicrohttpd -lpthread -lm
 
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -40,7 +40,7 @@ endif
 
 SRC      := $(wildcard src/*.c)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_files.o
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -52,6 +52,20 @@ all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The web console's static files (src/console/) become a C file that the
+# binary carries (tools/embed.c): gregord stays one file.
+CONSOLE_FILES := $(sort $(wildcard src/console/*))
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/gen/console_files.c: $(CONSOLE_FILES) $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $@ $(CONSOLE_FILES)
+
+$(BUILD)/gen/console_files.o: $(BUILD)/gen/console_files.c src/console_files.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libgregor.a: $(LIB_OBJ)

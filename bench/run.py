@@ -28,6 +28,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -190,8 +191,10 @@ class Gregord(Server):
     def __init__(self, name, build, work, extra=None):
         port = free_port()
         self.data = os.path.join(work, name + "-data")
+        self.http_port = free_port()
         ov = {"listeners": "PLAINTEXT://127.0.0.1:%d" % port, "log.dirs": self.data,
-              "offsets.topic.num.partitions": "4", "auto.create.topics.enable": "false"}
+              "offsets.topic.num.partitions": "4", "auto.create.topics.enable": "false",
+              "http.listeners": "http://127.0.0.1:%d" % self.http_port}
         ov.update(extra or {})
         argv = [os.path.join(build, "gregord")]
         for k, v in ov.items():
@@ -502,6 +505,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--json", default=None)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--only", choices=["observability"], default=None,
+                    help="run one section alone (its table only)")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     P = QUICKP if (QUICK or args.smoke) else FULL
@@ -515,7 +520,13 @@ def main():
     WORK = tempfile.mkdtemp(prefix="run.", dir=os.path.join(build, "bench"))
     t_begin = time.monotonic()
     try:
-        tables, extra = run_all(build, P, smoke)
+        if args.only == "observability":
+            extra = {"machine": machine(WORK), "load_before": open("/proc/loadavg").read().split()[:3],
+                     "busy_before": cpu_busy(0.5), "targets": []}
+            tables = observability(Bench(build), build, P)
+            extra["load_after"] = open("/proc/loadavg").read().split()[:3]
+        else:
+            tables, extra = run_all(build, P, smoke)
     finally:
         cleanup()
     elapsed = time.monotonic() - t_begin
@@ -701,6 +712,7 @@ def run_all(build, P, smoke):
     tables.append(t)
     if not smoke:
         tables += idempotence(B, build, P, pool, warm)
+        tables += observability(B, build, P)
 
     # -- consume throughput from page cache
     if not smoke:
@@ -1234,6 +1246,95 @@ def raw_produce(bootstrap, topic, batches):
     return struct.unpack_from(">h", buf, p)[0]
 
 
+def scrape_ms(http_port, path="/metrics"):
+    """One GET of the HTTP listener: (ms, bytes)."""
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", http_port), timeout=60) as s:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode())
+        n = 0
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            n += len(b)
+    return (time.monotonic() - t0) * 1000, n
+
+
+def observability(B, build, P):
+    """The cost of /metrics: a scrape of a broker with many partitions and
+    groups, and produce throughput with and without a scrape every second
+    (same instance, alternating rounds)."""
+    parts, groups = P["idle_parts"], P["idle_groups"]
+    t = Table("observability", "Observability: /metrics",
+              "One gregord holding a topic of %d partitions and %d groups that each committed 10 "
+              "offsets (standalone commits), every partition with records. *scrape*: GET /metrics "
+              "(kafka_exporter's per-partition and per-group families plus the broker's histograms), "
+              "median and max of %d scrapes, and the answer's size. *produce*: 100 B records, "
+              "acks=1, 8 partitions of another topic, 4 producers, on the same instance, without a "
+              "scrape and with a scrape every second during the run (a thread of the harness), "
+              "alternating, best of %d rounds each (each run 4 s); the last column is with ÷ without."
+              % (parts, groups, 5, P["produce_rounds"] + 2),
+              [("rps", "produce records/s", "%.0f"), ("scrape_ms", "scrape ms (median)", "%.1f"),
+               ("scrape_max_ms", "scrape ms (max)", "%.1f"), ("scrape_kib", "scrape KiB", "%.0f"),
+               ("srv_cpu", "server CPU %", "%.0f")], "rps")
+    t.ratio_header = "with ÷ without"
+
+    def ratio(row):
+        if row["system"] != "gregord (scrape every 1 s)" or "error" in row["res"]:
+            return None
+        base = t.value(row["config"], "gregord (no scrape)")
+        return row["res"]["rps"] / base if base else None
+    t.ratio = ratio
+    g = Gregord("gregord-obs", build, WORK).start()
+    top = "obs%d" % parts
+    r = B.k("create", g.bootstrap, topic=top, partitions=parts, timeout=300)
+    if "error" in r:
+        t.add("scrape", "gregord", r)
+        g.stop(signal.SIGKILL)
+        return [t]
+    B.k("produce", g.bootstrap, topic=top, partitions=parts, size=100, acks=1, producers=1,
+        count=parts * 2, secs=30, timeout=120)
+    commit_standalone(g.bootstrap, top, groups, 10)
+    B.k("create", g.bootstrap, topic="obsprod", partitions=8)
+    times, size = [], 0
+    for _ in range(5):
+        ms, size = scrape_ms(g.http_port)
+        times.append(ms)
+    times.sort()
+    t.add("scrape: %d partitions, %d groups" % (parts, groups), "gregord",
+          {"scrape_ms": times[len(times) // 2], "scrape_max_ms": times[-1], "scrape_kib": size / 1024})
+    runs = {"gregord (no scrape)": [], "gregord (scrape every 1 s)": []}
+    for _round in range(P["produce_rounds"] + 2):
+        for name in runs:
+            stop = threading.Event()
+            seen = []
+
+            def scraper():
+                while not stop.wait(1.0):
+                    seen.append(scrape_ms(g.http_port)[0])
+            th = threading.Thread(target=scraper, daemon=True) if "every" in name else None
+            if th:
+                th.start()
+            r = with_cpu(g, lambda: B.k("produce", g.bootstrap, topic="obsprod", partitions=8, size=100, acks=1,
+                                        producers=4, count=P["produce_count"] * 10,
+                                        secs=max(P["produce_secs"], 4.0), timeout=120))
+            if th:
+                stop.set()
+                th.join(timeout=60)
+                if "error" not in r:
+                    r["scrape_ms"] = sorted(seen)[len(seen) // 2] if seen else None
+                    r["scrape_max_ms"] = max(seen) if seen else None
+            runs[name].append(r)
+    for name, rr in runs.items():
+        ok = [x for x in rr if "error" not in x]
+        best_r = max(ok, key=lambda x: x["rps"]) if ok else rr[-1]
+        t.add("produce 100 B, acks=1, 8 partitions, 4 producers", name, best_r,
+              note="rounds: " + ", ".join("%.0f" % x["rps"] if "error" not in x else "n/a" for x in rr))
+    g.stop(signal.SIGKILL)
+    shutil.rmtree(g.data, ignore_errors=True)
+    return [t]
+
+
 def idempotence(B, build, P, pool, warm):
     """Idempotent produce beside plain produce (same client, same config,
     same run), and the recovery of producer state after kill -9."""
@@ -1571,6 +1672,15 @@ def targets(tables):
             out.append((what, "n/a (commits failed)", False))
     if "scale" in T:
         out += scale_targets(T["scale"])
+    if "observability" in T:
+        t = T["observability"]
+        for row in t.rows:
+            if row["system"] == "gregord" and "scrape_ms" in row["res"]:
+                v = row["res"]["scrape_ms"]
+                out.append(("/metrics scrape of %s ≤ 100 ms" % row["config"].split(": ", 1)[-1],
+                            "%.1f ms" % v, v <= 100))
+        for rt, config in ratios(t, "gregord (scrape every 1 s)"):
+            out.append(("produce with a scrape every second ≥ 0.97× without", "%.2f×" % rt, rt >= 0.97))
     if "groups" in T:
         v = T["groups"].value("subscribe → first record", "gregord")
         if v is not None:

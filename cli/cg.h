@@ -109,6 +109,8 @@ void cg_do_describe(cg_t *c);        /* cg_describe.c */
 void cg_do_delete(cg_t *c);          /* cg_delete.c */
 void cg_do_delete_offsets(cg_t *c);  /* cg_delete.c */
 void cg_do_reset(cg_t *c);           /* cg_reset.c */
+/* --describe --status: the broker's lag evaluation (cg_status.c); exit status. */
+int cg_status(const cli_opts_t *o);
 
 static inline size_t cg_maxz(size_t a, size_t b)
 {

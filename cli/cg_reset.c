@@ -9,6 +9,7 @@
  * (cg_csv.c) that --from-file reads back.
  */
 #include "cg.h"
+#include "history.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -403,6 +404,42 @@ void cg_do_reset(cg_t *c)
     if (file) {
         if (cg_load_plan(c, file, ngroup_opts, groups[0], &plan) < 0)
             goto out;
+        has_plan = true;
+    }
+    if (cli_has(&c->o, "undo")) {
+        /* the offsets each group had before its last reset, from
+         * __consumer_offsets; then as a --from-file plan */
+        for (int i = 0; i < n; i++) {
+            rd_kafka_topic_partition_list_t *before = NULL;
+            int64_t when = -1;
+            if (cli_group_last_reset(&c->o, groups[i], &before, &when) != 0) {
+                c->rc = 1;
+                goto out;
+            }
+            if (!before) {
+                cg_fail(c, "No reset of group '%s' found in __consumer_offsets (compaction keeps at least the last "
+                        "hour of commits).", cli_esc(groups[i], GR_JSTR_WIRE));
+                goto out;
+            }
+            rd_kafka_topic_partition_list_t *pg = cg_plan_for(&plan, groups[i], true);
+            char t[40];
+            time_t secs = (time_t)(when / 1000);
+            struct tm tm;
+            gmtime_r(&secs, &tm);
+            strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+            fprintf(stderr, "Undoing the reset of group '%s' at %s.%03dZ (%d partitions)\n",
+                    cli_esc(groups[i], GR_JSTR_WIRE), t, (int)(when % 1000), before->cnt);
+            for (int j = 0; j < before->cnt; j++) {
+                if (before->elems[j].offset < 0) {
+                    fprintf(stderr, "Warn: %s-%d had no committed offset before the reset; left as it is.\n",
+                            cli_esc(before->elems[j].topic, GR_JSTR_WIRE), (int)before->elems[j].partition);
+                    continue;
+                }
+                rd_kafka_topic_partition_list_add(pg, before->elems[j].topic, before->elems[j].partition)->offset =
+                    before->elems[j].offset;
+            }
+            rd_kafka_topic_partition_list_destroy(before);
+        }
         has_plan = true;
     }
     const rd_kafka_ConsumerGroupDescription_t **ds;

@@ -74,12 +74,17 @@ static const cli_optdef_t defs[] = {
                                  "(optional zone Z, +hh, +hhmm, +hh:mm; UTC if none)"},
     {"by-duration", true, false, "Reset offsets to offset by duration from current timestamp. Format: 'PnDTnHnMnS'"},
     {"from-file", true, false, "Reset offsets to values defined in CSV file."},
+    {"undo", false, false, "Reset offsets to those the group had before its last reset (read from "
+                           "__consumer_offsets)."},
+    {"status", false, false, "Describe: the lag evaluation of the group by Burrow's rules, from gregord's HTTP "
+                             "listener."},
+    {"http-server", true, false, "gregord's HTTP listener for --status (default: http://<first bootstrap host>:8085)."},
     {"help", false, false, "Print usage information."},
     {NULL, false, false, NULL},
 };
 
-static const char *const reset_modes[] = {"to-datetime", "by-duration", "to-earliest", "to-latest",
-                                          "shift-by",    "from-file",   "to-current",  "to-offset", NULL};
+static const char *const reset_modes[] = {"to-datetime", "by-duration", "to-earliest", "to-latest", "shift-by",
+                                          "from-file",   "to-current",  "to-offset",   "undo",      NULL};
 
 /* ----------------------------------------------------------- option values */
 
@@ -156,7 +161,7 @@ static int check_args(const cli_opts_t *o)
     if (cli_count_given(o, actions) != 1)
         return cg_usage_err("Command must include exactly one action: --list, --describe, --delete, --reset-offsets, "
                             "--delete-offsets, --history");
-    static const char *const describe_only[] = {"members", "verbose", "offsets", NULL};
+    static const char *const describe_only[] = {"members", "verbose", "offsets", "status", "http-server", NULL};
     static const char *const describe[] = {"describe", NULL};
     static const char *const state[] = {"state", NULL};
     static const char *const describe_or_list[] = {"describe", "list", NULL};
@@ -172,9 +177,10 @@ static int check_args(const cli_opts_t *o)
     if (cli_has(o, "describe")) {
         if (needs_groups(o, "describe") < 0)
             return -1;
-        static const char *const views[] = {"members", "offsets", "state", NULL};
+        static const char *const views[] = {"members", "offsets", "state", "status", NULL};
         if (cli_count_given(o, views) > 1)
-            return cg_usage_err("Option [describe] takes at most one of these options: [members], [offsets], [state]");
+            return cg_usage_err("Option [describe] takes at most one of these options: [members], [offsets], [state], "
+                                "[status]");
         if (cli_has(o, "state") && cli_get(o, "state"))
             return cg_usage_err("Option [describe] does not take a value for [state]");
     }
@@ -203,8 +209,8 @@ static int check_args(const cli_opts_t *o)
         if (!cli_count_given(o, reset_modes))
             return cg_usage_err("Option '[reset-offsets]' requires one of the following scenarios: [to-datetime], "
                                 "[by-duration], [to-earliest], [to-latest], [shift-by], [from-file], [to-current], "
-                                "[to-offset]");
-        static const char *const scopes[] = {"from-file", "all-topics", "topic", NULL};
+                                "[to-offset], [undo]");
+        static const char *const scopes[] = {"from-file", "all-topics", "topic", "undo", NULL};
         if (!cli_count_given(o, scopes))
             return cg_usage_err("One of the reset scopes should be defined: --all-topics, --topic.");
     }
@@ -223,7 +229,7 @@ static int check_args(const cli_opts_t *o)
         return -1;
     static const char *const reset_only[] = {"dry-run", "execute", "export", "all-topics", "to-earliest",
                                              "to-latest", "to-current", "to-offset", "shift-by", "to-datetime",
-                                             "by-duration", "from-file", NULL};
+                                             "by-duration", "from-file", "undo", NULL};
     static const char *const reset[] = {"reset-offsets", NULL};
     return only_with(o, reset_only, reset, "Option [%s] is only supported with [reset-offsets]");
 }
@@ -245,7 +251,9 @@ static void help(void)
           "--export > plan.csv\n"
           "  gregor consumer-groups --bootstrap-server H:P --delete --group g1 --group g2\n"
           "  gregor consumer-groups --bootstrap-server H:P --delete-offsets --group g --topic t\n"
-          "  gregor consumer-groups --bootstrap-server H:P --history --group g\n",
+          "  gregor consumer-groups --bootstrap-server H:P --history --group g\n"
+          "  gregor consumer-groups --bootstrap-server H:P --describe --group g --status [--http-server URL]\n"
+          "  gregor consumer-groups --bootstrap-server H:P --reset-offsets --group g --undo --execute\n",
           stdout);
     cli_history_help(stdout);
 }
@@ -267,6 +275,11 @@ int cli_consumer_groups_main(int argc, char **argv)
     c.timeout = cli_timeout_ms(&c.o);
     if (cli_has(&c.o, "history")) {
         int rc = cli_group_history(&c.o, cli_get(&c.o, "group"));
+        cli_opts_free(&c.o);
+        return rc;
+    }
+    if (cli_has(&c.o, "status")) {
+        int rc = cg_status(&c.o);
         cli_opts_free(&c.o);
         return rc;
     }

@@ -409,7 +409,43 @@ typedef struct hist {
     poff_t *offs;
     size_t noffs, cap;
     size_t records;
+    /* --undo (quiet: nothing printed): the last reset, i.e. the last run of
+     * commits with one commit timestamp made while the group had no
+     * members, and the offsets they replaced */
+    bool quiet;
+    int64_t batch_ts;           /* commit timestamp of the run being read, -1 */
+    bool batch_changed;
+    rd_kafka_topic_partition_list_t *batch, *last_reset;
+    int64_t last_reset_ts;
 } hist_t;
+
+/* A commit record at commit time cts: part of a reset run when the group
+ * had no members; runs end at any other record of the group. */
+static void reset_track(hist_t *h, const char *topic, int32_t part, int64_t old, int64_t off, int64_t cts,
+                        bool no_members)
+{
+    if (!no_members || cts != h->batch_ts) {
+        if (h->batch && h->batch_changed) {
+            if (h->last_reset)
+                rd_kafka_topic_partition_list_destroy(h->last_reset);
+            h->last_reset = h->batch;
+            h->last_reset_ts = h->batch_ts;
+        } else if (h->batch) {
+            rd_kafka_topic_partition_list_destroy(h->batch);
+        }
+        h->batch = NULL;
+        h->batch_changed = false;
+        h->batch_ts = -1;
+    }
+    if (!no_members)
+        return;
+    if (!h->batch)
+        h->batch = rd_kafka_topic_partition_list_new(8);
+    h->batch_ts = cts;
+    rd_kafka_topic_partition_list_add(h->batch, topic, part)->offset = old;
+    if (old != off)
+        h->batch_changed = true;
+}
 
 static poff_t *poff_get(hist_t *h, const char *topic, int32_t part)
 {
@@ -429,6 +465,10 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
     char t[40];
     poff_t *po = poff_get(h, topic, part);
     if (!val) {
+        reset_track(h, topic, part, -1, -1, -2, false);
+        po->off = -1;
+        if (h->quiet)
+            return;
         fmt_time(t, sizeof(t), rec_ts);
         printf("%s  OFFSET %s-%" PRId32 " deleted\n", t, E(topic), part);
         po->off = -1;
@@ -451,7 +491,8 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
     int64_t ts = cts >= 0 ? cts : rec_ts;
     int64_t old = po->off;
     po->off = off;
-    if (old == off) {
+    reset_track(h, topic, part, old, off, ts, h->cur.n == 0);
+    if (old == off || h->quiet) {
         h->prev_ts = ts;
         return;
     }
@@ -476,6 +517,18 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
 static void on_group(hist_t *h, const uint8_t *val, size_t vlen, int64_t rec_ts)
 {
     char t[40];
+    reset_track(h, "", 0, -1, -1, -2, false);
+    if (h->quiet) {
+        gen_t g;
+        int64_t ts;
+        gen_free(&h->cur);
+        h->have_gen = false;
+        if (val && parse_group_value(val, vlen, &g, &ts) == 0) {
+            h->cur = g;
+            h->have_gen = true;
+        }
+        return;
+    }
     if (!val) {
         fmt_time(t, sizeof(t), rec_ts);
         printf("%s  GROUP deleted\n", t);
@@ -554,14 +607,41 @@ void cli_history_help(FILE *out)
           out);
 }
 
+static int read_group(const cli_opts_t *o, const char *group, hist_t *hp);
+
 int cli_group_history(const cli_opts_t *o, const char *group)
+{
+    hist_t h = {.prev_ts = -1, .batch_ts = -1};
+    return read_group(o, group, &h);
+}
+
+int cli_group_last_reset(const cli_opts_t *o, const char *group, rd_kafka_topic_partition_list_t **before,
+                         int64_t *when)
+{
+    hist_t h = {.prev_ts = -1, .batch_ts = -1, .quiet = true};
+    h.quiet = true;
+    *before = NULL;
+    int rc = read_group(o, group, &h);
+    reset_track(&h, "", 0, -1, -1, -2, false);      /* the run at the end counts */
+    if (rc == 0) {
+        *before = h.last_reset;
+        *when = h.last_reset_ts;
+        h.last_reset = NULL;
+    }
+    if (h.last_reset)
+        rd_kafka_topic_partition_list_destroy(h.last_reset);
+    return rc;
+}
+
+static int read_group(const cli_opts_t *o, const char *group, hist_t *hp)
 {
     int rc = 1, timeout = cli_timeout_ms(o);
     static const char *const extra[] = {"group.id", "gregor-history-reader", "enable.auto.commit", "false",
                                         "enable.auto.offset.store", "false", "enable.partition.eof", "true",
                                         "auto.offset.reset", "earliest", NULL};
     char *hg = held(group, strlen(group));
-    hist_t h = {.group = hg, .prev_ts = -1};
+    hist_t h = *hp;
+    h.group = hg;
     rd_kafka_topic_partition_list_t *tp = NULL;
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_t *rk = cli_client(o, RD_KAFKA_CONSUMER, extra);
@@ -589,7 +669,9 @@ int cli_group_history(const cli_opts_t *o, const char *group)
                 rd_kafka_err2str(err), OFFSETS_TOPIC, part);
         goto out;
     }
-    printf("# group '%s': %s-%" PRId32 ", offsets %" PRId64 "..%" PRId64 "\n", E(hg), OFFSETS_TOPIC, part, lo, hi);
+    if (!h.quiet)
+        printf("# group '%s': %s-%" PRId32 ", offsets %" PRId64 "..%" PRId64 "\n", E(hg), OFFSETS_TOPIC, part, lo,
+               hi);
     if (hi > lo) {
         tp = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(tp, OFFSETS_TOPIC, part)->offset = lo;
@@ -645,6 +727,16 @@ out:
         free(h.offs[i].topic);
     free(h.offs);
     free(hg);
+    if (h.batch && h.batch_changed) {
+        if (h.last_reset)
+            rd_kafka_topic_partition_list_destroy(h.last_reset);
+        h.last_reset = h.batch;
+        h.last_reset_ts = h.batch_ts;
+    } else if (h.batch) {
+        rd_kafka_topic_partition_list_destroy(h.batch);
+    }
+    hp->last_reset = h.last_reset;
+    hp->last_reset_ts = h.last_reset_ts;
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;

@@ -53,6 +53,7 @@ struct gr_req {
                                   * for net.c's bound per loop turn */
     size_t charge;               /* net.c: bytes charged to the connection */
     bool done_counted;           /* net.c: counted as a queued response */
+    bool parked;                 /* net.c: counted as parked (metrics.h) */
 };
 
 /* Handler: body is the request after its header. */

@@ -67,6 +67,7 @@
 #include "downconv.h"
 #include "fetch_session.h"
 #include "kerr.h"
+#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -414,6 +415,7 @@ static void fetch_answer(fetch_state_t *fs, gr_FetchResponse_t *resp)
     if (fs->version <= 3)
         fetch_downconvert(fs, resp);
     fetch_finish(fs->req, resp);
+    gr_metrics_fetch_response(resp);
     GR_RESPOND(fs->req, FetchResponse, resp);
 }
 
@@ -692,6 +694,7 @@ static void sess_answer(sfetch_t *sf)
                                     : (gr_records_t){.len = 0, .mem = empty_records};
     }
     fetch_finish(req, &resp);
+    gr_metrics_fetch_response(&resp);
     GR_RESPOND(req, FetchResponse, &resp);
 }
 

@@ -30,6 +30,7 @@
 #include "batch.h"
 #include "broker.h"
 #include "kerr.h"
+#include "metrics.h"
 
 #include <string.h>
 
@@ -127,6 +128,7 @@ static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_
     }
     gr_append_info_t info;
     memset(&info, 0, sizeof(info));
+    int64_t t0 = gr_metrics_clock();
     int rc = gr_log_append(p->log, (uint8_t *)pd->Records.mem, (size_t)pd->Records.len, p->leader_epoch,
                            req->api_version >= 7, gr_now_ms(), &info);
     pr->LogStartOffset = gr_log_start_offset(p->log);
@@ -152,6 +154,7 @@ static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_
             *flushp = p;
         return;
     }
+    gr_metrics_produce(p, info.record_count, (size_t)pd->Records.len, t0);
     gr_partition_appended(p);
     if (acks != 0 && gr_log_flush_due(p->log))
         *flushp = p;

@@ -195,6 +195,34 @@ static const cfg_def_t defs[] = {
     {"log.cleaner.min.compaction.lag.ms", NULL, T_LONG, GR_CT_LONG, F(log_cleaner_min_compaction_lag_ms),
      "0", NULL, 0, L_MAX, NULL,
      "Records younger than this are never compacted (topic: min.compaction.lag.ms)."},
+
+    /* observability: the HTTP listener (http.c), lag evaluation (lag.c) */
+    {"http.listeners", NULL, T_STRING, GR_CT_STRING, F(http_listeners), "http://127.0.0.1:8085", NULL, 0, 0, NULL,
+     "gregor only: the HTTP listener of /metrics, the Burrow-compatible /v3 API and the web console, "
+     "http://host:port; empty = no HTTP listener."},
+    {"http.console.write.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(http_console_write_enable), "false", NULL, 0, 0, NULL,
+     "gregor only: allow the console's changes (create and delete topics, reset and undo offsets); they also need "
+     "the X-Gregor-Console header, which a cross-site page cannot send."},
+    {"http.max.connections", NULL, T_INT, GR_CT_INT, F(http_max_connections), "64", NULL, 1, 10000, NULL,
+     "gregor only: HTTP connections at once; more are refused."},
+    {"http.connection.timeout.ms", NULL, T_INT, GR_CT_INT, F(http_connection_timeout_ms), "30000", NULL, 1000,
+     3600000, NULL, "gregor only: an HTTP connection idle this long is closed."},
+    {"lag.window.intervals", NULL, T_INT, GR_CT_INT, F(lag_window_intervals), "10", NULL, 2, 100, NULL,
+     "gregor only: commits per partition in a group's lag window (Burrow's intervals)."},
+    {"lag.window.min.distance.ms", NULL, T_LONG, GR_CT_LONG, F(lag_window_min_distance_ms), "0", NULL, 0, L_MAX, NULL,
+     "gregor only: a commit closer than this to the previous one replaces it in the window (Burrow's "
+     "min-distance)."},
+    {"lag.window.recent.ms", NULL, T_LONG, GR_CT_LONG, F(lag_window_recent_ms), "100000", NULL, 0, L_MAX, NULL,
+     "gregor only: a partition whose consumer was caught up this recently is not STOP (Burrow: intervals x "
+     "offset-refresh)."},
+    {"lag.window.expire.group.ms", NULL, T_LONG, GR_CT_LONG, F(lag_window_expire_group_ms), "604800000", NULL, 1000,
+     L_MAX, NULL, "gregor only: the lag windows of a group without commits this long are dropped (Burrow's "
+     "expire-group)."},
+    {"lag.window.max.partitions", NULL, T_LONG, GR_CT_LONG, F(lag_window_max_partitions), "100000", NULL, 0,
+     100000000, NULL, "gregor only: lag windows (group x partition) kept broker-wide; beyond, further partitions "
+     "are not evaluated."},
+    {"lag.burrow.cluster", NULL, T_STRING, GR_CT_STRING, F(lag_burrow_cluster), "local", NULL, 0, 0, NULL,
+     "gregor only: the cluster name of the Burrow-compatible API (/v3/kafka/<cluster>)."},
 };
 
 int64_t gr_config_segment_bytes(const gr_config_t *c)

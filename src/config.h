@@ -83,6 +83,18 @@ typedef struct gr_config {
     double log_cleaner_min_cleanable_ratio;
     int64_t log_cleaner_delete_retention_ms;
     int64_t log_cleaner_min_compaction_lag_ms;
+
+    /* observability (http.c, lag.c) */
+    char *http_listeners;               /* http://host:port, "" = off */
+    bool http_console_write_enable;
+    int32_t http_max_connections;
+    int32_t http_connection_timeout_ms;
+    int32_t lag_window_intervals;
+    int64_t lag_window_min_distance_ms;
+    int64_t lag_window_recent_ms;
+    int64_t lag_window_expire_group_ms;
+    int64_t lag_window_max_partitions;
+    char *lag_burrow_cluster;
 } gr_config_t;
 
 /* Fill defaults. */

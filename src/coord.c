@@ -80,6 +80,7 @@
 #include "broker.h"
 #include "hmap.h"
 #include "jstr.h"
+#include "metrics.h"
 #include "schema_gen.h"
 #include "topic.h"
 
@@ -699,6 +700,10 @@ static void commit_done(void *arg, gr_kerr_t err)
     if (e == KERR_NONE && c->filled > 0)
         g = c->g && c->g_version == gr_group_registry_version() ? c->g : gr_group_find(c->gid, strlen(c->gid));
     int64_t now = g ? gr_now_ms() : 0;
+    for (int32_t i = 0; g && i < c->filled; i++)
+        gr_metrics_commit(g, c->h[i].topic, c->h[i].partition, c->h[i].from, c->h[i].to, now);
+    if (g)
+        gr_metrics_commit_end(g, now);
     for (int32_t i = 0; g && i < c->filled; i++) {
         if (c->h[i].from == c->h[i].to)
             continue;

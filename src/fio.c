@@ -747,6 +747,15 @@ int gr_fio_powercut(const char *journal)
 
 /* ---------------------------------------------------------------- init */
 
+void gr_metrics_fsync(int64_t us);     /* metrics.c */
+
+void gr_fio_sync_done(int64_t t0_us, int rc)
+{
+    gr_metrics_fsync(gr_mono_us() - t0_us);
+    if (rc == -1)
+        gr_metrics_storage_error();
+}
+
 int gr_fio_init(void)
 {
     const char *spec = getenv("GREGOR_FAULTS");

@@ -98,6 +98,11 @@ int gr_fio_unlink(const char *path);
 #include <stdio.h>
 #include <sys/sendfile.h>
 
+/* For /metrics (metrics.c; any thread): a storage operation failed; an
+ * fsync that started at t0 (gr_mono_us) returned rc. */
+void gr_metrics_storage_error(void);
+void gr_fio_sync_done(int64_t t0_us, int rc);
+
 /* open(2) of a log-dir file that may be written (O_CREAT, O_TRUNC...). */
 static inline int gr_fio_open(const char *path, int flags, mode_t mode)
 {
@@ -108,24 +113,27 @@ static inline int gr_fio_open(const char *path, int flags, mode_t mode)
 
 static inline ssize_t gr_fio_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    if (GR_FIO_SLOW())
-        return gr_fio_pwrite_slow(fd, buf, n, off);
-    return pwrite(fd, buf, n, off);
+    ssize_t r = GR_FIO_SLOW() ? gr_fio_pwrite_slow(fd, buf, n, off) : pwrite(fd, buf, n, off);
+    if (r == -1)
+        gr_metrics_storage_error();
+    return r;
 }
 
 static inline ssize_t gr_fio_write(int fd, const void *buf, size_t n)
 {
-    if (GR_FIO_SLOW())
-        return gr_fio_write_slow(fd, buf, n);
-    return write(fd, buf, n);
+    ssize_t r = GR_FIO_SLOW() ? gr_fio_write_slow(fd, buf, n) : write(fd, buf, n);
+    if (r == -1)
+        gr_metrics_storage_error();
+    return r;
 }
 
 /* pread(2) of a log-dir file (segment, index). */
 static inline ssize_t gr_fio_pread(int fd, void *buf, size_t n, off_t off)
 {
-    if (GR_FIO_SLOW())
-        return gr_fio_pread_slow(fd, buf, n, off);
-    return pread(fd, buf, n, off);
+    ssize_t r = GR_FIO_SLOW() ? gr_fio_pread_slow(fd, buf, n, off) : pread(fd, buf, n, off);
+    if (r == -1)
+        gr_metrics_storage_error();
+    return r;
 }
 
 /* sendfile(2) from a log-dir file to a socket. */
@@ -145,16 +153,18 @@ static inline int gr_fio_ftruncate(int fd, off_t len)
 
 static inline int gr_fio_fsync(int fd)
 {
-    if (GR_FIO_SLOW())
-        return gr_fio_sync_slow(fd, false);
-    return fsync(fd);
+    int64_t t0 = gr_mono_us();
+    int rc = GR_FIO_SLOW() ? gr_fio_sync_slow(fd, false) : fsync(fd);
+    gr_fio_sync_done(t0, rc);
+    return rc;
 }
 
 static inline int gr_fio_fdatasync(int fd)
 {
-    if (GR_FIO_SLOW())
-        return gr_fio_sync_slow(fd, true);
-    return fdatasync(fd);
+    int64_t t0 = gr_mono_us();
+    int rc = GR_FIO_SLOW() ? gr_fio_sync_slow(fd, true) : fdatasync(fd);
+    gr_fio_sync_done(t0, rc);
+    return rc;
 }
 
 /* Does a kernel of this release (uname(2) release, "5.10.0-21-amd64")

@@ -58,6 +58,7 @@
 #include "schema_gen.h"
 #include "kerr.h"
 #include "offsets.h"
+#include "metrics.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -1020,6 +1021,7 @@ static void on_complete_join(gr_group_t *g)
                          .duration_ms = g->state_timestamp_ms - g->rebalance_start_ms, .partition = -1,
                          .from_offset = -1, .to_offset = -1};
     gr_group_hist_add(g, &h);
+    gr_metrics_rebalance(g->trigger, h.duration_ms);
 
     if (g->state == GR_GROUP_EMPTY) {
         gr_info("group", "Group %s with generation %" PRId32 " is now empty (__consumer_offsets-%" PRId32 ")",

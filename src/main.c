@@ -35,6 +35,8 @@
 #include "coord.h"
 #include "fcache.h"
 #include "fio.h"
+#include "http.h"
+#include "lag.h"
 #include "kerr.h"
 #include "net.h"
 #include "producer_ids.h"
@@ -400,6 +402,19 @@ int main(int argc, char **argv)
         gr_topics_close(NULL);
         return 1;
     }
+    gr_lag_configure(&(gr_lag_config_t){
+        .intervals = gr_broker.cfg.lag_window_intervals,
+        .min_distance_ms = gr_broker.cfg.lag_window_min_distance_ms,
+        .recent_ms = gr_broker.cfg.lag_window_recent_ms,
+        .expire_group_ms = gr_broker.cfg.lag_window_expire_group_ms,
+        .max_partitions = gr_broker.cfg.lag_window_max_partitions,
+    });
+    gr_lag_start();
+    if (gr_broker.cfg.http_listeners[0] && gr_http_start(gr_broker.ev, gr_broker.cfg.http_listeners) < 0) {
+        gr_net_close_all();
+        gr_topics_close(NULL);
+        return 1;
+    }
     gr_timer_init(&gr_broker.housekeep, housekeep_cb, NULL);
     int64_t now = gr_now_ms();
     next_retention_ms = now + GR_MIN(gr_broker.cfg.log_retention_check_interval_ms, INITIAL_TASK_DELAY_MS);
@@ -417,6 +432,8 @@ int main(int argc, char **argv)
 
     gr_info("broker", "[KafkaServer id=%d] shutting down", gr_broker.cfg.node_id);
     gr_net_stop_accepting();
+    gr_http_stop();
+    gr_lag_stop();
     gr_net_drain(gr_broker.ev, 5000);
     gr_net_close_all();
     gr_fsess_free_all();            /* before the partitions their waiters sit on */

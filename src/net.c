@@ -120,6 +120,7 @@
  */
 #include "net.h"
 #include "fio.h"
+#include "metrics.h"
 #include "gr.h"
 #include "schema_gen.h"
 
@@ -508,8 +509,17 @@ static void wr_recycle(gr_wr_t *w)
     w->total = 0;
 }
 
+static void req_unpark(gr_req_t *r)
+{
+    if (r->parked) {
+        r->parked = false;
+        gr_metrics_parked(r->api_key, -1);
+    }
+}
+
 static void req_put(gr_req_t *r)
 {
+    req_unpark(r);
     wr_recycle(&r->out);
     r->conn = NULL;
     r->park = NULL;
@@ -1033,7 +1043,8 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
     r->correlation_id = corr;
     r->flexible = unsupported ? false : flex;
     r->client_id = client_id.len > 0 ? gr_req_held(r, client_id) : "";
-    r->recv_us = gr_ev_now_us(net.ev);
+    r->recv_us = gr_mono_us();
+    gr_metrics_request_in(key, ver, size + 4);
     if (c->qtail)
         c->qtail->next = r;
     else
@@ -1047,6 +1058,10 @@ static void dispatch(conn_t *c, const uint8_t *frame, size_t size)
     else
         def->handler(r, &rd);
     net.dispatching = NULL;
+    if (r->state == GR_REQ_PENDING) {
+        r->parked = true;
+        gr_metrics_parked(key, 1);
+    }
     net.turn_work += r->work;
     req_settle(c, r, true);
 }
@@ -1415,6 +1430,8 @@ static void net_before_sleep(gr_ev_t *ev, void *arg)
 void gr_net_req_done(gr_req_t *req)
 {
     conn_t *c = req->conn;
+    req_unpark(req);
+    gr_metrics_request_done(req);
     if (!c) {
         /* orphaned by a closed connection: nobody is waiting */
         req_put(req);
@@ -1647,6 +1664,11 @@ void gr_net_stop_accepting(void)
     gr_ev_del(net.ev, net.lfd);
     close(net.lfd);
     net.lfd = -1;
+}
+
+size_t gr_net_mem_used(void)
+{
+    return net.mem;
 }
 
 int gr_net_conn_count(void)

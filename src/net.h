@@ -38,6 +38,8 @@ int gr_net_port(void);
 /* Close the listening socket; existing connections carry on. */
 void gr_net_stop_accepting(void);
 int gr_net_conn_count(void);
+/* Bytes held for clients under the memory budget (queued.max.request.bytes). */
+size_t gr_net_mem_used(void);
 /* True when no connection has a request in flight or output queued. */
 bool gr_net_idle(void);
 /* Graceful shutdown: stop reading requests, run the loop until every

@@ -70,6 +70,7 @@
 #include "fio.h"
 #include "hmap.h"
 #include "kerr.h"
+#include "lag.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -453,6 +454,7 @@ static int partition_free(gr_partition_t *p, bool delete_data)
         rc = gr_log_close(p->log);
     dir_parts[p->log_dir]--;
     gr_epochs_free(&p->epochs);
+    gr_lag_partition_free(p);
     free(p);
     return rc;
 }
@@ -714,6 +716,7 @@ void gr_partition_appended(gr_partition_t *p)
 {
     p->high_watermark = gr_log_end_offset(p->log);
     p->last_stable_offset = p->high_watermark;
+    gr_lag_appended(p, gr_broker.ev ? gr_ev_now_ms(gr_broker.ev) : gr_mono_ms());
     gr_partition_notify(p);
 }
 

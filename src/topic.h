@@ -32,6 +32,7 @@ typedef struct gr_pwait {
 } gr_pwait_t;
 
 struct gr_topic;
+struct gr_part_obs;
 
 typedef struct gr_partition {
     struct gr_topic *topic;       /* owner */
@@ -43,6 +44,7 @@ typedef struct gr_partition {
     int64_t high_watermark;       /* = log end offset on a single broker */
     int64_t last_stable_offset;   /* = high watermark until transactions */
     gr_pwait_t waiters;           /* list head (sentinel) */
+    struct gr_part_obs *obs;      /* counters and append samples (lag.h), owned; NULL until used */
 } gr_partition_t;
 
 typedef struct gr_topic {

@@ -2,12 +2,14 @@
 # Install what gregor needs, from Debian's packages (and npm for the kafkajs
 # tests), only when something is missing.
 #
-#   tools/deps.sh build   compiler + compression libraries
+#   tools/deps.sh build   compiler + compression libraries + libmicrohttpd
 #   tools/deps.sh fuzz    build deps + clang's libFuzzer/sanitizer runtime
 #   tools/deps.sh test    build + fuzz deps + cmocka, kcat, librdkafka, Python
 #                         clients (and the codecs kafka-python reads old message
 #                         sets with), pytest, Burrow, ZooKeeper, strace, Go with
-#                         kafka-go and sarama (built by the tests), node/npm, then `npm ci` in
+#                         kafka-go and sarama (built by the tests), Prometheus
+#                         (promtool), headless Chromium + chromedriver + Selenium
+#                         (the console's browser test), node/npm, then `npm ci` in
 #                         tests/integ/js when its node_modules is stale; plus the
 #                         bench deps (the suite smoke-tests the bench harness)
 #   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),
@@ -21,12 +23,13 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev)
+BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev libmicrohttpd-dev)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper strace
            python3-snappy python3-lz4 python3-xxhash python3-zstandard
-           golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev)
+           golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev
+           prometheus chromium chromium-driver python3-selenium)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 
 mode=${1:-}

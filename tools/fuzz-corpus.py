@@ -383,7 +383,8 @@ def main():
     bs = "127.0.0.1:%d" % pport
     argv = [gregord, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % bport,
             "--override", "advertised.listeners=PLAINTEXT://" + bs, "--override", "log.dirs=" + data,
-            "--override", "offsets.topic.num.partitions=3", "--override", "group.initial.rebalance.delay.ms=0"]
+            "--override", "offsets.topic.num.partitions=3", "--override", "group.initial.rebalance.delay.ms=0",
+            "--override", "http.listeners="]
     log = open(os.path.join(work, "gregord.log"), "wb")
     broker = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -36,7 +36,7 @@ def free_port():
 def start(gregord, data, port, log):
     argv = [gregord, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % port,
             "--override", "log.dirs=" + data, "--override", "num.partitions=1",
-            "--override", "offsets.topic.num.partitions=1"]
+            "--override", "offsets.topic.num.partitions=1", "--override", "http.listeners="]
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

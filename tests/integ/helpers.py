@@ -73,6 +73,9 @@ class Broker:
         self.data_dir = os.path.join(self.workdir, "data")
         self.port = port or free_port()
         self.bootstrap = "127.0.0.1:%d" % self.port
+        # the HTTP listener (/metrics, /v3, the console) on a port of its own
+        self.http_port = free_port()
+        self.http = "http://127.0.0.1:%d" % self.http_port
         self.overrides = dict(overrides or {})
         self.log_path = os.path.join(self.workdir, "gregord.log")
         self.proc = None
@@ -83,7 +86,8 @@ class Broker:
 
     # -- lifecycle ------------------------------------------------------
     def argv(self):
-        ov = {"listeners": "PLAINTEXT://" + self.bootstrap, "log.dirs": self.data_dir}
+        ov = {"listeners": "PLAINTEXT://" + self.bootstrap, "log.dirs": self.data_dir,
+              "http.listeners": self.http}
         ov.update(self.overrides)
         argv = [GREGORD]
         for k, v in ov.items():

@@ -25,6 +25,8 @@ class FileBroker(Broker):
 
     def argv(self):
         argv = [GREGORD, self.props_path]
+        if "http.listeners" not in self.file_overrides:
+            argv += ["--override", "http.listeners=" + self.http]
         for k, v in self.file_overrides.items():
             argv += ["--override", "%s=%s" % (k, v)]
         return argv
