@@ -4,7 +4,8 @@
  * Timestamp -2 = earliest (log start offset), -1 = latest (high watermark,
  * or LSO for READ_COMMITTED), -3 = the record with the largest timestamp
  * (v7+), otherwise the first offset whose timestamp >= the given one,
- * from the time indexes.  v0 answers with an array of offsets
+ * from the time indexes; for READ_COMMITTED an answer at or past the LSO
+ * is "none" (-1), as Kafka's lastFetchableOffset makes it.  v0 answers with an array of offsets
  * (OldStyleOffsets, at most MaxNumOffsets).  A lookup by timestamp that
  * cannot read the log answers KAFKA_STORAGE_ERROR for that partition;
  * earliest and latest come from memory and are always answered.
@@ -66,6 +67,12 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
             goto over_budget;
         if (off < -1)
             goto storage_error;
+    }
+    /* READ_COMMITTED: nothing at or past the last stable offset is found
+     * (Kafka's lastFetchableOffset) */
+    if (isolation && ts != TS_LATEST && ts != TS_EARLIEST && off >= p->last_stable_offset) {
+        off = -1;
+        found_ts = -1;
     }
     pr->ErrorCode = KERR_NONE;
     pr->Offset = off;

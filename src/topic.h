@@ -39,7 +39,8 @@ typedef struct gr_partition {
     int log_dir;                  /* index into gr_broker.log_dirs */
     int32_t leader_epoch;
     int64_t high_watermark;       /* = log end offset on a single broker */
-    int64_t last_stable_offset;   /* = high watermark until transactions */
+    int64_t last_stable_offset;   /* gr_log_last_stable_offset, as of the last
+                                   * gr_partition_appended / _notify */
     gr_pwait_t waiters;           /* list head (sentinel) */
 } gr_partition_t;
 
@@ -119,10 +120,12 @@ static inline gr_partition_t *gr_partition_get(const gr_topic_t *t, int32_t idx)
     return (idx >= 0 && idx < t->npart) ? t->parts[idx] : NULL;
 }
 
-/* After an append: advance the high watermark and wake waiters. */
+/* After an append: advance the high watermark and the last stable offset
+ * and wake waiters. */
 void gr_partition_appended(gr_partition_t *p);
 /* Something a fetch reports other than new data changed (log start offset,
- * storage state): fire the waiters as an append does. */
+ * storage state): update the last stable offset, fire the waiters as an
+ * append does. */
 void gr_partition_notify(gr_partition_t *p);
 void gr_pwait_add(gr_partition_t *p, gr_pwait_t *w);
 void gr_pwait_remove(gr_pwait_t *w);
