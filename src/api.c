@@ -45,13 +45,22 @@ static const gr_api_def_t apis[] = {
     API(18, "ApiVersions", 0, 3, 3, gr_api_api_versions),
     API(19, "CreateTopics", 0, 7, 5, gr_api_create_topics),
     API(20, "DeleteTopics", 0, 6, 4, gr_api_delete_topics),
+    API(21, "DeleteRecords", 0, 2, 2, gr_api_delete_records),
     API(22, "InitProducerId", 0, 5, 2, gr_api_init_producer_id),
+    API(24, "AddPartitionsToTxn", 0, 5, 3, gr_api_add_partitions_to_txn),
+    API(25, "AddOffsetsToTxn", 0, 4, 3, gr_api_add_offsets_to_txn),
+    API(26, "EndTxn", 0, 5, 3, gr_api_end_txn),
+    API(27, "WriteTxnMarkers", 0, 1, 1, gr_api_write_txn_markers),
+    API(28, "TxnOffsetCommit", 0, 4, 3, gr_api_txn_offset_commit),
     API(32, "DescribeConfigs", 0, 4, 4, gr_api_describe_configs),
     API(37, "CreatePartitions", 0, 3, 2, gr_api_create_partitions),
     API(42, "DeleteGroups", 0, 2, 2, gr_api_delete_groups),
     API(44, "IncrementalAlterConfigs", 0, 1, 1, gr_api_incremental_alter_configs),
     API(47, "OffsetDelete", 0, 0, INT16_MAX, gr_api_offset_delete),
     API(60, "DescribeCluster", 0, 0, 0, gr_api_describe_cluster),
+    API(61, "DescribeProducers", 0, 0, 0, gr_api_describe_producers),
+    API(65, "DescribeTransactions", 0, 0, 0, gr_api_describe_transactions),
+    API(66, "ListTransactions", 0, 1, 0, gr_api_list_transactions),
 };
 
 #define KEY_LIMIT 128

@@ -111,5 +111,8 @@ gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metad
 gr_api_handler_t gr_api_find_coordinator, gr_api_join_group, gr_api_heartbeat, gr_api_leave_group,
     gr_api_sync_group, gr_api_describe_groups, gr_api_list_groups, gr_api_delete_groups;
 gr_api_handler_t gr_api_offset_commit, gr_api_offset_fetch, gr_api_offset_delete;
+gr_api_handler_t gr_api_add_partitions_to_txn, gr_api_add_offsets_to_txn, gr_api_end_txn, gr_api_write_txn_markers,
+    gr_api_txn_offset_commit, gr_api_describe_transactions, gr_api_list_transactions, gr_api_delete_records,
+    gr_api_describe_producers;
 
 #endif

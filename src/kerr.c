@@ -118,6 +118,7 @@ const char *gr_kerr_name(int code)
     case 111: return "UNRELEASED_INSTANCE_ID";
     case 112: return "UNSUPPORTED_ASSIGNOR";
     case 113: return "STALE_MEMBER_EPOCH";
+    case 120: return "TRANSACTION_ABORTABLE";
     default: return "UNKNOWN";
     }
 }
