@@ -962,7 +962,9 @@ gr_crt_t *gr_crt_new(const gr_crt_config_t *cfg)
     gr_timer_init(&rt->load_timer, load_timer_cb, rt);
     gr_timer_init(&rt->done_timer, done_timer_cb, rt);
     gr_timer_init(&rt->settle_timer, settle_timer_cb, rt);
-    gr_ev_before_sleep(cfg->ev, hook_cb, rt);
+    /* before net.c's output flush, also for a runtime started after the
+     * listener (__transaction_state, made on first use) */
+    gr_ev_before_sleep_first(cfg->ev, hook_cb, rt);
     gr_timer_start(cfg->ev, &rt->load_timer, 0);
     return rt;
 }
