@@ -99,8 +99,9 @@ static bool has_transactional(const gr_ProduceRequest_t *r)
     return false;
 }
 
-/* The producer id and epoch of the first transactional v2 batch of a
- * partition's records (headers only); false when there is none. */
+/* The producer id and epoch of the first transactional v2 batch with a
+ * producer id of a partition's records (headers only); false when there
+ * is none. */
 static bool first_transactional(const uint8_t *p, size_t len, int64_t *pid, int16_t *epoch)
 {
     for (size_t off = 0; len - off >= GR_BATCH_HEADER_SIZE;) {
@@ -108,7 +109,7 @@ static bool first_transactional(const uint8_t *p, size_t len, int64_t *pid, int1
         int32_t size = gr_batch_size(b);
         if (b[GR_BOFF_MAGIC] != 2 || size < GR_BATCH_HEADER_SIZE)
             return false;
-        if (gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL) {
+        if ((gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL) && (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID) >= 0) {
             *pid = (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID);
             *epoch = (int16_t)gr_be16(b + GR_BOFF_PRODUCER_EPOCH);
             return true;
@@ -137,7 +138,8 @@ static bool several_producers(const gr_ProduceRequest_t *r)
                 int32_t size = gr_batch_size(b);
                 if (b[GR_BOFF_MAGIC] != 2 || size < GR_BATCH_HEADER_SIZE)
                     break;
-                if (gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL) {
+                if ((gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL) &&
+                    (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID) >= 0) {
                     int64_t pid = (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID);
                     int16_t epoch = (int16_t)gr_be16(b + GR_BOFF_PRODUCER_EPOCH);
                     if (any && (pid != pid0 || epoch != epoch0))

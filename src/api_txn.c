@@ -413,15 +413,17 @@ void gr_api_txn_offset_commit(gr_req_t *req, gr_rd_t *body)
     const char *gid = gr_req_held(req, r.GroupId);
     size_t glen = gid ? strlen(gid) : 0;
     const char *tid = gr_req_held(req, r.TransactionalId);
+    /* Kafka's order: the group id, the verification of the transaction
+     * (scheduleTransactionalWriteOperation), then the group's checks */
     gr_kerr_t gerr = gr_coord_validate_group(gid, glen, GR_GROUP_API_TXN_OFFSET_COMMIT);
+    if (gerr == KERR_NONE)
+        gerr = toc_verify(req, tid, r.ProducerId, r.ProducerEpoch, gr_coord_partition_for(gid, glen));
     if (gerr == KERR_NONE) {
         const char *mid = gr_req_held(req, r.MemberId);
         const char *iid = gr_req_held(req, r.GroupInstanceId);
         gerr = gr_group_validate_txn_commit(gr_group_find(gid, glen), mid, mid ? strlen(mid) : 0, iid,
                                             req->api_version >= 3 ? r.GenerationId : -1);
     }
-    if (gerr == KERR_NONE)
-        gerr = toc_verify(req, tid, r.ProducerId, r.ProducerEpoch, gr_coord_partition_for(gid, glen));
     int32_t ok = 0;
     for (int32_t i = 0; i < n; i++) {
         if (c[i].error != KERR_NONE)

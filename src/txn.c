@@ -1561,6 +1561,12 @@ int gr_txn_ensure(void)
             return GR_EIO;
         }
         gr_info("txn", "Created %s with %d partitions", GR_TXN_TOPIC, t->npart);
+        int rc = gr_txn_start();
+        /* nothing to read: active at once, the request that made it is
+         * served now */
+        if (rc == 0)
+            gr_txn_load_all();
+        return rc;
     }
     return gr_txn_start();
 }

@@ -34,13 +34,22 @@ SERVED = {
     18: 3,     # ApiVersions
     19: 7,     # CreateTopics
     20: 6,     # DeleteTopics
+    21: 2,     # DeleteRecords
     22: 5,     # InitProducerId
+    24: 5,     # AddPartitionsToTxn
+    25: 4,     # AddOffsetsToTxn
+    26: 5,     # EndTxn
+    27: 1,     # WriteTxnMarkers
+    28: 4,     # TxnOffsetCommit
     32: 4,     # DescribeConfigs
     37: 3,     # CreatePartitions
     42: 2,     # DeleteGroups
     44: 1,     # IncrementalAlterConfigs
     47: 0,     # OffsetDelete
     60: 0,     # DescribeCluster
+    61: 0,     # DescribeProducers
+    65: 0,     # DescribeTransactions
+    66: 1,     # ListTransactions
 }
 
 
