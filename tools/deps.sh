@@ -5,8 +5,8 @@
 #   tools/deps.sh build   compiler + compression libraries
 #   tools/deps.sh fuzz    build deps + clang's libFuzzer/sanitizer runtime
 #   tools/deps.sh test    build + fuzz deps + cmocka, kcat, librdkafka, Python
-#                         clients, pytest, Burrow, ZooKeeper, strace, node/npm, then `npm ci` in
-#                         tests/integ/js when its node_modules is stale; plus the
+#                         clients, pytest, Burrow, ZooKeeper, strace, node/npm, g++, then `npm ci`
+#                         in tests/integ/js (kafkajs, node-rdkafka) when its node_modules is stale; plus the
 #                         bench deps (the suite smoke-tests the bench harness)
 #   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),
 #                         redis-server + hiredis, iperf3 (make bench); linux-perf
@@ -21,8 +21,12 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
+# g++, make and python3 (node-gyp) build node-rdkafka's native addon and the
+# librdkafka it bundles during `npm ci` (with librdkafka-dev's libssl-dev,
+# zlib, zstd and lz4 headers); about 2 minutes on one core.
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
-           python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper strace)
+           python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper strace
+           g++ make python3)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 
 mode=${1:-}
