@@ -1195,6 +1195,36 @@ static void test_transactions(void **state)
     assert_true(sl.len > 0 && sl.next_offset > 2 && sl.next_offset <= 14);
     gr_log_close(log);
 
+    /* the first aborted transaction in its segment's .txnindex, as Kafka's
+     * AbortedTxn: version int16 0, producerId, firstOffset, lastOffset,
+     * lastStableOffset (int64s, big-endian), 34 bytes */
+    {
+        static const uint8_t entry[GR_TXN_ENTRY_SIZE] = {
+            0, 0,                                   /* version */
+            0, 0, 0, 0, 0, 0, 0, 7,                 /* producerId */
+            0, 0, 0, 0, 0, 0, 0, 2,                 /* firstOffset */
+            0, 0, 0, 0, 0, 0, 0, 7,                 /* lastOffset */
+            0, 0, 0, 0, 0, 0, 0, 5,                 /* lastStableOffset */
+        };
+        uint8_t got[GR_TXN_ENTRY_SIZE] = {0};
+        char ip[600];
+        DIR *dd = opendir(dir);
+        struct dirent *e;
+        bool found = false;
+        while ((e = readdir(dd)) != NULL && !found) {
+            if (!strstr(e->d_name, ".txnindex"))
+                continue;
+            snprintf(ip, sizeof(ip), "%s/%s", dir, e->d_name);
+            FILE *tf = fopen(ip, "rb");
+            assert_non_null(tf);
+            size_t n = fread(got, 1, sizeof(got), tf);
+            fclose(tf);
+            found = n == sizeof(got) && !memcmp(got, entry, sizeof(got));
+        }
+        closedir(dd);
+        assert_true(found);
+    }
+
     /* clean restart: the state and the index files come back */
     log = open_log(&c, true, 14);
     assert_int_equal(gr_log_last_stable_offset(log), 14);
