@@ -6,8 +6,10 @@
  *   kbench create    bootstrap= topic= partitions=
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
  *                    [partitioner=sticky] [copy=1] [idempotence=1]
- *   kbench consume   bootstrap= topic= partitions= count= secs=
+ *                    [txn=1 commit_ms=100 | txn_records=N [abort_pct=10]]
+ *   kbench consume   bootstrap= topic= partitions= count= secs= [eof=1]
  *   kbench fetchraw  bootstrap= topic= version=2|4 count= secs=   (raw Fetch of partition 0)
+ *   kbench ctp       bootstrap= topic= out= group= count= secs= commit_ms=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
  *   kbench rebalance bootstrap= topic= members= secs=
@@ -21,6 +23,16 @@
  * count or after secs=, whichever comes first; a run that times out reports
  * what it got so far.  Arguments rk.<property>=<value> set any librdkafka
  * property on every client (rk.debug=cgrp,protocol,fetch traces a run).
+ *
+ * Transactions: produce txn=1 gives each producer a transactional.id and
+ * commits its transaction every commit_ms, or every txn_records records
+ * (abort_pct=N aborts every (100/N)th transaction instead); consume eof=1 stops once every partition
+ * reported its end (read the whole log, whatever isolation.level the
+ * rk.isolation.level argument sets); ctp is a consume-transform-produce
+ * loop: a group consumer (read_committed) of topic=, a transactional
+ * producer copying each record to the same partition of out=, the
+ * consumer's positions sent with send_offsets_to_transaction and the
+ * transaction committed every commit_ms.
  */
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -166,6 +178,7 @@ struct prod {
     long count;
     atomic_long delivered, failed;
     int64_t t_start, t_end;
+    long txns, aborted_txns, committed, aborted;   /* txn=1: transactions and their records */
     char errstr[256];
 };
 
@@ -175,6 +188,38 @@ static bool g_sticky;             /* partitioner=sticky: librdkafka picks the pa
 static int g_msgflags;            /* copy=1: librdkafka copies each value (RD_KAFKA_MSG_F_COPY) */
 static char *g_value;             /* every record's value; freed after the clients */
 static double g_secs;
+static bool g_txn;                /* txn=1: transactional producers */
+static int64_t g_commit_ns;       /* commit_ms= */
+static long g_abort_every;        /* abort_pct=N: every (100/N)th transaction aborts; 0 none */
+static long g_txn_records;        /* txn_records=N: a transaction of N records (else by time) */
+
+static void txn_check(rd_kafka_error_t *e, const char *what)
+{
+    if (e) {
+        const char *m = rd_kafka_error_string(e);
+        die("%s: %s", what, m);
+    }
+}
+
+/* end the open transaction (commit, or abort every g_abort_every-th) and begin the next */
+static void txn_roll(struct prod *p, long *in_txn, bool last)
+{
+    bool abort = g_abort_every && (p->txns % g_abort_every) == g_abort_every - 1;
+    if (abort) {
+        /* the records reach the log first: an aborted transaction's data is there to skip */
+        rd_kafka_flush(p->rk, 60000);
+        txn_check(rd_kafka_abort_transaction(p->rk, 60000), "abort_transaction");
+        p->aborted += *in_txn;
+        p->aborted_txns++;
+    } else {
+        txn_check(rd_kafka_commit_transaction(p->rk, 60000), "commit_transaction");
+        p->committed += *in_txn;
+    }
+    p->txns++;
+    *in_txn = 0;
+    if (!last)
+        txn_check(rd_kafka_begin_transaction(p->rk), "begin_transaction");
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -194,13 +239,21 @@ static void *prod_main(void *arg)
     char *buf = g_value;
     pthread_barrier_wait(&bar);
     p->t_start = now_ns();
-    int64_t deadline = p->t_start + (int64_t)(g_secs * 1e9);
+    int64_t deadline = p->t_start + (int64_t)(g_secs * 1e9), next_commit = p->t_start + g_commit_ns;
+    long in_txn = 0;
+    if (g_txn)
+        txn_check(rd_kafka_begin_transaction(p->rk), "begin_transaction");
     for (long i = 0; i < p->count; i++) {
         if ((i & 1023) == 0) {
             rd_kafka_poll(p->rk, 0);
             if (now_ns() > deadline)
                 break;
         }
+        if (g_txn && (g_txn_records ? in_txn >= g_txn_records : (i & 63) == 0 && now_ns() >= next_commit)) {
+            txn_roll(p, &in_txn, false);
+            next_commit = now_ns() + g_commit_ns;
+        }
+        in_txn++;
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 p->rk, RD_KAFKA_V_TOPIC(topic),
@@ -214,6 +267,8 @@ static void *prod_main(void *arg)
             rd_kafka_poll(p->rk, 1);
         }
     }
+    if (g_txn)
+        txn_roll(p, &in_txn, true);
     rd_kafka_flush(p->rk, 30000);
     p->t_end = now_ns();
     return NULL;
@@ -229,6 +284,11 @@ static int cmd_produce(void)
     /* the value buffer outlives every delivery, so by default librdkafka may
      * point at it instead of copying each record first */
     g_msgflags = arg_long("copy", 0) ? RD_KAFKA_MSG_F_COPY : 0;
+    g_txn = arg_long("txn", 0) != 0;
+    g_commit_ns = (int64_t)arg_long("commit_ms", 100) * 1000000;
+    long apct = arg_long("abort_pct", 0);
+    g_abort_every = apct > 0 ? 100 / apct : 0;
+    g_txn_records = arg_long("txn_records", 0);
     if (g_size < 16)
         g_size = 16;
     g_value = malloc((size_t)g_size);
@@ -248,10 +308,17 @@ static int cmd_produce(void)
          * id and sequences (librdkafka requires acks=all for it) */
         if (arg_long("idempotence", 0))
             cset(c, "enable.idempotence", "true");
+        if (g_txn) {
+            char tid[64];
+            snprintf(tid, sizeof tid, "kbench-%d-%d", (int)getpid(), i);
+            cset(c, "transactional.id", tid);
+        }
         rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
         rd_kafka_conf_set_opaque(c, &ps[i]);
         ps[i].rk = mk(RD_KAFKA_PRODUCER, c);
         ps[i].count = count / n;
+        if (g_txn)
+            txn_check(rd_kafka_init_transactions(ps[i].rk, 60000), "init_transactions");
         /* connect and learn the partitions before the clock starts */
         int np = topic_partitions(ps[i].rk);
         if (i == 0)
@@ -263,12 +330,16 @@ static int cmd_produce(void)
     for (int i = 0; i < n; i++)
         pthread_join(ps[i].th, NULL);
     double cpu = cpu_secs() - cpu0;
-    long deliv = 0, failed = 0;
+    long deliv = 0, failed = 0, txns = 0, atxns = 0, committed = 0, aborted = 0;
     int64_t t0 = INT64_MAX, t1 = 0;
     const char *err = NULL;
     for (int i = 0; i < n; i++) {
         deliv += ps[i].delivered;
         failed += ps[i].failed;
+        txns += ps[i].txns;
+        atxns += ps[i].aborted_txns;
+        committed += ps[i].committed;
+        aborted += ps[i].aborted;
         if (ps[i].failed && !err)
             err = ps[i].errstr;
         if (ps[i].t_start < t0)
@@ -280,10 +351,19 @@ static int cmd_produce(void)
     double secs = (double)(t1 - t0) / 1e9;
     if (deliv == 0)
         die("no record delivered%s%s", err ? ": " : "", err ? err : "");
-    printf("{\"what\":\"produce\",\"records\":%ld,\"failed\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
-           "\"mbps\":%.2f,\"us_per_record\":%.3f,\"cpu_s\":%.3f}\n",
-           deliv, failed, secs, deliv / secs, deliv * (double)g_size / secs / 1e6,
-           secs * 1e6 / deliv, cpu);
+    if (g_txn) {
+        /* records count once their transaction committed */
+        printf("{\"what\":\"produce\",\"records\":%ld,\"failed\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
+               "\"mbps\":%.2f,\"us_per_record\":%.3f,\"cpu_s\":%.3f,\"txns\":%ld,\"aborted_txns\":%ld,"
+               "\"committed\":%ld,\"aborted\":%ld}\n",
+               committed, failed, secs, committed / secs, committed * (double)g_size / secs / 1e6,
+               committed ? secs * 1e6 / committed : 0.0, cpu, txns, atxns, committed, aborted);
+    } else {
+        printf("{\"what\":\"produce\",\"records\":%ld,\"failed\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
+               "\"mbps\":%.2f,\"us_per_record\":%.3f,\"cpu_s\":%.3f}\n",
+               deliv, failed, secs, deliv / secs, deliv * (double)g_size / secs / 1e6,
+               secs * 1e6 / deliv, cpu);
+    }
     free(ps);
     free(g_value);
     return 0;
@@ -302,6 +382,8 @@ struct sc {
 static void sc_open(struct sc *s, int64_t start)
 {
     rd_kafka_conf_t *c = mkconf();
+    if (arg_long("eof", 0))
+        cset(c, "enable.partition.eof", "true");
     cset(c, "fetch.wait.max.ms", arg_str("fetch_wait", "500"));
     cset(c, "fetch.error.backoff.ms", "10");
     cset(c, "fetch.message.max.bytes", "1048576");
@@ -339,7 +421,11 @@ static int cmd_consume(void)
     long got = 0;
     double bytes = 0;
     int64_t t_open = now_ns(), t0 = 0, t1 = 0, deadline = t_open + (int64_t)(maxs * 1e9);
-    while (got < count && now_ns() < deadline) {
+    /* eof=1: until every partition reported its end */
+    bool eof = arg_long("eof", 0) != 0;
+    char *at_end = calloc((size_t)s.parts, 1);
+    int ends = 0;
+    while (got < count && now_ns() < deadline && !(eof && ends == s.parts)) {
         ssize_t n = rd_kafka_consume_batch_queue(s.q, 200, ms, 10000);
         for (ssize_t i = 0; i < n; i++) {
             if (!ms[i]->err) {
@@ -347,10 +433,19 @@ static int cmd_consume(void)
                     t0 = now_ns();
                 got++;
                 bytes += (double)ms[i]->len;
+                if (ms[i]->partition >= 0 && ms[i]->partition < s.parts && at_end[ms[i]->partition]) {
+                    at_end[ms[i]->partition] = 0;
+                    ends--;
+                }
+            } else if (ms[i]->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && got && ms[i]->partition >= 0 &&
+                       ms[i]->partition < s.parts && !at_end[ms[i]->partition]) {
+                at_end[ms[i]->partition] = 1;
+                ends++;
             }
             rd_kafka_message_destroy(ms[i]);
         }
     }
+    free(at_end);
     t1 = now_ns();
     sc_close(&s);
     if (got == 0)
@@ -1063,10 +1158,104 @@ static int cmd_groups(void)
     return 0;
 }
 
+/* --------------------------------------------------- consume-transform-produce */
+
+static int cmd_ctp(void)
+{
+    long count = arg_long("count", 100000);
+    double maxs = arg_dbl("secs", 10);
+    const char *out = arg_str("out", "ctp-out");
+    int64_t commit_ns = (int64_t)arg_long("commit_ms", 100) * 1000000;
+    char tid[64];
+    snprintf(tid, sizeof tid, "kbench-ctp-%d", (int)getpid());
+
+    rd_kafka_conf_t *cc = mkconf();
+    cset(cc, "group.id", arg_str("group", "kbench-ctp"));
+    cset(cc, "isolation.level", "read_committed");
+    cset(cc, "enable.auto.commit", "false");
+    cset(cc, "auto.offset.reset", "earliest");
+    cset(cc, "fetch.wait.max.ms", "100");
+    cset(cc, "fetch.message.max.bytes", "1048576");
+    cset(cc, "queued.min.messages", "100000");
+    rd_kafka_t *c = mk(RD_KAFKA_CONSUMER, cc);
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_conf_t *pc = mkconf();
+    cset(pc, "transactional.id", tid);
+    cset(pc, "linger.ms", "5");
+    cset(pc, "batch.num.messages", "10000");
+    cset(pc, "queue.buffering.max.messages", "1000000");
+    cset(pc, "queue.buffering.max.kbytes", "1048576");
+    rd_kafka_t *p = mk(RD_KAFKA_PRODUCER, pc);
+    txn_check(rd_kafka_init_transactions(p, 60000), "init_transactions");
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e)
+        die("subscribe: %s", rd_kafka_err2str(e));
+    txn_check(rd_kafka_begin_transaction(p), "begin_transaction");
+    long committed = 0, in_txn = 0, txns = 0;
+    int64_t t_open = now_ns(), t0 = 0, deadline = t_open + (int64_t)(maxs * 1e9), next = 0;
+    double cpu0 = cpu_secs();
+    while (committed < count && now_ns() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+        if (m) {
+            if (!m->err) {
+                if (!t0) {
+                    t0 = now_ns();
+                    next = t0 + commit_ns;
+                }
+                for (;;) {
+                    e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(out), RD_KAFKA_V_PARTITION(m->partition),
+                                          RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+                                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+                    if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                    rd_kafka_poll(p, 1);
+                }
+                if (e)
+                    die("produce: %s", rd_kafka_err2str(e));
+                in_txn++;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(p, 0);
+        if (t0 && in_txn && (now_ns() >= next || committed + in_txn >= count)) {
+            rd_kafka_topic_partition_list_t *pos;
+            if ((e = rd_kafka_assignment(c, &pos)))
+                die("assignment: %s", rd_kafka_err2str(e));
+            rd_kafka_position(c, pos);
+            rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(c);
+            txn_check(rd_kafka_send_offsets_to_transaction(p, pos, gm, 60000), "send_offsets_to_transaction");
+            rd_kafka_consumer_group_metadata_destroy(gm);
+            rd_kafka_topic_partition_list_destroy(pos);
+            txn_check(rd_kafka_commit_transaction(p, 60000), "commit_transaction");
+            committed += in_txn;
+            in_txn = 0;
+            txns++;
+            txn_check(rd_kafka_begin_transaction(p), "begin_transaction");
+            next = now_ns() + commit_ns;
+        }
+    }
+    int64_t t1 = now_ns();
+    double cpu = cpu_secs() - cpu0;
+    rd_kafka_abort_transaction(p, 30000);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    rd_kafka_destroy(p);
+    if (committed == 0)
+        die("no transaction committed");
+    double secs = (double)(t1 - t0) / 1e9;
+    printf("{\"what\":\"ctp\",\"records\":%ld,\"txns\":%ld,\"secs\":%.3f,\"first_ms\":%.1f,\"rps\":%.1f,"
+           "\"cpu_s\":%.3f}\n",
+           committed, txns, secs, (double)(t0 - t_open) / 1e6, committed / secs, cpu);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: kbench create|produce|consume|fetchraw|latency|subscribe|rebalance|commit|groups key=value...");
+        die("usage: kbench create|produce|consume|fetchraw|latency|subscribe|rebalance|commit|groups|ctp key=value...");
     bench_args(argc - 2, argv + 2);
     bootstrap = arg_str("bootstrap", "127.0.0.1:9092");
     topic = arg_str("topic", "bench");
@@ -1090,6 +1279,8 @@ int main(int argc, char **argv)
         return cmd_commit();
     if (!strcmp(cmd, "groups"))
         return cmd_groups();
+    if (!strcmp(cmd, "ctp"))
+        return cmd_ctp();
     die("unknown command %s", cmd);
     return 2;
 }

@@ -713,6 +713,7 @@ def run_all(build, P, smoke):
     if not smoke:
         tables += idempotence(B, build, P, pool, warm)
         tables += observability(B, build, P)
+        tables += transactions(B, build, P, pool, warm)
 
     # -- consume throughput from page cache
     if not smoke:
@@ -1451,6 +1452,139 @@ def idempotence(B, build, P, pool, warm):
     return out
 
 
+TXN_COMMIT_MS = 100       # transactional produce: a commit every 100 ms
+TXN_ABORT_PCT = 10        # the read_committed log: every 10th transaction aborted
+
+
+def transactions(B, build, P, pool, warm):
+    """Transactional produce beside plain produce, consume-transform-produce,
+    and read_committed beside read_uncommitted consumption of a log with
+    aborted transactions (each on fresh gregord instances, same client)."""
+    out = []
+    t = Table("txn_produce", "Transactional producer",
+              "The produce workload of the idempotence table (acks=all, max.in.flight.requests."
+              "per.connection=5), plain and transactional: each producer thread has its own "
+              "transactional.id (librdkafka: init_transactions, then begin_transaction, the records, "
+              "commit_transaction every %d ms - which flushes the producer, sends EndTxn and waits "
+              "for the coordinator's PrepareCommit record; the coordinator then writes the COMMIT "
+              "markers and the CompleteCommit record). A transactional run counts only records "
+              "whose transaction committed, and its time includes the last commit. Each round on "
+              "a fresh gregord, plain and transactional alternating, best of %d rounds. The last "
+              "column is transactional ÷ plain."
+              % (TXN_COMMIT_MS, P["produce_rounds"]),
+              [("rps", "records/s", "%.0f"), ("mbps", "MB/s", "%.1f"), ("txns", "transactions", "%d"),
+               ("srv_cpu", "server CPU %", "%.0f"), ("cli_cpu", "client CPU %", "%.0f")], "rps")
+    t.ratio_header = "transactional ÷ plain"
+
+    def txn_ratio(row, t=t):
+        if row["system"] != "gregord (transactional)" or "error" in row["res"]:
+            return None
+        plain = t.value(row["config"], "gregord (plain)")
+        return row["res"]["rps"] / plain if plain else None
+    t.ratio = txn_ratio
+    n = 0
+    for size, parts, prods in [(100, 1, 1), (100, 8, 4)]:
+        c = cfg_name(size, "all", parts, prods)
+        runs = {"gregord (plain)": [], "gregord (transactional)": []}
+        for _round in range(P["produce_rounds"]):
+            for name, txn in (("gregord (plain)", 0), ("gregord (transactional)", 1)):
+                pool.release(min(warm, P["produce_secs"] * 250))
+                gp = Gregord("gregord-txn%d" % n, build, WORK,
+                             extra={"transaction.state.log.num.partitions": "4"}).start()
+                n += 1
+                r = B.k("create", gp.bootstrap, topic="p%d" % parts, partitions=parts)
+                kw = {"txn": 1, "commit_ms": TXN_COMMIT_MS} if txn else {}
+                if "error" not in r:
+                    r = with_cpu(gp, lambda: B.k("produce", gp.bootstrap, topic="p%d" % parts,
+                                                 partitions=parts, size=size, acks="all",
+                                                 producers=prods, count=P["produce_count"],
+                                                 secs=P["produce_secs"], timeout=P["produce_secs"] + 90,
+                                                 **dict(kw, **{"rk.max.in.flight.requests.per.connection": 5})))
+                runs[name].append(r)
+                gp.stop(signal.SIGKILL)
+                pool.hold(gp.data)
+        for name in runs:
+            ok = [r for r in runs[name] if "error" not in r]
+            r = max(ok, key=lambda x: x["rps"]) if ok else runs[name][-1]
+            t.add(c, name, r, note="rounds: " + ", ".join(
+                "%.0f" % x["rps"] if "error" not in x else "n/a" for x in runs[name])
+                if len(runs[name]) > 1 else "")
+    out.append(t)
+
+    nrec = P["consume_records"]
+    t = Table("txn_consume", "Reading transactions",
+              "*read_uncommitted* / *read_committed*: one partition holding %d records of 100 B "
+              "written in transactions of 1,000 records, every %dth transaction aborted (a "
+              "transactional producer; before abort_transaction it flushes, so that the aborted "
+              "records are in the log), read from the beginning to the end of "
+              "the log by the consume workload's simple consumer with isolation.level = the "
+              "system column. A read_committed fetch stops at the last stable offset and carries "
+              "the aborted transactions of the range it returns (gregord reads them from the "
+              "segments' .txnindex files); librdkafka drops their records. *log records/s* is the "
+              "log traversed per second (the records read_uncommitted delivers, over each run's "
+              "time) and is what the ratio compares; *records/s* counts the records delivered. "
+              "*consume-transform-produce*: %d records in one partition consumed by a group "
+              "member (read_committed) and copied by a transactional producer to another topic, "
+              "the consumer's positions sent with send_offsets_to_transaction and the "
+              "transaction committed every %d ms; records/s counts committed records, timed from "
+              "the first record consumed." % (nrec, 100 // TXN_ABORT_PCT, nrec, TXN_COMMIT_MS),
+              [("log_rps", "log records/s", "%.0f"), ("rps", "records/s", "%.0f"),
+               ("mbps", "MB/s", "%.1f"), ("txns", "transactions", "%d")], "log_rps")
+    t.ratio_header = "read_committed ÷ read_uncommitted"
+
+    def rc_ratio(row, t=t):
+        if row["system"] != "gregord (read_committed)" or "error" in row["res"]:
+            return None
+        ru = t.value(row["config"], "gregord (read_uncommitted)")
+        return row["res"]["log_rps"] / ru if ru else None
+    t.ratio = rc_ratio
+    cfg = "100 B, 1 part, %d %% of transactions aborted" % TXN_ABORT_PCT
+    pool.release(nrec * 300 / 1048576)
+    gc = Gregord("gregord-txnread", build, WORK, extra={"transaction.state.log.num.partitions": "4"}).start()
+    try:
+        r = B.k("create", gc.bootstrap, topic="tx,cin,cout", partitions="1,1,1")
+        if "error" in r:
+            raise RuntimeError(r["error"])
+        fill = B.k("produce", gc.bootstrap, topic="tx", partitions=1, size=100, acks="all",
+                   count=nrec, secs=120, txn=1, txn_records=1000, abort_pct=TXN_ABORT_PCT, timeout=240)
+        if "error" in fill:
+            raise RuntimeError("filling: %s" % fill["error"])
+        res = {}
+        for iso in ("read_uncommitted", "read_committed", "read_uncommitted", "read_committed"):
+            r = B.k("consume", gc.bootstrap, topic="tx", count=10 * nrec, eof=1,
+                    secs=P["consume_secs"] * 4, timeout=P["consume_secs"] * 4 + 60,
+                    **{"rk.isolation.level": iso})
+            if "error" not in r and (iso not in res or r["rps"] > res[iso]["rps"]):
+                res[iso] = r
+            elif iso not in res:
+                res[iso] = r
+        ru = res["read_uncommitted"]
+        for iso in ("read_uncommitted", "read_committed"):
+            r = res[iso]
+            if "error" not in r and "error" not in ru:
+                r["log_rps"] = ru["records"] / r["secs"]
+            note = ""
+            if iso == "read_committed" and "error" not in r and "error" not in ru:
+                note = "delivered %d of %d records (%.1f %% aborted); best of 2 runs" % (
+                    r["records"], ru["records"], 100.0 * (1 - r["records"] / ru["records"]))
+            t.add(cfg, "gregord (%s)" % iso, r, note=note or "best of 2 runs")
+        r = B.k("produce", gc.bootstrap, topic="cin", partitions=1, size=100, acks="1", count=nrec,
+                secs=60, timeout=120)
+        if "error" not in r:
+            r = B.k("ctp", gc.bootstrap, topic="cin", out="cout", group="ctp", count=nrec,
+                    secs=P["consume_secs"] * 2, commit_ms=TXN_COMMIT_MS, timeout=P["consume_secs"] * 2 + 90)
+        t.add("consume-transform-produce, 100 B, 1 part", "gregord (transactional)", r,
+              note="first record %.0f ms after subscribe (group.initial.rebalance.delay.ms)"
+              % r["first_ms"] if "first_ms" in r else "")
+    except Exception as e:  # noqa: BLE001 - reported as n/a
+        t.add(cfg, "gregord (read_committed)", {"error": str(e)})
+    finally:
+        gc.stop(signal.SIGKILL)
+        pool.hold(gc.data)
+    out.append(t)
+    return out
+
+
 def large_log(B, build, P, ra):
     size = P["large_bytes"]
     n = size // 1024
@@ -1650,6 +1784,17 @@ def targets(tables):
             out.append(("idempotent produce ≥ 0.95× plain (acks=all)",
                         "min %.2f× (%s); broker CPU per record idempotent ÷ plain: %s"
                         % (lo[0], lo[1], ", ".join("%.2f×" % x for x in cpu)), lo[0] >= 0.95))
+    if "txn_produce" in T:
+        v = ratios(T["txn_produce"], "gregord (transactional)")
+        if v:
+            lo = min(v)
+            out.append(("transactional produce (commit every %d ms) ≥ 0.8× plain (acks=all)" % TXN_COMMIT_MS,
+                        "min %.2f× (%s)" % (lo[0], lo[1]), lo[0] >= 0.8))
+    if "txn_consume" in T:
+        v = ratios(T["txn_consume"], "gregord (read_committed)")
+        if v:
+            out.append(("read_committed consume ≥ 0.9× read_uncommitted (%d %% aborted transactions)"
+                        % TXN_ABORT_PCT, "%.2f×" % v[0][0], v[0][0] >= 0.9))
     if "consume" in T:
         for sysname in ("redis (no persistence)", "redis (AOF everysec)"):
             v = ratios(T["consume"], sysname)

@@ -118,5 +118,6 @@ int cli_consumer_groups_main(int argc, char **argv);
 int cli_console_producer_main(int argc, char **argv);
 int cli_console_consumer_main(int argc, char **argv);
 int cli_get_offsets_main(int argc, char **argv);
+int cli_transactions_main(int argc, char **argv);
 
 #endif

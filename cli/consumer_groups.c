@@ -62,6 +62,9 @@ static const cli_optdef_t defs[] = {
     {"members", false, false, "Describe: members of the group."},
     {"state", true, true, "Describe: state of the group. List: show states, or only those given (stable,empty)."},
     {"verbose", false, false, "Provide additional information, if any, when describing the group."},
+    {"isolation-level", true, false, "Describe: read_uncommitted (default, as Kafka's tool: LOG-END-OFFSET and LAG "
+                                     "against the high watermark) or read_committed (against the last stable "
+                                     "offset: the lag of a consumer that reads committed; see below)."},
     {"dry-run", false, false, "Only show results without executing changes (default)."},
     {"execute", false, false, "Execute operation. Supported operations: reset-offsets."},
     {"export", false, false, "Export operation execution to a CSV format. Supported operations: reset-offsets."},
@@ -161,13 +164,17 @@ static int check_args(const cli_opts_t *o)
     if (cli_count_given(o, actions) != 1)
         return cg_usage_err("Command must include exactly one action: --list, --describe, --delete, --reset-offsets, "
                             "--delete-offsets, --history");
-    static const char *const describe_only[] = {"members", "verbose", "offsets", "status", "http-server", NULL};
+    static const char *const describe_only[] = {"members", "verbose", "offsets", "status", "http-server", "isolation-level", NULL};
     static const char *const describe[] = {"describe", NULL};
     static const char *const state[] = {"state", NULL};
     static const char *const describe_or_list[] = {"describe", "list", NULL};
     if (only_with(o, describe_only, describe, UNAVAILABLE) < 0 ||
         only_with(o, state, describe_or_list, UNAVAILABLE) < 0)
         return -1;
+    const char *il = cli_get(o, "isolation-level");
+    if (il && strcmp(il, "read_committed") && strcmp(il, "read_uncommitted"))
+        return cg_usage_err("Option [isolation-level] takes read_committed or read_uncommitted, not '%s'",
+                            cli_esc(il, GR_JSTR_WIRE));
     const char *t = cli_get(o, "timeout");
     int64_t tv;
     if (t && (!cg_parse_long(t, &tv) || tv <= 0 || tv > INT32_MAX))
@@ -255,6 +262,12 @@ static void help(void)
           "  gregor consumer-groups --bootstrap-server H:P --describe --group g --status [--http-server URL]\n"
           "  gregor consumer-groups --bootstrap-server H:P --reset-offsets --group g --undo --execute\n",
           stdout);
+    fputs("\n--isolation-level read_committed: a group's consumers choose their isolation level in each\n"
+          "Fetch request, which the group protocol does not carry, so no broker (Kafka's included) knows it;\n"
+          "the tool cannot detect it and asks.  A transactional consume-transform-produce application reads\n"
+          "committed: its lag is up to the last stable offset, the end of what it can read (records after an\n"
+          "open transaction's first record are not readable yet).  The default is Kafka's: the high watermark.\n",
+          stdout);
     cli_history_help(stdout);
 }
 
@@ -283,7 +296,13 @@ int cli_consumer_groups_main(int argc, char **argv)
         cli_opts_free(&c.o);
         return rc;
     }
-    c.rk = cli_client(&c.o, RD_KAFKA_CONSUMER, NULL);
+    /* librdkafka's ListOffsets (the watermark query of cg_log_offset) carries the
+     * handle's isolation.level, whose librdkafka default is read_committed:
+     * Kafka's Admin client asks read_uncommitted (the high watermark), for
+     * --describe and for reset-offsets --to-latest alike */
+    const char *il = cli_get(&c.o, "isolation-level");
+    const char *const isol[] = {"isolation.level", il ? il : "read_uncommitted", NULL};
+    c.rk = cli_client(&c.o, RD_KAFKA_CONSUMER, isol);
     if (!c.rk) {
         cli_opts_free(&c.o);
         return 1;

@@ -55,6 +55,7 @@
  *   <time>  OFFSET <topic>-<partition> <old|-> -> <new> member=<id|-> client=<id|-> [RESET] [REWIND]
  *   <time>  OFFSET <topic>-<partition> deleted
  *   <time>  GROUP deleted
+ *   <time>  OFFSET ... txn=<producer-id>:COMMITTED|ABORTED|PENDING   (a TxnOffsetCommit, see below)
  *
  * JOINED/LEFT compare a generation's members with the previous group record's (by member id); a member that
  * left and one that joined with the same group.instance.id are one STATIC-REJOIN (a static member restarted:
@@ -66,8 +67,19 @@
  * member/client are the members of the current generation whose assignment holds the partition.
  * RESET: the offset moved while the group had no members (Empty, or no generation yet): an admin
  * (reset-offsets) or standalone commit.  REWIND: the new offset is lower than the old one.
+ *
+ * Transactional offset commits (TxnOffsetCommit, KIP-98/447) are offset records in a transactional
+ * batch; they take effect when the producer's COMMIT marker lands in the partition and are dropped by
+ * its ABORT marker.  librdkafka hides both the batch's producer id and the control batches, so before
+ * reading the records the partition's batch headers are scanned with raw Fetch requests (kwire.c, read
+ * uncommitted): each transactional batch's offset range and producer id, and the first COMMIT/ABORT
+ * marker of that producer after it, give each record its outcome: COMMITTED (the offset changes,
+ * printed like any change), ABORTED or PENDING (no marker yet: printed, the offset does not change).
+ * When the scan is impossible (e.g. a non-PLAINTEXT --command-config) the header line says so and
+ * such records count as plain commits.
  */
 #include "history.h"
+#include "kwire.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -176,6 +188,221 @@ static void skip_tags(rd_t *r)
         if (need(r, sz))
             r->p += sz;
     }
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+enum { TX_PENDING, TX_COMMITTED, TX_ABORTED };
+
+typedef struct txr {
+    int64_t first, last, pid;
+    int outcome;
+} txr_t;
+
+typedef struct txidx {
+    txr_t *v;
+    size_t n, cap;
+    bool ok;                    /* the scan covered the range */
+    char why[600];              /* else: why not */
+} txidx_t;
+
+/* one v2 batch header: the transactional batch's range, or a marker's outcome */
+static void tx_batch(txidx_t *x, const uint8_t *b, size_t len)
+{
+    rd_t r = {b, b + len, false};
+    int64_t base = rdint(&r, 8);
+    rdint(&r, 4);                       /* length */
+    rdint(&r, 4);                       /* partition leader epoch */
+    int8_t magic = (int8_t)rdint(&r, 1);
+    rdint(&r, 4);                       /* crc */
+    int16_t attrs = (int16_t)rdint(&r, 2);
+    int32_t lod = (int32_t)rdint(&r, 4);
+    rdint(&r, 8);
+    rdint(&r, 8);
+    int64_t pid = rdint(&r, 8);
+    rdint(&r, 2);
+    rdint(&r, 4);
+    int32_t cnt = (int32_t)rdint(&r, 4);
+    if (r.bad || magic != 2 || !(attrs & 0x10) || pid < 0)
+        return;
+    if (!(attrs & 0x20)) {              /* transactional data */
+        if (x->n == x->cap) {
+            x->cap = x->cap ? x->cap * 2 : 64;
+            x->v = gr_realloc(x->v, x->cap * sizeof(txr_t));
+        }
+        x->v[x->n++] = (txr_t){base, base + lod, pid, TX_PENDING};
+        return;
+    }
+    if (cnt < 1 || (attrs & 0x07))      /* markers are never compressed */
+        return;
+    /* first record: length, attributes, timestampDelta, offsetDelta (varints), key */
+    for (int i = 0; i < 4; i++) {
+        if (i == 1)
+            rdint(&r, 1);
+        else
+            ruvarint(&r);
+    }
+    uint64_t zk = ruvarint(&r);
+    int64_t klen = (int64_t)(zk >> 1) ^ -(int64_t)(zk & 1);
+    if (r.bad || klen < 4)
+        return;
+    rdint(&r, 2);                       /* version */
+    int16_t type = (int16_t)rdint(&r, 2);
+    if (r.bad || (type != 0 && type != 1))
+        return;
+    /* this producer's undecided batches before the marker */
+    for (size_t i = x->n; i-- > 0;) {
+        if (x->v[i].pid != pid)
+            continue;
+        if (x->v[i].outcome != TX_PENDING)
+            break;
+        if (x->v[i].last < base)
+            x->v[i].outcome = type == 1 ? TX_COMMITTED : TX_ABORTED;
+    }
+}
+
+/* Fetch (v4..v11, read_uncommitted) of topic-part from lo to hi, batch
+ * headers only; sets x->ok, or x->why */
+static void tx_scan(const cli_opts_t *o, txidx_t *x, const char *topic, int32_t part, int64_t lo, int64_t hi)
+{
+    kw_t k;
+    x->ok = false;
+    if (kw_open(&k, o) < 0) {
+        snprintf(x->why, sizeof(x->why), "%s", k.err);
+        kw_close(&k);
+        return;
+    }
+    const char *tl[1] = {topic};
+    const kw_topic_t *t;
+    kw_conn_t *c = NULL;
+    int v = -1;
+    if (kw_metadata(&k, tl, 1) < 0) {
+        snprintf(x->why, sizeof(x->why), "%s", k.err);
+        goto out;
+    }
+    t = kw_meta_topic(&k.md, topic);
+    for (int i = 0; t && i < t->nparts && !c; i++)
+        if (t->parts[i].id == part && t->parts[i].leader >= 0)
+            c = kw_node(&k, t->parts[i].leader);
+    if (!c) {
+        snprintf(x->why, sizeof(x->why), "no leader for %s-%" PRId32 " (%.500s)", topic, part, k.err);
+        goto out;
+    }
+    if ((v = kw_version(c, 1, 4, 11)) < 0) {
+        snprintf(x->why, sizeof(x->why), "%s", c->err);
+        goto out;
+    }
+    int32_t maxb = 1 << 20;
+    for (int64_t off = lo; off < hi;) {
+        kw_buf_t b = {0};
+        kw_i32(&b, -1);                           /* replica id */
+        kw_i32(&b, 0);                            /* max wait */
+        kw_i32(&b, 1);                            /* min bytes */
+        kw_i32(&b, maxb);
+        kw_i8(&b, 0);                             /* read_uncommitted */
+        if (v >= 7) {
+            kw_i32(&b, 0);                        /* session id */
+            kw_i32(&b, -1);                       /* session epoch: none */
+        }
+        kw_i32(&b, 1);
+        kw_str(&b, false, topic);
+        kw_i32(&b, 1);
+        kw_i32(&b, part);
+        if (v >= 9)
+            kw_i32(&b, -1);                       /* current leader epoch */
+        kw_i64(&b, off);
+        if (v >= 5)
+            kw_i64(&b, -1);                       /* log start offset */
+        kw_i32(&b, maxb);
+        if (v >= 7)
+            kw_i32(&b, 0);                        /* forgotten topics */
+        if (v >= 11)
+            kw_str(&b, false, "");                /* rack */
+        kw_rd_t r;
+        int rc = kw_call(c, 1, v, &b, &r);
+        free(b.p);
+        if (rc < 0) {
+            snprintf(x->why, sizeof(x->why), "%s", c->err);
+            goto out;
+        }
+        if (v >= 1)
+            kw_rint(&r, 4);                       /* throttle */
+        int16_t top_err = v >= 7 ? (int16_t)kw_rint(&r, 2) : 0;
+        if (v >= 7)
+            kw_rint(&r, 4);
+        int32_t nt = kw_rarr(&r, false, 6);
+        const uint8_t *recs = NULL;
+        int32_t rlen = -1;
+        int16_t perr = 0;
+        for (int32_t i = 0; i < nt && !r.bad; i++) {
+            free(kw_rstr(&r, false));
+            int32_t np = kw_rarr(&r, false, 14);
+            for (int32_t j = 0; j < np && !r.bad; j++) {
+                kw_rint(&r, 4);
+                perr = (int16_t)kw_rint(&r, 2);
+                kw_rint(&r, 8);                   /* high watermark */
+                kw_rint(&r, 8);                   /* last stable offset */
+                if (v >= 5)
+                    kw_rint(&r, 8);               /* log start offset */
+                int32_t na = kw_rarr(&r, false, 16);
+                for (int32_t a = 0; a < na && !r.bad; a++)
+                    kw_rint(&r, 8), kw_rint(&r, 8);
+                if (v >= 11)
+                    kw_rint(&r, 4);               /* preferred read replica */
+                kw_rbytes(&r, false, &recs, &rlen);
+            }
+        }
+        if (r.bad || top_err || perr) {
+            snprintf(x->why, sizeof(x->why), "Fetch of %s-%" PRId32 " at %" PRId64 ": %s", topic, part, off,
+                     r.bad ? "malformed response" : kw_errstr(top_err ? top_err : perr));
+            goto out;
+        }
+        if (!recs || rlen <= 0)
+            break;                                /* nothing more up to hi (e.g. removed by cleaning) */
+        int64_t next = off;
+        for (size_t p = 0; recs && rlen > 0 && (size_t)rlen - p >= 61;) {
+            rd_t h = {recs + p + 8, recs + rlen, false};
+            int32_t blen = (int32_t)rdint(&h, 4);
+            if (blen < 49 || (size_t)blen + 12 > (size_t)rlen - p)
+                break;                            /* partial batch at the end */
+            const uint8_t *bb = recs + p;
+            int64_t base = (int64_t)((uint64_t)bb[0] << 56 | (uint64_t)bb[1] << 48 | (uint64_t)bb[2] << 40 |
+                                     (uint64_t)bb[3] << 32 | (uint64_t)bb[4] << 24 | (uint64_t)bb[5] << 16 |
+                                     (uint64_t)bb[6] << 8 | bb[7]);
+            int32_t lod = (int32_t)((uint32_t)bb[23] << 24 | (uint32_t)bb[24] << 16 | (uint32_t)bb[25] << 8 | bb[26]);
+            if (base + lod >= next) {
+                tx_batch(x, bb, (size_t)blen + 12);
+                next = base + lod + 1;
+            }
+            p += (size_t)blen + 12;
+        }
+        if (next == off) {
+            if (maxb >= (64 << 20)) {
+                snprintf(x->why, sizeof(x->why), "no progress reading %s-%" PRId32 " at %" PRId64, topic, part, off);
+                goto out;
+            }
+            maxb *= 4;                            /* a batch larger than the limit */
+            continue;
+        }
+        off = next;
+    }
+    x->ok = true;
+out:
+    kw_close(&k);
+}
+
+/* the transactional batch holding offset, NULL for a plain record */
+static const txr_t *tx_find(const txidx_t *x, int64_t off)
+{
+    size_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x->v[mid].last < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < x->n && x->v[lo].first <= off ? &x->v[lo] : NULL;
 }
 
 /* ------------------------------------------------------------------ model */
@@ -417,6 +644,7 @@ typedef struct hist {
     bool batch_changed;
     rd_kafka_topic_partition_list_t *batch, *last_reset;
     int64_t last_reset_ts;
+    txidx_t tx;         /* transactional batches of the partition */
 } hist_t;
 
 /* A commit record at commit time cts: part of a reset run when the group
@@ -460,7 +688,8 @@ static poff_t *poff_get(hist_t *h, const char *topic, int32_t part)
     return &h->offs[h->noffs++];
 }
 
-static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t *val, size_t vlen, int64_t rec_ts)
+static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t *val, size_t vlen, int64_t rec_ts,
+                      const txr_t *tx)
 {
     char t[40];
     poff_t *po = poff_get(h, topic, part);
@@ -490,9 +719,13 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
     }
     int64_t ts = cts >= 0 ? cts : rec_ts;
     int64_t old = po->off;
-    po->off = off;
-    reset_track(h, topic, part, old, off, ts, h->cur.n == 0);
-    if (old == off || h->quiet) {
+    bool takes = !tx || tx->outcome == TX_COMMITTED;
+    if (takes)
+        po->off = off;
+    /* only what took effect is part of a reset (a transactional commit is
+     * never one) */
+    reset_track(h, topic, part, old, takes ? off : old, ts, takes && h->cur.n == 0);
+    if ((old == off && takes) || h->quiet) {
         h->prev_ts = ts;
         return;
     }
@@ -508,9 +741,13 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
         snprintf(olds, sizeof(olds), "-");
     else
         snprintf(olds, sizeof(olds), "%" PRId64, old);
-    printf("%s  OFFSET %s-%" PRId32 " %s -> %" PRId64 " member=%s client=%s%s%s\n", t, E(topic), part, olds, off,
-           or_dash(mid), or_dash(cid), old >= 0 && h->cur.n == 0 ? " RESET" : "",
-           old >= 0 && off < old ? " REWIND" : "");
+    char txs[48] = "";
+    if (tx)
+        snprintf(txs, sizeof(txs), " txn=%" PRId64 ":%s", tx->pid,
+                 tx->outcome == TX_COMMITTED ? "COMMITTED" : tx->outcome == TX_ABORTED ? "ABORTED" : "PENDING");
+    printf("%s  OFFSET %s-%" PRId32 " %s -> %" PRId64 " member=%s client=%s%s%s%s\n", t, E(topic), part, olds, off,
+           or_dash(mid), or_dash(cid), old >= 0 && h->cur.n == 0 && takes ? " RESET" : "",
+           old >= 0 && off < old ? " REWIND" : "", txs);
     h->prev_ts = ts;
 }
 
@@ -574,7 +811,7 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
         char *topic = rstr(&r, false);
         int32_t part = (int32_t)rdint(&r, 4);
         if (topic && !r.bad)
-            on_offset(h, topic, part, m->payload, m->len, rec_ts);
+            on_offset(h, topic, part, m->payload, m->len, rec_ts, h->tx.ok ? tx_find(&h->tx, m->offset) : NULL);
         free(topic);
     } else {
         on_group(h, m->payload, m->len, rec_ts);
@@ -597,13 +834,17 @@ void cli_history_help(FILE *out)
           "  <time>  OFFSET <topic>-<partition> <old|-> -> <new> member=<id|-> client=<id|-> [RESET] [REWIND]\n"
           "  <time>  OFFSET <topic>-<partition> deleted\n"
           "  <time>  GROUP deleted\n"
+          "  <time>  OFFSET ... txn=<producer-id>:COMMITTED|ABORTED|PENDING   (TxnOffsetCommit)\n"
           "Times are UTC (a group record's currentStateTimestamp, a commit's commitTimestamp).\n"
           "JOINED/LEFT compare each group record's members with the previous one's; STATIC-REJOIN is the\n"
           "same group.instance.id with a new member id.  rebalance= is the time from the group's previous\n"
           "record (commit or group record) to this one: an estimate, since the log does not record when a\n"
           "rebalance began.  OFFSET lines show changes only; member/client own the partition in the\n"
           "current generation.  RESET: moved while the group had no members (admin or standalone commit);\n"
-          "REWIND: moved backwards.  Compaction may have removed older records.\n",
+          "REWIND: moved backwards.  Compaction may have removed older records.\n"
+          "Transactional commits apply when their transaction commits: the batch headers are read with\n"
+          "raw Fetch requests (PLAINTEXT only) to find each one's producer and COMMIT/ABORT marker;\n"
+          "ABORTED and PENDING ones leave the offset as it was.\n",
           out);
 }
 
@@ -638,7 +879,9 @@ static int read_group(const cli_opts_t *o, const char *group, hist_t *hp)
     int rc = 1, timeout = cli_timeout_ms(o);
     static const char *const extra[] = {"group.id", "gregor-history-reader", "enable.auto.commit", "false",
                                         "enable.auto.offset.store", "false", "enable.partition.eof", "true",
-                                        "auto.offset.reset", "earliest", NULL};
+                                        "auto.offset.reset", "earliest",
+                                        /* every record, those of open and aborted transactions too */
+                                        "isolation.level", "read_uncommitted", NULL};
     char *hg = held(group, strlen(group));
     hist_t h = *hp;
     h.group = hg;
@@ -669,9 +912,16 @@ static int read_group(const cli_opts_t *o, const char *group, hist_t *hp)
                 rd_kafka_err2str(err), OFFSETS_TOPIC, part);
         goto out;
     }
-    if (!h.quiet)
+    if (hi > lo)
+        tx_scan(o, &h.tx, OFFSETS_TOPIC, part, lo, hi);
+    else
+        h.tx.ok = true;
+    if (!h.quiet) {
         printf("# group '%s': %s-%" PRId32 ", offsets %" PRId64 "..%" PRId64 "\n", E(hg), OFFSETS_TOPIC, part, lo,
                hi);
+        if (!h.tx.ok)
+            printf("# transactional commits not told apart: %s\n", h.tx.why);
+    }
     if (hi > lo) {
         tp = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(tp, OFFSETS_TOPIC, part)->offset = lo;
@@ -726,6 +976,7 @@ out:
     for (size_t i = 0; i < h.noffs; i++)
         free(h.offs[i].topic);
     free(h.offs);
+    free(h.tx.v);
     free(hg);
     if (h.batch && h.batch_changed) {
         if (h.last_reset)

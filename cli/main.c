@@ -6,6 +6,7 @@
  *   gregor console-producer ...  = kafka-console-producer.sh
  *   gregor console-consumer ...  = kafka-console-consumer.sh
  *   gregor get-offsets ...       = kafka-get-offsets.sh
+ *   gregor transactions ...      = kafka-transactions.sh
  */
 #include "cli.h"
 
@@ -22,6 +23,8 @@ static const struct {
     {"console-producer", cli_console_producer_main, "produce lines from stdin (kafka-console-producer.sh)"},
     {"console-consumer", cli_console_consumer_main, "print records to stdout (kafka-console-consumer.sh)"},
     {"get-offsets", cli_get_offsets_main, "print topic:partition:offset (kafka-get-offsets.sh)"},
+    {"transactions", cli_transactions_main,
+     "list, describe, describe-producers, abort, find-hanging transactions (kafka-transactions.sh)"},
 };
 
 static void usage(FILE *out)

@@ -61,6 +61,14 @@
  * so one busy partition cannot take every response's budget.
  * A parked incremental fetch registers nothing per partition: the session's
  * permanent waiters wake it through its parker.
+ *
+ * READ_COMMITTED (IsolationLevel 1) reads up to the last stable offset
+ * instead of the high watermark and answers, for the records it returns,
+ * the aborted transactions that overlap them (gr_log_collect_aborted, from
+ * the .txnindex files), which clients use to drop aborted records; the
+ * records themselves still go out with sendfile, exactly as stored.  The
+ * list is read once, when the answer is sent, not at each re-evaluation of
+ * a parked fetch.
  */
 #include "api_util.h"
 #include "broker.h"
@@ -77,6 +85,8 @@ typedef struct fpart {
     int32_t current_leader_epoch;
     int32_t last_fetched_epoch;   /* v12+, -1 = none */
     int64_t fetch_offset;
+    int64_t slice_next;           /* the answer's records end here (aborted
+                                   * transactions' upper bound) */
     int64_t log_start_offset;     /* the fetcher's (followers); kept in a session */
     int32_t max_bytes;
     gr_pwait_t wait;
@@ -105,6 +115,48 @@ typedef struct fetch_state {
 } fetch_state_t;
 
 static const uint8_t empty_records[1];
+
+/* The aborted transactions of one partition's answer, in the arena. */
+typedef struct aborted_acc {
+    gr_arena_t *arena;
+    gr_FetchResponse_AbortedTransaction_t *v;
+    int32_t n, cap;
+} aborted_acc_t;
+
+static void aborted_add(void *arg, const gr_aborted_txn_t *t)
+{
+    aborted_acc_t *a = arg;
+    if (a->n == a->cap) {
+        int32_t cap = a->cap ? a->cap * 2 : 8;
+        gr_FetchResponse_AbortedTransaction_t *v = gr_arena_alloc(a->arena, sizeof(*v) * (size_t)cap);
+        if (a->n)
+            memcpy(v, a->v, sizeof(*v) * (size_t)a->n);
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n].ProducerId = t->pid;
+    a->v[a->n].FirstOffset = t->first_offset;
+    a->n++;
+}
+
+/* READ_COMMITTED: the aborted transactions overlapping the records of pd
+ * ([fetch_offset, next)).  A .txnindex that cannot be read fails the
+ * partition (KAFKA_STORAGE_ERROR, no records). */
+static void add_aborted(gr_req_t *req, gr_partition_t *p, int64_t fetch_offset, int64_t next,
+                        gr_FetchResponse_PartitionData_t *pd)
+{
+    if (pd->Records.len <= 0 || next <= fetch_offset)
+        return;
+    aborted_acc_t a = {.arena = &req->arena};
+    if (gr_log_collect_aborted(p->log, fetch_offset, next, aborted_add, &a) < 0) {
+        pd->ErrorCode = KERR_KAFKA_STORAGE_ERROR;
+        pd->Records = (gr_records_t){.len = 0, .mem = empty_records};
+        pd->AbortedTransactions_count = 0;
+        return;
+    }
+    pd->AbortedTransactions = a.v;
+    pd->AbortedTransactions_count = a.n;
+}
 
 /* The wait a long poll gets: MaxWaitMs capped by request.timeout.ms. */
 static int32_t max_wait_ms(int32_t asked)
@@ -266,6 +318,7 @@ static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *an
                 *any_error = true;
                 continue;
             }
+            fp->slice_next = sl.next_offset;
             if (sl.len > 0) {
                 pd->Records = (gr_records_t){.len = sl.len, .file = sl.file, .file_off = sl.pos};
                 total += sl.len;
@@ -410,6 +463,22 @@ static void fetch_downconvert(fetch_state_t *fs, gr_FetchResponse_t *resp)
 /* Queue the answer; with SessionEpoch 0 a session is made of it first. */
 static void fetch_answer(fetch_state_t *fs, gr_FetchResponse_t *resp)
 {
+    if (fs->isolation_level) {
+        for (int32_t i = 0; i < fs->ntopics; i++) {
+            gr_topic_t *t = NULL;
+            for (int32_t j = 0; j < fs->topics[i].nparts; j++) {
+                gr_FetchResponse_PartitionData_t *pd = &resp->Responses[i].Partitions[j];
+                if (pd->Records.len <= 0)
+                    continue;
+                if (!t)
+                    t = gr_topic_find(fs->topics[i].name.p, (size_t)fs->topics[i].name.len);
+                gr_partition_t *p = t ? gr_partition_get(t, fs->topics[i].parts[j].partition) : NULL;
+                if (p)
+                    add_aborted(fs->req, p, fs->topics[i].parts[j].fetch_offset, fs->topics[i].parts[j].slice_next,
+                                pd);
+            }
+        }
+    }
     if (fs->create_session)
         resp->SessionId = session_create(fs, resp);
     if (fs->version <= 3)
@@ -692,6 +761,8 @@ static void sess_answer(sfetch_t *sf)
         pd->AbortedTransactions_count = sf->isolation_level ? 0 : -1;
         pd->Records = e->sl.len > 0 ? (gr_records_t){.len = e->sl.len, .file = e->sl.file, .file_off = e->sl.pos}
                                     : (gr_records_t){.len = 0, .mem = empty_records};
+        if (sf->isolation_level && e->sl.len > 0 && e->cp->p)
+            add_aborted(req, e->cp->p, e->cp->fetch_offset, e->sl.next_offset, pd);
     }
     fetch_finish(req, &resp);
     gr_metrics_fetch_response(&resp);

@@ -26,6 +26,7 @@
 #include "coord.h"
 #include "group.h"
 #include "kerr.h"
+#include "txn.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -80,7 +81,9 @@ static gr_kerr_t coordinator_for(int8_t key_type)
     case 0:
         return KERR_NONE;                        /* group: this broker */
     case 1:
-        return KERR_COORDINATOR_NOT_AVAILABLE;   /* no transaction coordinator */
+        /* transaction: this broker, once __transaction_state exists (made
+         * on the first ask, as Kafka makes its internal topics) */
+        return gr_txn_ensure() == 0 ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE;
     default:
         return KERR_INVALID_REQUEST;
     }

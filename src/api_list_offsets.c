@@ -21,7 +21,9 @@
  * otherwise the first offset whose timestamp >= the given one, from the
  * time indexes, with the epoch it was written in.  v0 answers with an
  * array of offsets (OldStyleOffsets, at most MaxNumOffsets) and keeps its
- * old rules (no special timestamp beyond -1 and -2).  v10's TimeoutMs only
+ * old rules (no special timestamp beyond -1 and -2).  For READ_COMMITTED an
+ * answer by timestamp at or past the LSO is "none" (-1), as Kafka's
+ * lastFetchableOffset makes it.  v10's TimeoutMs only
  * matters for lookups in remote storage, of which there are none.  A
  * lookup by timestamp that cannot read the log answers KAFKA_STORAGE_ERROR
  * for that partition; earliest and latest come from memory and are always
@@ -115,6 +117,13 @@ static void list_partition(gr_req_t *req, gr_topic_t *t, int8_t isolation,
         if (off < -1)
             goto storage_error;
         epoch = off >= 0 ? gr_epochs_for_offset(&p->epochs, off) : -1;
+    }
+    /* READ_COMMITTED: nothing at or past the last stable offset is found
+     * (Kafka's lastFetchableOffset) */
+    if (isolation && ts != TS_LATEST && ts != TS_EARLIEST && off >= p->last_stable_offset) {
+        off = -1;
+        found_ts = -1;
+        epoch = -1;
     }
     pr->LeaderEpoch = epoch;
     pr->ErrorCode = KERR_NONE;

@@ -24,7 +24,9 @@
  * (coord.c), so that it sees every commit received before it and none that
  * could still be rolled back.  Partitions without a commit get
  * offset -1, metadata "" and NONE; an unknown group is not an error.  Errors are
- * per partition in v0/v1, top level in v2-7 and per group in v8.
+ * per partition in v0/v1, top level in v2-7 and per group in v8.  With
+ * RequireStable (v7+, KIP-447) a partition whose transactional offset is
+ * still pending (its transaction not ended) is UNSTABLE_OFFSET_COMMIT.
  */
 #include "api_util.h"
 #include "broker.h"
@@ -231,7 +233,8 @@ static void fill_partition(gr_req_t *req, gr_OffsetFetchResponse_OffsetFetchResp
 }
 
 static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_t *tq, int32_t nt,
-                        bool per_partition_errors, gr_OffsetFetchResponse_OffsetFetchResponseGroup_t *out)
+                        bool per_partition_errors, bool require_stable,
+                        gr_OffsetFetchResponse_OffsetFetchResponseGroup_t *out)
 {
     gr_OffsetFetchResponse_OffsetFetchResponseGroup_init(out);
     const char *gid = cdup(req, group_id);
@@ -259,10 +262,13 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
             tr->Partitions = gr_arena_alloc(&req->arena, sizeof(*tr->Partitions) * (size_t)(np ? np : 1));
             tr->Partitions_count = np;
             for (int32_t j = 0; j < np; j++) {
-                const gr_offset_t *o = gr_offset_get(m, tq[i].name.p ? tq[i].name.p : "",
-                                                     (size_t)(tq[i].name.len > 0 ? tq[i].name.len : 0),
-                                                     tq[i].parts[j]);
-                fill_partition(req, &tr->Partitions[j], o, tq[i].parts[j], gerr);
+                const char *tn = tq[i].name.p ? tq[i].name.p : "";
+                size_t tl = (size_t)(tq[i].name.len > 0 ? tq[i].name.len : 0);
+                const gr_offset_t *o = gr_offset_get(m, tn, tl, tq[i].parts[j]);
+                gr_kerr_t perr = gerr;
+                if (perr == KERR_NONE && require_stable && gr_coord_offset_pending(gid, glen, tn, tl, tq[i].parts[j]))
+                    perr = KERR_UNSTABLE_OFFSET_COMMIT;
+                fill_partition(req, &tr->Partitions[j], o, tq[i].parts[j], perr);
             }
         }
         return;
@@ -297,7 +303,11 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
         }
         gr_OffsetFetchResponse_OffsetFetchResponseTopics_t *tr = &out->Topics[ti];
         gr_OffsetFetchResponse_OffsetFetchResponsePartitions_t *rp = &tr->Partitions[tr->Partitions_count++];
-        fill_partition(req, rp, v[i], v[i]->partition, KERR_NONE);
+        fill_partition(req, rp, v[i], v[i]->partition,
+                       require_stable && gr_coord_offset_pending(gid, glen, v[i]->topic, v[i]->topic_len,
+                                                                 v[i]->partition)
+                           ? KERR_UNSTABLE_OFFSET_COMMIT
+                           : KERR_NONE);
         /* the metadata string must outlive nothing but this handler */
     }
 }
@@ -309,7 +319,7 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
 
     gr_OffsetFetchResponse_t resp;
     gr_OffsetFetchResponse_init(&resp);
-    /* RequireStable (v7+): no transactional commits exist, every offset is stable */
+    bool require_stable = req->api_version >= 7 && r.RequireStable;
     if (req->api_version >= 8) {
         int32_t ng = r.Groups_count > 0 ? r.Groups_count : 0;
         resp.Groups = GR_ARENA_ARRAY(req, gr_OffsetFetchResponse_OffsetFetchResponseGroup_t, ng,
@@ -329,7 +339,7 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
             for (int32_t j = 0; j < nt; j++)
                 tq[j] = (fetch_topic_req_t){gq->Topics[j].Name, gq->Topics[j].PartitionIndexes,
                                             gq->Topics[j].PartitionIndexes_count};
-            fetch_group(req, gq->GroupId, tq, nt, false, &resp.Groups[out++]);
+            fetch_group(req, gq->GroupId, tq, nt, false, require_stable, &resp.Groups[out++]);
         }
         resp.Groups_count = out;
         GR_RESPOND(req, OffsetFetchResponse, &resp);
@@ -342,7 +352,7 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
     for (int32_t j = 0; j < nt; j++)
         tq[j] = (fetch_topic_req_t){r.Topics[j].Name, r.Topics[j].PartitionIndexes, r.Topics[j].PartitionIndexes_count};
     gr_OffsetFetchResponse_OffsetFetchResponseGroup_t one;
-    fetch_group(req, r.GroupId, tq, nt, req->api_version < 2, &one);
+    fetch_group(req, r.GroupId, tq, nt, req->api_version < 2, require_stable, &one);
     resp.ErrorCode = req->api_version >= 2 ? one.ErrorCode : KERR_NONE;
     /* same layout, v0-7 names */
     resp.Topics = GR_ARENA_ARRAY(req, gr_OffsetFetchResponse_OffsetFetchResponseTopic_t, one.Topics_count,

@@ -13,8 +13,18 @@
  *
  * As Kafka's handleProduceRequest, a request carrying a transactional
  * batch without a TransactionalId gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
- * on every partition; the rules for each batch (no control batches, the
- * producer state's epochs and sequences, ...) are gr_log_append's.  A
+ * on every partition, and one whose transactional batches carry more than
+ * one producer INVALID_PRODUCER_ID_MAPPING; the rules for each batch (no
+ * control batches, the producer state's epochs and sequences, ...) are
+ * gr_log_append's.  KIP-890 verification (transaction.partition.
+ * verification.enable): a producer's first transactional batch on a
+ * partition (its state there holds no ongoing transaction) is appended only
+ * if the transaction coordinator says the partition is in the producer's
+ * ongoing transaction of that id and epoch; its errors are answered as
+ * Kafka's ReplicaManager does (INVALID_TXN_STATE "Partition was not added
+ * to the transaction", INVALID_PRODUCER_EPOCH for a fenced producer,
+ * NOT_ENOUGH_REPLICAS for the retriable ones).  The coordinator is local,
+ * so the check costs a lookup, no round trip.  A
  * producer's retried batch is answered NONE with the offsets it got the
  * first time (Kafka's DUPLICATE_SEQUENCE_NUMBER handling), and, under a
  * log.flush.interval.messages policy, once they are flushed.
@@ -31,6 +41,8 @@
 #include "broker.h"
 #include "kerr.h"
 #include "metrics.h"
+#include "pstate.h"
+#include "txn.h"
 
 #include <string.h>
 
@@ -90,8 +102,104 @@ static bool has_transactional(const gr_ProduceRequest_t *r)
     return false;
 }
 
+/* The producer id and epoch of the first transactional v2 batch with a
+ * producer id of a partition's records (headers only); false when there
+ * is none. */
+static bool first_transactional(const uint8_t *p, size_t len, int64_t *pid, int16_t *epoch)
+{
+    for (size_t off = 0; len - off >= GR_BATCH_HEADER_SIZE;) {
+        const uint8_t *b = p + off;
+        int32_t size = gr_batch_size(b);
+        if (b[GR_BOFF_MAGIC] != 2 || size < GR_BATCH_HEADER_SIZE)
+            return false;
+        if ((gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL) && (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID) >= 0) {
+            *pid = (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID);
+            *epoch = (int16_t)gr_be16(b + GR_BOFF_PRODUCER_EPOCH);
+            return true;
+        }
+        if ((size_t)size > len - off)
+            return false;
+        off += (size_t)size;
+    }
+    return false;
+}
+
+/* More than one (producer id, epoch) among the transactional batches of
+ * the request (Kafka: InvalidPidMappingException for the request). */
+static bool several_producers(const gr_ProduceRequest_t *r)
+{
+    bool any = false;
+    int64_t pid0 = -1;
+    int16_t epoch0 = -1;
+    for (int32_t i = 0; i < r->TopicData_count; i++)
+        for (int32_t j = 0; j < r->TopicData[i].PartitionData_count; j++) {
+            const gr_records_t *rec = &r->TopicData[i].PartitionData[j].Records;
+            if (rec->len <= 0 || !rec->mem)
+                continue;
+            for (size_t off = 0; (size_t)rec->len - off >= GR_BATCH_HEADER_SIZE;) {
+                const uint8_t *b = (const uint8_t *)rec->mem + off;
+                int32_t size = gr_batch_size(b);
+                if (b[GR_BOFF_MAGIC] != 2 || size < GR_BATCH_HEADER_SIZE)
+                    break;
+                if ((gr_be16(b + GR_BOFF_ATTRIBUTES) & GR_ATTR_TRANSACTIONAL) &&
+                    (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID) >= 0) {
+                    int64_t pid = (int64_t)gr_be64(b + GR_BOFF_PRODUCER_ID);
+                    int16_t epoch = (int16_t)gr_be16(b + GR_BOFF_PRODUCER_EPOCH);
+                    if (any && (pid != pid0 || epoch != epoch0))
+                        return true;
+                    any = true;
+                    pid0 = pid;
+                    epoch0 = epoch;
+                }
+                if ((size_t)size > (size_t)rec->len - off)
+                    break;
+                off += (size_t)size;
+            }
+        }
+    return false;
+}
+
+/* KIP-890 verification of a partition's transactional records (see the
+ * top); NONE when they may be appended. */
+static gr_kerr_t verify_txn(const char *tid, gr_topic_t *t, gr_partition_t *p,
+                            const gr_ProduceRequest_PartitionProduceData_t *pd, const char **msg)
+{
+    int64_t pid;
+    int16_t epoch;
+    if (!tid || !gr_broker.cfg.transaction_partition_verification_enable ||
+        !first_transactional(pd->Records.mem, (size_t)pd->Records.len, &pid, &epoch))
+        return KERR_NONE;
+    const gr_pentry_t *e = gr_pstate_get(gr_log_producer_state(p->log), pid);
+    if (e && e->txn_first_offset >= 0)
+        return KERR_NONE;                   /* its transaction is ongoing here */
+    gr_txn_tp_t tp = {t->name, strlen(t->name), p->index};
+    gr_kerr_t perr = KERR_NONE;
+    gr_kerr_t err = gr_txn_verify(tid, strlen(tid), pid, epoch, &tp, 1, &perr);
+    if (err == KERR_NONE)
+        err = perr;
+    switch (err) {
+    case KERR_NONE:
+        return KERR_NONE;
+    case KERR_INVALID_TXN_STATE:
+    case KERR_TRANSACTION_ABORTABLE:
+        *msg = "Partition was not added to the transaction";
+        return KERR_INVALID_TXN_STATE;
+    case KERR_PRODUCER_FENCED:
+        return KERR_INVALID_PRODUCER_EPOCH;
+    case KERR_CONCURRENT_TRANSACTIONS:
+    case KERR_NETWORK_EXCEPTION:
+    case KERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case KERR_COORDINATOR_NOT_AVAILABLE:
+    case KERR_NOT_COORDINATOR:
+        *msg = "Unable to verify the partition has been added to the transaction";
+        return KERR_NOT_ENOUGH_REPLICAS;
+    default:
+        return err;
+    }
+}
+
 static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_t *lc, int16_t acks,
-                              bool txn_refused, const gr_ProduceRequest_PartitionProduceData_t *pd,
+                              bool txn_refused, const char *tid, const gr_ProduceRequest_PartitionProduceData_t *pd,
                               gr_ProduceResponse_PartitionProduceResponse_t *pr, gr_partition_t **flushp)
 {
     pr->Index = pd->Index;
@@ -124,6 +232,15 @@ static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_
     }
     if ((int64_t)pd->Records.len > lc->segment_bytes) {
         pr->ErrorCode = KERR_RECORD_LIST_TOO_LARGE;
+        return;
+    }
+    const char *vmsg = NULL;
+    gr_kerr_t verr = verify_txn(tid, t, p, pd, &vmsg);
+    if (verr != KERR_NONE) {
+        pr->ErrorCode = verr;
+        if (vmsg)
+            pr->ErrorMessage = GR_STR(vmsg);
+        pr->LogStartOffset = gr_log_start_offset(p->log);
         return;
     }
     gr_append_info_t info;
@@ -179,6 +296,8 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
         maxflush += r.TopicData[i].PartitionData_count > 0 ? r.TopicData[i].PartitionData_count : 0;
     gr_partition_t **flush = gr_arena_alloc(&req->arena, sizeof(*flush) * (size_t)(maxflush + 1));
     bool txn_refused = r.TransactionalId.len < 0 && has_transactional(&r);
+    const char *tid = r.TransactionalId.len >= 0 ? gr_req_held(req, r.TransactionalId) : NULL;
+    bool pid_mapping = tid && several_producers(&r);
     gr_batch_budget_begin(DECOMPRESS_BUDGET);
     for (int32_t i = 0; i < nt; i++) {
         const gr_ProduceRequest_TopicProduceData_t *td = &r.TopicData[i];
@@ -194,7 +313,15 @@ void gr_api_produce(gr_req_t *req, gr_rd_t *body)
             gr_config_log_config(&gr_broker.cfg, t->configs, &lc);
         for (int32_t j = 0; j < np; j++) {
             gr_partition_t *fp = NULL;
-            produce_partition(req, t, &lc, r.Acks, txn_refused, &td->PartitionData[j], &tr->PartitionResponses[j],
+            if (pid_mapping) {
+                tr->PartitionResponses[j].Index = td->PartitionData[j].Index;
+                tr->PartitionResponses[j].BaseOffset = -1;
+                tr->PartitionResponses[j].ErrorCode = KERR_INVALID_PRODUCER_ID_MAPPING;
+                tr->PartitionResponses[j].ErrorMessage = GR_STR("Transactional records contained more than one "
+                                                                "producer ID");
+                continue;
+            }
+            produce_partition(req, t, &lc, r.Acks, txn_refused, tid, &td->PartitionData[j], &tr->PartitionResponses[j],
                               &fp);
             if (fp)
                 flush[nflush++] = fp;

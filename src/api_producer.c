@@ -15,11 +15,13 @@
  *     is being recorded (producer_ids.c);
  *   - a transactional id: an empty one is INVALID_REQUEST, a timeout
  *     outside 1..transaction.max.timeout.ms INVALID_TRANSACTION_TIMEOUT,
- *     and otherwise NOT_COORDINATOR: this broker hosts no partition of
- *     __transaction_state (no transaction coordinator), what Kafka's
- *     TransactionStateManager answers for a transactional id whose
- *     partition it does not own.  FindCoordinator for key type
- *     TRANSACTION answers COORDINATOR_NOT_AVAILABLE accordingly.
+ *     otherwise the transaction coordinator (txn.h) answers once its
+ *     record is durable: the producer id of the transactional id with its
+ *     epoch bumped (the previous producer fenced; its open transaction
+ *     aborted first, meanwhile CONCURRENT_TRANSACTIONS).  The coordinator
+ *     (and __transaction_state) is made on first use if FindCoordinator
+ *     did not make it.  PRODUCER_FENCED is INVALID_PRODUCER_EPOCH for
+ *     versions before 4, as Kafka answers old clients.
  *
  * Errors carry ProducerId -1 and ProducerEpoch -1 (initTransactionError).
  */
@@ -27,6 +29,38 @@
 #include "broker.h"
 #include "kerr.h"
 #include "producer_ids.h"
+#include "txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct init_park {
+    gr_req_t *req;                  /* NULL once the connection is gone */
+} init_park_t;
+
+static void init_cancel(gr_req_t *req)
+{
+    init_park_t *pk = req->park;
+    pk->req = NULL;
+}
+
+static void init_done(void *arg, gr_kerr_t err, int64_t pid, int16_t epoch)
+{
+    init_park_t *pk = arg;
+    gr_req_t *req = pk->req;
+    free(pk);
+    if (!req)
+        return;
+    req->on_cancel = NULL;
+    req->park = NULL;
+    gr_InitProducerIdResponse_t resp;
+    gr_InitProducerIdResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.ErrorCode = req->api_version < 4 && err == KERR_PRODUCER_FENCED ? KERR_INVALID_PRODUCER_EPOCH : err;
+    resp.ProducerId = err == KERR_NONE ? pid : -1;
+    resp.ProducerEpoch = err == KERR_NONE ? epoch : -1;
+    GR_RESPOND(req, InitProducerIdResponse, &resp);
+}
 
 void gr_api_init_producer_id(gr_req_t *req, gr_rd_t *body)
 {
@@ -53,8 +87,17 @@ void gr_api_init_producer_id(gr_req_t *req, gr_rd_t *body)
         resp.ErrorCode = KERR_INVALID_REQUEST;
     } else if (r.TransactionTimeoutMs <= 0 || r.TransactionTimeoutMs > gr_broker.cfg.transaction_max_timeout_ms) {
         resp.ErrorCode = KERR_INVALID_TRANSACTION_TIMEOUT;
+    } else if (gr_txn_ensure() < 0) {
+        resp.ErrorCode = KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
-        resp.ErrorCode = KERR_NOT_COORDINATOR;
+        const char *tid = gr_req_held(req, r.TransactionalId);
+        init_park_t *pk = gr_malloc(sizeof(*pk));
+        pk->req = req;
+        req->park = pk;
+        req->on_cancel = init_cancel;
+        gr_txn_init_producer(tid, strlen(tid), r.TransactionTimeoutMs, req->api_version >= 3 ? r.ProducerId : -1,
+                             req->api_version >= 3 ? r.ProducerEpoch : -1, init_done, pk);
+        return;
     }
     GR_RESPOND(req, InitProducerIdResponse, &resp);
 }

@@ -178,6 +178,26 @@ void gr_batch_builder_add(gr_batch_builder_t *b, int32_t offset_delta, int64_t t
 uint8_t *gr_batch_builder_finish(gr_batch_builder_t *b, int16_t attributes, int64_t producer_id,
                                  int16_t producer_epoch, int32_t base_sequence, size_t *len);
 void gr_batch_builder_free(gr_batch_builder_t *b);
+
+/* ---- transaction markers (Kafka's EndTransactionMarker) ----
+ * A COMMIT or ABORT marker is a control batch (attributes transactional |
+ * control, baseSequence -1) of one record, the broker's only:
+ *
+ *   key   int16 version (0) | int16 type (0 = ABORT, 1 = COMMIT)
+ *   value int16 version (0) | int32 coordinatorEpoch
+ *
+ * gr_batch_build_marker: such a batch (baseOffset 0) in a malloc'ed buffer
+ * of *len bytes. */
+#define GR_MARKER_ABORT 0
+#define GR_MARKER_COMMIT 1
+uint8_t *gr_batch_build_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                               int64_t timestamp, size_t *len);
+/* The marker of a whole control batch p of `size` bytes: 0 with *type
+ * (GR_MARKER_*, or another control type) and *coordinator_epoch (-1 when
+ * the record has no marker value), GR_ENOENT for a control batch without
+ * records (emptied by the cleaner), GR_ECORRUPT when it does not parse. */
+int gr_batch_control_marker(const uint8_t *p, size_t size, int16_t *type, int32_t *coordinator_epoch,
+                            int64_t *timestamp);
 /* Append a record with its headers: `headers` is the encoded header
  * array after headerCount (header_count entries, headers_len bytes), as
  * gr_rec_iter_next() returns it.  Otherwise as gr_batch_builder_add(). */

@@ -127,3 +127,51 @@ void gr_batch_builder_free(gr_batch_builder_t *b)
     b->buf = NULL;
     b->len = b->cap = 0;
 }
+
+uint8_t *gr_batch_build_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch, bool commit,
+                               int64_t timestamp, size_t *len)
+{
+    uint8_t key[4], value[6];
+    gr_put16(key, 0);
+    gr_put16(key + 2, commit ? GR_MARKER_COMMIT : GR_MARKER_ABORT);
+    gr_put16(value, 0);
+    gr_put32(value + 2, (uint32_t)coordinator_epoch);
+    gr_batch_builder_t b;
+    gr_batch_builder_init(&b, 0, timestamp);
+    gr_batch_builder_add(&b, 0, timestamp, key, sizeof(key), value, sizeof(value));
+    size_t n;
+    uint8_t *p = gr_batch_builder_finish(&b, GR_ATTR_TRANSACTIONAL | GR_ATTR_CONTROL, producer_id, producer_epoch, -1,
+                                         &n);
+    uint8_t *out = gr_malloc(n);
+    memcpy(out, p, n);
+    gr_batch_builder_free(&b);
+    *len = n;
+    return out;
+}
+
+int gr_batch_control_marker(const uint8_t *p, size_t size, int16_t *type, int32_t *coordinator_epoch,
+                            int64_t *timestamp)
+{
+    gr_batch_info_t bi;
+    gr_rec_iter_t it;
+    gr_record_t r;
+    if (gr_batch_check(p, size, &bi) < 0 || !(bi.attributes & GR_ATTR_CONTROL))
+        return GR_ECORRUPT;
+    gr_rec_iter_open(&it, p, &bi);
+    int rc = gr_rec_iter_next(&it, &r);
+    if (rc > 0) {
+        /* ControlRecordType.parse / EndTransactionMarker.deserialize */
+        if (r.key_len < 4 || (int16_t)gr_be16(r.key) < 0) {
+            rc = GR_ECORRUPT;
+        } else {
+            *type = (int16_t)gr_be16(r.key + 2);
+            *coordinator_epoch = r.value_len >= 6 ? (int32_t)gr_be32(r.value + 2) : -1;
+            *timestamp = gr_add_wrap((int64_t)gr_be64(p + GR_BOFF_BASE_TS), r.timestamp_delta);
+            rc = 0;
+        }
+    } else {
+        rc = rc == 0 ? GR_ENOENT : GR_ECORRUPT;
+    }
+    gr_rec_iter_close(&it);
+    return rc;
+}

@@ -48,10 +48,24 @@
  *      time drops the tombstones.  log.c remembers the earliest horizon
  *      so that a log with nothing dirty is still cleaned when it passes
  *      (unknown after a restart: the first tick runs a pass).
- *   5. Each rewritten segment is written as <base>.{log,index,timeindex}
- *      .cleaned with fresh indexes, fsynced; a segment with no change is
- *      discarded (GR_CLEAN_KEEP).  Then, on the loop thread, log.c swaps
- *      the segments in ascending offset order.
+ *   5. Each rewritten segment is written as <base>.{log,index,timeindex,
+ *      txnindex}.cleaned with fresh indexes, fsynced; a segment with no
+ *      change is discarded (GR_CLEAN_KEEP).  Then, on the loop thread,
+ *      log.c swaps the segments in ascending offset order.
+ *   6. Transactions (Kafka's transaction-aware cleaning): log.c cleans
+ *      only segments below the one holding the first unstable offset, so
+ *      every transaction seen is decided.  The aborted ones come from the
+ *      .txnindex files (read by name, up to the entry count log.c saw);
+ *      walking the batches in offset order tells, for each transactional
+ *      batch, whether its producer's transaction is an aborted one
+ *      (CleanedTransactionMetadata).  Aborted batches are never mapped
+ *      and never kept (but for a producer's last batch, as a header).  A
+ *      marker stays while a batch of its transaction was seen in this pass;
+ *      an ABORT marker that stays keeps its .txnindex entry in the cleaned
+ *      segment.  A marker whose transaction has no data left gets a delete
+ *      horizon (as a tombstone does, now + delete.retention.ms) and is
+ *      removed by a pass after it, unless it is the last entry of a
+ *      producer the log still knows (then it stays as a header).
  *
  * Swap protocol, per segment (file states; "x" exists):
  *
@@ -286,7 +300,8 @@ static int src_next(src_t *s, const uint8_t **p, gr_batch_info_t *bi)
 /* Delete a cleaned segment's files and free it. */
 static void discard_out(gr_segment_t *out)
 {
-    static const char *const names[] = {".log.cleaned", ".index.cleaned", ".timeindex.cleaned"};
+    static const char *const names[] = {".log.cleaned", ".index.cleaned", ".timeindex.cleaned",
+                                        ".txnindex.cleaned"};
     char a[PATH_MAX];
     if (out == NULL)
         return;
@@ -315,7 +330,184 @@ void gr_clean_job_free(gr_clean_job_t *j, bool discard)
     free(j->segs);
     free(j->dir);
     free(j->keep_last);
+    free(j->keep_ctl);
+    free(j->txnsegs);
     free(j);
+}
+
+/* ------------------------------------------------- transactions */
+
+/* An aborted transaction whose first batch the walk has reached. */
+typedef struct ab_ent {
+    gr_hnode_t node;            /* by pid */
+    gr_aborted_txn_t t;
+    bool seen;                  /* a batch of it was walked over in this pass */
+} ab_ent_t;
+
+typedef struct cm_ent {
+    gr_hnode_t node;            /* by pid */
+    int64_t pid;
+} cm_ent_t;
+
+/* Kafka's CleanedTransactionMetadata: one per walk (the map phase, the
+ * cleaning phase).  ab: every aborted transaction, by first offset. */
+typedef struct txn_walk {
+    const gr_aborted_txn_t *ab;
+    int64_t nab, next;
+    gr_hmap_t aborted;          /* ab_ent_t: ongoing aborted transactions */
+    gr_hmap_t committed;        /* cm_ent_t: ongoing committed ones */
+} txn_walk_t;
+
+static void walk_init(txn_walk_t *w, const gr_aborted_txn_t *ab, int64_t nab)
+{
+    memset(w, 0, sizeof(*w));
+    w->ab = ab;
+    w->nab = nab;
+    gr_hmap_init(&w->aborted, 8);
+    gr_hmap_init(&w->committed, 8);
+}
+
+static void walk_free(txn_walk_t *w)
+{
+    gr_hmap_t *maps[] = {&w->aborted, &w->committed};
+    for (size_t i = 0; i < 2; i++) {
+        gr_hmap_iter_t it;
+        gr_hmap_iter_init(&it, maps[i]);
+        for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));)
+            free(n);                /* the node is each entry's first member */
+        gr_hmap_free(maps[i]);
+    }
+}
+
+static ab_ent_t *ab_find(const txn_walk_t *w, int64_t pid)
+{
+    for (gr_hnode_t *n = gr_hmap_first(&w->aborted, gr_hash_int((uint64_t)pid)); n; n = gr_hmap_next(n))
+        if (GR_CONTAINER(n, ab_ent_t, node)->t.pid == pid)
+            return GR_CONTAINER(n, ab_ent_t, node);
+    return NULL;
+}
+
+static cm_ent_t *cm_find(const txn_walk_t *w, int64_t pid)
+{
+    for (gr_hnode_t *n = gr_hmap_first(&w->committed, gr_hash_int((uint64_t)pid)); n; n = gr_hmap_next(n))
+        if (GR_CONTAINER(n, cm_ent_t, node)->pid == pid)
+            return GR_CONTAINER(n, cm_ent_t, node);
+    return NULL;
+}
+
+/* consumeAbortedTxnsUpTo */
+static void walk_to(txn_walk_t *w, int64_t offset)
+{
+    while (w->next < w->nab && w->ab[w->next].first_offset <= offset) {
+        const gr_aborted_txn_t *t = &w->ab[w->next++];
+        if (ab_find(w, t->pid))
+            continue;
+        ab_ent_t *e = gr_calloc(1, sizeof(*e));
+        e->t = *t;
+        gr_hmap_insert(&w->aborted, &e->node, gr_hash_int((uint64_t)t->pid));
+    }
+}
+
+/* A data batch (onBatchRead): true when it belongs to an aborted
+ * transaction. */
+static bool walk_data(txn_walk_t *w, const gr_batch_info_t *bi)
+{
+    walk_to(w, bi->base_offset + bi->last_offset_delta);
+    if (!(bi->attributes & GR_ATTR_TRANSACTIONAL) || bi->producer_id < 0)
+        return false;
+    ab_ent_t *a = ab_find(w, bi->producer_id);
+    if (a) {
+        a->seen = true;
+        return true;
+    }
+    if (!cm_find(w, bi->producer_id)) {
+        cm_ent_t *c = gr_calloc(1, sizeof(*c));
+        c->pid = bi->producer_id;
+        gr_hmap_insert(&w->committed, &c->node, gr_hash_int((uint64_t)c->pid));
+    }
+    return false;
+}
+
+/* A control batch (onControlBatchRead): true when it may go (its
+ * transaction has no batch left).  An ABORT marker that stays copies its
+ * index entry into *keep (*kept set). */
+static bool walk_control(txn_walk_t *w, const uint8_t *p, const gr_batch_info_t *bi, gr_aborted_txn_t *keep,
+                         bool *kept)
+{
+    *kept = false;
+    walk_to(w, bi->base_offset + bi->last_offset_delta);
+    int16_t type;
+    int32_t ce;
+    int64_t ts;
+    int rc = gr_batch_control_marker(p, (size_t)bi->size, &type, &ce, &ts);
+    if (rc == GR_ENOENT)
+        return true;                /* emptied before: nothing left of it */
+    if (rc < 0 || bi->producer_id < 0)
+        return false;
+    if (type == GR_MARKER_ABORT) {
+        ab_ent_t *a = ab_find(w, bi->producer_id);
+        if (!a)
+            return true;
+        bool stays = a->seen;
+        if (stays) {
+            *keep = a->t;
+            *kept = true;
+        }
+        gr_hmap_remove(&w->aborted, &a->node);
+        free(a);
+        return !stays;
+    }
+    if (type == GR_MARKER_COMMIT) {
+        cm_ent_t *c = cm_find(w, bi->producer_id);
+        if (!c)
+            return true;
+        gr_hmap_remove(&w->committed, &c->node);
+        free(c);
+        return false;
+    }
+    return false;
+}
+
+static int cmp_first(const void *a, const void *b)
+{
+    const gr_aborted_txn_t *x = a, *y = b;
+    return x->first_offset < y->first_offset ? -1 : x->first_offset > y->first_offset;
+}
+
+/* Read the aborted transactions of the job's .txnindex files (by name, up
+ * to the count log.c saw), sorted by first offset. */
+static int read_aborted(const gr_clean_job_t *j, gr_aborted_txn_t **out, int64_t *nout)
+{
+    int64_t total = 0;
+    for (int i = 0; i < j->ntxnsegs; i++)
+        total += j->txnsegs[i].n;
+    *out = gr_malloc((size_t)GR_MAX(total, 1) * sizeof(**out));
+    *nout = 0;
+    uint8_t b[GR_TXN_ENTRY_SIZE];
+    for (int i = 0; i < j->ntxnsegs; i++) {
+        char name[PATH_MAX];
+        snprintf(name, sizeof(name), "%s/%020lld.txnindex", j->dir, (long long)j->txnsegs[i].base);
+        int fd = open(name, O_RDONLY | O_CLOEXEC);
+        if (fd == -1) {
+            if (errno == ENOENT)
+                continue;           /* retention deleted it meanwhile */
+            return GR_EIO;
+        }
+        for (int64_t k = 0; k < j->txnsegs[i].n; k++) {
+            if (pread_full(fd, b, sizeof(b), k * GR_TXN_ENTRY_SIZE) != (ssize_t)sizeof(b)) {
+                close(fd);
+                return GR_EIO;
+            }
+            gr_aborted_txn_t *t = &(*out)[(*nout)++];
+            t->pid = (int64_t)gr_be64(b + 2);
+            t->first_offset = (int64_t)gr_be64(b + 10);
+            t->last_offset = (int64_t)gr_be64(b + 18);
+            t->lso = (int64_t)gr_be64(b + 26);
+        }
+        close(fd);
+    }
+    qsort(*out, (size_t)*nout, sizeof(**out), cmp_first);
+    return 0;
 }
 
 typedef struct pass {
@@ -323,6 +515,9 @@ typedef struct pass {
     omap_t map;
     src_t src;
     gr_buf_t wbuf;           /* batches waiting to be appended */
+    gr_aborted_txn_t *ab;    /* every aborted transaction, by first offset */
+    int64_t nab;
+    txn_walk_t walk;         /* of the phase running */
 } pass_t;
 
 static void src_end(pass_t *ps)
@@ -433,7 +628,14 @@ static int build_map(pass_t *ps)
             if (last < j->first_dirty)
                 continue;
             if (bi.attributes & GR_ATTR_CONTROL) {
+                gr_aborted_txn_t keep;
+                bool kept;
+                walk_control(&ps->walk, p, &bi, &keep, &kept);
                 j->map_end = last + 1;
+                continue;
+            }
+            if (walk_data(&ps->walk, &bi)) {
+                j->map_end = last + 1;      /* aborted: not a key's latest value */
                 continue;
             }
             if ((rc = map_batch(ps, p, &bi)) != 0)
@@ -592,6 +794,58 @@ static bool keep_last(const gr_clean_job_t *j, int64_t last)
     return lo < j->nkeep && j->keep_last[lo] == last;
 }
 
+/* Is the control batch the last entry of a producer the log knows
+ * (Kafka's isBatchLastRecordOfProducer for a producer without data)? */
+static bool keep_ctl(const gr_clean_job_t *j, int64_t pid, int16_t epoch)
+{
+    size_t lo = 0, hi = j->nkeepctl;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (j->keep_ctl[mid].pid < pid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < j->nkeepctl && j->keep_ctl[lo].pid == pid && j->keep_ctl[lo].epoch == epoch;
+}
+
+/* A control batch with a delete horizon (KIP-534, as a tombstone's): its
+ * record copied with its timestamp, baseTimestamp = horizon. */
+static int emit_ctl_horizon(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi,
+                            int64_t horizon)
+{
+    gr_batch_builder_t b;
+    gr_rec_iter_t it;
+    gr_record_t r;
+    int rc;
+    int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS);
+    gr_batch_builder_init(&b, bi->base_offset, horizon);
+    b.max_timestamp = INT64_MIN;
+    gr_rec_iter_open(&it, p, bi);
+    while ((rc = gr_rec_iter_next(&it, &r)) > 0)
+        gr_batch_builder_add_record(&b, r.offset_delta, gr_add_wrap(base_ts, r.timestamp_delta), r.key, r.key_len,
+                                    r.value, r.value_len, r.headers, r.headers_len, r.header_count);
+    gr_rec_iter_close(&it);
+    if (rc < 0) {
+        gr_batch_builder_free(&b);
+        return GR_ECORRUPT;
+    }
+    if (b.count == 0)
+        b.max_timestamp = bi->max_timestamp;
+    int16_t attr = (int16_t)((bi->attributes & ~GR_ATTR_COMPRESSION_MASK) | GR_ATTR_DELETE_HORIZON);
+    size_t len;
+    uint8_t *nb = gr_batch_builder_finish(&b, attr, bi->producer_id, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH),
+                                          (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ), &len);
+    if ((int32_t)gr_be32(nb + GR_BOFF_LAST_DELTA) != bi->last_offset_delta) {
+        gr_put32(nb + GR_BOFF_LAST_DELTA, (uint32_t)bi->last_offset_delta);
+        gr_put32(nb + GR_BOFF_CRC, gr_crc32c(0, nb + GR_BOFF_ATTRIBUTES, len - GR_BOFF_ATTRIBUTES));
+    }
+    memcpy(nb + GR_BOFF_LEADER_EPOCH, p + GR_BOFF_LEADER_EPOCH, 4);
+    rc = emit(ps, out, nb, len);
+    gr_batch_builder_free(&b);
+    return rc;
+}
+
 /* A batch reduced to its header (DefaultRecordBatch.writeEmptyHeader). */
 static int emit_empty(pass_t *ps, gr_segment_t *out, const uint8_t *p, const gr_batch_info_t *bi)
 {
@@ -623,19 +877,44 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
     gr_batch_info_t bi;
     while ((rc = src_next(&ps->src, &p, &bi)) == 0) {
         j->stats.records_read += bi.record_count;
+        int64_t horizon = (bi.attributes & GR_ATTR_DELETE_HORIZON) ? (int64_t)gr_be64(p + GR_BOFF_BASE_TS) : -1;
         if (bi.attributes & GR_ATTR_CONTROL) {
-            if ((rc = emit(ps, out, p, (size_t)bi.size)) < 0)
+            gr_aborted_txn_t keep;
+            bool kept;
+            bool can_go = walk_control(&ps->walk, p, &bi, &keep, &kept);
+            bool last_entry = bi.producer_id >= 0 && keep_ctl(j, bi.producer_id,
+                                                             (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH));
+            if (kept && (rc = gr_seg_txn_append(out, &keep)) < 0)
+                goto err;
+            if (can_go && horizon >= 0 && horizon <= j->now_ms) {
+                changed = true;
+                rc = last_entry && bi.record_count > 0 ? emit_empty(ps, out, p, &bi)
+                     : last_entry                     ? emit(ps, out, p, (size_t)bi.size)
+                                                      : 0;
+                j->stats.records_removed += bi.record_count;
+            } else if (can_go && horizon < 0) {
+                changed = true;
+                horizon = gr_add_sat(j->now_ms, j->delete_retention_ms);
+                rc = emit_ctl_horizon(ps, out, p, &bi, horizon);
+                if (horizon < j->min_horizon)
+                    j->min_horizon = horizon;
+            } else {
+                rc = emit(ps, out, p, (size_t)bi.size);
+                if (can_go && horizon < j->min_horizon)
+                    j->min_horizon = horizon;
+            }
+            if (rc < 0)
                 goto err;
             continue;
         }
-        int64_t horizon = (bi.attributes & GR_ATTR_DELETE_HORIZON) ? (int64_t)gr_be64(p + GR_BOFF_BASE_TS) : -1;
+        bool aborted = walk_data(&ps->walk, &bi);
         int64_t base_ts = (int64_t)gr_be64(p + GR_BOFF_BASE_TS), first_ts = base_ts;
         int32_t kept = 0, tombs = 0;
         gr_rec_iter_t it;
         gr_record_t r;
         bool tomb, expired;
         gr_rec_iter_open(&it, p, &bi);
-        while ((rc = gr_rec_iter_next(&it, &r)) > 0) {
+        while (!aborted && (rc = gr_rec_iter_next(&it, &r)) > 0) {
             bool keep = survives(ps, bi.base_offset, horizon, &r, &tomb, &expired);
             if (keep && kept == 0)
                 first_ts = gr_add_wrap(base_ts, r.timestamp_delta);
@@ -644,6 +923,8 @@ static int clean_segment(pass_t *ps, gr_clean_seg_t *s, bool first)
             j->stats.tombstones_removed += expired;
         }
         gr_rec_iter_close(&it);
+        if (aborted)
+            rc = 0;                         /* an aborted transaction's records all go */
         if (rc < 0) {
             rc = GR_ECORRUPT;
             goto err;
@@ -710,7 +991,12 @@ void gr_clean_work(gr_clean_job_t *j)
     ps.src.fd = -1;
     omap_init(&ps.map);
     j->min_horizon = INT64_MAX;
-    j->rc = build_map(&ps);
+    j->rc = read_aborted(j, &ps.ab, &ps.nab);
+    walk_init(&ps.walk, ps.ab, ps.nab);
+    if (j->rc == 0)
+        j->rc = build_map(&ps);
+    walk_free(&ps.walk);
+    walk_init(&ps.walk, ps.ab, ps.nab);
     j->stats.first_dirty = j->first_dirty;
     j->stats.map_end = j->map_end;
     j->stats.keys = (int64_t)ps.map.n;
@@ -726,6 +1012,8 @@ void gr_clean_work(gr_clean_job_t *j)
     if (j->rc == 0 && wrote)
         j->rc = gr_fsync_dir(j->dir);
     src_end(&ps);
+    walk_free(&ps.walk);
+    free(ps.ab);
     omap_free(&ps.map);
     gr_buf_free(&ps.src.buf);
     gr_buf_free(&ps.wbuf);
@@ -733,7 +1021,9 @@ void gr_clean_work(gr_clean_job_t *j)
 
 /* ------------------------------------------------------ files, swap */
 
-static const char *const sfx[] = {".index", ".timeindex", ".log"};   /* .log last: the commit point */
+/* .log last: the commit point.  A cleaned segment always has a
+ * .txnindex (maybe empty), so its swap replaces the old segment's. */
+static const char *const sfx[] = {".index", ".timeindex", ".txnindex", ".log"};
 
 static int fs_step(void)
 {
@@ -755,6 +1045,8 @@ static int do_rename(const char *path, const char *s, const char *from, const ch
     snprintf(b, sizeof(b), "%s%s%s", path, s, to);
     if (gr_fio_rename(a, b) == -1) {
         rc = -errno;
+        if (errno == ENOENT && !strcmp(s, ".txnindex"))
+            return rc;              /* a segment without aborted transactions */
         gr_error("cleaner", "cannot rename %s to %s: %s", a, b, strerror(errno));
         return rc;
     }
@@ -802,7 +1094,7 @@ int gr_clean_swap_files(const char *path)
 
 int gr_clean_remove_files(const char *path)
 {
-    static const char *const order[] = {".log", ".index", ".timeindex"};
+    static const char *const order[] = {".log", ".index", ".timeindex", ".txnindex"};
     int rc;
     for (size_t i = 0; i < GR_ARRAY_LEN(order); i++)
         if ((rc = do_rename(path, order[i], "", ".deleted")) < 0 && (rc == GR_CLEAN_CRASHED || i == 0))
@@ -856,7 +1148,8 @@ int gr_clean_recover_dir(const char *dir)
     char a[PATH_MAX], b[PATH_MAX];
     for (size_t i = 0; i < n; i++) {
         const char *nm = names[i];
-        if (is_seg_file(nm, ".log.swap") || is_seg_file(nm, ".index.swap") || is_seg_file(nm, ".timeindex.swap")) {
+        if (is_seg_file(nm, ".log.swap") || is_seg_file(nm, ".index.swap") || is_seg_file(nm, ".timeindex.swap") ||
+            is_seg_file(nm, ".txnindex.swap")) {
             snprintf(a, sizeof(a), "%s/%.20s.log.swap", dir, nm);
             finish[i] = access(a, F_OK) == 0;
         }

@@ -41,6 +41,18 @@ typedef struct gr_clean_seg {
     gr_segment_t *out;      /* output for GR_CLEAN_REPLACE, owned by the job until swapped */
 } gr_clean_seg_t;
 
+typedef struct gr_clean_ctl {
+    int64_t pid;
+    int16_t epoch;
+} gr_clean_ctl_t;
+
+/* A segment's .txnindex as it was when the pass began: the helper thread
+ * reads these entries of <dir>/<base>.txnindex by name. */
+typedef struct gr_clean_txnseg {
+    int64_t base;
+    int64_t n;
+} gr_clean_txnseg_t;
+
 /* A cleaning pass over one log.  Built and finished by log.c on the loop
  * thread; gr_clean_work() runs on a helper thread and touches only the
  * job.  Owner: log.c (freed with gr_clean_job_free). */
@@ -57,6 +69,13 @@ typedef struct gr_clean_job {
     int64_t *keep_last;     /* owned, ascending: last offsets of the last batch of
                              * each producer the log holds state for */
     size_t nkeep;
+    gr_clean_ctl_t *keep_ctl;   /* owned, by pid: producers whose state holds no
+                                 * batch (their last entry is a marker), with
+                                 * their epoch: such markers stay (as a header) */
+    size_t nkeepctl;
+    gr_clean_txnseg_t *txnsegs; /* owned: every segment of the log with aborted
+                                 * transactions (its .txnindex), ascending */
+    int ntxnsegs;
     /* output */
     int rc;
     int64_t map_end;        /* the dirty section was mapped up to here: the new checkpoint */
@@ -78,7 +97,7 @@ void gr_clean_work(gr_clean_job_t *j);
 void gr_clean_job_free(gr_clean_job_t *j, bool discard);
 
 /* The swap protocol, for one segment "<dir>/<base>" (path without suffix):
- *   1. .index/.timeindex .cleaned -> .swap, then .log.cleaned -> .log.swap
+ *   1. .index/.timeindex/.txnindex .cleaned -> .swap, then .log.cleaned -> .log.swap
  *      (the .log.swap is the commit point: from here recovery completes)
  *   2. old .log/.index/.timeindex -> .deleted
  *   3. .index/.timeindex .swap -> final, then .log.swap -> .log
@@ -87,7 +106,8 @@ void gr_clean_job_free(gr_clean_job_t *j, bool discard);
  * else recovery finishes the job), or GR_CLEAN_CRASHED (test hook). */
 int gr_clean_swap_files(const char *path);
 /* Delete the files of a segment that came out empty: .log -> .log.deleted
- * first (the commit point), then the indexes, then unlink. */
+ * first (the commit point), then the indexes (a missing .txnindex is
+ * fine), then unlink. */
 int gr_clean_remove_files(const char *path);
 /* gr_log_open: finish or roll back an interrupted swap in dir.  A segment
  * with a .log.swap has every .swap renamed into place; .swap files without

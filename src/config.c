@@ -181,6 +181,33 @@ static const cfg_def_t defs[] = {
     {"transaction.max.timeout.ms", NULL, T_INT, GR_CT_INT, F(transaction_max_timeout_ms), "900000", NULL, 1, I_MAX,
      NULL, "Largest transaction timeout a producer may ask for in InitProducerId (INVALID_TRANSACTION_TIMEOUT "
      "above)."},
+    {"transaction.state.log.num.partitions", NULL, T_INT, GR_CT_INT, F(transaction_state_log_num_partitions), "50",
+     NULL, 1, 100000, NULL,
+     "Partitions of __transaction_state (fixed once the topic exists; it is created when a client first looks for a "
+     "transaction coordinator)."},
+    {"transaction.state.log.segment.bytes", NULL, T_LONG, GR_CT_INT, F(transaction_state_log_segment_bytes),
+     "104857600", NULL, 14, I_MAX, NULL, "Segment size of __transaction_state."},
+    {"transaction.state.log.replication.factor", NULL, T_INT, GR_CT_SHORT, F(transaction_state_log_replication_factor),
+     "3", NULL, 1, INT16_MAX, NULL, "Single broker: accepted and ignored (__transaction_state has one replica)."},
+    {"transaction.state.log.min.isr", NULL, T_INT, GR_CT_INT, F(transaction_state_log_min_isr), "2", NULL, 1, I_MAX,
+     NULL, "Single broker: accepted and ignored."},
+    {"transaction.state.log.load.buffer.size", NULL, T_INT, GR_CT_INT, F(transaction_state_log_load_buffer_size),
+     "5242880", NULL, 1, I_MAX, NULL, "Read size used when loading __transaction_state at startup."},
+    {"transactional.id.expiration.ms", NULL, T_INT, GR_CT_INT, F(transactional_id_expiration_ms), "604800000", NULL,
+     1, I_MAX, NULL,
+     "A transactional id without a transaction (Empty, CompleteCommit, CompleteAbort) is forgotten this long after "
+     "its last update."},
+    {"transaction.abort.timed.out.transaction.cleanup.interval.ms", NULL, T_INT, GR_CT_INT,
+     F(transaction_abort_timed_out_transaction_cleanup_interval_ms), "10000", NULL, 1, I_MAX, NULL,
+     "How often transactions open longer than their timeout are looked for; they are aborted and their producer "
+     "fenced (an epoch bump, KIP-588)."},
+    {"transaction.remove.expired.transaction.cleanup.interval.ms", NULL, T_INT, GR_CT_INT,
+     F(transaction_remove_expired_transaction_cleanup_interval_ms), "3600000", NULL, 1, I_MAX, NULL,
+     "How often expired transactional ids (transactional.id.expiration.ms) are removed."},
+    {"transaction.partition.verification.enable", NULL, T_BOOL, GR_CT_BOOLEAN,
+     F(transaction_partition_verification_enable), "true", NULL, 0, 0, NULL,
+     "Append a producer's first transactional batch to a partition only when its transaction coordinator says the "
+     "partition is in the producer's ongoing transaction (KIP-890)."},
 
     {"log.cleaner.enable", NULL, T_BOOL, GR_CT_BOOLEAN, F(log_cleaner_enable), "true", NULL, 0, 0, NULL,
      "Run the log cleaner for topics with cleanup.policy=compact."},

@@ -76,6 +76,15 @@ typedef struct gr_config {
     int32_t producer_id_expiration_check_interval_ms;
     int64_t producer_state_max_entries; /* broker-wide; -1 = no bound */
     int32_t transaction_max_timeout_ms;
+    int32_t transaction_state_log_num_partitions;
+    int64_t transaction_state_log_segment_bytes;
+    int32_t transaction_state_log_replication_factor;   /* accepted; one broker */
+    int32_t transaction_state_log_min_isr;              /* accepted; one broker */
+    int32_t transaction_state_log_load_buffer_size;
+    int32_t transactional_id_expiration_ms;
+    int32_t transaction_abort_timed_out_transaction_cleanup_interval_ms;
+    int32_t transaction_remove_expired_transaction_cleanup_interval_ms;
+    bool transaction_partition_verification_enable;
 
     /* log cleaner (compaction) */
     bool log_cleaner_enable;

@@ -54,6 +54,14 @@
  *                           machine holds that state already
  *   GroupMetadata tombstone the group is removed unless offsets outlived it
  *
+ *   transactional OffsetCommit   (a TxnOffsetCommit's, in a transactional
+ *   value                        batch of its producer) a pending offset of
+ *                                that producer (txn_offsets.h); an unknown
+ *                                group is created as for a commit
+ *   COMMIT / ABORT marker        the producer's pending offsets become
+ *                                committed offsets / are dropped (Kafka's
+ *                                replayEndTransactionMarker)
+ *
  * Each live change pushes an undo entry (the offset's previous value, the
  * group created, the group detached) that the runtime runs if the append
  * fails.  Groups created by commits whose offsets are all deleted again,
@@ -83,6 +91,7 @@
 #include "metrics.h"
 #include "schema_gen.h"
 #include "topic.h"
+#include "txn_offsets.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -114,6 +123,7 @@ typedef struct shard {
     uint64_t last_version;          /* ... while the registry was at this version */
     gr_arena_t arena;               /* decoding scratch, reset per record */
     gr_crt_timer_t expire_timer;
+    gr_txnoff_t *txn;               /* pending transactional offsets */
 } shard_t;
 
 /* History entries of a commit being replayed: filled by the replay, added
@@ -430,6 +440,29 @@ static void md_put(shard_t *s, const char *group, size_t glen, const uint8_t *va
     }
 }
 
+/* The group of a record being replayed, created (a simple group, Kafka's
+ * OffsetMetadataManager.replay) when it does not exist. */
+static gr_group_t *replay_group_of(shard_t *s, gr_group_t *g, const char *gid, size_t glen, gr_crt_undo_t *undo)
+{
+    if (g)
+        return g;
+    g = gr_group_create_simple(gid, glen, s->part);
+    s->last = g;
+    s->last_version = gr_group_registry_version();
+    if (!s->loaded) {
+        if (s->ncreated == s->capcreated) {
+            s->capcreated = s->capcreated ? s->capcreated * 2 : 64;
+            s->created = gr_realloc(s->created, sizeof(*s->created) * (size_t)s->capcreated);
+        }
+        s->created[s->ncreated++] = g;
+    }
+    if (undo) {
+        char *u = gr_crt_undo_push(undo, created_undo_fn, glen + 1);
+        memcpy(u, gid, glen);
+    }
+    return g;
+}
+
 static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_record_t *rec, gr_crt_undo_t *undo)
 {
     gr_OffsetCommitKey_t k;
@@ -449,6 +482,8 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     }
     size_t glen = (size_t)gid.len, tlen = (size_t)k.topic.len;
     if (!rec->value) {
+        /* the key's pending transactional offsets go with it */
+        gr_txnoff_key_written(s->txn, gid.p, glen, k.topic.p, tlen, k.partition, true, undo);
         gr_offset_t *o = g ? gr_offset_get(g->offsets, k.topic.p, tlen, k.partition) : NULL;
         if (!o)
             return 0;
@@ -463,24 +498,19 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     gr_OffsetCommitValue_t v;
     if (vr.err || vver < 0 || vver > 4 || gr_OffsetCommitValue_decode(&vr, vver, &s->arena, &v) < 0)
         return GR_ECORRUPT;
-    if (!g) {
-        /* Kafka's OffsetMetadataManager.replay: a commit without group
-         * management creates a simple group */
-        g = gr_group_create_simple(gid.p, glen, s->part);
-        s->last = g;
-        s->last_version = gr_group_registry_version();
-        if (!s->loaded) {
-            if (s->ncreated == s->capcreated) {
-                s->capcreated = s->capcreated ? s->capcreated * 2 : 64;
-                s->created = gr_realloc(s->created, sizeof(*s->created) * (size_t)s->capcreated);
-            }
-            s->created[s->ncreated++] = g;
-        }
-        if (undo) {
-            char *u = gr_crt_undo_push(undo, created_undo_fn, glen + 1);
-            memcpy(u, gid.p, glen);
-        }
+    /* Kafka's OffsetMetadataManager.replay: a commit without group
+     * management creates a simple group */
+    g = replay_group_of(s, g, gid.p, glen, undo);
+    if (rec->producer_id >= 0) {
+        /* a TxnOffsetCommit's: pending until its producer's marker */
+        gr_str_t pmd = gr_group_str_held_tmp(&s->arena, v.metadata);
+        gr_txnoff_put(s->txn, rec->producer_id, gid.p, glen, k.topic.p, tlen, k.partition, v.offset,
+                      vver >= 3 ? v.leaderEpoch : -1, pmd.p, (size_t)GR_MAX(pmd.len, 0), v.commitTimestamp,
+                      vver == 1 ? v.expireTimestamp : -1, rec->offset, undo);
+        return 0;
     }
+    /* a newer commit of the key than any pending one */
+    gr_txnoff_key_written(s->txn, gid.p, glen, k.topic.p, tlen, k.partition, false, undo);
     gr_offset_map_t *m = gr_offsets_of(g);
     if (undo)
         push_offset_undo(undo, gid.p, glen, k.topic.p, tlen, k.partition, gr_offset_get(m, k.topic.p, tlen, k.partition));
@@ -544,6 +574,36 @@ static int shard_replay(void *shard, const gr_crt_record_t *rec, gr_crt_undo_t *
     return GR_ECORRUPT;
 }
 
+typedef struct apply_ctx {
+    shard_t *s;
+    gr_crt_undo_t *undo;
+} apply_ctx_t;
+
+/* A pending offset of a committed transaction becomes a committed one. */
+static void apply_pending(void *arg, const gr_txnoff_ent_t *e)
+{
+    apply_ctx_t *a = arg;
+    const char *gid = gr_txnoff_group(e), *topic = gr_txnoff_topic(e);
+    gr_group_t *g = replay_group_of(a->s, shard_find(a->s, gid, e->glen), gid, e->glen, a->undo);
+    gr_offset_map_t *m = gr_offsets_of(g);
+    if (a->undo)
+        push_offset_undo(a->undo, gid, e->glen, topic, e->tlen, e->partition,
+                         gr_offset_get(m, topic, e->tlen, e->partition));
+    gr_offset_put(m, topic, e->tlen, e->partition, e->offset, e->leader_epoch, gr_txnoff_metadata(e), e->mlen,
+                  e->commit_ts, e->expire_ts, NULL);
+}
+
+static int shard_replay_marker(void *shard, int64_t producer_id, int16_t producer_epoch, bool commit, int64_t offset,
+                               gr_crt_undo_t *undo)
+{
+    GR_UNUSED(producer_epoch);
+    GR_UNUSED(offset);
+    shard_t *s = shard;
+    apply_ctx_t a = {s, undo};
+    gr_txnoff_end(s->txn, producer_id, commit, apply_pending, &a, undo);
+    return 0;
+}
+
 static void expire_timer_fn(void *shard, void *arg);
 
 static void shard_loaded(void *shard)
@@ -556,6 +616,7 @@ static void shard_loaded(void *shard)
     for (int32_t i = 0; i < s->ncreated; i++) {
         gr_group_t *g = s->created[i];
         if (g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 &&
+            !gr_txnoff_group_open(s->txn, g->group_id, strlen(g->group_id)) &&
             !md_find(s, g->group_id, strlen(g->group_id), gr_hash32(g->group_id, strlen(g->group_id))))
             gr_group_remove(g);
     }
@@ -590,6 +651,7 @@ static void *shard_create(void *ctx, gr_crt_t *rt, int32_t part)
     gr_hmap_init(&s->md, 64);
     gr_arena_init(&s->arena);
     gr_crt_timer_init(&s->expire_timer, expire_timer_fn, s);
+    s->txn = gr_txnoff_new();
     return s;
 }
 
@@ -608,6 +670,7 @@ static void shard_destroy(void *shard)
     gr_hmap_free(&s->md);
     free(s->created);
     gr_arena_free(&s->arena);
+    gr_txnoff_free(s->txn);
     free(s);
 }
 
@@ -624,6 +687,7 @@ static const gr_crt_shard_ops_t shard_ops = {
     .on_loaded = shard_loaded,
     .destroy = shard_destroy,
     .all_loaded = shard_all_loaded,
+    .replay_marker = shard_replay_marker,
 };
 
 /* ------------------------------------------------------------ GroupMetadata (group.c's host) */
@@ -796,6 +860,88 @@ void gr_coord_flush_commits(int32_t partition)
     gr_crt_flush(C.rt, partition);
 }
 
+/* ------------------------------------------------------------ transactions */
+
+typedef struct txn_commit_ctx {
+    gr_coord_cb *cb;
+    void *arg;
+} txn_commit_ctx_t;
+
+static void txn_commit_done(void *arg, gr_kerr_t err)
+{
+    txn_commit_ctx_t *c = arg;
+    if (c->cb)
+        c->cb(c->arg, map_commit_error(err));
+    free(c);
+}
+
+void gr_coord_txn_commit_offsets(const char *gid, size_t glen, int64_t producer_id, int16_t producer_epoch,
+                                 const gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb, void *arg)
+{
+    assert(C.rt);
+    int32_t part = gr_coord_partition_for(gid, glen);
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, C.rt, part, GR_CRT_ATOMIC);
+    gr_crt_result_set_producer(&r, producer_id, producer_epoch);
+    int ibp = gr_config_ibp(&gr_broker.cfg);
+    gr_wr_t w;
+    gr_wr_init(&w);
+    for (int32_t i = 0; i < n; i++) {
+        if (c[i].error != KERR_NONE)
+            continue;
+        gr_coord_offset_key(&w, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
+        size_t klen = w.total;
+        offset_value(&w, c[i].offset, c[i].leader_epoch, c[i].metadata, c[i].metadata_len, c[i].commit_timestamp,
+                     c[i].expire_timestamp, ibp);
+        add_record(&r, &w, klen, false);
+    }
+    gr_wr_free(&w);
+    txn_commit_ctx_t *ctx = gr_malloc(sizeof(*ctx));
+    *ctx = (txn_commit_ctx_t){cb, arg};
+    gr_crt_write(C.rt, &r, txn_commit_done, ctx);
+}
+
+static void complete_done(void *arg, gr_kerr_t err)
+{
+    txn_commit_ctx_t *c = arg;
+    gr_kerr_t e = map_group_error(err);
+    /* KafkaApis.handleWriteTxnMarkersRequest: the transaction coordinator
+     * does not expect coordinator errors: "not ready yet" */
+    if (e == KERR_COORDINATOR_NOT_AVAILABLE || e == KERR_COORDINATOR_LOAD_IN_PROGRESS || e == KERR_NOT_COORDINATOR)
+        e = KERR_NOT_LEADER_OR_FOLLOWER;
+    if (c->cb)
+        c->cb(c->arg, e);
+    free(c);
+}
+
+void gr_coord_complete_txn(int32_t partition, int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch,
+                           bool commit, gr_coord_cb *cb, void *arg)
+{
+    txn_commit_ctx_t *ctx = gr_malloc(sizeof(*ctx));
+    *ctx = (txn_commit_ctx_t){cb, arg};
+    if (!C.rt) {
+        complete_done(ctx, KERR_NOT_COORDINATOR);
+        return;
+    }
+    gr_crt_write_marker(C.rt, partition, producer_id, producer_epoch, coordinator_epoch, commit, complete_done, ctx);
+}
+
+bool gr_coord_offset_pending(const char *gid, size_t glen, const char *topic, size_t tlen, int32_t partition)
+{
+    const shard_t *sh = C.rt ? gr_crt_shard(C.rt, gr_coord_partition_for(gid, glen)) : NULL;
+    return sh && gr_txnoff_pending(sh->txn, gid, glen, topic, tlen, partition);
+}
+
+int64_t gr_coord_pending_offsets(void)
+{
+    int64_t n = 0;
+    for (int32_t p = 0; C.rt && p < C.npart; p++) {
+        const shard_t *sh = gr_crt_shard(C.rt, p);
+        n += sh ? gr_txnoff_count(sh->txn) : 0;
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------ deletions */
 
 /* A (topic, partition) of a request, to count each once. */
@@ -815,9 +961,14 @@ void gr_coord_delete_offsets(gr_group_t *g, const gr_coord_commit_t *c, int32_t 
     tp_ent_t *ents = gr_malloc(sizeof(*ents) * (size_t)GR_MAX(n, 1));
     gr_hmap_t seen;
     gr_hmap_init(&seen, 16);
-    uint32_t ndel = 0;
+    uint32_t ndel = 0, ncommitted = 0;
+    const shard_t *sh = gr_crt_shard(C.rt, gr_coord_partition_for(gid, glen));
     for (int32_t i = 0; i < n; i++) {
-        if (c[i].error != KERR_NONE || !gr_offset_get(g->offsets, c[i].topic, c[i].topic_len, c[i].partition))
+        if (c[i].error != KERR_NONE)
+            continue;
+        /* a tombstone for a committed offset or a pending one (Kafka) */
+        bool committed = gr_offset_get(g->offsets, c[i].topic, c[i].topic_len, c[i].partition) != NULL;
+        if (!committed && !(sh && gr_txnoff_pending(sh->txn, gid, glen, c[i].topic, c[i].topic_len, c[i].partition)))
             continue;
         uint32_t h = gr_hash_mix(gr_fnv1a64(c[i].topic, c[i].topic_len, GR_FNV64_INIT) ^ (uint32_t)c[i].partition);
         bool dup = false;
@@ -832,16 +983,30 @@ void gr_coord_delete_offsets(gr_group_t *g, const gr_coord_commit_t *c, int32_t 
         gr_hmap_insert(&seen, &ents[ndel].node, h);
         add_offset_tombstone(&r, gid, glen, c[i].topic, c[i].topic_len, c[i].partition);
         ndel++;
+        ncommitted += committed;
     }
     gr_hmap_free(&seen);
     free(ents);
     /* the old coordinator's cleanupGroupMetadata: an Empty group left
      * without offsets is Dead */
-    if (ndel > 0 && g->state == GR_GROUP_EMPTY && g->npending == 0 && ndel == gr_offset_map_count(g->offsets)) {
+    if (ncommitted > 0 && g->state == GR_GROUP_EMPTY && g->npending == 0 &&
+        ncommitted == gr_offset_map_count(g->offsets) && !(sh && gr_txnoff_group_open(sh->txn, gid, glen))) {
         gr_info("coord", "Group %s transitioned to Dead: its last offsets were deleted", gid);
         add_group_tombstone(&r, gid, glen);
     }
     coord_write(&r, cb, arg, NULL);
+}
+
+typedef struct pend_tomb {
+    gr_crt_result_t *r;
+    const char *gid;
+    size_t glen;
+} pend_tomb_t;
+
+static void pending_tombstone(void *arg, const gr_txnoff_ent_t *e)
+{
+    pend_tomb_t *pt = arg;
+    add_offset_tombstone(pt->r, pt->gid, pt->glen, gr_txnoff_topic(e), e->tlen, e->partition);
 }
 
 gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, void *arg)
@@ -859,6 +1024,12 @@ gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, voi
     uint32_t n = 0;
     for (gr_offset_t *o; (o = gr_offset_iter_next(&it)); n++)
         add_offset_tombstone(&r, g->group_id, len, o->topic, o->topic_len, o->partition);
+    /* and the keys of pending transactional offsets (Kafka's
+     * deleteAllOffsets) */
+    const shard_t *sh = gr_crt_shard(C.rt, gr_coord_partition_for(id, len));
+    pend_tomb_t pt = {&r, g->group_id, len};
+    if (sh)
+        gr_txnoff_foreach_group(sh->txn, g->group_id, len, pending_tombstone, &pt);
     add_group_tombstone(&r, g->group_id, len);
     gr_info("coord", "Group %s deleted (%u offsets)", g->group_id, n);
     coord_write(&r, cb, arg, "Tombstones of a deleted group");
@@ -877,7 +1048,8 @@ static bool offset_expired(const gr_offset_t *o, int64_t base, int64_t now, int6
 
 /* The tombstones of g's expired offsets (and of g, when it is Empty and
  * keeps none); returns the offsets expired, *dead when g goes too. */
-static int expire_group(gr_crt_result_t *r, gr_group_t *g, int64_t now, int64_t retention_ms, bool *dead)
+static int expire_group(gr_crt_result_t *r, const gr_txnoff_t *txn, gr_group_t *g, int64_t now, int64_t retention_ms,
+                        bool *dead)
 {
     *dead = false;
     bool empty = g->state == GR_GROUP_EMPTY;
@@ -902,12 +1074,15 @@ static int expire_group(gr_crt_result_t *r, gr_group_t *g, int64_t now, int64_t 
         }
         if (!offset_expired(o, base, now, retention_ms))
             continue;
+        /* not while a transaction may still commit one (Kafka) */
+        if (gr_txnoff_pending(txn, g->group_id, glen, o->topic, o->topic_len, o->partition))
+            continue;
         gr_info("coord", "Expiring offset %s-%d of group %s (committed %lld at %lld)", o->topic, o->partition,
                 g->group_id, (long long)o->offset, (long long)o->commit_timestamp);
         add_offset_tombstone(r, g->group_id, glen, o->topic, o->topic_len, o->partition);
         n++;
     }
-    if (empty && (uint32_t)n == gr_offset_map_count(g->offsets)) {
+    if (empty && (uint32_t)n == gr_offset_map_count(g->offsets) && !gr_txnoff_group_open(txn, g->group_id, glen)) {
         gr_info("coord", "Group %s transitioned to Dead: no members and no committed offsets left", g->group_id);
         add_group_tombstone(r, g->group_id, glen);
         *dead = true;
@@ -922,12 +1097,13 @@ static int expire_partition(int32_t part, int64_t now_ms, int *ndead)
     int64_t retention_ms = gr_mul_sat(gr_broker.cfg.offsets_retention_minutes, 60000);
     gr_crt_result_t r;
     gr_crt_result_init(&r, C.rt, part, 0);
+    const shard_t *sh = gr_crt_shard(C.rt, part);
     int total = 0;
     for (gr_group_t *g = gr_group_next(NULL); g; g = gr_group_next(g)) {
         if (g->coord_partition != part)
             continue;
         bool dead;
-        total += expire_group(&r, g, now_ms, retention_ms, &dead);
+        total += expire_group(&r, sh ? sh->txn : NULL, g, now_ms, retention_ms, &dead);
         *ndead += dead;
     }
     if (r.nrec > 0)

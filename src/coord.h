@@ -103,9 +103,31 @@ void gr_coord_commit_offsets(const char *gid, size_t glen, const char *who, cons
 /* Append now what waits on partition p, so that a reader of the offset
  * maps sees no commit that could still be rolled back (OffsetFetch). */
 void gr_coord_flush_commits(int32_t partition);
+/* ---- transactions ----
+ * TxnOffsetCommit of group gid by producer (id, epoch), validated by the
+ * caller: one atomic transactional batch of the producer's OffsetCommit
+ * records (the log checks the epoch); replaying them makes pending
+ * offsets, committed by the producer's COMMIT marker.  Errors as for
+ * gr_coord_commit_offsets (INVALID_PRODUCER_EPOCH from the log as is). */
+void gr_coord_txn_commit_offsets(const char *gid, size_t glen, int64_t producer_id, int16_t producer_epoch,
+                                 const gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb, void *arg);
+/* Write the producer's COMMIT or ABORT marker on a partition of
+ * __consumer_offsets (Kafka's completeTransaction): its pending offsets
+ * become committed or go.  cb(arg, err) once durable: NONE, the log's
+ * epoch errors (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED), or
+ * NOT_LEADER_OR_FOLLOWER while the partition loads or the coordinator is
+ * not running (the marker writer retries). */
+void gr_coord_complete_txn(int32_t partition, int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch,
+                           bool commit, gr_coord_cb *cb, void *arg);
+/* Is a transactional offset of the key pending (OffsetFetch RequireStable)? */
+bool gr_coord_offset_pending(const char *gid, size_t glen, const char *topic, size_t tlen, int32_t partition);
+/* Pending transactional offsets held by every partition. */
+int64_t gr_coord_pending_offsets(void);
+
 /* OffsetDelete on g (validated by the caller): tombstones for the entries
- * (error NONE) g holds; an Empty group left without offsets gets its
- * GroupMetadata tombstone too (it is removed).  Not atomic: batches of at
+ * (error NONE) g holds or a transaction holds pending; an Empty group left
+ * without offsets (and without open transactions) gets its GroupMetadata
+ * tombstone too (it is removed).  Not atomic: batches of at
  * most max.message.bytes.  g must not be used after the call. */
 void gr_coord_delete_offsets(gr_group_t *g, const gr_coord_commit_t *c, int32_t n, gr_coord_cb *cb, void *arg);
 /* DeleteGroups of one group: validates (gr_coord_validate_group,

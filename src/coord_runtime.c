@@ -31,10 +31,15 @@
  * no write is pending; snapshotting every map would.
  *
  * Loading: one partition at a time, one read of load_buffer_bytes per loop
- * turn, batches checked (CRC) and decompressed, control batches skipped
- * (transaction markers have no shard yet), each record replayed with undo
- * NULL.  Undecodable batches and records are counted, logged once per
- * partition and skipped.
+ * turn, batches checked (CRC) and decompressed, each record replayed with
+ * undo NULL, transaction markers (control batches) through the shard's
+ * replay_marker.  Undecodable batches and records are counted, logged once
+ * per partition and skipped.
+ *
+ * Transactions: a result may belong to a producer's transaction
+ * (gr_crt_result_set_producer: transactional batches, replayed with the
+ * producer id), and a marker write (gr_crt_write_marker) is one control
+ * batch queued like any write, its replay the shard's replay_marker.
  */
 #include "coord_runtime.h"
 
@@ -278,6 +283,23 @@ static void undo_release(part_t *p)
 
 /* ------------------------------------------------------------ replay */
 
+/* A control batch at `offset`: a COMMIT or ABORT marker goes to the
+ * shard's replay_marker; other control records are not the shard's. */
+static int replay_control(part_t *p, const uint8_t *b, size_t size, const gr_batch_info_t *info, int64_t offset,
+                          gr_crt_undo_t *undo)
+{
+    const gr_crt_shard_ops_t *ops = p->rt->cfg.shard;
+    int16_t type;
+    int32_t coord_epoch;
+    int64_t ts;
+    if (!ops->replay_marker || info->producer_id < 0 ||
+        gr_batch_control_marker(b, size, &type, &coord_epoch, &ts) < 0 ||
+        (type != GR_MARKER_ABORT && type != GR_MARKER_COMMIT))
+        return 0;
+    return ops->replay_marker(p->shard, info->producer_id, (int16_t)gr_be16(b + GR_BOFF_PRODUCER_EPOCH),
+                              type == GR_MARKER_COMMIT, offset, undo);
+}
+
 /* Replay the records of uncompressed batches [b, b + len) starting at log
  * offset *next (advanced).  Returns 0 or the first replay error. */
 static int replay_batches(part_t *p, const uint8_t *b, size_t len, int64_t *next, gr_crt_undo_t *undo)
@@ -300,6 +322,14 @@ static int replay_batches(part_t *p, const uint8_t *b, size_t len, int64_t *next
         };
         assert((info.attributes & GR_ATTR_COMPRESSION_MASK) == GR_COMPRESSION_NONE);
         int16_t epoch = (int16_t)gr_be16(batch + GR_BOFF_PRODUCER_EPOCH);
+        if (info.attributes & GR_ATTR_CONTROL) {
+            int rc = replay_control(p, batch, (size_t)size, &info, *next, undo);
+            *next += (int64_t)info.last_offset_delta + 1;
+            if (rc < 0)
+                return rc;
+            pos += (size_t)size;
+            continue;
+        }
         gr_rec_iter_t it;
         gr_record_t rec;
         int rc, err = 0;
@@ -327,7 +357,8 @@ static int replay_result(part_t *p, const gr_crt_result_t *r, int64_t first, gr_
     const gr_crt_shard_ops_t *ops = p->rt->cfg.shard;
     for (int32_t i = 0; i < r->nrec; i++) {
         const gr_crt_recpos_t *x = &r->pos[i];
-        gr_crt_record_t cr = {.offset = first + i, .producer_id = -1, .producer_epoch = -1, .timestamp = r->now_ms,
+        gr_crt_record_t cr = {.offset = first + i, .producer_id = r->producer_id, .producer_epoch = r->producer_epoch,
+                              .timestamp = r->now_ms,
                               .key = x->key_len >= 0 ? r->done.p + x->key_at : NULL, .key_len = x->key_len,
                               .value = x->value_len >= 0 ? r->done.p + x->value_at : NULL,
                               .value_len = x->value_len};
@@ -378,11 +409,20 @@ size_t gr_crt_batch_size1(size_t key_len, size_t value_len)
     return GR_BATCH_HEADER_SIZE + record_size(0, (int64_t)key_len, (int64_t)value_len);
 }
 
+void gr_crt_result_set_producer(gr_crt_result_t *r, int64_t producer_id, int16_t producer_epoch)
+{
+    assert(r->nrec == 0);
+    r->producer_id = producer_id;
+    r->producer_epoch = producer_epoch;
+}
+
 void gr_crt_result_init(gr_crt_result_t *r, gr_crt_t *rt, int32_t part, unsigned flags)
 {
     memset(r, 0, sizeof(*r));
     r->part = part;
     r->flags = flags;
+    r->producer_id = -1;
+    r->producer_epoch = -1;
     r->now_ms = gr_now_ms();
     r->max_batch = INT32_MAX;
     r->pos = r->pos_inline;
@@ -401,7 +441,8 @@ static void result_finish_batch(gr_crt_result_t *r, bool more)
     if (r->b.count == 0)
         return;
     size_t len;
-    uint8_t *data = gr_batch_builder_finish(&r->b, 0, -1, -1, -1, &len);
+    uint8_t *data = gr_batch_builder_finish(&r->b, r->producer_id >= 0 ? GR_ATTR_TRANSACTIONAL : 0, r->producer_id,
+                                            r->producer_epoch, -1, &len);
     if (r->done.len == 0) {
         /* the first batch: take the builder's buffer as it is */
         free(r->done.p);
@@ -650,6 +691,57 @@ void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *
         gr_timer_start(rt->cfg.ev, &rt->settle_timer, 0);
 }
 
+void gr_crt_write_marker(gr_crt_t *rt, int32_t part, int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit, gr_crt_done_fn *done, void *arg)
+{
+    gr_kerr_t st = gr_crt_status(rt, part);
+    if (st != KERR_NONE) {
+        fail_later(rt, done, arg, st);
+        return;
+    }
+    part_t *p = &rt->parts[part];
+    size_t len;
+    uint8_t *batch = gr_batch_build_marker(producer_id, producer_epoch, coordinator_epoch, commit, gr_now_ms(), &len);
+    op_t *op = gr_calloc(1, sizeof(*op));
+    op->done = done;
+    op->arg = arg;
+    op->nbatches = 1;
+    op->nrec = 1;
+    op->undo0 = p->nundo;
+    op->replay = true;
+    const gr_crt_shard_ops_t *ops = rt->cfg.shard;
+    if (ops->replay_marker) {
+        gr_crt_undo_t u = {p};
+        if (ops->replay_marker(p->shard, producer_id, producer_epoch, commit, p->next, &u) < 0) {
+            gr_warn(pname(rt), "A transaction marker for %s-%d could not be applied; the write fails", rt->cfg.topic,
+                    p->index);
+            undo_rollback(p, op->undo0);
+            op->err = KERR_UNKNOWN_SERVER_ERROR;
+            free(batch);
+            complete_later(rt, op);
+            return;
+        }
+    }
+    p->next += 1;
+    gr_buf_reserve(&p->pend, p->pend.len + len);
+    memcpy(p->pend.p + p->pend.len, batch, len);
+    op->pos = p->pend.len;
+    op->len = len;
+    p->pend.len += len;
+    free(batch);
+    if (p->tail)
+        p->tail->next = op;
+    else
+        p->head = op;
+    p->tail = op;
+    if (!p->dirty) {
+        p->dirty = true;
+        rt->dirty[rt->ndirty++] = p->index;
+    }
+    if (!gr_timer_armed(&rt->settle_timer))
+        gr_timer_start(rt->cfg.ev, &rt->settle_timer, 0);
+}
+
 /* ------------------------------------------------------------ timers */
 
 void gr_crt_timer_init(gr_crt_timer_t *t, gr_crt_timer_fn *fn, void *arg)
@@ -730,8 +822,12 @@ static void partition_loaded(gr_crt_t *rt, part_t *p)
 
 static void load_batch(gr_crt_t *rt, part_t *p, const uint8_t *b, const gr_batch_info_t *info)
 {
-    if (info->attributes & GR_ATTR_CONTROL)
+    if (info->attributes & GR_ATTR_CONTROL) {
+        if (info->base_offset >= p->load_offset &&
+            replay_control(p, b, (size_t)info->size, info, info->base_offset, NULL) < 0)
+            p->load_skipped++;
         return;
+    }
     int16_t epoch = (int16_t)gr_be16(b + GR_BOFF_PRODUCER_EPOCH);
     gr_rec_iter_t it;
     gr_record_t rec;
@@ -866,7 +962,9 @@ gr_crt_t *gr_crt_new(const gr_crt_config_t *cfg)
     gr_timer_init(&rt->load_timer, load_timer_cb, rt);
     gr_timer_init(&rt->done_timer, done_timer_cb, rt);
     gr_timer_init(&rt->settle_timer, settle_timer_cb, rt);
-    gr_ev_before_sleep(cfg->ev, hook_cb, rt);
+    /* before net.c's output flush, also for a runtime started after the
+     * listener (__transaction_state, made on first use) */
+    gr_ev_before_sleep_first(cfg->ev, hook_cb, rt);
     gr_timer_start(cfg->ev, &rt->load_timer, 0);
     return rt;
 }

@@ -1,7 +1,7 @@
 /*
  * coord_runtime.h - the coordinator runtime (Kafka's CoordinatorRuntime):
- * owns the partitions of an internal compacted topic (__consumer_offsets;
- * __transaction_state next), builds each partition's state by replaying its
+ * owns the partitions of an internal compacted topic (__consumer_offsets,
+ * __transaction_state), builds each partition's state by replaying its
  * records, and runs write operations against that state.  It knows record
  * bytes and shards, not groups or transactions: a shard is a vtable.
  *
@@ -90,6 +90,11 @@ typedef struct gr_crt_shard_ops {
     void (*destroy)(void *shard);
     /* Optional: every partition is loaded (load time in ms). */
     void (*all_loaded)(void *ctx, int64_t took_ms);
+    /* Optional: a transaction marker of the partition (Kafka's
+     * replayEndTransactionMarker), at load and when written
+     * (gr_crt_write_marker); undo as for replay.  Returns 0 or a GR_E*. */
+    int (*replay_marker)(void *shard, int64_t producer_id, int16_t producer_epoch, bool commit, int64_t offset,
+                         gr_crt_undo_t *undo);
 } gr_crt_shard_ops_t;
 
 /* ---- the log behind (Kafka's PartitionWriter, plus reading for loading) ---- */
@@ -165,6 +170,9 @@ typedef struct gr_crt_recpos {
 typedef struct gr_crt_result {
     int32_t part;
     unsigned flags;
+    int64_t producer_id;            /* >= 0: transactional batches of this producer
+                                     * (gr_crt_result_set_producer) */
+    int16_t producer_epoch;
     int64_t now_ms;                 /* the records' timestamp */
     int64_t max_batch;              /* batches are split at this size (not atomic) */
     gr_batch_builder_t b;           /* the batch being built */
@@ -178,6 +186,11 @@ typedef struct gr_crt_result {
 } gr_crt_result_t;
 
 void gr_crt_result_init(gr_crt_result_t *r, gr_crt_t *rt, int32_t part, unsigned flags);
+/* The records are part of a transaction of this producer: transactional
+ * batches (producer id and epoch, no sequence), replayed with the producer
+ * id; the log checks the epoch (Kafka's transactional write operation).
+ * Before the first record is added. */
+void gr_crt_result_set_producer(gr_crt_result_t *r, int64_t producer_id, int16_t producer_epoch);
 /* Make room for about `bytes` of records (keys, values and their framing,
  * at most 16 bytes each): a sizing hint. */
 void gr_crt_result_reserve(gr_crt_result_t *r, size_t bytes);
@@ -203,6 +216,13 @@ void gr_crt_limits(gr_crt_t *rt, int32_t part, int64_t *max_batch, int64_t *segm
  * rolled back.  A result without records completes with NONE.  Takes r. */
 typedef void gr_crt_done_fn(void *arg, gr_kerr_t err);
 void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *arg);
+/* Write a transaction marker (Kafka's scheduleTransactionCompletion): a
+ * COMMIT or ABORT control batch of the producer, appended in order with the
+ * partition's other writes and replayed (shard replay_marker) at once;
+ * done(arg, err) as for gr_crt_write (the log's epoch checks may refuse it:
+ * INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED). */
+void gr_crt_write_marker(gr_crt_t *rt, int32_t part, int64_t producer_id, int16_t producer_epoch,
+                         int32_t coordinator_epoch, bool commit, gr_crt_done_fn *done, void *arg);
 /* Append the partition's waiting writes now (their completions still run
  * later): a reader then sees no write that could still be rolled back. */
 void gr_crt_flush(gr_crt_t *rt, int32_t part);

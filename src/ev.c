@@ -94,6 +94,7 @@ struct gr_ev {
     uint32_t timer_seq;           /* start order, breaks deadline ties */
     hook_t *hooks;
     int nhooks;
+    bool in_hooks;                  /* run_hooks is running them */
     int64_t now_us;               /* cached per iteration */
     bool no_pwait2;               /* epoll_pwait2() unavailable: epoll_wait() */
     int inflight;                 /* jobs submitted whose done has not run */
@@ -436,6 +437,18 @@ void gr_ev_before_sleep(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg)
     ev->hooks[ev->nhooks++] = (hook_t){cb, arg};
 }
 
+void gr_ev_before_sleep_first(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg)
+{
+    if (ev->in_hooks) {
+        gr_ev_before_sleep(ev, cb, arg);    /* the hooks running keep their places */
+        return;
+    }
+    ev->hooks = gr_realloc(ev->hooks, sizeof(*ev->hooks) * (size_t)(ev->nhooks + 1));
+    memmove(ev->hooks + 1, ev->hooks, sizeof(*ev->hooks) * (size_t)ev->nhooks);
+    ev->hooks[0] = (hook_t){cb, arg};
+    ev->nhooks++;
+}
+
 /* The entry is cleared, not moved: a hook may remove itself (or another)
  * while the hooks run; cleared entries are dropped before the next run. */
 void gr_ev_before_sleep_remove(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg)
@@ -454,9 +467,11 @@ static void run_hooks(gr_ev_t *ev)
         if (ev->hooks[i].cb)
             ev->hooks[n++] = ev->hooks[i];
     ev->nhooks = n;
+    ev->in_hooks = true;
     for (int i = 0; i < ev->nhooks; i++)
         if (ev->hooks[i].cb)
             ev->hooks[i].cb(ev, ev->hooks[i].arg);
+    ev->in_hooks = false;
 }
 
 void gr_ev_submit(gr_ev_t *ev, int lane, gr_ev_work_cb *work, gr_ev_work_cb *done, void *arg)

@@ -62,6 +62,10 @@ static inline bool gr_timer_armed(const gr_timer_t *t) { return t->heap_idx >= 0
 /* Run cb before each epoll_wait (Redis' beforeSleep): flush output,
  * complete deferred work.  Several hooks run in registration order. */
 void gr_ev_before_sleep(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg);
+/* The same, run before the hooks registered so far (a coordinator runtime
+ * made after the listener: its completions' responses must be queued
+ * before net.c's hook flushes output). */
+void gr_ev_before_sleep_first(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg);
 /* Unregister a hook (cb and arg as registered); absent: nothing happens. */
 void gr_ev_before_sleep_remove(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg);
 

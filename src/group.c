@@ -1699,6 +1699,25 @@ gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t 
     return err;
 }
 
+gr_kerr_t gr_group_validate_txn_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
+                                       int32_t generation)
+{
+    if (!g)
+        return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
+    if (g->state == GR_GROUP_DEAD)
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    if (generation < 0 && g->state == GR_GROUP_EMPTY)
+        return KERR_NONE;
+    if (!(generation >= 0 || (member_id && mlen > 0) || instance_id))
+        return KERR_NONE;       /* older versions carry no member: not enforced */
+    char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
+    gr_kerr_t err = validate_current_member(g, mid, instance_id, "txn-offset-commit");
+    if (err == KERR_NONE && generation != g->generation_id)
+        err = KERR_ILLEGAL_GENERATION;
+    free(mid);
+    return err;
+}
+
 /* ------------------------------------------------------------ strings of records */
 
 gr_str_t gr_group_str_wire(gr_arena_t *a, const char *s, size_t len)

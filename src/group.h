@@ -343,6 +343,11 @@ gr_kerr_t gr_group_check_delete(const gr_group_t *g);
  * (the instance id is only considered from v7). */
 gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
                                    int32_t generation, int16_t api_version);
+/* The same for a TxnOffsetCommit (ClassicGroup.validateOffsetCommit with
+ * isTransactional, KIP-447): a member or generation given is checked, a
+ * request without them is accepted whatever the state, no rebalance check. */
+gr_kerr_t gr_group_validate_txn_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
+                                       int32_t generation);
 
 /* ------------------------------------------------------------ host */
 

@@ -9,9 +9,21 @@
  * (a batch without timestamps gets -1, so its segment falls back to the
  * file's modification time for retention, as Kafka's
  * LogSegment.largestTimestamp does), and a client's batch may not be a
- * control batch, carry a producer id (this broker issues none) or ask for
- * LogAppendTime.  Rolling happens before an append by size, age
- * (segment.ms) or relative-offset overflow.
+ * control batch or ask for LogAppendTime.  Rolling happens before an
+ * append by size, age (segment.ms) or relative-offset overflow.
+ *
+ * Transactions (Kafka's UnifiedLog with ProducerStateManager): the
+ * producer state (pstate.h) knows every ongoing transaction; its earliest
+ * first offset bounds the last stable offset.  A COMMIT or ABORT marker,
+ * a control batch only the broker's own writers append (one per append
+ * from the marker writer, or among a turn's coordinator records), ends its
+ * producer's transaction after the epoch checks; an aborted one gets an
+ * entry in the active segment's .txnindex, written before the marker
+ * itself (an append that fails takes it back), with the last stable
+ * offset of that moment.  Recovery rebuilds the .txnindex of every
+ * recovered segment while it replays the producer state, from a snapshot
+ * no later than the first recovered segment (later ones are dropped, as
+ * Kafka's LogLoader does).
  *
  * Durability follows Kafka: data sits in the page cache until a flush,
  * started by log.flush.interval.messages/ms, by rolling (the old segment
@@ -138,7 +150,7 @@ static gr_segment_t *active(const gr_log_t *log)
 
 static void unlink_files(const char *path)
 {
-    static const char *suffix[] = {".log", ".index", ".timeindex"};
+    static const char *suffix[] = {".log", ".index", ".timeindex", ".txnindex"};
     char name[PATH_MAX];
     for (size_t i = 0; i < GR_ARRAY_LEN(suffix); i++) {
         snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
@@ -586,12 +598,10 @@ static bool client_header_refused(const uint8_t *p, const gr_batch_info_t *bi, g
     } else if (bi->producer_id >= 0 && (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ) < 0) {
         info->error_code = KERR_INVALID_RECORD;
         info->error_message = "Invalid sequence number in a record batch with a producer id";
-    } else if (bi->attributes & GR_ATTR_TRANSACTIONAL) {
-        /* what the transaction coordinator answers for a transactional id
-         * it does not know: this broker has none */
-        info->error_code = KERR_INVALID_PRODUCER_ID_MAPPING;
-        info->error_message = "The producer attempted to use a producer id which is not currently assigned to "
-                              "its transactional id.";
+    } else if ((bi->attributes & GR_ATTR_TRANSACTIONAL) && bi->producer_id < 0) {
+        /* a transaction belongs to a producer id (the coordinator's) */
+        info->error_code = KERR_INVALID_RECORD;
+        info->error_message = "Transactional record batch without a producer id";
     } else if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE) {
         /* Kafka refuses this for LogAppendTime topics and, for CreateTime
          * ones, turns the batch into CreateTime with the producer's
@@ -640,7 +650,7 @@ static void pend_index(pend_t *p)
     }
 }
 
-static gr_pupdate_t *pend_get(pend_t *p, const gr_pstate_t *ps, int64_t pid, gr_porigin_t origin)
+static gr_pupdate_t *pend_find(const pend_t *p, int64_t pid)
 {
     if (p->idx == NULL) {
         for (int k = 0; k < p->n; k++)
@@ -651,6 +661,14 @@ static gr_pupdate_t *pend_get(pend_t *p, const gr_pstate_t *ps, int64_t pid, gr_
             if (p->u[p->idx[i] - 1].pid == pid)
                 return &p->u[p->idx[i] - 1];
     }
+    return NULL;
+}
+
+static gr_pupdate_t *pend_get(pend_t *p, const gr_pstate_t *ps, int64_t pid, gr_porigin_t origin)
+{
+    gr_pupdate_t *found = pend_find(p, pid);
+    if (found)
+        return found;
     if (p->n == p->cap) {
         int cap = p->cap ? p->cap * 2 : (int)GR_ARRAY_LEN(p->inl);
         if (p->cap == 0) {
@@ -683,6 +701,64 @@ static void pend_free(pend_t *p)
     free(p->idx);
 }
 
+/* The transactions an append aborts (its ABORT markers), with the last
+ * stable offset of each for its .txnindex entry. */
+typedef struct aborts {
+    gr_aborted_txn_t *a;
+    int n, cap;
+    gr_aborted_txn_t inl[2];
+} aborts_t;
+
+static void aborts_push(aborts_t *t, const gr_aborted_txn_t *x)
+{
+    if (t->n == t->cap) {
+        int cap = t->cap ? t->cap * 2 : (int)GR_ARRAY_LEN(t->inl);
+        if (t->cap == 0) {
+            t->a = t->inl;
+        } else if (t->a == t->inl) {
+            t->a = gr_malloc((size_t)cap * sizeof(*t->a));
+            memcpy(t->a, t->inl, (size_t)t->n * sizeof(*t->a));
+        } else {
+            t->a = gr_realloc(t->a, (size_t)cap * sizeof(*t->a));
+        }
+        t->cap = cap;
+    }
+    t->a[t->n++] = *x;
+}
+
+static void aborts_free(aborts_t *t)
+{
+    if (t->a != t->inl)
+        free(t->a);
+}
+
+/* The last stable offset recorded with a transaction of pid that a marker
+ * at marker_offset aborts (ProducerStateManager.lastStableOffset): the
+ * first offset of the earliest transaction of another producer still
+ * ongoing at that point of the append (its state before the append, as
+ * the append's earlier batches changed it), else the marker's offset + 1. */
+static int64_t abort_lso(const gr_log_t *log, const pend_t *pend, int64_t pid, int64_t marker_offset)
+{
+    for (const gr_pentry_t *e = gr_pstate_ongoing_first(log->ps); e; e = e->txn_next) {
+        if (e->pid == pid)
+            continue;
+        const gr_pupdate_t *u = pend_find(pend, e->pid);
+        if (!u || u->txn_first_offset >= 0)
+            return u ? u->txn_first_offset : e->txn_first_offset;
+    }
+    /* transactions begun earlier in this append come after every one
+     * that was ongoing before it */
+    int64_t best = -1;
+    for (int k = 0; k < pend->n; k++) {
+        const gr_pupdate_t *u = &pend->u[k];
+        const gr_pentry_t *e = gr_pstate_get(log->ps, u->pid);
+        if (u->pid != pid && u->txn_first_offset >= 0 && (!e || e->txn_first_offset < 0) &&
+            (best < 0 || u->txn_first_offset < best))
+            best = u->txn_first_offset;
+    }
+    return best >= 0 ? best : marker_offset + 1;
+}
+
 /* Kafka's analyzeAndValidateProducerState, once every batch passed the
  * record checks: each batch with a producer id (control batches are the
  * transaction coordinator's markers, not producer data) is checked against
@@ -691,7 +767,7 @@ static void pend_free(pend_t *p)
  * answer with that batch's offsets (info->duplicate) and write nothing.
  * Returns 0 (go on, or *dup), or GR_EINVAL with info->error_code set. */
 static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_porigin_t origin, int64_t lat,
-                           pend_t *pend, gr_append_info_t *info, bool *dup)
+                           pend_t *pend, aborts_t *aborts, gr_append_info_t *info, bool *dup)
 {
     int64_t next = log->end;
     *dup = false;
@@ -700,11 +776,45 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
         int32_t delta = (int32_t)gr_be32(p + GR_BOFF_LAST_DELTA);
         int64_t first = next, pid = (int64_t)gr_be64(p + GR_BOFF_PRODUCER_ID);
         int16_t attr = (int16_t)gr_be16(p + GR_BOFF_ATTRIBUTES);
+        int32_t size = gr_batch_size(p);
         next += (int64_t)delta + 1;
-        off += (size_t)gr_batch_size(p);
-        if (pid < 0 || (attr & GR_ATTR_CONTROL))
+        off += (size_t)size;
+        if (pid < 0)
             continue;
         int16_t epoch = (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH);
+        if (attr & GR_ATTR_CONTROL) {
+            /* a transaction marker (clients' control batches were refused) */
+            int16_t type;
+            int32_t coord_epoch;
+            int64_t mts;
+            int r = gr_batch_control_marker(p, (size_t)size, &type, &coord_epoch, &mts);
+            if (r == GR_ENOENT || (r == 0 && type != GR_MARKER_ABORT && type != GR_MARKER_COMMIT))
+                continue;
+            if (r < 0) {
+                info->error_code = KERR_INVALID_RECORD;
+                info->error_message = "Invalid transaction marker";
+                return GR_EINVAL;
+            }
+            gr_pupdate_t *u = pend_get(pend, log->ps, pid, origin);
+            gr_completed_txn_t done;
+            bool completed;
+            const char *msg = NULL;
+            int16_t err = gr_pupdate_marker(u, epoch, coord_epoch, first, lat >= 0 ? lat : mts,
+                                            type == GR_MARKER_ABORT, &done, &completed, &msg);
+            if (err != KERR_NONE) {
+                info->error_code = err;
+                info->error_message = msg;
+                return GR_EINVAL;
+            }
+            if (completed && done.aborted) {
+                /* the state before this marker: u already ended the
+                 * transaction, abort_lso skips pid anyway */
+                gr_aborted_txn_t a = {pid, done.first_offset, done.last_offset,
+                                      abort_lso(log, pend, pid, done.last_offset)};
+                aborts_push(aborts, &a);
+            }
+            continue;
+        }
         int32_t seq = (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ);
         int32_t last_seq = gr_seq_increment(seq, delta);
         if (origin == GR_PORIGIN_CLIENT) {
@@ -767,10 +877,12 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     uint8_t *conv = NULL;
     size_t conv_len = 0;
     int rc = 0;
-    int64_t noffsets = 0, nrecords = 0;
+    int64_t noffsets = 0, nrecords = 0, txn0 = -1;
     int32_t nbatches = 0, nproducer = 0;
     pend_t pend;
+    aborts_t aborts;
     memset(&pend, 0, sizeof(pend));
+    memset(&aborts, 0, sizeof(aborts));
     memset(info, 0, sizeof(*info));
     info->base_offset = info->last_offset = info->log_append_time = -1;
     log->flush_due = false;
@@ -881,7 +993,7 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         if (log->ps == NULL)
             log->ps = gr_pstate_new();
         rc = producer_checks(log, data, len, origin == GR_APPEND_CLIENT ? GR_PORIGIN_CLIENT : GR_PORIGIN_COORDINATOR,
-                             lat, &pend, info, &dup);
+                             lat, &pend, &aborts, info, &dup);
         if (rc < 0 || dup)
             goto out;
     }
@@ -904,6 +1016,12 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         next += (int64_t)(int32_t)gr_be32(p + GR_BOFF_LAST_DELTA) + 1;
         off += (size_t)gr_batch_size(p);
     }
+    /* the aborted transactions' index entries first: a marker in the log
+     * always has its entry */
+    txn0 = s->ntxn;
+    for (int i = 0; i < aborts.n; i++)
+        if ((rc = gr_seg_txn_append(s, &aborts.a[i])) < 0)
+            goto io_err;
     if ((rc = gr_seg_append(s, data, len, now_ms, log->cfg.index_interval_bytes)) < 0)
         goto io_err;
     info->base_offset = log->end;
@@ -924,6 +1042,8 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     goto out;
 io_err:
     gr_error("log", "append to %s failed: %s", log->dir, strerror(-rc));
+    if (txn0 >= 0 && active(log)->ntxn > txn0 && gr_seg_txn_truncate(active(log), txn0) < 0)
+        active(log)->broken = true;     /* an entry without its marker: recovery rebuilds it */
     if (active(log)->broken && !log->offline) {
         log->offline = true;
         gr_error("log", "Partition log %s is offline: a failed append could not be rolled back; every request "
@@ -933,6 +1053,7 @@ io_err:
     rc = GR_EIO;
 out:
     pend_free(&pend);
+    aborts_free(&aborts);
     free(conv);
     return rc;
 }
@@ -969,7 +1090,7 @@ static void retry_read(gr_log_t *log, int64_t now_ms)
     gr_segment_t *s = log->segs[i];
     int64_t pos;
     int32_t len;
-    int rc = gr_seg_read(s, s->base, INT64_MAX, 1, true, &pos, &len);
+    int rc = gr_seg_read(s, s->base, INT64_MAX, 1, true, &pos, &len, NULL);
     read_result(log, s, rc == GR_ENOENT ? 0 : rc);
 }
 
@@ -986,6 +1107,7 @@ int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
                 bool min_one, gr_log_slice_t *out)
 {
     memset(out, 0, sizeof(*out));
+    out->next_offset = -1;
     if (log->offline)
         return GR_EIO;
     if (offset < log->start || offset > log->end)
@@ -999,7 +1121,7 @@ int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
         gr_segment_t *s = log->segs[i];
         int64_t pos;
         int32_t len;
-        int rc = gr_seg_read(s, offset, upper, max_bytes, min_one, &pos, &len);
+        int rc = gr_seg_read(s, offset, upper, max_bytes, min_one, &pos, &len, &out->next_offset);
         if (rc == GR_ENOENT)
             continue;
         read_result(log, s, rc);
@@ -1009,6 +1131,27 @@ int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
         out->pos = pos;
         out->len = len;
         return 0;
+    }
+    return 0;
+}
+
+int64_t gr_log_last_stable_offset(const gr_log_t *log)
+{
+    int64_t fu = gr_pstate_first_unstable(log->ps);
+    if (fu < 0)
+        return log->end;
+    return GR_MIN(GR_MAX(fu, log->start), log->end);
+}
+
+int gr_log_collect_aborted(gr_log_t *log, int64_t fetch_offset, int64_t upper, gr_seg_txn_cb *cb, void *arg)
+{
+    bool complete = false;
+    for (int i = GR_MAX(0, seg_index(log, fetch_offset)); i < log->nseg && !complete; i++) {
+        int rc = gr_seg_txn_collect(log->segs[i], fetch_offset, upper, cb, arg, &complete);
+        if (rc < 0) {
+            gr_error("log", "Cannot read %s.txnindex: %s", log->segs[i]->path, strerror(-rc));
+            return GR_EIO;
+        }
     }
     return 0;
 }
@@ -1302,6 +1445,14 @@ static void collect_last(void *arg, const gr_pentry_t *e)
     gr_clean_job_t *j = arg;
     if (e->nb > 0)
         j->keep_last[j->nkeep++] = e->b[(e->first + e->nb - 1) % GR_PSTATE_BATCHES].last_offset;
+    else
+        j->keep_ctl[j->nkeepctl++] = (gr_clean_ctl_t){e->pid, e->epoch};
+}
+
+static int cmp_ctl(const void *a, const void *b)
+{
+    const gr_clean_ctl_t *x = a, *y = b;
+    return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
 int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_cb *cb, void *arg)
@@ -1312,6 +1463,11 @@ int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_c
         return GR_AGAIN;
     int64_t first_dirty, dirty;
     int n = clean_range(log, now_ms, &first_dirty);
+    /* Kafka cleans below the segment holding the first unstable offset:
+     * every transaction the pass sees is decided */
+    int64_t fu = gr_pstate_first_unstable(log->ps);
+    if (fu >= 0)
+        n = GR_MIN(n, seg_index(log, GR_MAX(fu, log->start)));
     if (n <= 0)
         return GR_AGAIN;
     double ratio = ratio_of(log, n, first_dirty, &dirty);
@@ -1331,9 +1487,17 @@ int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_c
     j->nkeep = 0;
     if (log->ps) {
         j->keep_last = gr_malloc((gr_pstate_count(log->ps) + 1) * sizeof(*j->keep_last));
+        j->keep_ctl = gr_malloc((gr_pstate_count(log->ps) + 1) * sizeof(*j->keep_ctl));
         gr_pstate_foreach(log->ps, collect_last, j);
         qsort(j->keep_last, j->nkeep, sizeof(*j->keep_last), cmp_i64);
+        qsort(j->keep_ctl, j->nkeepctl, sizeof(*j->keep_ctl), cmp_ctl);
     }
+    /* the aborted transactions, whichever segment their markers are in */
+    for (int i = 0; i < log->nseg; i++)
+        if (log->segs[i]->ntxn > 0) {
+            j->txnsegs = gr_realloc(j->txnsegs, (size_t)(j->ntxnsegs + 1) * sizeof(*j->txnsegs));
+            j->txnsegs[j->ntxnsegs++] = (gr_clean_txnseg_t){log->segs[i]->base, log->segs[i]->ntxn};
+        }
     j->first_dirty = first_dirty;
     j->now_ms = now_ms;
     j->delete_retention_ms = log->cfg.delete_retention_ms;
@@ -1431,7 +1595,43 @@ typedef struct replay {
     gr_log_t *log;
     int64_t upto;                /* replay batches below this offset */
     int64_t batches;
+    gr_segment_t *seg;           /* the segment being read */
 } replay_t;
+
+/* A transaction marker of the log (appendEndTxnMarker, origin
+ * REPLICATION): the producer's transaction ends; in a recovered segment an
+ * aborted one gets its .txnindex entry back. */
+static void replay_marker(replay_t *r, const uint8_t *h, int64_t pid)
+{
+    int32_t size = gr_batch_size(h);
+    int16_t type;
+    int32_t coord_epoch;
+    int64_t ts;
+    if (size > GR_SEG_SCAN_CONTROL_MAX ||
+        gr_batch_control_marker(h, (size_t)size, &type, &coord_epoch, &ts) < 0 ||
+        (type != GR_MARKER_ABORT && type != GR_MARKER_COMMIT))
+        return;
+    gr_log_t *log = r->log;
+    int64_t offset = (int64_t)gr_be64(h);
+    gr_pupdate_t u;
+    gr_completed_txn_t done;
+    bool completed;
+    const char *msg;
+    if (log->ps == NULL)
+        log->ps = gr_pstate_new();
+    gr_pupdate_init(&u, log->ps, pid, GR_PORIGIN_REPLAY);
+    gr_pupdate_marker(&u, (int16_t)gr_be16(h + GR_BOFF_PRODUCER_EPOCH), coord_epoch, offset, ts,
+                      type == GR_MARKER_ABORT, &done, &completed, &msg);
+    if (completed && done.aborted && r->seg && r->seg->txn_rebuild) {
+        int64_t other = gr_pstate_first_unstable_other(log->ps, pid);
+        gr_aborted_txn_t a = {pid, done.first_offset, done.last_offset, other >= 0 ? other : offset + 1};
+        int rc = gr_seg_txn_append(r->seg, &a);
+        if (rc < 0)
+            gr_error("log", "Cannot rebuild %s.txnindex: %s", r->seg->path, strerror(-rc));
+    }
+    gr_pstate_update(log->ps, &u);
+    r->batches++;
+}
 
 /* One batch of the log, as Kafka's loadProducersFromRecords (origin
  * REPLICATION: nothing is checked). */
@@ -1444,10 +1644,12 @@ static int replay_batch(void *arg, const uint8_t *h, int64_t pos)
         return 1;
     int64_t pid = (int64_t)gr_be64(h + GR_BOFF_PRODUCER_ID);
     int16_t attr = (int16_t)gr_be16(h + GR_BOFF_ATTRIBUTES);
-    /* control batches (transaction markers) are not written yet; when they
-     * are, appendEndTxnMarker belongs here */
-    if (pid < 0 || (attr & GR_ATTR_CONTROL))
+    if (pid < 0)
         return 0;
+    if (attr & GR_ATTR_CONTROL) {
+        replay_marker(r, h, pid);
+        return 0;
+    }
     int32_t delta = (int32_t)gr_be32(h + GR_BOFF_LAST_DELTA);
     int16_t epoch = (int16_t)gr_be16(h + GR_BOFF_PRODUCER_EPOCH);
     int32_t seq = (int32_t)gr_be32(h + GR_BOFF_BASE_SEQ);
@@ -1478,7 +1680,7 @@ static int replay_batch(void *arg, const uint8_t *h, int64_t pos)
  * its offset to the log end are replayed, snapshots taken at the last two
  * segments' bases on the way and at the log end.  Snapshots are written
  * without fsync (the next flush or the close syncs them). */
-static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms)
+static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms, int64_t recovered_base)
 {
     int64_t t0 = gr_mono_ms(), now = gr_now_ms(), end = log->end;
     int64_t max_base = log->segs[log->nseg - 1]->base;
@@ -1499,6 +1701,11 @@ static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms
     free(old);
     if (stray >= 0 && stray < max_base)
         snap_drop(log, stray, false);
+    /* recovered segments are replayed from their base (their .txnindex is
+     * rebuilt on the way): no snapshot after the first of them */
+    for (int i = log->nsnap - 1; recovered_base >= 0 && i >= 0; i--)
+        if (log->snaps[i] > recovered_base)
+            snap_drop(log, log->snaps[i], false);
 
     int64_t to_snap[3];
     int nto = 0;
@@ -1507,7 +1714,7 @@ static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms
     to_snap[nto++] = max_base;
     to_snap[nto++] = end;
     log->snap_end = 0;
-    if (log->nsnap == 0 && clean) {
+    if (log->nsnap == 0 && clean && recovered_base < 0) {
         for (int i = 0; i < nto; i++)
             snap_take(log, to_snap[i]);
         return;
@@ -1552,6 +1759,7 @@ static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms
             for (int k = 0; k < nto; k++)
                 if (to_snap[k] == s->base)
                     snap_take(log, from);
+            r.seg = s;
             int rc = gr_seg_scan_headers(s, from, replay_batch, &r);
             if (rc < 0) {
                 /* the segment was recovered or loaded a moment ago */
@@ -1562,6 +1770,8 @@ static void load_producer_state(gr_log_t *log, bool clean, int64_t expiration_ms
         replayed = r.batches;
     }
     snap_take(log, end);
+    for (int i = 0; i < log->nseg; i++)
+        log->segs[i]->txn_rebuild = false;
     if (log->ps && gr_pstate_count(log->ps) == 0) {
         gr_pstate_free(log->ps);
         log->ps = NULL;
@@ -1632,7 +1842,7 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
         if (rc < 0)
             goto err;
     }
-    int64_t dropped = 0;
+    int64_t dropped = 0, recovered_base = from < log->nseg ? log->segs[from]->base : -1;
     bool recovered = false;
     for (int i = from; i < log->nseg; i++) {
         gr_segment_t *s = log->segs[i];
@@ -1673,7 +1883,7 @@ int gr_log_open(const gr_log_open_opts_t *o, gr_log_t **out)
     log->rp = log->end;
     active(log)->roll_base_ms = now;
     if (!o->fresh)
-        load_producer_state(log, o->clean_shutdown, o->producer_expiration_ms);
+        load_producer_state(log, o->clean_shutdown, o->producer_expiration_ms, recovered_base);
     if (recovered && dropped > 0)
         gr_info("log", "Recovered %s: dropped %lld bytes after offset %lld", o->dir,
                 (long long)dropped, (long long)log->end);

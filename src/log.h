@@ -14,6 +14,7 @@
 #include "gr.h"
 #include "wire.h"
 #include "ev.h"
+#include "segment.h"
 
 #include <stdint.h>
 
@@ -124,6 +125,9 @@ typedef struct gr_log_slice {
     gr_file_t *file;       /* borrowed; take a ref (gr_wr_file does) to keep it */
     int64_t pos;
     int32_t len;           /* 0 when there is nothing to read */
+    int64_t next_offset;   /* the offset after its last batch (-1 when empty):
+                            * the upper bound of the aborted transactions a
+                            * READ_COMMITTED fetch reports with it */
 } gr_log_slice_t;
 
 /* Find data for a fetch at `offset`: batches whose last offset >= offset,
@@ -136,6 +140,18 @@ typedef struct gr_log_slice {
  * back, so a failing device is noticed here rather than in the sendfile). */
 int gr_log_read(gr_log_t *log, int64_t offset, int32_t max_bytes, int64_t upper,
                 bool min_one, gr_log_slice_t *out);
+
+/* ---- transactions ----
+ * The last stable offset: the first offset of the earliest ongoing
+ * transaction (not below the log start), or the log end when none is
+ * ongoing (on a single broker the high watermark is the log end). */
+int64_t gr_log_last_stable_offset(const gr_log_t *log);
+/* The aborted transactions a READ_COMMITTED fetch of [fetch_offset, upper)
+ * must report (Kafka's collectAbortedTransactions): those with last offset
+ * >= fetch_offset and first offset < upper, from the .txnindex files of the
+ * segment holding fetch_offset and the following ones until one is
+ * complete.  cb(arg, entry) for each, in order.  0 or GR_EIO. */
+int gr_log_collect_aborted(gr_log_t *log, int64_t fetch_offset, int64_t upper, gr_seg_txn_cb *cb, void *arg);
 
 /* ListOffsets support, served from the time indexes.  Offset of the first
  * record with timestamp >= ts (-1 with *found_ts = -1 if none), or GR_EIO

@@ -33,6 +33,8 @@
 #include "checkpoint.h"
 #include "cleaner.h"
 #include "coord.h"
+#include "txn.h"
+#include "txn_markers.h"
 #include "fcache.h"
 #include "fio.h"
 #include "http.h"
@@ -387,6 +389,12 @@ int main(int argc, char **argv)
      * commits) must run before net.c's output flush. */
     if (gr_coord_start() < 0)
         gr_warn("broker", "The group coordinator is not available: %s is missing", GR_OFFSETS_TOPIC);
+    /* __transaction_state, when a client ever asked for a transaction
+     * coordinator (else made on the first ask); loaded as the offsets are,
+     * transactions left between PrepareCommit/PrepareAbort and their end
+     * are finished once their partition is loaded */
+    if (gr_txn_start() < 0)
+        gr_warn("broker", "The transaction coordinator is not available");
 
     gr_net_opts_t nopts = {
         .max_request_bytes = gr_broker.cfg.socket_request_max_bytes,
@@ -441,9 +449,12 @@ int main(int argc, char **argv)
     gr_timer_stop(gr_broker.ev, &cleaner_timer);
     gr_timer_stop(gr_broker.ev, &flush_timer);
     gr_timer_stop(gr_broker.ev, &producer_expiry_timer);
+    gr_txn_stop();
     gr_coord_stop();
+    gr_txn_markers_drain();
     bool *clean = gr_malloc((size_t)gr_broker.nlog_dirs * sizeof(*clean));
     gr_topics_close(clean);
+    gr_txn_markers_drain();         /* markers whose flush the close completed */
     write_clean_markers(clean);
     free(clean);
     gr_pids_reset();

@@ -8,7 +8,7 @@
  * entries of all partitions are also on one list, least recently appended
  * first, so that the broker-wide bound (producer.state.max.entries) forgets
  * the producers idle longest, in O(1) per entry.  Cost per producer and
- * partition: the entry (gr_pentry_t, 176 bytes, one allocation) and its
+ * partition: the entry (gr_pentry_t, 192 bytes, one allocation) and its
  * table slot (8 to 16 bytes).
  *
  * The rules are Kafka's (ProducerAppendInfo): a batch of an epoch older
@@ -56,6 +56,8 @@ struct gr_pstate {
     gr_pentry_t **slot;             /* cap slots, NULL = free */
     size_t cap;                     /* power of two, or 0 */
     size_t n;
+    gr_pentry_t *txn_head, *txn_tail;   /* ongoing transactions, earliest first */
+    size_t ntxn;
 };
 
 /* ------------------------------------------------------ broker-wide */
@@ -89,6 +91,86 @@ static void lru_push(gr_pentry_t *e)
     else
         lru_head = e;
     lru_tail = e;
+}
+
+/* ------------------------------------------------- ongoing transactions */
+
+static void txn_unlink(gr_pstate_t *ps, gr_pentry_t *e)
+{
+    if (e->txn_first_offset < 0)
+        return;
+    if (e->txn_prev)
+        e->txn_prev->txn_next = e->txn_next;
+    else
+        ps->txn_head = e->txn_next;
+    if (e->txn_next)
+        e->txn_next->txn_prev = e->txn_prev;
+    else
+        ps->txn_tail = e->txn_prev;
+    e->txn_prev = e->txn_next = NULL;
+    ps->ntxn--;
+}
+
+/* Link e (txn_first_offset >= 0) in order: transactions start in offset
+ * order, so this is the tail but for a snapshot's entries. */
+static void txn_link(gr_pstate_t *ps, gr_pentry_t *e)
+{
+    gr_pentry_t *after = ps->txn_tail;
+    while (after && after->txn_first_offset > e->txn_first_offset)
+        after = after->txn_prev;
+    e->txn_prev = after;
+    e->txn_next = after ? after->txn_next : ps->txn_head;
+    if (e->txn_next)
+        e->txn_next->txn_prev = e;
+    else
+        ps->txn_tail = e;
+    if (after)
+        after->txn_next = e;
+    else
+        ps->txn_head = e;
+    ps->ntxn++;
+}
+
+/* Set e's ongoing transaction (-1: none), keeping the list in order. */
+static void set_txn(gr_pstate_t *ps, gr_pentry_t *e, int64_t first)
+{
+    if (first < 0)
+        first = -1;
+    if (e->txn_first_offset == first)
+        return;
+    txn_unlink(ps, e);
+    e->txn_first_offset = first;
+    if (first >= 0)
+        txn_link(ps, e);
+}
+
+int64_t gr_pstate_first_unstable(const gr_pstate_t *ps)
+{
+    return ps && ps->txn_head ? ps->txn_head->txn_first_offset : -1;
+}
+
+int64_t gr_pstate_first_unstable_other(const gr_pstate_t *ps, int64_t pid)
+{
+    for (const gr_pentry_t *e = ps ? ps->txn_head : NULL; e; e = e->txn_next)
+        if (e->pid != pid)
+            return e->txn_first_offset;
+    return -1;
+}
+
+const gr_pentry_t *gr_pstate_ongoing_first(const gr_pstate_t *ps)
+{
+    return ps ? ps->txn_head : NULL;
+}
+
+size_t gr_pstate_ongoing(const gr_pstate_t *ps)
+{
+    return ps ? ps->ntxn : 0;
+}
+
+void gr_pstate_foreach_ongoing(const gr_pstate_t *ps, void (*fn)(void *arg, const gr_pentry_t *e), void *arg)
+{
+    for (const gr_pentry_t *e = ps ? ps->txn_head : NULL; e; e = e->txn_next)
+        fn(arg, e);
 }
 
 /* ------------------------------------------------------------ table */
@@ -150,6 +232,7 @@ static void table_remove_at(gr_pstate_t *ps, size_t i)
 static void entry_free(gr_pstate_t *ps, size_t i)
 {
     gr_pentry_t *e = ps->slot[i];
+    txn_unlink(ps, e);
     table_remove_at(ps, i);
     lru_unlink(e);
     total--;
@@ -188,6 +271,8 @@ void gr_pstate_clear(gr_pstate_t *ps)
     free(ps->slot);
     ps->slot = NULL;
     ps->cap = ps->n = 0;
+    ps->txn_head = ps->txn_tail = NULL;
+    ps->ntxn = 0;
 }
 
 void gr_pstate_free(gr_pstate_t *ps)
@@ -353,6 +438,35 @@ int16_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32
     return KERR_NONE;
 }
 
+int16_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
+                          int64_t timestamp, bool aborted, gr_completed_txn_t *done, bool *completed,
+                          const char **msg)
+{
+    *completed = false;
+    if (u->origin != GR_PORIGIN_REPLAY) {
+        if (epoch < u->epoch) {                          /* checkProducerEpoch */
+            *msg = "Producer's epoch in the transaction marker is smaller than the last seen epoch";
+            return KERR_INVALID_PRODUCER_EPOCH;
+        }
+        if (u->coordinator_epoch > coordinator_epoch) {  /* checkCoordinatorEpoch */
+            *msg = "Invalid coordinator epoch in the transaction marker (zombie coordinator)";
+            return KERR_TRANSACTION_COORDINATOR_FENCED;
+        }
+    }
+    if (u->txn_first_offset >= 0) {
+        *done = (gr_completed_txn_t){u->pid, u->txn_first_offset, offset, aborted};
+        *completed = true;
+    }
+    /* ProducerStateEntry.update(epoch, coordinatorEpoch, timestamp) */
+    if (u->epoch != epoch)
+        u->nb = false;
+    u->epoch = epoch;
+    u->coordinator_epoch = coordinator_epoch;
+    u->last_timestamp = timestamp;
+    u->txn_first_offset = -1;
+    return KERR_NONE;
+}
+
 static gr_pentry_t *entry_new(gr_pstate_t *ps, int64_t pid)
 {
     gr_pentry_t *e = gr_calloc(1, sizeof(*e));
@@ -398,7 +512,7 @@ void gr_pstate_update(gr_pstate_t *ps, const gr_pupdate_t *u)
         e->epoch = u->epoch;
     }
     e->coordinator_epoch = u->coordinator_epoch;
-    e->txn_first_offset = u->txn_first_offset;
+    set_txn(ps, e, u->txn_first_offset);
     e->last_timestamp = u->last_timestamp;
 }
 
@@ -484,7 +598,7 @@ int64_t gr_pstate_decode(gr_pstate_t *ps, const uint8_t *p, size_t len, int64_t 
         e->epoch = (int16_t)gr_be16(q + 8);
         e->coordinator_epoch = (int32_t)gr_be32(q + 34);
         e->last_timestamp = ts;
-        e->txn_first_offset = txn >= 0 ? txn : -1;
+        set_txn(ps, e, txn);
         e->nb = e->first = 0;
         if (last_offset >= 0) {
             e->b[0] = (gr_pbatch_t){.last_offset = last_offset, .timestamp = ts,

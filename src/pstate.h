@@ -9,12 +9,17 @@
  * validated, applied, snapshotted and loaded; everything here runs on the
  * loop thread.  Formats are drawn in pstate.c.
  *
- * Transactions extend it without changing it: an entry carries the first
- * offset of its ongoing transaction (txn_first_offset, -1 when none) and
- * the epoch of the last coordinator that wrote a marker; both are in the
- * snapshot format.  An entry with an ongoing transaction is never expired
- * nor evicted.  The ordered set of ongoing transactions (for the last
- * stable offset) and the aborted-transaction index belong to the log.
+ * Transactions: an entry carries the first offset of its ongoing
+ * transaction (txn_first_offset, -1 when none) and the epoch of the last
+ * coordinator that wrote a marker; both are in the snapshot format.  The
+ * entries with an ongoing transaction are also on a list ordered by that
+ * first offset (Kafka's ongoingTxns), whose head is the partition's first
+ * unstable offset: the last stable offset is min(it, high watermark).  A
+ * transaction marker (a COMMIT or ABORT control batch, written by the
+ * broker only) ends the producer's transaction (gr_pupdate_marker) and
+ * reports it as completed, so that the log can index the aborted ones
+ * (.txnindex, segment.h).  An entry with an ongoing transaction is never
+ * expired nor evicted.
  */
 #ifndef GR_PSTATE_H
 #define GR_PSTATE_H
@@ -50,6 +55,8 @@ typedef struct gr_pentry {
     uint8_t first;
     gr_pbatch_t b[GR_PSTATE_BATCHES];
     struct gr_pentry *lru_prev, *lru_next;   /* broker-wide, least recently appended first */
+    struct gr_pentry *txn_prev, *txn_next;   /* the partition's ongoing transactions,
+                                              * by txn_first_offset */
     struct gr_pstate *owner;
 } gr_pentry_t;
 
@@ -116,6 +123,25 @@ void gr_pupdate_init(gr_pupdate_t *u, const gr_pstate_t *ps, int64_t pid, gr_por
  * is then unchanged. */
 int16_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
                         int64_t first_offset, int64_t timestamp, bool transactional, const char **msg);
+/* A transaction that a marker ended (Kafka's CompletedTxn). */
+typedef struct gr_completed_txn {
+    int64_t pid;
+    int64_t first_offset;           /* of its first batch in this partition */
+    int64_t last_offset;            /* the marker's offset */
+    bool aborted;
+} gr_completed_txn_t;
+
+/* A transaction marker of the producer at `offset` (ProducerAppendInfo.
+ * appendEndTxnMarker): an epoch older than the producer's is
+ * INVALID_PRODUCER_EPOCH, a coordinator epoch older than the last marker's
+ * TRANSACTION_COORDINATOR_FENCED (replay: neither is checked), with *msg
+ * set and the update unchanged.  Otherwise the update takes the marker's
+ * epoch, coordinator epoch and timestamp and ends the ongoing transaction;
+ * *completed is set (and *done filled) when there was one (a marker
+ * without data changes nothing else). */
+int16_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
+                          int64_t timestamp, bool aborted, gr_completed_txn_t *done, bool *completed,
+                          const char **msg);
 /* Add an appended batch to its producer's entry (created when missing):
  * a new epoch forgets the older batches, the oldest of 6 goes.  The entry
  * becomes the most recently used. */
@@ -129,6 +155,22 @@ void gr_pstate_update(gr_pstate_t *ps, const gr_pupdate_t *u);
  * transaction (ProducerStateManager.removeExpiredProducers).  Returns the
  * number removed. */
 size_t gr_pstate_expire(gr_pstate_t *ps, int64_t now_ms, int64_t expiration_ms);
+
+/* ---- ongoing transactions ----
+ * The first offset of the earliest ongoing transaction (Kafka's
+ * firstUndecidedOffset), -1 when none. */
+int64_t gr_pstate_first_unstable(const gr_pstate_t *ps);
+/* The first offset of the earliest ongoing transaction of a producer
+ * other than pid, -1 when none (the last stable offset an aborted
+ * transaction's index entry records, ProducerStateManager.lastStableOffset). */
+int64_t gr_pstate_first_unstable_other(const gr_pstate_t *ps, int64_t pid);
+/* The entry of the earliest ongoing transaction (then e->txn_next), or
+ * NULL. */
+const gr_pentry_t *gr_pstate_ongoing_first(const gr_pstate_t *ps);
+/* Ongoing transactions held. */
+size_t gr_pstate_ongoing(const gr_pstate_t *ps);
+/* Visit the entries with an ongoing transaction, earliest first. */
+void gr_pstate_foreach_ongoing(const gr_pstate_t *ps, void (*fn)(void *arg, const gr_pentry_t *e), void *arg);
 
 /* ---- snapshots (the <offset>.snapshot files; layout in pstate.c) ----
  * Encode the whole state, entries by ascending producer id, into a

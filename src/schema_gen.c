@@ -10026,6 +10026,363 @@ void gr_PushTelemetryResponse_encode(gr_wr_t *w, int16_t version, const gr_PushT
         gr_wr_i8(w, 0);
 }
 
+/* ------------------------------------------------------------ DescribeTransactionsRequest */
+
+void gr_DescribeTransactionsRequest_init(gr_DescribeTransactionsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_DescribeTransactionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_DescribeTransactionsRequest_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->TransactionalIds_count = n;
+        m->TransactionalIds = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->TransactionalIds = gr_arena_alloc(a, (size_t)n * sizeof(*m->TransactionalIds));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->TransactionalIds[i]);
+                rd_nonnull(rd, false, m->TransactionalIds[i].len);
+            }
+            m->TransactionalIds_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTransactionsRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_array_len(w, flex, count_nn(m->TransactionalIds_count, false));
+    for (int32_t i = 0; i < m->TransactionalIds_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->TransactionalIds[i], false));
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ DescribeTransactionsResponse */
+
+static const uint16_t min_gr_DescribeTransactionsResponse_TopicData[] = {3};
+static const uint16_t min_gr_DescribeTransactionsResponse_TransactionState[] = {28};
+
+void gr_DescribeTransactionsResponse_TopicData_init(gr_DescribeTransactionsResponse_TopicData_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_DescribeTransactionsResponse_TransactionState_init(gr_DescribeTransactionsResponse_TransactionState_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TransactionalId = (gr_str_t){"", 0};
+    m->TransactionState = (gr_str_t){"", 0};
+}
+
+void gr_DescribeTransactionsResponse_init(gr_DescribeTransactionsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_DescribeTransactionsResponse_TopicData_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsResponse_TopicData_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_DescribeTransactionsResponse_TopicData_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTransactionsResponse_TopicData_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsResponse_TopicData_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTransactionsResponse_TransactionState_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsResponse_TransactionState_t *m)
+{
+    const bool flex = true;
+    gr_DescribeTransactionsResponse_TransactionState_init(m);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->TransactionalId);
+    rd_nonnull(rd, false, m->TransactionalId.len);
+    gr_rd_str(rd, flex, &m->TransactionState);
+    rd_nonnull(rd, false, m->TransactionState.len);
+    m->TransactionTimeoutMs = gr_rd_i32(rd);
+    m->TransactionStartTimeMs = gr_rd_i64(rd);
+    m->ProducerId = gr_rd_i64(rd);
+    m->ProducerEpoch = gr_rd_i16(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeTransactionsResponse_TopicData, GR_ARRAY_LEN(min_gr_DescribeTransactionsResponse_TopicData), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeTransactionsResponse_TopicData_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTransactionsResponse_TransactionState_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsResponse_TransactionState_t *m)
+{
+    const bool flex = true;
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, str_nn(m->TransactionalId, false));
+    gr_wr_str(w, flex, str_nn(m->TransactionState, false));
+    gr_wr_i32(w, m->TransactionTimeoutMs);
+    gr_wr_i64(w, m->TransactionStartTimeMs);
+    gr_wr_i64(w, m->ProducerId);
+    gr_wr_i16(w, m->ProducerEpoch);
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_DescribeTransactionsResponse_TopicData_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_DescribeTransactionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsResponse_t *m)
+{
+    const bool flex = true;
+    gr_DescribeTransactionsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_DescribeTransactionsResponse_TransactionState, GR_ARRAY_LEN(min_gr_DescribeTransactionsResponse_TransactionState), version));
+        m->TransactionStates_count = n;
+        m->TransactionStates = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->TransactionStates = gr_arena_alloc(a, (size_t)n * sizeof(*m->TransactionStates));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_DescribeTransactionsResponse_TransactionState_decode(rd, version, a, &m->TransactionStates[i]);
+            }
+            m->TransactionStates_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_DescribeTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_array_len(w, flex, count_nn(m->TransactionStates_count, false));
+    for (int32_t i = 0; i < m->TransactionStates_count; i++) {
+        gr_DescribeTransactionsResponse_TransactionState_encode(w, version, &m->TransactionStates[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ListTransactionsRequest */
+
+void gr_ListTransactionsRequest_init(gr_ListTransactionsRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->DurationFilter = INT64_C(-1);
+}
+
+int gr_ListTransactionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsRequest_t *m)
+{
+    const bool flex = true;
+    gr_ListTransactionsRequest_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->StateFilters_count = n;
+        m->StateFilters = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->StateFilters = gr_arena_alloc(a, (size_t)n * sizeof(*m->StateFilters));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->StateFilters[i]);
+                rd_nonnull(rd, false, m->StateFilters[i].len);
+            }
+            m->StateFilters_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 8);
+        m->ProducerIdFilters_count = n;
+        m->ProducerIdFilters = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->ProducerIdFilters = gr_arena_alloc(a, (size_t)n * sizeof(*m->ProducerIdFilters));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->ProducerIdFilters[i] = gr_rd_i64(rd);
+            }
+            m->ProducerIdFilters_count = i;
+        }
+    }
+    if (version >= 1)
+        m->DurationFilter = gr_rd_i64(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListTransactionsRequest_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsRequest_t *m)
+{
+    const bool flex = true;
+    gr_wr_array_len(w, flex, count_nn(m->StateFilters_count, false));
+    for (int32_t i = 0; i < m->StateFilters_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->StateFilters[i], false));
+    }
+    gr_wr_array_len(w, flex, count_nn(m->ProducerIdFilters_count, false));
+    for (int32_t i = 0; i < m->ProducerIdFilters_count; i++) {
+        gr_wr_i64(w, m->ProducerIdFilters[i]);
+    }
+    if (version >= 1)
+        gr_wr_i64(w, m->DurationFilter);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ListTransactionsResponse */
+
+static const uint16_t min_gr_ListTransactionsResponse_TransactionState[] = {11, 11};
+
+void gr_ListTransactionsResponse_TransactionState_init(gr_ListTransactionsResponse_TransactionState_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TransactionalId = (gr_str_t){"", 0};
+    m->TransactionState = (gr_str_t){"", 0};
+}
+
+void gr_ListTransactionsResponse_init(gr_ListTransactionsResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ListTransactionsResponse_TransactionState_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsResponse_TransactionState_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ListTransactionsResponse_TransactionState_init(m);
+    gr_rd_str(rd, flex, &m->TransactionalId);
+    rd_nonnull(rd, false, m->TransactionalId.len);
+    m->ProducerId = gr_rd_i64(rd);
+    gr_rd_str(rd, flex, &m->TransactionState);
+    rd_nonnull(rd, false, m->TransactionState.len);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListTransactionsResponse_TransactionState_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsResponse_TransactionState_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->TransactionalId, false));
+    gr_wr_i64(w, m->ProducerId);
+    gr_wr_str(w, flex, str_nn(m->TransactionState, false));
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ListTransactionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsResponse_t *m)
+{
+    const bool flex = true;
+    gr_ListTransactionsResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->UnknownStateFilters_count = n;
+        m->UnknownStateFilters = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->UnknownStateFilters = gr_arena_alloc(a, (size_t)n * sizeof(*m->UnknownStateFilters));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->UnknownStateFilters[i]);
+                rd_nonnull(rd, false, m->UnknownStateFilters[i].len);
+            }
+            m->UnknownStateFilters_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ListTransactionsResponse_TransactionState, GR_ARRAY_LEN(min_gr_ListTransactionsResponse_TransactionState), version));
+        m->TransactionStates_count = n;
+        m->TransactionStates = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->TransactionStates = gr_arena_alloc(a, (size_t)n * sizeof(*m->TransactionStates));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ListTransactionsResponse_TransactionState_decode(rd, version, a, &m->TransactionStates[i]);
+            }
+            m->TransactionStates_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_array_len(w, flex, count_nn(m->UnknownStateFilters_count, false));
+    for (int32_t i = 0; i < m->UnknownStateFilters_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->UnknownStateFilters[i], false));
+    }
+    gr_wr_array_len(w, flex, count_nn(m->TransactionStates_count, false));
+    for (int32_t i = 0; i < m->TransactionStates_count; i++) {
+        gr_ListTransactionsResponse_TransactionState_encode(w, version, &m->TransactionStates[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
 /* ------------------------------------------------------------ ConsumerProtocolSubscription */
 
 static const uint16_t min_gr_ConsumerProtocolSubscription_TopicPartition[] = {1, 6, 6, 6};
@@ -10436,6 +10793,181 @@ void gr_GroupMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_GroupMet
     }
     if (flex)
         gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ TransactionLogKey */
+
+void gr_TransactionLogKey_init(gr_TransactionLogKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TransactionalId = (gr_str_t){"", 0};
+}
+
+int gr_TransactionLogKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_TransactionLogKey_init(m);
+    gr_rd_str(rd, flex, &m->TransactionalId);
+    rd_nonnull(rd, false, m->TransactionalId.len);
+    return rd->err;
+}
+
+void gr_TransactionLogKey_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->TransactionalId, false));
+}
+
+/* ------------------------------------------------------------ TransactionLogValue */
+
+static const uint16_t min_gr_TransactionLogValue_PartitionsSchema[] = {6, 3};
+
+void gr_TransactionLogValue_PartitionsSchema_init(gr_TransactionLogValue_PartitionsSchema_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Topic = (gr_str_t){"", 0};
+}
+
+void gr_TransactionLogValue_init(gr_TransactionLogValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->PreviousProducerId = INT64_C(-1);
+    m->NextProducerId = INT64_C(-1);
+}
+
+int gr_TransactionLogValue_PartitionsSchema_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogValue_PartitionsSchema_t *m)
+{
+    const bool flex = version >= 1;
+    gr_TransactionLogValue_PartitionsSchema_init(m);
+    gr_rd_str(rd, flex, &m->Topic);
+    rd_nonnull(rd, false, m->Topic.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->PartitionIds_count = n;
+        m->PartitionIds = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->PartitionIds = gr_arena_alloc(a, (size_t)n * sizeof(*m->PartitionIds));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->PartitionIds[i] = gr_rd_i32(rd);
+            }
+            m->PartitionIds_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_TransactionLogValue_PartitionsSchema_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogValue_PartitionsSchema_t *m)
+{
+    const bool flex = version >= 1;
+    gr_wr_str(w, flex, str_nn(m->Topic, false));
+    gr_wr_array_len(w, flex, count_nn(m->PartitionIds_count, false));
+    for (int32_t i = 0; i < m->PartitionIds_count; i++) {
+        gr_wr_i32(w, m->PartitionIds[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_TransactionLogValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogValue_t *m)
+{
+    const bool flex = version >= 1;
+    gr_TransactionLogValue_init(m);
+    m->ProducerId = gr_rd_i64(rd);
+    m->ProducerEpoch = gr_rd_i16(rd);
+    m->TransactionTimeoutMs = gr_rd_i32(rd);
+    m->TransactionStatus = gr_rd_i8(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_TransactionLogValue_PartitionsSchema, GR_ARRAY_LEN(min_gr_TransactionLogValue_PartitionsSchema), version));
+        m->TransactionPartitions_count = n;
+        m->TransactionPartitions = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->TransactionPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->TransactionPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_TransactionLogValue_PartitionsSchema_decode(rd, version, a, &m->TransactionPartitions[i]);
+            }
+            m->TransactionPartitions_count = i;
+        }
+    }
+    m->TransactionLastUpdateTimestampMs = gr_rd_i64(rd);
+    m->TransactionStartTimestampMs = gr_rd_i64(rd);
+    if (flex) {
+        uint32_t nt = gr_rd_uvarint(rd), t;
+        for (t = 0; t < nt && !rd->err; t++) {
+            uint32_t tag = gr_rd_uvarint(rd);
+            uint32_t sz = gr_rd_uvarint(rd);
+            const uint8_t *p = gr_rd_raw(rd, sz);
+            gr_rd_t sub;
+            if (!p)
+                break;
+            gr_rd_init(&sub, p, sz);
+            switch (tag) {
+            case 0:
+                if (version >= 1)
+                    m->PreviousProducerId = gr_rd_i64(&sub);
+                break;
+            case 1:
+                if (version >= 1)
+                    m->NextProducerId = gr_rd_i64(&sub);
+                break;
+            case 2:
+                if (version >= 1)
+                    m->ClientTransactionVersion = gr_rd_i16(&sub);
+                break;
+            default:
+                break;
+            }
+            if (sub.err)
+                rd->err = sub.err;
+        }
+    }
+    return rd->err;
+}
+
+void gr_TransactionLogValue_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogValue_t *m)
+{
+    const bool flex = version >= 1;
+    gr_wr_i64(w, m->ProducerId);
+    gr_wr_i16(w, m->ProducerEpoch);
+    gr_wr_i32(w, m->TransactionTimeoutMs);
+    gr_wr_i8(w, m->TransactionStatus);
+    gr_wr_array_len(w, flex, m->TransactionPartitions_count);
+    for (int32_t i = 0; i < m->TransactionPartitions_count; i++) {
+        gr_TransactionLogValue_PartitionsSchema_encode(w, version, &m->TransactionPartitions[i]);
+    }
+    gr_wr_i64(w, m->TransactionLastUpdateTimestampMs);
+    gr_wr_i64(w, m->TransactionStartTimestampMs);
+    if (flex) {
+        const bool t0 = (version >= 1) && m->PreviousProducerId != INT64_C(-1);
+        const bool t1 = (version >= 1) && m->NextProducerId != INT64_C(-1);
+        const bool t2 = (version >= 1) && m->ClientTransactionVersion != 0;
+        gr_wr_uvarint(w, (uint32_t)(t0 + t1 + t2));
+        if (t0) {
+            gr_wr_t tmp;
+            gr_wr_init(&tmp);
+            gr_wr_i64(&tmp, m->PreviousProducerId);
+            wr_tagged(w, 0, &tmp);
+        }
+        if (t1) {
+            gr_wr_t tmp;
+            gr_wr_init(&tmp);
+            gr_wr_i64(&tmp, m->NextProducerId);
+            wr_tagged(w, 1, &tmp);
+        }
+        if (t2) {
+            gr_wr_t tmp;
+            gr_wr_init(&tmp);
+            gr_wr_i16(&tmp, m->ClientTransactionVersion);
+            wr_tagged(w, 2, &tmp);
+        }
+    }
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -11220,6 +11752,46 @@ static void enc_DescribeProducersResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_DescribeProducersResponse_encode(w, v, in);
 }
 
+static int dec_DescribeTransactionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_DescribeTransactionsRequest_decode(rd, v, a, out);
+}
+
+static void enc_DescribeTransactionsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_DescribeTransactionsRequest_encode(w, v, in);
+}
+
+static int dec_DescribeTransactionsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_DescribeTransactionsResponse_decode(rd, v, a, out);
+}
+
+static void enc_DescribeTransactionsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_DescribeTransactionsResponse_encode(w, v, in);
+}
+
+static int dec_ListTransactionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ListTransactionsRequest_decode(rd, v, a, out);
+}
+
+static void enc_ListTransactionsRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ListTransactionsRequest_encode(w, v, in);
+}
+
+static int dec_ListTransactionsResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ListTransactionsResponse_decode(rd, v, a, out);
+}
+
+static void enc_ListTransactionsResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ListTransactionsResponse_encode(w, v, in);
+}
+
 static int dec_GetTelemetrySubscriptionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_GetTelemetrySubscriptionsRequest_decode(rd, v, a, out);
@@ -11368,6 +11940,10 @@ static const schema_api_t apis[] = {
      dec_DescribeClusterRequest, enc_DescribeClusterRequest, dec_DescribeClusterResponse, enc_DescribeClusterResponse},
     {{61, "DescribeProducers", 0, 0, 0}, sizeof(gr_DescribeProducersRequest_t), sizeof(gr_DescribeProducersResponse_t),
      dec_DescribeProducersRequest, enc_DescribeProducersRequest, dec_DescribeProducersResponse, enc_DescribeProducersResponse},
+    {{65, "DescribeTransactions", 0, 0, 0}, sizeof(gr_DescribeTransactionsRequest_t), sizeof(gr_DescribeTransactionsResponse_t),
+     dec_DescribeTransactionsRequest, enc_DescribeTransactionsRequest, dec_DescribeTransactionsResponse, enc_DescribeTransactionsResponse},
+    {{66, "ListTransactions", 0, 1, 0}, sizeof(gr_ListTransactionsRequest_t), sizeof(gr_ListTransactionsResponse_t),
+     dec_ListTransactionsRequest, enc_ListTransactionsRequest, dec_ListTransactionsResponse, enc_ListTransactionsResponse},
     {{71, "GetTelemetrySubscriptions", 0, 0, 0}, sizeof(gr_GetTelemetrySubscriptionsRequest_t), sizeof(gr_GetTelemetrySubscriptionsResponse_t),
      dec_GetTelemetrySubscriptionsRequest, enc_GetTelemetrySubscriptionsRequest, dec_GetTelemetrySubscriptionsResponse, enc_GetTelemetrySubscriptionsResponse},
     {{72, "PushTelemetry", 0, 0, 0}, sizeof(gr_PushTelemetryRequest_t), sizeof(gr_PushTelemetryResponse_t),
@@ -11382,7 +11958,7 @@ static const int8_t api_index[76] = {
     12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, -1, -1, -1,
     25, 26, 27, 28, 29, 30, -1, -1, -1, -1, 31, 32, 33, 34, 35, 36,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 37, 38, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, 39, 40, -1, -1, 41,
+    -1, 39, 40, -1, -1, -1, -1, 41, 42, -1, -1, 43,
 };
 
 static const schema_api_t *api_get(int16_t key)

@@ -2302,6 +2302,87 @@ void gr_PushTelemetryResponse_init(gr_PushTelemetryResponse_t *m);
 int gr_PushTelemetryResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_PushTelemetryResponse_t *m);
 void gr_PushTelemetryResponse_encode(gr_wr_t *w, int16_t version, const gr_PushTelemetryResponse_t *m);
 
+/* ---- DescribeTransactionsRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_DescribeTransactionsRequest {
+    gr_str_t *TransactionalIds;
+    int32_t TransactionalIds_count;
+} gr_DescribeTransactionsRequest_t;
+
+void gr_DescribeTransactionsRequest_init(gr_DescribeTransactionsRequest_t *m);
+int gr_DescribeTransactionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsRequest_t *m);
+void gr_DescribeTransactionsRequest_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsRequest_t *m);
+
+/* ---- DescribeTransactionsResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_DescribeTransactionsResponse_TopicData {
+    gr_str_t Topic;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_DescribeTransactionsResponse_TopicData_t;
+
+typedef struct gr_DescribeTransactionsResponse_TransactionState {
+    int16_t ErrorCode;
+    gr_str_t TransactionalId;
+    gr_str_t TransactionState;
+    int32_t TransactionTimeoutMs;
+    int64_t TransactionStartTimeMs;
+    int64_t ProducerId;
+    int16_t ProducerEpoch;
+    gr_DescribeTransactionsResponse_TopicData_t *Topics;
+    int32_t Topics_count;
+} gr_DescribeTransactionsResponse_TransactionState_t;
+
+typedef struct gr_DescribeTransactionsResponse {
+    int32_t ThrottleTimeMs;
+    gr_DescribeTransactionsResponse_TransactionState_t *TransactionStates;
+    int32_t TransactionStates_count;
+} gr_DescribeTransactionsResponse_t;
+
+void gr_DescribeTransactionsResponse_TopicData_init(gr_DescribeTransactionsResponse_TopicData_t *m);
+int gr_DescribeTransactionsResponse_TopicData_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsResponse_TopicData_t *m);
+void gr_DescribeTransactionsResponse_TopicData_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsResponse_TopicData_t *m);
+void gr_DescribeTransactionsResponse_TransactionState_init(gr_DescribeTransactionsResponse_TransactionState_t *m);
+int gr_DescribeTransactionsResponse_TransactionState_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsResponse_TransactionState_t *m);
+void gr_DescribeTransactionsResponse_TransactionState_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsResponse_TransactionState_t *m);
+void gr_DescribeTransactionsResponse_init(gr_DescribeTransactionsResponse_t *m);
+int gr_DescribeTransactionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_DescribeTransactionsResponse_t *m);
+void gr_DescribeTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_DescribeTransactionsResponse_t *m);
+
+/* ---- ListTransactionsRequest (request, versions 0-1, flexible 0+) */
+typedef struct gr_ListTransactionsRequest {
+    gr_str_t *StateFilters;
+    int32_t StateFilters_count;
+    int64_t *ProducerIdFilters;
+    int32_t ProducerIdFilters_count;
+    int64_t DurationFilter;
+} gr_ListTransactionsRequest_t;
+
+void gr_ListTransactionsRequest_init(gr_ListTransactionsRequest_t *m);
+int gr_ListTransactionsRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsRequest_t *m);
+void gr_ListTransactionsRequest_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsRequest_t *m);
+
+/* ---- ListTransactionsResponse (response, versions 0-1, flexible 0+) */
+typedef struct gr_ListTransactionsResponse_TransactionState {
+    gr_str_t TransactionalId;
+    int64_t ProducerId;
+    gr_str_t TransactionState;
+} gr_ListTransactionsResponse_TransactionState_t;
+
+typedef struct gr_ListTransactionsResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_str_t *UnknownStateFilters;
+    int32_t UnknownStateFilters_count;
+    gr_ListTransactionsResponse_TransactionState_t *TransactionStates;
+    int32_t TransactionStates_count;
+} gr_ListTransactionsResponse_t;
+
+void gr_ListTransactionsResponse_TransactionState_init(gr_ListTransactionsResponse_TransactionState_t *m);
+int gr_ListTransactionsResponse_TransactionState_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsResponse_TransactionState_t *m);
+void gr_ListTransactionsResponse_TransactionState_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsResponse_TransactionState_t *m);
+void gr_ListTransactionsResponse_init(gr_ListTransactionsResponse_t *m);
+int gr_ListTransactionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsResponse_t *m);
+void gr_ListTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsResponse_t *m);
+
 /* ---- ConsumerProtocolSubscription (data, versions 0-3) */
 typedef struct gr_ConsumerProtocolSubscription_TopicPartition {
     gr_str_t Topic;
@@ -2407,6 +2488,43 @@ void gr_GroupMetadataValue_MemberMetadata_encode(gr_wr_t *w, int16_t version, co
 void gr_GroupMetadataValue_init(gr_GroupMetadataValue_t *m);
 int gr_GroupMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_GroupMetadataValue_t *m);
 void gr_GroupMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_GroupMetadataValue_t *m);
+
+/* ---- TransactionLogKey (data, versions 0-0) */
+typedef struct gr_TransactionLogKey {
+    gr_str_t TransactionalId;
+} gr_TransactionLogKey_t;
+
+void gr_TransactionLogKey_init(gr_TransactionLogKey_t *m);
+int gr_TransactionLogKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogKey_t *m);
+void gr_TransactionLogKey_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogKey_t *m);
+
+/* ---- TransactionLogValue (data, versions 0-1, flexible 1+) */
+typedef struct gr_TransactionLogValue_PartitionsSchema {
+    gr_str_t Topic;
+    int32_t *PartitionIds;
+    int32_t PartitionIds_count;
+} gr_TransactionLogValue_PartitionsSchema_t;
+
+typedef struct gr_TransactionLogValue {
+    int64_t ProducerId;
+    int64_t PreviousProducerId;
+    int64_t NextProducerId;
+    int16_t ProducerEpoch;
+    int32_t TransactionTimeoutMs;
+    int8_t TransactionStatus;
+    gr_TransactionLogValue_PartitionsSchema_t *TransactionPartitions;
+    int32_t TransactionPartitions_count;
+    int64_t TransactionLastUpdateTimestampMs;
+    int64_t TransactionStartTimestampMs;
+    int16_t ClientTransactionVersion;
+} gr_TransactionLogValue_t;
+
+void gr_TransactionLogValue_PartitionsSchema_init(gr_TransactionLogValue_PartitionsSchema_t *m);
+int gr_TransactionLogValue_PartitionsSchema_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogValue_PartitionsSchema_t *m);
+void gr_TransactionLogValue_PartitionsSchema_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogValue_PartitionsSchema_t *m);
+void gr_TransactionLogValue_init(gr_TransactionLogValue_t *m);
+int gr_TransactionLogValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogValue_t *m);
+void gr_TransactionLogValue_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogValue_t *m);
 
 /* ---- API metadata and dispatch by key */
 

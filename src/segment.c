@@ -34,6 +34,19 @@
  *   0       8     timestamp       int64 BE: max timestamp so far
  *   8       4     relativeOffset  int32 BE: last offset of its batch - base
  *
+ * <base>.txnindex - the transactions aborted by an ABORT marker in this
+ * segment (Kafka's TransactionIndex, AbortedTxn), in marker order; made
+ * when the first one is, written at once (synced with the other indexes),
+ * read on demand (a READ_COMMITTED fetch, the cleaner):
+ *
+ *   offset  size  field
+ *   ------  ----  ------------------------------------------------------
+ *   0       2     version          int16 BE, 0
+ *   2       8     producerId       int64 BE
+ *   10      8     firstOffset      int64 BE: the transaction's first batch
+ *   18      8     lastOffset       int64 BE: its ABORT marker
+ *   26      8     lastStableOffset int64 BE: the partition's LSO then
+ *
  * File names are the base offset zero-padded to 20 digits.
  *
  * Reads look up a start position (fine index of recent batches, else the
@@ -58,6 +71,7 @@
 #define RECOVER_CHUNK (1u << 20)
 
 static const char *const idx_suffix[2] = {".index", ".timeindex"};
+#define TXN_SUFFIX ".txnindex"
 static int64_t idx_lookup(const gr_segment_t *s, int64_t rel);
 
 /* Open <path><suffix><sfx> for writing: an fd or a negative errno. */
@@ -134,6 +148,7 @@ static gr_segment_t *seg_new(const char *dir, int64_t base)
     s->base = s->next = base;
     s->max_ts = -1;
     s->max_ts_off = -1;
+    s->txn_last = -1;
     return s;
 }
 
@@ -167,6 +182,18 @@ static int create_all(gr_segment_t *s)
         if ((fd = open_idx(s, i, O_TRUNC)) < 0)
             return fd;
         close(fd);
+    }
+    /* a new segment has no aborted transaction: a stale .txnindex goes;
+     * the cleaner's output always has one (empty or not), so that its
+     * swap replaces the old segment's */
+    char name[PATH_MAX];
+    snprintf(name, sizeof(name), "%s" TXN_SUFFIX "%s", s->path, seg_sfx(s));
+    if (s->cleaned) {
+        if ((fd = open_fd(s->path, TXN_SUFFIX, seg_sfx(s), O_RDWR | O_CREAT | O_TRUNC)) < 0)
+            return fd;
+        close(fd);
+    } else if (gr_fio_unlink(name) == -1 && errno != ENOENT) {
+        return -errno;
     }
     return 0;
 }
@@ -385,6 +412,8 @@ static int sync_files(gr_file_t *log, const char *path, const char *sfx, bool in
     for (int i = 0; indexes && i < 2; i++)
         if ((r = sync_name(path, idx_suffix[i], sfx)) < 0)
             rc = r;
+    if (indexes && (r = sync_name(path, TXN_SUFFIX, sfx)) < 0)
+        rc = r;
     return rc;
 }
 
@@ -451,6 +480,213 @@ static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
     return 0;
 }
 
+/* ------------------------------------------------ .txnindex */
+
+#define TXN_READ_CHUNK 120          /* entries per read */
+
+static void txn_encode(uint8_t *p, const gr_aborted_txn_t *t)
+{
+    gr_put16(p, 0);
+    gr_put64(p + 2, (uint64_t)t->pid);
+    gr_put64(p + 10, (uint64_t)t->first_offset);
+    gr_put64(p + 18, (uint64_t)t->last_offset);
+    gr_put64(p + 26, (uint64_t)t->lso);
+}
+
+static void txn_decode(const uint8_t *p, gr_aborted_txn_t *t)
+{
+    t->pid = (int64_t)gr_be64(p + 2);
+    t->first_offset = (int64_t)gr_be64(p + 10);
+    t->last_offset = (int64_t)gr_be64(p + 18);
+    t->lso = (int64_t)gr_be64(p + 26);
+}
+
+int gr_seg_txn_append(gr_segment_t *s, const gr_aborted_txn_t *t)
+{
+    uint8_t b[GR_TXN_ENTRY_SIZE];
+    if (t->last_offset <= s->txn_last)
+        return GR_EINVAL;           /* Kafka: must increase sequentially */
+    txn_encode(b, t);
+    int fd = open_fd(s->path, TXN_SUFFIX, seg_sfx(s), O_RDWR | O_CREAT);
+    if (fd < 0)
+        return fd == -ENOSPC ? GR_ENOSPC : GR_EIO;
+    int rc = pwrite_full(fd, b, sizeof(b), s->ntxn * GR_TXN_ENTRY_SIZE);
+    close(fd);
+    if (rc < 0)
+        return rc;
+    s->ntxn++;
+    s->txn_last = t->last_offset;
+    s->idx_unsynced = true;
+    return 0;
+}
+
+int gr_seg_txn_truncate(gr_segment_t *s, int64_t n)
+{
+    char name[PATH_MAX];
+    if (n >= s->ntxn && n > 0)
+        return 0;
+    snprintf(name, sizeof(name), "%s" TXN_SUFFIX "%s", s->path, seg_sfx(s));
+    if (n <= 0) {
+        if (gr_fio_unlink(name) == -1 && errno != ENOENT)
+            return GR_EIO;
+        s->ntxn = 0;
+        s->txn_last = -1;
+        return 0;
+    }
+    int fd = gr_fio_open(name, O_RDWR | O_CLOEXEC, 0644);
+    if (fd == -1)
+        return GR_EIO;
+    uint8_t b[GR_TXN_ENTRY_SIZE];
+    int rc = 0;
+    if (gr_fio_ftruncate(fd, (off_t)(n * GR_TXN_ENTRY_SIZE)) == -1 ||
+        pread_full(fd, b, sizeof(b), (n - 1) * GR_TXN_ENTRY_SIZE) != (ssize_t)sizeof(b)) {
+        rc = GR_EIO;
+    } else {
+        gr_aborted_txn_t t;
+        txn_decode(b, &t);
+        s->ntxn = n;
+        s->txn_last = t.last_offset;
+        s->idx_unsynced = true;
+    }
+    close(fd);
+    return rc;
+}
+
+static int txn_open_read(const gr_segment_t *s)
+{
+    char name[PATH_MAX];
+    snprintf(name, sizeof(name), "%s" TXN_SUFFIX "%s", s->path, seg_sfx(s));
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    return fd == -1 ? -errno : fd;
+}
+
+int gr_seg_txn_collect(gr_segment_t *s, int64_t fetch_offset, int64_t upper, gr_seg_txn_cb *cb, void *arg,
+                       bool *complete)
+{
+    *complete = false;
+    if (s->ntxn == 0 || s->txn_last < fetch_offset)
+        return 0;
+    int fd = txn_open_read(s);
+    if (fd < 0)
+        return GR_EIO;
+    uint8_t buf[TXN_READ_CHUNK * GR_TXN_ENTRY_SIZE];
+    gr_aborted_txn_t t;
+    int rc = 0;
+    /* first entry with last >= fetch_offset: entries are in marker order,
+     * and an earlier one's last stable offset is at most its last + 1, so
+     * it can neither overlap nor end the search (Kafka reads them all) */
+    int64_t lo = 0, hi = s->ntxn;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (pread_full(fd, buf, GR_TXN_ENTRY_SIZE, mid * GR_TXN_ENTRY_SIZE) != GR_TXN_ENTRY_SIZE) {
+            rc = GR_EIO;
+            goto out;
+        }
+        txn_decode(buf, &t);
+        if (t.last_offset < fetch_offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int64_t i = lo; i < s->ntxn && !*complete;) {
+        int64_t n = GR_MIN((int64_t)TXN_READ_CHUNK, s->ntxn - i);
+        if (pread_full(fd, buf, (size_t)(n * GR_TXN_ENTRY_SIZE), i * GR_TXN_ENTRY_SIZE) !=
+            (ssize_t)(n * GR_TXN_ENTRY_SIZE)) {
+            rc = GR_EIO;
+            break;
+        }
+        for (int64_t k = 0; k < n; k++) {
+            txn_decode(buf + k * GR_TXN_ENTRY_SIZE, &t);
+            if (t.last_offset >= fetch_offset && t.first_offset < upper)
+                cb(arg, &t);
+            if (t.lso >= upper) {
+                *complete = true;
+                break;
+            }
+        }
+        i += n;
+    }
+out:
+    close(fd);
+    return rc;
+}
+
+int gr_seg_txn_read_all(const gr_segment_t *s, gr_aborted_txn_t **out, int64_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (s->ntxn == 0)
+        return 0;
+    int fd = txn_open_read(s);
+    if (fd < 0)
+        return GR_EIO;
+    size_t len = (size_t)s->ntxn * GR_TXN_ENTRY_SIZE;
+    uint8_t *b = gr_malloc(len);
+    int rc = 0;
+    if (pread_full(fd, b, len, 0) != (ssize_t)len) {
+        rc = GR_EIO;
+    } else {
+        *out = gr_malloc((size_t)s->ntxn * sizeof(**out));
+        for (int64_t i = 0; i < s->ntxn; i++)
+            txn_decode(b + i * GR_TXN_ENTRY_SIZE, &(*out)[i]);
+        *n = s->ntxn;
+    }
+    free(b);
+    close(fd);
+    return rc;
+}
+
+/* Load .txnindex and check it (Kafka's TransactionIndex.sanityCheck, plus
+ * the order appends keep): whole entries of version 0, last offsets
+ * increasing, inside the segment.  GR_ECORRUPT otherwise. */
+static int txn_load(gr_segment_t *s)
+{
+    s->ntxn = 0;
+    s->txn_last = -1;
+    int fd = txn_open_read(s);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return GR_EIO;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) == -1) {
+        rc = GR_EIO;
+        goto out;
+    }
+    if (st.st_size % GR_TXN_ENTRY_SIZE != 0) {
+        rc = GR_ECORRUPT;
+        goto out;
+    }
+    int64_t n = st.st_size / GR_TXN_ENTRY_SIZE;
+    uint8_t buf[TXN_READ_CHUNK * GR_TXN_ENTRY_SIZE];
+    for (int64_t i = 0; i < n && rc == 0;) {
+        int64_t k = GR_MIN((int64_t)TXN_READ_CHUNK, n - i);
+        if (pread_full(fd, buf, (size_t)(k * GR_TXN_ENTRY_SIZE), i * GR_TXN_ENTRY_SIZE) !=
+            (ssize_t)(k * GR_TXN_ENTRY_SIZE)) {
+            rc = GR_EIO;
+            break;
+        }
+        for (int64_t j = 0; j < k; j++) {
+            const uint8_t *p = buf + j * GR_TXN_ENTRY_SIZE;
+            gr_aborted_txn_t t;
+            txn_decode(p, &t);
+            if (gr_be16(p) != 0 || t.last_offset < s->base || t.last_offset <= s->txn_last ||
+                t.first_offset > t.last_offset) {
+                rc = GR_ECORRUPT;
+                break;
+            }
+            s->txn_last = t.last_offset;
+        }
+        i += k;
+    }
+    if (rc == 0)
+        s->ntxn = n;
+out:
+    close(fd);
+    return rc;
+}
+
 /* ------------------------------------------------- header scan */
 
 #define SCAN_WINDOW (64u << 10)
@@ -496,6 +732,21 @@ int gr_seg_scan_headers(gr_segment_t *s, int64_t from, gr_seg_scan_cb *cb, void 
             break;
         }
         prev_next = base + delta + 1;
+        int64_t bsize = (int64_t)blen + GR_BATCH_LOG_OVERHEAD;
+        if ((gr_be16(h + GR_BOFF_ATTRIBUTES) & GR_ATTR_CONTROL) && bsize <= GR_SEG_SCAN_CONTROL_MAX &&
+            pos + bsize > win_off + win_len) {
+            /* a transaction marker: its record (the marker type) too */
+            int64_t want = GR_MIN((int64_t)SCAN_WINDOW, s->size - pos);
+            int fd = log_fd(s);
+            ssize_t r = fd < 0 ? -1 : pread_full(fd, win, (size_t)want, pos);
+            if (r < bsize) {
+                rc = r < 0 ? GR_EIO : GR_ECORRUPT;
+                break;
+            }
+            win_off = pos;
+            win_len = r;
+            h = win;
+        }
         if (base + delta >= from && (rc = cb(arg, h, pos)) != 0)
             break;
         pos += (int64_t)blen + GR_BATCH_LOG_OVERHEAD;
@@ -610,6 +861,11 @@ int gr_seg_load(gr_segment_t *s)
         goto out;
     if (s->n_idx > 0 && s->base + s->idx[s->n_idx - 1].rel >= s->next)
         goto out;
+    if ((rc = txn_load(s)) < 0)
+        goto out;
+    rc = GR_ECORRUPT;
+    if (s->ntxn > 0 && s->txn_last >= s->next)
+        goto out;
     rc = 0;
 out:
     free(b);
@@ -655,6 +911,11 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
     int rc = 0;
     reset_indexes(s);
     *dropped = 0;
+    /* the aborted transactions are found again by the log's replay of the
+     * recovered segments (log.c) */
+    s->txn_rebuild = true;
+    if ((rc = gr_seg_txn_truncate(s, 0)) < 0)
+        return rc;
     if (s->size == 0 && indexes_empty(s))
         return 0;                   /* nothing to check, nothing to rewrite */
     /* a small segment gets a window of its size (reserve grows it later) */
@@ -789,13 +1050,15 @@ static uint32_t fine_lower(const gr_segment_t *s, int64_t rel)
 }
 
 int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_bytes, bool min_one,
-                int64_t *pos_out, int32_t *len_out)
+                int64_t *pos_out, int32_t *len_out, int64_t *next_out)
 {
     int64_t rel = offset - s->base;
-    int64_t start, end;
+    int64_t start, end, next = -1;
     int rc;
     *pos_out = 0;
     *len_out = 0;
+    if (next_out)
+        *next_out = -1;
     hdr_t h;
     if (offset >= s->next)
         return GR_ENOENT;
@@ -817,6 +1080,7 @@ int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_byte
             if (bend - start > max_bytes && !(j == i && min_one))
                 break;
             end = bend;
+            next = s->base + s->fine[j].rel + 1;
         }
         goto done;
     }
@@ -836,6 +1100,7 @@ int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_byte
             break;
         pos += h.size;
         end = pos;
+        next = h.last + 1;
         rc = read_hdr(s, pos, &h);
         if (rc == GR_ENOENT)
             break;
@@ -845,6 +1110,8 @@ int gr_seg_read(gr_segment_t *s, int64_t offset, int64_t upper, int32_t max_byte
 done:
     *pos_out = start;
     *len_out = (int32_t)(end - start);
+    if (next_out)
+        *next_out = next;
     return 0;
 }
 

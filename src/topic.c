@@ -357,6 +357,7 @@ int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start)
     dir_parts[d]++;
     p->log_dir = d;
     p->log = log;
+    p->last_stable_offset = gr_log_last_stable_offset(log);
     return 0;
 }
 
@@ -409,7 +410,7 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
     p->log_dir = d;
     partition_epochs_open(p, dir, fresh);
     p->high_watermark = gr_log_end_offset(log);
-    p->last_stable_offset = p->high_watermark;
+    p->last_stable_offset = gr_log_last_stable_offset(log);
     p->waiters.next = p->waiters.prev = &p->waiters;
     *out = p;
     return 0;
@@ -715,13 +716,15 @@ void gr_pwait_remove(gr_pwait_t *w)
 void gr_partition_appended(gr_partition_t *p)
 {
     p->high_watermark = gr_log_end_offset(p->log);
-    p->last_stable_offset = p->high_watermark;
     gr_lag_appended(p, gr_broker.ev ? gr_ev_now_ms(gr_broker.ev) : gr_mono_ms());
     gr_partition_notify(p);
 }
 
 void gr_partition_notify(gr_partition_t *p)
 {
+    /* a marker, or a log start offset moved past a transaction's start */
+    if (p->log)
+        p->last_stable_offset = gr_log_last_stable_offset(p->log);
     /* A callback may unlink and free any waiter of the list, not only its
      * own (answering a fetch that makes a session can evict another
      * session, whose waiters go with it).  A cursor (cb NULL) linked after

@@ -42,7 +42,8 @@ typedef struct gr_partition {
     int32_t leader_epoch;         /* the latest epoch of `epochs` */
     gr_epochs_t epochs;           /* leader epoch cache, leader-epoch-checkpoint */
     int64_t high_watermark;       /* = log end offset on a single broker */
-    int64_t last_stable_offset;   /* = high watermark until transactions */
+    int64_t last_stable_offset;   /* gr_log_last_stable_offset, as of the last
+                                   * gr_partition_appended / _notify */
     gr_pwait_t waiters;           /* list head (sentinel) */
     struct gr_part_obs *obs;      /* counters and append samples (lag.h), owned; NULL until used */
 } gr_partition_t;
@@ -133,10 +134,12 @@ void gr_partition_dir(const gr_partition_t *p, char *out, size_t n);
 int gr_partition_log_close(gr_partition_t *p, int64_t *end, int64_t *start);
 int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start);
 
-/* After an append: advance the high watermark and wake waiters. */
+/* After an append: advance the high watermark and the last stable offset
+ * and wake waiters. */
 void gr_partition_appended(gr_partition_t *p);
 /* Something a fetch reports other than new data changed (log start offset,
- * storage state): fire the waiters as an append does. */
+ * storage state): update the last stable offset, fire the waiters as an
+ * append does. */
 void gr_partition_notify(gr_partition_t *p);
 void gr_pwait_add(gr_partition_t *p, gr_pwait_t *w);
 void gr_pwait_remove(gr_pwait_t *w);

@@ -10,7 +10,8 @@
 #                         kafka-go and sarama (built by the tests), Prometheus
 #                         (promtool), headless Chromium + chromedriver + Selenium
 #                         (the console's browser test), node/npm, then `npm ci` in
-#                         tests/integ/js when its node_modules is stale; plus the
+#                         tests/integ/js (kafkajs, node-rdkafka; g++ builds its addon)
+#                         when its node_modules is stale; plus the
 #                         bench deps (the suite smoke-tests the bench harness)
 #   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),
 #                         redis-server + hiredis, iperf3 (make bench); linux-perf
@@ -25,11 +26,15 @@ cd "$(dirname "$0")/.."
 
 BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev libmicrohttpd-dev)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
+# g++, make and python3 (node-gyp) build node-rdkafka's native addon and the
+# librdkafka it bundles during `npm ci` (with librdkafka-dev's libssl-dev,
+# zlib, zstd and lz4 headers); about 2 minutes on one core.
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper strace
            python3-snappy python3-lz4 python3-xxhash python3-zstandard
            golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev
-           prometheus chromium chromium-driver python3-selenium)
+           prometheus chromium chromium-driver python3-selenium
+           g++ make python3)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 
 mode=${1:-}

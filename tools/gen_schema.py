@@ -6,7 +6,8 @@ Regenerate (dev time only; the build never runs this):
 
     python3 tools/gen_schema.py /path/to/kafka-message-specs
 
-The spec directory holds client/ and group-coordinator/ with one JSON file per
+The spec directory holds client/, group-coordinator/ and
+transaction-coordinator/ with one JSON file per
 message (with // comments).  Without an argument it defaults to
 ../shared/reference/kafka-message-specs relative to the repository root.
 Output goes to src/ of the repository this script lives in.  Standard
@@ -38,6 +39,7 @@ MESSAGES = [
     "WriteTxnMarkers", "DescribeLogDirs", "AlterReplicaLogDirs", "OffsetForLeaderEpoch",
     "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
     "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry",
+    "DescribeTransactions", "ListTransactions",
 ] for kind in ("Request", "Response")] + [
     ("client", "ConsumerProtocolSubscription"),
     ("client", "ConsumerProtocolAssignment"),
@@ -45,6 +47,8 @@ MESSAGES = [
     ("group-coordinator", "OffsetCommitValue"),
     ("group-coordinator", "GroupMetadataKey"),
     ("group-coordinator", "GroupMetadataValue"),
+    ("transaction-coordinator", "TransactionLogKey"),
+    ("transaction-coordinator", "TransactionLogValue"),
 ]
 
 VMAX = 32767
@@ -202,8 +206,10 @@ class Field:
         t = d["type"]
         self.is_array = t.startswith("[]")
         self.elem = t[2:] if self.is_array else t
-        self.versions = parse_versions(d.get("versions"), where)
-        if self.versions is None and "versions" not in d:
+        # a tagged field may give only taggedVersions (Kafka's generator
+        # takes them as its versions)
+        self.versions = parse_versions(d.get("versions", d.get("taggedVersions")), where)
+        if self.versions is None and "versions" not in d and "taggedVersions" not in d:
             raise SpecError("%s: no versions" % where)
         self.nullable = parse_versions(d.get("nullableVersions", "none"), where)
         self.tagged = parse_versions(d.get("taggedVersions", "none"), where)

@@ -193,16 +193,24 @@ def test_control_idempotent_transactional_batches_refused(broker):
     other = ck.create_topic(broker, "adv-p-other")
     v = [b"x1", b"x2"]
     # (batch, transactional id, expected error): Kafka's LogValidator for a
-    # client, and what it answers for a transactional batch without a
-    # transaction coordinator (idempotent batches: test_idempotence.py)
+    # client, and the transaction coordinator's verification of a
+    # transactional batch of a producer id it never gave "tx" (KIP-890;
+    # transactions: test_transactions.py, idempotent batches:
+    # test_idempotence.py); a transactional batch without a producer id is
+    # refused too (Kafka would store it as a plain batch)
+    with kp.Conn(broker.bootstrap) as c:
+        assert c.call(kp.FIND_COORDINATOR, 1, "tx", key_type=1)["error"] == 0
     cases = [
         (batch(v, attributes=ATTR_CONTROL), None, INVALID_RECORD),
         (batch(v, attributes=ATTR_CONTROL | ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0,
-               base_sequence=0), "tx", INVALID_RECORD),
+               base_sequence=0), None, TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        # verification comes before the batch checks (Kafka's handleProduceAppend)
+        (batch(v, attributes=ATTR_CONTROL | ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0,
+               base_sequence=0), "tx", INVALID_PRODUCER_ID_MAPPING),
         (batch(v, producer_id=7, producer_epoch=0, base_sequence=-1), None, INVALID_RECORD),
         (batch(v, attributes=ATTR_TRANSACTIONAL, producer_id=7, producer_epoch=0, base_sequence=0), "tx",
          INVALID_PRODUCER_ID_MAPPING),
-        (batch(v, attributes=ATTR_TRANSACTIONAL), "tx", INVALID_PRODUCER_ID_MAPPING),
+        (batch(v, attributes=ATTR_TRANSACTIONAL), "tx", INVALID_RECORD),
         (batch(v, attributes=ATTR_LOG_APPEND_TIME, max_ts=0), None, INVALID_TIMESTAMP),
         (legacy_message(b"old", now_ms(), attributes=ATTR_LOG_APPEND_TIME), None, INVALID_TIMESTAMP),
     ]

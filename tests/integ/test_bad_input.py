@@ -34,8 +34,14 @@ SERVED = {
     18: 4,     # ApiVersions
     19: 7,     # CreateTopics
     20: 6,     # DeleteTopics
+    21: 2,     # DeleteRecords
     22: 5,     # InitProducerId
     23: 4,     # OffsetForLeaderEpoch
+    24: 5,     # AddPartitionsToTxn
+    25: 4,     # AddOffsetsToTxn
+    26: 5,     # EndTxn
+    27: 1,     # WriteTxnMarkers
+    28: 4,     # TxnOffsetCommit
     32: 4,     # DescribeConfigs
     33: 2,     # AlterConfigs
     34: 2,     # AlterReplicaLogDirs
@@ -48,6 +54,9 @@ SERVED = {
     46: 0,     # ListPartitionReassignments
     47: 0,     # OffsetDelete
     60: 1,     # DescribeCluster
+    61: 0,     # DescribeProducers
+    65: 0,     # DescribeTransactions
+    66: 1,     # ListTransactions
     71: 0,     # GetTelemetrySubscriptions
     72: 0,     # PushTelemetry
     75: 0,     # DescribeTopicPartitions

@@ -3,8 +3,8 @@
 * InitProducerId v0-5 without a transactional id hands out a new producer id
   with epoch 0, from blocks of 1000 ids recorded durably in the log dir
   before use: no id is handed out twice, across clean restarts and kill -9.
-  With a transactional id it answers as a broker that is not the
-  transaction coordinator.
+  With a transactional id the transaction coordinator answers
+  (test_transactions.py); here only its argument checks.
 * Produce with a producer id keeps, per partition and producer, the last 5
   batches' sequence ranges: a retried batch that matches one is answered
   with its original offsets and not appended again; gaps, stale epochs and a
@@ -197,16 +197,21 @@ def test_init_producer_id_errors(broker_factory):
     assert init_pid(b, version=3, pid=-1, epoch=3) == (INVALID_REQUEST, -1, -1)
     assert init_pid(b, version=4, pid=17, epoch=-1) == (INVALID_REQUEST, -1, -1)
     # a transactional id: empty is invalid, a bad timeout is checked first,
-    # then this broker is not its transaction coordinator
+    # then the transaction coordinator answers (every version): a producer
+    # id for the id, its epoch bumped by each call
     assert init_pid(b, version=4, txn_id="") == (INVALID_REQUEST, -1, -1)
     assert init_pid(b, version=4, txn_id="tx", timeout_ms=0) == (INVALID_TRANSACTION_TIMEOUT, -1, -1)
     assert init_pid(b, version=4, txn_id="tx", timeout_ms=900001) == (INVALID_TRANSACTION_TIMEOUT, -1, -1)
+    seen = set()
     for v in range(6):
-        assert init_pid(b, version=v, txn_id="tx") == (NOT_COORDINATOR, -1, -1), v
-    # consistent with FindCoordinator for key type TRANSACTION
+        err, pid, epoch = init_pid(b, version=v, txn_id="tx")
+        assert (err, epoch) == (NONE, v), (v, err, pid, epoch)
+        seen.add(pid)
+    assert len(seen) == 1
+    # FindCoordinator for key type TRANSACTION names this broker
     with kp.Conn(b.bootstrap) as c:
         r = c.call(kp.FIND_COORDINATOR, 1, "tx", key_type=1)
-    assert r["error"] == kp.COORDINATOR_NOT_AVAILABLE, r
+    assert r["error"] == NONE, r
 
 # ------------------------------------------------------------ sequences
 

@@ -1409,9 +1409,175 @@ static void test_bomb_rebuild_bounded(void **state)
     gr_log_close(log);
 }
 
+/* ---- transactions ---- */
+
+/* One record of a transactional (or plain, pid -1) producer. */
+static void txn_put(gr_log_t *log, int64_t pid, const char *key, const char *val)
+{
+    gr_batch_builder_t b;
+    gr_batch_builder_init(&b, 0, T0);
+    gr_batch_builder_add(&b, 0, T0, key, (int32_t)strlen(key), val, val ? (int32_t)strlen(val) : 0);
+    size_t len;
+    uint8_t *p = gr_batch_builder_finish(&b, pid >= 0 ? GR_ATTR_TRANSACTIONAL : 0, pid, pid >= 0 ? 0 : -1,
+                                         pid >= 0 ? 0 : -1, &len);
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append_as(log, p, len, 0, true, GR_APPEND_COORDINATOR, gr_now_ms(), &info), 0);
+    gr_batch_builder_free(&b);
+}
+
+static void txn_end(gr_log_t *log, int64_t pid, bool commit)
+{
+    size_t len;
+    uint8_t *m = gr_batch_build_marker(pid, 0, 0, commit, gr_now_ms(), &len);
+    gr_append_info_t info;
+    assert_int_equal(gr_log_append_as(log, m, len, 0, true, GR_APPEND_COORDINATOR, gr_now_ms(), &info), 0);
+    free(m);
+}
+
+typedef struct tview {
+    int nmarkers[2];                /* ABORT, COMMIT markers of pid 100 */
+    int horizons;                   /* markers with a delete horizon */
+    char k1[32], k2[32];            /* the last value of each key, "" if none */
+    int p100_records;               /* records of pid 100's aborted transaction */
+} tview_t;
+
+static void tview_read(gr_log_t *log, tview_t *v)
+{
+    memset(v, 0, sizeof(*v));
+    int64_t off = gr_log_start_offset(log), end = gr_log_end_offset(log);
+    uint8_t *b = malloc(1 << 20);
+    while (off < end) {
+        gr_log_slice_t sl;
+        assert_int_equal(gr_log_read(log, off, 1 << 16, INT64_MAX, true, &sl), 0);
+        if (sl.len == 0)
+            break;
+        assert_int_equal(pread(gr_file_fd(sl.file), b, (size_t)sl.len, sl.pos), sl.len);
+        for (size_t pos = 0; pos < (size_t)sl.len;) {
+            gr_batch_info_t bi;
+            assert_int_equal(gr_batch_check(b + pos, (size_t)sl.len - pos, &bi), 0);
+            if (bi.attributes & GR_ATTR_CONTROL) {
+                int16_t type;
+                int32_t ce;
+                int64_t ts;
+                if (bi.producer_id == 100 && gr_batch_control_marker(b + pos, (size_t)bi.size, &type, &ce, &ts) == 0)
+                    v->nmarkers[type]++;
+                v->horizons += (bi.attributes & GR_ATTR_DELETE_HORIZON) != 0;
+            } else {
+                gr_rec_iter_t it;
+                gr_record_t r;
+                gr_rec_iter_open(&it, b + pos, &bi);
+                while (gr_rec_iter_next(&it, &r) > 0) {
+                    char val[32];
+                    snprintf(val, sizeof(val), "%.*s", (int)r.value_len, (const char *)r.value);
+                    if (bi.producer_id == 100 && !strcmp(val, "B"))
+                        v->p100_records++;
+                    else if (r.key_len == 2 && !memcmp(r.key, "k1", 2))
+                        snprintf(v->k1, sizeof(v->k1), "%s", val);
+                    else if (r.key_len == 2 && !memcmp(r.key, "k2", 2))
+                        snprintf(v->k2, sizeof(v->k2), "%s", val);
+                }
+                gr_rec_iter_close(&it);
+            }
+            off = bi.base_offset + bi.last_offset_delta + 1;
+            pos += (size_t)bi.size;
+        }
+    }
+    free(b);
+}
+
+static void count_cb(void *arg, const gr_aborted_txn_t *t)
+{
+    (void)t;
+    (*(int *)arg)++;
+}
+
+static int count_aborted(gr_log_t *log)
+{
+    int n = 0;
+    assert_int_equal(gr_log_collect_aborted(log, 0, gr_log_end_offset(log), count_cb, &n), 0);
+    return n;
+}
+
+/* Kafka's transaction-aware cleaning: an aborted transaction's records go
+ * at once (they never shadow a committed value of their key), its marker
+ * stays while its batches are seen, then gets a delete horizon and goes
+ * after it; a committed transaction's records are compacted as any; and
+ * nothing at or after the segment of an ongoing transaction is cleaned. */
+static void test_transactions(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_compact();
+    c.segment_bytes = 300;
+    c.min_cleanable_ratio = 0;
+    c.delete_retention_ms = 1000;
+    gr_log_t *log = open_log(&c, true, NULL);
+    txn_put(log, -1, "k1", "A");
+    txn_put(log, 100, "k1", "B");               /* aborted: must not shadow A */
+    txn_end(log, 100, false);
+    txn_put(log, 100, "k2", "C");
+    txn_end(log, 100, true);
+    char k[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(k, sizeof(k), "f%02d", i);
+        txn_put(log, -1, k, "filler");
+    }
+    int64_t open_at = gr_log_end_offset(log);
+    txn_put(log, 300, "k9", "D");               /* ongoing: bounds the cleaning */
+    for (int i = 0; i < 12; i++) {
+        snprintf(k, sizeof(k), "g%02d", i);
+        txn_put(log, -1, k, "filler");
+    }
+    assert_int_equal(gr_log_last_stable_offset(log), open_at);
+    assert_int_equal(count_aborted(log), 1);
+    int64_t now = gr_now_ms();
+    result_t r;
+    assert_int_equal(clean(log, now, 1 << 20, &r), 0);
+    assert_true(r.st.map_end <= open_at);
+    tview_t v;
+    tview_read(log, &v);
+    assert_string_equal(v.k1, "A");
+    assert_string_equal(v.k2, "C");
+    assert_int_equal(v.p100_records, 0);
+    assert_int_equal(v.nmarkers[0], 1);         /* its batch was seen: stays */
+    assert_int_equal(v.nmarkers[1], 1);
+    assert_int_equal(count_aborted(log), 1);    /* with its index entry */
+    /* next pass (new data makes one): nothing of the aborted transaction
+     * left, a horizon */
+    txn_end(log, 300, true);
+    for (int i = 0; i < 12; i++) {
+        snprintf(k, sizeof(k), "h%02d", i);
+        txn_put(log, -1, k, "filler");
+    }
+    assert_int_equal(clean(log, now, 1 << 20, &r), 0);
+    tview_read(log, &v);
+    assert_int_equal(v.nmarkers[0], 1);
+    assert_true(v.horizons >= 1);
+    assert_int_equal(count_aborted(log), 0);
+    assert_string_equal(v.k1, "A");
+    /* after the horizon it goes; the COMMIT of a transaction whose record
+     * is still the latest value stays */
+    assert_int_equal(clean(log, now + 2000, 1 << 20, &r), 0);
+    tview_read(log, &v);
+    assert_int_equal(v.nmarkers[0], 0);
+    assert_int_equal(v.nmarkers[1], 1);
+    assert_string_equal(v.k1, "A");
+    assert_string_equal(v.k2, "C");
+    assert_int_equal(count_files(".cleaned"), 0);
+    assert_int_equal(count_files(".swap"), 0);
+    assert_int_equal(count_files(".deleted"), 0);
+    gr_log_close(log);
+    /* and the cleaned log reopens to the same */
+    log = open_log(&c, true, NULL);
+    tview_read(log, &v);
+    assert_string_equal(v.k1, "A");
+    assert_int_equal(gr_log_last_stable_offset(log), gr_log_end_offset(log));
+    gr_log_close(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compact_basic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tombstones_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keeps_last_batch_of_producers, setup, teardown),

@@ -245,6 +245,117 @@ static void assert_reload_equal(void)
 
 /* ------------------------------------------------------------ tests */
 
+static void txn_commit(const char *gid, int64_t pid, const char *topic, int32_t part, int64_t off, res_t *r)
+{
+    gr_coord_commit_t c = {.topic = topic, .topic_len = strlen(topic), .partition = part, .offset = off,
+                           .leader_epoch = -1, .metadata = "tx", .metadata_len = 2, .commit_timestamp = gr_now_ms(),
+                           .expire_timestamp = -1, .error = KERR_NONE};
+    gr_coord_txn_commit_offsets(gid, strlen(gid), pid, 0, &c, 1, on_done, r);
+}
+
+static void txn_end(const char *gid, int64_t pid, bool commit, res_t *r)
+{
+    gr_coord_complete_txn(gr_coord_partition_for(gid, strlen(gid)), pid, 0, 0, commit, on_done, r);
+}
+
+static int64_t offset_of(const char *gid, const char *topic, int32_t part)
+{
+    gr_group_t *g = G(gid);
+    gr_offset_t *o = g ? gr_offset_get(g->offsets, topic, strlen(topic), part) : NULL;
+    return o ? o->offset : -1;
+}
+
+static bool pending(const char *gid, const char *topic, int32_t part)
+{
+    return gr_coord_offset_pending(gid, strlen(gid), topic, strlen(topic), part);
+}
+
+/* TxnOffsetCommit's pending offsets (Kafka's OffsetMetadataManager):
+ * invisible until the producer's COMMIT marker, dropped by its ABORT; a
+ * newer commit of the key wins over an older pending one; a failed marker
+ * append takes its effect back; a restart loads the same. */
+static void test_txn_offsets(void **st)
+{
+    (void)st;
+    res_t r = {0};
+    commit("g1", "t", 0, 5, gr_now_ms(), -1, &r);
+    txn_commit("g1", 100, "t", 0, 10, &r);
+    txn_commit("g1", 100, "t", 1, 11, &r);
+    spin();
+    assert_int_equal(r.done, 3);
+    assert_int_equal(r.err, KERR_NONE);
+    assert_true(pending("g1", "t", 0) && pending("g1", "t", 1));
+    assert_int_equal(offset_of("g1", "t", 0), 5);
+    assert_int_equal(offset_of("g1", "t", 1), -1);
+    txn_end("g1", 100, false, &r);
+    spin();
+    assert_int_equal(r.err, KERR_NONE);
+    assert_false(pending("g1", "t", 0) || pending("g1", "t", 1));
+    assert_int_equal(offset_of("g1", "t", 0), 5);
+    assert_int_equal(offset_of("g1", "t", 1), -1);
+
+    /* committed; a regular commit after the pending one wins */
+    txn_commit("g1", 101, "t", 0, 20, &r);
+    txn_commit("g1", 101, "t", 1, 21, &r);
+    commit("g1", "t", 0, 25, gr_now_ms(), -1, &r);
+    txn_end("g1", 101, true, &r);
+    spin();
+    assert_int_equal(r.err, KERR_NONE);
+    assert_int_equal(offset_of("g1", "t", 0), 25);
+    assert_int_equal(offset_of("g1", "t", 1), 21);
+
+    /* a group made by a transactional commit */
+    txn_commit("g2", 102, "t", 0, 7, &r);
+    spin();
+    assert_non_null(G("g2"));
+    assert_int_equal(offset_of("g2", "t", 0), -1);
+    txn_end("g2", 102, true, &r);
+    spin();
+    assert_int_equal(offset_of("g2", "t", 0), 7);
+
+    /* two producers on one key: the newer record wins whatever commits last */
+    txn_commit("g1", 103, "t", 2, 30, &r);
+    txn_commit("g1", 104, "t", 2, 40, &r);
+    spin();
+    txn_end("g1", 104, true, &r);
+    spin();
+    txn_end("g1", 103, true, &r);
+    spin();
+    assert_int_equal(offset_of("g1", "t", 2), 40);
+
+    /* a marker whose append fails: still pending, nothing committed */
+    txn_commit("g1", 105, "t", 3, 50, &r);
+    spin();
+    ml.fail_next = 1;
+    res_t f = {0};
+    txn_end("g1", 105, true, &f);
+    spin();
+    assert_int_equal(f.done, 1);
+    assert_int_not_equal(f.err, KERR_NONE);
+    assert_true(pending("g1", "t", 3));
+    assert_int_equal(offset_of("g1", "t", 3), -1);
+
+    /* a pending offset keeps its group through a load; a tombstone of the
+     * key drops it */
+    assert_reload_equal();
+    assert_true(pending("g1", "t", 3));
+    assert_int_equal(offset_of("g1", "t", 0), 25);
+    assert_int_equal(offset_of("g1", "t", 2), 40);
+    txn_commit("g3", 106, "t", 0, 1, &r);
+    spin();
+    assert_reload_equal();
+    assert_non_null(G("g3"));
+    assert_true(pending("g3", "t", 0));
+    txn_end("g1", 105, false, &r);
+    txn_end("g3", 106, true, &r);
+    spin();
+    assert_false(pending("g1", "t", 3));
+    assert_int_equal(offset_of("g3", "t", 0), 1);
+    assert_int_equal(gr_coord_pending_offsets(), 0);
+    assert_reload_equal();
+    assert_int_equal(offset_of("g3", "t", 0), 1);
+}
+
 static void test_validate(void **st)
 {
     (void)st;
@@ -578,6 +689,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_validate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_append_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fsync_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_property_reload_equals_live, setup, teardown),

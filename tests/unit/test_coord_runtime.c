@@ -147,7 +147,7 @@ static void kv_all_loaded(void *ctx, int64_t ms)
     nall_loaded++;
 }
 
-static const gr_crt_shard_ops_t kv_ops = {"kv", kv_create, kv_replay, kv_loaded, kv_destroy, kv_all_loaded};
+static const gr_crt_shard_ops_t kv_ops = {"kv", kv_create, kv_replay, kv_loaded, kv_destroy, kv_all_loaded, NULL};
 
 static int cmp_str(const void *a, const void *b)
 {

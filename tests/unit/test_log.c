@@ -825,8 +825,10 @@ static void test_hostile_header_fields(void **state)
 
 /* Produce-only rules (Kafka's LogValidator for AppendOrigin.CLIENT):
  * no control batches, no producer id without a sequence, no transactional
- * batches (no transaction coordinator), no LogAppendTime set by a
- * producer.  (Idempotent batches: test_idempotent_appends.) */
+ * batch without a producer id, no LogAppendTime set by a producer.
+ * (Idempotent batches: test_idempotent_appends; whether a transactional
+ * batch belongs to a transaction the coordinator knows is the Produce
+ * handler's verification, test_transactions.) */
 static void test_client_batch_flags(void **state)
 {
     (void)state;
@@ -844,8 +846,7 @@ static void test_client_batch_flags(void **state)
         {GR_ATTR_CONTROL, -1, -1, KERR_INVALID_RECORD, GR_EINVAL},
         {GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_RECORD, GR_EINVAL},
         {0, 7, -1, KERR_INVALID_RECORD, GR_EINVAL},
-        {GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_PRODUCER_ID_MAPPING, GR_EINVAL},
-        {GR_ATTR_TRANSACTIONAL, -1, -1, KERR_INVALID_PRODUCER_ID_MAPPING, GR_EINVAL},
+        {GR_ATTR_TRANSACTIONAL, -1, -1, KERR_INVALID_RECORD, GR_EINVAL},
         {GR_ATTR_TIMESTAMP_TYPE, -1, -1, KERR_INVALID_TIMESTAMP, GR_EINVAL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -881,12 +882,18 @@ static void test_client_batch_flags(void **state)
     h_put32(m + 12, gr_crc32(0, m + 16, q - 16));
     assert_int_equal(gr_log_append(log, m, q, 0, true, now, &info), GR_EINVAL);
     assert_int_equal(info.error_code, KERR_INVALID_TIMESTAMP);
-    /* the broker's own batches (a transaction coordinator's markers) */
+    /* the broker's own batches (a transaction coordinator's markers); a
+     * control batch whose record is not a marker is refused */
     size_t n = build_batch(buf, 1, now, 10, 0);
     buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL;
     h_put64(buf + GR_BOFF_PRODUCER_ID, 7);
     fix_crc(buf);
-    assert_int_equal(gr_log_append_as(log, buf, n, 0, true, GR_APPEND_COORDINATOR, now, &info), 0);
+    assert_int_equal(gr_log_append_as(log, buf, n, 0, true, GR_APPEND_COORDINATOR, now, &info), GR_EINVAL);
+    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+    size_t ml;
+    uint8_t *mk = gr_batch_build_marker(7, 0, 0, false, now, &ml);
+    assert_int_equal(gr_log_append_as(log, mk, ml, 0, true, GR_APPEND_COORDINATOR, now, &info), 0);
+    free(mk);
     assert_int_equal(gr_log_end_offset(log), 1);
     gr_log_close(log);
 }
@@ -911,6 +918,40 @@ static int16_t pid_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int3
     size_t len = pid_batch(buf, n, pid, epoch, seq, 1000 + seq);
     gr_log_append(log, buf, len, 0, true, gr_now_ms(), info);
     return info->error_code;
+}
+
+/* A transactional batch of n records of pid (client origin, so the
+ * sequence rules apply). */
+static int16_t txn_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int32_t seq, gr_append_info_t *info)
+{
+    size_t len = pid_batch(buf, n, pid, epoch, seq, 1000 + seq);
+    buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_TRANSACTIONAL;
+    fix_crc(buf);
+    gr_log_append(log, buf, len, 0, true, gr_now_ms(), info);
+    return info->error_code;
+}
+
+/* A COMMIT or ABORT marker of pid, as the transaction coordinator writes it. */
+static int16_t marker_append(gr_log_t *log, int64_t pid, int16_t epoch, int32_t coord_epoch, bool commit,
+                             gr_append_info_t *info)
+{
+    size_t len;
+    uint8_t *m = gr_batch_build_marker(pid, epoch, coord_epoch, commit, gr_now_ms(), &len);
+    gr_log_append_as(log, m, len, 0, true, GR_APPEND_COORDINATOR, gr_now_ms(), info);
+    free(m);
+    return info->error_code;
+}
+
+typedef struct txn_list {
+    gr_aborted_txn_t t[32];
+    int n;
+} txn_list_t;
+
+static void txn_collect(void *arg, const gr_aborted_txn_t *t)
+{
+    txn_list_t *l = arg;
+    assert_true(l->n < 32);
+    l->t[l->n++] = *t;
 }
 
 static bool file_exists_in(const char *name)
@@ -977,9 +1018,9 @@ static void test_idempotent_appends(void **state)
     assert_int_equal(pid_append(log, 3, 42, 0, 30, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     gr_log_close(log);
 
-    /* unclean restart without the latest snapshot: the state is rebuilt
-     * from the previous one (its producer's last batch) and the batches
-     * after it */
+    /* unclean restart without the latest snapshot, everything up to the
+     * previous one durable (the recovery point): the state is rebuilt from
+     * that one (its producer's last batch) and the batches after it */
     char p[512];
     snprintf(p, sizeof(p), "%s/%020lld.snapshot", dir, (long long)end);
     assert_int_equal(unlink(p), 0);
@@ -990,7 +1031,7 @@ static void test_idempotent_appends(void **state)
             prev_snap = o;
     }
     assert_true(prev_snap > 0 && prev_snap < end);
-    log = open_log(&c, false, 0);
+    log = open_log(&c, false, prev_snap);
     for (int i = 0; i < 12; i++) {
         bool known = base[i] + 3 > prev_snap || (i < 11 && base[i + 1] == prev_snap);
         assert_int_equal(pid_append(log, 3, 42, 0, 3 * i, &info),
@@ -1088,6 +1129,150 @@ static int open_fds(void)
         n += de->d_name[0] != '.';
     closedir(d);
     return n - 1;                 /* the DIR's own descriptor */
+}
+
+/* Transactions in a log: the last stable offset follows the earliest
+ * ongoing transaction, markers end them (epoch and coordinator epoch
+ * checked), an aborted one gets a .txnindex entry in the segment of its
+ * marker with the LSO of that moment, a READ_COMMITTED range collects the
+ * entries that overlap it, and all of it comes back after a clean restart
+ * and after kill -9 (recovery rebuilds the .txnindex of the recovered
+ * segments). */
+static void test_transactions(void **state)
+{
+    (void)state;
+    gr_log_config_t c = cfg_default();
+    c.segment_bytes = 400;
+    gr_log_t *log = open_log(&c, true, 0);
+    gr_append_info_t info;
+    assert_int_equal(gr_log_last_stable_offset(log), 0);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);          /* 0-1 idempotent */
+    assert_int_equal(gr_log_last_stable_offset(log), 2);
+    assert_int_equal(txn_append(log, 3, 7, 0, 0, &info), KERR_NONE);          /* 2-4 txn of 7 */
+    assert_int_equal(gr_log_last_stable_offset(log), 2);
+    assert_int_equal(txn_append(log, 1, 8, 0, 0, &info), KERR_NONE);          /* 5 txn of 8 */
+    assert_int_equal(pid_append(log, 1, 5, 0, 2, &info), KERR_NONE);          /* 6 */
+    /* a non-transactional batch of a producer inside a transaction */
+    assert_int_equal(pid_append(log, 1, 7, 0, 3, &info), KERR_INVALID_TXN_STATE);
+    assert_int_equal(gr_log_last_stable_offset(log), 2);
+    /* stale producer epoch; then the ABORT of 7 at 7: LSO moves to 8's */
+    assert_int_equal(marker_append(log, 7, -1, 0, false, &info), KERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(marker_append(log, 7, 0, 3, false, &info), KERR_NONE);
+    assert_int_equal(info.base_offset, 7);
+    assert_int_equal(gr_log_last_stable_offset(log), 5);
+    /* a zombie coordinator */
+    assert_int_equal(marker_append(log, 7, 0, 2, true, &info), KERR_TRANSACTION_COORDINATOR_FENCED);
+    /* COMMIT of 8: nothing ongoing */
+    assert_int_equal(marker_append(log, 8, 0, 3, true, &info), KERR_NONE);     /* 8 */
+    assert_int_equal(gr_log_last_stable_offset(log), 9);
+    /* 7 again, aborted while 8 is ongoing: that entry's LSO is 8's start */
+    assert_int_equal(txn_append(log, 2, 7, 0, 3, &info), KERR_NONE);          /* 9-10 */
+    assert_int_equal(txn_append(log, 1, 8, 0, 1, &info), KERR_NONE);          /* 11 */
+    assert_int_equal(marker_append(log, 7, 0, 3, false, &info), KERR_NONE);    /* 12 */
+    assert_int_equal(gr_log_last_stable_offset(log), 11);
+    assert_int_equal(marker_append(log, 8, 0, 3, false, &info), KERR_NONE);    /* 13 */
+    assert_int_equal(gr_log_last_stable_offset(log), 14);
+    assert_true(gr_log_segment_count(log) >= 3);
+    /* every aborted transaction */
+    txn_list_t l = {0};
+    assert_int_equal(gr_log_collect_aborted(log, 0, 14, txn_collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    gr_aborted_txn_t want[3] = {{7, 2, 7, 5}, {7, 9, 12, 11}, {8, 11, 13, 14}};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(l.t[i].pid, want[i].pid);
+        assert_int_equal(l.t[i].first_offset, want[i].first_offset);
+        assert_int_equal(l.t[i].last_offset, want[i].last_offset);
+        assert_int_equal(l.t[i].lso, want[i].lso);
+    }
+    /* a range only overlapping the second one */
+    l.n = 0;
+    assert_int_equal(gr_log_collect_aborted(log, 9, 11, txn_collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.t[0].first_offset, 9);
+    /* a read reports where its batches end */
+    gr_log_slice_t sl;
+    assert_int_equal(gr_log_read(log, 2, 1 << 20, 14, true, &sl), 0);
+    assert_true(sl.len > 0 && sl.next_offset > 2 && sl.next_offset <= 14);
+    gr_log_close(log);
+
+    /* the first aborted transaction in its segment's .txnindex, as Kafka's
+     * AbortedTxn: version int16 0, producerId, firstOffset, lastOffset,
+     * lastStableOffset (int64s, big-endian), 34 bytes */
+    {
+        static const uint8_t entry[GR_TXN_ENTRY_SIZE] = {
+            0, 0,                                   /* version */
+            0, 0, 0, 0, 0, 0, 0, 7,                 /* producerId */
+            0, 0, 0, 0, 0, 0, 0, 2,                 /* firstOffset */
+            0, 0, 0, 0, 0, 0, 0, 7,                 /* lastOffset */
+            0, 0, 0, 0, 0, 0, 0, 5,                 /* lastStableOffset */
+        };
+        uint8_t got[GR_TXN_ENTRY_SIZE] = {0};
+        char ip[600];
+        DIR *dd = opendir(dir);
+        struct dirent *e;
+        bool found = false;
+        while ((e = readdir(dd)) != NULL && !found) {
+            if (!strstr(e->d_name, ".txnindex"))
+                continue;
+            snprintf(ip, sizeof(ip), "%s/%s", dir, e->d_name);
+            FILE *tf = fopen(ip, "rb");
+            assert_non_null(tf);
+            size_t n = fread(got, 1, sizeof(got), tf);
+            fclose(tf);
+            found = n == sizeof(got) && !memcmp(got, entry, sizeof(got));
+        }
+        closedir(dd);
+        assert_true(found);
+    }
+
+    /* clean restart: the state and the index files come back */
+    log = open_log(&c, true, 14);
+    assert_int_equal(gr_log_last_stable_offset(log), 14);
+    l.n = 0;
+    assert_int_equal(gr_log_collect_aborted(log, 0, 14, txn_collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(txn_append(log, 1, 8, 0, 2, &info), KERR_NONE);          /* 14, left open */
+    assert_int_equal(gr_log_last_stable_offset(log), 14);
+    gr_log_close(log);
+
+    /* kill -9: nothing durable (recovery point 0), the index files lost;
+     * recovery rebuilds them and the open transaction */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[600];
+    while ((de = readdir(d)) != NULL)
+        if (strstr(de->d_name, ".txnindex") || strstr(de->d_name, ".snapshot")) {
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+            assert_int_equal(unlink(p), 0);
+        }
+    closedir(d);
+    log = open_log(&c, false, 0);
+    assert_int_equal(gr_log_last_stable_offset(log), 14);
+    l.n = 0;
+    assert_int_equal(gr_log_collect_aborted(log, 0, 15, txn_collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(l.t[i].first_offset, want[i].first_offset);
+        assert_int_equal(l.t[i].last_offset, want[i].last_offset);
+        assert_int_equal(l.t[i].lso, want[i].lso);
+    }
+    assert_int_equal(marker_append(log, 8, 0, 3, true, &info), KERR_NONE);
+    assert_int_equal(gr_log_last_stable_offset(log), 16);
+    gr_log_close(log);
+
+    /* a corrupt .txnindex of a trusted segment: that segment is recovered
+     * and its index rebuilt */
+    snprintf(p, sizeof(p), "%s/%020d.txnindex", dir, 0);
+    FILE *f = fopen(p, "ab");
+    if (f) {
+        fputs("junk", f);
+        fclose(f);
+    }
+    log = open_log(&c, true, 16);
+    l.n = 0;
+    assert_int_equal(gr_log_collect_aborted(log, 0, 16, txn_collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    gr_log_close(log);
 }
 
 /* Descriptors are bounded by the cache, not by the number of segments:
@@ -1222,6 +1407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_batch_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_fds_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_cache_handles, setup, teardown),
     };

@@ -38,6 +38,38 @@ static int16_t append(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t seq, 
     return KERR_NONE;
 }
 
+/* A transactional batch of pid at first_offset (coordinator origin: no
+ * sequence checks), applied.  Returns the error. */
+static int16_t append_txn(gr_pstate_t *ps, int64_t pid, int16_t epoch, int64_t first_offset, bool transactional)
+{
+    gr_pupdate_t u;
+    const char *msg = NULL;
+    gr_pupdate_init(&u, ps, pid, GR_PORIGIN_COORDINATOR);
+    int16_t err = gr_pupdate_data(&u, epoch, -1, -1, first_offset, first_offset, transactional, &msg);
+    if (err != KERR_NONE)
+        return err;
+    gr_pbatch_t b = {.last_offset = first_offset, .timestamp = first_offset, .last_seq = -1, .offset_delta = 0};
+    gr_pstate_add_batch(ps, pid, epoch, &b);
+    gr_pstate_update(ps, &u);
+    return KERR_NONE;
+}
+
+/* A marker of pid at offset, applied when accepted. */
+static int16_t marker(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t coord_epoch, int64_t offset, bool abort,
+                      gr_completed_txn_t *done, bool *completed)
+{
+    gr_pupdate_t u;
+    const char *msg = NULL;
+    gr_pupdate_init(&u, ps, pid, GR_PORIGIN_COORDINATOR);
+    int16_t err = gr_pupdate_marker(&u, epoch, coord_epoch, offset, offset, abort, done, completed, &msg);
+    if (err != KERR_NONE) {
+        assert_non_null(msg);
+        return err;
+    }
+    gr_pstate_update(ps, &u);
+    return KERR_NONE;
+}
+
 static void test_sequence_arithmetic(void **state)
 {
     (void)state;
@@ -149,6 +181,82 @@ static void test_update_spans_batches(void **state)
     assert_int_equal(u.txn_first_offset, 7);
     assert_int_equal(gr_pupdate_data(&u, 1, 3, 3, 8, 8, false, &msg), KERR_INVALID_TXN_STATE);
     gr_pstate_free(ps);
+}
+
+/* Ongoing transactions, the first unstable offset (the LSO's bound),
+ * markers ending them (Kafka's appendEndTxnMarker), and their snapshot. */
+static void test_transactions(void **state)
+{
+    (void)state;
+    gr_pstate_t *ps = gr_pstate_new();
+    gr_completed_txn_t done;
+    bool completed;
+    assert_int_equal(gr_pstate_first_unstable(ps), -1);
+    assert_int_equal(append_txn(ps, 1, 0, 10, true), KERR_NONE);
+    assert_int_equal(gr_pstate_first_unstable(ps), 10);
+    assert_int_equal(append_txn(ps, 2, 3, 15, true), KERR_NONE);
+    assert_int_equal(append_txn(ps, 1, 0, 16, true), KERR_NONE);      /* same transaction */
+    assert_int_equal(append_txn(ps, 3, 0, 17, false), KERR_NONE);     /* idempotent only */
+    assert_int_equal(gr_pstate_first_unstable(ps), 10);
+    assert_int_equal(gr_pstate_ongoing(ps), 2);
+    assert_int_equal(gr_pstate_first_unstable_other(ps, 1), 15);
+    assert_int_equal(gr_pstate_first_unstable_other(ps, 2), 10);
+    assert_int_equal(gr_pstate_first_unstable_other(ps, 3), 10);
+    /* a non-transactional batch inside a transaction */
+    assert_int_equal(append_txn(ps, 1, 0, 18, false), KERR_INVALID_TXN_STATE);
+    /* stale producer epoch, stale coordinator epoch */
+    assert_int_equal(marker(ps, 2, 2, 0, 19, false, &done, &completed), KERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(marker(ps, 1, 0, 5, 19, false, &done, &completed), KERR_NONE);
+    assert_true(completed);
+    assert_int_equal(done.pid, 1);
+    assert_int_equal(done.first_offset, 10);
+    assert_int_equal(done.last_offset, 19);
+    assert_false(done.aborted);
+    assert_int_equal(gr_pstate_get(ps, 1)->coordinator_epoch, 5);
+    assert_int_equal(gr_pstate_get(ps, 1)->txn_first_offset, -1);
+    assert_int_equal(gr_pstate_first_unstable(ps), 15);
+    assert_int_equal(marker(ps, 1, 0, 4, 20, true, &done, &completed), KERR_TRANSACTION_COORDINATOR_FENCED);
+    /* a marker without data ends nothing (no index entry) */
+    assert_int_equal(marker(ps, 1, 0, 5, 20, true, &done, &completed), KERR_NONE);
+    assert_false(completed);
+    /* a new transaction after the first: at the tail */
+    assert_int_equal(append_txn(ps, 1, 0, 21, true), KERR_NONE);
+    assert_int_equal(gr_pstate_first_unstable(ps), 15);
+    /* the snapshot keeps both, in order, and the list survives a load
+     * that replaces entries */
+    uint8_t *buf;
+    size_t len;
+    gr_pstate_encode(ps, &buf, &len);
+    gr_pstate_t *ps2 = gr_pstate_new();
+    assert_int_equal(append_txn(ps2, 2, 3, 5, true), KERR_NONE);       /* replaced by the snapshot's */
+    assert_int_equal(gr_pstate_decode(ps2, buf, len, 0, 0), 3);
+    free(buf);
+    assert_int_equal(gr_pstate_ongoing(ps2), 2);
+    assert_int_equal(gr_pstate_first_unstable(ps2), 15);
+    assert_int_equal(gr_pstate_first_unstable_other(ps2, 2), 21);
+    /* abort with a bumped epoch (a fenced producer's transaction): the
+     * entry takes the epoch, its batches go */
+    assert_int_equal(marker(ps2, 2, 4, 5, 30, true, &done, &completed), KERR_NONE);
+    assert_true(completed && done.aborted && done.first_offset == 15 && done.last_offset == 30);
+    assert_int_equal(gr_pstate_get(ps2, 2)->epoch, 4);
+    assert_int_equal(gr_pstate_get(ps2, 2)->nb, 0);
+    assert_int_equal(gr_pstate_first_unstable(ps2), 21);
+    /* an entry with an open transaction is never expired */
+    assert_int_equal(gr_pstate_expire(ps2, INT64_MAX, 1), 2);
+    assert_int_equal(gr_pstate_count(ps2), 1);
+    assert_int_equal(gr_pstate_first_unstable(ps2), 21);
+    /* a replayed marker is taken as the log says */
+    gr_pupdate_t u;
+    const char *msg = NULL;
+    gr_pupdate_init(&u, ps2, 1, GR_PORIGIN_REPLAY);
+    assert_int_equal(gr_pupdate_marker(&u, -5, -9, 40, 40, false, &done, &completed, &msg), KERR_NONE);
+    gr_pstate_update(ps2, &u);
+    assert_true(completed && done.first_offset == 21);
+    assert_int_equal(gr_pstate_first_unstable(ps2), -1);
+    assert_int_equal(gr_pstate_ongoing(ps2), 0);
+    gr_pstate_free(ps2);
+    gr_pstate_free(ps);
+    assert_int_equal(gr_pstate_total(), 0);
 }
 
 static void test_expiration(void **state)
@@ -370,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_sequences_and_epochs),
         cmocka_unit_test(test_duplicates_last_five),
         cmocka_unit_test(test_update_spans_batches),
+        cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_expiration),
         cmocka_unit_test(test_snapshot_codec),
         cmocka_unit_test(test_broker_wide_bound),
