@@ -29,7 +29,11 @@ else
 BUILD    ?= build-san-$(subst $(comma),-,$(SANITIZE))
 endif
 
-CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc
+# src/ holds one folder per subsystem (docs/internals.md); every folder is on
+# the include path, so a header is included by its name alone.
+SRC_DIRS := src src/core src/net src/proto src/api src/storage src/coord src/obs
+INCLUDES := $(SRC_DIRS:%=-I%)
+CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(INCLUDES)
 LDFLAGS  :=
 LDLIBS   := -lz -lzstd -llz4 -lsnappy -lmicrohttpd -lpthread -lm
 
@@ -38,7 +42,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-SRC      := $(wildcard src/*.c)
+SRC      := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_files.o
 CLI_SRC  := $(wildcard cli/*.c)
@@ -54,9 +58,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# The web console's static files (src/console/) become a C file that the
+# The web console's static files (src/obs/console/) become a C file that the
 # binary carries (tools/embed.c): gregord stays one file.
-CONSOLE_FILES := $(sort $(wildcard src/console/*))
+CONSOLE_FILES := $(sort $(wildcard src/obs/console/*))
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
@@ -65,7 +69,7 @@ $(BUILD)/gen/console_files.c: $(CONSOLE_FILES) $(BUILD)/tools/embed
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed $@ $(CONSOLE_FILES)
 
-$(BUILD)/gen/console_files.o: $(BUILD)/gen/console_files.c src/console_files.h
+$(BUILD)/gen/console_files.o: $(BUILD)/gen/console_files.c src/obs/console_files.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libgregor.a: $(LIB_OBJ)
@@ -78,10 +82,10 @@ $(BUILD)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icli -c $< -o $@
 
-# the CLI is a librdkafka client; it shares with the broker only src/jstr.c
-# (Kafka's strings as Java Strings: group placement, escaping) and
-# src/alloc.c (the allocation wrappers)
-$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/jstr.o $(BUILD)/src/alloc.o
+# the CLI is a librdkafka client; it shares with the broker only
+# src/core/jstr.c (Kafka's strings as Java Strings: group placement,
+# escaping) and src/core/alloc.c (the allocation wrappers)
+$(BUILD)/gregor: $(CLI_OBJ) $(BUILD)/src/core/jstr.o $(BUILD)/src/core/alloc.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lrdkafka $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libgregor.a
@@ -143,7 +147,7 @@ else
 FUZZ_BUILD   := build-fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
-FUZZ_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc $(FUZZ_SAN)
+FUZZ_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(FUZZ_SAN)
 FUZZ_NAMES   := request batch recovery offsets_record config snapshot
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)

@@ -1,10 +1,10 @@
 /*
  * cg_status.c - `gregor consumer-groups --describe --group g --status`: the
  * lag evaluation of each group by Burrow's rules, as gregord computes it
- * (src/lag.c), read from its HTTP listener.
+ * (src/obs/lag.c), read from its HTTP listener.
  *
  * The answer of GET /api/groups/<g>/status is tab-separated text (fields
- * escaped by the broker, src/http_api.c):
+ * escaped by the broker, src/obs/http_api.c):
  *
  *   G <group> <status> <complete> <total lag> <partitions> <max time lag ms>
  *   P <topic> <partition> <status> <window first offset> <window last offset> <lag> <time lag ms> <owner>

@@ -9,7 +9,7 @@
  *
  * Errors: one clear line on stderr ("Error: ...") and a non-zero exit.
  * Memory: every allocation goes through the project's wrappers (gr_malloc,
- * gr_calloc, gr_realloc, gr_strdup, gr_strndup of src/alloc.c), which abort
+ * gr_calloc, gr_realloc, gr_strdup, gr_strndup of src/core/alloc.c), which abort
  * with a message when memory runs out: no result is checked for NULL.
  */
 #ifndef GR_CLI_H
@@ -87,7 +87,7 @@ int cli_kv_file(cli_kv_t *kv, const char *path);
 
 /* A string from the broker (or the user) as it may be printed: s itself
  * when it is plain text, else a copy with control characters, bytes that
- * are not UTF-8 and the like escaped (gr_jstr_escape of src/jstr.h) so that
+ * are not UTF-8 and the like escaped (gr_jstr_escape of src/core/jstr.h) so that
  * no group, member or client id can forge output or drive the terminal.
  * flags: GR_JSTR_WIRE for strings as received, GR_JSTR_HELD for strings
  * read with cli_held.  Copies live until exit.  NULL stays NULL. */

@@ -7,12 +7,12 @@
  *
  * How: the group lives in partition abs(String.hashCode(group)) % N of
  * __consumer_offsets (Java's hash over UTF-16 code units, Kafka's Utils.abs:
- * gr_jstr_partition of src/jstr.c, the function the broker uses).  A
+ * gr_jstr_partition of src/core/jstr.c, the function the broker uses).  A
  * librdkafka consumer assign()s that partition from its low watermark and
  * reads up to the high watermark; records of other groups are skipped.
  *
  * Strings are read as Kafka reads them (new String(bytes, UTF_8)) into the
- * held form of src/jstr.h, so a group id is matched whole (a NUL in it
+ * held form of src/core/jstr.h, so a group id is matched whole (a NUL in it
  * included) and by Kafka's equality; everything printed that came from
  * the records is escaped (cli_esc).
  *
@@ -142,7 +142,7 @@ static int64_t rlen(rd_t *r, bool compact, bool bytes32)
     return bytes32 ? rdint(r, 4) : rdint(r, 2);
 }
 
-/* A string's bytes in held form (src/jstr.h), malloc'ed. */
+/* A string's bytes in held form (src/core/jstr.h), malloc'ed. */
 static char *held(const void *p, size_t n)
 {
     char *s = gr_malloc(gr_jstr_canon(p, n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);

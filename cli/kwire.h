@@ -5,7 +5,7 @@
  * headers (producer id, transactional and control flags, which librdkafka
  * hides) in `consumer-groups --history`.
  *
- * Why not the broker's generated codec (src/schema_gen.c): the CLI shares
+ * Why not the broker's generated codec (src/proto/schema_gen.c): the CLI shares
  * no protocol code with the broker on purpose - a client written from the
  * message specs, not from the code under test, is what checks the broker's
  * encoding (a bug shared by both sides would pass unnoticed).  The handful

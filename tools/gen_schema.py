@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gen_schema.py - generate src/schema_gen.h and src/schema_gen.c from Kafka's
+"""gen_schema.py - generate src/proto/schema_gen.h and src/proto/schema_gen.c from Kafka's
 JSON message specs.
 
 Regenerate (dev time only; the build never runs this):
@@ -10,7 +10,7 @@ The spec directory holds client/, group-coordinator/ and
 transaction-coordinator/ with one JSON file per
 message (with // comments).  Without an argument it defaults to
 ../shared/reference/kafka-message-specs relative to the repository root.
-Output goes to src/ of the repository this script lives in.  Standard
+Output goes to src/proto/ of the repository this script lives in.  Standard
 library only.
 
 For a message M (spec "name") it emits:
@@ -1082,7 +1082,7 @@ def main():
     spec_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         root, "..", "shared", "reference", "kafka-message-specs")
     try:
-        generate(spec_dir, os.path.join(root, "src"))
+        generate(spec_dir, os.path.join(root, "src", "proto"))
     except (SpecError, OSError, ValueError, KeyError) as e:
         sys.stderr.write("gen_schema: %s\n" % e)
         return 1

@@ -1,6 +1,6 @@
 """Helpers for the reliability tests (faults, power loss, crash loop,
 overload): a Broker that starts with extra environment (GREGOR_FAULTS, see
-src/fio.h) and process limits, raw produce, and a full read-back of a
+src/core/fio.h) and process limits, raw produce, and a full read-back of a
 partition that checks every batch (CRC-32C, offsets) on the way.
 
 Everything goes to 127.0.0.1 and every wait is bounded."""
@@ -44,7 +44,7 @@ class EnvBroker(Broker):
                 else:
                     os.environ[k] = v
 
-    # -- runtime fault switch (src/fio.h) -------------------------------
+    # -- runtime fault switch (src/core/fio.h) -------------------------------
     @property
     def faults_file(self):
         return os.path.join(self.workdir, "faults")

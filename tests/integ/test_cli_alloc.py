@@ -1,5 +1,5 @@
 """The gregor CLI allocates only through the project's wrapper
-(src/alloc.c: gr_malloc, gr_calloc, gr_realloc, gr_strdup, gr_strndup),
+(src/core/alloc.c: gr_malloc, gr_calloc, gr_realloc, gr_strdup, gr_strndup),
 which prints one line and aborts when memory runs out, so no result needs
 a check and none goes unchecked.  A source check over cli/: every call of
 the C library's allocators there is a finding, with its file and line."""

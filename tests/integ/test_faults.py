@@ -1,4 +1,4 @@
-"""Storage faults on one partition (src/fio.h: GREGOR_FAULTS_FILE + SIGUSR1
+"""Storage faults on one partition (src/core/fio.h: GREGOR_FAULTS_FILE + SIGUSR1
 arms, SIGUSR2 clears): ENOSPC, EIO and torn (short) writes, a torn write
 that cannot be rolled back (partition offline until restart) and fsync
 failure.  In every case the faulty partition answers KAFKA_STORAGE_ERROR,

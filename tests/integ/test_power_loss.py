@@ -2,7 +2,7 @@
 table of the README, row by row).
 
 The broker records a power-loss journal (GREGOR_FAULTS=journal=PATH, see
-src/fio.h); after a kill -9 it is restarted with powercut-on-start, which
+src/core/fio.h); after a kill -9 it is restarted with powercut-on-start, which
 first drops everything the journal says was not made durable (bytes written
 after a file's last fsync, file creations and renames not covered by a
 directory fsync), exactly what a power cut would lose, then recovers.

@@ -1,5 +1,5 @@
 """Clean shutdown with thousands of partitions written since their last
-flush: the log dir is made durable with one syncfs(2) (src/topic.c) instead
+flush: the log dir is made durable with one syncfs(2) (src/storage/topic.c) instead
 of an fsync per file.  The clean-shutdown marker is written and every
 record is read back after a restart, also after a simulated power cut right
 after the shutdown (the power-loss journal counts the syncfs); when the sync
@@ -20,7 +20,7 @@ T = "sd"
 NPART = 3000
 MARKER = ".kafka_cleanshutdown"
 STOP_LIMIT = 170     # against hangs only (sanitizers, a slow disk)
-GR_SYNCFS_MIN_PARTS = 32   # src/topic.h
+GR_SYNCFS_MIN_PARTS = 32   # src/storage/topic.h
 
 
 @pytest.fixture

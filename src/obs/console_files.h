@@ -1,5 +1,5 @@
 /*
- * console_files.h - the web console's static files (src/console/), built
+ * console_files.h - the web console's static files (src/obs/console/), built
  * into the binary by tools/embed.c (a generated C file in the build dir).
  */
 #ifndef GR_CONSOLE_FILES_H

@@ -6,7 +6,7 @@
  *   GET  /burrow/admin                 "GOOD"
  *   GET  /v3/kafka[/<c>[/topic[/<t>]|/consumer[/<g>[/status|/lag]]]]
  *                                      Burrow's v3 API, same JSON shapes (lag.c)
- *   GET  /, /ui/<file>                 the web console (src/console/, embedded)
+ *   GET  /, /ui/<file>                 the web console (src/obs/console/, embedded)
  *   GET  /api/overview | /api/topics | /api/topics/<t> | /api/topics/<t>/messages
  *        /api/groups | /api/groups/<g> | /api/groups/<g>/reset | /api/groups/<g>/undo
  *                                      the console's JSON (GET of reset/undo: the dry run)
