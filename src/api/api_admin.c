@@ -325,7 +325,7 @@ static centry_t *broker_entries(gr_req_t *req, bvals_t *b, int *n)
 /* ------------------------------------------------------------ CreateTopics */
 
 typedef struct ct_plan {
-    int16_t err;
+    gr_kerr_t err;
     gr_str_t msg;
     int32_t npart;
     int16_t rf;
@@ -546,7 +546,7 @@ void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
             char *name = cstr(req, ct->Name);
             gr_topic_t *t = NULL;
             const char *emsg = NULL;
-            int rc = gr_topic_create(name, strlen(name), p->npart, p->configs, false, &t, &emsg);
+            gr_kerr_t rc = gr_topic_create(name, strlen(name), p->npart, p->configs, false, &t, &emsg);
             if (rc != KERR_NONE || !t) {
                 p->err = (int16_t)(rc != KERR_NONE ? rc : KERR_UNKNOWN_SERVER_ERROR);
                 p->msg = str_of(emsg);
@@ -723,7 +723,7 @@ static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartiti
     if (validate_only)
         return;
     const char *emsg = NULL;
-    int rc = gr_topic_add_partitions(t, ct->Count, &emsg);
+    gr_kerr_t rc = gr_topic_add_partitions(t, ct->Count, &emsg);
     if (rc != KERR_NONE) {
         res->ErrorCode = (int16_t)rc;
         res->ErrorMessage = str_of(emsg);
@@ -786,7 +786,7 @@ static const char *resource_type_name(int8_t t)
 /* Parse a broker resource name; "" is the cluster default (*is_default).
  * Returns KERR_NONE or KERR_INVALID_REQUEST with *msg, worded as Kafka's
  * describe or alter path words it. */
-static int16_t broker_resource(gr_req_t *req, gr_str_t name, bool alter, bool *is_default, gr_str_t *msg)
+static gr_kerr_t broker_resource(gr_req_t *req, gr_str_t name, bool alter, bool *is_default, gr_str_t *msg)
 {
     *is_default = name.len <= 0;
     if (*is_default)
@@ -898,7 +898,7 @@ void gr_api_describe_configs(gr_req_t *req, gr_rd_t *body)
         } else if (rs->ResourceType == RT_BROKER) {
             bool dflt;
             gr_str_t msg = GR_STR_NULL;
-            int16_t err = broker_resource(req, rs->ResourceName, false, &dflt, &msg);
+            gr_kerr_t err = broker_resource(req, rs->ResourceName, false, &dflt, &msg);
             if (err != KERR_NONE) {
                 res->ErrorCode = err;
                 res->ErrorMessage = msg;
@@ -975,10 +975,10 @@ static char *list_op(gr_req_t *req, const char *cur, const char *arg, int op)
     return out;
 }
 
-static int16_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg);
+static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg);
 
 /* The topic of a config resource, or NULL with the error (Kafka's). */
-static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, int16_t *err, gr_str_t *msg)
+static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, gr_kerr_t *err, gr_str_t *msg)
 {
     if (name.len <= 0) {
         *msg = msgf(req, "Default topic resources are not allowed.");
@@ -999,7 +999,7 @@ static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, int16_t *err, gr_s
     return t;
 }
 
-static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
+static gr_kerr_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
                          bool validate_only, gr_str_t *msg)
 {
     int16_t terr;
@@ -1075,7 +1075,7 @@ static int16_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_
 /* Make topic t's overrides exactly `ov` (n entries, key, value, ...,
  * NULL; validated already): the internal-topic policy first, then every
  * key that differs.  Kafka error code, *msg on error. */
-static int16_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg)
+static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg)
 {
     const char *bad_key;
     char err[256];
@@ -1106,10 +1106,10 @@ static int16_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, b
 
 /* A broker resource: there are no dynamic broker configs, so any key
  * named is refused (nothing named: nothing to change). */
-static int16_t alter_broker(gr_req_t *req, gr_str_t name, const gr_str_t *names, int32_t nkeys, gr_str_t *msg)
+static gr_kerr_t alter_broker(gr_req_t *req, gr_str_t name, const gr_str_t *names, int32_t nkeys, gr_str_t *msg)
 {
     bool dflt;
-    int16_t err = broker_resource(req, name, true, &dflt, msg);
+    gr_kerr_t err = broker_resource(req, name, true, &dflt, msg);
     if (err != KERR_NONE)
         return err;
     if (nkeys <= 0)
@@ -1250,7 +1250,7 @@ static char *join_names(gr_req_t *req, const gr_str_t *names, const bool *flags,
  * given, every key not named is removed (Kafka's
  * legacyAlterConfigResource).  Keys were checked for duplicates and null
  * values. */
-static int16_t ac_topic(gr_req_t *req, const gr_AlterConfigsRequest_AlterConfigsResource_t *rs, bool validate_only,
+static gr_kerr_t ac_topic(gr_req_t *req, const gr_AlterConfigsRequest_AlterConfigsResource_t *rs, bool validate_only,
                         gr_str_t *msg)
 {
     int16_t terr;

@@ -177,7 +177,7 @@ static gr_topic_t *ft_lookup(const ftopic_t *ft)
  * against the leader epoch cache, then the log.  Returns a Kafka error
  * code; on a divergence *div is set and nothing is read.  budget and
  * first_data carry the response's byte budget across partitions. */
-static int16_t part_read(gr_partition_t *p, int32_t cur_epoch, int32_t last_epoch, int64_t offset,
+static gr_kerr_t part_read(gr_partition_t *p, int32_t cur_epoch, int32_t last_epoch, int64_t offset,
                          int32_t part_max, int8_t isolation, int32_t *budget, bool *first_data,
                          gr_log_slice_t *sl, gr_FetchResponse_EpochEndOffset_t *div, bool *diverged)
 {
@@ -216,7 +216,7 @@ static int16_t part_read(gr_partition_t *p, int32_t cur_epoch, int32_t last_epoc
 
 /* Fields an error brings along: v16+ (KIP-951) names the current leader
  * when a fetch was fenced (this broker, at its epoch). */
-static void part_error(gr_FetchResponse_PartitionData_t *pd, gr_partition_t *p, int16_t err)
+static void part_error(gr_FetchResponse_PartitionData_t *pd, gr_partition_t *p, gr_kerr_t err)
 {
     pd->ErrorCode = err;
     if (p && (err == KERR_FENCED_LEADER_EPOCH || err == KERR_NOT_LEADER_OR_FOLLOWER)) {
@@ -227,7 +227,7 @@ static void part_error(gr_FetchResponse_PartitionData_t *pd, gr_partition_t *p, 
 
 /* A partition's answer replaced by an error, as Kafka's
  * FetchResponse.partitionResponse(tp, error) makes it. */
-static void part_replace(gr_FetchResponse_PartitionData_t *pd, int16_t err)
+static void part_replace(gr_FetchResponse_PartitionData_t *pd, gr_kerr_t err)
 {
     pd->ErrorCode = err;
     pd->HighWatermark = -1;
@@ -310,7 +310,7 @@ static int64_t fetch_build(fetch_state_t *fs, gr_FetchResponse_t *resp, bool *an
             pd->LogStartOffset = gr_log_start_offset(p->log);
             gr_log_slice_t sl;
             bool diverged;
-            int16_t err = part_read(p, fp->current_leader_epoch, fp->last_fetched_epoch, fp->fetch_offset,
+            gr_kerr_t err = part_read(p, fp->current_leader_epoch, fp->last_fetched_epoch, fp->fetch_offset,
                                     fp->max_bytes, fs->isolation_level, &budget, &first_data, &sl,
                                     &pd->DivergingEpoch, &diverged);
             if (err != KERR_NONE || diverged) {
@@ -613,7 +613,7 @@ typedef struct sfetch {
 /* One cached partition read against the log now. */
 typedef struct peval {
     gr_fsess_part_t *cp;
-    int16_t err;
+    gr_kerr_t err;
     bool more;                    /* data left to read at the cached fetch offset */
     bool diverged;                /* answered with a DivergingEpoch */
     int64_t hw, lso, log_start;
@@ -813,7 +813,7 @@ static void sess_cancel(gr_req_t *req)
     req->park = NULL;
 }
 
-static void session_error(gr_req_t *req, int16_t err)
+static void session_error(gr_req_t *req, gr_kerr_t err)
 {
     gr_FetchResponse_t resp;
     gr_FetchResponse_init(&resp);

@@ -128,7 +128,7 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
                 continue;
             }
             const char *msg;
-            int kerr = gr_topic_create(rt->Name.p, (size_t)rt->Name.len, gr_broker.cfg.num_partitions, NULL, false,
+            gr_kerr_t kerr = gr_topic_create(rt->Name.p, (size_t)rt->Name.len, gr_broker.cfg.num_partitions, NULL, false,
                                        &t, &msg);
             if (kerr != KERR_NONE) {
                 mt->ErrorCode = (int16_t)kerr;

@@ -287,7 +287,7 @@ void gr_api_describe_topic_partitions(gr_req_t *req, gr_rd_t *body)
             names[m++] = names[i];
     n = m;
 
-    int16_t err = KERR_NONE;
+    gr_kerr_t err = KERR_NONE;
     gr_str_t why = GR_STR_NULL;
     if (has_cursor && !all) {
         bool found = false;

@@ -77,7 +77,7 @@ static void park_release(park_t *pk)
     free(pk);
 }
 
-static int16_t old_fenced(gr_req_t *req, int16_t min_version, gr_kerr_t e)
+static gr_kerr_t old_fenced(gr_req_t *req, int16_t min_version, gr_kerr_t e)
 {
     return req->api_version < min_version && e == KERR_PRODUCER_FENCED ? KERR_INVALID_PRODUCER_EPOCH : e;
 }
@@ -250,7 +250,7 @@ void gr_api_add_offsets_to_txn(gr_req_t *req, gr_rd_t *body)
 {
     gr_AddOffsetsToTxnRequest_t r;
     GR_DECODE_OR_CLOSE(req, body, AddOffsetsToTxnRequest, &r);
-    int16_t *err = gr_arena_calloc(&req->arena, 1, sizeof(*err));
+    gr_kerr_t *err = gr_arena_calloc(&req->arena, 1, sizeof(*err));
     park_t *pk = park_new(req, aot_respond, err);
     const char *tid = gr_req_held(req, r.TransactionalId);
     const char *gid = gr_req_held(req, r.GroupId);
@@ -303,7 +303,7 @@ void gr_api_end_txn(gr_req_t *req, gr_rd_t *body)
 {
     gr_EndTxnRequest_t r;
     GR_DECODE_OR_CLOSE(req, body, EndTxnRequest, &r);
-    int16_t *err = gr_arena_calloc(&req->arena, 1, sizeof(*err));
+    gr_kerr_t *err = gr_arena_calloc(&req->arena, 1, sizeof(*err));
     park_t *pk = park_new(req, end_respond, err);
     pk->pid = pk->epoch = -1;
     const char *tid = gr_req_held(req, r.TransactionalId);
@@ -447,7 +447,7 @@ void gr_api_txn_offset_commit(gr_req_t *req, gr_rd_t *body)
 
 typedef struct wtm_one {
     park_t *pk;
-    int16_t *err;                   /* in the arena */
+    gr_kerr_t *err;                   /* in the arena */
 } wtm_one_t;
 
 static void wtm_done(void *arg, gr_kerr_t err)

@@ -1165,7 +1165,7 @@ int gr_coord_start(void)
         char *configs[] = {"cleanup.policy", "compact", "segment.bytes", segbytes,
                            "min.compaction.lag.ms", MIN_COMPACTION_LAG_MS, NULL};
         const char *msg = NULL;
-        int e = gr_topic_create(GR_OFFSETS_TOPIC, sizeof(GR_OFFSETS_TOPIC) - 1,
+        gr_kerr_t e = gr_topic_create(GR_OFFSETS_TOPIC, sizeof(GR_OFFSETS_TOPIC) - 1,
                                 gr_broker.cfg.offsets_topic_num_partitions, configs, true, &t, &msg);
         if (e != KERR_NONE) {
             gr_error("coord", "Cannot create %s: %s", GR_OFFSETS_TOPIC, msg ? msg : gr_kerr_name(e));

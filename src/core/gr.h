@@ -5,7 +5,9 @@
  * success, a negative GR_E* on failure and GR_AGAIN for "not yet / need
  * more bytes".  The GR_E* values are negated errno numbers so that a syscall
  * failure can be passed up as -errno.  Kafka protocol error codes are a
- * different space (kerr.h) and only ever end up in responses.
+ * different space, typed gr_kerr_t (kerr.h): a function that decides one
+ * (a request's validation, a record check) returns that type, and they
+ * only ever end up in responses.
  *
  * Allocation failure is not handled: gr_malloc() and friends abort with a
  * message.  Logging goes to stderr in Kafka's log4j layout.

@@ -795,7 +795,7 @@ static void topic_create(gr_http_req_t *r)
     }
     gr_topic_t *t = NULL;
     const char *msg = NULL;
-    int rc = gr_topic_create(name, strlen(name), (int32_t)np, NULL, false, &t, &msg);
+    gr_kerr_t rc = gr_topic_create(name, strlen(name), (int32_t)np, NULL, false, &t, &msg);
     if (rc != KERR_NONE || !t) {
         char m[512];
         snprintf(m, sizeof(m), "%s%s%s", gr_kerr_name((int16_t)rc), msg ? ": " : "", msg ? msg : "");

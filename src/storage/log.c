@@ -799,7 +799,7 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
             gr_completed_txn_t done;
             bool completed;
             const char *msg = NULL;
-            int16_t err = gr_pupdate_marker(u, epoch, coord_epoch, first, lat >= 0 ? lat : mts,
+            gr_kerr_t err = gr_pupdate_marker(u, epoch, coord_epoch, first, lat >= 0 ? lat : mts,
                                             type == GR_MARKER_ABORT, &done, &completed, &msg);
             if (err != KERR_NONE) {
                 info->error_code = err;
@@ -830,7 +830,7 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
         }
         int64_t ts = lat >= 0 ? lat : (int64_t)gr_be64(p + GR_BOFF_MAX_TS);
         const char *msg = NULL;
-        int16_t err = gr_pupdate_data(pend_get(pend, log->ps, pid, origin), epoch, seq, last_seq, first, ts,
+        gr_kerr_t err = gr_pupdate_data(pend_get(pend, log->ps, pid, origin), epoch, seq, last_seq, first, ts,
                                       (attr & GR_ATTR_TRANSACTIONAL) != 0, &msg);
         if (err != KERR_NONE) {
             info->error_code = err;

@@ -11,6 +11,7 @@
 #ifndef GR_LOG_H
 #define GR_LOG_H
 
+#include "kerr.h"
 #include "gr.h"
 #include "wire.h"
 #include "ev.h"
@@ -76,7 +77,7 @@ int gr_log_segment_count(const gr_log_t *log);
 
 /* Result of an append, for the Produce response. */
 typedef struct gr_append_info {
-    int16_t error_code;             /* Kafka error code (KERR_*) */
+    gr_kerr_t error_code;           /* Kafka error code (KERR_*) */
     int64_t base_offset;            /* offset of the first record */
     int64_t last_offset;
     int64_t log_append_time;        /* -1 unless LogAppendTime */

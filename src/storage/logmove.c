@@ -503,7 +503,7 @@ void gr_logmove_cancel(gr_partition_t *p, bool remove_future)
         move_free(m);
 }
 
-int16_t gr_logmove_start(gr_partition_t *p, int dest)
+gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest)
 {
     move_t *m = find(p);
     if (m && m->dest == dest)

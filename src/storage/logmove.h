@@ -8,6 +8,7 @@
 #ifndef GR_LOGMOVE_H
 #define GR_LOGMOVE_H
 
+#include "kerr.h"
 #include "topic.h"
 
 #include <stdbool.h>
@@ -23,7 +24,7 @@ typedef struct gr_logmove_status {
 bool gr_logmove_status(const gr_partition_t *p, gr_logmove_status_t *st);
 /* Move p to log dir `dest`: starts the copy (replacing a move to another
  * dir), or nothing when p is there already.  Kafka error code. */
-int16_t gr_logmove_start(gr_partition_t *p, int dest);
+gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest);
 /* Before a partition is freed (deletion, shutdown): its move stops and
  * the future replica is removed (deletion) or left for the next start
  * to resume (shutdown). */

@@ -395,7 +395,7 @@ void gr_pupdate_init(gr_pupdate_t *u, const gr_pstate_t *ps, int64_t pid, gr_por
     u->txn_first_offset = e ? e->txn_first_offset : -1;
 }
 
-int16_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
+gr_kerr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
                         int64_t first_offset, int64_t timestamp, bool transactional, const char **msg)
 {
     /* checkProducerEpoch: a replay takes the log as it is */
@@ -438,7 +438,7 @@ int16_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32
     return KERR_NONE;
 }
 
-int16_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
+gr_kerr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
                           int64_t timestamp, bool aborted, gr_completed_txn_t *done, bool *completed,
                           const char **msg)
 {

@@ -24,6 +24,7 @@
 #ifndef GR_PSTATE_H
 #define GR_PSTATE_H
 
+#include "kerr.h"
 #include "gr.h"
 
 #include <stdbool.h>
@@ -121,7 +122,7 @@ void gr_pupdate_init(gr_pupdate_t *u, const gr_pstate_t *ps, int64_t pid, gr_por
  * sequence, or a new epoch not starting at 0) or KERR_INVALID_TXN_STATE (a
  * non-transactional batch inside a transaction), with *msg set; the update
  * is then unchanged. */
-int16_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
+gr_kerr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
                         int64_t first_offset, int64_t timestamp, bool transactional, const char **msg);
 /* A transaction that a marker ended (Kafka's CompletedTxn). */
 typedef struct gr_completed_txn {
@@ -139,7 +140,7 @@ typedef struct gr_completed_txn {
  * epoch, coordinator epoch and timestamp and ends the ongoing transaction;
  * *completed is set (and *done filled) when there was one (a marker
  * without data changes nothing else). */
-int16_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
+gr_kerr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
                           int64_t timestamp, bool aborted, gr_completed_txn_t *done, bool *completed,
                           const char **msg);
 /* Add an appended batch to its producer's entry (created when missing):

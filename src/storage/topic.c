@@ -152,7 +152,7 @@ gr_topic_t *gr_topic_next(gr_topic_t *t)
 
 int gr_topic_count(void) { return (int)gr_hmap_count(&table); }
 
-int gr_topic_validate_name(const char *name, size_t len)
+gr_kerr_t gr_topic_validate_name(const char *name, size_t len)
 {
     if (len == 0 || len > 249)
         return KERR_INVALID_TOPIC_EXCEPTION;
@@ -520,7 +520,7 @@ static void sync_log_dirs(void)
             gr_warn("topic", "Cannot fsync %s", gr_broker.log_dirs[d]);
 }
 
-int gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides)
+gr_kerr_t gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides)
 {
     *collides = NULL;
     if (gr_topic_validate_name(name, len) != KERR_NONE)
@@ -532,7 +532,7 @@ int gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides
     return KERR_NONE;
 }
 
-int gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
+gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
                     gr_topic_t **out, const char **msg)
 {
     *msg = NULL;
@@ -614,7 +614,7 @@ void gr_topic_delete(gr_topic_t *t)
     topic_free(t);
 }
 
-int gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
+gr_kerr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
 {
     *msg = NULL;
     if (total <= t->npart) {

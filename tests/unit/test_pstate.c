@@ -26,7 +26,7 @@ static int16_t append(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t seq, 
     const char *msg = NULL;
     int32_t last_seq = gr_seq_increment(seq, n - 1);
     gr_pupdate_init(&u, ps, pid, GR_PORIGIN_CLIENT);
-    int16_t err = gr_pupdate_data(&u, epoch, seq, last_seq, first_offset, ts, false, &msg);
+    gr_kerr_t err = gr_pupdate_data(&u, epoch, seq, last_seq, first_offset, ts, false, &msg);
     if (err != KERR_NONE) {
         assert_non_null(msg);
         return err;
@@ -45,7 +45,7 @@ static int16_t append_txn(gr_pstate_t *ps, int64_t pid, int16_t epoch, int64_t f
     gr_pupdate_t u;
     const char *msg = NULL;
     gr_pupdate_init(&u, ps, pid, GR_PORIGIN_COORDINATOR);
-    int16_t err = gr_pupdate_data(&u, epoch, -1, -1, first_offset, first_offset, transactional, &msg);
+    gr_kerr_t err = gr_pupdate_data(&u, epoch, -1, -1, first_offset, first_offset, transactional, &msg);
     if (err != KERR_NONE)
         return err;
     gr_pbatch_t b = {.last_offset = first_offset, .timestamp = first_offset, .last_seq = -1, .offset_delta = 0};
@@ -61,7 +61,7 @@ static int16_t marker(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t coord
     gr_pupdate_t u;
     const char *msg = NULL;
     gr_pupdate_init(&u, ps, pid, GR_PORIGIN_COORDINATOR);
-    int16_t err = gr_pupdate_marker(&u, epoch, coord_epoch, offset, offset, abort, done, completed, &msg);
+    gr_kerr_t err = gr_pupdate_marker(&u, epoch, coord_epoch, offset, offset, abort, done, completed, &msg);
     if (err != KERR_NONE) {
         assert_non_null(msg);
         return err;
