@@ -88,59 +88,7 @@
 
 #define OFFSETS_TOPIC "__consumer_offsets"
 
-/* ------------------------------------------------------------------ reader */
-
-typedef struct rd {
-    const uint8_t *p, *end;
-    bool bad;
-} rd_t;
-
-static bool need(rd_t *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return false;
-    }
-    return true;
-}
-
-static int64_t rdint(rd_t *r, int bytes)
-{
-    if (!need(r, (size_t)bytes))
-        return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | r->p[i];
-    r->p += bytes;
-    if (bytes == 2)
-        return (int16_t)v;
-    if (bytes == 4)
-        return (int32_t)v;
-    return (int64_t)v;
-}
-
-static uint64_t ruvarint(rd_t *r)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (!need(r, 1))
-            return 0;
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    r->bad = true;
-    return 0;
-}
-
-/* length of a string/bytes field; -1 = null */
-static int64_t rlen(rd_t *r, bool compact, bool bytes32)
-{
-    if (compact)
-        return (int64_t)ruvarint(r) - 1;
-    return bytes32 ? rdint(r, 4) : rdint(r, 2);
-}
+/* Records are read with kwire.h's protocol reader (kw_rd_t). */
 
 /* A string's bytes in held form (src/core/jstr.h), malloc'ed. */
 static char *held(const void *p, size_t n)
@@ -150,44 +98,10 @@ static char *held(const void *p, size_t n)
     return s;
 }
 
-/* held copy of a (nullable) string field; NULL for null or bad input */
-static char *rstr(rd_t *r, bool compact)
-{
-    int64_t n = rlen(r, compact, false);
-    if (n < 0 || !need(r, (size_t)n))
-        return NULL;
-    char *s = held(r->p, (size_t)n);
-    r->p += n;
-    return s;
-}
-
 /* for output: a held string escaped */
 static const char *E(const char *s)
 {
     return cli_esc(s, GR_JSTR_HELD);
-}
-
-static void rbytes(rd_t *r, bool compact, const uint8_t **p, size_t *len)
-{
-    int64_t n = rlen(r, compact, true);
-    *p = NULL;
-    *len = 0;
-    if (n < 0 || !need(r, (size_t)n))
-        return;
-    *p = r->p;
-    *len = (size_t)n;
-    r->p += n;
-}
-
-static void skip_tags(rd_t *r)
-{
-    uint64_t n = ruvarint(r);
-    for (uint64_t i = 0; i < n && !r->bad; i++) {
-        ruvarint(r);
-        uint64_t sz = ruvarint(r);
-        if (need(r, sz))
-            r->p += sz;
-    }
 }
 
 /* ------------------------------------------------------------------ transactions */
@@ -209,20 +123,20 @@ typedef struct txidx {
 /* one v2 batch header: the transactional batch's range, or a marker's outcome */
 static void tx_batch(txidx_t *x, const uint8_t *b, size_t len)
 {
-    rd_t r = {b, b + len, false};
-    int64_t base = rdint(&r, 8);
-    rdint(&r, 4);                       /* length */
-    rdint(&r, 4);                       /* partition leader epoch */
-    int8_t magic = (int8_t)rdint(&r, 1);
-    rdint(&r, 4);                       /* crc */
-    int16_t attrs = (int16_t)rdint(&r, 2);
-    int32_t lod = (int32_t)rdint(&r, 4);
-    rdint(&r, 8);
-    rdint(&r, 8);
-    int64_t pid = rdint(&r, 8);
-    rdint(&r, 2);
-    rdint(&r, 4);
-    int32_t cnt = (int32_t)rdint(&r, 4);
+    kw_rd_t r = {b, b + len, false};
+    int64_t base = kw_rint(&r, 8);
+    kw_rint(&r, 4);                       /* length */
+    kw_rint(&r, 4);                       /* partition leader epoch */
+    int8_t magic = (int8_t)kw_rint(&r, 1);
+    kw_rint(&r, 4);                       /* crc */
+    int16_t attrs = (int16_t)kw_rint(&r, 2);
+    int32_t lod = (int32_t)kw_rint(&r, 4);
+    kw_rint(&r, 8);
+    kw_rint(&r, 8);
+    int64_t pid = kw_rint(&r, 8);
+    kw_rint(&r, 2);
+    kw_rint(&r, 4);
+    int32_t cnt = (int32_t)kw_rint(&r, 4);
     if (r.bad || magic != 2 || !(attrs & 0x10) || pid < 0)
         return;
     if (!(attrs & 0x20)) {              /* transactional data */
@@ -238,16 +152,16 @@ static void tx_batch(txidx_t *x, const uint8_t *b, size_t len)
     /* first record: length, attributes, timestampDelta, offsetDelta (varints), key */
     for (int i = 0; i < 4; i++) {
         if (i == 1)
-            rdint(&r, 1);
+            kw_rint(&r, 1);
         else
-            ruvarint(&r);
+            kw_ruvarint(&r);
     }
-    uint64_t zk = ruvarint(&r);
+    uint64_t zk = kw_ruvarint(&r);
     int64_t klen = (int64_t)(zk >> 1) ^ -(int64_t)(zk & 1);
     if (r.bad || klen < 4)
         return;
-    rdint(&r, 2);                       /* version */
-    int16_t type = (int16_t)rdint(&r, 2);
+    kw_rint(&r, 2);                       /* version */
+    int16_t type = (int16_t)kw_rint(&r, 2);
     if (r.bad || (type != 0 && type != 1))
         return;
     /* this producer's undecided batches before the marker */
@@ -361,8 +275,8 @@ static void tx_scan(const cli_opts_t *o, txidx_t *x, const char *topic, int32_t 
             break;                                /* nothing more up to hi (e.g. removed by cleaning) */
         int64_t next = off;
         for (size_t p = 0; recs && rlen > 0 && (size_t)rlen - p >= 61;) {
-            rd_t h = {recs + p + 8, recs + rlen, false};
-            int32_t blen = (int32_t)rdint(&h, 4);
+            kw_rd_t h = {recs + p + 8, recs + rlen, false};
+            int32_t blen = (int32_t)kw_rint(&h, 4);
             if (blen < 49 || (size_t)blen + 12 > (size_t)rlen - p)
                 break;                            /* partial batch at the end */
             const uint8_t *bb = recs + p;
@@ -438,24 +352,24 @@ static void gen_free(gen_t *g)
 /* ConsumerProtocolAssignment, tolerantly: NULL if the bytes do not fit */
 static rd_kafka_topic_partition_list_t *parse_assignment(const uint8_t *p, size_t len)
 {
-    rd_t r = {p, p + len, false};
+    kw_rd_t r = {p, p + len, false};
     if (!p || len < 2)
         return NULL;
-    int16_t v = (int16_t)rdint(&r, 2);
-    int32_t nt = (int32_t)rdint(&r, 4);
+    int16_t v = (int16_t)kw_rint(&r, 2);
+    int32_t nt = (int32_t)kw_rint(&r, 4);
     if (v < 0 || r.bad || nt < 0 || nt > 100000)
         return NULL;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nt > 0 ? nt : 1);
     for (int32_t i = 0; i < nt && !r.bad; i++) {
-        char *t = rstr(&r, false);
-        int32_t np = (int32_t)rdint(&r, 4);
+        char *t = kw_rstr(&r, false);
+        int32_t np = (int32_t)kw_rint(&r, 4);
         if (!t || np < 0 || np > 1000000) {
             free(t);
             r.bad = true;
             break;
         }
         for (int32_t j = 0; j < np && !r.bad; j++) {
-            int32_t part = (int32_t)rdint(&r, 4);
+            int32_t part = (int32_t)kw_rint(&r, 4);
             if (!r.bad)
                 rd_kafka_topic_partition_list_add(l, t, part);
         }
@@ -472,20 +386,20 @@ static rd_kafka_topic_partition_list_t *parse_assignment(const uint8_t *p, size_
 /* GroupMetadataValue v0-v4 into g; *ts = currentStateTimestamp or -1 */
 static int parse_group_value(const uint8_t *p, size_t len, gen_t *g, int64_t *ts)
 {
-    rd_t r = {p, p + len, false};
+    kw_rd_t r = {p, p + len, false};
     memset(g, 0, sizeof(*g));
     *ts = -1;
-    int16_t v = (int16_t)rdint(&r, 2);
+    int16_t v = (int16_t)kw_rint(&r, 2);
     if (r.bad || v < 0 || v > 4)
         return -1;
     bool fx = v >= 4;
-    char *ptype = rstr(&r, fx);
-    g->generation = (int32_t)rdint(&r, 4);
-    g->protocol = rstr(&r, fx);
-    g->leader = rstr(&r, fx);
+    char *ptype = kw_rstr(&r, fx);
+    g->generation = (int32_t)kw_rint(&r, 4);
+    g->protocol = kw_rstr(&r, fx);
+    g->leader = kw_rstr(&r, fx);
     if (v >= 2)
-        *ts = rdint(&r, 8);
-    int64_t n = fx ? (int64_t)ruvarint(&r) - 1 : rdint(&r, 4);
+        *ts = kw_rint(&r, 8);
+    int64_t n = fx ? (int64_t)kw_ruvarint(&r) - 1 : kw_rint(&r, 4);
     if (r.bad || n < 0 || n > 100000) {
         free(ptype);
         gen_free(g);
@@ -495,22 +409,22 @@ static int parse_group_value(const uint8_t *p, size_t len, gen_t *g, int64_t *ts
     bool consumer = ptype && !strcmp(ptype, "consumer");
     for (int64_t i = 0; i < n && !r.bad; i++) {
         member_t *m = &g->m[g->n];
-        m->id = rstr(&r, fx);
+        m->id = kw_rstr(&r, fx);
         if (v >= 3)
-            m->instance = rstr(&r, fx);
-        m->client = rstr(&r, fx);
-        m->host = rstr(&r, fx);
+            m->instance = kw_rstr(&r, fx);
+        m->client = kw_rstr(&r, fx);
+        m->host = kw_rstr(&r, fx);
         if (v >= 1)
-            rdint(&r, 4);
-        rdint(&r, 4);
+            kw_rint(&r, 4);
+        kw_rint(&r, 4);
         const uint8_t *b;
-        size_t bl;
-        rbytes(&r, fx, &b, &bl);                 /* subscription */
-        rbytes(&r, fx, &b, &bl);                 /* assignment */
+        int32_t bl;
+        kw_rbytes(&r, fx, &b, &bl);              /* subscription */
+        kw_rbytes(&r, fx, &b, &bl);              /* assignment */
         if (consumer)
-            m->assignment = parse_assignment(b, bl);
+            m->assignment = parse_assignment(b, bl > 0 ? (size_t)bl : 0);
         if (fx)
-            skip_tags(&r);
+            kw_rtags(&r, true);
         g->n++;
         if (!m->id)
             r.bad = true;
@@ -704,14 +618,14 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
         h->prev_ts = rec_ts;
         return;
     }
-    rd_t r = {val, val + vlen, false};
-    int16_t v = (int16_t)rdint(&r, 2);
+    kw_rd_t r = {val, val + vlen, false};
+    int16_t v = (int16_t)kw_rint(&r, 2);
     bool fx = v >= 4;
-    int64_t off = rdint(&r, 8);
+    int64_t off = kw_rint(&r, 8);
     if (v >= 3)
-        rdint(&r, 4);
-    free(rstr(&r, fx));
-    int64_t cts = rdint(&r, 8);
+        kw_rint(&r, 4);
+    free(kw_rstr(&r, fx));
+    int64_t cts = kw_rint(&r, 8);
     if (r.bad || v < 0 || v > 4) {
         fmt_time(t, sizeof(t), rec_ts);
         printf("%s  OFFSET %s-%" PRId32 " (unreadable value version %d)\n", t, E(topic), part, v);
@@ -794,11 +708,11 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
 {
     if (!m->key || m->key_len < 2)
         return;
-    rd_t r = {m->key, (const uint8_t *)m->key + m->key_len, false};
-    int16_t kv = (int16_t)rdint(&r, 2);
+    kw_rd_t r = {m->key, (const uint8_t *)m->key + m->key_len, false};
+    int16_t kv = (int16_t)kw_rint(&r, 2);
     if (kv < 0 || kv > 2)
         return;
-    char *group = rstr(&r, false);
+    char *group = kw_rstr(&r, false);
     if (!group || strcmp(group, h->group)) {
         free(group);
         return;
@@ -808,8 +722,8 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
     int64_t rec_ts = rd_kafka_message_timestamp(m, &tt);
     h->records++;
     if (kv <= 1) {
-        char *topic = rstr(&r, false);
-        int32_t part = (int32_t)rdint(&r, 4);
+        char *topic = kw_rstr(&r, false);
+        int32_t part = (int32_t)kw_rint(&r, 4);
         if (topic && !r.bad)
             on_offset(h, topic, part, m->payload, m->len, rec_ts, h->tx.ok ? tx_find(&h->tx, m->offset) : NULL);
         free(topic);
