@@ -830,7 +830,7 @@ static void update_member(gr_member_t *m, const gr_join_protocol_t *protocols, i
 
 /* ------------------------------------------------------------ rebalance */
 
-static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger);
+static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger, const char *who);
 static void on_complete_join(gr_group_t *g);
 static void remove_member_and_update(gr_group_t *g, gr_member_t *m, gr_rebalance_trigger_t trigger);
 
@@ -839,10 +839,10 @@ static bool can_rebalance(const gr_group_t *g)
     return g->state == GR_GROUP_STABLE || g->state == GR_GROUP_COMPLETING_REBALANCE || g->state == GR_GROUP_EMPTY;
 }
 
-static void maybe_prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger)
+static void maybe_prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger, const char *who)
 {
     if (can_rebalance(g))
-        prepare_rebalance(g, trigger);
+        prepare_rebalance(g, trigger, who);
 }
 
 static bool has_all_members_joined(const gr_group_t *g)
@@ -887,7 +887,9 @@ static void remove_sync_expiration(gr_group_t *g)
     tstop(&g->sync_timer);
 }
 
-static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger)
+/* who: the member that started it (joined, left, timed out), or NULL; the
+ * rebalance history shows it. */
+static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger, const char *who)
 {
     if (g->state == GR_GROUP_COMPLETING_REBALANCE)
         reset_and_propagate_error(g, KERR_REBALANCE_IN_PROGRESS);
@@ -909,6 +911,7 @@ static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger)
     transition(g, GR_GROUP_PREPARING_REBALANCE);
     g->rebalance_start_ms = g->state_timestamp_ms;
     g->trigger = trigger;
+    set_str(&g->trigger_member, who);
     gr_info("group", "Preparing to rebalance group %s in state %s with old generation %" PRId32
             " (__consumer_offsets-%" PRId32 ") (reason: %s)", g->group_id, gr_group_state_name(old),
             g->generation_id, g->coord_partition, gr_rebalance_trigger_name(trigger));
@@ -1018,7 +1021,7 @@ static void on_complete_join(gr_group_t *g)
     }
     gr_hist_entry_t h = {.kind = GR_HIST_REBALANCE, .time_ms = g->state_timestamp_ms, .trigger = g->trigger,
                          .generation = g->generation_id, .members = g->nmembers,
-                         .duration_ms = g->state_timestamp_ms - g->rebalance_start_ms, .partition = -1,
+                         .duration_ms = g->state_timestamp_ms - g->rebalance_start_ms, .member = g->trigger_member, .partition = -1,
                          .from_offset = -1, .to_offset = -1};
     gr_group_hist_add(g, &h);
     gr_metrics_rebalance(g->trigger, h.duration_ms);
@@ -1062,7 +1065,7 @@ static void sync_timer_cb(gr_ev_t *ev, void *arg)
         }
     }
     if (any)
-        prepare_rebalance(g, GR_TRIGGER_SYNC_TIMEOUT);
+        prepare_rebalance(g, GR_TRIGGER_SYNC_TIMEOUT, NULL);
 }
 
 static void remove_pending_sync(gr_group_t *g, gr_member_t *m)
@@ -1078,6 +1081,7 @@ static void remove_pending_sync(gr_group_t *g, gr_member_t *m)
 static void remove_member_and_update(gr_group_t *g, gr_member_t *m, gr_rebalance_trigger_t trigger)
 {
     member_join_error(m, "", KERR_UNKNOWN_MEMBER_ID);
+    char *who = gr_strdup(m->member_id);    /* m goes with group_remove */
     group_remove(g, m);
     switch (g->state) {
     case GR_GROUP_DEAD:
@@ -1085,12 +1089,13 @@ static void remove_member_and_update(gr_group_t *g, gr_member_t *m, gr_rebalance
         break;
     case GR_GROUP_STABLE:
     case GR_GROUP_COMPLETING_REBALANCE:
-        maybe_prepare_rebalance(g, trigger);
+        maybe_prepare_rebalance(g, trigger, who);
         break;
     case GR_GROUP_PREPARING_REBALANCE:
         try_complete_join(g);
         break;
     }
+    free(who);
 }
 
 static void member_session_cb(gr_ev_t *ev, void *arg)
@@ -1246,11 +1251,11 @@ static void update_static_member_and_rebalance(gr_group_t *g, gr_member_t *m, co
             store_group(g, static_store_cb, c);
             return;
         }
-        maybe_prepare_rebalance(g, GR_TRIGGER_STATIC_REPLACEMENT);
+        maybe_prepare_rebalance(g, GR_TRIGGER_STATIC_REPLACEMENT, c->instance_id);
         break;
     }
     case GR_GROUP_COMPLETING_REBALANCE:
-        prepare_rebalance(g, GR_TRIGGER_STATIC_REPLACEMENT);
+        prepare_rebalance(g, GR_TRIGGER_STATIC_REPLACEMENT, c->instance_id);
         break;
     default:
         break;
@@ -1268,7 +1273,7 @@ static void add_member_and_rebalance(gr_group_t *g, const gr_join_params_t *p, c
     group_add(g, m, w);
     /* a new member cannot heartbeat while its JoinGroup is parked */
     schedule_expiration(m, NEW_MEMBER_JOIN_TIMEOUT_MS);
-    maybe_prepare_rebalance(g, GR_TRIGGER_MEMBER_JOINED);
+    maybe_prepare_rebalance(g, GR_TRIGGER_MEMBER_JOINED, member_id);
 }
 
 static void do_new_member_join(gr_group_t *g, const gr_join_params_t *p, gr_join_waiter_t *w)
@@ -1340,14 +1345,14 @@ static void do_current_member_join(gr_group_t *g, const gr_join_params_t *p, gr_
             w->done(w, &r);
         } else {
             update_member(m, p->protocols, p->nprotocols, p->rebalance_timeout_ms, p->session_timeout_ms, w);
-            maybe_prepare_rebalance(g, GR_TRIGGER_METADATA_CHANGE);
+            maybe_prepare_rebalance(g, GR_TRIGGER_METADATA_CHANGE, m->member_id);
         }
         break;
     case GR_GROUP_STABLE:
         if (is_leader(g, mid) || !member_matches(m, p->protocols, p->nprotocols)) {
             bool leader = is_leader(g, mid);
             update_member(m, p->protocols, p->nprotocols, p->rebalance_timeout_ms, p->session_timeout_ms, w);
-            maybe_prepare_rebalance(g, leader ? GR_TRIGGER_LEADER_REJOIN : GR_TRIGGER_METADATA_CHANGE);
+            maybe_prepare_rebalance(g, leader ? GR_TRIGGER_LEADER_REJOIN : GR_TRIGGER_METADATA_CHANGE, m->member_id);
         } else {
             gr_join_result_t r;
             fill_join_result(g, m, &r);
@@ -1435,7 +1440,7 @@ static void sync_store_cb(void *arg, gr_kerr_t err)
             reset_and_propagate_error(g, err);
             gr_warn("group", "Error %s when storing group assignment during SyncGroup (member: %s) of %s",
                     gr_kerr_name(err), c->leader, g->group_id);
-            maybe_prepare_rebalance(g, GR_TRIGGER_STORE_FAILED);
+            maybe_prepare_rebalance(g, GR_TRIGGER_STORE_FAILED, NULL);
         } else {
             transition(g, GR_GROUP_STABLE);
             propagate_assignment(g, KERR_NONE);
@@ -1862,7 +1867,7 @@ static void group_loaded(gr_group_t *g)
 {
     gr_info("group", "Loading group metadata for %s with generation %" PRId32, g->group_id, g->generation_id);
     if (g->nmembers > gr_broker.cfg.group_max_size)
-        prepare_rebalance(g, GR_TRIGGER_LOADED_OVER_CAPACITY);
+        prepare_rebalance(g, GR_TRIGGER_LOADED_OVER_CAPACITY, NULL);
     for (gr_member_t *m = g->members; m; m = m->next)
         schedule_heartbeat(m);
 }
@@ -1900,6 +1905,7 @@ int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int
     free(g->protocol_type);
     g->protocol_type = v.protocolType.len > 0 ? gr_group_str_held(v.protocolType) : NULL;
     free(g->protocol_name);
+    free(g->trigger_member);
     g->protocol_name = gr_group_str_held(v.protocol);
     free(g->leader_id);
     g->leader_id = gr_group_str_held(v.leader);

@@ -119,8 +119,9 @@ typedef struct gr_hist_entry {
     int32_t generation;
     int32_t members;
     int64_t duration_ms;
+    char *member;                   /* commit: member id or client id; rebalance:
+                                     * the member that started it; owned, NULL */
     /* commit */
-    char *member;                   /* member id or client id, owned */
     char *topic;                    /* owned */
     int32_t partition;
     int64_t from_offset;            /* -1 if none before */
@@ -169,6 +170,8 @@ typedef struct gr_group {
     int64_t rebalance_start_ms;
     int64_t initial_delay_deadline_ms;
     gr_rebalance_trigger_t trigger; /* why the current rebalance started */
+    char *trigger_member;           /* the member that started it (joined, left,
+                                     * timed out), owned; NULL if none */
     int64_t empty_since_ms;         /* for offsets.retention.minutes; -1 if not Empty */
     gr_offset_map_t *offsets;       /* committed offsets, owned (offsets.c) */
     struct gr_hist_node *hist_head; /* history, oldest first, owned */

@@ -1156,6 +1156,11 @@ static void group_detail(gr_http_req_t *r, gr_group_t *g)
             gr_json_i64(b, h->members);
             gr_json_raw(b, ",\"duration_ms\":");
             gr_json_i64(b, h->duration_ms);
+            gr_json_raw(b, ",\"member\":");
+            if (h->member)
+                gr_json_str(b, h->member);
+            else
+                gr_json_raw(b, "null");
         } else {
             gr_json_raw(b, ",\"kind\":\"commit\",\"member\":");
             gr_json_str(b, h->member);

@@ -211,10 +211,27 @@ def test_groups_and_group(broker, browser, data):
     assert "orders-0, orders-1, orders-2" in el.text
     tl = wait_for(browser, "#timeline", text="generation 1")
     assert "member joined" in tl.text and "rebalance took" in tl.text
+    assert data["join"]["member_id"] in tl.text        # who joined
     offs = browser.find_element("css selector", "#offsets-table").text
     assert ("35" in offs or os.environ.get("GREGOR_SCREENSHOTS")) and "40" in offs
     wait_for(browser, "svg.chart")
     shot(browser, "console-group.png")
+
+
+def test_timeline_names_the_members(broker):
+    """Each rebalance of the timeline names the member that started it:
+    the one that joined, then the one that left."""
+    with kp.Conn(broker.bootstrap) as c:
+        j = c.call(kp.JOIN_GROUP, 1, "timeline", protocols=[("range", kp.subscription(["orders"]))])
+        assert j["error"] == 0, j
+        s = c.call(kp.SYNC_GROUP, 0, "timeline", j["generation"], j["member_id"],
+                   [(j["member_id"], kp.assignment({"orders": [0]}))])
+        assert s["error"] == 0, s
+        r = c.call(kp.LEAVE_GROUP, 0, "timeline", j["member_id"])
+        assert r["error"] == 0, r
+    hist = [e for e in get_json(broker, "/api/groups/timeline")["history"] if e["kind"] == "rebalance"]
+    assert [(e["trigger"], e["member"], e["generation"]) for e in hist] == [
+        ("member joined", j["member_id"], 1), ("member left", j["member_id"], 2)], hist
 
 
 def test_reset_dry_run_execute_and_undo(broker, browser):

@@ -386,7 +386,7 @@ async function pageGroup(gid) {
   });
   const events = g.history.slice().reverse().map(e => e.kind === "rebalance"
     ? h("li", { class: "rebalance" }, h("span", { class: "when" }, fmtTime(e.time)),
-        "generation " + e.generation + ": " + e.trigger + ", " + e.members + " member(s), rebalance took " + fmtMs(e.duration_ms))
+        "generation " + e.generation + ": " + e.trigger + (e.member ? " (" + e.member + ")" : "") + ", " + e.members + " member(s), rebalance took " + fmtMs(e.duration_ms))
     : h("li", { class: "commit" }, h("span", { class: "when" }, fmtTime(e.time)),
         "offset " + e.topic + "-" + e.partition + " " + (e.from < 0 ? "-" : e.from) + " → " + e.to + " by " + e.member));
   const series = g.series.map(s => ({ t: s.t, lag: s.lag, secs: Math.max(0, s.lag_ms) / 1000 }));
