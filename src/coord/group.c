@@ -1905,7 +1905,6 @@ int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int
     free(g->protocol_type);
     g->protocol_type = v.protocolType.len > 0 ? gr_group_str_held(v.protocolType) : NULL;
     free(g->protocol_name);
-    free(g->trigger_member);
     g->protocol_name = gr_group_str_held(v.protocol);
     free(g->leader_id);
     g->leader_id = gr_group_str_held(v.leader);
@@ -2015,6 +2014,7 @@ void gr_group_free(gr_group_t *g)
     free(g->protocol_type);
     free(g->protocol_name);
     free(g->leader_id);
+    free(g->trigger_member);
     free(g);
 }
 
