@@ -88,6 +88,7 @@
 #include "broker.h"
 #include "hmap.h"
 #include "jstr.h"
+#include "lag.h"
 #include "metrics.h"
 #include "schema_gen.h"
 #include "topic.h"
@@ -108,7 +109,21 @@ typedef struct pending_md {
     size_t glen;
     uint8_t *value;                 /* owned copy, NULL = tombstone */
     int32_t vlen;
+    bool has_members;               /* value's members array is not empty */
 } pending_md_t;
+
+/* While loading: the commits of one request (contiguous records with one
+ * commit timestamp) made while their group had no members, i.e. an admin's
+ * reset.  The last one of a group becomes its last reset (lag.h), which the
+ * console offers to undo, as gr_metrics_commit_end does for a live one. */
+typedef struct load_run {
+    char *group;                    /* held form, owned; NULL: no run */
+    size_t glen;
+    int64_t ts;
+    bool changed;                   /* an offset moved */
+    gr_lag_reset_ent_t *e;          /* topics owned */
+    int32_t n, cap;
+} load_run_t;
 
 /* The state of one partition: its groups are the registry's groups whose
  * coord_partition is this one (group.c owns them). */
@@ -124,6 +139,7 @@ typedef struct shard {
     gr_arena_t arena;               /* decoding scratch, reset per record */
     gr_crt_timer_t expire_timer;
     gr_txnoff_t *txn;               /* pending transactional offsets */
+    load_run_t run;                 /* while loading */
 } shard_t;
 
 /* History entries of a commit being replayed: filled by the replay, added
@@ -420,6 +436,16 @@ static pending_md_t *md_find(shard_t *s, const char *group, size_t glen, uint32_
     return NULL;
 }
 
+static bool value_has_members(shard_t *s, const uint8_t *value, int32_t vlen)
+{
+    gr_rd_t rd;
+    gr_rd_init(&rd, value, (size_t)vlen);
+    int16_t ver = gr_rd_i16(&rd);
+    gr_GroupMetadataValue_t v;
+    return !rd.err && ver >= 0 && ver <= 4 && gr_GroupMetadataValue_decode(&rd, ver, &s->arena, &v) == 0 &&
+           v.members_count > 0;
+}
+
 static void md_put(shard_t *s, const char *group, size_t glen, const uint8_t *value, int32_t vlen)
 {
     uint32_t h = gr_hash32(group, glen);
@@ -433,11 +459,54 @@ static void md_put(shard_t *s, const char *group, size_t glen, const uint8_t *va
     free(e->value);
     e->value = NULL;
     e->vlen = -1;
+    e->has_members = false;
     if (value) {
         e->value = gr_malloc((size_t)GR_MAX(vlen, 1));
         memcpy(e->value, value, (size_t)vlen);
         e->vlen = vlen;
+        e->has_members = value_has_members(s, value, vlen);
     }
+}
+
+static void run_finish(shard_t *s)
+{
+    load_run_t *r = &s->run;
+    if (r->group && r->changed)
+        gr_lag_reset_recorded(r->group, r->e, r->n, r->ts);
+    for (int32_t i = 0; i < r->n; i++)
+        free((char *)r->e[i].topic);
+    free(r->group);
+    r->group = NULL;
+    r->n = 0;
+    r->changed = false;
+}
+
+/* A commit replayed at load: part of a reset run when the group's metadata
+ * so far has no members. */
+static void run_add(shard_t *s, const char *gid, size_t glen, const char *topic, size_t tlen, int32_t partition,
+                    int64_t from, int64_t to, int64_t ts)
+{
+    load_run_t *r = &s->run;
+    if (r->group && (r->ts != ts || r->glen != glen || memcmp(r->group, gid, glen)))
+        run_finish(s);
+    pending_md_t *md = md_find(s, gid, glen, gr_hash32(gid, glen));
+    if (md && md->has_members) {
+        run_finish(s);
+        return;
+    }
+    if (!r->group) {
+        r->group = gr_strndup(gid, glen);
+        r->glen = glen;
+        r->ts = ts;
+    }
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 16;
+        r->e = gr_realloc(r->e, sizeof(*r->e) * (size_t)r->cap);
+    }
+    r->e[r->n++] = (gr_lag_reset_ent_t){.topic = gr_strndup(topic, tlen), .partition = partition, .from = from,
+                                        .to = to};
+    if (from != to)
+        r->changed = true;
 }
 
 /* The group of a record being replayed, created (a simple group, Kafka's
@@ -482,6 +551,8 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     }
     size_t glen = (size_t)gid.len, tlen = (size_t)k.topic.len;
     if (!rec->value) {
+        if (!undo)
+            run_finish(s);
         /* the key's pending transactional offsets go with it */
         gr_txnoff_key_written(s->txn, gid.p, glen, k.topic.p, tlen, k.partition, true, undo);
         gr_offset_t *o = g ? gr_offset_get(g->offsets, k.topic.p, tlen, k.partition) : NULL;
@@ -502,6 +573,8 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
      * management creates a simple group */
     g = replay_group_of(s, g, gid.p, glen, undo);
     if (rec->producer_id >= 0) {
+        if (!undo)
+            run_finish(s);
         /* a TxnOffsetCommit's: pending until its producer's marker */
         gr_str_t pmd = gr_group_str_held_tmp(&s->arena, v.metadata);
         gr_txnoff_put(s->txn, rec->producer_id, gid.p, glen, k.topic.p, tlen, k.partition, v.offset,
@@ -518,6 +591,8 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     int64_t prev;
     gr_offset_put(m, k.topic.p, tlen, k.partition, v.offset, vver >= 3 ? v.leaderEpoch : -1, md.p, (size_t)md.len,
                   v.commitTimestamp, vver == 1 ? v.expireTimestamp : -1, &prev);
+    if (!undo)
+        run_add(s, gid.p, glen, k.topic.p, tlen, k.partition, prev, v.offset, v.commitTimestamp);
     commit_ctx_t *c = C.hist_sink;
     if (c && undo && c->filled < c->n) {
         c->h[c->filled].from = prev;
@@ -569,6 +644,8 @@ static int shard_replay(void *shard, const gr_crt_record_t *rec, gr_crt_undo_t *
     int16_t kver = gr_rd_i16(&rd);
     if (kver == 0 || kver == 1)
         return replay_offset(s, &rd, kver, rec, undo);
+    if (!undo)
+        run_finish(s);
     if (kver == 2)
         return replay_group(s, &rd, rec, undo);
     return GR_ECORRUPT;
@@ -609,6 +686,9 @@ static void expire_timer_fn(void *shard, void *arg);
 static void shard_loaded(void *shard)
 {
     shard_t *s = shard;
+    run_finish(s);
+    free(s->run.e);
+    s->run = (load_run_t){0};
     s->loaded = true;
     s->last = NULL;
     /* groups created by commits whose offsets were all deleted again, and
@@ -668,6 +748,10 @@ static void shard_destroy(void *shard)
         free(e);
     }
     gr_hmap_free(&s->md);
+    for (int32_t i = 0; i < s->run.n; i++)
+        free((char *)s->run.e[i].topic);
+    free(s->run.group);
+    free(s->run.e);
     free(s->created);
     gr_arena_free(&s->arena);
     gr_txnoff_free(s->txn);

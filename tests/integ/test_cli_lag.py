@@ -3,9 +3,11 @@ lag evaluation (Burrow's rules, from the broker's HTTP listener), and
 `--reset-offsets --group g --undo` restores the offsets a group had before
 its last reset, read from __consumer_offsets (so it works after a restart
 too), as a dry run unless --execute."""
+import json
 import os
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
@@ -44,6 +46,11 @@ def test_status(broker):
     assert cp.returncode != 0
 
 
+def undo_plan(broker, group):
+    with urllib.request.urlopen(broker.http + "/api/groups/%s/undo" % group, timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
 def test_undo(broker):
     ck.create_topic(broker, "un", partitions=3)
     for p in range(3):
@@ -60,17 +67,19 @@ def test_undo(broker):
                                                   ("un-group", "un", "2", "9")]
     assert "Undoing the reset of group 'un-group'" in cp.stderr
     assert committed(broker, "un-group", tps) == {("un", 0): 20, ("un", 1): 20, ("un", 2): 20}
-    # across a restart: the undo reads __consumer_offsets
+    # across a restart: the undo reads __consumer_offsets; the console's undo
+    # (the broker's memory of the last reset) was rebuilt when it loaded
     broker.restart()
+    plan = undo_plan(broker, "un-group")
+    assert plan["dry_run"] and sorted((p["topic"], p["partition"], p["current"], p["new"])
+                                      for p in plan["partitions"]) == [("un", 0, 20, 5), ("un", 1, 20, 7),
+                                                                       ("un", 2, 20, 9)], plan
     ok(run(broker, "--reset-offsets", "--group", "un-group", "--undo", "--execute"))
     assert committed(broker, "un-group", tps) == {("un", 0): 5, ("un", 1): 7, ("un", 2): 9}
     # the console's undo (the broker's memory of resets made since it started)
     # offers the same plan for a reset made now
     ok(run(broker, "--reset-offsets", "--group", "un-group", "--topic", "un:1", "--shift-by", "-3", "--execute"))
-    import json
-    import urllib.request
-    with urllib.request.urlopen(broker.http + "/api/groups/un-group/undo", timeout=10) as r:
-        plan = json.loads(r.read().decode())
+    plan = undo_plan(broker, "un-group")
     assert plan["dry_run"] and [(p["topic"], p["partition"], p["current"], p["new"]) for p in plan["partitions"]] \
         == [("un", 1, 4, 7)]
     cp = ok(run(broker, "--reset-offsets", "--group", "un-group", "--undo", "--dry-run"))
