@@ -1002,7 +1002,7 @@ static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, gr_kerr_t *err, gr
 static gr_kerr_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsRequest_AlterConfigsResource_t *rs,
                          bool validate_only, gr_str_t *msg)
 {
-    int16_t terr;
+    gr_kerr_t terr;
     gr_topic_t *t = config_topic(req, rs->ResourceName, &terr, msg);
     if (!t)
         return terr;
@@ -1253,7 +1253,7 @@ static char *join_names(gr_req_t *req, const gr_str_t *names, const bool *flags,
 static gr_kerr_t ac_topic(gr_req_t *req, const gr_AlterConfigsRequest_AlterConfigsResource_t *rs, bool validate_only,
                         gr_str_t *msg)
 {
-    int16_t terr;
+    gr_kerr_t terr;
     gr_topic_t *t = config_topic(req, rs->ResourceName, &terr, msg);
     if (!t)
         return terr;

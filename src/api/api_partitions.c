@@ -58,7 +58,7 @@ static gr_topic_t *find_topic(gr_str_t name)
 
 /* ------------------------------------------------------------ ElectLeaders */
 
-static void elect_one(gr_req_t *req, gr_str_t topic, int32_t partition, int16_t type_err,
+static void elect_one(gr_req_t *req, gr_str_t topic, int32_t partition, gr_kerr_t type_err,
                       gr_ElectLeadersResponse_PartitionResult_t *pr)
 {
     pr->PartitionId = partition;
@@ -90,7 +90,7 @@ void gr_api_elect_leaders(gr_req_t *req, gr_rd_t *body)
     gr_ElectLeadersResponse_t resp;
     gr_ElectLeadersResponse_init(&resp);
     int8_t type = req->api_version >= 1 ? r.ElectionType : ELECT_PREFERRED;
-    int16_t type_err = KERR_NONE;
+    gr_kerr_t type_err = KERR_NONE;
     if (type != ELECT_PREFERRED && type != ELECT_UNCLEAN) {
         /* "Unknown election type": the whole request fails */
         type_err = KERR_INVALID_REQUEST;
