@@ -9,6 +9,7 @@
 #   make fuzz       build the libFuzzer targets (clang, build-fuzz/) and run each FUZZ_SECONDS
 #   make fuzz-ci    the same for 30 s each (part of `make test`)
 CC       ?= cc
+CXX      ?= c++
 OPT      ?= -O2
 
 # `make test` is sanitized unless SANITIZE is given; `make`, `make run`
@@ -31,16 +32,21 @@ endif
 
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc
 LDFLAGS  :=
-LDLIBS   := -lz -lzstd -llz4 -lsnappy -lpthread -lm
+# -lre2 -lstdc++: the regular expressions of consumer-group subscriptions
+# (src/regex_re2.cc, the one C++ file: RE2 is what Kafka's RE2/J reproduces)
+LDLIBS   := -lz -lzstd -llz4 -lsnappy -lre2 -lstdc++ -lpthread -lm
+CXXFLAGS := -std=c++17 $(OPT) -g -Wall -Wextra -Werror -MMD -MP -Isrc
 
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 SRC      := $(wildcard src/*.c)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_CXX  := $(wildcard src/*.cc)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -53,6 +59,10 @@ all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libgregor.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -132,11 +142,16 @@ endif
 FUZZ_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -Isrc $(FUZZ_SAN)
 FUZZ_NAMES   := request batch recovery offsets_record config snapshot
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_CXX     ?= clang++
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(LIB_CXX:%.cc=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/src/%.o: src/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) -std=c++17 -O1 -g -Wall -Wextra -Werror -MMD -MP -Isrc $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/libgregor.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^

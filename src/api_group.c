@@ -23,6 +23,7 @@
  */
 #include "api_util.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "coord.h"
 #include "group.h"
 #include "kerr.h"
@@ -43,7 +44,7 @@ static gr_str_t ostr(gr_req_t *req, const char *s)
 }
 
 /* Kafka prints the client address as InetAddress.toString: "/127.0.0.1". */
-static const char *client_host(gr_req_t *req)
+const char *gr_req_client_host(gr_req_t *req)
 {
     const char *peer = gr_req_peer(req);
     char buf[80];
@@ -198,7 +199,7 @@ void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
         .member_id = member_id ? member_id : "",
         .group_instance_id = instance_id,
         .client_id = req->client_id ? req->client_id : "",
-        .client_host = client_host(req),
+        .client_host = gr_req_client_host(req),
         .session_timeout_ms = r.SessionTimeoutMs,
         .rebalance_timeout_ms = v >= 1 ? r.RebalanceTimeoutMs : r.SessionTimeoutMs,
         .protocol_type = ptype ? ptype : "",
@@ -217,6 +218,23 @@ void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
         gr_join_result_t res = {.error = err, .member_id = p.member_id, .generation_id = -1, .leader_id = ""};
         join_done(&jp->w, &res);
         return;
+    }
+    gr_group_t *cgg = gr_group_find(p.group_id, strlen(p.group_id));
+    if (cgg && cgg->type == GR_GROUP_CONSUMER) {
+        if (gr_cgroup_nmembers(cgg->cg) > 0) {
+            /* classic members of a consumer group (online migration) are
+             * not served: they are told their protocol does not fit */
+            gr_join_result_t res = {.error = KERR_INCONSISTENT_GROUP_PROTOCOL, .member_id = "",
+                                    .generation_id = -1, .leader_id = ""};
+            join_done(&jp->w, &res);
+            return;
+        }
+        /* Kafka's maybeDeleteEmptyConsumerGroup: the empty consumer group
+         * goes (its tombstones are replayed now), a classic group follows */
+        gr_crt_result_t cr;
+        gr_crt_result_init(&cr, gr_coord_rt(), gr_coord_partition_for(p.group_id, strlen(p.group_id)), 0);
+        gr_cgroup_add_tombstones(&cr, cgg);
+        gr_coord_write(&cr, NULL, NULL, "Tombstones of an empty consumer group");
     }
     gr_group_join(&p, &jp->w);
     if (!jp->answered) {
@@ -424,7 +442,8 @@ void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
         if (d->ErrorCode != KERR_NONE)
             continue;
         gr_group_t *g = gr_group_find(id, strlen(id));
-        if (!g) {
+        if (!g || g->type != GR_GROUP_CLASSIC) {
+            /* Kafka 4: a consumer group is not a classic group */
             d->GroupState = GR_STR("Dead");
             continue;
         }
@@ -472,12 +491,34 @@ static bool state_in_filter(const gr_ListGroupsRequest_t *r, const char *state)
     return false;
 }
 
+static bool type_in_filter(const gr_ListGroupsRequest_t *r, const char *type)
+{
+    if (r->TypesFilter_count <= 0)
+        return true;
+    size_t n = strlen(type);
+    for (int32_t i = 0; i < r->TypesFilter_count; i++) {
+        gr_str_t f = r->TypesFilter[i];
+        /* Kafka's Group.GroupType.parse: case-insensitive, trimmed */
+        const char *p = f.p ? f.p : "";
+        size_t len = (size_t)GR_MAX(f.len, 0);
+        while (len > 0 && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == n && strncasecmp(p, type, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
 {
     gr_ListGroupsRequest_t r;
     GR_DECODE_OR_CLOSE(req, body, ListGroupsRequest, &r);
     if (req->api_version < 4)
         r.StatesFilter_count = 0;
+    if (req->api_version < 5)
+        r.TypesFilter_count = 0;
 
     gr_ListGroupsResponse_t resp;
     gr_ListGroupsResponse_init(&resp);
@@ -486,16 +527,18 @@ void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
     resp.Groups = GR_ARENA_ARRAY(req, gr_ListGroupsResponse_ListedGroup_t, cap, gr_ListGroupsResponse_ListedGroup_init);
     int32_t k = 0;
     for (gr_group_t *g = gr_group_next(NULL); g && k < cap; g = gr_group_next(g)) {
-        if (g->state == GR_GROUP_DEAD)
+        bool consumer = g->type == GR_GROUP_CONSUMER;
+        if (!consumer && g->state == GR_GROUP_DEAD)
             continue;
-        const char *state = gr_group_state_name(g->state);
-        if (!state_in_filter(&r, state))
+        const char *state = consumer ? gr_cgroup_state_name(g->cg) : gr_group_state_name(g->state);
+        const char *type = consumer ? "consumer" : "classic";
+        if (!state_in_filter(&r, state) || !type_in_filter(&r, type))
             continue;
         gr_ListGroupsResponse_ListedGroup_t *lg = &resp.Groups[k++];
         lg->GroupId = ostr(req, g->group_id);
-        lg->ProtocolType = ostr(req, g->protocol_type ? g->protocol_type : "");
+        lg->ProtocolType = ostr(req, consumer ? "consumer" : g->protocol_type ? g->protocol_type : "");
         lg->GroupState = ostr(req, state);
-        lg->GroupType = GR_STR("classic");
+        lg->GroupType = GR_STR(type);
     }
     resp.Groups_count = k;
     GR_RESPOND(req, ListGroupsResponse, &resp);

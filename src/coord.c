@@ -78,6 +78,7 @@
 
 #include "batch.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "hmap.h"
 #include "jstr.h"
 #include "schema_gen.h"
@@ -309,6 +310,16 @@ static void coord_write(gr_crt_result_t *r, gr_coord_cb *cb, void *arg, const ch
     gr_crt_write(C.rt, r, group_write_done, d);
 }
 
+void gr_coord_write(gr_crt_result_t *r, gr_coord_cb *cb, void *arg, const char *what)
+{
+    coord_write(r, cb, arg, what);
+}
+
+gr_crt_t *gr_coord_rt(void)
+{
+    return C.rt;
+}
+
 /* ------------------------------------------------------------ undo */
 
 typedef struct offset_undo {
@@ -516,7 +527,7 @@ static int replay_group(shard_t *s, gr_rd_t *rd, const gr_crt_record_t *rec, gr_
         return GR_EINVAL;
     }
     gr_group_t *g = gr_group_find(gid.p, (size_t)gid.len);
-    if (!g || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0)
+    if (!g || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0 || g->type != GR_GROUP_CLASSIC)
         return 0;
     gr_info("coord", "Group %s removed: its GroupMetadata tombstone", g->group_id);
     gr_group_detach(g);
@@ -540,6 +551,10 @@ static int shard_replay(void *shard, const gr_crt_record_t *rec, gr_crt_undo_t *
         return replay_offset(s, &rd, kver, rec, undo);
     if (kver == 2)
         return replay_group(s, &rd, rec, undo);
+    if (gr_cgroup_is_record(kver)) {
+        s->last = NULL;             /* the registry may change under the cache */
+        return gr_cgroup_replay(s->part, kver, rec, undo);
+    }
     return GR_ECORRUPT;
 }
 
@@ -554,7 +569,7 @@ static void shard_loaded(void *shard)
      * without metadata, do not exist for Kafka either */
     for (int32_t i = 0; i < s->ncreated; i++) {
         gr_group_t *g = s->created[i];
-        if (g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 &&
+        if (g->type == GR_GROUP_CLASSIC && g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 &&
             !md_find(s, g->group_id, strlen(g->group_id), gr_hash32(g->group_id, strlen(g->group_id))))
             gr_group_remove(g);
     }
@@ -577,6 +592,7 @@ static void shard_loaded(void *shard)
         gr_warn("coord", "Skipped %lld undecodable GroupMetadata values of %s-%d", (long long)skipped,
                 GR_OFFSETS_TOPIC, s->part);
     gr_arena_reset(&s->arena);
+    gr_cgroup_loaded(s->part);
     gr_crt_timer_schedule(C.rt, s->part, &s->expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
 }
 
@@ -832,7 +848,8 @@ void gr_coord_delete_offsets(gr_group_t *g, const gr_coord_commit_t *c, int32_t 
     free(ents);
     /* the old coordinator's cleanupGroupMetadata: an Empty group left
      * without offsets is Dead */
-    if (ndel > 0 && g->state == GR_GROUP_EMPTY && g->npending == 0 && ndel == gr_offset_map_count(g->offsets)) {
+    if (ndel > 0 && g->type == GR_GROUP_CLASSIC && g->state == GR_GROUP_EMPTY && g->npending == 0 &&
+        ndel == gr_offset_map_count(g->offsets)) {
         gr_info("coord", "Group %s transitioned to Dead: its last offsets were deleted", gid);
         add_group_tombstone(&r, gid, glen);
     }
@@ -845,7 +862,11 @@ gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, voi
     if (err != KERR_NONE)
         return err;
     gr_group_t *g = gr_group_find(id, len);
-    if ((err = gr_group_check_delete(g)) != KERR_NONE)
+    if (g && g->type == GR_GROUP_CONSUMER)
+        err = gr_cgroup_nmembers(g->cg) > 0 ? KERR_NON_EMPTY_GROUP : KERR_NONE;
+    else
+        err = gr_group_check_delete(g);
+    if (err != KERR_NONE)
         return err;
     gr_crt_result_t r;
     gr_crt_result_init(&r, C.rt, gr_coord_partition_for(id, len), 0);
@@ -854,7 +875,10 @@ gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, voi
     uint32_t n = 0;
     for (gr_offset_t *o; (o = gr_offset_iter_next(&it)); n++)
         add_offset_tombstone(&r, g->group_id, len, o->topic, o->topic_len, o->partition);
-    add_group_tombstone(&r, g->group_id, len);
+    if (g->type == GR_GROUP_CONSUMER)
+        gr_cgroup_add_tombstones(&r, g);
+    else
+        add_group_tombstone(&r, g->group_id, len);
     gr_info("coord", "Group %s deleted (%u offsets)", g->group_id, n);
     coord_write(&r, cb, arg, "Tombstones of a deleted group");
     return KERR_NONE;
@@ -875,8 +899,10 @@ static bool offset_expired(const gr_offset_t *o, int64_t base, int64_t now, int6
 static int expire_group(gr_crt_result_t *r, gr_group_t *g, int64_t now, int64_t retention_ms, bool *dead)
 {
     *dead = false;
-    bool empty = g->state == GR_GROUP_EMPTY;
-    bool stable_consumer = g->state == GR_GROUP_STABLE && g->protocol_type && !strcmp(g->protocol_type, "consumer");
+    bool modern = g->type == GR_GROUP_CONSUMER;
+    bool empty = modern ? gr_cgroup_nmembers(g->cg) == 0 : g->state == GR_GROUP_EMPTY;
+    bool stable_consumer = modern || (g->state == GR_GROUP_STABLE && g->protocol_type &&
+                                      !strcmp(g->protocol_type, "consumer"));
     if ((!empty && !stable_consumer) || g->npending > 0)
         return 0;
     size_t glen = strlen(g->group_id);
@@ -885,7 +911,12 @@ static int expire_group(gr_crt_result_t *r, gr_group_t *g, int64_t now, int64_t 
     gr_offset_iter_init(&it, g->offsets);
     for (gr_offset_t *o; (o = gr_offset_iter_next(&it));) {
         int64_t base;
-        if (empty) {
+        if (modern) {
+            /* consumer groups: from the commit, topics nobody subscribes to */
+            if (!empty && gr_cgroup_subscribed_to(g->cg, o->topic))
+                continue;
+            base = o->commit_timestamp;
+        } else if (empty) {
             /* Empty: retention counts from when the group became empty, or
              * from the commit when that is later (standalone commits) */
             base = GR_MAX(g->empty_since_ms, o->commit_timestamp);
@@ -904,7 +935,10 @@ static int expire_group(gr_crt_result_t *r, gr_group_t *g, int64_t now, int64_t 
     }
     if (empty && (uint32_t)n == gr_offset_map_count(g->offsets)) {
         gr_info("coord", "Group %s transitioned to Dead: no members and no committed offsets left", g->group_id);
-        add_group_tombstone(r, g->group_id, glen);
+        if (modern)
+            gr_cgroup_add_tombstones(r, g);
+        else
+            add_group_tombstone(r, g->group_id, glen);
         *dead = true;
     }
     return n;

@@ -53,6 +53,7 @@
  */
 #include "group.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "hmap.h"
 #include "jstr.h"
 #include "schema_gen.h"
@@ -1392,6 +1393,11 @@ void gr_group_join(const gr_join_params_t *p, gr_join_waiter_t *w)
     }
     bool unknown = mid[0] == 0;
     gr_group_t *g = gr_group_find(p->group_id, strlen(p->group_id));
+    if (g && g->type != GR_GROUP_CLASSIC) {
+        /* the caller converts an empty consumer group first */
+        join_error(w, mid, KERR_INCONSISTENT_GROUP_PROTOCOL);
+        return;
+    }
     if (!g) {
         if (!unknown) {
             join_error(w, mid, KERR_UNKNOWN_MEMBER_ID);
@@ -1491,7 +1497,7 @@ void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
     gr_kerr_t err = KERR_NONE;
     assert(p->group_id && p->group_id[0]);      /* validated by the caller */
     gr_group_t *g = gr_group_find(p->group_id, strlen(p->group_id));
-    if (!g) {
+    if (!g || g->type != GR_GROUP_CLASSIC) {
         sync_error(w, KERR_UNKNOWN_MEMBER_ID);
         return;
     }
@@ -1569,7 +1575,7 @@ gr_kerr_t gr_group_heartbeat(const char *group_id, const char *member_id, const 
     gr_kerr_t err;
     assert(group_id && group_id[0]);            /* validated by the caller */
     gr_group_t *g = gr_group_find(group_id, strlen(group_id));
-    if (!g)
+    if (!g || g->type != GR_GROUP_CLASSIC)
         return KERR_UNKNOWN_MEMBER_ID;
     const char *mid = member_id ? member_id : "";
     if (g->state == GR_GROUP_DEAD)
@@ -1603,7 +1609,7 @@ gr_kerr_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32
         members[i].error = KERR_NONE;
     assert(group_id && group_id[0]);            /* validated by the caller */
     gr_group_t *g = gr_group_find(group_id, strlen(group_id));
-    if (!g) {
+    if (!g || g->type != GR_GROUP_CLASSIC) {
         for (int32_t i = 0; i < n; i++)
             members[i].error = KERR_UNKNOWN_MEMBER_ID;
         return KERR_NONE;
@@ -1660,6 +1666,12 @@ gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t 
 {
     if (!g)
         return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
+    if (g->type == GR_GROUP_CONSUMER) {
+        char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
+        gr_kerr_t e = gr_cgroup_validate_commit(g, mid, generation, api_version);
+        free(mid);
+        return e;
+    }
     if (api_version < 7)
         instance_id = NULL;
     char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
@@ -1849,6 +1861,12 @@ static void group_loaded(gr_group_t *g)
 int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int32_t vlen, int32_t partition)
 {
     gr_group_t *g = gr_group_find(id, len);
+    if (g && g->type == GR_GROUP_CONSUMER) {
+        /* a consumer group replaced the classic group these records were of */
+        if (value)
+            gr_warn("group", "Group %s is a consumer group: its older GroupMetadata is ignored", g->group_id);
+        return 0;
+    }
     if (!value) {
         /* tombstone: the group is gone unless offsets outlived it */
         if (g && gr_offset_map_count(g->offsets) == 0 && g->nmembers == 0)
@@ -1982,6 +2000,8 @@ void gr_group_restore(gr_group_t *g)
 
 void gr_group_free(gr_group_t *g)
 {
+    gr_cgroup_free(g->cg);
+    g->cg = NULL;
     gr_offsets_group_free(g);
     hist_clear(g);
     free(g->group_id);
@@ -2033,6 +2053,8 @@ static int subscription_has(const uint8_t *p, int32_t len, const char *topic)
 
 bool gr_group_subscribed_to(const gr_group_t *g, const char *topic)
 {
+    if (g->type == GR_GROUP_CONSUMER)
+        return gr_cgroup_subscribed_to(g->cg, topic);
     if (!streq(g->protocol_type, "consumer"))
         return true;
     if (!g->members)

@@ -144,8 +144,19 @@ typedef struct gr_pending_member {
     gr_timer_t timer;
 } gr_pending_member_t;
 
+/* A classic group (JoinGroup/SyncGroup, this module) or a consumer group
+ * of the KIP-848 protocol (cgroup.h, its state in `cg`). */
+typedef enum gr_group_type {
+    GR_GROUP_CLASSIC,
+    GR_GROUP_CONSUMER,
+} gr_group_type_t;
+
+struct gr_cgroup;
+
 typedef struct gr_group {
     char *group_id;
+    gr_group_type_t type;
+    struct gr_cgroup *cg;           /* consumer groups: their state, owned (cgroup.c) */
     gr_hnode_t node;                /* in the registry (group.c) */
     gr_group_state_t state;
     gr_group_state_t detached_state;/* before gr_group_detach, for gr_group_restore */

@@ -123,6 +123,7 @@ const char *gr_kerr_name(int code)
     case 116: return "UNKNOWN_CONTROLLER_ID";
     case 117: return "UNKNOWN_SUBSCRIPTION_ID";
     case 118: return "TELEMETRY_TOO_LARGE";
+    case 128: return "INVALID_REGULAR_EXPRESSION";
     default: return "UNKNOWN";
     }
 }

@@ -21,7 +21,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev)
+BUILD_PKGS=(gcc g++ make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev libre2-dev)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper strace

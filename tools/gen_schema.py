@@ -38,6 +38,7 @@ MESSAGES = [
     "WriteTxnMarkers", "DescribeLogDirs", "AlterReplicaLogDirs", "OffsetForLeaderEpoch",
     "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
     "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry",
+    "ConsumerGroupHeartbeat", "ConsumerGroupDescribe",
 ] for kind in ("Request", "Response")] + [
     ("client", "ConsumerProtocolSubscription"),
     ("client", "ConsumerProtocolAssignment"),
@@ -45,7 +46,10 @@ MESSAGES = [
     ("group-coordinator", "OffsetCommitValue"),
     ("group-coordinator", "GroupMetadataKey"),
     ("group-coordinator", "GroupMetadataValue"),
-]
+] + [("group-coordinator", "ConsumerGroup" + rec + kind) for rec in [
+    "Metadata", "PartitionMetadata", "MemberMetadata", "TargetAssignmentMetadata",
+    "TargetAssignmentMember", "CurrentMemberAssignment",
+] for kind in ("Key", "Value")]
 
 VMAX = 32767
 
