@@ -1285,7 +1285,12 @@ int gr_cgroup_replay(int32_t part, int16_t kver, const gr_crt_record_t *rec, gr_
     gr_arena_init(&a);
     int rc = 0;
     gr_str_t gid = gr_group_str_held_tmp(&a, gs);
-    gr_str_t second = two ? gr_group_str_held_tmp(&a, ss) : (gr_str_t){NULL, 0};
+    gr_str_t second = {NULL, 0};
+    if (two) {
+        /* held_tmp may point into the record: a NUL-terminated copy */
+        gr_str_t h = gr_group_str_held_tmp(&a, ss);
+        second = (gr_str_t){gr_arena_strndup(&a, h.p, (size_t)h.len), h.len};
+    }
     if (kver == REC_REGEX && ss.len >= 0) /* a regex is not an id: kept as sent */
         second = (gr_str_t){gr_arena_strndup(&a, ss.p ? ss.p : "", (size_t)ss.len), ss.len};
     if (rec->value) {
@@ -1999,10 +2004,9 @@ typedef struct pending_re {
     int32_t n;
 } pending_re_t;
 
-static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const gr_cmember_t *old, const gr_cmember_t *nw, gr_crt_result_t *r,
-                            bool *bump, const char **msg, char *errbuf, size_t errlen)
+static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t *old, const gr_cmember_t *nw,
+                            gr_crt_result_t *r, bool *bump, const char **msg, char *errbuf, size_t errlen)
 {
-    const char *gid = cg->g->group_id;
     int64_t now = now_ms();
     bool changed = !streq0(old ? old->regex : NULL, nw->regex) &&
                    !((!old || !has_regex(old)) && !has_regex(nw));
@@ -2260,7 +2264,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         rec_member(r, gid, upd);
     if (!old || !subscription_eq(old, upd))
         bump = true;
-    if ((err = hb_regexes(cg, old, upd, r, &bump, msg, errbuf, errlen)) != KERR_NONE)
+    if ((err = hb_regexes(cg, gid, old, upd, r, &bump, msg, errbuf, errlen)) != KERR_NONE)
         goto out;
     {
         /* a regex resolved by this very write: the metadata and the target

@@ -1,0 +1,85 @@
+// cg848.js - a node-rdkafka (bundled librdkafka >= 2.10) consumer for the
+// consumer-group tests, driven by the pytest suite.
+//
+//   node cg848.js '<json>'   {bootstrap, group, topics | regex, protocol
+//                             ("consumer" | "classic"), instance?, clientId?,
+//                             assignor?, maxSeconds}
+//
+// Prints one JSON object per line on stdout, each with t = Date.now():
+//   {"ev":"ready"}                       connected, subscribed
+//   {"ev":"assign","parts":[[t,p],...]}  before the partitions are taken
+//   {"ev":"revoke","parts":[[t,p],...]}  after they were given up
+//   {"ev":"msg","topic","p","o","v"}     a record consumed
+//   {"ev":"closed"}                      after a clean close (SIGTERM)
+// Offsets are committed every 200 ms and on revocation (at-least-once).
+// Stops by itself after maxSeconds.  All traffic goes to the bootstrap
+// address the test gives (127.0.0.1).
+'use strict';
+const Kafka = require('node-rdkafka');
+
+const a = JSON.parse(process.argv[2]);
+const out = (o) => { o.t = Date.now(); process.stdout.write(JSON.stringify(o) + '\n'); };
+const parts = (l) => (l || []).map((x) => [x.topic, x.partition]);
+
+const conf = {
+  'bootstrap.servers': a.bootstrap,
+  'group.id': a.group,
+  'client.id': a.clientId || 'cg848',
+  'enable.auto.commit': true,
+  'auto.commit.interval.ms': 200,
+  'enable.auto.offset.store': true,
+  'socket.timeout.ms': 10000,
+  'topic.metadata.refresh.interval.ms': 2000,
+  'log_level': a.debug ? 7 : 3,
+  ...(a.debug ? {'debug': a.debug} : {}),
+};
+if ((a.protocol || 'consumer') === 'consumer') {
+  conf['group.protocol'] = 'consumer';
+  if (a.assignor) conf['group.remote.assignor'] = a.assignor;
+} else {
+  conf['session.timeout.ms'] = a.sessionTimeoutMs || 6000;
+  conf['heartbeat.interval.ms'] = 1000;
+  conf['partition.assignment.strategy'] = a.strategy || 'range';
+}
+if (a.instance) conf['group.instance.id'] = a.instance;
+
+const c = new Kafka.KafkaConsumer(Object.assign(conf, {
+  rebalance_cb: function (err, assignment) {
+    const coop = this.rebalanceProtocol() === 'COOPERATIVE';
+    if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
+      out({ev: 'assign', parts: parts(assignment)});
+      if (coop) this.incrementalAssign(assignment); else this.assign(assignment);
+    } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
+      try { this.commitSync(null); } catch (e) { /* nothing to commit */ }
+      if (coop) this.incrementalUnassign(assignment); else this.unassign();
+      out({ev: 'revoke', parts: parts(assignment)});
+    }
+  },
+}), {'auto.offset.reset': 'earliest'});
+
+let closing = false;
+function close(code) {
+  if (closing) return;
+  closing = true;
+  try { c.commitSync(null); } catch (e) { /* nothing to commit */ }
+  c.disconnect(() => { out({ev: 'closed'}); process.exit(code); });
+  setTimeout(() => process.exit(code), 15000).unref();
+}
+process.on('SIGTERM', () => close(0));
+setTimeout(() => close(0), (a.maxSeconds || 120) * 1000).unref();
+
+c.on('event.error', (e) => out({ev: 'error', code: e.code, msg: String(e.message)}));
+c.on('ready', () => {
+  c.subscribe(a.regex ? [a.regex] : a.topics);
+  out({ev: 'ready'});
+  const loop = () => {
+    if (closing) return;
+    c.consume(100, (err, msgs) => {
+      if (!err) for (const m of msgs)
+        out({ev: 'msg', topic: m.topic, p: m.partition, o: m.offset, v: m.value ? m.value.toString() : null});
+      setImmediate(loop);
+    });
+  };
+  loop();
+});
+c.connect({timeout: 20000}, (err) => { if (err) { out({ev: 'error', msg: String(err)}); process.exit(2); } });
