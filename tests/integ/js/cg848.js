@@ -58,12 +58,18 @@ const c = new Kafka.KafkaConsumer(Object.assign(conf, {
 }), {'auto.offset.reset': 'earliest'});
 
 let closing = false;
+let inflight = false;
 function close(code) {
   if (closing) return;
   closing = true;
-  try { c.commitSync(null); } catch (e) { /* nothing to commit */ }
-  c.disconnect(() => { out({ev: 'closed'}); process.exit(code); });
-  setTimeout(() => process.exit(code), 15000).unref();
+  setTimeout(() => { out({ev: 'close-timeout'}); process.exit(3); }, 20000);
+  // no consume() in flight when the consumer closes (node-rdkafka can hang
+  // in disconnect otherwise); the close commits and leaves the group
+  const go = () => {
+    if (inflight) { setTimeout(go, 20); return; }
+    c.disconnect(() => { out({ev: 'closed'}); process.exit(code); });
+  };
+  go();
 }
 process.on('SIGTERM', () => close(0));
 setTimeout(() => close(0), (a.maxSeconds || 120) * 1000).unref();
@@ -74,7 +80,9 @@ c.on('ready', () => {
   out({ev: 'ready'});
   const loop = () => {
     if (closing) return;
+    inflight = true;
     c.consume(100, (err, msgs) => {
+      inflight = false;
       if (!err) for (const m of msgs)
         out({ev: 'msg', topic: m.topic, p: m.partition, o: m.offset, v: m.value ? m.value.toString() : null});
       setImmediate(loop);
