@@ -22,7 +22,8 @@
  *
  *   key v0/v1  OffsetCommitKey     group string | topic string | partition int32
  *   key v2     GroupMetadataKey    group string
- *   (other key versions - KIP-848 and transaction records - are skipped)
+ *   key v3-v8  consumer groups (KIP-848): group string [| member string for v5, v7, v8]
+ *   (other key versions - share groups, regexes, transactions - are skipped)
  *
  *   OffsetCommitValue v0-v4
  *   +--------+-------------------+-----------------+------------------+-------------------+
@@ -55,6 +56,15 @@
  *   <time>  OFFSET <topic>-<partition> <old|-> -> <new> member=<id|-> client=<id|-> [RESET] [REWIND]
  *   <time>  OFFSET <topic>-<partition> deleted
  *   <time>  GROUP deleted
+ *   consumer groups (KIP-848), from their records:
+ *   <time>  GROUP-EPOCH <n>                                   the group epoch moved (a rebalance)
+ *   <time>    JOINED member=<id> client=<client-id> instance=<id|-> subscribed=<topics|/regex/>
+ *   <time>    LEFT member=<id>
+ *   <time>  TARGET-ASSIGNMENT epoch=<n>                       the assignor ran
+ *   <time>    TARGET member=<id> assignment=<t:0,1|->
+ *   <time>    MEMBER member=<id> epoch=<e> state=<STABLE|UNREVOKED_PARTITIONS|UNRELEASED_PARTITIONS>
+ *                    assigned=<t:0,1|-> revoking=<t:2|->    (revoking: partitions it must give up)
+ *   Consumer-group topics are named through the group's partition-metadata record (their id otherwise).
  *
  * JOINED/LEFT compare a generation's members with the previous group record's (by member id); a member that
  * left and one that joined with the same group.instance.id are one STATIC-REJOIN (a static member restarted:
@@ -401,8 +411,17 @@ typedef struct poff {
     int64_t off;        /* -1: none */
 } poff_t;
 
+typedef struct tname {
+    uint8_t id[16];
+    char *name;
+} tname_t;
+
 typedef struct hist {
     const char *group;  /* held form */
+    tname_t *tn;        /* consumer groups: topic ids of the metadata record */
+    size_t ntn;
+    char **cmembers;    /* consumer groups: members with metadata */
+    size_t ncm;
     gen_t cur;          /* last group record (n == 0: Empty or none yet) */
     bool have_gen;
     int64_t prev_ts;    /* time of the previous record of the group */
@@ -500,13 +519,180 @@ static void on_group(hist_t *h, const uint8_t *val, size_t vlen, int64_t rec_ts)
     h->prev_ts = ts;
 }
 
+/* ------------------------------------------------------------------ consumer groups */
+
+static void tn_set(hist_t *h, const uint8_t *id, const char *name)
+{
+    for (size_t i = 0; i < h->ntn; i++)
+        if (!memcmp(h->tn[i].id, id, 16)) {
+            free(h->tn[i].name);
+            h->tn[i].name = gr_strdup(name);
+            return;
+        }
+    h->tn = gr_realloc(h->tn, (h->ntn + 1) * sizeof(*h->tn));
+    memcpy(h->tn[h->ntn].id, id, 16);
+    h->tn[h->ntn].name = gr_strdup(name);
+    h->ntn++;
+}
+
+static void print_topic_id(const hist_t *h, const uint8_t *id)
+{
+    for (size_t i = 0; i < h->ntn; i++)
+        if (!memcmp(h->tn[i].id, id, 16)) {
+            printf("%s", E(h->tn[i].name));
+            return;
+        }
+    for (int i = 0; i < 16; i++)
+        printf("%02x", id[i]);
+}
+
+/* [topic id, [partition]] of a flexible value, printed "t:0,1;u:2" ("-" if none) */
+static void print_tps(const hist_t *h, rd_t *r)
+{
+    int64_t n = (int64_t)ruvarint(r) - 1;
+    bool any = false;
+    for (int64_t i = 0; i < n && !r->bad; i++) {
+        if (!need(r, 16))
+            break;
+        const uint8_t *id = r->p;
+        r->p += 16;
+        int64_t np = (int64_t)ruvarint(r) - 1;
+        if (np > 0) {
+            printf("%s", any ? ";" : "");
+            print_topic_id(h, id);
+            for (int64_t k = 0; k < np && !r->bad; k++)
+                printf("%s%" PRId32, k ? "," : ":", (int32_t)rdint(r, 4));
+            any = true;
+        }
+        skip_tags(r);
+    }
+    if (!any)
+        printf("-");
+}
+
+static const char *member_state_name(int s)
+{
+    return s == 1 ? "STABLE" : s == 2 ? "UNREVOKED_PARTITIONS" : s == 3 ? "UNRELEASED_PARTITIONS" : "UNKNOWN";
+}
+
+static bool cm_has(hist_t *h, const char *id, bool remove)
+{
+    for (size_t i = 0; i < h->ncm; i++)
+        if (!strcmp(h->cmembers[i], id)) {
+            if (remove) {
+                free(h->cmembers[i]);
+                h->cmembers[i] = h->cmembers[--h->ncm];
+            }
+            return true;
+        }
+    return false;
+}
+
+static void on_consumer_record(hist_t *h, int kv, const char *member, const uint8_t *val, size_t vlen,
+                               int64_t rec_ts)
+{
+    char t[40];
+    fmt_time(t, sizeof(t), rec_ts);
+    rd_t r = {val, val ? val + vlen : NULL, false};
+    if (val && rdint(&r, 2) != 0) {
+        printf("%s  (unreadable consumer group record, type %d)\n", t, kv);
+        return;
+    }
+    switch (kv) {
+    case 3:
+        if (!val)
+            printf("%s  GROUP deleted\n", t);
+        else
+            printf("%s  GROUP-EPOCH %" PRId32 "\n", t, (int32_t)rdint(&r, 4));
+        break;
+    case 4:
+        if (!val)
+            break;
+        for (int64_t n = (int64_t)ruvarint(&r) - 1, i = 0; i < n && !r.bad; i++) {
+            if (!need(&r, 16))
+                break;
+            const uint8_t *id = r.p;
+            r.p += 16;
+            char *name = rstr(&r, true);
+            rdint(&r, 4);
+            for (int64_t k = 0, np = (int64_t)ruvarint(&r) - 1; k < np && !r.bad; k++) {
+                rdint(&r, 4);
+                for (int64_t j = 0, nr = (int64_t)ruvarint(&r) - 1; j < nr && !r.bad; j++)
+                    free(rstr(&r, true));
+                skip_tags(&r);
+            }
+            skip_tags(&r);
+            if (name && !r.bad)
+                tn_set(h, id, name);
+            free(name);
+        }
+        break;
+    case 5:
+        if (!val) {
+            if (cm_has(h, member, true))
+                printf("%s    LEFT member=%s\n", t, E(member));
+            break;
+        }
+        if (!cm_has(h, member, false)) {
+            char *inst = rstr(&r, true), *rack = rstr(&r, true), *client = rstr(&r, true), *host = rstr(&r, true);
+            printf("%s    JOINED member=%s client=%s instance=%s subscribed=", t, E(member), or_dash(client),
+                   or_dash(inst));
+            int64_t n = (int64_t)ruvarint(&r) - 1;
+            for (int64_t i = 0; i < n && !r.bad; i++) {
+                char *tp = rstr(&r, true);
+                printf("%s%s", i ? "," : "", tp ? E(tp) : "?");
+                free(tp);
+            }
+            char *re = rstr(&r, true);
+            if (re)
+                printf("%s/%s/", n > 0 ? "," : "", E(re));
+            else if (n <= 0)
+                printf("-");
+            printf("\n");
+            free(re);
+            free(inst);
+            free(rack);
+            free(client);
+            free(host);
+            h->cmembers = gr_realloc(h->cmembers, (h->ncm + 1) * sizeof(char *));
+            h->cmembers[h->ncm++] = gr_strdup(member);
+        }
+        break;
+    case 6:
+        if (val)
+            printf("%s  TARGET-ASSIGNMENT epoch=%" PRId32 "\n", t, (int32_t)rdint(&r, 4));
+        break;
+    case 7:
+        if (!val)
+            break;
+        printf("%s    TARGET member=%s assignment=", t, E(member));
+        print_tps(h, &r);
+        printf("\n");
+        break;
+    case 8: {
+        if (!val)
+            break;
+        int32_t e = (int32_t)rdint(&r, 4);
+        rdint(&r, 4);
+        int st = (int)rdint(&r, 1);
+        printf("%s    MEMBER member=%s epoch=%" PRId32 " state=%s assigned=", t, E(member), e, member_state_name(st));
+        print_tps(h, &r);
+        printf(" revoking=");
+        print_tps(h, &r);
+        printf("\n");
+        break;
+    }
+    }
+    h->prev_ts = rec_ts;
+}
+
 static void on_record(hist_t *h, const rd_kafka_message_t *m)
 {
     if (!m->key || m->key_len < 2)
         return;
     rd_t r = {m->key, (const uint8_t *)m->key + m->key_len, false};
     int16_t kv = (int16_t)rdint(&r, 2);
-    if (kv < 0 || kv > 2)
+    if (kv < 0 || kv > 8)
         return;
     char *group = rstr(&r, false);
     if (!group || strcmp(group, h->group)) {
@@ -517,7 +703,12 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tt;
     int64_t rec_ts = rd_kafka_message_timestamp(m, &tt);
     h->records++;
-    if (kv <= 1) {
+    if (kv >= 3) {
+        char *member = kv == 5 || kv == 7 || kv == 8 ? rstr(&r, false) : NULL;
+        if (!r.bad && (member || !(kv == 5 || kv == 7 || kv == 8)))
+            on_consumer_record(h, kv, member, m->payload, m->len, rec_ts);
+        free(member);
+    } else if (kv <= 1) {
         char *topic = rstr(&r, false);
         int32_t part = (int32_t)rdint(&r, 4);
         if (topic && !r.bad)
@@ -644,6 +835,12 @@ out:
     for (size_t i = 0; i < h.noffs; i++)
         free(h.offs[i].topic);
     free(h.offs);
+    for (size_t i = 0; i < h.ntn; i++)
+        free(h.tn[i].name);
+    free(h.tn);
+    for (size_t i = 0; i < h.ncm; i++)
+        free(h.cmembers[i]);
+    free(h.cmembers);
     free(hg);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);

@@ -512,3 +512,25 @@ def test_node_rdkafka_static_member_restart(broker_factory):
     assert c.owned() == other and len(c.evs("revoke")) == crev, "the other member was disturbed"
     a2.stop()
     c.stop()
+
+
+def test_history_shows_epochs_assignments_revocations(broker_factory):
+    from helpers import run_gregor
+    b = broker_factory(FAST)
+    create_topic(b, "cg-h", 4)
+    tid = topic_id(b, "cg-h")
+    r1 = cghb(b.bootstrap, "gh", member="h1", topics=["cg-h"])
+    cghb(b.bootstrap, "gh", member="h2", topics=["cg-h"])
+    r1 = cghb(b.bootstrap, "gh", member="h1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
+              owned=[(tid, [0, 1, 2, 3])])
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gh"],
+                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+    assert cp.returncode == 0, cp
+    out = cp.stdout
+    assert "GROUP-EPOCH 1" in out and "GROUP-EPOCH 2" in out
+    assert "JOINED member=h1 client=gregor-test instance=- subscribed=cg-h" in out
+    assert "TARGET-ASSIGNMENT epoch=2" in out
+    assert "TARGET member=h1 assignment=cg-h:" in out
+    # h1 kept two partitions and must give up the two others
+    assert any("MEMBER member=h1 epoch=1 state=UNREVOKED_PARTITIONS" in ln and "revoking=cg-h:" in ln
+               for ln in out.splitlines()), out
