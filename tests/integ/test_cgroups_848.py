@@ -534,3 +534,42 @@ def test_history_shows_epochs_assignments_revocations(broker_factory):
     # h1 kept two partitions and must give up the two others
     assert any("MEMBER member=h1 epoch=1 state=UNREVOKED_PARTITIONS" in ln and "revoking=cg-h:" in ln
                for ln in out.splitlines()), out
+
+
+def test_cli_describe_and_list_consumer_groups(broker_factory):
+    from helpers import run_gregor
+    b = broker_factory(FAST)
+    create_topic(b, "cg-c", 4)
+    cghb(b.bootstrap, "gc", member="c1", topics=["cg-c"])
+    assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
+
+    def cli(*args):
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60,
+                        env={"ASAN_OPTIONS": "detect_leaks=0"})
+        assert cp.returncode == 0, cp
+        return cp.stdout
+
+    out = cli("--describe", "--group", "gc", "--state", "--verbose").split("\n")
+    hdr = out[1].split()
+    assert hdr == ["GROUP", "COORDINATOR", "(ID)", "ASSIGNMENT-STRATEGY", "STATE", "GROUP-EPOCH",
+                   "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS"], out
+    row = out[2].split()
+    assert row[0] == "gc" and row[3] == "uniform" and row[4] == "Stable" and row[5:] == ["1", "1", "1"], out
+    out = cli("--describe", "--group", "gc", "--members", "--verbose").split("\n")
+    assert out[1].split() == ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "CURRENT-EPOCH",
+                              "CURRENT-ASSIGNMENT", "TARGET-EPOCH", "TARGET-ASSIGNMENT"], out
+    assert out[2].split() == ["gc", "c1", "/127.0.0.1", "gregor-test", "4", "1", "cg-c:0,1,2,3", "1",
+                              "cg-c:0,1,2,3"], out
+    out = cli("--describe", "--group", "gc")
+    rows = [ln.split() for ln in out.split("\n") if ln.startswith("gc ")]
+    assert len(rows) == 4 and all(r[6] == "c1" for r in rows), out
+    assert rows[0][2:4] == ["0", "0"] and rows[1][3] == "-", out
+    # --list --type, with the states of consumer groups
+    cghb(b.bootstrap, "gc2", member="d1", topics=["cg-c"])
+    cghb(b.bootstrap, "gc2", member="d1", epoch=-1)
+    out = cli("--list", "--type", "--state").split("\n")
+    assert out[0].split() == ["GROUP", "TYPE", "STATE"], out
+    rows = {ln.split()[0]: ln.split()[1:] for ln in out[1:] if ln.strip()}
+    assert rows["gc"] == ["Consumer", "Stable"] and rows["gc2"] == ["Consumer", "Empty"], rows
+    out = cli("--list", "--type", "classic")
+    assert "gc" not in out.split()
