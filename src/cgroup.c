@@ -1576,7 +1576,8 @@ static void compute_meta(const gr_cgroup_t *cg, const gr_cmember_t *old, const g
         for (int32_t i = 0; c > 0 && i < e->ntopics; i++)
             sub_add(&s, e->topics[i]);
     }
-    qsort(s.v, (size_t)s.n, sizeof(char *), cmp_cstr);
+    if (s.n > 1)
+        qsort(s.v, (size_t)s.n, sizeof(char *), cmp_cstr);
     gr_cg_topic_t *t = gr_calloc((size_t)GR_MAX(s.n, 1), sizeof(*t));
     int32_t k = 0;
     for (int32_t i = 0; i < s.n; i++) {
@@ -1618,7 +1619,8 @@ static gr_uuid_t *member_topic_ids(const gr_cgroup_t *cg, const gr_cmember_t *m,
     int32_t k = 0;
     count_ent_t *re = has_regex(m) ? count_find(&cg->regexes, m->regex) : NULL;
     for (int32_t i = 0; i < nmeta; i++) {
-        bool sub = bsearch(&(const char *){meta[i].name}, m->topics, (size_t)m->ntopics, sizeof(char *), cmp_cstr);
+        bool sub = m->ntopics > 0 &&
+                   bsearch(&(const char *){meta[i].name}, m->topics, (size_t)m->ntopics, sizeof(char *), cmp_cstr);
         for (int32_t j = 0; !sub && re && j < re->ntopics; j++)
             sub = !strcmp(re->topics[j], meta[i].name);
         if (sub)
