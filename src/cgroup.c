@@ -1456,6 +1456,7 @@ static void rebalance_cb(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
+    m->rebalance_armed = false;
     if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     if (m->epoch != m->rebalance_timer_epoch || m->state != GR_CM_UNREVOKED_PARTITIONS)
@@ -1472,11 +1473,19 @@ static void schedule_session(gr_cmember_t *m, int32_t ms)
     tstart(&m->session_timer, ms);
 }
 
+/* Armed when the member starts revoking (Kafka schedules it when the
+ * member's assignment moves to UNREVOKED_PARTITIONS): later heartbeats of
+ * the same epoch do not push it back. */
 static void schedule_rebalance(gr_cmember_t *m)
 {
+    bool want = m->state == GR_CM_UNREVOKED_PARTITIONS && m->classic_session_ms < 0;
+    if (want && m->rebalance_armed && m->rebalance_timer_epoch == m->epoch)
+        return;
     tstop(&m->rebalance_timer);
-    if (m->state == GR_CM_UNREVOKED_PARTITIONS && m->classic_session_ms < 0) {
+    m->rebalance_armed = false;
+    if (want) {
         m->rebalance_timer_epoch = m->epoch;
+        m->rebalance_armed = true;
         tstart(&m->rebalance_timer, GR_MAX(m->rebalance_timeout_ms, 0));
     }
 }

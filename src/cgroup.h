@@ -70,7 +70,8 @@ typedef struct gr_cmember {
     /* live only */
     gr_timer_t session_timer;
     gr_timer_t rebalance_timer;
-    int32_t rebalance_timer_epoch;
+    int32_t rebalance_timer_epoch;  /* the epoch it was armed in */
+    bool rebalance_armed;
     gr_timer_t join_timer;          /* classic members: rejoin within the rebalance timeout */
     gr_timer_t sync_timer;          /* classic members: SyncGroup within the rebalance timeout */
 } gr_cmember_t;

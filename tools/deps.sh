@@ -8,7 +8,9 @@
 #                         clients (and the codecs kafka-python reads old message
 #                         sets with), pytest, Burrow, ZooKeeper, strace, Go with
 #                         kafka-go and sarama (built by the tests), node/npm, then `npm ci` in
-#                         tests/integ/js when its node_modules is stale; plus the
+#                         tests/integ/js when its node_modules is stale (kafkajs, and
+#                         node-rdkafka, whose native addon builds its bundled librdkafka
+#                         with g++ and node-gyp: about 2 minutes on 2 cores); plus the
 #                         bench deps (the suite smoke-tests the bench harness)
 #   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),
 #                         redis-server + hiredis, iperf3 (make bench); linux-perf
@@ -26,7 +28,8 @@ FUZZ_PKGS=(clang libclang-rt-14-dev)
 TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-kafka python3-pytest python3-pytest-timeout burrow zookeeper strace
            python3-snappy python3-lz4 python3-xxhash python3-zstandard
-           golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev)
+           golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev
+           python3 libssl-dev)   # node-rdkafka's native build (node-gyp, its librdkafka with TLS)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 
 mode=${1:-}

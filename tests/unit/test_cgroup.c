@@ -213,7 +213,7 @@ static int setup(void **st)
     gr_config_init(&gr_broker.cfg);
     gr_broker.cfg.offsets_topic_num_partitions = 3;
     gr_broker.ev = gr_ev_new();
-    gr_log_level = GR_LOG_ERROR;
+    gr_log_level = getenv("CG_DEBUG") ? GR_LOG_INFO : GR_LOG_ERROR;
     fake_now = 1000000;
     narmed = 0;
     gr_cgroup_set_clock(&fake_clock);
@@ -360,6 +360,38 @@ static void test_revoke_before_move_and_timeouts(void **st)
     }
 }
 
+/* A member that keeps heartbeating but never gives up what it must revoke
+ * is fenced after its rebalance timeout, whatever its heartbeats; its
+ * partitions then go to the member that waited for them. */
+static void test_rebalance_timeout(void **st)
+{
+    (void)st;
+    hb_out_t a = hb("A", 0, NULL, 0);
+    gr_assign_free(&a.a);
+    hb_out_t b = hb("B", 0, NULL, 0);
+    gr_assign_free(&b.a);
+    int32_t all[] = {0, 1, 2, 3, 4, 5};
+    for (int i = 0; i < 4; i++) {
+        advance(2000);
+        a = hb("A", 1, all, 6);          /* still reports all six */
+        assert_int_equal(a.err, KERR_NONE);
+        gr_assign_free(&a.a);
+        b = hb("B", 2, NULL, 0);
+        assert_int_equal(gr_assign_count(&b.a), 0);
+        gr_assign_free(&b.a);
+    }
+    assert_non_null(gr_cgroup_member(CG(), "A"));
+    assert_int_equal(gr_cgroup_member(CG(), "A")->state, GR_CM_UNREVOKED_PARTITIONS);
+    advance(4500);                        /* 10.5 s after it was told to revoke (at 2 s) */
+    assert_null(gr_cgroup_member(CG(), "A"));
+    a = hb("A", 1, all, 6);
+    assert_int_equal(a.err, KERR_UNKNOWN_MEMBER_ID);
+    b = hb("B", 2, NULL, 0);
+    assert_int_equal(b.err, KERR_NONE);
+    assert_int_equal(gr_assign_count(&b.a), 6);
+    gr_assign_free(&b.a);
+}
+
 static void test_unchanged_members_undisturbed_and_restart(void **st)
 {
     (void)st;
@@ -415,6 +447,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test_setup_teardown(test_revoke_before_move_and_timeouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebalance_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_members_undisturbed_and_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
