@@ -41,7 +41,7 @@ if ((a.protocol || 'consumer') === 'consumer') {
   if (a.assignor) conf['group.remote.assignor'] = a.assignor;
 } else {
   conf['session.timeout.ms'] = a.sessionTimeoutMs || 6000;
-  conf['heartbeat.interval.ms'] = 1000;
+  conf['heartbeat.interval.ms'] = a.heartbeatMs || 1000;
   conf['partition.assignment.strategy'] = a.strategy || 'range';
 }
 if (a.instance) conf['group.instance.id'] = a.instance;
