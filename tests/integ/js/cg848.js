@@ -12,7 +12,7 @@
 //   {"ev":"msg","topic","p","o","v"}     a record consumed
 //   {"ev":"closed"}                      after a clean close (SIGTERM)
 // Offsets are stored once printed and committed every 200 ms, on
-// revocation and on close (at-least-once).
+// revocation and on close by librdkafka (at-least-once).
 // Stops by itself after maxSeconds.  All traffic goes to the bootstrap
 // address the test gives (127.0.0.1).
 'use strict';
@@ -53,7 +53,9 @@ const c = new Kafka.KafkaConsumer(Object.assign(conf, {
       out({ev: 'assign', parts: parts(assignment)});
       if (coop) this.incrementalAssign(assignment); else this.assign(assignment);
     } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
-      try { this.commitSync(null); } catch (e) { /* nothing to commit */ }
+      // no synchronous commit here (it blocks the event loop, and a close
+      // can hang on it): librdkafka commits the stored offsets itself when
+      // partitions are revoked (enable.auto.commit)
       if (coop) this.incrementalUnassign(assignment); else this.unassign();
       out({ev: 'revoke', parts: parts(assignment)});
     }
