@@ -181,6 +181,89 @@ static void join_cancel(gr_req_t *req)
     req->park = NULL;
 }
 
+/* A classic member's JoinGroup into a consumer group with members (online
+ * migration, cgroup.h): answered once the records it wrote are durable;
+ * the park is on the heap, the join_park_t in the request's arena. */
+typedef struct cjoin_park {
+    gr_req_t *req;                  /* NULL once the connection went away */
+    join_park_t *jp;
+    char *proto;                    /* the protocol name answered: the member's first */
+    char *member_id;
+} cjoin_park_t;
+
+static void cjoin_cancel(gr_req_t *req)
+{
+    cjoin_park_t *pk = req->park;
+    if (pk)
+        pk->req = NULL;
+    req->park = NULL;
+}
+
+static void cjoin_done(void *arg, gr_cg_hb_result_t *res)
+{
+    cjoin_park_t *pk = arg;
+    if (pk->req) {
+        bool ok = res->error == KERR_NONE;
+        gr_join_result_t jr = {
+            .error = res->error,
+            .member_id = ok && res->member_id ? res->member_id : pk->member_id,
+            .generation_id = ok ? res->member_epoch : -1,
+            .protocol_type = ok ? "consumer" : NULL,
+            .protocol_name = ok ? pk->proto : NULL,
+            .leader_id = "",
+        };
+        join_done(&pk->jp->w, &jr);
+    }
+    free(pk->proto);
+    free(pk->member_id);
+    free(pk);
+}
+
+static void join_consumer_group(gr_req_t *req, join_park_t *jp, const gr_join_params_t *p, gr_group_t *g)
+{
+    if (p->session_timeout_ms < gr_broker.cfg.group_min_session_timeout_ms ||
+        p->session_timeout_ms > gr_broker.cfg.group_max_session_timeout_ms) {
+        gr_join_result_t res = {.error = KERR_INVALID_SESSION_TIMEOUT, .member_id = p->member_id,
+                                .generation_id = -1, .leader_id = ""};
+        join_done(&jp->w, &res);
+        return;
+    }
+    char *mid = NULL;
+    gr_kerr_t err = gr_cgroup_classic_join_check(g, p->member_id, p->group_instance_id, p->protocol_type,
+                                                 p->protocols, p->nprotocols, p->require_known_member_id, &mid);
+    if (err != KERR_NONE) {
+        gr_join_result_t res = {.error = err,
+                                .member_id = err == KERR_MEMBER_ID_REQUIRED && mid ? mid
+                                             : err == KERR_INCONSISTENT_GROUP_PROTOCOL ? "" : p->member_id,
+                                .generation_id = -1, .leader_id = ""};
+        join_done(&jp->w, &res);
+        free(mid);
+        return;
+    }
+    gr_cg_classic_t *cl = gr_arena_calloc(&req->arena, 1, sizeof(*cl));
+    cl->session_timeout_ms = p->session_timeout_ms;
+    cl->protocols = p->protocols;
+    cl->nprotocols = p->nprotocols;
+    cl->unknown_member = !p->member_id[0];
+    gr_cg_hb_t hb = {
+        .group_id = p->group_id,
+        .member_id = mid,
+        .instance_id = p->group_instance_id,
+        .rebalance_timeout_ms = p->rebalance_timeout_ms,
+        .client_id = p->client_id,
+        .client_host = p->client_host,
+        .classic = cl,
+    };
+    cjoin_park_t *pk = gr_calloc(1, sizeof(*pk));
+    pk->req = req;
+    pk->jp = jp;
+    pk->proto = gr_strdup(p->protocols[0].name);
+    pk->member_id = mid;
+    req->park = pk;
+    req->on_cancel = cjoin_cancel;
+    gr_cgroup_heartbeat(&hb, cjoin_done, pk);
+}
+
 void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
 {
     gr_JoinGroupRequest_t r;
@@ -227,11 +310,8 @@ void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
     gr_group_t *cgg = gr_group_find(p.group_id, strlen(p.group_id));
     if (cgg && cgg->type == GR_GROUP_CONSUMER) {
         if (gr_cgroup_nmembers(cgg->cg) > 0) {
-            /* classic members of a consumer group (online migration) are
-             * not served: they are told their protocol does not fit */
-            gr_join_result_t res = {.error = KERR_INCONSISTENT_GROUP_PROTOCOL, .member_id = "",
-                                    .generation_id = -1, .leader_id = ""};
-            join_done(&jp->w, &res);
+            /* a classic member of a consumer group (online migration) */
+            join_consumer_group(req, jp, &p, cgg);
             return;
         }
         /* Kafka's maybeDeleteEmptyConsumerGroup: the empty consumer group
@@ -326,6 +406,25 @@ void gr_api_sync_group(gr_req_t *req, gr_rd_t *body)
         sync_respond(req, &res);
         return;
     }
+    gr_group_t *cgg = gr_group_find(p.group_id, strlen(p.group_id));
+    if (cgg && cgg->type == GR_GROUP_CONSUMER) {
+        /* a classic member of a consumer group: its assignment as the
+         * coordinator computed it */
+        uint8_t *a = NULL;
+        int32_t alen = 0;
+        gr_sync_result_t res = {.error = gr_cgroup_classic_sync(cgg, p.member_id, p.group_instance_id,
+                                                                p.generation_id, p.protocol_type, p.protocol_name,
+                                                                &a, &alen)};
+        if (res.error == KERR_NONE) {
+            res.protocol_type = p.protocol_type;
+            res.protocol_name = p.protocol_name;
+            res.assignment = a;
+            res.assignment_len = alen;
+        }
+        sync_respond(req, &res);
+        free(a);
+        return;
+    }
     sync_park_t *sp = gr_arena_calloc(&req->arena, 1, sizeof(*sp));
     sp->w.done = sync_done;
     sp->w.arg = sp;
@@ -350,10 +449,14 @@ void gr_api_heartbeat(gr_req_t *req, gr_rd_t *body)
     resp.ErrorCode = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_HEARTBEAT);
     if (resp.ErrorCode == KERR_COORDINATOR_LOAD_IN_PROGRESS)
         resp.ErrorCode = KERR_NONE;         /* as Kafka: the group is still loading, answer blindly */
-    else if (resp.ErrorCode == KERR_NONE)
-        resp.ErrorCode = gr_group_heartbeat(group_id, member_id ? member_id : "",
-                                            req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL,
-                                            r.GenerationId);
+    else if (resp.ErrorCode == KERR_NONE) {
+        const char *iid = req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL;
+        gr_group_t *g = gr_group_find(group_id, strlen(group_id));
+        if (g && g->type == GR_GROUP_CONSUMER)
+            resp.ErrorCode = gr_cgroup_classic_heartbeat(g, member_id ? member_id : "", iid, r.GenerationId);
+        else
+            resp.ErrorCode = gr_group_heartbeat(group_id, member_id ? member_id : "", iid, r.GenerationId);
+    }
     GR_RESPOND(req, HeartbeatResponse, &resp);
 }
 
@@ -379,8 +482,13 @@ void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
     }
     const char *group_id = cstr(req, r.GroupId);
     gr_kerr_t top = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_LEAVE);
-    if (top == KERR_NONE)
-        top = gr_group_leave(group_id, lm, n);
+    if (top == KERR_NONE) {
+        gr_group_t *g = gr_group_find(group_id, strlen(group_id));
+        if (g && g->type == GR_GROUP_CONSUMER)
+            gr_cgroup_classic_leave(g, lm, n, &req->arena);
+        else
+            top = gr_group_leave(group_id, lm, n);
+    }
 
     gr_LeaveGroupResponse_t resp;
     gr_LeaveGroupResponse_init(&resp);

@@ -401,6 +401,8 @@ gr_cmember_t *gr_cgroup_next(const gr_cgroup_t *cg, gr_cmember_t *m)
 
 static void session_cb(gr_ev_t *ev, void *arg);
 static void rebalance_cb(gr_ev_t *ev, void *arg);
+static void join_cb(gr_ev_t *ev, void *arg);
+static void sync_cb(gr_ev_t *ev, void *arg);
 
 static void protos_free(gr_classic_proto_t *p, int32_t n)
 {
@@ -423,6 +425,8 @@ static gr_cmember_t *member_alloc(const char *member_id)
     m->state = GR_CM_STABLE;
     gr_timer_init(&m->session_timer, session_cb, m);
     gr_timer_init(&m->rebalance_timer, rebalance_cb, m);
+    gr_timer_init(&m->join_timer, join_cb, m);
+    gr_timer_init(&m->sync_timer, sync_cb, m);
     return m;
 }
 
@@ -432,6 +436,8 @@ static void member_free(gr_cmember_t *m)
         return;
     tstop(&m->session_timer);
     tstop(&m->rebalance_timer);
+    tstop(&m->join_timer);
+    tstop(&m->sync_timer);
     free(m->member_id);
     free(m->instance_id);
     free(m->rack_id);
@@ -1467,6 +1473,42 @@ static void rebalance_cb(gr_ev_t *ev, void *arg)
     fence_member(m->cg, m, why);
 }
 
+/* Classic members (online migration): a member told to rejoin must join
+ * within its rebalance timeout, and one that joined must sync within it,
+ * or it is fenced (Kafka's consumerGroupJoinKey / consumerGroupSyncKey). */
+static void join_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    gr_cmember_t *m = arg;
+    m->join_armed = false;
+    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+        return;
+    fence_member(m->cg, m, "the classic member failed to join within the rebalance timeout");
+}
+
+static void sync_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    gr_cmember_t *m = arg;
+    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+        return;
+    fence_member(m->cg, m, "the member failed to sync within timeout");
+}
+
+static void schedule_join_if_absent(gr_cmember_t *m)
+{
+    if (m->join_armed)
+        return;
+    m->join_armed = true;
+    tstart(&m->join_timer, GR_MAX(m->rebalance_timeout_ms, 0));
+}
+
+static void cancel_join(gr_cmember_t *m)
+{
+    m->join_armed = false;
+    tstop(&m->join_timer);
+}
+
 static void schedule_session(gr_cmember_t *m, int32_t ms)
 {
     tstop(&m->session_timer);
@@ -1753,11 +1795,20 @@ static void fence_records(gr_cgroup_t *cg, gr_cmember_t *m, gr_crt_result_t *r)
     tstop(&m->rebalance_timer);
 }
 
+static bool downgrade_ok(const gr_cgroup_t *cg, const gr_cmember_t *leaving);
+static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, gr_crt_result_t *r);
+
 static void fence_member(gr_cgroup_t *cg, gr_cmember_t *m, const char *why)
 {
     gr_info("cgroup", "[GroupId %s] Member %s fenced from the group because %s.", cg->g->group_id, m->member_id,
             why);
     gr_crt_result_t r;
+    if (downgrade_ok(cg, m)) {
+        gr_crt_result_init(&r, gr_coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+        downgrade(cg, m, &r);
+        gr_coord_write(&r, NULL, NULL, "Downgrading a consumer group to a classic group");
+        return;
+    }
     gr_crt_result_init(&r, gr_coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC);
     fence_records(cg, m, &r);
     gr_coord_write(&r, NULL, NULL, "Fencing a consumer group member");
@@ -1959,12 +2010,23 @@ static bool subscription_eq(const gr_cmember_t *a, const gr_cmember_t *b)
     return true;
 }
 
+static bool protos_eq(const gr_cmember_t *a, const gr_cmember_t *b)
+{
+    if (a->nprotos != b->nprotos)
+        return false;
+    for (int32_t i = 0; i < a->nprotos; i++)
+        if (strcmp(a->protos[i].name, b->protos[i].name) || a->protos[i].len != b->protos[i].len ||
+            (a->protos[i].len && memcmp(a->protos[i].metadata, b->protos[i].metadata, (size_t)a->protos[i].len)))
+            return false;
+    return true;
+}
+
 static bool metadata_eq(const gr_cmember_t *a, const gr_cmember_t *b)
 {
     return subscription_eq(a, b) && streq0(a->instance_id, b->instance_id) && streq0(a->rack_id, b->rack_id) &&
            streq0(a->client_id, b->client_id) && streq0(a->client_host, b->client_host) &&
            a->rebalance_timeout_ms == b->rebalance_timeout_ms && streq0(a->server_assignor, b->server_assignor) &&
-           a->classic_session_ms == b->classic_session_ms && a->nprotos == b->nprotos;
+           a->classic_session_ms == b->classic_session_ms && protos_eq(a, b);
 }
 
 /* Resolve a regex against every topic (RE2, whole names), sorted. */
@@ -2081,6 +2143,378 @@ static void respond_assignment(gr_cg_hb_result_t *res, const gr_assign_t *a)
     gr_assign_copy(&res->assignment, a);
 }
 
+/* ------------------------------------------------------------ migration
+ *
+ * Online migration between classic and consumer groups, as Kafka 4's
+ * GroupMetadataManager (group.consumer.migration.policy):
+ *
+ *   classic group, live members ---ConsumerGroupHeartbeat (epoch 0)---> consumer group
+ *     records: GroupMetadata tombstone, then for the classic members
+ *     MemberMetadata (with ClassicMemberMetadata), the group epoch = the
+ *     generation, their targets = their assignments, the target epoch, their
+ *     current assignments (Stable at the generation); the joining member's
+ *     records follow (a new group epoch, so every classic member is told to
+ *     rejoin, revokes, and gets its new partitions through SyncGroup)
+ *
+ *   consumer group, last consumer-protocol member leaves or is fenced
+ *     ---> classic group (Stable at the group epoch, each member's target as
+ *     its assignment, then a rebalance: every member rejoins)
+ *     records: the consumer group's tombstones, then its GroupMetadata,
+ *     written without replay: the classic group is made directly
+ *
+ * The classic group's members are dropped from memory before the upgrade's
+ * records are replayed (their parked JoinGroup/SyncGroup answered
+ * REBALANCE_IN_PROGRESS), so that its offsets and history carry over. */
+
+static bool policy_has(const char *what)
+{
+    const char *p = gr_broker.cfg.group_consumer_migration_policy;
+    if (!p || !p[0])
+        p = "bidirectional";
+    return !strcasecmp(p, "bidirectional") || !strcasecmp(p, what);
+}
+
+bool gr_cgroup_upgrade_allowed(void)
+{
+    return policy_has("upgrade");
+}
+
+bool gr_cgroup_downgrade_allowed(void)
+{
+    return policy_has("downgrade");
+}
+
+/* What a classic member's ConsumerProtocolSubscription says. */
+typedef struct csub {
+    const char **topics;
+    int32_t ntopics;
+    gr_cg_owned_t *owned;           /* never NULL: the member owns these */
+    int32_t nowned;
+    const char *rack;               /* NULL: none */
+} csub_t;
+
+/* Decode a ConsumerProtocolSubscription (a version above 3 is read as 3,
+ * as Kafka's ConsumerProtocol does); GR_EPROTO when malformed or beyond
+ * the bounds of a consumer-protocol subscription. */
+static int decode_subscription(const uint8_t *p, int32_t len, gr_arena_t *a, csub_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    gr_rd_t rd;
+    gr_rd_init(&rd, p ? p : (const uint8_t *)"", (size_t)GR_MAX(len, 0));
+    int16_t ver = gr_rd_i16(&rd);
+    gr_ConsumerProtocolSubscription_t s;
+    if (rd.err || ver < 0 || gr_ConsumerProtocolSubscription_decode(&rd, GR_MIN(ver, 3), a, &s) < 0)
+        return GR_EPROTO;
+    if (s.Topics_count < 0 || s.Topics_count > GR_CG_MAX_TOPICS || s.OwnedPartitions_count > GR_CG_MAX_TOPICS)
+        return GR_EPROTO;
+    out->topics = gr_arena_calloc(a, (size_t)GR_MAX(s.Topics_count, 1), sizeof(char *));
+    for (int32_t i = 0; i < s.Topics_count; i++) {
+        if (s.Topics[i].len < 0)
+            return GR_EPROTO;
+        out->topics[i] = gr_arena_strndup(a, s.Topics[i].p ? s.Topics[i].p : "", (size_t)s.Topics[i].len);
+    }
+    out->ntopics = s.Topics_count;
+    int32_t no = GR_MAX(s.OwnedPartitions_count, 0);
+    out->owned = gr_arena_calloc(a, (size_t)GR_MAX(no, 1), sizeof(*out->owned));
+    for (int32_t i = 0; i < no; i++) {
+        const gr_ConsumerProtocolSubscription_TopicPartition_t *tp = &s.OwnedPartitions[i];
+        gr_topic_t *t = tp->Topic.len > 0 ? gr_topic_find(tp->Topic.p, (size_t)tp->Topic.len) : NULL;
+        if (!t)
+            continue;       /* a topic that is gone: nothing to revoke */
+        out->owned[out->nowned++] = (gr_cg_owned_t){t->id, tp->Partitions, GR_MAX(tp->Partitions_count, 0)};
+    }
+    if (ver >= 3 && s.RackId.len >= 0)
+        out->rack = gr_arena_strndup(a, s.RackId.p ? s.RackId.p : "", (size_t)s.RackId.len);
+    return 0;
+}
+
+/* A classic member's ConsumerProtocolAssignment (empty: none) into *out
+ * (initialised), partitions of topics that do not exist left out. */
+static int decode_assignment(const uint8_t *p, int32_t len, gr_arena_t *a, gr_assign_t *out)
+{
+    if (!p || len <= 0)
+        return 0;
+    gr_rd_t rd;
+    gr_rd_init(&rd, p, (size_t)len);
+    int16_t ver = gr_rd_i16(&rd);
+    gr_ConsumerProtocolAssignment_t as;
+    if (rd.err || ver < 0 || gr_ConsumerProtocolAssignment_decode(&rd, GR_MIN(ver, 3), a, &as) < 0)
+        return GR_EPROTO;
+    for (int32_t i = 0; i < as.AssignedPartitions_count; i++) {
+        const gr_ConsumerProtocolAssignment_TopicPartition_t *tp = &as.AssignedPartitions[i];
+        gr_topic_t *t = tp->Topic.len > 0 ? gr_topic_find(tp->Topic.p, (size_t)tp->Topic.len) : NULL;
+        if (!t)
+            continue;
+        for (int32_t k = 0; k < tp->Partitions_count; k++)
+            if (tp->Partitions[k] >= 0 && tp->Partitions[k] < t->npart)
+                gr_assign_add(out, &t->id, tp->Partitions[k]);
+    }
+    return 0;
+}
+
+/* The version of a subscription (its first two bytes), as the version of
+ * the assignment that answers it: 0..3. */
+static int16_t proto_version(const uint8_t *p, int32_t len)
+{
+    if (!p || len < 2)
+        return 0;
+    int16_t v = (int16_t)((p[0] << 8) | p[1]);
+    return v < 0 ? 0 : v > 3 ? 3 : v;
+}
+
+/* Partitions as a ConsumerProtocolAssignment of `version` (malloc'ed). */
+static uint8_t *encode_assignment(const gr_cgroup_t *cg, const gr_assign_t *as, int16_t version, int32_t *len)
+{
+    gr_arena_t a;
+    gr_arena_init(&a);
+    gr_ConsumerProtocolAssignment_t v;
+    gr_ConsumerProtocolAssignment_init(&v);
+    v.AssignedPartitions = gr_arena_calloc(&a, (size_t)GR_MAX(as->n, 1), sizeof(*v.AssignedPartitions));
+    for (int32_t i = 0; i < as->n; i++) {
+        const char *name = gr_cgroup_topic_name(cg, &as->t[i].topic);
+        if (!name)
+            continue;
+        gr_ConsumerProtocolAssignment_TopicPartition_t *tp = &v.AssignedPartitions[v.AssignedPartitions_count++];
+        gr_ConsumerProtocolAssignment_TopicPartition_init(tp);
+        tp->Topic = (gr_str_t){name, (int32_t)strlen(name)};
+        tp->Partitions = as->t[i].p;
+        tp->Partitions_count = as->t[i].n;
+    }
+    gr_wr_t w;
+    gr_wr_init(&w);
+    gr_wr_i16(&w, version);
+    gr_ConsumerProtocolAssignment_encode(&w, version, &v);
+    size_t n = 0;
+    uint8_t *flat = gr_wr_flatten(&w, &n);
+    uint8_t *out = gr_malloc(GR_MAX(n, 1));
+    memcpy(out, flat, n);
+    *len = (int32_t)n;
+    gr_wr_free(&w);
+    gr_arena_free(&a);
+    return out;
+}
+
+static void target_set(gr_cgroup_t *cg, const char *mid, const gr_assign_t *as)
+{
+    target_ent_t *e = target_find(cg, mid);
+    if (!e) {
+        size_t n = strlen(mid);
+        e = gr_calloc(1, sizeof(*e) + n + 1);
+        memcpy(e->member_id, mid, n);
+        gr_hmap_insert(&cg->targets, &e->node, str_hash(mid));
+    } else {
+        gr_assign_free(&e->a);
+    }
+    gr_assign_copy(&e->a, as);
+}
+
+static void protos_set(gr_cmember_t *m, const gr_join_protocol_t *p, int32_t n)
+{
+    protos_free(m->protos, m->nprotos);
+    m->nprotos = GR_MAX(n, 0);
+    m->protos = gr_calloc((size_t)GR_MAX(m->nprotos, 1), sizeof(*m->protos));
+    for (int32_t i = 0; i < m->nprotos; i++) {
+        m->protos[i].name = gr_strdup(p[i].name ? p[i].name : "");
+        m->protos[i].len = GR_MAX(p[i].metadata_len, 0);
+        m->protos[i].metadata = gr_malloc((size_t)GR_MAX(m->protos[i].len, 1));
+        if (m->protos[i].len)
+            memcpy(m->protos[i].metadata, p[i].metadata, (size_t)m->protos[i].len);
+    }
+}
+
+/* Kafka's validateOnlineUpgrade: may the classic group g (with live
+ * members) become a consumer group? */
+static bool upgrade_ok(const gr_group_t *g)
+{
+    if (!gr_cgroup_upgrade_allowed()) {
+        gr_info("cgroup", "Cannot upgrade classic group %s to consumer group because the online upgrade is "
+                "disabled.", g->group_id);
+        return false;
+    }
+    if (!g->protocol_type || strcmp(g->protocol_type, "consumer")) {
+        gr_info("cgroup", "Cannot upgrade classic group %s to consumer group because the group does not use the "
+                "consumer embedded protocol.", g->group_id);
+        return false;
+    }
+    if (g->nmembers > gr_broker.cfg.group_consumer_max_size) {
+        gr_info("cgroup", "Cannot upgrade classic group %s to consumer group because the group size exceeds the "
+                "consumer group maximum size.", g->group_id);
+        return false;
+    }
+    return true;
+}
+
+/* Kafka's ConsumerGroup.fromClassicGroup + createConsumerGroupRecords: the
+ * classic group g's members into the (new, empty) consumer state cg, and
+ * their records into r.  Each keeps the assignment of the last generation
+ * (a partition two of them claim stays with the first). */
+static gr_kerr_t upgrade_members(gr_group_t *g, gr_cgroup_t *cg, gr_crt_result_t *r, const char **msg, char *errbuf,
+                                 size_t errlen)
+{
+    const char *gid = g->group_id;
+    int32_t gen = g->generation_id;
+    gr_arena_t a;
+    gr_arena_init(&a);
+    gr_kerr_t err = KERR_NONE;
+    for (gr_member_t *cm = g->members; cm; cm = cm->next) {
+        const gr_member_protocol_t *pr = g->protocol_name ? gr_member_protocol(cm, g->protocol_name)
+                                         : cm->nprotocols > 0 ? &cm->protocols[0] : NULL;
+        csub_t sub;
+        gr_assign_t as = {0, NULL};
+        if (!pr || decode_subscription(pr->metadata, pr->metadata_len, &a, &sub) < 0 ||
+            decode_assignment(cm->assignment, cm->assignment_len, &a, &as) < 0) {
+            gr_assign_free(&as);
+            gr_warn("cgroup", "Cannot upgrade the classic group %s to consumer group because the embedded consumer "
+                    "protocol is malformed.", gid);
+            snprintf(errbuf, errlen, "Cannot upgrade the classic group %s to consumer group because the embedded "
+                     "consumer protocol is malformed.", gid);
+            *msg = errbuf;
+            err = KERR_GROUP_ID_NOT_FOUND;
+            goto out;
+        }
+        gr_cmember_t *m = member_get_or_create(cg, cm->member_id);
+        m->instance_id = cm->group_instance_id ? gr_strdup(cm->group_instance_id) : NULL;
+        m->rack_id = sub.rack ? gr_strdup(sub.rack) : NULL;
+        free(m->client_id);
+        m->client_id = gr_strdup(cm->client_id ? cm->client_id : "");
+        free(m->client_host);
+        m->client_host = gr_strdup(cm->client_host ? cm->client_host : "");
+        m->topics = gr_calloc((size_t)GR_MAX(sub.ntopics, 1), sizeof(char *));
+        for (int32_t i = 0; i < sub.ntopics; i++)
+            m->topics[i] = gr_strdup(sub.topics[i]);
+        m->ntopics = strv_norm(m->topics, sub.ntopics);
+        m->rebalance_timeout_ms = cm->rebalance_timeout_ms;
+        m->classic_session_ms = GR_MAX(cm->session_timeout_ms, 0);
+        gr_join_protocol_t *jp = gr_arena_calloc(&a, (size_t)GR_MAX(cm->nprotocols, 1), sizeof(*jp));
+        for (int32_t i = 0; i < cm->nprotocols; i++)
+            jp[i] = (gr_join_protocol_t){cm->protocols[i].name, cm->protocols[i].metadata,
+                                         cm->protocols[i].metadata_len};
+        protos_set(m, jp, cm->nprotocols);
+        m->epoch = m->prev_epoch = gen;
+        m->state = GR_CM_STABLE;
+        /* what another member already holds is not this one's */
+        gr_assign_t mine = {0, NULL};
+        for (int32_t i = 0; i < as.n; i++)
+            for (int32_t k = 0; k < as.t[i].n; k++)
+                if (!pepoch_find(cg, &as.t[i].topic, as.t[i].p[k]))
+                    gr_assign_add(&mine, &as.t[i].topic, as.t[i].p[k]);
+        gr_assign_free(&as);
+        m->assigned = mine;
+        member_attach(cg, m);
+        target_set(cg, m->member_id, &m->assigned);
+    }
+    cg->group_epoch = cg->assignment_epoch = gen;
+    for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m))
+        rec_member(r, gid, m);
+    rec_epoch(r, REC_METADATA, gid, gen);
+    for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m))
+        rec_target(r, gid, m->member_id, &m->assigned);
+    rec_epoch(r, REC_TARGET_METADATA, gid, gen);
+    for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m))
+        rec_current(r, gid, m->member_id, m->epoch, m->prev_epoch, m->state, &m->assigned, &m->revoking);
+    gr_info("cgroup", "[GroupId %s] Upgrading the classic group with %d members (generation %d) to a consumer group.",
+            gid, g->nmembers, gen);
+out:
+    gr_arena_free(&a);
+    return err;
+}
+
+/* Kafka's validateOnlineDowngradeWithFencedMember: does the group become
+ * a classic group when `leaving` goes? */
+static bool downgrade_ok(const gr_cgroup_t *cg, const gr_cmember_t *leaving)
+{
+    int32_t n = gr_cgroup_nmembers(cg);
+    int32_t others_classic = cg->nclassic - (leaving->classic_session_ms >= 0 ? 1 : 0);
+    if (others_classic != n - 1 || n <= 1)
+        return false;
+    if (!gr_cgroup_downgrade_allowed()) {
+        gr_info("cgroup", "Cannot downgrade consumer group %s to classic group because the online downgrade is "
+                "disabled.", cg->g->group_id);
+        return false;
+    }
+    if (n - 1 > gr_broker.cfg.group_max_size) {
+        gr_info("cgroup", "Cannot downgrade consumer group %s to classic group because its group size is greater "
+                "than classic group max size.", cg->g->group_id);
+        return false;
+    }
+    return true;
+}
+
+/* Kafka's convertToClassicGroup: r (initialised GR_CRT_NO_REPLAY) gets the
+ * consumer group's tombstones and the classic group's GroupMetadata; the
+ * classic group is made now, its members must rejoin. */
+static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, gr_crt_result_t *r)
+{
+    gr_group_t *g = cg->g;
+    const char *gid = g->group_id;
+    gr_cgroup_add_tombstones(r, g);
+    int32_t n = gr_cgroup_nmembers(cg) - 1, k = 0;
+    gr_group_adopt_member_t *ms = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ms));
+    gr_arena_t a;
+    gr_arena_init(&a);
+    for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m)) {
+        if (m == leaving || k >= n)
+            continue;
+        gr_join_protocol_t *jp = gr_arena_calloc(&a, (size_t)GR_MAX(m->nprotos, 1), sizeof(*jp));
+        for (int32_t i = 0; i < m->nprotos; i++)
+            jp[i] = (gr_join_protocol_t){gr_arena_strndup(&a, m->protos[i].name, strlen(m->protos[i].name)),
+                                         m->protos[i].metadata, m->protos[i].len};
+        ms[k++] = (gr_group_adopt_member_t){
+            .member_id = gr_arena_strndup(&a, m->member_id, strlen(m->member_id)),
+            .instance_id = m->instance_id ? gr_arena_strndup(&a, m->instance_id, strlen(m->instance_id)) : NULL,
+            .client_id = gr_arena_strndup(&a, m->client_id, strlen(m->client_id)),
+            .client_host = gr_arena_strndup(&a, m->client_host, strlen(m->client_host)),
+            .session_timeout_ms = m->classic_session_ms,
+            .rebalance_timeout_ms = m->rebalance_timeout_ms,
+            .protocols = jp,
+            .nprotocols = m->nprotos,
+        };
+    }
+    /* the targets, as each member's assignment once the protocol is chosen */
+    gr_assign_t *targets = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*targets));
+    for (int32_t i = 0; i < k; i++) {
+        const gr_assign_t *t = gr_cgroup_target(cg, ms[i].member_id);
+        if (t)
+            gr_assign_copy(&targets[i], t);
+    }
+    /* names of topics of the targets, while the consumer state is there */
+    uint8_t **bytes = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*bytes));
+    int32_t *lens = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*lens));
+    int32_t epoch = cg->group_epoch;
+    gr_info("cgroup", "[GroupId %s] Downgrading the consumer group to a classic group with %d members (generation %d).",
+            gid, k, epoch);
+    /* the consumer state goes; the group is classic again */
+    gr_cgroup_t *old = cg;
+    g->cg = NULL;
+    g->type = GR_GROUP_CLASSIC;
+    gr_group_adopt(g, ms, k, epoch);
+    int32_t i = 0;
+    for (gr_member_t *m = g->members; m && i < k; m = m->next, i++) {
+        const gr_member_protocol_t *pr = gr_member_protocol(m, g->protocol_name);
+        bytes[i] = encode_assignment(old, &targets[i], pr ? proto_version(pr->metadata, pr->metadata_len) : 0,
+                                     &lens[i]);
+        free(m->assignment);
+        m->assignment = bytes[i];
+        m->assignment_len = lens[i];
+    }
+    old->g = NULL;
+    gr_cgroup_free(old);
+    gr_wr_t k2, v;
+    gr_wr_init(&k2);
+    gr_wr_init(&v);
+    gr_coord_group_key(&k2, gid, strlen(gid));
+    gr_group_value_encode(&v, g);
+    add_rec(r, &k2, &v);
+    gr_group_rebalance_after_downgrade(g);
+    for (int32_t j = 0; j < k; j++)
+        gr_assign_free(&targets[j]);
+    free(targets);
+    free(bytes);
+    free(lens);
+    free(ms);
+    gr_arena_free(&a);
+}
+
 static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_result_t *res, const char **msg)
 {
     gr_group_t *g = gr_group_find(hb->group_id, strlen(hb->group_id));
@@ -2118,38 +2552,32 @@ static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_res
         }
     }
     gr_info("cgroup", "[GroupId %s] Member %s left the consumer group.", g->group_id, m->member_id);
+    if (downgrade_ok(cg, m)) {
+        int32_t part = r->part;
+        gr_crt_result_free(r);
+        gr_crt_result_init(r, gr_coord_rt(), part, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+        downgrade(cg, m, r);
+        return KERR_NONE;
+    }
     fence_records(cg, m, r);
     return KERR_NONE;
 }
 
+/* A join or update of a member: a ConsumerGroupHeartbeat with an epoch >= 0,
+ * or (hb->classic) a classic member's JoinGroup.  *upgraded: the classic
+ * group that becomes a consumer group with this write (its members must be
+ * stripped before the records are replayed). */
 static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_result_t *res, const char **msg,
-                         char *errbuf, size_t errlen)
+                         char *errbuf, size_t errlen, gr_group_t **upgraded)
 {
     gr_group_t *g = gr_group_find(hb->group_id, strlen(hb->group_id));
     const char *gid = hb->group_id;
+    const gr_cg_classic_t *cl = hb->classic;
     int32_t epoch = hb->member_epoch;
-    bool create = epoch == 0;
+    bool zero = !cl && epoch == 0;  /* a consumer-protocol member (re)joining */
+    bool create = cl || epoch == 0;
     gr_cgroup_t *cg = g && g->type == GR_GROUP_CONSUMER ? g->cg : NULL;
     gr_cgroup_t *fresh = NULL;      /* a group that does not exist yet: empty state */
-    if (!cg) {
-        if (!create) {
-            *msg = "The group does not exist or is not a consumer group.";
-            return g ? KERR_GROUP_ID_NOT_FOUND : KERR_UNKNOWN_MEMBER_ID;
-        }
-        if (g && (g->nmembers > 0 || g->npending > 0 || g->state != GR_GROUP_EMPTY)) {
-            *msg = "The group is a classic group with members.";
-            return KERR_GROUP_ID_NOT_FOUND;
-        }
-        if (g && (g->generation_id > 0 || g->protocol_type)) {
-            /* an Empty classic group is replaced (its GroupMetadata goes) */
-            gr_wr_t k;
-            gr_wr_init(&k);
-            gr_coord_group_key(&k, gid, strlen(gid));
-            add_rec(r, &k, NULL);
-        }
-        fresh = cgroup_new(g);
-        cg = fresh;
-    }
     gr_kerr_t err = KERR_NONE;
     gr_cmember_t *cur = NULL, *upd = NULL, *replaced = NULL;
     gr_cg_topic_t *meta = NULL;
@@ -2159,6 +2587,33 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
     int32_t max = gr_broker.cfg.group_consumer_max_size;
     const char *mid = hb->member_id ? hb->member_id : "";
     char gen[23];
+    *upgraded = NULL;
+    if (!cg) {
+        if (!create) {
+            *msg = "The group does not exist or is not a consumer group.";
+            return g ? KERR_GROUP_ID_NOT_FOUND : KERR_UNKNOWN_MEMBER_ID;
+        }
+        bool live = g && (g->nmembers > 0 || g->npending > 0 || g->state != GR_GROUP_EMPTY);
+        if (live && (cl || !upgrade_ok(g))) {
+            snprintf(errbuf, errlen, "Group %s is not a consumer group", gid);
+            *msg = errbuf;
+            return KERR_GROUP_ID_NOT_FOUND;
+        }
+        if (g && (g->generation_id > 0 || g->protocol_type || live)) {
+            /* the classic group is replaced (its GroupMetadata goes) */
+            gr_wr_t k;
+            gr_wr_init(&k);
+            gr_coord_group_key(&k, gid, strlen(gid));
+            add_rec(r, &k, NULL);
+        }
+        fresh = cgroup_new(g);
+        cg = fresh;
+        if (live) {
+            if ((err = upgrade_members(g, cg, r, msg, errbuf, errlen)) != KERR_NONE)
+                goto out;
+            *upgraded = g;
+        }
+    }
     if (gr_cgroup_nmembers(cg) >= max && (!mid[0] || !gr_cgroup_member(cg, mid))) {
         *msg = "The consumer group has reached its maximum capacity.";
         err = KERR_GROUP_MAX_SIZE_REACHED;
@@ -2176,7 +2631,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             err = KERR_UNKNOWN_MEMBER_ID;
             goto out;
         }
-        if (cur && epoch == 0) {
+        if (cur && zero) {
             /* a member (re)joining with epoch 0 owns nothing: it starts over
              * from its target, giving up what it held */
             upd = member_clone(cur, NULL);
@@ -2184,14 +2639,22 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             upd->state = GR_CM_STABLE;
             gr_assign_free(&upd->assigned);
             gr_assign_free(&upd->revoking);
-        } else if (cur && (err = check_epoch(cur, epoch, hb, msg)) != KERR_NONE) {
+        } else if (cur && !cl && (err = check_epoch(cur, epoch, hb, msg)) != KERR_NONE) {
             goto out;
         }
     } else {
         gr_cmember_t *st = static_member(cg, hb->instance_id);
-        if (create) {
+        if (cl && st && !strcmp(st->member_id, mid)) {
+            cur = st;
+        } else if (cl && st && !cl->unknown_member) {
+            snprintf(errbuf, errlen, "Static member %s with instance id %s is fenced by existing member %s.", mid,
+                     hb->instance_id, st->member_id);
+            *msg = errbuf;
+            err = KERR_FENCED_INSTANCE_ID;
+            goto out;
+        } else if (create) {
             if (st) {
-                if (st->classic_session_ms < 0 && st->epoch != GR_CG_LEAVE_STATIC_EPOCH) {
+                if (!cl && st->classic_session_ms < 0 && st->epoch != GR_CG_LEAVE_STATIC_EPOCH) {
                     *msg = "The instance id is still owned by another member of the group.";
                     err = KERR_UNRELEASED_INSTANCE_ID;
                     goto out;
@@ -2207,8 +2670,8 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
                 tstop(&st->session_timer);
                 tstop(&st->rebalance_timer);
                 gr_info("cgroup", "[GroupId %s] Static member with instance id %s re-joins the consumer group using "
-                        "the consumer protocol. Created a new member %s to replace the existing member %s.", gid,
-                        hb->instance_id, mid, st->member_id);
+                        "the %s protocol. Created a new member %s to replace the existing member %s.", gid,
+                        hb->instance_id, cl ? "classic" : "consumer", mid, st->member_id);
             } else {
                 cur = gr_cgroup_member(cg, mid);
             }
@@ -2232,7 +2695,8 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
     if (!upd)
         upd = cur ? member_clone(cur, NULL) : member_alloc(mid);
     if (!cur && !replaced)
-        gr_info("cgroup", "[GroupId %s] Member %s joins the consumer group using the consumer protocol.", gid, mid);
+        gr_info("cgroup", "[GroupId %s] Member %s joins the consumer group using the %s protocol.", gid, mid,
+                cl ? "classic" : "consumer");
     /* the updates the request carries */
     if (hb->instance_id) {
         free(upd->instance_id);
@@ -2263,10 +2727,15 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
     upd->client_id = gr_strdup(hb->client_id ? hb->client_id : "");
     free(upd->client_host);
     upd->client_host = gr_strdup(hb->client_host ? hb->client_host : "");
-    upd->classic_session_ms = -1;
-    protos_free(upd->protos, upd->nprotos);
-    upd->protos = NULL;
-    upd->nprotos = 0;
+    if (cl) {
+        upd->classic_session_ms = GR_MAX(cl->session_timeout_ms, 0);
+        protos_set(upd, cl->protocols, cl->nprotocols);
+    } else {
+        upd->classic_session_ms = -1;
+        protos_free(upd->protos, upd->nprotos);
+        upd->protos = NULL;
+        upd->nprotos = 0;
+    }
 
     /* 1. member and group epoch */
     const gr_cmember_t *old = replaced ? replaced : cur;
@@ -2327,7 +2796,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         }
         /* 3. reconcile */
         gr_cg_current_t c = {upd->epoch, upd->prev_epoch, upd->state, upd->assigned, upd->revoking}, n;
-        bool reconciled = reconciled_to(upd, target_epoch) && !(cur && epoch == 0 && cur->epoch != 0);
+        bool reconciled = reconciled_to(upd, target_epoch) && !(cur && zero && cur->epoch != 0);
         if (!reconciled) {
             if ((err = gr_cgroup_reconcile(&c, target_epoch, &target, pepoch_of, cg, hb->owned, hb->nowned, &n)) !=
                 KERR_NONE) {
@@ -2337,7 +2806,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             }
             bool same = cur && n.epoch == cur->epoch && n.prev_epoch == cur->prev_epoch &&
                         n.state == cur->state && gr_assign_eq(&n.assigned, &cur->assigned) &&
-                        gr_assign_eq(&n.revoking, &cur->revoking) && !replaced && !(cur && epoch == 0);
+                        gr_assign_eq(&n.revoking, &cur->revoking) && !replaced && !(cur && zero);
             if (!same)
                 rec_current(r, gid, mid, n.epoch, n.prev_epoch, n.state, &n.assigned, &n.revoking);
             upd->epoch = n.epoch;
@@ -2355,13 +2824,13 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
     res->member_id = gr_strdup(mid);
     res->member_epoch = upd->epoch;
     res->heartbeat_interval_ms = gr_cgroup_heartbeat_interval_ms();
-    bool full = epoch == 0 || (hb->rebalance_timeout_ms != -1 && hb->topics && hb->owned);
+    bool full = zero || (hb->rebalance_timeout_ms != -1 && hb->topics && hb->owned);
     if (full || !cur || !gr_assign_eq(&cur->assigned, &upd->assigned))
         respond_assignment(res, &upd->assigned);
     /* timers of the member once its records are in (rescheduled below when
      * it exists already) */
-    if (cur && !replaced)
-        schedule_session(cur, gr_cgroup_session_timeout_ms());
+    if (cur && !replaced && !*upgraded)
+        schedule_session(cur, cl ? GR_MAX(cl->session_timeout_ms, 0) : gr_cgroup_session_timeout_ms());
 out:
     if (err != KERR_NONE) {
         gr_crt_result_free(r);
@@ -2382,6 +2851,8 @@ typedef struct hb_ctx {
     char *gid;
     char *mid;
     bool leave;
+    bool classic;                   /* a classic member's JoinGroup */
+    bool upgraded;                  /* the write made a classic group a consumer group */
     char msg[256];
 } hb_ctx_t;
 
@@ -2392,7 +2863,20 @@ static void hb_done(void *arg, gr_kerr_t err)
     if (err == KERR_NONE && c->w.res.error == KERR_NONE && !c->leave) {
         gr_group_t *g = gr_group_find(c->gid, strlen(c->gid));
         gr_cmember_t *m = g && g->type == GR_GROUP_CONSUMER ? gr_cgroup_member(g->cg, c->mid) : NULL;
-        if (m) {
+        if (c->upgraded && m) {
+            /* the sessions of the classic members start now */
+            for (gr_cmember_t *o = gr_cgroup_next(m->cg, NULL); o; o = gr_cgroup_next(m->cg, o))
+                if (o->classic_session_ms >= 0)
+                    schedule_session(o, o->classic_session_ms);
+        }
+        if (m && m->classic_session_ms >= 0) {
+            cancel_join(m);
+            schedule_session(m, m->classic_session_ms);
+            if (c->classic) {
+                tstop(&m->sync_timer);
+                tstart(&m->sync_timer, GR_MAX(m->rebalance_timeout_ms, 0));
+            }
+        } else if (m) {
             schedule_session(m, gr_cgroup_session_timeout_ms());
             schedule_rebalance(m);
         }
@@ -2413,13 +2897,40 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
     c->w.cb = cb;
     c->w.arg = arg;
     c->gid = gr_strdup(hb->group_id);
-    c->leave = hb->member_epoch < 0;
+    c->leave = !hb->classic && hb->member_epoch < 0;
+    c->classic = hb->classic != NULL;
+    /* a classic member's subscription, owned partitions and rack come from
+     * its ConsumerProtocolSubscription (checked by
+     * gr_cgroup_classic_join_check) */
+    gr_arena_t sa;
+    gr_arena_init(&sa);
+    gr_cg_hb_t h2;
+    if (hb->classic) {
+        h2 = *hb;
+        csub_t sub;
+        const gr_join_protocol_t *p0 = &hb->classic->protocols[0];
+        if (decode_subscription(p0->metadata, p0->metadata_len, &sa, &sub) < 0)
+            memset(&sub, 0, sizeof(sub));
+        h2.topics = sub.topics ? sub.topics : gr_arena_calloc(&sa, 1, sizeof(char *));
+        h2.ntopics = sub.ntopics;
+        h2.owned = sub.owned ? sub.owned : gr_arena_calloc(&sa, 1, sizeof(gr_cg_owned_t));
+        h2.nowned = sub.nowned;
+        h2.rack_id = sub.rack;
+        h2.member_epoch = 0;
+        hb = &h2;
+    }
     char errbuf[256];
     const char *msg = NULL;
+    gr_group_t *upgraded = NULL;
     gr_crt_result_t r;
     gr_crt_result_init(&r, gr_coord_rt(), gr_coord_partition_for(hb->group_id, strlen(hb->group_id)), GR_CRT_ATOMIC);
     gr_kerr_t err = c->leave ? hb_leave(hb, &r, &c->w.res, &msg)
-                             : hb_join(hb, &r, &c->w.res, &msg, errbuf, sizeof(errbuf));
+                             : hb_join(hb, &r, &c->w.res, &msg, errbuf, sizeof(errbuf), &upgraded);
+    if (err == KERR_NONE && upgraded) {
+        /* the classic members are now the consumer group's (replayed below) */
+        gr_group_strip_for_upgrade(upgraded);
+        c->upgraded = true;
+    }
     c->w.res.error = err;
     if (err != KERR_NONE) {
         snprintf(c->msg, sizeof(c->msg), "%s", msg ? msg : "");
@@ -2430,7 +2941,199 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
         c->w.res.has_assignment = false;
     }
     c->mid = gr_strdup(c->w.res.member_id ? c->w.res.member_id : "");
+    gr_arena_free(&sa);
     gr_coord_write(&r, hb_done_wrap, c, NULL);
+}
+
+/* ------------------------------------------------------------ classic members */
+
+gr_kerr_t gr_cgroup_classic_join_check(gr_group_t *g, const char *member_id, const char *instance_id,
+                                       const char *protocol_type, const gr_join_protocol_t *protocols,
+                                       int32_t nprotocols, bool require_known_member_id, char **out_member_id)
+{
+    gr_cgroup_t *cg = g->cg;
+    *out_member_id = NULL;
+    char gen[23];
+    const char *mid = member_id;
+    if (!mid[0]) {
+        random_member_id(gen);
+        mid = gen;
+    }
+    /* throwIfConsumerGroupIsFull */
+    if (gr_cgroup_nmembers(cg) >= gr_broker.cfg.group_consumer_max_size && (!member_id[0] ||
+                                                                             !gr_cgroup_member(cg, member_id)))
+        return KERR_GROUP_MAX_SIZE_REACHED;
+    /* throwIfClassicProtocolIsNotSupported: "consumer", and a protocol every
+     * classic member supports (any, when there is none) */
+    if (!protocol_type || strcmp(protocol_type, "consumer") || nprotocols <= 0)
+        return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    bool any = false;
+    for (int32_t i = 0; i < nprotocols && !any; i++) {
+        int32_t votes = 0;
+        for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m)) {
+            if (m->classic_session_ms < 0)
+                continue;
+            for (int32_t k = 0; k < m->nprotos; k++)
+                if (!strcmp(m->protos[k].name, protocols[i].name)) {
+                    votes++;
+                    break;
+                }
+        }
+        any = votes == cg->nclassic;
+    }
+    if (!any)
+        return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    /* the subscription must be one */
+    gr_arena_t a;
+    gr_arena_init(&a);
+    csub_t sub;
+    int rc = decode_subscription(protocols[0].metadata, protocols[0].metadata_len, &a, &sub);
+    gr_arena_free(&a);
+    if (rc < 0)
+        return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    *out_member_id = gr_strdup(mid);
+    if (require_known_member_id && !instance_id && !member_id[0]) {
+        gr_info("cgroup", "[GroupId %s] Dynamic member with unknown member id joins the consumer group. Created a "
+                "new member id %s and requesting the member to rejoin with this id.", g->group_id, mid);
+        return KERR_MEMBER_ID_REQUIRED;
+    }
+    return KERR_NONE;
+}
+
+/* The member a classic request names (validateConsumerGroupMember +
+ * throwIfMemberDoesNotUseClassicProtocol). */
+static gr_kerr_t classic_member(gr_cgroup_t *cg, const char *mid, const char *iid, gr_cmember_t **out)
+{
+    gr_cmember_t *m;
+    if (!iid) {
+        m = gr_cgroup_member(cg, mid ? mid : "");
+        if (!m)
+            return KERR_UNKNOWN_MEMBER_ID;
+    } else {
+        m = static_member(cg, iid);
+        if (!m)
+            return KERR_UNKNOWN_MEMBER_ID;
+        if (strcmp(m->member_id, mid ? mid : ""))
+            return KERR_FENCED_INSTANCE_ID;
+    }
+    if (m->classic_session_ms < 0)
+        return KERR_UNKNOWN_MEMBER_ID;
+    *out = m;
+    return KERR_NONE;
+}
+
+/* ConsumerGroup.waitingOnUnreleasedPartition */
+static bool waiting_on_unreleased(const gr_cgroup_t *cg, const gr_cmember_t *m)
+{
+    if (m->state != GR_CM_UNRELEASED_PARTITIONS)
+        return false;
+    const gr_assign_t *t = gr_cgroup_target(cg, m->member_id);
+    if (!t)
+        return false;
+    for (int32_t i = 0; i < t->n; i++)
+        for (int32_t k = 0; k < t->t[i].n; k++)
+            if (!gr_assign_has(&m->assigned, &t->t[i].topic, t->t[i].p[k]) &&
+                pepoch_find(cg, &t->t[i].topic, t->t[i].p[k]))
+                return true;
+    return false;
+}
+
+gr_kerr_t gr_cgroup_classic_sync(gr_group_t *g, const char *member_id, const char *instance_id, int32_t generation,
+                                 const char *protocol_type, const char *protocol_name, uint8_t **out, int32_t *len)
+{
+    gr_cgroup_t *cg = g->cg;
+    gr_cmember_t *m = NULL;
+    *out = NULL;
+    *len = 0;
+    gr_kerr_t err = classic_member(cg, member_id, instance_id, &m);
+    if (err != KERR_NONE)
+        return err;
+    if (generation != m->epoch)
+        return KERR_ILLEGAL_GENERATION;
+    const char *name = m->nprotos > 0 ? m->protos[0].name : "";
+    if ((protocol_type && strcmp(protocol_type, "consumer")) || (protocol_name && strcmp(protocol_name, name)))
+        return KERR_INCONSISTENT_GROUP_PROTOCOL;
+    /* throwIfRebalanceInProgress */
+    if (cg->group_epoch > m->epoch && m->state != GR_CM_UNREVOKED_PARTITIONS) {
+        schedule_join_if_absent(m);
+        return KERR_REBALANCE_IN_PROGRESS;
+    }
+    tstop(&m->sync_timer);
+    schedule_session(m, m->classic_session_ms);
+    *out = encode_assignment(cg, &m->assigned, m->nprotos > 0 ? proto_version(m->protos[0].metadata,
+                                                                                m->protos[0].len) : 0, len);
+    return KERR_NONE;
+}
+
+gr_kerr_t gr_cgroup_classic_heartbeat(gr_group_t *g, const char *member_id, const char *instance_id,
+                                      int32_t generation)
+{
+    gr_cgroup_t *cg = g->cg;
+    gr_cmember_t *m = NULL;
+    gr_kerr_t err = classic_member(cg, member_id, instance_id, &m);
+    if (err != KERR_NONE)
+        return err;
+    if (generation != m->epoch)
+        return KERR_ILLEGAL_GENERATION;
+    schedule_session(m, m->classic_session_ms);
+    /* it must rejoin when the group epoch moved on, when it must revoke, or
+     * when the partitions it waits for were released */
+    if (m->epoch < cg->group_epoch || m->state == GR_CM_UNREVOKED_PARTITIONS ||
+        (m->state == GR_CM_UNRELEASED_PARTITIONS && !waiting_on_unreleased(cg, m))) {
+        schedule_join_if_absent(m);
+        return KERR_REBALANCE_IN_PROGRESS;
+    }
+    return KERR_NONE;
+}
+
+void gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t n, gr_arena_t *a)
+{
+    gr_cgroup_t *cg = g->cg;
+    gr_crt_result_t r;
+    gr_crt_result_init(&r, gr_coord_rt(), g->coord_partition, GR_CRT_ATOMIC);
+    gr_cmember_t *first = NULL;
+    int32_t left = 0;
+    for (int32_t i = 0; i < n; i++) {
+        gr_leave_member_t *lm = &members[i];
+        const char *mid = lm->member_id ? lm->member_id : "";
+        gr_cmember_t *m = NULL;
+        if (!lm->group_instance_id) {
+            m = gr_cgroup_member(cg, mid);
+            lm->error = !m || m->classic_session_ms < 0 ? KERR_UNKNOWN_MEMBER_ID : KERR_NONE;
+        } else {
+            m = static_member(cg, lm->group_instance_id);
+            if (!m)
+                lm->error = KERR_UNKNOWN_MEMBER_ID;
+            else if (mid[0] && strcmp(mid, m->member_id))
+                lm->error = KERR_FENCED_INSTANCE_ID;
+            else
+                lm->error = m->classic_session_ms < 0 ? KERR_UNKNOWN_MEMBER_ID : KERR_NONE;
+        }
+        if (lm->error != KERR_NONE)
+            continue;
+        gr_info("cgroup", "[GroupId %s] %s Member %s has left group through explicit `LeaveGroup` request; client "
+                "reason: %s", g->group_id, lm->group_instance_id ? "Static" : "Dynamic", m->member_id,
+                lm->reason ? lm->reason : "not provided");
+        if (lm->group_instance_id && !mid[0])
+            lm->member_id = gr_arena_strndup(a, m->member_id, strlen(m->member_id));
+        remove_member_records(cg, m, &r);
+        cancel_join(m);
+        tstop(&m->sync_timer);
+        tstop(&m->session_timer);
+        if (!first)
+            first = m;
+        left++;
+    }
+    if (left) {
+        gr_cg_topic_t *meta;
+        int32_t nmeta;
+        compute_meta(cg, first, NULL, NULL, &meta, &nmeta);
+        if (!meta_eq(meta, nmeta, cg->meta, cg->nmeta))
+            rec_meta(&r, g->group_id, meta, nmeta);
+        meta_free(meta, nmeta);
+        rec_epoch(&r, REC_METADATA, g->group_id, cg->group_epoch + 1);
+    }
+    gr_coord_write(&r, NULL, NULL, "Classic members leaving a consumer group");
 }
 
 /* ------------------------------------------------------------ offsets */

@@ -73,6 +73,7 @@ typedef struct gr_cmember {
     int32_t rebalance_timer_epoch;  /* the epoch it was armed in */
     bool rebalance_armed;
     gr_timer_t join_timer;          /* classic members: rejoin within the rebalance timeout */
+    bool join_armed;
     gr_timer_t sync_timer;          /* classic members: SyncGroup within the rebalance timeout */
 } gr_cmember_t;
 
@@ -139,6 +140,15 @@ typedef struct gr_cg_owned {
     int32_t n;
 } gr_cg_owned_t;
 
+/* A classic member's JoinGroup into a consumer group (online migration):
+ * what the consumer protocol's heartbeat does not carry. */
+typedef struct gr_cg_classic {
+    int32_t session_timeout_ms;
+    const gr_join_protocol_t *protocols;    /* the member's, in its order (>= 1) */
+    int32_t nprotocols;
+    bool unknown_member;            /* joined without a member id (one was made) */
+} gr_cg_classic_t;
+
 typedef struct gr_cg_hb {
     int16_t version;
     const char *group_id;
@@ -154,6 +164,7 @@ typedef struct gr_cg_hb {
     const gr_cg_owned_t *owned;     /* NULL: not given */
     int32_t nowned;
     const char *client_id, *client_host;
+    const gr_cg_classic_t *classic; /* NULL: a ConsumerGroupHeartbeat */
 } gr_cg_hb_t;
 
 typedef struct gr_cg_hb_result {
@@ -176,6 +187,36 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg);
 /* Kafka's validation of a heartbeat's fields, in its order; NONE or the
  * error (*msg: Kafka's message). */
 gr_kerr_t gr_cgroup_validate_heartbeat(const gr_cg_hb_t *hb, const char **msg);
+
+/* ---- classic members of a consumer group (online migration) ----
+ * Kafka's classicGroup{Join,Sync,Heartbeat,Leave}ToConsumerGroup: a
+ * member of the classic protocol in a consumer group joins with JoinGroup
+ * (its subscription and owned partitions decoded from its
+ * ConsumerProtocolSubscription), gets the assignment the coordinator
+ * computed with SyncGroup (a ConsumerProtocolAssignment) and learns from
+ * Heartbeat (REBALANCE_IN_PROGRESS) that it must join again to revoke or to
+ * receive partitions. */
+
+/* JoinGroup (group g is a consumer group with members): checks what Kafka
+ * checks before the member is touched; NONE, or the error to answer with
+ * (*member_id: a generated id, malloc'ed, for MEMBER_ID_REQUIRED or for
+ * the join).  The join itself is gr_cgroup_heartbeat with hb->classic. */
+gr_kerr_t gr_cgroup_classic_join_check(gr_group_t *g, const char *member_id, const char *instance_id,
+                                       const char *protocol_type, const gr_join_protocol_t *protocols,
+                                       int32_t nprotocols, bool require_known_member_id, char **out_member_id);
+/* SyncGroup: NONE with the member's assignment (*out, malloc'ed, *len). */
+gr_kerr_t gr_cgroup_classic_sync(gr_group_t *g, const char *member_id, const char *instance_id, int32_t generation,
+                                 const char *protocol_type, const char *protocol_name, uint8_t **out, int32_t *len);
+gr_kerr_t gr_cgroup_classic_heartbeat(gr_group_t *g, const char *member_id, const char *instance_id,
+                                      int32_t generation);
+/* LeaveGroup: per-member errors into members[i].error (a static member
+ * named by its instance id alone gets its member id, in a); the members
+ * that left are removed by one write, the group epoch moves on. */
+void gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t n, gr_arena_t *a);
+
+/* group.consumer.migration.policy allows an online upgrade / downgrade. */
+bool gr_cgroup_upgrade_allowed(void);
+bool gr_cgroup_downgrade_allowed(void);
 
 /* ---- offsets and deletion of consumer groups ---- */
 /* ConsumerGroup.validateOffsetCommit (not transactional). */

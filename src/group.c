@@ -155,6 +155,7 @@ const char *gr_rebalance_trigger_name(gr_rebalance_trigger_t t)
     case GR_TRIGGER_SYNC_TIMEOUT: return "sync timeout";
     case GR_TRIGGER_STORE_FAILED: return "store failed";
     case GR_TRIGGER_LOADED_OVER_CAPACITY: return "loaded over capacity";
+    case GR_TRIGGER_DOWNGRADE: return "downgrade from a consumer group";
     }
     return "unknown";
 }
@@ -1961,6 +1962,68 @@ static void clear_members(gr_group_t *g)
     g->nmembers = 0;
     g->num_awaiting_join = 0;
     set_str(&g->leader_id, NULL);
+}
+
+/* ------------------------------------------------------------ migration */
+
+void gr_group_strip_for_upgrade(gr_group_t *g)
+{
+    /* Kafka's completeAllJoinFutures / completeAllSyncFutures
+     * (REBALANCE_IN_PROGRESS): the members rejoin the consumer group */
+    for (gr_member_t *m = g->members; m; m = m->next) {
+        if (m->join_waiter) {
+            gr_join_waiter_t *w = m->join_waiter;
+            m->join_waiter = NULL;
+            join_error(w, m->member_id, KERR_REBALANCE_IN_PROGRESS);
+        }
+        if (m->sync_waiter) {
+            gr_sync_waiter_t *w = m->sync_waiter;
+            m->sync_waiter = NULL;
+            sync_error(w, KERR_REBALANCE_IN_PROGRESS);
+        }
+    }
+    tstop(&g->join_timer);
+    tstop(&g->sync_timer);
+    clear_members(g);
+    while (g->pending)
+        pending_remove(g, g->pending->member_id);
+    transition(g, GR_GROUP_EMPTY);
+}
+
+void gr_group_adopt(gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n, int32_t generation)
+{
+    assert(g->type == GR_GROUP_CLASSIC && !g->members);
+    gr_member_t **tail = &g->members;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_group_adopt_member_t *x = &ms[i];
+        gr_member_t *m = gr_calloc(1, sizeof(*m));
+        m->group = g;
+        m->member_id = gr_strdup(x->member_id);
+        m->group_instance_id = x->instance_id ? gr_strdup(x->instance_id) : NULL;
+        m->client_id = gr_strdup(x->client_id ? x->client_id : "");
+        m->client_host = gr_strdup(x->client_host ? x->client_host : "");
+        m->session_timeout_ms = x->session_timeout_ms;
+        m->rebalance_timeout_ms = x->rebalance_timeout_ms;
+        m->protocol_type = gr_strdup("consumer");
+        m->protocols = copy_protocols(x->protocols, x->nprotocols);
+        m->nprotocols = x->nprotocols;
+        gr_timer_init(&m->session_timer, member_session_cb, m);
+        *tail = m;
+        tail = &m->next;
+        g->nmembers++;
+    }
+    set_str(&g->protocol_type, "consumer");
+    set_str(&g->protocol_name, select_protocol(g));
+    set_str(&g->leader_id, g->members ? g->members->member_id : NULL);
+    g->generation_id = generation;
+    transition(g, g->members ? GR_GROUP_STABLE : GR_GROUP_EMPTY);
+    for (gr_member_t *m = g->members; m; m = m->next)
+        schedule_heartbeat(m);
+}
+
+void gr_group_rebalance_after_downgrade(gr_group_t *g)
+{
+    prepare_rebalance(g, GR_TRIGGER_DOWNGRADE);
 }
 
 /* ------------------------------------------------------------ removal */
