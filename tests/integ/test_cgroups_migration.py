@@ -244,3 +244,152 @@ def test_policies_raw(broker_factory):
     assert top == 0 and errs == [0]
     assert heartbeat(b, "gu", j2["generation"], j2["member_id"]) == K.UNKNOWN_MEMBER_ID
     assert leave(b, "gu", "nobody") == (0, [K.UNKNOWN_MEMBER_ID])
+
+
+# ---------------------------------------------------------------- mixed fleet
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Classic(Member):
+    """A classic member process: librdkafka 2.0.2 ("ck"), kafka-python
+    ("kp") or kafkajs ("kjs"), reporting as a node-rdkafka Member does."""
+
+    def __init__(self, b, group, lib, name, topics, max_seconds=300):
+        args = {"bootstrap": b.bootstrap, "group": group, "topics": topics, "clientId": name, "lib": lib,
+                "maxSeconds": max_seconds}
+        if lib == "kjs":
+            cmd, cwd = [NODE, os.path.join(JS_DIR, "kjs_member.js"), json.dumps(args)], JS_DIR
+        else:
+            cmd, cwd = ["/usr/bin/python3", os.path.join(HERE, "mixed_member.py"), json.dumps(args)], HERE
+        self.name = name
+        self.events = []
+        self.lock = threading.Lock()
+        self.p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.killed_at = None
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+
+def settled(ms, n=12):
+    """The members' assignments cover the n partitions, disjointly, and
+    each member owns at least one."""
+    sets = [m.owned() for m in ms]
+    return all(sets) and sum(len(s) for s in sets) == n and len(set().union(*sets)) == n
+
+
+def test_mixed_fleet_upgrade_restart_downgrade(broker_factory):
+    b = broker_factory(BASE)
+    create_topic(b, "mix", 12)
+    topics = ["mix"]
+    total = 0
+    stop = threading.Event()
+
+    def producer():
+        nonlocal total
+        while not stop.is_set() and total < 12000:
+            try:
+                produce(b, "mix", 100, start=total, parts=12)
+            except Exception:
+                time.sleep(0.5)     # the broker restarting: the same values again
+                continue
+            total += 100
+            time.sleep(0.3)
+
+    members = []
+
+    def start(m):
+        members.append(m)
+        return m
+
+    def wait_settled(ms, what):
+        wait_until(lambda: settled(ms), timeout=120, what=what)
+
+    ck = start(Classic(b, "gmix", "ck", "ck1", topics))
+    kp = start(Classic(b, "gmix", "kp", "kp1", topics))
+    kjs = start(Classic(b, "gmix", "kjs", "kjs1", topics))
+    wait_settled([ck, kp, kjs], "three classic members share 12")
+    assert gtype(b, "gmix") == "classic"
+    pt = threading.Thread(target=producer, daemon=True)
+    pt.start()
+
+    # upgrade, one member at a time
+    n1 = start(Member(b, "gmix", topics=topics, name="n1", max_seconds=300))
+    wait_until(lambda: gtype(b, "gmix") == "consumer", timeout=30, what="the group upgraded")
+    wait_settled([ck, kp, kjs, n1], "n1 joined the classic members")
+    ck.stop()
+    wait_settled([kp, kjs, n1], "ck1 left")
+    n2 = start(Member(b, "gmix", topics=topics, name="n2", max_seconds=300))
+    wait_settled([kp, kjs, n1, n2], "n2 joined")
+    kp.stop()
+    wait_settled([kjs, n1, n2], "kp1 left")
+
+    # a broker restart with a mixed group
+    restart_at = int(time.time() * 1000)
+    b.restart()
+    wait_until(lambda: gtype(b, "gmix") == "consumer", timeout=30, what="the mixed group reloaded")
+    time.sleep(3)
+    wait_settled([kjs, n1, n2], "the mixed group after the restart")
+    restart_end = int(time.time() * 1000)
+
+    n3 = start(Member(b, "gmix", topics=topics, name="n3", max_seconds=300))
+    wait_settled([kjs, n1, n2, n3], "n3 joined")
+    kjs.stop()
+    wait_settled([n1, n2, n3], "kjs1 left: consumer-protocol members only")
+    d = describe(b.bootstrap, ["gmix"])[0]
+    assert len(d["members"]) == 3 and d["state"] == "Stable", d
+
+    # downgrade: a classic member joins, the consumer-protocol members leave
+    ck2 = start(Classic(b, "gmix", "ck", "ck2", topics))
+    wait_settled([n1, n2, n3, ck2], "ck2 joined the consumer group")
+    for n in (n1, n2, n3):
+        n.stop()
+    wait_until(lambda: gtype(b, "gmix") == "classic", timeout=60, what="the group downgraded")
+    wait_settled([ck2], "ck2 owns everything in the classic group")
+
+    pt.join(240)
+    stop.set()
+    pt.join(10)
+    want = set(range(total))
+
+    def consumed():
+        c = {}
+        for m in members:
+            for e in m.evs("msg"):
+                c.setdefault(int(e["v"]), []).append((e["t"], m.name, e["p"], e["o"]))
+        return c
+
+    wait_until(lambda: not (want - set(consumed())), timeout=90,
+               what="every record consumed (missing: %d)" % len(want - set(consumed())))
+    ck2.stop()
+    assert_no_double_ownership(members)
+
+    # duplicates only where at-least-once allows them: a record is read again
+    # only around a hand-over of its partition (from shortly before the first
+    # read: node-rdkafka still delivers records it had fetched for a moment
+    # after its revocation) or across the broker restart
+    moves = {}
+    for m in members:
+        for e in m.evs():
+            if e["ev"] in ("assign", "revoke"):
+                for t, p in e["parts"]:
+                    moves.setdefault(p, []).append(e["t"])
+    c = consumed()
+    dups = {v: sorted(l) for v, l in c.items() if len(l) > 1}
+    for v, l in dups.items():
+        for (t1, n1_, p, _), (t2, n2_, _, _) in zip(l, l[1:]):
+            moved = any(t1 - 5000 <= t <= t2 for t in moves.get(p, []))
+            restarted = t1 <= restart_end and t2 >= restart_at
+            near = [(m.name, e["ev"], e["t"]) for m in members for e in m.evs()
+                    if e["ev"] in ("assign", "revoke") and ["mix", p] in e["parts"]
+                    and abs(e["t"] - t1) < 10000]
+            assert moved or restarted, "record %d read again by %s without a hand-over: %r %r" % (v, n2_, l, near)
+    late = {}
+    for m in members:
+        iv = [(s_, e_) for tp, l in ownership_intervals([m]).items() for s_, e_, _ in l]
+        own = ownership_intervals([m])
+        late[m.name] = sum(1 for e in m.evs("msg")
+                           if not any(s_ <= e["t"] <= e_ for s_, e_, _ in own.get(("mix", e["p"]), [])))
+        del iv
+    print("mixed fleet: %d records, %d read more than once, members %s, records read outside the reader's "
+          "ownership (after its revocation): %r" % (total, len(dups), [m.name for m in members], late))
