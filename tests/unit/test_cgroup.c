@@ -7,7 +7,13 @@
  *     member that stops heartbeating is fenced after the session timeout,
  *     one that does not revoke after its rebalance timeout; a member whose
  *     target does not change keeps its partitions; the state a restart
- *     loads equals the live one. */
+ *     loads equals the live one;
+ *   - online migration: a classic group with a live member becomes a
+ *     consumer group when a consumer-protocol member joins (the classic
+ *     member kept with its assignment, told to rejoin, served its share by
+ *     the coordinator), survives a restart, and becomes a classic group
+ *     again when the consumer-protocol member leaves; a classic member that
+ *     does not rejoin in time is fenced; the policy can forbid both. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -212,6 +218,7 @@ static int setup(void **st)
     assert_non_null(mkdtemp(dir));
     gr_config_init(&gr_broker.cfg);
     gr_broker.cfg.offsets_topic_num_partitions = 3;
+    gr_broker.cfg.group_initial_rebalance_delay_ms = 0;
     gr_broker.ev = gr_ev_new();
     gr_log_level = getenv("CG_DEBUG") ? GR_LOG_INFO : GR_LOG_ERROR;
     fake_now = 1000000;
@@ -442,6 +449,242 @@ static void test_unchanged_members_undisturbed_and_restart(void **st)
     gr_assign_free(&ta);
 }
 
+/* ------------------------------------------------------------ migration */
+
+static uint8_t sub_t[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0xff, 0xff, 0xff, 0xff};
+
+/* ConsumerProtocolAssignment v0 of partitions of t */
+static int32_t assign_bytes(uint8_t *out, const int32_t *p, int n)
+{
+    int32_t k = 0;
+    out[k++] = 0, out[k++] = 0;
+    out[k++] = 0, out[k++] = 0, out[k++] = 0, out[k++] = 1;
+    out[k++] = 0, out[k++] = 1, out[k++] = 't';
+    out[k++] = 0, out[k++] = 0, out[k++] = 0, out[k++] = (uint8_t)n;
+    for (int i = 0; i < n; i++)
+        out[k++] = 0, out[k++] = 0, out[k++] = 0, out[k++] = (uint8_t)p[i];
+    out[k++] = 0xff, out[k++] = 0xff, out[k++] = 0xff, out[k++] = 0xff;
+    return k;
+}
+
+static int decoded_parts(const uint8_t *b, int32_t len, int32_t *out)
+{
+    /* version, 1 topic "t", count, partitions */
+    assert_true(len >= 13);
+    int32_t nt = (b[2] << 24) | (b[3] << 16) | (b[4] << 8) | b[5];
+    if (nt == 0)
+        return 0;
+    assert_int_equal(nt, 1);
+    assert_int_equal(b[8], 't');
+    int n = (b[9] << 24) | (b[10] << 16) | (b[11] << 8) | b[12];
+    for (int i = 0; i < n; i++)
+        out[i] = b[13 + 4 * i + 3];
+    return n;
+}
+
+typedef struct cjoin_out {
+    int done;
+    gr_kerr_t err;
+    char mid[64];
+    int32_t gen;
+} cjoin_out_t;
+
+static void cjoin_cb(gr_join_waiter_t *w, const gr_join_result_t *r)
+{
+    cjoin_out_t *o = w->arg;
+    o->done++;
+    o->err = r->error;
+    o->gen = r->generation_id;
+    snprintf(o->mid, sizeof(o->mid), "%s", r->member_id ? r->member_id : "");
+}
+
+static void csync_cb(gr_sync_waiter_t *w, const gr_sync_result_t *r)
+{
+    int *o = w->arg;
+    *o = r->error == KERR_NONE ? 1 : -1;
+}
+
+/* A classic group g with one member owning the 6 partitions of t; its
+ * member id into mid, the generation returned. */
+static int32_t classic_group(char *mid, int32_t session_ms, int32_t rebalance_ms)
+{
+    gr_join_protocol_t pr = {"range", sub_t, sizeof(sub_t)};
+    gr_join_params_t p = {.group_id = "g", .member_id = "", .client_id = "c", .client_host = "/127.0.0.1",
+                          .session_timeout_ms = session_ms, .rebalance_timeout_ms = rebalance_ms,
+                          .protocol_type = "consumer", .protocols = &pr, .nprotocols = 1};
+    cjoin_out_t o = {0};
+    gr_join_waiter_t w = {cjoin_cb, &o, NULL};
+    gr_group_join(&p, &w);
+    for (int i = 0; i < 40 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.done, 1);
+    assert_int_equal(o.err, KERR_NONE);
+    strcpy(mid, o.mid);
+    int32_t all[] = {0, 1, 2, 3, 4, 5};
+    uint8_t ab[64];
+    int32_t al = assign_bytes(ab, all, 6);
+    gr_sync_assignment_t sa = {mid, ab, al};
+    gr_sync_params_t sp = {.group_id = "g", .generation_id = o.gen, .member_id = mid, .assignments = &sa,
+                           .nassignments = 1};
+    int synced = 0;
+    gr_sync_waiter_t sw = {csync_cb, &synced, NULL};
+    gr_group_sync(&sp, &sw);
+    for (int i = 0; i < 40 && !synced; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(synced, 1);
+    return o.gen;
+}
+
+/* A classic member's JoinGroup into the consumer group g (owning nothing,
+ * as an eager client does). */
+static hb_out_t classic_join(const char *mid, int32_t session_ms)
+{
+    gr_join_protocol_t pr = {"range", sub_t, sizeof(sub_t)};
+    gr_cg_classic_t cl = {session_ms, &pr, 1, false};
+    gr_cg_hb_t h = {.group_id = "g", .member_id = mid, .rebalance_timeout_ms = 5000, .client_id = "c",
+                    .client_host = "/127.0.0.1", .classic = &cl};
+    hb_out_t o = {0};
+    gr_cgroup_heartbeat(&h, hb_cb, &o);
+    for (int i = 0; i < 20 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.done, 1);
+    return o;
+}
+
+static void test_migration_upgrade_restart_downgrade(void **st)
+{
+    (void)st;
+    char c1[64];
+    int32_t gen = classic_group(c1, 30000, 5000);
+    gr_group_t *g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    /* the consumer-protocol member A joins: g is a consumer group whose
+     * classic member keeps its 6 partitions; A waits for its 3 */
+    hb_out_t a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    assert_int_equal(a.epoch, gen + 1);
+    int32_t got[6];
+    int n;
+    parts_of(&a.a, got, &n);
+    assert_int_equal(n, 0);
+    gr_assign_free(&a.a);
+    gr_cgroup_t *cg = CG();
+    assert_int_equal(gr_cgroup_nmembers(cg), 2);
+    assert_int_equal(cg->nclassic, 1);
+    gr_cmember_t *m = gr_cgroup_member(cg, c1);
+    assert_non_null(m);
+    assert_int_equal(m->classic_session_ms, 30000);
+    assert_int_equal(m->epoch, gen);
+    assert_int_equal(gr_assign_count(&m->assigned), 6);
+    assert_int_equal(gr_assign_count(gr_cgroup_target(cg, c1)), 3);
+    assert_int_equal(gr_assign_count(gr_cgroup_target(cg, "A")), 3);
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->nmembers, 0);     /* no classic member left behind */
+    /* the classic member is told to rejoin, rejoins and gets its 3 */
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, c1, NULL, gen - 1), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, c1, NULL, gen), KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, "nobody", NULL, gen), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, "A", NULL, gen + 1), KERR_UNKNOWN_MEMBER_ID);
+    hb_out_t j = classic_join(c1, 30000);
+    assert_int_equal(j.err, KERR_NONE);
+    assert_int_equal(j.epoch, gen + 1);
+    gr_assign_free(&j.a);
+    uint8_t *ab = NULL;
+    int32_t al = 0;
+    assert_int_equal(gr_cgroup_classic_sync(g, c1, NULL, gen + 1, "consumer", "roundrobin", &ab, &al),
+                     KERR_INCONSISTENT_GROUP_PROTOCOL);
+    assert_int_equal(gr_cgroup_classic_sync(g, c1, NULL, gen + 1, "consumer", "range", &ab, &al), KERR_NONE);
+    int32_t mine[6];
+    int nm = decoded_parts(ab, al, mine);
+    free(ab);
+    assert_int_equal(nm, 3);
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, c1, NULL, gen + 1), KERR_NONE);
+    /* A gets the other 3 */
+    a = hb("A", gen + 1, NULL, 0);
+    parts_of(&a.a, got, &n);
+    gr_assign_free(&a.a);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < nm; k++)
+            assert_int_not_equal(got[i], mine[k]);
+    /* a restart keeps both, the classic member with its protocols */
+    broker_close();
+    broker_open();
+    cg = CG();
+    m = gr_cgroup_member(cg, c1);
+    assert_non_null(m);
+    assert_int_equal(m->classic_session_ms, 30000);
+    assert_int_equal(m->nprotos, 1);
+    assert_string_equal(m->protos[0].name, "range");
+    assert_int_equal(m->epoch, gen + 1);
+    assert_int_equal(gr_assign_count(&m->assigned), 3);
+    g = gr_group_find("g", 1);
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, c1, NULL, gen + 1), KERR_NONE);
+    /* A leaves: the group is classic again, its member must rejoin */
+    a = hb("A", -1, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_null(g->cg);
+    assert_int_equal(g->nmembers, 1);
+    assert_string_equal(g->members->member_id, c1);
+    assert_int_equal(g->generation_id, gen + 1);
+    assert_int_equal(g->state, GR_GROUP_PREPARING_REBALANCE);
+    assert_string_equal(g->protocol_name, "range");
+    nm = decoded_parts(g->members->assignment, g->members->assignment_len, mine);
+    assert_int_equal(nm, 3);        /* its target at the downgrade, as Kafka's */
+    assert_int_equal(gr_group_heartbeat("g", c1, NULL, gen + 1), KERR_REBALANCE_IN_PROGRESS);
+    /* and classic after a restart */
+    broker_close();
+    broker_open();
+    g = gr_group_find("g", 1);
+    assert_non_null(g);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->nmembers, 1);
+    assert_int_equal(g->generation_id, gen + 1);
+}
+
+static void test_migration_join_timeout_and_policy(void **st)
+{
+    (void)st;
+    char c1[64];
+    free(gr_broker.cfg.group_consumer_migration_policy);
+    gr_broker.cfg.group_consumer_migration_policy = gr_strdup("downgrade");
+    int32_t gen = classic_group(c1, 30000, 5000);
+    hb_out_t a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_GROUP_ID_NOT_FOUND);
+    gr_assign_free(&a.a);
+    gr_group_t *g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->nmembers, 1);
+    assert_int_equal(gr_group_heartbeat("g", c1, NULL, gen), KERR_NONE);
+    free(gr_broker.cfg.group_consumer_migration_policy);
+    gr_broker.cfg.group_consumer_migration_policy = gr_strdup("upgrade");
+    a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    /* the classic member is told to rejoin and does not: fenced after its
+     * rebalance timeout, its partitions go to A */
+    g = gr_group_find("g", 1);
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, c1, NULL, gen), KERR_REBALANCE_IN_PROGRESS);
+    advance(4000);
+    assert_non_null(gr_cgroup_member(CG(), c1));
+    advance(1001);
+    spin();
+    assert_null(gr_cgroup_member(CG(), c1));
+    /* only upgrade: the group stays a consumer group */
+    assert_int_equal(gr_group_find("g", 1)->type, GR_GROUP_CONSUMER);
+    assert_int_equal(CG()->group_epoch, gen + 2);
+    a = hb("A", gen + 1, NULL, 0);
+    int32_t got[6];
+    int n;
+    parts_of(&a.a, got, &n);
+    gr_assign_free(&a.a);
+    assert_int_equal(a.epoch, gen + 2);
+    assert_int_equal(n, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +692,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_before_move_and_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebalance_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_members_undisturbed_and_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_upgrade_restart_downgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_join_timeout_and_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
