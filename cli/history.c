@@ -56,6 +56,8 @@
  *   <time>  OFFSET <topic>-<partition> <old|-> -> <new> member=<id|-> client=<id|-> [RESET] [REWIND]
  *   <time>  OFFSET <topic>-<partition> deleted
  *   <time>  GROUP deleted
+ *   <time>  GROUP converted to a consumer group (online upgrade): its classic members follow
+ *   <time>  GROUP converted to a classic group (downgrade): its members rejoin
  *   consumer groups (KIP-848), from their records:
  *   <time>  GROUP-EPOCH <n>                                   the group epoch moved (a rebalance)
  *   <time>    JOINED member=<id> client=<client-id> instance=<id|-> subscribed=<topics|/regex/>
@@ -428,7 +430,29 @@ typedef struct hist {
     poff_t *offs;
     size_t noffs, cap;
     size_t records;
+    int pending_del;    /* a group tombstone not printed yet: 2 classic, 3 consumer, 0 none */
+    int64_t pending_ts;
 } hist_t;
+
+/* A group's tombstone is printed once the next record of the group shows
+ * what it was: the classic group's followed by consumer-group records is an
+ * online upgrade, the consumer group's followed by a GroupMetadata value a
+ * downgrade; anything else (or nothing) a deletion.  next_kv: the next
+ * record's key version (-1: the end), next_value: it has a value. */
+static void flush_deleted(hist_t *h, int next_kv, bool next_value)
+{
+    if (!h->pending_del)
+        return;
+    char t[40];
+    fmt_time(t, sizeof(t), h->pending_ts);
+    if (h->pending_del == 2 && next_kv >= 3)
+        printf("%s  GROUP converted to a consumer group (online upgrade): its classic members follow\n", t);
+    else if (h->pending_del == 3 && next_kv == 2 && next_value)
+        printf("%s  GROUP converted to a classic group (downgrade): its members rejoin\n", t);
+    else
+        printf("%s  GROUP deleted\n", t);
+    h->pending_del = 0;
+}
 
 static poff_t *poff_get(hist_t *h, const char *topic, int32_t part)
 {
@@ -496,8 +520,8 @@ static void on_group(hist_t *h, const uint8_t *val, size_t vlen, int64_t rec_ts)
 {
     char t[40];
     if (!val) {
-        fmt_time(t, sizeof(t), rec_ts);
-        printf("%s  GROUP deleted\n", t);
+        h->pending_del = 2;
+        h->pending_ts = rec_ts;
         gen_free(&h->cur);
         h->have_gen = false;
         h->prev_ts = rec_ts;
@@ -600,9 +624,10 @@ static void on_consumer_record(hist_t *h, int kv, const char *member, const uint
     }
     switch (kv) {
     case 3:
-        if (!val)
-            printf("%s  GROUP deleted\n", t);
-        else
+        if (!val) {
+            h->pending_del = 3;
+            h->pending_ts = rec_ts;
+        } else
             printf("%s  GROUP-EPOCH %" PRId32 "\n", t, (int32_t)rdint(&r, 4));
         break;
     case 4:
@@ -703,6 +728,7 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tt;
     int64_t rec_ts = rd_kafka_message_timestamp(m, &tt);
     h->records++;
+    flush_deleted(h, kv, m->payload != NULL);
     if (kv >= 3) {
         char *member = kv == 5 || kv == 7 || kv == 8 ? rstr(&r, false) : NULL;
         if (!r.bad && (member || !(kv == 5 || kv == 7 || kv == 8)))
@@ -735,6 +761,8 @@ void cli_history_help(FILE *out)
           "  <time>  OFFSET <topic>-<partition> <old|-> -> <new> member=<id|-> client=<id|-> [RESET] [REWIND]\n"
           "  <time>  OFFSET <topic>-<partition> deleted\n"
           "  <time>  GROUP deleted\n"
+          "  <time>  GROUP converted to a consumer group (online upgrade): its classic members follow\n"
+          "  <time>  GROUP converted to a classic group (downgrade): its members rejoin\n"
           "Times are UTC (a group record's currentStateTimestamp, a commit's commitTimestamp).\n"
           "JOINED/LEFT compare each group record's members with the previous one's; STATIC-REJOIN is the\n"
           "same group.instance.id with a new member id.  rebalance= is the time from the group's previous\n"
@@ -817,6 +845,7 @@ int cli_group_history(const cli_opts_t *o, const char *group)
                 break;
         }
     }
+    flush_deleted(&h, -1, false);
     fflush(stdout);
     if (!h.records) {
         cli_err("Consumer group '%s' has no records in %s-%" PRId32 " (it never committed, or they were "

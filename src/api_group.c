@@ -7,7 +7,9 @@
  * Consumer groups (KIP-848, cgroup.h) are listed with their type and state,
  * described by DescribeGroups as Dead (they are not classic groups, as in
  * Kafka 4), deleted when empty; an empty consumer group that a JoinGroup
- * names is replaced by a classic group (its tombstones first).
+ * names is replaced by a classic group (its tombstones first); in one with
+ * members, JoinGroup, SyncGroup, Heartbeat and LeaveGroup serve classic
+ * members through cgroup.c (online migration).
  *
  * The handlers only translate between the wire (schema_gen.h) and the
  * coordinator's plain C entry points, shaping each response per version as
@@ -462,6 +464,60 @@ void gr_api_heartbeat(gr_req_t *req, gr_rd_t *body)
 
 /* ------------------------------------------------------------ LeaveGroup */
 
+static void leave_respond(gr_req_t *req, gr_kerr_t top, const gr_leave_member_t *lm, int32_t n)
+{
+    gr_LeaveGroupResponse_t resp;
+    gr_LeaveGroupResponse_init(&resp);
+    if (req->api_version <= 2) {
+        /* the first member error stands for the request */
+        resp.ErrorCode = top;
+        for (int32_t i = 0; top == KERR_NONE && i < n; i++)
+            if (lm[i].error != KERR_NONE) {
+                resp.ErrorCode = lm[i].error;
+                break;
+            }
+    } else {
+        resp.ErrorCode = top;
+        int32_t nm = top == KERR_NONE ? n : 0;
+        resp.Members = GR_ARENA_ARRAY(req, gr_LeaveGroupResponse_MemberResponse_t, nm,
+                                      gr_LeaveGroupResponse_MemberResponse_init);
+        resp.Members_count = nm;
+        for (int32_t i = 0; i < nm; i++) {
+            resp.Members[i].MemberId = ostr(req, lm[i].member_id);
+            resp.Members[i].GroupInstanceId = ostr(req, lm[i].group_instance_id);
+            resp.Members[i].ErrorCode = lm[i].error;
+        }
+    }
+    GR_RESPOND(req, LeaveGroupResponse, &resp);
+}
+
+/* Classic members leaving a consumer group: answered once the records are
+ * durable (the members in the request's arena, the park on the heap). */
+typedef struct leave_park {
+    gr_req_t *req;                  /* NULL once the connection went away */
+    gr_leave_member_t *lm;
+    int32_t n;
+} leave_park_t;
+
+static void leave_cancel(gr_req_t *req)
+{
+    leave_park_t *pk = req->park;
+    if (pk)
+        pk->req = NULL;
+    req->park = NULL;
+}
+
+static void leave_done(void *arg, gr_kerr_t err)
+{
+    leave_park_t *pk = arg;
+    if (pk->req) {
+        pk->req->on_cancel = NULL;
+        pk->req->park = NULL;
+        leave_respond(pk->req, err, pk->lm, pk->n);
+    }
+    free(pk);
+}
+
 void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
 {
     gr_LeaveGroupRequest_t r;
@@ -484,35 +540,22 @@ void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
     gr_kerr_t top = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_LEAVE);
     if (top == KERR_NONE) {
         gr_group_t *g = gr_group_find(group_id, strlen(group_id));
-        if (g && g->type == GR_GROUP_CONSUMER)
-            gr_cgroup_classic_leave(g, lm, n, &req->arena);
-        else
-            top = gr_group_leave(group_id, lm, n);
-    }
-
-    gr_LeaveGroupResponse_t resp;
-    gr_LeaveGroupResponse_init(&resp);
-    if (v <= 2) {
-        /* the first member error stands for the request */
-        resp.ErrorCode = top;
-        for (int32_t i = 0; top == KERR_NONE && i < n; i++)
-            if (lm[i].error != KERR_NONE) {
-                resp.ErrorCode = lm[i].error;
-                break;
+        if (g && g->type == GR_GROUP_CONSUMER) {
+            leave_park_t *pk = gr_calloc(1, sizeof(*pk));
+            pk->req = req;
+            pk->lm = lm;
+            pk->n = n;
+            if (gr_cgroup_classic_leave(g, lm, n, &req->arena, leave_done, pk)) {
+                req->park = pk;
+                req->on_cancel = leave_cancel;
+                return;
             }
-    } else {
-        resp.ErrorCode = top;
-        int32_t nm = top == KERR_NONE ? n : 0;
-        resp.Members = GR_ARENA_ARRAY(req, gr_LeaveGroupResponse_MemberResponse_t, nm,
-                                      gr_LeaveGroupResponse_MemberResponse_init);
-        resp.Members_count = nm;
-        for (int32_t i = 0; i < nm; i++) {
-            resp.Members[i].MemberId = ostr(req, lm[i].member_id);
-            resp.Members[i].GroupInstanceId = ostr(req, lm[i].group_instance_id);
-            resp.Members[i].ErrorCode = lm[i].error;
+            free(pk);
+        } else {
+            top = gr_group_leave(group_id, lm, n);
         }
     }
-    GR_RESPOND(req, LeaveGroupResponse, &resp);
+    leave_respond(req, top, lm, n);
 }
 
 /* ------------------------------------------------------------ DescribeGroups */

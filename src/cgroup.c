@@ -2853,6 +2853,8 @@ typedef struct hb_ctx {
     bool leave;
     bool classic;                   /* a classic member's JoinGroup */
     bool upgraded;                  /* the write made a classic group a consumer group */
+    uint8_t *classic_value;         /* upgraded: the classic group's GroupMetadata, to restore it */
+    size_t classic_len;             /* if the write fails */
     char msg[256];
 } hb_ctx_t;
 
@@ -2860,6 +2862,14 @@ typedef struct hb_ctx {
 static void hb_done(void *arg, gr_kerr_t err)
 {
     hb_ctx_t *c = arg;
+    if (err != KERR_NONE && c->classic_value) {
+        /* the upgrade was rolled back: the classic group gets its members
+         * back as it had them (their sessions start again) */
+        gr_warn("cgroup", "Group %s stays a classic group: its upgrade could not be written", c->gid);
+        gr_group_load_metadata(c->gid, strlen(c->gid), c->classic_value, (int32_t)c->classic_len,
+                               gr_coord_partition_for(c->gid, strlen(c->gid)));
+    }
+    free(c->classic_value);
     if (err == KERR_NONE && c->w.res.error == KERR_NONE && !c->leave) {
         gr_group_t *g = gr_group_find(c->gid, strlen(c->gid));
         gr_cmember_t *m = g && g->type == GR_GROUP_CONSUMER ? gr_cgroup_member(g->cg, c->mid) : NULL;
@@ -2928,6 +2938,15 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
                              : hb_join(hb, &r, &c->w.res, &msg, errbuf, sizeof(errbuf), &upgraded);
     if (err == KERR_NONE && upgraded) {
         /* the classic members are now the consumer group's (replayed below) */
+        gr_wr_t w;
+        gr_wr_init(&w);
+        gr_group_value_encode(&w, upgraded);
+        size_t n = 0;
+        uint8_t *flat = gr_wr_flatten(&w, &n);
+        c->classic_value = gr_malloc(GR_MAX(n, 1));
+        memcpy(c->classic_value, flat, n);
+        c->classic_len = n;
+        gr_wr_free(&w);
         gr_group_strip_for_upgrade(upgraded);
         c->upgraded = true;
     }
@@ -2983,21 +3002,20 @@ gr_kerr_t gr_cgroup_classic_join_check(gr_group_t *g, const char *member_id, con
     }
     if (!any)
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
-    /* the subscription must be one */
-    gr_arena_t a;
-    gr_arena_init(&a);
-    csub_t sub;
-    int rc = decode_subscription(protocols[0].metadata, protocols[0].metadata_len, &a, &sub);
-    gr_arena_free(&a);
-    if (rc < 0)
-        return KERR_INCONSISTENT_GROUP_PROTOCOL;
     *out_member_id = gr_strdup(mid);
     if (require_known_member_id && !instance_id && !member_id[0]) {
         gr_info("cgroup", "[GroupId %s] Dynamic member with unknown member id joins the consumer group. Created a "
                 "new member id %s and requesting the member to rejoin with this id.", g->group_id, mid);
         return KERR_MEMBER_ID_REQUIRED;
     }
-    return KERR_NONE;
+    /* the subscription must be one (Kafka: an IllegalStateException, so
+     * UNKNOWN_SERVER_ERROR) */
+    gr_arena_t a;
+    gr_arena_init(&a);
+    csub_t sub;
+    int rc = decode_subscription(protocols[0].metadata, protocols[0].metadata_len, &a, &sub);
+    gr_arena_free(&a);
+    return rc < 0 ? KERR_UNKNOWN_SERVER_ERROR : KERR_NONE;
 }
 
 /* The member a classic request names (validateConsumerGroupMember +
@@ -3086,7 +3104,8 @@ gr_kerr_t gr_cgroup_classic_heartbeat(gr_group_t *g, const char *member_id, cons
     return KERR_NONE;
 }
 
-void gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t n, gr_arena_t *a)
+bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t n, gr_arena_t *a,
+                             void (*cb)(void *arg, gr_kerr_t err), void *arg)
 {
     gr_cgroup_t *cg = g->cg;
     gr_crt_result_t r;
@@ -3124,16 +3143,21 @@ void gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
             first = m;
         left++;
     }
-    if (left) {
-        gr_cg_topic_t *meta;
-        int32_t nmeta;
-        compute_meta(cg, first, NULL, NULL, &meta, &nmeta);
-        if (!meta_eq(meta, nmeta, cg->meta, cg->nmeta))
-            rec_meta(&r, g->group_id, meta, nmeta);
-        meta_free(meta, nmeta);
-        rec_epoch(&r, REC_METADATA, g->group_id, cg->group_epoch + 1);
+    if (!left) {
+        gr_crt_result_free(&r);
+        return false;
     }
-    gr_coord_write(&r, NULL, NULL, "Classic members leaving a consumer group");
+    /* the subscription metadata without the first of them (the others' go
+     * at the next heartbeat that recomputes it) */
+    gr_cg_topic_t *meta;
+    int32_t nmeta;
+    compute_meta(cg, first, NULL, NULL, &meta, &nmeta);
+    if (!meta_eq(meta, nmeta, cg->meta, cg->nmeta))
+        rec_meta(&r, g->group_id, meta, nmeta);
+    meta_free(meta, nmeta);
+    rec_epoch(&r, REC_METADATA, g->group_id, cg->group_epoch + 1);
+    gr_coord_write(&r, cb, arg, "Classic members leaving a consumer group");
+    return true;
 }
 
 /* ------------------------------------------------------------ offsets */

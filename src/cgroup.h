@@ -211,8 +211,11 @@ gr_kerr_t gr_cgroup_classic_heartbeat(gr_group_t *g, const char *member_id, cons
                                       int32_t generation);
 /* LeaveGroup: per-member errors into members[i].error (a static member
  * named by its instance id alone gets its member id, in a); the members
- * that left are removed by one write, the group epoch moves on. */
-void gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t n, gr_arena_t *a);
+ * that left are removed by one write, the group epoch moves on.  True when
+ * it wrote: cb(arg, err) runs once the records are durable, never inside
+ * the call; false (no member left): cb is not called. */
+bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t n, gr_arena_t *a,
+                             void (*cb)(void *arg, gr_kerr_t err), void *arg);
 
 /* group.consumer.migration.policy allows an online upgrade / downgrade. */
 bool gr_cgroup_upgrade_allowed(void);

@@ -45,8 +45,9 @@ def sub_v1(topics, owned=None):
 
 
 def join(b, group, member="", topics=("mig",), owned=None, instance=None, session=10000, rebalance=10000,
-         protocol_type="consumer", protocols=("range",)):
-    body = K.enc_join_group(group, member, [(p, sub_v1(topics, owned)) for p in protocols], protocol_type,
+         protocol_type="consumer", protocols=("range",), metadata=None):
+    md = sub_v1(topics, owned) if metadata is None else metadata
+    body = K.enc_join_group(group, member, [(p, md) for p in protocols], protocol_type,
                             session, rebalance, instance, version=5)
     return K.call(b.bootstrap, K.JOIN_GROUP, 5, body, lambda p, c: _dec(p, c, K.dec_join_group, 5))
 
@@ -188,6 +189,18 @@ def test_upgrade_restart_downgrade_raw(broker_factory):
     wait_until(lambda: heartbeat(b, "gm", j["generation"], a) == 0, timeout=30, what="classic group reloaded")
     assert gtype(b, "gm") == "classic"
 
+    # the timeline shows both conversions
+    from helpers import run_gregor
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gm"],
+                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+    assert cp.returncode == 0, cp
+    lines = [ln.split("  ", 1)[1] for ln in cp.stdout.splitlines() if not ln.startswith("#")]
+    up = [i for i, ln in enumerate(lines) if ln.startswith("GROUP converted to a consumer group")]
+    down = [i for i, ln in enumerate(lines) if ln.startswith("GROUP converted to a classic group")]
+    assert len(up) == 1 and len(down) == 1 and up[0] < down[0], cp.stdout
+    assert not any(ln.startswith("GROUP deleted") for ln in lines), cp.stdout
+    assert any(ln.strip().startswith("JOINED member=%s" % a) for ln in lines[up[0]:down[0]]), cp.stdout
+
 
 def test_policies_raw(broker_factory):
     # disabled: no upgrade (Kafka: GROUP_ID_NOT_FOUND), the group stays
@@ -227,6 +240,8 @@ def test_policies_raw(broker_factory):
     assert bad["error"] == K.INCONSISTENT_GROUP_PROTOCOL
     bad = join_known(b, "gu", protocols=("roundrobin",))
     assert bad["error"] == K.INCONSISTENT_GROUP_PROTOCOL
+    bad = join_known(b, "gu", metadata=b"\x00\x01\x00")      # not a ConsumerProtocolSubscription
+    assert bad["error"] == -1                                     # Kafka: UNKNOWN_SERVER_ERROR
     j2 = join_known(b, "gu")
     assert j2["error"] == 0 and j2["generation"] > j["generation"]
     assert sync(b, "gu", j2["generation"], j2["member_id"])["parts"] == {}   # all still owned by a
