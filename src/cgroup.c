@@ -1796,7 +1796,8 @@ static void fence_records(gr_cgroup_t *cg, gr_cmember_t *m, gr_crt_result_t *r)
 }
 
 static bool downgrade_ok(const gr_cgroup_t *cg, const gr_cmember_t *leaving);
-static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, gr_crt_result_t *r);
+static bool downgrade_replacing_ok(const gr_cgroup_t *cg, const gr_cmember_t *replaced);
+static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t *joining, gr_crt_result_t *r);
 
 static void fence_member(gr_cgroup_t *cg, gr_cmember_t *m, const char *why)
 {
@@ -1805,7 +1806,7 @@ static void fence_member(gr_cgroup_t *cg, gr_cmember_t *m, const char *why)
     gr_crt_result_t r;
     if (downgrade_ok(cg, m)) {
         gr_crt_result_init(&r, gr_coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
-        downgrade(cg, m, &r);
+        downgrade(cg, m, NULL, &r);
         gr_coord_write(&r, NULL, NULL, "Downgrading a consumer group to a classic group");
         return;
     }
@@ -2440,21 +2441,50 @@ static bool downgrade_ok(const gr_cgroup_t *cg, const gr_cmember_t *leaving)
     return true;
 }
 
+/* Kafka's validateOnlineDowngradeWithReplacedMemberId: does the group
+ * become a classic group when a classic member replaces the static member
+ * `replaced`? */
+static bool downgrade_replacing_ok(const gr_cgroup_t *cg, const gr_cmember_t *replaced)
+{
+    int32_t n = gr_cgroup_nmembers(cg);
+    if (cg->nclassic - (replaced->classic_session_ms >= 0 ? 1 : 0) != n - 1)
+        return false;
+    if (!gr_cgroup_downgrade_allowed() || n > gr_broker.cfg.group_max_size) {
+        gr_info("cgroup", "Cannot downgrade consumer group %s to classic group: the online downgrade is disabled "
+                "or the group is larger than a classic group may be.", cg->g->group_id);
+        return false;
+    }
+    return true;
+}
+
 /* Kafka's convertToClassicGroup: r (initialised GR_CRT_NO_REPLAY) gets the
  * consumer group's tombstones and the classic group's GroupMetadata; the
- * classic group is made now, its members must rejoin. */
-static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, gr_crt_result_t *r)
+ * classic group is made now.  Without `joining` (a member left) its members
+ * must rejoin; with it (a classic static member replacing `leaving`, not in
+ * the group), that member takes the leaving one's assignment and the group
+ * stays Stable. */
+static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t *joining, gr_crt_result_t *r)
 {
     gr_group_t *g = cg->g;
     const char *gid = g->group_id;
     gr_cgroup_add_tombstones(r, g);
-    int32_t n = gr_cgroup_nmembers(cg) - 1, k = 0;
+    int32_t n = gr_cgroup_nmembers(cg) - 1 + (joining ? 1 : 0), k = 0;
     gr_group_adopt_member_t *ms = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ms));
     gr_arena_t a;
     gr_arena_init(&a);
-    for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m)) {
-        if (m == leaving || k >= n)
+    const gr_cmember_t *m = gr_cgroup_next(cg, NULL);
+    bool at_joining = false;    /* last: the member replacing `leaving` */
+    for (;;) {
+        if (!m && joining && !at_joining) {
+            m = joining;
+            at_joining = true;
+        }
+        if (!m)
+            break;
+        if (m == leaving || k >= n) {
+            m = at_joining ? NULL : gr_cgroup_next(cg, (gr_cmember_t *)m);
             continue;
+        }
         gr_join_protocol_t *jp = gr_arena_calloc(&a, (size_t)GR_MAX(m->nprotos, 1), sizeof(*jp));
         for (int32_t i = 0; i < m->nprotos; i++)
             jp[i] = (gr_join_protocol_t){gr_arena_strndup(&a, m->protos[i].name, strlen(m->protos[i].name)),
@@ -2469,11 +2499,13 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, gr_crt_result_t *r
             .protocols = jp,
             .nprotocols = m->nprotos,
         };
+        m = at_joining ? NULL : gr_cgroup_next(cg, (gr_cmember_t *)m);
     }
     /* the targets, as each member's assignment once the protocol is chosen */
     gr_assign_t *targets = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*targets));
     for (int32_t i = 0; i < k; i++) {
-        const gr_assign_t *t = gr_cgroup_target(cg, ms[i].member_id);
+        const gr_assign_t *t = gr_cgroup_target(cg, joining && !strcmp(ms[i].member_id, joining->member_id)
+                                                        ? leaving->member_id : ms[i].member_id);
         if (t)
             gr_assign_copy(&targets[i], t);
     }
@@ -2505,7 +2537,8 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, gr_crt_result_t *r
     gr_coord_group_key(&k2, gid, strlen(gid));
     gr_group_value_encode(&v, g);
     add_rec(r, &k2, &v);
-    gr_group_rebalance_after_downgrade(g);
+    if (!joining)
+        gr_group_rebalance_after_downgrade(g);
     for (int32_t j = 0; j < k; j++)
         gr_assign_free(&targets[j]);
     free(targets);
@@ -2556,7 +2589,7 @@ static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_res
         int32_t part = r->part;
         gr_crt_result_free(r);
         gr_crt_result_init(r, gr_coord_rt(), part, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
-        downgrade(cg, m, r);
+        downgrade(cg, m, NULL, r);
         return KERR_NONE;
     }
     fence_records(cg, m, r);
@@ -2831,6 +2864,16 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
      * it exists already) */
     if (cur && !replaced && !*upgraded)
         schedule_session(cur, cl ? GR_MAX(cl->session_timeout_ms, 0) : gr_cgroup_session_timeout_ms());
+    if (cl && replaced && downgrade_replacing_ok(cg, replaced)) {
+        /* the last consumer-protocol member was a static member that a
+         * classic one replaces: the group is classic again, the new member
+         * holds what the old one held (written without replay) */
+        int32_t generation = cg->group_epoch, part = r->part;
+        gr_crt_result_free(r);
+        gr_crt_result_init(r, gr_coord_rt(), part, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+        downgrade(cg, replaced, upd, r);
+        res->member_epoch = generation;
+    }
 out:
     if (err != KERR_NONE) {
         gr_crt_result_free(r);

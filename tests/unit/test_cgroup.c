@@ -685,6 +685,68 @@ static void test_migration_join_timeout_and_policy(void **st)
     assert_int_equal(n, 6);
 }
 
+static void test_migration_static_replacement_downgrade(void **st)
+{
+    (void)st;
+    char c1[64];
+    int32_t gen = classic_group(c1, 30000, 5000);
+    /* a static consumer-protocol member upgrades the group */
+    gr_topic_t *t = gr_topic_find("t", 1);
+    gr_cg_owned_t own = {t->id, NULL, 0};
+    gr_cg_hb_t h = {.version = 1, .group_id = "g", .member_id = "S", .member_epoch = 0, .instance_id = "i1",
+                    .rebalance_timeout_ms = 10000, .topics = topics1, .ntopics = 1, .owned = &own, .nowned = 0,
+                    .client_id = "c", .client_host = "/127.0.0.1"};
+    hb_out_t o = {0};
+    gr_cgroup_heartbeat(&h, hb_cb, &o);
+    for (int i = 0; i < 20 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.err, KERR_NONE);
+    gr_assign_free(&o.a);
+    gr_cgroup_t *cg = CG();
+    int32_t epoch = cg->group_epoch;
+    gr_assign_t ts;
+    gr_assign_copy(&ts, gr_cgroup_target(cg, "S"));
+    assert_int_equal(gr_assign_count(&ts), 3);
+    /* a classic member with the same instance id and no member id replaces
+     * it: every member is classic, the group is classic again, Stable, the
+     * new member with S's target */
+    gr_join_protocol_t pr = {"range", sub_t, sizeof(sub_t)};
+    gr_cg_classic_t cl = {20000, &pr, 1, true};
+    gr_cg_hb_t j = {.group_id = "g", .member_id = "N", .instance_id = "i1", .rebalance_timeout_ms = 5000,
+                    .client_id = "c2", .client_host = "/127.0.0.1", .classic = &cl};
+    o = (hb_out_t){0};
+    gr_cgroup_heartbeat(&j, hb_cb, &o);
+    for (int i = 0; i < 20 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.done, 1);
+    assert_int_equal(o.err, KERR_NONE);
+    assert_int_equal(o.epoch, epoch);
+    gr_assign_free(&o.a);
+    gr_group_t *g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->state, GR_GROUP_STABLE);
+    assert_int_equal(g->generation_id, epoch);
+    assert_int_equal(g->nmembers, 2);
+    gr_member_t *n = gr_group_member(g, "N", 1);
+    assert_non_null(n);
+    assert_string_equal(n->group_instance_id, "i1");
+    assert_int_equal(n->session_timeout_ms, 20000);
+    int32_t got[6];
+    assert_int_equal(decoded_parts(n->assignment, n->assignment_len, got), 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(gr_assign_has(&ts, &t->id, got[i]));
+    assert_null(gr_group_member(g, "S", 1));
+    assert_non_null(gr_group_member(g, c1, strlen(c1)));
+    gr_assign_free(&ts);
+    (void)gen;
+    /* a restart loads the classic group */
+    broker_close();
+    broker_open();
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->nmembers, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unchanged_members_undisturbed_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_upgrade_restart_downgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_join_timeout_and_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_static_replacement_downgrade, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
