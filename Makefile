@@ -9,6 +9,7 @@
 #   make fuzz       build the libFuzzer targets (clang, build-fuzz/) and run each FUZZ_SECONDS
 #   make fuzz-ci    the same for 30 s each (part of `make test`)
 CC       ?= cc
+CXX      ?= c++
 OPT      ?= -O2
 
 # `make test` is sanitized unless SANITIZE is given; `make`, `make run`
@@ -35,16 +36,21 @@ SRC_DIRS := src src/core src/net src/proto src/api src/storage src/coord src/obs
 INCLUDES := $(SRC_DIRS:%=-I%)
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(INCLUDES)
 LDFLAGS  :=
-LDLIBS   := -lz -lzstd -llz4 -lsnappy -lmicrohttpd -lpthread -lm
+# -lre2 -lstdc++: the regular expressions of consumer-group subscriptions
+# (src/coord/regex_re2.cc, the one C++ file: RE2 is what Kafka's RE2/J reproduces)
+LDLIBS   := -lz -lzstd -llz4 -lsnappy -lmicrohttpd -lre2 -lstdc++ -lpthread -lm
+CXXFLAGS := -std=c++17 $(OPT) -g -Wall -Wextra -Werror -MMD -MP $(INCLUDES)
 
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 SRC      := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_files.o
+LIB_CXX  := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.cc))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o) $(BUILD)/gen/console_files.o
 CLI_SRC  := $(wildcard cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -57,6 +63,10 @@ all: $(BUILD)/gregord $(BUILD)/gregor $(UNIT_BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 # The web console's static files (src/obs/console/) become a C file that the
 # binary carries (tools/embed.c): gregord stays one file.
@@ -150,11 +160,16 @@ endif
 FUZZ_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(INCLUDES) $(FUZZ_SAN)
 FUZZ_NAMES   := request batch recovery offsets_record config snapshot
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_CXX     ?= clang++
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(LIB_CXX:%.cc=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/src/%.o: src/%.cc
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) -std=c++17 -O1 -g -Wall -Wextra -Werror -MMD -MP $(INCLUDES) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/libgregor.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^

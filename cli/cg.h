@@ -103,6 +103,20 @@ int cg_load_plan(cg_t *c, const char *path, int ngroups, const char *single, cg_
 /* One CSV field, quoted when it needs to be (RFC 4180). */
 void cg_csv_field(FILE *out, const char *s);
 
+/* ---- consumer groups of KIP-848 (cg_modern.c: raw ListGroups v5 and
+ * ConsumerGroupDescribe, which Debian's librdkafka lacks) ---- */
+typedef struct cg_mlist {
+    char **name, **type, **state;   /* malloc'ed, wire bytes */
+    size_t n;
+} cg_mlist_t;
+/* Every group with its type and state (ListGroups v5); -1 when the broker
+ * does not answer it (then nothing is printed). */
+int cg_modern_list(cg_t *c, cg_mlist_t *out);
+void cg_mlist_free(cg_mlist_t *l);
+/* Describe group in Kafka 4's layout if it is a consumer group (true);
+ * false: not one (or not answered), describe it the classic way. */
+bool cg_modern_describe(cg_t *c, const char *group);
+
 /* ---- the actions ---- */
 void cg_do_list(cg_t *c);            /* cg_list.c */
 void cg_do_describe(cg_t *c);        /* cg_describe.c */

@@ -322,6 +322,17 @@ void cg_do_describe(cg_t *c)
         goto out;
     if (n == 0)
         goto out;
+    /* consumer groups (KIP-848) first, in Kafka 4's layout; the others
+     * through DescribeGroups */
+    {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (!cg_modern_describe(c, groups[i]))
+                groups[k++] = groups[i];
+        n = k;
+        if (n == 0)
+            goto out;
+    }
     const rd_kafka_ConsumerGroupDescription_t **ds;
     size_t nd;
     rd_kafka_event_t *ev = cg_describe(c, groups, (size_t)n, &ds, &nd);

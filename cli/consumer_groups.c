@@ -9,6 +9,7 @@
  *                      Kafka's error classes and messages
  *   cg_list.c          --list
  *   cg_describe.c      --describe (--offsets, --members, --state)
+ *   cg_modern.c        consumer groups of KIP-848: --list --type, --describe in Kafka 4's layout
  *   cg_delete.c        --delete, --delete-offsets
  *   cg_reset.c         --reset-offsets: the new offsets of each scenario,
  *                      applying them, the result table or --export
@@ -61,6 +62,7 @@ static const cli_optdef_t defs[] = {
     {"offsets", false, false, "Describe: partitions with offsets and lag (default)."},
     {"members", false, false, "Describe: members of the group."},
     {"state", true, true, "Describe: state of the group. List: show states, or only those given (stable,empty)."},
+    {"type", true, true, "List: show group types (classic, consumer), or only those given (consumer)."},
     {"verbose", false, false, "Provide additional information, if any, when describing the group."},
     {"isolation-level", true, false, "Describe: read_uncommitted (default, as Kafka's tool: LOG-END-OFFSET and LAG "
                                      "against the high watermark) or read_committed (against the last stable "
@@ -167,9 +169,11 @@ static int check_args(const cli_opts_t *o)
     static const char *const describe_only[] = {"members", "verbose", "offsets", "status", "http-server", "isolation-level", NULL};
     static const char *const describe[] = {"describe", NULL};
     static const char *const state[] = {"state", NULL};
+    static const char *const type[] = {"type", NULL};
     static const char *const describe_or_list[] = {"describe", "list", NULL};
+    static const char *const list[] = {"list", NULL};
     if (only_with(o, describe_only, describe, UNAVAILABLE) < 0 ||
-        only_with(o, state, describe_or_list, UNAVAILABLE) < 0)
+        only_with(o, state, describe_or_list, UNAVAILABLE) < 0 || only_with(o, type, list, UNAVAILABLE) < 0)
         return -1;
     const char *il = cli_get(o, "isolation-level");
     if (il && strcmp(il, "read_committed") && strcmp(il, "read_uncommitted"))
@@ -250,7 +254,7 @@ static void help(void)
               defs);
     fputs("\n"
           "Examples:\n"
-          "  gregor consumer-groups --bootstrap-server H:P --list [--state stable,empty]\n"
+          "  gregor consumer-groups --bootstrap-server H:P --list [--state stable,empty] [--type consumer,classic]\n"
           "  gregor consumer-groups --bootstrap-server H:P --describe --group g [--members|--state] [--verbose]\n"
           "  gregor consumer-groups --bootstrap-server H:P --reset-offsets --group g --topic t:0,1 --to-earliest "
           "--execute\n"

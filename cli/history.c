@@ -22,7 +22,8 @@
  *
  *   key v0/v1  OffsetCommitKey     group string | topic string | partition int32
  *   key v2     GroupMetadataKey    group string
- *   (other key versions - KIP-848 and transaction records - are skipped)
+ *   key v3-v8  consumer groups (KIP-848): group string [| member string for v5, v7, v8]
+ *   (other key versions - share groups, regexes, transactions - are skipped)
  *
  *   OffsetCommitValue v0-v4
  *   +--------+-------------------+-----------------+------------------+-------------------+
@@ -56,6 +57,17 @@
  *   <time>  OFFSET <topic>-<partition> deleted
  *   <time>  GROUP deleted
  *   <time>  OFFSET ... txn=<producer-id>:COMMITTED|ABORTED|PENDING   (a TxnOffsetCommit, see below)
+ *   <time>  GROUP converted to a consumer group (online upgrade): its classic members follow
+ *   <time>  GROUP converted to a classic group (downgrade): its members rejoin
+ *   consumer groups (KIP-848), from their records:
+ *   <time>  GROUP-EPOCH <n>                                   the group epoch moved (a rebalance)
+ *   <time>    JOINED member=<id> client=<client-id> instance=<id|-> subscribed=<topics|/regex/>
+ *   <time>    LEFT member=<id>
+ *   <time>  TARGET-ASSIGNMENT epoch=<n>                       the assignor ran
+ *   <time>    TARGET member=<id> assignment=<t:0,1|->
+ *   <time>    MEMBER member=<id> epoch=<e> state=<STABLE|UNREVOKED_PARTITIONS|UNRELEASED_PARTITIONS>
+ *                    assigned=<t:0,1|-> revoking=<t:2|->    (revoking: partitions it must give up)
+ *   Consumer-group topics are named through the group's partition-metadata record (their id otherwise).
  *
  * JOINED/LEFT compare a generation's members with the previous group record's (by member id); a member that
  * left and one that joined with the same group.instance.id are one STATIC-REJOIN (a static member restarted:
@@ -82,6 +94,7 @@
 #include "kwire.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -542,8 +555,17 @@ typedef struct poff {
     int64_t off;        /* -1: none */
 } poff_t;
 
+typedef struct tname {
+    uint8_t id[16];
+    char *name;
+} tname_t;
+
 typedef struct hist {
     const char *group;  /* held form */
+    tname_t *tn;        /* consumer groups: topic ids of the metadata record */
+    size_t ntn;
+    char **cmembers;    /* consumer groups: members with metadata */
+    size_t ncm;
     gen_t cur;          /* last group record (n == 0: Empty or none yet) */
     bool have_gen;
     int64_t prev_ts;    /* time of the previous record of the group */
@@ -559,6 +581,8 @@ typedef struct hist {
     rd_kafka_topic_partition_list_t *batch, *last_reset;
     int64_t last_reset_ts;
     txidx_t tx;         /* transactional batches of the partition */
+    int pending_del;    /* a group tombstone not printed yet: 2 classic, 3 consumer, 0 none */
+    int64_t pending_ts;
 } hist_t;
 
 /* A commit record at commit time cts: part of a reset run when the group
@@ -587,6 +611,28 @@ static void reset_track(hist_t *h, const char *topic, int32_t part, int64_t old,
     rd_kafka_topic_partition_list_add(h->batch, topic, part)->offset = old;
     if (old != off)
         h->batch_changed = true;
+}
+
+/* A group's tombstone is printed once the next record of the group shows
+ * what it was: the classic group's followed by consumer-group records is an
+ * online upgrade, the consumer group's followed by a GroupMetadata value a
+ * downgrade; anything else (or nothing) a deletion.  next_kv: the next
+ * record's key version (-1: the end), next_value: it has a value. */
+static void flush_deleted(hist_t *h, int next_kv, bool next_value)
+{
+    if (!h->pending_del || h->quiet) {
+        h->pending_del = 0;
+        return;
+    }
+    char t[40];
+    fmt_time(t, sizeof(t), h->pending_ts);
+    if (h->pending_del == 2 && next_kv >= 3)
+        printf("%s  GROUP converted to a consumer group (online upgrade): its classic members follow\n", t);
+    else if (h->pending_del == 3 && next_kv == 2 && next_value)
+        printf("%s  GROUP converted to a classic group (downgrade): its members rejoin\n", t);
+    else
+        printf("%s  GROUP deleted\n", t);
+    h->pending_del = 0;
 }
 
 static poff_t *poff_get(hist_t *h, const char *topic, int32_t part)
@@ -638,7 +684,7 @@ static void on_offset(hist_t *h, const char *topic, int32_t part, const uint8_t 
         po->off = off;
     /* only what took effect is part of a reset (a transactional commit is
      * never one) */
-    reset_track(h, topic, part, old, takes ? off : old, ts, takes && h->cur.n == 0);
+    reset_track(h, topic, part, old, takes ? off : old, ts, takes && h->cur.n == 0 && h->ncm == 0);
     if ((old == off && takes) || h->quiet) {
         h->prev_ts = ts;
         return;
@@ -681,8 +727,8 @@ static void on_group(hist_t *h, const uint8_t *val, size_t vlen, int64_t rec_ts)
         return;
     }
     if (!val) {
-        fmt_time(t, sizeof(t), rec_ts);
-        printf("%s  GROUP deleted\n", t);
+        h->pending_del = 2;
+        h->pending_ts = rec_ts;
         gen_free(&h->cur);
         h->have_gen = false;
         h->prev_ts = rec_ts;
@@ -704,13 +750,194 @@ static void on_group(hist_t *h, const uint8_t *val, size_t vlen, int64_t rec_ts)
     h->prev_ts = ts;
 }
 
+/* ------------------------------------------------------------------ consumer groups */
+
+/* printf, except with --undo (quiet), which reads consumer-group records
+ * only for the membership they tell. */
+static void hprintf(const hist_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hprintf(const hist_t *h, const char *fmt, ...)
+{
+    if (h->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+}
+
+static void tn_set(hist_t *h, const uint8_t *id, const char *name)
+{
+    for (size_t i = 0; i < h->ntn; i++)
+        if (!memcmp(h->tn[i].id, id, 16)) {
+            free(h->tn[i].name);
+            h->tn[i].name = gr_strdup(name);
+            return;
+        }
+    h->tn = gr_realloc(h->tn, (h->ntn + 1) * sizeof(*h->tn));
+    memcpy(h->tn[h->ntn].id, id, 16);
+    h->tn[h->ntn].name = gr_strdup(name);
+    h->ntn++;
+}
+
+static void print_topic_id(const hist_t *h, const uint8_t *id)
+{
+    for (size_t i = 0; i < h->ntn; i++)
+        if (!memcmp(h->tn[i].id, id, 16)) {
+            hprintf(h, "%s", E(h->tn[i].name));
+            return;
+        }
+    for (int i = 0; i < 16; i++)
+        hprintf(h, "%02x", id[i]);
+}
+
+/* [topic id, [partition]] of a flexible value, printed "t:0,1;u:2" ("-" if none) */
+static void print_tps(const hist_t *h, kw_rd_t *r)
+{
+    int64_t n = (int64_t)kw_ruvarint(r) - 1;
+    bool any = false;
+    for (int64_t i = 0; i < n && !r->bad; i++) {
+        if (!kw_rneed(r, 16))
+            break;
+        const uint8_t *id = r->p;
+        r->p += 16;
+        int64_t np = (int64_t)kw_ruvarint(r) - 1;
+        if (np > 0) {
+            hprintf(h, "%s", any ? ";" : "");
+            print_topic_id(h, id);
+            for (int64_t k = 0; k < np && !r->bad; k++)
+                hprintf(h, "%s%" PRId32, k ? "," : ":", (int32_t)kw_rint(r, 4));
+            any = true;
+        }
+        kw_rtags(r, true);
+    }
+    if (!any)
+        hprintf(h, "-");
+}
+
+static const char *member_state_name(int s)
+{
+    return s == 1 ? "STABLE" : s == 2 ? "UNREVOKED_PARTITIONS" : s == 3 ? "UNRELEASED_PARTITIONS" : "UNKNOWN";
+}
+
+static bool cm_has(hist_t *h, const char *id, bool remove)
+{
+    for (size_t i = 0; i < h->ncm; i++)
+        if (!strcmp(h->cmembers[i], id)) {
+            if (remove) {
+                free(h->cmembers[i]);
+                h->cmembers[i] = h->cmembers[--h->ncm];
+            }
+            return true;
+        }
+    return false;
+}
+
+static void on_consumer_record(hist_t *h, int kv, const char *member, const uint8_t *val, size_t vlen,
+                               int64_t rec_ts)
+{
+    char t[40];
+    fmt_time(t, sizeof(t), rec_ts);
+    kw_rd_t r = {val, val ? val + vlen : NULL, false};
+    if (val && kw_rint(&r, 2) != 0) {
+        hprintf(h, "%s  (unreadable consumer group record, type %d)\n", t, kv);
+        return;
+    }
+    switch (kv) {
+    case 3:
+        if (!val) {
+            h->pending_del = 3;
+            h->pending_ts = rec_ts;
+        } else
+            hprintf(h, "%s  GROUP-EPOCH %" PRId32 "\n", t, (int32_t)kw_rint(&r, 4));
+        break;
+    case 4:
+        if (!val)
+            break;
+        for (int64_t n = (int64_t)kw_ruvarint(&r) - 1, i = 0; i < n && !r.bad; i++) {
+            if (!kw_rneed(&r, 16))
+                break;
+            const uint8_t *id = r.p;
+            r.p += 16;
+            char *name = kw_rstr(&r, true);
+            kw_rint(&r, 4);
+            for (int64_t k = 0, np = (int64_t)kw_ruvarint(&r) - 1; k < np && !r.bad; k++) {
+                kw_rint(&r, 4);
+                for (int64_t j = 0, nr = (int64_t)kw_ruvarint(&r) - 1; j < nr && !r.bad; j++)
+                    free(kw_rstr(&r, true));
+                kw_rtags(&r, true);
+            }
+            kw_rtags(&r, true);
+            if (name && !r.bad)
+                tn_set(h, id, name);
+            free(name);
+        }
+        break;
+    case 5:
+        if (!val) {
+            if (cm_has(h, member, true))
+                hprintf(h, "%s    LEFT member=%s\n", t, E(member));
+            break;
+        }
+        if (!cm_has(h, member, false)) {
+            char *inst = kw_rstr(&r, true), *rack = kw_rstr(&r, true), *client = kw_rstr(&r, true), *host = kw_rstr(&r, true);
+            hprintf(h, "%s    JOINED member=%s client=%s instance=%s subscribed=", t, E(member), or_dash(client),
+                   or_dash(inst));
+            int64_t n = (int64_t)kw_ruvarint(&r) - 1;
+            for (int64_t i = 0; i < n && !r.bad; i++) {
+                char *tp = kw_rstr(&r, true);
+                hprintf(h, "%s%s", i ? "," : "", tp ? E(tp) : "?");
+                free(tp);
+            }
+            char *re = kw_rstr(&r, true);
+            if (re)
+                hprintf(h, "%s/%s/", n > 0 ? "," : "", E(re));
+            else if (n <= 0)
+                hprintf(h, "-");
+            hprintf(h, "\n");
+            free(re);
+            free(inst);
+            free(rack);
+            free(client);
+            free(host);
+            h->cmembers = gr_realloc(h->cmembers, (h->ncm + 1) * sizeof(char *));
+            h->cmembers[h->ncm++] = gr_strdup(member);
+        }
+        break;
+    case 6:
+        if (val)
+            hprintf(h, "%s  TARGET-ASSIGNMENT epoch=%" PRId32 "\n", t, (int32_t)kw_rint(&r, 4));
+        break;
+    case 7:
+        if (!val)
+            break;
+        hprintf(h, "%s    TARGET member=%s assignment=", t, E(member));
+        print_tps(h, &r);
+        hprintf(h, "\n");
+        break;
+    case 8: {
+        if (!val)
+            break;
+        int32_t e = (int32_t)kw_rint(&r, 4);
+        kw_rint(&r, 4);
+        int st = (int)kw_rint(&r, 1);
+        hprintf(h, "%s    MEMBER member=%s epoch=%" PRId32 " state=%s assigned=", t, E(member), e, member_state_name(st));
+        print_tps(h, &r);
+        hprintf(h, " revoking=");
+        print_tps(h, &r);
+        hprintf(h, "\n");
+        break;
+    }
+    }
+    h->prev_ts = rec_ts;
+}
+
 static void on_record(hist_t *h, const rd_kafka_message_t *m)
 {
     if (!m->key || m->key_len < 2)
         return;
     kw_rd_t r = {m->key, (const uint8_t *)m->key + m->key_len, false};
     int16_t kv = (int16_t)kw_rint(&r, 2);
-    if (kv < 0 || kv > 2)
+    if (kv < 0 || kv > 8)
         return;
     char *group = kw_rstr(&r, false);
     if (!group || strcmp(group, h->group)) {
@@ -721,7 +948,14 @@ static void on_record(hist_t *h, const rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tt;
     int64_t rec_ts = rd_kafka_message_timestamp(m, &tt);
     h->records++;
-    if (kv <= 1) {
+    flush_deleted(h, kv, m->payload != NULL);
+    if (kv >= 3) {
+        reset_track(h, "", 0, -1, -1, -2, false);     /* a reset run ends at any other record */
+        char *member = kv == 5 || kv == 7 || kv == 8 ? kw_rstr(&r, false) : NULL;
+        if (!r.bad && (member || !(kv == 5 || kv == 7 || kv == 8)))
+            on_consumer_record(h, kv, member, m->payload, m->len, rec_ts);
+        free(member);
+    } else if (kv <= 1) {
         char *topic = kw_rstr(&r, false);
         int32_t part = (int32_t)kw_rint(&r, 4);
         if (topic && !r.bad)
@@ -749,6 +983,8 @@ void cli_history_help(FILE *out)
           "  <time>  OFFSET <topic>-<partition> deleted\n"
           "  <time>  GROUP deleted\n"
           "  <time>  OFFSET ... txn=<producer-id>:COMMITTED|ABORTED|PENDING   (TxnOffsetCommit)\n"
+          "  <time>  GROUP converted to a consumer group (online upgrade): its classic members follow\n"
+          "  <time>  GROUP converted to a classic group (downgrade): its members rejoin\n"
           "Times are UTC (a group record's currentStateTimestamp, a commit's commitTimestamp).\n"
           "JOINED/LEFT compare each group record's members with the previous one's; STATIC-REJOIN is the\n"
           "same group.instance.id with a new member id.  rebalance= is the time from the group's previous\n"
@@ -872,6 +1108,7 @@ static int read_group(const cli_opts_t *o, const char *group, hist_t *hp)
                 break;
         }
     }
+    flush_deleted(&h, -1, false);
     fflush(stdout);
     if (!h.records) {
         cli_err("Consumer group '%s' has no records in %s-%" PRId32 " (it never committed, or they were "
@@ -891,6 +1128,12 @@ out:
         free(h.offs[i].topic);
     free(h.offs);
     free(h.tx.v);
+    for (size_t i = 0; i < h.ntn; i++)
+        free(h.tn[i].name);
+    free(h.tn);
+    for (size_t i = 0; i < h.ncm; i++)
+        free(h.cmembers[i]);
+    free(h.cmembers);
     free(hg);
     if (h.batch && h.batch_changed) {
         if (h.last_reset)

@@ -92,7 +92,7 @@ void kw_tags(kw_buf_t *b, bool compact)
         kw_uvarint(b, 0);
 }
 
-static bool need(kw_rd_t *r, size_t n)
+bool kw_rneed(kw_rd_t *r, size_t n)
 {
     if (r->bad || (size_t)(r->end - r->p) < n) {
         r->bad = true;
@@ -103,7 +103,7 @@ static bool need(kw_rd_t *r, size_t n)
 
 int64_t kw_rint(kw_rd_t *r, int bytes)
 {
-    if (!need(r, (size_t)bytes))
+    if (!kw_rneed(r, (size_t)bytes))
         return 0;
     uint64_t v = 0;
     for (int i = 0; i < bytes; i++)
@@ -121,7 +121,7 @@ uint64_t kw_ruvarint(kw_rd_t *r)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
-        if (!need(r, 1))
+        if (!kw_rneed(r, 1))
             return 0;
         uint8_t c = *r->p++;
         v |= (uint64_t)(c & 0x7f) << shift;
@@ -135,7 +135,7 @@ uint64_t kw_ruvarint(kw_rd_t *r)
 char *kw_rstr(kw_rd_t *r, bool compact)
 {
     int64_t n = compact ? (int64_t)kw_ruvarint(r) - 1 : kw_rint(r, 2);
-    if (r->bad || n < 0 || !need(r, (size_t)n))
+    if (r->bad || n < 0 || !kw_rneed(r, (size_t)n))
         return NULL;
     char *s = gr_malloc(gr_jstr_canon(r->p, (size_t)n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
     gr_jstr_canon(r->p, (size_t)n, GR_JSTR_WIRE, s, GR_JSTR_HELD);
@@ -160,7 +160,7 @@ void kw_rbytes(kw_rd_t *r, bool compact, const uint8_t **p, int32_t *len)
     int64_t n = compact ? (int64_t)kw_ruvarint(r) - 1 : kw_rint(r, 4);
     *p = NULL;
     *len = -1;
-    if (r->bad || n < 0 || !need(r, (size_t)n))
+    if (r->bad || n < 0 || !kw_rneed(r, (size_t)n))
         return;
     *p = r->p;
     *len = (int32_t)n;
@@ -175,7 +175,7 @@ void kw_rtags(kw_rd_t *r, bool compact)
     for (uint64_t i = 0; i < n && !r->bad; i++) {
         kw_ruvarint(r);
         uint64_t sz = kw_ruvarint(r);
-        if (need(r, sz))
+        if (kw_rneed(r, sz))
             r->p += sz;
     }
 }

@@ -52,6 +52,8 @@ typedef struct kw_rd {
     bool bad;
 } kw_rd_t;
 
+/* false (and bad set) unless n more bytes are there */
+bool kw_rneed(kw_rd_t *r, size_t n);
 int64_t kw_rint(kw_rd_t *r, int bytes);          /* big-endian int8/16/32/64, sign-extended */
 uint64_t kw_ruvarint(kw_rd_t *r);
 /* string into a malloc'ed NUL-terminated copy in held form (jstr.h);

@@ -148,6 +148,36 @@ static const cfg_def_t defs[] = {
      "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
     {"group.max.size", NULL, T_INT, GR_CT_INT, F(group_max_size), "2147483647", NULL, 1, I_MAX, NULL,
      "Members per group (GROUP_MAX_SIZE_REACHED above)."},
+    {"group.consumer.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_consumer_session_timeout_ms), "45000",
+     NULL, 1, I_MAX, NULL,
+     "Session timeout of consumer-group (KIP-848) members: a member that does not heartbeat for this long is fenced "
+     "(kept within group.consumer.min/max.session.timeout.ms)."},
+    {"group.consumer.min.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_consumer_min_session_timeout_ms),
+     "45000", NULL, 1, I_MAX, NULL, "Lower bound of group.consumer.session.timeout.ms."},
+    {"group.consumer.max.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_consumer_max_session_timeout_ms),
+     "60000", NULL, 1, I_MAX, NULL, "Upper bound of group.consumer.session.timeout.ms."},
+    {"group.consumer.heartbeat.interval.ms", NULL, T_INT, GR_CT_INT, F(group_consumer_heartbeat_interval_ms),
+     "5000", NULL, 1, I_MAX, NULL,
+     "Heartbeat interval given to consumer-group members (kept within group.consumer.min/max.heartbeat.interval.ms "
+     "and below the session timeout)."},
+    {"group.consumer.min.heartbeat.interval.ms", NULL, T_INT, GR_CT_INT,
+     F(group_consumer_min_heartbeat_interval_ms), "5000", NULL, 1, I_MAX, NULL,
+     "Lower bound of group.consumer.heartbeat.interval.ms."},
+    {"group.consumer.max.heartbeat.interval.ms", NULL, T_INT, GR_CT_INT,
+     F(group_consumer_max_heartbeat_interval_ms), "15000", NULL, 1, I_MAX, NULL,
+     "Upper bound of group.consumer.heartbeat.interval.ms."},
+    {"group.consumer.max.size", NULL, T_INT, GR_CT_INT, F(group_consumer_max_size), "2147483647", NULL, 1, I_MAX,
+     NULL, "Members per consumer group (GROUP_MAX_SIZE_REACHED above)."},
+    {"group.consumer.assignors", NULL, T_STRING, GR_CT_LIST, F(group_consumer_assignors), "uniform,range", NULL, 0,
+     0, NULL,
+     "Server-side assignors of consumer groups, by name (uniform, range) or Kafka's class name; a member picks one "
+     "with ServerAssignor, the first is the default."},
+    {"group.consumer.migration.policy", NULL, T_STRING, GR_CT_STRING, F(group_consumer_migration_policy),
+     "bidirectional", NULL, 0, 0, "disabled,upgrade,downgrade,bidirectional",
+     "Conversion between classic and consumer groups: upgrade lets a consumer-protocol member join a classic group "
+     "(which becomes a consumer group, online, its classic members served through JoinGroup/SyncGroup/Heartbeat); "
+     "downgrade turns a consumer group whose last consumer-protocol member left, or an empty one a classic member "
+     "joins, back into a classic group; bidirectional both; disabled neither."},
     {"group.history.max.bytes", NULL, T_LONG, GR_CT_LONG, F(group_history_max_bytes), "16777216", NULL, 0, L_MAX,
      NULL, "gregor only: memory for the rebalance and commit events that all groups together keep (each group "
      "keeps at most its last 256; at this bound the group quiet for longest loses its oldest); 0 keeps none."},

@@ -64,6 +64,16 @@ typedef struct gr_config {
     int32_t group_max_session_timeout_ms;
     int32_t group_max_size;
     int64_t group_history_max_bytes;    /* all groups' history entries together */
+    /* consumer groups (KIP-848) */
+    int32_t group_consumer_session_timeout_ms;
+    int32_t group_consumer_min_session_timeout_ms;
+    int32_t group_consumer_max_session_timeout_ms;
+    int32_t group_consumer_heartbeat_interval_ms;
+    int32_t group_consumer_min_heartbeat_interval_ms;
+    int32_t group_consumer_max_heartbeat_interval_ms;
+    int32_t group_consumer_max_size;
+    char *group_consumer_assignors;     /* "uniform,range": the first is the default */
+    char *group_consumer_migration_policy;  /* disabled | upgrade | downgrade | bidirectional */
     int32_t offsets_topic_num_partitions;
     int64_t offsets_topic_segment_bytes;
     int64_t offsets_retention_minutes;

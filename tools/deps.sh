@@ -24,7 +24,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-BUILD_PKGS=(gcc make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev libmicrohttpd-dev)
+BUILD_PKGS=(gcc g++ make clang zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev librdkafka-dev libmicrohttpd-dev
+            libre2-dev)
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 # g++, make and python3 (node-gyp) build node-rdkafka's native addon and the
 # librdkafka it bundles during `npm ci` (with librdkafka-dev's libssl-dev,
@@ -34,7 +35,7 @@ TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            python3-snappy python3-lz4 python3-xxhash python3-zstandard
            golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev
            prometheus chromium chromium-driver python3-selenium
-           g++ make python3)
+           g++ make python3 libssl-dev)   # node-rdkafka's native build (node-gyp, its librdkafka with TLS)
 BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
 
 mode=${1:-}

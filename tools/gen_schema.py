@@ -40,6 +40,7 @@ MESSAGES = [
     "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
     "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry",
     "DescribeTransactions", "ListTransactions",
+    "ConsumerGroupHeartbeat", "ConsumerGroupDescribe",
 ] for kind in ("Request", "Response")] + [
     ("client", "ConsumerProtocolSubscription"),
     ("client", "ConsumerProtocolAssignment"),
@@ -49,7 +50,10 @@ MESSAGES = [
     ("group-coordinator", "GroupMetadataValue"),
     ("transaction-coordinator", "TransactionLogKey"),
     ("transaction-coordinator", "TransactionLogValue"),
-]
+] + [("group-coordinator", "ConsumerGroup" + rec + kind) for rec in [
+    "Metadata", "PartitionMetadata", "MemberMetadata", "TargetAssignmentMetadata",
+    "TargetAssignmentMember", "CurrentMemberAssignment",
+] for kind in ("Key", "Value")]
 
 VMAX = 32767
 

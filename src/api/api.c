@@ -36,15 +36,15 @@ static const gr_api_def_t apis[] = {
     API(1, "Fetch", 0, 17, 12, gr_api_fetch),
     API(2, "ListOffsets", 0, 10, 6, gr_api_list_offsets),
     API(3, "Metadata", 0, 12, 9, gr_api_metadata),
-    API(8, "OffsetCommit", 0, 8, 8, gr_api_offset_commit),
-    API(9, "OffsetFetch", 0, 8, 6, gr_api_offset_fetch),
-    API(10, "FindCoordinator", 0, 4, 3, gr_api_find_coordinator),
+    API(8, "OffsetCommit", 0, 9, 8, gr_api_offset_commit),
+    API(9, "OffsetFetch", 0, 9, 6, gr_api_offset_fetch),
+    API(10, "FindCoordinator", 0, 6, 3, gr_api_find_coordinator),
     API(11, "JoinGroup", 0, 9, 6, gr_api_join_group),
     API(12, "Heartbeat", 0, 4, 4, gr_api_heartbeat),
     API(13, "LeaveGroup", 0, 5, 4, gr_api_leave_group),
     API(14, "SyncGroup", 0, 5, 4, gr_api_sync_group),
     API(15, "DescribeGroups", 0, 5, 5, gr_api_describe_groups),
-    API(16, "ListGroups", 0, 4, 3, gr_api_list_groups),
+    API(16, "ListGroups", 0, 5, 3, gr_api_list_groups),
     API(18, "ApiVersions", 0, 4, 3, gr_api_api_versions),
     API(19, "CreateTopics", 0, 7, 5, gr_api_create_topics),
     API(20, "DeleteTopics", 0, 6, 4, gr_api_delete_topics),
@@ -73,6 +73,8 @@ static const gr_api_def_t apis[] = {
     API(66, "ListTransactions", 0, 1, 0, gr_api_list_transactions),
     API(71, "GetTelemetrySubscriptions", 0, 0, 0, gr_api_get_telemetry_subscriptions),
     API(72, "PushTelemetry", 0, 0, 0, gr_api_push_telemetry),
+    API(68, "ConsumerGroupHeartbeat", 0, 1, 0, gr_api_consumer_group_heartbeat),
+    API(69, "ConsumerGroupDescribe", 0, 0, 0, gr_api_consumer_group_describe),
     API(75, "DescribeTopicPartitions", 0, 0, 0, gr_api_describe_topic_partitions),
 };
 
@@ -158,9 +160,10 @@ void gr_req_bad(gr_req_t *req, const char *why)
  * for what this broker serves.  metadata.version is the level of the
  * protocol versions served (4.0-IV0, the specs' production level), from
  * 3.3-IV3 (the lowest a Kafka 4.0 cluster runs) up.  group.version 1 means
- * KIP-848 consumer groups and transaction.version 1-2 the KIP-890
- * transactions: neither is served, so both are supported at level 0 only
- * and, at level 0, not finalized (Kafka lists no feature at level 0).
+ * KIP-848 consumer groups (served: finalized at 1, as a Kafka 4.0 cluster);
+ * transaction.version 1-2 the KIP-890 transactions, not served, so
+ * supported at level 0 only and, at level 0, not finalized (Kafka lists no
+ * feature at level 0).
  * The features never change, so their epoch is a constant. */
 typedef struct feature {
     const char *name;
@@ -170,7 +173,7 @@ typedef struct feature {
 
 static const feature_t features[] = {
     {"metadata.version", 7, 22, 22},
-    {"group.version", 0, 0, 0},
+    {"group.version", 0, 1, 1},
     {"transaction.version", 0, 0, 0},
 };
 

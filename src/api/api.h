@@ -92,6 +92,10 @@ void gr_req_bad(gr_req_t *req, const char *why);
  * so the client can retry with a version from the list. */
 void gr_api_versions_unsupported(gr_req_t *req);
 
+/* The client's address as Kafka prints it (InetAddress.toString,
+ * "/127.0.0.1"), in the request's arena. */
+const char *gr_req_client_host(gr_req_t *req);
+
 /* Peer address of a request's connection ("127.0.0.1:40312"), "-" if gone. */
 const char *gr_req_peer(const gr_req_t *req);
 
@@ -124,5 +128,6 @@ gr_api_handler_t gr_api_get_telemetry_subscriptions, gr_api_push_telemetry;
 gr_api_handler_t gr_api_add_partitions_to_txn, gr_api_add_offsets_to_txn, gr_api_end_txn, gr_api_write_txn_markers,
     gr_api_txn_offset_commit, gr_api_describe_transactions, gr_api_list_transactions, gr_api_delete_records,
     gr_api_describe_producers;
+gr_api_handler_t gr_api_consumer_group_heartbeat, gr_api_consumer_group_describe;
 
 #endif

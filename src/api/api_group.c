@@ -1,8 +1,15 @@
 /*
- * api_group.c - the classic group APIs: FindCoordinator (key 10, v0-4),
- * JoinGroup (11, v0-9), Heartbeat (12, v0-4), LeaveGroup (13, v0-5),
- * SyncGroup (14, v0-5), DescribeGroups (15, v0-5), ListGroups (16, v0-4)
- * and DeleteGroups (42, v0-2).
+ * api_group.c - the classic group APIs: FindCoordinator (key 10, v0-6; the
+ * share key type of v6 is INVALID_REQUEST, as from a Kafka without share
+ * groups), JoinGroup (11, v0-9), Heartbeat (12, v0-4), LeaveGroup (13,
+ * v0-5), SyncGroup (14, v0-5), DescribeGroups (15, v0-5), ListGroups (16,
+ * v0-5: the type of every group, TypesFilter) and DeleteGroups (42, v0-2).
+ * Consumer groups (KIP-848, cgroup.h) are listed with their type and state,
+ * described by DescribeGroups as Dead (they are not classic groups, as in
+ * Kafka 4), deleted when empty; an empty consumer group that a JoinGroup
+ * names is replaced by a classic group (its tombstones first); in one with
+ * members, JoinGroup, SyncGroup, Heartbeat and LeaveGroup serve classic
+ * members through cgroup.c (online migration).
  *
  * The handlers only translate between the wire (schema_gen.h) and the
  * coordinator's plain C entry points, shaping each response per version as
@@ -23,6 +30,7 @@
  */
 #include "api_util.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "coord.h"
 #include "group.h"
 #include "kerr.h"
@@ -44,7 +52,7 @@ static gr_str_t ostr(gr_req_t *req, const char *s)
 }
 
 /* Kafka prints the client address as InetAddress.toString: "/127.0.0.1". */
-static const char *client_host(gr_req_t *req)
+const char *gr_req_client_host(gr_req_t *req)
 {
     const char *peer = gr_req_peer(req);
     char buf[80];
@@ -178,6 +186,89 @@ static void join_cancel(gr_req_t *req)
     req->park = NULL;
 }
 
+/* A classic member's JoinGroup into a consumer group with members (online
+ * migration, cgroup.h): answered once the records it wrote are durable;
+ * the park is on the heap, the join_park_t in the request's arena. */
+typedef struct cjoin_park {
+    gr_req_t *req;                  /* NULL once the connection went away */
+    join_park_t *jp;
+    char *proto;                    /* the protocol name answered: the member's first */
+    char *member_id;
+} cjoin_park_t;
+
+static void cjoin_cancel(gr_req_t *req)
+{
+    cjoin_park_t *pk = req->park;
+    if (pk)
+        pk->req = NULL;
+    req->park = NULL;
+}
+
+static void cjoin_done(void *arg, gr_cg_hb_result_t *res)
+{
+    cjoin_park_t *pk = arg;
+    if (pk->req) {
+        bool ok = res->error == KERR_NONE;
+        gr_join_result_t jr = {
+            .error = res->error,
+            .member_id = ok && res->member_id ? res->member_id : pk->member_id,
+            .generation_id = ok ? res->member_epoch : -1,
+            .protocol_type = ok ? "consumer" : NULL,
+            .protocol_name = ok ? pk->proto : NULL,
+            .leader_id = "",
+        };
+        join_done(&pk->jp->w, &jr);
+    }
+    free(pk->proto);
+    free(pk->member_id);
+    free(pk);
+}
+
+static void join_consumer_group(gr_req_t *req, join_park_t *jp, const gr_join_params_t *p, gr_group_t *g)
+{
+    if (p->session_timeout_ms < gr_broker.cfg.group_min_session_timeout_ms ||
+        p->session_timeout_ms > gr_broker.cfg.group_max_session_timeout_ms) {
+        gr_join_result_t res = {.error = KERR_INVALID_SESSION_TIMEOUT, .member_id = p->member_id,
+                                .generation_id = -1, .leader_id = ""};
+        join_done(&jp->w, &res);
+        return;
+    }
+    char *mid = NULL;
+    gr_kerr_t err = gr_cgroup_classic_join_check(g, p->member_id, p->group_instance_id, p->protocol_type,
+                                                 p->protocols, p->nprotocols, p->require_known_member_id, &mid);
+    if (err != KERR_NONE) {
+        gr_join_result_t res = {.error = err,
+                                .member_id = err == KERR_MEMBER_ID_REQUIRED && mid ? mid
+                                             : err == KERR_INCONSISTENT_GROUP_PROTOCOL ? "" : p->member_id,
+                                .generation_id = -1, .leader_id = ""};
+        join_done(&jp->w, &res);
+        free(mid);
+        return;
+    }
+    gr_cg_classic_t *cl = gr_arena_calloc(&req->arena, 1, sizeof(*cl));
+    cl->session_timeout_ms = p->session_timeout_ms;
+    cl->protocols = p->protocols;
+    cl->nprotocols = p->nprotocols;
+    cl->unknown_member = !p->member_id[0];
+    gr_cg_hb_t hb = {
+        .group_id = p->group_id,
+        .member_id = mid,
+        .instance_id = p->group_instance_id,
+        .rebalance_timeout_ms = p->rebalance_timeout_ms,
+        .client_id = p->client_id,
+        .client_host = p->client_host,
+        .classic = cl,
+    };
+    cjoin_park_t *pk = gr_calloc(1, sizeof(*pk));
+    pk->req = req;
+    pk->jp = jp;
+    pk->proto = gr_strdup(p->protocols[0].name);
+    pk->member_id = mid;
+    req->park = pk;
+    req->on_cancel = cjoin_cancel;
+    gr_cgroup_heartbeat(&hb, cjoin_done, pk);
+}
+
 void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
 {
     gr_JoinGroupRequest_t r;
@@ -201,7 +292,7 @@ void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
         .member_id = member_id ? member_id : "",
         .group_instance_id = instance_id,
         .client_id = req->client_id ? req->client_id : "",
-        .client_host = client_host(req),
+        .client_host = gr_req_client_host(req),
         .session_timeout_ms = r.SessionTimeoutMs,
         .rebalance_timeout_ms = v >= 1 ? r.RebalanceTimeoutMs : r.SessionTimeoutMs,
         .protocol_type = ptype ? ptype : "",
@@ -220,6 +311,20 @@ void gr_api_join_group(gr_req_t *req, gr_rd_t *body)
         gr_join_result_t res = {.error = err, .member_id = p.member_id, .generation_id = -1, .leader_id = ""};
         join_done(&jp->w, &res);
         return;
+    }
+    gr_group_t *cgg = gr_group_find(p.group_id, strlen(p.group_id));
+    if (cgg && cgg->type == GR_GROUP_CONSUMER) {
+        if (gr_cgroup_nmembers(cgg->cg) > 0) {
+            /* a classic member of a consumer group (online migration) */
+            join_consumer_group(req, jp, &p, cgg);
+            return;
+        }
+        /* Kafka's maybeDeleteEmptyConsumerGroup: the empty consumer group
+         * goes (its tombstones are replayed now), a classic group follows */
+        gr_crt_result_t cr;
+        gr_crt_result_init(&cr, gr_coord_rt(), gr_coord_partition_for(p.group_id, strlen(p.group_id)), 0);
+        gr_cgroup_add_tombstones(&cr, cgg);
+        gr_coord_write(&cr, NULL, NULL, "Tombstones of an empty consumer group");
     }
     gr_group_join(&p, &jp->w);
     if (!jp->answered) {
@@ -306,6 +411,25 @@ void gr_api_sync_group(gr_req_t *req, gr_rd_t *body)
         sync_respond(req, &res);
         return;
     }
+    gr_group_t *cgg = gr_group_find(p.group_id, strlen(p.group_id));
+    if (cgg && cgg->type == GR_GROUP_CONSUMER) {
+        /* a classic member of a consumer group: its assignment as the
+         * coordinator computed it */
+        uint8_t *a = NULL;
+        int32_t alen = 0;
+        gr_sync_result_t res = {.error = gr_cgroup_classic_sync(cgg, p.member_id, p.group_instance_id,
+                                                                p.generation_id, p.protocol_type, p.protocol_name,
+                                                                &a, &alen)};
+        if (res.error == KERR_NONE) {
+            res.protocol_type = p.protocol_type;
+            res.protocol_name = p.protocol_name;
+            res.assignment = a;
+            res.assignment_len = alen;
+        }
+        sync_respond(req, &res);
+        free(a);
+        return;
+    }
     sync_park_t *sp = gr_arena_calloc(&req->arena, 1, sizeof(*sp));
     sp->w.done = sync_done;
     sp->w.arg = sp;
@@ -330,14 +454,72 @@ void gr_api_heartbeat(gr_req_t *req, gr_rd_t *body)
     resp.ErrorCode = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_HEARTBEAT);
     if (resp.ErrorCode == KERR_COORDINATOR_LOAD_IN_PROGRESS)
         resp.ErrorCode = KERR_NONE;         /* as Kafka: the group is still loading, answer blindly */
-    else if (resp.ErrorCode == KERR_NONE)
-        resp.ErrorCode = gr_group_heartbeat(group_id, member_id ? member_id : "",
-                                            req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL,
-                                            r.GenerationId);
+    else if (resp.ErrorCode == KERR_NONE) {
+        const char *iid = req->api_version >= 3 ? cstr(req, r.GroupInstanceId) : NULL;
+        gr_group_t *g = gr_group_find(group_id, strlen(group_id));
+        if (g && g->type == GR_GROUP_CONSUMER)
+            resp.ErrorCode = gr_cgroup_classic_heartbeat(g, member_id ? member_id : "", iid, r.GenerationId);
+        else
+            resp.ErrorCode = gr_group_heartbeat(group_id, member_id ? member_id : "", iid, r.GenerationId);
+    }
     GR_RESPOND(req, HeartbeatResponse, &resp);
 }
 
 /* ------------------------------------------------------------ LeaveGroup */
+
+static void leave_respond(gr_req_t *req, gr_kerr_t top, const gr_leave_member_t *lm, int32_t n)
+{
+    gr_LeaveGroupResponse_t resp;
+    gr_LeaveGroupResponse_init(&resp);
+    if (req->api_version <= 2) {
+        /* the first member error stands for the request */
+        resp.ErrorCode = top;
+        for (int32_t i = 0; top == KERR_NONE && i < n; i++)
+            if (lm[i].error != KERR_NONE) {
+                resp.ErrorCode = lm[i].error;
+                break;
+            }
+    } else {
+        resp.ErrorCode = top;
+        int32_t nm = top == KERR_NONE ? n : 0;
+        resp.Members = GR_ARENA_ARRAY(req, gr_LeaveGroupResponse_MemberResponse_t, nm,
+                                      gr_LeaveGroupResponse_MemberResponse_init);
+        resp.Members_count = nm;
+        for (int32_t i = 0; i < nm; i++) {
+            resp.Members[i].MemberId = ostr(req, lm[i].member_id);
+            resp.Members[i].GroupInstanceId = ostr(req, lm[i].group_instance_id);
+            resp.Members[i].ErrorCode = lm[i].error;
+        }
+    }
+    GR_RESPOND(req, LeaveGroupResponse, &resp);
+}
+
+/* Classic members leaving a consumer group: answered once the records are
+ * durable (the members in the request's arena, the park on the heap). */
+typedef struct leave_park {
+    gr_req_t *req;                  /* NULL once the connection went away */
+    gr_leave_member_t *lm;
+    int32_t n;
+} leave_park_t;
+
+static void leave_cancel(gr_req_t *req)
+{
+    leave_park_t *pk = req->park;
+    if (pk)
+        pk->req = NULL;
+    req->park = NULL;
+}
+
+static void leave_done(void *arg, gr_kerr_t err)
+{
+    leave_park_t *pk = arg;
+    if (pk->req) {
+        pk->req->on_cancel = NULL;
+        pk->req->park = NULL;
+        leave_respond(pk->req, err, pk->lm, pk->n);
+    }
+    free(pk);
+}
 
 void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
 {
@@ -359,32 +541,24 @@ void gr_api_leave_group(gr_req_t *req, gr_rd_t *body)
     }
     const char *group_id = cstr(req, r.GroupId);
     gr_kerr_t top = gr_coord_validate_group(group_id, group_id ? strlen(group_id) : 0, GR_GROUP_API_LEAVE);
-    if (top == KERR_NONE)
-        top = gr_group_leave(group_id, lm, n);
-
-    gr_LeaveGroupResponse_t resp;
-    gr_LeaveGroupResponse_init(&resp);
-    if (v <= 2) {
-        /* the first member error stands for the request */
-        resp.ErrorCode = top;
-        for (int32_t i = 0; top == KERR_NONE && i < n; i++)
-            if (lm[i].error != KERR_NONE) {
-                resp.ErrorCode = lm[i].error;
-                break;
+    if (top == KERR_NONE) {
+        gr_group_t *g = gr_group_find(group_id, strlen(group_id));
+        if (g && g->type == GR_GROUP_CONSUMER) {
+            leave_park_t *pk = gr_calloc(1, sizeof(*pk));
+            pk->req = req;
+            pk->lm = lm;
+            pk->n = n;
+            if (gr_cgroup_classic_leave(g, lm, n, &req->arena, leave_done, pk)) {
+                req->park = pk;
+                req->on_cancel = leave_cancel;
+                return;
             }
-    } else {
-        resp.ErrorCode = top;
-        int32_t nm = top == KERR_NONE ? n : 0;
-        resp.Members = GR_ARENA_ARRAY(req, gr_LeaveGroupResponse_MemberResponse_t, nm,
-                                      gr_LeaveGroupResponse_MemberResponse_init);
-        resp.Members_count = nm;
-        for (int32_t i = 0; i < nm; i++) {
-            resp.Members[i].MemberId = ostr(req, lm[i].member_id);
-            resp.Members[i].GroupInstanceId = ostr(req, lm[i].group_instance_id);
-            resp.Members[i].ErrorCode = lm[i].error;
+            free(pk);
+        } else {
+            top = gr_group_leave(group_id, lm, n);
         }
     }
-    GR_RESPOND(req, LeaveGroupResponse, &resp);
+    leave_respond(req, top, lm, n);
 }
 
 /* ------------------------------------------------------------ DescribeGroups */
@@ -427,7 +601,8 @@ void gr_api_describe_groups(gr_req_t *req, gr_rd_t *body)
         if (d->ErrorCode != KERR_NONE)
             continue;
         gr_group_t *g = gr_group_find(id, strlen(id));
-        if (!g) {
+        if (!g || g->type != GR_GROUP_CLASSIC) {
+            /* Kafka 4: a consumer group is not a classic group */
             d->GroupState = GR_STR("Dead");
             continue;
         }
@@ -475,12 +650,34 @@ static bool state_in_filter(const gr_ListGroupsRequest_t *r, const char *state)
     return false;
 }
 
+static bool type_in_filter(const gr_ListGroupsRequest_t *r, const char *type)
+{
+    if (r->TypesFilter_count <= 0)
+        return true;
+    size_t n = strlen(type);
+    for (int32_t i = 0; i < r->TypesFilter_count; i++) {
+        gr_str_t f = r->TypesFilter[i];
+        /* Kafka's Group.GroupType.parse: case-insensitive, trimmed */
+        const char *p = f.p ? f.p : "";
+        size_t len = (size_t)GR_MAX(f.len, 0);
+        while (len > 0 && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == n && strncasecmp(p, type, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
 {
     gr_ListGroupsRequest_t r;
     GR_DECODE_OR_CLOSE(req, body, ListGroupsRequest, &r);
     if (req->api_version < 4)
         r.StatesFilter_count = 0;
+    if (req->api_version < 5)
+        r.TypesFilter_count = 0;
 
     gr_ListGroupsResponse_t resp;
     gr_ListGroupsResponse_init(&resp);
@@ -489,16 +686,18 @@ void gr_api_list_groups(gr_req_t *req, gr_rd_t *body)
     resp.Groups = GR_ARENA_ARRAY(req, gr_ListGroupsResponse_ListedGroup_t, cap, gr_ListGroupsResponse_ListedGroup_init);
     int32_t k = 0;
     for (gr_group_t *g = gr_group_next(NULL); g && k < cap; g = gr_group_next(g)) {
-        if (g->state == GR_GROUP_DEAD)
+        bool consumer = g->type == GR_GROUP_CONSUMER;
+        if (!consumer && g->state == GR_GROUP_DEAD)
             continue;
-        const char *state = gr_group_state_name(g->state);
-        if (!state_in_filter(&r, state))
+        const char *state = consumer ? gr_cgroup_state_name(g->cg) : gr_group_state_name(g->state);
+        const char *type = consumer ? "consumer" : "classic";
+        if (!state_in_filter(&r, state) || !type_in_filter(&r, type))
             continue;
         gr_ListGroupsResponse_ListedGroup_t *lg = &resp.Groups[k++];
         lg->GroupId = ostr(req, g->group_id);
-        lg->ProtocolType = ostr(req, g->protocol_type ? g->protocol_type : "");
+        lg->ProtocolType = ostr(req, consumer ? "consumer" : g->protocol_type ? g->protocol_type : "");
         lg->GroupState = ostr(req, state);
-        lg->GroupType = GR_STR("classic");
+        lg->GroupType = GR_STR(type);
     }
     resp.Groups_count = k;
     GR_RESPOND(req, ListGroupsResponse, &resp);

@@ -1,7 +1,10 @@
 /*
- * api_offsets.c - OffsetCommit (key 8, v0-8), OffsetFetch (key 9, v0-8)
- * and OffsetDelete (key 47, v0), as Kafka 3.7's classic coordinator
- * answers them.
+ * api_offsets.c - OffsetCommit (key 8, v0-9), OffsetFetch (key 9, v0-9)
+ * and OffsetDelete (key 47, v0), as Kafka's coordinator answers them:
+ * classic groups as Kafka 3.7's, consumer groups (KIP-848, cgroup.h) as
+ * Kafka 4's: a member commits with v9 and its member epoch
+ * (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID, UNSUPPORTED_VERSION below v9 for
+ * consumer-protocol members) and fetches with its id and epoch (v9).
  *
  * OffsetCommit order of checks: unknown topic or partition (per
  * partition), then the group: gr_coord_validate_group (the one validation
@@ -30,6 +33,7 @@
  */
 #include "api_util.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "coord.h"
 #include "jstr.h"
 #include "kerr.h"
@@ -233,7 +237,8 @@ static void fill_partition(gr_req_t *req, gr_OffsetFetchResponse_OffsetFetchResp
 }
 
 static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_t *tq, int32_t nt,
-                        bool per_partition_errors, bool require_stable,
+                        bool per_partition_errors, bool require_stable, const char *member_id,
+                        int32_t member_epoch,
                         gr_OffsetFetchResponse_OffsetFetchResponseGroup_t *out)
 {
     gr_OffsetFetchResponse_OffsetFetchResponseGroup_init(out);
@@ -249,7 +254,17 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
     if (gerr == KERR_NONE)
         gr_coord_flush_commits(gr_coord_partition_for(gid, glen));  /* commits received before count */
     gr_group_t *g = gerr == KERR_NONE ? gr_group_find(gid, glen) : NULL;
-    gr_offset_map_t *m = g && g->state != GR_GROUP_DEAD ? g->offsets : NULL;
+    if (g && g->type == GR_GROUP_CONSUMER) {
+        /* v9: a consumer-group member fetches with its id and epoch
+         * (ConsumerGroup.validateOffsetFetch) */
+        gerr = gr_cgroup_validate_fetch(g, member_id, member_epoch);
+        out->ErrorCode = gerr;
+        if (gerr != KERR_NONE) {
+            out->Topics_count = 0;
+            return;
+        }
+    }
+    gr_offset_map_t *m = g && (g->type == GR_GROUP_CONSUMER || g->state != GR_GROUP_DEAD) ? g->offsets : NULL;
 
     if (nt >= 0) {
         out->Topics = GR_ARENA_ARRAY(req, gr_OffsetFetchResponse_OffsetFetchResponseTopics_t, nt,
@@ -339,7 +354,9 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
             for (int32_t j = 0; j < nt; j++)
                 tq[j] = (fetch_topic_req_t){gq->Topics[j].Name, gq->Topics[j].PartitionIndexes,
                                             gq->Topics[j].PartitionIndexes_count};
-            fetch_group(req, gq->GroupId, tq, nt, false, require_stable, &resp.Groups[out++]);
+            fetch_group(req, gq->GroupId, tq, nt, false, require_stable,
+                        req->api_version >= 9 ? gr_req_held(req, gq->MemberId) : NULL,
+                        req->api_version >= 9 ? gq->MemberEpoch : -1, &resp.Groups[out++]);
         }
         resp.Groups_count = out;
         GR_RESPOND(req, OffsetFetchResponse, &resp);
@@ -352,7 +369,7 @@ void gr_api_offset_fetch(gr_req_t *req, gr_rd_t *body)
     for (int32_t j = 0; j < nt; j++)
         tq[j] = (fetch_topic_req_t){r.Topics[j].Name, r.Topics[j].PartitionIndexes, r.Topics[j].PartitionIndexes_count};
     gr_OffsetFetchResponse_OffsetFetchResponseGroup_t one;
-    fetch_group(req, r.GroupId, tq, nt, req->api_version < 2, require_stable, &one);
+    fetch_group(req, r.GroupId, tq, nt, req->api_version < 2, require_stable, NULL, -1, &one);
     resp.ErrorCode = req->api_version >= 2 ? one.ErrorCode : KERR_NONE;
     /* same layout, v0-7 names */
     resp.Topics = GR_ARENA_ARRAY(req, gr_OffsetFetchResponse_OffsetFetchResponseTopic_t, one.Topics_count,
@@ -392,15 +409,16 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
     resp->ErrorCode = gr_coord_validate_group(r.GroupId.len < 0 ? NULL : gid, glen, GR_GROUP_API_OFFSET_DELETE);
     if (resp->ErrorCode != KERR_NONE)
         ;
-    else if (!(g = gr_group_find(gid, glen)) || g->state == GR_GROUP_DEAD)
+    else if (!(g = gr_group_find(gid, glen)) || (g->type == GR_GROUP_CLASSIC && g->state == GR_GROUP_DEAD))
         resp->ErrorCode = KERR_GROUP_ID_NOT_FOUND;
-    else if (g->state != GR_GROUP_EMPTY && !(g->protocol_type && !strcmp(g->protocol_type, "consumer")))
+    else if (g->type == GR_GROUP_CLASSIC && g->state != GR_GROUP_EMPTY &&
+             !(g->protocol_type && !strcmp(g->protocol_type, "consumer")))
         resp->ErrorCode = KERR_NON_EMPTY_GROUP;
     if (resp->ErrorCode != KERR_NONE) {
         store_done(pk, KERR_NONE);
         return;
     }
-    bool empty = g->state == GR_GROUP_EMPTY;
+    bool empty = g->type == GR_GROUP_CONSUMER ? gr_cgroup_nmembers(g->cg) == 0 : g->state == GR_GROUP_EMPTY;
     int32_t nt = r.Topics_count > 0 ? r.Topics_count : 0, total = 0;
     for (int32_t i = 0; i < nt; i++)
         total += r.Topics[i].Partitions_count > 0 ? r.Topics[i].Partitions_count : 0;

@@ -86,6 +86,7 @@
 
 #include "batch.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "hmap.h"
 #include "jstr.h"
 #include "lag.h"
@@ -336,6 +337,16 @@ static void coord_write(gr_crt_result_t *r, gr_coord_cb *cb, void *arg, const ch
     gr_crt_write(C.rt, r, group_write_done, d);
 }
 
+void gr_coord_write(gr_crt_result_t *r, gr_coord_cb *cb, void *arg, const char *what)
+{
+    coord_write(r, cb, arg, what);
+}
+
+gr_crt_t *gr_coord_rt(void)
+{
+    return C.rt;
+}
+
 /* ------------------------------------------------------------ undo */
 
 typedef struct offset_undo {
@@ -482,15 +493,16 @@ static void run_finish(shard_t *s)
 }
 
 /* A commit replayed at load: part of a reset run when the group's metadata
- * so far has no members. */
-static void run_add(shard_t *s, const char *gid, size_t glen, const char *topic, size_t tlen, int32_t partition,
-                    int64_t from, int64_t to, int64_t ts)
+ * so far has no members (a consumer group's records are replayed as they
+ * come; a classic group's last GroupMetadata is applied at the end). */
+static void run_add(shard_t *s, const gr_group_t *g, const char *gid, size_t glen, const char *topic, size_t tlen,
+                    int32_t partition, int64_t from, int64_t to, int64_t ts)
 {
     load_run_t *r = &s->run;
     if (r->group && (r->ts != ts || r->glen != glen || memcmp(r->group, gid, glen)))
         run_finish(s);
     pending_md_t *md = md_find(s, gid, glen, gr_hash32(gid, glen));
-    if (md && md->has_members) {
+    if ((md && md->has_members) || (g && g->type == GR_GROUP_CONSUMER && gr_cgroup_nmembers(g->cg) > 0)) {
         run_finish(s);
         return;
     }
@@ -592,7 +604,7 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     gr_offset_put(m, k.topic.p, tlen, k.partition, v.offset, vver >= 3 ? v.leaderEpoch : -1, md.p, (size_t)md.len,
                   v.commitTimestamp, vver == 1 ? v.expireTimestamp : -1, &prev);
     if (!undo)
-        run_add(s, gid.p, glen, k.topic.p, tlen, k.partition, prev, v.offset, v.commitTimestamp);
+        run_add(s, g, gid.p, glen, k.topic.p, tlen, k.partition, prev, v.offset, v.commitTimestamp);
     commit_ctx_t *c = C.hist_sink;
     if (c && undo && c->filled < c->n) {
         c->h[c->filled].from = prev;
@@ -622,7 +634,7 @@ static int replay_group(shard_t *s, gr_rd_t *rd, const gr_crt_record_t *rec, gr_
         return GR_EINVAL;
     }
     gr_group_t *g = gr_group_find(gid.p, (size_t)gid.len);
-    if (!g || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0)
+    if (!g || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0 || g->type != GR_GROUP_CLASSIC)
         return 0;
     gr_info("coord", "Group %s removed: its GroupMetadata tombstone", g->group_id);
     gr_group_detach(g);
@@ -648,6 +660,10 @@ static int shard_replay(void *shard, const gr_crt_record_t *rec, gr_crt_undo_t *
         run_finish(s);
     if (kver == 2)
         return replay_group(s, &rd, rec, undo);
+    if (gr_cgroup_is_record(kver)) {
+        s->last = NULL;             /* the registry may change under the cache */
+        return gr_cgroup_replay(s->part, kver, rec, undo);
+    }
     return GR_ECORRUPT;
 }
 
@@ -695,7 +711,7 @@ static void shard_loaded(void *shard)
      * without metadata, do not exist for Kafka either */
     for (int32_t i = 0; i < s->ncreated; i++) {
         gr_group_t *g = s->created[i];
-        if (g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 &&
+        if (g->type == GR_GROUP_CLASSIC && g->nmembers == 0 && gr_offset_map_count(g->offsets) == 0 &&
             !gr_txnoff_group_open(s->txn, g->group_id, strlen(g->group_id)) &&
             !md_find(s, g->group_id, strlen(g->group_id), gr_hash32(g->group_id, strlen(g->group_id))))
             gr_group_remove(g);
@@ -719,6 +735,7 @@ static void shard_loaded(void *shard)
         gr_warn("coord", "Skipped %lld undecodable GroupMetadata values of %s-%d", (long long)skipped,
                 GR_OFFSETS_TOPIC, s->part);
     gr_arena_reset(&s->arena);
+    gr_cgroup_loaded(s->part);
     gr_crt_timer_schedule(C.rt, s->part, &s->expire_timer, gr_broker.cfg.offsets_retention_check_interval_ms);
 }
 
@@ -1073,7 +1090,7 @@ void gr_coord_delete_offsets(gr_group_t *g, const gr_coord_commit_t *c, int32_t 
     free(ents);
     /* the old coordinator's cleanupGroupMetadata: an Empty group left
      * without offsets is Dead */
-    if (ncommitted > 0 && g->state == GR_GROUP_EMPTY && g->npending == 0 &&
+    if (ncommitted > 0 && g->type == GR_GROUP_CLASSIC && g->state == GR_GROUP_EMPTY && g->npending == 0 &&
         ncommitted == gr_offset_map_count(g->offsets) && !(sh && gr_txnoff_group_open(sh->txn, gid, glen))) {
         gr_info("coord", "Group %s transitioned to Dead: its last offsets were deleted", gid);
         add_group_tombstone(&r, gid, glen);
@@ -1099,7 +1116,11 @@ gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, voi
     if (err != KERR_NONE)
         return err;
     gr_group_t *g = gr_group_find(id, len);
-    if ((err = gr_group_check_delete(g)) != KERR_NONE)
+    if (g && g->type == GR_GROUP_CONSUMER)
+        err = gr_cgroup_nmembers(g->cg) > 0 ? KERR_NON_EMPTY_GROUP : KERR_NONE;
+    else
+        err = gr_group_check_delete(g);
+    if (err != KERR_NONE)
         return err;
     gr_crt_result_t r;
     gr_crt_result_init(&r, C.rt, gr_coord_partition_for(id, len), 0);
@@ -1114,7 +1135,10 @@ gr_kerr_t gr_coord_delete_group(const char *id, size_t len, gr_coord_cb *cb, voi
     pend_tomb_t pt = {&r, g->group_id, len};
     if (sh)
         gr_txnoff_foreach_group(sh->txn, g->group_id, len, pending_tombstone, &pt);
-    add_group_tombstone(&r, g->group_id, len);
+    if (g->type == GR_GROUP_CONSUMER)
+        gr_cgroup_add_tombstones(&r, g);
+    else
+        add_group_tombstone(&r, g->group_id, len);
     gr_info("coord", "Group %s deleted (%u offsets)", g->group_id, n);
     coord_write(&r, cb, arg, "Tombstones of a deleted group");
     return KERR_NONE;
@@ -1136,8 +1160,10 @@ static int expire_group(gr_crt_result_t *r, const gr_txnoff_t *txn, gr_group_t *
                         bool *dead)
 {
     *dead = false;
-    bool empty = g->state == GR_GROUP_EMPTY;
-    bool stable_consumer = g->state == GR_GROUP_STABLE && g->protocol_type && !strcmp(g->protocol_type, "consumer");
+    bool modern = g->type == GR_GROUP_CONSUMER;
+    bool empty = modern ? gr_cgroup_nmembers(g->cg) == 0 : g->state == GR_GROUP_EMPTY;
+    bool stable_consumer = modern || (g->state == GR_GROUP_STABLE && g->protocol_type &&
+                                      !strcmp(g->protocol_type, "consumer"));
     if ((!empty && !stable_consumer) || g->npending > 0)
         return 0;
     size_t glen = strlen(g->group_id);
@@ -1146,7 +1172,12 @@ static int expire_group(gr_crt_result_t *r, const gr_txnoff_t *txn, gr_group_t *
     gr_offset_iter_init(&it, g->offsets);
     for (gr_offset_t *o; (o = gr_offset_iter_next(&it));) {
         int64_t base;
-        if (empty) {
+        if (modern) {
+            /* consumer groups: from the commit, topics nobody subscribes to */
+            if (!empty && gr_cgroup_subscribed_to(g->cg, o->topic))
+                continue;
+            base = o->commit_timestamp;
+        } else if (empty) {
             /* Empty: retention counts from when the group became empty, or
              * from the commit when that is later (standalone commits) */
             base = GR_MAX(g->empty_since_ms, o->commit_timestamp);
@@ -1168,7 +1199,10 @@ static int expire_group(gr_crt_result_t *r, const gr_txnoff_t *txn, gr_group_t *
     }
     if (empty && (uint32_t)n == gr_offset_map_count(g->offsets) && !gr_txnoff_group_open(txn, g->group_id, glen)) {
         gr_info("coord", "Group %s transitioned to Dead: no members and no committed offsets left", g->group_id);
-        add_group_tombstone(r, g->group_id, glen);
+        if (modern)
+            gr_cgroup_add_tombstones(r, g);
+        else
+            add_group_tombstone(r, g->group_id, glen);
         *dead = true;
     }
     return n;

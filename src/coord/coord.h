@@ -75,6 +75,14 @@ void gr_coord_stop(void);
  * NOT_COORDINATOR when the partition is not active). */
 typedef void gr_coord_cb(void *arg, gr_kerr_t err);
 
+/* The runtime of __consumer_offsets, NULL when not started or stopped. */
+gr_crt_t *gr_coord_rt(void);
+/* Run a write of the group coordinator (cgroup.c's operations): the
+ * runtime's gr_crt_write, with cb(arg, err) getting Kafka's mapping of the
+ * append's failure (appendGroupMetadataErrorToResponseError); `what`
+ * (may be NULL) names it in the log line of a failure. */
+void gr_coord_write(gr_crt_result_t *r, gr_coord_cb *cb, void *arg, const char *what);
+
 /* One partition of a commit or offset delete.  Entries whose `error` is
  * not NONE on entry are skipped (already failed validation). */
 typedef struct gr_coord_commit {

@@ -53,6 +53,7 @@
  */
 #include "group.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "hmap.h"
 #include "jstr.h"
 #include "schema_gen.h"
@@ -155,6 +156,7 @@ const char *gr_rebalance_trigger_name(gr_rebalance_trigger_t t)
     case GR_TRIGGER_SYNC_TIMEOUT: return "sync timeout";
     case GR_TRIGGER_STORE_FAILED: return "store failed";
     case GR_TRIGGER_LOADED_OVER_CAPACITY: return "loaded over capacity";
+    case GR_TRIGGER_DOWNGRADE: return "downgrade from a consumer group";
     }
     return "unknown";
 }
@@ -1399,6 +1401,11 @@ void gr_group_join(const gr_join_params_t *p, gr_join_waiter_t *w)
     }
     bool unknown = mid[0] == 0;
     gr_group_t *g = gr_group_find(p->group_id, strlen(p->group_id));
+    if (g && g->type != GR_GROUP_CLASSIC) {
+        /* the caller converts an empty consumer group first */
+        join_error(w, mid, KERR_INCONSISTENT_GROUP_PROTOCOL);
+        return;
+    }
     if (!g) {
         if (!unknown) {
             join_error(w, mid, KERR_UNKNOWN_MEMBER_ID);
@@ -1498,7 +1505,7 @@ void gr_group_sync(const gr_sync_params_t *p, gr_sync_waiter_t *w)
     gr_kerr_t err = KERR_NONE;
     assert(p->group_id && p->group_id[0]);      /* validated by the caller */
     gr_group_t *g = gr_group_find(p->group_id, strlen(p->group_id));
-    if (!g) {
+    if (!g || g->type != GR_GROUP_CLASSIC) {
         sync_error(w, KERR_UNKNOWN_MEMBER_ID);
         return;
     }
@@ -1576,7 +1583,7 @@ gr_kerr_t gr_group_heartbeat(const char *group_id, const char *member_id, const 
     gr_kerr_t err;
     assert(group_id && group_id[0]);            /* validated by the caller */
     gr_group_t *g = gr_group_find(group_id, strlen(group_id));
-    if (!g)
+    if (!g || g->type != GR_GROUP_CLASSIC)
         return KERR_UNKNOWN_MEMBER_ID;
     const char *mid = member_id ? member_id : "";
     if (g->state == GR_GROUP_DEAD)
@@ -1610,7 +1617,7 @@ gr_kerr_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32
         members[i].error = KERR_NONE;
     assert(group_id && group_id[0]);            /* validated by the caller */
     gr_group_t *g = gr_group_find(group_id, strlen(group_id));
-    if (!g) {
+    if (!g || g->type != GR_GROUP_CLASSIC) {
         for (int32_t i = 0; i < n; i++)
             members[i].error = KERR_UNKNOWN_MEMBER_ID;
         return KERR_NONE;
@@ -1667,6 +1674,12 @@ gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t 
 {
     if (!g)
         return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
+    if (g->type == GR_GROUP_CONSUMER) {
+        char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
+        gr_kerr_t e = gr_cgroup_validate_commit(g, mid, generation, api_version);
+        free(mid);
+        return e;
+    }
     if (api_version < 7)
         instance_id = NULL;
     char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
@@ -1875,6 +1888,12 @@ static void group_loaded(gr_group_t *g)
 int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int32_t vlen, int32_t partition)
 {
     gr_group_t *g = gr_group_find(id, len);
+    if (g && g->type == GR_GROUP_CONSUMER) {
+        /* a consumer group replaced the classic group these records were of */
+        if (value)
+            gr_warn("group", "Group %s is a consumer group: its older GroupMetadata is ignored", g->group_id);
+        return 0;
+    }
     if (!value) {
         /* tombstone: the group is gone unless offsets outlived it */
         if (g && gr_offset_map_count(g->offsets) == 0 && g->nmembers == 0)
@@ -1971,6 +1990,68 @@ static void clear_members(gr_group_t *g)
     set_str(&g->leader_id, NULL);
 }
 
+/* ------------------------------------------------------------ migration */
+
+void gr_group_strip_for_upgrade(gr_group_t *g)
+{
+    /* Kafka's completeAllJoinFutures / completeAllSyncFutures
+     * (REBALANCE_IN_PROGRESS): the members rejoin the consumer group */
+    for (gr_member_t *m = g->members; m; m = m->next) {
+        if (m->join_waiter) {
+            gr_join_waiter_t *w = m->join_waiter;
+            m->join_waiter = NULL;
+            join_error(w, m->member_id, KERR_REBALANCE_IN_PROGRESS);
+        }
+        if (m->sync_waiter) {
+            gr_sync_waiter_t *w = m->sync_waiter;
+            m->sync_waiter = NULL;
+            sync_error(w, KERR_REBALANCE_IN_PROGRESS);
+        }
+    }
+    tstop(&g->join_timer);
+    tstop(&g->sync_timer);
+    clear_members(g);
+    while (g->pending)
+        pending_remove(g, g->pending->member_id);
+    transition(g, GR_GROUP_EMPTY);
+}
+
+void gr_group_adopt(gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n, int32_t generation)
+{
+    assert(g->type == GR_GROUP_CLASSIC && !g->members);
+    gr_member_t **tail = &g->members;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_group_adopt_member_t *x = &ms[i];
+        gr_member_t *m = gr_calloc(1, sizeof(*m));
+        m->group = g;
+        m->member_id = gr_strdup(x->member_id);
+        m->group_instance_id = x->instance_id ? gr_strdup(x->instance_id) : NULL;
+        m->client_id = gr_strdup(x->client_id ? x->client_id : "");
+        m->client_host = gr_strdup(x->client_host ? x->client_host : "");
+        m->session_timeout_ms = x->session_timeout_ms;
+        m->rebalance_timeout_ms = x->rebalance_timeout_ms;
+        m->protocol_type = gr_strdup("consumer");
+        m->protocols = copy_protocols(x->protocols, x->nprotocols);
+        m->nprotocols = x->nprotocols;
+        gr_timer_init(&m->session_timer, member_session_cb, m);
+        *tail = m;
+        tail = &m->next;
+        g->nmembers++;
+    }
+    set_str(&g->protocol_type, "consumer");
+    set_str(&g->protocol_name, select_protocol(g));
+    set_str(&g->leader_id, g->members ? g->members->member_id : NULL);
+    g->generation_id = generation;
+    transition(g, g->members ? GR_GROUP_STABLE : GR_GROUP_EMPTY);
+    for (gr_member_t *m = g->members; m; m = m->next)
+        schedule_heartbeat(m);
+}
+
+void gr_group_rebalance_after_downgrade(gr_group_t *g)
+{
+    prepare_rebalance(g, GR_TRIGGER_DOWNGRADE, NULL);
+}
+
 /* ------------------------------------------------------------ removal */
 
 uint64_t gr_group_registry_version(void)
@@ -2008,6 +2089,8 @@ void gr_group_restore(gr_group_t *g)
 
 void gr_group_free(gr_group_t *g)
 {
+    gr_cgroup_free(g->cg);
+    g->cg = NULL;
     gr_offsets_group_free(g);
     hist_clear(g);
     free(g->group_id);
@@ -2060,6 +2143,8 @@ static int subscription_has(const uint8_t *p, int32_t len, const char *topic)
 
 bool gr_group_subscribed_to(const gr_group_t *g, const char *topic)
 {
+    if (g->type == GR_GROUP_CONSUMER)
+        return gr_cgroup_subscribed_to(g->cg, topic);
     if (!streq(g->protocol_type, "consumer"))
         return true;
     if (!g->members)

@@ -104,6 +104,7 @@ typedef enum gr_rebalance_trigger {
     GR_TRIGGER_SYNC_TIMEOUT,        /* members did not send SyncGroup in time */
     GR_TRIGGER_STORE_FAILED,        /* GroupMetadata could not be written */
     GR_TRIGGER_LOADED_OVER_CAPACITY,
+    GR_TRIGGER_DOWNGRADE,           /* the group was a consumer group a moment ago */
 } gr_rebalance_trigger_t;
 
 /* "member joined", "member left", "session timeout", ... */
@@ -145,8 +146,19 @@ typedef struct gr_pending_member {
     gr_timer_t timer;
 } gr_pending_member_t;
 
+/* A classic group (JoinGroup/SyncGroup, this module) or a consumer group
+ * of the KIP-848 protocol (cgroup.h, its state in `cg`). */
+typedef enum gr_group_type {
+    GR_GROUP_CLASSIC,
+    GR_GROUP_CONSUMER,
+} gr_group_type_t;
+
+struct gr_cgroup;
+
 typedef struct gr_group {
     char *group_id;
+    gr_group_type_t type;
+    struct gr_cgroup *cg;           /* consumer groups: their state, owned (cgroup.c) */
     gr_hnode_t node;                /* in the registry (group.c) */
     gr_group_state_t state;
     gr_group_state_t detached_state;/* before gr_group_detach, for gr_group_restore */
@@ -392,6 +404,28 @@ gr_group_t *gr_group_create_simple(const char *id, size_t len, int32_t partition
 void gr_group_detach(gr_group_t *g);
 void gr_group_restore(gr_group_t *g);
 void gr_group_free(gr_group_t *g);
+
+/* ------------------------------------------------------------ migration
+ * Online migration between classic and consumer groups (cgroup.c). */
+
+/* The classic group becomes a consumer group: its parked JoinGroup and
+ * SyncGroup requests get REBALANCE_IN_PROGRESS, its members, pending
+ * members and timers go, it is Empty (offsets and history stay). */
+void gr_group_strip_for_upgrade(gr_group_t *g);
+/* A consumer group becomes a classic group (Kafka's
+ * ClassicGroup.fromConsumerGroup): g, classic again and without members,
+ * takes these members (their sessions start), Stable in `generation`, the
+ * protocol chosen by their votes, the first one leader.  The caller then
+ * sets each member's assignment and writes the group's GroupMetadata. */
+typedef struct gr_group_adopt_member {
+    const char *member_id, *instance_id, *client_id, *client_host;
+    int32_t session_timeout_ms, rebalance_timeout_ms;
+    const gr_join_protocol_t *protocols;
+    int32_t nprotocols;
+} gr_group_adopt_member_t;
+void gr_group_adopt(gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n, int32_t generation);
+/* After gr_group_adopt and the write: every member must rejoin. */
+void gr_group_rebalance_after_downgrade(gr_group_t *g);
 
 /* ------------------------------------------------------------ records */
 

@@ -124,6 +124,7 @@ const char *gr_kerr_name(int code)
     case 117: return "UNKNOWN_SUBSCRIPTION_ID";
     case 118: return "TELEMETRY_TOO_LARGE";
     case 120: return "TRANSACTION_ABORTABLE";
+    case 128: return "INVALID_REGULAR_EXPRESSION";
     default: return "UNKNOWN";
     }
 }

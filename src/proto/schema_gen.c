@@ -10383,6 +10383,588 @@ void gr_ListTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_Li
         gr_wr_i8(w, 0);
 }
 
+/* ------------------------------------------------------------ ConsumerGroupHeartbeatRequest */
+
+static const uint16_t min_gr_ConsumerGroupHeartbeatRequest_TopicPartitions[] = {18, 18};
+
+void gr_ConsumerGroupHeartbeatRequest_TopicPartitions_init(gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupHeartbeatRequest_init(gr_ConsumerGroupHeartbeatRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+    m->MemberId = (gr_str_t){"", 0};
+    m->InstanceId = (gr_str_t){NULL, -1};
+    m->RackId = (gr_str_t){NULL, -1};
+    m->RebalanceTimeoutMs = -1;
+    m->SubscribedTopicNames_count = -1;
+    m->SubscribedTopicRegex = (gr_str_t){NULL, -1};
+    m->ServerAssignor = (gr_str_t){NULL, -1};
+    m->TopicPartitions_count = -1;
+}
+
+int gr_ConsumerGroupHeartbeatRequest_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupHeartbeatRequest_TopicPartitions_init(m);
+    gr_rd_uuid(rd, &m->TopicId);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupHeartbeatRequest_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupHeartbeatRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatRequest_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupHeartbeatRequest_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    gr_rd_str(rd, flex, &m->MemberId);
+    rd_nonnull(rd, false, m->MemberId.len);
+    m->MemberEpoch = gr_rd_i32(rd);
+    gr_rd_str(rd, flex, &m->InstanceId);
+    gr_rd_str(rd, flex, &m->RackId);
+    m->RebalanceTimeoutMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->SubscribedTopicNames_count = n;
+        m->SubscribedTopicNames = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->SubscribedTopicNames = gr_arena_alloc(a, (size_t)n * sizeof(*m->SubscribedTopicNames));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->SubscribedTopicNames[i]);
+                rd_nonnull(rd, false, m->SubscribedTopicNames[i].len);
+            }
+            m->SubscribedTopicNames_count = i;
+        }
+    }
+    if (version >= 1)
+        gr_rd_str(rd, flex, &m->SubscribedTopicRegex);
+    gr_rd_str(rd, flex, &m->ServerAssignor);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupHeartbeatRequest_TopicPartitions, GR_ARRAY_LEN(min_gr_ConsumerGroupHeartbeatRequest_TopicPartitions), version));
+        m->TopicPartitions_count = n;
+        m->TopicPartitions = NULL;
+        if (n > 0) {
+            int32_t i;
+            m->TopicPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->TopicPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupHeartbeatRequest_TopicPartitions_decode(rd, version, a, &m->TopicPartitions[i]);
+            }
+            m->TopicPartitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupHeartbeatRequest_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatRequest_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+    gr_wr_str(w, flex, str_nn(m->MemberId, false));
+    gr_wr_i32(w, m->MemberEpoch);
+    gr_wr_str(w, flex, m->InstanceId);
+    gr_wr_str(w, flex, m->RackId);
+    gr_wr_i32(w, m->RebalanceTimeoutMs);
+    gr_wr_array_len(w, flex, m->SubscribedTopicNames_count);
+    for (int32_t i = 0; i < m->SubscribedTopicNames_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->SubscribedTopicNames[i], false));
+    }
+    if (version >= 1)
+        gr_wr_str(w, flex, m->SubscribedTopicRegex);
+    gr_wr_str(w, flex, m->ServerAssignor);
+    gr_wr_array_len(w, flex, m->TopicPartitions_count);
+    for (int32_t i = 0; i < m->TopicPartitions_count; i++) {
+        gr_ConsumerGroupHeartbeatRequest_TopicPartitions_encode(w, version, &m->TopicPartitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupHeartbeatResponse */
+
+static const uint16_t min_gr_ConsumerGroupHeartbeatResponse_TopicPartitions[] = {18, 18};
+
+void gr_ConsumerGroupHeartbeatResponse_TopicPartitions_init(gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupHeartbeatResponse_Assignment_init(gr_ConsumerGroupHeartbeatResponse_Assignment_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupHeartbeatResponse_init(gr_ConsumerGroupHeartbeatResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){NULL, -1};
+    m->MemberId = (gr_str_t){NULL, -1};
+    gr_ConsumerGroupHeartbeatResponse_Assignment_init(&m->Assignment);
+    m->Assignment_is_null = true;
+}
+
+int gr_ConsumerGroupHeartbeatResponse_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupHeartbeatResponse_TopicPartitions_init(m);
+    gr_rd_uuid(rd, &m->TopicId);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupHeartbeatResponse_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupHeartbeatResponse_Assignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatResponse_Assignment_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupHeartbeatResponse_Assignment_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupHeartbeatResponse_TopicPartitions, GR_ARRAY_LEN(min_gr_ConsumerGroupHeartbeatResponse_TopicPartitions), version));
+        m->TopicPartitions_count = n;
+        m->TopicPartitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->TopicPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->TopicPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupHeartbeatResponse_TopicPartitions_decode(rd, version, a, &m->TopicPartitions[i]);
+            }
+            m->TopicPartitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupHeartbeatResponse_Assignment_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatResponse_Assignment_t *m)
+{
+    const bool flex = true;
+    gr_wr_array_len(w, flex, count_nn(m->TopicPartitions_count, false));
+    for (int32_t i = 0; i < m->TopicPartitions_count; i++) {
+        gr_ConsumerGroupHeartbeatResponse_TopicPartitions_encode(w, version, &m->TopicPartitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupHeartbeatResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatResponse_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupHeartbeatResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    gr_rd_str(rd, flex, &m->MemberId);
+    m->MemberEpoch = gr_rd_i32(rd);
+    m->HeartbeatIntervalMs = gr_rd_i32(rd);
+    {
+        if (gr_rd_i8(rd) < 0) {
+            m->Assignment_is_null = true;
+        } else {
+            m->Assignment_is_null = false;
+            (void)gr_ConsumerGroupHeartbeatResponse_Assignment_decode(rd, version, a, &m->Assignment);
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupHeartbeatResponse_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    gr_wr_str(w, flex, m->MemberId);
+    gr_wr_i32(w, m->MemberEpoch);
+    gr_wr_i32(w, m->HeartbeatIntervalMs);
+    {
+        if (m->Assignment_is_null) {
+            gr_wr_i8(w, -1);
+        } else {
+            gr_wr_i8(w, 1);
+            gr_ConsumerGroupHeartbeatResponse_Assignment_encode(w, version, &m->Assignment);
+        }
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupDescribeRequest */
+
+void gr_ConsumerGroupDescribeRequest_init(gr_ConsumerGroupDescribeRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupDescribeRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupDescribeRequest_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->GroupIds_count = n;
+        m->GroupIds = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->GroupIds = gr_arena_alloc(a, (size_t)n * sizeof(*m->GroupIds));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->GroupIds[i]);
+                rd_nonnull(rd, false, m->GroupIds[i].len);
+            }
+            m->GroupIds_count = i;
+        }
+    }
+    m->IncludeAuthorizedOperations = gr_rd_bool(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupDescribeRequest_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_array_len(w, flex, count_nn(m->GroupIds_count, false));
+    for (int32_t i = 0; i < m->GroupIds_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->GroupIds[i], false));
+    }
+    gr_wr_bool(w, m->IncludeAuthorizedOperations);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupDescribeResponse */
+
+static const uint16_t min_gr_ConsumerGroupDescribeResponse_TopicPartitions[] = {19};
+static const uint16_t min_gr_ConsumerGroupDescribeResponse_Member[] = {16};
+static const uint16_t min_gr_ConsumerGroupDescribeResponse_DescribedGroup[] = {20};
+
+void gr_ConsumerGroupDescribeResponse_TopicPartitions_init(gr_ConsumerGroupDescribeResponse_TopicPartitions_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TopicName = (gr_str_t){"", 0};
+}
+
+void gr_ConsumerGroupDescribeResponse_Assignment_init(gr_ConsumerGroupDescribeResponse_Assignment_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupDescribeResponse_Member_init(gr_ConsumerGroupDescribeResponse_Member_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->MemberId = (gr_str_t){"", 0};
+    m->InstanceId = (gr_str_t){NULL, -1};
+    m->RackId = (gr_str_t){NULL, -1};
+    m->ClientId = (gr_str_t){"", 0};
+    m->ClientHost = (gr_str_t){"", 0};
+    m->SubscribedTopicRegex = (gr_str_t){NULL, -1};
+    gr_ConsumerGroupDescribeResponse_Assignment_init(&m->Assignment);
+    gr_ConsumerGroupDescribeResponse_Assignment_init(&m->TargetAssignment);
+}
+
+void gr_ConsumerGroupDescribeResponse_DescribedGroup_init(gr_ConsumerGroupDescribeResponse_DescribedGroup_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){NULL, -1};
+    m->GroupId = (gr_str_t){"", 0};
+    m->GroupState = (gr_str_t){"", 0};
+    m->AssignorName = (gr_str_t){"", 0};
+    m->AuthorizedOperations = (-2147483647 - 1);
+}
+
+void gr_ConsumerGroupDescribeResponse_init(gr_ConsumerGroupDescribeResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupDescribeResponse_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupDescribeResponse_TopicPartitions_init(m);
+    gr_rd_uuid(rd, &m->TopicId);
+    gr_rd_str(rd, flex, &m->TopicName);
+    rd_nonnull(rd, false, m->TopicName.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupDescribeResponse_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_str(w, flex, str_nn(m->TopicName, false));
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupDescribeResponse_Assignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_Assignment_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupDescribeResponse_Assignment_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupDescribeResponse_TopicPartitions, GR_ARRAY_LEN(min_gr_ConsumerGroupDescribeResponse_TopicPartitions), version));
+        m->TopicPartitions_count = n;
+        m->TopicPartitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->TopicPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->TopicPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupDescribeResponse_TopicPartitions_decode(rd, version, a, &m->TopicPartitions[i]);
+            }
+            m->TopicPartitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupDescribeResponse_Assignment_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_Assignment_t *m)
+{
+    const bool flex = true;
+    gr_wr_array_len(w, flex, count_nn(m->TopicPartitions_count, false));
+    for (int32_t i = 0; i < m->TopicPartitions_count; i++) {
+        gr_ConsumerGroupDescribeResponse_TopicPartitions_encode(w, version, &m->TopicPartitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupDescribeResponse_Member_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_Member_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupDescribeResponse_Member_init(m);
+    gr_rd_str(rd, flex, &m->MemberId);
+    rd_nonnull(rd, false, m->MemberId.len);
+    gr_rd_str(rd, flex, &m->InstanceId);
+    gr_rd_str(rd, flex, &m->RackId);
+    m->MemberEpoch = gr_rd_i32(rd);
+    gr_rd_str(rd, flex, &m->ClientId);
+    rd_nonnull(rd, false, m->ClientId.len);
+    gr_rd_str(rd, flex, &m->ClientHost);
+    rd_nonnull(rd, false, m->ClientHost.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->SubscribedTopicNames_count = n;
+        m->SubscribedTopicNames = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->SubscribedTopicNames = gr_arena_alloc(a, (size_t)n * sizeof(*m->SubscribedTopicNames));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->SubscribedTopicNames[i]);
+                rd_nonnull(rd, false, m->SubscribedTopicNames[i].len);
+            }
+            m->SubscribedTopicNames_count = i;
+        }
+    }
+    gr_rd_str(rd, flex, &m->SubscribedTopicRegex);
+    (void)gr_ConsumerGroupDescribeResponse_Assignment_decode(rd, version, a, &m->Assignment);
+    (void)gr_ConsumerGroupDescribeResponse_Assignment_decode(rd, version, a, &m->TargetAssignment);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupDescribeResponse_Member_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_Member_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, str_nn(m->MemberId, false));
+    gr_wr_str(w, flex, m->InstanceId);
+    gr_wr_str(w, flex, m->RackId);
+    gr_wr_i32(w, m->MemberEpoch);
+    gr_wr_str(w, flex, str_nn(m->ClientId, false));
+    gr_wr_str(w, flex, str_nn(m->ClientHost, false));
+    gr_wr_array_len(w, flex, count_nn(m->SubscribedTopicNames_count, false));
+    for (int32_t i = 0; i < m->SubscribedTopicNames_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->SubscribedTopicNames[i], false));
+    }
+    gr_wr_str(w, flex, m->SubscribedTopicRegex);
+    gr_ConsumerGroupDescribeResponse_Assignment_encode(w, version, &m->Assignment);
+    gr_ConsumerGroupDescribeResponse_Assignment_encode(w, version, &m->TargetAssignment);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupDescribeResponse_DescribedGroup_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_DescribedGroup_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupDescribeResponse_DescribedGroup_init(m);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    gr_rd_str(rd, flex, &m->GroupState);
+    rd_nonnull(rd, false, m->GroupState.len);
+    m->GroupEpoch = gr_rd_i32(rd);
+    m->AssignmentEpoch = gr_rd_i32(rd);
+    gr_rd_str(rd, flex, &m->AssignorName);
+    rd_nonnull(rd, false, m->AssignorName.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupDescribeResponse_Member, GR_ARRAY_LEN(min_gr_ConsumerGroupDescribeResponse_Member), version));
+        m->Members_count = n;
+        m->Members = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Members = gr_arena_alloc(a, (size_t)n * sizeof(*m->Members));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupDescribeResponse_Member_decode(rd, version, a, &m->Members[i]);
+            }
+            m->Members_count = i;
+        }
+    }
+    m->AuthorizedOperations = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupDescribeResponse_DescribedGroup_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_DescribedGroup_t *m)
+{
+    const bool flex = true;
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+    gr_wr_str(w, flex, str_nn(m->GroupState, false));
+    gr_wr_i32(w, m->GroupEpoch);
+    gr_wr_i32(w, m->AssignmentEpoch);
+    gr_wr_str(w, flex, str_nn(m->AssignorName, false));
+    gr_wr_array_len(w, flex, count_nn(m->Members_count, false));
+    for (int32_t i = 0; i < m->Members_count; i++) {
+        gr_ConsumerGroupDescribeResponse_Member_encode(w, version, &m->Members[i]);
+    }
+    gr_wr_i32(w, m->AuthorizedOperations);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupDescribeResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupDescribeResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupDescribeResponse_DescribedGroup, GR_ARRAY_LEN(min_gr_ConsumerGroupDescribeResponse_DescribedGroup), version));
+        m->Groups_count = n;
+        m->Groups = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Groups = gr_arena_alloc(a, (size_t)n * sizeof(*m->Groups));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupDescribeResponse_DescribedGroup_decode(rd, version, a, &m->Groups[i]);
+            }
+            m->Groups_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupDescribeResponse_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_array_len(w, flex, count_nn(m->Groups_count, false));
+    for (int32_t i = 0; i < m->Groups_count; i++) {
+        gr_ConsumerGroupDescribeResponse_DescribedGroup_encode(w, version, &m->Groups[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
 /* ------------------------------------------------------------ ConsumerProtocolSubscription */
 
 static const uint16_t min_gr_ConsumerProtocolSubscription_TopicPartition[] = {1, 6, 6, 6};
@@ -10968,6 +11550,748 @@ void gr_TransactionLogValue_encode(gr_wr_t *w, int16_t version, const gr_Transac
             wr_tagged(w, 2, &tmp);
         }
     }
+}
+
+/* ------------------------------------------------------------ ConsumerGroupMetadataKey */
+
+void gr_ConsumerGroupMetadataKey_init(gr_ConsumerGroupMetadataKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+}
+
+int gr_ConsumerGroupMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupMetadataKey_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    return rd->err;
+}
+
+void gr_ConsumerGroupMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+}
+
+/* ------------------------------------------------------------ ConsumerGroupMetadataValue */
+
+void gr_ConsumerGroupMetadataValue_init(gr_ConsumerGroupMetadataValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMetadataValue_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupMetadataValue_init(m);
+    m->Epoch = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMetadataValue_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->Epoch);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupPartitionMetadataKey */
+
+void gr_ConsumerGroupPartitionMetadataKey_init(gr_ConsumerGroupPartitionMetadataKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+}
+
+int gr_ConsumerGroupPartitionMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupPartitionMetadataKey_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    return rd->err;
+}
+
+void gr_ConsumerGroupPartitionMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+}
+
+/* ------------------------------------------------------------ ConsumerGroupPartitionMetadataValue */
+
+static const uint16_t min_gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata[] = {6};
+static const uint16_t min_gr_ConsumerGroupPartitionMetadataValue_TopicMetadata[] = {23};
+
+void gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_init(gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_init(gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->TopicName = (gr_str_t){"", 0};
+}
+
+void gr_ConsumerGroupPartitionMetadataValue_init(gr_ConsumerGroupPartitionMetadataValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_init(m);
+    m->Partition = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->Racks_count = n;
+        m->Racks = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Racks = gr_arena_alloc(a, (size_t)n * sizeof(*m->Racks));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->Racks[i]);
+                rd_nonnull(rd, false, m->Racks[i].len);
+            }
+            m->Racks_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->Partition);
+    gr_wr_array_len(w, flex, count_nn(m->Racks_count, false));
+    for (int32_t i = 0; i < m->Racks_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->Racks[i], false));
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_init(m);
+    gr_rd_uuid(rd, &m->TopicId);
+    gr_rd_str(rd, flex, &m->TopicName);
+    rd_nonnull(rd, false, m->TopicName.len);
+    m->NumPartitions = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata, GR_ARRAY_LEN(min_gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata), version));
+        m->PartitionMetadata_count = n;
+        m->PartitionMetadata = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->PartitionMetadata = gr_arena_alloc(a, (size_t)n * sizeof(*m->PartitionMetadata));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_decode(rd, version, a, &m->PartitionMetadata[i]);
+            }
+            m->PartitionMetadata_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *m)
+{
+    const bool flex = true;
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_str(w, flex, str_nn(m->TopicName, false));
+    gr_wr_i32(w, m->NumPartitions);
+    gr_wr_array_len(w, flex, count_nn(m->PartitionMetadata_count, false));
+    for (int32_t i = 0; i < m->PartitionMetadata_count; i++) {
+        gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_encode(w, version, &m->PartitionMetadata[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupPartitionMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataValue_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupPartitionMetadataValue_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupPartitionMetadataValue_TopicMetadata, GR_ARRAY_LEN(min_gr_ConsumerGroupPartitionMetadataValue_TopicMetadata), version));
+        m->Topics_count = n;
+        m->Topics = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Topics = gr_arena_alloc(a, (size_t)n * sizeof(*m->Topics));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_decode(rd, version, a, &m->Topics[i]);
+            }
+            m->Topics_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupPartitionMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataValue_t *m)
+{
+    const bool flex = true;
+    gr_wr_array_len(w, flex, count_nn(m->Topics_count, false));
+    for (int32_t i = 0; i < m->Topics_count; i++) {
+        gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_encode(w, version, &m->Topics[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupMemberMetadataKey */
+
+void gr_ConsumerGroupMemberMetadataKey_init(gr_ConsumerGroupMemberMetadataKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+    m->MemberId = (gr_str_t){"", 0};
+}
+
+int gr_ConsumerGroupMemberMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupMemberMetadataKey_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    gr_rd_str(rd, flex, &m->MemberId);
+    rd_nonnull(rd, false, m->MemberId.len);
+    return rd->err;
+}
+
+void gr_ConsumerGroupMemberMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+    gr_wr_str(w, flex, str_nn(m->MemberId, false));
+}
+
+/* ------------------------------------------------------------ ConsumerGroupMemberMetadataValue */
+
+static const uint16_t min_gr_ConsumerGroupMemberMetadataValue_ClassicProtocol[] = {3};
+
+void gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_init(gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+static bool gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_is_default(const gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m)
+{
+    return !(m->SessionTimeoutMs != 0 ||
+             m->SupportedProtocols_count != 0);
+}
+
+void gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_init(gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupMemberMetadataValue_init(gr_ConsumerGroupMemberMetadataValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->InstanceId = (gr_str_t){"", 0};
+    m->RackId = (gr_str_t){"", 0};
+    m->ClientId = (gr_str_t){"", 0};
+    m->ClientHost = (gr_str_t){"", 0};
+    m->SubscribedTopicRegex = (gr_str_t){"", 0};
+    m->RebalanceTimeoutMs = -1;
+    m->ServerAssignor = (gr_str_t){"", 0};
+    gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_init(&m->ClassicMemberMetadata);
+}
+
+int gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    gr_rd_bytes(rd, flex, &m->Metadata);
+    rd_nonnull(rd, false, m->Metadata.len);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    gr_wr_bytes(w, flex, bytes_nn(m->Metadata, false));
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_init(m);
+    m->SessionTimeoutMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupMemberMetadataValue_ClassicProtocol, GR_ARRAY_LEN(min_gr_ConsumerGroupMemberMetadataValue_ClassicProtocol), version));
+        m->SupportedProtocols_count = n;
+        m->SupportedProtocols = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->SupportedProtocols = gr_arena_alloc(a, (size_t)n * sizeof(*m->SupportedProtocols));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_decode(rd, version, a, &m->SupportedProtocols[i]);
+            }
+            m->SupportedProtocols_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->SessionTimeoutMs);
+    gr_wr_array_len(w, flex, count_nn(m->SupportedProtocols_count, false));
+    for (int32_t i = 0; i < m->SupportedProtocols_count; i++) {
+        gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_encode(w, version, &m->SupportedProtocols[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupMemberMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataValue_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupMemberMetadataValue_init(m);
+    gr_rd_str(rd, flex, &m->InstanceId);
+    gr_rd_str(rd, flex, &m->RackId);
+    gr_rd_str(rd, flex, &m->ClientId);
+    rd_nonnull(rd, false, m->ClientId.len);
+    gr_rd_str(rd, flex, &m->ClientHost);
+    rd_nonnull(rd, false, m->ClientHost.len);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, (flex ? 1 : 2));
+        m->SubscribedTopicNames_count = n;
+        m->SubscribedTopicNames = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->SubscribedTopicNames = gr_arena_alloc(a, (size_t)n * sizeof(*m->SubscribedTopicNames));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                gr_rd_str(rd, flex, &m->SubscribedTopicNames[i]);
+                rd_nonnull(rd, false, m->SubscribedTopicNames[i].len);
+            }
+            m->SubscribedTopicNames_count = i;
+        }
+    }
+    gr_rd_str(rd, flex, &m->SubscribedTopicRegex);
+    m->RebalanceTimeoutMs = gr_rd_i32(rd);
+    gr_rd_str(rd, flex, &m->ServerAssignor);
+    if (flex) {
+        uint32_t nt = gr_rd_uvarint(rd), t;
+        for (t = 0; t < nt && !rd->err; t++) {
+            uint32_t tag = gr_rd_uvarint(rd);
+            uint32_t sz = gr_rd_uvarint(rd);
+            const uint8_t *p = gr_rd_raw(rd, sz);
+            gr_rd_t sub;
+            if (!p)
+                break;
+            gr_rd_init(&sub, p, sz);
+            switch (tag) {
+            case 0:
+                {
+                    if (gr_rd_i8(&sub) < 0) {
+                        m->ClassicMemberMetadata_is_null = true;
+                    } else {
+                        m->ClassicMemberMetadata_is_null = false;
+                        (void)gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_decode(&sub, version, a, &m->ClassicMemberMetadata);
+                    }
+                }
+                break;
+            default:
+                break;
+            }
+            if (sub.err)
+                rd->err = sub.err;
+        }
+    }
+    return rd->err;
+}
+
+void gr_ConsumerGroupMemberMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataValue_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, m->InstanceId);
+    gr_wr_str(w, flex, m->RackId);
+    gr_wr_str(w, flex, str_nn(m->ClientId, false));
+    gr_wr_str(w, flex, str_nn(m->ClientHost, false));
+    gr_wr_array_len(w, flex, count_nn(m->SubscribedTopicNames_count, false));
+    for (int32_t i = 0; i < m->SubscribedTopicNames_count; i++) {
+        gr_wr_str(w, flex, str_nn(m->SubscribedTopicNames[i], false));
+    }
+    gr_wr_str(w, flex, m->SubscribedTopicRegex);
+    gr_wr_i32(w, m->RebalanceTimeoutMs);
+    gr_wr_str(w, flex, m->ServerAssignor);
+    if (flex) {
+        const bool t0 = (m->ClassicMemberMetadata_is_null != false || (!m->ClassicMemberMetadata_is_null && !gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_is_default(&m->ClassicMemberMetadata)));
+        gr_wr_uvarint(w, (uint32_t)(t0));
+        if (t0) {
+            gr_wr_t tmp;
+            gr_wr_init(&tmp);
+            {
+                if (m->ClassicMemberMetadata_is_null) {
+                    gr_wr_i8(&tmp, -1);
+                } else {
+                    gr_wr_i8(&tmp, 1);
+                    gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_encode(&tmp, version, &m->ClassicMemberMetadata);
+                }
+            }
+            wr_tagged(w, 0, &tmp);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ ConsumerGroupTargetAssignmentMetadataKey */
+
+void gr_ConsumerGroupTargetAssignmentMetadataKey_init(gr_ConsumerGroupTargetAssignmentMetadataKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+}
+
+int gr_ConsumerGroupTargetAssignmentMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupTargetAssignmentMetadataKey_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    return rd->err;
+}
+
+void gr_ConsumerGroupTargetAssignmentMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMetadataKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+}
+
+/* ------------------------------------------------------------ ConsumerGroupTargetAssignmentMetadataValue */
+
+void gr_ConsumerGroupTargetAssignmentMetadataValue_init(gr_ConsumerGroupTargetAssignmentMetadataValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupTargetAssignmentMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMetadataValue_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupTargetAssignmentMetadataValue_init(m);
+    m->AssignmentEpoch = gr_rd_i32(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupTargetAssignmentMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMetadataValue_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_i32(w, m->AssignmentEpoch);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupTargetAssignmentMemberKey */
+
+void gr_ConsumerGroupTargetAssignmentMemberKey_init(gr_ConsumerGroupTargetAssignmentMemberKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+    m->MemberId = (gr_str_t){"", 0};
+}
+
+int gr_ConsumerGroupTargetAssignmentMemberKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMemberKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupTargetAssignmentMemberKey_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    gr_rd_str(rd, flex, &m->MemberId);
+    rd_nonnull(rd, false, m->MemberId.len);
+    return rd->err;
+}
+
+void gr_ConsumerGroupTargetAssignmentMemberKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMemberKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+    gr_wr_str(w, flex, str_nn(m->MemberId, false));
+}
+
+/* ------------------------------------------------------------ ConsumerGroupTargetAssignmentMemberValue */
+
+static const uint16_t min_gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition[] = {18};
+
+void gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_init(gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupTargetAssignmentMemberValue_init(gr_ConsumerGroupTargetAssignmentMemberValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_init(m);
+    gr_rd_uuid(rd, &m->TopicId);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupTargetAssignmentMemberValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMemberValue_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupTargetAssignmentMemberValue_init(m);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition, GR_ARRAY_LEN(min_gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition), version));
+        m->TopicPartitions_count = n;
+        m->TopicPartitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->TopicPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->TopicPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_decode(rd, version, a, &m->TopicPartitions[i]);
+            }
+            m->TopicPartitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupTargetAssignmentMemberValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMemberValue_t *m)
+{
+    const bool flex = true;
+    gr_wr_array_len(w, flex, count_nn(m->TopicPartitions_count, false));
+    for (int32_t i = 0; i < m->TopicPartitions_count; i++) {
+        gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_encode(w, version, &m->TopicPartitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ConsumerGroupCurrentMemberAssignmentKey */
+
+void gr_ConsumerGroupCurrentMemberAssignmentKey_init(gr_ConsumerGroupCurrentMemberAssignmentKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->GroupId = (gr_str_t){"", 0};
+    m->MemberId = (gr_str_t){"", 0};
+}
+
+int gr_ConsumerGroupCurrentMemberAssignmentKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupCurrentMemberAssignmentKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ConsumerGroupCurrentMemberAssignmentKey_init(m);
+    gr_rd_str(rd, flex, &m->GroupId);
+    rd_nonnull(rd, false, m->GroupId.len);
+    gr_rd_str(rd, flex, &m->MemberId);
+    rd_nonnull(rd, false, m->MemberId.len);
+    return rd->err;
+}
+
+void gr_ConsumerGroupCurrentMemberAssignmentKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupCurrentMemberAssignmentKey_t *m)
+{
+    const bool flex = false;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->GroupId, false));
+    gr_wr_str(w, flex, str_nn(m->MemberId, false));
+}
+
+/* ------------------------------------------------------------ ConsumerGroupCurrentMemberAssignmentValue */
+
+static const uint16_t min_gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions[] = {18};
+
+void gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_init(gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+void gr_ConsumerGroupCurrentMemberAssignmentValue_init(gr_ConsumerGroupCurrentMemberAssignmentValue_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_init(m);
+    gr_rd_uuid(rd, &m->TopicId);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, 4);
+        m->Partitions_count = n;
+        m->Partitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Partitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->Partitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                m->Partitions[i] = gr_rd_i32(rd);
+            }
+            m->Partitions_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_uuid(w, &m->TopicId);
+    gr_wr_array_len(w, flex, count_nn(m->Partitions_count, false));
+    for (int32_t i = 0; i < m->Partitions_count; i++) {
+        gr_wr_i32(w, m->Partitions[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ConsumerGroupCurrentMemberAssignmentValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupCurrentMemberAssignmentValue_t *m)
+{
+    const bool flex = true;
+    gr_ConsumerGroupCurrentMemberAssignmentValue_init(m);
+    m->MemberEpoch = gr_rd_i32(rd);
+    m->PreviousMemberEpoch = gr_rd_i32(rd);
+    m->State = gr_rd_i8(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions, GR_ARRAY_LEN(min_gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions), version));
+        m->AssignedPartitions_count = n;
+        m->AssignedPartitions = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->AssignedPartitions = gr_arena_alloc(a, (size_t)n * sizeof(*m->AssignedPartitions));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_decode(rd, version, a, &m->AssignedPartitions[i]);
+            }
+            m->AssignedPartitions_count = i;
+        }
+    }
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions, GR_ARRAY_LEN(min_gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions), version));
+        m->PartitionsPendingRevocation_count = n;
+        m->PartitionsPendingRevocation = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->PartitionsPendingRevocation = gr_arena_alloc(a, (size_t)n * sizeof(*m->PartitionsPendingRevocation));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_decode(rd, version, a, &m->PartitionsPendingRevocation[i]);
+            }
+            m->PartitionsPendingRevocation_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ConsumerGroupCurrentMemberAssignmentValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupCurrentMemberAssignmentValue_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->MemberEpoch);
+    gr_wr_i32(w, m->PreviousMemberEpoch);
+    gr_wr_i8(w, m->State);
+    gr_wr_array_len(w, flex, count_nn(m->AssignedPartitions_count, false));
+    for (int32_t i = 0; i < m->AssignedPartitions_count; i++) {
+        gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_encode(w, version, &m->AssignedPartitions[i]);
+    }
+    gr_wr_array_len(w, flex, count_nn(m->PartitionsPendingRevocation_count, false));
+    for (int32_t i = 0; i < m->PartitionsPendingRevocation_count; i++) {
+        gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_encode(w, version, &m->PartitionsPendingRevocation[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -11792,6 +13116,46 @@ static void enc_ListTransactionsResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_ListTransactionsResponse_encode(w, v, in);
 }
 
+static int dec_ConsumerGroupHeartbeatRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ConsumerGroupHeartbeatRequest_decode(rd, v, a, out);
+}
+
+static void enc_ConsumerGroupHeartbeatRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ConsumerGroupHeartbeatRequest_encode(w, v, in);
+}
+
+static int dec_ConsumerGroupHeartbeatResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ConsumerGroupHeartbeatResponse_decode(rd, v, a, out);
+}
+
+static void enc_ConsumerGroupHeartbeatResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ConsumerGroupHeartbeatResponse_encode(w, v, in);
+}
+
+static int dec_ConsumerGroupDescribeRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ConsumerGroupDescribeRequest_decode(rd, v, a, out);
+}
+
+static void enc_ConsumerGroupDescribeRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ConsumerGroupDescribeRequest_encode(w, v, in);
+}
+
+static int dec_ConsumerGroupDescribeResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ConsumerGroupDescribeResponse_decode(rd, v, a, out);
+}
+
+static void enc_ConsumerGroupDescribeResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ConsumerGroupDescribeResponse_encode(w, v, in);
+}
+
 static int dec_GetTelemetrySubscriptionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_GetTelemetrySubscriptionsRequest_decode(rd, v, a, out);
@@ -11944,6 +13308,10 @@ static const schema_api_t apis[] = {
      dec_DescribeTransactionsRequest, enc_DescribeTransactionsRequest, dec_DescribeTransactionsResponse, enc_DescribeTransactionsResponse},
     {{66, "ListTransactions", 0, 1, 0}, sizeof(gr_ListTransactionsRequest_t), sizeof(gr_ListTransactionsResponse_t),
      dec_ListTransactionsRequest, enc_ListTransactionsRequest, dec_ListTransactionsResponse, enc_ListTransactionsResponse},
+    {{68, "ConsumerGroupHeartbeat", 0, 1, 0}, sizeof(gr_ConsumerGroupHeartbeatRequest_t), sizeof(gr_ConsumerGroupHeartbeatResponse_t),
+     dec_ConsumerGroupHeartbeatRequest, enc_ConsumerGroupHeartbeatRequest, dec_ConsumerGroupHeartbeatResponse, enc_ConsumerGroupHeartbeatResponse},
+    {{69, "ConsumerGroupDescribe", 0, 0, 0}, sizeof(gr_ConsumerGroupDescribeRequest_t), sizeof(gr_ConsumerGroupDescribeResponse_t),
+     dec_ConsumerGroupDescribeRequest, enc_ConsumerGroupDescribeRequest, dec_ConsumerGroupDescribeResponse, enc_ConsumerGroupDescribeResponse},
     {{71, "GetTelemetrySubscriptions", 0, 0, 0}, sizeof(gr_GetTelemetrySubscriptionsRequest_t), sizeof(gr_GetTelemetrySubscriptionsResponse_t),
      dec_GetTelemetrySubscriptionsRequest, enc_GetTelemetrySubscriptionsRequest, dec_GetTelemetrySubscriptionsResponse, enc_GetTelemetrySubscriptionsResponse},
     {{72, "PushTelemetry", 0, 0, 0}, sizeof(gr_PushTelemetryRequest_t), sizeof(gr_PushTelemetryResponse_t),
@@ -11958,7 +13326,7 @@ static const int8_t api_index[76] = {
     12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, -1, -1, -1,
     25, 26, 27, 28, 29, 30, -1, -1, -1, -1, 31, 32, 33, 34, 35, 36,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 37, 38, -1, -1,
-    -1, 39, 40, -1, -1, -1, -1, 41, 42, -1, -1, 43,
+    -1, 39, 40, -1, 41, 42, -1, 43, 44, -1, -1, 45,
 };
 
 static const schema_api_t *api_get(int16_t key)

@@ -2383,6 +2383,141 @@ void gr_ListTransactionsResponse_init(gr_ListTransactionsResponse_t *m);
 int gr_ListTransactionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsResponse_t *m);
 void gr_ListTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsResponse_t *m);
 
+/* ---- ConsumerGroupHeartbeatRequest (request, versions 0-1, flexible 0+) */
+typedef struct gr_ConsumerGroupHeartbeatRequest_TopicPartitions {
+    gr_uuid_t TopicId;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t;
+
+typedef struct gr_ConsumerGroupHeartbeatRequest {
+    gr_str_t GroupId;
+    gr_str_t MemberId;
+    int32_t MemberEpoch;
+    gr_str_t InstanceId;
+    gr_str_t RackId;
+    int32_t RebalanceTimeoutMs;
+    gr_str_t *SubscribedTopicNames;
+    int32_t SubscribedTopicNames_count;
+    gr_str_t SubscribedTopicRegex;
+    gr_str_t ServerAssignor;
+    gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *TopicPartitions;
+    int32_t TopicPartitions_count;
+} gr_ConsumerGroupHeartbeatRequest_t;
+
+void gr_ConsumerGroupHeartbeatRequest_TopicPartitions_init(gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *m);
+int gr_ConsumerGroupHeartbeatRequest_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *m);
+void gr_ConsumerGroupHeartbeatRequest_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatRequest_TopicPartitions_t *m);
+void gr_ConsumerGroupHeartbeatRequest_init(gr_ConsumerGroupHeartbeatRequest_t *m);
+int gr_ConsumerGroupHeartbeatRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatRequest_t *m);
+void gr_ConsumerGroupHeartbeatRequest_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatRequest_t *m);
+
+/* ---- ConsumerGroupHeartbeatResponse (response, versions 0-1, flexible 0+) */
+typedef struct gr_ConsumerGroupHeartbeatResponse_TopicPartitions {
+    gr_uuid_t TopicId;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t;
+
+typedef struct gr_ConsumerGroupHeartbeatResponse_Assignment {
+    gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *TopicPartitions;
+    int32_t TopicPartitions_count;
+} gr_ConsumerGroupHeartbeatResponse_Assignment_t;
+
+typedef struct gr_ConsumerGroupHeartbeatResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+    gr_str_t MemberId;
+    int32_t MemberEpoch;
+    int32_t HeartbeatIntervalMs;
+    gr_ConsumerGroupHeartbeatResponse_Assignment_t Assignment;
+    bool Assignment_is_null;
+} gr_ConsumerGroupHeartbeatResponse_t;
+
+void gr_ConsumerGroupHeartbeatResponse_TopicPartitions_init(gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *m);
+int gr_ConsumerGroupHeartbeatResponse_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *m);
+void gr_ConsumerGroupHeartbeatResponse_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatResponse_TopicPartitions_t *m);
+void gr_ConsumerGroupHeartbeatResponse_Assignment_init(gr_ConsumerGroupHeartbeatResponse_Assignment_t *m);
+int gr_ConsumerGroupHeartbeatResponse_Assignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatResponse_Assignment_t *m);
+void gr_ConsumerGroupHeartbeatResponse_Assignment_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatResponse_Assignment_t *m);
+void gr_ConsumerGroupHeartbeatResponse_init(gr_ConsumerGroupHeartbeatResponse_t *m);
+int gr_ConsumerGroupHeartbeatResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupHeartbeatResponse_t *m);
+void gr_ConsumerGroupHeartbeatResponse_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupHeartbeatResponse_t *m);
+
+/* ---- ConsumerGroupDescribeRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupDescribeRequest {
+    gr_str_t *GroupIds;
+    int32_t GroupIds_count;
+    bool IncludeAuthorizedOperations;
+} gr_ConsumerGroupDescribeRequest_t;
+
+void gr_ConsumerGroupDescribeRequest_init(gr_ConsumerGroupDescribeRequest_t *m);
+int gr_ConsumerGroupDescribeRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeRequest_t *m);
+void gr_ConsumerGroupDescribeRequest_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeRequest_t *m);
+
+/* ---- ConsumerGroupDescribeResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupDescribeResponse_TopicPartitions {
+    gr_uuid_t TopicId;
+    gr_str_t TopicName;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_ConsumerGroupDescribeResponse_TopicPartitions_t;
+
+typedef struct gr_ConsumerGroupDescribeResponse_Assignment {
+    gr_ConsumerGroupDescribeResponse_TopicPartitions_t *TopicPartitions;
+    int32_t TopicPartitions_count;
+} gr_ConsumerGroupDescribeResponse_Assignment_t;
+
+typedef struct gr_ConsumerGroupDescribeResponse_Member {
+    gr_str_t MemberId;
+    gr_str_t InstanceId;
+    gr_str_t RackId;
+    int32_t MemberEpoch;
+    gr_str_t ClientId;
+    gr_str_t ClientHost;
+    gr_str_t *SubscribedTopicNames;
+    int32_t SubscribedTopicNames_count;
+    gr_str_t SubscribedTopicRegex;
+    gr_ConsumerGroupDescribeResponse_Assignment_t Assignment;
+    gr_ConsumerGroupDescribeResponse_Assignment_t TargetAssignment;
+} gr_ConsumerGroupDescribeResponse_Member_t;
+
+typedef struct gr_ConsumerGroupDescribeResponse_DescribedGroup {
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+    gr_str_t GroupId;
+    gr_str_t GroupState;
+    int32_t GroupEpoch;
+    int32_t AssignmentEpoch;
+    gr_str_t AssignorName;
+    gr_ConsumerGroupDescribeResponse_Member_t *Members;
+    int32_t Members_count;
+    int32_t AuthorizedOperations;
+} gr_ConsumerGroupDescribeResponse_DescribedGroup_t;
+
+typedef struct gr_ConsumerGroupDescribeResponse {
+    int32_t ThrottleTimeMs;
+    gr_ConsumerGroupDescribeResponse_DescribedGroup_t *Groups;
+    int32_t Groups_count;
+} gr_ConsumerGroupDescribeResponse_t;
+
+void gr_ConsumerGroupDescribeResponse_TopicPartitions_init(gr_ConsumerGroupDescribeResponse_TopicPartitions_t *m);
+int gr_ConsumerGroupDescribeResponse_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_TopicPartitions_t *m);
+void gr_ConsumerGroupDescribeResponse_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_TopicPartitions_t *m);
+void gr_ConsumerGroupDescribeResponse_Assignment_init(gr_ConsumerGroupDescribeResponse_Assignment_t *m);
+int gr_ConsumerGroupDescribeResponse_Assignment_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_Assignment_t *m);
+void gr_ConsumerGroupDescribeResponse_Assignment_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_Assignment_t *m);
+void gr_ConsumerGroupDescribeResponse_Member_init(gr_ConsumerGroupDescribeResponse_Member_t *m);
+int gr_ConsumerGroupDescribeResponse_Member_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_Member_t *m);
+void gr_ConsumerGroupDescribeResponse_Member_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_Member_t *m);
+void gr_ConsumerGroupDescribeResponse_DescribedGroup_init(gr_ConsumerGroupDescribeResponse_DescribedGroup_t *m);
+int gr_ConsumerGroupDescribeResponse_DescribedGroup_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_DescribedGroup_t *m);
+void gr_ConsumerGroupDescribeResponse_DescribedGroup_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_DescribedGroup_t *m);
+void gr_ConsumerGroupDescribeResponse_init(gr_ConsumerGroupDescribeResponse_t *m);
+int gr_ConsumerGroupDescribeResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupDescribeResponse_t *m);
+void gr_ConsumerGroupDescribeResponse_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupDescribeResponse_t *m);
+
 /* ---- ConsumerProtocolSubscription (data, versions 0-3) */
 typedef struct gr_ConsumerProtocolSubscription_TopicPartition {
     gr_str_t Topic;
@@ -2525,6 +2660,190 @@ void gr_TransactionLogValue_PartitionsSchema_encode(gr_wr_t *w, int16_t version,
 void gr_TransactionLogValue_init(gr_TransactionLogValue_t *m);
 int gr_TransactionLogValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_TransactionLogValue_t *m);
 void gr_TransactionLogValue_encode(gr_wr_t *w, int16_t version, const gr_TransactionLogValue_t *m);
+
+/* ---- ConsumerGroupMetadataKey (data, versions 3-3) */
+typedef struct gr_ConsumerGroupMetadataKey {
+    gr_str_t GroupId;
+} gr_ConsumerGroupMetadataKey_t;
+
+void gr_ConsumerGroupMetadataKey_init(gr_ConsumerGroupMetadataKey_t *m);
+int gr_ConsumerGroupMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMetadataKey_t *m);
+void gr_ConsumerGroupMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMetadataKey_t *m);
+
+/* ---- ConsumerGroupMetadataValue (data, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupMetadataValue {
+    int32_t Epoch;
+} gr_ConsumerGroupMetadataValue_t;
+
+void gr_ConsumerGroupMetadataValue_init(gr_ConsumerGroupMetadataValue_t *m);
+int gr_ConsumerGroupMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMetadataValue_t *m);
+void gr_ConsumerGroupMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMetadataValue_t *m);
+
+/* ---- ConsumerGroupPartitionMetadataKey (data, versions 4-4) */
+typedef struct gr_ConsumerGroupPartitionMetadataKey {
+    gr_str_t GroupId;
+} gr_ConsumerGroupPartitionMetadataKey_t;
+
+void gr_ConsumerGroupPartitionMetadataKey_init(gr_ConsumerGroupPartitionMetadataKey_t *m);
+int gr_ConsumerGroupPartitionMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataKey_t *m);
+void gr_ConsumerGroupPartitionMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataKey_t *m);
+
+/* ---- ConsumerGroupPartitionMetadataValue (data, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata {
+    int32_t Partition;
+    gr_str_t *Racks;
+    int32_t Racks_count;
+} gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t;
+
+typedef struct gr_ConsumerGroupPartitionMetadataValue_TopicMetadata {
+    gr_uuid_t TopicId;
+    gr_str_t TopicName;
+    int32_t NumPartitions;
+    gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *PartitionMetadata;
+    int32_t PartitionMetadata_count;
+} gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t;
+
+typedef struct gr_ConsumerGroupPartitionMetadataValue {
+    gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *Topics;
+    int32_t Topics_count;
+} gr_ConsumerGroupPartitionMetadataValue_t;
+
+void gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_init(gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *m);
+int gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *m);
+void gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataValue_PartitionMetadata_t *m);
+void gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_init(gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *m);
+int gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *m);
+void gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataValue_TopicMetadata_t *m);
+void gr_ConsumerGroupPartitionMetadataValue_init(gr_ConsumerGroupPartitionMetadataValue_t *m);
+int gr_ConsumerGroupPartitionMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupPartitionMetadataValue_t *m);
+void gr_ConsumerGroupPartitionMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupPartitionMetadataValue_t *m);
+
+/* ---- ConsumerGroupMemberMetadataKey (data, versions 5-5) */
+typedef struct gr_ConsumerGroupMemberMetadataKey {
+    gr_str_t GroupId;
+    gr_str_t MemberId;
+} gr_ConsumerGroupMemberMetadataKey_t;
+
+void gr_ConsumerGroupMemberMetadataKey_init(gr_ConsumerGroupMemberMetadataKey_t *m);
+int gr_ConsumerGroupMemberMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataKey_t *m);
+void gr_ConsumerGroupMemberMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataKey_t *m);
+
+/* ---- ConsumerGroupMemberMetadataValue (data, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupMemberMetadataValue_ClassicProtocol {
+    gr_str_t Name;
+    gr_bytes_t Metadata;
+} gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t;
+
+typedef struct gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata {
+    int32_t SessionTimeoutMs;
+    gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *SupportedProtocols;
+    int32_t SupportedProtocols_count;
+} gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t;
+
+typedef struct gr_ConsumerGroupMemberMetadataValue {
+    gr_str_t InstanceId;
+    gr_str_t RackId;
+    gr_str_t ClientId;
+    gr_str_t ClientHost;
+    gr_str_t *SubscribedTopicNames;
+    int32_t SubscribedTopicNames_count;
+    gr_str_t SubscribedTopicRegex;
+    int32_t RebalanceTimeoutMs;
+    gr_str_t ServerAssignor;
+    gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t ClassicMemberMetadata;
+    bool ClassicMemberMetadata_is_null;
+} gr_ConsumerGroupMemberMetadataValue_t;
+
+void gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_init(gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *m);
+int gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *m);
+void gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataValue_ClassicProtocol_t *m);
+void gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_init(gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m);
+int gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m);
+void gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataValue_ClassicMemberMetadata_t *m);
+void gr_ConsumerGroupMemberMetadataValue_init(gr_ConsumerGroupMemberMetadataValue_t *m);
+int gr_ConsumerGroupMemberMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupMemberMetadataValue_t *m);
+void gr_ConsumerGroupMemberMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupMemberMetadataValue_t *m);
+
+/* ---- ConsumerGroupTargetAssignmentMetadataKey (data, versions 6-6) */
+typedef struct gr_ConsumerGroupTargetAssignmentMetadataKey {
+    gr_str_t GroupId;
+} gr_ConsumerGroupTargetAssignmentMetadataKey_t;
+
+void gr_ConsumerGroupTargetAssignmentMetadataKey_init(gr_ConsumerGroupTargetAssignmentMetadataKey_t *m);
+int gr_ConsumerGroupTargetAssignmentMetadataKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMetadataKey_t *m);
+void gr_ConsumerGroupTargetAssignmentMetadataKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMetadataKey_t *m);
+
+/* ---- ConsumerGroupTargetAssignmentMetadataValue (data, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupTargetAssignmentMetadataValue {
+    int32_t AssignmentEpoch;
+} gr_ConsumerGroupTargetAssignmentMetadataValue_t;
+
+void gr_ConsumerGroupTargetAssignmentMetadataValue_init(gr_ConsumerGroupTargetAssignmentMetadataValue_t *m);
+int gr_ConsumerGroupTargetAssignmentMetadataValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMetadataValue_t *m);
+void gr_ConsumerGroupTargetAssignmentMetadataValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMetadataValue_t *m);
+
+/* ---- ConsumerGroupTargetAssignmentMemberKey (data, versions 7-7) */
+typedef struct gr_ConsumerGroupTargetAssignmentMemberKey {
+    gr_str_t GroupId;
+    gr_str_t MemberId;
+} gr_ConsumerGroupTargetAssignmentMemberKey_t;
+
+void gr_ConsumerGroupTargetAssignmentMemberKey_init(gr_ConsumerGroupTargetAssignmentMemberKey_t *m);
+int gr_ConsumerGroupTargetAssignmentMemberKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMemberKey_t *m);
+void gr_ConsumerGroupTargetAssignmentMemberKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMemberKey_t *m);
+
+/* ---- ConsumerGroupTargetAssignmentMemberValue (data, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition {
+    gr_uuid_t TopicId;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t;
+
+typedef struct gr_ConsumerGroupTargetAssignmentMemberValue {
+    gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *TopicPartitions;
+    int32_t TopicPartitions_count;
+} gr_ConsumerGroupTargetAssignmentMemberValue_t;
+
+void gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_init(gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *m);
+int gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *m);
+void gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMemberValue_TopicPartition_t *m);
+void gr_ConsumerGroupTargetAssignmentMemberValue_init(gr_ConsumerGroupTargetAssignmentMemberValue_t *m);
+int gr_ConsumerGroupTargetAssignmentMemberValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupTargetAssignmentMemberValue_t *m);
+void gr_ConsumerGroupTargetAssignmentMemberValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupTargetAssignmentMemberValue_t *m);
+
+/* ---- ConsumerGroupCurrentMemberAssignmentKey (data, versions 8-8) */
+typedef struct gr_ConsumerGroupCurrentMemberAssignmentKey {
+    gr_str_t GroupId;
+    gr_str_t MemberId;
+} gr_ConsumerGroupCurrentMemberAssignmentKey_t;
+
+void gr_ConsumerGroupCurrentMemberAssignmentKey_init(gr_ConsumerGroupCurrentMemberAssignmentKey_t *m);
+int gr_ConsumerGroupCurrentMemberAssignmentKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupCurrentMemberAssignmentKey_t *m);
+void gr_ConsumerGroupCurrentMemberAssignmentKey_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupCurrentMemberAssignmentKey_t *m);
+
+/* ---- ConsumerGroupCurrentMemberAssignmentValue (data, versions 0-0, flexible 0+) */
+typedef struct gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions {
+    gr_uuid_t TopicId;
+    int32_t *Partitions;
+    int32_t Partitions_count;
+} gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t;
+
+typedef struct gr_ConsumerGroupCurrentMemberAssignmentValue {
+    int32_t MemberEpoch;
+    int32_t PreviousMemberEpoch;
+    int8_t State;
+    gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *AssignedPartitions;
+    int32_t AssignedPartitions_count;
+    gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *PartitionsPendingRevocation;
+    int32_t PartitionsPendingRevocation_count;
+} gr_ConsumerGroupCurrentMemberAssignmentValue_t;
+
+void gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_init(gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *m);
+int gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *m);
+void gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupCurrentMemberAssignmentValue_TopicPartitions_t *m);
+void gr_ConsumerGroupCurrentMemberAssignmentValue_init(gr_ConsumerGroupCurrentMemberAssignmentValue_t *m);
+int gr_ConsumerGroupCurrentMemberAssignmentValue_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ConsumerGroupCurrentMemberAssignmentValue_t *m);
+void gr_ConsumerGroupCurrentMemberAssignmentValue_encode(gr_wr_t *w, int16_t version, const gr_ConsumerGroupCurrentMemberAssignmentValue_t *m);
 
 /* ---- API metadata and dispatch by key */
 

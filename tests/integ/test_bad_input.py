@@ -22,15 +22,15 @@ SERVED = {
     1: 17,     # Fetch
     2: 10,     # ListOffsets
     3: 12,     # Metadata
-    8: 8,      # OffsetCommit
-    9: 8,      # OffsetFetch
-    10: 4,     # FindCoordinator
+    8: 9,      # OffsetCommit
+    9: 9,      # OffsetFetch
+    10: 6,     # FindCoordinator
     11: 9,     # JoinGroup
     12: 4,     # Heartbeat
     13: 5,     # LeaveGroup
     14: 5,     # SyncGroup
     15: 5,     # DescribeGroups
-    16: 4,     # ListGroups
+    16: 5,     # ListGroups
     18: 4,     # ApiVersions
     19: 7,     # CreateTopics
     20: 6,     # DeleteTopics
@@ -57,6 +57,8 @@ SERVED = {
     61: 0,     # DescribeProducers
     65: 0,     # DescribeTransactions
     66: 1,     # ListTransactions
+    68: 1,     # ConsumerGroupHeartbeat
+    69: 0,     # ConsumerGroupDescribe
     71: 0,     # GetTelemetrySubscriptions
     72: 0,     # PushTelemetry
     75: 0,     # DescribeTopicPartitions

@@ -58,11 +58,12 @@ def test_api_versions_features(broker, version):
     fin = {f["Name"]: (f["MinVersionLevel"], f["MaxVersionLevel"]) for f in r.get("FinalizedFeatures", [])}
     # metadata.version: 3.3-IV3 (7) .. 4.0-IV0 (22), finalized at 22
     assert sup["metadata.version"] == (7, 22)
-    assert fin == {"metadata.version": (22, 22)}
+    # group.version 1: KIP-848 consumer groups, finalized as in a Kafka 4.0 cluster
+    assert fin == {"metadata.version": (22, 22), "group.version": (1, 1)}
     assert r["FinalizedFeaturesEpoch"] >= 0
     if version >= 4:
-        # no KIP-848 groups, no transactions: supported at level 0 only
-        assert sup["group.version"] == (0, 0) and sup["transaction.version"] == (0, 0)
+        # no transactions: supported at level 0 only
+        assert sup["group.version"] == (0, 1) and sup["transaction.version"] == (0, 0)
     else:
         # KAFKA-17492: features whose minimum is 0 are left out below v4
         assert "group.version" not in sup and "transaction.version" not in sup

@@ -1,0 +1,160 @@
+"""Hostile ConsumerGroupHeartbeat and ConsumerGroupDescribe input: huge
+subscriptions, regexes that are catastrophic for backtracking engines,
+member epochs out of range, thousands of members in one group.  Each attack
+is bounded in count and time and is followed by a Canary check (a normal
+client served within 1 s, nothing acknowledged or committed lost), after a
+restart where the attack left state behind.  The module ends with a peak-RSS
+bound (MODULE_PEAK_RSS_MB, under ASan)."""
+import struct
+
+import pytest
+
+import kproto as K
+from adversary import Canary, assert_peak_rss
+from helpers import wait_until
+from test_cgroups_848 import FAST, create_topic, describe
+
+
+def loaded(b, group):
+    """The group's description once its partition is loaded again."""
+    return wait_until(lambda: (lambda d: d if d["error"] == 0 else None)(describe(b.bootstrap, [group])[0]),
+                      timeout=60, what="group %s loaded" % group)
+
+# ASan's shadow memory and quarantine included; the thousand members of
+# test_thousands_of_members are a few MiB of state.
+MODULE_PEAK_RSS_MB = 400
+
+
+def hb_frame(group, member, epoch, topics=(), regex=None, instance=None, rebalance_ms=30000, owned=(),
+             corr=1, version=1):
+    body = (K.compact_string(group) + K.compact_string(member) + K.i32(epoch) + K.compact_string(instance)
+            + K.compact_string(None) + K.i32(rebalance_ms)
+            + K.compact_array(None if topics is None else [K.compact_string(t) for t in topics]))
+    if version >= 1:
+        body += K.compact_string(regex)
+    body += K.compact_string(None)
+    body += K.compact_array(None if owned is None else [])
+    body += K.TAGS0
+    return K.request(68, version, corr, body, flexible=True)
+
+
+def hb_parse(payload):
+    r = K.Reader(payload)
+    r.i32()
+    r.tags()
+    r.i32()
+    err = r.i16()
+    msg = r.compact_string()
+    mid = r.compact_string()
+    epoch = r.i32()
+    return err, msg, mid, epoch
+
+
+def hb(b, *a, **kw):
+    return hb_parse(K.roundtrip(b.bootstrap, hb_frame(*a, **kw), timeout=30))
+
+
+@pytest.fixture(scope="module")
+def adv(tmp_path_factory):
+    from helpers import _make_broker, _teardown
+    b = _make_broker(tmp_path_factory.mktemp("gregord"), dict(FAST, **{"group.consumer.max.size": "1500"}))
+    yield b
+    probs = _teardown(b)
+    assert not probs, probs
+
+
+def test_huge_subscriptions(adv):
+    canary = Canary(adv, topic="adv-cg-canary", group="adv-cg-canary-g").plant()
+    create_topic(adv, "adv-cg", 4)
+    # more names than a member may subscribe to
+    err, msg, _, _ = hb(adv, "adv-huge", "h0", 0, topics=["t%05d" % i for i in range(10001)])
+    assert err == 42 and "10000" in msg
+    # 10,000 names of 200 bytes: its record is larger than max.message.bytes
+    # of __consumer_offsets (1 MiB), so nothing is written nor changed and
+    # the member gets UNKNOWN_SERVER_ERROR, as from Kafka
+    names = [("n%05d" % i) + "x" * 194 for i in range(9999)] + ["adv-cg"]
+    err, _, _, _ = hb(adv, "adv-huge", "h1", 0, topics=names)
+    assert err == -1
+    assert describe(adv.bootstrap, ["adv-huge"])[0]["error"] == 69
+    # 10,000 names of 60 bytes fit: most are no topic
+    names = [("n%05d" % i) + "x" * 54 for i in range(9999)] + ["adv-cg"]
+    err, _, _, epoch = hb(adv, "adv-huge", "h1", 0, topics=names)
+    assert err == 0 and epoch == 1
+    d = describe(adv.bootstrap, ["adv-huge"])[0]
+    assert len(d["members"][0]["topics"]) == 10000
+    assert d["members"][0]["assignment"] == {"adv-cg": [0, 1, 2, 3]}
+    # a subscription of 10,000 names is in __consumer_offsets: it loads again
+    adv.restart()
+    d = loaded(adv, "adv-huge")
+    assert len(d["members"][0]["topics"]) == 10000
+    canary.check()
+
+
+CATASTROPHIC = ["(a+)+$", "(a|aa)+$", "(a|a?)+$", "(.*a){20}$", "((a+)*)+$", "(x+x+)+y", "^(a?){30}a{30}$"]
+
+
+def test_catastrophic_regexes(adv):
+    canary = Canary(adv, topic="adv-cg-canary2", group="adv-cg-canary-g2").plant()
+    # topic names that make backtracking engines explode on the patterns above
+    for n in ("a" * 200 + "-", "x" * 200, "a" * 60):
+        create_topic(adv, n, 1)
+    for i, rx in enumerate(CATASTROPHIC):
+        err, _, _, _ = hb(adv, "adv-rx", "r%d" % i, 0, topics=None, regex=rx)
+        assert err == 0, (rx, err)
+        canary.check()
+    # patterns RE2 (and RE2/J) refuse, and one longer than the bound
+    for rx in ["(a)\\1", "(?=a)", "a{2000}", "(((", "a" * 16385]:
+        err, _, _, _ = hb(adv, "adv-rx", "bad", 0, topics=None, regex=rx)
+        assert err == 128, (rx[:20], err)
+    canary.check()
+
+
+def test_epochs_out_of_range(adv):
+    canary = Canary(adv, topic="adv-cg-canary3", group="adv-cg-canary-g3").plant()
+    create_topic(adv, "adv-ep", 2)
+    err, _, mid, e = hb(adv, "adv-ep", "e1", 0, topics=["adv-ep"])
+    assert err == 0
+    for epoch, want in [(2 ** 31 - 1, 110), (e + 1, 110), (-3, 42), (-(2 ** 31), 42), (-2, 42)]:
+        err, _, _, _ = hb(adv, "adv-ep", "e1", epoch, topics=None, rebalance_ms=-1)
+        assert err == want, (epoch, err)
+    # a join with a rebalance timeout and an assignor a client made up
+    assert hb(adv, "adv-ep", "e2", 0, topics=["adv-ep"], rebalance_ms=-(2 ** 31))[0] == 0
+    # a truncated body closes the connection, nothing else
+    s = K.connect(adv.bootstrap)
+    f = hb_frame("adv-ep", "e3", 0, topics=["adv-ep"])
+    s.sendall(struct.pack(">i", 20) + f[4:24])
+    assert K.wait_closed(s, 5)
+    s.close()
+    canary.check()
+
+
+def test_thousands_of_members(adv):
+    canary = Canary(adv, topic="adv-cg-canary4", group="adv-cg-canary-g4").plant()
+    create_topic(adv, "adv-many", 12)
+    s = K.connect(adv.bootstrap, timeout=60)
+    n = 1000
+    for i in range(n):
+        s.sendall(hb_frame("adv-many", "m%04d" % i, 0, topics=["adv-many"], corr=i))
+        err, _, _, _ = hb_parse(K.recv_frame(s))
+        assert err == 0, (i, err)
+    # over the group's bound: GROUP_MAX_SIZE_REACHED
+    cfg_max = 1500
+    for i in range(n, cfg_max):
+        s.sendall(hb_frame("adv-many", "m%04d" % i, 0, topics=["adv-many"], corr=i))
+        assert hb_parse(K.recv_frame(s))[0] == 0
+    s.sendall(hb_frame("adv-many", "over", 0, topics=["adv-many"], corr=1))
+    assert hb_parse(K.recv_frame(s))[0] == 81
+    s.close()
+    canary.check()
+    d = describe(adv.bootstrap, ["adv-many"])[0]
+    assert len(d["members"]) == cfg_max
+    assert sum(len(p) for m in d["members"] for p in m["target"].values()) == 12
+    adv.restart()
+    d = loaded(adv, "adv-many")
+    assert len(d["members"]) == cfg_max
+    canary.check()
+
+
+def test_module_peak_rss(adv):
+    peak = assert_peak_rss(adv, MODULE_PEAK_RSS_MB)
+    print("peak RSS after the last restart (1,500 members, 10,000-name subscription loaded): %.0f MiB" % peak)

@@ -1,0 +1,587 @@
+"""Consumer groups of the KIP-848 protocol (group.protocol=consumer).
+
+* Raw ConsumerGroupHeartbeat v0/v1 and ConsumerGroupDescribe v0 (kproto):
+  join, epochs, Kafka's errors and their precedence, static members,
+  regex subscriptions, ListGroups v5, OffsetCommit v9 with member epochs.
+* node-rdkafka (its bundled librdkafka >= 2.10) with group.protocol=consumer:
+  1 -> 5 -> 2 members on a 12-partition topic with joins, clean leaves and
+  kill -9: every record consumed, no partition owned by two members at once
+  (each member's assignment changes, with timestamps), commits that survive
+  a broker restart; a broker restart under running members changes nobody's
+  assignment; a static member restarts without a reassignment.
+
+node-rdkafka comes from tests/integ/js/node_modules (npm ci), or from
+NODE_RDKAFKA_PATH (a node_modules dir) when that has none.  Every wait is
+bounded; all traffic goes to 127.0.0.1.
+"""
+import json
+import os
+import signal
+import struct
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+
+import kproto as K
+from helpers import JS_DIR, NODE, wait_until
+
+FAST = {
+    "group.consumer.min.session.timeout.ms": "6000",
+    "group.consumer.session.timeout.ms": "6000",
+    "group.consumer.min.heartbeat.interval.ms": "500",
+    "group.consumer.heartbeat.interval.ms": "1000",
+}
+
+# ---------------------------------------------------------------- raw protocol
+
+
+def uuid_bytes(u):
+    return u if isinstance(u, bytes) else uuid.UUID(u).bytes
+
+
+def cghb(bootstrap, group, member="", epoch=0, instance=None, rack=None, rebalance_ms=30000,
+         topics=(), regex=None, assignor=None, owned=(), version=1, corr=7):
+    """One ConsumerGroupHeartbeat; returns a dict of the answer.  topics
+    None = null; owned None = null, else [(topic_id_bytes, [parts])]."""
+    body = (K.compact_string(group) + K.compact_string(member) + K.i32(epoch)
+            + K.compact_string(instance) + K.compact_string(rack) + K.i32(rebalance_ms)
+            + K.compact_array(None if topics is None else [K.compact_string(t) for t in topics]))
+    if version >= 1:
+        body += K.compact_string(regex)
+    body += K.compact_string(assignor)
+    if owned is None:
+        body += K.compact_array(None)
+    else:
+        body += K.compact_array([uuid_bytes(t) + K.compact_array([K.i32(p) for p in ps]) + K.TAGS0
+                                 for t, ps in owned])
+    body += K.TAGS0
+    r = K.Reader(K.roundtrip(bootstrap, K.request(68, version, corr, body, flexible=True)))
+    assert r.i32() == corr
+    r.tags()
+    out = {"throttle": r.i32(), "error": r.i16(), "message": r.compact_string(),
+           "member_id": r.compact_string(), "epoch": r.i32(), "interval": r.i32(), "assignment": None}
+    if r.i8() >= 0:
+        tps = []
+        for _ in range(r.uvarint() - 1):
+            tid = r.take(16)
+            parts = [r.i32() for _ in range(r.uvarint() - 1)]
+            r.tags()
+            tps.append((tid, sorted(parts)))
+        r.tags()
+        out["assignment"] = tps
+    r.tags()
+    return out
+
+
+def describe(bootstrap, groups):
+    body = K.compact_array([K.compact_string(g) for g in groups]) + K.i8(0) + K.TAGS0
+    r = K.Reader(K.roundtrip(bootstrap, K.request(69, 0, 9, body, flexible=True)))
+    assert r.i32() == 9
+    r.tags()
+    r.i32()
+    res = []
+    for _ in range(r.uvarint() - 1):
+        g = {"error": r.i16(), "message": r.compact_string(), "group": r.compact_string(),
+             "state": r.compact_string(), "epoch": r.i32(), "assignment_epoch": r.i32(),
+             "assignor": r.compact_string(), "members": []}
+        for _ in range(r.uvarint() - 1):
+            m = {"member_id": r.compact_string(), "instance": r.compact_string(), "rack": r.compact_string(),
+                 "epoch": r.i32(), "client_id": r.compact_string(), "host": r.compact_string(),
+                 "topics": [r.compact_string() for _ in range(r.uvarint() - 1)],
+                 "regex": r.compact_string()}
+            for key in ("assignment", "target"):
+                tps = {}
+                for _ in range(r.uvarint() - 1):
+                    r.take(16)
+                    name = r.compact_string()
+                    tps[name] = sorted(r.i32() for _ in range(r.uvarint() - 1))
+                    r.tags()
+                r.tags()
+                m[key] = tps
+            r.tags()
+            g["members"].append(m)
+        r.i32()
+        r.tags()
+        res.append(g)
+    return res
+
+
+def list_groups(bootstrap, types=(), states=(), version=5):
+    body = (K.compact_array([K.compact_string(s) for s in states])
+            + (K.compact_array([K.compact_string(t) for t in types]) if version >= 5 else b"") + K.TAGS0)
+    r = K.Reader(K.roundtrip(bootstrap, K.request(16, version, 3, body, flexible=True)))
+    assert r.i32() == 3
+    r.tags()
+    r.i32()
+    assert r.i16() == 0
+    out = {}
+    for _ in range(r.uvarint() - 1):
+        gid, ptype, state = r.compact_string(), r.compact_string(), r.compact_string()
+        gtype = r.compact_string() if version >= 5 else None
+        r.tags()
+        out[gid] = (ptype, state, gtype)
+    return out
+
+
+def offset_commit_v9(bootstrap, group, member, epoch, topic, parts):
+    tp = (K.compact_string(topic) + K.compact_array(
+        [K.i32(p) + K.i64(o) + K.i32(-1) + K.compact_string("") + K.TAGS0 for p, o in parts]) + K.TAGS0)
+    body = (K.compact_string(group) + K.i32(epoch) + K.compact_string(member) + K.compact_string(None)
+            + K.compact_array([tp]) + K.TAGS0)
+    r = K.Reader(K.roundtrip(bootstrap, K.request(8, 9, 5, body, flexible=True)))
+    assert r.i32() == 5
+    r.tags()
+    r.i32()
+    errs = []
+    for _ in range(r.uvarint() - 1):
+        r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            r.i32()
+            errs.append(r.i16())
+            r.tags()
+        r.tags()
+    return errs
+
+
+def create_topic(b, name, parts):
+    from confluent_kafka.admin import AdminClient, NewTopic
+    a = AdminClient({"bootstrap.servers": b.bootstrap})
+    for f in a.create_topics([NewTopic(name, parts, 1)]).values():
+        f.result(10)
+
+
+def topic_id(b, name):
+    """The topic id from Metadata v12 (kproto)."""
+    body = K.compact_array([K.uuid_zero() + K.compact_string(name) + K.TAGS0]) if hasattr(K, "uuid_zero") else (
+        K.compact_array([b"\x00" * 16 + K.compact_string(name) + K.TAGS0]))
+    body += K.i8(0) + K.i8(0) + K.TAGS0
+    r = K.Reader(K.roundtrip(b.bootstrap, K.request(3, 12, 11, body, flexible=True)))
+    assert r.i32() == 11
+    r.tags()
+    r.i32()
+    for _ in range(r.uvarint() - 1):
+        r.i32(), r.compact_string(), r.i32(), r.compact_string()
+        r.tags()
+    r.compact_string()
+    r.i32()
+    for _ in range(r.uvarint() - 1):
+        err = r.i16()
+        tname = r.compact_string()
+        tid = r.take(16)
+        assert err == 0 and tname == name
+        return tid
+    raise AssertionError("no topic")
+
+
+def produce(b, topic, n, start=0, parts=None):
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    for i in range(start, start + n):
+        p.produce(topic, value=str(i).encode(), partition=(i % parts) if parts else -1)
+    assert p.flush(20) == 0
+
+
+# ---------------------------------------------------------------- raw tests
+
+
+def test_join_epochs_and_errors(broker_factory):
+    b = broker_factory(FAST)
+    create_topic(b, "cg-a", 6)
+    tid = topic_id(b, "cg-a")
+    # v1 needs a member id (KIP-1082)
+    r = cghb(b.bootstrap, "g", member="", topics=["cg-a"])
+    assert r["error"] == 42 and r["message"] == "MemberId can't be empty."
+    # v0 may leave it empty: the coordinator makes one
+    r = cghb(b.bootstrap, "g", member="", topics=["cg-a"], version=0)
+    assert r["error"] == 0 and len(r["member_id"]) == 22 and r["epoch"] == 1 and r["interval"] == 1000
+    assert r["assignment"] == [(tid, [0, 1, 2, 3, 4, 5])]
+    m1 = r["member_id"]
+    # a second member: its partitions stay with m1 until m1 revokes them
+    r2 = cghb(b.bootstrap, "g", member="m2", topics=["cg-a"])
+    assert r2["error"] == 0 and r2["epoch"] == 2 and r2["assignment"] == []
+    r = cghb(b.bootstrap, "g", member=m1, epoch=1, topics=None, rebalance_ms=-1, owned=None)
+    assert r["error"] == 0 and r["epoch"] == 1 and len(r["assignment"][0][1]) == 3     # revoke 3, same epoch
+    kept = r["assignment"][0][1]
+    r = cghb(b.bootstrap, "g", member="m2", epoch=2, topics=None, rebalance_ms=-1, owned=[])
+    assert r["error"] == 0 and r["assignment"] is None            # still owned by m1
+    r = cghb(b.bootstrap, "g", member=m1, epoch=1, topics=None, rebalance_ms=-1, owned=[(tid, kept)])
+    assert r["error"] == 0 and r["epoch"] == 2                    # revocation acknowledged
+    r = cghb(b.bootstrap, "g", member="m2", epoch=2, topics=None, rebalance_ms=-1, owned=[])
+    assert r["error"] == 0 and sorted(r["assignment"][0][1]) == sorted(set(range(6)) - set(kept))
+    # errors, in Kafka's order
+    assert cghb(b.bootstrap, "g", member="m2", epoch=9, topics=None, rebalance_ms=-1, owned=[])["error"] == 110
+    assert cghb(b.bootstrap, "g", member="nobody", epoch=3, topics=None, rebalance_ms=-1)["error"] == 25
+    assert cghb(b.bootstrap, "g", member="x", epoch=-3)["error"] == 42
+    assert cghb(b.bootstrap, "g", member="x", rebalance_ms=-1)["error"] == 42
+    assert cghb(b.bootstrap, "g", member="x", topics=None)["error"] == 42
+    assert cghb(b.bootstrap, "g", member="x", topics=["cg-a"], owned=[(tid, [1])])["error"] == 42
+    assert cghb(b.bootstrap, "g", member="x", topics=["cg-a"], assignor="sticky")["error"] == 112
+    assert cghb(b.bootstrap, "", member="x", topics=["cg-a"])["error"] == 24
+    assert cghb(b.bootstrap, "g", member="x", epoch=-2)["error"] == 42       # static leave needs an instance
+    # describe
+    d = describe(b.bootstrap, ["g", "nope"])
+    assert d[0]["error"] == 0 and d[0]["state"] == "Stable" and d[0]["epoch"] == 2
+    assert d[0]["assignment_epoch"] == 2 and d[0]["assignor"] == "uniform"
+    assert sorted(m["member_id"] for m in d[0]["members"]) == sorted([m1, "m2"])
+    assert all(m["assignment"] == m["target"] for m in d[0]["members"])
+    assert d[1]["error"] == 69
+    # ListGroups v5: the type of every group, and the filter
+    lg = list_groups(b.bootstrap)
+    assert lg["g"] == ("consumer", "Stable", "consumer")
+    assert "g" not in list_groups(b.bootstrap, types=["classic"])
+    assert "g" in list_groups(b.bootstrap, types=["CONSUMER"])
+    # OffsetCommit v9: the member epoch
+    assert offset_commit_v9(b.bootstrap, "g", "m2", 2, "cg-a", [(0, 5)]) == [0]
+    assert offset_commit_v9(b.bootstrap, "g", "m2", 1, "cg-a", [(0, 5)]) == [113]     # STALE_MEMBER_EPOCH
+    assert offset_commit_v9(b.bootstrap, "g", "zz", 2, "cg-a", [(0, 5)]) == [25]
+    # leave: the group epoch moves, the partitions go to the other member
+    r = cghb(b.bootstrap, "g", member=m1, epoch=-1)
+    assert r["error"] == 0 and r["epoch"] == -1
+    r = cghb(b.bootstrap, "g", member="m2", epoch=2, topics=None, rebalance_ms=-1, owned=[])
+    assert r["error"] == 0 and r["epoch"] == 3 and r["assignment"] == [(tid, list(range(6)))]
+
+
+def test_static_members_and_max_size(broker_factory):
+    b = broker_factory(dict(FAST, **{"group.consumer.max.size": "3"}))
+    create_topic(b, "cg-s", 4)
+    tid = topic_id(b, "cg-s")
+    r = cghb(b.bootstrap, "gs", member="a1", instance="i-a", topics=["cg-s"])
+    assert r["error"] == 0
+    assert cghb(b.bootstrap, "gs", member="b1", instance="i-b", topics=["cg-s"])["error"] == 0
+    # i-a is still in use
+    assert cghb(b.bootstrap, "gs", member="a2", instance="i-a", topics=["cg-s"])["error"] == 111
+    assert cghb(b.bootstrap, "gs", member="c1", topics=["cg-s"])["error"] == 0
+    assert cghb(b.bootstrap, "gs", member="d1", topics=["cg-s"])["error"] == 81     # GROUP_MAX_SIZE_REACHED
+    # the size comes first, as in Kafka: even before the instance id is looked at
+    assert cghb(b.bootstrap, "gs", member="a3", instance="i-a", topics=["cg-s"])["error"] == 81
+    assert cghb(b.bootstrap, "gs", member="c1", epoch=-1)["error"] == 0
+    # settle, then a temporary leave (-2) and the rejoin with a new member id
+    for _ in range(4):
+        ra = cghb(b.bootstrap, "gs", member="a1", instance="i-a", epoch=r["epoch"], topics=None,
+                  rebalance_ms=-1, owned=None)
+        r = ra
+    d = {m["instance"]: m for m in describe(b.bootstrap, ["gs"])[0]["members"]}
+    before = d["i-a"]["assignment"]
+    r = cghb(b.bootstrap, "gs", member="a1", instance="i-a", epoch=-2)
+    assert r["error"] == 0 and r["epoch"] == -2
+    r = cghb(b.bootstrap, "gs", member="a2", instance="i-a", topics=["cg-s"])
+    assert r["error"] == 0
+    d = {m["instance"]: m for m in describe(b.bootstrap, ["gs"])[0]["members"]}
+    assert d["i-a"]["member_id"] == "a2" and d["i-a"]["assignment"] == before
+    # the old member id is fenced
+    assert cghb(b.bootstrap, "gs", member="a1", instance="i-a", epoch=3, topics=None,
+                rebalance_ms=-1)["error"] == 82     # FENCED_INSTANCE_ID
+    assert tid
+
+
+def test_regex_subscription(broker_factory):
+    b = broker_factory(FAST)
+    create_topic(b, "orders-eu", 2)
+    create_topic(b, "orders-us", 2)
+    create_topic(b, "payments", 2)
+    r = cghb(b.bootstrap, "gr", member="r1", topics=None, regex="orders-.*")
+    assert r["error"] == 0
+    ids = {topic_id(b, t): t for t in ("orders-eu", "orders-us", "payments")}
+    assert sorted(ids[t] for t, _ in r["assignment"]) == ["orders-eu", "orders-us"]
+    # RE2 syntax: no back-references; a bad pattern is INVALID_REGULAR_EXPRESSION
+    assert cghb(b.bootstrap, "gr", member="r2", topics=None, regex="(a)\\1")["error"] == 128
+    assert cghb(b.bootstrap, "gr", member="r2", topics=None, regex="orders-(")["error"] == 128
+    # whole names: "orders" alone matches nothing
+    r = cghb(b.bootstrap, "gx", member="x1", topics=None, regex="orders")
+    assert r["error"] == 0 and r["assignment"] == []
+    d = describe(b.bootstrap, ["gr"])[0]["members"][0]
+    assert d["regex"] == "orders-.*"
+
+
+def test_state_survives_restart_raw(broker_factory):
+    b = broker_factory(FAST)
+    create_topic(b, "cg-r", 4)
+    r1 = cghb(b.bootstrap, "gz", member="z1", topics=["cg-r"])
+    r2 = cghb(b.bootstrap, "gz", member="z2", topics=["cg-r"])
+    r1 = cghb(b.bootstrap, "gz", member="z1", epoch=r1["epoch"], topics=None, rebalance_ms=-1, owned=[])
+    before = describe(b.bootstrap, ["gz"])[0]
+    b.restart()
+    after = wait_until(lambda: (lambda d: d if d["error"] == 0 else None)(describe(b.bootstrap, ["gz"])[0]),
+                       timeout=20, what="group loaded")
+    key = lambda d: (d["epoch"], d["assignment_epoch"], sorted(
+        (m["member_id"], m["epoch"], json.dumps(m["assignment"]), json.dumps(m["target"])) for m in d["members"]))
+    assert key(after) == key(before)
+    # the members go on with their epochs
+    r = cghb(b.bootstrap, "gz", member="z2", epoch=r2["epoch"], topics=None, rebalance_ms=-1, owned=None)
+    assert r["error"] == 0
+    assert r1
+
+
+# ---------------------------------------------------------------- node-rdkafka
+
+
+def _node_path():
+    here = os.path.join(JS_DIR, "node_modules", "node-rdkafka")
+    if os.path.isdir(here):
+        return None
+    alt = os.environ.get("NODE_RDKAFKA_PATH")
+    if alt and os.path.isdir(os.path.join(alt, "node-rdkafka")):
+        return alt
+    pytest.fail("node-rdkafka is not installed: run `npm ci` in tests/integ/js (tools/deps.sh test)")
+
+
+class Member:
+    """A node-rdkafka consumer process and what it reported."""
+
+    def __init__(self, b, group, topics=None, regex=None, instance=None, name="m", protocol="consumer",
+                 max_seconds=150):
+        args = {"bootstrap": b.bootstrap, "group": group, "topics": topics, "regex": regex,
+                "instance": instance, "clientId": name, "protocol": protocol, "maxSeconds": max_seconds}
+        env = dict(os.environ)
+        np = _node_path()
+        if np:
+            env["NODE_PATH"] = np
+        self.name = name
+        self.events = []
+        self.lock = threading.Lock()
+        self.p = subprocess.Popen([NODE, os.path.join(JS_DIR, "cg848.js"), json.dumps(args)], cwd=JS_DIR,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.killed_at = None
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            with self.lock:
+                self.events.append(e)
+
+    def evs(self, kind=None):
+        with self.lock:
+            return [e for e in self.events if kind is None or e["ev"] == kind]
+
+    def owned(self):
+        s = set()
+        for e in self.evs():
+            if e["ev"] == "assign":
+                s |= {tuple(x) for x in e["parts"]}
+            elif e["ev"] == "revoke":
+                s -= {tuple(x) for x in e["parts"]}
+        return s
+
+    def values(self):
+        return [int(e["v"]) for e in self.evs("msg")]
+
+    def stop(self):
+        """A clean close (SIGTERM: the member leaves).  A client that has not
+        exited after 40 s (node-rdkafka can hang in its close) is killed: it
+        consumed nothing after the last event it reported, which is when it
+        stops owning its partitions (a record it consumed later would be an
+        event after that time, so an overlap still shows)."""
+        self.p.send_signal(signal.SIGTERM)
+        sent = int(time.time() * 1000)
+        try:
+            self.p.wait(40)
+        except subprocess.TimeoutExpired:
+            evs = self.evs()
+            self.killed_at = max([sent] + [e["t"] for e in evs if "t" in e])
+            self.p.kill()
+            self.p.wait(10)
+        self.t.join(5)
+
+    def kill(self):
+        self.killed_at = int(time.time() * 1000)
+        self.p.kill()
+        self.p.wait(10)
+        self.t.join(5)
+
+    def end_time(self):
+        if self.killed_at:
+            return self.killed_at
+        c = self.evs("closed")
+        return c[0]["t"] if c else None
+
+
+def ownership_intervals(members):
+    """(topic, partition) -> [(start, end, member)] from assign/revoke events;
+    a member that was killed owns nothing after the kill."""
+    iv = {}
+    for m in members:
+        open_ = {}
+        for e in m.evs():
+            if e["ev"] == "assign":
+                for tp in map(tuple, e["parts"]):
+                    open_[tp] = e["t"]
+            elif e["ev"] == "revoke":
+                for tp in map(tuple, e["parts"]):
+                    if tp in open_:
+                        iv.setdefault(tp, []).append((open_.pop(tp), e["t"], m.name))
+        end = m.end_time() or int(time.time() * 1000)
+        for tp, s in open_.items():
+            iv.setdefault(tp, []).append((s, end, m.name))
+    return iv
+
+
+def assert_no_double_ownership(members):
+    for tp, ivs in ownership_intervals(members).items():
+        ivs.sort()
+        for (s1, e1, n1), (s2, e2, n2) in zip(ivs, ivs[1:]):
+            assert s2 >= e1 or n1 == n2, "%s owned by %s [%d,%d] and %s [%d,%d]" % (tp, n1, s1, e1, n2, s2, e2)
+
+
+def test_node_rdkafka_scale_kill_restart(broker_factory):
+    b = broker_factory(FAST)
+    create_topic(b, "cg-12", 12)
+    total = 0
+    members = []
+    stop = threading.Event()
+
+    def producer():
+        nonlocal total
+        while not stop.is_set() and total < 6000:
+            produce(b, "cg-12", 200, start=total, parts=12)
+            total += 200
+            time.sleep(0.3)
+
+    pt = threading.Thread(target=producer, daemon=True)
+    pt.start()
+    m = Member(b, "g12", topics=["cg-12"], name="n0")
+    members.append(m)
+    wait_until(lambda: len(m.owned()) == 12, timeout=30, what="first member owns 12")
+    for i in range(1, 5):
+        members.append(Member(b, "g12", topics=["cg-12"], name="n%d" % i))
+    wait_until(lambda: all(len(x.owned()) in (2, 3) for x in members) and
+               sum(len(x.owned()) for x in members) == 12, timeout=60, what="5 members share 12")
+    # clean leaves and kill -9 down to 2
+    members[1].stop()
+    members[2].kill()
+    members[3].stop()
+    live = [members[0], members[4]]
+    wait_until(lambda: sum(len(x.owned()) for x in live) == 12 and all(len(x.owned()) == 6 for x in live),
+               timeout=60, what="2 members share 12 (the killed one fenced after its session)")
+    pt.join(60)
+    stop.set()
+    want = set(range(total))
+
+    def missing():
+        got = set(v for x in members for v in x.values())
+        miss = sorted(want - got)
+        return None if not miss else (len(miss), sorted({v % 12 for v in miss}),
+                                      [(x.name, sorted(x.owned())) for x in live])
+
+    deadline = time.monotonic() + 60
+    while missing() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not missing(), "records not consumed (count, partitions, owners): %r" % (missing(),)
+    assert_no_double_ownership(members)
+    time.sleep(1.5)                                 # auto-commit interval
+    for x in live:
+        x.stop()
+    # commits survive a broker restart: a new member starts where they left off
+    b.restart()
+    n = Member(b, "g12", topics=["cg-12"], name="after")
+    produce(b, "cg-12", 120, start=total, parts=12)
+    wait_until(lambda: set(range(total, total + 120)) <= set(n.values()), timeout=60,
+               what="the records produced after the restart")
+    again = [v for v in n.values() if v < total]
+    assert len(again) < total // 10, "re-consumed %d of %d: commits lost" % (len(again), total)
+    n.stop()
+
+
+def test_node_rdkafka_broker_restart_keeps_assignments(broker_factory):
+    b = broker_factory(FAST)
+    create_topic(b, "cg-k", 6)
+    ms = [Member(b, "gk", topics=["cg-k"], name="k%d" % i) for i in range(3)]
+    wait_until(lambda: all(len(m.owned()) == 2 for m in ms), timeout=60, what="3 members share 6")
+    before = [m.owned() for m in ms]
+    nrev = [len(m.evs("revoke")) for m in ms]
+    epoch_before = describe(b.bootstrap, ["gk"])[0]["epoch"]
+    b.restart()
+    wait_until(lambda: describe(b.bootstrap, ["gk"])[0]["error"] == 0, timeout=20, what="loaded")
+    produce(b, "cg-k", 60, parts=6)
+    wait_until(lambda: all(len(m.values()) > 0 for m in ms), timeout=40, what="everyone consumes again")
+    time.sleep(3)
+    assert [m.owned() for m in ms] == before
+    assert [len(m.evs("revoke")) for m in ms] == nrev, "a restart of the broker made members revoke"
+    assert describe(b.bootstrap, ["gk"])[0]["epoch"] == epoch_before
+    for m in ms:
+        m.stop()
+
+
+def test_node_rdkafka_static_member_restart(broker_factory):
+    b = broker_factory(FAST)
+    create_topic(b, "cg-st", 6)
+    a = Member(b, "gst", topics=["cg-st"], instance="inst-a", name="a")
+    c = Member(b, "gst", topics=["cg-st"], instance="inst-c", name="c")
+    wait_until(lambda: len(a.owned()) == 3 and len(c.owned()) == 3, timeout=60, what="two static members")
+    mine, other = a.owned(), c.owned()
+    crev = len(c.evs("revoke"))
+    a.stop()                                        # static leave (-2): its partitions wait for it
+    a2 = Member(b, "gst", topics=["cg-st"], instance="inst-a", name="a2")
+    wait_until(lambda: len(a2.owned()) == 3, timeout=40, what="the static member back")
+    assert a2.owned() == mine
+    assert c.owned() == other and len(c.evs("revoke")) == crev, "the other member was disturbed"
+    a2.stop()
+    c.stop()
+
+
+def test_history_shows_epochs_assignments_revocations(broker_factory):
+    from helpers import run_gregor
+    b = broker_factory(FAST)
+    create_topic(b, "cg-h", 4)
+    tid = topic_id(b, "cg-h")
+    r1 = cghb(b.bootstrap, "gh", member="h1", topics=["cg-h"])
+    cghb(b.bootstrap, "gh", member="h2", topics=["cg-h"])
+    r1 = cghb(b.bootstrap, "gh", member="h1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
+              owned=[(tid, [0, 1, 2, 3])])
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gh"],
+                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+    assert cp.returncode == 0, cp
+    out = cp.stdout
+    assert "GROUP-EPOCH 1" in out and "GROUP-EPOCH 2" in out
+    assert "JOINED member=h1 client=gregor-test instance=- subscribed=cg-h" in out
+    assert "TARGET-ASSIGNMENT epoch=2" in out
+    assert "TARGET member=h1 assignment=cg-h:" in out
+    # h1 kept two partitions and must give up the two others
+    assert any("MEMBER member=h1 epoch=1 state=UNREVOKED_PARTITIONS" in ln and "revoking=cg-h:" in ln
+               for ln in out.splitlines()), out
+
+
+def test_cli_describe_and_list_consumer_groups(broker_factory):
+    from helpers import run_gregor
+    b = broker_factory(FAST)
+    create_topic(b, "cg-c", 4)
+    cghb(b.bootstrap, "gc", member="c1", topics=["cg-c"])
+    assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
+
+    def cli(*args):
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60,
+                        env={"ASAN_OPTIONS": "detect_leaks=0"})
+        assert cp.returncode == 0, cp
+        return cp.stdout
+
+    out = cli("--describe", "--group", "gc", "--state", "--verbose").split("\n")
+    hdr = out[1].split()
+    assert hdr == ["GROUP", "COORDINATOR", "(ID)", "ASSIGNMENT-STRATEGY", "STATE", "GROUP-EPOCH",
+                   "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS"], out
+    row = out[2].split()
+    assert row[0] == "gc" and row[3] == "uniform" and row[4] == "Stable" and row[5:] == ["1", "1", "1"], out
+    out = cli("--describe", "--group", "gc", "--members", "--verbose").split("\n")
+    assert out[1].split() == ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "CURRENT-EPOCH",
+                              "CURRENT-ASSIGNMENT", "TARGET-EPOCH", "TARGET-ASSIGNMENT"], out
+    assert out[2].split() == ["gc", "c1", "/127.0.0.1", "gregor-test", "4", "1", "cg-c:0,1,2,3", "1",
+                              "cg-c:0,1,2,3"], out
+    out = cli("--describe", "--group", "gc")
+    rows = [ln.split() for ln in out.split("\n") if ln.startswith("gc ")]
+    assert len(rows) == 4 and all(r[6] == "c1" for r in rows), out
+    assert rows[0][2:4] == ["0", "0"] and rows[1][3] == "-", out
+    # --list --type, with the states of consumer groups
+    cghb(b.bootstrap, "gc2", member="d1", topics=["cg-c"])
+    cghb(b.bootstrap, "gc2", member="d1", epoch=-1)
+    out = cli("--list", "--type", "--state").split("\n")
+    assert out[0].split() == ["GROUP", "TYPE", "STATE"], out
+    rows = {ln.split()[0]: ln.split()[1:] for ln in out[1:] if ln.strip()}
+    assert rows["gc"] == ["Consumer", "Stable"] and rows["gc2"] == ["Consumer", "Empty"], rows
+    out = cli("--list", "--type", "classic")
+    assert "gc" not in out.split()
