@@ -174,8 +174,11 @@ $(FUZZ_BUILD)/src/%.o: src/%.cc
 $(FUZZ_BUILD)/libgregor.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# linked by the C++ driver: the library holds C++ (RE2), whose sanitizer
+# checks need the C++ parts of the sanitizer runtimes
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libgregor.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libgregor.a $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@.o
+	$(FUZZ_CXX) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o $(FUZZ_BUILD)/libgregor.a $(LDLIBS)
 
 fuzz-build: deps-fuzz
 	$(MAKE) --no-print-directory $(FUZZ_BIN)
