@@ -3029,19 +3029,31 @@ gr_kerr_t gr_cgroup_classic_join_check(gr_group_t *g, const char *member_id, con
      * classic member supports (any, when there is none) */
     if (!protocol_type || strcmp(protocol_type, "consumer") || nprotocols <= 0)
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
-    bool any = false;
-    for (int32_t i = 0; i < nprotocols && !any; i++) {
-        int32_t votes = 0;
+    bool any = cg->nclassic == 0;
+    if (!any) {
+        /* how many classic members support each protocol name (Kafka's
+         * classicProtocolMembersSupportedProtocols), in time linear in the
+         * members' protocols and the request's */
+        gr_hmap_t votes;
+        gr_hmap_init(&votes, 16);
+        int64_t serial = 0;
         for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m)) {
             if (m->classic_session_ms < 0)
                 continue;
-            for (int32_t k = 0; k < m->nprotos; k++)
-                if (!strcmp(m->protos[k].name, protocols[i].name)) {
-                    votes++;
-                    break;
+            serial++;
+            for (int32_t k = 0; k < m->nprotos; k++) {
+                count_ent_t *e = count_get(&votes, m->protos[k].name);
+                if (e->version != serial) {     /* once per member */
+                    e->version = serial;
+                    e->count++;
                 }
+            }
         }
-        any = votes == cg->nclassic;
+        for (int32_t i = 0; i < nprotocols && !any; i++) {
+            count_ent_t *e = count_find(&votes, protocols[i].name ? protocols[i].name : "");
+            any = e && e->count == cg->nclassic;
+        }
+        count_map_free(&votes);
     }
     if (!any)
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
