@@ -2626,7 +2626,9 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             *msg = "The group does not exist or is not a consumer group.";
             return g ? KERR_GROUP_ID_NOT_FOUND : KERR_UNKNOWN_MEMBER_ID;
         }
-        bool live = g && (g->nmembers > 0 || g->npending > 0 || g->state != GR_GROUP_EMPTY);
+        /* Kafka's isEmptyClassicGroup: Empty, whatever members are pending
+         * (KIP-394); they are dropped with the classic group */
+        bool live = g && (g->nmembers > 0 || g->state != GR_GROUP_EMPTY);
         if (live && (cl || !upgrade_ok(g))) {
             snprintf(errbuf, errlen, "Group %s is not a consumer group", gid);
             *msg = errbuf;
@@ -2641,11 +2643,10 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         }
         fresh = cgroup_new(g);
         cg = fresh;
-        if (live) {
-            if ((err = upgrade_members(g, cg, r, msg, errbuf, errlen)) != KERR_NONE)
-                goto out;
+        if (live && (err = upgrade_members(g, cg, r, msg, errbuf, errlen)) != KERR_NONE)
+            goto out;
+        if (g && (live || g->npending > 0))
             *upgraded = g;
-        }
     }
     if (gr_cgroup_nmembers(cg) >= max && (!mid[0] || !gr_cgroup_member(cg, mid))) {
         *msg = "The consumer group has reached its maximum capacity.";

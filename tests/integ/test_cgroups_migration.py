@@ -259,6 +259,20 @@ def test_policies_raw(broker_factory):
     assert leave(b, "gu", "nobody") == (0, [K.UNKNOWN_MEMBER_ID])
 
 
+def test_empty_classic_group_with_pending_member_raw(broker_factory):
+    """An Empty classic group is replaced whatever members are pending
+    (KIP-394), as Kafka's isEmptyClassicGroup: whatever the policy."""
+    b = broker_factory(dict(BASE, **{"group.consumer.migration.policy": "disabled"}))
+    create_topic(b, "mig", 6)
+    r = join(b, "gp")
+    assert r["error"] == K.MEMBER_ID_REQUIRED
+    c = cghb(b.bootstrap, "gp", member=new_mid(), topics=["mig"])
+    assert c["error"] == 0, c
+    assert gtype(b, "gp") == "consumer"
+    # the pending member's JoinGroup now goes to the consumer group
+    j = join(b, "gp", member=r["member_id"])
+    assert j["error"] == 0 and j["member_id"] == r["member_id"] and j["generation"] == c["epoch"] + 1, j
+
 # ---------------------------------------------------------------- mixed fleet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
