@@ -2626,7 +2626,9 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             *msg = "The group does not exist or is not a consumer group.";
             return g ? KERR_GROUP_ID_NOT_FOUND : KERR_UNKNOWN_MEMBER_ID;
         }
-        bool live = g && (g->nmembers > 0 || g->npending > 0 || g->state != GR_GROUP_EMPTY);
+        /* Kafka's isEmptyClassicGroup: Empty, whatever members are pending
+         * (KIP-394); they are dropped with the classic group */
+        bool live = g && (g->nmembers > 0 || g->state != GR_GROUP_EMPTY);
         if (live && (cl || !upgrade_ok(g))) {
             snprintf(errbuf, errlen, "Group %s is not a consumer group", gid);
             *msg = errbuf;
@@ -2641,11 +2643,10 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         }
         fresh = cgroup_new(g);
         cg = fresh;
-        if (live) {
-            if ((err = upgrade_members(g, cg, r, msg, errbuf, errlen)) != KERR_NONE)
-                goto out;
+        if (live && (err = upgrade_members(g, cg, r, msg, errbuf, errlen)) != KERR_NONE)
+            goto out;
+        if (g && (live || g->npending > 0))
             *upgraded = g;
-        }
     }
     if (gr_cgroup_nmembers(cg) >= max && (!mid[0] || !gr_cgroup_member(cg, mid))) {
         *msg = "The consumer group has reached its maximum capacity.";
@@ -3029,19 +3030,31 @@ gr_kerr_t gr_cgroup_classic_join_check(gr_group_t *g, const char *member_id, con
      * classic member supports (any, when there is none) */
     if (!protocol_type || strcmp(protocol_type, "consumer") || nprotocols <= 0)
         return KERR_INCONSISTENT_GROUP_PROTOCOL;
-    bool any = false;
-    for (int32_t i = 0; i < nprotocols && !any; i++) {
-        int32_t votes = 0;
+    bool any = cg->nclassic == 0;
+    if (!any) {
+        /* how many classic members support each protocol name (Kafka's
+         * classicProtocolMembersSupportedProtocols), in time linear in the
+         * members' protocols and the request's */
+        gr_hmap_t votes;
+        gr_hmap_init(&votes, 16);
+        int64_t serial = 0;
         for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m)) {
             if (m->classic_session_ms < 0)
                 continue;
-            for (int32_t k = 0; k < m->nprotos; k++)
-                if (!strcmp(m->protos[k].name, protocols[i].name)) {
-                    votes++;
-                    break;
+            serial++;
+            for (int32_t k = 0; k < m->nprotos; k++) {
+                count_ent_t *e = count_get(&votes, m->protos[k].name);
+                if (e->version != serial) {     /* once per member */
+                    e->version = serial;
+                    e->count++;
                 }
+            }
         }
-        any = votes == cg->nclassic;
+        for (int32_t i = 0; i < nprotocols && !any; i++) {
+            count_ent_t *e = count_find(&votes, protocols[i].name ? protocols[i].name : "");
+            any = e && e->count == cg->nclassic;
+        }
+        count_map_free(&votes);
     }
     if (!any)
         return KERR_INCONSISTENT_GROUP_PROTOCOL;

@@ -1,6 +1,7 @@
 """Hostile ConsumerGroupHeartbeat and ConsumerGroupDescribe input: huge
 subscriptions, regexes that are catastrophic for backtracking engines,
-member epochs out of range, thousands of members in one group.  Each attack
+member epochs out of range, thousands of members in one group; classic
+members of a consumer group with hostile protocols and subscriptions.  Each attack
 is bounded in count and time and is followed by a Canary check (a normal
 client served within 1 s, nothing acknowledged or committed lost), after a
 restart where the attack left state behind.  The module ends with a peak-RSS
@@ -155,6 +156,41 @@ def test_thousands_of_members(adv):
     canary.check()
 
 
+def test_hostile_classic_members(adv):
+    """Classic JoinGroup/SyncGroup/Heartbeat into a consumer group with a
+    classic member (online migration): 200,000 protocols none of which the
+    group has, a subscription of 20,000 topics (beyond the bound), a
+    truncated one, heartbeats and syncs at every wrong generation."""
+    from test_cgroups_migration import classic_group, heartbeat, join, new_mid, sync
+    from test_cgroups_848 import cghb
+    canary = Canary(adv, topic="adv-cg-canary5", group="adv-cg-canary-g5").plant()
+    create_topic(adv, "mig", 6)
+    a, gen = classic_group(adv, "adv-mig")
+    assert cghb(adv.bootstrap, "adv-mig", member=new_mid(), topics=["mig"])["error"] == 0
+    sub = K.i16(0) + K.array([K.string("mig")]) + K.bytes32(None)
+    many = [("p%06d" % i, sub) for i in range(200000)]
+    body = K.enc_join_group("adv-mig", "", many, "consumer", 10000, 10000, None, version=5)
+    payload = K.roundtrip(adv.bootstrap, K.request(K.JOIN_GROUP, 5, 3, body), timeout=60)
+    r = K.Reader(payload)
+    assert r.i32() == 3
+    assert K.dec_join_group(r, 5)["error"] == K.INCONSISTENT_GROUP_PROTOCOL
+    big = K.i16(0) + K.array([K.string("t%05d" % i) for i in range(20000)]) + K.bytes32(None)
+    for md in (big, sub[:5]):
+        r1 = join(adv, "adv-mig", metadata=md)
+        assert r1["error"] == K.MEMBER_ID_REQUIRED
+        assert join(adv, "adv-mig", member=r1["member_id"], metadata=md)["error"] == -1
+    for g in (-1, 0, gen - 1, gen + 5, 2 ** 31 - 1):
+        assert heartbeat(adv, "adv-mig", g, a) in (K.ILLEGAL_GENERATION, K.REBALANCE_IN_PROGRESS)
+        assert sync(adv, "adv-mig", g, a)["error"] in (K.ILLEGAL_GENERATION, K.REBALANCE_IN_PROGRESS)
+    canary.check()
+    d = describe(adv.bootstrap, ["adv-mig"])[0]
+    assert len(d["members"]) == 2
+    adv.restart()
+    assert len(loaded(adv, "adv-mig")["members"]) == 2
+    canary.check()
+
+
 def test_module_peak_rss(adv):
     peak = assert_peak_rss(adv, MODULE_PEAK_RSS_MB)
-    print("peak RSS after the last restart (1,500 members, 10,000-name subscription loaded): %.0f MiB" % peak)
+    print("peak RSS after the last restart (1,500 members, 10,000-name subscription loaded, a mixed group): "
+          "%.0f MiB" % peak)
