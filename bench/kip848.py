@@ -126,6 +126,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--json", default=None, help="also write the figures as JSON (bench/run.py reads them)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="gregor-kip848-bench-")
     port = free_port()
@@ -177,6 +178,14 @@ def main():
     print(txt)
     if a.out:
         open(a.out, "w").write(txt)
+    if a.json:
+        import re
+        m = re.match(r"([0-9.]+) heartbeats/s \((\d+) in ([0-9.]+) s, (\d+) errors", hbs)
+        with open(a.json, "w") as f:
+            json.dump({"rows": [{"protocol": p_, "join_ms": j, "gap_ms": g_, "members": n}
+                                for p_, j, g_, n in rows],
+                       "hb": {"hbps": float(m.group(1)), "count": int(m.group(2)), "secs": float(m.group(3)),
+                              "errors": int(m.group(4))} if m else {"error": hbs or "no output"}}, f)
 
 
 if __name__ == "__main__":

@@ -714,6 +714,7 @@ def run_all(build, P, smoke):
         tables += idempotence(B, build, P, pool, warm)
         tables += observability(B, build, P)
         tables += transactions(B, build, P, pool, warm)
+        tables += consumer_protocol(build)
 
     # -- consume throughput from page cache
     if not smoke:
@@ -1585,6 +1586,52 @@ def transactions(B, build, P, pool, warm):
     return out
 
 
+def consumer_protocol(build):
+    """Consumer groups: the classic protocol beside KIP-848's consumer
+    protocol (bench/kip848.py, node-rdkafka members, its own gregord)."""
+    t = Table("kip848", "Consumer groups: classic and consumer (KIP-848) protocols",
+              "node-rdkafka 3.6.1 members (its bundled librdkafka 2.12; tests/integ/js/cg848.js) with "
+              "group.protocol=classic (range, eager; heartbeat 3 s) or consumer (the coordinator's uniform "
+              "assignor; heartbeat interval 5 s) on a 30-partition topic that a producer writes to every "
+              "20 ms. *10th member*: nine members consume, a tenth starts; the time until it holds "
+              "partitions. *pause*: the longest gap in consumption, from 1 s before the tenth started to "
+              "20 s after, of the members whose partitions did not move (the classic protocol revokes "
+              "everyone's, so all nine count there). *heartbeats/s*: steady ConsumerGroupHeartbeats the "
+              "coordinator answers for 1,000 members in 100 groups (bench/kip848_hb.py, 4 pipelined "
+              "connections).",
+              [("join_ms", "10th member holds partitions after (ms)", "%.0f"),
+               ("gap_ms", "longest pause of unaffected members (ms)", "%.0f"),
+               ("members", "members counted", "%d"), ("hbps", "heartbeats/s", "%.0f")], "gap_ms",
+              higher_better=False)
+    t.ratio_header = "consumer ÷ classic (pause)"
+
+    def ratio(row):
+        if row["system"] != "gregord (consumer protocol)" or "error" in row["res"]:
+            return None
+        base = t.value(row["config"], "gregord (classic protocol)")
+        x = row["res"].get("gap_ms")
+        return x / base if base and x is not None else None
+    t.ratio = ratio
+    out = os.path.join(WORK, "kip848.json")
+    try:
+        cp = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "kip848.py"), "--build", build,
+                             "--json", out], capture_output=True, text=True, timeout=900)
+        if cp.returncode != 0:
+            raise RuntimeError((cp.stderr or cp.stdout).strip().splitlines()[-1:] or ["exit %d" % cp.returncode])
+        with open(out) as f:
+            res = json.load(f)
+        for r in res["rows"]:
+            t.add("9 members + 1, 30 partitions", "gregord (%s protocol)" % r["protocol"],
+                  {"join_ms": r["join_ms"], "gap_ms": r["gap_ms"], "members": r["members"]}
+                  if r["gap_ms"] is not None else {"error": "no gap measured"})
+        t.add("1,000 members in 100 groups", "gregord (consumer protocol)", res["hb"],
+              note="%d heartbeats in %.1f s, %d errors" % (res["hb"]["count"], res["hb"]["secs"],
+                                                            res["hb"]["errors"]) if "error" not in res["hb"] else "")
+    except Exception as e:  # noqa: BLE001 - reported as n/a
+        t.add("9 members + 1, 30 partitions", "gregord (consumer protocol)", {"error": str(e)})
+    return [t]
+
+
 def large_log(B, build, P, ra):
     size = P["large_bytes"]
     n = size // 1024
@@ -1795,6 +1842,14 @@ def targets(tables):
         if v:
             out.append(("read_committed consume ≥ 0.9× read_uncommitted (%d %% aborted transactions)"
                         % TXN_ABORT_PCT, "%.2f×" % v[0][0], v[0][0] >= 0.9))
+    if "kip848" in T:
+        t = T["kip848"]
+        gap = t.value("9 members + 1, 30 partitions", "gregord (consumer protocol)", "gap_ms")
+        cgap = t.value("9 members + 1, 30 partitions", "gregord (classic protocol)", "gap_ms")
+        if gap is not None:
+            out.append(("consumer protocol: no pause of unaffected members beyond one heartbeat interval (5000 ms)",
+                        "%.0f ms (classic protocol: %s)" % (gap, "%.0f ms" % cgap if cgap is not None else "n/a"),
+                        gap <= 5000))
     if "consume" in T:
         for sysname in ("redis (no persistence)", "redis (AOF everysec)"):
             v = ratios(T["consume"], sysname)

@@ -14,8 +14,10 @@
 #                         when its node_modules is stale; plus the
 #                         bench deps (the suite smoke-tests the bench harness)
 #   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),
-#                         redis-server + hiredis, iperf3 (make bench); linux-perf
-#                         is optional and only installed with BENCH_PERF=1
+#                         redis-server + hiredis, iperf3, confluent-kafka and
+#                         node-rdkafka (npm ci; the consumer-protocol benchmark)
+#                         (make bench); linux-perf is optional and only
+#                         installed with BENCH_PERF=1
 #
 # Installed packages are detected with dpkg-query; `apt-get update` runs at
 # most once, and only when something must be installed.  Runs as root, or
@@ -36,14 +38,17 @@ TEST_PKGS=(libcmocka-dev kcat librdkafka-dev python3-confluent-kafka
            golang-go golang-github-segmentio-kafka-go-dev golang-github-shopify-sarama-dev
            prometheus chromium chromium-driver python3-selenium
            g++ make python3 libssl-dev)   # node-rdkafka's native build (node-gyp, its librdkafka with TLS)
-BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3)
+# the consumer-protocol benchmark runs node-rdkafka members (bench/kip848.py)
+BENCH_PKGS=(librdkafka-dev redis-server libhiredis-dev iperf3 python3-confluent-kafka g++ make python3 libssl-dev)
 
 mode=${1:-}
 case "$mode" in
     build) want=("${BUILD_PKGS[@]}") ;;
     fuzz)  want=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}") ;;
     bench) want=("${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}")
-           [ "${BENCH_PERF:-0}" = 1 ] && want+=(linux-perf) ;;
+           [ "${BENCH_PERF:-0}" = 1 ] && want+=(linux-perf)
+           command -v node >/dev/null 2>&1 || want+=(nodejs)
+           command -v npm  >/dev/null 2>&1 || want+=(npm) ;;
     test)  want=("${BUILD_PKGS[@]}" "${FUZZ_PKGS[@]}" "${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
            # Any node/npm on PATH will do; Debian's only when there is none.
            command -v node >/dev/null 2>&1 || want+=(nodejs)
@@ -78,7 +83,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if [ "$mode" = test ]; then
+if [ "$mode" = test ] || [ "$mode" = bench ]; then
     js=tests/integ/js
     if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules" ]; then
         echo "deps: npm ci in $js"
