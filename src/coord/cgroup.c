@@ -1274,6 +1274,89 @@ bool gr_cgroup_is_record(int16_t kver)
     return (kver >= REC_METADATA && kver <= REC_CURRENT) || kver == REC_REGEX;
 }
 
+/* ------------------------------------------------------------ history */
+
+/* What live writes change goes into the group's history (group.h), which
+ * the console's timeline shows: a MemberMetadata record of a new member (a
+ * join) or its tombstone (a leave or a fence) names the cause of the group
+ * epoch that the ConsumerGroupMetadata record of the same write then moves;
+ * each CurrentMemberAssignment is the member's epoch, what it owns and what
+ * it must revoke.  Records replayed at load are not events of now. */
+static struct {
+    gr_rebalance_trigger_t trigger;
+    char *member;                   /* owned, NULL */
+} hist_pend;
+
+static void hist_pending(gr_rebalance_trigger_t t, const char *member)
+{
+    free(hist_pend.member);
+    hist_pend.trigger = t;
+    hist_pend.member = member ? gr_strdup(member) : NULL;
+}
+
+/* "t:0,1;u:2", malloc'ed */
+static char *assign_text(const gr_cgroup_t *cg, const gr_assign_t *a)
+{
+    char *p = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&p, &n);
+    if (!f)
+        return NULL;
+    for (int32_t i = 0; i < a->n; i++) {
+        const char *name = gr_cgroup_topic_name(cg, &a->t[i].topic);
+        fprintf(f, "%s%s", i ? ";" : "", name ? name : "?");
+        for (int32_t j = 0; j < a->t[i].n; j++)
+            fprintf(f, "%c%" PRId32, j ? ',' : ':', a->t[i].p[j]);
+    }
+    fclose(f);
+    return p;
+}
+
+static gr_cgroup_t *cg_find(const char *gid, size_t glen)
+{
+    gr_group_t *g = gr_group_find(gid, glen);
+    return g && g->type == GR_GROUP_CONSUMER ? g->cg : NULL;
+}
+
+static void hist_note(const char *gid, size_t glen, int16_t kver, const char *second, bool value,
+                      int32_t old_epoch, bool existed)
+{
+    gr_cgroup_t *cg = cg_find(gid, glen);
+    if (!cg)
+        return;
+    if (kver == REC_MEMBER) {
+        if (value && !existed)
+            hist_pending(GR_TRIGGER_MEMBER_JOINED, second);
+        else if (!value && existed)
+            hist_pending(GR_TRIGGER_MEMBER_LEFT, second);
+        return;
+    }
+    if (kver == REC_METADATA && value && cg->group_epoch > old_epoch) {
+        gr_hist_entry_t h = {.kind = GR_HIST_REBALANCE, .time_ms = gr_now_ms(),
+                             .trigger = hist_pend.member ? hist_pend.trigger : GR_TRIGGER_METADATA_CHANGE,
+                             .generation = cg->group_epoch, .members = gr_cgroup_nmembers(cg),
+                             .duration_ms = -1, .member = hist_pend.member, .partition = -1, .from_offset = -1,
+                             .to_offset = -1};
+        gr_group_hist_add(cg->g, &h);
+        hist_pending(GR_TRIGGER_NONE, NULL);
+        return;
+    }
+    if (kver == REC_CURRENT && value) {
+        gr_cmember_t *m = gr_cgroup_member(cg, second);
+        if (!m)
+            return;
+        char *owned = assign_text(cg, &m->assigned);
+        char *revoking = m->revoking.n > 0 ? assign_text(cg, &m->revoking) : NULL;
+        gr_hist_entry_t h = {.kind = GR_HIST_ASSIGNMENT, .time_ms = gr_now_ms(), .generation = m->epoch,
+                             .members = gr_cgroup_nmembers(cg), .duration_ms = -1, .member = m->member_id,
+                             .topic = owned, .detail = revoking, .partition = -1, .from_offset = -1,
+                             .to_offset = -1};
+        gr_group_hist_add(cg->g, &h);
+        free(owned);
+        free(revoking);
+    }
+}
+
 int gr_cgroup_replay(int32_t part, int16_t kver, const gr_crt_record_t *rec, gr_crt_undo_t *undo)
 {
     gr_rd_t rd;
@@ -1299,6 +1382,13 @@ int gr_cgroup_replay(int32_t part, int16_t kver, const gr_crt_record_t *rec, gr_
     }
     if (kver == REC_REGEX && ss.len >= 0) /* a regex is not an id: kept as sent */
         second = (gr_str_t){gr_arena_strndup(&a, ss.p ? ss.p : "", (size_t)ss.len), ss.len};
+    int32_t old_epoch = -1;         /* for the history */
+    bool existed = false;
+    if (undo) {
+        const gr_cgroup_t *c0 = cg_find(gid.p, (size_t)gid.len);
+        old_epoch = c0 ? c0->group_epoch : -1;
+        existed = c0 && kver == REC_MEMBER && gr_cgroup_member(c0, second.p);
+    }
     if (rec->value) {
         gr_rd_t vr;
         gr_rd_init(&vr, rec->value, (size_t)rec->value_len);
@@ -1325,6 +1415,8 @@ int gr_cgroup_replay(int32_t part, int16_t kver, const gr_crt_record_t *rec, gr_
         }
         rc = replay_tombstone(cg->g, cg, kver, second.p, undo);
     }
+    if (rc == 0 && undo)
+        hist_note(gid.p, (size_t)gid.len, kver, second.p, rec->value != NULL, old_epoch, existed);
 out:
     gr_arena_free(&a);
     return rc;

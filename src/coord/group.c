@@ -499,7 +499,8 @@ void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
 {
     int64_t cap = gr_broker.cfg.group_history_max_bytes;
     size_t ml = e->member ? strlen(e->member) + 1 : 0, tl = e->topic ? strlen(e->topic) + 1 : 0;
-    size_t size = sizeof(struct gr_hist_node) + ml + tl;
+    size_t dl = e->detail ? strlen(e->detail) + 1 : 0;
+    size_t size = sizeof(struct gr_hist_node) + ml + tl + dl;
     if ((int64_t)size > cap)
         return;
     if (g->hist_len >= GR_GROUP_HISTORY_MAX)
@@ -519,6 +520,11 @@ void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
     if (tl) {
         memcpy(s, e->topic, tl);
         n->e.topic = s;
+        s += tl;
+    }
+    if (dl) {
+        memcpy(s, e->detail, dl);
+        n->e.detail = s;
     }
     if (g->hist_len > 0)
         hist_unlink(g);             /* to the end: its latest event is now */

@@ -91,6 +91,7 @@ typedef struct gr_member {
 typedef enum gr_hist_kind {
     GR_HIST_REBALANCE,              /* a generation completed */
     GR_HIST_COMMIT,                 /* an offset changed */
+    GR_HIST_ASSIGNMENT,             /* a consumer-group member's assignment changed */
 } gr_hist_kind_t;
 
 typedef enum gr_rebalance_trigger {
@@ -117,13 +118,16 @@ typedef struct gr_hist_entry {
     int64_t time_ms;
     /* rebalance */
     gr_rebalance_trigger_t trigger;
-    int32_t generation;
+    int32_t generation;             /* rebalance: generation or group epoch;
+                                     * assignment: the member epoch */
     int32_t members;
-    int64_t duration_ms;
+    int64_t duration_ms;            /* -1: none (a consumer group's epoch) */
     char *member;                   /* commit: member id or client id; rebalance:
                                      * the member that started it; owned, NULL */
     /* commit */
-    char *topic;                    /* owned */
+    char *topic;                    /* commit: owned; assignment: the partitions
+                                     * owned ("t:0,1;u:2"), owned */
+    char *detail;                   /* assignment: those being revoked, owned, NULL */
     int32_t partition;
     int64_t from_offset;            /* -1 if none before */
     int64_t to_offset;

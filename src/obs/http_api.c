@@ -31,6 +31,7 @@
 
 #include "batch.h"
 #include "broker.h"
+#include "cgroup.h"
 #include "console_files.h"
 #include "coord.h"
 #include "fcache.h"
@@ -210,6 +211,89 @@ static void assign_json_cb(const char *topic, size_t tlen, int32_t partition, vo
     gr_json_raw(a->b, "}");
 }
 
+/* A consumer group's (KIP-848) assignment, as assign_json_cb's list. */
+static void cg_assign_json(gr_buf_t *b, const gr_cgroup_t *cg, const gr_assign_t *a)
+{
+    assign_json_t aj = {b, true};
+    for (int32_t i = 0; i < a->n; i++) {
+        const char *name = gr_cgroup_topic_name(cg, &a->t[i].topic);
+        for (int32_t j = 0; j < a->t[i].n; j++)
+            assign_json_cb(name ? name : "?", name ? strlen(name) : 1, a->t[i].p[j], &aj);
+    }
+}
+
+/* The member owning topic/partition in g, of either kind of group. */
+typedef struct owner {
+    const char *member_id, *client_id, *client_host;
+} owner_t;
+
+static const owner_t *owner_get(const gr_group_t *g, const char *topic, int32_t partition, owner_t *o)
+{
+    if (g && g->type == GR_GROUP_CONSUMER) {
+        gr_topic_t *t = gr_topic_find(topic, strlen(topic));
+        for (gr_cmember_t *m = t ? gr_cgroup_next(g->cg, NULL) : NULL; m; m = gr_cgroup_next(g->cg, m))
+            if (gr_assign_has(&m->assigned, &t->id, partition)) {
+                *o = (owner_t){m->member_id, m->client_id, m->client_host};
+                return o;
+            }
+        return NULL;
+    }
+    const gr_member_t *m = owner_of(g, topic, partition);
+    if (!m)
+        return NULL;
+    *o = (owner_t){m->member_id, m->client_id, m->client_host};
+    return o;
+}
+
+static const char *owner_id(const gr_group_t *g, const char *topic, int32_t partition)
+{
+    owner_t o;
+    return owner_get(g, topic, partition, &o) ? o.member_id : NULL;
+}
+
+static const char *group_state(const gr_group_t *g)
+{
+    return g->type == GR_GROUP_CONSUMER ? gr_cgroup_state_name(g->cg) : gr_group_state_name(g->state);
+}
+
+static int32_t group_members(const gr_group_t *g)
+{
+    return g->type == GR_GROUP_CONSUMER ? gr_cgroup_nmembers(g->cg) : g->nmembers;
+}
+
+static const char *const cm_state_names[] = {"", "STABLE", "UNREVOKED_PARTITIONS", "UNRELEASED_PARTITIONS"};
+
+static void cg_members_json(gr_buf_t *b, const gr_group_t *g)
+{
+    bool first = true;
+    for (gr_cmember_t *m = gr_cgroup_next(g->cg, NULL); m; m = gr_cgroup_next(g->cg, m)) {
+        if (!first)
+            gr_json_raw(b, ",");
+        first = false;
+        gr_json_raw(b, "{\"member_id\":");
+        gr_json_str(b, m->member_id);
+        gr_json_raw(b, ",\"instance_id\":");
+        gr_json_str(b, m->instance_id);
+        gr_json_raw(b, ",\"client_id\":");
+        gr_json_str(b, m->client_id);
+        gr_json_raw(b, ",\"host\":");
+        gr_json_str(b, m->client_host);
+        gr_json_raw(b, ",\"session_timeout_ms\":");
+        gr_json_i64(b, m->classic_session_ms >= 0 ? m->classic_session_ms : gr_cgroup_session_timeout_ms());
+        gr_json_raw(b, ",\"protocol\":");
+        gr_json_str(b, m->classic_session_ms >= 0 ? "classic" : "consumer");
+        gr_json_raw(b, ",\"member_epoch\":");
+        gr_json_i64(b, m->epoch);
+        gr_json_raw(b, ",\"member_state\":");
+        gr_json_str(b, m->state >= 1 && m->state <= 3 ? cm_state_names[m->state] : "UNKNOWN");
+        gr_json_raw(b, ",\"assignment\":[");
+        cg_assign_json(b, g->cg, &m->assigned);
+        gr_json_raw(b, "],\"revoking\":[");
+        cg_assign_json(b, g->cg, &m->revoking);
+        gr_json_raw(b, "]}");
+    }
+}
+
 /* ------------------------------------------------------------ static files */
 
 static void serve_file(gr_http_req_t *r, const char *name)
@@ -295,7 +379,8 @@ static void offset_json(gr_buf_t *b, const gr_lag_entry_t *e)
 
 static void pstatus_json(gr_buf_t *b, const gr_lag_part_status_t *p, const gr_group_t *g)
 {
-    const gr_member_t *m = owner_of(g, p->topic, p->partition);
+    owner_t ob;
+    const owner_t *m = owner_get(g, p->topic, p->partition, &ob);
     gr_json_raw(b, "{\"topic\":");
     gr_json_str(b, p->topic);
     gr_json_raw(b, ",\"partition\":");
@@ -495,7 +580,8 @@ static void burrow(gr_http_req_t *r)
                     for (int32_t p = 0; p < np; p++) {
                         if (p)
                             gr_json_raw(b, ",");
-                        const gr_member_t *m = owner_of(g, topic, p);
+                        owner_t ob;
+                        const owner_t *m = owner_get(g, topic, p, &ob);
                         gr_json_raw(b, "{\"offsets\":[");
                         if (k < j && st.parts[k].partition == p) {
                             gr_lag_entry_t w[128];
@@ -1018,12 +1104,14 @@ static void groups_list(gr_http_req_t *r)
             gr_json_raw(b, ",");
         gr_json_raw(b, "{\"group\":");
         gr_json_str(b, g->group_id);
+        gr_json_raw(b, ",\"type\":");
+        gr_json_str(b, g->type == GR_GROUP_CONSUMER ? "consumer" : "classic");
         gr_json_raw(b, ",\"state\":");
-        gr_json_str(b, gr_group_state_name(g->state));
+        gr_json_str(b, group_state(g));
         gr_json_raw(b, ",\"members\":");
-        gr_json_i64(b, g->nmembers);
+        gr_json_i64(b, group_members(g));
         gr_json_raw(b, ",\"protocol\":");
-        gr_json_str(b, g->protocol_name);
+        gr_json_str(b, g->type == GR_GROUP_CONSUMER ? gr_cgroup_assignor(g->cg) : g->protocol_name);
         gr_json_raw(b, ",\"offsets\":");
         gr_json_i64(b, gr_offset_map_count(g->offsets));
         gr_json_raw(b, ",\"lag\":");
@@ -1056,22 +1144,31 @@ static void group_detail(gr_http_req_t *r, gr_group_t *g)
     gr_lag_evaluate(g->group_id, now, &st);
     gr_json_raw(b, "{\"group\":");
     gr_json_str(b, g->group_id);
+    bool modern = g->type == GR_GROUP_CONSUMER;
+    gr_json_raw(b, ",\"type\":");
+    gr_json_str(b, modern ? "consumer" : "classic");
     gr_json_raw(b, ",\"state\":");
-    gr_json_str(b, gr_group_state_name(g->state));
+    gr_json_str(b, group_state(g));
     gr_json_raw(b, ",\"protocol_type\":");
-    gr_json_str(b, g->protocol_type);
+    gr_json_str(b, modern ? "consumer" : g->protocol_type);
     gr_json_raw(b, ",\"protocol\":");
-    gr_json_str(b, g->protocol_name);
-    gr_json_raw(b, ",\"generation\":");
-    gr_json_i64(b, g->generation_id);
+    gr_json_str(b, modern ? gr_cgroup_assignor(g->cg) : g->protocol_name);
+    gr_json_raw(b, ",\"generation\":");         /* a consumer group's epoch */
+    gr_json_i64(b, modern ? g->cg->group_epoch : g->generation_id);
+    if (modern) {
+        gr_json_raw(b, ",\"assignment_epoch\":");
+        gr_json_i64(b, g->cg->assignment_epoch);
+    }
     gr_json_raw(b, ",\"leader\":");
-    gr_json_str(b, g->leader_id);
+    gr_json_str(b, modern ? NULL : g->leader_id);
     gr_json_raw(b, ",\"coordinator_partition\":");
     gr_json_i64(b, g->coord_partition);
     gr_json_raw(b, ",\"status\":");
     status_json(b, gr_broker.cfg.lag_burrow_cluster, g->group_id, &st, true);
     gr_json_raw(b, ",\"members\":[");
-    for (const gr_member_t *m = g->members; m; m = m->next) {
+    if (modern)
+        cg_members_json(b, g);
+    for (const gr_member_t *m = modern ? NULL : g->members; m; m = m->next) {
         if (m != g->members)
             gr_json_raw(b, ",");
         gr_json_raw(b, "{\"member_id\":");
@@ -1102,7 +1199,7 @@ static void group_detail(gr_http_req_t *r, gr_group_t *g)
         const gr_offset_t *e = os[i];
         gr_topic_t *t = gr_topic_find(e->topic, e->topic_len);
         gr_partition_t *p = t ? gr_partition_get(t, e->partition) : NULL;
-        const gr_member_t *m = owner_of(g, e->topic, e->partition);
+        const char *owner = owner_id(g, e->topic, e->partition);
         if (i)
             gr_json_raw(b, ",");
         gr_json_raw(b, "{\"topic\":");
@@ -1122,7 +1219,7 @@ static void group_detail(gr_http_req_t *r, gr_group_t *g)
         gr_json_raw(b, ",\"metadata\":");
         gr_json_str(b, e->metadata);
         gr_json_raw(b, ",\"member\":");
-        gr_json_str(b, m ? m->member_id : NULL);
+        gr_json_str(b, owner);
         gr_json_raw(b, "}");
     }
     free(os);
@@ -1155,12 +1252,24 @@ static void group_detail(gr_http_req_t *r, gr_group_t *g)
             gr_json_raw(b, ",\"members\":");
             gr_json_i64(b, h->members);
             gr_json_raw(b, ",\"duration_ms\":");
-            gr_json_i64(b, h->duration_ms);
+            if (h->duration_ms >= 0)
+                gr_json_i64(b, h->duration_ms);
+            else
+                gr_json_raw(b, "null");
             gr_json_raw(b, ",\"member\":");
             if (h->member)
                 gr_json_str(b, h->member);
             else
                 gr_json_raw(b, "null");
+        } else if (h->kind == GR_HIST_ASSIGNMENT) {
+            gr_json_raw(b, ",\"kind\":\"assignment\",\"member\":");
+            gr_json_str(b, h->member);
+            gr_json_raw(b, ",\"member_epoch\":");
+            gr_json_i64(b, h->generation);
+            gr_json_raw(b, ",\"assigned\":");
+            gr_json_str(b, h->topic ? h->topic : "");
+            gr_json_raw(b, ",\"revoking\":");
+            gr_json_str(b, h->detail ? h->detail : "");
         } else {
             gr_json_raw(b, ",\"kind\":\"commit\",\"member\":");
             gr_json_str(b, h->member);
@@ -1227,7 +1336,8 @@ static void group_status_text(gr_http_req_t *r, const char *gid)
     gr_json_raw(b, "\n");
     for (int32_t i = 0; i < st.npart; i++) {
         const gr_lag_part_status_t *p = &st.parts[i];
-        const gr_member_t *m = owner_of(g, p->topic, p->partition);
+        owner_t ob;
+        const owner_t *m = owner_get(g, p->topic, p->partition, &ob);
         gr_json_raw(b, "P\t");
         tsv_str(b, p->topic);
         gr_json_raw(b, "\t");
@@ -1552,10 +1662,10 @@ static void exec_done(void *arg, gr_kerr_t err)
 static void plan_execute(gr_http_req_t *r, const char *gid, plan_t *pl)
 {
     gr_group_t *g = gr_group_find(gid, strlen(gid));
-    if (g && (g->nmembers > 0 || g->state != GR_GROUP_EMPTY)) {
+    if (g && (group_members(g) > 0 || (g->type != GR_GROUP_CONSUMER && g->state != GR_GROUP_EMPTY))) {
         char m[512];
         snprintf(m, sizeof(m), "Assignments can only be reset if the group '%.300s' is inactive, but the current "
-                 "state is %s.", gid, gr_group_state_name(g->state));
+                 "state is %s.", gid, group_state(g));
         err_json(r, 409, m);
         plan_free(pl);
         return;

@@ -25,6 +25,7 @@
 #include "metrics.h"
 
 #include "broker.h"
+#include "cgroup.h"
 #include "fetch_session.h"
 #include "lag.h"
 #include "net.h"
@@ -178,7 +179,7 @@ void gr_metrics_commit(gr_group_t *g, const char *topic, int32_t partition, int6
     gr_topic_t *t = gr_topic_find(topic, strlen(topic));
     gr_partition_t *p = t ? gr_partition_get(t, partition) : NULL;
     gr_lag_commit(g->group_id, topic, partition, to, p ? p->high_watermark : -1, now_ms);
-    if (g->nmembers > 0)
+    if (g->nmembers > 0 || (g->type == GR_GROUP_CONSUMER && gr_cgroup_nmembers(g->cg) > 0))
         return;
     /* no members: an admin's reset (or a standalone consumer): remembered
      * whole, for undo */
@@ -559,14 +560,30 @@ static void broker_section(gr_buf_t *b)
         snprintf(lab, sizeof(lab), "trigger=\"%s\"", gr_rebalance_trigger_name((gr_rebalance_trigger_t)i));
         hist_lines(b, "gregor_rebalance_duration_seconds", lab, &M.rebalance[i]);
     }
-    int64_t states[GR_GROUP_DEAD + 1] = {0};
-    for (gr_group_t *g = gr_group_next(NULL); g; g = gr_group_next(g))
-        if ((unsigned)g->state <= GR_GROUP_DEAD)
+    /* the classic states, then those only consumer groups (KIP-848) have */
+    enum { NCLASSIC = GR_GROUP_DEAD + 1, NSTATES = NCLASSIC + 2 };
+    const char *names[NSTATES];
+    for (int i = 0; i < NCLASSIC; i++)
+        names[i] = gr_group_state_name((gr_group_state_t)i);
+    names[NCLASSIC] = "Assigning";
+    names[NCLASSIC + 1] = "Reconciling";
+    int64_t states[NSTATES] = {0};
+    for (gr_group_t *g = gr_group_next(NULL); g; g = gr_group_next(g)) {
+        if (g->type == GR_GROUP_CONSUMER) {
+            const char *st = gr_cgroup_state_name(g->cg);
+            for (int i = 0; i < NSTATES; i++)
+                if (!strcmp(names[i], st)) {
+                    states[i]++;
+                    break;
+                }
+        } else if ((unsigned)g->state <= GR_GROUP_DEAD) {
             states[g->state]++;
+        }
+    }
     head(b, "gregor_consumergroups", "gauge", "Consumer groups by state");
-    for (int i = 0; i <= GR_GROUP_DEAD; i++) {
+    for (int i = 0; i < NSTATES; i++) {
         puts_(b, "gregor_consumergroups{state=\"");
-        puts_(b, gr_group_state_name((gr_group_state_t)i));
+        puts_(b, names[i]);
         puts_(b, "\"} ");
         put_i64(b, states[i]);
         puts_(b, "\n");
@@ -718,7 +735,7 @@ static void group_lines(gr_buf_t *b, int f, gr_group_t *g)
     if (f == GF_MEMBERS) {
         glabels(b, name, g->group_id);
         puts_(b, "} ");
-        put_i64(b, g->nmembers);
+        put_i64(b, g->type == GR_GROUP_CONSUMER ? gr_cgroup_nmembers(g->cg) : g->nmembers);
         puts_(b, "\n");
         return;
     }

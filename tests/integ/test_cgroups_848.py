@@ -550,7 +550,7 @@ def test_history_shows_epochs_assignments_revocations(broker_factory):
 
 def test_cli_describe_and_list_consumer_groups(broker_factory):
     from helpers import run_gregor
-    b = broker_factory(FAST)
+    b = broker_factory(dict(FAST, **{"http.console.write.enable": "true"}))
     create_topic(b, "cg-c", 4)
     cghb(b.bootstrap, "gc", member="c1", topics=["cg-c"])
     assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
@@ -585,3 +585,55 @@ def test_cli_describe_and_list_consumer_groups(broker_factory):
     assert rows["gc"] == ["Consumer", "Stable"] and rows["gc2"] == ["Consumer", "Empty"], rows
     out = cli("--list", "--type", "classic")
     assert "gc" not in out.split()
+
+
+def test_console_api_shows_consumer_groups(broker_factory):
+    """The console's JSON (and so its pages and /metrics) describe a consumer
+    group: state, group epoch, members with their epochs, assignments and
+    what they are revoking, the owner of each committed partition, and a
+    timeline of group epochs (who joined or left) and member assignments."""
+    import urllib.request
+
+    def get(path):
+        with urllib.request.urlopen(b.http + path, timeout=10) as r:
+            return r.read().decode()
+
+    b = broker_factory(dict(FAST, **{"http.console.write.enable": "true"}))
+    create_topic(b, "cg-c", 4)
+    assert cghb(b.bootstrap, "cgc", member="m1", topics=["cg-c"])["epoch"] == 1
+    assert cghb(b.bootstrap, "cgc", member="m2", topics=["cg-c"])["epoch"] == 2
+    r = cghb(b.bootstrap, "cgc", member="m1", epoch=1, topics=None, rebalance_ms=-1, owned=None)
+    kept = r["assignment"][0][1]
+    assert r["error"] == 0 and len(kept) == 2                     # m1 must revoke two
+    assert offset_commit_v9(b.bootstrap, "cgc", "m1", 1, "cg-c", [(kept[0], 0)]) == [0]
+    g = json.loads(get("/api/groups/cgc"))
+    assert g["type"] == "consumer" and g["generation"] == 2 and g["protocol"] == "uniform", g
+    assert g["state"] == "Reconciling", g
+    ms = {m["member_id"]: m for m in g["members"]}
+    assert set(ms) == {"m1", "m2"}
+    assert ms["m1"]["member_epoch"] == 1 and ms["m1"]["member_state"] == "UNREVOKED_PARTITIONS"
+    assert sorted(a["partition"] for a in ms["m1"]["assignment"]) == kept
+    assert sorted(a["partition"] for a in ms["m1"]["revoking"]) == sorted(set(range(4)) - set(kept))
+    assert ms["m2"]["assignment"] == [] and ms["m2"]["protocol"] == "consumer"
+    assert [(o["partition"], o["member"]) for o in g["offsets"]] == [(kept[0], "m1")]
+    reb = [(e["generation"], e["trigger"], e["member"]) for e in g["history"] if e["kind"] == "rebalance"]
+    assert reb == [(1, "member joined", "m1"), (2, "member joined", "m2")], g["history"]
+    asg = [(e["member"], e["member_epoch"], e["assigned"], e["revoking"]) for e in g["history"]
+           if e["kind"] == "assignment"]
+    revoked = ",".join(str(p) for p in sorted(set(range(4)) - set(kept)))
+    assert asg[0] == ("m1", 1, "cg-c:0,1,2,3", "") and asg[-1] == (
+        "m1", 1, "cg-c:" + ",".join(str(p) for p in kept), "cg-c:" + revoked), asg
+    lst = {x["group"]: x for x in json.loads(get("/api/groups"))["groups"]}
+    assert lst["cgc"]["type"] == "consumer" and lst["cgc"]["members"] == 2 and lst["cgc"]["state"] == "Reconciling"
+    assert 'kafka_consumergroup_members{consumergroup="cgc"} 2' in get("/metrics")
+    # a leave moves the group epoch: the timeline names who left
+    assert cghb(b.bootstrap, "cgc", member="m1", epoch=-1)["epoch"] == -1
+    g = json.loads(get("/api/groups/cgc"))
+    last = [e for e in g["history"] if e["kind"] == "rebalance"][-1]
+    assert (last["generation"], last["trigger"], last["member"], last["members"]) == (3, "member left", "m1", 1)
+    # a reset is refused while the consumer group has a member
+    req = urllib.request.Request(b.http + "/api/groups/cgc/reset?mode=to-earliest&topic=cg-c", method="POST",
+                                 headers={"X-Gregor-Console": "1"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 409 and b"is inactive, but the current state is Assigning" in e.value.read()

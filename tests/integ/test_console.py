@@ -273,3 +273,17 @@ def test_reset_refused_for_active_group(broker, browser):
         urllib.request.urlopen(req, timeout=10)
     assert e.value.code == 409
     assert b"can only be reset if the group 'shipping' is inactive" in e.value.read()
+
+
+def test_consumer_group_page(broker, browser, data):
+    """A consumer group (KIP-848) has its page: members with their epochs
+    and assignments, and the timeline of group epochs and assignments."""
+    from test_cgroups_848 import cghb
+    r = cghb(broker.bootstrap, "modern", member="mod-1", topics=["orders"])
+    assert r["error"] == 0 and r["epoch"] == 1, r
+    el = visit(browser, broker, "#/group/modern", "#members-table", text="mod-1")
+    assert "(epoch 1)" in el.text and "orders-0, orders-1, orders-2" in el.text
+    tl = wait_for(browser, "#timeline", text="group epoch 1")
+    assert "member joined (mod-1)" in tl.text and "member mod-1 at epoch 1 owns orders:0,1,2" in tl.text
+    el = visit(browser, broker, "#/groups", "#groups-table", text="modern")
+    cghb(broker.bootstrap, "modern", member="mod-1", epoch=-1)

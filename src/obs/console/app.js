@@ -374,8 +374,10 @@ async function pageGroup(gid) {
   setNav("groups");
   const g = await api("/api/groups/" + enc(gid));
   const st = g.status;
+  const tps = l => l.map(a => a.topic + "-" + a.partition).join(", ");
   const members = g.members.map(m => h("tr", {}, h("td", { class: "mono" }, m.member_id), h("td", {}, m.client_id),
-    h("td", {}, m.host), h("td", { class: "mono" }, m.assignment.map(a => a.topic + "-" + a.partition).join(", ") || "-")));
+    h("td", {}, m.host), h("td", { class: "mono" }, (tps(m.assignment) || "-") +
+      (m.member_epoch !== undefined ? " (epoch " + m.member_epoch + (m.revoking.length ? ", revoking " + tps(m.revoking) : "") + ")" : ""))));
   const byPart = {};
   for (const p of st.partitions) byPart[p.topic + "\u0000" + p.partition] = p;
   const offsets = g.offsets.map(o => {
@@ -384,9 +386,14 @@ async function pageGroup(gid) {
       h("td", { class: "num" }, fmtNum(o.end)), h("td", { class: "num" }, fmtNum(o.lag)), h("td", { class: "num" }, fmtMs(o.lag_ms)),
       h("td", {}, ps ? badge(ps.status) : "-"), h("td", { class: "mono" }, o.member || "-"));
   });
+  const modern = g.type === "consumer";
   const events = g.history.slice().reverse().map(e => e.kind === "rebalance"
     ? h("li", { class: "rebalance" }, h("span", { class: "when" }, fmtTime(e.time)),
-        "generation " + e.generation + ": " + e.trigger + (e.member ? " (" + e.member + ")" : "") + ", " + e.members + " member(s), rebalance took " + fmtMs(e.duration_ms))
+        (modern ? "group epoch " : "generation ") + e.generation + ": " + e.trigger + (e.member ? " (" + e.member + ")" : "") + ", " + e.members + " member(s)" +
+        (e.duration_ms !== null ? ", rebalance took " + fmtMs(e.duration_ms) : ""))
+    : e.kind === "assignment"
+    ? h("li", { class: "assignment" }, h("span", { class: "when" }, fmtTime(e.time)),
+        "member " + e.member + " at epoch " + e.member_epoch + " owns " + (e.assigned || "nothing") + (e.revoking ? ", revoking " + e.revoking : ""))
     : h("li", { class: "commit" }, h("span", { class: "when" }, fmtTime(e.time)),
         "offset " + e.topic + "-" + e.partition + " " + (e.from < 0 ? "-" : e.from) + " → " + e.to + " by " + e.member));
   const series = g.series.map(s => ({ t: s.t, lag: s.lag, secs: Math.max(0, s.lag_ms) / 1000 }));
@@ -396,7 +403,7 @@ async function pageGroup(gid) {
       h("div", { class: "card" }, h("div", { class: "k" }, "Burrow status"), h("div", { class: "v", id: "group-status" }, badge(st.status))),
       h("div", { class: "card" }, h("div", { class: "k" }, "Members"), h("div", { class: "v" }, g.members.length)),
       h("div", { class: "card" }, h("div", { class: "k" }, "Total lag"), h("div", { class: "v" }, fmtNum(st.totallag))),
-      h("div", { class: "card" }, h("div", { class: "k" }, "Generation / protocol"), h("div", { class: "v small" },
+      h("div", { class: "card" }, h("div", { class: "k" }, modern ? "Group epoch / assignor" : "Generation / protocol"), h("div", { class: "v small" },
         g.generation + " / " + (g.protocol || "-"))),
       h("div", { class: "card" }, h("div", { class: "k" }, "Coordinator"), h("div", { class: "v small" },
         "__consumer_offsets-" + g.coordinator_partition))),
