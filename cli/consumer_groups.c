@@ -328,6 +328,7 @@ int cli_consumer_groups_main(int argc, char **argv)
     fflush(stderr);
     if (c.no_destroy)
         _exit(c.rc);
+    cg_modern_close(&c);
     if (c.md)
         rd_kafka_metadata_destroy(c.md);
     rd_kafka_queue_destroy(c.q);
