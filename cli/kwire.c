@@ -473,24 +473,13 @@ int kw_open(kw_t *k, const cli_opts_t *o)
     for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         while (*s == ' ')
             s++;
-        char *colon = strrchr(s, ':');
-        if (!colon || !colon[1]) {
+        char *host;
+        int port;
+        if (cli_host_port(s, &host, &port) < 0) {
             snprintf(k->err, sizeof(k->err), "Please provide valid host:port like host1:9091,host2:9092");
             continue;
         }
-        *colon = 0;
-        char *host = s;
-        if (*host == '[' && colon > host + 1 && colon[-1] == ']') {
-            host++;
-            colon[-1] = 0;
-        }
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || port <= 0 || port > 65535) {
-            snprintf(k->err, sizeof(k->err), "Please provide valid host:port like host1:9091,host2:9092");
-            continue;
-        }
-        k->boot = conn_open(host, (int)port, -1, k->timeout_ms, k->err, sizeof(k->err));
+        k->boot = conn_open(host, port, -1, k->timeout_ms, k->err, sizeof(k->err));
         if (k->boot)
             break;
     }
