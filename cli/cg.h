@@ -122,6 +122,18 @@ bool cg_modern_describe(cg_t *c, const char *group);
 /* Close c->kw (if open). */
 void cg_modern_close(cg_t *c);
 
+/* ---- the --offsets table (cg_describe.c) ---- */
+
+/* One row; every string printable (escaped), "-" where missing. */
+typedef struct cg_orow {
+    const char *topic;
+    int32_t part;
+    int64_t off, leo;               /* committed, log end; -1: unknown */
+    const char *cid, *host, *client;
+} cg_orow_t;
+/* Kafka's offsets table of a group (printable) after its blank line. */
+void cg_print_offsets(const char *group, const cg_orow_t *rows, size_t nr, bool verbose);
+
 /* ---- the actions ---- */
 void cg_do_list(cg_t *c);            /* cg_list.c */
 void cg_do_describe(cg_t *c);        /* cg_describe.c */

@@ -407,13 +407,6 @@ static void print_state(const char *group, gdesc_t *g, bool verbose)
     printf("\n");
 }
 
-typedef struct orow {
-    const char *topic, *shown;      /* as matched, as printed */
-    int32_t part;
-    int64_t off, leo;
-    const char *cid, *host, *client;
-} orow_t;
-
 static int cmp_member_n(const void *a, const void *b)
 {
     const mdesc_t *x = a, *y = b;
@@ -429,60 +422,33 @@ static void print_offsets(cg_t *c, const char *group, gdesc_t *g, bool verbose)
     size_t cap = (size_t)co->cnt + 1, nr = 0;
     for (int i = 0; i < g->nm; i++)
         cap += (size_t)g->m[i].cur.n;
-    orow_t *rows = gr_calloc(cap, sizeof(orow_t));
+    cg_orow_t *rows = gr_calloc(cap, sizeof(cg_orow_t));
+    const char **topic = gr_calloc(cap, sizeof(char *));           /* of rows[i], as matched */
     for (int i = 0; i < g->nm; i++) {
         mdesc_t *m = &g->m[i];
         for (int k = 0; k < m->cur.n; k++) {
-            const rd_kafka_topic_partition_t *ce = rd_kafka_topic_partition_list_find(co, m->cur.topic[k], m->cur.part[k]);
-            rows[nr++] = (orow_t){m->cur.topic[k], H(m->cur.topic[k]), m->cur.part[k], ce ? ce->offset : -1,
-                                  cg_log_offset(c, m->cur.topic[k], m->cur.part[k], true), H(m->id), H(m->host),
-                                  H(m->client)};
+            const char *t = m->cur.topic[k];
+            const rd_kafka_topic_partition_t *ce = rd_kafka_topic_partition_list_find(co, t, m->cur.part[k]);
+            topic[nr] = t;
+            rows[nr++] = (cg_orow_t){H(t), m->cur.part[k], ce ? ce->offset : -1,
+                                     cg_log_offset(c, t, m->cur.part[k], true), H(m->id), H(m->host), H(m->client)};
         }
     }
     for (int j = 0; j < co->cnt; j++) {
         const rd_kafka_topic_partition_t *e = &co->elems[j];
         bool owned = false;
         for (size_t i = 0; i < nr && !owned; i++)
-            owned = rows[i].part == e->partition && !strcmp(rows[i].topic, e->topic);
-        if (!owned)
-            rows[nr++] = (orow_t){e->topic, S(e->topic), e->partition, e->offset,
-                                  cg_log_offset(c, e->topic, e->partition, true), CG_MISSING, CG_MISSING, CG_MISSING};
-    }
-    if (banner(group, g->state, nr)) {
-        size_t wg = cg_maxz(15, strlen(S(group))), wt = 15, wc = 15, wh = 15;
-        for (size_t i = 0; i < nr; i++) {
-            wt = cg_maxz(wt, strlen(rows[i].shown));
-            wc = cg_maxz(wc, strlen(rows[i].cid));
-            wh = cg_maxz(wh, strlen(rows[i].host));
+            owned = rows[i].part == e->partition && !strcmp(topic[i], e->topic);
+        if (!owned) {
+            topic[nr] = e->topic;
+            rows[nr++] = (cg_orow_t){S(e->topic), e->partition, e->offset,
+                                     cg_log_offset(c, e->topic, e->partition, true), CG_MISSING, CG_MISSING,
+                                     CG_MISSING};
         }
-        if (verbose)
-            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, "GROUP", (int)wt, "TOPIC",
-                   "PARTITION", "LEADER-EPOCH", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", (int)wc, "CONSUMER-ID",
-                   (int)wh, "HOST", "CLIENT-ID");
-        else
-            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, "GROUP", (int)wt, "TOPIC",
-                   "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", (int)wc, "CONSUMER-ID", (int)wh, "HOST",
-                   "CLIENT-ID");
-        for (size_t i = 0; i < nr; i++) {
-            char off[24], leo[24], lag[24], part[16];
-            snprintf(part, sizeof(part), "%" PRId32, rows[i].part);
-            snprintf(off, sizeof(off), rows[i].off >= 0 ? "%" PRId64 : CG_MISSING, rows[i].off);
-            snprintf(leo, sizeof(leo), rows[i].leo >= 0 ? "%" PRId64 : CG_MISSING, rows[i].leo);
-            if (rows[i].off >= 0 && rows[i].leo >= 0)
-                snprintf(lag, sizeof(lag), "%" PRId64, rows[i].leo - rows[i].off);
-            else
-                snprintf(lag, sizeof(lag), CG_MISSING);
-            if (verbose)
-                printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, S(group), (int)wt,
-                       rows[i].shown, part, CG_MISSING, off, leo, lag, (int)wc, rows[i].cid, (int)wh,
-                       rows[i].host, rows[i].client);
-            else
-                printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, S(group), (int)wt,
-                       rows[i].shown, part, off, leo, lag, (int)wc, rows[i].cid, (int)wh, rows[i].host,
-                       rows[i].client);
-        }
-        printf("\n");
     }
+    if (banner(group, g->state, nr))
+        cg_print_offsets(S(group), rows, nr, verbose);
+    free(topic);
     free(rows);
     rd_kafka_topic_partition_list_destroy(co);
 }
