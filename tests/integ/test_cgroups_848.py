@@ -629,6 +629,8 @@ class _RewriteProxy:
                 c, _ = self.ls.accept()
             except socket.timeout:
                 continue
+            except OSError:                     # closed
+                return
             u = socket.create_connection(("127.0.0.1", self.up), timeout=30)
             c.settimeout(30)
             apis = {}
