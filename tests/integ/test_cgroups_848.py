@@ -529,67 +529,6 @@ def test_node_rdkafka_static_member_restart(broker_factory):
     c.stop()
 
 
-def test_history_shows_epochs_assignments_revocations(broker_factory):
-    from helpers import run_gregor
-    b = broker_factory(FAST)
-    create_topic(b, "cg-h", 4)
-    tid = topic_id(b, "cg-h")
-    r1 = cghb(b.bootstrap, "gh", member="h1", topics=["cg-h"])
-    cghb(b.bootstrap, "gh", member="h2", topics=["cg-h"])
-    r1 = cghb(b.bootstrap, "gh", member="h1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
-              owned=[(tid, [0, 1, 2, 3])])
-    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gh"],
-                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
-    assert cp.returncode == 0, cp
-    out = cp.stdout
-    assert "GROUP-EPOCH 1" in out and "GROUP-EPOCH 2" in out
-    assert "JOINED member=h1 client=gregor-test instance=- subscribed=cg-h" in out
-    assert "TARGET-ASSIGNMENT epoch=2" in out
-    assert "TARGET member=h1 assignment=cg-h:" in out
-    # h1 kept two partitions and must give up the two others
-    assert any("MEMBER member=h1 epoch=1 state=UNREVOKED_PARTITIONS" in ln and "revoking=cg-h:" in ln
-               for ln in out.splitlines()), out
-
-
-def test_cli_describe_and_list_consumer_groups(broker_factory):
-    from helpers import run_gregor
-    b = broker_factory(FAST)
-    create_topic(b, "cg-c", 4)
-    cghb(b.bootstrap, "gc", member="c1", topics=["cg-c"])
-    assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
-
-    def cli(*args):
-        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60,
-                        env={"ASAN_OPTIONS": "detect_leaks=0"})
-        assert cp.returncode == 0, cp
-        return cp.stdout
-
-    out = cli("--describe", "--group", "gc", "--state", "--verbose").split("\n")
-    hdr = out[1].split()
-    assert hdr == ["GROUP", "COORDINATOR", "(ID)", "ASSIGNMENT-STRATEGY", "STATE", "GROUP-EPOCH",
-                   "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS"], out
-    row = out[2].split()
-    assert row[0] == "gc" and row[3] == "uniform" and row[4] == "Stable" and row[5:] == ["1", "1", "1"], out
-    out = cli("--describe", "--group", "gc", "--members", "--verbose").split("\n")
-    assert out[1].split() == ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "CURRENT-EPOCH",
-                              "CURRENT-ASSIGNMENT", "TARGET-EPOCH", "TARGET-ASSIGNMENT"], out
-    assert out[2].split() == ["gc", "c1", "/127.0.0.1", "gregor-test", "4", "1", "cg-c:0,1,2,3", "1",
-                              "cg-c:0,1,2,3"], out
-    out = cli("--describe", "--group", "gc")
-    rows = [ln.split() for ln in out.split("\n") if ln.startswith("gc ")]
-    assert len(rows) == 4 and all(r[6] == "c1" for r in rows), out
-    assert rows[0][2:4] == ["0", "0"] and rows[1][3] == "-", out
-    # --list --type, with the states of consumer groups
-    cghb(b.bootstrap, "gc2", member="d1", topics=["cg-c"])
-    cghb(b.bootstrap, "gc2", member="d1", epoch=-1)
-    out = cli("--list", "--type", "--state").split("\n")
-    assert out[0].split() == ["GROUP", "TYPE", "STATE"], out
-    rows = {ln.split()[0]: ln.split()[1:] for ln in out[1:] if ln.strip()}
-    assert rows["gc"] == ["Consumer", "Stable"] and rows["gc2"] == ["Consumer", "Empty"], rows
-    out = cli("--list", "--type", "classic")
-    assert "gc" not in out.split()
-
-
 def test_cli_member_id_with_nul_is_shown_whole(broker_factory):
     """A member id is a Java String: a NUL in it is a character, printed
     escaped ("\\x00"), not where the id ends."""
@@ -699,3 +638,64 @@ def test_cli_list_refuses_a_group_without_id(broker_factory):
     assert p.rewritten >= 1, (cp.stdout, cp.stderr)
     # refused whole: what is printed is the classic list, of a broker without groups
     assert cp.returncode == 0 and cp.stdout == "", (cp.returncode, cp.stdout, cp.stderr)
+
+
+def test_history_shows_epochs_assignments_revocations(broker_factory):
+    from helpers import run_gregor
+    b = broker_factory(FAST)
+    create_topic(b, "cg-h", 4)
+    tid = topic_id(b, "cg-h")
+    r1 = cghb(b.bootstrap, "gh", member="h1", topics=["cg-h"])
+    cghb(b.bootstrap, "gh", member="h2", topics=["cg-h"])
+    r1 = cghb(b.bootstrap, "gh", member="h1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
+              owned=[(tid, [0, 1, 2, 3])])
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gh"],
+                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+    assert cp.returncode == 0, cp
+    out = cp.stdout
+    assert "GROUP-EPOCH 1" in out and "GROUP-EPOCH 2" in out
+    assert "JOINED member=h1 client=gregor-test instance=- subscribed=cg-h" in out
+    assert "TARGET-ASSIGNMENT epoch=2" in out
+    assert "TARGET member=h1 assignment=cg-h:" in out
+    # h1 kept two partitions and must give up the two others
+    assert any("MEMBER member=h1 epoch=1 state=UNREVOKED_PARTITIONS" in ln and "revoking=cg-h:" in ln
+               for ln in out.splitlines()), out
+
+
+def test_cli_describe_and_list_consumer_groups(broker_factory):
+    from helpers import run_gregor
+    b = broker_factory(FAST)
+    create_topic(b, "cg-c", 4)
+    cghb(b.bootstrap, "gc", member="c1", topics=["cg-c"])
+    assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
+
+    def cli(*args):
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60,
+                        env={"ASAN_OPTIONS": "detect_leaks=0"})
+        assert cp.returncode == 0, cp
+        return cp.stdout
+
+    out = cli("--describe", "--group", "gc", "--state", "--verbose").split("\n")
+    hdr = out[1].split()
+    assert hdr == ["GROUP", "COORDINATOR", "(ID)", "ASSIGNMENT-STRATEGY", "STATE", "GROUP-EPOCH",
+                   "TARGET-ASSIGNMENT-EPOCH", "#MEMBERS"], out
+    row = out[2].split()
+    assert row[0] == "gc" and row[3] == "uniform" and row[4] == "Stable" and row[5:] == ["1", "1", "1"], out
+    out = cli("--describe", "--group", "gc", "--members", "--verbose").split("\n")
+    assert out[1].split() == ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "CURRENT-EPOCH",
+                              "CURRENT-ASSIGNMENT", "TARGET-EPOCH", "TARGET-ASSIGNMENT"], out
+    assert out[2].split() == ["gc", "c1", "/127.0.0.1", "gregor-test", "4", "1", "cg-c:0,1,2,3", "1",
+                              "cg-c:0,1,2,3"], out
+    out = cli("--describe", "--group", "gc")
+    rows = [ln.split() for ln in out.split("\n") if ln.startswith("gc ")]
+    assert len(rows) == 4 and all(r[6] == "c1" for r in rows), out
+    assert rows[0][2:4] == ["0", "0"] and rows[1][3] == "-", out
+    # --list --type, with the states of consumer groups
+    cghb(b.bootstrap, "gc2", member="d1", topics=["cg-c"])
+    cghb(b.bootstrap, "gc2", member="d1", epoch=-1)
+    out = cli("--list", "--type", "--state").split("\n")
+    assert out[0].split() == ["GROUP", "TYPE", "STATE"], out
+    rows = {ln.split()[0]: ln.split()[1:] for ln in out[1:] if ln.strip()}
+    assert rows["gc"] == ["Consumer", "Stable"] and rows["gc2"] == ["Consumer", "Empty"], rows
+    out = cli("--list", "--type", "classic")
+    assert "gc" not in out.split()
