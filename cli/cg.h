@@ -19,6 +19,8 @@
 
 #define CG_MISSING "-"              /* Kafka's MISSING_COLUMN_VALUE */
 
+struct kw;
+
 /* One run of the command.  Owner: cli_consumer_groups_main (its stack). */
 typedef struct cg {
     cli_opts_t o;
@@ -28,6 +30,7 @@ typedef struct cg {
     const struct rd_kafka_metadata *md;   /* all topics; fetched on first use */
     int rc;                               /* exit status */
     bool no_destroy;                      /* see cg_note_err() */
+    struct kw *kw;                        /* cg_modern.c's raw client, opened on first use */
 } cg_t;
 
 /* ---- errors (cg_admin.c) ---- */
@@ -103,10 +106,10 @@ int cg_load_plan(cg_t *c, const char *path, int ngroups, const char *single, cg_
 /* One CSV field, quoted when it needs to be (RFC 4180). */
 void cg_csv_field(FILE *out, const char *s);
 
-/* ---- consumer groups of KIP-848 (cg_modern.c: raw ListGroups v5 and
- * ConsumerGroupDescribe, which Debian's librdkafka lacks) ---- */
+/* ---- consumer groups of KIP-848 (cg_modern.c: ListGroups v5 and
+ * ConsumerGroupDescribe over kwire.c, which Debian's librdkafka lacks) ---- */
 typedef struct cg_mlist {
-    char **name, **type, **state;   /* malloc'ed, wire bytes */
+    char **name, **type, **state;   /* malloc'ed, held form (jstr.h); name never NULL */
     size_t n;
 } cg_mlist_t;
 /* Every group with its type and state (ListGroups v5); -1 when the broker
@@ -116,6 +119,20 @@ void cg_mlist_free(cg_mlist_t *l);
 /* Describe group in Kafka 4's layout if it is a consumer group (true);
  * false: not one (or not answered), describe it the classic way. */
 bool cg_modern_describe(cg_t *c, const char *group);
+/* Close c->kw (if open). */
+void cg_modern_close(cg_t *c);
+
+/* ---- the --offsets table (cg_describe.c) ---- */
+
+/* One row; every string printable (escaped), "-" where missing. */
+typedef struct cg_orow {
+    const char *topic;
+    int32_t part;
+    int64_t off, leo;               /* committed, log end; -1: unknown */
+    const char *cid, *host, *client;
+} cg_orow_t;
+/* Kafka's offsets table of a group (printable) after its blank line. */
+void cg_print_offsets(const char *group, const cg_orow_t *rows, size_t nr, bool verbose);
 
 /* ---- the actions ---- */
 void cg_do_list(cg_t *c);            /* cg_list.c */

@@ -36,13 +36,6 @@ static bool print_state_banner(cg_t *c, const char *group, rd_kafka_consumer_gro
 
 /* ---- --describe --offsets ---- */
 
-typedef struct orow {
-    const char *topic;
-    int32_t part;
-    int64_t off, leo;
-    const char *cid, *host, *client;
-} orow_t;
-
 typedef struct mref {
     const rd_kafka_MemberDescription_t *m;
     int n, idx;
@@ -70,6 +63,42 @@ static void num_or_missing(char *buf, size_t n, int64_t v)
         snprintf(buf, n, "%" PRId64, v);
 }
 
+void cg_print_offsets(const char *group, const cg_orow_t *rows, size_t nr, bool verbose)
+{
+    size_t wg = cg_maxz(15, strlen(group)), wt = 15, wc = 15, wh = 15;
+    for (size_t i = 0; i < nr; i++) {
+        wt = cg_maxz(wt, strlen(rows[i].topic));
+        wc = cg_maxz(wc, strlen(rows[i].cid));
+        wh = cg_maxz(wh, strlen(rows[i].host));
+    }
+    if (verbose)
+        printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, "GROUP", (int)wt, "TOPIC",
+               "PARTITION", "LEADER-EPOCH", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", (int)wc, "CONSUMER-ID",
+               (int)wh, "HOST", "CLIENT-ID");
+    else
+        printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, "GROUP", (int)wt, "TOPIC",
+               "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", (int)wc, "CONSUMER-ID", (int)wh, "HOST",
+               "CLIENT-ID");
+    for (size_t i = 0; i < nr; i++) {
+        char off[24], leo[24], lag[24], part[16];
+        snprintf(part, sizeof(part), "%" PRId32, rows[i].part);
+        num_or_missing(off, sizeof(off), rows[i].off);
+        num_or_missing(leo, sizeof(leo), rows[i].leo);
+        if (rows[i].off >= 0 && rows[i].leo >= 0)
+            snprintf(lag, sizeof(lag), "%" PRId64, rows[i].leo - rows[i].off);
+        else
+            snprintf(lag, sizeof(lag), CG_MISSING);
+        if (verbose)
+            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, group, (int)wt,
+                   rows[i].topic, part, CG_MISSING, off, leo, lag, (int)wc, rows[i].cid, (int)wh, rows[i].host,
+                   rows[i].client);
+        else
+            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, group, (int)wt, rows[i].topic,
+                   part, off, leo, lag, (int)wc, rows[i].cid, (int)wh, rows[i].host, rows[i].client);
+    }
+    printf("\n");
+}
+
 static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t *d, bool verbose)
 {
     const char *group = rd_kafka_ConsumerGroupDescription_group_id(d);
@@ -93,7 +122,7 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
         cap += (size_t)p->cnt;
     }
     qsort(ms, nms, sizeof(mref_t), cmp_mref);
-    orow_t *rows = gr_calloc(cap, sizeof(orow_t));
+    cg_orow_t *rows = gr_calloc(cap, sizeof(cg_orow_t));
     rd_kafka_topic_partition_list_t *assigned = rd_kafka_topic_partition_list_new(16);
     for (size_t i = 0; i < nms; i++) {
         rd_kafka_topic_partition_list_t *p = rd_kafka_topic_partition_list_copy(member_parts(ms[i].m));
@@ -103,11 +132,11 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
             int32_t pp = p->elems[j].partition;
             rd_kafka_topic_partition_list_add(assigned, t, pp);
             const rd_kafka_topic_partition_t *ce = rd_kafka_topic_partition_list_find(co, t, pp);
-            rows[nr++] = (orow_t){.topic = NULL, .part = pp, .off = ce ? ce->offset : -1,
-                                  .leo = cg_log_offset(c, t, pp, true),
-                                  .cid = cli_esc(rd_kafka_MemberDescription_consumer_id(ms[i].m), GR_JSTR_WIRE),
-                                  .host = cli_esc(rd_kafka_MemberDescription_host(ms[i].m), GR_JSTR_WIRE),
-                                  .client = cli_esc(rd_kafka_MemberDescription_client_id(ms[i].m), GR_JSTR_WIRE)};
+            rows[nr++] = (cg_orow_t){.topic = NULL, .part = pp, .off = ce ? ce->offset : -1,
+                                     .leo = cg_log_offset(c, t, pp, true),
+                                     .cid = cli_esc(rd_kafka_MemberDescription_consumer_id(ms[i].m), GR_JSTR_WIRE),
+                                     .host = cli_esc(rd_kafka_MemberDescription_host(ms[i].m), GR_JSTR_WIRE),
+                                     .client = cli_esc(rd_kafka_MemberDescription_client_id(ms[i].m), GR_JSTR_WIRE)};
             /* topic strings must outlive p: point at the assignment list's copy */
             const rd_kafka_topic_partition_t *orig =
                 rd_kafka_topic_partition_list_find(member_parts(ms[i].m), t, pp);
@@ -119,44 +148,11 @@ static void describe_offsets(cg_t *c, const rd_kafka_ConsumerGroupDescription_t 
         const rd_kafka_topic_partition_t *e = &co->elems[j];
         if (rd_kafka_topic_partition_list_find(assigned, e->topic, e->partition))
             continue;
-        rows[nr++] = (orow_t){cli_esc(e->topic, GR_JSTR_WIRE), e->partition, e->offset,
-                              cg_log_offset(c, e->topic, e->partition, true), CG_MISSING, CG_MISSING, CG_MISSING};
+        rows[nr++] = (cg_orow_t){cli_esc(e->topic, GR_JSTR_WIRE), e->partition, e->offset,
+                                 cg_log_offset(c, e->topic, e->partition, true), CG_MISSING, CG_MISSING, CG_MISSING};
     }
-    if (print_state_banner(c, group, st, nr)) {
-        group = cli_esc(group, GR_JSTR_WIRE);
-        size_t wg = cg_maxz(15, strlen(group)), wt = 15, wc = 15, wh = 15;
-        for (size_t i = 0; i < nr; i++) {
-            wt = cg_maxz(wt, strlen(rows[i].topic));
-            wc = cg_maxz(wc, strlen(rows[i].cid));
-            wh = cg_maxz(wh, strlen(rows[i].host));
-        }
-        if (verbose)
-            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, "GROUP", (int)wt, "TOPIC",
-                   "PARTITION", "LEADER-EPOCH", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", (int)wc, "CONSUMER-ID",
-                   (int)wh, "HOST", "CLIENT-ID");
-        else
-            printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, "GROUP", (int)wt, "TOPIC",
-                   "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", (int)wc, "CONSUMER-ID", (int)wh, "HOST",
-                   "CLIENT-ID");
-        for (size_t i = 0; i < nr; i++) {
-            char off[24], leo[24], lag[24], part[16];
-            snprintf(part, sizeof(part), "%" PRId32, rows[i].part);
-            num_or_missing(off, sizeof(off), rows[i].off);
-            num_or_missing(leo, sizeof(leo), rows[i].leo);
-            if (rows[i].off >= 0 && rows[i].leo >= 0)
-                snprintf(lag, sizeof(lag), "%" PRId64, rows[i].leo - rows[i].off);
-            else
-                snprintf(lag, sizeof(lag), CG_MISSING);
-            if (verbose)
-                printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, group, (int)wt,
-                       rows[i].topic, part, CG_MISSING, off, leo, lag, (int)wc, rows[i].cid, (int)wh, rows[i].host,
-                       rows[i].client);
-            else
-                printf("\n%-*s %-*s %-10s %-15s %-15s %-15s %-*s %-*s %s", (int)wg, group, (int)wt, rows[i].topic,
-                       part, off, leo, lag, (int)wc, rows[i].cid, (int)wh, rows[i].host, rows[i].client);
-        }
-        printf("\n");
-    }
+    if (print_state_banner(c, group, st, nr))
+        cg_print_offsets(cli_esc(group, GR_JSTR_WIRE), rows, nr, verbose);
     rd_kafka_topic_partition_list_destroy(assigned);
     rd_kafka_topic_partition_list_destroy(co);
     free(rows);

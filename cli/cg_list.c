@@ -107,12 +107,12 @@ static bool list_typed(cg_t *c)
         keep[i] = (!tv || !*tv || in_list(tv, l.type[i] ? l.type[i] : "")) &&
                   (!sv || !*sv || in_list(sv, l.state[i] ? l.state[i] : ""));
         if (keep[i])
-            w = cg_maxz(w, strlen(cli_esc(l.name[i], GR_JSTR_WIRE)));
+            w = cg_maxz(w, strlen(cli_esc(l.name[i], GR_JSTR_HELD)));
     }
     w += 10;
     if (!with_type && !with_state) {
         for (size_t i = 0; i < l.n; i++)
-            printf("%s\n", cli_esc(l.name[i], GR_JSTR_WIRE));
+            printf("%s\n", cli_esc(l.name[i], GR_JSTR_HELD));
     } else {
         printf("%-*s", (int)w, "GROUP");
         if (with_type)
@@ -123,11 +123,11 @@ static bool list_typed(cg_t *c)
         for (size_t i = 0; i < l.n; i++) {
             if (!keep[i])
                 continue;
-            printf("%-*s", (int)w, cli_esc(l.name[i], GR_JSTR_WIRE));
+            printf("%-*s", (int)w, cli_esc(l.name[i], GR_JSTR_HELD));
             if (with_type)
                 printf(" %-20s", type_name(l.type[i]));
             if (with_state)
-                printf(" %-20s", l.state[i] ? cli_esc(l.state[i], GR_JSTR_WIRE) : "Unknown");
+                printf(" %-20s", l.state[i] ? cli_esc(l.state[i], GR_JSTR_HELD) : "Unknown");
             printf("\n");
         }
     }

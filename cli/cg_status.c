@@ -166,13 +166,12 @@ int cg_status(const cli_opts_t *o)
             *slash = '\0';
     } else {
         const char *bs = cli_get(o, "bootstrap-server");
-        const char *colon = strchr(bs, ':'), *comma = strchr(bs, ',');
-        size_t hl = colon && (!comma || colon < comma) ? (size_t)(colon - bs) : comma ? (size_t)(comma - bs)
-                                                                                       : strlen(bs);
-        if (hl > 0 && hl < sizeof(host)) {
-            memcpy(host, bs, hl);
-            host[hl] = '\0';
-        }
+        char *first = gr_strndup(bs, strcspn(bs, ",")), *h = first;
+        int bport;
+        cli_host_port(first, &h, &bport);       /* no port: the whole entry is the host */
+        if (*h && strlen(h) < sizeof(host))
+            snprintf(host, sizeof(host), "%s", h);
+        free(first);
     }
     if (host[0] == '[') {
         memmove(host, host + 1, strlen(host));

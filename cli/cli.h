@@ -109,6 +109,11 @@ char *cli_include_regex(const char *raw);
  * *bad, *badlen (no message printed: the callers word it as Kafka does). */
 int cli_partition_list(const char *s, bool trailing_comma, int32_t *ids, int *n, const char **bad, size_t *badlen);
 
+/* One server of --bootstrap-server, "host:port" or "[v6 address]:port",
+ * split in place (s is written): *host and *port, 0; -1 when it is not
+ * one (no port, or not a port number). */
+int cli_host_port(char *s, char **host, int *port);
+
 /* Request timeout (ms) from --timeout, default 5000 like Kafka's tools. */
 int cli_timeout_ms(const cli_opts_t *o);
 

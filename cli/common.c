@@ -211,6 +211,26 @@ void cli_usage(FILE *out, const char *cmd, const char *summary, const cli_optdef
     }
 }
 
+int cli_host_port(char *s, char **host, int *port)
+{
+    char *colon = strrchr(s, ':');
+    if (!colon || !colon[1])
+        return -1;
+    *colon = 0;
+    char *h = s;
+    if (*h == '[' && colon > h + 1 && colon[-1] == ']') {
+        h++;
+        colon[-1] = 0;
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p <= 0 || p > 65535)
+        return -1;
+    *host = h;
+    *port = (int)p;
+    return 0;
+}
+
 int cli_timeout_ms(const cli_opts_t *o)
 {
     const char *t = cli_get(o, "timeout");

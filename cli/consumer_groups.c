@@ -20,7 +20,9 @@
  * carries the Admin API calls (ListConsumerGroups, DescribeConsumerGroups,
  * ListConsumerGroupOffsets, AlterConsumerGroupOffsets, DeleteGroups,
  * DeleteConsumerGroupOffsets), metadata, watermark and offsets-for-times
- * queries.  Nothing here speaks the protocol by hand.
+ * queries.  Only what librdkafka 2.0.2 lacks goes over the CLI's raw
+ * protocol client (kwire.c): ListGroups v5 and ConsumerGroupDescribe
+ * (cg_modern.c) and the reads of --history.
  *
  * Output follows Apache Kafka's ConsumerGroupCommand byte for byte where a
  * script could parse it: the same headers, the same printf-style column
@@ -328,6 +330,7 @@ int cli_consumer_groups_main(int argc, char **argv)
     fflush(stderr);
     if (c.no_destroy)
         _exit(c.rc);
+    cg_modern_close(&c);
     if (c.md)
         rd_kafka_metadata_destroy(c.md);
     rd_kafka_queue_destroy(c.q);

@@ -135,6 +135,8 @@ uint64_t kw_ruvarint(kw_rd_t *r)
 char *kw_rstr(kw_rd_t *r, bool compact)
 {
     int64_t n = compact ? (int64_t)kw_ruvarint(r) - 1 : kw_rint(r, 2);
+    if (n < -1)                                 /* only -1 is null */
+        r->bad = true;
     if (r->bad || n < 0 || !kw_rneed(r, (size_t)n))
         return NULL;
     char *s = gr_malloc(gr_jstr_canon(r->p, (size_t)n, GR_JSTR_WIRE, NULL, GR_JSTR_HELD) + 1);
@@ -160,6 +162,8 @@ void kw_rbytes(kw_rd_t *r, bool compact, const uint8_t **p, int32_t *len)
     int64_t n = compact ? (int64_t)kw_ruvarint(r) - 1 : kw_rint(r, 4);
     *p = NULL;
     *len = -1;
+    if (n < -1)
+        r->bad = true;
     if (r->bad || n < 0 || !kw_rneed(r, (size_t)n))
         return;
     *p = r->p;
@@ -311,9 +315,11 @@ static bool flexible(int api, int v)
     case 1: return v >= 12;    /* Fetch */
     case 3: return v >= 9;     /* Metadata */
     case 10: return v >= 3;    /* FindCoordinator */
+    case 16: return v >= 3;    /* ListGroups */
     case 18: return v >= 3;    /* ApiVersions (request only) */
     case 27: return v >= 1;    /* WriteTxnMarkers */
     case 61: case 65: case 66: return true;   /* DescribeProducers, DescribeTransactions, ListTransactions */
+    case 69: return true;      /* ConsumerGroupDescribe */
     default: return false;
     }
 }
@@ -467,24 +473,13 @@ int kw_open(kw_t *k, const cli_opts_t *o)
     for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         while (*s == ' ')
             s++;
-        char *colon = strrchr(s, ':');
-        if (!colon || !colon[1]) {
+        char *host;
+        int port;
+        if (cli_host_port(s, &host, &port) < 0) {
             snprintf(k->err, sizeof(k->err), "Please provide valid host:port like host1:9091,host2:9092");
             continue;
         }
-        *colon = 0;
-        char *host = s;
-        if (*host == '[' && colon > host + 1 && colon[-1] == ']') {
-            host++;
-            colon[-1] = 0;
-        }
-        char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || port <= 0 || port > 65535) {
-            snprintf(k->err, sizeof(k->err), "Please provide valid host:port like host1:9091,host2:9092");
-            continue;
-        }
-        k->boot = conn_open(host, (int)port, -1, k->timeout_ms, k->err, sizeof(k->err));
+        k->boot = conn_open(host, port, -1, k->timeout_ms, k->err, sizeof(k->err));
         if (k->boot)
             break;
     }
@@ -522,18 +517,24 @@ kw_conn_t *kw_node(kw_t *k, int32_t id)
     for (int i = 0; i < k->nconns; i++)
         if (k->conns[i]->node_id == id)
             return k->conns[i];
-    for (int i = 0; i < k->md.nbrokers; i++) {
-        kw_broker_t *b = &k->md.brokers[i];
-        if (b->id != id)
-            continue;
-        kw_conn_t *c = conn_open(b->host, b->port, id, k->timeout_ms, k->err, sizeof(k->err));
-        if (!c)
-            return NULL;
-        k->conns = gr_realloc(k->conns, (size_t)(k->nconns + 1) * sizeof(*k->conns));
-        k->conns[k->nconns++] = c;
-        return c;
+    const kw_broker_t *b = kw_meta_broker(&k->md, id);
+    if (!b) {
+        snprintf(k->err, sizeof(k->err), "broker %d is not in the cluster's metadata", id);
+        return NULL;
     }
-    snprintf(k->err, sizeof(k->err), "broker %d is not in the cluster's metadata", id);
+    kw_conn_t *c = conn_open(b->host, b->port, id, k->timeout_ms, k->err, sizeof(k->err));
+    if (!c)
+        return NULL;
+    k->conns = gr_realloc(k->conns, (size_t)(k->nconns + 1) * sizeof(*k->conns));
+    k->conns[k->nconns++] = c;
+    return c;
+}
+
+const kw_broker_t *kw_meta_broker(const kw_meta_t *m, int32_t id)
+{
+    for (int i = 0; i < m->nbrokers; i++)
+        if (m->brokers[i].id == id)
+            return &m->brokers[i];
     return NULL;
 }
 
@@ -682,10 +683,7 @@ int32_t kw_find_coordinator(kw_t *k, int8_t key_type, const char *key, int16_t *
             if (!e) {
                 node = id;
                 /* make sure the node is known for kw_node() */
-                bool known = false;
-                for (int j = 0; j < k->md.nbrokers; j++)
-                    known |= k->md.brokers[j].id == id;
-                if (!known && host) {
+                if (!kw_meta_broker(&k->md, id) && host) {
                     k->md.brokers = gr_realloc(k->md.brokers, (size_t)(k->md.nbrokers + 1) * sizeof(kw_broker_t));
                     k->md.brokers[k->md.nbrokers++] = (kw_broker_t){id, gr_strdup(host), port};
                 }

@@ -3,7 +3,8 @@
  * librdkafka 2.0.2 does not have (ListTransactions, DescribeTransactions,
  * DescribeProducers, WriteTxnMarkers), and for reading record batch
  * headers (producer id, transactional and control flags, which librdkafka
- * hides) in `consumer-groups --history`.
+ * hides) in `consumer-groups --history`, and for the consumer groups of
+ * KIP-848 (ListGroups v5, ConsumerGroupDescribe; cg_modern.c).
  *
  * Why not the broker's generated codec (src/proto/schema_gen.c): the CLI shares
  * no protocol code with the broker on purpose - a client written from the
@@ -144,6 +145,9 @@ int kw_call(kw_conn_t *c, int api, int version, const kw_buf_t *body, kw_rd_t *r
 int kw_metadata(kw_t *k, const char *const *topics, int ntopics);
 void kw_meta_free(kw_meta_t *m);
 const kw_topic_t *kw_meta_topic(const kw_meta_t *m, const char *topic);
+/* A broker of m (NULL when not there): the coordinator kw_find_coordinator
+ * named, or one of kw_metadata's. */
+const kw_broker_t *kw_meta_broker(const kw_meta_t *m, int32_t id);
 
 /* FindCoordinator (v4, batched) of a transactional id (key type 1) or
  * group (0): the coordinator's node id, or -1 with a message in k->err

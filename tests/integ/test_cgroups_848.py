@@ -9,6 +9,9 @@
   (each member's assignment changes, with timestamps), commits that survive
   a broker restart; a broker restart under running members changes nobody's
   assignment; a static member restarts without a reassignment.
+* `gregor consumer-groups` (--list --type, --describe) over ListGroups v5
+  and ConsumerGroupDescribe, also against malformed answers (a proxy that
+  rewrites them).
 
 node-rdkafka comes from tests/integ/js/node_modules (npm ci), or from
 NODE_RDKAFKA_PATH (a node_modules dir) when that has none.  Every wait is
@@ -524,6 +527,117 @@ def test_node_rdkafka_static_member_restart(broker_factory):
     assert c.owned() == other and len(c.evs("revoke")) == crev, "the other member was disturbed"
     a2.stop()
     c.stop()
+
+
+def test_cli_member_id_with_nul_is_shown_whole(broker_factory):
+    """A member id is a Java String: a NUL in it is a character, printed
+    escaped ("\\x00"), not where the id ends."""
+    from helpers import run_gregor
+    b = broker_factory()
+    create_topic(b, "cg-n", 2)
+    cghb(b.bootstrap, "gn", member="n\x00m", topics=["cg-n"])
+    cghb(b.bootstrap, "gn", member="n", topics=["cg-n"])
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--describe", "--group", "gn",
+                     "--members"], timeout=60, check=True)
+    ids = sorted(ln.split()[1] for ln in cp.stdout.split("\n")[2:] if ln.strip())
+    assert ids == ["n", "n\\x00m"], cp.stdout
+
+
+class _RewriteProxy:
+    """A TCP proxy to a broker that answers the requests of answers'
+    (api key, version) with its body (after the flexible response header)
+    and passes the rest through.  Bounded: daemon threads, sockets with
+    timeouts."""
+
+    def __init__(self, upstream_port, port, answers):
+        import socket
+        self.up, self.answers = upstream_port, answers
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", port))
+        self.ls.listen(16)
+        self.ls.settimeout(0.5)
+        self.stop = False
+        self.rewritten = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:                     # closed
+                return
+            u = socket.create_connection(("127.0.0.1", self.up), timeout=30)
+            c.settimeout(30)
+            apis = {}
+            threading.Thread(target=self._pipe, args=(c, u, apis, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, apis, False), daemon=True).start()
+
+    def _pipe(self, src, dst, apis, requests):
+        try:
+            while True:
+                frame = K.recv_frame(src)
+                corr = struct.unpack(">i", frame[4:8] if requests else frame[0:4])[0]
+                if requests:
+                    apis[corr] = struct.unpack(">hh", frame[0:4])
+                elif apis.get(corr) in self.answers:
+                    frame = K.i32(corr) + K.TAGS0 + self.answers[apis.pop(corr)]
+                    self.rewritten += 1
+                dst.sendall(K.i32(len(frame)) + frame)
+        except Exception:
+            pass
+        finally:
+            src.close()
+            dst.close()
+
+    def close(self):
+        self.stop = True
+        self.ls.close()
+
+
+def test_cli_describe_refuses_a_group_without_state(broker_factory):
+    """A ConsumerGroupDescribe answer whose group has a null state is a
+    malformed answer: the group is described the classic way, nothing
+    crashes."""
+    from helpers import free_port, run_gregor
+    port = free_port()
+    b = broker_factory({"advertised.listeners": "PLAINTEXT://127.0.0.1:%d" % port})
+    group = (K.i16(0) + K.compact_string(None) + K.compact_string("gs") + K.compact_string(None) + K.i32(1)
+             + K.i32(1) + K.compact_string("uniform") + K.compact_array([]) + K.i32(0) + K.TAGS0)
+    p = _RewriteProxy(b.port, port, {(69, 0): K.i32(0) + K.compact_array([group]) + K.TAGS0})
+    try:
+        create_topic(b, "cg-s", 1)
+        cghb(b.bootstrap, "gs", member="s1", topics=["cg-s"])
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", "127.0.0.1:%d" % port, "--describe", "--group",
+                         "gs", "--state"], timeout=60)
+    finally:
+        p.close()
+    assert p.rewritten >= 1, (cp.stdout, cp.stderr)
+    # the classic answer (DescribeGroups: Dead) is what is left to print
+    assert cp.returncode == 1 and "'gs'" in cp.stderr, (cp.returncode, cp.stdout, cp.stderr)
+
+
+def test_cli_list_refuses_a_group_without_id(broker_factory):
+    """A ListGroups v5 answer with a null group id is a malformed answer:
+    --list --type prints none of it and falls back to the classic list
+    (no crash)."""
+    from helpers import free_port, run_gregor
+    port = free_port()
+    b = broker_factory({"advertised.listeners": "PLAINTEXT://127.0.0.1:%d" % port})
+    groups = [K.compact_string(g) + K.compact_string("consumer") + K.compact_string("Stable")
+              + K.compact_string("consumer") + K.TAGS0 for g in ("ga", None, "gb")]
+    p = _RewriteProxy(b.port, port, {(16, 5): K.i32(0) + K.i16(0) + K.compact_array(groups) + K.TAGS0})
+    try:
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", "127.0.0.1:%d" % port, "--list", "--type"],
+                        timeout=60)
+    finally:
+        p.close()
+    assert p.rewritten >= 1, (cp.stdout, cp.stderr)
+    # refused whole: what is printed is the classic list, of a broker without groups
+    assert cp.returncode == 0 and cp.stdout == "", (cp.returncode, cp.stdout, cp.stderr)
 
 
 def test_history_shows_epochs_assignments_revocations(broker_factory):
