@@ -105,48 +105,6 @@ enum {
 
 /* ------------------------------------------------------------ clock */
 
-static int64_t def_now(void *ctx)
-{
-    GR_UNUSED(ctx);
-    return gr_now_ms();
-}
-
-static void def_start(void *ctx, gr_timer_t *t, int64_t delay_ms)
-{
-    GR_UNUSED(ctx);
-    gr_timer_start(gr_broker.ev, t, delay_ms);
-}
-
-static void def_stop(void *ctx, gr_timer_t *t)
-{
-    GR_UNUSED(ctx);
-    if (gr_timer_armed(t))
-        gr_timer_stop(gr_broker.ev, t);
-}
-
-static const gr_cgroup_clock_t default_clock = {def_now, def_start, def_stop, NULL};
-static gr_cgroup_clock_t clk = {def_now, def_start, def_stop, NULL};
-
-void gr_cgroup_set_clock(const gr_cgroup_clock_t *c)
-{
-    clk = c ? *c : default_clock;
-}
-
-static int64_t now_ms(void)
-{
-    return clk.now_ms(clk.ctx);
-}
-
-static void tstart(gr_timer_t *t, int64_t ms)
-{
-    clk.timer_start(clk.ctx, t, ms < 0 ? 0 : ms);
-}
-
-static void tstop(gr_timer_t *t)
-{
-    clk.timer_stop(clk.ctx, t);
-}
-
 /* ------------------------------------------------------------ config */
 
 int32_t gr_cgroup_session_timeout_ms(void)
@@ -434,10 +392,10 @@ static void member_free(gr_cmember_t *m)
 {
     if (!m)
         return;
-    tstop(&m->session_timer);
-    tstop(&m->rebalance_timer);
-    tstop(&m->join_timer);
-    tstop(&m->sync_timer);
+    gr_group_clock_stop(&m->session_timer);
+    gr_group_clock_stop(&m->rebalance_timer);
+    gr_group_clock_stop(&m->join_timer);
+    gr_group_clock_stop(&m->sync_timer);
     free(m->member_id);
     free(m->instance_id);
     free(m->rack_id);
@@ -1592,19 +1550,19 @@ static void schedule_join_if_absent(gr_cmember_t *m)
     if (m->join_armed)
         return;
     m->join_armed = true;
-    tstart(&m->join_timer, GR_MAX(m->rebalance_timeout_ms, 0));
+    gr_group_clock_start(&m->join_timer, GR_MAX(m->rebalance_timeout_ms, 0));
 }
 
 static void cancel_join(gr_cmember_t *m)
 {
     m->join_armed = false;
-    tstop(&m->join_timer);
+    gr_group_clock_stop(&m->join_timer);
 }
 
 static void schedule_session(gr_cmember_t *m, int32_t ms)
 {
-    tstop(&m->session_timer);
-    tstart(&m->session_timer, ms);
+    gr_group_clock_stop(&m->session_timer);
+    gr_group_clock_start(&m->session_timer, ms);
 }
 
 /* Armed when the member starts revoking (Kafka schedules it when the
@@ -1615,12 +1573,12 @@ static void schedule_rebalance(gr_cmember_t *m)
     bool want = m->state == GR_CM_UNREVOKED_PARTITIONS && m->classic_session_ms < 0;
     if (want && m->rebalance_armed && m->rebalance_timer_epoch == m->epoch)
         return;
-    tstop(&m->rebalance_timer);
+    gr_group_clock_stop(&m->rebalance_timer);
     m->rebalance_armed = false;
     if (want) {
         m->rebalance_timer_epoch = m->epoch;
         m->rebalance_armed = true;
-        tstart(&m->rebalance_timer, GR_MAX(m->rebalance_timeout_ms, 0));
+        gr_group_clock_start(&m->rebalance_timer, GR_MAX(m->rebalance_timeout_ms, 0));
     }
 }
 
@@ -1788,7 +1746,8 @@ static int cmp_slot(const void *a, const void *b)
  * updated (`replaced`: the static member it replaces) or member `gone`
  * removed; the records of the targets that changed and of the epoch go
  * to r; *mine = upd's new target.  Kafka's TargetAssignmentBuilder. */
-static void update_target(gr_cgroup_t *cg, const char *gid, int32_t epoch, const gr_cmember_t *upd, const gr_cmember_t *replaced,
+static void update_target(gr_cgroup_t *cg, const char *gid, int32_t epoch, const gr_cmember_t *upd,
+                          const gr_cmember_t *replaced,
                           const gr_cmember_t *gone, const gr_cg_topic_t *meta, int32_t nmeta, gr_crt_result_t *r,
                           gr_assign_t *mine)
 {
@@ -1883,8 +1842,8 @@ static void fence_records(gr_cgroup_t *cg, gr_cmember_t *m, gr_crt_result_t *r)
         rec_meta(r, cg->g->group_id, meta, nmeta);
     meta_free(meta, nmeta);
     rec_epoch(r, REC_METADATA, cg->g->group_id, cg->group_epoch + 1);
-    tstop(&m->session_timer);
-    tstop(&m->rebalance_timer);
+    gr_group_clock_stop(&m->session_timer);
+    gr_group_clock_stop(&m->rebalance_timer);
 }
 
 static bool downgrade_ok(const gr_cgroup_t *cg, const gr_cmember_t *leaving);
@@ -2173,7 +2132,7 @@ typedef struct pending_re {
 static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t *old, const gr_cmember_t *nw,
                             gr_crt_result_t *r, bool *bump, const char **msg, char *errbuf, size_t errlen)
 {
-    int64_t now = now_ms();
+    int64_t now = gr_group_clock_now_ms();
     bool changed = !streq0(old ? old->regex : NULL, nw->regex) &&
                    !((!old || !has_regex(old)) && !has_regex(nw));
     if (changed) {
@@ -2793,8 +2752,8 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
                 gr_assign_free(&upd->revoking);
                 replaced = st;
                 remove_member_records(cg, st, r);
-                tstop(&st->session_timer);
-                tstop(&st->rebalance_timer);
+                gr_group_clock_stop(&st->session_timer);
+                gr_group_clock_stop(&st->rebalance_timer);
                 gr_info("cgroup", "[GroupId %s] Static member with instance id %s re-joins the consumer group using "
                         "the %s protocol. Created a new member %s to replace the existing member %s.", gid,
                         hb->instance_id, cl ? "classic" : "consumer", mid, st->member_id);
@@ -3019,8 +2978,8 @@ static void hb_done(void *arg, gr_kerr_t err)
             cancel_join(m);
             schedule_session(m, m->classic_session_ms);
             if (c->classic) {
-                tstop(&m->sync_timer);
-                tstart(&m->sync_timer, GR_MAX(m->rebalance_timeout_ms, 0));
+                gr_group_clock_stop(&m->sync_timer);
+                gr_group_clock_start(&m->sync_timer, GR_MAX(m->rebalance_timeout_ms, 0));
             }
         } else if (m) {
             schedule_session(m, gr_cgroup_session_timeout_ms());
@@ -3224,7 +3183,7 @@ gr_kerr_t gr_cgroup_classic_sync(gr_group_t *g, const char *member_id, const cha
         schedule_join_if_absent(m);
         return KERR_REBALANCE_IN_PROGRESS;
     }
-    tstop(&m->sync_timer);
+    gr_group_clock_stop(&m->sync_timer);
     schedule_session(m, m->classic_session_ms);
     *out = encode_assignment(cg, &m->assigned, m->nprotos > 0 ? proto_version(m->protos[0].metadata,
                                                                                 m->protos[0].len) : 0, len);
@@ -3285,8 +3244,8 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
             lm->member_id = gr_arena_strndup(a, m->member_id, strlen(m->member_id));
         remove_member_records(cg, m, &r);
         cancel_join(m);
-        tstop(&m->sync_timer);
-        tstop(&m->session_timer);
+        gr_group_clock_stop(&m->sync_timer);
+        gr_group_clock_stop(&m->session_timer);
         if (!first)
             first = m;
         left++;

@@ -231,14 +231,8 @@ gr_kerr_t gr_cgroup_validate_fetch(gr_group_t *g, const char *member_id, int32_t
 int32_t gr_cgroup_session_timeout_ms(void);
 int32_t gr_cgroup_heartbeat_interval_ms(void);
 
-typedef struct gr_cgroup_clock {
-    int64_t (*now_ms)(void *ctx);
-    void (*timer_start)(void *ctx, gr_timer_t *t, int64_t delay_ms);
-    void (*timer_stop)(void *ctx, gr_timer_t *t);
-    void *ctx;
-} gr_cgroup_clock_t;
-/* NULL restores the default (wall time, gr_broker.ev's timers). */
-void gr_cgroup_set_clock(const gr_cgroup_clock_t *c);
+/* Timers and time come from the group coordinator's clock (group.h's
+ * gr_group_set_clock, which the unit tests replace). */
 
 /* ---- reconciliation (Kafka's CurrentAssignmentBuilder), pure ----
  * From the member's current assignment (epoch, state, assigned,

@@ -99,17 +99,17 @@ void gr_group_set_clock(const gr_group_clock_t *c)
     clk = c ? *c : default_clock;
 }
 
-static int64_t now_ms(void)
+int64_t gr_group_clock_now_ms(void)
 {
     return clk.now_ms(clk.ctx);
 }
 
-static void tstart(gr_timer_t *t, int64_t delay_ms)
+void gr_group_clock_start(gr_timer_t *t, int64_t delay_ms)
 {
     clk.timer_start(clk.ctx, t, delay_ms < 0 ? 0 : delay_ms);
 }
 
-static void tstop(gr_timer_t *t)
+void gr_group_clock_stop(gr_timer_t *t)
 {
     clk.timer_stop(clk.ctx, t);
 }
@@ -190,7 +190,7 @@ static gr_group_t *group_new(const char *id, size_t len)
     gr_group_t *g = gr_calloc(1, sizeof(*g));
     g->group_id = gr_strndup(id, len);
     g->state = GR_GROUP_EMPTY;
-    g->state_timestamp_ms = now_ms();
+    g->state_timestamp_ms = gr_group_clock_now_ms();
     g->empty_since_ms = g->state_timestamp_ms;
     g->generation_id = 0;
     g->coord_partition = host && host->partition_for ? host->partition_for(id, len) : 0;
@@ -241,7 +241,7 @@ static void set_str(char **dst, const char *s)
 static void transition(gr_group_t *g, gr_group_state_t s)
 {
     g->state = s;
-    g->state_timestamp_ms = now_ms();
+    g->state_timestamp_ms = gr_group_clock_now_ms();
     g->empty_since_ms = s == GR_GROUP_EMPTY ? g->state_timestamp_ms : -1;
 }
 
@@ -674,7 +674,7 @@ static void park_sync(gr_member_t *m, gr_sync_waiter_t *w)
 
 static void member_free(gr_member_t *m)
 {
-    tstop(&m->session_timer);
+    gr_group_clock_stop(&m->session_timer);
     if (m->join_waiter)
         m->join_waiter->member = NULL;
     if (m->sync_waiter)
@@ -691,8 +691,8 @@ static void member_free(gr_member_t *m)
 
 static void schedule_expiration(gr_member_t *m, int64_t timeout_ms)
 {
-    tstop(&m->session_timer);
-    tstart(&m->session_timer, timeout_ms);
+    gr_group_clock_stop(&m->session_timer);
+    gr_group_clock_start(&m->session_timer, timeout_ms);
 }
 
 static void schedule_heartbeat(gr_member_t *m)
@@ -714,7 +714,7 @@ static void pending_remove(gr_group_t *g, const char *member_id)
         gr_pending_member_t *p = *pp;
         if (streq(p->member_id, member_id)) {
             *pp = p->next;
-            tstop(&p->timer);
+            gr_group_clock_stop(&p->timer);
             free(p->member_id);
             free(p);
             g->npending--;
@@ -754,7 +754,7 @@ static void pending_add(gr_group_t *g, const char *member_id, int32_t session_ti
     p->next = g->pending;
     g->pending = p;
     g->npending++;
-    tstart(&p->timer, session_timeout_ms);
+    gr_group_clock_start(&p->timer, session_timeout_ms);
 }
 
 /* GroupMetadata.add */
@@ -892,7 +892,7 @@ static void remove_sync_expiration(gr_group_t *g)
 {
     for (gr_member_t *m = g->members; m; m = m->next)
         m->pending_sync = false;
-    tstop(&g->sync_timer);
+    gr_group_clock_stop(&g->sync_timer);
 }
 
 /* who: the member that started it (joined, left, timed out), or NULL; the
@@ -902,18 +902,18 @@ static void prepare_rebalance(gr_group_t *g, gr_rebalance_trigger_t trigger, con
     if (g->state == GR_GROUP_COMPLETING_REBALANCE)
         reset_and_propagate_error(g, KERR_REBALANCE_IN_PROGRESS);
     remove_sync_expiration(g);
-    tstop(&g->join_timer);
+    gr_group_clock_stop(&g->join_timer);
     int32_t rto = group_rebalance_timeout(g);
     if (g->state == GR_GROUP_EMPTY) {
         int64_t delay = GR_MAX(gr_broker.cfg.group_initial_rebalance_delay_ms, 0);
         g->join_initial = true;
         g->join_remaining_ms = GR_MAX(gr_sub_sat(rto, delay), 0);
-        g->initial_delay_deadline_ms = gr_add_sat(now_ms(), delay);
-        tstart(&g->join_timer, delay);
+        g->initial_delay_deadline_ms = gr_add_sat(gr_group_clock_now_ms(), delay);
+        gr_group_clock_start(&g->join_timer, delay);
         g->join_initial_delay_ms = delay;
     } else {
         g->join_initial = false;
-        tstart(&g->join_timer, rto);
+        gr_group_clock_start(&g->join_timer, rto);
     }
     gr_group_state_t old = g->state;
     transition(g, GR_GROUP_PREPARING_REBALANCE);
@@ -932,7 +932,7 @@ static void try_complete_join(gr_group_t *g)
     if (g->state != GR_GROUP_PREPARING_REBALANCE || g->join_initial)
         return;
     if (has_all_members_joined(g)) {
-        tstop(&g->join_timer);
+        gr_group_clock_stop(&g->join_timer);
         on_complete_join(g);
     }
 }
@@ -950,8 +950,8 @@ static void join_timer_cb(gr_ev_t *ev, void *arg)
         int64_t delay = GR_MIN(cfg_delay, g->join_remaining_ms);
         g->join_remaining_ms = GR_MAX(g->join_remaining_ms - g->join_initial_delay_ms, 0);
         g->join_initial_delay_ms = delay;
-        g->initial_delay_deadline_ms = gr_add_sat(now_ms(), delay);
-        tstart(&g->join_timer, delay);
+        g->initial_delay_deadline_ms = gr_add_sat(gr_group_clock_now_ms(), delay);
+        gr_group_clock_start(&g->join_timer, delay);
         return;
     }
     g->join_initial = false;
@@ -1015,7 +1015,7 @@ static void on_complete_join(gr_group_t *g)
     if (!maybe_elect_new_joined_leader(g) && g->nmembers > 0) {
         /* only static members are left and none rejoined: wait again */
         g->join_initial = false;
-        tstart(&g->join_timer, group_rebalance_timeout(g));
+        gr_group_clock_start(&g->join_timer, group_rebalance_timeout(g));
         return;
     }
     /* initNextGeneration */
@@ -1029,7 +1029,8 @@ static void on_complete_join(gr_group_t *g)
     }
     gr_hist_entry_t h = {.kind = GR_HIST_REBALANCE, .time_ms = g->state_timestamp_ms, .trigger = g->trigger,
                          .generation = g->generation_id, .members = g->nmembers,
-                         .duration_ms = g->state_timestamp_ms - g->rebalance_start_ms, .member = g->trigger_member, .partition = -1,
+                         .duration_ms = g->state_timestamp_ms - g->rebalance_start_ms, .member = g->trigger_member,
+                         .partition = -1,
                          .from_offset = -1, .to_offset = -1};
     gr_group_hist_add(g, &h);
     gr_metrics_rebalance(g->trigger, h.duration_ms);
@@ -1052,7 +1053,7 @@ static void on_complete_join(gr_group_t *g)
     }
     /* DelayedSync */
     g->sync_generation = g->generation_id;
-    tstart(&g->sync_timer, group_rebalance_timeout(g));
+    gr_group_clock_start(&g->sync_timer, group_rebalance_timeout(g));
 }
 
 static void sync_timer_cb(gr_ev_t *ev, void *arg)
@@ -1082,7 +1083,7 @@ static void remove_pending_sync(gr_group_t *g, gr_member_t *m)
     for (gr_member_t *x = g->members; x; x = x->next)
         if (x->pending_sync)
             return;
-    tstop(&g->sync_timer);
+    gr_group_clock_stop(&g->sync_timer);
 }
 
 /* GroupCoordinator.removeMemberAndUpdateGroup */
@@ -1934,7 +1935,8 @@ int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int
     free(g->leader_id);
     g->leader_id = gr_group_str_held(v.leader);
     g->generation_id = v.generation;
-    g->state_timestamp_ms = ver >= 2 && v.currentStateTimestamp >= 0 ? v.currentStateTimestamp : now_ms();
+    g->state_timestamp_ms =
+        ver >= 2 && v.currentStateTimestamp >= 0 ? v.currentStateTimestamp : gr_group_clock_now_ms();
     gr_member_t **tail = &g->members;
     g->nmembers = 0;
     g->num_awaiting_join = 0;
@@ -2014,8 +2016,8 @@ void gr_group_strip_for_upgrade(gr_group_t *g)
             sync_error(w, KERR_REBALANCE_IN_PROGRESS);
         }
     }
-    tstop(&g->join_timer);
-    tstop(&g->sync_timer);
+    gr_group_clock_stop(&g->join_timer);
+    gr_group_clock_stop(&g->sync_timer);
     clear_members(g);
     while (g->pending)
         pending_remove(g, g->pending->member_id);
@@ -2070,8 +2072,8 @@ void gr_group_detach(gr_group_t *g)
     assert(g->node.hash == gr_hash32(g->group_id, strlen(g->group_id)));
     gr_hmap_remove(&reg, &g->node);
     reg_version++;
-    tstop(&g->join_timer);
-    tstop(&g->sync_timer);
+    gr_group_clock_stop(&g->join_timer);
+    gr_group_clock_stop(&g->sync_timer);
     clear_members(g);
     while (g->pending)
         pending_remove(g, g->pending->member_id);

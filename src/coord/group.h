@@ -248,8 +248,12 @@ typedef struct gr_group_clock {
     void *ctx;
 } gr_group_clock_t;
 
-/* NULL restores the default. */
+/* NULL restores the default (wall time, gr_broker.ev's timers).  One clock
+ * drives both kinds of group (cgroup.c uses it too). */
 void gr_group_set_clock(const gr_group_clock_t *c);
+int64_t gr_group_clock_now_ms(void);
+void gr_group_clock_start(gr_timer_t *t, int64_t delay_ms);    /* delay < 0: 0 */
+void gr_group_clock_stop(gr_timer_t *t);
 
 /* ------------------------------------------------------------ operations
  * Each takes plain C arguments; strings are NUL-terminated, in held form,

@@ -159,7 +159,7 @@ static void fk_start(void *ctx, gr_timer_t *t, int64_t ms)
     armed[narmed++] = t;
 }
 
-static const gr_cgroup_clock_t fake_clock = {fk_now, fk_start, fk_stop, NULL};
+static const gr_group_clock_t fake_clock = {fk_now, fk_start, fk_stop, NULL};
 
 static void spin(void)
 {
@@ -223,7 +223,7 @@ static int setup(void **st)
     gr_log_level = getenv("CG_DEBUG") ? GR_LOG_INFO : GR_LOG_ERROR;
     fake_now = 1000000;
     narmed = 0;
-    gr_cgroup_set_clock(&fake_clock);
+    gr_group_set_clock(&fake_clock);
     broker_open();
     gr_topic_t *t = NULL;
     const char *msg = NULL;
@@ -236,7 +236,7 @@ static int teardown(void **st)
 {
     (void)st;
     broker_close();
-    gr_cgroup_set_clock(NULL);
+    gr_group_set_clock(NULL);
     gr_ev_free(gr_broker.ev);
     gr_broker.ev = NULL;
     gr_config_free(&gr_broker.cfg);
@@ -515,8 +515,10 @@ static int32_t classic_group(char *mid, int32_t session_ms, int32_t rebalance_ms
     cjoin_out_t o = {0};
     gr_join_waiter_t w = {cjoin_cb, &o, NULL};
     gr_group_join(&p, &w);
-    for (int i = 0; i < 40 && !o.done; i++)
+    for (int i = 0; i < 40 && !o.done; i++) {
+        advance(0);             /* the classic group's timers run on the same (fake) clock */
         gr_ev_run_once(gr_broker.ev, 5);
+    }
     assert_int_equal(o.done, 1);
     assert_int_equal(o.err, KERR_NONE);
     strcpy(mid, o.mid);
@@ -529,8 +531,10 @@ static int32_t classic_group(char *mid, int32_t session_ms, int32_t rebalance_ms
     int synced = 0;
     gr_sync_waiter_t sw = {csync_cb, &synced, NULL};
     gr_group_sync(&sp, &sw);
-    for (int i = 0; i < 40 && !synced; i++)
+    for (int i = 0; i < 40 && !synced; i++) {
+        advance(0);
         gr_ev_run_once(gr_broker.ev, 5);
+    }
     assert_int_equal(synced, 1);
     return o.gen;
 }
