@@ -68,9 +68,16 @@ class Canary:
         recs, _ = read_log(self.b, self.topic, 0)
         got = [v for _, _, v in recs]
         assert got == self.values, "canary records lost or changed: %d of %d back" % (len(got), len(self.values))
-        with kp.Conn(self.b.bootstrap) as c:
-            r = c.call(kp.OFFSET_FETCH, 1, self.group, {self.topic: [0]})
-        o, _, err = r["offsets"][(self.topic, 0)]
+        # after a restart __consumer_offsets may still be loading: clients
+        # retry COORDINATOR_LOAD_IN_PROGRESS (14), so does the canary (bounded)
+        deadline = time.monotonic() + 30
+        while True:
+            with kp.Conn(self.b.bootstrap) as c:
+                r = c.call(kp.OFFSET_FETCH, 1, self.group, {self.topic: [0]})
+            o, _, err = r["offsets"][(self.topic, 0)]
+            if err != 14 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert (o, err) == (self.n // 2, 0), "canary commit lost or changed: %r" % r
         return took
 
