@@ -82,6 +82,21 @@ class Canary:
         return took
 
 
+def wait_groups_loaded(broker, timeout=60):
+    """After a (re)start: until ListGroups no longer answers
+    COORDINATOR_LOAD_IN_PROGRESS, i.e. every partition of __consumer_offsets
+    has loaded (clients retry that error; tests that read offsets wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = kp.Reader(kp.roundtrip(broker.bootstrap, kp.request(16, 0, 1, b"")))
+        r.i32()                                         # correlation id
+        err = r.i16()
+        if err != kp.COORDINATOR_LOAD_IN_PROGRESS:
+            return err
+        assert time.monotonic() < deadline, "__consumer_offsets still loading after %ds" % timeout
+        time.sleep(0.1)
+
+
 def peak_rss_mb(broker):
     """The broker's peak resident set size since it started (VmHWM), MiB."""
     return rss_kb(broker.pid)[1] / 1024.0

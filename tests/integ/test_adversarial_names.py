@@ -30,7 +30,7 @@ import time
 import pytest
 
 import kproto as kp
-from adversary import Canary, peak_rss_mb
+from adversary import Canary, peak_rss_mb, wait_groups_loaded
 from helpers import GREGORD, wait_until
 from storage_check import env_broker_factory as _env_broker_factory, produce_raw, read_log
 
@@ -243,6 +243,7 @@ def restart(b, kill=False):
         b.start()
     else:
         b.restart()
+    assert wait_groups_loaded(b) == NONE
 
 
 @pytest.fixture(scope="module")
