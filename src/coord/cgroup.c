@@ -122,8 +122,9 @@ int32_t gr_cgroup_heartbeat_interval_ms(void)
     return GR_MIN(v, GR_MAX(gr_cgroup_session_timeout_ms() - 1, 1));
 }
 
-/* The first of group.consumer.assignors that is known, else uniform. */
-static const char *default_assignor(void)
+/* The first known assignor of group.consumer.assignors (canonical name)
+ * that is `want` (canonical), or any when want is NULL; NULL if none. */
+static const char *configured_find(const char *want)
 {
     const char *s = gr_broker.cfg.group_consumer_assignors ? gr_broker.cfg.group_consumer_assignors : "";
     char buf[128];
@@ -138,39 +139,26 @@ static const char *default_assignor(void)
             memcpy(buf, s, k);
             buf[k] = 0;
             const char *c = gr_assignor_canonical(buf);
-            if (c)
+            if (c && (!want || !strcmp(c, want)))
                 return c;
         }
         s += n;
     }
-    return "uniform";
+    return NULL;
+}
+
+/* The first of group.consumer.assignors that is known, else uniform. */
+static const char *default_assignor(void)
+{
+    const char *c = configured_find(NULL);
+    return c ? c : "uniform";
 }
 
 /* Is `name` one of group.consumer.assignors? */
 static const char *configured_assignor(const char *name)
 {
     const char *want = gr_assignor_canonical(name);
-    if (!want)
-        return NULL;
-    const char *s = gr_broker.cfg.group_consumer_assignors ? gr_broker.cfg.group_consumer_assignors : "";
-    char buf[128];
-    while (*s) {
-        while (*s == ' ' || *s == ',')
-            s++;
-        size_t n = strcspn(s, ",");
-        size_t k = n;
-        while (k > 0 && s[k - 1] == ' ')
-            k--;
-        if (k > 0 && k < sizeof(buf)) {
-            memcpy(buf, s, k);
-            buf[k] = 0;
-            const char *c = gr_assignor_canonical(buf);
-            if (c && !strcmp(c, want))
-                return want;
-        }
-        s += n;
-    }
-    return NULL;
+    return want ? configured_find(want) : NULL;
 }
 
 /* ------------------------------------------------------------ small maps */
