@@ -447,14 +447,26 @@ static pending_md_t *md_find(shard_t *s, const char *group, size_t glen, uint32_
     return NULL;
 }
 
-static bool value_has_members(shard_t *s, const uint8_t *value, int32_t vlen)
+/* Whether a GroupMetadataValue's members array is not empty, read from the
+ * fields before it (the members themselves are not decoded: this runs for
+ * every such record while loading). */
+static bool value_has_members(const uint8_t *value, int32_t vlen)
 {
     gr_rd_t rd;
     gr_rd_init(&rd, value, (size_t)vlen);
     int16_t ver = gr_rd_i16(&rd);
-    gr_GroupMetadataValue_t v;
-    return !rd.err && ver >= 0 && ver <= 4 && gr_GroupMetadataValue_decode(&rd, ver, &s->arena, &v) == 0 &&
-           v.members_count > 0;
+    if (rd.err || ver < 0 || ver > 4)
+        return false;
+    bool flex = ver >= 4;
+    gr_str_t str;
+    gr_rd_str(&rd, flex, &str);     /* protocolType */
+    gr_rd_i32(&rd);                 /* generation */
+    gr_rd_str(&rd, flex, &str);     /* protocol */
+    gr_rd_str(&rd, flex, &str);     /* leader */
+    if (ver >= 2)
+        gr_rd_i64(&rd);             /* currentStateTimestamp */
+    int64_t n = flex ? (int64_t)gr_rd_uvarint(&rd) - 1 : gr_rd_i32(&rd);
+    return !rd.err && n > 0;
 }
 
 static void md_put(shard_t *s, const char *group, size_t glen, const uint8_t *value, int32_t vlen)
@@ -475,7 +487,7 @@ static void md_put(shard_t *s, const char *group, size_t glen, const uint8_t *va
         e->value = gr_malloc((size_t)GR_MAX(vlen, 1));
         memcpy(e->value, value, (size_t)vlen);
         e->vlen = vlen;
-        e->has_members = value_has_members(s, value, vlen);
+        e->has_members = value_has_members(value, vlen);
     }
 }
 

@@ -94,3 +94,27 @@ def test_undo_without_reset(broker):
     assert "No reset of group 'never-reset' found" in cp.stderr or "has no records" in cp.stderr, cp.stderr
     cp = run(broker, "--reset-offsets", "--group", "g", "--undo", "--to-earliest")
     assert cp.returncode != 0
+
+
+def test_undo_after_restart_ignores_members_commits(broker):
+    """At load, only commits made while the group had no members count as a
+    reset: a member's later commit does not replace the last reset."""
+    import kproto as kp
+    ck.create_topic(broker, "um", partitions=1)
+    ck.produce(broker, "um", [{"value": b"v"}] * 20, partition=0)
+    commit(broker, "um-group", {("um", 0): 4})
+    commit(broker, "um-group", {("um", 0): 15})        # the reset: 4 -> 15
+    with kp.Conn(broker.bootstrap) as c:
+        j = c.call(kp.JOIN_GROUP, 1, "um-group", protocols=[("range", kp.subscription(["um"]))])
+        assert j["error"] == 0, j
+        s = c.call(kp.SYNC_GROUP, 0, "um-group", j["generation"], j["member_id"],
+                   [(j["member_id"], kp.assignment({"um": [0]}))])
+        assert s["error"] == 0, s
+        r = c.call(kp.OFFSET_COMMIT, 2, "um-group", {"um": [(0, 18, "")]}, generation=j["generation"],
+                   member_id=j["member_id"])
+        assert set(r["errors"].values()) == {0}, r
+        assert c.call(kp.LEAVE_GROUP, 0, "um-group", j["member_id"])["error"] == 0
+    broker.restart()
+    plan = undo_plan(broker, "um-group")
+    assert [(p["topic"], p["partition"], p["current"], p["new"]) for p in plan["partitions"]] == \
+        [("um", 0, 18, 4)], plan
