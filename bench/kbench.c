@@ -4,6 +4,7 @@
  * cluster, so that their figures compare.
  *
  *   kbench create    bootstrap= topic= partitions=
+ *   kbench delete    bootstrap= topic=
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
  *                    [partitioner=sticky] [copy=1] [idempotence=1]
  *                    [txn=1 commit_ms=100 | txn_records=N [abort_pct=10]]
@@ -167,6 +168,45 @@ static int cmd_create(void)
     free(names);
     free(parts);
     printf("{\"what\":\"create\",\"topics\":%d,\"partitions\":%d,\"secs\":%.3f}\n", n, total, secs);
+    return 0;
+}
+
+/* The topics of topic= (comma-separated) deleted. */
+static int cmd_delete(void)
+{
+    rd_kafka_t *rk = mk(RD_KAFKA_PRODUCER, mkconf());
+    char *names = strdup(topic), *sn = NULL, err[256];
+    rd_kafka_DeleteTopic_t *dt[256];
+    int n = 0;
+    for (char *t = strtok_r(names, ",", &sn); t && n < 256; t = strtok_r(NULL, ",", &sn))
+        dt[n++] = rd_kafka_DeleteTopic_new(t);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(o, 120000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(o, 180000, err, sizeof err);
+    int64_t t0 = now_ns();
+    rd_kafka_DeleteTopics(rk, dt, (size_t)n, o, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200000);
+    if (!ev)
+        die("DeleteTopics timed out");
+    if (rd_kafka_event_error(ev))
+        die("DeleteTopics: %s", rd_kafka_event_error_string(ev));
+    size_t nr;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &nr);
+    for (size_t i = 0; i < nr; i++)
+        if (rd_kafka_topic_result_error(tr[i]))
+            die("DeleteTopics %s: %s", rd_kafka_topic_result_name(tr[i]),
+                rd_kafka_err2str(rd_kafka_topic_result_error(tr[i])));
+    double secs = (double)(now_ns() - t0) / 1e9;
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    for (int i = 0; i < n; i++)
+        rd_kafka_DeleteTopic_destroy(dt[i]);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    free(names);
+    printf("{\"what\":\"delete\",\"topics\":%d,\"secs\":%.3f}\n", n, secs);
     return 0;
 }
 
@@ -1255,12 +1295,14 @@ static int cmd_ctp(void)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: kbench create|produce|consume|fetchraw|latency|subscribe|rebalance|commit|groups|ctp key=value...");
+        die("usage: kbench create|delete|produce|consume|fetchraw|latency|subscribe|rebalance|commit|groups|ctp key=value...");
     bench_args(argc - 2, argv + 2);
     bootstrap = arg_str("bootstrap", "127.0.0.1:9092");
     topic = arg_str("topic", "bench");
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "delete"))
+        return cmd_delete();
     if (!strcmp(cmd, "create"))
         return cmd_create();
     if (!strcmp(cmd, "produce"))

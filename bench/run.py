@@ -1274,7 +1274,8 @@ def observability(B, build, P):
               "median and max of %d scrapes, and the answer's size. *produce*: 100 B records, "
               "acks=1, 8 partitions of another topic, 4 producers, on the same instance, without a "
               "scrape and with a scrape every second during the run (a thread of the harness), "
-              "alternating, best of %d rounds each (each run 4 s); the last column is with ÷ without."
+              "alternating in ABBA order, each run on a new topic deleted after it, best of %d "
+              "rounds each (each run 4 s); the last column is with ÷ without."
               % (parts, groups, 5, P["produce_rounds"] + 2),
               [("rps", "produce records/s", "%.0f"), ("scrape_ms", "scrape ms (median)", "%.1f"),
                ("scrape_max_ms", "scrape ms (max)", "%.1f"), ("scrape_kib", "scrape KiB", "%.0f"),
@@ -1297,7 +1298,6 @@ def observability(B, build, P):
     B.k("produce", g.bootstrap, topic=top, partitions=parts, size=100, acks=1, producers=1,
         count=parts * 2, secs=30, timeout=120)
     commit_standalone(g.bootstrap, top, groups, 10)
-    B.k("create", g.bootstrap, topic="obsprod", partitions=8)
     times, size = [], 0
     for _ in range(5):
         ms, size = scrape_ms(g.http_port)
@@ -1306,8 +1306,13 @@ def observability(B, build, P):
     t.add("scrape: %d partitions, %d groups" % (parts, groups), "gregord",
           {"scrape_ms": times[len(times) // 2], "scrape_max_ms": times[-1], "scrape_kib": size / 1024})
     runs = {"gregord (no scrape)": [], "gregord (scrape every 1 s)": []}
-    for _round in range(P["produce_rounds"] + 2):
-        for name in runs:
+    names = list(runs)
+    for rnd in range(P["produce_rounds"] + 2):
+        # ABBA order, and each run on a topic of its own deleted after it, so
+        # that neither side always comes first or writes into a fuller log
+        for name in (names if rnd % 2 == 0 else names[::-1]):
+            prod_topic = "obsprod%d" % rnd + ("s" if "every" in name else "n")
+            B.k("create", g.bootstrap, topic=prod_topic, partitions=8)
             stop = threading.Event()
             seen = []
 
@@ -1317,7 +1322,7 @@ def observability(B, build, P):
             th = threading.Thread(target=scraper, daemon=True) if "every" in name else None
             if th:
                 th.start()
-            r = with_cpu(g, lambda: B.k("produce", g.bootstrap, topic="obsprod", partitions=8, size=100, acks=1,
+            r = with_cpu(g, lambda: B.k("produce", g.bootstrap, topic=prod_topic, partitions=8, size=100, acks=1,
                                         producers=4, count=P["produce_count"] * 10,
                                         secs=max(P["produce_secs"], 4.0), timeout=120))
             if th:
@@ -1327,6 +1332,7 @@ def observability(B, build, P):
                     r["scrape_ms"] = sorted(seen)[len(seen) // 2] if seen else None
                     r["scrape_max_ms"] = max(seen) if seen else None
             runs[name].append(r)
+            B.k("delete", g.bootstrap, topic=prod_topic)
     for name, rr in runs.items():
         ok = [x for x in rr if "error" not in x]
         best_r = max(ok, key=lambda x: x["rps"]) if ok else rr[-1]
