@@ -1073,8 +1073,8 @@ static gr_kerr_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsReques
 }
 
 /* Make topic t's overrides exactly `ov` (n entries, key, value, ...,
- * NULL; validated already): the internal-topic policy first, then every
- * key that differs.  Kafka error code, *msg on error. */
+ * NULL; validated already): the internal-topic policy first, then all the
+ * keys that differ at once.  Kafka error code, *msg on error. */
 static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n, bool validate_only, gr_str_t *msg)
 {
     const char *bad_key;
@@ -1086,21 +1086,30 @@ static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n,
     if (validate_only)
         return KERR_NONE;
 
-    /* apply the differences, key by key */
-    for (int i = 0; i < gr_topic_config_count(); i++) {
-        const char *key = gr_topic_config_at(i)->name;
-        int32_t at = ov_find(ov, n, key);
+    /* the keys that change; their new values live in the request (an
+     * entry of ov points into t->configs only where nothing changes) */
+    int nkeys = gr_topic_config_count(), nchanged = 0;
+    const char **changed = gr_arena_alloc(&req->arena, sizeof(char *) * (size_t)nkeys);
+    for (int i = 0; i < nkeys; i++) {
+        int32_t at = ov_find(ov, n, gr_topic_config_at(i)->name);
         const char *want = at >= 0 ? ov[at + 1] : NULL;
-        const char *cur = gr_topic_get_config(t, key);
-        if ((!want && !cur) || (want && cur && !strcmp(want, cur)))
-            continue;
-        /* want may point into t->configs only when equal to cur: skipped */
-        if (gr_topic_set_config(t, key, want) < 0) {
-            *msg = msgf(req, "Cannot persist the configuration of topic %s.", t->name);
-            return KERR_KAFKA_STORAGE_ERROR;
-        }
-        gr_info("admin", "Topic %s: %s=%s (for %s)", t->name, key, want ? want : "(default)", gr_req_peer(req));
+        const char *cur = gr_topic_get_config(t, gr_topic_config_at(i)->name);
+        bool same = (!want && !cur) || (want && cur && !strcmp(want, cur));
+        changed[i] = same ? NULL : want ? want : "(default)";
+        nchanged += !same;
     }
+    if (nchanged == 0)
+        return KERR_NONE;
+    /* all of them or none: one write of the topic's file (which frees the
+     * old overrides, so ov is not looked at again) */
+    if (gr_topic_replace_configs(t, ov) < 0) {
+        *msg = msgf(req, "Cannot persist the configuration of topic %s.", t->name);
+        return KERR_KAFKA_STORAGE_ERROR;
+    }
+    for (int i = 0; i < nkeys; i++)
+        if (changed[i])
+            gr_info("admin", "Topic %s: %s=%s (for %s)", t->name, gr_topic_config_at(i)->name, changed[i],
+                    gr_req_peer(req));
     return KERR_NONE;
 }
 

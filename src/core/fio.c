@@ -7,7 +7,8 @@
  * absolute path (readlink of /proc/self/fd/N for fd-based calls) contains
  * the scope fails as the kind says (see fio.h).  The first matching rule
  * of the kinds that apply to the operation wins (write kinds never touch
- * reads and the other way round).  Injected faults are logged at the 1st, 10th, 100th... hit.
+ * reads and the other way round); a rule with a count (kind+N) lets the
+ * first N operations it matches pass.  Injected faults are logged at the 1st, 10th, 100th... hit.
  *
  * Power-loss journal.  With journal=PATH every operation that decides what
  * survives a power cut appends one line (O_APPEND, one write(2) each, so
@@ -64,6 +65,8 @@ static const char *const kind_names[] = {"enospc", "eio", "short", "fsync", "tru
 typedef struct rule {
     int kind;
     char scope[256];
+    long skip;                   /* kind+N: the first N matches pass */
+    long passed;
     long hits;
 } rule_t;
 
@@ -116,19 +119,30 @@ static int parse_spec(const char *spec, rule_t *rules, int *nrules, char *journa
         char *at = strchr(it, '@');
         if (at)
             *at = '\0';
+        char *plus = strchr(it, '+'), *end = NULL;
+        long skip = 0;
+        if (plus) {
+            *plus = '\0';
+            errno = 0;
+            skip = strtol(plus + 1, &end, 10);
+            if (errno || end == plus + 1 || *end || skip < 0)
+                skip = -1;
+        }
         int kind = -1;
         for (size_t k = 0; k < GR_ARRAY_LEN(kind_names); k++)
             if (!strcmp(it, kind_names[k]))
                 kind = (int)k;
-        if (kind < 0 || *nrules == MAX_RULES || (at && strlen(at + 1) >= sizeof(rules->scope))) {
+        if (kind < 0 || skip < 0 || *nrules == MAX_RULES || (at && strlen(at + 1) >= sizeof(rules->scope))) {
             gr_error("fio", "Invalid fault injection item '%s' (expected "
-                     "enospc|eio|short|fsync|trunc|read|sendfile[@scope], "
+                     "enospc|eio|short|fsync|trunc|read|sendfile[+count][@scope], "
                      "journal=path or powercut-on-start)", it);
             rc = GR_EINVAL;
             break;
         }
         rule_t *r = &rules[(*nrules)++];
         r->kind = kind;
+        r->skip = skip;
+        r->passed = 0;
         r->hits = 0;
         snprintf(r->scope, sizeof(r->scope), "%s", at ? at + 1 : "");
     }
@@ -248,6 +262,10 @@ static int match(const char *path, unsigned mask)
     for (int i = 0; i < F.nrules && path; i++) {
         rule_t *r = &F.rules[i];
         if ((mask & (1u << r->kind)) && strstr(path, r->scope)) {
+            if (r->passed < r->skip) {
+                r->passed++;
+                break;
+            }
             kind = r->kind;
             hits = ++r->hits;
             break;

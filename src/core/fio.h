@@ -43,7 +43,10 @@
  *                    made durable by an fsync, as a power cut would; then
  *                    start a fresh journal
  *   SCOPE is matched as a substring of the file's absolute path (for a
- *   directory, of its path plus "/"), e.g. "/orders-0/".
+ *   directory, of its path plus "/"), e.g. "/orders-0/".  A count after
+ *   the kind lets that many matching operations pass before the fault
+ *   starts: enospc+2@/.topics/ fails the third write or file creation
+ *   under .topics and every one after it.
  *
  *   GREGOR_FAULTS_FILE=PATH   SIGUSR1 re-reads the fault items from PATH
  *                             (missing or empty file: no faults); without

@@ -460,11 +460,16 @@ static int partition_free(gr_partition_t *p, bool delete_data)
     return rc;
 }
 
+static void configs_free(char **cfg)
+{
+    for (char **c = cfg; c && *c; c++)
+        free(*c);
+    free(cfg);
+}
+
 static void topic_free(gr_topic_t *t)
 {
-    for (char **c = t->configs; c && *c; c++)
-        free(*c);
-    free(t->configs);
+    configs_free(t->configs);
     free(t->parts);
     free(t->name);
     free(t);
@@ -649,44 +654,59 @@ const char *gr_topic_get_config(const gr_topic_t *t, const char *key)
 }
 
 /* Replace one override in memory and in the logs, no saving. */
-static void config_put(gr_topic_t *t, const char *key, const char *value)
+/* Set key to value (NULL: remove it) in the override array *cfg (key,
+ * value, ..., NULL; owned strings). */
+static void configs_put(char ***cfg, const char *key, const char *value)
 {
+    char **c = *cfg;
     size_t n = 0;
-    while (t->configs && t->configs[n])
+    while (c && c[n])
         n += 2;
     size_t i;
     for (i = 0; i < n; i += 2)
-        if (!strcmp(t->configs[i], key))
+        if (!strcmp(c[i], key))
             break;
     if (i < n) {
-        free(t->configs[i + 1]);
+        free(c[i + 1]);
         if (value) {
-            t->configs[i + 1] = gr_strdup(value);
+            c[i + 1] = gr_strdup(value);
         } else {
-            free(t->configs[i]);
-            memmove(&t->configs[i], &t->configs[i + 2], (n - i - 2 + 1) * sizeof(char *));
+            free(c[i]);
+            memmove(&c[i], &c[i + 2], (n - i - 2 + 1) * sizeof(char *));
         }
     } else if (value) {
-        t->configs = gr_realloc(t->configs, (n + 3) * sizeof(char *));
-        t->configs[n] = gr_strdup(key);
-        t->configs[n + 1] = gr_strdup(value);
-        t->configs[n + 2] = NULL;
+        c = gr_realloc(c, (n + 3) * sizeof(char *));
+        c[n] = gr_strdup(key);
+        c[n + 1] = gr_strdup(value);
+        c[n + 2] = NULL;
+        *cfg = c;
     }
+}
+
+int gr_topic_replace_configs(gr_topic_t *t, char *const *configs)
+{
+    char **old = t->configs;
+    t->configs = configs_dup(configs);
+    int rc = topic_save(t);
+    if (rc < 0) {
+        configs_free(t->configs);
+        t->configs = old;               /* what the file still says */
+        return rc;
+    }
+    configs_free(old);
     gr_log_config_t lc;
     topic_log_config(t, &lc);
     for (int32_t p = 0; p < t->npart; p++)
         gr_log_set_config(t->parts[p]->log, &lc);
+    return 0;
 }
 
 int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value)
 {
-    const char *cur = gr_topic_get_config(t, key);
-    char *old = cur ? gr_strdup(cur) : NULL;
-    config_put(t, key, value);
-    int rc = topic_save(t);
-    if (rc < 0)
-        config_put(t, key, old);        /* what the file still says */
-    free(old);
+    char **cfg = configs_dup(t->configs);
+    configs_put(&cfg, key, value);
+    int rc = gr_topic_replace_configs(t, cfg);
+    configs_free(cfg);
     return rc;
 }
 

@@ -117,6 +117,10 @@ gr_kerr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg
 /* Replace one config override (value NULL = remove) and apply it; when it
  * cannot be recorded the old value stays and a GR_E* is returned. */
 int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value);
+/* Make `configs` (key, value, ..., NULL; validated already, copied) the
+ * topic's overrides and apply them, recorded with one atomic write of its
+ * metadata file: when that fails nothing changes and a GR_E* is returned. */
+int gr_topic_replace_configs(gr_topic_t *t, char *const *configs);
 /* The override for key, or NULL. */
 const char *gr_topic_get_config(const gr_topic_t *t, const char *key);
 

@@ -370,6 +370,59 @@ def test_metadata_write_failure_fails_create(env_broker):
     c.check()
 
 
+def alter_configs(b, topic, kv):
+    """IncrementalAlterConfigs v0, one SET per key of kv on a topic -> error."""
+    cfg = kp.array([kp.string(k) + kp.i8(0) + kp.string(v) for k, v in kv.items()])
+    r = rcall(b.bootstrap, 44, 0, kp.array([kp.i8(2) + kp.string(topic) + cfg]) + kp.i8(0))
+    r.i32()
+    [err] = [(r.i16(), r.string(), r.i8(), r.string())[0] for _ in range(r.i32())]
+    return err
+
+
+def topic_overrides(b, topic, keys):
+    """DescribeConfigs v0 of keys of a topic -> {key: value} of those set on
+    the topic itself (not defaults)."""
+    r = rcall(b.bootstrap, 32, 0, kp.array([kp.i8(2) + kp.string(topic) + kp.array([kp.string(k) for k in keys])]))
+    r.i32()
+    out = {}
+    for _ in range(r.i32()):
+        assert r.i16() == NONE
+        r.string(), r.i8(), r.string()
+        for _ in range(r.i32()):
+            name, value, _ro, dflt, _sens = r.string(), r.string(), r.i8(), r.i8(), r.i8()
+            if not dflt:
+                out[name.decode()] = value.decode()
+    return out
+
+
+def test_failed_config_change_changes_nothing(env_broker):
+    """An IncrementalAlterConfigs of several keys whose metadata write fails
+    changes none of them: not in memory, not on disk, not after a restart,
+    wherever the storage error strikes (the fault lets 0, 1, 2, ... file
+    operations under .topics pass first)."""
+    b = env_broker({})
+    t = "cfg-atomic"
+    assert create_topics(b, [(t, 1)])[t][0] == NONE
+    keys = ["retention.ms", "segment.ms", "max.message.bytes"]
+    want = {}
+    outcomes = []
+    for skip in range(8):
+        new = {"retention.ms": str(86400000 + skip), "segment.ms": str(3600000 + skip),
+               "max.message.bytes": str(100000 + skip)}
+        b.arm("enospc+%d@/.topics/" % skip)
+        err = alter_configs(b, t, new)
+        b.clear()
+        assert err in (NONE, KAFKA_STORAGE_ERROR), (skip, err)
+        if err == NONE:
+            want = new
+        outcomes.append(err)
+        assert topic_overrides(b, t, keys) == want, (skip, err)
+    # the fault struck the first write and, at a larger count, let it through
+    assert outcomes[0] == KAFKA_STORAGE_ERROR and outcomes[-1] == NONE, outcomes
+    b.restart()
+    assert topic_overrides(b, t, keys) == want
+
+
 def test_old_topic_metadata_files_still_load(env_broker):
     """A data dir of today's layout (.topics/<name>.properties) loads as it is."""
     b = env_broker({"num.partitions": "1"})
