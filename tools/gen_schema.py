@@ -38,7 +38,7 @@ MESSAGES = [
     "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit",
     "WriteTxnMarkers", "DescribeLogDirs", "AlterReplicaLogDirs", "OffsetForLeaderEpoch",
     "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
-    "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry",
+    "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry", "ListClientMetricsResources",
     "DescribeTransactions", "ListTransactions",
     "ConsumerGroupHeartbeat", "ConsumerGroupDescribe",
 ] for kind in ("Request", "Response")] + [
@@ -700,6 +700,8 @@ class Gen:
                 body += wrap_if("flex", T)
         if not body:
             body = ["GR_UNUSED(w);", "GR_UNUSED(m);"]
+        elif not st.fields:
+            body = ["GR_UNUSED(m);"] + body
         return self.fn("void %s_encode(gr_wr_t *w, int16_t version, const %s *m)"
                        % (st.cname, st.ctype), body, st)
 

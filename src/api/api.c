@@ -73,6 +73,7 @@ static const gr_api_def_t apis[] = {
     API(66, "ListTransactions", 0, 1, 0, gr_api_list_transactions),
     API(71, "GetTelemetrySubscriptions", 0, 0, 0, gr_api_get_telemetry_subscriptions),
     API(72, "PushTelemetry", 0, 0, 0, gr_api_push_telemetry),
+    API(74, "ListClientMetricsResources", 0, 0, 0, gr_api_list_client_metrics_resources),
     API(68, "ConsumerGroupHeartbeat", 0, 1, 0, gr_api_consumer_group_heartbeat),
     API(69, "ConsumerGroupDescribe", 0, 0, 0, gr_api_consumer_group_describe),
     API(75, "DescribeTopicPartitions", 0, 0, 0, gr_api_describe_topic_partitions),

@@ -1,6 +1,6 @@
 /*
  * api_telemetry.c - KIP-714 client metrics: GetTelemetrySubscriptions (key
- * 71, v0) and PushTelemetry (72, v0).
+ * 71, v0), PushTelemetry (72, v0) and ListClientMetricsResources (74, v0).
  *
  * This broker collects no client metrics: every client gets the
  * subscription Kafka's ClientMetricsManager gives when no client-metrics
@@ -10,7 +10,9 @@
  * metric list, the push interval and the client instance id, so a push
  * can be checked against it without state.  A push that passes Kafka's
  * checks (instance id, subscription id, compression type, size) is
- * answered NONE and its payload dropped.
+ * answered NONE and its payload dropped.  There are no client-metrics
+ * resources (DescribeConfigs and the alter APIs refuse the resource type),
+ * so ListClientMetricsResources lists none.
  */
 #include "api_util.h"
 #include "batch.h"
@@ -105,4 +107,16 @@ void gr_api_push_telemetry(gr_req_t *req, gr_rd_t *body)
     else
         resp.ErrorCode = KERR_NONE;
     GR_RESPOND(req, PushTelemetryResponse, &resp);
+}
+
+void gr_api_list_client_metrics_resources(gr_req_t *req, gr_rd_t *body)
+{
+    gr_ListClientMetricsResourcesRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, ListClientMetricsResourcesRequest, &r);
+
+    gr_ListClientMetricsResourcesResponse_t resp;
+    gr_ListClientMetricsResourcesResponse_init(&resp);
+    resp.ErrorCode = KERR_NONE;
+    resp.ClientMetricsResources_count = 0;
+    GR_RESPOND(req, ListClientMetricsResourcesResponse, &resp);
 }

@@ -10026,6 +10026,108 @@ void gr_PushTelemetryResponse_encode(gr_wr_t *w, int16_t version, const gr_PushT
         gr_wr_i8(w, 0);
 }
 
+/* ------------------------------------------------------------ ListClientMetricsResourcesRequest */
+
+void gr_ListClientMetricsResourcesRequest_init(gr_ListClientMetricsResourcesRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ListClientMetricsResourcesRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListClientMetricsResourcesRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ListClientMetricsResourcesRequest_init(m);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListClientMetricsResourcesRequest_encode(gr_wr_t *w, int16_t version, const gr_ListClientMetricsResourcesRequest_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    GR_UNUSED(m);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ ListClientMetricsResourcesResponse */
+
+static const uint16_t min_gr_ListClientMetricsResourcesResponse_ClientMetricsResource[] = {2};
+
+void gr_ListClientMetricsResourcesResponse_ClientMetricsResource_init(gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Name = (gr_str_t){"", 0};
+}
+
+void gr_ListClientMetricsResourcesResponse_init(gr_ListClientMetricsResourcesResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+}
+
+int gr_ListClientMetricsResourcesResponse_ClientMetricsResource_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_ListClientMetricsResourcesResponse_ClientMetricsResource_init(m);
+    gr_rd_str(rd, flex, &m->Name);
+    rd_nonnull(rd, false, m->Name.len);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListClientMetricsResourcesResponse_ClientMetricsResource_encode(gr_wr_t *w, int16_t version, const gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->Name, false));
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_ListClientMetricsResourcesResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListClientMetricsResourcesResponse_t *m)
+{
+    const bool flex = true;
+    gr_ListClientMetricsResourcesResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_ListClientMetricsResourcesResponse_ClientMetricsResource, GR_ARRAY_LEN(min_gr_ListClientMetricsResourcesResponse_ClientMetricsResource), version));
+        m->ClientMetricsResources_count = n;
+        m->ClientMetricsResources = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->ClientMetricsResources = gr_arena_alloc(a, (size_t)n * sizeof(*m->ClientMetricsResources));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_ListClientMetricsResourcesResponse_ClientMetricsResource_decode(rd, version, a, &m->ClientMetricsResources[i]);
+            }
+            m->ClientMetricsResources_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_ListClientMetricsResourcesResponse_encode(gr_wr_t *w, int16_t version, const gr_ListClientMetricsResourcesResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_array_len(w, flex, count_nn(m->ClientMetricsResources_count, false));
+    for (int32_t i = 0; i < m->ClientMetricsResources_count; i++) {
+        gr_ListClientMetricsResourcesResponse_ClientMetricsResource_encode(w, version, &m->ClientMetricsResources[i]);
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
 /* ------------------------------------------------------------ DescribeTransactionsRequest */
 
 void gr_DescribeTransactionsRequest_init(gr_DescribeTransactionsRequest_t *m)
@@ -13196,6 +13298,26 @@ static void enc_PushTelemetryResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_PushTelemetryResponse_encode(w, v, in);
 }
 
+static int dec_ListClientMetricsResourcesRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ListClientMetricsResourcesRequest_decode(rd, v, a, out);
+}
+
+static void enc_ListClientMetricsResourcesRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ListClientMetricsResourcesRequest_encode(w, v, in);
+}
+
+static int dec_ListClientMetricsResourcesResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_ListClientMetricsResourcesResponse_decode(rd, v, a, out);
+}
+
+static void enc_ListClientMetricsResourcesResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_ListClientMetricsResourcesResponse_encode(w, v, in);
+}
+
 static int dec_DescribeTopicPartitionsRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_DescribeTopicPartitionsRequest_decode(rd, v, a, out);
@@ -13316,6 +13438,8 @@ static const schema_api_t apis[] = {
      dec_GetTelemetrySubscriptionsRequest, enc_GetTelemetrySubscriptionsRequest, dec_GetTelemetrySubscriptionsResponse, enc_GetTelemetrySubscriptionsResponse},
     {{72, "PushTelemetry", 0, 0, 0}, sizeof(gr_PushTelemetryRequest_t), sizeof(gr_PushTelemetryResponse_t),
      dec_PushTelemetryRequest, enc_PushTelemetryRequest, dec_PushTelemetryResponse, enc_PushTelemetryResponse},
+    {{74, "ListClientMetricsResources", 0, 0, 0}, sizeof(gr_ListClientMetricsResourcesRequest_t), sizeof(gr_ListClientMetricsResourcesResponse_t),
+     dec_ListClientMetricsResourcesRequest, enc_ListClientMetricsResourcesRequest, dec_ListClientMetricsResourcesResponse, enc_ListClientMetricsResourcesResponse},
     {{75, "DescribeTopicPartitions", 0, 0, 0}, sizeof(gr_DescribeTopicPartitionsRequest_t), sizeof(gr_DescribeTopicPartitionsResponse_t),
      dec_DescribeTopicPartitionsRequest, enc_DescribeTopicPartitionsRequest, dec_DescribeTopicPartitionsResponse, enc_DescribeTopicPartitionsResponse},
 };
@@ -13326,7 +13450,7 @@ static const int8_t api_index[76] = {
     12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, -1, -1, -1,
     25, 26, 27, 28, 29, 30, -1, -1, -1, -1, 31, 32, 33, 34, 35, 36,
     -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 37, 38, -1, -1,
-    -1, 39, 40, -1, 41, 42, -1, 43, 44, -1, -1, 45,
+    -1, 39, 40, -1, 41, 42, -1, 43, 44, -1, 45, 46,
 };
 
 static const schema_api_t *api_get(int16_t key)

@@ -2302,6 +2302,34 @@ void gr_PushTelemetryResponse_init(gr_PushTelemetryResponse_t *m);
 int gr_PushTelemetryResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_PushTelemetryResponse_t *m);
 void gr_PushTelemetryResponse_encode(gr_wr_t *w, int16_t version, const gr_PushTelemetryResponse_t *m);
 
+/* ---- ListClientMetricsResourcesRequest (request, versions 0-0, flexible 0+) */
+typedef struct gr_ListClientMetricsResourcesRequest {
+    char unused_;
+} gr_ListClientMetricsResourcesRequest_t;
+
+void gr_ListClientMetricsResourcesRequest_init(gr_ListClientMetricsResourcesRequest_t *m);
+int gr_ListClientMetricsResourcesRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListClientMetricsResourcesRequest_t *m);
+void gr_ListClientMetricsResourcesRequest_encode(gr_wr_t *w, int16_t version, const gr_ListClientMetricsResourcesRequest_t *m);
+
+/* ---- ListClientMetricsResourcesResponse (response, versions 0-0, flexible 0+) */
+typedef struct gr_ListClientMetricsResourcesResponse_ClientMetricsResource {
+    gr_str_t Name;
+} gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t;
+
+typedef struct gr_ListClientMetricsResourcesResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *ClientMetricsResources;
+    int32_t ClientMetricsResources_count;
+} gr_ListClientMetricsResourcesResponse_t;
+
+void gr_ListClientMetricsResourcesResponse_ClientMetricsResource_init(gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *m);
+int gr_ListClientMetricsResourcesResponse_ClientMetricsResource_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *m);
+void gr_ListClientMetricsResourcesResponse_ClientMetricsResource_encode(gr_wr_t *w, int16_t version, const gr_ListClientMetricsResourcesResponse_ClientMetricsResource_t *m);
+void gr_ListClientMetricsResourcesResponse_init(gr_ListClientMetricsResourcesResponse_t *m);
+int gr_ListClientMetricsResourcesResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListClientMetricsResourcesResponse_t *m);
+void gr_ListClientMetricsResourcesResponse_encode(gr_wr_t *w, int16_t version, const gr_ListClientMetricsResourcesResponse_t *m);
+
 /* ---- DescribeTransactionsRequest (request, versions 0-0, flexible 0+) */
 typedef struct gr_DescribeTransactionsRequest {
     gr_str_t *TransactionalIds;

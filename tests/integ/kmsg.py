@@ -188,6 +188,14 @@ ALTER_CONFIGS = (33, 2, [
     F("Responses", [F("ErrorCode", "i16"), F("ErrorMessage", "str", null="0+"),
                     F("ResourceType", "i8"), F("ResourceName", "str")])])
 
+INCREMENTAL_ALTER_CONFIGS = (44, 1, [
+    F("Resources", [F("ResourceType", "i8"), F("ResourceName", "str"),
+                    F("Configs", [F("Name", "str"), F("ConfigOperation", "i8"), F("Value", "str", null="0+")])]),
+    F("ValidateOnly", "bool")], [
+    F("ThrottleTimeMs", "i32"),
+    F("Responses", [F("ErrorCode", "i16"), F("ErrorMessage", "str", null="0+"),
+                    F("ResourceType", "i8"), F("ResourceName", "str")])])
+
 DESCRIBE_LOG_DIRS = (35, 2, [
     F("Topics", [F("Topic", "str"), F("Partitions", ["i32"])], null="0+")], [
     F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16", "3+"),
@@ -262,6 +270,9 @@ PUSH_TELEMETRY = (72, 0, [
     F("ClientInstanceId", "uuid"), F("SubscriptionId", "i32"), F("Terminating", "bool"),
     F("CompressionType", "i8"), F("Metrics", "bytes")], [
     F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16")])
+
+LIST_CLIENT_METRICS_RESOURCES = (74, 0, [], [
+    F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16"), F("ClientMetricsResources", [F("Name", "str")])])
 
 API_VERSIONS = (18, 3, [
     F("ClientSoftwareName", "str", "3+"), F("ClientSoftwareVersion", "str", "3+")], [

@@ -61,6 +61,7 @@ SERVED = {
     69: 0,     # ConsumerGroupDescribe
     71: 0,     # GetTelemetrySubscriptions
     72: 0,     # PushTelemetry
+    74: 0,     # ListClientMetricsResources
     75: 0,     # DescribeTopicPartitions
 }
 

@@ -368,3 +368,18 @@ def test_telemetry_no_subscription(broker):
         assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, dict(push, Metrics=b"x" * (1048576 + 1)))["ErrorCode"] == \
             TELEMETRY_TOO_LARGE
         assert kmsg.call(c, kmsg.PUSH_TELEMETRY, 0, dict(push, CompressionType=9))["ErrorCode"] == 76
+
+
+def test_list_client_metrics_resources(broker):
+    """No client-metrics resource can exist (the config APIs refuse the
+    type), so the list is empty, as Kafka's is before any is created."""
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.LIST_CLIENT_METRICS_RESOURCES, 0, {})
+        assert (r["ErrorCode"], r["ClientMetricsResources"]) == (NONE, [])
+        # creating one is refused, so the list stays empty
+        cfg = [{"Name": "metrics", "ConfigOperation": 0, "Value": "org.apache.kafka.producer."}]
+        a = kmsg.call(c, kmsg.INCREMENTAL_ALTER_CONFIGS, 1, {"Resources": [
+            {"ResourceType": 16, "ResourceName": "sub1", "Configs": cfg}]})
+        assert [x["ErrorCode"] for x in a["Responses"]] == [INVALID_REQUEST], a
+        r = kmsg.call(c, kmsg.LIST_CLIENT_METRICS_RESOURCES, 0, {})
+        assert (r["ErrorCode"], r["ClientMetricsResources"]) == (NONE, [])
