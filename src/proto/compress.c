@@ -1,5 +1,6 @@
 /*
- * compress.c - decompression for the codecs Kafka uses (see compress.h).
+ * compress.c - decompression and compression for the codecs Kafka uses
+ * (see compress.h).
  *
  * xerial snappy framing (Java clients, kafka-python):
  *
@@ -25,7 +26,9 @@
 #include "compress.h"
 #include "batch.h"
 
+#include <lz4.h>
 #include <lz4frame.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <snappy-c.h>
 #include <stdlib.h>
@@ -39,6 +42,29 @@
 #define SNAPPY_KEEP (4u << 20)  /* block buffer a thread keeps for the next stream */
 
 static _Thread_local gr_buf_t snappy_spare;
+
+/* A helper thread that ends frees its spare (a key's destructor runs at
+ * pthread_exit and when the thread function returns). */
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+
+static void spare_free(void *p)
+{
+    gr_buf_free(p);
+}
+
+static void spare_key_make(void)
+{
+    (void)pthread_key_create(&spare_key, spare_free);
+}
+
+static void spare_keep(gr_buf_t *b)
+{
+    pthread_once(&spare_once, spare_key_make);
+    snappy_spare = *b;
+    *b = (gr_buf_t){0};
+    (void)pthread_setspecific(spare_key, &snappy_spare);
+}
 
 static ssize_t gzip_read(gr_dstream_t *s, uint8_t *dst, size_t room)
 {
@@ -249,10 +275,8 @@ void gr_dstream_close(gr_dstream_t *s)
         ZSTD_freeDStream(s->ctx);
         break;
     case GR_COMPRESSION_SNAPPY:
-        if (s->blk.cap <= SNAPPY_KEEP && !snappy_spare.p) {
-            snappy_spare = s->blk;      /* small enough to keep */
-            s->blk = (gr_buf_t){0};
-        }
+        if (s->blk.cap <= SNAPPY_KEEP && !snappy_spare.p)
+            spare_keep(&s->blk);        /* small enough to keep */
         break;
     default:
         break;
@@ -300,4 +324,246 @@ int gr_decompress(int codec, const uint8_t *in, size_t len, gr_buf_t *out, size_
     }
     gr_dstream_close(&s);
     return rc;
+}
+
+/* ------------------------------------------------------------ compression */
+
+#define C_WINDOW (64 * 1024)
+#define C_SNAPPY_BLOCK (32 * 1024)   /* xerial's default block */
+#define C_LZ4_BLOCK (64 * 1024)      /* Kafka's lz4 block size (BD 4) */
+#define C_ZSTD_LEVEL 3
+
+/* Room for n more bytes at out->p + out->len, within max_out. */
+static int c_room(gr_cstream_t *z, size_t n)
+{
+    gr_buf_t *b = z->out;
+    if (n > z->max_out || b->len > z->max_out - n)
+        return GR_ETOOBIG;
+    if (b->len + n > b->cap)
+        gr_buf_reserve(b, GR_MIN(GR_MAX(b->len + n, b->cap * 2), z->max_out));
+    return 0;
+}
+
+/* Room for the next piece of a streaming codec's output: up to C_WINDOW
+ * bytes, fewer near max_out; 0 when nothing more fits. */
+static size_t c_window(gr_cstream_t *z)
+{
+    size_t n = z->out->len < z->max_out ? GR_MIN((size_t)C_WINDOW, z->max_out - z->out->len) : 0;
+    if (n > 0 && z->out->len + n > z->out->cap)
+        gr_buf_reserve(z->out, GR_MIN(GR_MAX(z->out->len + n, z->out->cap * 2), z->max_out));
+    return n;
+}
+
+static int c_put(gr_cstream_t *z, const void *p, size_t n)
+{
+    int rc = c_room(z, n);
+    if (rc == 0) {
+        memcpy(z->out->p + z->out->len, p, n);
+        z->out->len += n;
+    }
+    return rc;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* XXH32 of at most 15 bytes (lz4 frame descriptors). */
+static uint32_t xxh32_small(const uint8_t *p, size_t len)
+{
+    const uint32_t P1 = 2654435761U, P2 = 2246822519U, P3 = 3266489917U, P4 = 668265263U, P5 = 374761393U;
+    uint32_t h = P5 + (uint32_t)len;
+    const uint8_t *end = p + len;
+    for (; p + 4 <= end; p += 4) {
+        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        h += k * P3;
+        h = ((h << 17) | (h >> 15)) * P4;
+    }
+    for (; p < end; p++) {
+        h += *p * P5;
+        h = ((h << 11) | (h >> 21)) * P1;
+    }
+    h ^= h >> 15;
+    h *= P2;
+    h ^= h >> 13;
+    h *= P3;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Compress the filled snappy or lz4 block. */
+static void c_block(gr_cstream_t *z)
+{
+    if (z->blen == 0 || z->err)
+        return;
+    if (z->codec == GR_COMPRESSION_SNAPPY) {
+        size_t max = snappy_max_compressed_length(z->blen), olen = max;
+        if ((z->err = c_room(z, 4 + max)) < 0)
+            return;
+        uint8_t *o = z->out->p + z->out->len;
+        if (snappy_compress((const char *)z->blk, z->blen, (char *)o + 4, &olen) != SNAPPY_OK) {
+            z->err = GR_EIO;
+            return;
+        }
+        gr_put32(o, (uint32_t)olen);
+        z->out->len += 4 + olen;
+    } else {
+        int bound = LZ4_compressBound((int)z->blen);
+        if ((z->err = c_room(z, 4 + (size_t)bound)) < 0)
+            return;
+        uint8_t *o = z->out->p + z->out->len;
+        int n = LZ4_compress_default((const char *)z->blk, (char *)o + 4, (int)z->blen, bound);
+        if (n <= 0 || (size_t)n >= z->blen) {
+            put_le32(o, (uint32_t)z->blen | 0x80000000u);      /* stored uncompressed */
+            memcpy(o + 4, z->blk, z->blen);
+            z->out->len += 4 + z->blen;
+        } else {
+            put_le32(o, (uint32_t)n);
+            z->out->len += 4 + (size_t)n;
+        }
+    }
+    z->blen = 0;
+}
+
+static void c_deflate(gr_cstream_t *z, const void *p, size_t n, int flush)
+{
+    z_stream *zs = z->ctx;
+    zs->next_in = (Bytef *)p;
+    zs->avail_in = (uInt)n;
+    for (;;) {
+        size_t w = c_window(z);
+        if (w == 0) {
+            z->err = GR_ETOOBIG;
+            return;
+        }
+        zs->next_out = z->out->p + z->out->len;
+        zs->avail_out = (uInt)w;
+        int rc = deflate(zs, flush);
+        z->out->len += w - zs->avail_out;
+        if (rc == Z_STREAM_END)
+            return;
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            z->err = GR_EIO;
+            return;
+        }
+        if (flush != Z_FINISH && zs->avail_in == 0 && zs->avail_out > 0)
+            return;
+    }
+}
+
+static void c_zstd(gr_cstream_t *z, const void *p, size_t n, ZSTD_EndDirective end)
+{
+    ZSTD_inBuffer in = {p, n, 0};
+    for (;;) {
+        size_t w = c_window(z);
+        if (w == 0) {
+            z->err = GR_ETOOBIG;
+            return;
+        }
+        ZSTD_outBuffer ob = {z->out->p + z->out->len, w, 0};
+        size_t left = ZSTD_compressStream2(z->ctx, &ob, &in, end);
+        z->out->len += ob.pos;
+        if (ZSTD_isError(left)) {
+            z->err = GR_EIO;
+            return;
+        }
+        if (end == ZSTD_e_end ? left == 0 : in.pos == in.size)
+            return;
+    }
+}
+
+int gr_cstream_begin(gr_cstream_t *z, int codec, int8_t magic, gr_buf_t *out, size_t max_out)
+{
+    memset(z, 0, sizeof(*z));
+    z->codec = codec;
+    z->out = out;
+    z->max_out = max_out;
+    switch (codec) {
+    case GR_COMPRESSION_GZIP: {
+        z_stream *zs = gr_calloc(1, sizeof(*zs));
+        z->ctx = zs;
+        if (deflateInit2(zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(zs);
+            z->ctx = NULL;
+            return z->err = GR_EIO;
+        }
+        return 0;
+    }
+    case GR_COMPRESSION_SNAPPY: {
+        static const uint8_t hdr[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
+        z->bcap = C_SNAPPY_BLOCK;
+        z->blk = gr_malloc(z->bcap);
+        return z->err = c_put(z, hdr, sizeof(hdr));
+    }
+    case GR_COMPRESSION_LZ4: {
+        /* magic, FLG (version 01, independent blocks), BD (64 KiB), HC */
+        uint8_t hdr[7] = {0x04, 0x22, 0x4D, 0x18, 0x60, 0x40, 0};
+        hdr[6] = (uint8_t)(xxh32_small(magic == 0 ? hdr : hdr + 4, magic == 0 ? 6 : 2) >> 8);
+        z->bcap = C_LZ4_BLOCK;
+        z->blk = gr_malloc(z->bcap);
+        return z->err = c_put(z, hdr, sizeof(hdr));
+    }
+    case GR_COMPRESSION_ZSTD:
+        z->ctx = ZSTD_createCCtx();
+        if (!z->ctx || ZSTD_isError(ZSTD_CCtx_setParameter(z->ctx, ZSTD_c_compressionLevel, C_ZSTD_LEVEL)))
+            return z->err = GR_EIO;
+        return 0;
+    default:
+        return z->err = GR_EINVAL;
+    }
+}
+
+void gr_cstream_write(gr_cstream_t *z, const void *p, size_t n)
+{
+    if (z->err || n == 0)
+        return;
+    if (z->codec == GR_COMPRESSION_GZIP) {
+        c_deflate(z, p, n, Z_NO_FLUSH);
+        return;
+    }
+    if (z->codec == GR_COMPRESSION_ZSTD) {
+        c_zstd(z, p, n, ZSTD_e_continue);
+        return;
+    }
+    const uint8_t *s = p;
+    while (n > 0 && !z->err) {
+        size_t take = GR_MIN(n, z->bcap - z->blen);
+        memcpy(z->blk + z->blen, s, take);
+        z->blen += take;
+        s += take;
+        n -= take;
+        if (z->blen == z->bcap)
+            c_block(z);
+    }
+}
+
+int gr_cstream_end(gr_cstream_t *z)
+{
+    if (!z->err) {
+        if (z->codec == GR_COMPRESSION_GZIP) {
+            c_deflate(z, NULL, 0, Z_FINISH);
+        } else if (z->codec == GR_COMPRESSION_ZSTD) {
+            c_zstd(z, NULL, 0, ZSTD_e_end);
+        } else {
+            c_block(z);
+            if (z->codec == GR_COMPRESSION_LZ4 && !z->err) {
+                static const uint8_t endmark[4] = {0};
+                z->err = c_put(z, endmark, sizeof(endmark));
+            }
+        }
+    }
+    if (z->codec == GR_COMPRESSION_GZIP && z->ctx)
+        deflateEnd(z->ctx);
+    if (z->codec == GR_COMPRESSION_GZIP)
+        free(z->ctx);
+    else if (z->codec == GR_COMPRESSION_ZSTD)
+        ZSTD_freeCCtx(z->ctx);
+    z->ctx = NULL;
+    free(z->blk);
+    z->blk = NULL;
+    return z->err;
 }

@@ -1,7 +1,10 @@
 /*
- * compress.h - decompression of Kafka's codecs for batch validation and
- * legacy up-conversion: gzip, snappy (raw block and xerial framing),
- * lz4 frame, zstd.  The broker never recompresses what it stores.
+ * compress.h - Kafka's codecs: decompression for batch validation and
+ * legacy up-conversion (gzip, snappy as a raw block or in xerial framing,
+ * lz4 frame, zstd), and compression as Kafka's producers write them, for
+ * the batches the log cleaner rebuilds (with the batch's own codec, as
+ * Kafka's cleaner does) and for down-converted message sets.  Nothing
+ * else is recompressed: appended batches are stored as they came.
  *
  * Two ways in: a pull stream (gr_dstream_*) that hands out the
  * decompressed bytes a window at a time, so that validation never holds a
@@ -55,5 +58,31 @@ void gr_dstream_close(gr_dstream_t *s);
  * input, GR_ETOOBIG when the output would exceed max_out (a decompression
  * bomb), GR_EINVAL for an unknown codec. */
 int gr_decompress(int codec, const uint8_t *in, size_t len, gr_buf_t *out, size_t max_out);
+
+/* A push compressor appending one codec's stream to a growing buffer, in
+ * the form Kafka's own writers give it: gzip (default level), snappy in
+ * xerial framing with 32 KiB blocks, lz4 frames of independent 64 KiB
+ * blocks without checksums, zstd (level 3, zstd-jni's default). */
+typedef struct gr_cstream {
+    int codec;
+    gr_buf_t *out;               /* borrowed */
+    size_t max_out;
+    void *ctx;                   /* gzip: z_stream; zstd: ZSTD_CCtx */
+    uint8_t *blk;                /* snappy, lz4: the block being filled */
+    size_t blen, bcap;
+    int err;
+} gr_cstream_t;
+
+/* Start a stream of codec (not NONE) appended to out, which may grow to at
+ * most max_out bytes.  magic: the record format it goes into (lz4's
+ * header checksum for magic 0 covers the frame's magic number, as Kafka
+ * writes it, KAFKA-3160).  Returns 0 or GR_EINVAL (unknown codec) / GR_EIO;
+ * a stream that was begun must be ended. */
+int gr_cstream_begin(gr_cstream_t *z, int codec, int8_t magic, gr_buf_t *out, size_t max_out);
+/* Compress n more bytes; an error is kept for gr_cstream_end. */
+void gr_cstream_write(gr_cstream_t *z, const void *p, size_t n);
+/* Finish the stream and free the codec's state.  Returns 0, GR_ETOOBIG
+ * when out would pass max_out, or GR_EIO. */
+int gr_cstream_end(gr_cstream_t *z);
 
 #endif

@@ -58,11 +58,8 @@
 #include "gr.h"
 
 #include <errno.h>
-#include <lz4.h>
-#include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define READ_MAX (128 * 1024)            /* Kafka's MAX_READ_SIZE */
 #define RECORD_MAX ((size_t)64 << 20)
@@ -70,8 +67,6 @@
 #define OUT_MAX ((size_t)256 << 20)
 #define WINDOW (64 * 1024)
 #define MIN_BATCH 61                     /* Kafka's RECORD_BATCH_OVERHEAD */
-#define SNAPPY_BLOCK (32 * 1024)
-#define LZ4_BLOCK (64 * 1024)
 #define ATTR_LOG_APPEND 0x08
 
 struct gr_downconv {
@@ -105,183 +100,6 @@ static int put(gr_buf_t *b, const void *p, size_t n)
     return 0;
 }
 
-/* Room for n more bytes at b->p + b->len. */
-static int room(gr_buf_t *b, size_t n)
-{
-    if (n > OUT_MAX - b->len)
-        return GR_ETOOBIG;
-    if (b->len + n > b->cap)
-        gr_buf_reserve(b, GR_MAX(b->len + n, b->cap * 2));
-    return 0;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-/* ------------------------------------------------------------ compressors */
-
-/* XXH32 of at most 15 bytes (lz4 frame descriptors). */
-static uint32_t xxh32_small(const uint8_t *p, size_t len)
-{
-    const uint32_t P1 = 2654435761U, P2 = 2246822519U, P3 = 3266489917U, P4 = 668265263U, P5 = 374761393U;
-    uint32_t h = P5 + (uint32_t)len;
-    const uint8_t *end = p + len;
-    for (; p + 4 <= end; p += 4) {
-        uint32_t k = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        h += k * P3;
-        h = ((h << 17) | (h >> 15)) * P4;
-    }
-    for (; p < end; p++) {
-        h += *p * P5;
-        h = ((h << 11) | (h >> 21)) * P1;
-    }
-    h ^= h >> 15;
-    h *= P2;
-    h ^= h >> 13;
-    h *= P3;
-    h ^= h >> 16;
-    return h;
-}
-
-typedef struct zout {
-    int codec;
-    gr_buf_t *out;
-    z_stream zs;
-    bool zinit;
-    uint8_t *blk;                 /* snappy / lz4: the block being filled */
-    size_t blen, bcap;
-    int err;
-} zout_t;
-
-static void z_block(zout_t *z)
-{
-    if (z->blen == 0 || z->err)
-        return;
-    if (z->codec == GR_COMPRESSION_SNAPPY) {
-        size_t max = snappy_max_compressed_length(z->blen), olen = max;
-        if ((z->err = room(z->out, 4 + max)) < 0)
-            return;
-        uint8_t *o = z->out->p + z->out->len;
-        if (snappy_compress((const char *)z->blk, z->blen, (char *)o + 4, &olen) != SNAPPY_OK) {
-            z->err = GR_EIO;
-            return;
-        }
-        gr_put32(o, (uint32_t)olen);
-        z->out->len += 4 + olen;
-    } else {
-        int bound = LZ4_compressBound((int)z->blen);
-        if ((z->err = room(z->out, 4 + (size_t)bound)) < 0)
-            return;
-        uint8_t *o = z->out->p + z->out->len;
-        int n = LZ4_compress_default((const char *)z->blk, (char *)o + 4, (int)z->blen, bound);
-        if (n <= 0 || (size_t)n >= z->blen) {
-            put_le32(o, (uint32_t)z->blen | 0x80000000u);      /* stored uncompressed */
-            memcpy(o + 4, z->blk, z->blen);
-            z->out->len += 4 + z->blen;
-        } else {
-            put_le32(o, (uint32_t)n);
-            z->out->len += 4 + (size_t)n;
-        }
-    }
-    z->blen = 0;
-}
-
-static void z_deflate(zout_t *z, int flush)
-{
-    do {
-        if ((z->err = room(z->out, WINDOW)) < 0)
-            return;
-        z->zs.next_out = z->out->p + z->out->len;
-        z->zs.avail_out = WINDOW;
-        int rc = deflate(&z->zs, flush);
-        z->out->len += WINDOW - z->zs.avail_out;
-        if (rc == Z_STREAM_END)
-            return;
-        if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            z->err = GR_EIO;
-            return;
-        }
-    } while (z->zs.avail_in > 0 || (flush == Z_FINISH) || z->zs.avail_out == 0);
-}
-
-static int z_begin(zout_t *z, int codec, int8_t magic, gr_buf_t *out)
-{
-    memset(z, 0, sizeof(*z));
-    z->codec = codec;
-    z->out = out;
-    switch (codec) {
-    case GR_COMPRESSION_GZIP:
-        if (deflateInit2(&z->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-            return GR_EIO;
-        z->zinit = true;
-        return 0;
-    case GR_COMPRESSION_SNAPPY: {
-        static const uint8_t hdr[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
-        z->bcap = SNAPPY_BLOCK;
-        z->blk = gr_malloc(z->bcap);
-        return put(out, hdr, sizeof(hdr));
-    }
-    case GR_COMPRESSION_LZ4: {
-        /* magic, FLG (version 01, independent blocks), BD (64 KiB), HC */
-        uint8_t hdr[7] = {0x04, 0x22, 0x4D, 0x18, 0x60, 0x40, 0};
-        hdr[6] = (uint8_t)(xxh32_small(magic == 0 ? hdr : hdr + 4, magic == 0 ? 6 : 2) >> 8);
-        z->bcap = LZ4_BLOCK;
-        z->blk = gr_malloc(z->bcap);
-        return put(out, hdr, sizeof(hdr));
-    }
-    default:
-        return GR_EINVAL;
-    }
-}
-
-static void z_write(zout_t *z, const void *p, size_t n)
-{
-    if (z->err || n == 0)
-        return;
-    if (z->codec == GR_COMPRESSION_GZIP) {
-        z->zs.next_in = (Bytef *)p;
-        z->zs.avail_in = (uInt)n;
-        z_deflate(z, Z_NO_FLUSH);
-        return;
-    }
-    const uint8_t *s = p;
-    while (n > 0 && !z->err) {
-        size_t take = GR_MIN(n, z->bcap - z->blen);
-        memcpy(z->blk + z->blen, s, take);
-        z->blen += take;
-        s += take;
-        n -= take;
-        if (z->blen == z->bcap)
-            z_block(z);
-    }
-}
-
-static int z_end(zout_t *z)
-{
-    if (!z->err) {
-        if (z->codec == GR_COMPRESSION_GZIP) {
-            z->zs.next_in = NULL;
-            z->zs.avail_in = 0;
-            z_deflate(z, Z_FINISH);
-        } else {
-            z_block(z);
-            if (z->codec == GR_COMPRESSION_LZ4 && !z->err) {
-                static const uint8_t endmark[4] = {0};
-                z->err = put(z->out, endmark, sizeof(endmark));
-            }
-        }
-    }
-    if (z->zinit)
-        deflateEnd(&z->zs);
-    free(z->blk);
-    z->blk = NULL;
-    return z->err;
-}
 
 /* ------------------------------------------------------------ records */
 
@@ -410,7 +228,7 @@ typedef void sink_fn(void *arg, const void *p, size_t n);
 
 static void sink_zout(void *arg, const void *p, size_t n)
 {
-    z_write(arg, p, n);
+    gr_cstream_write(arg, p, n);
 }
 
 typedef struct bsink {
@@ -515,15 +333,15 @@ static int convert_batch(const uint8_t *b, size_t size, int8_t magic, int64_t fe
     uint8_t zero[34] = {0};
     if ((rc = put(out, zero, hl)) < 0)
         goto fail;
-    zout_t z;
+    gr_cstream_t z;
     rstream_t rs = {.w = win, .pos = 0, .eof = false};
     win->len = 0;
-    if ((rc = z_begin(&z, codec, magic, out)) < 0) {
-        z_end(&z);
+    if ((rc = gr_cstream_begin(&z, codec, magic, out, OUT_MAX)) < 0) {
+        gr_cstream_end(&z);
         goto fail;
     }
     if (gr_dstream_open(&rs.ds, codec, b + GR_BATCH_HEADER_SIZE, size - GR_BATCH_HEADER_SIZE, DECOMP_MAX) < 0) {
-        z_end(&z);
+        gr_cstream_end(&z);
         rc = GR_ECORRUPT;
         goto fail;
     }
@@ -549,7 +367,7 @@ static int convert_batch(const uint8_t *b, size_t size, int8_t magic, int64_t fe
         n++;
     }
     gr_dstream_close(&rs.ds);
-    int zrc = z_end(&z);
+    int zrc = gr_cstream_end(&z);
     if (rc == 0)
         rc = zrc;
     if (rc < 0)

@@ -25,8 +25,9 @@
  *      whose delete horizon has passed.  Control batches are copied as
  *      they are.
  *   3. A batch whose records all survive is copied byte for byte (still
- *      compressed).  A batch that loses records is rebuilt uncompressed
- *      (the broker does not compress) with the kept records, their
+ *      compressed).  A batch that loses records is rebuilt, compressed
+ *      again with its own codec as Kafka's cleaner does (compress.h), with
+ *      the kept records, their
  *      original offset deltas, timestamps and headers, the original
  *      baseOffset, producer fields and leader epoch: offsets never move,
  *      the log just has gaps (reads and indexes look up "first batch
@@ -103,7 +104,9 @@
  *     of at most 128 MiB, only as far as the output reached), and one
  *     record when it is larger than the window (at most the 256 MiB a
  *     batch may decompress to);
- *   - a rebuilt batch of at most 16 MiB, or one record when it is larger;
+ *   - a rebuilt batch of at most 16 MiB, or one record when it is larger,
+ *     and, for a compressed batch, its compressed copy (at most its size
+ *     plus an eighth) with the compressor's state (zstd level 3: a few MiB);
  *   - the 1 MiB write buffer (larger batches are written from where they
  *     are).
  */
@@ -515,6 +518,7 @@ typedef struct pass {
     omap_t map;
     src_t src;
     gr_buf_t wbuf;           /* batches waiting to be appended */
+    gr_buf_t zbuf;           /* a rebuilt batch compressed again */
     gr_aborted_txn_t *ab;    /* every aborted transaction, by first offset */
     int64_t nab;
     txn_walk_t walk;         /* of the phase running */
@@ -703,8 +707,35 @@ static int32_t seq_add(int32_t seq, int32_t inc)
     return seq + inc;
 }
 
+/* Batch nb (len bytes, its records uncompressed) with its records
+ * compressed by codec into ps->zbuf: same header, the codec in its
+ * attributes, its length set again (the CRC is the caller's).  0 or a
+ * GR_E* (the output may not pass the uncompressed size by more than a
+ * codec's framing). */
+static int recompress(pass_t *ps, const uint8_t *nb, size_t len, int codec)
+{
+    gr_buf_t *z = &ps->zbuf;
+    z->len = 0;
+    gr_buf_reserve(z, GR_BATCH_HEADER_SIZE + 4096);
+    memcpy(z->p, nb, GR_BATCH_HEADER_SIZE);
+    z->len = GR_BATCH_HEADER_SIZE;
+    gr_cstream_t cs;
+    int rc = gr_cstream_begin(&cs, codec, 2, z, len + len / 8 + 4096);
+    gr_cstream_write(&cs, nb + GR_BATCH_HEADER_SIZE, len - GR_BATCH_HEADER_SIZE);
+    int erc = gr_cstream_end(&cs);
+    if (rc == 0)
+        rc = erc;
+    if (rc < 0)
+        return rc;
+    gr_put32(z->p + GR_BOFF_LENGTH, (uint32_t)(z->len - 12));
+    uint16_t attr = (uint16_t)((gr_be16(z->p + GR_BOFF_ATTRIBUTES) & ~GR_ATTR_COMPRESSION_MASK) | codec);
+    gr_put16(z->p + GR_BOFF_ATTRIBUTES, attr);
+    return 0;
+}
+
 /* Finish and emit one rebuilt batch (first: the records' offset delta in
- * the original batch of this piece's first record). */
+ * the original batch of this piece's first record), compressed with the
+ * original batch's codec. */
 static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, const uint8_t *p,
                         const gr_batch_info_t *bi, int64_t horizon, int32_t first, bool last)
 {
@@ -719,21 +750,35 @@ static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, co
     size_t len;
     uint8_t *nb = gr_batch_builder_finish(b, attr, bi->producer_id, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH),
                                           seq, &len);
+    bool recrc = false;
     if (last && (int32_t)gr_be32(nb + GR_BOFF_LAST_DELTA) != bi->last_offset_delta - first) {
         /* the last piece keeps the original batch's last offset, so that the
          * last sequence a reader derives from it is the producer's (Kafka's
          * overrideLastOffset): a batch the cleaner shrank still tells the
          * producer state where the producer stood */
         gr_put32(nb + GR_BOFF_LAST_DELTA, (uint32_t)(bi->last_offset_delta - first));
-        gr_put32(nb + GR_BOFF_CRC, gr_crc32c(0, nb + GR_BOFF_ATTRIBUTES, len - GR_BOFF_ATTRIBUTES));
+        recrc = true;
     }
+    int codec = bi->attributes & GR_ATTR_COMPRESSION_MASK, rc = 0;
+    if (codec != GR_COMPRESSION_NONE && b->count > 0) {
+        if ((rc = recompress(ps, nb, len, codec)) < 0) {
+            gr_batch_builder_free(b);
+            return rc;
+        }
+        nb = ps->zbuf.p;
+        len = ps->zbuf.len;
+        recrc = true;
+    }
+    if (recrc)
+        gr_put32(nb + GR_BOFF_CRC, gr_crc32c(0, nb + GR_BOFF_ATTRIBUTES, len - GR_BOFF_ATTRIBUTES));
     memcpy(nb + GR_BOFF_LEADER_EPOCH, p + GR_BOFF_LEADER_EPOCH, 4);   /* outside the CRC */
-    int rc = emit(ps, out, nb, len);
+    rc = emit(ps, out, nb, len);
     gr_batch_builder_free(b);
     return rc;
 }
 
-/* Rebuild a batch with the records that survive (uncompressed), their
+/* Rebuild a batch with the records that survive (compressed again with
+ * its codec), their
  * offsets, timestamps and headers unchanged: one batch with the original
  * baseOffset, producer fields and leader epoch, or, when the records kept
  * would make it larger than REBUILD_MAX, several of at most REBUILD_MAX
@@ -1017,6 +1062,7 @@ void gr_clean_work(gr_clean_job_t *j)
     omap_free(&ps.map);
     gr_buf_free(&ps.src.buf);
     gr_buf_free(&ps.wbuf);
+    gr_buf_free(&ps.zbuf);
 }
 
 /* ------------------------------------------------------ files, swap */

@@ -22,6 +22,7 @@
 
 #include "batch.h"
 #include "cleaner.h"
+#include "compress.h"
 #include "kerr.h"
 #include "log.h"
 
@@ -643,7 +644,7 @@ static void test_headers_compressed_control(void **state)
     result_t r;
     assert_int_equal(clean(log, gr_now_ms(), 1 << 20, &r), 0);
     assert_int_equal(r.st.records_removed, 1);
-    /* read back: one batch rebuilt uncompressed (offsets 1 2 3), the control batch as is */
+    /* read back: one batch rebuilt, gzip again (offsets 1 2 3), the control batch as is */
     gr_log_slice_t s;
     assert_int_equal(gr_log_read(log, 0, 1 << 20, INT64_MAX, true, &s), 0);
     uint8_t rb[8192];
@@ -654,7 +655,7 @@ static void test_headers_compressed_control(void **state)
     assert_int_equal(bi.base_offset, 0);
     assert_int_equal(bi.record_count, 3);
     assert_int_equal(bi.last_offset_delta, 3);
-    assert_int_equal(bi.attributes & GR_ATTR_COMPRESSION_MASK, GR_COMPRESSION_NONE);
+    assert_int_equal(bi.attributes & GR_ATTR_COMPRESSION_MASK, GR_COMPRESSION_GZIP);
     assert_int_equal(bi.producer_id, 77);
     assert_int_equal(bi.max_timestamp, 1003);
     assert_int_equal(bi.first_timestamp, 1001);
@@ -685,6 +686,101 @@ static void test_headers_compressed_control(void **state)
     assert_int_equal(gr_log_offset_for_timestamp(log, 1000, &fts), 1);
     assert_int_equal(fts, 1001);
     gr_log_close(log);
+}
+
+/* A batch of each codec that loses records is rebuilt with the same codec
+ * (as Kafka's cleaner does), smaller than the records uncompressed, and
+ * reads back with every kept record intact; a batch that loses nothing is
+ * copied as it is. */
+static void append_raw(gr_log_t *log, uint8_t *p, size_t len);
+
+static void test_rebuild_keeps_codec(void **state)
+{
+    (void)state;
+    static const int codecs[] = {GR_COMPRESSION_GZIP, GR_COMPRESSION_SNAPPY, GR_COMPRESSION_LZ4,
+                                 GR_COMPRESSION_ZSTD};
+    enum { N = 400 };
+    for (size_t ci = 0; ci < sizeof(codecs) / sizeof(codecs[0]); ci++) {
+        int codec = codecs[ci];
+        gr_log_config_t c = cfg_compact();
+        c.segment_bytes = 4 << 20;
+        gr_log_t *log = open_log(&c, true, NULL);
+        /* N records, keys k0..k199 twice (the first 200 are superseded),
+         * compressible values of 300 bytes */
+        gr_batch_builder_t b;
+        gr_batch_builder_init(&b, 0, T0);
+        char key[16], val[300];
+        for (int i = 0; i < N; i++) {
+            snprintf(key, sizeof(key), "k%d", i % 200);
+            memset(val, 'a' + i % 26, sizeof(val));
+            snprintf(val, sizeof(val), "value of record %d", i);
+            gr_batch_builder_add(&b, i, T0 + i, key, (int32_t)strlen(key), val, (int32_t)sizeof(val));
+        }
+        size_t len;
+        uint8_t *p = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
+        size_t raw_len = len;
+        gr_buf_t z = {0};
+        gr_buf_reserve(&z, len + 4096);
+        memcpy(z.p, p, GR_BATCH_HEADER_SIZE);
+        z.len = GR_BATCH_HEADER_SIZE;
+        gr_cstream_t cs;
+        assert_int_equal(gr_cstream_begin(&cs, codec, 2, &z, 1 << 20), 0);
+        gr_cstream_write(&cs, p + GR_BATCH_HEADER_SIZE, len - GR_BATCH_HEADER_SIZE);
+        assert_int_equal(gr_cstream_end(&cs), 0);
+        gr_batch_builder_free(&b);
+        gr_put32(z.p + GR_BOFF_LENGTH, (uint32_t)(z.len - 12));
+        z.p[GR_BOFF_ATTRIBUTES + 1] = (uint8_t)codec;
+        gr_put32(z.p + GR_BOFF_CRC, gr_crc32c(0, z.p + GR_BOFF_ATTRIBUTES, z.len - GR_BOFF_ATTRIBUTES));
+        append_raw(log, z.p, z.len);
+        /* a second batch whose one record survives: copied as it is */
+        gr_batch_builder_init(&b, 0, T0);
+        gr_batch_builder_add(&b, 0, T0, "solo", 4, "x", 1);
+        p = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
+        append_raw(log, p, len);
+        gr_batch_builder_free(&b);
+        gr_buf_free(&z);
+
+        gr_log_housekeep(log, gr_now_ms() + c.segment_ms + 1);      /* roll */
+        result_t r;
+        assert_int_equal(clean(log, gr_now_ms(), 1 << 20, &r), 0);
+        assert_int_equal(r.st.records_removed, 200);
+        gr_log_slice_t s;
+        assert_int_equal(gr_log_read(log, 0, 1 << 20, INT64_MAX, true, &s), 0);
+        uint8_t *rb = malloc((size_t)s.len);
+        assert_int_equal(pread(gr_file_fd(s.file), rb, (size_t)s.len, s.pos), s.len);
+        gr_batch_info_t bi;
+        assert_int_equal(gr_batch_check(rb, (size_t)s.len, &bi), 0);
+        assert_int_equal(bi.attributes & GR_ATTR_COMPRESSION_MASK, codec);
+        assert_int_equal(bi.record_count, 200);
+        assert_int_equal(bi.base_offset, 0);
+        assert_int_equal(bi.last_offset_delta, N - 1);
+        assert_true((size_t)bi.size < raw_len / 4);       /* compressed, not just flagged */
+        gr_rec_iter_t it;
+        gr_rec_iter_open(&it, rb, &bi);
+        for (int i = 200; i < N; i++) {
+            gr_record_t rc;
+            assert_int_equal(gr_rec_iter_next(&it, &rc), 1);
+            assert_int_equal(rc.offset_delta, i);
+            snprintf(key, sizeof(key), "k%d", i % 200);
+            assert_int_equal(rc.key_len, (int32_t)strlen(key));
+            assert_memory_equal(rc.key, key, strlen(key));
+            memset(val, 'a' + i % 26, sizeof(val));
+            snprintf(val, sizeof(val), "value of record %d", i);
+            assert_int_equal(rc.value_len, (int32_t)sizeof(val));
+            assert_memory_equal(rc.value, val, sizeof(val));
+            assert_int_equal(bi.first_timestamp + rc.timestamp_delta, T0 + i);
+        }
+        gr_record_t rc;
+        assert_int_equal(gr_rec_iter_next(&it, &rc), 0);
+        gr_rec_iter_close(&it);
+        size_t pos = (size_t)bi.size;
+        assert_int_equal(gr_batch_check(rb + pos, (size_t)s.len - pos, &bi), 0);
+        assert_int_equal(bi.base_offset, N);
+        assert_int_equal(bi.attributes & GR_ATTR_COMPRESSION_MASK, GR_COMPRESSION_NONE);
+        free(rb);
+        gr_log_close(log);
+        gr_rm_rf(dir);                  /* the next codec's log starts empty */
+    }
 }
 
 /* Crash after every file operation of the swap; reopening must give a log
@@ -1585,6 +1681,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstone_horizon_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_min_compaction_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_keeps_codec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_headers_compressed_control, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_every_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abandon_when_segments_change, setup, teardown),

@@ -738,6 +738,68 @@ static void test_budget(void **state)
     free(set);
 }
 
+/* ------------------------------------------------------------ compression */
+
+/* Every codec's compressor writes what the decompressors (and so every
+ * Kafka client) read back byte for byte, in one piece or many, empty or
+ * several blocks long, compressible or not; it stops at max_out. */
+static void test_cstream_roundtrip(void **state)
+{
+    (void)state;
+    static const int codecs[] = {GR_COMPRESSION_GZIP, GR_COMPRESSION_SNAPPY, GR_COMPRESSION_LZ4,
+                                 GR_COMPRESSION_ZSTD};
+    static const size_t sizes[] = {0, 1, 100, 32 * 1024, 64 * 1024 + 7, 300 * 1024};
+    size_t max = 300 * 1024;
+    uint8_t *text = malloc(max), *noise = malloc(max);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < max; i++) {
+        text[i] = (uint8_t)"the quick brown fox "[i % 20];
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise[i] = (uint8_t)x;
+    }
+    for (size_t ci = 0; ci < sizeof(codecs) / sizeof(codecs[0]); ci++) {
+        for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+            for (int kind = 0; kind < 2; kind++) {
+                const uint8_t *in = kind ? noise : text;
+                size_t n = sizes[si];
+                gr_buf_t z = {0};
+                gr_cstream_t cs;
+                assert_int_equal(gr_cstream_begin(&cs, codecs[ci], 2, &z, 2 * max), 0);
+                /* in uneven pieces */
+                for (size_t off = 0, step = 1; off < n; off += step, step = step * 3 + 1)
+                    gr_cstream_write(&cs, in + off, GR_MIN(step, n - off));
+                assert_int_equal(gr_cstream_end(&cs), 0);
+                if (kind == 0 && n >= 32 * 1024)
+                    assert_true(z.len < n / 4);
+                gr_buf_t back = {0};
+                assert_int_equal(gr_decompress(codecs[ci], z.p, z.len, &back, max), 0);
+                assert_int_equal(back.len, n);
+                if (n)
+                    assert_memory_equal(back.p, in, n);
+                gr_buf_free(&back);
+                gr_buf_free(&z);
+            }
+        }
+        /* noise does not fit in half its size */
+        gr_buf_t z = {0};
+        gr_cstream_t cs;
+        assert_int_equal(gr_cstream_begin(&cs, codecs[ci], 2, &z, max / 2), 0);
+        gr_cstream_write(&cs, noise, max);
+        assert_int_equal(gr_cstream_end(&cs), GR_ETOOBIG);
+        assert_true(z.len <= max / 2);
+        gr_buf_free(&z);
+    }
+    gr_buf_t z = {0};
+    gr_cstream_t cs;
+    assert_int_equal(gr_cstream_begin(&cs, GR_COMPRESSION_NONE, 2, &z, max), GR_EINVAL);
+    assert_int_equal(gr_cstream_end(&cs), GR_EINVAL);
+    gr_buf_free(&z);
+    free(text);
+    free(noise);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_dstream_limits),
         cmocka_unit_test(test_snappy_declared_size),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_cstream_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
