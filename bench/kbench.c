@@ -124,6 +124,29 @@ static int topic_partitions(rd_kafka_t *rk)
 
 /* ------------------------------------------------------------------ create */
 
+/* AdminOptions for op, with the long timeouts a create or delete of many
+ * partitions may need. */
+static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+    char err[256];
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+    rd_kafka_AdminOptions_set_operation_timeout(o, 120000, err, sizeof err);
+    rd_kafka_AdminOptions_set_request_timeout(o, 180000, err, sizeof err);
+    return o;
+}
+
+/* The result of the admin call `what` sent to q; dies when it times out
+ * or fails as a whole. */
+static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, const char *what)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200000);
+    if (!ev)
+        die("%s timed out", what);
+    if (rd_kafka_event_error(ev))
+        die("%s: %s", what, rd_kafka_event_error_string(ev));
+    return ev;
+}
+
 /* topic= and partitions= may be comma-separated lists of the same length. */
 static int cmd_create(void)
 {
@@ -140,16 +163,10 @@ static int cmd_create(void)
             die("NewTopic: %s", err);
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(o, 120000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(o, 180000, err, sizeof err);
+    rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     int64_t t0 = now_ns();
     rd_kafka_CreateTopics(rk, nt, (size_t)n, o, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200000);
-    if (!ev)
-        die("CreateTopics timed out");
-    if (rd_kafka_event_error(ev))
-        die("CreateTopics: %s", rd_kafka_event_error_string(ev));
+    rd_kafka_event_t *ev = admin_wait(q, "CreateTopics");
     size_t nr;
     const rd_kafka_topic_result_t **tr =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nr);
@@ -175,22 +192,16 @@ static int cmd_create(void)
 static int cmd_delete(void)
 {
     rd_kafka_t *rk = mk(RD_KAFKA_PRODUCER, mkconf());
-    char *names = strdup(topic), *sn = NULL, err[256];
+    char *names = strdup(topic), *sn = NULL;
     rd_kafka_DeleteTopic_t *dt[256];
     int n = 0;
     for (char *t = strtok_r(names, ",", &sn); t && n < 256; t = strtok_r(NULL, ",", &sn))
         dt[n++] = rd_kafka_DeleteTopic_new(t);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(o, 120000, err, sizeof err);
-    rd_kafka_AdminOptions_set_request_timeout(o, 180000, err, sizeof err);
+    rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
     int64_t t0 = now_ns();
     rd_kafka_DeleteTopics(rk, dt, (size_t)n, o, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200000);
-    if (!ev)
-        die("DeleteTopics timed out");
-    if (rd_kafka_event_error(ev))
-        die("DeleteTopics: %s", rd_kafka_event_error_string(ev));
+    rd_kafka_event_t *ev = admin_wait(q, "DeleteTopics");
     size_t nr;
     const rd_kafka_topic_result_t **tr =
         rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &nr);
