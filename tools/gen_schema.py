@@ -39,7 +39,7 @@ MESSAGES = [
     "WriteTxnMarkers", "DescribeLogDirs", "AlterReplicaLogDirs", "OffsetForLeaderEpoch",
     "ElectLeaders", "AlterPartitionReassignments", "ListPartitionReassignments",
     "DescribeTopicPartitions", "GetTelemetrySubscriptions", "PushTelemetry", "ListClientMetricsResources",
-    "DescribeTransactions", "ListTransactions",
+    "DescribeTransactions", "ListTransactions", "UpdateFeatures",
     "ConsumerGroupHeartbeat", "ConsumerGroupDescribe",
 ] for kind in ("Request", "Response")] + [
     ("client", "ConsumerProtocolSubscription"),

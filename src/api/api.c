@@ -67,6 +67,7 @@ static const gr_api_def_t apis[] = {
     API(45, "AlterPartitionReassignments", 0, 0, 0, gr_api_alter_partition_reassignments),
     API(46, "ListPartitionReassignments", 0, 0, 0, gr_api_list_partition_reassignments),
     API(47, "OffsetDelete", 0, 0, INT16_MAX, gr_api_offset_delete),
+    API(57, "UpdateFeatures", 0, 2, 0, gr_api_update_features),
     API(60, "DescribeCluster", 0, 1, 0, gr_api_describe_cluster),
     API(61, "DescribeProducers", 0, 0, 0, gr_api_describe_producers),
     API(65, "DescribeTransactions", 0, 0, 0, gr_api_describe_transactions),
@@ -242,6 +243,76 @@ void gr_api_api_versions(gr_req_t *req, gr_rd_t *body)
     resp.FinalizedFeatures_count = (int32_t)nf;
     resp.FinalizedFeaturesEpoch = FEATURES_EPOCH;
     GR_RESPOND(req, ApiVersionsResponse, &resp);
+}
+
+/* ------------------------------------------------------------ UpdateFeatures */
+
+/* FeatureUpdate.UpgradeType */
+enum { UPGRADE = 1, SAFE_DOWNGRADE = 2, UNSAFE_DOWNGRADE = 3 };
+
+static const feature_t *feature_find(gr_str_t name)
+{
+    for (size_t i = 0; i < GR_ARRAY_LEN(features); i++)
+        if (name.len >= 0 && (size_t)name.len == strlen(features[i].name) &&
+            !memcmp(name.p, features[i].name, (size_t)name.len))
+            return &features[i];
+    return NULL;
+}
+
+/* Kafka's controller checks an update in this order (FeatureControlManager
+ * .updateFeature); here the levels never change, so only an update to the
+ * level a feature is at (0 for one not finalized or unknown) passes, as a
+ * no-op.  The reason it is refused, or NULL. */
+static const char *feature_update_refused(gr_req_t *req, const gr_UpdateFeaturesRequest_FeatureUpdateKey_t *u)
+{
+    int type = req->api_version == 0 ? (u->AllowDowngrade ? SAFE_DOWNGRADE : UPGRADE) : u->UpgradeType;
+    const feature_t *f = feature_find(u->Feature);
+    int16_t cur = f ? f->finalized : 0;
+    if (type < UPGRADE || type > UNSAFE_DOWNGRADE)
+        return "The controller does not support the given upgrade type.";
+    if (u->MaxVersionLevel < 0)
+        return "A feature version cannot be less than 0.";
+    if (u->MaxVersionLevel == cur)
+        return NULL;
+    if (!f)
+        return "This broker does not support this feature.";
+    return gr_req_printf(req, "The feature levels of this broker are fixed: %s is at level %d.", f->name, cur).p;
+}
+
+void gr_api_update_features(gr_req_t *req, gr_rd_t *body)
+{
+    gr_UpdateFeaturesRequest_t r;
+    GR_DECODE_OR_CLOSE(req, body, UpdateFeaturesRequest, &r);
+
+    gr_UpdateFeaturesResponse_t resp;
+    gr_UpdateFeaturesResponse_init(&resp);
+    resp.ThrottleTimeMs = 0;
+    resp.ErrorCode = KERR_NONE;
+    resp.ErrorMessage = GR_STR_NULL;
+    int32_t n = r.FeatureUpdates_count > 0 ? r.FeatureUpdates_count : 0;
+    for (int32_t i = 0; i < n; i++) {
+        const gr_UpdateFeaturesRequest_FeatureUpdateKey_t *u = &r.FeatureUpdates[i];
+        const char *why = feature_update_refused(req, u);
+        if (why) {
+            /* one refusal fails them all; no per-feature results then */
+            resp.ErrorCode = KERR_INVALID_UPDATE_VERSION;
+            resp.ErrorMessage = gr_req_printf(req, "The update failed for all features since the following "
+                                                   "feature had an error: Invalid update version %d for feature "
+                                                   "%.*s. %s",
+                                              u->MaxVersionLevel, (int)GR_MAX(u->Feature.len, 0), u->Feature.p, why);
+            GR_RESPOND(req, UpdateFeaturesResponse, &resp);
+            return;
+        }
+    }
+    resp.Results = GR_ARENA_ARRAY(req, gr_UpdateFeaturesResponse_UpdatableFeatureResult_t, n,
+                                  gr_UpdateFeaturesResponse_UpdatableFeatureResult_init);
+    resp.Results_count = n;
+    for (int32_t i = 0; i < n; i++) {
+        resp.Results[i].Feature = r.FeatureUpdates[i].Feature;
+        resp.Results[i].ErrorCode = KERR_NONE;
+        resp.Results[i].ErrorMessage = GR_STR_NULL;
+    }
+    GR_RESPOND(req, UpdateFeaturesResponse, &resp);
 }
 
 const char *gr_req_held(gr_req_t *req, gr_str_t s)

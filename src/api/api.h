@@ -125,6 +125,7 @@ gr_api_handler_t gr_api_alter_configs, gr_api_elect_leaders, gr_api_alter_partit
 gr_api_handler_t gr_api_describe_log_dirs, gr_api_alter_replica_log_dirs;
 gr_api_handler_t gr_api_offset_for_leader_epoch, gr_api_describe_topic_partitions;
 gr_api_handler_t gr_api_get_telemetry_subscriptions, gr_api_push_telemetry, gr_api_list_client_metrics_resources;
+gr_api_handler_t gr_api_update_features;
 gr_api_handler_t gr_api_add_partitions_to_txn, gr_api_add_offsets_to_txn, gr_api_end_txn, gr_api_write_txn_markers,
     gr_api_txn_offset_commit, gr_api_describe_transactions, gr_api_list_transactions, gr_api_delete_records,
     gr_api_describe_producers;

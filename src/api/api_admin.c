@@ -87,23 +87,6 @@ static gr_str_t str_of(const char *s)
     return s ? (gr_str_t){s, (int32_t)strlen(s)} : GR_STR_NULL;
 }
 
-/* A formatted message in the arena, as a wire string. */
-static gr_str_t msgf(gr_req_t *req, const char *fmt, ...) GR_PRINTF(2, 3);
-static gr_str_t msgf(gr_req_t *req, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return GR_STR_NULL;
-    char *buf = gr_arena_alloc(&req->arena, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(buf, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return (gr_str_t){buf, n};
-}
-
 /* first[i] = index of the first entry whose (tag, name) equals entry i's:
  * a gr_keyset in the arena, so a request with a million names costs linear
  * time.  tags may be NULL. */
@@ -142,13 +125,13 @@ static gr_str_t name_error(gr_req_t *req, gr_str_t name)
     if (gr_topic_validate_name(name.p, (size_t)len) == KERR_NONE)
         return GR_STR_NULL;
     if (len == 0)
-        return msgf(req, "Topic name is illegal, it can't be empty");
+        return gr_req_printf(req, "Topic name is illegal, it can't be empty");
     if ((len == 1 && name.p[0] == '.') || (len == 2 && name.p[0] == '.' && name.p[1] == '.'))
-        return msgf(req, "Topic name cannot be \".\" or \"..\"");
+        return gr_req_printf(req, "Topic name cannot be \".\" or \"..\"");
     if (len > 249)
-        return msgf(req, "Topic name is illegal, it can't be longer than 249 characters, Topic name: %.*s", (int)len,
+        return gr_req_printf(req, "Topic name is illegal, it can't be longer than 249 characters, Topic name: %.*s", (int)len,
                     name.p);
-    return msgf(req,
+    return gr_req_printf(req,
                 "Topic name \"%.*s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' "
                 "and '-'",
                 (int)len, name.p);
@@ -159,15 +142,15 @@ static gr_str_t name_error(gr_req_t *req, gr_str_t name)
 static gr_str_t replicas_error(gr_req_t *req, const int32_t *ids, int32_t n)
 {
     if (n <= 0)
-        return msgf(req, "The manual partition assignment includes an empty replica list.");
+        return gr_req_printf(req, "The manual partition assignment includes an empty replica list.");
     for (int32_t i = 0; i < n; i++)
         for (int32_t j = 0; j < i; j++)
             if (ids[i] == ids[j])
-                return msgf(req, "The manual partition assignment includes the broker %" PRId32 " more than once.",
+                return gr_req_printf(req, "The manual partition assignment includes the broker %" PRId32 " more than once.",
                             ids[i]);
     for (int32_t i = 0; i < n; i++)
         if (ids[i] != gr_broker.cfg.node_id)
-            return msgf(req,
+            return gr_req_printf(req,
                         "The manual partition assignment includes broker %" PRId32
                         ", but no broker with that ID is registered.",
                         ids[i]);
@@ -350,17 +333,17 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
     const gr_topic_t *col;
     if (gr_topic_check_new(ct->Name.p, (size_t)ct->Name.len, &col) == KERR_TOPIC_ALREADY_EXISTS) {
         p->err = KERR_TOPIC_ALREADY_EXISTS;
-        p->msg = msgf(req, "Topic '%.*s' already exists.", (int)ct->Name.len, ct->Name.p);
+        p->msg = gr_req_printf(req, "Topic '%.*s' already exists.", (int)ct->Name.len, ct->Name.p);
         return;
     }
     if (gr_topic_name_reserved(ct->Name.p, (size_t)ct->Name.len)) {
         p->err = KERR_INVALID_REQUEST;
-        p->msg = msgf(req, "Creation of internal topic %.*s is prohibited.", (int)ct->Name.len, ct->Name.p);
+        p->msg = gr_req_printf(req, "Creation of internal topic %.*s is prohibited.", (int)ct->Name.len, ct->Name.p);
         return;
     }
     if (col) {
         p->err = KERR_INVALID_TOPIC_EXCEPTION;
-        p->msg = msgf(req, "Topic '%.*s' collides with existing topic: %s", (int)ct->Name.len, ct->Name.p, col->name);
+        p->msg = gr_req_printf(req, "Topic '%.*s' collides with existing topic: %s", (int)ct->Name.len, ct->Name.p, col->name);
         return;
     }
 
@@ -373,20 +356,20 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
         char *key = cstr(req, c->Name);
         if (c->Value.len < 0) {
             p->err = KERR_INVALID_CONFIG;
-            p->msg = msgf(req, "Null value not supported for topic configs: %s", key);
+            p->msg = gr_req_printf(req, "Null value not supported for topic configs: %s", key);
             return;
         }
         const gr_topic_config_def_t *d = gr_topic_config_find(key, strlen(key));
         if (!d) {
             p->err = KERR_INVALID_CONFIG;
-            p->msg = msgf(req, "Unknown topic config name: %s", key);
+            p->msg = gr_req_printf(req, "Unknown topic config name: %s", key);
             return;
         }
         char *val = cstr(req, c->Value);
         char err[256];
         if (gr_topic_config_validate(d, val, err, sizeof(err)) < 0) {
             p->err = KERR_INVALID_CONFIG;
-            p->msg = msgf(req, "%s", err);
+            p->msg = gr_req_printf(req, "%s", err);
             return;
         }
         int32_t k;
@@ -404,12 +387,12 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
     if (na > 0) {
         if (ct->ReplicationFactor != -1) {
             p->err = KERR_INVALID_REQUEST;
-            p->msg = msgf(req, "A manual partition assignment was specified, but replication factor was not set to -1.");
+            p->msg = gr_req_printf(req, "A manual partition assignment was specified, but replication factor was not set to -1.");
             return;
         }
         if (ct->NumPartitions != -1) {
             p->err = KERR_INVALID_REQUEST;
-            p->msg = msgf(req, "A manual partition assignment was specified, but numPartitions was not set to -1.");
+            p->msg = gr_req_printf(req, "A manual partition assignment was specified, but numPartitions was not set to -1.");
             return;
         }
         bool *seen = gr_arena_calloc(&req->arena, (size_t)na, sizeof(bool));
@@ -420,7 +403,7 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
             if (idx >= 0 && idx < na) {
                 if (seen[idx]) {
                     p->err = KERR_INVALID_REPLICA_ASSIGNMENT;
-                    p->msg = msgf(req, "Found multiple manual partition assignments for partition %" PRId32, idx);
+                    p->msg = gr_req_printf(req, "Found multiple manual partition assignments for partition %" PRId32, idx);
                     return;
                 }
                 seen[idx] = true;
@@ -436,7 +419,7 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
         }
         if (gap) {
             p->err = KERR_INVALID_REPLICA_ASSIGNMENT;
-            p->msg = msgf(req, "partitions should be a consecutive 0-based integer sequence");
+            p->msg = gr_req_printf(req, "partitions should be a consecutive 0-based integer sequence");
             return;
         }
         p->npart = na;
@@ -446,19 +429,19 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
 
     if (ct->ReplicationFactor < -1 || ct->ReplicationFactor == 0) {
         p->err = KERR_INVALID_REPLICATION_FACTOR;
-        p->msg = msgf(req, "Replication factor must be larger than 0, or -1 to use the default value.");
+        p->msg = gr_req_printf(req, "Replication factor must be larger than 0, or -1 to use the default value.");
         return;
     }
     if (ct->NumPartitions < -1 || ct->NumPartitions == 0) {
         p->err = KERR_INVALID_PARTITIONS;
-        p->msg = msgf(req, "Number of partitions was set to an invalid non-positive value.");
+        p->msg = gr_req_printf(req, "Number of partitions was set to an invalid non-positive value.");
         return;
     }
     p->npart = ct->NumPartitions == -1 ? gr_broker.cfg.num_partitions : ct->NumPartitions;
     p->rf = ct->ReplicationFactor == -1 ? (int16_t)gr_broker.cfg.default_replication_factor : ct->ReplicationFactor;
     if (p->rf > 1) {
         p->err = KERR_INVALID_REPLICATION_FACTOR;
-        p->msg = msgf(req, "Replication factor: %d larger than available brokers: 1.", (int)p->rf);
+        p->msg = gr_req_printf(req, "Replication factor: %d larger than available brokers: 1.", (int)p->rf);
         return;
     }
 }
@@ -511,7 +494,7 @@ void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
         nout++;
         if (dup[i]) {
             plan[i].err = KERR_INVALID_REQUEST;
-            plan[i].msg = msgf(req, "Duplicate topic name.");
+            plan[i].msg = gr_req_printf(req, "Duplicate topic name.");
             plan[i].npart = plan[i].rf = -1;
             continue;
         }
@@ -540,7 +523,7 @@ void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
         res->Configs_count = 0;
         if (too_many) {
             p->err = KERR_POLICY_VIOLATION;
-            p->msg = msgf(req, "Excessively large number of partitions per request.");
+            p->msg = gr_req_printf(req, "Excessively large number of partitions per request.");
         }
         if (p->err == KERR_NONE && !validate_only) {
             char *name = cstr(req, ct->Name);
@@ -575,7 +558,7 @@ static void dt_delete(gr_req_t *req, gr_topic_t *t, gr_DeleteTopicsResponse_Dele
     if (t->internal) {
         res->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
         res->ErrorMessage =
-            msgf(req, "Topic %s is a Kafka internal topic and is not allowed to be marked for deletion.", t->name);
+            gr_req_printf(req, "Topic %s is a Kafka internal topic and is not allowed to be marked for deletion.", t->name);
         return;
     }
     gr_info("admin", "Deleting topic %s for %s", t->name, gr_req_peer(req));
@@ -631,17 +614,17 @@ void gr_api_delete_topics(gr_req_t *req, gr_rd_t *body)
         }
         if (dup[i]) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, by_id ? "Duplicate topic id." : "Duplicate topic name.");
+            res->ErrorMessage = gr_req_printf(req, by_id ? "Duplicate topic id." : "Duplicate topic name.");
             continue;
         }
         if (v >= 6 && !by_id && memcmp(r.Topics[i].TopicId.b, zero_id.b, 16)) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "You may not specify both topic name and topic id.");
+            res->ErrorMessage = gr_req_printf(req, "You may not specify both topic name and topic id.");
             continue;
         }
         if (by_id && !memcmp(r.Topics[i].TopicId.b, zero_id.b, 16)) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Neither topic name nor id were specified.");
+            res->ErrorMessage = gr_req_printf(req, "Neither topic name nor id were specified.");
             continue;
         }
         gr_topic_t *t;
@@ -649,15 +632,15 @@ void gr_api_delete_topics(gr_req_t *req, gr_rd_t *body)
             t = gr_topic_find_id(&r.Topics[i].TopicId);
             if (!t) {
                 res->ErrorCode = KERR_UNKNOWN_TOPIC_ID;
-                res->ErrorMessage = msgf(req, "This server does not host this topic ID.");
+                res->ErrorMessage = gr_req_printf(req, "This server does not host this topic ID.");
                 continue;
             }
-            res->Name = msgf(req, "%s", t->name);
+            res->Name = gr_req_printf(req, "%s", t->name);
         } else {
             t = keys[i].len > 0 ? gr_topic_find(keys[i].p, (size_t)keys[i].len) : NULL;
             if (!t) {
                 res->ErrorCode = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                res->ErrorMessage = msgf(req, "This server does not host this topic-partition.");
+                res->ErrorMessage = gr_req_printf(req, "This server does not host this topic-partition.");
                 continue;
             }
         }
@@ -679,19 +662,19 @@ static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartiti
     if (t->internal) {
         res->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
         res->ErrorMessage = !strcmp(t->name, "__consumer_offsets")
-                                ? msgf(req, "The number of partitions for the offsets topic cannot be changed.")
-                                : msgf(req, "The number of partitions for internal topic %s cannot be changed.",
+                                ? gr_req_printf(req, "The number of partitions for the offsets topic cannot be changed.")
+                                : gr_req_printf(req, "The number of partitions for internal topic %s cannot be changed.",
                                        t->name);
         return;
     }
     if (ct->Count == t->npart) {
         res->ErrorCode = KERR_INVALID_PARTITIONS;
-        res->ErrorMessage = msgf(req, "Topic already has %" PRId32 " partition(s).", t->npart);
+        res->ErrorMessage = gr_req_printf(req, "Topic already has %" PRId32 " partition(s).", t->npart);
         return;
     }
     if (ct->Count < t->npart) {
         res->ErrorCode = KERR_INVALID_PARTITIONS;
-        res->ErrorMessage = msgf(req, "The topic %s currently has %" PRId32 " partition(s); %" PRId32
+        res->ErrorMessage = gr_req_printf(req, "The topic %s currently has %" PRId32 " partition(s); %" PRId32
                                       " would not be an increase.",
                                  t->name, t->npart, ct->Count);
         return;
@@ -700,7 +683,7 @@ static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartiti
     if (ct->Assignments_count >= 0) {
         if (ct->Assignments_count != add) {
             res->ErrorCode = KERR_INVALID_REPLICA_ASSIGNMENT;
-            res->ErrorMessage = msgf(req, "Attempted to add %" PRId32 " additional partition(s), but only %" PRId32
+            res->ErrorMessage = gr_req_printf(req, "Attempted to add %" PRId32 " additional partition(s), but only %" PRId32
                                           " assignment(s) were specified.",
                                      add, ct->Assignments_count);
             return;
@@ -717,7 +700,7 @@ static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartiti
     }
     if (add > MAX_PARTITIONS_PER_REQUEST) {
         res->ErrorCode = KERR_POLICY_VIOLATION;
-        res->ErrorMessage = msgf(req, "Excessively large number of partitions per request.");
+        res->ErrorMessage = gr_req_printf(req, "Excessively large number of partitions per request.");
         return;
     }
     if (validate_only)
@@ -760,7 +743,7 @@ void gr_api_create_partitions(gr_req_t *req, gr_rd_t *body)
         res->ErrorMessage = GR_STR_NULL;
         if (dup[i]) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Duplicate topic name.");
+            res->ErrorMessage = gr_req_printf(req, "Duplicate topic name.");
             continue;
         }
         cp_one(req, &r.Topics[i], r.ValidateOnly, res);
@@ -795,11 +778,11 @@ static gr_kerr_t broker_resource(gr_req_t *req, gr_str_t name, bool alter, bool 
     errno = 0;
     long id = strtol(s, &end, 10);
     if (errno || *end || end == s || id < INT32_MIN || id > INT32_MAX) {
-        *msg = msgf(req, "Broker id must be an integer, but it is: %s", s);
+        *msg = gr_req_printf(req, "Broker id must be an integer, but it is: %s", s);
         return KERR_INVALID_REQUEST;
     }
     if (id != gr_broker.cfg.node_id) {
-        *msg = msgf(req, "Unexpected broker id, expected %" PRId32 "%s, but received %s", gr_broker.cfg.node_id,
+        *msg = gr_req_printf(req, "Unexpected broker id, expected %" PRId32 "%s, but received %s", gr_broker.cfg.node_id,
                     alter ? "" : " or empty string", s);
         return KERR_INVALID_REQUEST;
     }
@@ -910,7 +893,7 @@ void gr_api_describe_configs(gr_req_t *req, gr_rd_t *body)
             dc_fill(req, &r, rs, es, cnt, res);
         } else {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Unsupported resource type: %s", resource_type_name(rs->ResourceType));
+            res->ErrorMessage = gr_req_printf(req, "Unsupported resource type: %s", resource_type_name(rs->ResourceType));
         }
     }
     GR_RESPOND(req, DescribeConfigsResponse, &resp);
@@ -981,7 +964,7 @@ static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n,
 static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, gr_kerr_t *err, gr_str_t *msg)
 {
     if (name.len <= 0) {
-        *msg = msgf(req, "Default topic resources are not allowed.");
+        *msg = gr_req_printf(req, "Default topic resources are not allowed.");
         *err = KERR_INVALID_REQUEST;
         return NULL;
     }
@@ -993,7 +976,7 @@ static gr_topic_t *config_topic(gr_req_t *req, gr_str_t name, gr_kerr_t *err, gr
     }
     gr_topic_t *t = gr_topic_find(name.p, (size_t)name.len);
     if (!t) {
-        *msg = msgf(req, "The topic '%.*s' does not exist.", (int)name.len, name.p);
+        *msg = gr_req_printf(req, "The topic '%.*s' does not exist.", (int)name.len, name.p);
         *err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
     return t;
@@ -1024,7 +1007,7 @@ static gr_kerr_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsReques
         char *key = cstr(req, c->Name);
         int op = c->ConfigOperation;
         if (op < OP_SET || op > OP_SUBTRACT) {
-            *msg = msgf(req, "Unknown operation type %d", op);
+            *msg = gr_req_printf(req, "Unknown operation type %d", op);
             return KERR_INVALID_REQUEST;
         }
         const gr_topic_config_def_t *d = gr_topic_config_find(key, strlen(key));
@@ -1037,12 +1020,12 @@ static gr_kerr_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsReques
             continue;
         }
         if ((op == OP_APPEND || op == OP_SUBTRACT) && (!d || strcmp(key, "cleanup.policy"))) {
-            *msg = msgf(req, "Can't %s to key %s because its type is not LIST.", op == OP_APPEND ? "APPEND" : "SUBTRACT",
+            *msg = gr_req_printf(req, "Can't %s to key %s because its type is not LIST.", op == OP_APPEND ? "APPEND" : "SUBTRACT",
                         key);
             return KERR_INVALID_CONFIG;
         }
         if (!d) {
-            *msg = msgf(req, "Unknown topic config name: %s", key);
+            *msg = gr_req_printf(req, "Unknown topic config name: %s", key);
             return KERR_INVALID_CONFIG;
         }
         char *val = cstr(req, c->Value);
@@ -1057,7 +1040,7 @@ static gr_kerr_t iac_topic(gr_req_t *req, const gr_IncrementalAlterConfigsReques
         }
         char err[256];
         if (gr_topic_config_validate(d, val, err, sizeof(err)) < 0) {
-            *msg = msgf(req, "%s", err);
+            *msg = gr_req_printf(req, "%s", err);
             return KERR_INVALID_CONFIG;
         }
         if (at >= 0) {
@@ -1080,7 +1063,7 @@ static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n,
     const char *bad_key;
     char err[256];
     if (t->internal && gr_topic_config_internal_check(&gr_broker.cfg, t->name, ov, &bad_key, err, sizeof(err)) < 0) {
-        *msg = msgf(req, "%s", err);
+        *msg = gr_req_printf(req, "%s", err);
         return KERR_POLICY_VIOLATION;
     }
     if (validate_only)
@@ -1103,7 +1086,7 @@ static gr_kerr_t topic_apply(gr_req_t *req, gr_topic_t *t, char **ov, int32_t n,
     /* all of them or none: one write of the topic's file (which frees the
      * old overrides, so ov is not looked at again) */
     if (gr_topic_replace_configs(t, ov) < 0) {
-        *msg = msgf(req, "Cannot persist the configuration of topic %s.", t->name);
+        *msg = gr_req_printf(req, "Cannot persist the configuration of topic %s.", t->name);
         return KERR_KAFKA_STORAGE_ERROR;
     }
     for (int i = 0; i < nkeys; i++)
@@ -1140,7 +1123,7 @@ static gr_kerr_t alter_broker(gr_req_t *req, gr_str_t name, const gr_str_t *name
         }
     }
     keys[o] = '\0';
-    *msg = msgf(req, "Cannot update these configs dynamically: %s (dynamic broker configs are not supported)", keys);
+    *msg = gr_req_printf(req, "Cannot update these configs dynamically: %s (dynamic broker configs are not supported)", keys);
     return KERR_INVALID_REQUEST;
 }
 
@@ -1174,7 +1157,7 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
         res->ErrorMessage = GR_STR_NULL;
         if (dup[i]) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Each resource must appear at most once.");
+            res->ErrorMessage = gr_req_printf(req, "Each resource must appear at most once.");
             continue;
         }
         int32_t nc = rs->Configs_count > 0 ? rs->Configs_count : 0;
@@ -1187,7 +1170,7 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
             dupkey = kfirst[k] != k;
         if (dupkey) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Error due to duplicate config keys");
+            res->ErrorMessage = gr_req_printf(req, "Error due to duplicate config keys");
             continue;
         }
         size_t nulls_len = 0;
@@ -1211,7 +1194,7 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
             }
             s[o] = '\0';
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Null value not supported for : %s", s);
+            res->ErrorMessage = gr_req_printf(req, "Null value not supported for : %s", s);
             continue;
         }
         gr_str_t msg = GR_STR_NULL;
@@ -1221,7 +1204,7 @@ void gr_api_incremental_alter_configs(gr_req_t *req, gr_rd_t *body)
             res->ErrorCode = alter_broker(req, rs->ResourceName, keys, nc, &msg);
         else {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            msg = msgf(req, "Unknown resource type %d", (int)rs->ResourceType);
+            msg = gr_req_printf(req, "Unknown resource type %d", (int)rs->ResourceType);
         }
         res->ErrorMessage = res->ErrorCode == KERR_NONE ? GR_STR_NULL : msg;
     }
@@ -1274,13 +1257,13 @@ static gr_kerr_t ac_topic(gr_req_t *req, const gr_AlterConfigsRequest_AlterConfi
         char *key = cstr(req, c->Name);
         const gr_topic_config_def_t *d = gr_topic_config_find(key, strlen(key));
         if (!d) {
-            *msg = msgf(req, "Unknown topic config name: %s", key);
+            *msg = gr_req_printf(req, "Unknown topic config name: %s", key);
             return KERR_INVALID_CONFIG;
         }
         char *val = cstr(req, c->Value);
         char err[256];
         if (gr_topic_config_validate(d, val, err, sizeof(err)) < 0) {
-            *msg = msgf(req, "%s", err);
+            *msg = gr_req_printf(req, "%s", err);
             return KERR_INVALID_CONFIG;
         }
         ov[n++] = (char *)d->name;
@@ -1319,7 +1302,7 @@ void gr_api_alter_configs(gr_req_t *req, gr_rd_t *body)
         res->ErrorMessage = GR_STR_NULL;
         if (dup[i]) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            res->ErrorMessage = msgf(req, "Each resource must appear at most once.");
+            res->ErrorMessage = gr_req_printf(req, "Each resource must appear at most once.");
             continue;
         }
         int32_t nc = rs->Configs_count > 0 ? rs->Configs_count : 0;
@@ -1337,17 +1320,17 @@ void gr_api_alter_configs(gr_req_t *req, gr_rd_t *body)
         gr_str_t msg = GR_STR_NULL;
         if (dupkey) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            msg = msgf(req, "Error due to duplicate config keys");
+            msg = gr_req_printf(req, "Error due to duplicate config keys");
         } else if (any_null) {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            msg = msgf(req, "Null value not supported for : %s", join_names(req, keys, nulls, nc));
+            msg = gr_req_printf(req, "Null value not supported for : %s", join_names(req, keys, nulls, nc));
         } else if (rs->ResourceType == RT_TOPIC) {
             res->ErrorCode = ac_topic(req, rs, r.ValidateOnly, &msg);
         } else if (rs->ResourceType == RT_BROKER) {
             res->ErrorCode = alter_broker(req, rs->ResourceName, keys, nc, &msg);
         } else {
             res->ErrorCode = KERR_INVALID_REQUEST;
-            msg = msgf(req, "Unknown resource type %d", (int)rs->ResourceType);
+            msg = gr_req_printf(req, "Unknown resource type %d", (int)rs->ResourceType);
         }
         res->ErrorMessage = res->ErrorCode == KERR_NONE ? GR_STR_NULL : msg;
     }
@@ -1381,9 +1364,9 @@ void gr_api_describe_cluster(gr_req_t *req, gr_rd_t *body)
     if (r.EndpointType != ENDPOINT_BROKER) {
         bool known = r.EndpointType == ENDPOINT_CONTROLLER;
         resp.ErrorCode = known ? KERR_MISMATCHED_ENDPOINT_TYPE : KERR_UNSUPPORTED_ENDPOINT_TYPE;
-        resp.ErrorMessage = known ? msgf(req, "The request was sent to an endpoint of type BROKER, but we wanted an "
+        resp.ErrorMessage = known ? gr_req_printf(req, "The request was sent to an endpoint of type BROKER, but we wanted an "
                                               "endpoint of type CONTROLLER")
-                                  : msgf(req, "Unsupported endpoint type %d", (int)r.EndpointType);
+                                  : gr_req_printf(req, "Unsupported endpoint type %d", (int)r.EndpointType);
         resp.ClusterId = GR_STR("");
         GR_RESPOND(req, DescribeClusterResponse, &resp);
         return;

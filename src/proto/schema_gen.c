@@ -10485,6 +10485,178 @@ void gr_ListTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_Li
         gr_wr_i8(w, 0);
 }
 
+/* ------------------------------------------------------------ UpdateFeaturesRequest */
+
+static const uint16_t min_gr_UpdateFeaturesRequest_FeatureUpdateKey[] = {5, 5, 5};
+
+void gr_UpdateFeaturesRequest_FeatureUpdateKey_init(gr_UpdateFeaturesRequest_FeatureUpdateKey_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Feature = (gr_str_t){"", 0};
+    m->UpgradeType = 1;
+}
+
+void gr_UpdateFeaturesRequest_init(gr_UpdateFeaturesRequest_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->timeoutMs = 60000;
+}
+
+int gr_UpdateFeaturesRequest_FeatureUpdateKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesRequest_FeatureUpdateKey_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    gr_UpdateFeaturesRequest_FeatureUpdateKey_init(m);
+    gr_rd_str(rd, flex, &m->Feature);
+    rd_nonnull(rd, false, m->Feature.len);
+    m->MaxVersionLevel = gr_rd_i16(rd);
+    if (version <= 0)
+        m->AllowDowngrade = gr_rd_bool(rd);
+    if (version >= 1)
+        m->UpgradeType = gr_rd_i8(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_UpdateFeaturesRequest_FeatureUpdateKey_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesRequest_FeatureUpdateKey_t *m)
+{
+    const bool flex = true;
+    gr_wr_str(w, flex, str_nn(m->Feature, false));
+    gr_wr_i16(w, m->MaxVersionLevel);
+    if (version <= 0)
+        gr_wr_bool(w, m->AllowDowngrade);
+    if (version >= 1)
+        gr_wr_i8(w, m->UpgradeType);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_UpdateFeaturesRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesRequest_t *m)
+{
+    const bool flex = true;
+    gr_UpdateFeaturesRequest_init(m);
+    m->timeoutMs = gr_rd_i32(rd);
+    {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_UpdateFeaturesRequest_FeatureUpdateKey, GR_ARRAY_LEN(min_gr_UpdateFeaturesRequest_FeatureUpdateKey), version));
+        m->FeatureUpdates_count = n;
+        m->FeatureUpdates = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->FeatureUpdates = gr_arena_alloc(a, (size_t)n * sizeof(*m->FeatureUpdates));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_UpdateFeaturesRequest_FeatureUpdateKey_decode(rd, version, a, &m->FeatureUpdates[i]);
+            }
+            m->FeatureUpdates_count = i;
+        }
+    }
+    if (version >= 1)
+        m->ValidateOnly = gr_rd_bool(rd);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_UpdateFeaturesRequest_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesRequest_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->timeoutMs);
+    gr_wr_array_len(w, flex, count_nn(m->FeatureUpdates_count, false));
+    for (int32_t i = 0; i < m->FeatureUpdates_count; i++) {
+        gr_UpdateFeaturesRequest_FeatureUpdateKey_encode(w, version, &m->FeatureUpdates[i]);
+    }
+    if (version >= 1)
+        gr_wr_bool(w, m->ValidateOnly);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+/* ------------------------------------------------------------ UpdateFeaturesResponse */
+
+static const uint16_t min_gr_UpdateFeaturesResponse_UpdatableFeatureResult[] = {5, 5, 5};
+
+void gr_UpdateFeaturesResponse_UpdatableFeatureResult_init(gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->Feature = (gr_str_t){"", 0};
+    m->ErrorMessage = (gr_str_t){"", 0};
+}
+
+void gr_UpdateFeaturesResponse_init(gr_UpdateFeaturesResponse_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->ErrorMessage = (gr_str_t){"", 0};
+}
+
+int gr_UpdateFeaturesResponse_UpdatableFeatureResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(a);
+    GR_UNUSED(version);
+    gr_UpdateFeaturesResponse_UpdatableFeatureResult_init(m);
+    gr_rd_str(rd, flex, &m->Feature);
+    rd_nonnull(rd, false, m->Feature.len);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_UpdateFeaturesResponse_UpdatableFeatureResult_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *m)
+{
+    const bool flex = true;
+    GR_UNUSED(version);
+    gr_wr_str(w, flex, str_nn(m->Feature, false));
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
+int gr_UpdateFeaturesResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesResponse_t *m)
+{
+    const bool flex = true;
+    gr_UpdateFeaturesResponse_init(m);
+    m->ThrottleTimeMs = gr_rd_i32(rd);
+    m->ErrorCode = gr_rd_i16(rd);
+    gr_rd_str(rd, flex, &m->ErrorMessage);
+    if (version <= 1) {
+        int32_t n = gr_rd_array_len(rd, flex, minsz(min_gr_UpdateFeaturesResponse_UpdatableFeatureResult, GR_ARRAY_LEN(min_gr_UpdateFeaturesResponse_UpdatableFeatureResult), version));
+        m->Results_count = n;
+        m->Results = NULL;
+        rd_nonnull(rd, false, n);
+        if (n > 0) {
+            int32_t i;
+            m->Results = gr_arena_alloc(a, (size_t)n * sizeof(*m->Results));
+            for (i = 0; i < n && !(rd)->err; i++) {
+                (void)gr_UpdateFeaturesResponse_UpdatableFeatureResult_decode(rd, version, a, &m->Results[i]);
+            }
+            m->Results_count = i;
+        }
+    }
+    if (flex)
+        rd_skip_tags(rd);
+    return rd->err;
+}
+
+void gr_UpdateFeaturesResponse_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesResponse_t *m)
+{
+    const bool flex = true;
+    gr_wr_i32(w, m->ThrottleTimeMs);
+    gr_wr_i16(w, m->ErrorCode);
+    gr_wr_str(w, flex, m->ErrorMessage);
+    if (version <= 1) {
+        gr_wr_array_len(w, flex, count_nn(m->Results_count, false));
+        for (int32_t i = 0; i < m->Results_count; i++) {
+            gr_UpdateFeaturesResponse_UpdatableFeatureResult_encode(w, version, &m->Results[i]);
+        }
+    }
+    if (flex)
+        gr_wr_i8(w, 0);
+}
+
 /* ------------------------------------------------------------ ConsumerGroupHeartbeatRequest */
 
 static const uint16_t min_gr_ConsumerGroupHeartbeatRequest_TopicPartitions[] = {18, 18};
@@ -13138,6 +13310,26 @@ static void enc_OffsetDeleteResponse(gr_wr_t *w, int16_t v, const void *in)
     gr_OffsetDeleteResponse_encode(w, v, in);
 }
 
+static int dec_UpdateFeaturesRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_UpdateFeaturesRequest_decode(rd, v, a, out);
+}
+
+static void enc_UpdateFeaturesRequest(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_UpdateFeaturesRequest_encode(w, v, in);
+}
+
+static int dec_UpdateFeaturesResponse(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
+{
+    return gr_UpdateFeaturesResponse_decode(rd, v, a, out);
+}
+
+static void enc_UpdateFeaturesResponse(gr_wr_t *w, int16_t v, const void *in)
+{
+    gr_UpdateFeaturesResponse_encode(w, v, in);
+}
+
 static int dec_DescribeClusterRequest(gr_rd_t *rd, int16_t v, gr_arena_t *a, void *out)
 {
     return gr_DescribeClusterRequest_decode(rd, v, a, out);
@@ -13422,6 +13614,8 @@ static const schema_api_t apis[] = {
      dec_ListPartitionReassignmentsRequest, enc_ListPartitionReassignmentsRequest, dec_ListPartitionReassignmentsResponse, enc_ListPartitionReassignmentsResponse},
     {{47, "OffsetDelete", 0, 0, INT16_MAX}, sizeof(gr_OffsetDeleteRequest_t), sizeof(gr_OffsetDeleteResponse_t),
      dec_OffsetDeleteRequest, enc_OffsetDeleteRequest, dec_OffsetDeleteResponse, enc_OffsetDeleteResponse},
+    {{57, "UpdateFeatures", 0, 2, 0}, sizeof(gr_UpdateFeaturesRequest_t), sizeof(gr_UpdateFeaturesResponse_t),
+     dec_UpdateFeaturesRequest, enc_UpdateFeaturesRequest, dec_UpdateFeaturesResponse, enc_UpdateFeaturesResponse},
     {{60, "DescribeCluster", 0, 1, 0}, sizeof(gr_DescribeClusterRequest_t), sizeof(gr_DescribeClusterResponse_t),
      dec_DescribeClusterRequest, enc_DescribeClusterRequest, dec_DescribeClusterResponse, enc_DescribeClusterResponse},
     {{61, "DescribeProducers", 0, 0, 0}, sizeof(gr_DescribeProducersRequest_t), sizeof(gr_DescribeProducersResponse_t),
@@ -13449,8 +13643,8 @@ static const int8_t api_index[76] = {
     0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7, 8, 9, 10, 11,
     12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, -1, -1, -1,
     25, 26, 27, 28, 29, 30, -1, -1, -1, -1, 31, 32, 33, 34, 35, 36,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 37, 38, -1, -1,
-    -1, 39, 40, -1, 41, 42, -1, 43, 44, -1, 45, 46,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, 37, -1, -1, 38, 39, -1, -1,
+    -1, 40, 41, -1, 42, 43, -1, 44, 45, -1, 46, 47,
 };
 
 static const schema_api_t *api_get(int16_t key)

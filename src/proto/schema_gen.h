@@ -2411,6 +2411,50 @@ void gr_ListTransactionsResponse_init(gr_ListTransactionsResponse_t *m);
 int gr_ListTransactionsResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_ListTransactionsResponse_t *m);
 void gr_ListTransactionsResponse_encode(gr_wr_t *w, int16_t version, const gr_ListTransactionsResponse_t *m);
 
+/* ---- UpdateFeaturesRequest (request, versions 0-2, flexible 0+) */
+typedef struct gr_UpdateFeaturesRequest_FeatureUpdateKey {
+    gr_str_t Feature;
+    int16_t MaxVersionLevel;
+    bool AllowDowngrade;
+    int8_t UpgradeType;
+} gr_UpdateFeaturesRequest_FeatureUpdateKey_t;
+
+typedef struct gr_UpdateFeaturesRequest {
+    int32_t timeoutMs;
+    gr_UpdateFeaturesRequest_FeatureUpdateKey_t *FeatureUpdates;
+    int32_t FeatureUpdates_count;
+    bool ValidateOnly;
+} gr_UpdateFeaturesRequest_t;
+
+void gr_UpdateFeaturesRequest_FeatureUpdateKey_init(gr_UpdateFeaturesRequest_FeatureUpdateKey_t *m);
+int gr_UpdateFeaturesRequest_FeatureUpdateKey_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesRequest_FeatureUpdateKey_t *m);
+void gr_UpdateFeaturesRequest_FeatureUpdateKey_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesRequest_FeatureUpdateKey_t *m);
+void gr_UpdateFeaturesRequest_init(gr_UpdateFeaturesRequest_t *m);
+int gr_UpdateFeaturesRequest_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesRequest_t *m);
+void gr_UpdateFeaturesRequest_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesRequest_t *m);
+
+/* ---- UpdateFeaturesResponse (response, versions 0-2, flexible 0+) */
+typedef struct gr_UpdateFeaturesResponse_UpdatableFeatureResult {
+    gr_str_t Feature;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+} gr_UpdateFeaturesResponse_UpdatableFeatureResult_t;
+
+typedef struct gr_UpdateFeaturesResponse {
+    int32_t ThrottleTimeMs;
+    int16_t ErrorCode;
+    gr_str_t ErrorMessage;
+    gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *Results;
+    int32_t Results_count;
+} gr_UpdateFeaturesResponse_t;
+
+void gr_UpdateFeaturesResponse_UpdatableFeatureResult_init(gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *m);
+int gr_UpdateFeaturesResponse_UpdatableFeatureResult_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *m);
+void gr_UpdateFeaturesResponse_UpdatableFeatureResult_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesResponse_UpdatableFeatureResult_t *m);
+void gr_UpdateFeaturesResponse_init(gr_UpdateFeaturesResponse_t *m);
+int gr_UpdateFeaturesResponse_decode(gr_rd_t *rd, int16_t version, gr_arena_t *a, gr_UpdateFeaturesResponse_t *m);
+void gr_UpdateFeaturesResponse_encode(gr_wr_t *w, int16_t version, const gr_UpdateFeaturesResponse_t *m);
+
 /* ---- ConsumerGroupHeartbeatRequest (request, versions 0-1, flexible 0+) */
 typedef struct gr_ConsumerGroupHeartbeatRequest_TopicPartitions {
     gr_uuid_t TopicId;

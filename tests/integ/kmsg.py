@@ -271,6 +271,14 @@ PUSH_TELEMETRY = (72, 0, [
     F("CompressionType", "i8"), F("Metrics", "bytes")], [
     F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16")])
 
+UPDATE_FEATURES = (57, 0, [
+    F("timeoutMs", "i32", default=60000),
+    F("FeatureUpdates", [F("Feature", "str"), F("MaxVersionLevel", "i16"), F("AllowDowngrade", "bool", "0"),
+                         F("UpgradeType", "i8", "1+", default=1)]),
+    F("ValidateOnly", "bool", "1+")], [
+    F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16"), F("ErrorMessage", "str", null="0+"),
+    F("Results", [F("Feature", "str"), F("ErrorCode", "i16"), F("ErrorMessage", "str", null="0+")], "0-1")])
+
 LIST_CLIENT_METRICS_RESOURCES = (74, 0, [], [
     F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16"), F("ClientMetricsResources", [F("Name", "str")])])
 

@@ -53,6 +53,7 @@ SERVED = {
     45: 0,     # AlterPartitionReassignments
     46: 0,     # ListPartitionReassignments
     47: 0,     # OffsetDelete
+    57: 2,     # UpdateFeatures
     60: 1,     # DescribeCluster
     61: 0,     # DescribeProducers
     65: 0,     # DescribeTransactions

@@ -71,6 +71,57 @@ def test_api_versions_features(broker, version):
     assert keys[18] == (0, 4)
 
 
+# ------------------------------------------------------------------ UpdateFeatures
+
+INVALID_UPDATE_VERSION = 95
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_update_features(broker, version):
+    """The feature levels are fixed: an update to the level a feature is at
+    passes (a no-op, as in Kafka), any other is refused with Kafka's error
+    and message, and one refusal fails the whole request; ApiVersions still
+    reports the same levels afterwards."""
+    def upd(updates, validate=False):
+        body = {"FeatureUpdates": [dict({"Feature": f, "MaxVersionLevel": v}, **kw) for f, v, kw in updates],
+                "ValidateOnly": validate}
+        with conn(broker) as c:
+            return kmsg.call(c, kmsg.UPDATE_FEATURES, version, body)
+
+    same = [("metadata.version", 22, {}), ("group.version", 1, {}), ("transaction.version", 0, {})]
+    r = upd(same)
+    assert (r["ErrorCode"], r["ErrorMessage"]) == (NONE, None)
+    if version <= 1:
+        assert [(x["Feature"], x["ErrorCode"]) for x in r["Results"]] == [(f, NONE) for f, _, _ in same]
+    else:
+        assert "Results" not in r
+    down = {"AllowDowngrade": True} if version == 0 else {"UpgradeType": 2}
+    for updates, why in [
+            ([("transaction.version", 2, {})],
+             "Invalid update version 2 for feature transaction.version. The feature levels of this broker are "
+             "fixed: transaction.version is at level 0."),
+            ([("group.version", 1, {}), ("metadata.version", 21, down)],
+             "Invalid update version 21 for feature metadata.version. The feature levels of this broker are "
+             "fixed: metadata.version is at level 22."),
+            ([("no.such.feature", 1, {})],
+             "Invalid update version 1 for feature no.such.feature. This broker does not support this feature."),
+            ([("group.version", -1, {})],
+             "Invalid update version -1 for feature group.version. A feature version cannot be less than 0.")]:
+        r = upd(updates, validate=version >= 1)
+        assert r["ErrorCode"] == INVALID_UPDATE_VERSION, r
+        assert r["ErrorMessage"] == ("The update failed for all features since the following feature had an "
+                                     "error: " + why)
+        assert r.get("Results", []) == []
+    if version >= 1:
+        r = upd([("group.version", 1, {"UpgradeType": 9})])
+        assert r["ErrorCode"] == INVALID_UPDATE_VERSION
+        assert r["ErrorMessage"].endswith("The controller does not support the given upgrade type.")
+    with conn(broker) as c:
+        a = kmsg.call(c, kmsg.API_VERSIONS, 3, {"ClientSoftwareName": "t", "ClientSoftwareVersion": "1"})
+    assert {f["Name"]: f["MaxVersionLevel"] for f in a["FinalizedFeatures"]} == \
+        {"metadata.version": 22, "group.version": 1}
+
+
 # ------------------------------------------------------------------ DescribeCluster
 
 def test_describe_cluster_v1(broker):
