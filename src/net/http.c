@@ -727,7 +727,8 @@ int gr_http_start(gr_ev_t *ev, const char *listener)
     int one = 1;
     if (fd == -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(fd, 64) == -1) {
-        gr_error("http", "Cannot listen on %s: %s", listener, strerror(errno));
+        gr_error("http", "Cannot listen on %s: %s (http.listeners sets another address, an empty value turns the "
+                 "HTTP listener off)", listener, strerror(errno));
         if (fd != -1)
             close(fd);
         freeaddrinfo(ai);

@@ -103,6 +103,38 @@ def test_bad_config_exits_with_one_line(tmp_path, props, args, key):
     assert not os.path.exists(data), "data dir created despite the bad configuration"
 
 
+def test_http_port_taken_exits_naming_the_key(tmp_path):
+    """A second broker whose HTTP listener's port is taken (the default one
+    of a broker already running) stops at once and says which key moves it;
+    with http.listeners empty it starts."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        lines, _ = run_bad(tmp_path, ["--override", "http.listeners=http://127.0.0.1:%d" % port])
+        err = [l for l in lines if "ERROR" in l]
+        assert len(err) == 1 and "Cannot listen on http://127.0.0.1:%d" % port in err[0], lines
+        assert "http.listeners" in err[0], err
+    argv = [GREGORD, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % free_port(),
+            "--override", "log.dirs=" + str(tmp_path / "data2"), "--override", "http.listeners="]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(tmp_path))
+    try:
+        out = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            assert line, "gregord exited: %s" % "".join(out)
+            out.append(line)
+            if "started" in line:
+                break
+        assert any("started" in l for l in out), out
+        assert not any("HTTP listener" in l for l in out), out
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
 def test_properties_file_honoured(file_broker):
     props = ("# gregord test configuration\n"
              "! a Java-properties comment\n"
