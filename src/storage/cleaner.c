@@ -759,15 +759,18 @@ static int rebuild_emit(pass_t *ps, gr_segment_t *out, gr_batch_builder_t *b, co
         gr_put32(nb + GR_BOFF_LAST_DELTA, (uint32_t)(bi->last_offset_delta - first));
         recrc = true;
     }
-    int codec = bi->attributes & GR_ATTR_COMPRESSION_MASK, rc = 0;
+    int codec = bi->attributes & GR_ATTR_COMPRESSION_MASK, rc;
     if (codec != GR_COMPRESSION_NONE && b->count > 0) {
-        if ((rc = recompress(ps, nb, len, codec)) < 0) {
-            gr_batch_builder_free(b);
-            return rc;
+        if ((rc = recompress(ps, nb, len, codec)) == 0) {
+            nb = ps->zbuf.p;
+            len = ps->zbuf.len;
+            recrc = true;
+        } else {
+            /* the records stay readable uncompressed: better than a pass
+             * that fails for ever */
+            gr_warn("cleaner", "Cannot compress a rebuilt batch at offset %lld again: %s; it is written uncompressed",
+                    (long long)bi->base_offset, strerror(-rc));
         }
-        nb = ps->zbuf.p;
-        len = ps->zbuf.len;
-        recrc = true;
     }
     if (recrc)
         gr_put32(nb + GR_BOFF_CRC, gr_crc32c(0, nb + GR_BOFF_ATTRIBUTES, len - GR_BOFF_ATTRIBUTES));
