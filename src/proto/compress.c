@@ -556,12 +556,12 @@ int gr_cstream_end(gr_cstream_t *z)
             }
         }
     }
-    if (z->codec == GR_COMPRESSION_GZIP && z->ctx)
+    if (z->codec == GR_COMPRESSION_GZIP && z->ctx) {
         deflateEnd(z->ctx);
-    if (z->codec == GR_COMPRESSION_GZIP)
         free(z->ctx);
-    else if (z->codec == GR_COMPRESSION_ZSTD)
+    } else if (z->codec == GR_COMPRESSION_ZSTD) {
         ZSTD_freeCCtx(z->ctx);
+    }
     z->ctx = NULL;
     free(z->blk);
     z->blk = NULL;
