@@ -48,6 +48,12 @@ class RawMember:
         self.th.start()
 
     def _join(self):
+        # the lock keeps call() off the connection between a request and its
+        # response (a SyncGroup answer read by the wrong thread desyncs both)
+        with self.lock:
+            return self._join_locked()
+
+    def _join_locked(self):
         meta = kp.subscription([self.topic])
         r = self.conn.call(kp.JOIN_GROUP, 1, self.group, member_id=self.member_id,
                            protocols=[("roundrobin", meta)], session_timeout=self.session,
@@ -68,9 +74,8 @@ class RawMember:
             if s["error"] != kp.REBALANCE_IN_PROGRESS:     # a new rebalance began: rejoin
                 self.errors.append(("sync", s["error"]))
             return False
-        with self.lock:
-            self.generation = gen
-            self.assigned = kp.parse_assignment(s["assignment"]).get(self.topic, [])
+        self.generation = gen
+        self.assigned = kp.parse_assignment(s["assignment"]).get(self.topic, [])
         return True
 
     def _run(self):
@@ -106,8 +111,12 @@ class RawMember:
             self.conn.close()
 
 
-def stable(broker, group, n):
+def stable(broker, group, n, *members):
+    """the group Stable with n members, and each of `members` past its
+    SyncGroup answer (the broker is Stable before the answer is read)."""
     def pred():
+        if any(m.generation < 0 for m in members):
+            return None
         g = kp.describe_group(broker.bootstrap, group)
         return g if g["state"] == "Stable" and len(g["members"]) == n else None
     return wait_until(pred, timeout=30, interval=0.2, what="group %s Stable with %d members" % (group, n))
@@ -124,7 +133,7 @@ def test_confluent_list_groups(broker):
     ck.create_topic(broker, topic, partitions=2)
     m = RawMember(broker, group, topic, 2, client_id="raw-list")
     try:
-        stable(broker, group, 1)
+        stable(broker, group, 1, m)
         groups = {g.id: g for g in ck.admin(broker).list_groups(timeout=15)}
         assert group in groups, list(groups)
         g = groups[group]
@@ -169,7 +178,7 @@ def test_kafkajs_admin_ops(broker):
         ck.produce(broker, topic, [{"value": b"x"}] * 10, partition=p)
     m = RawMember(broker, group, topic, 3, client_id="raw-kjs")
     try:
-        stable(broker, group, 1)
+        stable(broker, group, 1, m)
         lg = ok(kjs(broker, "listGroups"))
         assert {"groupId": group, "protocolType": "consumer"} in lg["groups"], lg
         [d] = ok(kjs(broker, "describeGroups", groupIds=[group]))["groups"]
@@ -224,7 +233,7 @@ def test_raw_delete_groups_and_offset_delete(broker):
     ck.create_topic(broker, other, partitions=1)
     m = RawMember(broker, group, topic, 2)
     try:
-        stable(broker, group, 1)
+        stable(broker, group, 1, m)
         c = m
         r = c.call(kp.OFFSET_COMMIT, 2, group, {topic: [(0, 1, ""), (1, 1, "")], other: [(0, 4, "")]},
                    generation=m.generation, member_id=m.member_id)
@@ -265,7 +274,7 @@ def stable_member(broker):
         pass
     group = "g-ga-bad-%d" % int(time.monotonic() * 1000)
     m = RawMember(broker, group, topic, 2, client_id="raw-bad")
-    stable(broker, group, 1)
+    stable(broker, group, 1, m)
     with kp.Conn(broker.bootstrap) as c:
         assert c.call(kp.OFFSET_COMMIT, 2, group, {topic: [(0, 1, "keep")]},
                       generation=m.generation, member_id=m.member_id)["errors"] == {(topic, 0): 0}
@@ -384,7 +393,7 @@ def test_group_max_size(broker):
     try:
         wait_until(lambda: ms[0].generation > 0 and ms[0].generation == ms[1].generation,
                    timeout=30, what="two members in one generation")
-        g = stable(broker, group, 2)
+        g = stable(broker, group, 2, *ms)
         with kp.Conn(broker.bootstrap) as c:
             r = c.call(kp.JOIN_GROUP, 1, group, protocols=[("roundrobin", kp.subscription([topic]))])
             assert r["error"] == kp.GROUP_MAX_SIZE_REACHED, r
