@@ -47,6 +47,7 @@ FULL = dict(
     idle_parts=10000, idle_groups=1000, scale_groups=100_000,
     iperf_secs=3, disk_mb=512, fsync_count=500,
     warm_mb=2048, warm_anon_mb=128, warm_secs=60,
+    obs_blocks=10, obs_window=2.0,
 )
 QUICKP = dict(
     produce_secs=0.25, produce_count=300_000, produce_rounds=1,
@@ -58,6 +59,7 @@ QUICKP = dict(
     idle_parts=1000, idle_groups=100, scale_groups=10_000,
     iperf_secs=1, disk_mb=32, fsync_count=50,
     warm_mb=256, warm_anon_mb=32, warm_secs=15,
+    obs_blocks=2, obs_window=1.0,
 )
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REBALANCE_DELAY_MS = 3000   # gregord's default group.initial.rebalance.delay.ms
@@ -1254,6 +1256,30 @@ def raw_produce(bootstrap, topic, batches):
     return struct.unpack_from(">h", buf, p)[0]
 
 
+def leo_sum(so, topic, nparts):
+    """The sum of the log end offsets of partitions 0..nparts-1 of topic, by
+    one ListOffsets v1 request (timestamp -1) on the connected socket."""
+    t = topic.encode()
+    body = struct.pack(">iih", -1, 1, len(t)) + t + struct.pack(">i", nparts) + \
+        b"".join(struct.pack(">iq", p, -1) for p in range(nparts))
+    frame = struct.pack(">hhih", 2, 1, 11, 5) + b"bench" + body
+    so.sendall(struct.pack(">i", len(frame)) + frame)
+    buf = recv_frame(so)
+    p = 4 + 4
+    (n,) = struct.unpack_from(">h", buf, p)
+    p += 2 + n
+    (np_,) = struct.unpack_from(">i", buf, p)
+    p += 4
+    total = 0
+    for _ in range(np_):
+        _part, err, _ts, off = struct.unpack_from(">ihqq", buf, p)
+        p += 22
+        if err:
+            raise RuntimeError("ListOffsets error %d" % err)
+        total += off
+    return total
+
+
 def scrape_ms(http_port, path="/metrics"):
     """One GET of the HTTP listener: (ms, bytes)."""
     t0 = time.monotonic()
@@ -1278,11 +1304,15 @@ def observability(B, build, P):
               "offsets (standalone commits), every partition with records. *scrape*: GET /metrics "
               "(kafka_exporter's per-partition and per-group families plus the broker's histograms), "
               "median and max of %d scrapes, and the answer's size. *produce*: 100 B records, "
-              "acks=1, 8 partitions of another topic, 4 producers, on the same instance, without a "
-              "scrape and with a scrape every second during the run (a thread of the harness), "
-              "alternating in ABBA order, each run on a new topic deleted after it, best of %d "
-              "rounds each (each run 4 s); the last column is with ÷ without."
-              % (parts, groups, 5, P["produce_rounds"] + 2),
+              "acks=1, 4 producers on 8 partitions of another topic (retention.bytes 256 MiB), "
+              "one run of %.0f s on the same instance; the harness (another process than the "
+              "producers) alternates %.0f s windows without and with a GET /metrics every second, "
+              "in %d blocks of four windows (without, with, with, without), and counts the records "
+              "each window appended from the partitions' log end offsets (ListOffsets). Figures: "
+              "median window records/s of each kind, median scrape time under load, the broker's CPU "
+              "in each kind of window; the last column is the median over the blocks of with ÷ "
+              "without (each block's two windows of each kind summed)."
+              % (parts, groups, 5, 3.0 + P["obs_blocks"] * 4 * P["obs_window"] + 2.0, P["obs_window"], P["obs_blocks"]),
               [("rps", "produce records/s", "%.0f"), ("scrape_ms", "scrape ms (median)", "%.1f"),
                ("scrape_max_ms", "scrape ms (max)", "%.1f"), ("scrape_kib", "scrape KiB", "%.0f"),
                ("srv_cpu", "server CPU %", "%.0f")], "rps")
@@ -1291,10 +1321,13 @@ def observability(B, build, P):
     def ratio(row):
         if row["system"] != "gregord (scrape every 1 s)" or "error" in row["res"]:
             return None
-        base = t.value(row["config"], "gregord (no scrape)")
-        return row["res"]["rps"] / base if base else None
+        return getattr(t, "obs_ratio", None)
     t.ratio = ratio
-    g = Gregord("gregord-obs", build, WORK).start()
+    # retention keeps the produce topic's size bounded: the long run writes
+    # into page frames that deleted segments freed, as a broker in service does
+    g = Gregord("gregord-obs", build, WORK, extra={
+        "log.segment.bytes": str(64 << 20), "log.retention.bytes": str(256 << 20),
+        "log.retention.check.interval.ms": "1000"}).start()
     top = "obs%d" % parts
     r = B.k("create", g.bootstrap, topic=top, partitions=parts, timeout=300)
     if "error" in r:
@@ -1311,39 +1344,73 @@ def observability(B, build, P):
     times.sort()
     t.add("scrape: %d partitions, %d groups" % (parts, groups), "gregord",
           {"scrape_ms": times[len(times) // 2], "scrape_max_ms": times[-1], "scrape_kib": size / 1024})
-    runs = {"gregord (no scrape)": [], "gregord (scrape every 1 s)": []}
-    names = list(runs)
-    for rnd in range(P["produce_rounds"] + 2):
-        # ABBA order, and each run on a topic of its own deleted after it, so
-        # that neither side always comes first or writes into a fuller log
-        for name in (names if rnd % 2 == 0 else names[::-1]):
-            prod_topic = "obsprod%d" % rnd + ("s" if "every" in name else "n")
-            B.k("create", g.bootstrap, topic=prod_topic, partitions=8)
-            stop = threading.Event()
-            seen = []
+    # produce: one long run, and the harness alternates windows without and
+    # with a scrape every second (ABBA blocks: off, on, on, off), counting the
+    # records appended in each window from the partitions' log end offsets.
+    # Comparing neighbouring windows of one run keeps what differs between
+    # runs (a new topic, the page frames it lands in, other load on the VM)
+    # out of the ratio; each block's with ÷ without cancels a linear drift.
+    prod_topic, nparts, win = "obsprod", 8, P["obs_window"]
+    B.k("create", g.bootstrap, topic=prod_topic, partitions=nparts)
+    nblocks = P["obs_blocks"]
+    secs = 3.0 + nblocks * 4 * win + 2.0
+    res = {}
 
-            def scraper():
-                while not stop.wait(1.0):
-                    seen.append(scrape_ms(g.http_port)[0])
-            th = threading.Thread(target=scraper, daemon=True) if "every" in name else None
-            if th:
-                th.start()
-            r = with_cpu(g, lambda: B.k("produce", g.bootstrap, topic=prod_topic, partitions=8, size=100, acks=1,
-                                        producers=4, count=P["produce_count"] * 10,
-                                        secs=max(P["produce_secs"], 4.0), timeout=120))
-            if th:
-                stop.set()
-                th.join(timeout=60)
-                if "error" not in r:
-                    r["scrape_ms"] = sorted(seen)[len(seen) // 2] if seen else None
-                    r["scrape_max_ms"] = max(seen) if seen else None
-            runs[name].append(r)
-            B.k("delete", g.bootstrap, topic=prod_topic)
-    for name, rr in runs.items():
-        ok = [x for x in rr if "error" not in x]
-        best_r = max(ok, key=lambda x: x["rps"]) if ok else rr[-1]
-        t.add("produce 100 B, acks=1, 8 partitions, 4 producers", name, best_r,
-              note="rounds: " + ", ".join("%.0f" % x["rps"] if "error" not in x else "n/a" for x in rr))
+    def producer():
+        res.update(with_cpu(g, lambda: B.k("produce", g.bootstrap, topic=prod_topic, partitions=nparts,
+                                           size=100, acks=1, producers=4, count=10 ** 10, secs=secs,
+                                           timeout=secs + 120)))
+    pth = threading.Thread(target=producer, daemon=True)
+    pth.start()
+    rates = {False: [], True: []}
+    blocks, seen, cpu = [], [], {False: 0.0, True: 0.0}
+    err = None
+    try:
+        with socket.create_connection(("127.0.0.1", int(g.bootstrap.rsplit(":", 1)[1])), timeout=30) as so:
+            t_end = time.monotonic() + 30
+            while leo_sum(so, prod_topic, nparts) == 0 and time.monotonic() < t_end and pth.is_alive():
+                time.sleep(0.1)
+            time.sleep(2.0)                 # past the producers' start
+            for _b in range(nblocks):
+                blk = {}
+                for on in (False, True, True, False):
+                    t0, n0, c0 = time.monotonic(), leo_sum(so, prod_topic, nparts), g.cpu_s()
+                    k = 0
+                    while True:
+                        if on:
+                            seen.append(scrape_ms(g.http_port)[0])
+                        k += 1
+                        left = t0 + min(k * 1.0, win) - time.monotonic()
+                        if left > 0:
+                            time.sleep(left)
+                        if time.monotonic() - t0 >= win - 1e-3:
+                            break
+                    t1, n1, c1 = time.monotonic(), leo_sum(so, prod_topic, nparts), g.cpu_s()
+                    rate = (n1 - n0) / (t1 - t0)
+                    rates[on].append(rate)
+                    blk.setdefault(on, []).append(rate)
+                    if c0 is not None and c1 is not None:
+                        cpu[on] += c1 - c0
+                blocks.append(sum(blk[True]) / sum(blk[False]) if sum(blk[False]) else None)
+    except (OSError, RuntimeError) as e:
+        err = repr(e)
+    pth.join(timeout=secs + 180)
+    if err or "error" in res or not blocks or None in blocks:
+        t.add("produce 100 B, acks=1, 8 partitions, 4 producers", "gregord (scrape every 1 s)",
+              {"error": err or res.get("error", "no windows")})
+    else:
+        def med(v):
+            v = sorted(v)
+            return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+        on_secs = win * len(rates[True])
+        t.obs_ratio = med(blocks)
+        for on, name in ((False, "gregord (no scrape)"), (True, "gregord (scrape every 1 s)")):
+            row = {"rps": med(rates[on]), "srv_cpu": 100.0 * cpu[on] / on_secs}
+            if on:
+                row.update(scrape_ms=med(seen), scrape_max_ms=max(seen))
+            t.add("produce 100 B, acks=1, 8 partitions, 4 producers", name, row,
+                  note=("with ÷ without per block: " + ", ".join("%.3f" % x for x in blocks)) if on else
+                  "whole run: %.0f records/s, client CPU %.0f %%" % (res.get("rps", 0), res.get("cli_cpu", 0)))
     g.stop(signal.SIGKILL)
     shutil.rmtree(g.data, ignore_errors=True)
     return [t]

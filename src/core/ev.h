@@ -73,7 +73,13 @@ void gr_ev_before_sleep_remove(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg);
  * runs on the loop thread with the same arg.  Jobs run in FIFO order per
  * `lane` (lane 0..GR_EV_LANES-1; e.g. one lane per log dir), concurrently
  * across lanes. */
-#define GR_EV_LANES 2
+#define GR_EV_LANES 3
+/* Lanes 0..GR_EV_DIR_LANES-1 carry the log dirs' data work (dir d on
+ * d % GR_EV_DIR_LANES: flushes, deletions, moves; the cleaner on the last
+ * of them); GR_EV_LANE_META carries small metadata files (the offset
+ * checkpoints), which must not wait behind a data fsync of seconds. */
+#define GR_EV_DIR_LANES (GR_EV_LANES - 1)
+#define GR_EV_LANE_META (GR_EV_LANES - 1)
 typedef void gr_ev_work_cb(void *arg);
 void gr_ev_submit(gr_ev_t *ev, int lane, gr_ev_work_cb *work, gr_ev_work_cb *done, void *arg);
 /* Wait for every submitted job to finish and run its done (shutdown). */

@@ -57,8 +57,10 @@
 
 atomic_int gr_fio_active;
 
-enum { K_ENOSPC, K_EIO, K_SHORT, K_FSYNC, K_TRUNC, K_READ, K_SENDFILE };
-static const char *const kind_names[] = {"enospc", "eio", "short", "fsync", "trunc", "read", "sendfile"};
+enum { K_ENOSPC, K_EIO, K_SHORT, K_FSYNC, K_TRUNC, K_READ, K_SENDFILE, K_SLOWSYNC };
+static const char *const kind_names[] = {"enospc", "eio", "short", "fsync", "trunc", "read", "sendfile",
+                                         "slowsync"};
+#define SLOWSYNC_MS 3000          /* what slowsync adds to each fsync */
 
 #define MAX_RULES 16
 
@@ -410,9 +412,15 @@ int gr_fio_sync_slow(int fd, bool data_only)
     char p[PATH_MAX];
     struct stat st;
     bool named = fd_path(fd, p, sizeof(p));
-    if (named && have_rules() && match(p, 1u << K_FSYNC) == K_FSYNC) {
+    int kind = named && have_rules() ? match(p, (1u << K_FSYNC) | (1u << K_SLOWSYNC)) : -1;
+    if (kind == K_FSYNC) {
         errno = EIO;
         return -1;
+    }
+    if (kind == K_SLOWSYNC) {   /* a disk busy with write-back: the sync waits */
+        struct timespec ts = {SLOWSYNC_MS / 1000, (SLOWSYNC_MS % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+        }
     }
     /* the size before the sync: what it is sure to cover */
     bool sized = F.jfd >= 0 && fstat(fd, &st) == 0;

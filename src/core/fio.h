@@ -26,6 +26,9 @@
  *                    so does a syncfs of a dir when the scope matches the
  *                    dir or any file or directory under it (the sync
  *                    covers them)
+ *     slowsync@SCOPE fsync/fdatasync of files take 3 s longer (then succeed):
+ *                    a disk busy with write-back, on which a sync waits
+ *                    behind other writes
  *     trunc@SCOPE    ftruncate fails with EIO (a torn write cannot be cut
  *                    back: the partition goes offline)
  *     read@SCOPE     reads of log data (pread and sendfile) fail with EIO:

@@ -127,7 +127,8 @@ extern int gr_clean_crash_after;
  * not more often than log.cleaner.backoff.ms when idle.  Reads the
  * cleaner-offset-checkpoint files on the first call. */
 void gr_cleaner_tick(int64_t now_ms);
-/* Write <log dir>/cleaner-offset-checkpoint for every log dir. */
-void gr_cleaner_checkpoint(void);
+/* Write <log dir>/cleaner-offset-checkpoint for every log dir: now, or
+ * (async) on the event loop's metadata lane with the content of now. */
+void gr_cleaner_checkpoint(bool async);
 
 #endif

@@ -12,8 +12,9 @@
  * cleaner-offset-checkpoint, in Kafka's checkpoint text format (drawn in
  * checkpoint.c): one line "topic partition offset" per compacted
  * partition of that dir, the offset being the cleaner checkpoint (first
- * dirty offset).  Rewritten after every pass; a missing or stale file only
- * means more of the log is treated as dirty.
+ * dirty offset).  Rewritten after every pass, on the metadata helper lane
+ * (its fsync never holds the loop); a missing or stale file only means
+ * more of the log is treated as dirty.
  */
 #include "cleaner.h"
 #include "broker.h"
@@ -50,30 +51,61 @@ static void load_checkpoints(void)
     }
 }
 
-void gr_cleaner_checkpoint(void)
-{
+/* One log dir's cleaner-offset-checkpoint, taken on the loop, written
+ * where the caller says. */
+typedef struct clean_ckpt {
     char path[PATH_MAX];
-    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
-        size_t n = 0, cap = 0;
-        gr_ckpt_entry_t *e = NULL;
-        for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
-            for (int32_t i = 0; i < t->npart; i++) {
-                gr_partition_t *p = t->parts[i];
-                if (p->log_dir != d || !gr_log_compacted(p->log))
-                    continue;
-                if (n == cap) {
-                    cap = cap ? cap * 2 : 16;
-                    e = gr_realloc(e, cap * sizeof(*e));
-                }
-                snprintf(e[n].topic, sizeof(e[n].topic), "%s", t->name);
-                e[n].partition = i;
-                e[n].offset = gr_log_clean_offset(p->log);
-                n++;
+    gr_ckpt_entry_t *e;
+    size_t n;
+} clean_ckpt_t;
+
+static clean_ckpt_t *clean_ckpt_take(int d)
+{
+    clean_ckpt_t *c = gr_calloc(1, sizeof(*c));
+    size_t cap = 0;
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++) {
+            gr_partition_t *p = t->parts[i];
+            if (p->log_dir != d || !gr_log_compacted(p->log))
+                continue;
+            if (c->n == cap) {
+                cap = cap ? cap * 2 : 16;
+                c->e = gr_realloc(c->e, cap * sizeof(*c->e));
             }
-        snprintf(path, sizeof(path), "%s/cleaner-offset-checkpoint", gr_broker.log_dirs[d]);
-        if (gr_ckpt_write(path, e, n) < 0)
-            gr_error("cleaner", "cannot write %s", path);
-        free(e);
+            snprintf(c->e[c->n].topic, sizeof(c->e[c->n].topic), "%s", t->name);
+            c->e[c->n].partition = i;
+            c->e[c->n].offset = gr_log_clean_offset(p->log);
+            c->n++;
+        }
+    snprintf(c->path, sizeof(c->path), "%s/cleaner-offset-checkpoint", gr_broker.log_dirs[d]);
+    return c;
+}
+
+static void clean_ckpt_write(void *arg)
+{
+    clean_ckpt_t *c = arg;
+    if (gr_ckpt_write(c->path, c->e, c->n) < 0)
+        gr_error("cleaner", "cannot write %s", c->path);
+}
+
+static void clean_ckpt_free(void *arg)
+{
+    clean_ckpt_t *c = arg;
+    free(c->e);
+    free(c);
+}
+
+void gr_cleaner_checkpoint(bool async)
+{
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        clean_ckpt_t *c = clean_ckpt_take(d);
+        if (async) {
+            /* the metadata lane keeps the writes in order, off the loop */
+            gr_ev_submit(gr_broker.ev, GR_EV_LANE_META, clean_ckpt_write, clean_ckpt_free, c);
+        } else {
+            clean_ckpt_write(c);
+            clean_ckpt_free(c);
+        }
     }
 }
 
@@ -83,7 +115,7 @@ static void pass_done(void *arg, int rc, const gr_clean_stats_t *st)
     GR_UNUSED(st);
     busy = false;
     if (rc == 0)
-        gr_cleaner_checkpoint();
+        gr_cleaner_checkpoint(true);
     else if (rc != GR_AGAIN)
         idle_until = gr_add_sat(gr_now_ms(), gr_broker.cfg.log_cleaner_backoff_ms);   /* do not spin on a failing log */
 }
@@ -104,7 +136,7 @@ void gr_cleaner_tick(int64_t now_ms)
     if (!loaded) {
         load_checkpoints();
         loaded = true;
-        gr_cleaner_checkpoint();             /* drops entries of deleted topics */
+        gr_cleaner_checkpoint(false);        /* drops entries of deleted topics */
     }
     if (busy || now_ms < idle_until)
         return;

@@ -43,7 +43,7 @@
  * younger than min.compaction.lag.ms are snapshotted (base, size, a file
  * reference) and rewritten on a helper thread by cleaner.c; the swap runs
  * here on the loop thread, after checking that the segments are still
- * the log's.  The cleaner uses the last helper lane, so with more log dirs
+ * the log's.  The cleaner uses the last data lane, so with more log dirs
  * than lanes a long pass can delay the fsyncs of a dir sharing it.
  */
 #include "log.h"
@@ -1511,7 +1511,7 @@ int gr_log_clean(gr_log_t *log, int64_t now_ms, size_t map_bytes, gr_log_clean_c
     gr_debug("cleaner", "Cleaning %s: %d segment(s), first dirty offset %lld, dirty ratio %.2f", log->dir, n,
              (long long)first_dirty, ratio);
     if (log->ev) {
-        gr_ev_submit(log->ev, GR_EV_LANES - 1, clean_work, clean_done, j);
+        gr_ev_submit(log->ev, GR_EV_DIR_LANES - 1, clean_work, clean_done, j);
     } else {
         clean_work(j);
         clean_done(j);

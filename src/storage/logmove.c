@@ -432,7 +432,7 @@ static void swap(move_t *m)
     }
     gr_info("logmove", "Moved %s to %s (%" PRId64 " bytes copied)", m->src, gr_broker.log_dirs[m->dest],
             m->copied_total);
-    gr_ev_submit(gr_broker.ev, from % GR_EV_LANES, rm_work, rm_done, gr_strdup(del));
+    gr_ev_submit(gr_broker.ev, from % GR_EV_DIR_LANES, rm_work, rm_done, gr_strdup(del));
     gr_topics_checkpoint();
     gr_partition_notify(p);
     m->remove_future = false;
@@ -461,7 +461,7 @@ static void step(move_t *m)
     }
     m->budget = GR_MIN(COPY_CHUNK, (int64_t)rate_per_step());
     m->job = true;
-    gr_ev_submit(gr_broker.ev, m->dest % GR_EV_LANES, job_work, job_done, m);
+    gr_ev_submit(gr_broker.ev, m->dest % GR_EV_DIR_LANES, job_work, job_done, m);
 }
 
 static move_t *find(const gr_partition_t *p)

@@ -76,6 +76,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,7 +345,7 @@ int gr_partition_log_open(gr_partition_t *p, int d, int64_t end, int64_t start)
         .log_start_offset = start,
         .clean_shutdown = true,
         .ev = gr_broker.ev,
-        .lane = d % GR_EV_LANES,
+        .lane = d % GR_EV_DIR_LANES,
         .fresh = false,
     };
     gr_log_t *log;
@@ -389,7 +390,7 @@ static int partition_open(gr_topic_t *t, int32_t idx, gr_partition_t **out)
         .log_start_offset = ck_ls ? ckpt_lookup(ck_ls[d], ck_ls_n[d], t->name, idx, -1) : -1,
         .clean_shutdown = fresh || gr_broker.clean_shutdown_found,
         .ev = gr_broker.ev,
-        .lane = d % GR_EV_LANES,
+        .lane = d % GR_EV_DIR_LANES,
         .fresh = fresh,
         .producer_expiration_ms = gr_broker.cfg.producer_id_expiration_ms,
     };
@@ -920,42 +921,143 @@ int gr_topics_load(void)
     return rc;
 }
 
+/* ------------------------------------------------------------ checkpoints
+ *
+ * The two offset checkpoints of a log dir are taken on the loop (a copy of
+ * every partition's recovery point and log start offset) and written
+ * (tmp + fsync + rename + directory fsync) on the metadata lane: on a
+ * busy disk such an fsync waits behind the write-back of the segments, for
+ * hundreds of milliseconds during which the loop would serve nobody.
+ * Contents reach the disk in the order they were taken: each carries a
+ * sequence number, and the writer, under the dir's mutex, skips one older
+ * than what is on disk (the synchronous writes - DeleteRecords before its
+ * answer, a moved log, shutdown - take the same mutex, so at most they wait
+ * for a write in progress).  While a periodic write is still on the lane,
+ * the next periodic one is not queued: the tick after it carries newer
+ * offsets anyway.  A later content only ever has larger offsets, so a
+ * checkpoint written late is older, never wrong (recovery starts earlier).
+ * The metadata lane is not a data lane: a checkpoint never waits behind a
+ * segment's fsync, nor a flush (an acknowledgement with
+ * flush.messages=1) behind a checkpoint. */
+typedef struct ckpt_dir {
+    pthread_mutex_t mu;
+    uint64_t written;            /* sequence of the content on disk */
+    bool queued;                 /* a periodic write is on the lane (loop) */
+} ckpt_dir_t;
+
+typedef struct ckpt_job {
+    int dir;
+    uint64_t seq;
+    size_t n;
+    gr_ckpt_entry_t *rp, *ls;
+} ckpt_job_t;
+
+static ckpt_dir_t *ckpt_dirs;    /* [log dir] */
+static uint64_t ckpt_seq;        /* last sequence handed out (loop) */
+
+static ckpt_dir_t *ckpt_dir(int d)
+{
+    if (!ckpt_dirs) {
+        ckpt_dirs = gr_calloc((size_t)gr_broker.nlog_dirs, sizeof(*ckpt_dirs));
+        for (int i = 0; i < gr_broker.nlog_dirs; i++)
+            pthread_mutex_init(&ckpt_dirs[i].mu, NULL);
+    }
+    return &ckpt_dirs[d];
+}
+
+/* A copy of the offsets of log dir d's partitions, next in sequence. */
+static ckpt_job_t *ckpt_take(int d)
+{
+    ckpt_job_t *j = gr_calloc(1, sizeof(*j));
+    size_t cap = 16;
+    j->dir = d;
+    j->seq = ++ckpt_seq;
+    j->rp = gr_malloc(cap * sizeof(*j->rp));
+    j->ls = gr_malloc(cap * sizeof(*j->ls));
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++) {
+            gr_partition_t *p = t->parts[i];
+            if (p->log_dir != d)
+                continue;
+            if (j->n == cap) {
+                cap *= 2;
+                j->rp = gr_realloc(j->rp, cap * sizeof(*j->rp));
+                j->ls = gr_realloc(j->ls, cap * sizeof(*j->ls));
+            }
+            gr_ckpt_entry_t *rp = &j->rp[j->n], *ls = &j->ls[j->n];
+            snprintf(rp->topic, sizeof(rp->topic), "%s", t->name);
+            snprintf(ls->topic, sizeof(ls->topic), "%s", t->name);
+            rp->partition = ls->partition = i;
+            rp->offset = gr_log_recovery_point(p->log);
+            ls->offset = gr_log_start_offset(p->log);
+            j->n++;
+            /* the epochs before the log start went with their records */
+            gr_epochs_truncate_start(&p->epochs, ls->offset);
+            if (p->epochs.dirty) {
+                char pdir[PATH_MAX];
+                gr_partition_dir(p, pdir, sizeof(pdir));
+                gr_epochs_write(&p->epochs, pdir, false);
+            }
+        }
+    return j;
+}
+
+/* Write a taken content unless a newer one is on disk (any thread). */
+static void ckpt_write(void *arg)
+{
+    ckpt_job_t *j = arg;
+    ckpt_dir_t *cd = &ckpt_dirs[j->dir];
+    pthread_mutex_lock(&cd->mu);
+    if (j->seq > cd->written) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[j->dir]);
+        int rc = gr_ckpt_write(path, j->rp, j->n);
+        if (rc == 0) {
+            snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", gr_broker.log_dirs[j->dir]);
+            rc = gr_ckpt_write(path, j->ls, j->n);
+        }
+        if (rc < 0)
+            gr_warn("topic", "Cannot write the offset checkpoints of %s: %s (the next one retries)",
+                    gr_broker.log_dirs[j->dir], strerror(-rc));
+        else
+            cd->written = j->seq;
+    }
+    pthread_mutex_unlock(&cd->mu);
+}
+
+static void ckpt_free(ckpt_job_t *j)
+{
+    free(j->rp);
+    free(j->ls);
+    free(j);
+}
+
+static void ckpt_done(void *arg)
+{
+    ckpt_job_t *j = arg;
+    ckpt_dirs[j->dir].queued = false;
+    ckpt_free(j);
+}
+
 void gr_topics_checkpoint(void)
 {
     for (int d = 0; d < gr_broker.nlog_dirs; d++) {
-        size_t n = 0, cap = 16;
-        gr_ckpt_entry_t *rp = gr_malloc(cap * sizeof(*rp)), *ls = gr_malloc(cap * sizeof(*ls));
-        for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
-            for (int32_t i = 0; i < t->npart; i++) {
-                gr_partition_t *p = t->parts[i];
-                if (p->log_dir != d)
-                    continue;
-                if (n == cap) {
-                    cap *= 2;
-                    rp = gr_realloc(rp, cap * sizeof(*rp));
-                    ls = gr_realloc(ls, cap * sizeof(*ls));
-                }
-                snprintf(rp[n].topic, sizeof(rp[n].topic), "%s", t->name);
-                snprintf(ls[n].topic, sizeof(ls[n].topic), "%s", t->name);
-                rp[n].partition = ls[n].partition = i;
-                rp[n].offset = gr_log_recovery_point(p->log);
-                ls[n].offset = gr_log_start_offset(p->log);
-                n++;
-                /* the epochs before the log start went with their records */
-                gr_epochs_truncate_start(&p->epochs, ls[n - 1].offset);
-                if (p->epochs.dirty) {
-                    char pdir[PATH_MAX];
-                    gr_partition_dir(p, pdir, sizeof(pdir));
-                    gr_epochs_write(&p->epochs, pdir, false);
-                }
-            }
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", gr_broker.log_dirs[d]);
-        gr_ckpt_write(path, rp, n);
-        snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", gr_broker.log_dirs[d]);
-        gr_ckpt_write(path, ls, n);
-        free(rp);
-        free(ls);
+        ckpt_dir(d);
+        ckpt_job_t *j = ckpt_take(d);
+        ckpt_write(j);
+        ckpt_free(j);
+    }
+}
+
+/* The periodic checkpoint: taken now, written on the metadata lane. */
+static void topics_checkpoint_async(void)
+{
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        ckpt_dir_t *cd = ckpt_dir(d);
+        if (cd->queued)
+            continue;
+        cd->queued = true;
+        gr_ev_submit(gr_broker.ev, GR_EV_LANE_META, ckpt_write, ckpt_done, ckpt_take(d));
     }
 }
 
@@ -972,7 +1074,7 @@ void gr_topics_housekeep(int64_t now_ms, bool retention)
             if (gr_log_start_offset(p->log) != start)
                 gr_partition_notify(p);     /* fetch sessions report it */
         }
-    gr_topics_checkpoint();
+    topics_checkpoint_async();
 }
 
 size_t gr_topics_expire_producers(int64_t now_ms)
@@ -1057,7 +1159,7 @@ void gr_topics_close(bool *clean)
         if (!bulk[d])
             continue;
         ds[d].fd = dir_fds[d];
-        gr_ev_submit(gr_broker.ev, d % GR_EV_LANES, syncfs_work, syncfs_done, &ds[d]);
+        gr_ev_submit(gr_broker.ev, d % GR_EV_DIR_LANES, syncfs_work, syncfs_done, &ds[d]);
     }
     gr_ev_drain(gr_broker.ev);
     for (int d = 0; d < nd; d++) {
@@ -1107,4 +1209,10 @@ void gr_topics_close(bool *clean)
     gr_hmap_free(&table);
     free(dir_parts);
     dir_parts = NULL;
+    if (ckpt_dirs) {
+        for (int d = 0; d < nd; d++)
+            pthread_mutex_destroy(&ckpt_dirs[d].mu);
+        free(ckpt_dirs);
+        ckpt_dirs = NULL;
+    }
 }

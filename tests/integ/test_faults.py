@@ -448,3 +448,39 @@ def test_topic_that_fails_to_load_is_not_recreated(env_broker):
     b.start()
     check_readback(b, acked[0], 0)
     check_readback(b, acked[1], 1)
+
+
+def test_slow_checkpoint_fsync_does_not_stall_requests(env_broker):
+    """The periodic offset checkpoints (recovery points, log start offsets)
+    are written off the event loop: with every fsync of a checkpoint file
+    taking 3 s longer (a disk busy with write-back), requests are still
+    answered at once, and the checkpoints still reach the disk."""
+    b = env_broker({"log.retention.check.interval.ms": 200, "log.flush.interval.messages": 1},
+                   env={"GREGOR_FAULTS": "slowsync@offset-checkpoint"})
+    ck.create_topic(b, T, partitions=1)
+    worst = 0.0
+    with kp.Conn(b.bootstrap, timeout=30) as c:
+        end = time.monotonic() + 8.0       # several checkpoint ticks (every 200 ms)
+        n = 0
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            if n % 4 == 0:
+                err, _ = produce_raw(b, T, 0, [b"ckpt-%03d" % n], timeout=30)
+                assert err == 0, err
+            else:
+                c.raw(18, 0, b"")           # ApiVersions v0
+            worst = max(worst, time.monotonic() - t0)
+            n += 1
+            time.sleep(0.05)
+    produced = (n + 3) // 4
+    assert "Injected fault slowsync" in b.log_text(), "the fault never hit a checkpoint"
+    # a checkpoint written on the loop would hold every request for 3 s or more
+    assert worst < 1.0, "a request waited %.2f s" % worst
+    cp = os.path.join(b.data_dir, "recovery-point-offset-checkpoint")
+
+    def flushed():
+        with open(cp) as f:
+            lines = f.read().splitlines()
+        got = dict(((t, int(p)), int(o)) for t, p, o in (x.split() for x in lines[2:]))
+        return got.get((T, 0)) == produced
+    wait_until(flushed, timeout=30, interval=0.2, what="recovery point %d in the checkpoint" % produced)
