@@ -8,6 +8,7 @@
  *   kbench produce   bootstrap= topic= partitions= size= acks= count= secs= producers= [linger=]
  *                    [partitioner=sticky] [copy=1] [idempotence=1]
  *                    [txn=1 commit_ms=100 | txn_records=N [abort_pct=10]]
+ *                    (SIGUSR1 ends a produce run early, as secs= would)
  *   kbench consume   bootstrap= topic= partitions= count= secs= [eof=1]
  *   kbench fetchraw  bootstrap= topic= version=2|4 count= secs=   (raw Fetch of partition 0)
  *   kbench ctp       bootstrap= topic= out= group= count= secs= commit_ms=
@@ -41,6 +42,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -239,6 +241,7 @@ static bool g_sticky;             /* partitioner=sticky: librdkafka picks the pa
 static int g_msgflags;            /* copy=1: librdkafka copies each value (RD_KAFKA_MSG_F_COPY) */
 static char *g_value;             /* every record's value; freed after the clients */
 static double g_secs;
+static volatile sig_atomic_t g_stop;   /* SIGUSR1: producers end as at secs= */
 static bool g_txn;                /* txn=1: transactional producers */
 static int64_t g_commit_ns;       /* commit_ms= */
 static long g_abort_every;        /* abort_pct=N: every (100/N)th transaction aborts; 0 none */
@@ -297,7 +300,7 @@ static void *prod_main(void *arg)
     for (long i = 0; i < p->count; i++) {
         if ((i & 1023) == 0) {
             rd_kafka_poll(p->rk, 0);
-            if (now_ns() > deadline)
+            if (now_ns() > deadline || g_stop)
                 break;
         }
         if (g_txn && (g_txn_records ? in_txn >= g_txn_records : (i & 63) == 0 && now_ns() >= next_commit)) {
@@ -325,9 +328,16 @@ static void *prod_main(void *arg)
     return NULL;
 }
 
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
 static int cmd_produce(void)
 {
     int n = (int)arg_long("producers", 1);
+    signal(SIGUSR1, on_usr1);
     long count = arg_long("count", 100000);
     g_size = (int)arg_long("size", 100);
     g_secs = arg_dbl("secs", 5);

@@ -281,6 +281,28 @@ class Bench:
         err = (cp.stderr.strip().splitlines() or ["exit status %d" % cp.returncode])[-1]
         return {"error": err.replace("bench: ", "").replace("|", "/")[:160]}
 
+    def k_start(self, cmd, bootstrap, **kw):
+        """A client started in the background; k_finish ends it."""
+        return subprocess.Popen([self.kb, cmd, "bootstrap=" + bootstrap] + ["%s=%s" % kv for kv in kw.items()],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def k_finish(proc, sig=None, timeout=120):
+        """Its JSON result after sig (e.g. SIGUSR1: kbench produce ends early)."""
+        if sig is not None and proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return {"error": "timed out after %.0f s" % timeout}
+        for line in reversed(out.splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        err = (err.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]
+        return {"error": err.replace("bench: ", "").replace("|", "/")[:160]}
+
     def k(self, cmd, bootstrap, timeout=60, **kw):
         return self.run([self.kb, cmd, "bootstrap=" + bootstrap] +
                         ["%s=%s" % kv for kv in kw.items()], timeout)
@@ -1283,14 +1305,15 @@ def leo_sum(so, topic, nparts):
 def scrape_ms(http_port, path="/metrics"):
     """One GET of the HTTP listener: (ms, bytes)."""
     t0 = time.monotonic()
+    buf = memoryview(bytearray(1 << 20))       # one buffer: no allocation per read
     with socket.create_connection(("127.0.0.1", http_port), timeout=60) as s:
         s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode())
         n = 0
         while True:
-            b = s.recv(1 << 20)
-            if not b:
+            k = s.recv_into(buf)
+            if not k:
                 break
-            n += len(b)
+            n += k
     return (time.monotonic() - t0) * 1000, n
 
 
@@ -1353,28 +1376,25 @@ def observability(B, build, P):
     prod_topic, nparts, win = "obsprod", 8, P["obs_window"]
     B.k("create", g.bootstrap, topic=prod_topic, partitions=nparts)
     nblocks = P["obs_blocks"]
-    secs = 3.0 + nblocks * 4 * win + 2.0
-    res = {}
-
-    def producer():
-        res.update(with_cpu(g, lambda: B.k("produce", g.bootstrap, topic=prod_topic, partitions=nparts,
-                                           size=100, acks=1, producers=4, count=10 ** 10, secs=secs,
-                                           timeout=secs + 120)))
-    pth = threading.Thread(target=producer, daemon=True)
-    pth.start()
+    secs = 3.0 + nblocks * 4 * win * 2 + 30.0     # an upper bound: SIGUSR1 ends it after the windows
+    c0 = g.cpu_s()
+    proc = B.k_start("produce", g.bootstrap, topic=prod_topic, partitions=nparts, size=100, acks=1,
+                     producers=4, count=10 ** 10, secs=secs)
     rates = {False: [], True: []}
-    blocks, seen, cpu = [], [], {False: 0.0, True: 0.0}
+    blocks, seen, cpu, wsecs = [], [], {False: 0.0, True: 0.0}, {False: 0.0, True: 0.0}
     err = None
     try:
         with socket.create_connection(("127.0.0.1", int(g.bootstrap.rsplit(":", 1)[1])), timeout=30) as so:
             t_end = time.monotonic() + 30
-            while leo_sum(so, prod_topic, nparts) == 0 and time.monotonic() < t_end and pth.is_alive():
+            while leo_sum(so, prod_topic, nparts) == 0 and time.monotonic() < t_end and proc.poll() is None:
                 time.sleep(0.1)
             time.sleep(2.0)                 # past the producers' start
             for _b in range(nblocks):
+                if proc.poll() is not None:
+                    raise RuntimeError("the producers ended early")
                 blk = {}
                 for on in (False, True, True, False):
-                    t0, n0, c0 = time.monotonic(), leo_sum(so, prod_topic, nparts), g.cpu_s()
+                    t0, n0, w_c0 = time.monotonic(), leo_sum(so, prod_topic, nparts), g.cpu_s()
                     k = 0
                     while True:
                         if on:
@@ -1385,16 +1405,23 @@ def observability(B, build, P):
                             time.sleep(left)
                         if time.monotonic() - t0 >= win - 1e-3:
                             break
-                    t1, n1, c1 = time.monotonic(), leo_sum(so, prod_topic, nparts), g.cpu_s()
+                    t1, n1, w_c1 = time.monotonic(), leo_sum(so, prod_topic, nparts), g.cpu_s()
                     rate = (n1 - n0) / (t1 - t0)
                     rates[on].append(rate)
                     blk.setdefault(on, []).append(rate)
-                    if c0 is not None and c1 is not None:
-                        cpu[on] += c1 - c0
+                    wsecs[on] += t1 - t0
+                    if w_c0 is not None and w_c1 is not None:
+                        cpu[on] += w_c1 - w_c0
                 blocks.append(sum(blk[True]) / sum(blk[False]) if sum(blk[False]) else None)
+                log("observability: block %d windows (off, on, on, off) %s records/s" % (
+                    len(blocks), ", ".join("%.0f" % x for x in (blk[False][0], blk[True][0], blk[True][1], blk[False][1]))))
     except (OSError, RuntimeError) as e:
         err = repr(e)
-    pth.join(timeout=secs + 180)
+    res = B.k_finish(proc, signal.SIGUSR1)
+    c1 = g.cpu_s()
+    if "error" not in res and res.get("secs") and c0 is not None and c1 is not None:
+        res["srv_cpu"] = 100.0 * (c1 - c0) / res["secs"]
+        res["cli_cpu"] = 100.0 * res.get("cpu_s", 0) / res["secs"]
     if err or "error" in res or not blocks or None in blocks:
         t.add("produce 100 B, acks=1, 8 partitions, 4 producers", "gregord (scrape every 1 s)",
               {"error": err or res.get("error", "no windows")})
@@ -1402,10 +1429,9 @@ def observability(B, build, P):
         def med(v):
             v = sorted(v)
             return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-        on_secs = win * len(rates[True])
         t.obs_ratio = med(blocks)
         for on, name in ((False, "gregord (no scrape)"), (True, "gregord (scrape every 1 s)")):
-            row = {"rps": med(rates[on]), "srv_cpu": 100.0 * cpu[on] / on_secs}
+            row = {"rps": med(rates[on]), "srv_cpu": 100.0 * cpu[on] / wsecs[on]}
             if on:
                 row.update(scrape_ms=med(seen), scrape_max_ms=max(seen))
             t.add("produce 100 B, acks=1, 8 partitions, 4 producers", name, row,

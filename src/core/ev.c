@@ -474,6 +474,17 @@ static void run_hooks(gr_ev_t *ev)
     ev->in_hooks = false;
 }
 
+static void close_work(void *arg)
+{
+    close((int)(intptr_t)arg);
+}
+
+void gr_ev_close_later(gr_ev_t *ev, int fd)
+{
+    if (fd >= 0)
+        gr_ev_submit(ev, GR_EV_LANE_META, close_work, NULL, (void *)(intptr_t)fd);
+}
+
 void gr_ev_submit(gr_ev_t *ev, int lane, gr_ev_work_cb *work, gr_ev_work_cb *done, void *arg)
 {
     if (lane < 0)

@@ -82,6 +82,10 @@ void gr_ev_before_sleep_remove(gr_ev_t *ev, gr_ev_hook_cb *cb, void *arg);
 #define GR_EV_LANE_META (GR_EV_LANES - 1)
 typedef void gr_ev_work_cb(void *arg);
 void gr_ev_submit(gr_ev_t *ev, int lane, gr_ev_work_cb *work, gr_ev_work_cb *done, void *arg);
+/* close(fd) on the metadata lane: the descriptor of a file just replaced
+ * by a rename, so that freeing its blocks (ext4 with online discard waits
+ * for the device) happens there, not on the loop. */
+void gr_ev_close_later(gr_ev_t *ev, int fd);
 /* Wait for every submitted job to finish and run its done (shutdown). */
 void gr_ev_drain(gr_ev_t *ev);
 

@@ -91,7 +91,7 @@ out:
     return rc;
 }
 
-int gr_epochs_write(gr_epochs_t *c, const char *dir, bool durable)
+int gr_epochs_write(gr_epochs_t *c, const char *dir, bool durable, gr_ev_t *ev)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/" GR_EPOCHS_FILE, dir) >= (int)sizeof(path) ||
@@ -107,6 +107,8 @@ int gr_epochs_write(gr_epochs_t *c, const char *dir, bool durable)
         rc = gr_file_write_atomic(path, buf, len);
     } else {
         rc = 0;
+        /* the old file stays open across the rename, closed off the loop */
+        int old = ev ? open(path, O_RDONLY | O_CLOEXEC) : -1;
         int fd = gr_fio_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd == -1) {
             rc = -errno;
@@ -122,6 +124,8 @@ int gr_epochs_write(gr_epochs_t *c, const char *dir, bool durable)
             if (rc == 0 && gr_fio_rename(tmp, path) == -1)
                 rc = -errno;
         }
+        if (old >= 0)
+            gr_ev_close_later(ev, old);
     }
     free(buf);
     if (rc == 0)

@@ -13,6 +13,8 @@
 #ifndef GR_EPOCH_H
 #define GR_EPOCH_H
 
+#include "ev.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,8 +36,10 @@ typedef struct gr_epochs {
  * Entries that are not increasing are dropped from the first such one. */
 int gr_epochs_load(gr_epochs_t *c, const char *dir);
 /* Write it (tmp file + rename; with fsync of the file and the directory
- * when durable).  Returns 0 or a GR_E*; clears dirty on success. */
-int gr_epochs_write(gr_epochs_t *c, const char *dir, bool durable);
+ * when durable).  Returns 0 or a GR_E*; clears dirty on success.  With
+ * ev, the file the rename replaces is released on its metadata lane
+ * (gr_ev_close_later): the loop does not wait for its blocks to be freed. */
+int gr_epochs_write(gr_epochs_t *c, const char *dir, bool durable, gr_ev_t *ev);
 void gr_epochs_free(gr_epochs_t *c);
 
 /* Kafka's assign(): record that `epoch` starts at `start`; entries with an

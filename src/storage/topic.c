@@ -312,7 +312,7 @@ static void partition_epochs_open(gr_partition_t *p, const char *dir, bool fresh
     gr_epochs_truncate_start(c, start);
     p->leader_epoch = fresh ? 0 : gr_epochs_latest(c) + 1;
     gr_epochs_assign(c, p->leader_epoch, end);
-    if (gr_epochs_write(c, dir, false) < 0)
+    if (gr_epochs_write(c, dir, false, gr_broker.ev) < 0)
         gr_warn("topic", "Cannot write %s/" GR_EPOCHS_FILE ": %s", dir, strerror(errno));
     else if (!fresh)
         epochs_written = true;
@@ -996,7 +996,7 @@ static ckpt_job_t *ckpt_take(int d)
             if (p->epochs.dirty) {
                 char pdir[PATH_MAX];
                 gr_partition_dir(p, pdir, sizeof(pdir));
-                gr_epochs_write(&p->epochs, pdir, false);
+                gr_epochs_write(&p->epochs, pdir, false, gr_broker.ev);
             }
         }
     return j;

@@ -87,7 +87,7 @@ static void test_file(void **state)
     assert_int_equal(gr_epochs_load(&d, dir), GR_ENOENT);
     gr_epochs_assign(&c, 0, 0);
     gr_epochs_assign(&c, 3, 1200);
-    assert_int_equal(gr_epochs_write(&c, dir, false), 0);
+    assert_int_equal(gr_epochs_write(&c, dir, false, NULL), 0);
     char path[512], *text = NULL;
     snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
     assert_int_equal(gr_file_read_all(path, &text, NULL), 0);
