@@ -475,7 +475,7 @@ def test_slow_checkpoint_fsync_does_not_stall_requests(env_broker):
     produced = (n + 3) // 4
     assert "Injected fault slowsync" in b.log_text(), "the fault never hit a checkpoint"
     # a checkpoint written on the loop would hold every request for 3 s or more
-    assert worst < 1.0, "a request waited %.2f s" % worst
+    assert worst < 2.0, "a request waited %.2f s" % worst
     cp = os.path.join(b.data_dir, "recovery-point-offset-checkpoint")
 
     def flushed():
