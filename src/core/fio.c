@@ -57,9 +57,9 @@
 
 atomic_int gr_fio_active;
 
-enum { K_ENOSPC, K_EIO, K_SHORT, K_FSYNC, K_TRUNC, K_READ, K_SENDFILE, K_SLOWSYNC };
+enum { K_ENOSPC, K_EIO, K_SHORT, K_FSYNC, K_TRUNC, K_READ, K_SENDFILE, K_SLOWSYNC, K_DIRSYNC };
 static const char *const kind_names[] = {"enospc", "eio", "short", "fsync", "trunc", "read", "sendfile",
-                                         "slowsync"};
+                                         "slowsync", "dirsync"};
 #define SLOWSYNC_MS 3000          /* what slowsync adds to each fsync */
 
 #define MAX_RULES 16
@@ -545,7 +545,7 @@ int gr_fio_fsync_dir(const char *path)
     if (GR_FIO_SLOW() && have_rules()) {
         abs_path(path, ap, sizeof(ap) - 1);
         strcat(ap, "/");
-        if (match(ap, 1u << K_FSYNC) == K_FSYNC)
+        if (match(ap, (1u << K_FSYNC) | (1u << K_DIRSYNC)) >= 0)
             return -EIO;
     }
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -26,6 +26,8 @@
  *                    so does a syncfs of a dir when the scope matches the
  *                    dir or any file or directory under it (the sync
  *                    covers them)
+ *     dirsync@SCOPE  only directory fsyncs fail with EIO (a rename or a file
+ *                    creation that cannot be made durable)
  *     slowsync@SCOPE fsync/fdatasync of files take 3 s longer (then succeed):
  *                    a disk busy with write-back, on which a sync waits
  *                    behind other writes

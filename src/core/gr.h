@@ -126,7 +126,9 @@ int64_t gr_mono_ms(void);    /* monotonic, ms */
 int64_t gr_mono_us(void);    /* monotonic, us */
 
 /* ---- files (util.c) ---- */
-/* Write a whole small file atomically: tmp file, fsync, rename, fsync dir. */
+/* Write a whole small file atomically: tmp file, fsync, rename, fsync dir.
+ * 0 or -errno; when only the directory fsync fails, the new content is in
+ * place under the name (not surely durable) and the error is returned. */
 int gr_file_write_atomic(const char *path, const void *data, size_t len);
 /* Read a whole small file into a NUL-terminated malloc'ed buffer. */
 int gr_file_read_all(const char *path, char **out, size_t *len);

@@ -104,17 +104,16 @@ int gr_file_write_atomic(const char *path, const void *data, size_t len)
         rc = -errno;
         goto err;
     }
-    /* fsync the directory so the rename itself is durable */
+    /* fsync the directory so the rename itself is durable; when that
+     * fails the new content is in place but may not survive a power cut:
+     * the write failed (the caller puts back what it must, as Kafka fails
+     * a checkpoint whose directory flush fails) */
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash) {
+    if (slash)
         *slash = '\0';
-        gr_fsync_dir(slash == dir ? "/" : dir);
-    } else {
-        gr_fsync_dir(".");
-    }
-    return 0;
+    return gr_fsync_dir(slash ? (slash == dir ? "/" : dir) : ".");
 err:
     if (fd != -1)
         close(fd);

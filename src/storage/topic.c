@@ -518,12 +518,29 @@ static void parts_discard(gr_topic_t *t, int32_t from, int32_t to, const bool *e
     t->npart = from;
 }
 
-/* The new partition directories' names: one fsync per log dir. */
-static void sync_log_dirs(void)
+/* The new partition directories' names: one fsync per log dir.  0, or
+ * <0 when one failed (the new partitions may not survive a power cut). */
+static int sync_log_dirs(void)
 {
-    for (int d = 0; d < gr_broker.nlog_dirs; d++)
-        if (gr_fsync_dir(gr_broker.log_dirs[d]) < 0)
-            gr_warn("topic", "Cannot fsync %s", gr_broker.log_dirs[d]);
+    int rc = 0;
+    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
+        int r = gr_fsync_dir(gr_broker.log_dirs[d]);
+        if (r < 0) {
+            gr_error("topic", "Cannot fsync %s: %s", gr_broker.log_dirs[d], strerror(-r));
+            rc = r;
+        }
+    }
+    return rc;
+}
+
+/* A topic_save that failed may have left its new content in place (the
+ * rename done, the directory fsync failed): write what memory says again,
+ * as far as the disk lets us. */
+static void topic_save_again(const gr_topic_t *t)
+{
+    if (topic_save(t) < 0)
+        gr_error("topic", "Cannot restore the metadata of topic %s: its file may hold a change that was refused",
+                 t->name);
 }
 
 gr_kerr_t gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides)
@@ -581,9 +598,21 @@ gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *con
         rc = KERR_KAFKA_STORAGE_ERROR;
         goto err;
     }
-    sync_log_dirs();
+    if (sync_log_dirs() < 0) {
+        parts_discard(t, 0, npart, existed);
+        *msg = "Cannot make the partition directories durable.";
+        rc = KERR_KAFKA_STORAGE_ERROR;
+        goto err;
+    }
     if (topic_save(t) < 0) {
         parts_discard(t, 0, npart, existed);
+        /* the file may be in place already: a topic that was refused must
+         * not come back at the next start (nor block its name now) */
+        if (gr_fio_unlink(mpath) == 0) {
+            char *slash = strrchr(mpath, '/');
+            *slash = '\0';
+            gr_fsync_dir(mpath);
+        }
         *msg = "Cannot write the topic's metadata.";
         rc = KERR_KAFKA_STORAGE_ERROR;
         goto err;
@@ -634,13 +663,15 @@ gr_kerr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg
     if (topic_open_parts(t, from, total, existed) < 0) {
         *msg = "Cannot create the partition logs.";
         rc = KERR_KAFKA_STORAGE_ERROR;
-    } else {
-        sync_log_dirs();
-        if (topic_save(t) < 0) {
-            parts_discard(t, from, total, existed);
-            *msg = "Cannot write the topic's metadata.";
-            rc = KERR_KAFKA_STORAGE_ERROR;
-        }
+    } else if (sync_log_dirs() < 0) {
+        parts_discard(t, from, total, existed);
+        *msg = "Cannot make the partition directories durable.";
+        rc = KERR_KAFKA_STORAGE_ERROR;
+    } else if (topic_save(t) < 0) {
+        parts_discard(t, from, total, existed);
+        topic_save_again(t);        /* the old partition count */
+        *msg = "Cannot write the topic's metadata.";
+        rc = KERR_KAFKA_STORAGE_ERROR;
     }
     free(existed);
     return rc;
@@ -691,7 +722,8 @@ int gr_topic_replace_configs(gr_topic_t *t, char *const *configs)
     int rc = topic_save(t);
     if (rc < 0) {
         configs_free(t->configs);
-        t->configs = old;               /* what the file still says */
+        t->configs = old;
+        topic_save_again(t);            /* the file says so again */
         return rc;
     }
     configs_free(old);

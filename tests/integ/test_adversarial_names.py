@@ -423,6 +423,38 @@ def test_failed_config_change_changes_nothing(env_broker):
     assert topic_overrides(b, t, keys) == want
 
 
+def test_metadata_that_cannot_be_made_durable_is_refused(env_broker):
+    """A topic's metadata file renamed into place whose directory fsync
+    fails (the rename may not survive a power cut) fails the CreateTopics,
+    CreatePartitions or config change with KAFKA_STORAGE_ERROR, and nothing
+    refused is there after a restart; the same when the log dir's fsync
+    (the new partition directories) fails."""
+    b = env_broker({"num.partitions": "1"})
+    t, new = "dsync-ok", "dsync-new"
+    assert create_topics(b, [(t, 2)])[t][0] == NONE
+    b.arm("dirsync@/.topics/")
+    assert create_topics(b, [(new, 2)])[new][0] == KAFKA_STORAGE_ERROR
+    assert create_partitions(b, t, 3)[0] == KAFKA_STORAGE_ERROR
+    assert alter_configs(b, t, {"retention.ms": "1234"}) == KAFKA_STORAGE_ERROR
+    assert "Injected fault dirsync" in b.log_text()
+    b.clear()
+
+    def unchanged():
+        assert metadata(b, [new, t]) == {new: (UNKNOWN_TOPIC_OR_PARTITION, 0), t: (NONE, 2)}
+        assert topic_overrides(b, t, ["retention.ms"]) == {}
+    unchanged()
+    b.restart()
+    unchanged()
+    assert create_topics(b, [(new, 2)])[new][0] == NONE      # the name is free
+    b.arm("dirsync@%s/" % b.data_dir)
+    assert create_topics(b, [("dsync-dir", 1)])["dsync-dir"][0] == KAFKA_STORAGE_ERROR
+    assert create_partitions(b, t, 3)[0] == KAFKA_STORAGE_ERROR
+    b.clear()
+    b.restart()
+    assert metadata(b, ["dsync-dir", new, t]) == {"dsync-dir": (UNKNOWN_TOPIC_OR_PARTITION, 0),
+                                                  new: (NONE, 2), t: (NONE, 2)}
+
+
 def test_old_topic_metadata_files_still_load(env_broker):
     """A data dir of today's layout (.topics/<name>.properties) loads as it is."""
     b = env_broker({"num.partitions": "1"})
