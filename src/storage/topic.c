@@ -23,10 +23,12 @@
  * up to 240 characters.  Longer legal names (241..249) use
  * "<first 200 characters>~<FNV-1a 64 of the name, 16 hex digits>": '~' is
  * not legal in a topic name, so no other name maps there.  A file that
- * cannot be written fails the creation (or the partition count change,
- * or the config change) with KAFKA_STORAGE_ERROR, and what was made for
- * it is undone: nothing is acknowledged for a topic that would not come
- * back after a restart.
+ * cannot be written or made durable (its directory fsync, or the log
+ * dirs' fsync for new partition directories) fails the creation (or the
+ * partition count change, or the config change) with KAFKA_STORAGE_ERROR,
+ * and what was made for it is undone (a file already renamed into place
+ * is removed or written back): nothing is acknowledged for a topic that
+ * would not come back after a restart.
  *
  * A partition is placed in the log dir holding the fewest partitions;
  * at startup every log dir is searched for <topic>-<n> (Kafka's layout: a
