@@ -2070,7 +2070,7 @@ def render(tables, extra, mode, elapsed):
         L += [open(prof).read().strip(), ""]
     L += ["## How to reproduce", "",
           "```sh",
-          "make bench                 # full run (about 14 min on 2 cores): installs redis-server, "
+          "make bench                 # full run (about 13 min on 2 cores): installs redis-server, "
           "libhiredis-dev, iperf3, librdkafka-dev if missing",
           "BENCH_QUICK=1 make bench   # every workload, small (≤ 1 min)",
           "/usr/bin/python3 bench/run.py --build build --out /tmp/b.md --json /tmp/b.json  "
