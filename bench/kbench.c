@@ -11,6 +11,8 @@
  *                    (SIGUSR1 ends a produce run early, as secs= would)
  *   kbench consume   bootstrap= topic= partitions= count= secs= [eof=1]
  *   kbench fetchraw  bootstrap= topic= version=2|4 count= secs=   (raw Fetch of partition 0)
+ *   kbench produceraw bootstrap= topic= size= count= secs= [batch=] [inflight=5] [idempotence=1]
+ *                    (raw Produce to partition 0, pipelined as the Java producer sends)
  *   kbench ctp       bootstrap= topic= out= group= count= secs= commit_ms=
  *   kbench latency   bootstrap= topic= partitions= mode=pingpong|rate [rate=] count= secs= size=
  *   kbench subscribe bootstrap= topic= secs= [committed=1] [stamps=1]
@@ -552,7 +554,7 @@ static void raw_full(void *p, size_t n, bool wr)
     for (size_t off = 0; off < n;) {
         ssize_t r = wr ? write(raw_fd, (char *)p + off, n - off) : read(raw_fd, (char *)p + off, n - off);
         if (r <= 0)
-            die("fetchraw: connection %s", r == 0 ? "closed" : strerror(errno));
+            die("raw client: connection %s", r == 0 ? "closed" : strerror(errno));
         off += (size_t)r;
     }
 }
@@ -656,6 +658,206 @@ static int cmd_fetchraw(void)
     double secs = (double)(t1 - t0) / 1e9;
     printf("{\"what\":\"fetchraw\",\"version\":%d,\"records\":%ld,\"secs\":%.3f,\"rps\":%.1f,"
            "\"wire_mbps\":%.2f}\n", ver, got, secs, got / secs, wire / secs / 1e6);
+    return 0;
+}
+
+/* --------------------------------------------------------------- produceraw */
+
+/* A producer that sends as the Java client does, for the idempotence cost
+ * (bench/run.py): batches of batch= bytes (records of size= bytes) for
+ * partition 0 of `topic`, acks=all, up to inflight= ProduceRequests in flight
+ * on one connection.  The Java producer keeps up to
+ * max.in.flight.requests.per.connection (at most 5) requests in flight also
+ * when it is idempotent, each batch numbered when it is made; librdkafka sends
+ * an idempotent producer's next batch for a partition only when fewer than 5
+ * of its records are in flight, i.e. one request at a time for big batches.
+ * idempotence=1 asks InitProducerId first and gives every batch the producer
+ * id, epoch and its base sequence.  Plain and idempotent runs do the same
+ * work on this side (a CRC-32C per batch), so the difference is the broker's. */
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse(const uint8_t *p, size_t n)
+{
+    uint64_t c = 0xffffffffu;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c = __builtin_ia32_crc32di(c, w);
+    }
+    uint32_t c32 = (uint32_t)c;
+    for (; n; p++, n--)
+        c32 = __builtin_ia32_crc32qi(c32, *p);
+    return ~c32;
+}
+
+static uint8_t *put_varint(uint8_t *p, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    while (z >= 0x80) {
+        *p++ = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    *p++ = (uint8_t)z;
+    return p;
+}
+
+static uint8_t *wr_hdr(uint8_t *p, int key, int ver, int32_t corr)
+{
+    p = wr16(p, key);
+    p = wr16(p, ver);
+    p = wr32(p, corr);
+    p = wr16(p, 6);
+    memcpy(p, "kbench", 6);
+    return p + 6;
+}
+
+/* one answer frame into *buf (grown as needed); returns its length */
+static size_t raw_answer(uint8_t **buf, size_t *cap)
+{
+    uint8_t hdr[4];
+    raw_full(hdr, 4, false);
+    size_t n = rd32(hdr);
+    if (n < 8 || n > (64u << 20))
+        die("produceraw: answer of %zu bytes", n);
+    if (n > *cap) {
+        *cap = n;
+        if (!(*buf = realloc(*buf, *cap)))
+            die("produceraw: %zu bytes", n);
+    }
+    raw_full(*buf, n, false);
+    return n;
+}
+
+static int cmd_produceraw(void)
+{
+    long size = arg_long("size", 1024), count = arg_long("count", 1000000);
+    long batch = arg_long("batch", 1000000), inflight = arg_long("inflight", 5);
+    bool idem = arg_long("idempotence", 0) != 0;
+    double maxs = arg_dbl("secs", 10);
+    size_t tlen = strlen(topic);
+    if (size < 1 || size > (1 << 20) || inflight < 1 || inflight > 100 || tlen > 200)
+        die("produceraw: size=1..1048576, inflight=1..100");
+    long per = batch / (size + 16);                 /* records per batch */
+    if (per < 1)
+        per = 1;
+    if (per > 100000)
+        per = 100000;
+    size_t rec_max = (size_t)size + 32, cap = 2 << 20;
+    size_t req_cap = 256 + tlen + 61 + (size_t)per * rec_max;
+    uint8_t *req = malloc(req_cap), *buf = malloc(cap);
+    if (!req || !buf)
+        die("produceraw: setup");
+    raw_connect();
+    signal(SIGUSR1, on_usr1);
+
+    int64_t pid = -1;
+    int16_t epoch = -1;
+    int32_t corr = 1;
+    if (idem) {
+        uint8_t *p = wr_hdr(req + 4, 22, 1, corr++);   /* InitProducerId v1 */
+        p = wr16(p, -1);                             /* TransactionalId: null */
+        p = wr32(p, 60000);
+        wr32(req, (int32_t)(p - req - 4));
+        raw_full(req, (size_t)(p - req), true);
+        raw_answer(&buf, &cap);
+        int err = (int16_t)((buf[8] << 8) | buf[9]);  /* corr, throttle, error */
+        if (err)
+            die("produceraw: InitProducerId error %d", err);
+        pid = (int64_t)rd64(buf + 10);
+        epoch = (int16_t)((buf[18] << 8) | buf[19]);
+    }
+
+    /* the request around the batch: header, acks=-1, one topic, partition 0 */
+    uint8_t *p = wr_hdr(req + 4, 0, 7, 0);          /* Produce v7: the mock serves up to 7 */
+    uint8_t *corr_at = req + 8;
+    p = wr16(p, -1);                                 /* TransactionalId */
+    p = wr16(p, -1);                                 /* Acks: all */
+    p = wr32(p, 30000);
+    p = wr32(p, 1);
+    p = wr16(p, (int)tlen);
+    memcpy(p, topic, tlen);
+    p += tlen;
+    p = wr32(p, 1);
+    p = wr32(p, 0);                                  /* partition */
+    uint8_t *bytes_at = p, *b = p + 4;
+    /* the records, made once: every batch carries the same values */
+    uint8_t *r = b + 61;
+    for (long i = 0; i < per; i++) {
+        uint8_t body[32], *q = body;
+        *q++ = 0;                                    /* attributes */
+        q = put_varint(q, 0);                        /* timestamp delta */
+        q = put_varint(q, i);                        /* offset delta */
+        q = put_varint(q, -1);                       /* key: null */
+        q = put_varint(q, size);
+        size_t blen = (size_t)(q - body) + (size_t)size + 1;
+        r = put_varint(r, (int64_t)blen);
+        memcpy(r, body, (size_t)(q - body));
+        r += q - body;
+        memset(r, 'v', (size_t)size);
+        r += size;
+        *r++ = 0;                                    /* no headers */
+    }
+    size_t blen = (size_t)(r - b);
+    wr32(bytes_at, (int32_t)blen);
+    wr32(req, (int32_t)(r - req - 4));
+    memset(b, 0, 61);
+    wr32(b + 8, (int32_t)(blen - 12));
+    wr32(b + 12, -1);                                /* partition leader epoch */
+    b[16] = 2;                                       /* magic */
+    wr32(b + 23, (int32_t)(per - 1));                /* last offset delta */
+    wr64(b + 43, pid);
+    wr16(b + 51, epoch);
+    wr32(b + 57, (int32_t)per);
+
+    long sent = 0, acked = 0, pending = 0;
+    int32_t seq = 0;
+    double cpu0 = cpu_secs();
+    int64_t t0 = now_ns(), deadline = t0 + (int64_t)(maxs * 1e9);
+    for (;;) {
+        bool more = sent < count && !g_stop && now_ns() < deadline;
+        if (more && pending < inflight) {
+            struct timespec rt;
+            clock_gettime(CLOCK_REALTIME, &rt);
+            int64_t ts = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+            wr32(corr_at, corr++);
+            wr64(b + 27, ts);
+            wr64(b + 35, ts);
+            wr32(b + 53, idem ? seq : -1);
+            wr32(b + 17, (int32_t)crc32c_sse(b + 21, blen - 21));
+            raw_full(req, (size_t)(r - req), true);
+            if (idem)
+                seq = (int32_t)(((int64_t)seq + per) & 0x7fffffff);
+            sent += per;
+            pending++;
+            continue;
+        }
+        if (!pending)
+            break;
+        size_t n = raw_answer(&buf, &cap);
+        /* corr, [topic: name, [partition: index, error, ...]] */
+        const uint8_t *q = buf + 8;
+        q += 2 + (((size_t)q[0] << 8) | q[1]);
+        if ((size_t)(q + 10 - buf) > n)
+            die("produceraw: short answer");
+        int err = (int16_t)((q[8] << 8) | q[9]);
+        if (err)
+            die("produceraw: partition error %d", err);
+        acked += per;
+        pending--;
+    }
+    int64_t t1 = now_ns();
+    double cpu = cpu_secs() - cpu0;
+    close(raw_fd);
+    free(req);
+    free(buf);
+    if (acked == 0)
+        die("no record acknowledged");
+    double secs = (double)(t1 - t0) / 1e9;
+    printf("{\"what\":\"produceraw\",\"records\":%ld,\"failed\":0,\"secs\":%.3f,\"rps\":%.1f,"
+           "\"mbps\":%.2f,\"us_per_record\":%.3f,\"cpu_s\":%.3f,\"idempotence\":%d,\"inflight\":%ld,"
+           "\"batch_records\":%ld}\n",
+           acked, secs, acked / secs, acked * (double)size / secs / 1e6, secs * 1e6 / (double)acked,
+           cpu, idem, inflight, per);
     return 0;
 }
 
@@ -1316,7 +1518,7 @@ static int cmd_ctp(void)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: kbench create|delete|produce|consume|fetchraw|latency|subscribe|rebalance|commit|groups|ctp key=value...");
+        die("usage: kbench create|delete|produce|consume|fetchraw|produceraw|latency|subscribe|rebalance|commit|groups|ctp key=value...");
     bench_args(argc - 2, argv + 2);
     bootstrap = arg_str("bootstrap", "127.0.0.1:9092");
     topic = arg_str("topic", "bench");
@@ -1332,6 +1534,8 @@ int main(int argc, char **argv)
         return cmd_consume();
     if (!strcmp(cmd, "fetchraw"))
         return cmd_fetchraw();
+    if (!strcmp(cmd, "produceraw"))
+        return cmd_produceraw();
     if (!strcmp(cmd, "latency"))
         return cmd_latency();
     if (!strcmp(cmd, "subscribe"))

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from helpers import GREGORD
+from helpers import GREGORD, kcat, run_gregor
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.dirname(GREGORD)
@@ -111,3 +111,41 @@ def test_targets_section(report):
     assert len(tg) > 2
     for r in tg[2:]:
         assert r[2] in ("**met**", "**not met**"), r
+
+
+def test_produceraw_pipelined_idempotent_batches(broker_factory):
+    """kbench's raw producer (the Java-style client of the idempotence table)
+    keeps 5 requests in flight; with idempotence=1 each batch carries the
+    producer id and its base sequence.  gregord appends every batch once, in
+    order: the log holds exactly what was acknowledged, the partition's
+    producer state ends at the last sequence sent, and kcat reads it all."""
+    cp = subprocess.run(["make", "-s", "-C", ROOT, "BUILD=" + BUILD, "bench-bin"],
+                        capture_output=True, text=True, timeout=300)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    kb = os.path.join(BUILD, "bench", "kbench")
+    b = broker_factory()
+
+    def kbench(*args):
+        cp = subprocess.run([kb, args[0], "bootstrap=" + b.bootstrap] + list(args[1:]),
+                            capture_output=True, text=True, timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        return json.loads(cp.stdout.strip().splitlines()[-1])
+
+    kbench("create", "topic=raw", "partitions=1")
+    # 2000-byte batches of 100-byte records: 17 records a batch, 100 batches
+    plain = kbench("produceraw", "topic=raw", "size=100", "batch=2000", "count=1700",
+                   "inflight=5", "secs=60")
+    idem = kbench("produceraw", "topic=raw", "size=100", "batch=2000", "count=1700",
+                  "inflight=5", "secs=60", "idempotence=1")
+    assert (plain["records"], plain["batch_records"]) == (1700, 17), plain
+    assert (idem["records"], idem["batch_records"], idem["idempotence"]) == (1700, 17, 1), idem
+    out = kcat(b, "-C", "-t", "raw", "-p", "0", "-o", "beginning", "-e", "-q",
+               "-f", "%o %S\n", timeout=60).stdout.split("\n")
+    rows = [line.split() for line in out if line]
+    assert [int(o) for o, _ in rows] == list(range(3400))
+    assert all(n == "100" for _, n in rows)
+    cp = run_gregor(["transactions", "--bootstrap-server", b.bootstrap, "describe-producers",
+                     "--topic", "raw", "--partition", "0"], check=True)
+    lines = [line.split() for line in cp.stdout.splitlines() if line.strip()]
+    assert lines[0][:4] == ["ProducerId", "ProducerEpoch", "LatestCoordinatorEpoch", "LastSequence"], cp.stdout
+    assert len(lines) == 2 and lines[1][1] == "0" and lines[1][3] == "1699", cp.stdout
