@@ -198,6 +198,33 @@ def test_alter_configs_validate_only_and_errors(broker):
     assert topic_configs(broker, t) == {"retention.ms": "1000000"}
 
 
+@pytest.mark.parametrize("api", ["AlterConfigs", "IncrementalAlterConfigs"])
+def test_broker_configs_are_static(broker, api):
+    """There are no dynamic broker configs: a BROKER resource (this node or
+    the cluster default, "") naming any key is refused, naming none changes
+    nothing and passes."""
+    if api == "AlterConfigs":
+        layout, cfg = kmsg.ALTER_CONFIGS, lambda k: {"Name": k, "Value": "5"}
+    else:
+        layout, cfg = kmsg.INCREMENTAL_ALTER_CONFIGS, lambda k: {"Name": k, "ConfigOperation": 0, "Value": "5"}
+    msg = "Cannot update these configs dynamically: %s (dynamic broker configs are not supported)"
+    with conn(broker) as c:
+        for validate in (False, True):
+            r = kmsg.call(c, layout, 1, {"ValidateOnly": validate, "Resources": [
+                {"ResourceType": BROKER, "ResourceName": "0", "Configs": [cfg("log.retention.ms")]},
+                {"ResourceType": BROKER, "ResourceName": "",
+                 "Configs": [cfg("num.io.threads"), cfg("log.cleaner.threads")]},
+                {"ResourceType": BROKER, "ResourceName": "x", "Configs": [cfg("log.retention.ms")]}]})
+            assert [(x["ErrorCode"], x["ErrorMessage"], x["ResourceType"], x["ResourceName"])
+                    for x in r["Responses"]] == [
+                (INVALID_REQUEST, msg % "log.retention.ms", BROKER, "0"),
+                (INVALID_REQUEST, msg % "num.io.threads, log.cleaner.threads", BROKER, ""),
+                (INVALID_REQUEST, "Broker id must be an integer, but it is: x", BROKER, "x")]
+            r = kmsg.call(c, layout, 1, {"ValidateOnly": validate, "Resources": [
+                {"ResourceType": BROKER, "ResourceName": "", "Configs": []}]})
+            assert [(x["ErrorCode"], x["ErrorMessage"]) for x in r["Responses"]] == [(NONE, None)]
+
+
 def test_alter_configs_entry_errors_each(broker):
     t = ck.create_topic(broker, "ac-each", config={"retention.ms": "1000000"})
     with conn(broker) as c:
