@@ -2,9 +2,10 @@
  * api_group.c - the classic group APIs: FindCoordinator (key 10, v0-6; the
  * share key type of v6 is INVALID_REQUEST, as from a Kafka without share
  * groups; the batched answer of v4+ has an empty ErrorMessage, as Kafka
- * leaves it at its default), JoinGroup (11, v0-9), Heartbeat (12, v0-4), LeaveGroup (13,
- * v0-5), SyncGroup (14, v0-5), DescribeGroups (15, v0-5), ListGroups (16,
- * v0-5: the type of every group, TypesFilter) and DeleteGroups (42, v0-2).
+ * leaves it at its default), JoinGroup (11, v0-9), Heartbeat (12, v0-4),
+ * LeaveGroup (13, v0-5), SyncGroup (14, v0-5), DescribeGroups (15, v0-5),
+ * ListGroups (16, v0-5: the type of every group, TypesFilter) and
+ * DeleteGroups (42, v0-2).
  * Consumer groups (KIP-848, cgroup.h) are listed with their type and state,
  * described by DescribeGroups as Dead (they are not classic groups, as in
  * Kafka 4), deleted when empty; an empty consumer group that a JoinGroup

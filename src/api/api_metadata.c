@@ -12,10 +12,11 @@
  * are flagged.  Authorized operations (v8+), when asked for, are every
  * operation of the resource type, what Kafka reports without an
  * authorizer: the cluster's up to v10, each topic's except those of
- * unknown topic ids.  The names only the broker creates (gr_topic_name_reserved) are
- * never auto-created: UNKNOWN_TOPIC_OR_PARTITION, what a KRaft broker
- * answers while its controller refuses the creation.  This broker is the
- * only one, leader of everything, epoch 0.
+ * unknown topic ids.  The names only the broker creates
+ * (gr_topic_name_reserved) are never auto-created:
+ * UNKNOWN_TOPIC_OR_PARTITION, what a KRaft broker answers while its
+ * controller refuses the creation.  This broker is the only one, leader of
+ * everything, epoch 0.
  *
  * A partition whose storage is failing (gr_log_storage_failed: offline
  * after a torn append, a failed fsync, a failed read) is listed with this
