@@ -10,7 +10,8 @@
 #                         kafka-go and sarama (built by the tests), Prometheus
 #                         (promtool), headless Chromium + chromedriver + Selenium
 #                         (the console's browser test), node/npm, then `npm ci` in
-#                         tests/integ/js (kafkajs, node-rdkafka; g++ builds its addon)
+#                         tests/integ/js (kafkajs, @platformatic/kafka, node-rdkafka;
+#                         g++ builds node-rdkafka's addon)
 #                         when its node_modules is stale; plus the
 #                         bench deps (the suite smoke-tests the bench harness)
 #   tools/deps.sh bench   build deps + librdkafka (client and mock cluster),

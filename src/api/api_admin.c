@@ -1339,13 +1339,8 @@ void gr_api_alter_configs(gr_req_t *req, gr_rd_t *body)
 
 /* --------------------------------------------------------- DescribeCluster */
 
-/* AclOperation bits a cluster supports (CREATE, ALTER, DESCRIBE,
- * CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE): what
- * Kafka reports when no authorizer is configured. */
 /* DescribeCluster EndpointType (KIP-919) */
 enum { ENDPOINT_BROKER = 1, ENDPOINT_CONTROLLER = 2 };
-
-#define CLUSTER_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
 
 void gr_api_describe_cluster(gr_req_t *req, gr_rd_t *body)
 {
@@ -1380,6 +1375,6 @@ void gr_api_describe_cluster(gr_req_t *req, gr_rd_t *body)
     resp.Brokers[0].Host = str_of(gr_broker.adv_host);
     resp.Brokers[0].Port = gr_broker.adv_port;
     resp.Brokers[0].Rack = GR_STR_NULL;
-    resp.ClusterAuthorizedOperations = r.IncludeClusterAuthorizedOperations ? CLUSTER_OPS : INT32_MIN;
+    resp.ClusterAuthorizedOperations = r.IncludeClusterAuthorizedOperations ? GR_CLUSTER_AUTHORIZED_OPS : INT32_MIN;
     GR_RESPOND(req, DescribeClusterResponse, &resp);
 }

@@ -1,9 +1,11 @@
 /*
  * api_group.c - the classic group APIs: FindCoordinator (key 10, v0-6; the
  * share key type of v6 is INVALID_REQUEST, as from a Kafka without share
- * groups), JoinGroup (11, v0-9), Heartbeat (12, v0-4), LeaveGroup (13,
- * v0-5), SyncGroup (14, v0-5), DescribeGroups (15, v0-5), ListGroups (16,
- * v0-5: the type of every group, TypesFilter) and DeleteGroups (42, v0-2).
+ * groups; the batched answer of v4+ has an empty ErrorMessage, as Kafka
+ * leaves it at its default), JoinGroup (11, v0-9), Heartbeat (12, v0-4),
+ * LeaveGroup (13, v0-5), SyncGroup (14, v0-5), DescribeGroups (15, v0-5),
+ * ListGroups (16, v0-5: the type of every group, TypesFilter) and
+ * DeleteGroups (42, v0-2).
  * Consumer groups (KIP-848, cgroup.h) are listed with their type and state,
  * described by DescribeGroups as Dead (they are not classic groups, as in
  * Kafka 4), deleted when empty; an empty consumer group that a JoinGroup
@@ -124,7 +126,7 @@ void gr_api_find_coordinator(gr_req_t *req, gr_rd_t *body)
             gr_kerr_t err = coordinator_for(key_type);
             c->Key = ostr(req, cstr(req, r.CoordinatorKeys[i]));    /* Kafka echoes the String it read */
             c->ErrorCode = err;
-            c->ErrorMessage = err == KERR_NONE ? GR_STR_NULL : ostr(req, error_message(err));
+            c->ErrorMessage = GR_STR("");      /* Kafka sets none: the field's default */
             c->NodeId = err == KERR_NONE ? gr_broker.cfg.node_id : -1;
             c->Host = err == KERR_NONE ? host : GR_STR("");
             c->Port = err == KERR_NONE ? gr_broker.adv_port : -1;

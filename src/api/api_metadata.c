@@ -4,11 +4,19 @@
  * v0: an empty topic list means all topics.  v1+: null means all, empty
  * means none.  Unknown topics are created when auto.create.topics.enable
  * is set and (v4+) the request allows it; an invalid name gets
- * INVALID_TOPIC_EXCEPTION.  v10+ carries topic ids; internal topics are
- * flagged.  The names only the broker creates (gr_topic_name_reserved) are
- * never auto-created: UNKNOWN_TOPIC_OR_PARTITION, what a KRaft broker
- * answers while its controller refuses the creation.  This broker is the
- * only one, leader of everything, epoch 0.
+ * INVALID_TOPIC_EXCEPTION.  v10+ carries topic ids in the answer; a
+ * request asks by id only from v12: a v10-11 request with a topic id or a
+ * null name is refused whole, as Kafka refuses it (InvalidRequestException
+ * turned into MetadataRequest's error response: INVALID_REQUEST for every
+ * topic asked, no brokers, no cluster id, no controller).  Internal topics
+ * are flagged.  Authorized operations (v8+), when asked for, are every
+ * operation of the resource type, what Kafka reports without an
+ * authorizer: the cluster's up to v10, each topic's except those of
+ * unknown topic ids.  The names only the broker creates
+ * (gr_topic_name_reserved) are never auto-created:
+ * UNKNOWN_TOPIC_OR_PARTITION, what a KRaft broker answers while its
+ * controller refuses the creation.  This broker is the only one, leader of
+ * everything, epoch 0.
  *
  * A partition whose storage is failing (gr_log_storage_failed: offline
  * after a torn append, a failed fsync, a failed read) is listed with this
@@ -61,6 +69,39 @@ static void fill_topic(gr_req_t *req, gr_topic_t *t, gr_MetadataResponse_Metadat
     }
 }
 
+/* v10-11: topics are asked for by name only.  A topic id, or a null name,
+ * gets Kafka's error response (MetadataRequest.getErrorResponse): every
+ * topic asked, in request order, INVALID_REQUEST, its name ("" for null)
+ * and id echoed; nothing else.  Returns whether it answered. */
+static bool refuse_by_id(gr_req_t *req, const gr_MetadataRequest_t *r)
+{
+    static const uint8_t zero[16];
+    int32_t n = r->Topics_count;
+    int32_t i = 0;
+    while (i < n && r->Topics[i].Name.len >= 0 && !memcmp(&r->Topics[i].TopicId, zero, sizeof(zero)))
+        i++;
+    if (i == n)
+        return false;
+    gr_MetadataResponse_t resp;
+    gr_MetadataResponse_init(&resp);
+    resp.ClusterId = GR_STR_NULL;
+    resp.ControllerId = -1;
+    resp.Brokers_count = 0;
+    resp.Topics = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponseTopic_t, n,
+                                 gr_MetadataResponse_MetadataResponseTopic_init);
+    resp.Topics_count = n;
+    for (i = 0; i < n; i++) {
+        gr_MetadataResponse_MetadataResponseTopic_t *mt = &resp.Topics[i];
+        mt->ErrorCode = KERR_INVALID_REQUEST;
+        mt->Name = r->Topics[i].Name.len >= 0 ? gr_str_keep(req, r->Topics[i].Name) : GR_STR("");
+        mt->TopicId = r->Topics[i].TopicId;
+        mt->IsInternal = false;
+        mt->Partitions_count = 0;
+    }
+    GR_RESPOND(req, MetadataResponse, &resp);
+    return true;
+}
+
 void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
 {
     gr_MetadataRequest_t r;
@@ -79,13 +120,22 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
     resp.ControllerId = gr_broker.cfg.node_id;
 
     bool all = r.Topics_count < 0 || (req->api_version == 0 && r.Topics_count == 0);
+    if (!all && req->api_version < 12 && refuse_by_id(req, &r))
+        return;
+    bool topic_ops = req->api_version >= 8 && r.IncludeTopicAuthorizedOperations;
+    if (req->api_version >= 8 && req->api_version <= 10 && r.IncludeClusterAuthorizedOperations)
+        resp.ClusterAuthorizedOperations = GR_CLUSTER_AUTHORIZED_OPS;
     if (all) {
         int32_t n = gr_topic_count();
         resp.Topics = GR_ARENA_ARRAY(req, gr_MetadataResponse_MetadataResponseTopic_t, n,
                                      gr_MetadataResponse_MetadataResponseTopic_init);
         int32_t i = 0;
-        for (gr_topic_t *t = gr_topic_next(NULL); t && i < n; t = gr_topic_next(t))
-            fill_topic(req, t, &resp.Topics[i++]);
+        for (gr_topic_t *t = gr_topic_next(NULL); t && i < n; t = gr_topic_next(t)) {
+            fill_topic(req, t, &resp.Topics[i]);
+            if (topic_ops)
+                resp.Topics[i].TopicAuthorizedOperations = GR_TOPIC_AUTHORIZED_OPS;
+            i++;
+        }
         resp.Topics_count = i;
         GR_RESPOND(req, MetadataResponse, &resp);
         return;
@@ -105,6 +155,8 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
             continue;
         gr_MetadataResponse_MetadataResponseTopic_t *mt = &resp.Topics[out++];
         gr_topic_t *t = NULL;
+        if (topic_ops)
+            mt->TopicAuthorizedOperations = GR_TOPIC_AUTHORIZED_OPS;
         if (rt->Name.len >= 0) {
             mt->Name = gr_str_keep(req, rt->Name);
             t = gr_topic_find(rt->Name.p, (size_t)rt->Name.len);
@@ -114,6 +166,7 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
             if (!t) {
                 mt->ErrorCode = KERR_UNKNOWN_TOPIC_ID;
                 mt->Name = GR_STR_NULL;
+                mt->TopicAuthorizedOperations = INT32_MIN;
                 continue;
             }
         }

@@ -46,11 +46,6 @@ enum { ELECT_PREFERRED = 0, ELECT_UNCLEAN = 1 };
 /* Kafka's max.request.partition.size.limit default. */
 #define DESCRIBE_PARTITIONS_MAX 2000
 
-/* The authorized operations of a topic without an authorizer: every
- * operation a topic supports (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
- * DESCRIBE_CONFIGS, ALTER_CONFIGS), as Kafka's AuthHelper reports them. */
-#define TOPIC_OPS ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
-
 static gr_topic_t *find_topic(gr_str_t name)
 {
     return name.len > 0 ? gr_topic_find(name.p, (size_t)name.len) : NULL;
@@ -354,7 +349,7 @@ void gr_api_describe_topic_partitions(gr_req_t *req, gr_rd_t *body)
         rt->Name = GR_STR(t->name);
         rt->TopicId = t->id;
         rt->IsInternal = t->internal;
-        rt->TopicAuthorizedOperations = TOPIC_OPS;
+        rt->TopicAuthorizedOperations = GR_TOPIC_AUTHORIZED_OPS;
         rt->Partitions = GR_ARENA_ARRAY(req, gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_t,
                                         cnt, gr_DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition_init);
         rt->Partitions_count = cnt;

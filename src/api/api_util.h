@@ -39,6 +39,16 @@
         a_;                                                                    \
     })
 
+/* The authorized operations of a resource without an authorizer: every
+ * AclOperation the resource type supports, as Kafka's AuthHelper reports
+ * them (a bit per operation code).  A topic: READ, WRITE, CREATE, DELETE,
+ * ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS; the cluster: CREATE,
+ * CLUSTER_ACTION, DESCRIBE, ALTER, DESCRIBE_CONFIGS, ALTER_CONFIGS,
+ * IDEMPOTENT_WRITE. */
+#define GR_TOPIC_AUTHORIZED_OPS                                                                     \
+    ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
+#define GR_CLUSTER_AUTHORIZED_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
+
 /* Copy a wire string into the arena (for responses outliving the request). */
 static inline gr_str_t gr_str_keep(gr_req_t *req, gr_str_t s)
 {

@@ -374,6 +374,53 @@ METADATA = (3, 9, [
                  F("TopicAuthorizedOperations", "i32", "8+")]),
     F("ClusterAuthorizedOperations", "i32", "8-10")])
 
+FIND_COORDINATOR = (10, 3, [
+    F("Key", "str", "0-3"), F("KeyType", "i8", "1+"), F("CoordinatorKeys", ["str"], "4+")], [
+    F("ThrottleTimeMs", "i32", "1+"), F("ErrorCode", "i16", "0-3"), F("ErrorMessage", "str", "1-3", null="1-3"),
+    F("NodeId", "i32", "0-3"), F("Host", "str", "0-3"), F("Port", "i32", "0-3"),
+    F("Coordinators", [F("Key", "str"), F("NodeId", "i32"), F("Host", "str"), F("Port", "i32"),
+                       F("ErrorCode", "i16"), F("ErrorMessage", "str", null="4+")], "4+")])
+
+OFFSET_FETCH_PARTITION = [F("PartitionIndex", "i32"), F("CommittedOffset", "i64"),
+                          F("CommittedLeaderEpoch", "i32", "5+"), F("Metadata", "str", null="0+"),
+                          F("ErrorCode", "i16")]
+OFFSET_FETCH = (9, 6, [
+    F("GroupId", "str", "0-7"),
+    F("Topics", [F("Name", "str"), F("PartitionIndexes", ["i32"])], "0-7", null="2-7"),
+    F("Groups", [F("GroupId", "str"), F("MemberId", "str", "9+", null="9+"),
+                 F("MemberEpoch", "i32", "9+", default=-1),
+                 F("Topics", [F("Name", "str"), F("PartitionIndexes", ["i32"])], null="8+")], "8+"),
+    F("RequireStable", "bool", "7+")], [
+    F("ThrottleTimeMs", "i32", "3+"),
+    F("Topics", [F("Name", "str"), F("Partitions", OFFSET_FETCH_PARTITION)], "0-7"),
+    F("ErrorCode", "i16", "2-7"),
+    F("Groups", [F("GroupId", "str"),
+                 F("Topics", [F("Name", "str"), F("Partitions", OFFSET_FETCH_PARTITION)]),
+                 F("ErrorCode", "i16")], "8+")])
+
+OFFSET_COMMIT = (8, 8, [
+    F("GroupId", "str"), F("GenerationIdOrMemberEpoch", "i32", "1+", default=-1),
+    F("MemberId", "str", "1+"), F("GroupInstanceId", "str", "7+", null="7+"),
+    F("RetentionTimeMs", "i64", "2-4", default=-1),
+    F("Topics", [F("Name", "str"),
+                 F("Partitions", [F("PartitionIndex", "i32"), F("CommittedOffset", "i64"),
+                                  F("CommittedLeaderEpoch", "i32", "6+", default=-1),
+                                  F("CommitTimestamp", "i64", "1", default=-1),
+                                  F("CommittedMetadata", "str", null="0+")])])], [
+    F("ThrottleTimeMs", "i32", "3+"),
+    F("Topics", [F("Name", "str"), F("Partitions", [F("PartitionIndex", "i32"), F("ErrorCode", "i16")])])])
+
+CONSUMER_GROUP_HEARTBEAT = (68, 0, [
+    F("GroupId", "str"), F("MemberId", "str"), F("MemberEpoch", "i32"),
+    F("InstanceId", "str", null="0+"), F("RackId", "str", null="0+"),
+    F("RebalanceTimeoutMs", "i32", default=-1),
+    F("SubscribedTopicNames", ["str"], null="0+"), F("SubscribedTopicRegex", "str", "1+", null="1+"),
+    F("ServerAssignor", "str", null="0+"),
+    F("TopicPartitions", [F("TopicId", "uuid"), F("Partitions", ["i32"])], null="0+")], [
+    F("ThrottleTimeMs", "i32"), F("ErrorCode", "i16"), F("ErrorMessage", "str", null="0+"),
+    F("MemberId", "str", null="0+"), F("MemberEpoch", "i32"), F("HeartbeatIntervalMs", "i32"),
+    F("Assignment", (F("TopicPartitions", [F("TopicId", "uuid"), F("Partitions", ["i32"])]),), null="0+")])
+
 def call(conn, api, version, body=None, raw=False):
     """Send `body` (dict) as API `api` (a layout tuple) at `version` on a
     kproto.Conn; returns the decoded response (dict), checking that nothing

@@ -32,6 +32,11 @@ UNKNOWN_SUBSCRIPTION_ID = 117
 TELEMETRY_TOO_LARGE = 118
 
 TOPIC, BROKER = 2, 4
+UNKNOWN_MEMBER_ID = 25
+STALE_MEMBER_EPOCH = 113
+# the operations of a resource type (AclOperation codes as a bit field)
+TOPIC_OPS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))      # READ..ALTER_CONFIGS
+CLUSTER_OPS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))      # CREATE..IDEMPOTENT_WRITE
 
 
 def conn(broker):
@@ -193,6 +198,33 @@ def test_alter_configs_validate_only_and_errors(broker):
     assert topic_configs(broker, t) == {"retention.ms": "1000000"}
 
 
+@pytest.mark.parametrize("api", ["AlterConfigs", "IncrementalAlterConfigs"])
+def test_broker_configs_are_static(broker, api):
+    """There are no dynamic broker configs: a BROKER resource (this node or
+    the cluster default, "") naming any key is refused, naming none changes
+    nothing and passes."""
+    if api == "AlterConfigs":
+        layout, cfg = kmsg.ALTER_CONFIGS, lambda k: {"Name": k, "Value": "5"}
+    else:
+        layout, cfg = kmsg.INCREMENTAL_ALTER_CONFIGS, lambda k: {"Name": k, "ConfigOperation": 0, "Value": "5"}
+    msg = "Cannot update these configs dynamically: %s (dynamic broker configs are not supported)"
+    with conn(broker) as c:
+        for validate in (False, True):
+            r = kmsg.call(c, layout, 1, {"ValidateOnly": validate, "Resources": [
+                {"ResourceType": BROKER, "ResourceName": "0", "Configs": [cfg("log.retention.ms")]},
+                {"ResourceType": BROKER, "ResourceName": "",
+                 "Configs": [cfg("num.io.threads"), cfg("log.cleaner.threads")]},
+                {"ResourceType": BROKER, "ResourceName": "x", "Configs": [cfg("log.retention.ms")]}]})
+            assert [(x["ErrorCode"], x["ErrorMessage"], x["ResourceType"], x["ResourceName"])
+                    for x in r["Responses"]] == [
+                (INVALID_REQUEST, msg % "log.retention.ms", BROKER, "0"),
+                (INVALID_REQUEST, msg % "num.io.threads, log.cleaner.threads", BROKER, ""),
+                (INVALID_REQUEST, "Broker id must be an integer, but it is: x", BROKER, "x")]
+            r = kmsg.call(c, layout, 1, {"ValidateOnly": validate, "Resources": [
+                {"ResourceType": BROKER, "ResourceName": "", "Configs": []}]})
+            assert [(x["ErrorCode"], x["ErrorMessage"]) for x in r["Responses"]] == [(NONE, None)]
+
+
 def test_alter_configs_entry_errors_each(broker):
     t = ck.create_topic(broker, "ac-each", config={"retention.ms": "1000000"})
     with conn(broker) as c:
@@ -292,6 +324,154 @@ def test_produce_v10_v11(broker, version):
     assert p5["ErrorCode"] == UNKNOWN_TOPIC_OR_PARTITION
     # KIP-951 fields only come with NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH
     assert "CurrentLeader" not in p0 and "NodeEndpoints" not in r
+
+
+# ------------------------------------------------------------------ FindCoordinator v5-6
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_find_coordinator_batched(broker, version):
+    """v4+ looks up a batch of keys of one type.  v5 only adds the error
+    TRANSACTION_ABORTABLE; v6 adds the share key type ("group:topicId:
+    partition"), which a Kafka without a share coordinator refuses with
+    INVALID_REQUEST, as it refuses it below v6.  Kafka sets no error
+    message in the batched answer: the field's default, the empty string."""
+    host, port = broker.bootstrap.rsplit(":", 1)
+    here = (0, host, int(port), NONE, "")
+    nowhere = (-1, "", -1, INVALID_REQUEST, "")
+    with conn(broker) as c:
+        def look(key_type, keys):
+            r = kmsg.call(c, kmsg.FIND_COORDINATOR, version, {"KeyType": key_type, "CoordinatorKeys": keys})
+            assert r["ThrottleTimeMs"] == 0
+            return [(x["Key"], (x["NodeId"], x["Host"], x["Port"], x["ErrorCode"], x["ErrorMessage"]))
+                    for x in r["Coordinators"]]
+        assert look(0, ["fc-g1", "fc-g2", "fc-g1"]) == [("fc-g1", here), ("fc-g2", here), ("fc-g1", here)]
+        assert look(1, ["fc-txn"]) == [("fc-txn", here)]
+        assert look(0, []) == []
+        share = "fc-g1:%s:0" % ("A" * 22)
+        assert look(2, [share, "fc-g2"]) == [(share, nowhere), ("fc-g2", nowhere)]
+        assert look(3, ["fc-g1"]) == [("fc-g1", nowhere)]
+
+
+# ------------------------------------------------------------------ OffsetFetch v9
+
+def test_offset_fetch_v9_groups(broker):
+    """v8+ asks for many groups at once; v9 adds each group's MemberId and
+    MemberEpoch (KIP-848).  A classic group (or the admin client) sends a
+    null id and epoch -1; a consumer-group member must send its own id and
+    current epoch."""
+    t = ck.create_topic(broker, "of9", partitions=2)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.OFFSET_COMMIT, 9, {"GroupId": "of9-classic", "GenerationIdOrMemberEpoch": -1,
+                                                "MemberId": "", "GroupInstanceId": None, "Topics": [
+                                                    {"Name": t, "Partitions": [
+                                                        {"PartitionIndex": 0, "CommittedOffset": 7,
+                                                         "CommittedLeaderEpoch": 3, "CommittedMetadata": "m0"},
+                                                        {"PartitionIndex": 1, "CommittedOffset": 11,
+                                                         "CommittedMetadata": None}]}]})
+        assert [p["ErrorCode"] for x in r["Topics"] for p in x["Partitions"]] == [NONE, NONE]
+        r = kmsg.call(c, kmsg.OFFSET_FETCH, 9, {"RequireStable": True, "Groups": [
+            {"GroupId": "of9-classic", "MemberId": None, "MemberEpoch": -1,
+             "Topics": [{"Name": t, "PartitionIndexes": [0, 1, 5]}, {"Name": "of9-none", "PartitionIndexes": [0]}]},
+            {"GroupId": "of9-unknown", "MemberId": None, "MemberEpoch": -1, "Topics": None},
+            {"GroupId": "of9-unknown2", "MemberId": None, "MemberEpoch": -1,
+             "Topics": [{"Name": t, "PartitionIndexes": [0]}]}]})
+        assert r["ThrottleTimeMs"] == 0
+        g = {x["GroupId"]: x for x in r["Groups"]}
+        assert [x["GroupId"] for x in r["Groups"]] == ["of9-classic", "of9-unknown", "of9-unknown2"]
+        assert all(x["ErrorCode"] == NONE for x in r["Groups"])
+        got = [(x["Name"], p["PartitionIndex"], p["CommittedOffset"], p["CommittedLeaderEpoch"], p["Metadata"],
+                p["ErrorCode"]) for x in g["of9-classic"]["Topics"] for p in x["Partitions"]]
+        assert got == [(t, 0, 7, 3, "m0", NONE), (t, 1, 11, -1, "", NONE), (t, 5, -1, -1, "", NONE),
+                       ("of9-none", 0, -1, -1, "", NONE)]
+        assert g["of9-unknown"]["Topics"] == []
+        [[p]] = [x["Partitions"] for x in g["of9-unknown2"]["Topics"]]
+        assert (p["CommittedOffset"], p["Metadata"], p["ErrorCode"]) == (-1, "", NONE)
+        # all topics (null), and a classic group ignores a member id and epoch
+        r = kmsg.call(c, kmsg.OFFSET_FETCH, 9, {"Groups": [
+            {"GroupId": "of9-classic", "MemberId": "someone", "MemberEpoch": 5, "Topics": None}]})
+        [gr] = r["Groups"]
+        assert gr["ErrorCode"] == NONE
+        assert [(x["Name"], [(p["PartitionIndex"], p["CommittedOffset"]) for p in x["Partitions"]])
+                for x in gr["Topics"]] == [(t, [(0, 7), (1, 11)])]
+
+        # a consumer group (KIP-848): one member, epoch 1
+        hb = kmsg.call(c, kmsg.CONSUMER_GROUP_HEARTBEAT, 0, {
+            "GroupId": "of9-cg", "MemberId": "", "MemberEpoch": 0, "InstanceId": None, "RackId": None,
+            "RebalanceTimeoutMs": 30000, "SubscribedTopicNames": [t], "ServerAssignor": None,
+            "TopicPartitions": []})
+        assert hb["ErrorCode"] == NONE and hb["MemberEpoch"] >= 1
+        mid, epoch = hb["MemberId"], hb["MemberEpoch"]
+        r = kmsg.call(c, kmsg.OFFSET_COMMIT, 9, {"GroupId": "of9-cg", "GenerationIdOrMemberEpoch": epoch,
+                                                "MemberId": mid, "GroupInstanceId": None, "Topics": [
+                                                    {"Name": t, "Partitions": [
+                                                        {"PartitionIndex": 1, "CommittedOffset": 4,
+                                                         "CommittedMetadata": ""}]}]})
+        assert [p["ErrorCode"] for x in r["Topics"] for p in x["Partitions"]] == [NONE]
+
+        def fetch_cg(member, member_epoch):
+            r = kmsg.call(c, kmsg.OFFSET_FETCH, 9, {"Groups": [
+                {"GroupId": "of9-cg", "MemberId": member, "MemberEpoch": member_epoch,
+                 "Topics": [{"Name": t, "PartitionIndexes": [1]}]}]})
+            [gr] = r["Groups"]
+            return gr["ErrorCode"], [(p["PartitionIndex"], p["CommittedOffset"])
+                                     for x in gr["Topics"] for p in x["Partitions"]]
+        assert fetch_cg(mid, epoch) == (NONE, [(1, 4)])
+        assert fetch_cg(None, -1) == (NONE, [(1, 4)])              # the admin client's form
+        assert fetch_cg(mid, epoch + 1) == (STALE_MEMBER_EPOCH, [])
+        assert fetch_cg("of9-nobody", epoch) == (UNKNOWN_MEMBER_ID, [])
+
+
+# ------------------------------------------------------------------ Metadata v10-11
+
+@pytest.mark.parametrize("version", [10, 11])
+def test_metadata_v10_v11_topic_ids(broker, version):
+    """v10 adds topic ids to the answer (a request still names topics: an
+    id, or a null name, is INVALID_REQUEST for every topic asked, as Kafka's
+    error response); v11 drops ClusterAuthorizedOperations.  With no
+    authorizer, asked-for operations are all those of the resource type."""
+    t = ck.create_topic(broker, "md%d" % version, partitions=2)
+    host, port = broker.bootstrap.rsplit(":", 1)
+    with conn(broker) as c:
+        r = kmsg.call(c, kmsg.METADATA, 12, {"Topics": [{"Name": t}]})
+        tid = r["Topics"][0]["TopicId"]
+        assert tid != b"\0" * 16
+        r = kmsg.call(c, kmsg.METADATA, version, {
+            "Topics": [{"Name": t}, {"Name": "md-missing"}], "AllowAutoTopicCreation": False,
+            "IncludeClusterAuthorizedOperations": False, "IncludeTopicAuthorizedOperations": False})
+        assert r["ThrottleTimeMs"] == 0
+        assert [(b["NodeId"], b["Host"], b["Port"], b["Rack"]) for b in r["Brokers"]] == [(0, host, int(port), None)]
+        assert r["ControllerId"] == 0 and r["ClusterId"]
+        mt, missing = r["Topics"]
+        assert (mt["ErrorCode"], mt["Name"], mt["TopicId"], mt["IsInternal"]) == (NONE, t, tid, False)
+        assert [(p["PartitionIndex"], p["LeaderId"], p["ReplicaNodes"], p["IsrNodes"], p["OfflineReplicas"])
+                for p in mt["Partitions"]] == [(0, 0, [0], [0], []), (1, 0, [0], [0], [])]
+        assert mt["TopicAuthorizedOperations"] == -2**31
+        assert (missing["ErrorCode"], missing["Name"], missing["TopicId"]) == \
+            (UNKNOWN_TOPIC_OR_PARTITION, "md-missing", b"\0" * 16)
+        if version == 10:
+            assert r["ClusterAuthorizedOperations"] == -2**31
+        else:
+            assert "ClusterAuthorizedOperations" not in r
+
+        # asked-for operations (no authorizer: every operation of the type)
+        r = kmsg.call(c, kmsg.METADATA, version, {
+            "Topics": [{"Name": t}], "IncludeClusterAuthorizedOperations": True,
+            "IncludeTopicAuthorizedOperations": True})
+        assert r["Topics"][0]["TopicAuthorizedOperations"] == TOPIC_OPS
+        if version == 10:
+            assert r["ClusterAuthorizedOperations"] == CLUSTER_OPS
+
+        # all topics (null): ids too
+        r = kmsg.call(c, kmsg.METADATA, version, {"Topics": None})
+        assert {x["Name"]: x["TopicId"] for x in r["Topics"]}[t] == tid
+
+        # a topic id, or a null name, is not for these versions
+        for topics in ([{"Name": t, "TopicId": tid}, {"Name": "md-other"}],
+                       [{"Name": None, "TopicId": tid}]):
+            r = kmsg.call(c, kmsg.METADATA, version, {"Topics": topics})
+            assert r["Brokers"] == [] and r["ClusterId"] is None and r["ControllerId"] == -1
+            assert [(x["ErrorCode"], x["Name"], x["TopicId"], x["Partitions"]) for x in r["Topics"]] == \
+                [(INVALID_REQUEST, x["Name"] or "", x.get("TopicId", b"\0" * 16), []) for x in topics]
 
 
 # ------------------------------------------------------------------ Metadata v12 by topic id
