@@ -353,3 +353,20 @@ gr_str_t gr_req_printf(gr_req_t *req, const char *fmt, ...)
     va_end(ap);
     return (gr_str_t){buf, n};
 }
+
+gr_kerr_t gr_api_serr_kerr(gr_serr_t e)
+{
+    switch (e) {
+    case GR_SERR_NONE:
+        return KERR_NONE;
+    case GR_SERR_IO:
+        return KERR_KAFKA_STORAGE_ERROR;
+    case GR_SERR_TOPIC_EXISTS:
+        return KERR_TOPIC_ALREADY_EXISTS;
+    case GR_SERR_TOPIC_NAME:
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    case GR_SERR_PARTITIONS:
+        return KERR_INVALID_PARTITIONS;
+    }
+    return KERR_UNKNOWN_SERVER_ERROR;
+}

@@ -47,7 +47,6 @@
 #include "broker.h"
 #include "checkpoint.h"
 #include "fio.h"
-#include "kerr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -503,17 +502,17 @@ void gr_logmove_cancel(gr_partition_t *p, bool remove_future)
         move_free(m);
 }
 
-gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest)
+gr_serr_t gr_logmove_start(gr_partition_t *p, int dest)
 {
     move_t *m = find(p);
     if (m && m->dest == dest)
-        return KERR_NONE;                   /* already on its way there */
+        return GR_SERR_NONE;                   /* already on its way there */
     if (m)
         gr_logmove_cancel(p, true);         /* elsewhere: that move stops */
     if (p->log_dir == dest)
-        return KERR_NONE;
+        return GR_SERR_NONE;
     if (gr_log_storage_failed(p->log, gr_now_ms()))
-        return KERR_KAFKA_STORAGE_ERROR;
+        return GR_SERR_IO;
     m = gr_calloc(1, sizeof(*m));
     m->p = p;
     m->dest = dest;
@@ -522,20 +521,20 @@ gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest)
     const char *base = strrchr(m->src, '/') + 1;
     if (strlen(base) + 1 + 32 + 7 > NAME_MAX) {
         free(m);
-        return KERR_INVALID_TOPIC_EXCEPTION;    /* Kafka: "The topic name is too long." */
+        return GR_SERR_TOPIC_NAME;             /* Kafka: "The topic name is too long." */
     }
     snprintf(m->future, sizeof(m->future), "%s/%s.%s-future", gr_broker.log_dirs[dest], base, m->id);
     if (mkdir(m->future, 0755) == -1 || gr_fio_fsync_dir(gr_broker.log_dirs[dest]) < 0) {
         gr_error("logmove", "Cannot create %s: %s", m->future, strerror(errno));
         free(m);
-        return KERR_KAFKA_STORAGE_ERROR;
+        return GR_SERR_IO;
     }
     gr_timer_init(&m->timer, on_timer, m);
     m->next = moves;
     moves = m;
     gr_info("logmove", "Moving %s to %s", m->src, gr_broker.log_dirs[dest]);
     later(m, 0);
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 /* ------------------------------------------------------------ startup */
