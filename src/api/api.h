@@ -74,6 +74,10 @@ typedef struct gr_api_def {
 
 /* Served APIs, indexed by API key (NULL handler = not served). */
 const gr_api_def_t *gr_api_lookup(int16_t key);
+/* Serve the API `key` with h instead; returns the handler it replaces
+ * (NULL, and nothing changed, for a key not in the table).  For tests that drive the connection layer with
+ * handlers of their own. */
+gr_api_handler_t *gr_api_set_handler(int16_t key, gr_api_handler_t *h);
 int gr_api_count(void);
 const gr_api_def_t *gr_api_at(int i);
 
