@@ -562,7 +562,11 @@ static bool exists_in_any(const char *name, const char *suffix_id, const char *s
     return false;
 }
 
-void gr_logmove_recover_dirs(void)
+/* fn(d, path, name, id) for each entry <name>.<id>-<suffix> of each log
+ * dir d. */
+typedef void suffixed_fn(int d, const char *path, const char *name, const char *id);
+
+static void each_suffixed(const char *suffix, suffixed_fn *fn)
 {
     for (int d = 0; d < gr_broker.nlog_dirs; d++) {
         DIR *dir = opendir(gr_broker.log_dirs[d]);
@@ -572,52 +576,59 @@ void gr_logmove_recover_dirs(void)
         while ((de = readdir(dir)) != NULL) {
             size_t nl;
             char id[33], name[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2];
-            if (!parse_suffixed(de->d_name, "future", &nl, id))
+            if (!parse_suffixed(de->d_name, suffix, &nl, id))
                 continue;
             snprintf(name, sizeof(name), "%.*s", (int)nl, de->d_name);
             snprintf(path, sizeof(path), "%s/%s", gr_broker.log_dirs[d], de->d_name);
-            if (exists_in_any(name, NULL, NULL)) {
-                /* not swapped yet: copied anew once the topics are loaded */
-                gr_info("logmove", "Resuming the move of %s to %s", name, gr_broker.log_dirs[d]);
-                resume = gr_realloc(resume, sizeof(*resume) * (size_t)(nresume + 1));
-                snprintf(resume[nresume].name, sizeof(resume[nresume].name), "%s", name);
-                resume[nresume++].dest = d;
-                int rc = gr_rm_rf(path);
-                if (rc < 0)
-                    gr_warn("logmove", "Cannot remove %s: %s", path, strerror(-rc));
-            } else if (exists_in_any(name, id, "delete")) {
-                /* crashed between the two renames: the copy is complete */
-                char to[PATH_MAX + NAME_MAX + 2];
-                snprintf(to, sizeof(to), "%s/%s", gr_broker.log_dirs[d], name);
-                if (rename_durable(path, to, gr_broker.log_dirs[d]) < 0)
-                    gr_error("logmove", "Cannot complete the move of %s: %s", name, strerror(errno));
-                else
-                    gr_info("logmove", "Completed the move of %s to %s", name, gr_broker.log_dirs[d]);
-            } else {
-                gr_info("logmove", "Removing %s: its partition is gone", path);
-                gr_rm_rf(path);
-            }
+            fn(d, path, name, id);
         }
         closedir(dir);
     }
+}
+
+static void remove_warn(const char *path)
+{
+    int rc = gr_rm_rf(path);
+    if (rc < 0)
+        gr_warn("logmove", "Cannot remove %s: %s", path, strerror(-rc));
+}
+
+static void recover_future(int d, const char *path, const char *name, const char *id)
+{
+    if (exists_in_any(name, NULL, NULL)) {
+        /* not swapped yet: copied anew once the topics are loaded */
+        gr_info("logmove", "Resuming the move of %s to %s", name, gr_broker.log_dirs[d]);
+        resume = gr_realloc(resume, sizeof(*resume) * (size_t)(nresume + 1));
+        snprintf(resume[nresume].name, sizeof(resume[nresume].name), "%s", name);
+        resume[nresume++].dest = d;
+        remove_warn(path);
+    } else if (exists_in_any(name, id, "delete")) {
+        /* crashed between the two renames: the copy is complete */
+        char to[PATH_MAX + NAME_MAX + 2];
+        snprintf(to, sizeof(to), "%s/%s", gr_broker.log_dirs[d], name);
+        if (rename_durable(path, to, gr_broker.log_dirs[d]) < 0)
+            gr_error("logmove", "Cannot complete the move of %s: %s", name, strerror(errno));
+        else
+            gr_info("logmove", "Completed the move of %s to %s", name, gr_broker.log_dirs[d]);
+    } else {
+        gr_info("logmove", "Removing %s: its partition is gone", path);
+        gr_rm_rf(path);
+    }
+}
+
+static void remove_deleted(int d, const char *path, const char *name, const char *id)
+{
+    GR_UNUSED(d);
+    GR_UNUSED(name);
+    GR_UNUSED(id);
+    remove_warn(path);
+}
+
+void gr_logmove_recover_dirs(void)
+{
+    each_suffixed("future", recover_future);
     /* what swapped moves left behind */
-    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
-        DIR *dir = opendir(gr_broker.log_dirs[d]);
-        if (!dir)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(dir)) != NULL) {
-            size_t nl;
-            char id[33], path[PATH_MAX + NAME_MAX + 2];
-            if (!parse_suffixed(de->d_name, "delete", &nl, id))
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", gr_broker.log_dirs[d], de->d_name);
-            int rc = gr_rm_rf(path);
-            if (rc < 0)
-                gr_warn("logmove", "Cannot remove %s: %s", path, strerror(-rc));
-        }
-        closedir(dir);
-    }
+    each_suffixed("delete", remove_deleted);
 }
 
 void gr_logmove_resume_all(void)
