@@ -27,6 +27,7 @@
  * Usage errors: "Error: <Kafka's wording>", exit 1.
  */
 #include "cli.h"
+#include "jstr.h"
 
 #include <regex.h>
 #include <stdlib.h>
@@ -163,11 +164,10 @@ typedef struct {
     size_t pos;
 } cfg_slot_t;
 
-static uint32_t java_string_hash(const char *s)
+/* HashMap.hash: String.hashCode spread by its high half. */
+static uint32_t java_map_hash(const char *s)
 {
-    uint32_t h = 0;
-    for (; *s; s++)
-        h = 31 * h + (unsigned char)*s; /* config names are ASCII */
+    uint32_t h = (uint32_t)gr_jstr_hash(s, strlen(s), GR_JSTR_WIRE);
     return h ^ (h >> 16);
 }
 
@@ -187,7 +187,7 @@ static void print_configs(const rd_kafka_ConfigEntry_t **ents, size_t n)
     cfg_slot_t *s = gr_calloc(n + 1, sizeof(*s));
     for (size_t i = 0; i < n; i++) {
         s[i].e = ents[i];
-        s[i].bucket = java_string_hash(rd_kafka_ConfigEntry_name(ents[i])) & (cap - 1);
+        s[i].bucket = java_map_hash(rd_kafka_ConfigEntry_name(ents[i])) & (cap - 1);
         s[i].pos = i;
     }
     qsort(s, n, sizeof(*s), cmp_slot);

@@ -31,7 +31,7 @@
 
 #define API(key, name, min, max, flex, fn) {key, min, max, fn, flex, name}
 
-static const gr_api_def_t apis[] = {
+static gr_api_def_t apis[] = {
     API(0, "Produce", 0, 11, 9, gr_api_produce),
     API(1, "Fetch", 0, 17, 12, gr_api_fetch),
     API(2, "ListOffsets", 0, 10, 6, gr_api_list_offsets),
@@ -81,13 +81,13 @@ static const gr_api_def_t apis[] = {
 };
 
 #define KEY_LIMIT 128
-static const gr_api_def_t *by_key[KEY_LIMIT];
+static gr_api_def_t *by_key[KEY_LIMIT];
 static bool indexed;
 
 static void build_index(void)
 {
     for (size_t i = 0; i < GR_ARRAY_LEN(apis); i++) {
-        const gr_api_def_t *d = &apis[i];
+        gr_api_def_t *d = &apis[i];
         const gr_api_spec_t *spec = gr_api_spec(d->key);
         /* the table must agree with the generated codecs */
         assert(spec && spec->flex_min == d->flex_min && d->max_version <= spec->max_version);
@@ -104,6 +104,18 @@ const gr_api_def_t *gr_api_lookup(int16_t key)
     if (key < 0 || key >= KEY_LIMIT)
         return NULL;
     return by_key[key];
+}
+
+gr_api_handler_t *gr_api_set_handler(int16_t key, gr_api_handler_t *h)
+{
+    if (!indexed)
+        build_index();
+    gr_api_def_t *d = key >= 0 && key < KEY_LIMIT ? by_key[key] : NULL;
+    if (d == NULL)
+        return NULL;
+    gr_api_handler_t *old = d->handler;
+    d->handler = h;
+    return old;
 }
 
 int gr_api_count(void)
@@ -352,4 +364,21 @@ gr_str_t gr_req_printf(gr_req_t *req, const char *fmt, ...)
     vsnprintf(buf, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return (gr_str_t){buf, n};
+}
+
+gr_kerr_t gr_api_serr_kerr(gr_serr_t e)
+{
+    switch (e) {
+    case GR_SERR_NONE:
+        return KERR_NONE;
+    case GR_SERR_IO:
+        return KERR_KAFKA_STORAGE_ERROR;
+    case GR_SERR_TOPIC_EXISTS:
+        return KERR_TOPIC_ALREADY_EXISTS;
+    case GR_SERR_TOPIC_NAME:
+        return KERR_INVALID_TOPIC_EXCEPTION;
+    case GR_SERR_PARTITIONS:
+        return KERR_INVALID_PARTITIONS;
+    }
+    return KERR_UNKNOWN_SERVER_ERROR;
 }

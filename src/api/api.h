@@ -18,6 +18,8 @@
 #define GR_API_H
 
 #include "arena.h"
+#include "kerr.h"
+#include "serr.h"
 #include "wire.h"
 
 #include <stdbool.h>
@@ -72,6 +74,10 @@ typedef struct gr_api_def {
 
 /* Served APIs, indexed by API key (NULL handler = not served). */
 const gr_api_def_t *gr_api_lookup(int16_t key);
+/* Serve the API `key` with h instead; returns the handler it replaces
+ * (NULL, and nothing changed, for a key not in the table).  For tests that drive the connection layer with
+ * handlers of their own. */
+gr_api_handler_t *gr_api_set_handler(int16_t key, gr_api_handler_t *h);
 int gr_api_count(void);
 const gr_api_def_t *gr_api_at(int i);
 
@@ -112,6 +118,10 @@ gr_str_t gr_req_wire(gr_req_t *req, const char *held);
 /* A formatted message in the request's arena, as a wire string (error
  * messages of responses). */
 gr_str_t gr_req_printf(gr_req_t *req, const char *fmt, ...) GR_PRINTF(2, 3);
+
+/* What a client is told of a storage error (serr.h): the one mapping from
+ * storage's errors to Kafka error codes. */
+gr_kerr_t gr_api_serr_kerr(gr_serr_t e);
 
 /* Handlers (api_*.c) */
 gr_api_handler_t gr_api_produce, gr_api_fetch, gr_api_list_offsets, gr_api_metadata,

@@ -122,7 +122,7 @@ static bool *mark_dups(gr_req_t *req, const int32_t *first, int32_t n, int32_t *
 static gr_str_t name_error(gr_req_t *req, gr_str_t name)
 {
     int32_t len = name.len > 0 ? name.len : 0;
-    if (gr_topic_validate_name(name.p, (size_t)len) == KERR_NONE)
+    if (gr_topic_validate_name(name.p, (size_t)len) == GR_SERR_NONE)
         return GR_STR_NULL;
     if (len == 0)
         return gr_req_printf(req, "Topic name is illegal, it can't be empty");
@@ -331,7 +331,7 @@ static void ct_check(gr_req_t *req, const gr_CreateTopicsRequest_CreatableTopic_
     }
     /* the checks every creation makes (gr_topic_create does them again) */
     const gr_topic_t *col;
-    if (gr_topic_check_new(ct->Name.p, (size_t)ct->Name.len, &col) == KERR_TOPIC_ALREADY_EXISTS) {
+    if (gr_topic_check_new(ct->Name.p, (size_t)ct->Name.len, &col) == GR_SERR_TOPIC_EXISTS) {
         p->err = KERR_TOPIC_ALREADY_EXISTS;
         p->msg = gr_req_printf(req, "Topic '%.*s' already exists.", (int)ct->Name.len, ct->Name.p);
         return;
@@ -529,9 +529,9 @@ void gr_api_create_topics(gr_req_t *req, gr_rd_t *body)
             char *name = cstr(req, ct->Name);
             gr_topic_t *t = NULL;
             const char *emsg = NULL;
-            gr_kerr_t rc = gr_topic_create(name, strlen(name), p->npart, p->configs, false, &t, &emsg);
-            if (rc != KERR_NONE || !t) {
-                p->err = (int16_t)(rc != KERR_NONE ? rc : KERR_UNKNOWN_SERVER_ERROR);
+            gr_serr_t rc = gr_topic_create(name, strlen(name), p->npart, p->configs, false, &t, &emsg);
+            if (rc != GR_SERR_NONE || !t) {
+                p->err = rc != GR_SERR_NONE ? gr_api_serr_kerr(rc) : KERR_UNKNOWN_SERVER_ERROR;
                 p->msg = str_of(emsg);
             } else {
                 res->TopicId = t->id;
@@ -706,9 +706,9 @@ static void cp_one(gr_req_t *req, const gr_CreatePartitionsRequest_CreatePartiti
     if (validate_only)
         return;
     const char *emsg = NULL;
-    gr_kerr_t rc = gr_topic_add_partitions(t, ct->Count, &emsg);
-    if (rc != KERR_NONE) {
-        res->ErrorCode = (int16_t)rc;
+    gr_serr_t rc = gr_topic_add_partitions(t, ct->Count, &emsg);
+    if (rc != GR_SERR_NONE) {
+        res->ErrorCode = gr_api_serr_kerr(rc);
         res->ErrorMessage = str_of(emsg);
         return;
     }

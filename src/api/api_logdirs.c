@@ -262,7 +262,7 @@ void gr_api_alter_replica_log_dirs(gr_req_t *req, gr_rd_t *body)
         else if (!p)
             pr->ErrorCode = KERR_REPLICA_NOT_AVAILABLE;
         else
-            pr->ErrorCode = gr_logmove_start(p, ents[e].dir);
+            pr->ErrorCode = gr_api_serr_kerr(gr_logmove_start(p, ents[e].dir));
         if (pr->ErrorCode == KERR_NONE && p && p->log_dir != ents[e].dir)
             gr_info("admin", "Moving %s-%d to %s (for %s)", t->name, p->index, gr_broker.log_dirs[ents[e].dir],
                     gr_req_peer(req));

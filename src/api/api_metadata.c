@@ -171,7 +171,7 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
             }
         }
         if (!t) {
-            if (gr_topic_validate_name(rt->Name.p, (size_t)rt->Name.len) != KERR_NONE) {
+            if (gr_topic_validate_name(rt->Name.p, (size_t)rt->Name.len) != GR_SERR_NONE) {
                 mt->ErrorCode = KERR_INVALID_TOPIC_EXCEPTION;
                 continue;
             }
@@ -181,10 +181,10 @@ void gr_api_metadata(gr_req_t *req, gr_rd_t *body)
                 continue;
             }
             const char *msg;
-            gr_kerr_t kerr = gr_topic_create(rt->Name.p, (size_t)rt->Name.len, gr_broker.cfg.num_partitions, NULL, false,
-                                       &t, &msg);
-            if (kerr != KERR_NONE) {
-                mt->ErrorCode = (int16_t)kerr;
+            gr_serr_t serr = gr_topic_create(rt->Name.p, (size_t)rt->Name.len, gr_broker.cfg.num_partitions, NULL,
+                                             false, &t, &msg);
+            if (serr != GR_SERR_NONE) {
+                mt->ErrorCode = gr_api_serr_kerr(serr);
                 continue;
             }
         }

@@ -177,6 +177,20 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
         gerr = gr_group_validate_commit(gr_group_find(gid, glen), mid, strlen(mid), iid, r.GenerationIdOrMemberEpoch,
                                         req->api_version);
     }
+    int32_t ok = gr_api_commit_errors(c, errp, n, gerr);
+    if (gerr != KERR_NONE)
+        gr_debug("offsets", "OffsetCommit for group %.*s from %s: %s", (int)glen, gid, gr_req_peer(req),
+                 gr_kerr_name(gerr));
+    if (ok == 0) {
+        store_done(pk, KERR_NONE);
+        return;
+    }
+    const char *who = r.MemberId.len > 0 ? cdup(req, r.MemberId) : req->client_id;
+    gr_coord_commit_offsets(gid, glen, who, c, n, store_done, pk);
+}
+
+int32_t gr_api_commit_errors(gr_coord_commit_t *c, int16_t *const *errp, int32_t n, gr_kerr_t gerr)
+{
     int32_t ok = 0;
     for (int32_t i = 0; i < n; i++) {
         if (c[i].error != KERR_NONE)
@@ -189,15 +203,7 @@ void gr_api_offset_commit(gr_req_t *req, gr_rd_t *body)
         *errp[i] = c[i].error;
         ok += c[i].error == KERR_NONE;
     }
-    if (gerr != KERR_NONE)
-        gr_debug("offsets", "OffsetCommit for group %.*s from %s: %s", (int)glen, gid, gr_req_peer(req),
-                 gr_kerr_name(gerr));
-    if (ok == 0) {
-        store_done(pk, KERR_NONE);
-        return;
-    }
-    const char *who = r.MemberId.len > 0 ? cdup(req, r.MemberId) : req->client_id;
-    gr_coord_commit_offsets(gid, glen, who, c, n, store_done, pk);
+    return ok;
 }
 
 /* ------------------------------------------------------------ OffsetFetch */

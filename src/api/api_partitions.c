@@ -333,7 +333,7 @@ void gr_api_describe_topic_partitions(gr_req_t *req, gr_rd_t *body)
         if (!t) {
             if (all)
                 continue;
-            rt->ErrorCode = gr_topic_validate_name(names[i].p, (size_t)GR_MAX(names[i].len, 0)) == KERR_NONE
+            rt->ErrorCode = gr_topic_validate_name(names[i].p, (size_t)GR_MAX(names[i].len, 0)) == GR_SERR_NONE
                                 ? KERR_UNKNOWN_TOPIC_OR_PARTITION
                                 : KERR_INVALID_TOPIC_EXCEPTION;
             rt->Name = names[i];

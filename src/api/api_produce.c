@@ -54,7 +54,6 @@ typedef struct produce_park {
     gr_req_t *req;                  /* NULL once the connection is gone */
     gr_ProduceResponse_t resp;      /* lives in req->arena */
     int pending;                    /* flushes outstanding */
-    int16_t flush_error;
 } produce_park_t;
 
 static void park_cancel(gr_req_t *req)

@@ -140,7 +140,7 @@ void gr_api_describe_producers(gr_req_t *req, gr_rd_t *body)
         tr->Partitions_count = np;
         size_t tl = (size_t)GR_MAX(td->Name.len, 0);
         gr_kerr_t terr = KERR_NONE;
-        if (gr_topic_validate_name(td->Name.p ? td->Name.p : "", tl) != KERR_NONE)
+        if (gr_topic_validate_name(td->Name.p ? td->Name.p : "", tl) != GR_SERR_NONE)
             terr = KERR_INVALID_TOPIC_EXCEPTION;
         gr_topic_t *t = terr == KERR_NONE ? gr_topic_find(td->Name.p, tl) : NULL;
         if (terr == KERR_NONE && !t)

@@ -27,7 +27,6 @@
 #include "broker.h"
 #include "coord.h"
 #include "group.h"
-#include "jstr.h"
 #include "kerr.h"
 #include "pstate.h"
 #include "topic.h"
@@ -424,18 +423,7 @@ void gr_api_txn_offset_commit(gr_req_t *req, gr_rd_t *body)
         gerr = gr_group_validate_txn_commit(gr_group_find(gid, glen), mid, mid ? strlen(mid) : 0, iid,
                                             req->api_version >= 3 ? r.GenerationId : -1);
     }
-    int32_t ok = 0;
-    for (int32_t i = 0; i < n; i++) {
-        if (c[i].error != KERR_NONE)
-            continue;
-        if (gerr != KERR_NONE)
-            c[i].error = gerr;
-        else if (c[i].metadata && gr_jstr_length(c[i].metadata, c[i].metadata_len, GR_JSTR_HELD) >
-                                      (size_t)gr_broker.cfg.offset_metadata_max_bytes)
-            c[i].error = KERR_OFFSET_METADATA_TOO_LARGE;
-        *errp[i] = c[i].error;
-        ok += c[i].error == KERR_NONE;
-    }
+    int32_t ok = gr_api_commit_errors(c, errp, n, gerr);
     if (ok > 0) {
         pk->pending++;
         gr_coord_txn_commit_offsets(gid, glen, r.ProducerId, r.ProducerEpoch, c, n, toc_done, pk);

@@ -49,6 +49,14 @@
     ((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
 #define GR_CLUSTER_AUTHORIZED_OPS ((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
 
+/* The checks of OffsetCommit and TxnOffsetCommit after the group's
+ * (api_offsets.c): each entry of c not failed already gets the group's
+ * verdict gerr, else OFFSET_METADATA_TOO_LARGE when its metadata is longer
+ * than offset.metadata.max.bytes; its error is copied to its answer
+ * (*errp[i]).  Returns the entries left to commit. */
+struct gr_coord_commit;
+int32_t gr_api_commit_errors(struct gr_coord_commit *c, int16_t *const *errp, int32_t n, gr_kerr_t gerr);
+
 /* Copy a wire string into the arena (for responses outliving the request). */
 static inline gr_str_t gr_str_keep(gr_req_t *req, gr_str_t s)
 {

@@ -623,6 +623,44 @@ void gr_crt_flush(gr_crt_t *rt, int32_t part)
 
 /* ------------------------------------------------------------ writes */
 
+/* A write of nbatches batches, nrec records on p, not queued yet. */
+static op_t *op_new(part_t *p, gr_crt_done_fn *done, void *arg, int32_t nbatches, int32_t nrec, bool replay)
+{
+    op_t *op = gr_calloc(1, sizeof(*op));
+    op->done = done;
+    op->arg = arg;
+    op->nbatches = nbatches;
+    op->nrec = nrec;
+    op->undo0 = p->nundo;
+    op->replay = replay;
+    return op;
+}
+
+/* Queue op (its records replayed) with its batches, for the before-sleep
+ * hook to append; the bytes are copied. */
+static void op_enqueue(gr_crt_t *rt, part_t *p, op_t *op, const uint8_t *batches, size_t len)
+{
+    p->next += op->nrec;
+    gr_buf_reserve(&p->pend, p->pend.len + len);
+    memcpy(p->pend.p + p->pend.len, batches, len);
+    op->pos = p->pend.len;
+    op->len = len;
+    p->pend.len += len;
+    if (p->tail)
+        p->tail->next = op;
+    else
+        p->head = op;
+    p->tail = op;
+    if (!p->dirty) {
+        p->dirty = true;
+        rt->dirty[rt->ndirty++] = p->index;
+    }
+    /* the before-sleep hook settles it; this timer only when no hook runs
+     * before the loop would sleep (it never does in gregord) */
+    if (!gr_timer_armed(&rt->settle_timer))
+        gr_timer_start(rt->cfg.ev, &rt->settle_timer, 0);
+}
+
 void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *arg)
 {
     gr_kerr_t st = gr_crt_status(rt, r->part);
@@ -649,17 +687,10 @@ void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *
             return;
         }
     }
-    op_t *op = gr_calloc(1, sizeof(*op));
-    op->done = done;
-    op->arg = arg;
-    op->nbatches = r->nbatches;
-    op->nrec = r->nrec;
-    op->undo0 = p->nundo;
-    op->replay = !(r->flags & GR_CRT_NO_REPLAY);
-    int64_t first = p->next;
+    op_t *op = op_new(p, done, arg, r->nbatches, r->nrec, !(r->flags & GR_CRT_NO_REPLAY));
     if (op->replay) {
         gr_crt_undo_t u = {p};
-        if (replay_result(p, r, first, &u) < 0) {
+        if (replay_result(p, r, p->next, &u) < 0) {
             gr_warn(pname(rt), "A record for %s-%d could not be applied; the write fails", rt->cfg.topic,
                     p->index);
             undo_rollback(p, op->undo0);
@@ -669,26 +700,8 @@ void gr_crt_write(gr_crt_t *rt, gr_crt_result_t *r, gr_crt_done_fn *done, void *
             return;
         }
     }
-    p->next = first + r->nrec;
-    gr_buf_reserve(&p->pend, p->pend.len + r->done.len);
-    memcpy(p->pend.p + p->pend.len, r->done.p, r->done.len);
-    op->pos = p->pend.len;
-    op->len = r->done.len;
-    p->pend.len += r->done.len;
+    op_enqueue(rt, p, op, r->done.p, r->done.len);
     gr_crt_result_free(r);
-    if (p->tail)
-        p->tail->next = op;
-    else
-        p->head = op;
-    p->tail = op;
-    if (!p->dirty) {
-        p->dirty = true;
-        rt->dirty[rt->ndirty++] = p->index;
-    }
-    /* the before-sleep hook settles it; this timer only when no hook runs
-     * before the loop would sleep (it never does in gregord) */
-    if (!gr_timer_armed(&rt->settle_timer))
-        gr_timer_start(rt->cfg.ev, &rt->settle_timer, 0);
 }
 
 void gr_crt_write_marker(gr_crt_t *rt, int32_t part, int64_t producer_id, int16_t producer_epoch,
@@ -702,13 +715,7 @@ void gr_crt_write_marker(gr_crt_t *rt, int32_t part, int64_t producer_id, int16_
     part_t *p = &rt->parts[part];
     size_t len;
     uint8_t *batch = gr_batch_build_marker(producer_id, producer_epoch, coordinator_epoch, commit, gr_now_ms(), &len);
-    op_t *op = gr_calloc(1, sizeof(*op));
-    op->done = done;
-    op->arg = arg;
-    op->nbatches = 1;
-    op->nrec = 1;
-    op->undo0 = p->nundo;
-    op->replay = true;
+    op_t *op = op_new(p, done, arg, 1, 1, true);
     const gr_crt_shard_ops_t *ops = rt->cfg.shard;
     if (ops->replay_marker) {
         gr_crt_undo_t u = {p};
@@ -722,24 +729,8 @@ void gr_crt_write_marker(gr_crt_t *rt, int32_t part, int64_t producer_id, int16_
             return;
         }
     }
-    p->next += 1;
-    gr_buf_reserve(&p->pend, p->pend.len + len);
-    memcpy(p->pend.p + p->pend.len, batch, len);
-    op->pos = p->pend.len;
-    op->len = len;
-    p->pend.len += len;
+    op_enqueue(rt, p, op, batch, len);
     free(batch);
-    if (p->tail)
-        p->tail->next = op;
-    else
-        p->head = op;
-    p->tail = op;
-    if (!p->dirty) {
-        p->dirty = true;
-        rt->dirty[rt->ndirty++] = p->index;
-    }
-    if (!gr_timer_armed(&rt->settle_timer))
-        gr_timer_start(rt->cfg.ev, &rt->settle_timer, 0);
 }
 
 /* ------------------------------------------------------------ timers */

@@ -1554,10 +1554,10 @@ int gr_txn_ensure(void)
         char *configs[] = {"cleanup.policy", "compact", "segment.bytes", segbytes, "min.compaction.lag.ms",
                            MIN_COMPACTION_LAG_MS, NULL};
         const char *msg = NULL;
-        gr_kerr_t e = gr_topic_create(GR_TXN_TOPIC, sizeof(GR_TXN_TOPIC) - 1,
-                                gr_broker.cfg.transaction_state_log_num_partitions, configs, true, &t, &msg);
-        if (e != KERR_NONE) {
-            gr_error("txn", "Cannot create %s: %s", GR_TXN_TOPIC, msg ? msg : gr_kerr_name(e));
+        gr_serr_t e = gr_topic_create(GR_TXN_TOPIC, sizeof(GR_TXN_TOPIC) - 1,
+                                      gr_broker.cfg.transaction_state_log_num_partitions, configs, true, &t, &msg);
+        if (e != GR_SERR_NONE) {
+            gr_error("txn", "Cannot create %s: %s", GR_TXN_TOPIC, msg);
             return GR_EIO;
         }
         gr_info("txn", "Created %s with %d partitions", GR_TXN_TOPIC, t->npart);

@@ -539,6 +539,23 @@ int gr_fio_unlink(const char *path)
     return rc;
 }
 
+ssize_t gr_fio_pread_full(int fd, void *buf, size_t n, int64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = gr_fio_pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
 int gr_fio_fsync_dir(const char *path)
 {
     char ap[PATH_MAX + 1];

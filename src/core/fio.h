@@ -144,6 +144,10 @@ static inline ssize_t gr_fio_pread(int fd, void *buf, size_t n, off_t off)
     return r;
 }
 
+/* gr_fio_pread until n bytes or the end of the file, EINTR retried: the
+ * bytes read (fewer at the end), or -1 with errno set. */
+ssize_t gr_fio_pread_full(int fd, void *buf, size_t n, int64_t off);
+
 /* sendfile(2) from a log-dir file to a socket. */
 static inline ssize_t gr_fio_sendfile(int out_fd, int in_fd, off_t *off, size_t n)
 {

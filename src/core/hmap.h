@@ -4,7 +4,8 @@
  * Every keyed lookup of the broker goes through this one map: the topic,
  * group and fetch-session registries, a group's committed offsets, the
  * sessions' cached partitions, the log cleaner's offset map, the sets that
- * notice a name given twice in one request, the coordinator's load state.
+ * notice a name given twice in one request, the coordinator's load state,
+ * a partition's producer state and the producer updates of one append.
  *
  * Intrusive and chained: the owner embeds a gr_hnode_t in its entry and
  * computes the hash; the map holds only the bucket array.  So an entry

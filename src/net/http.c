@@ -186,10 +186,9 @@ static void timer_cb(gr_ev_t *ev, void *arg)
     run();
 }
 
-static void resume_cb(gr_ev_t *ev, void *arg)
+/* Resume every connection put on the list to resume. */
+static void resume_all(void)
 {
-    GR_UNUSED(ev);
-    GR_UNUSED(arg);
     gr_http_req_t *r = H.to_resume;
     H.to_resume = NULL;
     while (r) {
@@ -201,6 +200,13 @@ static void resume_cb(gr_ev_t *ev, void *arg)
         }
         r = next;
     }
+}
+
+static void resume_cb(gr_ev_t *ev, void *arg)
+{
+    GR_UNUSED(ev);
+    GR_UNUSED(arg);
+    resume_all();
     run();
 }
 
@@ -799,17 +805,7 @@ void gr_http_stop(void)
         resume_later(r);
     }
     for (int round = 0; round < 3; round++) {
-        gr_http_req_t *r = H.to_resume;
-        H.to_resume = NULL;
-        while (r) {
-            gr_http_req_t *next = r->rnext;
-            r->rnext = NULL;
-            if (r->suspended) {
-                r->suspended = false;
-                MHD_resume_connection(r->conn);
-            }
-            r = next;
-        }
+        resume_all();
         MHD_run(H.d);
     }
     gr_http_api_stop(H.ev);

@@ -29,6 +29,7 @@
  */
 #include "http.h"
 
+#include "api.h"
 #include "batch.h"
 #include "broker.h"
 #include "cgroup.h"
@@ -881,11 +882,11 @@ static void topic_create(gr_http_req_t *r)
     }
     gr_topic_t *t = NULL;
     const char *msg = NULL;
-    gr_kerr_t rc = gr_topic_create(name, strlen(name), (int32_t)np, NULL, false, &t, &msg);
-    if (rc != KERR_NONE || !t) {
+    gr_serr_t rc = gr_topic_create(name, strlen(name), (int32_t)np, NULL, false, &t, &msg);
+    if (rc != GR_SERR_NONE || !t) {
         char m[512];
-        snprintf(m, sizeof(m), "%s%s%s", gr_kerr_name((int16_t)rc), msg ? ": " : "", msg ? msg : "");
-        err_json(r, rc == KERR_TOPIC_ALREADY_EXISTS ? 409 : 400, m);
+        snprintf(m, sizeof(m), "%s%s%s", gr_kerr_name(gr_api_serr_kerr(rc)), msg ? ": " : "", msg ? msg : "");
+        err_json(r, rc == GR_SERR_TOPIC_EXISTS ? 409 : 400, m);
         return;
     }
     gr_info("admin", "Created topic %s (%d partitions) from the web console", t->name, (int)np);

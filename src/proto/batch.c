@@ -84,30 +84,11 @@ static _Thread_local int64_t budget_left = -1;
 /* The streaming window of the thread's cursor (cursors do not nest). */
 static _Thread_local uint8_t cur_win[WIN];
 
-/* zig-zag varint of at most maxb bytes; false on overrun or overlong */
-static inline bool rd_varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
-{
-    const uint8_t *p = *pp;
-    uint64_t v = 0;
-    for (int i = 0; i < maxb; i++) {
-        if (p >= end)
-            return false;
-        uint8_t b = *p++;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            *pp = p;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* a varint length (-1 = null allowed when nullable) followed by its bytes */
 static inline bool skip_field(const uint8_t **pp, const uint8_t *end, bool nullable)
 {
     int64_t n;
-    if (!rd_varint(pp, end, 5, &n))
+    if (!gr_rec_varint(pp, end, 5, &n))
         return false;
     if (n < 0)
         return nullable && n == -1;
@@ -122,7 +103,7 @@ static inline bool skip_field(const uint8_t **pp, const uint8_t *end, bool nulla
 static inline bool rd_field(const uint8_t **pp, const uint8_t *end, bool nullable, const uint8_t **f, int32_t *flen)
 {
     int64_t n;
-    if (!rd_varint(pp, end, 5, &n))
+    if (!gr_rec_varint(pp, end, 5, &n))
         return false;
     if (n < 0) {
         *f = NULL;
@@ -146,11 +127,11 @@ static bool parse_body(const uint8_t *p, const uint8_t *rend, gr_record_t *r, in
     if (p >= rend)
         return false;
     p++;                                        /* attributes */
-    if (!rd_varint(&p, rend, 10, &r->timestamp_delta) || !rd_varint(&p, rend, 5, off))
+    if (!gr_rec_varint(&p, rend, 10, &r->timestamp_delta) || !gr_rec_varint(&p, rend, 5, off))
         return false;
     if (!rd_field(&p, rend, true, &r->key, &r->key_len) || !rd_field(&p, rend, true, &r->value, &r->value_len))
         return false;
-    if (!rd_varint(&p, rend, 5, &nh) || nh < 0)
+    if (!gr_rec_varint(&p, rend, 5, &nh) || nh < 0)
         return false;
     r->headers = p;
     r->header_count = (int32_t)GR_MIN(nh, (int64_t)INT32_MAX);
@@ -166,7 +147,7 @@ static bool parse_record(const uint8_t **pp, const uint8_t *end, gr_record_t *r,
 {
     int64_t len;
     const uint8_t *p = *pp;
-    if (!rd_varint(&p, end, 5, &len) || len < 0 || len > end - p)
+    if (!gr_rec_varint(&p, end, 5, &len) || len < 0 || len > end - p)
         return false;
     if (!parse_body(p, p + len, r, off))
         return false;
@@ -265,7 +246,7 @@ static bool cur_varint(cursor_t *c, uint64_t rend, int maxb, int64_t *v)
     cur_fill(c, (size_t)maxb);                  /* fewer at the end: checked below */
     uint64_t left = rend - cur_pos(c);
     const uint8_t *lim = c->p + GR_MIN((uint64_t)(c->end - c->p), left);
-    return rd_varint(&c->p, lim, maxb, v);
+    return gr_rec_varint(&c->p, lim, maxb, v);
 }
 
 /* A varint length (-1 = null when nullable) and its bytes, before rend. */

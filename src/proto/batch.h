@@ -32,6 +32,27 @@
 #define GR_BOFF_BASE_SEQ       53
 #define GR_BOFF_RECORD_COUNT   57
 
+/* The zig-zag varint of a record field, at most maxb bytes, at *pp (moved
+ * past it); false on overrun or overlong.  Inline: every record parser's
+ * inner loop. */
+static inline bool gr_rec_varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    for (int i = 0; i < maxb; i++) {
+        if (p >= end)
+            return false;
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            *pp = p;
+            return true;
+        }
+    }
+    return false;
+}
+
 #define GR_ATTR_COMPRESSION_MASK 0x07
 #define GR_ATTR_TIMESTAMP_TYPE   0x08   /* 1 = LogAppendTime */
 #define GR_ATTR_TRANSACTIONAL    0x10

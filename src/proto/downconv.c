@@ -110,28 +110,10 @@ typedef struct rec {
     int32_t klen, vlen;           /* -1 = null */
 } rec_t;
 
-static bool varint(const uint8_t **pp, const uint8_t *end, int maxb, int64_t *out)
-{
-    uint64_t v = 0;
-    const uint8_t *p = *pp;
-    for (int i = 0; i < maxb; i++) {
-        if (p >= end)
-            return false;
-        uint8_t b = *p++;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-            *pp = p;
-            return true;
-        }
-    }
-    return false;
-}
-
 static bool field(const uint8_t **pp, const uint8_t *end, const uint8_t **f, int32_t *len)
 {
     int64_t n;
-    if (!varint(pp, end, 5, &n) || n < -1 || n > end - *pp)
+    if (!gr_rec_varint(pp, end, 5, &n) || n < -1 || n > end - *pp)
         return false;
     *f = n < 0 ? NULL : *pp;
     *len = (int32_t)n;
@@ -149,8 +131,8 @@ static int parse_body(const uint8_t *p, const uint8_t *end, rec_t *r)
     if (end - p < 1)
         return GR_ECORRUPT;
     p++;                                     /* attributes */
-    if (!varint(&p, end, 10, &r->ts_delta) || !varint(&p, end, 5, &r->off_delta) ||
-        !field(&p, end, &r->key, &r->klen) || !field(&p, end, &r->value, &r->vlen) || !varint(&p, end, 5, &nh) ||
+    if (!gr_rec_varint(&p, end, 10, &r->ts_delta) || !gr_rec_varint(&p, end, 5, &r->off_delta) ||
+        !field(&p, end, &r->key, &r->klen) || !field(&p, end, &r->value, &r->vlen) || !gr_rec_varint(&p, end, 5, &nh) ||
         nh < 0)
         return GR_ECORRUPT;
     for (int64_t i = 0; i < nh; i++)         /* headers: dropped, but must parse */
@@ -206,7 +188,7 @@ static int rs_next(rstream_t *rs, rec_t *r)
         return 0;
     const uint8_t *p = rs->w->p + rs->pos, *start = p;
     int64_t len;
-    if (!varint(&p, rs->w->p + rs->w->len, 5, &len) || len <= 0)
+    if (!gr_rec_varint(&p, rs->w->p + rs->w->len, 5, &len) || len <= 0)
         return GR_ECORRUPT;
     if ((uint64_t)len > RECORD_MAX)
         return GR_ETOOBIG;
@@ -310,7 +292,8 @@ static int convert_batch(const uint8_t *b, size_t size, int8_t magic, int64_t fe
         const uint8_t *p = b + GR_BATCH_HEADER_SIZE, *end = b + size;
         for (int32_t i = 0; i < count && p < end && !bs.err; i++) {
             int64_t len;
-            if (!varint(&p, end, 5, &len) || len <= 0 || len > end - p || (rc = parse_body(p, p + len, &r)) < 0) {
+            if (!gr_rec_varint(&p, end, 5, &len) || len <= 0 || len > end - p ||
+                (rc = parse_body(p, p + len, &r)) < 0) {
                 rc = rc < 0 ? rc : GR_ECORRUPT;
                 goto fail;
             }

@@ -251,23 +251,6 @@ typedef struct src {
     gr_buf_t buf;            /* the current batch */
 } src_t;
 
-static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = gr_fio_pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
-        if (r == -1) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* The next whole, checked batch: 0, GR_ENOENT at the end, GR_EIO or
  * GR_ECORRUPT (the segment was valid when it was sealed: corruption
  * aborts the pass instead of guessing). */
@@ -278,7 +261,7 @@ static int src_next(src_t *s, const uint8_t **p, gr_batch_info_t *bi)
         return GR_ENOENT;
     if (s->size - s->pos < GR_BATCH_HEADER_SIZE)
         return GR_ECORRUPT;
-    ssize_t r = pread_full(s->fd, hdr, sizeof(hdr), s->pos);
+    ssize_t r = gr_fio_pread_full(s->fd, hdr, sizeof(hdr), s->pos);
     if (r < 0)
         return GR_EIO;
     if (r < (ssize_t)sizeof(hdr))
@@ -287,7 +270,7 @@ static int src_next(src_t *s, const uint8_t **p, gr_batch_info_t *bi)
     if (size < GR_BATCH_HEADER_SIZE || size > s->size - s->pos)
         return GR_ECORRUPT;
     gr_buf_reserve(&s->buf, (size_t)size);
-    r = pread_full(s->fd, s->buf.p, (size_t)size, s->pos);
+    r = gr_fio_pread_full(s->fd, s->buf.p, (size_t)size, s->pos);
     if (r < 0)
         return GR_EIO;
     if (r < size || gr_batch_check(s->buf.p, (size_t)size, bi) < 0)
@@ -497,7 +480,7 @@ static int read_aborted(const gr_clean_job_t *j, gr_aborted_txn_t **out, int64_t
             return GR_EIO;
         }
         for (int64_t k = 0; k < j->txnsegs[i].n; k++) {
-            if (pread_full(fd, b, sizeof(b), k * GR_TXN_ENTRY_SIZE) != (ssize_t)sizeof(b)) {
+            if (gr_fio_pread_full(fd, b, sizeof(b), k * GR_TXN_ENTRY_SIZE) != (ssize_t)sizeof(b)) {
                 close(fd);
                 return GR_EIO;
             }

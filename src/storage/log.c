@@ -50,6 +50,7 @@
 #include "batch.h"
 #include "cleaner.h"
 #include "fio.h"
+#include "hmap.h"
 #include "kerr.h"
 #include "pstate.h"
 #include "segment.h"
@@ -616,50 +617,34 @@ static bool client_header_refused(const uint8_t *p, const gr_batch_info_t *bi, g
 }
 
 /* The producer updates of one append: one per producer id, in the order
- * their first batch comes, found by a linear search while few, by an
- * open-addressing index beyond. */
+ * their first batch comes, found by a linear search while few, by a hash
+ * map beyond (rebuilt when the array moves). */
+typedef struct pend_ent {
+    gr_pupdate_t u;
+    gr_hnode_t node;
+} pend_ent_t;
+
 typedef struct pend {
-    gr_pupdate_t *u;
+    pend_ent_t *e;
     int n, cap;
-    int32_t *idx;                /* index + 1 into u, 0 = free; mask + 1 slots */
-    size_t mask;
-    gr_pupdate_t inl[4];
+    gr_hmap_t map;               /* by pid, while cap > PEND_LINEAR */
+    pend_ent_t inl[4];
 } pend_t;
 
 #define PEND_LINEAR 8
 
-static size_t pend_hash(int64_t pid)
-{
-    uint64_t h = (uint64_t)pid * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h ^ (h >> 32));
-}
-
-static void pend_index(pend_t *p)
-{
-    size_t slots = 16;
-    while (slots < (size_t)p->cap * 2)
-        slots *= 2;
-    free(p->idx);
-    p->idx = gr_calloc(slots, sizeof(*p->idx));
-    p->mask = slots - 1;
-    for (int k = 0; k < p->n; k++) {
-        size_t i = pend_hash(p->u[k].pid) & p->mask;
-        while (p->idx[i])
-            i = (i + 1) & p->mask;
-        p->idx[i] = k + 1;
-    }
-}
-
 static gr_pupdate_t *pend_find(const pend_t *p, int64_t pid)
 {
-    if (p->idx == NULL) {
+    if (p->cap <= PEND_LINEAR) {
         for (int k = 0; k < p->n; k++)
-            if (p->u[k].pid == pid)
-                return &p->u[k];
-    } else {
-        for (size_t i = pend_hash(pid) & p->mask; p->idx[i]; i = (i + 1) & p->mask)
-            if (p->u[p->idx[i] - 1].pid == pid)
-                return &p->u[p->idx[i] - 1];
+            if (p->e[k].u.pid == pid)
+                return &p->e[k].u;
+        return NULL;
+    }
+    for (gr_hnode_t *n = gr_hmap_first(&p->map, gr_hash_int((uint64_t)pid)); n; n = gr_hmap_next(n)) {
+        pend_ent_t *x = GR_CONTAINER(n, pend_ent_t, node);
+        if (x->u.pid == pid)
+            return &x->u;
     }
     return NULL;
 }
@@ -672,33 +657,33 @@ static gr_pupdate_t *pend_get(pend_t *p, const gr_pstate_t *ps, int64_t pid, gr_
     if (p->n == p->cap) {
         int cap = p->cap ? p->cap * 2 : (int)GR_ARRAY_LEN(p->inl);
         if (p->cap == 0) {
-            p->u = p->inl;
-        } else if (p->u == p->inl) {
-            p->u = gr_malloc((size_t)cap * sizeof(*p->u));
-            memcpy(p->u, p->inl, (size_t)p->n * sizeof(*p->u));
+            p->e = p->inl;
+        } else if (p->e == p->inl) {
+            p->e = gr_malloc((size_t)cap * sizeof(*p->e));
+            memcpy(p->e, p->inl, (size_t)p->n * sizeof(*p->e));
         } else {
-            p->u = gr_realloc(p->u, (size_t)cap * sizeof(*p->u));
+            p->e = gr_realloc(p->e, (size_t)cap * sizeof(*p->e));
         }
         p->cap = cap;
-        if (p->cap > PEND_LINEAR)
-            pend_index(p);
+        if (p->cap > PEND_LINEAR) {         /* the nodes moved: map them again */
+            gr_hmap_free(&p->map);
+            gr_hmap_init(&p->map, (uint32_t)cap);
+            for (int k = 0; k < p->n; k++)
+                gr_hmap_insert(&p->map, &p->e[k].node, gr_hash_int((uint64_t)p->e[k].u.pid));
+        }
     }
-    gr_pupdate_t *u = &p->u[p->n++];
-    gr_pupdate_init(u, ps, pid, origin);
-    if (p->idx) {
-        size_t i = pend_hash(pid) & p->mask;
-        while (p->idx[i])
-            i = (i + 1) & p->mask;
-        p->idx[i] = p->n;
-    }
-    return u;
+    pend_ent_t *x = &p->e[p->n++];
+    gr_pupdate_init(&x->u, ps, pid, origin);
+    if (p->cap > PEND_LINEAR)
+        gr_hmap_insert(&p->map, &x->node, gr_hash_int((uint64_t)pid));
+    return &x->u;
 }
 
 static void pend_free(pend_t *p)
 {
-    if (p->u != p->inl)
-        free(p->u);
-    free(p->idx);
+    if (p->e != p->inl)
+        free(p->e);
+    gr_hmap_free(&p->map);
 }
 
 /* The transactions an append aborts (its ABORT markers), with the last
@@ -750,7 +735,7 @@ static int64_t abort_lso(const gr_log_t *log, const pend_t *pend, int64_t pid, i
      * that was ongoing before it */
     int64_t best = -1;
     for (int k = 0; k < pend->n; k++) {
-        const gr_pupdate_t *u = &pend->u[k];
+        const gr_pupdate_t *u = &pend->e[k].u;
         const gr_pentry_t *e = gr_pstate_get(log->ps, u->pid);
         if (u->pid != pid && u->txn_first_offset >= 0 && (!e || e->txn_first_offset < 0) &&
             (best < 0 || u->txn_first_offset < best))
@@ -861,7 +846,7 @@ static void producer_apply(gr_log_t *log, const uint8_t *data, size_t len, int64
         gr_pstate_add_batch(log->ps, pid, (int16_t)gr_be16(p + GR_BOFF_PRODUCER_EPOCH), &b);
     }
     for (int k = 0; k < pend->n; k++)
-        gr_pstate_update(log->ps, &pend->u[k]);
+        gr_pstate_update(log->ps, &pend->e[k].u);
     gr_pstate_enforce_limit();
 }
 

@@ -47,7 +47,6 @@
 #include "broker.h"
 #include "checkpoint.h"
 #include "fio.h"
-#include "kerr.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -503,17 +502,17 @@ void gr_logmove_cancel(gr_partition_t *p, bool remove_future)
         move_free(m);
 }
 
-gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest)
+gr_serr_t gr_logmove_start(gr_partition_t *p, int dest)
 {
     move_t *m = find(p);
     if (m && m->dest == dest)
-        return KERR_NONE;                   /* already on its way there */
+        return GR_SERR_NONE;                   /* already on its way there */
     if (m)
         gr_logmove_cancel(p, true);         /* elsewhere: that move stops */
     if (p->log_dir == dest)
-        return KERR_NONE;
+        return GR_SERR_NONE;
     if (gr_log_storage_failed(p->log, gr_now_ms()))
-        return KERR_KAFKA_STORAGE_ERROR;
+        return GR_SERR_IO;
     m = gr_calloc(1, sizeof(*m));
     m->p = p;
     m->dest = dest;
@@ -522,20 +521,20 @@ gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest)
     const char *base = strrchr(m->src, '/') + 1;
     if (strlen(base) + 1 + 32 + 7 > NAME_MAX) {
         free(m);
-        return KERR_INVALID_TOPIC_EXCEPTION;    /* Kafka: "The topic name is too long." */
+        return GR_SERR_TOPIC_NAME;             /* Kafka: "The topic name is too long." */
     }
     snprintf(m->future, sizeof(m->future), "%s/%s.%s-future", gr_broker.log_dirs[dest], base, m->id);
     if (mkdir(m->future, 0755) == -1 || gr_fio_fsync_dir(gr_broker.log_dirs[dest]) < 0) {
         gr_error("logmove", "Cannot create %s: %s", m->future, strerror(errno));
         free(m);
-        return KERR_KAFKA_STORAGE_ERROR;
+        return GR_SERR_IO;
     }
     gr_timer_init(&m->timer, on_timer, m);
     m->next = moves;
     moves = m;
     gr_info("logmove", "Moving %s to %s", m->src, gr_broker.log_dirs[dest]);
     later(m, 0);
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 /* ------------------------------------------------------------ startup */
@@ -563,7 +562,11 @@ static bool exists_in_any(const char *name, const char *suffix_id, const char *s
     return false;
 }
 
-void gr_logmove_recover_dirs(void)
+/* fn(d, path, name, id) for each entry <name>.<id>-<suffix> of each log
+ * dir d. */
+typedef void suffixed_fn(int d, const char *path, const char *name, const char *id);
+
+static void each_suffixed(const char *suffix, suffixed_fn *fn)
 {
     for (int d = 0; d < gr_broker.nlog_dirs; d++) {
         DIR *dir = opendir(gr_broker.log_dirs[d]);
@@ -573,52 +576,59 @@ void gr_logmove_recover_dirs(void)
         while ((de = readdir(dir)) != NULL) {
             size_t nl;
             char id[33], name[NAME_MAX + 1], path[PATH_MAX + NAME_MAX + 2];
-            if (!parse_suffixed(de->d_name, "future", &nl, id))
+            if (!parse_suffixed(de->d_name, suffix, &nl, id))
                 continue;
             snprintf(name, sizeof(name), "%.*s", (int)nl, de->d_name);
             snprintf(path, sizeof(path), "%s/%s", gr_broker.log_dirs[d], de->d_name);
-            if (exists_in_any(name, NULL, NULL)) {
-                /* not swapped yet: copied anew once the topics are loaded */
-                gr_info("logmove", "Resuming the move of %s to %s", name, gr_broker.log_dirs[d]);
-                resume = gr_realloc(resume, sizeof(*resume) * (size_t)(nresume + 1));
-                snprintf(resume[nresume].name, sizeof(resume[nresume].name), "%s", name);
-                resume[nresume++].dest = d;
-                int rc = gr_rm_rf(path);
-                if (rc < 0)
-                    gr_warn("logmove", "Cannot remove %s: %s", path, strerror(-rc));
-            } else if (exists_in_any(name, id, "delete")) {
-                /* crashed between the two renames: the copy is complete */
-                char to[PATH_MAX + NAME_MAX + 2];
-                snprintf(to, sizeof(to), "%s/%s", gr_broker.log_dirs[d], name);
-                if (rename_durable(path, to, gr_broker.log_dirs[d]) < 0)
-                    gr_error("logmove", "Cannot complete the move of %s: %s", name, strerror(errno));
-                else
-                    gr_info("logmove", "Completed the move of %s to %s", name, gr_broker.log_dirs[d]);
-            } else {
-                gr_info("logmove", "Removing %s: its partition is gone", path);
-                gr_rm_rf(path);
-            }
+            fn(d, path, name, id);
         }
         closedir(dir);
     }
+}
+
+static void remove_warn(const char *path)
+{
+    int rc = gr_rm_rf(path);
+    if (rc < 0)
+        gr_warn("logmove", "Cannot remove %s: %s", path, strerror(-rc));
+}
+
+static void recover_future(int d, const char *path, const char *name, const char *id)
+{
+    if (exists_in_any(name, NULL, NULL)) {
+        /* not swapped yet: copied anew once the topics are loaded */
+        gr_info("logmove", "Resuming the move of %s to %s", name, gr_broker.log_dirs[d]);
+        resume = gr_realloc(resume, sizeof(*resume) * (size_t)(nresume + 1));
+        snprintf(resume[nresume].name, sizeof(resume[nresume].name), "%s", name);
+        resume[nresume++].dest = d;
+        remove_warn(path);
+    } else if (exists_in_any(name, id, "delete")) {
+        /* crashed between the two renames: the copy is complete */
+        char to[PATH_MAX + NAME_MAX + 2];
+        snprintf(to, sizeof(to), "%s/%s", gr_broker.log_dirs[d], name);
+        if (rename_durable(path, to, gr_broker.log_dirs[d]) < 0)
+            gr_error("logmove", "Cannot complete the move of %s: %s", name, strerror(errno));
+        else
+            gr_info("logmove", "Completed the move of %s to %s", name, gr_broker.log_dirs[d]);
+    } else {
+        gr_info("logmove", "Removing %s: its partition is gone", path);
+        gr_rm_rf(path);
+    }
+}
+
+static void remove_deleted(int d, const char *path, const char *name, const char *id)
+{
+    GR_UNUSED(d);
+    GR_UNUSED(name);
+    GR_UNUSED(id);
+    remove_warn(path);
+}
+
+void gr_logmove_recover_dirs(void)
+{
+    each_suffixed("future", recover_future);
     /* what swapped moves left behind */
-    for (int d = 0; d < gr_broker.nlog_dirs; d++) {
-        DIR *dir = opendir(gr_broker.log_dirs[d]);
-        if (!dir)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(dir)) != NULL) {
-            size_t nl;
-            char id[33], path[PATH_MAX + NAME_MAX + 2];
-            if (!parse_suffixed(de->d_name, "delete", &nl, id))
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", gr_broker.log_dirs[d], de->d_name);
-            int rc = gr_rm_rf(path);
-            if (rc < 0)
-                gr_warn("logmove", "Cannot remove %s: %s", path, strerror(-rc));
-        }
-        closedir(dir);
-    }
+    each_suffixed("delete", remove_deleted);
 }
 
 void gr_logmove_resume_all(void)

@@ -8,7 +8,7 @@
 #ifndef GR_LOGMOVE_H
 #define GR_LOGMOVE_H
 
-#include "kerr.h"
+#include "serr.h"
 #include "topic.h"
 
 #include <stdbool.h>
@@ -23,8 +23,10 @@ typedef struct gr_logmove_status {
 /* Is p being moved?  Fills st when it is. */
 bool gr_logmove_status(const gr_partition_t *p, gr_logmove_status_t *st);
 /* Move p to log dir `dest`: starts the copy (replacing a move to another
- * dir), or nothing when p is there already.  Kafka error code. */
-gr_kerr_t gr_logmove_start(gr_partition_t *p, int dest);
+ * dir), or nothing when p is there already.  GR_SERR_IO when p's log
+ * failed or the copy cannot be created, GR_SERR_TOPIC_NAME when the
+ * copy's directory name would be too long. */
+gr_serr_t gr_logmove_start(gr_partition_t *p, int dest);
 /* Before a partition is freed (deletion, shutdown): its move stops and
  * the future replica is removed (deletion) or left for the next start
  * to resume (shutdown). */

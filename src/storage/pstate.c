@@ -2,14 +2,13 @@
  * pstate.c - producer state of a partition (Kafka's ProducerStateManager
  * and friends); see pstate.h for who owns what.
  *
- * The entries of a partition live in an open-addressing hash table of
- * pointers keyed by producer id (linear probing, backward-shift deletion,
- * load at most 3/4).  Each entry holds its last 5 batches in a ring.  All
+ * The entries of a partition are in a hash map (hmap.h) keyed by producer
+ * id.  Each entry holds its last 5 batches in a ring.  All
  * entries of all partitions are also on one list, least recently appended
  * first, so that the broker-wide bound (producer.state.max.entries) forgets
  * the producers idle longest, in O(1) per entry.  Cost per producer and
- * partition: the entry (gr_pentry_t, 192 bytes, one allocation) and its
- * table slot (8 to 16 bytes).
+ * partition: the entry (gr_pentry_t, 208 bytes with its map node, one
+ * allocation) and its share of the map's buckets (8 to 16 bytes).
  *
  * The rules are Kafka's (ProducerAppendInfo): a batch of an epoch older
  * than the producer's is INVALID_PRODUCER_EPOCH; a client's batch must
@@ -53,9 +52,7 @@
 #include <string.h>
 
 struct gr_pstate {
-    gr_pentry_t **slot;             /* cap slots, NULL = free */
-    size_t cap;                     /* power of two, or 0 */
-    size_t n;
+    gr_hmap_t map;                  /* gr_pentry_t by pid */
     gr_pentry_t *txn_head, *txn_tail;   /* ongoing transactions, earliest first */
     size_t ntxn;
 };
@@ -175,102 +172,55 @@ void gr_pstate_foreach_ongoing(const gr_pstate_t *ps, void (*fn)(void *arg, cons
 
 /* ------------------------------------------------------------ table */
 
-static size_t hash_pid(int64_t pid)
+static gr_pentry_t *table_find(const gr_pstate_t *ps, int64_t pid)
 {
-    uint64_t h = (uint64_t)pid;             /* splitmix64 finish */
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
-    return (size_t)(h ^ (h >> 31));
-}
-
-static size_t find_slot(const gr_pstate_t *ps, int64_t pid)
-{
-    size_t m = ps->cap - 1, i = hash_pid(pid) & m;
-    while (ps->slot[i] && ps->slot[i]->pid != pid)
-        i = (i + 1) & m;
-    return i;
-}
-
-static void rehash(gr_pstate_t *ps, size_t cap)
-{
-    gr_pentry_t **old = ps->slot;
-    size_t ocap = ps->cap;
-    ps->slot = gr_calloc(cap, sizeof(*ps->slot));
-    ps->cap = cap;
-    for (size_t i = 0; i < ocap; i++)
-        if (old[i])
-            ps->slot[find_slot(ps, old[i]->pid)] = old[i];
-    free(old);
-}
-
-static void table_insert(gr_pstate_t *ps, gr_pentry_t *e)
-{
-    if ((ps->n + 1) * 4 > ps->cap * 3)
-        rehash(ps, ps->cap ? ps->cap * 2 : 8);
-    size_t i = find_slot(ps, e->pid);
-    ps->slot[i] = e;
-    ps->n++;
-}
-
-/* Remove slot i (backward-shift deletion keeps every probe chain whole). */
-static void table_remove_at(gr_pstate_t *ps, size_t i)
-{
-    size_t m = ps->cap - 1;
-    ps->slot[i] = NULL;
-    ps->n--;
-    for (size_t j = (i + 1) & m; ps->slot[j]; j = (j + 1) & m) {
-        size_t home = hash_pid(ps->slot[j]->pid) & m;
-        /* move slot j back to i when its home is not in (i, j] */
-        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-            ps->slot[i] = ps->slot[j];
-            ps->slot[j] = NULL;
-            i = j;
-        }
+    for (gr_hnode_t *n = gr_hmap_first(&ps->map, gr_hash_int((uint64_t)pid)); n; n = gr_hmap_next(n)) {
+        gr_pentry_t *e = GR_CONTAINER(n, gr_pentry_t, node);
+        if (e->pid == pid)
+            return e;
     }
+    return NULL;
 }
 
-static void entry_free(gr_pstate_t *ps, size_t i)
+/* After removals: the buckets shrink, and go when no entry is left. */
+static void map_settle(gr_pstate_t *ps)
 {
-    gr_pentry_t *e = ps->slot[i];
+    if (gr_hmap_count(&ps->map) == 0)
+        gr_hmap_free(&ps->map);
+    else
+        gr_hmap_compact(&ps->map);
+}
+
+static gr_pentry_t *entry_of(gr_hnode_t *n) { return n ? GR_CONTAINER(n, gr_pentry_t, node) : NULL; }
+
+/* Forget e, leaving the buckets as they are (safe while iterating):
+ * map_settle once done. */
+static void entry_free(gr_pstate_t *ps, gr_pentry_t *e)
+{
     txn_unlink(ps, e);
-    table_remove_at(ps, i);
+    gr_hmap_remove_keep(&ps->map, &e->node);
     lru_unlink(e);
     total--;
     free(e);
 }
 
-static void maybe_shrink(gr_pstate_t *ps)
-{
-    if (ps->n == 0) {
-        free(ps->slot);
-        ps->slot = NULL;
-        ps->cap = 0;
-    } else if (ps->cap > 16 && ps->n * 8 < ps->cap) {
-        size_t cap = 16;
-        while (cap * 3 < ps->n * 4 * 2)
-            cap *= 2;
-        rehash(ps, cap);
-    }
-}
-
 gr_pstate_t *gr_pstate_new(void)
 {
-    return gr_calloc(1, sizeof(gr_pstate_t));
+    gr_pstate_t *ps = gr_calloc(1, sizeof(gr_pstate_t));
+    gr_hmap_init(&ps->map, 4);
+    return ps;
 }
 
 void gr_pstate_clear(gr_pstate_t *ps)
 {
-    for (size_t i = 0; i < ps->cap; i++) {
-        gr_pentry_t *e = ps->slot[i];
-        if (e) {
-            lru_unlink(e);
-            total--;
-            free(e);
-        }
+    gr_hmap_iter_t it;
+    gr_hmap_iter_init(&it, &ps->map);
+    for (gr_pentry_t *e; (e = entry_of(gr_hmap_iter_next(&it))) != NULL;) {
+        lru_unlink(e);
+        total--;
+        free(e);
     }
-    free(ps->slot);
-    ps->slot = NULL;
-    ps->cap = ps->n = 0;
+    gr_hmap_free(&ps->map);
     ps->txn_head = ps->txn_tail = NULL;
     ps->ntxn = 0;
 }
@@ -283,20 +233,17 @@ void gr_pstate_free(gr_pstate_t *ps)
     free(ps);
 }
 
-size_t gr_pstate_count(const gr_pstate_t *ps) { return ps ? ps->n : 0; }
+size_t gr_pstate_count(const gr_pstate_t *ps) { return ps ? gr_hmap_count(&ps->map) : 0; }
 
 const gr_pentry_t *gr_pstate_get(const gr_pstate_t *ps, int64_t pid)
 {
-    if (ps == NULL || ps->n == 0)
-        return NULL;
-    return ps->slot[find_slot(ps, pid)];
+    return ps ? table_find(ps, pid) : NULL;
 }
 
 void gr_pstate_foreach(const gr_pstate_t *ps, void (*fn)(void *arg, const gr_pentry_t *e), void *arg)
 {
-    for (size_t i = 0; ps && i < ps->cap; i++)
-        if (ps->slot[i])
-            fn(arg, ps->slot[i]);
+    for (const gr_hnode_t *n = ps ? gr_hmap_after(&ps->map, NULL) : NULL; n; n = gr_hmap_after(&ps->map, n))
+        fn(arg, GR_CONTAINER(n, gr_pentry_t, node));
 }
 
 int64_t gr_pstate_enforce_limit(void)
@@ -307,8 +254,8 @@ int64_t gr_pstate_enforce_limit(void)
         gr_pentry_t *next = e->lru_next;
         if (e->txn_first_offset < 0) {          /* an open transaction stays */
             gr_pstate_t *ps = e->owner;
-            entry_free(ps, find_slot(ps, e->pid));
-            maybe_shrink(ps);
+            entry_free(ps, e);
+            map_settle(ps);
             evictions++;
             n++;
         }
@@ -476,7 +423,7 @@ static gr_pentry_t *entry_new(gr_pstate_t *ps, int64_t pid)
     e->last_timestamp = -1;
     e->txn_first_offset = -1;
     e->owner = ps;
-    table_insert(ps, e);
+    gr_hmap_insert(&ps->map, &e->node, gr_hash_int((uint64_t)pid));
     lru_push(e);
     total++;
     return e;
@@ -521,17 +468,16 @@ size_t gr_pstate_expire(gr_pstate_t *ps, int64_t now_ms, int64_t expiration_ms)
     size_t n = 0;
     if (ps == NULL)
         return 0;
-    for (size_t i = 0; i < ps->cap;) {
-        gr_pentry_t *e = ps->slot[i];
-        if (e && e->txn_first_offset < 0 && gr_sub_sat(now_ms, e->last_timestamp) >= expiration_ms) {
-            entry_free(ps, i);          /* slot i may now hold a shifted entry */
+    gr_hmap_iter_t it;
+    gr_hmap_iter_init(&it, &ps->map);
+    for (gr_pentry_t *e; (e = entry_of(gr_hmap_iter_next(&it))) != NULL;) {
+        if (e->txn_first_offset < 0 && gr_sub_sat(now_ms, e->last_timestamp) >= expiration_ms) {
+            entry_free(ps, e);
             n++;
-            continue;
         }
-        i++;
     }
     if (n)
-        maybe_shrink(ps);
+        map_settle(ps);
     return n;
 }
 
@@ -550,9 +496,8 @@ void gr_pstate_encode(const gr_pstate_t *ps, uint8_t **out, size_t *len)
     uint8_t *buf = gr_malloc(size);
     gr_pentry_t **v = gr_malloc((n ? n : 1) * sizeof(*v));
     size_t k = 0;
-    for (size_t i = 0; ps && i < ps->cap; i++)
-        if (ps->slot[i])
-            v[k++] = ps->slot[i];
+    for (const gr_hnode_t *nd = ps ? gr_hmap_after(&ps->map, NULL) : NULL; nd; nd = gr_hmap_after(&ps->map, nd))
+        v[k++] = GR_CONTAINER(nd, gr_pentry_t, node);
     qsort(v, n, sizeof(*v), cmp_entry);
     gr_put16(buf, 1);
     gr_put32(buf + 6, (uint32_t)n);

@@ -26,6 +26,7 @@
 
 #include "kerr.h"
 #include "gr.h"
+#include "hmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +60,7 @@ typedef struct gr_pentry {
     struct gr_pentry *txn_prev, *txn_next;   /* the partition's ongoing transactions,
                                               * by txn_first_offset */
     struct gr_pstate *owner;
+    gr_hnode_t node;                /* in owner's map, by pid */
 } gr_pentry_t;
 
 typedef struct gr_pstate gr_pstate_t;

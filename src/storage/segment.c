@@ -107,23 +107,6 @@ static char *log_name(const gr_segment_t *s, char *out, size_t n)
     return out;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t n, int64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = gr_fio_pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + (int64_t)got));
-        if (r == -1) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 static int pwrite_full(int fd, const void *buf, size_t n, int64_t off)
 {
     size_t done = 0;
@@ -462,7 +445,7 @@ static int read_hdr(gr_segment_t *s, int64_t pos, hdr_t *h)
     int fd = log_fd(s);
     if (fd < 0)
         return GR_EIO;
-    ssize_t n = pread_full(fd, b, sizeof(b), pos);
+    ssize_t n = gr_fio_pread_full(fd, b, sizeof(b), pos);
     if (n < 0)
         return GR_EIO;
     if (n < (ssize_t)sizeof(b))
@@ -539,7 +522,7 @@ int gr_seg_txn_truncate(gr_segment_t *s, int64_t n)
     uint8_t b[GR_TXN_ENTRY_SIZE];
     int rc = 0;
     if (gr_fio_ftruncate(fd, (off_t)(n * GR_TXN_ENTRY_SIZE)) == -1 ||
-        pread_full(fd, b, sizeof(b), (n - 1) * GR_TXN_ENTRY_SIZE) != (ssize_t)sizeof(b)) {
+        gr_fio_pread_full(fd, b, sizeof(b), (n - 1) * GR_TXN_ENTRY_SIZE) != (ssize_t)sizeof(b)) {
         rc = GR_EIO;
     } else {
         gr_aborted_txn_t t;
@@ -578,7 +561,7 @@ int gr_seg_txn_collect(gr_segment_t *s, int64_t fetch_offset, int64_t upper, gr_
     int64_t lo = 0, hi = s->ntxn;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (pread_full(fd, buf, GR_TXN_ENTRY_SIZE, mid * GR_TXN_ENTRY_SIZE) != GR_TXN_ENTRY_SIZE) {
+        if (gr_fio_pread_full(fd, buf, GR_TXN_ENTRY_SIZE, mid * GR_TXN_ENTRY_SIZE) != GR_TXN_ENTRY_SIZE) {
             rc = GR_EIO;
             goto out;
         }
@@ -590,7 +573,7 @@ int gr_seg_txn_collect(gr_segment_t *s, int64_t fetch_offset, int64_t upper, gr_
     }
     for (int64_t i = lo; i < s->ntxn && !*complete;) {
         int64_t n = GR_MIN((int64_t)TXN_READ_CHUNK, s->ntxn - i);
-        if (pread_full(fd, buf, (size_t)(n * GR_TXN_ENTRY_SIZE), i * GR_TXN_ENTRY_SIZE) !=
+        if (gr_fio_pread_full(fd, buf, (size_t)(n * GR_TXN_ENTRY_SIZE), i * GR_TXN_ENTRY_SIZE) !=
             (ssize_t)(n * GR_TXN_ENTRY_SIZE)) {
             rc = GR_EIO;
             break;
@@ -623,7 +606,7 @@ int gr_seg_txn_read_all(const gr_segment_t *s, gr_aborted_txn_t **out, int64_t *
     size_t len = (size_t)s->ntxn * GR_TXN_ENTRY_SIZE;
     uint8_t *b = gr_malloc(len);
     int rc = 0;
-    if (pread_full(fd, b, len, 0) != (ssize_t)len) {
+    if (gr_fio_pread_full(fd, b, len, 0) != (ssize_t)len) {
         rc = GR_EIO;
     } else {
         *out = gr_malloc((size_t)s->ntxn * sizeof(**out));
@@ -662,7 +645,7 @@ static int txn_load(gr_segment_t *s)
     uint8_t buf[TXN_READ_CHUNK * GR_TXN_ENTRY_SIZE];
     for (int64_t i = 0; i < n && rc == 0;) {
         int64_t k = GR_MIN((int64_t)TXN_READ_CHUNK, n - i);
-        if (pread_full(fd, buf, (size_t)(k * GR_TXN_ENTRY_SIZE), i * GR_TXN_ENTRY_SIZE) !=
+        if (gr_fio_pread_full(fd, buf, (size_t)(k * GR_TXN_ENTRY_SIZE), i * GR_TXN_ENTRY_SIZE) !=
             (ssize_t)(k * GR_TXN_ENTRY_SIZE)) {
             rc = GR_EIO;
             break;
@@ -709,7 +692,7 @@ int gr_seg_scan_headers(gr_segment_t *s, int64_t from, gr_seg_scan_cb *cb, void 
             if (win == NULL)
                 win = gr_malloc(SCAN_WINDOW);
             int fd = log_fd(s);
-            ssize_t r = fd < 0 ? -1 : pread_full(fd, win, (size_t)want, pos);
+            ssize_t r = fd < 0 ? -1 : gr_fio_pread_full(fd, win, (size_t)want, pos);
             if (r < 0) {
                 rc = GR_EIO;
                 break;
@@ -738,7 +721,7 @@ int gr_seg_scan_headers(gr_segment_t *s, int64_t from, gr_seg_scan_cb *cb, void 
             /* a transaction marker: its record (the marker type) too */
             int64_t want = GR_MIN((int64_t)SCAN_WINDOW, s->size - pos);
             int fd = log_fd(s);
-            ssize_t r = fd < 0 ? -1 : pread_full(fd, win, (size_t)want, pos);
+            ssize_t r = fd < 0 ? -1 : gr_fio_pread_full(fd, win, (size_t)want, pos);
             if (r < bsize) {
                 rc = r < 0 ? GR_EIO : GR_ECORRUPT;
                 break;
@@ -776,7 +759,7 @@ static int read_idx(const gr_segment_t *s, int which, uint8_t **out, size_t *len
     }
     size_t n = (size_t)st.st_size;
     uint8_t *b = gr_malloc(n ? n : 1);
-    ssize_t r = pread_full(fd, b, n, 0);
+    ssize_t r = gr_fio_pread_full(fd, b, n, 0);
     if (r < 0) {
         free(b);
         rc = GR_EIO;
@@ -932,7 +915,7 @@ int gr_seg_recover(gr_segment_t *s, int32_t interval, int64_t *dropped)
                 want = (size_t)GR_MIN((int64_t)want, s->size - pos);
                 gr_buf_reserve(&win, want);
                 int fd = log_fd(s);
-                ssize_t r = fd < 0 ? -1 : pread_full(fd, win.p, want, pos);
+                ssize_t r = fd < 0 ? -1 : gr_fio_pread_full(fd, win.p, want, pos);
                 if (r < 0) {
                     rc = GR_EIO;
                     goto out;
@@ -1146,7 +1129,7 @@ int gr_seg_find_ts(gr_segment_t *s, int64_t ts, int64_t min_offset, int64_t *off
                 buf = gr_realloc(buf, cap);
             }
             int fd = log_fd(s);
-            ssize_t r = fd < 0 ? -1 : pread_full(fd, buf, (size_t)h.size, pos);
+            ssize_t r = fd < 0 ? -1 : gr_fio_pread_full(fd, buf, (size_t)h.size, pos);
             if (r < 0) {
                 rc = GR_EIO;
                 goto out;

@@ -71,7 +71,6 @@
 #include "checkpoint.h"
 #include "fio.h"
 #include "hmap.h"
-#include "kerr.h"
 #include "lag.h"
 
 #include <dirent.h>
@@ -155,19 +154,19 @@ gr_topic_t *gr_topic_next(gr_topic_t *t)
 
 int gr_topic_count(void) { return (int)gr_hmap_count(&table); }
 
-gr_kerr_t gr_topic_validate_name(const char *name, size_t len)
+gr_serr_t gr_topic_validate_name(const char *name, size_t len)
 {
     if (len == 0 || len > 249)
-        return KERR_INVALID_TOPIC_EXCEPTION;
+        return GR_SERR_TOPIC_NAME;
     if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-        return KERR_INVALID_TOPIC_EXCEPTION;
+        return GR_SERR_TOPIC_NAME;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
               c == '_' || c == '-'))
-            return KERR_INVALID_TOPIC_EXCEPTION;
+            return GR_SERR_TOPIC_NAME;
     }
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 /* Kafka's Topic.INTERNAL_TOPICS. */
@@ -545,38 +544,38 @@ static void topic_save_again(const gr_topic_t *t)
                  t->name);
 }
 
-gr_kerr_t gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides)
+gr_serr_t gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides)
 {
     *collides = NULL;
-    if (gr_topic_validate_name(name, len) != KERR_NONE)
-        return KERR_INVALID_TOPIC_EXCEPTION;
+    if (gr_topic_validate_name(name, len) != GR_SERR_NONE)
+        return GR_SERR_TOPIC_NAME;
     if (gr_topic_find(name, len))
-        return KERR_TOPIC_ALREADY_EXISTS;
+        return GR_SERR_TOPIC_EXISTS;
     if ((*collides = gr_topic_colliding(name, len)) != NULL)
-        return KERR_INVALID_TOPIC_EXCEPTION;
-    return KERR_NONE;
+        return GR_SERR_TOPIC_NAME;
+    return GR_SERR_NONE;
 }
 
-gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
-                    gr_topic_t **out, const char **msg)
+gr_serr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
+                          gr_topic_t **out, const char **msg)
 {
     *msg = NULL;
     const gr_topic_t *col;
     switch (gr_topic_check_new(name, len, &col)) {
-    case KERR_NONE:
+    case GR_SERR_NONE:
         break;
-    case KERR_TOPIC_ALREADY_EXISTS:
+    case GR_SERR_TOPIC_EXISTS:
         *msg = "Topic already exists.";
-        return KERR_TOPIC_ALREADY_EXISTS;
+        return GR_SERR_TOPIC_EXISTS;
     default:
         *msg = col ? "Topic collides with an existing topic: '.' and '_' in topic names are the same."
                    : "Topic name is illegal, it can't be empty, \".\" or \"..\", longer than 249 characters, or "
                      "contain characters other than ASCII alphanumerics, '.', '_' and '-'";
-        return KERR_INVALID_TOPIC_EXCEPTION;
+        return GR_SERR_TOPIC_NAME;
     }
     if (npart <= 0) {
         *msg = "Number of partitions must be larger than 0.";
-        return KERR_INVALID_PARTITIONS;
+        return GR_SERR_PARTITIONS;
     }
     /* A topic whose logs failed to load at startup keeps its metadata
      * file: creating it again would reuse (and could overwrite) its data. */
@@ -586,7 +585,7 @@ gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *con
         gr_error("topic", "Not creating topic %.*s: %s exists but the topic was not loaded from it", (int)len, name,
                  mpath);
         *msg = "The topic exists on disk but its logs could not be loaded.";
-        return KERR_KAFKA_STORAGE_ERROR;
+        return GR_SERR_IO;
     }
     gr_topic_t *t = gr_calloc(1, sizeof(*t));
     t->name = gr_strndup(name, len);
@@ -594,16 +593,13 @@ gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *con
     t->internal = internal;
     t->configs = configs_dup(configs);
     bool *existed = gr_malloc((size_t)npart * sizeof(*existed));
-    int rc = KERR_NONE;
     if (topic_open_parts(t, 0, npart, existed) < 0) {
         *msg = "Cannot create the partition logs.";
-        rc = KERR_KAFKA_STORAGE_ERROR;
         goto err;
     }
     if (sync_log_dirs() < 0) {
         parts_discard(t, 0, npart, existed);
         *msg = "Cannot make the partition directories durable.";
-        rc = KERR_KAFKA_STORAGE_ERROR;
         goto err;
     }
     if (topic_save(t) < 0) {
@@ -616,7 +612,6 @@ gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *con
             gr_fsync_dir(mpath);
         }
         *msg = "Cannot write the topic's metadata.";
-        rc = KERR_KAFKA_STORAGE_ERROR;
         goto err;
     }
     free(existed);
@@ -624,12 +619,12 @@ gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *con
     gr_info("topic", "Created topic %s with %d partitions", t->name, npart);
     if (out)
         *out = t;
-    return KERR_NONE;
+    return GR_SERR_NONE;
 err:
     gr_error("topic", "Topic %.*s not created: %s", (int)len, name, *msg);
     free(existed);
     topic_free(t);
-    return rc;
+    return GR_SERR_IO;
 }
 
 void gr_topic_delete(gr_topic_t *t)
@@ -651,29 +646,29 @@ void gr_topic_delete(gr_topic_t *t)
     topic_free(t);
 }
 
-gr_kerr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
+gr_serr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg)
 {
     *msg = NULL;
     if (total <= t->npart) {
         *msg = total == t->npart ? "Topic already has the requested number of partitions."
                                  : "Topic currently has more partitions than requested.";
-        return KERR_INVALID_PARTITIONS;
+        return GR_SERR_PARTITIONS;
     }
     int32_t from = t->npart;
     bool *existed = gr_malloc((size_t)(total - from) * sizeof(*existed));
-    int rc = KERR_NONE;
+    gr_serr_t rc = GR_SERR_NONE;
     if (topic_open_parts(t, from, total, existed) < 0) {
         *msg = "Cannot create the partition logs.";
-        rc = KERR_KAFKA_STORAGE_ERROR;
+        rc = GR_SERR_IO;
     } else if (sync_log_dirs() < 0) {
         parts_discard(t, from, total, existed);
         *msg = "Cannot make the partition directories durable.";
-        rc = KERR_KAFKA_STORAGE_ERROR;
+        rc = GR_SERR_IO;
     } else if (topic_save(t) < 0) {
         parts_discard(t, from, total, existed);
         topic_save_again(t);        /* the old partition count */
         *msg = "Cannot write the topic's metadata.";
-        rc = KERR_KAFKA_STORAGE_ERROR;
+        rc = GR_SERR_IO;
     }
     free(existed);
     return rc;
@@ -868,7 +863,7 @@ static int load_topic_file(const char *path, const char *fname)
         t->name = gr_strdup(fname);
     char want[PATH_MAX];
     meta_path(t->name, strlen(t->name), want, sizeof(want));
-    if (gr_topic_validate_name(t->name, strlen(t->name)) != KERR_NONE || gr_topic_find(t->name, strlen(t->name)) ||
+    if (gr_topic_validate_name(t->name, strlen(t->name)) != GR_SERR_NONE || gr_topic_find(t->name, strlen(t->name)) ||
         strcmp(strrchr(want, '/'), strrchr(path, '/'))) {
         gr_error("topic", "Not loading %s: it names topic %s, whose metadata file would be %s", path, t->name, want);
         topic_free(t);

@@ -12,10 +12,10 @@
 #ifndef GR_TOPIC_H
 #define GR_TOPIC_H
 
-#include "kerr.h"
 #include "hmap.h"
 #include "epoch.h"
 #include "log.h"
+#include "serr.h"
 #include "wire.h"
 
 #include <stdbool.h>
@@ -86,8 +86,8 @@ gr_topic_t *gr_topic_next(gr_topic_t *t);
 int gr_topic_count(void);
 
 /* Kafka's topic name rules: [a-zA-Z0-9._-], 1..249 chars, not "." or "..".
- * Returns KERR_NONE or KERR_INVALID_TOPIC_EXCEPTION. */
-gr_kerr_t gr_topic_validate_name(const char *name, size_t len);
+ * Returns GR_SERR_NONE or GR_SERR_TOPIC_NAME. */
+gr_serr_t gr_topic_validate_name(const char *name, size_t len);
 /* Kafka's internal topic names (Topic.isInternal): __consumer_offsets,
  * __transaction_state, __share_group_state. */
 bool gr_topic_name_internal(const char *name, size_t len);
@@ -98,22 +98,23 @@ bool gr_topic_name_reserved(const char *name, size_t len);
  * '_' are the same (their metric names would clash), or NULL. */
 const gr_topic_t *gr_topic_colliding(const char *name, size_t len);
 /* Whether a topic of this name may be created, as Kafka decides it, for
- * every creator (CreateTopics, auto-create): INVALID_TOPIC_EXCEPTION for an
- * illegal name or a collision (*collides set), TOPIC_ALREADY_EXISTS, or
- * NONE. */
-gr_kerr_t gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides);
+ * every creator (CreateTopics, auto-create): GR_SERR_TOPIC_NAME for an
+ * illegal name or a collision (*collides set), GR_SERR_TOPIC_EXISTS, or
+ * GR_SERR_NONE. */
+gr_serr_t gr_topic_check_new(const char *name, size_t len, const gr_topic_t **collides);
 /* Create a topic: gr_topic_check_new, then its partitions and its metadata
  * file; when the file cannot be written nothing is created (what was made
- * is removed) and the error is KAFKA_STORAGE_ERROR.  configs: key, value,
- * ..., NULL (validated already).  Returns a Kafka error code (KERR_NONE on
- * success) with msg set on error. */
-gr_kerr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
-                    gr_topic_t **out, const char **msg);
+ * is removed) and the error is GR_SERR_IO.  configs: key, value, ...,
+ * NULL (validated already).  Returns GR_SERR_NONE, or an error with msg
+ * set (GR_SERR_PARTITIONS: npart <= 0). */
+gr_serr_t gr_topic_create(const char *name, size_t len, int32_t npart, char *const *configs, bool internal,
+                          gr_topic_t **out, const char **msg);
 /* Delete a topic and its data. */
 void gr_topic_delete(gr_topic_t *t);
-/* Grow to `total` partitions.  Kafka error code; KAFKA_STORAGE_ERROR (and
- * no new partition) when the new count cannot be recorded. */
-gr_kerr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg);
+/* Grow to `total` partitions.  GR_SERR_PARTITIONS (msg set) when total is
+ * not above the count; GR_SERR_IO (and no new partition) when the new count
+ * cannot be recorded. */
+gr_serr_t gr_topic_add_partitions(gr_topic_t *t, int32_t total, const char **msg);
 /* Replace one config override (value NULL = remove) and apply it; when it
  * cannot be recorded the old value stays and a GR_E* is returned. */
 int gr_topic_set_config(gr_topic_t *t, const char *key, const char *value);

@@ -228,7 +228,7 @@ static int setup(void **st)
     gr_topic_t *t = NULL;
     const char *msg = NULL;
     char *cfg[] = {NULL};
-    assert_int_equal(gr_topic_create("t", 1, 6, cfg, false, &t, &msg), KERR_NONE);
+    assert_int_equal(gr_topic_create("t", 1, 6, cfg, false, &t, &msg), GR_SERR_NONE);
     return 0;
 }
 
