@@ -3257,7 +3257,8 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
 
 /* ------------------------------------------------------------ offsets */
 
-gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_t epoch, int16_t api_version)
+gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_t epoch, bool txn,
+                                    int16_t api_version)
 {
     gr_cgroup_t *cg = g->cg;
     if (epoch < 0 && gr_cgroup_nmembers(cg) == 0)
@@ -3265,7 +3266,7 @@ gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_
     gr_cmember_t *m = gr_cgroup_member(cg, member_id ? member_id : "");
     if (!m)
         return KERR_UNKNOWN_MEMBER_ID;
-    if (m->classic_session_ms < 0 && api_version < 9)
+    if (!txn && m->classic_session_ms < 0 && api_version < 9)
         return KERR_UNSUPPORTED_VERSION;
     if (epoch != m->epoch)
         return m->classic_session_ms >= 0 ? KERR_ILLEGAL_GENERATION : KERR_STALE_MEMBER_EPOCH;
@@ -3281,5 +3282,11 @@ gr_kerr_t gr_cgroup_validate_fetch(gr_group_t *g, const char *member_id, int32_t
         return KERR_UNKNOWN_MEMBER_ID;
     if (epoch != m->epoch)
         return m->classic_session_ms >= 0 ? KERR_ILLEGAL_GENERATION : KERR_STALE_MEMBER_EPOCH;
+    return KERR_NONE;
+}
+
+gr_kerr_t gr_cgroup_validate_offset_delete(const gr_group_t *g)
+{
+    (void)g;
     return KERR_NONE;
 }

@@ -318,6 +318,67 @@ def test_state_survives_restart_raw(broker_factory):
     assert r1
 
 
+def offset_fetch_v9(bootstrap, group, member, epoch, topic, parts):
+    """OffsetFetch v9 of one group -> (group error, {partition: (offset, error)})."""
+    tp = K.compact_string(topic) + K.compact_array([K.i32(p) for p in parts]) + K.TAGS0
+    g = (K.compact_string(group) + K.compact_string(member) + K.i32(epoch) + K.compact_array([tp]) + K.TAGS0)
+    body = K.compact_array([g]) + K.i8(0) + K.TAGS0
+    r = K.Reader(K.roundtrip(bootstrap, K.request(9, 9, 6, body, flexible=True)))
+    assert r.i32() == 6
+    r.tags()
+    r.i32()
+    assert r.uvarint() - 1 == 1
+    assert r.compact_string() == group
+    out = {}
+    for _ in range(r.uvarint() - 1):
+        r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            p, o = r.i32(), r.i64()
+            r.i32()
+            r.compact_string()
+            out[p] = (o, r.i16())
+            r.tags()
+        r.tags()
+    err = r.i16()
+    return err, out
+
+
+def test_txn_offset_commit_and_offset_fetch_of_members_raw(broker_factory):
+    import ktxn as kt
+    b = broker_factory(FAST)
+    create_topic(b, "cg-t", 2)
+    r = cghb(b.bootstrap, "gt", member="t1", topics=["cg-t"])
+    assert r["error"] == 0 and r["epoch"] == 1
+    # OffsetFetch v9: the member's id and epoch are checked (ConsumerGroup.validateOffsetFetch)
+    assert offset_fetch_v9(b.bootstrap, "gt", "t1", 1, "cg-t", [0]) == (0, {0: (-1, 0)})
+    assert offset_fetch_v9(b.bootstrap, "gt", "t1", 0, "cg-t", [0]) == (113, {})     # STALE_MEMBER_EPOCH
+    assert offset_fetch_v9(b.bootstrap, "gt", "zz", 1, "cg-t", [0]) == (25, {})      # UNKNOWN_MEMBER_ID
+    assert offset_fetch_v9(b.bootstrap, "gt", None, -1, "cg-t", [0]) == (0, {0: (-1, 0)})
+    with kt.Txn(b.bootstrap) as t:
+        err, pid, ep = t.init_retry("tx-cg")
+        assert err == kt.NONE
+        assert t.add_offsets("tx-cg", pid, ep, "gt") == kt.NONE
+        # TxnOffsetCommit v3 with the member id and its epoch as the
+        # generation: the member's commit is accepted; a stale epoch is
+        # ILLEGAL_GENERATION (Kafka turns STALE_MEMBER_EPOCH into it), an
+        # unknown member UNKNOWN_MEMBER_ID, and a request without a member
+        # is refused while the group has members
+        commit = lambda gen, member, off: t.txn_offset_commit("tx-cg", "gt", pid, ep, {("cg-t", 0): off,
+                                                                                      ("cg-t", 1): off},
+                                                              generation=gen, member=member, version=3)
+        assert commit(0, "t1", 7) == {("cg-t", 0): kt.ILLEGAL_GENERATION, ("cg-t", 1): kt.ILLEGAL_GENERATION}
+        assert commit(1, "zz", 7) == {("cg-t", 0): kt.UNKNOWN_MEMBER_ID, ("cg-t", 1): kt.UNKNOWN_MEMBER_ID}
+        assert commit(-1, "", 7) == {("cg-t", 0): kt.UNKNOWN_MEMBER_ID, ("cg-t", 1): kt.UNKNOWN_MEMBER_ID}
+        assert commit(1, "t1", 7) == {("cg-t", 0): kt.NONE, ("cg-t", 1): kt.NONE}
+        # pending until the transaction commits
+        assert t.offset_fetch("gt", "cg-t", [0, 1], require_stable=True) == (
+            kt.NONE, {0: (-1, kt.UNSTABLE_OFFSET_COMMIT), 1: (-1, kt.UNSTABLE_OFFSET_COMMIT)})
+        assert t.end_txn("tx-cg", pid, ep, True) == kt.NONE
+        wait_until(lambda: t.offset_fetch("gt", "cg-t", [0, 1], True) == (kt.NONE, {0: (7, 0), 1: (7, 0)}),
+                   timeout=15, what="the member's transactional offsets")
+    assert offset_fetch_v9(b.bootstrap, "gt", "t1", 1, "cg-t", [0, 1]) == (0, {0: (7, 0), 1: (7, 0)})
+
+
 # ---------------------------------------------------------------- node-rdkafka
 
 
