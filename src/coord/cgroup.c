@@ -91,6 +91,7 @@
 
 #define GR_CG_MAX_TOPICS 10000
 #define GR_CG_MAX_REGEX 16384
+#define GR_CG_MAX_MSG (GR_CG_MAX_REGEX + 256)     /* an error message naming a regex */
 #define REGEX_REFRESH_MS 10000
 
 enum {
@@ -152,6 +153,26 @@ static const char *default_assignor(void)
 {
     const char *c = configured_find(NULL);
     return c ? c : "uniform";
+}
+
+/* Kafka's message for a ServerAssignor not configured: it names the
+ * assignor and lists the configured ones in the order of Kafka's map of
+ * them (a java.util.HashMap keyed by name: "uniform" before "range").
+ * The text lives until the next call. */
+static const char *unsupported_assignor_msg(const char *name)
+{
+    static char *buf;
+    static const char *const order[] = {"uniform", "range"};
+    char list[64] = "";
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (configured_find(order[i]))
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", list[0] ? ", " : "", order[i]);
+    const char *fmt = "ServerAssignor %s is not supported. Supported assignors: %s.";
+    size_t n = strlen(fmt) + strlen(name) + strlen(list) + 1;
+    free(buf);
+    buf = gr_malloc(n);
+    snprintf(buf, n, fmt, name, list);
+    return buf;
 }
 
 /* Is `name` one of group.consumer.assignors? */
@@ -1964,7 +1985,7 @@ gr_kerr_t gr_cgroup_validate_heartbeat(const gr_cg_hb_t *hb, const char **msg)
         return KERR_INVALID_REQUEST;
     }
     if (hb->server_assignor && !configured_assignor(hb->server_assignor)) {
-        *msg = "ServerAssignor is not supported. Supported assignors: the names of group.consumer.assignors.";
+        *msg = unsupported_assignor_msg(hb->server_assignor);
         return KERR_UNSUPPORTED_ASSIGNOR;
     }
     if (hb->ntopics > GR_CG_MAX_TOPICS) {
@@ -2138,7 +2159,11 @@ static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t
                     *msg = "SubscribedTopicRegex is longer than 16384 bytes.";
                     return KERR_INVALID_REGULAR_EXPRESSION;
                 }
-                if (resolve_regex(nw->regex, &topics, &n, errbuf, errlen) < 0) {
+                char why[128];
+                if (resolve_regex(nw->regex, &topics, &n, why, sizeof(why)) < 0) {
+                    /* Kafka's throwIfRegularExpressionIsInvalid */
+                    snprintf(errbuf, errlen, "SubscribedTopicRegex `%s` is not a valid regular expression: %s.",
+                             nw->regex, why);
                     *msg = errbuf;
                     return KERR_INVALID_REGULAR_EXPRESSION;
                 }
@@ -2938,7 +2963,7 @@ typedef struct hb_ctx {
     bool upgraded;                  /* the write made a classic group a consumer group */
     uint8_t *classic_value;         /* upgraded: the classic group's GroupMetadata, to restore it */
     size_t classic_len;             /* if the write fails */
-    char msg[256];
+    char msg[GR_CG_MAX_MSG];
 } hb_ctx_t;
 
 /* After the write: the member's timers, then the answer. */
@@ -3012,7 +3037,7 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
         h2.member_epoch = 0;
         hb = &h2;
     }
-    char errbuf[256];
+    char errbuf[GR_CG_MAX_MSG];
     const char *msg = NULL;
     gr_group_t *upgraded = NULL;
     gr_crt_result_t r;

@@ -221,7 +221,9 @@ def test_join_epochs_and_errors(broker_factory):
     assert cghb(b.bootstrap, "g", member="x", rebalance_ms=-1)["error"] == 42
     assert cghb(b.bootstrap, "g", member="x", topics=None)["error"] == 42
     assert cghb(b.bootstrap, "g", member="x", topics=["cg-a"], owned=[(tid, [1])])["error"] == 42
-    assert cghb(b.bootstrap, "g", member="x", topics=["cg-a"], assignor="sticky")["error"] == 112
+    r = cghb(b.bootstrap, "g", member="x", topics=["cg-a"], assignor="sticky")
+    assert r["error"] == 112 and r["message"] == (
+        "ServerAssignor sticky is not supported. Supported assignors: uniform, range.")
     assert cghb(b.bootstrap, "", member="x", topics=["cg-a"])["error"] == 24
     assert cghb(b.bootstrap, "g", member="x", epoch=-2)["error"] == 42       # static leave needs an instance
     # describe
@@ -290,8 +292,16 @@ def test_regex_subscription(broker_factory):
     ids = {topic_id(b, t): t for t in ("orders-eu", "orders-us", "payments")}
     assert sorted(ids[t] for t, _ in r["assignment"]) == ["orders-eu", "orders-us"]
     # RE2 syntax: no back-references; a bad pattern is INVALID_REGULAR_EXPRESSION
-    assert cghb(b.bootstrap, "gr", member="r2", topics=None, regex="(a)\\1")["error"] == 128
-    assert cghb(b.bootstrap, "gr", member="r2", topics=None, regex="orders-(")["error"] == 128
+    # (Kafka's message, with RE2/J's description of the error)
+    r = cghb(b.bootstrap, "gr", member="r2", topics=None, regex="(a)\\1")
+    assert r["error"] == 128 and r["message"] == (
+        "SubscribedTopicRegex `(a)\\1` is not a valid regular expression: invalid escape sequence.")
+    r = cghb(b.bootstrap, "gr", member="r2", topics=None, regex="orders-(")
+    assert r["error"] == 128 and r["message"] == (
+        "SubscribedTopicRegex `orders-(` is not a valid regular expression: missing closing ).")
+    r = cghb(b.bootstrap, "gr", member="r2", topics=None, regex="a{2,1}")
+    assert r["error"] == 128 and r["message"] == (
+        "SubscribedTopicRegex `a{2,1}` is not a valid regular expression: invalid repeat count.")
     # whole names: "orders" alone matches nothing
     r = cghb(b.bootstrap, "gx", member="x1", topics=None, regex="orders")
     assert r["error"] == 0 and r["assignment"] == []
