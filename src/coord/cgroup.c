@@ -2130,16 +2130,46 @@ static bool strv_eq(char *const *a, int32_t na, char *const *b, int32_t nb)
 /* Regex bookkeeping of a heartbeat (Kafka's maybeUpdateRegularExpressions,
  * resolved at once): records for resolutions that appear, change or go;
  * returns whether the group epoch must move.  The new resolutions are
- * replayed with the write; the metadata computed below sees them through
- * `pending` (regex -> topics) because the write has not run yet. */
+ * replayed with the write; the metadata and the target computed below see
+ * them before that: the member's new regex through a temporary entry, the
+ * refreshed ones through `pending` (regex -> its new topics), swapped into
+ * the entries for the computation and back after it (pending_swap), so
+ * that the epoch a refresh bumps to already assigns the new topics. */
 typedef struct pending_re {
-    const char *re;
+    count_ent_t *e;
     char **topics;
     int32_t n;
 } pending_re_t;
 
+typedef struct pending_res {
+    pending_re_t *v;
+    int32_t n;
+} pending_res_t;
+
+static void pending_swap(pending_res_t *p)
+{
+    for (int32_t i = 0; i < p->n; i++) {
+        char **t = p->v[i].e->topics;
+        int32_t n = p->v[i].e->ntopics;
+        p->v[i].e->topics = p->v[i].topics;
+        p->v[i].e->ntopics = p->v[i].n;
+        p->v[i].topics = t;
+        p->v[i].n = n;
+    }
+}
+
+static void pending_free(pending_res_t *p)
+{
+    for (int32_t i = 0; i < p->n; i++)
+        strv_free(p->v[i].topics, p->v[i].n);
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
 static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t *old, const gr_cmember_t *nw,
-                            gr_crt_result_t *r, bool *bump, const char **msg, char *errbuf, size_t errlen)
+                            gr_crt_result_t *r, bool *bump, pending_res_t *pend, const char **msg, char *errbuf,
+                            size_t errlen)
 {
     int64_t now = gr_group_clock_now_ms();
     bool changed = !streq0(old ? old->regex : NULL, nw->regex) &&
@@ -2191,6 +2221,9 @@ static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t
                 if (!strv_eq(topics, k, e->topics, e->ntopics)) {
                     rec_regex(r, gid, e->key, topics, k, (int64_t)sig, now);
                     *bump = true;
+                    pend->v = gr_realloc(pend->v, sizeof(*pend->v) * (size_t)(pend->n + 1));
+                    pend->v[pend->n++] = (pending_re_t){e, topics, k};
+                    continue;
                 }
                 strv_free(topics, k);
             }
@@ -2842,8 +2875,10 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         rec_member(r, gid, upd);
     if (!old || !subscription_eq(old, upd))
         bump = true;
-    if ((err = hb_regexes(cg, gid, old, upd, r, &bump, msg, errbuf, errlen)) != KERR_NONE)
+    pending_res_t pend = {NULL, 0};
+    if ((err = hb_regexes(cg, gid, old, upd, r, &bump, &pend, msg, errbuf, errlen)) != KERR_NONE)
         goto out;
+    pending_swap(&pend);
     {
         /* a regex resolved by this very write: the metadata and the target
          * below see its topics through a temporary entry */
@@ -2892,6 +2927,8 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             tmp->ntopics = 0;
             count_drop_if_unused(&cg->regexes, tmp);
         }
+        pending_swap(&pend);
+        pending_free(&pend);
         /* 3. reconcile */
         gr_cg_current_t c = {upd->epoch, upd->prev_epoch, upd->state, upd->assigned, upd->revoking}, n;
         bool reconciled = reconciled_to(upd, target_epoch) && !(cur && zero && cur->epoch != 0);

@@ -389,6 +389,69 @@ def test_txn_offset_commit_and_offset_fetch_of_members_raw(broker_factory):
     assert offset_fetch_v9(b.bootstrap, "gt", "t1", 1, "cg-t", [0, 1]) == (0, {0: (7, 0), 1: (7, 0)})
 
 
+def test_topic_metadata_changes_raw(broker_factory):
+    """CreatePartitions, a topic created that a live regex matches, a topic
+    deleted: the group epoch moves at the members' next heartbeat and the
+    assignment follows (Kafka's metadata refresh; regexes at most every 10 s)."""
+    from confluent_kafka.admin import AdminClient, NewPartitions
+    b = broker_factory(FAST)
+    a = AdminClient({"bootstrap.servers": b.bootstrap})
+    create_topic(b, "tm-a", 2)
+    create_topic(b, "tm-b", 1)
+    ta, tb = topic_id(b, "tm-a"), topic_id(b, "tm-b")
+    r = cghb(b.bootstrap, "gm", member="m1", topics=["tm-a", "tm-b"])
+    assert r["error"] == 0 and sorted(r["assignment"]) == sorted([(ta, [0, 1]), (tb, [0])])
+    ep = r["epoch"]
+    owned = [(ta, [0, 1]), (tb, [0])]
+    # CreatePartitions: a new group epoch, the new partitions assigned
+    for f in a.create_partitions([NewPartitions("tm-a", 4)]).values():
+        f.result(10)
+    r = cghb(b.bootstrap, "gm", member="m1", epoch=ep, topics=None, rebalance_ms=-1, owned=owned)
+    assert r["error"] == 0 and r["epoch"] == ep + 1
+    assert sorted(r["assignment"]) == sorted([(ta, [0, 1, 2, 3]), (tb, [0])])
+    ep = r["epoch"]
+    owned = [(ta, [0, 1, 2, 3]), (tb, [0])]
+    d = describe(b.bootstrap, ["gm"])[0]
+    assert d["epoch"] == ep and d["assignment_epoch"] == ep
+    assert d["members"][0]["assignment"] == {"tm-a": [0, 1, 2, 3], "tm-b": [0]}
+    # a subscribed topic deleted: its partitions leave the target, the
+    # member revokes them, and they leave ConsumerGroupDescribe
+    for f in a.delete_topics(["tm-b"]).values():
+        f.result(10)
+    r = cghb(b.bootstrap, "gm", member="m1", epoch=ep, topics=None, rebalance_ms=-1, owned=owned)
+    assert r["error"] == 0 and r["epoch"] == ep       # UNREVOKED_PARTITIONS: the same epoch
+    assert r["assignment"] == [(ta, [0, 1, 2, 3])]
+    r = cghb(b.bootstrap, "gm", member="m1", epoch=r["epoch"], topics=None, rebalance_ms=-1,
+             owned=[(ta, [0, 1, 2, 3])])
+    assert r["error"] == 0 and r["epoch"] == ep + 1
+    d = describe(b.bootstrap, ["gm"])[0]
+    assert d["epoch"] == ep + 1 and d["assignment_epoch"] == ep + 1
+    m = d["members"][0]
+    assert m["epoch"] == ep + 1 and m["assignment"] == {"tm-a": [0, 1, 2, 3]} and m["target"] == m["assignment"]
+    # a topic created later that a live regex matches is picked up (the
+    # resolution is refreshed at most every 10 s)
+    create_topic(b, "tmr-1", 1)
+    r1 = topic_id(b, "tmr-1")
+    r = cghb(b.bootstrap, "gx", member="x1", topics=None, regex="tmr-.*")
+    assert r["error"] == 0 and r["assignment"] == [(r1, [0])]
+    xep = r["epoch"]
+    create_topic(b, "tmr-2", 2)
+    r2 = topic_id(b, "tmr-2")
+    created = time.monotonic()
+    seen = None
+    while time.monotonic() < created + 40:
+        r = cghb(b.bootstrap, "gx", member="x1", epoch=xep, topics=None, rebalance_ms=-1, owned=[(r1, [0])])
+        assert r["error"] == 0
+        if r["epoch"] > xep:
+            seen = r
+            break
+        time.sleep(1)
+    assert seen is not None, "the regex never picked up tmr-2"
+    assert sorted(seen["assignment"]) == sorted([(r1, [0]), (r2, [0, 1])])
+    d = describe(b.bootstrap, ["gx"])[0]["members"][0]
+    assert d["assignment"] == {"tmr-1": [0], "tmr-2": [0, 1]}
+
+
 # ---------------------------------------------------------------- node-rdkafka
 
 
