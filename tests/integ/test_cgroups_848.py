@@ -452,6 +452,40 @@ def test_topic_metadata_changes_raw(broker_factory):
     assert d["assignment"] == {"tmr-1": [0], "tmr-2": [0, 1]}
 
 
+def test_range_server_assignor_raw(broker_factory):
+    """ServerAssignor "range" picked by the heartbeat: contiguous ranges in
+    member order, the same ranges of every topic (co-partitioning), the
+    first members one more; recomputed when a member joins or leaves."""
+    b = broker_factory(FAST)
+    create_topic(b, "rg-a", 5)
+    create_topic(b, "rg-b", 5)
+    ta, tb = topic_id(b, "rg-a"), topic_id(b, "rg-b")
+    topics = ["rg-a", "rg-b"]
+    r1 = cghb(b.bootstrap, "grg", member="r1", topics=topics, assignor="range")
+    assert r1["error"] == 0 and sorted(r1["assignment"]) == sorted([(ta, list(range(5))), (tb, list(range(5)))])
+    d = describe(b.bootstrap, ["grg"])[0]
+    assert d["assignor"] == "range"
+    r2 = cghb(b.bootstrap, "grg", member="r2", topics=topics, assignor="range")
+    assert r2["error"] == 0 and r2["assignment"] == []       # until r1 gives them up
+    target = {m["member_id"]: m["target"] for m in describe(b.bootstrap, ["grg"])[0]["members"]}
+    assert target == {"r1": {"rg-a": [0, 1, 2], "rg-b": [0, 1, 2]}, "r2": {"rg-a": [3, 4], "rg-b": [3, 4]}}
+    # r1 revokes 3-4 of both, then r2 gets them
+    owned = [(ta, list(range(5))), (tb, list(range(5)))]
+    r = cghb(b.bootstrap, "grg", member="r1", epoch=r1["epoch"], topics=None, rebalance_ms=-1, owned=owned)
+    assert r["error"] == 0 and sorted(r["assignment"]) == sorted([(ta, [0, 1, 2]), (tb, [0, 1, 2])])
+    r = cghb(b.bootstrap, "grg", member="r1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
+             owned=[(ta, [0, 1, 2]), (tb, [0, 1, 2])])
+    assert r["error"] == 0 and r["epoch"] == r2["epoch"]
+    r = cghb(b.bootstrap, "grg", member="r2", epoch=r2["epoch"], topics=None, rebalance_ms=-1, owned=[])
+    assert r["error"] == 0 and sorted(r["assignment"]) == sorted([(ta, [3, 4]), (tb, [3, 4])])
+    # a third member, "r0", sorts first: the ranges are cut again from it
+    r0 = cghb(b.bootstrap, "grg", member="r0", topics=topics, assignor="range")
+    assert r0["error"] == 0
+    target = {m["member_id"]: m["target"] for m in describe(b.bootstrap, ["grg"])[0]["members"]}
+    assert target == {"r0": {"rg-a": [0, 1], "rg-b": [0, 1]}, "r1": {"rg-a": [2, 3], "rg-b": [2, 3]},
+                      "r2": {"rg-a": [4], "rg-b": [4]}}
+
+
 # ---------------------------------------------------------------- node-rdkafka
 
 
