@@ -30,6 +30,11 @@
  * per partition in v0/v1, top level in v2-7 and per group in v8.  With
  * RequireStable (v7+, KIP-447) a partition whose transactional offset is
  * still pending (its transaction not ended) is UNSTABLE_OFFSET_COMMIT.
+ *
+ * The group's own checks of the three requests (and of TxnOffsetCommit,
+ * api_txn.c) are group.c's gr_group_validate_commit / _offset_fetch /
+ * _offset_delete, one per request dispatching on the group type as
+ * Kafka's Group interface.
  */
 #include "api_util.h"
 #include "broker.h"
