@@ -13,7 +13,9 @@
  *     member kept with its assignment, told to rejoin, served its share by
  *     the coordinator), survives a restart, and becomes a classic group
  *     again when the consumer-protocol member leaves; a classic member that
- *     does not rejoin in time is fenced; the policy can forbid both. */
+ *     does not rejoin in time is fenced; the policy can forbid both;
+ *   - the group checks of OffsetCommit, TxnOffsetCommit, OffsetFetch and
+ *     OffsetDelete on a consumer group. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -751,6 +753,52 @@ static void test_migration_static_replacement_downgrade(void **st)
     assert_int_equal(g->nmembers, 2);
 }
 
+/* The group checks of the offset requests on a consumer group, as Kafka's
+ * ConsumerGroup.validateOffsetCommit (plain and transactional),
+ * validateOffsetFetch and validateOffsetDelete. */
+static void test_offset_validators(void **st)
+{
+    (void)st;
+    hb_out_t a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    assert_int_equal(a.epoch, 1);
+    gr_assign_free(&a.a);
+    gr_group_t *g = gr_group_find("g", 1);
+    /* OffsetCommit: v9 with the member epoch */
+    assert_int_equal(gr_group_validate_commit(g, "A", 1, NULL, 1, 9), KERR_NONE);
+    assert_int_equal(gr_group_validate_commit(g, "A", 1, NULL, 0, 9), KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(gr_group_validate_commit(g, "A", 1, NULL, 1, 8), KERR_UNSUPPORTED_VERSION);
+    assert_int_equal(gr_group_validate_commit(g, "Z", 1, NULL, 1, 9), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(gr_group_validate_commit(g, "", 0, NULL, -1, 9), KERR_UNKNOWN_MEMBER_ID);
+    /* TxnOffsetCommit: any version, a stale epoch is ILLEGAL_GENERATION */
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 1, 3), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 0, 3), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 2, 4), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_group_validate_txn_commit(g, "Z", 1, NULL, 1, 3), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(gr_group_validate_txn_commit(g, "", 0, NULL, -1, 0), KERR_UNKNOWN_MEMBER_ID);
+    /* OffsetFetch: without member id and epoch, or the member's */
+    assert_int_equal(gr_group_validate_offset_fetch(g, NULL, -1), KERR_NONE);
+    assert_int_equal(gr_group_validate_offset_fetch(g, "A", 1), KERR_NONE);
+    assert_int_equal(gr_group_validate_offset_fetch(g, "A", 0), KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(gr_group_validate_offset_fetch(g, "Z", 1), KERR_UNKNOWN_MEMBER_ID);
+    /* OffsetDelete: always (the subscribed topics are refused per partition) */
+    assert_int_equal(gr_group_validate_offset_delete(g), KERR_NONE);
+    assert_int_equal(gr_group_validate_offset_delete(NULL), KERR_GROUP_ID_NOT_FOUND);
+    assert_true(gr_group_uses_consumer_protocol(g));
+    /* no group: a commit without generation is a standalone one */
+    assert_int_equal(gr_group_validate_txn_commit(NULL, "", 0, NULL, -1, 3), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(NULL, "A", 1, NULL, 1, 3), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_group_validate_offset_fetch(NULL, "A", 1), KERR_NONE);
+    /* the member leaves: an Empty group takes commits without a member */
+    a = hb("A", -1, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    assert_int_equal(gr_cgroup_nmembers(CG()), 0);
+    assert_int_equal(gr_group_validate_commit(g, "", 0, NULL, -1, 9), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(g, "", 0, NULL, -1, 3), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 1, 3), KERR_UNKNOWN_MEMBER_ID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +809,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_upgrade_restart_downgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_join_timeout_and_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_static_replacement_downgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_validators, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
