@@ -2212,7 +2212,10 @@ static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t
             gr_hmap_iter_init(&it, &cg->regexes);
             for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));) {
                 count_ent_t *e = GR_CONTAINER(n, count_ent_t, node);
-                if (!e->resolved || e->count <= 0 || (has_regex(nw) && !strcmp(e->key, nw->regex) && changed))
+                /* not the member's new regex (resolved above), nor its
+                 * old one when this write tombstones it */
+                if (!e->resolved || e->count <= 0 || (has_regex(nw) && !strcmp(e->key, nw->regex) && changed) ||
+                    (changed && old && has_regex(old) && !strcmp(e->key, old->regex) && e->count == 1))
                     continue;
                 char **topics = NULL;
                 int32_t k = 0;

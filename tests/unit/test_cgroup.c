@@ -799,6 +799,46 @@ static void test_offset_validators(void **st)
     assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 1, 3), KERR_UNKNOWN_MEMBER_ID);
 }
 
+/* A member moving from one regex to another at a heartbeat that also
+ * refreshes the resolutions: the old regex's resolution goes (its
+ * tombstone is not followed by a refreshed record), now and after a
+ * restart. */
+static hb_out_t hb_regex(const char *mid, int32_t epoch, const char *re)
+{
+    gr_cg_owned_t own = {{{0}}, NULL, 0};
+    gr_cg_hb_t h = {.version = 1, .group_id = "g", .member_id = mid, .member_epoch = epoch,
+                    .rebalance_timeout_ms = 10000, .regex = re, .owned = &own, .nowned = 0,
+                    .client_id = "c", .client_host = "/127.0.0.1"};
+    hb_out_t o = {0};
+    gr_cgroup_heartbeat(&h, hb_cb, &o);
+    for (int i = 0; i < 20 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.done, 1);
+    return o;
+}
+
+static void test_regex_change_during_refresh(void **st)
+{
+    (void)st;
+    hb_out_t r = hb_regex("R", 0, "t.*");
+    assert_int_equal(r.err, KERR_NONE);
+    assert_int_equal(gr_assign_count(&r.a), 6);
+    gr_assign_free(&r.a);
+    assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
+    gr_topic_t *t2 = NULL;
+    const char *msg = NULL;
+    char *cfg[] = {NULL};
+    assert_int_equal(gr_topic_create("t2", 2, 2, cfg, false, &t2, &msg), KERR_NONE);
+    advance(11000);
+    r = hb_regex("R", r.epoch, "x.*");
+    assert_int_equal(r.err, KERR_NONE);
+    gr_assign_free(&r.a);
+    assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
+    broker_close();
+    broker_open();
+    assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +850,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_join_timeout_and_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_static_replacement_downgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_validators, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_regex_change_during_refresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
