@@ -30,6 +30,11 @@
  * per partition in v0/v1, top level in v2-7 and per group in v8.  With
  * RequireStable (v7+, KIP-447) a partition whose transactional offset is
  * still pending (its transaction not ended) is UNSTABLE_OFFSET_COMMIT.
+ *
+ * The group's own checks of the three requests (and of TxnOffsetCommit,
+ * api_txn.c) are group.c's gr_group_validate_commit / _offset_fetch /
+ * _offset_delete, one per request dispatching on the group type as
+ * Kafka's Group interface.
  */
 #include "api_util.h"
 #include "broker.h"
@@ -260,17 +265,15 @@ static void fetch_group(gr_req_t *req, gr_str_t group_id, const fetch_topic_req_
     if (gerr == KERR_NONE)
         gr_coord_flush_commits(gr_coord_partition_for(gid, glen));  /* commits received before count */
     gr_group_t *g = gerr == KERR_NONE ? gr_group_find(gid, glen) : NULL;
-    if (g && g->type == GR_GROUP_CONSUMER) {
-        /* v9: a consumer-group member fetches with its id and epoch
-         * (ConsumerGroup.validateOffsetFetch) */
-        gerr = gr_cgroup_validate_fetch(g, member_id, member_epoch);
-        out->ErrorCode = gerr;
-        if (gerr != KERR_NONE) {
-            out->Topics_count = 0;
-            return;
-        }
+    gr_kerr_t verr = gr_group_validate_offset_fetch(g, member_id, member_epoch);
+    if (verr == KERR_GROUP_ID_NOT_FOUND) {
+        g = NULL;       /* a Dead group: its offsets are answered as none committed */
+    } else if (verr != KERR_NONE) {
+        out->ErrorCode = gerr = verr;
+        out->Topics_count = 0;
+        return;
     }
-    gr_offset_map_t *m = g && (g->type == GR_GROUP_CONSUMER || g->state != GR_GROUP_DEAD) ? g->offsets : NULL;
+    gr_offset_map_t *m = g ? g->offsets : NULL;
 
     if (nt >= 0) {
         out->Topics = GR_ARENA_ARRAY(req, gr_OffsetFetchResponse_OffsetFetchResponseTopics_t, nt,
@@ -413,13 +416,8 @@ void gr_api_offset_delete(gr_req_t *req, gr_rd_t *body)
     size_t glen = strlen(gid);
     gr_group_t *g = NULL;
     resp->ErrorCode = gr_coord_validate_group(r.GroupId.len < 0 ? NULL : gid, glen, GR_GROUP_API_OFFSET_DELETE);
-    if (resp->ErrorCode != KERR_NONE)
-        ;
-    else if (!(g = gr_group_find(gid, glen)) || (g->type == GR_GROUP_CLASSIC && g->state == GR_GROUP_DEAD))
-        resp->ErrorCode = KERR_GROUP_ID_NOT_FOUND;
-    else if (g->type == GR_GROUP_CLASSIC && g->state != GR_GROUP_EMPTY &&
-             !(g->protocol_type && !strcmp(g->protocol_type, "consumer")))
-        resp->ErrorCode = KERR_NON_EMPTY_GROUP;
+    if (resp->ErrorCode == KERR_NONE)
+        resp->ErrorCode = gr_group_validate_offset_delete(g = gr_group_find(gid, glen));
     if (resp->ErrorCode != KERR_NONE) {
         store_done(pk, KERR_NONE);
         return;

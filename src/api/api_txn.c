@@ -421,7 +421,7 @@ void gr_api_txn_offset_commit(gr_req_t *req, gr_rd_t *body)
         const char *mid = gr_req_held(req, r.MemberId);
         const char *iid = gr_req_held(req, r.GroupInstanceId);
         gerr = gr_group_validate_txn_commit(gr_group_find(gid, glen), mid, mid ? strlen(mid) : 0, iid,
-                                            req->api_version >= 3 ? r.GenerationId : -1);
+                                            req->api_version >= 3 ? r.GenerationId : -1, req->api_version);
     }
     int32_t ok = gr_api_commit_errors(c, errp, n, gerr);
     if (ok > 0) {

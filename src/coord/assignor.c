@@ -2,8 +2,8 @@
  * assignor.c - topic-partition assignments and the server-side assignors
  * of consumer groups (KIP-848), as Kafka's UniformAssignor and
  * RangeAssignor compute them, made deterministic: members come sorted by
- * member id and every tie is broken by that order, so a target computed
- * again from the same input is the same.
+ * member id (range sorts them again, below) and every tie is broken by
+ * that order, so a target computed again from the same input is the same.
  *
  * uniform, every member subscribed to the same topics (homogeneous):
  *   P partitions, N members: each member gets P/N, P%N of them one more.
@@ -24,7 +24,12 @@
  *   each topic's partitions are cut into contiguous ranges among its
  *   subscribers, the first P%S of them getting one more (Kafka's
  *   co-partitioning: same ranges of every topic for the same member when
- *   the topics have as many partitions).
+ *   the topics have as many partitions).  The ranges are recomputed from
+ *   scratch every time, the previous target ignored, as Kafka's server-side
+ *   RangeAssignor does since 3.9 (stickiness and co-partitioning do not go
+ *   together): a member joining or leaving can move every range after its
+ *   place in the order.  Static members keep their ranges across restarts
+ *   through their instance ids, which order them first.
  *
  * Work is bounded by the members, topics and partitions of one group;
  * nothing here allocates per call more than a few arrays of those sizes.

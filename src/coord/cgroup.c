@@ -91,6 +91,7 @@
 
 #define GR_CG_MAX_TOPICS 10000
 #define GR_CG_MAX_REGEX 16384
+#define GR_CG_MAX_MSG (GR_CG_MAX_REGEX + 256)     /* an error message naming a regex */
 #define REGEX_REFRESH_MS 10000
 
 enum {
@@ -152,6 +153,26 @@ static const char *default_assignor(void)
 {
     const char *c = configured_find(NULL);
     return c ? c : "uniform";
+}
+
+/* Kafka's message for a ServerAssignor not configured: it names the
+ * assignor and lists the configured ones in the order of Kafka's map of
+ * them (a java.util.HashMap keyed by name: "uniform" before "range").
+ * The text lives until the next call. */
+static const char *unsupported_assignor_msg(const char *name)
+{
+    static char *buf;
+    static const char *const order[] = {"uniform", "range"};
+    char list[64] = "";
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (configured_find(order[i]))
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", list[0] ? ", " : "", order[i]);
+    const char *fmt = "ServerAssignor %s is not supported. Supported assignors: %s.";
+    size_t n = strlen(fmt) + strlen(name) + strlen(list) + 1;
+    free(buf);
+    buf = gr_malloc(n);
+    snprintf(buf, n, fmt, name, list);
+    return buf;
 }
 
 /* Is `name` one of group.consumer.assignors? */
@@ -1964,7 +1985,7 @@ gr_kerr_t gr_cgroup_validate_heartbeat(const gr_cg_hb_t *hb, const char **msg)
         return KERR_INVALID_REQUEST;
     }
     if (hb->server_assignor && !configured_assignor(hb->server_assignor)) {
-        *msg = "ServerAssignor is not supported. Supported assignors: the names of group.consumer.assignors.";
+        *msg = unsupported_assignor_msg(hb->server_assignor);
         return KERR_UNSUPPORTED_ASSIGNOR;
     }
     if (hb->ntopics > GR_CG_MAX_TOPICS) {
@@ -2109,16 +2130,46 @@ static bool strv_eq(char *const *a, int32_t na, char *const *b, int32_t nb)
 /* Regex bookkeeping of a heartbeat (Kafka's maybeUpdateRegularExpressions,
  * resolved at once): records for resolutions that appear, change or go;
  * returns whether the group epoch must move.  The new resolutions are
- * replayed with the write; the metadata computed below sees them through
- * `pending` (regex -> topics) because the write has not run yet. */
+ * replayed with the write; the metadata and the target computed below see
+ * them before that: the member's new regex through a temporary entry, the
+ * refreshed ones through `pending` (regex -> its new topics), swapped into
+ * the entries for the computation and back after it (pending_swap), so
+ * that the epoch a refresh bumps to already assigns the new topics. */
 typedef struct pending_re {
-    const char *re;
+    count_ent_t *e;
     char **topics;
     int32_t n;
 } pending_re_t;
 
+typedef struct pending_res {
+    pending_re_t *v;
+    int32_t n;
+} pending_res_t;
+
+static void pending_swap(pending_res_t *p)
+{
+    for (int32_t i = 0; i < p->n; i++) {
+        char **t = p->v[i].e->topics;
+        int32_t n = p->v[i].e->ntopics;
+        p->v[i].e->topics = p->v[i].topics;
+        p->v[i].e->ntopics = p->v[i].n;
+        p->v[i].topics = t;
+        p->v[i].n = n;
+    }
+}
+
+static void pending_free(pending_res_t *p)
+{
+    for (int32_t i = 0; i < p->n; i++)
+        strv_free(p->v[i].topics, p->v[i].n);
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
 static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t *old, const gr_cmember_t *nw,
-                            gr_crt_result_t *r, bool *bump, const char **msg, char *errbuf, size_t errlen)
+                            gr_crt_result_t *r, bool *bump, pending_res_t *pend, const char **msg, char *errbuf,
+                            size_t errlen)
 {
     int64_t now = gr_group_clock_now_ms();
     bool changed = !streq0(old ? old->regex : NULL, nw->regex) &&
@@ -2138,7 +2189,11 @@ static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t
                     *msg = "SubscribedTopicRegex is longer than 16384 bytes.";
                     return KERR_INVALID_REGULAR_EXPRESSION;
                 }
-                if (resolve_regex(nw->regex, &topics, &n, errbuf, errlen) < 0) {
+                char why[128];
+                if (resolve_regex(nw->regex, &topics, &n, why, sizeof(why)) < 0) {
+                    /* Kafka's throwIfRegularExpressionIsInvalid */
+                    snprintf(errbuf, errlen, "SubscribedTopicRegex `%s` is not a valid regular expression: %s.",
+                             nw->regex, why);
                     *msg = errbuf;
                     return KERR_INVALID_REGULAR_EXPRESSION;
                 }
@@ -2157,7 +2212,10 @@ static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t
             gr_hmap_iter_init(&it, &cg->regexes);
             for (gr_hnode_t *n; (n = gr_hmap_iter_next(&it));) {
                 count_ent_t *e = GR_CONTAINER(n, count_ent_t, node);
-                if (!e->resolved || e->count <= 0 || (has_regex(nw) && !strcmp(e->key, nw->regex) && changed))
+                /* not the member's new regex (resolved above), nor its
+                 * old one when this write tombstones it */
+                if (!e->resolved || e->count <= 0 || (has_regex(nw) && !strcmp(e->key, nw->regex) && changed) ||
+                    (changed && old && has_regex(old) && !strcmp(e->key, old->regex) && e->count == 1))
                     continue;
                 char **topics = NULL;
                 int32_t k = 0;
@@ -2166,6 +2224,9 @@ static gr_kerr_t hb_regexes(gr_cgroup_t *cg, const char *gid, const gr_cmember_t
                 if (!strv_eq(topics, k, e->topics, e->ntopics)) {
                     rec_regex(r, gid, e->key, topics, k, (int64_t)sig, now);
                     *bump = true;
+                    pend->v = gr_realloc(pend->v, sizeof(*pend->v) * (size_t)(pend->n + 1));
+                    pend->v[pend->n++] = (pending_re_t){e, topics, k};
+                    continue;
                 }
                 strv_free(topics, k);
             }
@@ -2817,8 +2878,10 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         rec_member(r, gid, upd);
     if (!old || !subscription_eq(old, upd))
         bump = true;
-    if ((err = hb_regexes(cg, gid, old, upd, r, &bump, msg, errbuf, errlen)) != KERR_NONE)
+    pending_res_t pend = {NULL, 0};
+    if ((err = hb_regexes(cg, gid, old, upd, r, &bump, &pend, msg, errbuf, errlen)) != KERR_NONE)
         goto out;
+    pending_swap(&pend);
     {
         /* a regex resolved by this very write: the metadata and the target
          * below see its topics through a temporary entry */
@@ -2867,6 +2930,8 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             tmp->ntopics = 0;
             count_drop_if_unused(&cg->regexes, tmp);
         }
+        pending_swap(&pend);
+        pending_free(&pend);
         /* 3. reconcile */
         gr_cg_current_t c = {upd->epoch, upd->prev_epoch, upd->state, upd->assigned, upd->revoking}, n;
         bool reconciled = reconciled_to(upd, target_epoch) && !(cur && zero && cur->epoch != 0);
@@ -2938,7 +3003,7 @@ typedef struct hb_ctx {
     bool upgraded;                  /* the write made a classic group a consumer group */
     uint8_t *classic_value;         /* upgraded: the classic group's GroupMetadata, to restore it */
     size_t classic_len;             /* if the write fails */
-    char msg[256];
+    char msg[GR_CG_MAX_MSG];
 } hb_ctx_t;
 
 /* After the write: the member's timers, then the answer. */
@@ -3012,7 +3077,7 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
         h2.member_epoch = 0;
         hb = &h2;
     }
-    char errbuf[256];
+    char errbuf[GR_CG_MAX_MSG];
     const char *msg = NULL;
     gr_group_t *upgraded = NULL;
     gr_crt_result_t r;
@@ -3257,7 +3322,8 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
 
 /* ------------------------------------------------------------ offsets */
 
-gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_t epoch, int16_t api_version)
+gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_t epoch, bool txn,
+                                    int16_t api_version)
 {
     gr_cgroup_t *cg = g->cg;
     if (epoch < 0 && gr_cgroup_nmembers(cg) == 0)
@@ -3265,7 +3331,7 @@ gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_
     gr_cmember_t *m = gr_cgroup_member(cg, member_id ? member_id : "");
     if (!m)
         return KERR_UNKNOWN_MEMBER_ID;
-    if (m->classic_session_ms < 0 && api_version < 9)
+    if (!txn && m->classic_session_ms < 0 && api_version < 9)
         return KERR_UNSUPPORTED_VERSION;
     if (epoch != m->epoch)
         return m->classic_session_ms >= 0 ? KERR_ILLEGAL_GENERATION : KERR_STALE_MEMBER_EPOCH;
@@ -3281,5 +3347,11 @@ gr_kerr_t gr_cgroup_validate_fetch(gr_group_t *g, const char *member_id, int32_t
         return KERR_UNKNOWN_MEMBER_ID;
     if (epoch != m->epoch)
         return m->classic_session_ms >= 0 ? KERR_ILLEGAL_GENERATION : KERR_STALE_MEMBER_EPOCH;
+    return KERR_NONE;
+}
+
+gr_kerr_t gr_cgroup_validate_offset_delete(const gr_group_t *g)
+{
+    (void)g;
     return KERR_NONE;
 }

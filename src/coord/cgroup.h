@@ -222,10 +222,14 @@ bool gr_cgroup_upgrade_allowed(void);
 bool gr_cgroup_downgrade_allowed(void);
 
 /* ---- offsets and deletion of consumer groups ---- */
-/* ConsumerGroup.validateOffsetCommit (not transactional). */
-gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_t epoch, int16_t api_version);
+/* ConsumerGroup.validateOffsetCommit (txn: a TxnOffsetCommit, which any
+ * version may send). */
+gr_kerr_t gr_cgroup_validate_commit(gr_group_t *g, const char *member_id, int32_t epoch, bool txn,
+                                    int16_t api_version);
 /* ConsumerGroup.validateOffsetFetch: member_id NULL = not given. */
 gr_kerr_t gr_cgroup_validate_fetch(gr_group_t *g, const char *member_id, int32_t epoch);
+/* ConsumerGroup.validateOffsetDelete: always NONE. */
+gr_kerr_t gr_cgroup_validate_offset_delete(const gr_group_t *g);
 
 /* ---- configuration, clock ---- */
 int32_t gr_cgroup_session_timeout_ms(void);

@@ -1174,8 +1174,7 @@ static int expire_group(gr_crt_result_t *r, const gr_txnoff_t *txn, gr_group_t *
     *dead = false;
     bool modern = g->type == GR_GROUP_CONSUMER;
     bool empty = modern ? gr_cgroup_nmembers(g->cg) == 0 : g->state == GR_GROUP_EMPTY;
-    bool stable_consumer = modern || (g->state == GR_GROUP_STABLE && g->protocol_type &&
-                                      !strcmp(g->protocol_type, "consumer"));
+    bool stable_consumer = modern || (g->state == GR_GROUP_STABLE && gr_group_uses_consumer_protocol(g));
     if ((!empty && !stable_consumer) || g->npending > 0)
         return 0;
     size_t glen = strlen(g->group_id);

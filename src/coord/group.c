@@ -1676,71 +1676,107 @@ gr_kerr_t gr_group_check_delete(const gr_group_t *g)
 
 /* ------------------------------------------------------------ offsets */
 
-gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
-                                   int32_t generation, int16_t api_version)
+/* The group checks of the offset requests, as Kafka's Group interface has
+ * them: one function per request, dispatching on the group type, the
+ * classic side here (ClassicGroup.validateOffsetCommit / Fetch / Delete),
+ * the consumer side in cgroup.c (ConsumerGroup's). */
+
+bool gr_group_uses_consumer_protocol(const gr_group_t *g)
+{
+    return g->type == GR_GROUP_CONSUMER || streq(g->protocol_type, "consumer");
+}
+
+/* ClassicGroup.validateOffsetCommit; a transactional commit (KIP-447)
+ * without member and generation is accepted whatever the state, and no
+ * rebalance check applies to it.  A member's accepted plain commit counts
+ * as a heartbeat. */
+static gr_kerr_t classic_validate_offset_commit(gr_group_t *g, const char *mid, const char *instance_id,
+                                                int32_t generation, bool txn)
+{
+    if (g->state == GR_GROUP_DEAD)
+        return KERR_COORDINATOR_NOT_AVAILABLE;
+    if (generation < 0 && g->state == GR_GROUP_EMPTY)
+        return KERR_NONE;       /* admin client or a consumer without group management */
+    if (generation >= 0 || mid[0] || instance_id) {
+        gr_kerr_t err = validate_current_member(g, mid, instance_id, txn ? "txn-offset-commit" : "offset-commit");
+        if (err == KERR_NONE && generation != g->generation_id)
+            err = KERR_ILLEGAL_GENERATION;
+        if (err != KERR_NONE || txn)
+            return err;
+    } else if (txn) {
+        return KERR_NONE;       /* older versions carry no member: not enforced */
+    } else if (g->state != GR_GROUP_EMPTY) {
+        return KERR_UNKNOWN_MEMBER_ID;
+    } else {
+        return KERR_NONE;
+    }
+    switch (g->state) {
+    case GR_GROUP_STABLE:
+    case GR_GROUP_PREPARING_REBALANCE: {
+        gr_member_t *m = member_get(g, mid);
+        if (m)
+            schedule_heartbeat(m);
+        return KERR_NONE;
+    }
+    case GR_GROUP_COMPLETING_REBALANCE:
+        return KERR_REBALANCE_IN_PROGRESS;
+    default:
+        return KERR_NONE;
+    }
+}
+
+static gr_kerr_t validate_offset_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
+                                        int32_t generation, bool txn, int16_t api_version)
 {
     if (!g)
         return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
-    if (g->type == GR_GROUP_CONSUMER) {
-        char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
-        gr_kerr_t e = gr_cgroup_validate_commit(g, mid, generation, api_version);
-        free(mid);
-        return e;
-    }
-    if (api_version < 7)
-        instance_id = NULL;
     char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
-    gr_kerr_t err = KERR_NONE;
-    bool member_checked = false;
-    if (g->state == GR_GROUP_DEAD) {
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
-    } else if (generation < 0 && g->state == GR_GROUP_EMPTY) {
-        err = KERR_NONE;    /* admin client or a consumer without group management */
-    } else if (generation >= 0 || mid[0] || instance_id) {
-        err = validate_current_member(g, mid, instance_id, "offset-commit");
-        if (err == KERR_NONE && generation != g->generation_id)
-            err = KERR_ILLEGAL_GENERATION;
-        member_checked = true;
-    } else if (g->state != GR_GROUP_EMPTY) {
-        err = KERR_UNKNOWN_MEMBER_ID;
-    }
-    if (err == KERR_NONE && member_checked) {
-        switch (g->state) {
-        case GR_GROUP_STABLE:
-        case GR_GROUP_PREPARING_REBALANCE: {
-            gr_member_t *m = member_get(g, mid);
-            if (m)
-                schedule_heartbeat(m);
-            break;
-        }
-        case GR_GROUP_COMPLETING_REBALANCE:
-            err = KERR_REBALANCE_IN_PROGRESS;
-            break;
-        default:
-            break;
-        }
-    }
+    gr_kerr_t err = g->type == GR_GROUP_CONSUMER
+                        ? gr_cgroup_validate_commit(g, mid, generation, txn, api_version)
+                        : classic_validate_offset_commit(g, mid, instance_id, generation, txn);
     free(mid);
     return err;
 }
 
+gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
+                                   int32_t generation, int16_t api_version)
+{
+    if (api_version < 7)
+        instance_id = NULL;
+    return validate_offset_commit(g, member_id, mlen, instance_id, generation, false, api_version);
+}
+
 gr_kerr_t gr_group_validate_txn_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
-                                       int32_t generation)
+                                       int32_t generation, int16_t api_version)
+{
+    gr_kerr_t err = validate_offset_commit(g, member_id, mlen, instance_id, generation, true, api_version);
+    /* OffsetMetadataManager.validateTransactionalOffsetCommit */
+    return err == KERR_STALE_MEMBER_EPOCH ? KERR_ILLEGAL_GENERATION : err;
+}
+
+gr_kerr_t gr_group_validate_offset_fetch(gr_group_t *g, const char *member_id, int32_t member_epoch)
 {
     if (!g)
-        return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
-    if (g->state == GR_GROUP_DEAD)
-        return KERR_COORDINATOR_NOT_AVAILABLE;
-    if (generation < 0 && g->state == GR_GROUP_EMPTY)
         return KERR_NONE;
-    if (!(generation >= 0 || (member_id && mlen > 0) || instance_id))
-        return KERR_NONE;       /* older versions carry no member: not enforced */
-    char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
-    gr_kerr_t err = validate_current_member(g, mid, instance_id, "txn-offset-commit");
-    if (err == KERR_NONE && generation != g->generation_id)
-        err = KERR_ILLEGAL_GENERATION;
-    free(mid);
-    return err;
+    if (g->type == GR_GROUP_CONSUMER)
+        return gr_cgroup_validate_fetch(g, member_id, member_epoch);
+    return g->state == GR_GROUP_DEAD ? KERR_GROUP_ID_NOT_FOUND : KERR_NONE;
+}
+
+gr_kerr_t gr_group_validate_offset_delete(const gr_group_t *g)
+{
+    if (!g)
+        return KERR_GROUP_ID_NOT_FOUND;
+    if (g->type == GR_GROUP_CONSUMER)
+        return gr_cgroup_validate_offset_delete(g);
+    switch (g->state) {
+    case GR_GROUP_DEAD:
+        return KERR_GROUP_ID_NOT_FOUND;
+    case GR_GROUP_EMPTY:
+        return KERR_NONE;
+    default:
+        return gr_group_uses_consumer_protocol(g) ? KERR_NONE : KERR_NON_EMPTY_GROUP;
+    }
 }
 
 /* ------------------------------------------------------------ strings of records */

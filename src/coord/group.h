@@ -359,18 +359,34 @@ gr_kerr_t gr_group_leave(const char *group_id, gr_leave_member_t *members, int32
  * NON_EMPTY_GROUP, or NONE (DeleteGroups may write its tombstones). */
 gr_kerr_t gr_group_check_delete(const gr_group_t *g);
 
-/* Kafka's validateOffsetCommit (+ the state checks of doCommitOffsets)
- * for an OffsetCommit on g (NULL = no such group): NONE when the commit
- * may proceed, else the error for every partition.  A member's accepted
- * commit counts as a heartbeat.  api_version is the OffsetCommit version
- * (the instance id is only considered from v7). */
+/* The group checks of the offset requests, one per request as Kafka's
+ * Group.validateOffsetCommit / validateOffsetFetch / validateOffsetDelete,
+ * each dispatching on the group type (consumer groups: cgroup.h).
+ *
+ * gr_group_validate_commit: an OffsetCommit on g (NULL = no such group):
+ * NONE when the commit may proceed, else the error for every partition.
+ * A classic member's accepted commit counts as a heartbeat.  api_version
+ * is the OffsetCommit version (the instance id is only considered from
+ * v7). */
 gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
                                    int32_t generation, int16_t api_version);
-/* The same for a TxnOffsetCommit (ClassicGroup.validateOffsetCommit with
- * isTransactional, KIP-447): a member or generation given is checked, a
- * request without them is accepted whatever the state, no rebalance check. */
+/* The same for a TxnOffsetCommit (isTransactional, KIP-447): a classic
+ * group checks a member or generation given and accepts a request without
+ * them whatever the state, with no rebalance check; a consumer group
+ * checks the member and its epoch (generation) as for OffsetCommit, a
+ * stale epoch answered ILLEGAL_GENERATION (Kafka's
+ * validateTransactionalOffsetCommit). */
 gr_kerr_t gr_group_validate_txn_commit(gr_group_t *g, const char *member_id, size_t mlen, const char *instance_id,
-                                       int32_t generation);
+                                       int32_t generation, int16_t api_version);
+/* OffsetFetch: NONE for g NULL; GROUP_ID_NOT_FOUND for a Dead classic
+ * group (answered as a group without offsets); a consumer group checks
+ * member_id (NULL = not given) and member_epoch. */
+gr_kerr_t gr_group_validate_offset_fetch(gr_group_t *g, const char *member_id, int32_t member_epoch);
+/* OffsetDelete: GROUP_ID_NOT_FOUND (g NULL or Dead), NON_EMPTY_GROUP (a
+ * classic group with members not of the consumer protocol), or NONE. */
+gr_kerr_t gr_group_validate_offset_delete(const gr_group_t *g);
+/* ClassicGroup.usesConsumerGroupProtocol (always true for a consumer group). */
+bool gr_group_uses_consumer_protocol(const gr_group_t *g);
 
 /* ------------------------------------------------------------ host */
 

@@ -20,7 +20,8 @@ extern "C" {
 typedef struct gr_regex gr_regex_t;
 
 /* Compile pattern[0..len) (UTF-8).  NULL on a syntax error (or a pattern
- * beyond RE2's memory bound, 8 MiB of program), with the reason in err. */
+ * beyond RE2's memory bound, 8 MiB of program), with the reason in err as
+ * RE2/J describes it ("missing closing )", "invalid escape sequence"...). */
 gr_regex_t *gr_regex_compile(const char *pattern, size_t len, char *err, size_t errlen);
 /* Whether the whole of s[0..len) matches. */
 bool gr_regex_full_match(const gr_regex_t *re, const char *s, size_t len);

@@ -221,7 +221,9 @@ def test_join_epochs_and_errors(broker_factory):
     assert cghb(b.bootstrap, "g", member="x", rebalance_ms=-1)["error"] == 42
     assert cghb(b.bootstrap, "g", member="x", topics=None)["error"] == 42
     assert cghb(b.bootstrap, "g", member="x", topics=["cg-a"], owned=[(tid, [1])])["error"] == 42
-    assert cghb(b.bootstrap, "g", member="x", topics=["cg-a"], assignor="sticky")["error"] == 112
+    r = cghb(b.bootstrap, "g", member="x", topics=["cg-a"], assignor="sticky")
+    assert r["error"] == 112 and r["message"] == (
+        "ServerAssignor sticky is not supported. Supported assignors: uniform, range.")
     assert cghb(b.bootstrap, "", member="x", topics=["cg-a"])["error"] == 24
     assert cghb(b.bootstrap, "g", member="x", epoch=-2)["error"] == 42       # static leave needs an instance
     # describe
@@ -290,8 +292,16 @@ def test_regex_subscription(broker_factory):
     ids = {topic_id(b, t): t for t in ("orders-eu", "orders-us", "payments")}
     assert sorted(ids[t] for t, _ in r["assignment"]) == ["orders-eu", "orders-us"]
     # RE2 syntax: no back-references; a bad pattern is INVALID_REGULAR_EXPRESSION
-    assert cghb(b.bootstrap, "gr", member="r2", topics=None, regex="(a)\\1")["error"] == 128
-    assert cghb(b.bootstrap, "gr", member="r2", topics=None, regex="orders-(")["error"] == 128
+    # (Kafka's message, with RE2/J's description of the error)
+    r = cghb(b.bootstrap, "gr", member="r2", topics=None, regex="(a)\\1")
+    assert r["error"] == 128 and r["message"] == (
+        "SubscribedTopicRegex `(a)\\1` is not a valid regular expression: invalid escape sequence.")
+    r = cghb(b.bootstrap, "gr", member="r2", topics=None, regex="orders-(")
+    assert r["error"] == 128 and r["message"] == (
+        "SubscribedTopicRegex `orders-(` is not a valid regular expression: missing closing ).")
+    r = cghb(b.bootstrap, "gr", member="r2", topics=None, regex="a{2,1}")
+    assert r["error"] == 128 and r["message"] == (
+        "SubscribedTopicRegex `a{2,1}` is not a valid regular expression: invalid repeat count.")
     # whole names: "orders" alone matches nothing
     r = cghb(b.bootstrap, "gx", member="x1", topics=None, regex="orders")
     assert r["error"] == 0 and r["assignment"] == []
@@ -316,6 +326,164 @@ def test_state_survives_restart_raw(broker_factory):
     r = cghb(b.bootstrap, "gz", member="z2", epoch=r2["epoch"], topics=None, rebalance_ms=-1, owned=None)
     assert r["error"] == 0
     assert r1
+
+
+def offset_fetch_v9(bootstrap, group, member, epoch, topic, parts):
+    """OffsetFetch v9 of one group -> (group error, {partition: (offset, error)})."""
+    tp = K.compact_string(topic) + K.compact_array([K.i32(p) for p in parts]) + K.TAGS0
+    g = (K.compact_string(group) + K.compact_string(member) + K.i32(epoch) + K.compact_array([tp]) + K.TAGS0)
+    body = K.compact_array([g]) + K.i8(0) + K.TAGS0
+    r = K.Reader(K.roundtrip(bootstrap, K.request(9, 9, 6, body, flexible=True)))
+    assert r.i32() == 6
+    r.tags()
+    r.i32()
+    assert r.uvarint() - 1 == 1
+    assert r.compact_string() == group
+    out = {}
+    for _ in range(r.uvarint() - 1):
+        r.compact_string()
+        for _ in range(r.uvarint() - 1):
+            p, o = r.i32(), r.i64()
+            r.i32()
+            r.compact_string()
+            out[p] = (o, r.i16())
+            r.tags()
+        r.tags()
+    err = r.i16()
+    return err, out
+
+
+def test_txn_offset_commit_and_offset_fetch_of_members_raw(broker_factory):
+    import ktxn as kt
+    b = broker_factory(FAST)
+    create_topic(b, "cg-t", 2)
+    r = cghb(b.bootstrap, "gt", member="t1", topics=["cg-t"])
+    assert r["error"] == 0 and r["epoch"] == 1
+    # OffsetFetch v9: the member's id and epoch are checked (ConsumerGroup.validateOffsetFetch)
+    assert offset_fetch_v9(b.bootstrap, "gt", "t1", 1, "cg-t", [0]) == (0, {0: (-1, 0)})
+    assert offset_fetch_v9(b.bootstrap, "gt", "t1", 0, "cg-t", [0]) == (113, {})     # STALE_MEMBER_EPOCH
+    assert offset_fetch_v9(b.bootstrap, "gt", "zz", 1, "cg-t", [0]) == (25, {})      # UNKNOWN_MEMBER_ID
+    assert offset_fetch_v9(b.bootstrap, "gt", None, -1, "cg-t", [0]) == (0, {0: (-1, 0)})
+    with kt.Txn(b.bootstrap) as t:
+        err, pid, ep = t.init_retry("tx-cg")
+        assert err == kt.NONE
+        assert t.add_offsets("tx-cg", pid, ep, "gt") == kt.NONE
+        # TxnOffsetCommit v3 with the member id and its epoch as the
+        # generation: the member's commit is accepted; a stale epoch is
+        # ILLEGAL_GENERATION (Kafka turns STALE_MEMBER_EPOCH into it), an
+        # unknown member UNKNOWN_MEMBER_ID, and a request without a member
+        # is refused while the group has members
+        commit = lambda gen, member, off: t.txn_offset_commit("tx-cg", "gt", pid, ep, {("cg-t", 0): off,
+                                                                                      ("cg-t", 1): off},
+                                                              generation=gen, member=member, version=3)
+        assert commit(0, "t1", 7) == {("cg-t", 0): kt.ILLEGAL_GENERATION, ("cg-t", 1): kt.ILLEGAL_GENERATION}
+        assert commit(1, "zz", 7) == {("cg-t", 0): kt.UNKNOWN_MEMBER_ID, ("cg-t", 1): kt.UNKNOWN_MEMBER_ID}
+        assert commit(-1, "", 7) == {("cg-t", 0): kt.UNKNOWN_MEMBER_ID, ("cg-t", 1): kt.UNKNOWN_MEMBER_ID}
+        assert commit(1, "t1", 7) == {("cg-t", 0): kt.NONE, ("cg-t", 1): kt.NONE}
+        # pending until the transaction commits
+        assert t.offset_fetch("gt", "cg-t", [0, 1], require_stable=True) == (
+            kt.NONE, {0: (-1, kt.UNSTABLE_OFFSET_COMMIT), 1: (-1, kt.UNSTABLE_OFFSET_COMMIT)})
+        assert t.end_txn("tx-cg", pid, ep, True) == kt.NONE
+        wait_until(lambda: t.offset_fetch("gt", "cg-t", [0, 1], True) == (kt.NONE, {0: (7, 0), 1: (7, 0)}),
+                   timeout=15, what="the member's transactional offsets")
+    assert offset_fetch_v9(b.bootstrap, "gt", "t1", 1, "cg-t", [0, 1]) == (0, {0: (7, 0), 1: (7, 0)})
+
+
+def test_topic_metadata_changes_raw(broker_factory):
+    """CreatePartitions, a topic created that a live regex matches, a topic
+    deleted: the group epoch moves at the members' next heartbeat and the
+    assignment follows (Kafka's metadata refresh; regexes at most every 10 s)."""
+    from confluent_kafka.admin import AdminClient, NewPartitions
+    b = broker_factory(FAST)
+    a = AdminClient({"bootstrap.servers": b.bootstrap})
+    create_topic(b, "tm-a", 2)
+    create_topic(b, "tm-b", 1)
+    ta, tb = topic_id(b, "tm-a"), topic_id(b, "tm-b")
+    r = cghb(b.bootstrap, "gm", member="m1", topics=["tm-a", "tm-b"])
+    assert r["error"] == 0 and sorted(r["assignment"]) == sorted([(ta, [0, 1]), (tb, [0])])
+    ep = r["epoch"]
+    owned = [(ta, [0, 1]), (tb, [0])]
+    # CreatePartitions: a new group epoch, the new partitions assigned
+    for f in a.create_partitions([NewPartitions("tm-a", 4)]).values():
+        f.result(10)
+    r = cghb(b.bootstrap, "gm", member="m1", epoch=ep, topics=None, rebalance_ms=-1, owned=owned)
+    assert r["error"] == 0 and r["epoch"] == ep + 1
+    assert sorted(r["assignment"]) == sorted([(ta, [0, 1, 2, 3]), (tb, [0])])
+    ep = r["epoch"]
+    owned = [(ta, [0, 1, 2, 3]), (tb, [0])]
+    d = describe(b.bootstrap, ["gm"])[0]
+    assert d["epoch"] == ep and d["assignment_epoch"] == ep
+    assert d["members"][0]["assignment"] == {"tm-a": [0, 1, 2, 3], "tm-b": [0]}
+    # a subscribed topic deleted: its partitions leave the target, the
+    # member revokes them, and they leave ConsumerGroupDescribe
+    for f in a.delete_topics(["tm-b"]).values():
+        f.result(10)
+    r = cghb(b.bootstrap, "gm", member="m1", epoch=ep, topics=None, rebalance_ms=-1, owned=owned)
+    assert r["error"] == 0 and r["epoch"] == ep       # UNREVOKED_PARTITIONS: the same epoch
+    assert r["assignment"] == [(ta, [0, 1, 2, 3])]
+    r = cghb(b.bootstrap, "gm", member="m1", epoch=r["epoch"], topics=None, rebalance_ms=-1,
+             owned=[(ta, [0, 1, 2, 3])])
+    assert r["error"] == 0 and r["epoch"] == ep + 1
+    d = describe(b.bootstrap, ["gm"])[0]
+    assert d["epoch"] == ep + 1 and d["assignment_epoch"] == ep + 1
+    m = d["members"][0]
+    assert m["epoch"] == ep + 1 and m["assignment"] == {"tm-a": [0, 1, 2, 3]} and m["target"] == m["assignment"]
+    # a topic created later that a live regex matches is picked up (the
+    # resolution is refreshed at most every 10 s)
+    create_topic(b, "tmr-1", 1)
+    r1 = topic_id(b, "tmr-1")
+    r = cghb(b.bootstrap, "gx", member="x1", topics=None, regex="tmr-.*")
+    assert r["error"] == 0 and r["assignment"] == [(r1, [0])]
+    xep = r["epoch"]
+    create_topic(b, "tmr-2", 2)
+    r2 = topic_id(b, "tmr-2")
+    created = time.monotonic()
+    seen = None
+    while time.monotonic() < created + 40:
+        r = cghb(b.bootstrap, "gx", member="x1", epoch=xep, topics=None, rebalance_ms=-1, owned=[(r1, [0])])
+        assert r["error"] == 0
+        if r["epoch"] > xep:
+            seen = r
+            break
+        time.sleep(1)
+    assert seen is not None, "the regex never picked up tmr-2"
+    assert sorted(seen["assignment"]) == sorted([(r1, [0]), (r2, [0, 1])])
+    d = describe(b.bootstrap, ["gx"])[0]["members"][0]
+    assert d["assignment"] == {"tmr-1": [0], "tmr-2": [0, 1]}
+
+
+def test_range_server_assignor_raw(broker_factory):
+    """ServerAssignor "range" picked by the heartbeat: contiguous ranges in
+    member order, the same ranges of every topic (co-partitioning), the
+    first members one more; recomputed when a member joins or leaves."""
+    b = broker_factory(FAST)
+    create_topic(b, "rg-a", 5)
+    create_topic(b, "rg-b", 5)
+    ta, tb = topic_id(b, "rg-a"), topic_id(b, "rg-b")
+    topics = ["rg-a", "rg-b"]
+    r1 = cghb(b.bootstrap, "grg", member="r1", topics=topics, assignor="range")
+    assert r1["error"] == 0 and sorted(r1["assignment"]) == sorted([(ta, list(range(5))), (tb, list(range(5)))])
+    d = describe(b.bootstrap, ["grg"])[0]
+    assert d["assignor"] == "range"
+    r2 = cghb(b.bootstrap, "grg", member="r2", topics=topics, assignor="range")
+    assert r2["error"] == 0 and r2["assignment"] == []       # until r1 gives them up
+    target = {m["member_id"]: m["target"] for m in describe(b.bootstrap, ["grg"])[0]["members"]}
+    assert target == {"r1": {"rg-a": [0, 1, 2], "rg-b": [0, 1, 2]}, "r2": {"rg-a": [3, 4], "rg-b": [3, 4]}}
+    # r1 revokes 3-4 of both, then r2 gets them
+    owned = [(ta, list(range(5))), (tb, list(range(5)))]
+    r = cghb(b.bootstrap, "grg", member="r1", epoch=r1["epoch"], topics=None, rebalance_ms=-1, owned=owned)
+    assert r["error"] == 0 and sorted(r["assignment"]) == sorted([(ta, [0, 1, 2]), (tb, [0, 1, 2])])
+    r = cghb(b.bootstrap, "grg", member="r1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
+             owned=[(ta, [0, 1, 2]), (tb, [0, 1, 2])])
+    assert r["error"] == 0 and r["epoch"] == r2["epoch"]
+    r = cghb(b.bootstrap, "grg", member="r2", epoch=r2["epoch"], topics=None, rebalance_ms=-1, owned=[])
+    assert r["error"] == 0 and sorted(r["assignment"]) == sorted([(ta, [3, 4]), (tb, [3, 4])])
+    # a third member, "r0", sorts first: the ranges are cut again from it
+    r0 = cghb(b.bootstrap, "grg", member="r0", topics=topics, assignor="range")
+    assert r0["error"] == 0
+    target = {m["member_id"]: m["target"] for m in describe(b.bootstrap, ["grg"])[0]["members"]}
+    assert target == {"r0": {"rg-a": [0, 1], "rg-b": [0, 1]}, "r1": {"rg-a": [2, 3], "rg-b": [2, 3]},
+                      "r2": {"rg-a": [4], "rg-b": [4]}}
 
 
 # ---------------------------------------------------------------- node-rdkafka

@@ -273,6 +273,39 @@ def test_empty_classic_group_with_pending_member_raw(broker_factory):
     j = join(b, "gp", member=r["member_id"])
     assert j["error"] == 0 and j["member_id"] == r["member_id"] and j["generation"] == c["epoch"] + 1, j
 
+
+def test_empty_consumer_group_becomes_classic_raw(broker_factory):
+    """A classic member's JoinGroup on an Empty consumer group: the consumer
+    group goes (Kafka's maybeDeleteEmptyConsumerGroup, whatever the
+    migration policy) and a classic group takes its id; the committed
+    offsets stay, and so does the classic group after a restart."""
+    from test_cgroups_848 import offset_commit_v9
+    b = broker_factory(dict(BASE, **{"group.consumer.migration.policy": "disabled"}))
+    create_topic(b, "mig", 6)
+    c = cghb(b.bootstrap, "ge", member="c1", topics=["mig"])
+    assert c["error"] == 0 and c["epoch"] == 1
+    assert offset_commit_v9(b.bootstrap, "ge", "c1", 1, "mig", [(0, 42), (5, 7)]) == [0, 0]
+    assert cghb(b.bootstrap, "ge", member="c1", epoch=-1)["error"] == 0
+    d = describe(b.bootstrap, ["ge"])[0]
+    assert d["error"] == 0 and d["state"] == "Empty" and d["members"] == []
+    assert gtype(b, "ge") == "consumer"
+    # the classic member joins: a classic group, this member its leader
+    j = join_known(b, "ge")
+    assert j["error"] == 0 and j["generation"] == 1 and j["leader"] == j["member_id"], j
+    s = sync(b, "ge", j["generation"], j["member_id"], [(j["member_id"], K.assignment({"mig": list(range(6))}))])
+    assert s["error"] == 0 and s["parts"] == {"mig": list(range(6))}
+    assert list_groups(b.bootstrap)["ge"] == ("consumer", "Stable", "classic")
+    assert describe(b.bootstrap, ["ge"])[0]["error"] == 69         # GROUP_ID_NOT_FOUND: not a consumer group
+    assert fetch_offsets(b, "ge") == {0: 42, 1: -1, 2: -1, 3: -1, 4: -1, 5: 7}
+    assert heartbeat(b, "ge", j["generation"], j["member_id"]) == 0
+    # the log says the same: the consumer group's tombstones, then the classic group
+    b.restart()
+    wait_until(lambda: gtype(b, "ge") == "classic", timeout=20, what="the classic group loaded")
+    assert list_groups(b.bootstrap)["ge"] == ("consumer", "Stable", "classic")
+    assert fetch_offsets(b, "ge") == {0: 42, 1: -1, 2: -1, 3: -1, 4: -1, 5: 7}
+    assert heartbeat(b, "ge", j["generation"], j["member_id"]) == 0
+
+
 # ---------------------------------------------------------------- mixed fleet
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -259,6 +259,132 @@ static void test_range(void **st)
     grp_free(&g);
 }
 
+/* the partitions of topic t member i gets: a contiguous range [*lo, *hi) */
+static void range_of(const grp_t *g, int i, const gr_asg_topic_t *t, int32_t *lo, int32_t *hi)
+{
+    const gr_tparts_t *tp = gr_assign_topic(&g->out[i], &t->id);
+    *lo = *hi = 0;
+    if (!tp)
+        return;
+    *lo = tp->p[0];
+    *hi = tp->p[tp->n - 1] + 1;
+    assert_int_equal(tp->n, *hi - *lo);
+}
+
+/* Kafka's server-side range assignor recomputes the ranges every time
+ * (no stickiness to the previous target, which would break
+ * co-partitioning); static members keep their ranges through their
+ * instance ids. */
+static void test_range_recomputed_balanced_static(void **st)
+{
+    (void)st;
+    static grp_t g;
+    gr_asg_topic_t topics[] = {{tid(1), 7}, {tid(2), 7}};
+    grp_init(&g, 3, 2);
+    run(&g, "range", topics, 2);
+    /* per topic: contiguous, in member order, the first 7 % 3 one more */
+    int32_t want[3][2] = {{0, 3}, {3, 5}, {5, 7}};
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < 2; t++) {
+            int32_t lo, hi;
+            range_of(&g, i, &topics[t], &lo, &hi);
+            assert_int_equal(lo, want[i][0]);
+            assert_int_equal(hi, want[i][1]);
+        }
+    /* the same input, whatever the previous target: the same output */
+    roll(&g);
+    gr_assign_t scrambled[3] = {{0, NULL}, {0, NULL}, {0, NULL}};
+    for (int p = 0; p < 7; p++) {
+        gr_assign_add(&scrambled[p % 3], &topics[0].id, p);
+        gr_assign_add(&scrambled[(p + 1) % 3], &topics[1].id, p);
+    }
+    for (int i = 0; i < 3; i++)
+        g.m[i].current = &scrambled[i];
+    run(&g, "range", topics, 2);
+    for (int i = 0; i < 3; i++)
+        assert_true(gr_assign_eq(&g.out[i], &g.prev[i]));
+    for (int i = 0; i < 3; i++) {
+        gr_assign_free(&scrambled[i]);
+        g.m[i].current = &g.prev[i];
+    }
+    /* a member joins: the ranges are cut again (7 = 2+2+2+1) */
+    grp_free(&g);
+    grp_init(&g, 4, 2);
+    run(&g, "range", topics, 2);
+    int32_t want4[4][2] = {{0, 2}, {2, 4}, {4, 6}, {6, 7}};
+    for (int i = 0; i < 4; i++) {
+        int32_t lo, hi;
+        range_of(&g, i, &topics[1], &lo, &hi);
+        assert_int_equal(lo, want4[i][0]);
+        assert_int_equal(hi, want4[i][1]);
+    }
+    /* static members: new member ids in the opposite order (a rolling
+     * bounce), the same instance ids: every instance keeps its ranges */
+    grp_free(&g);
+    grp_init(&g, 3, 2);
+    const char *inst[3] = {"i-a", "i-b", "i-c"};
+    for (int i = 0; i < 3; i++)
+        g.m[i].instance_id = inst[i];
+    run(&g, "range", topics, 2);
+    roll(&g);
+    static grp_t h;
+    grp_init(&h, 3, 2);
+    for (int i = 0; i < 3; i++) {
+        snprintf(h.ids[i], sizeof(h.ids[i]), "z%02d", 9 - i);    /* reversed order of member ids */
+        h.m[i].member_id = h.ids[i];
+        h.m[i].instance_id = inst[2 - i];
+    }
+    run(&h, "range", topics, 2);
+    for (int i = 0; i < 3; i++)
+        assert_true(gr_assign_eq(&h.out[2 - i], &g.prev[i]));
+    /* static members first: a dynamic member sorting before them by
+     * member id still comes after them */
+    h.m[0].instance_id = NULL;      /* z09, the instance i-c gone dynamic */
+    snprintf(h.ids[0], sizeof(h.ids[0]), "a00");
+    run(&h, "range", topics, 2);
+    int32_t lo, hi;
+    range_of(&h, 0, &topics[0], &lo, &hi);
+    assert_int_equal(lo, 5);
+    assert_int_equal(hi, 7);
+    grp_free(&g);
+    grp_free(&h);
+}
+
+/* Different subscriptions: each topic is cut among its own subscribers
+ * (Kafka's testFirstAssignmentThreeMembersThreeTopicsDifferentSubscriptions). */
+static void test_range_heterogeneous(void **st)
+{
+    (void)st;
+    static grp_t g;
+    gr_asg_topic_t topics[] = {{tid(1), 3}, {tid(2), 3}, {tid(3), 2}};
+    grp_init(&g, 3, 0);
+    g.topics[0][0] = tid(1), g.topics[0][1] = tid(2), g.m[0].ntopics = 2;    /* A: t1 t2 */
+    g.topics[1][0] = tid(3), g.m[1].ntopics = 1;                             /* B: t3 */
+    g.topics[2][0] = tid(2), g.topics[2][1] = tid(3), g.m[2].ntopics = 2;    /* C: t2 t3 */
+    run(&g, "range", topics, 3);
+    struct { int m, t; int32_t lo, hi; } want[] = {
+        {0, 0, 0, 3}, {0, 1, 0, 2}, {1, 2, 0, 1}, {2, 1, 2, 3}, {2, 2, 1, 2},
+    };
+    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+        int32_t lo, hi;
+        range_of(&g, want[k].m, &topics[want[k].t], &lo, &hi);
+        assert_int_equal(lo, want[k].lo);
+        assert_int_equal(hi, want[k].hi);
+    }
+    assert_int_equal(gr_assign_count(&g.out[0]), 5);
+    assert_int_equal(gr_assign_count(&g.out[1]), 1);
+    assert_int_equal(gr_assign_count(&g.out[2]), 2);
+    /* more subscribers than partitions: the last ones get nothing */
+    gr_asg_topic_t one[] = {{tid(1), 1}};
+    grp_free(&g);
+    grp_init(&g, 3, 1);
+    run(&g, "range", one, 1);
+    assert_int_equal(gr_assign_count(&g.out[0]), 1);
+    assert_int_equal(g.out[1].n, 0);
+    assert_int_equal(g.out[2].n, 0);
+    grp_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +393,8 @@ int main(void)
         cmocka_unit_test(test_uniform_many_members),
         cmocka_unit_test(test_uniform_heterogeneous),
         cmocka_unit_test(test_range),
+        cmocka_unit_test(test_range_recomputed_balanced_static),
+        cmocka_unit_test(test_range_heterogeneous),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

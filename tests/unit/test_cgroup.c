@@ -13,7 +13,9 @@
  *     member kept with its assignment, told to rejoin, served its share by
  *     the coordinator), survives a restart, and becomes a classic group
  *     again when the consumer-protocol member leaves; a classic member that
- *     does not rejoin in time is fenced; the policy can forbid both. */
+ *     does not rejoin in time is fenced; the policy can forbid both;
+ *   - the group checks of OffsetCommit, TxnOffsetCommit, OffsetFetch and
+ *     OffsetDelete on a consumer group. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -751,6 +753,92 @@ static void test_migration_static_replacement_downgrade(void **st)
     assert_int_equal(g->nmembers, 2);
 }
 
+/* The group checks of the offset requests on a consumer group, as Kafka's
+ * ConsumerGroup.validateOffsetCommit (plain and transactional),
+ * validateOffsetFetch and validateOffsetDelete. */
+static void test_offset_validators(void **st)
+{
+    (void)st;
+    hb_out_t a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    assert_int_equal(a.epoch, 1);
+    gr_assign_free(&a.a);
+    gr_group_t *g = gr_group_find("g", 1);
+    /* OffsetCommit: v9 with the member epoch */
+    assert_int_equal(gr_group_validate_commit(g, "A", 1, NULL, 1, 9), KERR_NONE);
+    assert_int_equal(gr_group_validate_commit(g, "A", 1, NULL, 0, 9), KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(gr_group_validate_commit(g, "A", 1, NULL, 1, 8), KERR_UNSUPPORTED_VERSION);
+    assert_int_equal(gr_group_validate_commit(g, "Z", 1, NULL, 1, 9), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(gr_group_validate_commit(g, "", 0, NULL, -1, 9), KERR_UNKNOWN_MEMBER_ID);
+    /* TxnOffsetCommit: any version, a stale epoch is ILLEGAL_GENERATION */
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 1, 3), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 0, 3), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 2, 4), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_group_validate_txn_commit(g, "Z", 1, NULL, 1, 3), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(gr_group_validate_txn_commit(g, "", 0, NULL, -1, 0), KERR_UNKNOWN_MEMBER_ID);
+    /* OffsetFetch: without member id and epoch, or the member's */
+    assert_int_equal(gr_group_validate_offset_fetch(g, NULL, -1), KERR_NONE);
+    assert_int_equal(gr_group_validate_offset_fetch(g, "A", 1), KERR_NONE);
+    assert_int_equal(gr_group_validate_offset_fetch(g, "A", 0), KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(gr_group_validate_offset_fetch(g, "Z", 1), KERR_UNKNOWN_MEMBER_ID);
+    /* OffsetDelete: always (the subscribed topics are refused per partition) */
+    assert_int_equal(gr_group_validate_offset_delete(g), KERR_NONE);
+    assert_int_equal(gr_group_validate_offset_delete(NULL), KERR_GROUP_ID_NOT_FOUND);
+    assert_true(gr_group_uses_consumer_protocol(g));
+    /* no group: a commit without generation is a standalone one */
+    assert_int_equal(gr_group_validate_txn_commit(NULL, "", 0, NULL, -1, 3), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(NULL, "A", 1, NULL, 1, 3), KERR_ILLEGAL_GENERATION);
+    assert_int_equal(gr_group_validate_offset_fetch(NULL, "A", 1), KERR_NONE);
+    /* the member leaves: an Empty group takes commits without a member */
+    a = hb("A", -1, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    assert_int_equal(gr_cgroup_nmembers(CG()), 0);
+    assert_int_equal(gr_group_validate_commit(g, "", 0, NULL, -1, 9), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(g, "", 0, NULL, -1, 3), KERR_NONE);
+    assert_int_equal(gr_group_validate_txn_commit(g, "A", 1, NULL, 1, 3), KERR_UNKNOWN_MEMBER_ID);
+}
+
+/* A member moving from one regex to another at a heartbeat that also
+ * refreshes the resolutions: the old regex's resolution goes (its
+ * tombstone is not followed by a refreshed record), now and after a
+ * restart. */
+static hb_out_t hb_regex(const char *mid, int32_t epoch, const char *re)
+{
+    gr_cg_owned_t own = {{{0}}, NULL, 0};
+    gr_cg_hb_t h = {.version = 1, .group_id = "g", .member_id = mid, .member_epoch = epoch,
+                    .rebalance_timeout_ms = 10000, .regex = re, .owned = &own, .nowned = 0,
+                    .client_id = "c", .client_host = "/127.0.0.1"};
+    hb_out_t o = {0};
+    gr_cgroup_heartbeat(&h, hb_cb, &o);
+    for (int i = 0; i < 20 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.done, 1);
+    return o;
+}
+
+static void test_regex_change_during_refresh(void **st)
+{
+    (void)st;
+    hb_out_t r = hb_regex("R", 0, "t.*");
+    assert_int_equal(r.err, KERR_NONE);
+    assert_int_equal(gr_assign_count(&r.a), 6);
+    gr_assign_free(&r.a);
+    assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
+    gr_topic_t *t2 = NULL;
+    const char *msg = NULL;
+    char *cfg[] = {NULL};
+    assert_int_equal(gr_topic_create("t2", 2, 2, cfg, false, &t2, &msg), KERR_NONE);
+    advance(11000);
+    r = hb_regex("R", r.epoch, "x.*");
+    assert_int_equal(r.err, KERR_NONE);
+    gr_assign_free(&r.a);
+    assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
+    broker_close();
+    broker_open();
+    assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +849,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_upgrade_restart_downgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_join_timeout_and_policy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_static_replacement_downgrade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offset_validators, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_regex_change_during_refresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
