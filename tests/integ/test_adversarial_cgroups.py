@@ -58,7 +58,14 @@ def hb(b, *a, **kw):
 @pytest.fixture(scope="module")
 def adv(tmp_path_factory):
     from helpers import _make_broker, _teardown
-    b = _make_broker(tmp_path_factory.mktemp("gregord"), dict(FAST, **{"group.consumer.max.size": "1500"}))
+    # sessions of 60 s (the most group.consumer.max.session.timeout.ms allows
+    # by default): the 1,500 members of test_thousands_of_members join one
+    # after another and heartbeat once, which under ASan on a busy machine
+    # can take longer than FAST's 6 s, and a member whose session ended
+    # would leave room for the one that must be refused
+    b = _make_broker(tmp_path_factory.mktemp("gregord"),
+                     dict(FAST, **{"group.consumer.max.size": "1500",
+                                   "group.consumer.session.timeout.ms": "60000"}))
     yield b
     probs = _teardown(b)
     assert not probs, probs
