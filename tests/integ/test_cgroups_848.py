@@ -247,6 +247,32 @@ def test_join_epochs_and_errors(broker_factory):
     assert r["error"] == 0 and r["epoch"] == 3 and r["assignment"] == [(tid, list(range(6)))]
 
 
+@pytest.mark.parametrize("assignors,first", [("range,uniform", "range"), ("uniform,range", "uniform")])
+def test_default_server_assignor_is_the_first(broker_factory, assignors, first):
+    """group.consumer.assignors: members that name no ServerAssignor get the
+    first one.  Two members on two topics of 3 partitions: range splits each
+    topic (2 and 1 partitions of each, the same ones of both topics: 4 and 2
+    in all), uniform balances the total (3 and 3)."""
+    b = broker_factory(dict(FAST, **{"group.consumer.assignors": assignors}))
+    create_topic(b, "cga-a", 3)
+    create_topic(b, "cga-b", 3)
+    for m in ("m1", "m2"):
+        r = cghb(b.bootstrap, "ga", member=m, topics=["cga-a", "cga-b"])
+        assert r["error"] == 0, r
+    [d] = describe(b.bootstrap, ["ga"])
+    assert (d["error"], d["epoch"], d["assignment_epoch"], d["assignor"]) == (0, 2, 2, first), d
+    targets = {m["member_id"]: m["target"] for m in d["members"]}
+    assert sorted(targets) == ["m1", "m2"]
+    for topic in ("cga-a", "cga-b"):
+        assert sorted(p for t in targets.values() for p in t.get(topic, [])) == [0, 1, 2], targets
+    total = sorted(sum(len(p) for p in t.values()) for t in targets.values())
+    if first == "range":
+        assert total == [2, 4], targets
+        assert all(t["cga-a"] == t["cga-b"] for t in targets.values()), targets
+    else:
+        assert total == [3, 3], targets
+
+
 def test_static_members_and_max_size(broker_factory):
     b = broker_factory(dict(FAST, **{"group.consumer.max.size": "3"}))
     create_topic(b, "cg-s", 4)

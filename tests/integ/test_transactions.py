@@ -38,7 +38,7 @@ from ktxn import (CONCURRENT_TRANSACTIONS, INVALID_PRODUCER_EPOCH, INVALID_PRODU
                   PRODUCER_FENCED, TOPIC_AUTHORIZATION_FAILED, TRANSACTION_ABORTABLE,
                   TRANSACTIONAL_ID_NOT_FOUND, UNKNOWN_TOPIC_OR_PARTITION, UNSTABLE_OFFSET_COMMIT)
 from helpers import wait_until
-from storage_check import env_broker_factory, produce_raw
+from storage_check import env_broker_factory, produce_raw, read_log
 
 AE = struct.Struct(">hqqqq")        # AbortedTxn: version, producerId, firstOffset, lastOffset, lastStableOffset
 
@@ -451,6 +451,52 @@ def test_transaction_records_are_kafkas(broker_factory):
     assert [(s["state"], s["parts"]) for s in states] == [
         (0, None), (1, [(topic, 0)]), (2, [(topic, 0)]), (4, [])], states
     assert {(s["pid"], s["epoch"], s["timeout"]) for s in states} == {(pid, epoch, 12345)}
+
+
+def java_partition(key, n):
+    """Utils.abs(key.hashCode()) % n, Kafka's partition of a transactional id."""
+    h = 0
+    for ch in key.encode("utf-16-be").decode("utf-16-be"):
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    h = h - (1 << 32) if h >= 1 << 31 else h
+    return (abs(h) if h != -(1 << 31) else 0) % n
+
+
+def test_transaction_state_partitions_fixed_once_created(broker_factory):
+    """transaction.state.log.num.partitions counts only when
+    __transaction_state is created: restarted with another value, the broker
+    keeps the partitions the topic has (and says so), and every
+    transactional id stays where it was, its state intact."""
+    b = broker_factory({"num.partitions": 1, "transaction.state.log.num.partitions": 3})
+    topic = ck.create_topic(b, "tsp")
+    # an id whose partition differs between 3 and 5 partitions
+    tid = next(x for x in ("tsp-%d" % i for i in range(100)) if java_partition(x, 3) != java_partition(x, 5))
+    with kt.Txn(b.bootstrap) as t:
+        pid, epoch = kt.begin(t, tid, {topic: [0]})
+        assert t.end_retry(tid, pid, epoch, True) == NONE
+        assert describe_until(t, tid, "CompleteCommit")["state"] == "CompleteCommit"
+    b.stop()
+    b.overrides["transaction.state.log.num.partitions"] = "5"
+    b.start()
+    assert ("__transaction_state has 3 partitions, transaction.state.log.num.partitions is 5: keeping 3"
+            in b.log_text())
+    md = ck.admin(b).list_topics(topic="__transaction_state", timeout=10)
+    assert sorted(md.topics["__transaction_state"].partitions) == [0, 1, 2]
+    with kt.Txn(b.bootstrap) as t:
+        d = wait_until(lambda: (lambda d: d if d["error"] == NONE else None)(t.describe([tid])[0]), timeout=20,
+                       what="the transactional id known after the restart")
+        assert (d["state"], d["pid"], d["epoch"]) == ("CompleteCommit", pid, epoch), d
+        # its next transaction: the same producer id, the epoch bumped
+        assert kt.begin(t, tid, {topic: [0]}) == (pid, epoch + 1)
+    # every record of the id is in the partition of 3, none elsewhere
+    where = set()
+    for p in range(3):
+        recs, _ = read_log(b, "__transaction_state", p)
+        for r in recs:
+            k = kp.Reader(r[1])
+            if k.i16() == 0 and k.string() == tid:
+                where.add(p)
+    assert where == {java_partition(tid, 3)}, where
 
 
 # ------------------------------------------------------------------ librdkafka
