@@ -676,7 +676,7 @@ def test_history_shows_epochs_assignments_revocations(broker_factory):
     r1 = cghb(b.bootstrap, "gh", member="h1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
               owned=[(tid, [0, 1, 2, 3])])
     cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gh"],
-                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                    timeout=60)
     assert cp.returncode == 0, cp
     out = cp.stdout
     assert "GROUP-EPOCH 1" in out and "GROUP-EPOCH 2" in out
@@ -696,8 +696,7 @@ def test_cli_describe_and_list_consumer_groups(broker_factory):
     assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
 
     def cli(*args):
-        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60,
-                        env={"ASAN_OPTIONS": "detect_leaks=0"})
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60)
         assert cp.returncode == 0, cp
         return cp.stdout
 
