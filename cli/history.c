@@ -1003,7 +1003,10 @@ static int read_group(const cli_opts_t *o, const char *group, hist_t *hp);
 int cli_group_history(const cli_opts_t *o, const char *group)
 {
     hist_t h = {.prev_ts = -1, .batch_ts = -1};
-    return read_group(o, group, &h);
+    int rc = read_group(o, group, &h);
+    if (h.last_reset)           /* the last reset run: only --reset-offsets' undo keeps it */
+        rd_kafka_topic_partition_list_destroy(h.last_reset);
+    return rc;
 }
 
 int cli_group_last_reset(const cli_opts_t *o, const char *group, rd_kafka_topic_partition_list_t **before,

@@ -221,25 +221,30 @@ def kcat(broker, *args, input=None, timeout=30, check=True):
     return cp
 
 
-def run_gregor(args, input=None, timeout=60, env=None, check=False):
+def run_gregor(args, input=None, timeout=60, env=None, check=False, binary=False):
     """Run the gregor CLI (GREGOR) with args; returns the CompletedProcess
-    (text).  Fails the test on a timeout and on a sanitizer report in its
-    stderr: a report exits with status 1, which a test of an error path
+    (text; bytes with binary=True, where args may be bytes).  Fails the
+    test on a timeout and on a sanitizer report in its stderr (leaks
+    included): a report exits with status 1, which a test of an error path
     would otherwise take for the expected failure."""
-    argv = [GREGOR] + [str(a) for a in args]
+    if binary:
+        argv = [os.fsencode(GREGOR)] + [a if isinstance(a, bytes) else os.fsencode(str(a)) for a in args]
+    else:
+        argv = [GREGOR] + [str(a) for a in args]
     if not os.access(GREGOR, os.X_OK):
         pytest.fail("gregor binary %s not found (build it with make)" % GREGOR)
     e = dict(os.environ, **(env or {}))
     e.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
     e.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
     try:
-        cp = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout, env=e)
+        cp = subprocess.run(argv, input=input, capture_output=True, text=not binary, timeout=timeout, env=e)
     except subprocess.TimeoutExpired as ex:
         pytest.fail("gregor %s timed out after %ss; stderr: %s" % (args, timeout, ex.stderr))
-    m = sanitizer_report(cp.stderr)
+    err = cp.stderr.decode("utf-8", "replace") if binary else cp.stderr
+    m = sanitizer_report(err)
     if m:
         pytest.fail("sanitizer report (%r) from gregor %s (exit status %d):\n%s"
-                    % (m, " ".join(argv[1:]), cp.returncode, cp.stderr[-6000:]))
+                    % (m, " ".join(map(str, argv[1:])), cp.returncode, err[-6000:]))
     if check and cp.returncode != 0:
         pytest.fail("gregor %s failed (%d):\nstdout: %s\nstderr: %s"
                     % (args, cp.returncode, cp.stdout, cp.stderr))

@@ -23,7 +23,6 @@ Every loop is bounded, all traffic goes to 127.0.0.1."""
 import os
 import re
 import struct
-import subprocess
 import threading
 import time
 
@@ -31,10 +30,9 @@ import pytest
 
 import kproto as kp
 from adversary import Canary, peak_rss_mb, wait_groups_loaded
-from helpers import GREGORD, wait_until
+from helpers import run_gregor, wait_until
 from storage_check import env_broker_factory as _env_broker_factory, produce_raw, read_log
 
-GREGOR = os.environ.get("GREGOR", os.path.join(os.path.dirname(GREGORD), "gregor"))
 
 BROKER_OVERRIDES = {"num.partitions": "1", "auto.create.topics.enable": "true",
                     "group.initial.rebalance.delay.ms": "0"}
@@ -222,12 +220,8 @@ def key_group(key):
 
 
 def cli(b, *args, timeout=60):
-    if not os.access(GREGOR, os.X_OK):
-        pytest.fail("%s not built" % GREGOR)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-    return subprocess.run([os.fsencode(GREGOR), b"consumer-groups", b"--bootstrap-server", b.bootstrap.encode()]
-                          + [a if isinstance(a, bytes) else a.encode() for a in args],
-                          capture_output=True, timeout=timeout, env=env)
+    return run_gregor([b"consumer-groups", b"--bootstrap-server", b.bootstrap] + list(args), timeout=timeout,
+                      binary=True)
 
 
 # ------------------------------------------------------------------ module state

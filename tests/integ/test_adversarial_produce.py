@@ -292,10 +292,14 @@ def test_records_without_timestamp_survive_retention(broker_factory):
     b = broker_factory({"log.retention.check.interval.ms": 100})
     canary = Canary(b, topic="adv-t-canary", group="adv-t-group").plant()
     topic = ck.create_topic(b, "adv-nots", config={"retention.ms": "60000"})
+    # beside it, a record past its retention: its deletion shows that a
+    # retention check ran over both topics
+    control = ck.create_topic(b, "adv-nots-control", config={"retention.ms": "60000"})
     reports = ck.produce(b, topic, [{"value": b"nots-%d" % i, "timestamp": -1} for i in range(20)])
     assert [r[:2] for r in reports] == [(None, i) for i in range(20)]
-    for _ in range(2):
-        time.sleep(1.0)                          # ten retention checks
+    for run in range(2):
+        assert produce1(b, control, batch([b"old"], timestamps=[now_ms() - 2 * HOUR_MS])) == NONE
+        wait_until(lambda: log_start(b, control) == run + 1, timeout=10, what="retention deleted the control record")
         assert log_start(b, topic) == 0, "records without timestamps deleted by retention"
         recs, _ = read_log(b, topic, 0)
         assert [v for _, _, v in recs] == [b"nots-%d" % i for i in range(20)]

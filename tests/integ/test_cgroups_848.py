@@ -249,6 +249,32 @@ def test_join_epochs_and_errors(broker_factory):
     assert r["error"] == 0 and r["epoch"] == 3 and r["assignment"] == [(tid, list(range(6)))]
 
 
+@pytest.mark.parametrize("assignors,first", [("range,uniform", "range"), ("uniform,range", "uniform")])
+def test_default_server_assignor_is_the_first(broker_factory, assignors, first):
+    """group.consumer.assignors: members that name no ServerAssignor get the
+    first one.  Two members on two topics of 3 partitions: range splits each
+    topic (2 and 1 partitions of each, the same ones of both topics: 4 and 2
+    in all), uniform balances the total (3 and 3)."""
+    b = broker_factory(dict(FAST, **{"group.consumer.assignors": assignors}))
+    create_topic(b, "cga-a", 3)
+    create_topic(b, "cga-b", 3)
+    for m in ("m1", "m2"):
+        r = cghb(b.bootstrap, "ga", member=m, topics=["cga-a", "cga-b"])
+        assert r["error"] == 0, r
+    [d] = describe(b.bootstrap, ["ga"])
+    assert (d["error"], d["epoch"], d["assignment_epoch"], d["assignor"]) == (0, 2, 2, first), d
+    targets = {m["member_id"]: m["target"] for m in d["members"]}
+    assert sorted(targets) == ["m1", "m2"]
+    for topic in ("cga-a", "cga-b"):
+        assert sorted(p for t in targets.values() for p in t.get(topic, [])) == [0, 1, 2], targets
+    total = sorted(sum(len(p) for p in t.values()) for t in targets.values())
+    if first == "range":
+        assert total == [2, 4], targets
+        assert all(t["cga-a"] == t["cga-b"] for t in targets.values()), targets
+    else:
+        assert total == [3, 3], targets
+
+
 def test_static_members_and_max_size(broker_factory):
     b = broker_factory(dict(FAST, **{"group.consumer.max.size": "3"}))
     create_topic(b, "cg-s", 4)
@@ -818,7 +844,7 @@ def test_history_shows_epochs_assignments_revocations(broker_factory):
     r1 = cghb(b.bootstrap, "gh", member="h1", epoch=r1["epoch"], topics=None, rebalance_ms=-1,
               owned=[(tid, [0, 1, 2, 3])])
     cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gh"],
-                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                    timeout=60)
     assert cp.returncode == 0, cp
     out = cp.stdout
     assert "GROUP-EPOCH 1" in out and "GROUP-EPOCH 2" in out
@@ -838,8 +864,7 @@ def test_cli_describe_and_list_consumer_groups(broker_factory):
     assert offset_commit_v9(b.bootstrap, "gc", "c1", 1, "cg-c", [(0, 0)]) == [0]
 
     def cli(*args):
-        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60,
-                        env={"ASAN_OPTIONS": "detect_leaks=0"})
+        cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap] + list(args), timeout=60)
         assert cp.returncode == 0, cp
         return cp.stdout
 

@@ -190,7 +190,7 @@ def test_upgrade_restart_downgrade_raw(broker_factory):
     # the timeline shows both conversions
     from helpers import run_gregor
     cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "gm"],
-                    timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                    timeout=60)
     assert cp.returncode == 0, cp
     lines = [ln.split("  ", 1)[1] for ln in cp.stdout.splitlines() if not ln.startswith("#")]
     up = [i for i, ln in enumerate(lines) if ln.startswith("GROUP converted to a consumer group")]

@@ -39,7 +39,7 @@ def run(broker, *args, timeout=60, bootstrap=None):
     if broker is not None or bootstrap:
         argv += ["--bootstrap-server", bootstrap or broker.bootstrap]
     argv += list(args)
-    return run_gregor(argv, timeout=timeout, env={"ASAN_OPTIONS": "detect_leaks=0"})
+    return run_gregor(argv, timeout=timeout)
 
 
 def ok(cp):

@@ -30,7 +30,7 @@ TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 def gregor(broker, *args, timeout=60):
     return run_gregor(["consumer-groups", "--bootstrap-server", broker.bootstrap] + list(args),
-                      timeout=timeout, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                      timeout=timeout)
 
 
 def java_partition(group, n):

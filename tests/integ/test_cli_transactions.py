@@ -186,7 +186,7 @@ def test_find_hanging_and_abort(broker):
 def console(broker, topic, n, isolation):
     cp = run_gregor(["console-consumer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
                      "--from-beginning", "--max-messages", str(n), "--timeout-ms", "8000",
-                     "--isolation-level", isolation], timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                     "--isolation-level", isolation], timeout=60)
     return cp.stdout.splitlines()
 
 
@@ -205,7 +205,7 @@ def test_console_consumer_isolation(broker):
 
 def describe_rows(broker, group, *extra):
     cp = run_gregor(["consumer-groups", "--bootstrap-server", broker.bootstrap, "--describe", "--group", group]
-                    + list(extra), timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                    + list(extra), timeout=60)
     assert cp.returncode == 0, cp
     lines = [ln.split() for ln in cp.stdout.splitlines() if ln.strip()]
     assert lines[0][:6] == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG"], lines
@@ -237,10 +237,10 @@ def test_consumer_groups_lag_against_lso(broker):
     wait_until(lambda: describe_rows(broker, "lag-g", "--isolation-level", "read_committed") == [
         ["lag-g", "lag-t", "0", "3", "6", "3"]], 15, "LSO past the marker")
     cp = run_gregor(["consumer-groups", "--bootstrap-server", broker.bootstrap, "--describe", "--group", "lag-g",
-                     "--isolation-level", "serializable"], env={"ASAN_OPTIONS": "detect_leaks=0"})
+                     "--isolation-level", "serializable"])
     assert cp.returncode == 1 and "read_committed or read_uncommitted" in cp.stderr
     cp = run_gregor(["consumer-groups", "--bootstrap-server", broker.bootstrap, "--list",
-                     "--isolation-level", "read_committed"], env={"ASAN_OPTIONS": "detect_leaks=0"})
+                     "--isolation-level", "read_committed"])
     assert cp.returncode == 1
 
 
@@ -261,7 +261,7 @@ def test_history_transactional_commits(broker):
                 assert t.end_retry(txn_id, pid, ep, end) == NONE
         time.sleep(0.5)
         cp = run_gregor(["consumer-groups", "--bootstrap-server", broker.bootstrap, "--history", "--group", group],
-                        timeout=60, env={"ASAN_OPTIONS": "detect_leaks=0"})
+                        timeout=60)
         assert cp.returncode == 0, cp
         lines = [ln[26:] for ln in cp.stdout.splitlines()[1:]]
         assert not any(ln.startswith("# transactional") for ln in cp.stdout.splitlines()), cp.stdout

@@ -9,7 +9,7 @@ import pytest
 
 import ck
 import kproto as kp
-from helpers import GREGORD, _LIVE, Broker, _teardown, free_port, kcat, kcat_metadata
+from helpers import GREGORD, _LIVE, Broker, _teardown, free_port, kcat, kcat_metadata, sanitizer_report
 
 
 class FileBroker(Broker):
@@ -52,8 +52,9 @@ def file_broker(tmp_path):
 
 
 def run_bad(tmp_path, args, props=None):
-    """Start gregord with a bad configuration: it must exit non-zero within a
-    few seconds.  Returns (non-empty output lines, data dir)."""
+    """Start gregord with a bad configuration: it must exit with status 1
+    within a few seconds, without a sanitizer report.  Returns (non-empty
+    output lines, data dir)."""
     data = str(tmp_path / "data")
     argv = [GREGORD]
     if props is not None:
@@ -66,40 +67,54 @@ def run_bad(tmp_path, args, props=None):
     argv += args
     t0 = time.monotonic()
     try:
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=10, cwd=str(tmp_path))
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=10, cwd=str(tmp_path), env=SAN_ENV)
     except subprocess.TimeoutExpired:
         pytest.fail("gregord with a bad configuration still running after 10s: %s" % argv)
     assert time.monotonic() - t0 < 3, "took %.1fs to refuse the configuration" % (time.monotonic() - t0)
-    assert cp.returncode != 0, "gregord accepted %s:\n%s%s" % (argv, cp.stdout, cp.stderr)
+    assert not sanitizer_report(cp.stdout + cp.stderr), cp.stdout + cp.stderr
+    assert cp.returncode == 1, "gregord exited with %d for %s:\n%s%s" % (cp.returncode, argv, cp.stdout, cp.stderr)
     lines = [l for l in (cp.stdout + cp.stderr).splitlines() if l.strip()]
     return lines, data
 
 
+SAN_ENV = dict(os.environ, ASAN_OPTIONS="abort_on_error=0:detect_leaks=1", UBSAN_OPTIONS="print_stacktrace=1")
+
+
 BASE_PROPS = "listeners={listener}\nlog.dirs={data}\n"
 
+INT_RANGE = "must be an integer in [%d, %d]"
 BAD = [
-    # (file contents or None, extra args, key the error must name)
-    (BASE_PROPS + "bogus.key=1\n", [], "bogus.key"),
-    (BASE_PROPS + "num.partitions=abc\n", [], "num.partitions"),
-    (None, ["--override", "no.such.setting=5"], "no.such.setting"),
-    (None, ["--override", "num.partitions=abc"], "num.partitions"),
-    (None, ["--override", "num.partitions=0"], "num.partitions"),
-    (None, ["--override", "log.message.timestamp.type=Bogus"], "log.message.timestamp.type"),
-    (None, ["--override", "auto.create.topics.enable=maybe"], "auto.create.topics.enable"),
-    (None, ["--override", "log.segment.bytes=10"], "log.segment.bytes"),
-    (None, ["--override", "log.retention.ms=12x"], "log.retention.ms"),
-    (BASE_PROPS, ["--override", "message.max.bytes=-5"], "message.max.bytes"),
+    # (file contents or None, extra args, key the error must name, the rest of the error)
+    (BASE_PROPS + "bogus.key=1\n", [], "bogus.key", "Unknown configuration bogus.key"),
+    (BASE_PROPS + "num.partitions=abc\n", [], "num.partitions",
+     "Invalid value abc for configuration num.partitions: " + INT_RANGE % (1, 100000)),
+    (None, ["--override", "no.such.setting=5"], "no.such.setting", "Unknown configuration no.such.setting"),
+    (None, ["--override", "num.partitions=abc"], "num.partitions",
+     "Invalid value abc for configuration num.partitions: " + INT_RANGE % (1, 100000)),
+    (None, ["--override", "num.partitions=0"], "num.partitions",
+     "Invalid value 0 for configuration num.partitions: " + INT_RANGE % (1, 100000)),
+    (None, ["--override", "log.message.timestamp.type=Bogus"], "log.message.timestamp.type",
+     "Invalid value Bogus for configuration log.message.timestamp.type: String must be one of: "
+     "CreateTime,LogAppendTime"),
+    (None, ["--override", "auto.create.topics.enable=maybe"], "auto.create.topics.enable",
+     "Invalid value maybe for configuration auto.create.topics.enable: Expected value to be either true or false"),
+    (None, ["--override", "log.segment.bytes=10"], "log.segment.bytes",
+     "Invalid value 10 for configuration log.segment.bytes: " + INT_RANGE % (1048576, 2147483647)),
+    (None, ["--override", "log.retention.ms=12x"], "log.retention.ms",
+     "Invalid value 12x for configuration log.retention.ms: " + INT_RANGE % (-1, 2 ** 63 - 1)),
+    (BASE_PROPS, ["--override", "message.max.bytes=-5"], "message.max.bytes",
+     "Invalid value -5 for configuration message.max.bytes: " + INT_RANGE % (0, 2 ** 31 - 1)),
     # topic-level names are not broker keys
-    (None, ["--override", "retention.ms=1000"], "retention.ms"),
+    (None, ["--override", "retention.ms=1000"], "retention.ms", "Unknown configuration retention.ms"),
 ]
 
 
-@pytest.mark.parametrize("props,args,key", BAD, ids=[b[2] + ("-file" if b[0] and not b[1] else "")
-                                                     for b in BAD])
-def test_bad_config_exits_with_one_line(tmp_path, props, args, key):
+@pytest.mark.parametrize("props,args,key,msg", BAD, ids=[b[2] + ("-file" if b[0] and not b[1] else "")
+                                                         for b in BAD])
+def test_bad_config_exits_with_one_line(tmp_path, props, args, key, msg):
     lines, data = run_bad(tmp_path, args, props)
-    assert len(lines) == 1, lines
-    assert key in lines[0], lines
+    assert lines == ["gregord: " + msg], lines
+    assert key in msg
     assert not os.path.exists(data), "data dir created despite the bad configuration"
 
 
@@ -118,7 +133,8 @@ def test_http_port_taken_exits_naming_the_key(tmp_path):
         assert "http.listeners" in err[0], err
     argv = [GREGORD, "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % free_port(),
             "--override", "log.dirs=" + str(tmp_path / "data2"), "--override", "http.listeners="]
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(tmp_path))
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(tmp_path),
+                         env=SAN_ENV)
     try:
         out = []
         deadline = time.monotonic() + 20
@@ -132,7 +148,10 @@ def test_http_port_taken_exits_naming_the_key(tmp_path):
         assert not any("HTTP listener" in l for l in out), out
     finally:
         p.terminate()
-        p.wait(timeout=30)
+        rest, _ = p.communicate(timeout=30)
+    out.append(rest)
+    assert p.returncode == 0, "".join(out)
+    assert "shut down completed" in rest and not sanitizer_report("".join(out)), "".join(out)
 
 
 def test_properties_file_honoured(file_broker):

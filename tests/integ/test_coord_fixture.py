@@ -80,8 +80,7 @@ def test_placement_uses_the_topics_partition_count(broker_factory, tmp_path):
     """Broker and CLI place a group on abs(hashCode) % 3, the topic's count,
     not % 50 (offsets.topic.num.partitions)."""
     b = fixture_broker(broker_factory, tmp_path)
-    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "g-gens"],
-                    env={"ASAN_OPTIONS": "detect_leaks=0"})
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "g-gens"])
     assert cp.returncode == 0, cp
     lines = cp.stdout.splitlines()
     assert lines[0].startswith("# group 'g-gens': __consumer_offsets-%d," % java_partition("g-gens", 3)), lines[0]
@@ -90,8 +89,7 @@ def test_placement_uses_the_topics_partition_count(broker_factory, tmp_path):
     with kp.Conn(b.bootstrap) as c:
         r = c.call(kp.OFFSET_COMMIT, 2, "ibp20", {"audit": [(0, 1234, "new")]})
         assert set(r["errors"].values()) == {0}, r
-    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "ibp20"],
-                    env={"ASAN_OPTIONS": "detect_leaks=0"})
+    cp = run_gregor(["consumer-groups", "--bootstrap-server", b.bootstrap, "--history", "--group", "ibp20"])
     assert cp.stdout.startswith("# group 'ibp20': __consumer_offsets-%d," % java_partition("ibp20", 3)), cp.stdout
     assert "OFFSET orders-0 - -> 7 " in cp.stdout, cp.stdout
     assert "OFFSET audit-0 - -> 1234 " in cp.stdout, cp.stdout

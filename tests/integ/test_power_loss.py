@@ -88,8 +88,8 @@ def produce_until(b, n_acked, seconds=20, stop_after=None):
     return p, acked, t_kill
 
 
-def survivors(b, topic=T, fmt=b"v%07d"):
-    recs, _ = read_log(b, topic, 0)
+def survivors(b, topic=T, fmt=b"v%07d", partition=0):
+    recs, _ = read_log(b, topic, partition)
     offs = [o for o, _, _ in recs]
     assert offs == list(range(len(recs))), "offsets not contiguous after the power cut"
     # what survives is a prefix of what was sent, in order, each once
@@ -117,12 +117,12 @@ def recovery_point(b, topic, partition=0):
         return -1               # not written yet, or caught mid-rename
 
 
-def produce_each(b, topic, n, fmt=b"v%07d"):
+def produce_each(b, topic, n, fmt=b"v%07d", partition=0):
     """n records, one Produce request (acks=all) each: each is one message
     for the flush policy's count."""
     for i in range(n):
-        err, off = produce_raw(b, topic, 0, [fmt % i])
-        assert (err, off) == (0, i), (topic, i, err, off)
+        err, off = produce_raw(b, topic, partition, [fmt % i])
+        assert (err, off) == (0, i), (topic, partition, i, err, off)
 
 
 def test_default_policy_may_lose_acked_but_log_is_consistent(env_broker):
@@ -208,17 +208,24 @@ def test_flush_every_n_messages_loses_at_most_n_minus_1(env_broker):
     """log.flush.interval.messages=N: a request that brings the unflushed
     count to N is acknowledged after the fsync, so at most N-1 acknowledged
     messages per partition are lost.  One message per request: the fsyncs
-    happen at every N-th record exactly."""
+    happen at every N-th record exactly.  Partition 1 gets 2N-2 records:
+    only a flush after exactly N of them leaves N (a flush every M records
+    leaves M * (2N-2 // M), which is N for M = N alone)."""
     b = start_recording(env_broker, {"log.flush.interval.messages": FLUSH_N})
-    ck.create_topic(b, T)
-    n = 4 * FLUSH_N + FLUSH_N - 2
-    produce_each(b, T, n)
+    ck.create_topic(b, T, partitions=2)
+    counts = {0: 4 * FLUSH_N + FLUSH_N - 2, 1: 2 * FLUSH_N - 2}
+    for p, n in counts.items():
+        produce_each(b, T, n, partition=p)
     power_cut(b)
-    got = survivors(b)
-    print("flush.messages=%d: %d acknowledged one by one, %d survived" % (FLUSH_N, n, len(got)))
-    assert n - len(got) <= FLUSH_N - 1, "%d acknowledged records lost with N=%d" % (n - len(got), FLUSH_N)
-    # the fsync is not taken more often than asked: the last N-2 are gone
-    assert len(got) == n - (n % FLUSH_N), (len(got), n)
+    for p, n in counts.items():
+        got = survivors(b, partition=p)
+        print("flush.messages=%d: partition %d: %d acknowledged one by one, %d survived"
+              % (FLUSH_N, p, n, len(got)))
+        assert n - len(got) <= FLUSH_N - 1, "%d acknowledged records of partition %d lost with N=%d" \
+            % (n - len(got), p, FLUSH_N)
+        # the fsync is taken at every N-th record, not more often: the last
+        # N-2 are gone
+        assert len(got) == n - (n % FLUSH_N), (p, len(got), n)
 
 
 FLUSH_MS = 300

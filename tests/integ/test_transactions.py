@@ -22,6 +22,7 @@ serves them, on the wire and with real clients:
 
 Every wait is bounded; all traffic goes to 127.0.0.1."""
 import os
+import re
 import signal
 import struct
 import time
@@ -37,7 +38,7 @@ from ktxn import (CONCURRENT_TRANSACTIONS, INVALID_PRODUCER_EPOCH, INVALID_PRODU
                   PRODUCER_FENCED, TOPIC_AUTHORIZATION_FAILED, TRANSACTION_ABORTABLE,
                   TRANSACTIONAL_ID_NOT_FOUND, UNKNOWN_TOPIC_OR_PARTITION, UNSTABLE_OFFSET_COMMIT)
 from helpers import wait_until
-from storage_check import env_broker_factory, produce_raw
+from storage_check import env_broker_factory, produce_raw, read_log
 
 AE = struct.Struct(">hqqqq")        # AbortedTxn: version, producerId, firstOffset, lastOffset, lastStableOffset
 
@@ -218,6 +219,48 @@ def test_describe_and_list_transactions(broker_factory):
         assert t.list(states=["Ongoing"], duration=3600000)[2] == []
 
 
+def test_idle_transactional_id_expires(broker_factory):
+    """transactional.id.expiration.ms: a transactional id without a running
+    transaction (CompleteCommit, Empty) is forgotten once idle that long,
+    looked for every transaction.remove.expired.transaction.cleanup.interval.ms:
+    DescribeTransactions and ListTransactions no longer know it, a restart
+    does not bring it back (its tombstone is in __transaction_state), and a
+    new InitProducerId gets a new producer id at epoch 0, as in Kafka.  An
+    ongoing transaction is not expired."""
+    b = broker_factory({"num.partitions": 1, "transactional.id.expiration.ms": 2000,
+                        "transaction.remove.expired.transaction.cleanup.interval.ms": 200})
+    topic = ck.create_topic(b, "txexp")
+    ids = ["exp-done", "exp-empty", "exp-ongoing"]
+    with kt.Txn(b.bootstrap) as t:
+        pd, ed = kt.begin(t, "exp-done", {topic: [0]})
+        assert t.produce(topic, 0, kt.tbatch([b"d"], pd, ed, 0), "exp-done") == (NONE, 0)
+        assert t.end_retry("exp-done", pd, ed, True) == NONE
+        err, pe, ee = t.init_retry("exp-empty")
+        assert err == NONE
+        po, eo = kt.begin(t, "exp-ongoing", {topic: [0]}, timeout_ms=600000)
+        t_idle = time.monotonic()
+        assert describe_until(t, "exp-done", "CompleteCommit")["state"] == "CompleteCommit"
+        assert [x["error"] for x in t.describe(ids)] == [NONE, NONE, NONE]
+
+        def expired():
+            d = t.describe(ids)
+            return d if [x["error"] for x in d[:2]] == [TRANSACTIONAL_ID_NOT_FOUND] * 2 else None
+        d = wait_until(expired, timeout=30, what="the idle transactional ids expired")
+        idle = time.monotonic() - t_idle
+        assert idle >= 2.0, "expired after %.1f s idle, before transactional.id.expiration.ms" % idle
+        assert (d[2]["error"], d[2]["state"], d[2]["pid"]) == (NONE, "Ongoing", po), d[2]
+        assert t.list() == (NONE, [], [("exp-ongoing", po, "Ongoing")])
+    assert re.search(r"Expiring \d+ transactional ids of __transaction_state-", b.log_text())
+    b.restart()
+    with kt.Txn(b.bootstrap) as t:
+        d = wait_until(lambda: (lambda d: d if d[2]["error"] == NONE else None)(t.describe(ids)), timeout=20,
+                       what="__transaction_state loaded after the restart")
+        assert [x["error"] for x in d] == [TRANSACTIONAL_ID_NOT_FOUND, TRANSACTIONAL_ID_NOT_FOUND, NONE], d
+        for txn_id in ("exp-done", "exp-empty"):
+            err, pid, epoch = t.init_retry(txn_id)
+            assert err == NONE and pid not in (pd, pe, po) and epoch == 0, (txn_id, err, pid, epoch)
+
+
 def test_admin_abort_of_hanging_transaction(broker_factory):
     # KIP-664: a transactional batch the coordinator knows nothing of (made
     # possible here by turning verification off) hangs the LSO until an
@@ -238,6 +281,35 @@ def test_admin_abort_of_hanging_transaction(broker_factory):
         # a zombie coordinator epoch is refused
         assert t.write_markers([(4242, 3, False, -1, {topic: [0]})]) == {
             (4242, topic, 0): kt.TRANSACTION_COORDINATOR_FENCED}
+
+
+def test_marker_refused_for_stale_epoch_drops_partition(broker_factory):
+    """A partition whose producer state holds a newer epoch of the producer
+    refuses the coordinator's marker (INVALID_PRODUCER_EPOCH): the
+    coordinator drops that partition from the transaction with a warning
+    and completes it (Kafka would retry until the coordinator moves); the
+    other partition gets its marker.  The newer epoch is forged here, with
+    verification off."""
+    b = broker_factory({"num.partitions": 1, "transaction.partition.verification.enable": "false"})
+    topic = ck.create_topic(b, "stale", partitions=2)
+    with kt.Txn(b.bootstrap) as t:
+        pid, epoch = kt.begin(t, "tx-stale", {topic: [0, 1]})
+        assert t.produce(topic, 1, kt.tbatch([b"ok"], pid, epoch, 0), "tx-stale") == (NONE, 0)
+        assert t.produce(topic, 0, kt.tbatch([b"newer"], pid, epoch + 1, 0), "tx-stale") == (NONE, 0)
+        assert t.end_retry("tx-stale", pid, epoch, True) == NONE
+        d = describe_until(t, "tx-stale", "CompleteCommit")
+        assert (d["state"], d["epoch"], d["topics"]) == ("CompleteCommit", epoch, {}), d
+        # partition 1: the record, then the COMMIT marker
+        f = t.fetch(topic, 1, 0, 0)
+        assert (f["hw"], f["lso"], offsets_of(f["batches"])) == (2, 2, [0, 1]), f
+        assert kt.marker_of(f["batches"][1])[0] == 1
+        # partition 0: no marker; the newer epoch's transaction is still open
+        f = t.fetch(topic, 0, 0, 0)
+        assert (f["hw"], f["lso"], offsets_of(f["batches"])) == (1, 0, [0]), f
+        assert kt.marker_of(f["batches"][0]) is None
+    assert ("Transactional id tx-stale: %s-0 refused the COMMIT marker of producer %d epoch %d "
+            "(INVALID_PRODUCER_EPOCH); skipping it" % (topic, pid, epoch)) in b.log_text()
+    assert "tx-stale: %s-1 refused" % topic not in b.log_text()
 
 
 def test_txn_offset_commit_pending_until_marker(broker_factory):
@@ -379,6 +451,52 @@ def test_transaction_records_are_kafkas(broker_factory):
     assert [(s["state"], s["parts"]) for s in states] == [
         (0, None), (1, [(topic, 0)]), (2, [(topic, 0)]), (4, [])], states
     assert {(s["pid"], s["epoch"], s["timeout"]) for s in states} == {(pid, epoch, 12345)}
+
+
+def java_partition(key, n):
+    """Utils.abs(key.hashCode()) % n, Kafka's partition of a transactional id."""
+    h = 0
+    for ch in key.encode("utf-16-be").decode("utf-16-be"):
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    h = h - (1 << 32) if h >= 1 << 31 else h
+    return (abs(h) if h != -(1 << 31) else 0) % n
+
+
+def test_transaction_state_partitions_fixed_once_created(broker_factory):
+    """transaction.state.log.num.partitions counts only when
+    __transaction_state is created: restarted with another value, the broker
+    keeps the partitions the topic has (and says so), and every
+    transactional id stays where it was, its state intact."""
+    b = broker_factory({"num.partitions": 1, "transaction.state.log.num.partitions": 3})
+    topic = ck.create_topic(b, "tsp")
+    # an id whose partition differs between 3 and 5 partitions
+    tid = next(x for x in ("tsp-%d" % i for i in range(100)) if java_partition(x, 3) != java_partition(x, 5))
+    with kt.Txn(b.bootstrap) as t:
+        pid, epoch = kt.begin(t, tid, {topic: [0]})
+        assert t.end_retry(tid, pid, epoch, True) == NONE
+        assert describe_until(t, tid, "CompleteCommit")["state"] == "CompleteCommit"
+    b.stop()
+    b.overrides["transaction.state.log.num.partitions"] = "5"
+    b.start()
+    assert ("__transaction_state has 3 partitions, transaction.state.log.num.partitions is 5: keeping 3"
+            in b.log_text())
+    md = ck.admin(b).list_topics(topic="__transaction_state", timeout=10)
+    assert sorted(md.topics["__transaction_state"].partitions) == [0, 1, 2]
+    with kt.Txn(b.bootstrap) as t:
+        d = wait_until(lambda: (lambda d: d if d["error"] == NONE else None)(t.describe([tid])[0]), timeout=20,
+                       what="the transactional id known after the restart")
+        assert (d["state"], d["pid"], d["epoch"]) == ("CompleteCommit", pid, epoch), d
+        # its next transaction: the same producer id, the epoch bumped
+        assert kt.begin(t, tid, {topic: [0]}) == (pid, epoch + 1)
+    # every record of the id is in the partition of 3, none elsewhere
+    where = set()
+    for p in range(3):
+        recs, _ = read_log(b, "__transaction_state", p)
+        for r in recs:
+            k = kp.Reader(r[1])
+            if k.i16() == 0 and k.string() == tid:
+                where.add(p)
+    assert where == {java_partition(tid, 3)}, where
 
 
 # ------------------------------------------------------------------ librdkafka
