@@ -2120,6 +2120,7 @@ void gr_group_downgrade_value(gr_wr_t *w, const gr_group_t *g, const gr_group_ad
         m->protocol_type = gr_strdup("consumer");
         m->protocols = copy_protocols(x->protocols, x->nprotocols);
         m->nprotocols = x->nprotocols;
+        gr_timer_init(&m->session_timer, member_session_cb, m);    /* never started */
         *tail = m;
         tail = &m->next;
         c.nmembers++;
