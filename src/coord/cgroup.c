@@ -57,7 +57,7 @@
  * so memory is again what the log holds.  A group created by a write goes
  * again on rollback (unless offsets landed on it meanwhile).
  *
- * Regular expressions (SubscribedTopicRegex) are RE2 (regex.h) and match
+ * Regular expressions (SubscribedTopicRegex) are RE2 (regex_re2.h) and match
  * whole topic names, as RE2/J's matches() in Kafka; a regex is resolved when
  * a member first subscribes to it and again at most every 10 s when the
  * topics changed (Kafka's REGEX_BATCH_REFRESH_INTERVAL_MS), here at once on
@@ -74,7 +74,6 @@
 #include "cgroup.h"
 
 #include "broker.h"
-#include "coord.h"
 #include "jstr.h"
 #include "offsets.h"
 #include "regex_re2.h"
@@ -103,7 +102,31 @@ enum {
     REC_REGEX = 16,
 };
 
-/* ------------------------------------------------------------ clock */
+/* ------------------------------------------------------------ host */
+
+static const gr_cgroup_host_t *host;
+
+void gr_cgroup_set_host(const gr_cgroup_host_t *h)
+{
+    host = h;
+}
+
+static gr_crt_t *coord_rt(void)
+{
+    return host ? host->rt() : NULL;
+}
+
+static int32_t partition_of(const char *gid, size_t len)
+{
+    assert(host);               /* the coordinator installed itself */
+    return host->partition_for(gid, len);
+}
+
+static void coord_write(gr_crt_result_t *r, gr_cgroup_write_cb *cb, void *arg, const char *what)
+{
+    assert(host);
+    host->write(r, cb, arg, what);
+}
 
 /* ------------------------------------------------------------ config */
 
@@ -426,6 +449,7 @@ static void member_detach(gr_cgroup_t *cg, gr_cmember_t *m)
         gr_hmap_remove(&cg->statics, &m->inode);
     if (m->classic_session_ms >= 0)
         cg->nclassic--;
+    assert(cg->nclassic >= 0);
 }
 
 static void member_attach(gr_cgroup_t *cg, gr_cmember_t *m)
@@ -822,6 +846,7 @@ static void key_undo_fn(void *shard, void *data, bool rollback)
     if (!rollback)
         return;
     key_undo_t *u = data;
+    assert(!rolling_back);          /* an undo never runs inside another */
     gr_crt_record_t rec = {.offset = -1, .producer_id = -1, .key = u->bytes, .key_len = u->klen,
                            .value = u->vlen >= 0 ? u->bytes + u->klen : NULL, .value_len = GR_MAX(u->vlen, 0)};
     rolling_back = true;
@@ -873,17 +898,6 @@ static void created_undo_fn(void *shard, void *data, bool rollback)
         gr_group_remove(g);
 }
 
-/* A consumer group a tombstone removed comes back, or is freed. */
-static void detached_undo_fn(void *shard, void *data, bool rollback)
-{
-    GR_UNUSED(shard);
-    gr_group_t *g = *(gr_group_t **)data;
-    if (rollback)
-        gr_group_restore(g);
-    else
-        gr_group_free(g);
-}
-
 /* The consumer state of group gid, created (from nothing or from a
  * classic group without members) when `create`. */
 static gr_cgroup_t *cg_get(const char *gid, size_t glen, int32_t part, bool create, gr_crt_undo_t *undo, int *rc)
@@ -904,6 +918,7 @@ static gr_cgroup_t *cg_get(const char *gid, size_t glen, int32_t part, bool crea
         gr_group_drop_pending(g);   /* ids handed out that never joined: not in the log */
     if (!g)
         g = gr_group_create_simple(gid, glen, part);
+    assert(g->type == GR_GROUP_CLASSIC && !g->cg && !g->members);
     g->type = GR_GROUP_CONSUMER;
     g->cg = cgroup_new(g);
     g->coord_partition = part;
@@ -1167,7 +1182,7 @@ static int replay_tombstone(gr_group_t *g, gr_cgroup_t *cg, int16_t kver, const 
             return 0;           /* its offsets outlive it, as a simple group */
         gr_group_detach(g);
         if (undo)
-            *(gr_group_t **)gr_crt_undo_push(undo, detached_undo_fn, sizeof(g)) = g;
+            *(gr_group_t **)gr_crt_undo_push(undo, gr_group_detach_undo, sizeof(g)) = g;
         else
             gr_group_free(g);
         return 0;
@@ -1497,7 +1512,7 @@ static void session_cb(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     fence_member(m->cg, m, "the member session expired");
 }
@@ -1507,7 +1522,7 @@ static void rebalance_cb(gr_ev_t *ev, void *arg)
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
     m->rebalance_armed = false;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     if (m->epoch != m->rebalance_timer_epoch || m->state != GR_CM_UNREVOKED_PARTITIONS)
         return;
@@ -1525,7 +1540,7 @@ static void join_cb(gr_ev_t *ev, void *arg)
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
     m->join_armed = false;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     fence_member(m->cg, m, "the classic member failed to join within the rebalance timeout");
 }
@@ -1534,7 +1549,7 @@ static void sync_cb(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     fence_member(m->cg, m, "the member failed to sync within timeout");
 }
@@ -1885,16 +1900,16 @@ static void fence_member(gr_cgroup_t *cg, gr_cmember_t *m, const char *why)
     c->mid = gr_strdup(m->member_id);
     c->generation = -1;
     gr_crt_result_t r;
-    gr_crt_result_init(&r, gr_coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC);
+    gr_crt_result_init(&r, coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC);
     if (downgrade_ok(cg, m)) {
         c->generation = cg->group_epoch;
         downgrade(cg, m, NULL, &r);
-        gr_coord_write(&r, fence_done, c, "Downgrading a consumer group to a classic group");
+        coord_write(&r, fence_done, c, "Downgrading a consumer group to a classic group");
         downgrade_written(c->gid, c->generation);
         return;
     }
     fence_records(cg, m, &r);
-    gr_coord_write(&r, fence_done, c, "Fencing a consumer group member");
+    coord_write(&r, fence_done, c, "Fencing a consumer group member");
 }
 
 void gr_cgroup_add_tombstones(gr_crt_result_t *r, const gr_group_t *g)
@@ -2606,6 +2621,7 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t
         };
         m = at_joining ? NULL : gr_cgroup_next(cg, (gr_cmember_t *)m);
     }
+    assert(k == n);                 /* `leaving` was a member, `joining` was not */
     /* the targets, as each member's assignment once the protocol is chosen */
     gr_assign_t *targets = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*targets));
     for (int32_t i = 0; i < k; i++) {
@@ -2619,7 +2635,7 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t
     gr_wr_t k2, v;
     gr_wr_init(&k2);
     gr_wr_init(&v);
-    gr_coord_group_key(&k2, gid, strlen(gid));
+    host->group_key(&k2, gid, strlen(gid));
     down_assign_t d = {cg, targets};
     gr_group_downgrade_value(&v, g, ms, k, cg->group_epoch, down_assign, &d);
     add_rec(r, &k2, &v);
@@ -2751,7 +2767,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             /* the classic group is replaced (its GroupMetadata goes) */
             gr_wr_t k;
             gr_wr_init(&k);
-            gr_coord_group_key(&k, gid, strlen(gid));
+            host->group_key(&k, gid, strlen(gid));
             add_rec(r, &k, NULL);
         }
         fresh = cgroup_new(g);
@@ -2984,14 +3000,14 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
          * holds what the old one held */
         int32_t generation = cg->group_epoch, part = r->part;
         gr_crt_result_free(r);
-        gr_crt_result_init(r, gr_coord_rt(), part, GR_CRT_ATOMIC);
+        gr_crt_result_init(r, coord_rt(), part, GR_CRT_ATOMIC);
         downgrade(cg, replaced, upd, r);
         res->member_epoch = generation;
     }
 out:
     if (err != KERR_NONE) {
         gr_crt_result_free(r);
-        gr_crt_result_init(r, gr_coord_rt(), gr_coord_partition_for(gid, strlen(gid)), GR_CRT_ATOMIC);
+        gr_crt_result_init(r, coord_rt(), partition_of(gid, strlen(gid)), GR_CRT_ATOMIC);
     }
     gr_assign_free(&target);
     meta_free(meta, nmeta);
@@ -3087,7 +3103,7 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
     const char *msg = NULL;
     gr_group_t *upgraded = NULL;
     gr_crt_result_t r;
-    gr_crt_result_init(&r, gr_coord_rt(), gr_coord_partition_for(hb->group_id, strlen(hb->group_id)), GR_CRT_ATOMIC);
+    gr_crt_result_init(&r, coord_rt(), partition_of(hb->group_id, strlen(hb->group_id)), GR_CRT_ATOMIC);
     c->downgrade_to = -1;
     gr_kerr_t err = c->leave ? hb_leave(hb, &r, &c->w.res, &msg, &c->downgrade_to)
                              : hb_join(hb, &r, &c->w.res, &msg, errbuf, sizeof(errbuf), &upgraded);
@@ -3107,7 +3123,7 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
     gr_arena_free(&sa);
     int32_t downgrade_to = c->downgrade_to;
     char *gid = downgrade_to >= 0 ? gr_strdup(c->gid) : NULL;
-    gr_coord_write(&r, hb_done_wrap, c, NULL);
+    coord_write(&r, hb_done_wrap, c, NULL);
     if (gid)
         downgrade_written(gid, downgrade_to);
     free(gid);
@@ -3270,7 +3286,7 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
 {
     gr_cgroup_t *cg = g->cg;
     gr_crt_result_t r;
-    gr_crt_result_init(&r, gr_coord_rt(), g->coord_partition, GR_CRT_ATOMIC);
+    gr_crt_result_init(&r, coord_rt(), g->coord_partition, GR_CRT_ATOMIC);
     gr_cmember_t *first = NULL;
     int32_t left = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -3317,7 +3333,7 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
         rec_meta(&r, g->group_id, meta, nmeta);
     meta_free(meta, nmeta);
     rec_epoch(&r, REC_METADATA, g->group_id, cg->group_epoch + 1);
-    gr_coord_write(&r, cb, arg, "Classic members leaving a consumer group");
+    coord_write(&r, cb, arg, "Classic members leaving a consumer group");
     return true;
 }
 

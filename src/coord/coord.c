@@ -414,17 +414,6 @@ static void created_undo_fn(void *shard, void *data, bool rollback)
         gr_group_remove(g);
 }
 
-/* A group a tombstone removed comes back, or is freed once that landed. */
-static void detached_undo_fn(void *shard, void *data, bool rollback)
-{
-    GR_UNUSED(shard);
-    gr_group_t *g = *(gr_group_t **)data;
-    if (rollback)
-        gr_group_restore(g);
-    else
-        gr_group_free(g);
-}
-
 /* ------------------------------------------------------------ replay */
 
 /* gr_group_find with a cache of the last group: the records of a commit
@@ -735,7 +724,7 @@ static int replay_group(shard_t *s, gr_rd_t *rd, const gr_crt_record_t *rec, gr_
     gr_info("coord", "Group %s removed: its GroupMetadata tombstone", g->group_id);
     gr_group_detach(g);
     if (undo)
-        *(gr_group_t **)gr_crt_undo_push(undo, detached_undo_fn, sizeof(g)) = g;
+        *(gr_group_t **)gr_crt_undo_push(undo, gr_group_detach_undo, sizeof(g)) = g;
     else
         gr_group_free(g);
     return 0;
@@ -949,6 +938,16 @@ void gr_coord_store_group(gr_group_t *g, gr_group_store_cb *cb, void *arg)
 static const gr_group_host_t group_host = {
     .partition_for = gr_coord_partition_for,
     .store = gr_coord_store_group,
+    .cgroup_free = gr_cgroup_free,
+    .cgroup_subscribed_to = gr_cgroup_subscribed_to,
+    .cgroup_validate_commit = gr_cgroup_validate_commit,
+};
+
+static const gr_cgroup_host_t cgroup_host = {
+    .rt = gr_coord_rt,
+    .partition_for = gr_coord_partition_for,
+    .write = gr_coord_write,
+    .group_key = gr_coord_group_key,
 };
 
 /* ------------------------------------------------------------ commits */
@@ -1366,6 +1365,7 @@ int gr_coord_start_with(const gr_crt_writer_ops_t *writer, void *ctx, int32_t np
         .load_buffer_bytes = (int32_t)GR_MIN(gr_broker.cfg.offsets_load_buffer_size, INT32_MAX),
     };
     gr_group_set_host(&group_host);
+    gr_cgroup_set_host(&cgroup_host);
     C.rt = gr_crt_new(&cfg);
     return 0;
 }

@@ -55,7 +55,6 @@
  */
 #include "group.h"
 #include "broker.h"
-#include "cgroup.h"
 #include "hmap.h"
 #include "jstr.h"
 #include "schema_gen.h"
@@ -1685,7 +1684,8 @@ gr_kerr_t gr_group_validate_commit(gr_group_t *g, const char *member_id, size_t 
         return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
     if (g->type == GR_GROUP_CONSUMER) {
         char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
-        gr_kerr_t e = gr_cgroup_validate_commit(g, mid, generation, api_version);
+        assert(host && host->cgroup_validate_commit);
+        gr_kerr_t e = host->cgroup_validate_commit(g, mid, generation, api_version);
         free(mid);
         return e;
     }
@@ -2180,10 +2180,24 @@ void gr_group_restore(gr_group_t *g)
     g->state = g->detached_state;
 }
 
+void gr_group_detach_undo(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    gr_group_t *g = *(gr_group_t **)data;
+    assert(g->state == GR_GROUP_DEAD);
+    if (rollback)
+        gr_group_restore(g);
+    else
+        gr_group_free(g);
+}
+
 void gr_group_free(gr_group_t *g)
 {
-    gr_cgroup_free(g->cg);
-    g->cg = NULL;
+    if (g->cg) {
+        assert(host && host->cgroup_free);  /* a consumer group exists only under a coordinator */
+        host->cgroup_free(g->cg);
+        g->cg = NULL;
+    }
     gr_offsets_group_free(g);
     hist_clear(g);
     free(g->group_id);
@@ -2236,8 +2250,10 @@ static int subscription_has(const uint8_t *p, int32_t len, const char *topic)
 
 bool gr_group_subscribed_to(const gr_group_t *g, const char *topic)
 {
-    if (g->type == GR_GROUP_CONSUMER)
-        return gr_cgroup_subscribed_to(g->cg, topic);
+    if (g->type == GR_GROUP_CONSUMER) {
+        assert(host && host->cgroup_subscribed_to);
+        return host->cgroup_subscribed_to(g->cg, topic);
+    }
     if (!streq(g->protocol_type, "consumer"))
         return true;
     if (!g->members)

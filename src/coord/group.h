@@ -376,7 +376,9 @@ gr_kerr_t gr_group_validate_txn_commit(gr_group_t *g, const char *member_id, siz
 
 /* What this module needs from the coordinator that owns its groups
  * (coord.c installs it; tests install a fake): the partition of a group id,
- * and writing a group's GroupMetadata. */
+ * writing a group's GroupMetadata, and the few operations on a consumer
+ * group's state (cgroup.h) that a group of the registry needs, so that this
+ * module does not depend on cgroup.c, which depends on it. */
 typedef void gr_group_store_cb(void *arg, gr_kerr_t err);
 typedef struct gr_group_host {
     int32_t (*partition_for)(const char *id, size_t len);
@@ -384,6 +386,12 @@ typedef struct gr_group_host {
      * live state, Kafka's replayRecords = false).  cb(arg, err) runs later,
      * never inside the call, with the error for the group's callers. */
     void (*store)(gr_group_t *g, gr_group_store_cb *cb, void *arg);
+    /* Consumer groups (NULL where none exist, as in a test's fake): free a
+     * group's consumer state, is any member subscribed to topic (offset
+     * expiry, OffsetDelete), and ConsumerGroup.validateOffsetCommit. */
+    void (*cgroup_free)(struct gr_cgroup *cg);
+    bool (*cgroup_subscribed_to)(const struct gr_cgroup *cg, const char *topic);
+    gr_kerr_t (*cgroup_validate_commit)(gr_group_t *g, const char *member_id, int32_t epoch, int16_t api_version);
 } gr_group_host_t;
 
 /* NULL: none (groups are placed on partition 0; a store aborts). */
@@ -413,6 +421,10 @@ gr_group_t *gr_group_create_simple(const char *id, size_t len, int32_t partition
 void gr_group_detach(gr_group_t *g);
 void gr_group_restore(gr_group_t *g);
 void gr_group_free(gr_group_t *g);
+/* The undo entry of a gr_group_detach in a write (a gr_crt_undo_fn of
+ * coord_runtime.h; data: the detached gr_group_t *): rollback restores the
+ * group, else it is freed. */
+void gr_group_detach_undo(void *shard, void *data, bool rollback);
 
 /* ------------------------------------------------------------ migration
  * Online migration between classic and consumer groups (cgroup.c). */
