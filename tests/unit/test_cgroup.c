@@ -149,6 +149,9 @@ static int64_t fk_now(void *ctx)
 static void fk_stop(void *ctx, gr_timer_t *t)
 {
     GR_UNUSED(ctx);
+    /* initialised by gr_timer_init: a zeroed timer looks armed to the real
+     * loop, whose stop would then take another timer off its heap */
+    assert_int_equal(t->heap_idx, -1);
     for (int i = 0; i < narmed; i++)
         if (armed[i] == t) {
             armed[i] = armed[--narmed];
