@@ -57,7 +57,7 @@
  * so memory is again what the log holds.  A group created by a write goes
  * again on rollback (unless offsets landed on it meanwhile).
  *
- * Regular expressions (SubscribedTopicRegex) are RE2 (regex.h) and match
+ * Regular expressions (SubscribedTopicRegex) are RE2 (regex_re2.h) and match
  * whole topic names, as RE2/J's matches() in Kafka; a regex is resolved when
  * a member first subscribes to it and again at most every 10 s when the
  * topics changed (Kafka's REGEX_BATCH_REFRESH_INTERVAL_MS), here at once on
@@ -74,7 +74,6 @@
 #include "cgroup.h"
 
 #include "broker.h"
-#include "coord.h"
 #include "jstr.h"
 #include "offsets.h"
 #include "regex_re2.h"
@@ -104,7 +103,31 @@ enum {
     REC_REGEX = 16,
 };
 
-/* ------------------------------------------------------------ clock */
+/* ------------------------------------------------------------ host */
+
+static const gr_cgroup_host_t *host;
+
+void gr_cgroup_set_host(const gr_cgroup_host_t *h)
+{
+    host = h;
+}
+
+static gr_crt_t *coord_rt(void)
+{
+    return host ? host->rt() : NULL;
+}
+
+static int32_t partition_of(const char *gid, size_t len)
+{
+    assert(host);               /* the coordinator installed itself */
+    return host->partition_for(gid, len);
+}
+
+static void coord_write(gr_crt_result_t *r, gr_cgroup_write_cb *cb, void *arg, const char *what)
+{
+    assert(host);
+    host->write(r, cb, arg, what);
+}
 
 /* ------------------------------------------------------------ config */
 
@@ -447,6 +470,7 @@ static void member_detach(gr_cgroup_t *cg, gr_cmember_t *m)
         gr_hmap_remove(&cg->statics, &m->inode);
     if (m->classic_session_ms >= 0)
         cg->nclassic--;
+    assert(cg->nclassic >= 0);
 }
 
 static void member_attach(gr_cgroup_t *cg, gr_cmember_t *m)
@@ -843,6 +867,7 @@ static void key_undo_fn(void *shard, void *data, bool rollback)
     if (!rollback)
         return;
     key_undo_t *u = data;
+    assert(!rolling_back);          /* an undo never runs inside another */
     gr_crt_record_t rec = {.offset = -1, .producer_id = -1, .key = u->bytes, .key_len = u->klen,
                            .value = u->vlen >= 0 ? u->bytes + u->klen : NULL, .value_len = GR_MAX(u->vlen, 0)};
     rolling_back = true;
@@ -883,24 +908,15 @@ static void created_undo_fn(void *shard, void *data, bool rollback)
         return;
     created_undo_t *u = data;
     gr_group_t *g = gr_group_find(u->gid, strlen(u->gid));
-    if (!g || g->type != GR_GROUP_CONSUMER)
+    if (!g)
         return;
-    gr_cgroup_free(g->cg);
-    g->cg = NULL;
-    g->type = GR_GROUP_CLASSIC;
-    if (!u->was_classic && gr_offset_map_count(g->offsets) == 0)
+    if (g->type == GR_GROUP_CONSUMER) {
+        gr_cgroup_free(g->cg);
+        g->cg = NULL;
+        g->type = GR_GROUP_CLASSIC;
+    }
+    if (!u->was_classic && gr_offset_map_count(g->offsets) == 0 && g->nmembers == 0)
         gr_group_remove(g);
-}
-
-/* A consumer group a tombstone removed comes back, or is freed. */
-static void detached_undo_fn(void *shard, void *data, bool rollback)
-{
-    GR_UNUSED(shard);
-    gr_group_t *g = *(gr_group_t **)data;
-    if (rollback)
-        gr_group_restore(g);
-    else
-        gr_group_free(g);
 }
 
 /* The consumer state of group gid, created (from nothing or from a
@@ -914,13 +930,16 @@ static gr_cgroup_t *cg_get(const char *gid, size_t glen, int32_t part, bool crea
     if (!create)
         return NULL;
     bool was_classic = g != NULL;
-    if (g && (g->nmembers > 0 || g->npending > 0)) {
+    if (g && g->nmembers > 0) {
         gr_warn("cgroup", "Group %s has classic members: its consumer group record is refused", g->group_id);
         *rc = GR_EINVAL;
         return NULL;
     }
+    if (g)
+        gr_group_drop_pending(g);   /* ids handed out that never joined: not in the log */
     if (!g)
         g = gr_group_create_simple(gid, glen, part);
+    assert(g->type == GR_GROUP_CLASSIC && !g->cg && !g->members);
     g->type = GR_GROUP_CONSUMER;
     g->cg = cgroup_new(g);
     g->coord_partition = part;
@@ -1178,11 +1197,13 @@ static int replay_tombstone(gr_group_t *g, gr_cgroup_t *cg, int16_t kver, const 
         gr_cgroup_free(cg);
         g->cg = NULL;
         g->type = GR_GROUP_CLASSIC;
-        if (gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0)
+        /* rolled back: the undo of the write that created the consumer
+         * state decides whether the group goes */
+        if (rolling_back || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0)
             return 0;           /* its offsets outlive it, as a simple group */
         gr_group_detach(g);
         if (undo)
-            *(gr_group_t **)gr_crt_undo_push(undo, detached_undo_fn, sizeof(g)) = g;
+            *(gr_group_t **)gr_crt_undo_push(undo, gr_group_detach_undo, sizeof(g)) = g;
         else
             gr_group_free(g);
         return 0;
@@ -1512,7 +1533,7 @@ static void session_cb(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     fence_member(m->cg, m, "the member session expired");
 }
@@ -1522,7 +1543,7 @@ static void rebalance_cb(gr_ev_t *ev, void *arg)
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
     m->rebalance_armed = false;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     if (m->epoch != m->rebalance_timer_epoch || m->state != GR_CM_UNREVOKED_PARTITIONS)
         return;
@@ -1540,7 +1561,7 @@ static void join_cb(gr_ev_t *ev, void *arg)
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
     m->join_armed = false;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     fence_member(m->cg, m, "the classic member failed to join within the rebalance timeout");
 }
@@ -1549,7 +1570,7 @@ static void sync_cb(gr_ev_t *ev, void *arg)
 {
     GR_UNUSED(ev);
     gr_cmember_t *m = arg;
-    if (!gr_coord_rt() || gr_crt_status(gr_coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
+    if (!coord_rt() || gr_crt_status(coord_rt(), m->cg->g->coord_partition) != KERR_NONE)
         return;
     fence_member(m->cg, m, "the member failed to sync within timeout");
 }
@@ -1591,6 +1612,20 @@ static void schedule_rebalance(gr_cmember_t *m)
     }
 }
 
+/* The timers of a member whose state was replayed without them: its
+ * session starts now, and its rebalance timeout when it is revoking. */
+static void start_member_timers(gr_cmember_t *m)
+{
+    schedule_session(m, m->classic_session_ms >= 0 ? m->classic_session_ms : gr_cgroup_session_timeout_ms());
+    schedule_rebalance(m);
+}
+
+static void start_timers(gr_cgroup_t *cg)
+{
+    for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m; m = gr_cgroup_next(cg, m))
+        start_member_timers(m);
+}
+
 void gr_cgroup_loaded(int32_t part)
 {
     for (gr_group_t *g = gr_group_next(NULL); g; g = gr_group_next(g)) {
@@ -1598,10 +1633,7 @@ void gr_cgroup_loaded(int32_t part)
             continue;
         gr_info("cgroup", "Loaded consumer group %s with %d members (group epoch %d, assignment epoch %d)",
                 g->group_id, gr_cgroup_nmembers(g->cg), g->cg->group_epoch, g->cg->assignment_epoch);
-        for (gr_cmember_t *m = gr_cgroup_next(g->cg, NULL); m; m = gr_cgroup_next(g->cg, m)) {
-            schedule_session(m, m->classic_session_ms >= 0 ? m->classic_session_ms : gr_cgroup_session_timeout_ms());
-            schedule_rebalance(m);
-        }
+        start_timers(g->cg);
     }
 }
 
@@ -1859,20 +1891,46 @@ static bool downgrade_ok(const gr_cgroup_t *cg, const gr_cmember_t *leaving);
 static bool downgrade_replacing_ok(const gr_cgroup_t *cg, const gr_cmember_t *replaced);
 static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t *joining, gr_crt_result_t *r);
 
+static void downgrade_written(const char *gid, int32_t generation);
+static void restart_timers(const char *gid, const char *mid);
+
+/* A fence (or the downgrade it causes) written by a timer. */
+typedef struct fence_ctx {
+    char *gid, *mid;
+    int32_t generation;             /* >= 0: a downgrade to this generation */
+} fence_ctx_t;
+
+static void fence_done(void *arg, gr_kerr_t err)
+{
+    fence_ctx_t *c = arg;
+    if (err == KERR_NONE && c->generation >= 0)
+        downgrade_written(c->gid, c->generation);
+    else if (err != KERR_NONE)
+        restart_timers(c->gid, c->generation >= 0 ? NULL : c->mid);
+    free(c->gid);
+    free(c->mid);
+    free(c);
+}
+
 static void fence_member(gr_cgroup_t *cg, gr_cmember_t *m, const char *why)
 {
     gr_info("cgroup", "[GroupId %s] Member %s fenced from the group because %s.", cg->g->group_id, m->member_id,
             why);
+    fence_ctx_t *c = gr_calloc(1, sizeof(*c));
+    c->gid = gr_strdup(cg->g->group_id);
+    c->mid = gr_strdup(m->member_id);
+    c->generation = -1;
     gr_crt_result_t r;
+    gr_crt_result_init(&r, coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC);
     if (downgrade_ok(cg, m)) {
-        gr_crt_result_init(&r, gr_coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+        c->generation = cg->group_epoch;
         downgrade(cg, m, NULL, &r);
-        gr_coord_write(&r, NULL, NULL, "Downgrading a consumer group to a classic group");
+        coord_write(&r, fence_done, c, "Downgrading a consumer group to a classic group");
+        downgrade_written(c->gid, c->generation);
         return;
     }
-    gr_crt_result_init(&r, gr_coord_rt(), cg->g->coord_partition, GR_CRT_ATOMIC);
     fence_records(cg, m, &r);
-    gr_coord_write(&r, NULL, NULL, "Fencing a consumer group member");
+    coord_write(&r, fence_done, c, "Fencing a consumer group member");
 }
 
 void gr_cgroup_add_tombstones(gr_crt_result_t *r, const gr_group_t *g)
@@ -2260,12 +2318,18 @@ static void respond_assignment(gr_cg_hb_result_t *res, const gr_assign_t *a)
  *   consumer group, last consumer-protocol member leaves or is fenced
  *     ---> classic group (Stable at the group epoch, each member's target as
  *     its assignment, then a rebalance: every member rejoins)
- *     records: the consumer group's tombstones, then its GroupMetadata,
- *     written without replay: the classic group is made directly
+ *     records: the consumer group's tombstones, then its GroupMetadata
  *
- * The classic group's members are dropped from memory before the upgrade's
- * records are replayed (their parked JoinGroup/SyncGroup answered
- * REBALANCE_IN_PROGRESS), so that its offsets and history carry over. */
+ * Both are write operations like any other: their records are replayed,
+ * and the replay makes the conversion (coord.c): the GroupMetadata
+ * tombstone of a classic group with members takes them out (their parked
+ * JoinGroup/SyncGroup answered REBALANCE_IN_PROGRESS; its offsets and
+ * history stay), the consumer records make the consumer group; the
+ * consumer tombstones remove the consumer state and the GroupMetadata value
+ * is decoded into the classic group, as at load.  If the append fails, the
+ * runtime's undo puts back the group it was (the classic members, or the
+ * consumer state); only the rebalance that follows a downgrade and the
+ * timers are live actions, taken after the replay. */
 
 static bool policy_has(const char *what)
 {
@@ -2557,16 +2621,31 @@ static bool downgrade_replacing_ok(const gr_cgroup_t *cg, const gr_cmember_t *re
     return true;
 }
 
-/* Kafka's convertToClassicGroup: r (initialised GR_CRT_NO_REPLAY) gets the
- * consumer group's tombstones and the classic group's GroupMetadata; the
- * classic group is made now.  Without `joining` (a member left) its members
- * must rejoin; with it (a classic static member replacing `leaving`, not in
- * the group), that member takes the leaving one's assignment and the group
- * stays Stable. */
+/* The assignment of a classic member of a downgrade: its target, in the
+ * version of the protocol the group chose. */
+typedef struct down_assign {
+    const gr_cgroup_t *cg;
+    const gr_assign_t *targets;
+} down_assign_t;
+
+static uint8_t *down_assign(void *ctx, int32_t i, const gr_member_protocol_t *pr, int32_t *len)
+{
+    const down_assign_t *d = ctx;
+    return encode_assignment(d->cg, &d->targets[i], pr ? proto_version(pr->metadata, pr->metadata_len) : 0, len);
+}
+
+/* Kafka's convertToClassicGroup: r (atomic) gets the consumer group's
+ * tombstones and the classic group's GroupMetadata, whose replay makes the
+ * classic group (coord.c), Stable at the group epoch with each member's
+ * target as its assignment.  Without `joining` (a member left) its members
+ * must then rejoin (downgrade_written); with it (a classic static member
+ * replacing `leaving`, not in the group), that member takes the leaving
+ * one's assignment and the group stays Stable.  cg is not changed. */
 static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t *joining, gr_crt_result_t *r)
 {
     gr_group_t *g = cg->g;
     const char *gid = g->group_id;
+    assert(r->nrec == 0 && !(r->flags & GR_CRT_NO_REPLAY));
     gr_cgroup_add_tombstones(r, g);
     int32_t n = gr_cgroup_nmembers(cg) - 1 + (joining ? 1 : 0), k = 0;
     gr_group_adopt_member_t *ms = gr_calloc((size_t)GR_MAX(n, 1), sizeof(*ms));
@@ -2585,6 +2664,8 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t
             m = at_joining ? NULL : gr_cgroup_next(cg, (gr_cmember_t *)m);
             continue;
         }
+        /* every member left is a classic one (downgrade_ok) */
+        assert(m->classic_session_ms >= 0);
         gr_join_protocol_t *jp = gr_arena_calloc(&a, (size_t)GR_MAX(m->nprotos, 1), sizeof(*jp));
         for (int32_t i = 0; i < m->nprotos; i++)
             jp[i] = (gr_join_protocol_t){gr_arena_strndup(&a, m->protos[i].name, strlen(m->protos[i].name)),
@@ -2601,6 +2682,7 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t
         };
         m = at_joining ? NULL : gr_cgroup_next(cg, (gr_cmember_t *)m);
     }
+    assert(k == n);                 /* `leaving` was a member, `joining` was not */
     /* the targets, as each member's assignment once the protocol is chosen */
     gr_assign_t *targets = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*targets));
     for (int32_t i = 0; i < k; i++) {
@@ -2609,46 +2691,56 @@ static void downgrade(gr_cgroup_t *cg, gr_cmember_t *leaving, const gr_cmember_t
         if (t)
             gr_assign_copy(&targets[i], t);
     }
-    /* names of topics of the targets, while the consumer state is there */
-    uint8_t **bytes = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*bytes));
-    int32_t *lens = gr_calloc((size_t)GR_MAX(k, 1), sizeof(*lens));
-    int32_t epoch = cg->group_epoch;
     gr_info("cgroup", "[GroupId %s] Downgrading the consumer group to a classic group with %d members (generation %d).",
-            gid, k, epoch);
-    /* the consumer state goes; the group is classic again */
-    gr_cgroup_t *old = cg;
-    g->cg = NULL;
-    g->type = GR_GROUP_CLASSIC;
-    gr_group_adopt(g, ms, k, epoch);
-    int32_t i = 0;
-    for (gr_member_t *m = g->members; m && i < k; m = m->next, i++) {
-        const gr_member_protocol_t *pr = gr_member_protocol(m, g->protocol_name);
-        bytes[i] = encode_assignment(old, &targets[i], pr ? proto_version(pr->metadata, pr->metadata_len) : 0,
-                                     &lens[i]);
-        free(m->assignment);
-        m->assignment = bytes[i];
-        m->assignment_len = lens[i];
-    }
-    old->g = NULL;
-    gr_cgroup_free(old);
+            gid, k, cg->group_epoch);
     gr_wr_t k2, v;
     gr_wr_init(&k2);
     gr_wr_init(&v);
-    gr_coord_group_key(&k2, gid, strlen(gid));
-    gr_group_value_encode(&v, g);
+    host->group_key(&k2, gid, strlen(gid));
+    down_assign_t d = {cg, targets};
+    gr_group_downgrade_value(&v, g, ms, k, cg->group_epoch, down_assign, &d);
     add_rec(r, &k2, &v);
-    if (!joining)
-        gr_group_rebalance_after_downgrade(g);
     for (int32_t j = 0; j < k; j++)
         gr_assign_free(&targets[j]);
     free(targets);
-    free(bytes);
-    free(lens);
     free(ms);
     gr_arena_free(&a);
 }
 
-static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_result_t *res, const char **msg)
+/* A downgrade's records were replayed (gr_coord_write): the group is
+ * classic now, and when a member left (not replaced) its members rejoin
+ * (Kafka's prepareRebalance of convertToClassicGroup).  Also after the
+ * write landed, for a write that was replayed again when it was appended
+ * alone after a failed append of the turn (the rebalance went with the
+ * rollback). */
+static void downgrade_written(const char *gid, int32_t generation)
+{
+    gr_group_t *g = gr_group_find(gid, strlen(gid));
+    if (g && g->type == GR_GROUP_CLASSIC && g->members && g->state == GR_GROUP_STABLE &&
+        g->generation_id == generation)
+        gr_group_rebalance_after_downgrade(g);
+}
+
+/* A write that removed member mid (NULL: every member) failed: the
+ * rollback put it back without its timers, which start again as at load. */
+static void restart_timers(const char *gid, const char *mid)
+{
+    gr_group_t *g = gr_group_find(gid, strlen(gid));
+    if (!g || g->type != GR_GROUP_CONSUMER)
+        return;
+    if (!mid) {
+        start_timers(g->cg);
+        return;
+    }
+    gr_cmember_t *m = gr_cgroup_member(g->cg, mid);
+    if (m)
+        start_member_timers(m);
+}
+
+/* A leave; *downgrade_to: the generation of the classic group the group
+ * becomes with it, else untouched. */
+static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_result_t *res, const char **msg,
+                          int32_t *downgrade_to)
 {
     gr_group_t *g = gr_group_find(hb->group_id, strlen(hb->group_id));
     if (!g || g->type != GR_GROUP_CONSUMER) {
@@ -2686,9 +2778,7 @@ static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_res
     }
     gr_info("cgroup", "[GroupId %s] Member %s left the consumer group.", g->group_id, m->member_id);
     if (downgrade_ok(cg, m)) {
-        int32_t part = r->part;
-        gr_crt_result_free(r);
-        gr_crt_result_init(r, gr_coord_rt(), part, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+        *downgrade_to = cg->group_epoch;
         downgrade(cg, m, NULL, r);
         return KERR_NONE;
     }
@@ -2698,8 +2788,8 @@ static gr_kerr_t hb_leave(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_res
 
 /* A join or update of a member: a ConsumerGroupHeartbeat with an epoch >= 0,
  * or (hb->classic) a classic member's JoinGroup.  *upgraded: the classic
- * group that becomes a consumer group with this write (its members must be
- * stripped before the records are replayed). */
+ * group that becomes a consumer group with this write (the replay of its
+ * GroupMetadata tombstone, first in r, takes its members out). */
 static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_result_t *res, const char **msg,
                          char *errbuf, size_t errlen, gr_group_t **upgraded)
 {
@@ -2738,7 +2828,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
             /* the classic group is replaced (its GroupMetadata goes) */
             gr_wr_t k;
             gr_wr_init(&k);
-            gr_coord_group_key(&k, gid, strlen(gid));
+            host->group_key(&k, gid, strlen(gid));
             add_rec(r, &k, NULL);
         }
         fresh = cgroup_new(g);
@@ -2972,17 +3062,17 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
     if (cl && replaced && downgrade_replacing_ok(cg, replaced)) {
         /* the last consumer-protocol member was a static member that a
          * classic one replaces: the group is classic again, the new member
-         * holds what the old one held (written without replay) */
+         * holds what the old one held */
         int32_t generation = cg->group_epoch, part = r->part;
         gr_crt_result_free(r);
-        gr_crt_result_init(r, gr_coord_rt(), part, GR_CRT_ATOMIC | GR_CRT_NO_REPLAY);
+        gr_crt_result_init(r, coord_rt(), part, GR_CRT_ATOMIC);
         downgrade(cg, replaced, upd, r);
         res->member_epoch = generation;
     }
 out:
     if (err != KERR_NONE) {
         gr_crt_result_free(r);
-        gr_crt_result_init(r, gr_coord_rt(), gr_coord_partition_for(gid, strlen(gid)), GR_CRT_ATOMIC);
+        gr_crt_result_init(r, coord_rt(), partition_of(gid, strlen(gid)), GR_CRT_ATOMIC);
     }
     gr_assign_free(&target);
     meta_free(meta, nmeta);
@@ -3001,8 +3091,7 @@ typedef struct hb_ctx {
     bool leave;
     bool classic;                   /* a classic member's JoinGroup */
     bool upgraded;                  /* the write made a classic group a consumer group */
-    uint8_t *classic_value;         /* upgraded: the classic group's GroupMetadata, to restore it */
-    size_t classic_len;             /* if the write fails */
+    int32_t downgrade_to;           /* >= 0: a leave made it a classic group of this generation */
     char msg[GR_CG_MAX_MSG];
 } hb_ctx_t;
 
@@ -3010,14 +3099,12 @@ typedef struct hb_ctx {
 static void hb_done(void *arg, gr_kerr_t err)
 {
     hb_ctx_t *c = arg;
-    if (err != KERR_NONE && c->classic_value) {
-        /* the upgrade was rolled back: the classic group gets its members
-         * back as it had them (their sessions start again) */
+    if (err != KERR_NONE && c->upgraded)
         gr_warn("cgroup", "Group %s stays a classic group: its upgrade could not be written", c->gid);
-        gr_group_load_metadata(c->gid, strlen(c->gid), c->classic_value, (int32_t)c->classic_len,
-                               gr_coord_partition_for(c->gid, strlen(c->gid)));
-    }
-    free(c->classic_value);
+    if (err == KERR_NONE && c->downgrade_to >= 0)
+        downgrade_written(c->gid, c->downgrade_to);
+    else if (err != KERR_NONE && c->leave)
+        restart_timers(c->gid, c->downgrade_to >= 0 ? NULL : c->mid);
     if (err == KERR_NONE && c->w.res.error == KERR_NONE && !c->leave) {
         gr_group_t *g = gr_group_find(c->gid, strlen(c->gid));
         gr_cmember_t *m = g && g->type == GR_GROUP_CONSUMER ? gr_cgroup_member(g->cg, c->mid) : NULL;
@@ -3081,23 +3168,13 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
     const char *msg = NULL;
     gr_group_t *upgraded = NULL;
     gr_crt_result_t r;
-    gr_crt_result_init(&r, gr_coord_rt(), gr_coord_partition_for(hb->group_id, strlen(hb->group_id)), GR_CRT_ATOMIC);
-    gr_kerr_t err = c->leave ? hb_leave(hb, &r, &c->w.res, &msg)
+    gr_crt_result_init(&r, coord_rt(), partition_of(hb->group_id, strlen(hb->group_id)), GR_CRT_ATOMIC);
+    c->downgrade_to = -1;
+    gr_kerr_t err = c->leave ? hb_leave(hb, &r, &c->w.res, &msg, &c->downgrade_to)
                              : hb_join(hb, &r, &c->w.res, &msg, errbuf, sizeof(errbuf), &upgraded);
-    if (err == KERR_NONE && upgraded) {
-        /* the classic members are now the consumer group's (replayed below) */
-        gr_wr_t w;
-        gr_wr_init(&w);
-        gr_group_value_encode(&w, upgraded);
-        size_t n = 0;
-        uint8_t *flat = gr_wr_flatten(&w, &n);
-        c->classic_value = gr_malloc(GR_MAX(n, 1));
-        memcpy(c->classic_value, flat, n);
-        c->classic_len = n;
-        gr_wr_free(&w);
-        gr_group_strip_for_upgrade(upgraded);
-        c->upgraded = true;
-    }
+    /* the classic members become the consumer group's when the records are
+     * replayed (the GroupMetadata tombstone comes first) */
+    c->upgraded = err == KERR_NONE && upgraded;
     c->w.res.error = err;
     if (err != KERR_NONE) {
         snprintf(c->msg, sizeof(c->msg), "%s", msg ? msg : "");
@@ -3109,7 +3186,12 @@ void gr_cgroup_heartbeat(const gr_cg_hb_t *hb, gr_cg_hb_cb *cb, void *arg)
     }
     c->mid = gr_strdup(c->w.res.member_id ? c->w.res.member_id : "");
     gr_arena_free(&sa);
-    gr_coord_write(&r, hb_done_wrap, c, NULL);
+    int32_t downgrade_to = c->downgrade_to;
+    char *gid = downgrade_to >= 0 ? gr_strdup(c->gid) : NULL;
+    coord_write(&r, hb_done_wrap, c, NULL);
+    if (gid)
+        downgrade_written(gid, downgrade_to);
+    free(gid);
 }
 
 /* ------------------------------------------------------------ classic members */
@@ -3269,7 +3351,7 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
 {
     gr_cgroup_t *cg = g->cg;
     gr_crt_result_t r;
-    gr_crt_result_init(&r, gr_coord_rt(), g->coord_partition, GR_CRT_ATOMIC);
+    gr_crt_result_init(&r, coord_rt(), g->coord_partition, GR_CRT_ATOMIC);
     gr_cmember_t *first = NULL;
     int32_t left = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -3316,7 +3398,7 @@ bool gr_cgroup_classic_leave(gr_group_t *g, gr_leave_member_t *members, int32_t 
         rec_meta(&r, g->group_id, meta, nmeta);
     meta_free(meta, nmeta);
     rec_epoch(&r, REC_METADATA, g->group_id, cg->group_epoch + 1);
-    gr_coord_write(&r, cb, arg, "Classic members leaving a consumer group");
+    coord_write(&r, cb, arg, "Classic members leaving a consumer group");
     return true;
 }
 

@@ -118,6 +118,23 @@ bool gr_cgroup_subscribed_to(const gr_cgroup_t *cg, const char *topic);
 const char *gr_cgroup_topic_name(const gr_cgroup_t *cg, const gr_uuid_t *id);
 void gr_cgroup_free(gr_cgroup_t *cg);
 
+/* ---- the coordinator ----
+ * What this module needs from the shard of __consumer_offsets that owns
+ * its groups (coord.c installs it at start): the runtime (NULL when not
+ * running), the partition of a group id, running a write (cb gets Kafka's
+ * mapping of the append's failure; `what` names it in a failure's log
+ * line), and the GroupMetadata key codec (a downgrade writes one).  Through
+ * it, and not coord.h, so that dependencies point one way: coord.c calls
+ * this module, never the reverse. */
+typedef void gr_cgroup_write_cb(void *arg, gr_kerr_t err);
+typedef struct gr_cgroup_host {
+    gr_crt_t *(*rt)(void);
+    int32_t (*partition_for)(const char *group_id, size_t len);
+    void (*write)(gr_crt_result_t *r, gr_cgroup_write_cb *cb, void *arg, const char *what);
+    void (*group_key)(gr_wr_t *w, const char *group, size_t glen);
+} gr_cgroup_host_t;
+void gr_cgroup_set_host(const gr_cgroup_host_t *h);
+
 /* ---- records (coord.c's replay) ----
  * Key versions (Kafka's record types): 3 ConsumerGroupMetadata, 4
  * PartitionMetadata, 5 MemberMetadata, 6 TargetAssignmentMetadata, 7

@@ -49,10 +49,14 @@
  *   OffsetCommit tombstone  the offset is removed
  *   GroupMetadata value     at load: the last one of each group is decoded
  *                           into it (group.c) once the partition is read;
- *                           written live with replay off (Kafka's
- *                           replayRecords = false), since the group state
- *                           machine holds that state already
- *   GroupMetadata tombstone the group is removed unless offsets outlived it
+ *                           a classic group's are written live with replay
+ *                           off (Kafka's replayRecords = false), since its
+ *                           state machine holds that state already; the
+ *                           one of a consumer group turned classic (after
+ *                           its tombstones) is decoded into it at once
+ *   GroupMetadata tombstone the group is removed unless offsets outlived it;
+ *                           a classic group with members loses them (it
+ *                           becomes a consumer group, cgroup.c)
  *
  *   transactional OffsetCommit   (a TxnOffsetCommit's, in a transactional
  *   value                        batch of its producer) a pending offset of
@@ -63,8 +67,8 @@
  *                                replayEndTransactionMarker)
  *
  * Each live change pushes an undo entry (the offset's previous value, the
- * group created, the group detached) that the runtime runs if the append
- * fails.  Groups created by commits whose offsets are all deleted again,
+ * group created, the group detached, the members taken out, the classic
+ * group a downgrade made) that the runtime runs if the append fails.  Groups created by commits whose offsets are all deleted again,
  * without any GroupMetadata, do not survive a load (Kafka has no such
  * group either).
  *
@@ -410,17 +414,6 @@ static void created_undo_fn(void *shard, void *data, bool rollback)
         gr_group_remove(g);
 }
 
-/* A group a tombstone removed comes back, or is freed once that landed. */
-static void detached_undo_fn(void *shard, void *data, bool rollback)
-{
-    GR_UNUSED(shard);
-    gr_group_t *g = *(gr_group_t **)data;
-    if (rollback)
-        gr_group_restore(g);
-    else
-        gr_group_free(g);
-}
-
 /* ------------------------------------------------------------ replay */
 
 /* gr_group_find with a cache of the last group: the records of a commit
@@ -628,30 +621,110 @@ static int replay_offset(shard_t *s, gr_rd_t *rd, int16_t kver, const gr_crt_rec
     return 0;
 }
 
+/* A GroupMetadata value replayed live made a classic group of a consumer
+ * group (its tombstones came first): undone, the group goes back to what
+ * it was before the value (gone, or the empty group its offsets kept). */
+typedef struct loaded_undo {
+    gr_group_saved_t *before;       /* NULL: the value created the group */
+    char gid[];
+} loaded_undo_t;
+
+static void loaded_undo_fn(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    loaded_undo_t *u = data;
+    gr_group_t *g = rollback ? gr_group_find(u->gid, strlen(u->gid)) : NULL;
+    if (!g || g->type != GR_GROUP_CLASSIC) {
+        gr_group_saved_free(u->before);
+        return;
+    }
+    if (!u->before) {
+        gr_group_remove(g);
+        return;
+    }
+    gr_group_saved_free(gr_group_strip(g));
+    gr_group_unstrip(g, u->before);
+}
+
+/* A GroupMetadata tombstone replayed live on a classic group with members
+ * took them out (the upgrade to a consumer group); undone, they are put
+ * back. */
+typedef struct stripped_undo {
+    gr_group_saved_t *saved;
+    char gid[];
+} stripped_undo_t;
+
+static void stripped_undo_fn(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    stripped_undo_t *u = data;
+    gr_group_t *g = rollback ? gr_group_find(u->gid, strlen(u->gid)) : NULL;
+    if (g && g->type == GR_GROUP_CLASSIC && !g->members && g->npending == 0)
+        gr_group_unstrip(g, u->saved);
+    else
+        gr_group_saved_free(u->saved);
+}
+
 static int replay_group(shard_t *s, gr_rd_t *rd, const gr_crt_record_t *rec, gr_crt_undo_t *undo)
 {
     gr_GroupMetadataKey_t k;
     if (gr_GroupMetadataKey_decode(rd, 2, &s->arena, &k) < 0 || k.group.len < 0)
         return GR_ECORRUPT;
     gr_str_t gid = gr_group_str_held_tmp(&s->arena, k.group);
+    size_t glen = (size_t)gid.len;
     if (!s->loaded) {
         /* the last value of each group is applied once the partition is read */
-        md_put(s, gid.p, (size_t)gid.len, rec->value, rec->value_len);
+        md_put(s, gid.p, glen, rec->value, rec->value_len);
         return 0;
     }
+    gr_group_t *g = gr_group_find(gid.p, glen);
+    s->last = NULL;                 /* the registry may change under the cache */
     if (rec->value) {
-        /* written with replay off (the live group holds it): a value replayed
-         * live is not something this coordinator writes */
-        gr_warn("coord", "GroupMetadata of group %s replayed live: refused", gid.p);
-        return GR_EINVAL;
+        /* a classic group writes its own with replay off (its state machine
+         * holds it); replayed live is only the value of a consumer group
+         * becoming a classic group, after its tombstones (Kafka's
+         * convertToClassicGroup): decoded into the group as at load */
+        if (g && (g->type != GR_GROUP_CLASSIC || g->members || g->npending > 0)) {
+            gr_warn("coord", "GroupMetadata of group %s replayed live: refused", gid.p);
+            return GR_EINVAL;
+        }
+        gr_group_saved_t *before = g ? gr_group_strip(g) : NULL;
+        int rc = gr_group_load_metadata(gid.p, glen, rec->value, rec->value_len, s->part);
+        if (rc < 0) {
+            if (before)
+                gr_group_unstrip(g, before);
+            return rc;
+        }
+        if (undo) {
+            loaded_undo_t *u = gr_crt_undo_push(undo, loaded_undo_fn, sizeof(*u) + glen + 1);
+            u->before = before;
+            memcpy(u->gid, gid.p, glen);
+        } else {
+            gr_group_saved_free(before);
+        }
+        return 0;
     }
-    gr_group_t *g = gr_group_find(gid.p, (size_t)gid.len);
-    if (!g || gr_offset_map_count(g->offsets) > 0 || g->nmembers > 0 || g->type != GR_GROUP_CLASSIC)
+    if (!g || g->type != GR_GROUP_CLASSIC)
+        return 0;
+    if (g->nmembers > 0 || g->state != GR_GROUP_EMPTY) {
+        /* a classic group with members becomes a consumer group (Kafka's
+         * convertToConsumerGroup): its members go, its offsets stay */
+        gr_group_saved_t *saved = gr_group_strip(g);
+        if (undo) {
+            stripped_undo_t *u = gr_crt_undo_push(undo, stripped_undo_fn, sizeof(*u) + glen + 1);
+            u->saved = saved;
+            memcpy(u->gid, gid.p, glen);
+        } else {
+            gr_group_saved_free(saved);
+        }
+        return 0;
+    }
+    if (gr_offset_map_count(g->offsets) > 0)
         return 0;
     gr_info("coord", "Group %s removed: its GroupMetadata tombstone", g->group_id);
     gr_group_detach(g);
     if (undo)
-        *(gr_group_t **)gr_crt_undo_push(undo, detached_undo_fn, sizeof(g)) = g;
+        *(gr_group_t **)gr_crt_undo_push(undo, gr_group_detach_undo, sizeof(g)) = g;
     else
         gr_group_free(g);
     return 0;
@@ -865,6 +938,18 @@ void gr_coord_store_group(gr_group_t *g, gr_group_store_cb *cb, void *arg)
 static const gr_group_host_t group_host = {
     .partition_for = gr_coord_partition_for,
     .store = gr_coord_store_group,
+    .cgroup_free = gr_cgroup_free,
+    .cgroup_subscribed_to = gr_cgroup_subscribed_to,
+    .cgroup_validate_commit = gr_cgroup_validate_commit,
+    .cgroup_validate_fetch = gr_cgroup_validate_fetch,
+    .cgroup_validate_offset_delete = gr_cgroup_validate_offset_delete,
+};
+
+static const gr_cgroup_host_t cgroup_host = {
+    .rt = gr_coord_rt,
+    .partition_for = gr_coord_partition_for,
+    .write = gr_coord_write,
+    .group_key = gr_coord_group_key,
 };
 
 /* ------------------------------------------------------------ commits */
@@ -1281,6 +1366,7 @@ int gr_coord_start_with(const gr_crt_writer_ops_t *writer, void *ctx, int32_t np
         .load_buffer_bytes = (int32_t)GR_MIN(gr_broker.cfg.offsets_load_buffer_size, INT32_MAX),
     };
     gr_group_set_host(&group_host);
+    gr_cgroup_set_host(&cgroup_host);
     C.rt = gr_crt_new(&cfg);
     return 0;
 }

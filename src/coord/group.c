@@ -38,8 +38,10 @@
  * classic groups, that record is not replayed: this state machine already
  * holds what it says.  The records the coordinator does replay reach this
  * module through gr_group_load_metadata (a group's last GroupMetadata at
- * load), gr_group_detach / gr_group_restore (a GroupMetadata tombstone and
- * its rollback) and the offsets map (offsets.c).  Every callback context
+ * load, or a downgrade's), gr_group_detach / gr_group_restore (a
+ * GroupMetadata tombstone and its rollback), gr_group_strip /
+ * gr_group_unstrip (the tombstone of an upgrade and its rollback) and the
+ * offsets map (offsets.c).  Every callback context
  * carries the group id and is re-resolved, so a group removed in between is
  * never touched.  This module does not know __consumer_offsets, its
  * partitions' loading, or coord.c.
@@ -53,7 +55,6 @@
  */
 #include "group.h"
 #include "broker.h"
-#include "cgroup.h"
 #include "hmap.h"
 #include "jstr.h"
 #include "schema_gen.h"
@@ -1730,9 +1731,10 @@ static gr_kerr_t validate_offset_commit(gr_group_t *g, const char *member_id, si
 {
     if (!g)
         return generation < 0 ? KERR_NONE : KERR_ILLEGAL_GENERATION;
+    assert(g->type != GR_GROUP_CONSUMER || (host && host->cgroup_validate_commit));
     char *mid = gr_strndup(member_id ? member_id : "", member_id ? mlen : 0);
     gr_kerr_t err = g->type == GR_GROUP_CONSUMER
-                        ? gr_cgroup_validate_commit(g, mid, generation, txn, api_version)
+                        ? host->cgroup_validate_commit(g, mid, generation, txn, api_version)
                         : classic_validate_offset_commit(g, mid, instance_id, generation, txn);
     free(mid);
     return err;
@@ -1758,8 +1760,10 @@ gr_kerr_t gr_group_validate_offset_fetch(gr_group_t *g, const char *member_id, i
 {
     if (!g)
         return KERR_NONE;
-    if (g->type == GR_GROUP_CONSUMER)
-        return gr_cgroup_validate_fetch(g, member_id, member_epoch);
+    if (g->type == GR_GROUP_CONSUMER) {
+        assert(host && host->cgroup_validate_fetch);
+        return host->cgroup_validate_fetch(g, member_id, member_epoch);
+    }
     return g->state == GR_GROUP_DEAD ? KERR_GROUP_ID_NOT_FOUND : KERR_NONE;
 }
 
@@ -1767,8 +1771,10 @@ gr_kerr_t gr_group_validate_offset_delete(const gr_group_t *g)
 {
     if (!g)
         return KERR_GROUP_ID_NOT_FOUND;
-    if (g->type == GR_GROUP_CONSUMER)
-        return gr_cgroup_validate_offset_delete(g);
+    if (g->type == GR_GROUP_CONSUMER) {
+        assert(host && host->cgroup_validate_offset_delete);
+        return host->cgroup_validate_offset_delete(g);
+    }
     switch (g->state) {
     case GR_GROUP_DEAD:
         return KERR_GROUP_ID_NOT_FOUND;
@@ -2036,10 +2042,22 @@ static void clear_members(gr_group_t *g)
 
 /* ------------------------------------------------------------ migration */
 
-void gr_group_strip_for_upgrade(gr_group_t *g)
+/* What gr_group_strip takes out of a group, for gr_group_unstrip. */
+struct gr_group_saved {
+    gr_member_t *members;
+    int32_t nmembers;
+    int32_t generation_id;
+    char *protocol_type, *protocol_name, *leader_id;
+    gr_group_state_t state;
+    int64_t state_timestamp_ms, empty_since_ms;
+    gr_rebalance_trigger_t trigger;
+};
+
+gr_group_saved_t *gr_group_strip(gr_group_t *g)
 {
+    assert(g->type == GR_GROUP_CLASSIC);
     /* Kafka's completeAllJoinFutures / completeAllSyncFutures
-     * (REBALANCE_IN_PROGRESS): the members rejoin the consumer group */
+     * (REBALANCE_IN_PROGRESS): the members join again */
     for (gr_member_t *m = g->members; m; m = m->next) {
         if (m->join_waiter) {
             gr_join_waiter_t *w = m->join_waiter;
@@ -2051,23 +2069,88 @@ void gr_group_strip_for_upgrade(gr_group_t *g)
             m->sync_waiter = NULL;
             sync_error(w, KERR_REBALANCE_IN_PROGRESS);
         }
+        gr_group_clock_stop(&m->session_timer);
+        m->awaiting_join = false;
     }
     gr_group_clock_stop(&g->join_timer);
     gr_group_clock_stop(&g->sync_timer);
-    clear_members(g);
+    gr_group_saved_t *s = gr_calloc(1, sizeof(*s));
+    *s = (gr_group_saved_t){g->members, g->nmembers, g->generation_id, g->protocol_type, g->protocol_name,
+                            g->leader_id, g->state, g->state_timestamp_ms, g->empty_since_ms, g->trigger};
+    g->members = NULL;
+    g->nmembers = 0;
+    g->num_awaiting_join = 0;
+    g->protocol_type = s->protocol_type ? gr_strdup(s->protocol_type) : NULL;
+    g->protocol_name = g->leader_id = NULL;
     while (g->pending)
         pending_remove(g, g->pending->member_id);
     transition(g, GR_GROUP_EMPTY);
+    return s;
 }
 
-void gr_group_adopt(gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n, int32_t generation)
+void gr_group_unstrip(gr_group_t *g, gr_group_saved_t *s)
 {
-    assert(g->type == GR_GROUP_CLASSIC && !g->members);
-    gr_member_t **tail = &g->members;
+    assert(g->type == GR_GROUP_CLASSIC && !g->members && g->npending == 0);
+    gr_group_clock_stop(&g->join_timer);
+    gr_group_clock_stop(&g->sync_timer);
+    free(g->protocol_type);
+    free(g->protocol_name);
+    free(g->leader_id);
+    g->members = s->members;
+    g->nmembers = s->nmembers;
+    g->num_awaiting_join = 0;
+    g->generation_id = s->generation_id;
+    g->protocol_type = s->protocol_type;
+    g->protocol_name = s->protocol_name;
+    g->leader_id = s->leader_id;
+    g->state = s->state;
+    g->state_timestamp_ms = s->state_timestamp_ms;
+    g->empty_since_ms = s->empty_since_ms;
+    for (gr_member_t *m = g->members; m; m = m->next) {
+        m->group = g;
+        schedule_heartbeat(m);
+    }
+    /* a rebalance under way starts again: its parked requests were answered */
+    if (g->state == GR_GROUP_PREPARING_REBALANCE || g->state == GR_GROUP_COMPLETING_REBALANCE) {
+        g->state = GR_GROUP_STABLE;
+        prepare_rebalance(g, s->trigger, NULL);
+    }
+    free(s);
+}
+
+void gr_group_drop_pending(gr_group_t *g)
+{
+    while (g->pending)
+        pending_remove(g, g->pending->member_id);
+}
+
+void gr_group_saved_free(gr_group_saved_t *s)
+{
+    if (!s)
+        return;
+    while (s->members) {
+        gr_member_t *m = s->members;
+        s->members = m->next;
+        member_free(m);
+    }
+    free(s->protocol_type);
+    free(s->protocol_name);
+    free(s->leader_id);
+    free(s);
+}
+
+void gr_group_downgrade_value(gr_wr_t *w, const gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n,
+                              int32_t generation, gr_group_assign_fn *assign, void *ctx)
+{
+    /* a classic group that never enters the registry, nor arms a timer */
+    gr_group_t c = {.group_id = g->group_id, .type = GR_GROUP_CLASSIC, .generation_id = generation,
+                    .state = n > 0 ? GR_GROUP_STABLE : GR_GROUP_EMPTY,
+                    .state_timestamp_ms = gr_group_clock_now_ms(), .protocol_type = (char *)"consumer"};
+    gr_member_t **tail = &c.members;
     for (int32_t i = 0; i < n; i++) {
         const gr_group_adopt_member_t *x = &ms[i];
         gr_member_t *m = gr_calloc(1, sizeof(*m));
-        m->group = g;
+        m->group = &c;
         m->member_id = gr_strdup(x->member_id);
         m->group_instance_id = x->instance_id ? gr_strdup(x->instance_id) : NULL;
         m->client_id = gr_strdup(x->client_id ? x->client_id : "");
@@ -2077,18 +2160,24 @@ void gr_group_adopt(gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n,
         m->protocol_type = gr_strdup("consumer");
         m->protocols = copy_protocols(x->protocols, x->nprotocols);
         m->nprotocols = x->nprotocols;
-        gr_timer_init(&m->session_timer, member_session_cb, m);
+        gr_timer_init(&m->session_timer, member_session_cb, m);    /* never started */
         *tail = m;
         tail = &m->next;
-        g->nmembers++;
+        c.nmembers++;
     }
-    set_str(&g->protocol_type, "consumer");
-    set_str(&g->protocol_name, select_protocol(g));
-    set_str(&g->leader_id, g->members ? g->members->member_id : NULL);
-    g->generation_id = generation;
-    transition(g, g->members ? GR_GROUP_STABLE : GR_GROUP_EMPTY);
-    for (gr_member_t *m = g->members; m; m = m->next)
-        schedule_heartbeat(m);
+    const char *proto = select_protocol(&c);
+    c.protocol_name = proto ? gr_strdup(proto) : NULL;
+    c.leader_id = c.members ? c.members->member_id : NULL;
+    int32_t i = 0;
+    for (gr_member_t *m = c.members; m; m = m->next, i++)
+        m->assignment = assign(ctx, i, gr_member_protocol(m, c.protocol_name), &m->assignment_len);
+    gr_group_value_encode(w, &c);
+    while (c.members) {
+        gr_member_t *m = c.members;
+        c.members = m->next;
+        member_free(m);
+    }
+    free(c.protocol_name);
 }
 
 void gr_group_rebalance_after_downgrade(gr_group_t *g)
@@ -2131,10 +2220,24 @@ void gr_group_restore(gr_group_t *g)
     g->state = g->detached_state;
 }
 
+void gr_group_detach_undo(void *shard, void *data, bool rollback)
+{
+    GR_UNUSED(shard);
+    gr_group_t *g = *(gr_group_t **)data;
+    assert(g->state == GR_GROUP_DEAD);
+    if (rollback)
+        gr_group_restore(g);
+    else
+        gr_group_free(g);
+}
+
 void gr_group_free(gr_group_t *g)
 {
-    gr_cgroup_free(g->cg);
-    g->cg = NULL;
+    if (g->cg) {
+        assert(host && host->cgroup_free);  /* a consumer group exists only under a coordinator */
+        host->cgroup_free(g->cg);
+        g->cg = NULL;
+    }
     gr_offsets_group_free(g);
     hist_clear(g);
     free(g->group_id);
@@ -2187,8 +2290,10 @@ static int subscription_has(const uint8_t *p, int32_t len, const char *topic)
 
 bool gr_group_subscribed_to(const gr_group_t *g, const char *topic)
 {
-    if (g->type == GR_GROUP_CONSUMER)
-        return gr_cgroup_subscribed_to(g->cg, topic);
+    if (g->type == GR_GROUP_CONSUMER) {
+        assert(host && host->cgroup_subscribed_to);
+        return host->cgroup_subscribed_to(g->cg, topic);
+    }
     if (!streq(g->protocol_type, "consumer"))
         return true;
     if (!g->members)

@@ -392,7 +392,9 @@ bool gr_group_uses_consumer_protocol(const gr_group_t *g);
 
 /* What this module needs from the coordinator that owns its groups
  * (coord.c installs it; tests install a fake): the partition of a group id,
- * and writing a group's GroupMetadata. */
+ * writing a group's GroupMetadata, and the few operations on a consumer
+ * group's state (cgroup.h) that a group of the registry needs, so that this
+ * module does not depend on cgroup.c, which depends on it. */
 typedef void gr_group_store_cb(void *arg, gr_kerr_t err);
 typedef struct gr_group_host {
     int32_t (*partition_for)(const char *id, size_t len);
@@ -400,6 +402,16 @@ typedef struct gr_group_host {
      * live state, Kafka's replayRecords = false).  cb(arg, err) runs later,
      * never inside the call, with the error for the group's callers. */
     void (*store)(gr_group_t *g, gr_group_store_cb *cb, void *arg);
+    /* Consumer groups (NULL where none exist, as in a test's fake): free a
+     * group's consumer state, is any member subscribed to topic (offset
+     * expiry, OffsetDelete), and ConsumerGroup's validateOffsetCommit,
+     * validateOffsetFetch and validateOffsetDelete. */
+    void (*cgroup_free)(struct gr_cgroup *cg);
+    bool (*cgroup_subscribed_to)(const struct gr_cgroup *cg, const char *topic);
+    gr_kerr_t (*cgroup_validate_commit)(gr_group_t *g, const char *member_id, int32_t epoch, bool txn,
+                                        int16_t api_version);
+    gr_kerr_t (*cgroup_validate_fetch)(gr_group_t *g, const char *member_id, int32_t epoch);
+    gr_kerr_t (*cgroup_validate_offset_delete)(const gr_group_t *g);
 } gr_group_host_t;
 
 /* NULL: none (groups are placed on partition 0; a store aborts). */
@@ -409,9 +421,10 @@ void gr_group_set_host(const gr_group_host_t *h);
  * The coordinator's replay of __consumer_offsets records changes groups
  * through these (and the offsets map of offsets.h), nothing else. */
 
-/* A group's last GroupMetadata value at load (value NULL: its tombstone):
- * decoded into the group, members and all, which starts Stable with its
- * members' sessions running (Empty without members), as Kafka's
+/* A group's last GroupMetadata value at load, or one replayed live onto a
+ * group without members (a consumer group's downgrade), value NULL: its
+ * tombstone: decoded into the group, members and all, which starts Stable
+ * with its members' sessions running (Empty without members), as Kafka's
  * onGroupLoaded; a tombstone removes the group unless offsets outlived it.
  * Returns 0 or GR_ECORRUPT (undecodable value: nothing changes). */
 int gr_group_load_metadata(const char *id, size_t len, const uint8_t *value, int32_t vlen, int32_t partition);
@@ -428,27 +441,45 @@ gr_group_t *gr_group_create_simple(const char *id, size_t len, int32_t partition
 void gr_group_detach(gr_group_t *g);
 void gr_group_restore(gr_group_t *g);
 void gr_group_free(gr_group_t *g);
+/* The undo entry of a gr_group_detach in a write (a gr_crt_undo_fn of
+ * coord_runtime.h; data: the detached gr_group_t *): rollback restores the
+ * group, else it is freed. */
+void gr_group_detach_undo(void *shard, void *data, bool rollback);
 
 /* ------------------------------------------------------------ migration
  * Online migration between classic and consumer groups (cgroup.c). */
 
-/* The classic group becomes a consumer group: its parked JoinGroup and
- * SyncGroup requests get REBALANCE_IN_PROGRESS, its members, pending
- * members and timers go, it is Empty (offsets and history stay). */
-void gr_group_strip_for_upgrade(gr_group_t *g);
+/* The classic group becomes a consumer group (the replay of its
+ * GroupMetadata tombstone with members, Kafka's convertToConsumerGroup):
+ * its parked JoinGroup and SyncGroup requests get REBALANCE_IN_PROGRESS,
+ * its members, protocol, generation and state are taken out (timers
+ * stopped) and returned; pending members go; it is Empty (offsets and
+ * history stay).  gr_group_unstrip puts what was taken back (the write
+ * failed: the members' sessions start again, a rebalance under way starts
+ * again) and frees it; gr_group_saved_free frees it (the write landed). */
+typedef struct gr_group_saved gr_group_saved_t;
+gr_group_saved_t *gr_group_strip(gr_group_t *g);
+void gr_group_unstrip(gr_group_t *g, gr_group_saved_t *s);
+void gr_group_saved_free(gr_group_saved_t *s);
+/* The KIP-394 pending members go (ids handed out that never joined). */
+void gr_group_drop_pending(gr_group_t *g);
 /* A consumer group becomes a classic group (Kafka's
- * ClassicGroup.fromConsumerGroup): g, classic again and without members,
- * takes these members (their sessions start), Stable in `generation`, the
- * protocol chosen by their votes, the first one leader.  The caller then
- * sets each member's assignment and writes the group's GroupMetadata. */
+ * ClassicGroup.fromConsumerGroup + createClassicGroupRecords): the
+ * GroupMetadataValue of group g with these members, Stable in
+ * `generation`, the protocol chosen by their votes, the first one leader;
+ * assign(ctx, i, protocol) returns member i's assignment for the chosen
+ * protocol (malloc'ed, *len).  g is not changed: the value's replay makes
+ * the classic group. */
 typedef struct gr_group_adopt_member {
     const char *member_id, *instance_id, *client_id, *client_host;
     int32_t session_timeout_ms, rebalance_timeout_ms;
     const gr_join_protocol_t *protocols;
     int32_t nprotocols;
 } gr_group_adopt_member_t;
-void gr_group_adopt(gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n, int32_t generation);
-/* After gr_group_adopt and the write: every member must rejoin. */
+typedef uint8_t *gr_group_assign_fn(void *ctx, int32_t i, const gr_member_protocol_t *protocol, int32_t *len);
+void gr_group_downgrade_value(gr_wr_t *w, const gr_group_t *g, const gr_group_adopt_member_t *ms, int32_t n,
+                              int32_t generation, gr_group_assign_fn *assign, void *ctx);
+/* After a downgrade's GroupMetadata was replayed: every member must rejoin. */
 void gr_group_rebalance_after_downgrade(gr_group_t *g);
 
 /* ------------------------------------------------------------ records */

@@ -11,6 +11,8 @@
  */
 #include "offsets.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,7 @@ gr_offset_map_t *gr_offset_map_new(void)
 /* A new entry for the key with room for mlen bytes of metadata. */
 static gr_offset_t *entry_new(const char *topic, size_t tlen, int32_t partition, size_t mlen)
 {
+    assert(tlen < UINT32_MAX && mlen < UINT32_MAX);    /* the lengths are kept in 32 bits */
     gr_offset_t *e = gr_malloc(sizeof(*e) + tlen + 1 + mlen + 1);
     memset(&e->node, 0, sizeof(e->node));
     e->partition = partition;
@@ -77,6 +80,7 @@ gr_offset_t *gr_offset_put(gr_offset_map_t *m, const char *topic, size_t tlen, i
                            int32_t leader_epoch, const char *metadata, size_t mlen, int64_t commit_ts,
                            int64_t expire_ts, int64_t *prev_offset)
 {
+    assert(m);                      /* gr_offsets_of makes it */
     uint32_t h = key_hash(topic, tlen, partition);
     gr_offset_t *e = find(m, topic, tlen, partition, h);
     if (!metadata)
@@ -97,6 +101,7 @@ gr_offset_t *gr_offset_put(gr_offset_map_t *m, const char *topic, size_t tlen, i
         e = entry_new(topic, tlen, partition, mlen);
         gr_hmap_insert(&m->h, &e->node, h);
     }
+    assert(mlen < e->metadata_cap && e->metadata == e->topic + tlen + 1);
     e->offset = offset;
     e->leader_epoch = leader_epoch;
     if (mlen)
@@ -144,6 +149,7 @@ void gr_offset_iter_remove(gr_offset_iter_t *it)
     gr_offset_t *e = it->cur;
     if (!e)
         return;
+    assert(it->m);
     gr_hmap_remove_keep(&it->m->h, &e->node);
     free(e);
     it->cur = NULL;

@@ -15,7 +15,11 @@
  *     again when the consumer-protocol member leaves; a classic member that
  *     does not rejoin in time is fenced; the policy can forbid both;
  *   - the group checks of OffsetCommit, TxnOffsetCommit, OffsetFetch and
- *     OffsetDelete on a consumer group. */
+ *     OffsetDelete on a consumer group;
+ *   - over an in-memory log (crt_memlog.h) whose appends fail: a downgrade
+ *     (a leave or a fence) or an upgrade the log refuses leaves the state as
+ *     it was, and random heartbeats, commits, migrations and timeouts leave
+ *     a log that loads into the live state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +29,7 @@
 #include "broker.h"
 #include "cgroup.h"
 #include "coord.h"
+#include "crt_memlog.h"
 #include "group.h"
 #include "topic.h"
 
@@ -146,6 +151,9 @@ static int64_t fk_now(void *ctx)
 static void fk_stop(void *ctx, gr_timer_t *t)
 {
     GR_UNUSED(ctx);
+    /* initialised by gr_timer_init: a zeroed timer looks armed to the real
+     * loop, whose stop would then take another timer off its heap */
+    assert_int_equal(t->heap_idx, -1);
     for (int i = 0; i < narmed; i++)
         if (armed[i] == t) {
             armed[i] = armed[--narmed];
@@ -191,6 +199,8 @@ static void advance(int64_t ms)
 /* ------------------------------------------------------------ broker */
 
 static char dir[256];
+static memlog_t ml;
+static bool use_memlog;             /* __consumer_offsets on ml, not on disk */
 
 static void broker_open(void)
 {
@@ -198,7 +208,10 @@ static void broker_open(void)
     gr_broker.log_dirs[0] = dir;
     gr_broker.nlog_dirs = 1;
     assert_int_equal(gr_topics_load(), 0);
-    assert_int_equal(gr_coord_start(), 0);
+    if (use_memlog)
+        assert_int_equal(gr_coord_start_with(&memlog_writer, &ml, ml.npart), 0);
+    else
+        assert_int_equal(gr_coord_start(), 0);
     gr_coord_load_all();
     spin();
 }
@@ -226,6 +239,8 @@ static int setup(void **st)
     fake_now = 1000000;
     narmed = 0;
     gr_group_set_clock(&fake_clock);
+    if (use_memlog)
+        memlog_init(&ml, gr_broker.ev, 3);
     broker_open();
     gr_topic_t *t = NULL;
     const char *msg = NULL;
@@ -238,6 +253,8 @@ static int teardown(void **st)
 {
     (void)st;
     broker_close();
+    if (use_memlog)
+        memlog_free(&ml);           /* after the runtime that wrote to it */
     gr_group_set_clock(NULL);
     gr_ev_free(gr_broker.ev);
     gr_broker.ev = NULL;
@@ -557,6 +574,13 @@ static hb_out_t classic_join(const char *mid, int32_t session_ms)
     return o;
 }
 
+static void commit_cb(void *arg, gr_kerr_t err)
+{
+    hb_out_t *o = arg;
+    o->done++;
+    o->err = err;
+}
+
 static void test_migration_upgrade_restart_downgrade(void **st)
 {
     (void)st;
@@ -839,6 +863,398 @@ static void test_regex_change_during_refresh(void **st)
     assert_int_equal(gr_hmap_count(&CG()->regexes), 1);
 }
 
+/* ------------------------------------------------------------ over an in-memory log
+ * __consumer_offsets on crt_memlog.h, whose appends can be made to fail:
+ * a write the log refuses leaves the state as it was before it, and the
+ * state a load builds from the log equals the live one. */
+
+/* Every group as text, members and targets sorted: what the log holds
+ * (live-only state, timers and a classic group's rebalance under way, is
+ * left out). */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb(sbuf_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (s->len + (size_t)n + 1 > s->cap) {
+        s->cap = (s->len + (size_t)n + 1) * 2;
+        s->p = realloc(s->p, s->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(s->p + s->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    s->len += (size_t)n;
+}
+
+static void sb_hex(sbuf_t *s, const uint8_t *p, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        sb(s, "%02x", p[i]);
+}
+
+static void sb_assign(sbuf_t *s, const gr_assign_t *a)
+{
+    sb(s, "[");
+    for (int32_t i = 0; a && i < a->n; i++) {
+        sb(s, "%02x%02x:", a->t[i].topic.b[0], a->t[i].topic.b[15]);
+        for (int32_t k = 0; k < a->t[i].n; k++)
+            sb(s, "%d,", a->t[i].p[k]);
+    }
+    sb(s, "]");
+}
+
+static int cmp_cstrp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *dump_groups(void)
+{
+    sbuf_t s = {0};
+    char *ids[64];
+    int n = 0;
+    for (gr_group_t *g = gr_group_next(NULL); g && n < 64; g = gr_group_next(g))
+        ids[n++] = g->group_id;
+    qsort(ids, (size_t)n, sizeof(*ids), cmp_cstrp);
+    for (int i = 0; i < n; i++) {
+        gr_group_t *g = gr_group_find(ids[i], strlen(ids[i]));
+        sb(&s, "group %s offsets=%u", g->group_id, gr_offset_map_count(g->offsets));
+        if (g->type == GR_GROUP_CLASSIC) {
+            sb(&s, " classic gen=%d ptype=%s proto=%s leader=%s members=%d\n", g->generation_id,
+               g->protocol_type ? g->protocol_type : "-", g->protocol_name ? g->protocol_name : "-",
+               g->leader_id ? g->leader_id : "-", g->nmembers);
+            for (gr_member_t *m = g->members; m; m = m->next) {
+                sb(&s, "  member %s instance=%s session=%d rebalance=%d assignment=", m->member_id,
+                   m->group_instance_id ? m->group_instance_id : "-", m->session_timeout_ms,
+                   m->rebalance_timeout_ms);
+                sb_hex(&s, m->assignment, m->assignment_len);
+                sb(&s, "\n");
+            }
+            continue;
+        }
+        gr_cgroup_t *cg = g->cg;
+        sb(&s, " consumer epoch=%d assignment_epoch=%d classic=%d targets=%u meta=", cg->group_epoch,
+           cg->assignment_epoch, cg->nclassic, gr_hmap_count(&cg->targets));
+        for (int32_t k = 0; k < cg->nmeta; k++)
+            sb(&s, "%s/%d,", cg->meta[k].name, cg->meta[k].nparts);
+        sb(&s, "\n");
+        char *mids[64];
+        int nm = 0;
+        for (gr_cmember_t *m = gr_cgroup_next(cg, NULL); m && nm < 64; m = gr_cgroup_next(cg, m))
+            mids[nm++] = m->member_id;
+        qsort(mids, (size_t)nm, sizeof(*mids), cmp_cstrp);
+        for (int k = 0; k < nm; k++) {
+            gr_cmember_t *m = gr_cgroup_member(cg, mids[k]);
+            sb(&s, "  member %s instance=%s epoch=%d prev=%d state=%d classic=%d rebalance=%d topics=", m->member_id,
+               m->instance_id ? m->instance_id : "-", m->epoch, m->prev_epoch, m->state, m->classic_session_ms,
+               m->rebalance_timeout_ms);
+            for (int32_t t = 0; t < m->ntopics; t++)
+                sb(&s, "%s,", m->topics[t]);
+            for (int32_t p = 0; p < m->nprotos; p++) {
+                sb(&s, " proto=%s:", m->protos[p].name);
+                sb_hex(&s, m->protos[p].metadata, m->protos[p].len);
+            }
+            sb(&s, " assigned=");
+            sb_assign(&s, &m->assigned);
+            sb(&s, " revoking=");
+            sb_assign(&s, &m->revoking);
+            sb(&s, " target=");
+            sb_assign(&s, gr_cgroup_target(cg, m->member_id));
+            sb(&s, "\n");
+        }
+    }
+    if (!s.p)
+        sb(&s, "");
+    return s.p;
+}
+
+static int setup_ml(void **st)
+{
+    use_memlog = true;
+    return setup(st);
+}
+
+static int teardown_ml(void **st)
+{
+    teardown(st);
+    use_memlog = false;
+    return 0;
+}
+
+/* Stop, load the log again, compare with the live state. */
+static void assert_reload_equal(void)
+{
+    spin();
+    char *live = dump_groups();
+    broker_close();
+    broker_open();
+    char *loaded = dump_groups();
+    if (strcmp(live, loaded)) {
+        fprintf(stderr, "--- live\n%s--- loaded\n%s", live, loaded);
+        fail_msg("the state loaded from the log differs from the live state");
+    }
+    free(live);
+    free(loaded);
+}
+
+/* An upgraded group: classic member c1 (rejoined, 3 partitions) and the
+ * consumer-protocol member A (the other 3). */
+static int32_t mixed_group(char *c1)
+{
+    int32_t gen = classic_group(c1, 120000, 5000);  /* a session longer than A's */
+    hb_out_t a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    hb_out_t j = classic_join(c1, 120000);
+    assert_int_equal(j.err, KERR_NONE);
+    gr_assign_free(&j.a);
+    uint8_t *ab = NULL;
+    int32_t al = 0;
+    assert_int_equal(gr_cgroup_classic_sync(gr_group_find("g", 1), c1, NULL, gen + 1, "consumer", "range", &ab, &al),
+                     KERR_NONE);
+    free(ab);
+    a = hb("A", gen + 1, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    return gen;
+}
+
+static void test_downgrade_append_fails(void **st)
+{
+    (void)st;
+    char c1[64];
+    int32_t gen = mixed_group(c1);
+    char *before = dump_groups();
+    /* A leaves: the downgrade's append fails, the group stays what the log
+     * says, a consumer group with both members */
+    ml.fail_next = 1;
+    hb_out_t a = hb("A", -1, NULL, 0);
+    assert_int_not_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    gr_group_t *g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CONSUMER);
+    assert_int_equal(g->nmembers, 0);
+    char *after = dump_groups();
+    assert_string_equal(before, after);
+    free(after);
+    assert_reload_equal();
+    /* the session of A (restored) runs again: A is fenced, and the group
+     * becomes classic then, its member told to rejoin */
+    assert_int_equal(gr_cgroup_classic_heartbeat(gr_group_find("g", 1), c1, NULL, gen + 1), KERR_NONE);
+    advance(gr_cgroup_session_timeout_ms() + 1);
+    spin();
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->nmembers, 1);
+    assert_int_equal(g->state, GR_GROUP_PREPARING_REBALANCE);
+    assert_int_equal(gr_group_heartbeat("g", c1, NULL, gen + 1), KERR_REBALANCE_IN_PROGRESS);
+    free(before);
+    assert_reload_equal();
+}
+
+static void test_downgrade_fence_append_fails(void **st)
+{
+    (void)st;
+    char c1[64];
+    int32_t gen = mixed_group(c1);
+    char *before = dump_groups();
+    /* A stops heartbeating (c1 goes on): its fence is a downgrade whose
+     * append fails */
+    ml.fail_next = 1;
+    int64_t session = gr_cgroup_session_timeout_ms();
+    advance(session / 2);
+    assert_int_equal(gr_cgroup_classic_heartbeat(gr_group_find("g", 1), c1, NULL, gen + 1), KERR_NONE);
+    advance(session / 2 + 1);
+    spin();
+    gr_group_t *g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CONSUMER);
+    char *after = dump_groups();
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    /* A's session runs again: fenced for good once the log takes it */
+    assert_int_equal(gr_cgroup_classic_heartbeat(g, c1, NULL, gen + 1), KERR_NONE);
+    advance(session + 1);
+    spin();
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->nmembers, 1);
+    assert_reload_equal();
+}
+
+static void test_upgrade_append_fails(void **st)
+{
+    (void)st;
+    char c1[64];
+    int32_t gen = classic_group(c1, 30000, 5000);
+    char *before = dump_groups();
+    gr_group_t *g = gr_group_find("g", 1);
+    gr_group_state_t state = g->state;
+    /* A joins: the upgrade's append fails; once the append failed (before
+     * A is answered) the classic group is back with its member */
+    ml.fail_next = 1;
+    gr_topic_t *t = gr_topic_find("t", 1);
+    gr_cg_owned_t own = {t->id, NULL, 0};
+    gr_cg_hb_t h = {.version = 1, .group_id = "g", .member_id = "A", .member_epoch = 0, .rebalance_timeout_ms = 10000,
+                    .topics = topics1, .ntopics = 1, .owned = &own, .client_id = "c", .client_host = "/127.0.0.1"};
+    hb_out_t o = {0};
+    gr_cgroup_heartbeat(&h, hb_cb, &o);
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CONSUMER);       /* replayed at once */
+    gr_coord_flush_commits(g->coord_partition);          /* the append fails */
+    assert_int_equal(o.done, 0);
+    g = gr_group_find("g", 1);
+    assert_int_equal(g->type, GR_GROUP_CLASSIC);
+    assert_int_equal(g->nmembers, 1);
+    assert_int_equal(g->state, state);
+    char *after = dump_groups();
+    assert_string_equal(before, after);
+    free(after);
+    for (int i = 0; i < 20 && !o.done; i++)
+        gr_ev_run_once(gr_broker.ev, 5);
+    assert_int_equal(o.done, 1);
+    assert_int_not_equal(o.err, KERR_NONE);
+    gr_assign_free(&o.a);
+    assert_int_equal(gr_group_heartbeat("g", c1, NULL, gen), KERR_NONE);
+    after = dump_groups();
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    assert_reload_equal();
+    /* and the upgrade goes through once the log takes it */
+    hb_out_t a = hb("A", 0, NULL, 0);
+    assert_int_equal(a.err, KERR_NONE);
+    gr_assign_free(&a.a);
+    assert_int_equal(gr_group_find("g", 1)->type, GR_GROUP_CONSUMER);
+    assert_reload_equal();
+}
+
+/* Random heartbeats (joins, updates, leaves, classic members' joins),
+ * commits, session timeouts, some of them on a log that refuses the
+ * append: the state a load builds from the log equals the live one. */
+static void test_property_reload_equals_live_cgroups(void **st)
+{
+    (void)st;
+    unsigned seed = 848;
+    const char *env = getenv("GR_TEST_SEED");
+    if (env)
+        seed = (unsigned)strtoul(env, NULL, 10);
+    srand(seed);
+    static const char *mids[] = {"A", "B", "C"};
+    enum { ROUNDS = 20, OPS = 40 };
+    int32_t epoch[3] = {0};         /* a member's last epoch, 0: not a member */
+    int nfail = 0, ndown = 0, nup = 0, ndown_refused = 0;
+    char c1[64] = "";
+    (void)classic_group(c1, 120000, 5000);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < OPS; i++) {
+            int kind = rand() % 12;
+            int k = rand() % 3;
+            bool fail = rand() % 5 == 0;
+            ml.fail_next = fail ? 1 : 0;
+            gr_group_t *g = gr_group_find("g", 1);
+            bool was_consumer = g && g->type == GR_GROUP_CONSUMER;
+            bool classic_live = g && g->type == GR_GROUP_CLASSIC && g->nmembers > 0;
+            if (kind < 5) {
+                /* a consumer-protocol member: join, or heartbeat with what
+                 * it was last given */
+                int32_t e = epoch[k];
+                if (e && was_consumer && !gr_cgroup_member(g->cg, mids[k]))
+                    e = 0;
+                hb_out_t o = hb(mids[k], e, NULL, 0);
+                if (o.err == KERR_NONE)
+                    epoch[k] = o.epoch;
+                else if (o.err == KERR_FENCED_MEMBER_EPOCH || o.err == KERR_UNKNOWN_MEMBER_ID ||
+                         o.err == KERR_GROUP_ID_NOT_FOUND)
+                    epoch[k] = 0;       /* it joins again */
+                else
+                    nfail++;
+                if (o.err == KERR_NONE && classic_live)
+                    nup++;
+                gr_assign_free(&o.a);
+            } else if (kind < 8) {
+                if (!epoch[k])
+                    continue;
+                /* the last consumer-protocol member among classic ones */
+                bool last = was_consumer && gr_cgroup_member(g->cg, mids[k]) && gr_cgroup_nmembers(g->cg) > 1 &&
+                            g->cg->nclassic == gr_cgroup_nmembers(g->cg) - 1;
+                if (last && rand() % 2) {
+                    fail = true;    /* a downgrade the log refuses, often */
+                    ml.fail_next = 1;
+                }
+                hb_out_t o = hb(mids[k], -1, NULL, 0);
+                if (o.err == KERR_NONE) {
+                    epoch[k] = 0;
+                    gr_group_t *g2 = gr_group_find("g", 1);
+                    if (was_consumer && g2 && g2->type == GR_GROUP_CLASSIC)
+                        ndown++;
+                } else {
+                    nfail++;
+                    if (last && fail)
+                        ndown_refused++;
+                }
+                gr_assign_free(&o.a);
+            } else if (kind < 9) {
+                /* the classic member joins: the consumer group (and syncs),
+                 * or the classic group it left */
+                if (!was_consumer) {
+                    if (g && g->nmembers > 0)
+                        continue;
+                    ml.fail_next = 0;
+                    (void)classic_group(c1, 120000, 5000);
+                    continue;
+                }
+                hb_out_t o = classic_join(c1, 120000);
+                gr_assign_free(&o.a);
+                if (o.err != KERR_NONE) {
+                    nfail++;
+                    continue;
+                }
+                uint8_t *ab = NULL;
+                int32_t al = 0;
+                gr_cgroup_classic_sync(gr_group_find("g", 1), c1, NULL, o.epoch, "consumer", "range", &ab, &al);
+                free(ab);
+            } else if (kind < 11) {
+                gr_coord_commit_t c = {.topic = "t", .topic_len = 1, .partition = rand() % 6,
+                                       .offset = rand() % 1000, .leader_epoch = -1, .commit_timestamp = fake_now,
+                                       .expire_timestamp = -1};
+                hb_out_t o = {0};
+                gr_coord_commit_offsets("g", 1, "m", &c, 1, commit_cb, &o);
+                for (int w = 0; w < 20 && !o.done; w++)
+                    gr_ev_run_once(gr_broker.ev, 5);
+                assert_int_equal(o.done, 1);
+            } else {
+                /* time passes on a log that works (a classic group's
+                 * GroupMetadata is not rolled back): sessions expire */
+                ml.fail_next = 0;
+                advance(rand() % 2 ? 1000 : gr_cgroup_session_timeout_ms() + 1);
+                spin();
+                gr_group_t *g2 = gr_group_find("g", 1);
+                if (was_consumer && g2 && g2->type == GR_GROUP_CLASSIC && g2->nmembers > 0)
+                    ndown++;        /* the last consumer-protocol member was fenced */
+            }
+            /* an append failed, or now and then: the log loads into the
+             * live state (the members' sessions start again) */
+            bool refused = fail && ml.fail_next == 0;
+            ml.fail_next = 0;
+            if (refused || rand() % 8 == 0)
+                assert_reload_equal();
+        }
+        ml.fail_next = 0;
+        assert_reload_equal();
+    }
+    if (getenv("CG_DEBUG"))
+        fprintf(stderr, "failed %d, downgrades %d (refused %d), upgrades %d\n", nfail, ndown, ndown_refused, nup);
+    assert_true(nfail > 0);
+    assert_true(ndown > 0 && nup > 0 && ndown_refused > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -851,6 +1267,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_static_replacement_downgrade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offset_validators, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regex_change_during_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_downgrade_append_fails, setup_ml, teardown_ml),
+        cmocka_unit_test_setup_teardown(test_downgrade_fence_append_fails, setup_ml, teardown_ml),
+        cmocka_unit_test_setup_teardown(test_upgrade_append_fails, setup_ml, teardown_ml),
+        cmocka_unit_test_setup_teardown(test_property_reload_equals_live_cgroups, setup_ml, teardown_ml),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,7 +50,7 @@ static void fake_store(gr_group_t *g, gr_group_store_cb *cb, void *arg)
     stores[nstores++] = (store_op_t){cb, arg};
 }
 
-static const gr_group_host_t fake_host = {fake_partition_for, fake_store};
+static const gr_group_host_t fake_host = {.partition_for = fake_partition_for, .store = fake_store};
 
 /* complete every queued write with err (callbacks may queue more) */
 static int complete_stores(gr_kerr_t err)
