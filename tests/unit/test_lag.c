@@ -12,6 +12,7 @@
 
 #include "lag.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,39 @@ static void test_time_lag_samples(void **state)
     assert_null(p.obs);
 }
 
+/* Groups are bounded like windows: once lag.window.max.partitions windows
+ * (or groups) are kept, a commit or reset of a group not yet known makes no
+ * state at all, so the lag state is bounded in total. */
+static void test_group_bound(void **state)
+{
+    (void)state;
+    gr_lag_configure(&(gr_lag_config_t){.intervals = 3, .min_distance_ms = 0, .recent_ms = 1000,
+                                        .expire_group_ms = 1000000, .max_partitions = 2});
+    gr_lag_commit("a", "t", 0, 1, 5, 1000);
+    gr_lag_commit("b", "t", 0, 1, 5, 1000);
+    int64_t bytes = gr_lag_bytes();
+    for (int i = 0; i < 100; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "x%d", i);
+        gr_lag_commit(id, "t", 0, 1, 5, 1000);
+        gr_lag_reset_ent_t r = {"t", 0, 1, 0};
+        gr_lag_reset_recorded(id, &r, 1, 1000);
+        assert_null(gr_lag_last_reset(id));
+    }
+    assert_int_equal(gr_lag_bytes(), bytes);
+    assert_int_equal(gr_lag_windows(), 2);
+    int n = 0;
+    for (const char *g = gr_lag_group_next(NULL); g && n < 10; g = gr_lag_group_next(g))
+        n++;
+    assert_int_equal(n, 2);
+    /* a known group still records its reset */
+    gr_lag_reset_ent_t r = {"t", 0, 1, 0};
+    gr_lag_reset_recorded("a", &r, 1, 1000);
+    assert_non_null(gr_lag_last_reset("a"));
+    gr_lag_reset_all();
+    assert_int_equal(gr_lag_bytes(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_evaluate_group),
         cmocka_unit_test(test_time_lag_samples),
+        cmocka_unit_test(test_group_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
