@@ -146,6 +146,11 @@ static const cfg_def_t defs[] = {
     {"group.max.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_max_session_timeout_ms),
      "1800000", NULL, 0, I_MAX, NULL,
      "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
+    {"group.max.rebalance.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_max_rebalance_timeout_ms),
+     "1800000", NULL, 1000, I_MAX, NULL,
+     "gregor only: the longest rebalance timeout a member gets; a larger RebalanceTimeoutMs (JoinGroup, "
+     "ConsumerGroupHeartbeat) is taken as this, so that one member cannot hold a rebalance for up to 2^31-1 ms "
+     "(Kafka takes any value: 2147483647 does the same)."},
     {"group.max.size", NULL, T_INT, GR_CT_INT, F(group_max_size), "2147483647", NULL, 1, I_MAX, NULL,
      "Members per group (GROUP_MAX_SIZE_REACHED above)."},
     {"group.consumer.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_consumer_session_timeout_ms), "45000",
