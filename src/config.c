@@ -845,8 +845,11 @@ int gr_topic_config_internal_check(const gr_config_t *c, const char *topic, char
     const char *v = override_of(ov, "cleanup.policy");
     if (!v || strcmp(v, "compact")) {
         *key = "cleanup.policy";
-        snprintf(err, n, "cleanup.policy of internal topic %s must stay compact: %s would let retention delete "
-                 "its committed offsets and group metadata", topic, v ? v : "the default (delete)");
+        snprintf(err, n, "cleanup.policy of internal topic %s must stay compact: %s would let retention delete %s",
+                 topic, v ? v : "the default (delete)",
+                 !strcmp(topic, "__consumer_offsets")    ? "its committed offsets and group metadata"
+                 : !strcmp(topic, "__transaction_state") ? "the state of its transactions"
+                                                         : "its coordinator's state");
         return GR_EINVAL;
     }
     int64_t mmb;
