@@ -310,7 +310,10 @@ def test_records_without_timestamp_survive_retention(broker_factory):
 
 def test_retention_check_interval_honoured(broker_factory):
     """log.retention.check.interval.ms (Kafka's default 300000) decides when
-    retention runs: not every minute, and not one second after startup."""
+    retention runs: not every minute, and not one second after startup; and
+    every later sweep comes one interval after the one before (a record
+    that expired just after a sweep goes at the next one, neither at once
+    nor after a fixed longer period)."""
     old = now_ms() - 2 * HOUR_MS
     b = broker_factory()
     canary = Canary(b, topic="adv-i-canary", group="adv-i-group").plant()
@@ -323,6 +326,23 @@ def test_retention_check_interval_honoured(broker_factory):
     topic = ck.create_topic(b2, "adv-interval", config={"retention.ms": str(HOUR_MS)})
     assert produce1(b2, topic, batch([b"old"], timestamps=[old])) == NONE
     wait_until(lambda: log_start(b2, topic) == 1, timeout=10, what="retention with a 300 ms check interval")
+    # sweeps every 4 s: after each one an expired record is written, and
+    # the next sweep (seen within ~50 ms polling) deletes it one interval on
+    iv = 4.0
+    b3 = broker_factory({"log.retention.check.interval.ms": int(iv * 1000)})
+    topic = ck.create_topic(b3, "adv-interval", config={"retention.ms": str(HOUR_MS)})
+    seen = []
+    for i in range(4):
+        assert produce1(b3, topic, batch([b"old-%d" % i], timestamps=[old])) == NONE
+        deadline = time.monotonic() + iv + 30
+        while log_start(b3, topic) == i and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log_start(b3, topic) == i + 1, "no retention sweep within %.0f s" % (iv + 30)
+        seen.append(time.monotonic())
+    gaps = [t1 - t0 for t0, t1 in zip(seen, seen[1:])]
+    print("retention sweeps seen %s s apart (interval %.0f s)" % (["%.2f" % g for g in gaps], iv))
+    # each gap is one interval, give or take how late a sweep was seen
+    assert all(iv - 1.5 <= g <= iv + 10 for g in gaps), gaps
 
 # -------------------------------------------------------------- internal topics
 
