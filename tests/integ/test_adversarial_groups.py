@@ -53,8 +53,8 @@ MANY_GROUPS_DELETED_PEAK_RSS_MB = MANY_GROUPS_PEAK_RSS_MB + 256
 # gregor_lag_bytes).  ASan's redzones and quarantine cost ASAN_FACTOR more
 # (measured 1.8-2.1x).  Before the lag state was bounded every group's first
 # commit made a 3 KB lag record: 7.4 KB per group under ASan, 5.1 KB plain.
-PER_GROUP_B = 650
-PER_OFFSET_B = 100
+PER_GROUP_B = 600
+PER_OFFSET_B = 120
 LAG_BOUND_B = 48 << 20
 ASAN_FACTOR = 3
 # 20,000 commits from a 32 KB client id: 640 MB of history before it was
