@@ -34,10 +34,10 @@
  * Bounds: at most lag.window.max.partitions windows broker-wide (a window
  * is one allocation of ~64 + 24 x intervals bytes) and as many groups: a
  * commit of a group not yet known when either is full is not evaluated,
- * and no state is made for it.  A group costs ~100 bytes plus its series:
- * 25 bytes per run of equal samples (an idle group's lag does not change:
- * one run), at most GR_LAG_SERIES_LEN runs, taken while the group has
- * windows; groups without commits for
+ * and no state is made for it.  A group costs ~100 bytes, its last reset
+ * and its series: 25 bytes per run of equal samples (an idle group's lag
+ * does not change: one run), at most GR_LAG_SERIES_LEN runs, sampled while
+ * the group has windows.  Groups without commits for
  * lag.window.expire.group.ms and groups the coordinator no longer has are
  * dropped, with all they hold, when sampled (every 5 s).  The append
  * samples are one allocation per partition that was appended to (about
