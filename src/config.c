@@ -146,6 +146,11 @@ static const cfg_def_t defs[] = {
     {"group.max.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_max_session_timeout_ms),
      "1800000", NULL, 0, I_MAX, NULL,
      "Largest session timeout a member may ask for (INVALID_SESSION_TIMEOUT above)."},
+    {"group.max.rebalance.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_max_rebalance_timeout_ms),
+     "1800000", NULL, 1000, I_MAX, NULL,
+     "gregor only: the longest rebalance timeout a member gets; a larger RebalanceTimeoutMs (JoinGroup, "
+     "ConsumerGroupHeartbeat) is taken as this, so that one member cannot hold a rebalance for up to 2^31-1 ms "
+     "(Kafka takes any value: 2147483647 does the same)."},
     {"group.max.size", NULL, T_INT, GR_CT_INT, F(group_max_size), "2147483647", NULL, 1, I_MAX, NULL,
      "Members per group (GROUP_MAX_SIZE_REACHED above)."},
     {"group.consumer.session.timeout.ms", NULL, T_INT, GR_CT_INT, F(group_consumer_session_timeout_ms), "45000",
@@ -840,8 +845,11 @@ int gr_topic_config_internal_check(const gr_config_t *c, const char *topic, char
     const char *v = override_of(ov, "cleanup.policy");
     if (!v || strcmp(v, "compact")) {
         *key = "cleanup.policy";
-        snprintf(err, n, "cleanup.policy of internal topic %s must stay compact: %s would let retention delete "
-                 "its committed offsets and group metadata", topic, v ? v : "the default (delete)");
+        snprintf(err, n, "cleanup.policy of internal topic %s must stay compact: %s would let retention delete %s",
+                 topic, v ? v : "the default (delete)",
+                 !strcmp(topic, "__consumer_offsets")    ? "its committed offsets and group metadata"
+                 : !strcmp(topic, "__transaction_state") ? "the state of its transactions"
+                                                         : "its coordinator's state");
         return GR_EINVAL;
     }
     int64_t mmb;

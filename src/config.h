@@ -62,6 +62,7 @@ typedef struct gr_config {
     int64_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
+    int32_t group_max_rebalance_timeout_ms;  /* the cap on a member's RebalanceTimeoutMs */
     int32_t group_max_size;
     int64_t group_history_max_bytes;    /* all groups' history entries together */
     /* consumer groups (KIP-848) */

@@ -2931,7 +2931,7 @@ static gr_kerr_t hb_join(const gr_cg_hb_t *hb, gr_crt_result_t *r, gr_cg_hb_resu
         upd->rack_id = gr_strdup(hb->rack_id);
     }
     if (hb->rebalance_timeout_ms != -1)
-        upd->rebalance_timeout_ms = hb->rebalance_timeout_ms;
+        upd->rebalance_timeout_ms = GR_MIN(hb->rebalance_timeout_ms, gr_group_max_rebalance_timeout_ms());
     if (hb->server_assignor) {
         free(upd->server_assignor);
         upd->server_assignor = gr_strdup(gr_assignor_canonical(hb->server_assignor));

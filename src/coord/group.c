@@ -105,6 +105,12 @@ int64_t gr_group_clock_now_ms(void)
     return clk.now_ms(clk.ctx);
 }
 
+int32_t gr_group_max_rebalance_timeout_ms(void)
+{
+    int32_t cap = gr_broker.cfg.group_max_rebalance_timeout_ms;
+    return cap > 0 ? cap : INT32_MAX;
+}
+
 void gr_group_clock_start(gr_timer_t *t, int64_t delay_ms)
 {
     clk.timer_start(clk.ctx, t, delay_ms < 0 ? 0 : delay_ms);
@@ -330,12 +336,15 @@ static bool is_leader(const gr_group_t *g, const char *member_id)
     return streq(g->leader_id, member_id);
 }
 
+/* The largest rebalance timeout of the members, at most
+ * group.max.rebalance.timeout.ms (members loaded from records written
+ * before the cap may hold more). */
 static int32_t group_rebalance_timeout(const gr_group_t *g)
 {
     int32_t t = 0;
     for (gr_member_t *m = g->members; m; m = m->next)
         t = GR_MAX(t, m->rebalance_timeout_ms);
-    return t;
+    return GR_MIN(t, gr_group_max_rebalance_timeout_ms());
 }
 
 static void free_protocols(gr_member_protocol_t *p, int32_t n)
@@ -815,7 +824,7 @@ static gr_member_t *member_new(gr_group_t *g, const gr_join_params_t *p, const c
     m->client_id = gr_strdup(p->client_id ? p->client_id : "");
     m->client_host = gr_strdup(p->client_host ? p->client_host : "");
     m->session_timeout_ms = p->session_timeout_ms;
-    m->rebalance_timeout_ms = p->rebalance_timeout_ms;
+    m->rebalance_timeout_ms = GR_MIN(p->rebalance_timeout_ms, gr_group_max_rebalance_timeout_ms());
     m->protocol_type = gr_strdup(p->protocol_type ? p->protocol_type : "");
     m->protocols = copy_protocols(p->protocols, p->nprotocols);
     m->nprotocols = p->nprotocols;
@@ -832,7 +841,7 @@ static void update_member(gr_member_t *m, const gr_join_protocol_t *protocols, i
     free_protocols(m->protocols, m->nprotocols);
     m->protocols = copy_protocols(protocols, n);
     m->nprotocols = n;
-    m->rebalance_timeout_ms = rebalance_timeout_ms;
+    m->rebalance_timeout_ms = GR_MIN(rebalance_timeout_ms, gr_group_max_rebalance_timeout_ms());
     m->session_timeout_ms = session_timeout_ms;
     park_join(m, w);
 }

@@ -255,6 +255,10 @@ int64_t gr_group_clock_now_ms(void);
 void gr_group_clock_start(gr_timer_t *t, int64_t delay_ms);    /* delay < 0: 0 */
 void gr_group_clock_stop(gr_timer_t *t);
 
+/* group.max.rebalance.timeout.ms: the longest rebalance timeout a member
+ * gets, classic or consumer (INT32_MAX when no configuration is loaded). */
+int32_t gr_group_max_rebalance_timeout_ms(void);
+
 /* ------------------------------------------------------------ operations
  * Each takes plain C arguments; strings are NUL-terminated, in held form,
  * and copied when kept.  Results are passed to waiters, which may run before the call

@@ -5,8 +5,9 @@
  * State, all on the loop thread:
  *
  *   groups (hmap by id) -> lgroup_t: windows (hmap by topic, partition),
- *                          the lag series (ring of GR_LAG_SERIES_LEN
- *                          samples), the last reset (for undo)
+ *                          the lag series (the last GR_LAG_SERIES_LEN
+ *                          samples as a ring of runs of equal samples,
+ *                          grown as runs arrive), the last reset (for undo)
  *   window  -> ring of `intervals` gr_lag_entry_t, oldest at head
  *   gr_partition_t.obs -> gr_part_obs_t: append samples and counters
  *
@@ -31,10 +32,16 @@
  * offset (when the log end moved past it), from the append samples.
  *
  * Bounds: at most lag.window.max.partitions windows broker-wide (a window
- * is one allocation of ~64 + 24 x intervals bytes); groups without commits
- * for lag.window.expire.group.ms and groups the coordinator no longer has
- * are dropped when sampled (every 5 s).  The append samples are one
- * allocation per partition that was appended to (about 800 bytes).
+ * is one allocation of ~64 + 24 x intervals bytes) and as many groups: a
+ * commit of a group not yet known when either is full is not evaluated,
+ * and no state is made for it.  A group costs ~100 bytes, its last reset
+ * and its series: 25 bytes per run of equal samples (an idle group's lag
+ * does not change: one run), at most GR_LAG_SERIES_LEN runs, sampled while
+ * the group has windows.  Groups without commits for
+ * lag.window.expire.group.ms and groups the coordinator no longer has are
+ * dropped, with all they hold, when sampled (every 5 s).  The append
+ * samples are one allocation per partition that was appended to (about
+ * 800 bytes).
  */
 #include "lag.h"
 
@@ -97,9 +104,15 @@ typedef struct lgroup {
     int64_t last_commit_ms;
     gr_lag_reset_t *reset;          /* owned, NULL if none */
     size_t reset_bytes;
-    uint16_t s_head, s_n;
-    gr_lag_sample_t series[GR_LAG_SERIES_LEN];
+    /* the series: a ring of r_cap runs, oldest at r_head; run i is
+     * runs[i] (its last sample) repeated reps[i] times, the samples
+     * GR_LAG_SERIES_MS apart; s_n samples in all */
+    uint16_t r_head, r_n, r_cap, s_n;
+    gr_lag_sample_t *runs;          /* owned, one allocation with reps; NULL if none */
+    uint8_t *reps;                  /* r_cap counts after runs[r_cap] */
 } lgroup_t;
+
+#define RUN_BYTES (sizeof(gr_lag_sample_t) + 1)
 
 static struct {
     gr_lag_config_t cfg;
@@ -155,7 +168,8 @@ static window_t *window_find(const lgroup_t *g, const char *topic, int32_t parti
     return NULL;
 }
 
-static void group_free(lgroup_t *g)
+/* Everything g holds but its node in G.groups, and g itself. */
+static void group_release(lgroup_t *g)
 {
     gr_hmap_iter_t it;
     gr_hmap_iter_init(&it, &g->windows);
@@ -167,10 +181,16 @@ static void group_free(lgroup_t *g)
         free(w);
     }
     gr_hmap_free(&g->windows);
-    gr_hmap_remove(&G.groups, &g->node);
-    G.bytes -= (int64_t)(sizeof(*g) + strlen(g->id) + 1 + g->reset_bytes);
+    G.bytes -= (int64_t)(sizeof(*g) + strlen(g->id) + 1 + g->reset_bytes + RUN_BYTES * g->r_cap);
     free(g->reset);
+    free(g->runs);
     free(g);
+}
+
+static void group_free(lgroup_t *g)
+{
+    gr_hmap_remove(&G.groups, &g->node);
+    group_release(g);
 }
 
 void gr_lag_reset_all(void)
@@ -183,12 +203,21 @@ void gr_lag_reset_all(void)
     G.warned_full = false;
 }
 
+/* The group's state, made if absent and there is room (fewer than
+ * lag.window.max.partitions groups and windows); NULL when there is not. */
 static lgroup_t *group_get(const char *id)
 {
     size_t len = strlen(id);
     lgroup_t *g = group_find(id, len);
     if (g)
         return g;
+    if (G.windows >= G.cfg.max_partitions || (int64_t)gr_hmap_count(&G.groups) >= G.cfg.max_partitions) {
+        if (!G.warned_full)
+            gr_warn("lag", "lag.window.max.partitions=%lld windows or groups are kept: the lag of further "
+                    "groups and partitions is not evaluated", (long long)G.cfg.max_partitions);
+        G.warned_full = true;
+        return NULL;
+    }
     g = gr_calloc(1, sizeof(*g) + len + 1);
     g->id = (char *)(g + 1);
     memcpy(g->id, id, len + 1);
@@ -206,13 +235,15 @@ void gr_lag_commit(const char *group, const char *topic, int32_t partition, int6
     if (end_offset < 0)
         return;
     lgroup_t *g = group_get(group);
+    if (!g)
+        return;
     g->last_commit_ms = now_ms;
     window_t *w = window_find(g, topic, partition);
     if (!w) {
         if (G.windows >= G.cfg.max_partitions) {
             if (!G.warned_full)
-                gr_warn("lag", "lag.window.max.partitions=%lld windows are kept: the lag of further partitions is "
-                        "not evaluated", (long long)G.cfg.max_partitions);
+                gr_warn("lag", "lag.window.max.partitions=%lld windows or groups are kept: the lag of further "
+                        "groups and partitions is not evaluated", (long long)G.cfg.max_partitions);
             G.warned_full = true;
             return;
         }
@@ -251,6 +282,8 @@ void gr_lag_reset_recorded(const char *group, const gr_lag_reset_ent_t *e, int32
     if (n <= 0)
         return;
     lgroup_t *g = group_get(group);
+    if (!g)
+        return;
     size_t sz = sizeof(gr_lag_reset_t) + sizeof(gr_lag_reset_ent_t) * (size_t)n;
     for (int32_t i = 0; i < n; i++)
         sz += strlen(e[i].topic) + 1;
@@ -482,10 +515,64 @@ int gr_lag_series(const char *group, gr_lag_sample_t *out, int cap)
     lgroup_t *g = group_find(group, strlen(group));
     if (!g)
         return 0;
-    int n = GR_MIN(cap, (int)g->s_n);
-    for (int i = 0; i < n; i++)
-        out[i] = g->series[(g->s_head + g->s_n - n + i) % GR_LAG_SERIES_LEN];
-    return n;
+    int n = GR_MIN(cap, (int)g->s_n), skip = g->s_n - n, k = 0;
+    for (int i = 0; i < g->r_n && k < n; i++) {
+        int r = (g->r_head + i) % g->r_cap;
+        for (int j = 0; j < g->reps[r] && k < n; j++) {
+            if (skip > 0) {
+                skip--;
+                continue;
+            }
+            out[k] = g->runs[r];
+            out[k].time_ms -= (int64_t)(g->reps[r] - 1 - j) * GR_LAG_SERIES_MS;
+            k++;
+        }
+    }
+    return k;
+}
+
+/* Append a sample to g's series, dropping the oldest beyond
+ * GR_LAG_SERIES_LEN; a sample equal to the last one lengthens its run. */
+static void series_put(lgroup_t *g, const gr_lag_sample_t *s)
+{
+    if (g->s_n == GR_LAG_SERIES_LEN) {
+        if (--g->reps[g->r_head] == 0) {
+            g->r_head = (uint16_t)((g->r_head + 1) % g->r_cap);
+            g->r_n--;
+        }
+        g->s_n--;
+    }
+    if (g->r_n > 0) {
+        int last = (g->r_head + g->r_n - 1) % g->r_cap;
+        gr_lag_sample_t *l = &g->runs[last];
+        if (l->lag == s->lag && l->lag_ms == s->lag_ms && g->reps[last] < UINT8_MAX) {
+            l->time_ms = s->time_ms;
+            g->reps[last]++;
+            g->s_n++;
+            return;
+        }
+    }
+    if (g->r_n == g->r_cap) {
+        /* at most GR_LAG_SERIES_LEN runs (one sample each at least) */
+        uint16_t cap = (uint16_t)GR_MIN(GR_LAG_SERIES_LEN, g->r_cap ? 2 * g->r_cap : 2);
+        gr_lag_sample_t *runs = gr_malloc(RUN_BYTES * cap);
+        uint8_t *reps = (uint8_t *)&runs[cap];
+        for (int i = 0; i < g->r_n; i++) {
+            runs[i] = g->runs[(g->r_head + i) % g->r_cap];
+            reps[i] = g->reps[(g->r_head + i) % g->r_cap];
+        }
+        free(g->runs);
+        G.bytes += (int64_t)(RUN_BYTES * (size_t)(cap - g->r_cap));
+        g->runs = runs;
+        g->reps = reps;
+        g->r_cap = cap;
+        g->r_head = 0;
+    }
+    int at = (g->r_head + g->r_n) % g->r_cap;
+    g->runs[at] = *s;
+    g->reps[at] = 1;
+    g->r_n++;
+    g->s_n++;
 }
 
 static bool group_gone(const lgroup_t *g, int64_t now_ms)
@@ -505,35 +592,21 @@ void gr_lag_sample_all(int64_t now_ms)
         lgroup_t *g = GR_CONTAINER(n, lgroup_t, node);
         if (!group_gone(g, now_ms))
             continue;
-        for (gr_hnode_t *wn; (wn = gr_hmap_after(&g->windows, NULL));) {
-            window_t *w = GR_CONTAINER(wn, window_t, node);
-            gr_hmap_remove(&g->windows, wn);
-            G.windows--;
-            G.bytes -= (int64_t)window_size(strlen(w->topic));
-            free(w);
-        }
-        gr_hmap_free(&g->windows);
         gr_hmap_remove_keep(&G.groups, n);
-        G.bytes -= (int64_t)(sizeof(*g) + strlen(g->id) + 1 + g->reset_bytes);
-        free(g->reset);
-        free(g);
+        group_release(g);
         removed = true;
     }
     if (removed)
         gr_hmap_compact(&G.groups);
     for (gr_hnode_t *n = gr_hmap_after(&G.groups, NULL); n; n = gr_hmap_after(&G.groups, n)) {
         lgroup_t *g = GR_CONTAINER(n, lgroup_t, node);
+        if (gr_hmap_count(&g->windows) == 0)
+            continue;
         gr_lag_group_status_t st;
         gr_lag_evaluate(g->id, now_ms, &st);
         gr_lag_sample_t s = {.time_ms = now_ms, .lag = st.totallag, .lag_ms = st.max_lag_ms};
         gr_lag_status_free(&st);
-        if (g->s_n < GR_LAG_SERIES_LEN) {
-            g->series[(g->s_head + g->s_n) % GR_LAG_SERIES_LEN] = s;
-            g->s_n++;
-        } else {
-            g->series[g->s_head] = s;
-            g->s_head = (uint16_t)((g->s_head + 1) % GR_LAG_SERIES_LEN);
-        }
+        series_put(g, &s);
     }
 }
 

@@ -7,13 +7,14 @@ client served within 1 s, nothing acknowledged or committed lost), after a
 restart where the attack left state behind.  The module ends with a peak-RSS
 bound (MODULE_PEAK_RSS_MB, under ASan)."""
 import struct
+import time
 
 import pytest
 
 import kproto as K
-from adversary import Canary, assert_peak_rss
+from adversary import Canary, assert_peak_rss, restart
 from helpers import wait_until
-from test_cgroups_848 import FAST, create_topic, describe
+from test_cgroups_848 import FAST, cghb, create_topic, describe, topic_id
 
 
 def loaded(b, group):
@@ -92,7 +93,7 @@ def test_huge_subscriptions(adv):
     assert len(d["members"][0]["topics"]) == 10000
     assert d["members"][0]["assignment"] == {"adv-cg": [0, 1, 2, 3]}
     # a subscription of 10,000 names is in __consumer_offsets: it loads again
-    adv.restart()
+    restart(adv)
     d = loaded(adv, "adv-huge")
     assert len(d["members"][0]["topics"]) == 10000
     canary.check()
@@ -157,7 +158,7 @@ def test_thousands_of_members(adv):
     d = describe(adv.bootstrap, ["adv-many"])[0]
     assert len(d["members"]) == cfg_max
     assert sum(len(p) for m in d["members"] for p in m["target"].values()) == 12
-    adv.restart()
+    restart(adv)
     d = loaded(adv, "adv-many")
     assert len(d["members"]) == cfg_max
     canary.check()
@@ -192,12 +193,56 @@ def test_hostile_classic_members(adv):
     canary.check()
     d = describe(adv.bootstrap, ["adv-mig"])[0]
     assert len(d["members"]) == 2
-    adv.restart()
+    restart(adv)
     assert len(loaded(adv, "adv-mig")["members"]) == 2
+    canary.check()
+
+
+FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID = 110, 25
+I32_MAX = (1 << 31) - 1
+
+
+def test_rebalance_timeout_capped(broker_factory):
+    """ConsumerGroupHeartbeat's RebalanceTimeoutMs is the client's: Kafka
+    takes up to 2^31-1 ms (24.8 days), and a member that is told to revoke
+    partitions, keeps heartbeating and never revokes them holds them that
+    long from the member they are meant for.  gregord grants at most
+    group.max.rebalance.timeout.ms: past it the member is fenced and the
+    partitions move."""
+    b = broker_factory(dict(FAST, **{"group.max.rebalance.timeout.ms": "3000"}))
+    canary = Canary(b, topic="adv-rto-canary", group="adv-rto-canary-g").plant()
+    create_topic(b, "adv-rto", 4)
+    tid = topic_id(b, "adv-rto")
+    r = cghb(b.bootstrap, "adv-rto-g", member="hostile", topics=["adv-rto"], rebalance_ms=I32_MAX)
+    assert r["error"] == 0 and r["assignment"] == [(tid, [0, 1, 2, 3])], r
+    hostile_epoch = r["epoch"]
+    r2 = cghb(b.bootstrap, "adv-rto-g", member="m2", topics=["adv-rto"])
+    assert r2["error"] == 0 and r2["assignment"] == [], r2
+    epoch2 = r2["epoch"]
+    t0 = time.monotonic()
+    fenced, got = None, None
+    while time.monotonic() - t0 < 30:
+        if fenced is None:
+            # told to revoke half, it answers with nothing revoked, every second
+            r = cghb(b.bootstrap, "adv-rto-g", member="hostile", epoch=hostile_epoch, topics=None,
+                     rebalance_ms=-1, owned=None)
+            if r["error"] != 0:
+                fenced = (r["error"], time.monotonic() - t0)
+        r2 = cghb(b.bootstrap, "adv-rto-g", member="m2", epoch=epoch2, topics=None, rebalance_ms=-1, owned=[])
+        assert r2["error"] == 0, r2
+        epoch2 = r2["epoch"]
+        if r2["assignment"]:
+            got = (r2["assignment"], time.monotonic() - t0)
+            break
+        time.sleep(1.0)
+    print("hostile member fenced after %s, partitions moved after %s" % (fenced, got))
+    assert fenced is not None and fenced[0] in (FENCED_MEMBER_EPOCH, UNKNOWN_MEMBER_ID), fenced
+    assert got is not None and got[0] == [(tid, [0, 1, 2, 3])], \
+        "the partitions stayed with a member that never revoked them for 30 s (rebalance timeout 3 s)"
     canary.check()
 
 
 def test_module_peak_rss(adv):
     peak = assert_peak_rss(adv, MODULE_PEAK_RSS_MB)
-    print("peak RSS after the last restart (1,500 members, 10,000-name subscription loaded, a mixed group): "
+    print("peak RSS over the module's processes (1,500 members, 10,000-name subscription loaded, a mixed group): "
           "%.0f MiB" % peak)

@@ -18,13 +18,14 @@ and that no acknowledged record or commit is lost; the module ends with a
 peak-RSS assertion (the broker runs under ASan in the test suite, which
 roughly doubles what a plain build needs)."""
 import time
+import urllib.request
 
 import pytest
 
 import ck
 import helpers
 import kproto as kp
-from adversary import Canary, assert_peak_rss, peak_rss_mb
+from adversary import Canary, assert_peak_rss, peak_rss_mb, restart
 from kproto import i8, i16, i32, i64, u32
 from storage_check import read_log, rss_kb
 
@@ -42,6 +43,20 @@ MODULE_PEAK_RSS_MB = 150
 # plain: the history rings); now 362 MiB under ASan, 59 MiB plain.
 MANY_GROUPS = 50_000
 MANY_GROUPS_PEAK_RSS_MB = 500
+# ... and once they are deleted: the freed groups fill ASan's quarantine
+# (measured 506 MiB under ASan, 73 MiB plain)
+MANY_GROUPS_DELETED_PEAK_RSS_MB = MANY_GROUPS_PEAK_RSS_MB + 256
+# What the README (Limits, "groups") states a group costs in the optimised
+# build: PER_GROUP_B plus PER_OFFSET_B per committed offset, plus the lag
+# evaluation, bounded in total by lag.window.max.partitions (100,000 windows
+# of ~300 B and the groups that hold them: LAG_BOUND_B, also the bound on
+# gregor_lag_bytes).  ASan's redzones and quarantine cost ASAN_FACTOR more
+# (measured 1.8-2.1x).  Before the lag state was bounded every group's first
+# commit made a 3 KB lag record: 7.4 KB per group under ASan, 5.1 KB plain.
+PER_GROUP_B = 600
+PER_OFFSET_B = 120
+LAG_BOUND_B = 48 << 20
+ASAN_FACTOR = 3
 # 20,000 commits from a 32 KB client id: 640 MB of history before it was
 # bounded in bytes
 HISTORY_COMMITS = 20_000
@@ -209,7 +224,7 @@ def test_commit_timestamp_overflow(broker_factory):
         {("adv-cts", 0): 0, ("adv-cts", 1): 0}
     assert fetch(b, "adv-cts-g", {"adv-cts": [0]}) == {("adv-cts", 0): (11, "", 0)}
     canary.check()
-    b.restart()
+    restart(b)
     assert fetch(b, "adv-cts-g", {"adv-cts": [0]}) == {("adv-cts", 0): (11, "", 0)}
     canary.check()
     assert_peak_rss(b, 300)
@@ -270,6 +285,38 @@ def test_rebalance_delay_is_an_int(tmp_path):
     finally:
         b.stop()
     assert not b.health_problems()
+
+
+def test_rebalance_timeout_capped(broker_factory):
+    """JoinGroup's RebalanceTimeoutMs is the client's: Kafka takes up to
+    2^31-1 ms (24.8 days), and a member that joined once and never rejoins
+    (its session as long as group.max.session.timeout.ms allows, 30
+    minutes) holds every other member's JoinGroup until it is removed.
+    gregord grants at most group.max.rebalance.timeout.ms: past it the
+    silent member is removed and the rebalance completes without it."""
+    b = broker_factory({"group.max.rebalance.timeout.ms": "3000", "group.initial.rebalance.delay.ms": "0",
+                        "offsets.topic.num.partitions": "2", "auto.create.topics.enable": "false"})
+    canary = Canary(b).plant()
+    ck.create_topic(b, "adv-rto", 2)
+    sub = (("range", kp.subscription(["adv-rto"])),)
+    with kp.Conn(b.bootstrap) as c:
+        j = c.call(kp.JOIN_GROUP, 1, "adv-rto-g", protocols=sub, session_timeout=1800000,
+                   rebalance_timeout=(1 << 31) - 1)
+        assert j["error"] == 0, j
+        s = c.call(kp.SYNC_GROUP, 0, "adv-rto-g", j["generation"], j["member_id"],
+                   [(j["member_id"], kp.assignment({"adv-rto": [0, 1]}))])
+        assert s["error"] == 0, s
+    hostile = j["member_id"]
+    t0 = time.monotonic()
+    with kp.Conn(b.bootstrap, timeout=60) as c:
+        j2 = c.call(kp.JOIN_GROUP, 1, "adv-rto-g", protocols=sub, session_timeout=30000, rebalance_timeout=30000)
+    took = time.monotonic() - t0
+    print("a second member joined after %.1f s" % took)
+    assert j2["error"] == 0, j2
+    assert j2["leader"] == j2["member_id"] != hostile
+    assert [m["member_id"] for m in j2["members"]] == [j2["member_id"]]
+    assert took < 30, "JoinGroup answered after %.1f s (rebalance timeout 3 s)" % took
+    canary.check()
 
 
 def test_list_offsets_record_timestamp_overflow(broker):
@@ -346,16 +393,29 @@ def test_topic_config_ranges(broker):
 
 # ------------------------------------------------------------------ memory per group
 
+def lag_metrics(b):
+    """(gregor_lag_bytes, gregor_lag_windows) from /metrics."""
+    with urllib.request.urlopen(b.http + "/metrics", timeout=60) as r:
+        text = r.read().decode()
+    vals = dict(ln.rsplit(" ", 1) for ln in text.splitlines()
+                if ln.startswith(("gregor_lag_bytes ", "gregor_lag_windows ")))
+    return float(vals["gregor_lag_bytes"]), float(vals["gregor_lag_windows"])
+
+
 def test_many_groups_memory(broker_factory):
     """Standalone commits under 50,000 group ids, 4 offsets each (200,000
     offsets).  Before, every group allocated its whole 256-entry history
-    ring (18 KB) at its first commit: 1.0 GB for this state.  Now memory
-    grows with what each group holds and the history is bounded in total.
-    After a restart every commit is back."""
+    ring (18 KB) at its first commit: 1.0 GB for this state; and every
+    group's first commit made a lag record with a whole 120-sample series,
+    unbounded by lag.window.max.partitions.  Now memory grows with what each
+    group holds, the README's cost per group and per offset holds (with
+    ASan's overhead), and the lag state is bounded in total and goes when
+    the groups go.  After a restart every commit is back."""
     b = broker_factory({"offsets.topic.num.partitions": "10", "auto.create.topics.enable": "false"})
     canary = Canary(b).plant()
     ck.create_topic(b, "adv-many", 4)
-    rss0 = rss_kb(b.pid)[0] / 1024
+    time.sleep(0.5)
+    rss0 = rss_kb(b.pid)[0] * 1024
     frames = [kp.request(kp.OFFSET_COMMIT, 2, i + 1,
                          kp.enc_offset_commit("adv-g%d" % i, {"adv-many": [(p, i * 10 + p, "") for p in range(4)]},
                                               version=2))
@@ -365,14 +425,21 @@ def test_many_groups_memory(broker_factory):
         errs = kp.dec_offset_commit(r, 2)["errors"]
         assert set(errs.values()) == {0}, errs
     took = time.monotonic() - t0
-    rss1 = rss_kb(b.pid)[0] / 1024
+    rss1 = rss_kb(b.pid)[0] * 1024
     canary.check()
     peak = peak_rss_mb(b)
-    print("50,000 groups x 4 offsets: %.1f s, RSS %.0f -> %.0f MiB, peak %.0f MiB"
-          % (took, rss0, rss1, peak))
+    lag_bytes, lag_windows = lag_metrics(b)
+    per_group = (rss1 - rss0) / MANY_GROUPS
+    bound = ASAN_FACTOR * (MANY_GROUPS * (PER_GROUP_B + 4 * PER_OFFSET_B) + LAG_BOUND_B) / MANY_GROUPS
+    print("50,000 groups x 4 offsets: %.1f s, RSS %.0f -> %.0f MiB (%.0f B per group, bound %.0f), "
+          "peak %.0f MiB, lag state %.1f MiB in %d windows"
+          % (took, rss0 / 2**20, rss1 / 2**20, per_group, bound, peak, lag_bytes / 2**20, lag_windows))
+    assert per_group <= bound, "%.0f bytes per group > %.0f" % (per_group, bound)
+    assert lag_windows <= 100_000
+    assert lag_bytes <= LAG_BOUND_B, "the lag evaluation holds %.0f MiB" % (lag_bytes / 2**20)
     assert peak <= MANY_GROUPS_PEAK_RSS_MB, "peak RSS %.0f MiB > %d MiB" % (peak, MANY_GROUPS_PEAK_RSS_MB)
 
-    b.restart()
+    restart(b)
     canary.check()              # waits for nothing: the canary's group may still be loading
     deadline = time.monotonic() + 120
     want = {"adv-g%d" % i for i in range(MANY_GROUPS)}
@@ -395,8 +462,26 @@ def test_many_groups_memory(broker_factory):
     for i in range(MANY_GROUPS):
         assert got["adv-g%d" % i] == {("adv-many", p): (i * 10 + p, 0) for p in range(4)}, i
     canary.check()
-    print("after restart: RSS %.0f MiB" % (rss_kb(b.pid)[0] / 1024))
+    print("after restart: RSS %.0f MiB (peak %.0f), lag state %.1f MiB"
+          % (rss_kb(b.pid)[0] / 1024, rss_kb(b.pid)[1] / 1024, lag_metrics(b)[0] / 2**20))
+    assert lag_metrics(b)[0] <= LAG_BOUND_B
+
     assert_peak_rss(b, MANY_GROUPS_PEAK_RSS_MB)
+
+    # the groups go: so does their lag state (dropped when sampled, every 5 s)
+    ids = ["adv-g%d" % i for i in range(MANY_GROUPS)]
+    frames = [kp.request(kp.DELETE_GROUPS, 0, n + 1, kp.enc_delete_groups(ids[k:k + 1000]))
+              for n, k in enumerate(range(0, MANY_GROUPS, 1000))]
+    for r in pipeline(b, frames, window=10):
+        res = kp.dec_delete_groups(r)["results"]
+        assert set(res.values()) == {0}, res
+    deadline = time.monotonic() + 30
+    while lag_metrics(b)[0] > 64 << 10 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert lag_metrics(b)[0] <= 64 << 10, "the lag state of deleted groups is still held"
+    print("after deleting the groups: RSS %.0f MiB (peak %.0f)" % (rss_kb(b.pid)[0] / 1024, rss_kb(b.pid)[1] / 1024))
+    canary.check()
+    assert_peak_rss(b, MANY_GROUPS_DELETED_PEAK_RSS_MB)
 
 
 def test_history_long_client_ids(broker_factory):
@@ -567,7 +652,7 @@ def test_big_group_record_too_large(broker_factory):
     assert read_offsets_end(b) == end0                  # nothing was written for the group
     assert "exceeds max.message.bytes" in b.log_text()
     canary.check()
-    b.restart()
+    restart(b)
     canary.check()
     assert_peak_rss(b, BIG_GROUP_PEAK_RSS_MB)
 
@@ -601,7 +686,7 @@ def test_big_group_stores_when_allowed(broker_factory):
     assert (leader_err, errs) == (0, {0: 1999}), (leader_err, errs)
     assert kp.describe_group(b.bootstrap, "adv-big-g")["state"] == "Stable"
     canary.check()
-    b.restart()
+    restart(b)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         g = kp.describe_group(b.bootstrap, "adv-big-g")

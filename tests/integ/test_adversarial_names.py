@@ -29,7 +29,8 @@ import time
 import pytest
 
 import kproto as kp
-from adversary import Canary, peak_rss_mb, wait_groups_loaded
+import adversary
+from adversary import Canary, assert_peak_rss, wait_groups_loaded
 from helpers import run_gregor, wait_until
 from storage_check import env_broker_factory as _env_broker_factory, produce_raw, read_log
 
@@ -226,17 +227,9 @@ def cli(b, *args, timeout=60):
 
 # ------------------------------------------------------------------ module state
 
-_peaks = []
-
-
 def restart(b, kill=False):
     """Restart b (SIGTERM, or kill -9), keeping its peak RSS so far."""
-    _peaks.append(peak_rss_mb(b))
-    if kill:
-        b.kill()
-        b.start()
-    else:
-        b.restart()
+    adversary.restart(b, kill=kill)
     assert wait_groups_loaded(b) == NONE
 
 
@@ -778,5 +771,4 @@ def test_hostile_ids_do_not_forge_log_lines(broker, canary):
 
 
 def test_zz_peak_rss(broker):
-    peak = max(_peaks + [peak_rss_mb(broker)])
-    assert peak <= PEAK_RSS_MB, "broker peak RSS %.0f MiB exceeds the %d MiB bound" % (peak, PEAK_RSS_MB)
+    assert_peak_rss(broker, PEAK_RSS_MB)

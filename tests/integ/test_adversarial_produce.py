@@ -28,7 +28,8 @@ from confluent_kafka.admin import ConfigResource, NewPartitions, NewTopic
 
 import ck
 import kproto as kp
-from adversary import Canary, assert_peak_rss
+import ktxn as kt
+from adversary import Canary, assert_peak_rss, keep_peak, restart
 from helpers import kcat, wait_until
 from storage_check import fetch_raw, read_log
 
@@ -267,8 +268,7 @@ def test_hostile_header_fields_not_trusted(broker):
     recs, _ = read_log(broker, topic, 0)
     assert [v for _, _, v in recs] == [b"a", b"b", b"c", b"g", b"h", b"i"]
     # the rewritten headers (new CRCs) pass the recovery of an unclean stop
-    broker.kill()
-    broker.start()
+    restart(broker, kill=True)
     assert stored_batches(broker, topic) == (bts, 6)
     recs, _ = read_log(broker, topic, 0)
     assert [v for _, _, v in recs] == [b"a", b"b", b"c", b"g", b"h", b"i"]
@@ -303,7 +303,7 @@ def test_records_without_timestamp_survive_retention(broker_factory):
         assert log_start(b, topic) == 0, "records without timestamps deleted by retention"
         recs, _ = read_log(b, topic, 0)
         assert [v for _, _, v in recs] == [b"nots-%d" % i for i in range(20)]
-        b.restart()                              # the file's mtime stands in after a restart too
+        restart(b)                               # the file's mtime stands in after a restart too
     bts, _ = stored_batches(b, topic)
     assert bts and all(x["max_ts"] == -1 for x in bts), bts    # what the records say
     # kcat reads them back, without timestamps
@@ -314,7 +314,10 @@ def test_records_without_timestamp_survive_retention(broker_factory):
 
 def test_retention_check_interval_honoured(broker_factory):
     """log.retention.check.interval.ms (Kafka's default 300000) decides when
-    retention runs: not every minute, and not one second after startup."""
+    retention runs: not every minute, and not one second after startup; and
+    every later sweep comes one interval after the one before (a record
+    that expired just after a sweep goes at the next one, neither at once
+    nor after a fixed longer period)."""
     old = now_ms() - 2 * HOUR_MS
     b = broker_factory()
     canary = Canary(b, topic="adv-i-canary", group="adv-i-group").plant()
@@ -327,6 +330,23 @@ def test_retention_check_interval_honoured(broker_factory):
     topic = ck.create_topic(b2, "adv-interval", config={"retention.ms": str(HOUR_MS)})
     assert produce1(b2, topic, batch([b"old"], timestamps=[old])) == NONE
     wait_until(lambda: log_start(b2, topic) == 1, timeout=10, what="retention with a 300 ms check interval")
+    # sweeps every 4 s: after each one an expired record is written, and
+    # the next sweep (seen within ~50 ms polling) deletes it one interval on
+    iv = 4.0
+    b3 = broker_factory({"log.retention.check.interval.ms": int(iv * 1000)})
+    topic = ck.create_topic(b3, "adv-interval", config={"retention.ms": str(HOUR_MS)})
+    seen = []
+    for i in range(4):
+        assert produce1(b3, topic, batch([b"old-%d" % i], timestamps=[old])) == NONE
+        deadline = time.monotonic() + iv + 30
+        while log_start(b3, topic) == i and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log_start(b3, topic) == i + 1, "no retention sweep within %.0f s" % (iv + 30)
+        seen.append(time.monotonic())
+    gaps = [t1 - t0 for t0, t1 in zip(seen, seen[1:])]
+    print("retention sweeps seen %s s apart (interval %.0f s)" % (["%.2f" % g for g in gaps], iv))
+    # each gap is one interval, give or take how late a sweep was seen
+    assert all(iv - 1.5 <= g <= iv + 10 for g in gaps), gaps
 
 # -------------------------------------------------------------- internal topics
 
@@ -414,11 +434,109 @@ def test_internal_topic_abuse(broker_factory):
     for attack in (grow, delete, create_reserved, auto_create_reserved, reconfigure, append):
         attack()
         time.sleep(0.5)                          # five retention checks
-        b.restart()
+        restart(b)
         canary.check()
         check_groups(b, canary.topic)
         md = metadata_v4(b, ["__consumer_offsets"], allow_auto_create=False)
         assert md["__consumer_offsets"] == (NONE, True, 50), attack.__name__
+    finish(b, canary)
+
+
+def test_transaction_state_abuse(broker_factory):
+    """__transaction_state is the transaction coordinator's state, kept as
+    __consumer_offsets is: it cannot be deleted or given more partitions
+    (a transactional id's partition is its hash modulo the count), its
+    cleanup.policy stays compact and its max.message.bytes at least
+    message.max.bytes, retention never deletes it, and clients cannot write
+    to it (Produce; AddPartitionsToTxn answers TOPIC_AUTHORIZATION_FAILED,
+    as Kafka's broker does for internal topics).  After each attack and a
+    restart a committed, an ongoing and an empty transaction are all back.
+    (The refusal of a destructive cleanup.policy named the commits and
+    groups of __consumer_offsets whichever topic it was about.)"""
+    b = broker_factory({"log.retention.check.interval.ms": 100})
+    canary = Canary(b, topic="adv-t-canary", group="adv-t-group").plant()
+    topic = ck.create_topic(b, "adv-txn")
+    with kt.Txn(b.bootstrap) as t:
+        pc, ec = kt.begin(t, "adv-txn-c", {topic: [0]})
+        assert t.produce(topic, 0, kt.tbatch([b"c0", b"c1"], pc, ec, 0), txn_id="adv-txn-c")[0] == NONE
+        assert t.end_retry("adv-txn-c", pc, ec, True) == NONE
+        po, eo = kt.begin(t, "adv-txn-o", {topic: [0]}, timeout_ms=900000)     # stays Ongoing
+        assert t.produce(topic, 0, kt.tbatch([b"o0"], po, eo, 0), txn_id="adv-txn-o")[0] == NONE
+        err, pe, ee = t.init_retry("adv-txn-e")
+        assert err == NONE
+    ids = ["adv-txn-c", "adv-txn-o", "adv-txn-e"]
+    want = [(NONE, "CompleteCommit", pc, ec), (NONE, "Ongoing", po, eo), (NONE, "Empty", pe, ee)]
+    nparts = metadata_v4(b, ["__transaction_state"], allow_auto_create=False)["__transaction_state"][2]
+    assert nparts > 1
+
+    def check_txns():
+        deadline = time.monotonic() + 30
+        with kt.Txn(b.bootstrap) as t:
+            while True:
+                d = [(x["error"], x["state"], x["pid"], x["epoch"]) for x in t.describe(ids)]
+                if all(x[0] != kp.COORDINATOR_LOAD_IN_PROGRESS for x in d) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert d == want
+            f = t.fetch(topic, 0, 0, isolation=1)
+            assert f["error"] == NONE and f["lso"] == 3, f          # c0 c1 marker | o0: the ongoing one holds the LSO
+        md = metadata_v4(b, ["__transaction_state"], allow_auto_create=False)
+        assert md["__transaction_state"] == (NONE, True, nparts)
+
+    def grow():
+        a = ck.admin(b)
+        for vo in (True, False):
+            fs = a.create_partitions([NewPartitions("__transaction_state", nparts + 10)], validate_only=vo,
+                                     request_timeout=15)
+            assert admin_error(fs["__transaction_state"]) == INVALID_TOPIC_EXCEPTION
+
+    def delete():
+        fs = ck.admin(b).delete_topics(["__transaction_state"], request_timeout=15)
+        assert admin_error(fs["__transaction_state"]) == INVALID_TOPIC_EXCEPTION
+
+    def create():
+        fs = ck.admin(b).create_topics([NewTopic("__transaction_state", 3, 1, config={"cleanup.policy": "delete"})],
+                                       request_timeout=15)
+        assert admin_error(fs["__transaction_state"]) == TOPIC_ALREADY_EXISTS
+
+    def reconfigure():
+        for ops in ([("cleanup.policy", 0, "delete"), ("retention.ms", 0, "1")],
+                    [("cleanup.policy", 0, "compact,delete")],
+                    [("cleanup.policy", 2, "delete")],
+                    [("cleanup.policy", 1, None)],
+                    [("max.message.bytes", 0, "100")]):
+            for validate_only in (True, False):
+                err, msg = incremental_alter(b, "__transaction_state", ops, validate_only)
+                assert err == POLICY_VIOLATION, (ops, err, msg)
+                assert "__transaction_state" in msg and "offsets" not in msg, msg
+        # harmless ones work, and retention stays off for the compacted topic
+        assert incremental_alter(b, "__transaction_state", [("retention.ms", 0, "1"), ("retention.bytes", 0, "0")]) \
+            == (NONE, None)
+
+    def append():
+        for p in range(nparts):
+            assert produce(b, [("__transaction_state", p, batch([b"forged"]))])[("__transaction_state", p)] \
+                == INVALID_TOPIC_EXCEPTION
+        with kt.Txn(b.bootstrap) as t:
+            err, pid, epoch = t.init_retry("adv-txn-x")
+            assert err == NONE
+            assert t.add_partitions("adv-txn-x", pid, epoch, {"__transaction_state": [0], topic: [0]}) == \
+                {("__transaction_state", 0): kt.TOPIC_AUTHORIZATION_FAILED, (topic, 0): kt.OPERATION_NOT_ATTEMPTED}
+            [d] = t.describe(["adv-txn-x"])
+            assert (d["state"], d["topics"]) == ("Empty", {}), d           # nothing was added
+            # WriteTxnMarkers is the brokers' own request (Kafka allows it
+            # without an authorizer, also on internal topics): markers
+            # written into __transaction_state do not disturb its state
+            res = t.write_markers([(pid, epoch, False, 0, {"__transaction_state": list(range(nparts))})])
+            assert len(res) == nparts, res
+
+    check_txns()
+    for attack in (grow, delete, create, reconfigure, append):
+        attack()
+        time.sleep(0.5)                          # five retention checks
+        restart(b)
+        canary.check()
+        check_txns()
     finish(b, canary)
 
 
@@ -428,6 +546,7 @@ def test_destructive_override_left_on_disk(broker_factory):
     b = broker_factory({"log.retention.check.interval.ms": 100})
     canary = Canary(b, topic="adv-d-canary", group="adv-d-group").plant()
     plant_groups(b, canary.topic)
+    keep_peak(b)
     b.stop()
     path = offsets_properties(b)
     with open(path) as f:
@@ -441,7 +560,7 @@ def test_destructive_override_left_on_disk(broker_factory):
     time.sleep(1.0)                              # ten retention checks
     canary.check()
     check_groups(b, canary.topic)
-    b.restart()
+    restart(b)
     canary.check()
     check_groups(b, canary.topic)
     with open(path) as f:
@@ -485,7 +604,7 @@ def test_made_up_producer_ids_bounded(broker_factory):
                                     base_sequence=0)) == NONE
     assert stored_batches(b, topic, n)[1] == n + 1
     # through a restart: the snapshot holds at most the bound
-    b.restart()
+    restart(b)
     snaps = sorted(f for f in os.listdir(b.partition_dir(topic)) if f.endswith(".snapshot"))
     with open(os.path.join(b.partition_dir(topic), snaps[-1]), "rb") as f:
         head = f.read(10)

@@ -10,8 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "group.h"
 #include "lag.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +188,82 @@ static void test_time_lag_samples(void **state)
     assert_null(p.obs);
 }
 
+/* Groups are bounded like windows: once lag.window.max.partitions windows
+ * (or groups) are kept, a commit or reset of a group not yet known makes no
+ * state at all, so the lag state is bounded in total. */
+static void test_group_bound(void **state)
+{
+    (void)state;
+    gr_lag_configure(&(gr_lag_config_t){.intervals = 3, .min_distance_ms = 0, .recent_ms = 1000,
+                                        .expire_group_ms = 1000000, .max_partitions = 2});
+    gr_lag_commit("a", "t", 0, 1, 5, 1000);
+    gr_lag_commit("b", "t", 0, 1, 5, 1000);
+    int64_t bytes = gr_lag_bytes();
+    for (int i = 0; i < 100; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "x%d", i);
+        gr_lag_commit(id, "t", 0, 1, 5, 1000);
+        gr_lag_reset_ent_t r = {"t", 0, 1, 0};
+        gr_lag_reset_recorded(id, &r, 1, 1000);
+        assert_null(gr_lag_last_reset(id));
+    }
+    assert_int_equal(gr_lag_bytes(), bytes);
+    assert_int_equal(gr_lag_windows(), 2);
+    int n = 0;
+    for (const char *g = gr_lag_group_next(NULL); g && n < 10; g = gr_lag_group_next(g))
+        n++;
+    assert_int_equal(n, 2);
+    /* a known group still records its reset */
+    gr_lag_reset_ent_t r = {"t", 0, 1, 0};
+    gr_lag_reset_recorded("a", &r, 1, 1000);
+    assert_non_null(gr_lag_last_reset("a"));
+    gr_lag_reset_all();
+    assert_int_equal(gr_lag_bytes(), 0);
+}
+
+/* The series: one run per value, so an idle group keeps one entry; read
+ * back as samples GR_LAG_SERIES_MS apart, the last GR_LAG_SERIES_LEN. */
+static void test_series_runs(void **state)
+{
+    (void)state;
+    gr_lag_configure(&(gr_lag_config_t){.intervals = 3, .min_distance_ms = 0, .recent_ms = 1000,
+                                        .expire_group_ms = INT64_MAX / 2, .max_partitions = 10});
+    assert_non_null(gr_group_get_or_create("sg", 2));
+    gr_lag_commit("sg", "t", 0, 1, 5, 1000);                /* lag 4 */
+    int64_t bytes = gr_lag_bytes();
+    int64_t t = 10000;
+    for (int i = 0; i < 100; i++, t += GR_LAG_SERIES_MS)
+        gr_lag_sample_all(t);
+    int64_t idle = gr_lag_bytes() - bytes;
+    assert_true(idle > 0 && idle <= 64);                     /* one run, not 100 samples */
+    gr_lag_sample_t out[GR_LAG_SERIES_LEN];
+    assert_int_equal(gr_lag_series("sg", out, GR_LAG_SERIES_LEN), 100);
+    assert_int_equal(out[99].time_ms, t - GR_LAG_SERIES_MS);
+    assert_int_equal(out[0].time_ms, t - 100 * GR_LAG_SERIES_MS);
+    assert_int_equal(out[0].lag, 4);
+    assert_int_equal(out[99].lag, 4);
+    /* the lag moves every sample: one run each, 130 samples keep the last 120 */
+    for (int i = 0; i < 130; i++, t += GR_LAG_SERIES_MS) {
+        gr_lag_commit("sg", "t", 0, 1, 6 + i, t);
+        gr_lag_sample_all(t);
+    }
+    assert_int_equal(gr_lag_series("sg", out, GR_LAG_SERIES_LEN), GR_LAG_SERIES_LEN);
+    for (int i = 0; i < GR_LAG_SERIES_LEN; i++) {
+        assert_int_equal(out[i].lag, 5 + 10 + i);             /* samples 10..129 of the second part */
+        assert_int_equal(out[i].time_ms, t - (GR_LAG_SERIES_LEN - i) * GR_LAG_SERIES_MS);
+    }
+    assert_int_equal(gr_lag_series("sg", out, 2), 2);         /* the newest */
+    assert_int_equal(out[1].lag, 5 + 129);
+    /* and idle again: the last value's run grows, the oldest runs go */
+    for (int i = 0; i < 200; i++, t += GR_LAG_SERIES_MS)
+        gr_lag_sample_all(t);
+    assert_int_equal(gr_lag_series("sg", out, GR_LAG_SERIES_LEN), GR_LAG_SERIES_LEN);
+    assert_int_equal(out[0].lag, 5 + 129);
+    assert_int_equal(out[0].time_ms, t - GR_LAG_SERIES_LEN * GR_LAG_SERIES_MS);
+    gr_lag_reset_all();
+    assert_int_equal(gr_lag_bytes(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +271,8 @@ int main(void)
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_evaluate_group),
         cmocka_unit_test(test_time_lag_samples),
+        cmocka_unit_test(test_group_bound),
+        cmocka_unit_test(test_series_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
