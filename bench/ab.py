@@ -24,19 +24,13 @@ import subprocess
 import tempfile
 import time
 
+from run import free_port
+
 WORKLOADS = [("1 consumer, sync", ["commit", "topic=commit", "consumers=1", "mode=sync"], "cps", 1),
              ("10 consumers, sync", ["commit", "topic=commit", "consumers=10", "mode=sync"], "cps", 1),
              ("1 consumer, async", ["commit", "topic=commit", "consumers=1", "mode=async", "inflight=100"], "cps", 1),
              ("10 consumers, async", ["commit", "topic=commit", "consumers=10", "mode=async", "inflight=100"], "cps", 1),
              ("10-member rebalance (10th joins), ms", ["rebalance", "topic=grp", "members=10"], "rebalance_ms", -1)]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def knows_http(binary):
