@@ -249,7 +249,7 @@ static void produce_partition(gr_req_t *req, gr_topic_t *t, const gr_log_config_
                            req->api_version >= 7, gr_now_ms(), &info);
     pr->LogStartOffset = gr_log_start_offset(p->log);
     if (rc < 0) {
-        pr->ErrorCode = info.error_code != KERR_NONE ? info.error_code
+        pr->ErrorCode = info.serr != GR_SERR_NONE ? gr_api_serr_kerr(info.serr)
                         : rc == GR_EIO || rc == GR_ENOSPC ? KERR_KAFKA_STORAGE_ERROR
                                                           : KERR_CORRUPT_MESSAGE;
         if (info.error_message)

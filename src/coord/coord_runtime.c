@@ -43,6 +43,7 @@
  */
 #include "coord_runtime.h"
 
+#include "api.h"
 #include "arena.h"
 #include "broker.h"
 #include "fio.h"
@@ -1011,7 +1012,7 @@ static int lw_append(void *ctx, int32_t part, uint8_t *data, size_t len, int64_t
     gr_append_info_t info;
     int rc = gr_log_append_as(p->log, data, len, p->leader_epoch, false, GR_APPEND_COORDINATOR, now_ms, &info);
     if (rc < 0) {
-        *kerr = info.error_code != KERR_NONE ? info.error_code : KERR_KAFKA_STORAGE_ERROR;
+        *kerr = info.serr != GR_SERR_NONE ? gr_api_serr_kerr(info.serr) : KERR_KAFKA_STORAGE_ERROR;
         return rc;
     }
     *base = info.base_offset;

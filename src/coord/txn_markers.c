@@ -9,6 +9,7 @@
  */
 #include "txn_markers.h"
 
+#include "api.h"
 #include "batch.h"
 #include "broker.h"
 #include "coord.h"
@@ -105,7 +106,7 @@ void gr_txn_marker_write(const char *topic, size_t tlen, int32_t partition, int6
     int rc = gr_log_append_as(p->log, m, len, p->leader_epoch, false, GR_APPEND_COORDINATOR, now, &info);
     free(m);
     if (rc < 0) {
-        gr_kerr_t err = info.error_code != KERR_NONE ? info.error_code : KERR_KAFKA_STORAGE_ERROR;
+        gr_kerr_t err = info.serr != GR_SERR_NONE ? gr_api_serr_kerr(info.serr) : KERR_KAFKA_STORAGE_ERROR;
         if (err == KERR_KAFKA_STORAGE_ERROR)
             gr_partition_notify(p);
         complete_later(cb, arg, err);

@@ -51,7 +51,6 @@
 #include "cleaner.h"
 #include "fio.h"
 #include "hmap.h"
-#include "kerr.h"
 #include "pstate.h"
 #include "segment.h"
 
@@ -590,24 +589,24 @@ static int roll(gr_log_t *log, int64_t now_ms)
 
 /* The rules for a producer's batch header (Kafka's LogValidator.validateBatch
  * for AppendOrigin.CLIENT, and the producer state it would find).  true
- * (info->error_code set) when the batch is refused. */
+ * (info->serr set) when the batch is refused. */
 static bool client_header_refused(const uint8_t *p, const gr_batch_info_t *bi, gr_append_info_t *info)
 {
     if (bi->attributes & GR_ATTR_CONTROL) {
-        info->error_code = KERR_INVALID_RECORD;
+        info->serr = GR_SERR_INVALID_RECORD;
         info->error_message = "Clients are not allowed to write control records";
     } else if (bi->producer_id >= 0 && (int32_t)gr_be32(p + GR_BOFF_BASE_SEQ) < 0) {
-        info->error_code = KERR_INVALID_RECORD;
+        info->serr = GR_SERR_INVALID_RECORD;
         info->error_message = "Invalid sequence number in a record batch with a producer id";
     } else if ((bi->attributes & GR_ATTR_TRANSACTIONAL) && bi->producer_id < 0) {
         /* a transaction belongs to a producer id (the coordinator's) */
-        info->error_code = KERR_INVALID_RECORD;
+        info->serr = GR_SERR_INVALID_RECORD;
         info->error_message = "Transactional record batch without a producer id";
     } else if (bi->attributes & GR_ATTR_TIMESTAMP_TYPE) {
         /* Kafka refuses this for LogAppendTime topics and, for CreateTime
          * ones, turns the batch into CreateTime with the producer's
          * maxTimestamp: refused for both here */
-        info->error_code = KERR_INVALID_TIMESTAMP;
+        info->serr = GR_SERR_INVALID_TIMESTAMP;
         info->error_message = "Invalid timestamp type in message. Producer should not set timestamp type to "
                               "LogAppendTime.";
     } else {
@@ -750,7 +749,7 @@ static int64_t abort_lso(const gr_log_t *log, const pend_t *pend, int64_t pid, i
  * its producer's state at the offsets it would get.  A client's batch
  * that repeats one of the last 5 of its producer makes the whole append
  * answer with that batch's offsets (info->duplicate) and write nothing.
- * Returns 0 (go on, or *dup), or GR_EINVAL with info->error_code set. */
+ * Returns 0 (go on, or *dup), or GR_EINVAL with info->serr set. */
 static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_porigin_t origin, int64_t lat,
                            pend_t *pend, aborts_t *aborts, gr_append_info_t *info, bool *dup)
 {
@@ -776,7 +775,7 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
             if (r == GR_ENOENT || (r == 0 && type != GR_MARKER_ABORT && type != GR_MARKER_COMMIT))
                 continue;
             if (r < 0) {
-                info->error_code = KERR_INVALID_RECORD;
+                info->serr = GR_SERR_INVALID_RECORD;
                 info->error_message = "Invalid transaction marker";
                 return GR_EINVAL;
             }
@@ -784,10 +783,10 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
             gr_completed_txn_t done;
             bool completed;
             const char *msg = NULL;
-            gr_kerr_t err = gr_pupdate_marker(u, epoch, coord_epoch, first, lat >= 0 ? lat : mts,
+            gr_serr_t err = gr_pupdate_marker(u, epoch, coord_epoch, first, lat >= 0 ? lat : mts,
                                             type == GR_MARKER_ABORT, &done, &completed, &msg);
-            if (err != KERR_NONE) {
-                info->error_code = err;
+            if (err != GR_SERR_NONE) {
+                info->serr = err;
                 info->error_message = msg;
                 return GR_EINVAL;
             }
@@ -815,10 +814,10 @@ static int producer_checks(gr_log_t *log, const uint8_t *data, size_t len, gr_po
         }
         int64_t ts = lat >= 0 ? lat : (int64_t)gr_be64(p + GR_BOFF_MAX_TS);
         const char *msg = NULL;
-        gr_kerr_t err = gr_pupdate_data(pend_get(pend, log->ps, pid, origin), epoch, seq, last_seq, first, ts,
+        gr_serr_t err = gr_pupdate_data(pend_get(pend, log->ps, pid, origin), epoch, seq, last_seq, first, ts,
                                       (attr & GR_ATTR_TRANSACTIONAL) != 0, &msg);
-        if (err != KERR_NONE) {
-            info->error_code = err;
+        if (err != GR_SERR_NONE) {
+            info->serr = err;
             info->error_message = msg;
             return GR_EINVAL;
         }
@@ -874,7 +873,7 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
     if (log->offline || log->sync_failed) {
         if (log->sync_failed)
             retry_sync(log, now_ms);
-        info->error_code = KERR_KAFKA_STORAGE_ERROR;
+        info->serr = GR_SERR_IO;
         info->error_message = log->offline ? "the partition is offline after a storage error"
                                            : "the last fsync of the partition failed";
         return GR_EIO;
@@ -886,12 +885,12 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         rc = gr_batch_upconvert_legacy(data, len, (size_t)GR_MAX(log->cfg.max_message_bytes, 0), &conv,
                                        &conv_len);
         if (rc == GR_ETOOBIG) {
-            info->error_code = KERR_MESSAGE_TOO_LARGE;
+            info->serr = GR_SERR_BATCH_TOO_LARGE;
             info->error_message = "legacy message set too large once converted (max.message.bytes)";
             goto out;
         }
         if (rc < 0) {
-            info->error_code = KERR_CORRUPT_MESSAGE;
+            info->serr = GR_SERR_CORRUPT_BATCH;
             info->error_message = "invalid legacy message set";
             rc = GR_ECORRUPT;
             goto out;
@@ -900,7 +899,7 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         len = conv_len;
     }
     if (len == 0 || len > INT32_MAX) {
-        info->error_code = len ? KERR_MESSAGE_TOO_LARGE : KERR_CORRUPT_MESSAGE;
+        info->serr = len ? GR_SERR_BATCH_TOO_LARGE : GR_SERR_CORRUPT_BATCH;
         rc = len ? GR_ETOOBIG : GR_ECORRUPT;
         goto out;
     }
@@ -909,24 +908,24 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         gr_batch_recs_t recs;
         rc = gr_batch_check_into(data + off, len - off, &bi, &recs);
         if (rc < 0) {
-            info->error_code = KERR_CORRUPT_MESSAGE;
+            info->serr = GR_SERR_CORRUPT_BATCH;
             info->error_message = rc == GR_AGAIN ? "truncated record batch" : "corrupt record batch";
             rc = GR_ECORRUPT;
             goto out;
         }
         if (bi.size > log->cfg.max_message_bytes) {
-            info->error_code = KERR_MESSAGE_TOO_LARGE;
+            info->serr = GR_SERR_BATCH_TOO_LARGE;
             rc = GR_ETOOBIG;
             goto out;
         }
         if ((bi.attributes & GR_ATTR_COMPRESSION_MASK) == GR_COMPRESSION_ZSTD && !allow_zstd) {
-            info->error_code = KERR_UNSUPPORTED_COMPRESSION_TYPE;
+            info->serr = GR_SERR_COMPRESSION;
             rc = GR_EINVAL;
             goto out;
         }
         if (bi.record_count != bi.last_offset_delta + 1) {
             /* only the cleaner writes batches with offset gaps */
-            info->error_code = KERR_CORRUPT_MESSAGE;
+            info->serr = GR_SERR_CORRUPT_BATCH;
             info->error_message = "record count does not match lastOffsetDelta";
             rc = GR_ECORRUPT;
             goto out;
@@ -938,24 +937,24 @@ int gr_log_append_as(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_ep
         gr_batch_scan_t scan;
         rc = gr_batch_scan_into(data + off, &bi, log->cfg.compact ? &scan : NULL, &recs);
         if (rc == GR_ETOOBIG) {
-            info->error_code = KERR_MESSAGE_TOO_LARGE;
+            info->serr = GR_SERR_BATCH_TOO_LARGE;
             info->error_message = "record batch decompresses to more than the broker accepts";
             goto out;
         }
         if (rc < 0) {
-            info->error_code = rc == GR_EINVAL ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+            info->serr = rc == GR_EINVAL ? GR_SERR_INVALID_RECORD : GR_SERR_CORRUPT_BATCH;
             info->error_message = "records do not parse";
             goto out;
         }
         if (!recs.offsets_in_order) {
             /* the cleaner and every reader take them for offsets */
-            info->error_code = KERR_INVALID_RECORD;
+            info->serr = GR_SERR_INVALID_RECORD;
             info->error_message = "record offset deltas must be 0, 1, ..., recordCount-1";
             rc = GR_EINVAL;
             goto out;
         }
         if (log->cfg.compact && !(bi.attributes & GR_ATTR_CONTROL) && scan.null_key) {
-            info->error_code = KERR_INVALID_RECORD;
+            info->serr = GR_SERR_INVALID_RECORD;
             info->error_message = "Compacted topic cannot accept message without key";
             rc = GR_EINVAL;
             goto out;
@@ -1034,7 +1033,7 @@ io_err:
         gr_error("log", "Partition log %s is offline: a failed append could not be rolled back; every request "
                  "gets KAFKA_STORAGE_ERROR until a restart recovers it", log->dir);
     }
-    info->error_code = KERR_KAFKA_STORAGE_ERROR;
+    info->serr = GR_SERR_IO;
     rc = GR_EIO;
 out:
     pend_free(&pend);

@@ -11,7 +11,7 @@
 #ifndef GR_LOG_H
 #define GR_LOG_H
 
-#include "kerr.h"
+#include "serr.h"
 #include "gr.h"
 #include "wire.h"
 #include "ev.h"
@@ -77,7 +77,7 @@ int gr_log_segment_count(const gr_log_t *log);
 
 /* Result of an append, for the Produce response. */
 typedef struct gr_append_info {
-    gr_kerr_t error_code;           /* Kafka error code (KERR_*) */
+    gr_serr_t serr;                 /* why the append was refused (serr.h) */
     int64_t base_offset;            /* offset of the first record */
     int64_t last_offset;
     int64_t log_append_time;        /* -1 unless LogAppendTime */
@@ -105,16 +105,18 @@ typedef enum { GR_APPEND_CLIENT, GR_APPEND_COORDINATOR } gr_append_origin_t;
  * cleared, as Kafka's LogValidator does, the CRC recomputed when that
  * changed anything).  Legacy (magic 0/1) input is up-converted into one
  * batch of at most max.message.bytes.  On a validation failure nothing is
- * written and info->error_code is CORRUPT_MESSAGE, MESSAGE_TOO_LARGE (also
- * for compressed records beyond the decompression budget,
- * gr_batch_budget_begin), INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE
- * (zstd when allow_zstd is false), for a client's batch INVALID_TIMESTAMP
- * or INVALID_PRODUCER_ID_MAPPING, or from the producer state
- * OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH or
- * INVALID_TXN_STATE, and the function returns
- * GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  A producer's retried batch returns 0
- * with info->duplicate set and nothing written.  I/O failure returns
- * GR_EIO (KAFKA_STORAGE_ERROR).  Rolls segments by size and time.
+ * written and info->serr is GR_SERR_CORRUPT_BATCH, GR_SERR_BATCH_TOO_LARGE
+ * (also for compressed records beyond the decompression budget,
+ * gr_batch_budget_begin), GR_SERR_INVALID_RECORD, GR_SERR_COMPRESSION
+ * (zstd when allow_zstd is false), for a client's batch
+ * GR_SERR_INVALID_TIMESTAMP, or from the producer state GR_SERR_SEQUENCE,
+ * GR_SERR_PRODUCER_EPOCH, GR_SERR_TXN_STATE or (a marker)
+ * GR_SERR_COORDINATOR_EPOCH, with info->error_message set for most, and
+ * the function returns GR_ECORRUPT/GR_ETOOBIG/GR_EINVAL.  A producer's
+ * retried batch returns 0 with info->duplicate set and nothing written.
+ * I/O failure, or a partition offline after one, returns GR_EIO with
+ * GR_SERR_IO.  The caller maps info->serr with gr_api_serr_kerr (api.h).
+ * Rolls segments by size and time.
  * gr_log_append is gr_log_append_as(GR_APPEND_CLIENT). */
 int gr_log_append(gr_log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
                   bool allow_zstd, int64_t now_ms, gr_append_info_t *info);

@@ -46,7 +46,6 @@
  */
 #include "pstate.h"
 #include "batch.h"
-#include "kerr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -342,19 +341,19 @@ void gr_pupdate_init(gr_pupdate_t *u, const gr_pstate_t *ps, int64_t pid, gr_por
     u->txn_first_offset = e ? e->txn_first_offset : -1;
 }
 
-gr_kerr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
+gr_serr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
                         int64_t first_offset, int64_t timestamp, bool transactional, const char **msg)
 {
     /* checkProducerEpoch: a replay takes the log as it is */
     if (epoch < u->epoch && u->origin != GR_PORIGIN_REPLAY) {
         *msg = "Producer's epoch is smaller than the last seen epoch of its producer id";
-        return KERR_INVALID_PRODUCER_EPOCH;
+        return GR_SERR_PRODUCER_EPOCH;
     }
     if (u->origin == GR_PORIGIN_CLIENT) {               /* checkSequence */
         if (epoch != u->epoch) {
             if (first_seq != 0 && u->epoch != GR_NO_PRODUCER_EPOCH) {
                 *msg = "Invalid sequence number for a new epoch of the producer: it must start at 0";
-                return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+                return GR_SERR_SEQUENCE;
             }
         } else {
             int32_t cur_last;
@@ -368,13 +367,13 @@ gr_kerr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int
              * deleted) may start at any sequence */
             if (!(u->cur_epoch == GR_NO_PRODUCER_EPOCH || in_sequence(cur_last, first_seq))) {
                 *msg = "Out of order sequence number for the producer";
-                return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+                return GR_SERR_SEQUENCE;
             }
         }
     }
     if (u->txn_first_offset >= 0 && !transactional && u->origin != GR_PORIGIN_REPLAY) {
         *msg = "Expected a transactional write from the producer";
-        return KERR_INVALID_TXN_STATE;
+        return GR_SERR_TXN_STATE;
     }
     u->epoch = epoch;                                   /* addBatch */
     u->last_seq = last_seq;
@@ -382,10 +381,10 @@ gr_kerr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int
     u->last_timestamp = timestamp;
     if (transactional && u->txn_first_offset < 0)
         u->txn_first_offset = first_offset;
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
-gr_kerr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
+gr_serr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
                           int64_t timestamp, bool aborted, gr_completed_txn_t *done, bool *completed,
                           const char **msg)
 {
@@ -393,11 +392,11 @@ gr_kerr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_
     if (u->origin != GR_PORIGIN_REPLAY) {
         if (epoch < u->epoch) {                          /* checkProducerEpoch */
             *msg = "Producer's epoch in the transaction marker is smaller than the last seen epoch";
-            return KERR_INVALID_PRODUCER_EPOCH;
+            return GR_SERR_PRODUCER_EPOCH;
         }
         if (u->coordinator_epoch > coordinator_epoch) {  /* checkCoordinatorEpoch */
             *msg = "Invalid coordinator epoch in the transaction marker (zombie coordinator)";
-            return KERR_TRANSACTION_COORDINATOR_FENCED;
+            return GR_SERR_COORDINATOR_EPOCH;
         }
     }
     if (u->txn_first_offset >= 0) {
@@ -411,7 +410,7 @@ gr_kerr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_
     u->coordinator_epoch = coordinator_epoch;
     u->last_timestamp = timestamp;
     u->txn_first_offset = -1;
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 static gr_pentry_t *entry_new(gr_pstate_t *ps, int64_t pid)

@@ -24,7 +24,7 @@
 #ifndef GR_PSTATE_H
 #define GR_PSTATE_H
 
-#include "kerr.h"
+#include "serr.h"
 #include "gr.h"
 #include "hmap.h"
 
@@ -118,13 +118,13 @@ typedef struct gr_pupdate {
 } gr_pupdate_t;
 
 void gr_pupdate_init(gr_pupdate_t *u, const gr_pstate_t *ps, int64_t pid, gr_porigin_t origin);
-/* A data batch (ProducerAppendInfo.appendDataBatch).  Returns KERR_NONE,
- * or KERR_INVALID_PRODUCER_EPOCH (an epoch older than the producer's),
- * KERR_OUT_OF_ORDER_SEQUENCE_NUMBER (client origin: not the next
- * sequence, or a new epoch not starting at 0) or KERR_INVALID_TXN_STATE (a
- * non-transactional batch inside a transaction), with *msg set; the update
- * is then unchanged. */
-gr_kerr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
+/* A data batch (ProducerAppendInfo.appendDataBatch).  Returns GR_SERR_NONE,
+ * or GR_SERR_PRODUCER_EPOCH (an epoch older than the producer's; Kafka's
+ * INVALID_PRODUCER_EPOCH), GR_SERR_SEQUENCE (client origin: not the next
+ * sequence, or a new epoch not starting at 0; OUT_OF_ORDER_SEQUENCE_NUMBER)
+ * or GR_SERR_TXN_STATE (a non-transactional batch inside a transaction;
+ * INVALID_TXN_STATE), with *msg set; the update is then unchanged. */
+gr_serr_t gr_pupdate_data(gr_pupdate_t *u, int16_t epoch, int32_t first_seq, int32_t last_seq,
                         int64_t first_offset, int64_t timestamp, bool transactional, const char **msg);
 /* A transaction that a marker ended (Kafka's CompletedTxn). */
 typedef struct gr_completed_txn {
@@ -136,13 +136,14 @@ typedef struct gr_completed_txn {
 
 /* A transaction marker of the producer at `offset` (ProducerAppendInfo.
  * appendEndTxnMarker): an epoch older than the producer's is
- * INVALID_PRODUCER_EPOCH, a coordinator epoch older than the last marker's
- * TRANSACTION_COORDINATOR_FENCED (replay: neither is checked), with *msg
+ * GR_SERR_PRODUCER_EPOCH (INVALID_PRODUCER_EPOCH), a coordinator epoch older
+ * than the last marker's GR_SERR_COORDINATOR_EPOCH (Kafka's
+ * TRANSACTION_COORDINATOR_FENCED); replay checks neither; with *msg
  * set and the update unchanged.  Otherwise the update takes the marker's
  * epoch, coordinator epoch and timestamp and ends the ongoing transaction;
  * *completed is set (and *done filled) when there was one (a marker
  * without data changes nothing else). */
-gr_kerr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
+gr_serr_t gr_pupdate_marker(gr_pupdate_t *u, int16_t epoch, int32_t coordinator_epoch, int64_t offset,
                           int64_t timestamp, bool aborted, gr_completed_txn_t *done, bool *completed,
                           const char **msg);
 /* Add an appended batch to its producer's entry (created when missing):

@@ -19,7 +19,6 @@
 #include "fuzz.h"
 
 #include "batch.h"
-#include "kerr.h"
 #include "pstate.h"
 
 static void snap_append_each(void *arg, const gr_pentry_t *e)
@@ -71,9 +70,9 @@ int fuzz_snapshot_one(const uint8_t *data, size_t size)
             const char *msg = NULL;
             gr_pupdate_init(&u, ps, pid, GR_PORIGIN_CLIENT);
             int32_t seq = gr_seq_increment(last < 0 ? -1 : last, 1);
-            gr_kerr_t err = gr_pupdate_data(&u, epoch, seq, gr_seq_increment(seq, 2), 1000, now, false, &msg);
-            FUZZ_CHECK(err == KERR_NONE || msg != NULL);
-            if (err == KERR_NONE) {
+            gr_serr_t err = gr_pupdate_data(&u, epoch, seq, gr_seq_increment(seq, 2), 1000, now, false, &msg);
+            FUZZ_CHECK(err == GR_SERR_NONE || msg != NULL);
+            if (err == GR_SERR_NONE) {
                 gr_pbatch_t b = {.last_offset = 1002, .timestamp = now, .last_seq = gr_seq_increment(seq, 2),
                                  .offset_delta = 2};
                 gr_pstate_add_batch(ps, pid, epoch, &b);

@@ -23,7 +23,6 @@
 #include "batch.h"
 #include "cleaner.h"
 #include "compress.h"
-#include "kerr.h"
 #include "log.h"
 
 #define NKEYS 64
@@ -621,7 +620,7 @@ static void test_headers_compressed_control(void **state)
     gr_batch_builder_add(&b, 0, 2000, ckey, 4, cval, 6);
     p = gr_batch_builder_finish(&b, GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 77, 3, -1, &len);
     assert_int_equal(gr_log_append(log, p, len, 5, true, gr_now_ms(), &info), GR_EINVAL);
-    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+    assert_int_equal(info.serr, GR_SERR_INVALID_RECORD);
     assert_int_equal(gr_log_append_as(log, p, len, 5, true, GR_APPEND_COORDINATOR, gr_now_ms(), &info), 0);
     gr_batch_builder_free(&b);
     /* a keyless record is refused */
@@ -629,7 +628,7 @@ static void test_headers_compressed_control(void **state)
     gr_batch_builder_add(&b, 0, 3000, NULL, 0, "x", 1);
     p = gr_batch_builder_finish(&b, 0, -1, -1, -1, &len);
     assert_int_equal(gr_log_append(log, p, len, 5, true, gr_now_ms(), &info), GR_EINVAL);
-    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+    assert_int_equal(info.serr, GR_SERR_INVALID_RECORD);
     assert_string_equal(info.error_message, "Compacted topic cannot accept message without key");
     gr_batch_builder_free(&b);
     /* a batch whose lastOffsetDelta does not match its count is refused at append */

@@ -18,7 +18,6 @@
 #include "batch.h"
 #include "checkpoint.h"
 #include "fio.h"
-#include "kerr.h"
 #include "log.h"
 
 #include "batch_helper.h"
@@ -64,7 +63,7 @@ static void append_ok(gr_log_t *log, int n, int64_t ts0, int vlen, int codec)
     gr_append_info_t info;
     int64_t end = gr_log_end_offset(log);
     assert_int_equal(gr_log_append(log, buf, len, 3, true, gr_now_ms(), &info), 0);
-    assert_int_equal(info.error_code, 0);
+    assert_int_equal(info.serr, GR_SERR_NONE);
     assert_int_equal(info.base_offset, end);
     assert_int_equal(info.last_offset, end + n - 1);
     assert_int_equal(gr_log_end_offset(log), end + n);
@@ -435,14 +434,14 @@ static void test_append_errors(void **state)
     gr_append_info_t info;
     size_t n = build_batch(buf, 20, 0, 50, 0);
     assert_int_equal(gr_log_append(log, buf, n, 0, true, gr_now_ms(), &info), GR_ETOOBIG);
-    assert_int_equal(info.error_code, KERR_MESSAGE_TOO_LARGE);
+    assert_int_equal(info.serr, GR_SERR_BATCH_TOO_LARGE);
 
     /* second batch of the request corrupt: nothing written */
     n = build_batch(buf, 2, 0, 10, 0);
     size_t m = build_batch(buf + n, 2, 0, 10, 0);
     buf[n + m - 1] ^= 1;
     assert_int_equal(gr_log_append(log, buf, n + m, 0, true, gr_now_ms(), &info), GR_ECORRUPT);
-    assert_int_equal(info.error_code, KERR_CORRUPT_MESSAGE);
+    assert_int_equal(info.serr, GR_SERR_CORRUPT_BATCH);
     assert_int_equal(gr_log_end_offset(log), 0);
     assert_int_equal(gr_log_size_bytes(log), 0);
 
@@ -455,10 +454,10 @@ static void test_append_errors(void **state)
     buf[GR_BOFF_ATTRIBUTES + 1] = GR_COMPRESSION_ZSTD;
     fix_crc(buf);
     assert_int_equal(gr_log_append(log, buf, n, 0, false, gr_now_ms(), &info), GR_EINVAL);
-    assert_int_equal(info.error_code, KERR_UNSUPPORTED_COMPRESSION_TYPE);
+    assert_int_equal(info.serr, GR_SERR_COMPRESSION);
     /* allowed but not zstd data */
     assert_int_equal(gr_log_append(log, buf, n, 0, true, gr_now_ms(), &info), GR_ECORRUPT);
-    assert_int_equal(info.error_code, KERR_CORRUPT_MESSAGE);
+    assert_int_equal(info.serr, GR_SERR_CORRUPT_BATCH);
 
     /* two good batches in one request */
     n = build_batch(buf, 2, 0, 10, 0);
@@ -805,7 +804,7 @@ static void test_hostile_header_fields(void **state)
     *r = 0;
     fix_crc(buf);
     assert_int_equal(gr_log_append(log, buf, n, 0, true, now, &info), GR_EINVAL);
-    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+    assert_int_equal(info.serr, GR_SERR_INVALID_RECORD);
 
     /* timestamps that overflow baseTimestamp + delta wrap as Java's do */
     n = build_batch(buf, 5, 0, 10, 0);
@@ -840,14 +839,14 @@ static void test_client_batch_flags(void **state)
         uint16_t attr;
         int64_t pid;
         int32_t seq;
-        int16_t err;
+        gr_serr_t err;
         int rc;
     } cases[] = {
-        {GR_ATTR_CONTROL, -1, -1, KERR_INVALID_RECORD, GR_EINVAL},
-        {GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 7, 0, KERR_INVALID_RECORD, GR_EINVAL},
-        {0, 7, -1, KERR_INVALID_RECORD, GR_EINVAL},
-        {GR_ATTR_TRANSACTIONAL, -1, -1, KERR_INVALID_RECORD, GR_EINVAL},
-        {GR_ATTR_TIMESTAMP_TYPE, -1, -1, KERR_INVALID_TIMESTAMP, GR_EINVAL},
+        {GR_ATTR_CONTROL, -1, -1, GR_SERR_INVALID_RECORD, GR_EINVAL},
+        {GR_ATTR_CONTROL | GR_ATTR_TRANSACTIONAL, 7, 0, GR_SERR_INVALID_RECORD, GR_EINVAL},
+        {0, 7, -1, GR_SERR_INVALID_RECORD, GR_EINVAL},
+        {GR_ATTR_TRANSACTIONAL, -1, -1, GR_SERR_INVALID_RECORD, GR_EINVAL},
+        {GR_ATTR_TIMESTAMP_TYPE, -1, -1, GR_SERR_INVALID_TIMESTAMP, GR_EINVAL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = build_batch(buf, 2, now, 10, 0);
@@ -861,7 +860,7 @@ static void test_client_batch_flags(void **state)
         memmove(buf + m, buf, n);
         build_batch(buf, 1, now, 10, 0);
         assert_int_equal(gr_log_append(log, buf, n + m, 0, true, now, &info), cases[i].rc);
-        assert_int_equal(info.error_code, cases[i].err);
+        assert_int_equal(info.serr, cases[i].err);
         assert_int_equal(gr_log_end_offset(log), 0);
     }
     /* legacy (magic 1) LogAppendTime from a producer */
@@ -881,7 +880,7 @@ static void test_client_batch_flags(void **state)
     h_put32(m + 8, (uint32_t)(q - 12));
     h_put32(m + 12, gr_crc32(0, m + 16, q - 16));
     assert_int_equal(gr_log_append(log, m, q, 0, true, now, &info), GR_EINVAL);
-    assert_int_equal(info.error_code, KERR_INVALID_TIMESTAMP);
+    assert_int_equal(info.serr, GR_SERR_INVALID_TIMESTAMP);
     /* the broker's own batches (a transaction coordinator's markers); a
      * control batch whose record is not a marker is refused */
     size_t n = build_batch(buf, 1, now, 10, 0);
@@ -889,7 +888,7 @@ static void test_client_batch_flags(void **state)
     h_put64(buf + GR_BOFF_PRODUCER_ID, 7);
     fix_crc(buf);
     assert_int_equal(gr_log_append_as(log, buf, n, 0, true, GR_APPEND_COORDINATOR, now, &info), GR_EINVAL);
-    assert_int_equal(info.error_code, KERR_INVALID_RECORD);
+    assert_int_equal(info.serr, GR_SERR_INVALID_RECORD);
     size_t ml;
     uint8_t *mk = gr_batch_build_marker(7, 0, 0, false, now, &ml);
     assert_int_equal(gr_log_append_as(log, mk, ml, 0, true, GR_APPEND_COORDINATOR, now, &info), 0);
@@ -913,33 +912,33 @@ static size_t pid_batch(uint8_t *out, int n, int64_t pid, int16_t epoch, int32_t
 }
 
 /* Append one producer batch: the error, and info. */
-static int16_t pid_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int32_t seq, gr_append_info_t *info)
+static gr_serr_t pid_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int32_t seq, gr_append_info_t *info)
 {
     size_t len = pid_batch(buf, n, pid, epoch, seq, 1000 + seq);
     gr_log_append(log, buf, len, 0, true, gr_now_ms(), info);
-    return info->error_code;
+    return info->serr;
 }
 
 /* A transactional batch of n records of pid (client origin, so the
  * sequence rules apply). */
-static int16_t txn_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int32_t seq, gr_append_info_t *info)
+static gr_serr_t txn_append(gr_log_t *log, int n, int64_t pid, int16_t epoch, int32_t seq, gr_append_info_t *info)
 {
     size_t len = pid_batch(buf, n, pid, epoch, seq, 1000 + seq);
     buf[GR_BOFF_ATTRIBUTES + 1] |= GR_ATTR_TRANSACTIONAL;
     fix_crc(buf);
     gr_log_append(log, buf, len, 0, true, gr_now_ms(), info);
-    return info->error_code;
+    return info->serr;
 }
 
 /* A COMMIT or ABORT marker of pid, as the transaction coordinator writes it. */
-static int16_t marker_append(gr_log_t *log, int64_t pid, int16_t epoch, int32_t coord_epoch, bool commit,
-                             gr_append_info_t *info)
+static gr_serr_t marker_append(gr_log_t *log, int64_t pid, int16_t epoch, int32_t coord_epoch, bool commit,
+                               gr_append_info_t *info)
 {
     size_t len;
     uint8_t *m = gr_batch_build_marker(pid, epoch, coord_epoch, commit, gr_now_ms(), &len);
     gr_log_append_as(log, m, len, 0, true, GR_APPEND_COORDINATOR, gr_now_ms(), info);
     free(m);
-    return info->error_code;
+    return info->serr;
 }
 
 typedef struct txn_list {
@@ -971,7 +970,7 @@ static void test_idempotent_appends(void **state)
     int32_t seq = 0;
     int64_t base[12];
     for (int i = 0; i < 12; i++) {
-        assert_int_equal(pid_append(log, 3, 42, 0, seq, &info), KERR_NONE);
+        assert_int_equal(pid_append(log, 3, 42, 0, seq, &info), GR_SERR_NONE);
         assert_false(info.duplicate);
         base[i] = info.base_offset;
         seq += 3;
@@ -980,16 +979,16 @@ static void test_idempotent_appends(void **state)
     assert_int_equal(end, 36);
     assert_true(gr_log_segment_count(log) > 3);
     /* a retried batch: its offsets, nothing written */
-    assert_int_equal(pid_append(log, 3, 42, 0, 27, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 3, 42, 0, 27, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
     assert_int_equal(info.base_offset, base[9]);
     assert_int_equal(info.last_offset, base[9] + 2);
     assert_int_equal(info.log_append_time, 1029);      /* its maxTimestamp, as Kafka */
     assert_int_equal(gr_log_end_offset(log), end);
     /* older than the last 5, a gap, an old epoch */
-    assert_int_equal(pid_append(log, 3, 42, 0, 18, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(pid_append(log, 3, 42, 0, 37, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(pid_append(log, 3, 42, -1, 36, &info), KERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(pid_append(log, 3, 42, 0, 18, &info), GR_SERR_SEQUENCE);
+    assert_int_equal(pid_append(log, 3, 42, 0, 37, &info), GR_SERR_SEQUENCE);
+    assert_int_equal(pid_append(log, 3, 42, -1, 36, &info), GR_SERR_PRODUCER_EPOCH);
     assert_int_equal(gr_log_end_offset(log), end);
     /* a snapshot at every roll: the segments' base offsets */
     char name[64];
@@ -1011,11 +1010,11 @@ static void test_idempotent_appends(void **state)
 
     /* clean restart: the snapshot at the log end */
     log = open_log(&c, true, end);
-    assert_int_equal(pid_append(log, 3, 42, 0, 33, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 3, 42, 0, 33, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
     assert_int_equal(info.base_offset, base[11]);
     /* only the last batch is in a snapshot (Kafka's format) */
-    assert_int_equal(pid_append(log, 3, 42, 0, 30, &info), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(pid_append(log, 3, 42, 0, 30, &info), GR_SERR_SEQUENCE);
     gr_log_close(log);
 
     /* unclean restart without the latest snapshot, everything up to the
@@ -1035,7 +1034,7 @@ static void test_idempotent_appends(void **state)
     for (int i = 0; i < 12; i++) {
         bool known = base[i] + 3 > prev_snap || (i < 11 && base[i + 1] == prev_snap);
         assert_int_equal(pid_append(log, 3, 42, 0, 3 * i, &info),
-                         known ? KERR_NONE : KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+                         known ? GR_SERR_NONE : GR_SERR_SEQUENCE);
         assert_true(info.duplicate == known);
         if (known)
             assert_int_equal(info.base_offset, base[i]);
@@ -1052,15 +1051,15 @@ static void test_idempotent_appends(void **state)
     assert_int_equal(pwrite(fd, "\xff\xff", 2, 12), 2);
     close(fd);
     log = open_log(&c, true, end);
-    assert_int_equal(pid_append(log, 3, 42, 0, 33, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 3, 42, 0, 33, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
-    assert_int_equal(pid_append(log, 3, 42, 0, 36, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 3, 42, 0, 36, &info), GR_SERR_NONE);
     assert_false(info.duplicate);
     assert_int_equal(info.base_offset, end);
     /* expiration: the producer's timestamps are ~1000 ms since the epoch */
     assert_int_equal(gr_log_expire_producers(log, 1100000, 1000), 1);
     assert_int_equal(gr_log_producer_count(log), 0);
-    assert_int_equal(pid_append(log, 3, 42, 0, 99, &info), KERR_NONE);   /* unknown: any sequence */
+    assert_int_equal(pid_append(log, 3, 42, 0, 99, &info), GR_SERR_NONE);   /* unknown: any sequence */
     gr_log_close(log);
 }
 
@@ -1074,7 +1073,7 @@ static void test_idempotent_retention(void **state)
     c.segment_bytes = 600;
     gr_log_t *log = open_log(&c, true, 0);
     gr_append_info_t info;
-    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), GR_SERR_NONE);
     for (int i = 0; i < 10; i++)
         append_ok(log, 3, 1000, 10, 0);
     int64_t end = gr_log_end_offset(log);
@@ -1089,12 +1088,12 @@ static void test_idempotent_retention(void **state)
         snprintf(name, sizeof(name), "%020lld.snapshot", (long long)o);
         assert_false(file_exists_in(name));
     }
-    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
     assert_int_equal(info.base_offset, 0);
     gr_log_close(log);
     log = open_log(&c, true, end);
-    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
     /* retention deletes everything, the active segment too (rolled): the
      * snapshot at the log start is all that knows the producer, and it is
@@ -1107,13 +1106,13 @@ static void test_idempotent_retention(void **state)
     assert_int_equal(gr_log_start_offset(log), end);
     gr_log_close(log);
     log = open_log(&c, true, end);
-    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
     gr_log_close(log);
     log = open_log(&c, false, 0);
-    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), GR_SERR_NONE);
     assert_true(info.duplicate);
-    assert_int_equal(pid_append(log, 2, 5, 0, 2, &info), KERR_NONE);
+    assert_int_equal(pid_append(log, 2, 5, 0, 2, &info), GR_SERR_NONE);
     assert_false(info.duplicate);
     gr_log_close(log);
 }
@@ -1146,31 +1145,31 @@ static void test_transactions(void **state)
     gr_log_t *log = open_log(&c, true, 0);
     gr_append_info_t info;
     assert_int_equal(gr_log_last_stable_offset(log), 0);
-    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), KERR_NONE);          /* 0-1 idempotent */
+    assert_int_equal(pid_append(log, 2, 5, 0, 0, &info), GR_SERR_NONE);          /* 0-1 idempotent */
     assert_int_equal(gr_log_last_stable_offset(log), 2);
-    assert_int_equal(txn_append(log, 3, 7, 0, 0, &info), KERR_NONE);          /* 2-4 txn of 7 */
+    assert_int_equal(txn_append(log, 3, 7, 0, 0, &info), GR_SERR_NONE);          /* 2-4 txn of 7 */
     assert_int_equal(gr_log_last_stable_offset(log), 2);
-    assert_int_equal(txn_append(log, 1, 8, 0, 0, &info), KERR_NONE);          /* 5 txn of 8 */
-    assert_int_equal(pid_append(log, 1, 5, 0, 2, &info), KERR_NONE);          /* 6 */
+    assert_int_equal(txn_append(log, 1, 8, 0, 0, &info), GR_SERR_NONE);          /* 5 txn of 8 */
+    assert_int_equal(pid_append(log, 1, 5, 0, 2, &info), GR_SERR_NONE);          /* 6 */
     /* a non-transactional batch of a producer inside a transaction */
-    assert_int_equal(pid_append(log, 1, 7, 0, 3, &info), KERR_INVALID_TXN_STATE);
+    assert_int_equal(pid_append(log, 1, 7, 0, 3, &info), GR_SERR_TXN_STATE);
     assert_int_equal(gr_log_last_stable_offset(log), 2);
     /* stale producer epoch; then the ABORT of 7 at 7: LSO moves to 8's */
-    assert_int_equal(marker_append(log, 7, -1, 0, false, &info), KERR_INVALID_PRODUCER_EPOCH);
-    assert_int_equal(marker_append(log, 7, 0, 3, false, &info), KERR_NONE);
+    assert_int_equal(marker_append(log, 7, -1, 0, false, &info), GR_SERR_PRODUCER_EPOCH);
+    assert_int_equal(marker_append(log, 7, 0, 3, false, &info), GR_SERR_NONE);
     assert_int_equal(info.base_offset, 7);
     assert_int_equal(gr_log_last_stable_offset(log), 5);
     /* a zombie coordinator */
-    assert_int_equal(marker_append(log, 7, 0, 2, true, &info), KERR_TRANSACTION_COORDINATOR_FENCED);
+    assert_int_equal(marker_append(log, 7, 0, 2, true, &info), GR_SERR_COORDINATOR_EPOCH);
     /* COMMIT of 8: nothing ongoing */
-    assert_int_equal(marker_append(log, 8, 0, 3, true, &info), KERR_NONE);     /* 8 */
+    assert_int_equal(marker_append(log, 8, 0, 3, true, &info), GR_SERR_NONE);     /* 8 */
     assert_int_equal(gr_log_last_stable_offset(log), 9);
     /* 7 again, aborted while 8 is ongoing: that entry's LSO is 8's start */
-    assert_int_equal(txn_append(log, 2, 7, 0, 3, &info), KERR_NONE);          /* 9-10 */
-    assert_int_equal(txn_append(log, 1, 8, 0, 1, &info), KERR_NONE);          /* 11 */
-    assert_int_equal(marker_append(log, 7, 0, 3, false, &info), KERR_NONE);    /* 12 */
+    assert_int_equal(txn_append(log, 2, 7, 0, 3, &info), GR_SERR_NONE);          /* 9-10 */
+    assert_int_equal(txn_append(log, 1, 8, 0, 1, &info), GR_SERR_NONE);          /* 11 */
+    assert_int_equal(marker_append(log, 7, 0, 3, false, &info), GR_SERR_NONE);    /* 12 */
     assert_int_equal(gr_log_last_stable_offset(log), 11);
-    assert_int_equal(marker_append(log, 8, 0, 3, false, &info), KERR_NONE);    /* 13 */
+    assert_int_equal(marker_append(log, 8, 0, 3, false, &info), GR_SERR_NONE);    /* 13 */
     assert_int_equal(gr_log_last_stable_offset(log), 14);
     assert_true(gr_log_segment_count(log) >= 3);
     /* every aborted transaction */
@@ -1231,7 +1230,7 @@ static void test_transactions(void **state)
     l.n = 0;
     assert_int_equal(gr_log_collect_aborted(log, 0, 14, txn_collect, &l), 0);
     assert_int_equal(l.n, 3);
-    assert_int_equal(txn_append(log, 1, 8, 0, 2, &info), KERR_NONE);          /* 14, left open */
+    assert_int_equal(txn_append(log, 1, 8, 0, 2, &info), GR_SERR_NONE);          /* 14, left open */
     assert_int_equal(gr_log_last_stable_offset(log), 14);
     gr_log_close(log);
 
@@ -1256,7 +1255,7 @@ static void test_transactions(void **state)
         assert_int_equal(l.t[i].last_offset, want[i].last_offset);
         assert_int_equal(l.t[i].lso, want[i].lso);
     }
-    assert_int_equal(marker_append(log, 8, 0, 3, true, &info), KERR_NONE);
+    assert_int_equal(marker_append(log, 8, 0, 3, true, &info), GR_SERR_NONE);
     assert_int_equal(gr_log_last_stable_offset(log), 16);
     gr_log_close(log);
 

@@ -13,21 +13,20 @@
 #include <unistd.h>
 
 #include "batch.h"
-#include "kerr.h"
 #include "producer_ids.h"
 #include "pstate.h"
 
 /* One client batch of `n` records of producer pid: validate, then apply
  * (what log.c does for an append of one batch).  Returns the error. */
-static int16_t append(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t seq, int32_t n, int64_t first_offset,
-                      int64_t ts)
+static gr_serr_t append(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t seq, int32_t n, int64_t first_offset,
+                        int64_t ts)
 {
     gr_pupdate_t u;
     const char *msg = NULL;
     int32_t last_seq = gr_seq_increment(seq, n - 1);
     gr_pupdate_init(&u, ps, pid, GR_PORIGIN_CLIENT);
-    gr_kerr_t err = gr_pupdate_data(&u, epoch, seq, last_seq, first_offset, ts, false, &msg);
-    if (err != KERR_NONE) {
+    gr_serr_t err = gr_pupdate_data(&u, epoch, seq, last_seq, first_offset, ts, false, &msg);
+    if (err != GR_SERR_NONE) {
         assert_non_null(msg);
         return err;
     }
@@ -35,39 +34,39 @@ static int16_t append(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t seq, 
                      .offset_delta = n - 1};
     gr_pstate_add_batch(ps, pid, epoch, &b);
     gr_pstate_update(ps, &u);
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 /* A transactional batch of pid at first_offset (coordinator origin: no
  * sequence checks), applied.  Returns the error. */
-static int16_t append_txn(gr_pstate_t *ps, int64_t pid, int16_t epoch, int64_t first_offset, bool transactional)
+static gr_serr_t append_txn(gr_pstate_t *ps, int64_t pid, int16_t epoch, int64_t first_offset, bool transactional)
 {
     gr_pupdate_t u;
     const char *msg = NULL;
     gr_pupdate_init(&u, ps, pid, GR_PORIGIN_COORDINATOR);
-    gr_kerr_t err = gr_pupdate_data(&u, epoch, -1, -1, first_offset, first_offset, transactional, &msg);
-    if (err != KERR_NONE)
+    gr_serr_t err = gr_pupdate_data(&u, epoch, -1, -1, first_offset, first_offset, transactional, &msg);
+    if (err != GR_SERR_NONE)
         return err;
     gr_pbatch_t b = {.last_offset = first_offset, .timestamp = first_offset, .last_seq = -1, .offset_delta = 0};
     gr_pstate_add_batch(ps, pid, epoch, &b);
     gr_pstate_update(ps, &u);
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 /* A marker of pid at offset, applied when accepted. */
-static int16_t marker(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t coord_epoch, int64_t offset, bool abort,
-                      gr_completed_txn_t *done, bool *completed)
+static gr_serr_t marker(gr_pstate_t *ps, int64_t pid, int16_t epoch, int32_t coord_epoch, int64_t offset, bool abort,
+                        gr_completed_txn_t *done, bool *completed)
 {
     gr_pupdate_t u;
     const char *msg = NULL;
     gr_pupdate_init(&u, ps, pid, GR_PORIGIN_COORDINATOR);
-    gr_kerr_t err = gr_pupdate_marker(&u, epoch, coord_epoch, offset, offset, abort, done, completed, &msg);
-    if (err != KERR_NONE) {
+    gr_serr_t err = gr_pupdate_marker(&u, epoch, coord_epoch, offset, offset, abort, done, completed, &msg);
+    if (err != GR_SERR_NONE) {
         assert_non_null(msg);
         return err;
     }
     gr_pstate_update(ps, &u);
-    return KERR_NONE;
+    return GR_SERR_NONE;
 }
 
 static void test_sequence_arithmetic(void **state)
@@ -89,27 +88,27 @@ static void test_sequences_and_epochs(void **state)
     (void)state;
     gr_pstate_t *ps = gr_pstate_new();
     /* a producer without state starts anywhere (KIP-360) */
-    assert_int_equal(append(ps, 7, 0, 42, 2, 0, 1000), KERR_NONE);
-    assert_int_equal(append(ps, 7, 0, 44, 1, 2, 1001), KERR_NONE);
+    assert_int_equal(append(ps, 7, 0, 42, 2, 0, 1000), GR_SERR_NONE);
+    assert_int_equal(append(ps, 7, 0, 44, 1, 2, 1001), GR_SERR_NONE);
     /* a gap, a repeat, an overlap */
-    assert_int_equal(append(ps, 7, 0, 46, 1, 3, 1002), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(append(ps, 7, 0, 44, 1, 3, 1002), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(append(ps, 7, 0, 43, 3, 3, 1002), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(append(ps, 7, 0, 46, 1, 3, 1002), GR_SERR_SEQUENCE);
+    assert_int_equal(append(ps, 7, 0, 44, 1, 3, 1002), GR_SERR_SEQUENCE);
+    assert_int_equal(append(ps, 7, 0, 43, 3, 3, 1002), GR_SERR_SEQUENCE);
     /* a new epoch starts at 0; then the old one is fenced */
-    assert_int_equal(append(ps, 7, 1, 45, 1, 3, 1003), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(append(ps, 7, 1, 0, 1, 3, 1003), KERR_NONE);
-    assert_int_equal(append(ps, 7, 0, 45, 1, 4, 1004), KERR_INVALID_PRODUCER_EPOCH);
-    assert_int_equal(append(ps, 7, 1, 1, 1, 4, 1004), KERR_NONE);
+    assert_int_equal(append(ps, 7, 1, 45, 1, 3, 1003), GR_SERR_SEQUENCE);
+    assert_int_equal(append(ps, 7, 1, 0, 1, 3, 1003), GR_SERR_NONE);
+    assert_int_equal(append(ps, 7, 0, 45, 1, 4, 1004), GR_SERR_PRODUCER_EPOCH);
+    assert_int_equal(append(ps, 7, 1, 1, 1, 4, 1004), GR_SERR_NONE);
     const gr_pentry_t *e = gr_pstate_get(ps, 7);
     assert_non_null(e);
     assert_int_equal(e->epoch, 1);
     assert_int_equal(e->nb, 2);                     /* the epoch bump forgot the older batches */
     assert_int_equal(e->last_timestamp, 1004);
     /* wrap at Int.MAX */
-    assert_int_equal(append(ps, 8, 0, INT32_MAX - 1, 4, 10, 1), KERR_NONE);
-    assert_int_equal(append(ps, 8, 0, 2, 1, 14, 1), KERR_NONE);
-    assert_int_equal(append(ps, 9, 0, INT32_MAX, 1, 15, 1), KERR_NONE);
-    assert_int_equal(append(ps, 9, 0, 0, 1, 16, 1), KERR_NONE);
+    assert_int_equal(append(ps, 8, 0, INT32_MAX - 1, 4, 10, 1), GR_SERR_NONE);
+    assert_int_equal(append(ps, 8, 0, 2, 1, 14, 1), GR_SERR_NONE);
+    assert_int_equal(append(ps, 9, 0, INT32_MAX, 1, 15, 1), GR_SERR_NONE);
+    assert_int_equal(append(ps, 9, 0, 0, 1, 16, 1), GR_SERR_NONE);
     assert_int_equal(gr_pstate_count(ps), 3);
     gr_pstate_free(ps);
     assert_int_equal(gr_pstate_total(), 0);
@@ -123,7 +122,7 @@ static void test_duplicates_last_five(void **state)
     int32_t seq = 0;
     for (int i = 0; i < 7; i++) {
         int n = 1 + i % 3;
-        assert_int_equal(append(ps, 3, 2, seq, n, off, 5000 + i), KERR_NONE);
+        assert_int_equal(append(ps, 3, 2, seq, n, off, 5000 + i), GR_SERR_NONE);
         seq += n;
         off += n;
     }
@@ -151,16 +150,16 @@ static void test_update_spans_batches(void **state)
 {
     (void)state;
     gr_pstate_t *ps = gr_pstate_new();
-    assert_int_equal(append(ps, 1, 0, 0, 2, 0, 1), KERR_NONE);
+    assert_int_equal(append(ps, 1, 0, 0, 2, 0, 1), GR_SERR_NONE);
     gr_pupdate_t u;
     const char *msg;
     gr_pupdate_init(&u, ps, 1, GR_PORIGIN_CLIENT);
-    assert_int_equal(gr_pupdate_data(&u, 0, 2, 2, 2, 2, false, &msg), KERR_NONE);
-    assert_int_equal(gr_pupdate_data(&u, 0, 3, 4, 3, 3, false, &msg), KERR_NONE);
-    assert_int_equal(gr_pupdate_data(&u, 0, 4, 4, 5, 4, false, &msg), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(gr_pupdate_data(&u, 1, 0, 0, 5, 5, false, &msg), KERR_NONE);
-    assert_int_equal(gr_pupdate_data(&u, 1, 1, 1, 6, 6, false, &msg), KERR_NONE);
-    assert_int_equal(gr_pupdate_data(&u, 0, 2, 2, 7, 7, false, &msg), KERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(gr_pupdate_data(&u, 0, 2, 2, 2, 2, false, &msg), GR_SERR_NONE);
+    assert_int_equal(gr_pupdate_data(&u, 0, 3, 4, 3, 3, false, &msg), GR_SERR_NONE);
+    assert_int_equal(gr_pupdate_data(&u, 0, 4, 4, 5, 4, false, &msg), GR_SERR_SEQUENCE);
+    assert_int_equal(gr_pupdate_data(&u, 1, 0, 0, 5, 5, false, &msg), GR_SERR_NONE);
+    assert_int_equal(gr_pupdate_data(&u, 1, 1, 1, 6, 6, false, &msg), GR_SERR_NONE);
+    assert_int_equal(gr_pupdate_data(&u, 0, 2, 2, 7, 7, false, &msg), GR_SERR_PRODUCER_EPOCH);
     /* nothing applied yet */
     assert_int_equal(gr_pstate_get(ps, 1)->epoch, 0);
     gr_pbatch_t b[] = {{2, 2, 2, 0}, {4, 3, 4, 1}, {5, 5, 0, 0}, {6, 6, 1, 0}};
@@ -177,9 +176,9 @@ static void test_update_spans_batches(void **state)
     /* a transactional batch opens a transaction; a plain one inside it is
      * INVALID_TXN_STATE (the rules transactions build on) */
     gr_pupdate_init(&u, ps, 1, GR_PORIGIN_CLIENT);
-    assert_int_equal(gr_pupdate_data(&u, 1, 2, 2, 7, 7, true, &msg), KERR_NONE);
+    assert_int_equal(gr_pupdate_data(&u, 1, 2, 2, 7, 7, true, &msg), GR_SERR_NONE);
     assert_int_equal(u.txn_first_offset, 7);
-    assert_int_equal(gr_pupdate_data(&u, 1, 3, 3, 8, 8, false, &msg), KERR_INVALID_TXN_STATE);
+    assert_int_equal(gr_pupdate_data(&u, 1, 3, 3, 8, 8, false, &msg), GR_SERR_TXN_STATE);
     gr_pstate_free(ps);
 }
 
@@ -192,21 +191,21 @@ static void test_transactions(void **state)
     gr_completed_txn_t done;
     bool completed;
     assert_int_equal(gr_pstate_first_unstable(ps), -1);
-    assert_int_equal(append_txn(ps, 1, 0, 10, true), KERR_NONE);
+    assert_int_equal(append_txn(ps, 1, 0, 10, true), GR_SERR_NONE);
     assert_int_equal(gr_pstate_first_unstable(ps), 10);
-    assert_int_equal(append_txn(ps, 2, 3, 15, true), KERR_NONE);
-    assert_int_equal(append_txn(ps, 1, 0, 16, true), KERR_NONE);      /* same transaction */
-    assert_int_equal(append_txn(ps, 3, 0, 17, false), KERR_NONE);     /* idempotent only */
+    assert_int_equal(append_txn(ps, 2, 3, 15, true), GR_SERR_NONE);
+    assert_int_equal(append_txn(ps, 1, 0, 16, true), GR_SERR_NONE);      /* same transaction */
+    assert_int_equal(append_txn(ps, 3, 0, 17, false), GR_SERR_NONE);     /* idempotent only */
     assert_int_equal(gr_pstate_first_unstable(ps), 10);
     assert_int_equal(gr_pstate_ongoing(ps), 2);
     assert_int_equal(gr_pstate_first_unstable_other(ps, 1), 15);
     assert_int_equal(gr_pstate_first_unstable_other(ps, 2), 10);
     assert_int_equal(gr_pstate_first_unstable_other(ps, 3), 10);
     /* a non-transactional batch inside a transaction */
-    assert_int_equal(append_txn(ps, 1, 0, 18, false), KERR_INVALID_TXN_STATE);
+    assert_int_equal(append_txn(ps, 1, 0, 18, false), GR_SERR_TXN_STATE);
     /* stale producer epoch, stale coordinator epoch */
-    assert_int_equal(marker(ps, 2, 2, 0, 19, false, &done, &completed), KERR_INVALID_PRODUCER_EPOCH);
-    assert_int_equal(marker(ps, 1, 0, 5, 19, false, &done, &completed), KERR_NONE);
+    assert_int_equal(marker(ps, 2, 2, 0, 19, false, &done, &completed), GR_SERR_PRODUCER_EPOCH);
+    assert_int_equal(marker(ps, 1, 0, 5, 19, false, &done, &completed), GR_SERR_NONE);
     assert_true(completed);
     assert_int_equal(done.pid, 1);
     assert_int_equal(done.first_offset, 10);
@@ -215,12 +214,12 @@ static void test_transactions(void **state)
     assert_int_equal(gr_pstate_get(ps, 1)->coordinator_epoch, 5);
     assert_int_equal(gr_pstate_get(ps, 1)->txn_first_offset, -1);
     assert_int_equal(gr_pstate_first_unstable(ps), 15);
-    assert_int_equal(marker(ps, 1, 0, 4, 20, true, &done, &completed), KERR_TRANSACTION_COORDINATOR_FENCED);
+    assert_int_equal(marker(ps, 1, 0, 4, 20, true, &done, &completed), GR_SERR_COORDINATOR_EPOCH);
     /* a marker without data ends nothing (no index entry) */
-    assert_int_equal(marker(ps, 1, 0, 5, 20, true, &done, &completed), KERR_NONE);
+    assert_int_equal(marker(ps, 1, 0, 5, 20, true, &done, &completed), GR_SERR_NONE);
     assert_false(completed);
     /* a new transaction after the first: at the tail */
-    assert_int_equal(append_txn(ps, 1, 0, 21, true), KERR_NONE);
+    assert_int_equal(append_txn(ps, 1, 0, 21, true), GR_SERR_NONE);
     assert_int_equal(gr_pstate_first_unstable(ps), 15);
     /* the snapshot keeps both, in order, and the list survives a load
      * that replaces entries */
@@ -228,7 +227,7 @@ static void test_transactions(void **state)
     size_t len;
     gr_pstate_encode(ps, &buf, &len);
     gr_pstate_t *ps2 = gr_pstate_new();
-    assert_int_equal(append_txn(ps2, 2, 3, 5, true), KERR_NONE);       /* replaced by the snapshot's */
+    assert_int_equal(append_txn(ps2, 2, 3, 5, true), GR_SERR_NONE);       /* replaced by the snapshot's */
     assert_int_equal(gr_pstate_decode(ps2, buf, len, 0, 0), 3);
     free(buf);
     assert_int_equal(gr_pstate_ongoing(ps2), 2);
@@ -236,7 +235,7 @@ static void test_transactions(void **state)
     assert_int_equal(gr_pstate_first_unstable_other(ps2, 2), 21);
     /* abort with a bumped epoch (a fenced producer's transaction): the
      * entry takes the epoch, its batches go */
-    assert_int_equal(marker(ps2, 2, 4, 5, 30, true, &done, &completed), KERR_NONE);
+    assert_int_equal(marker(ps2, 2, 4, 5, 30, true, &done, &completed), GR_SERR_NONE);
     assert_true(completed && done.aborted && done.first_offset == 15 && done.last_offset == 30);
     assert_int_equal(gr_pstate_get(ps2, 2)->epoch, 4);
     assert_int_equal(gr_pstate_get(ps2, 2)->nb, 0);
@@ -249,7 +248,7 @@ static void test_transactions(void **state)
     gr_pupdate_t u;
     const char *msg = NULL;
     gr_pupdate_init(&u, ps2, 1, GR_PORIGIN_REPLAY);
-    assert_int_equal(gr_pupdate_marker(&u, -5, -9, 40, 40, false, &done, &completed, &msg), KERR_NONE);
+    assert_int_equal(gr_pupdate_marker(&u, -5, -9, 40, 40, false, &done, &completed, &msg), GR_SERR_NONE);
     gr_pstate_update(ps2, &u);
     assert_true(completed && done.first_offset == 21);
     assert_int_equal(gr_pstate_first_unstable(ps2), -1);
@@ -264,7 +263,7 @@ static void test_expiration(void **state)
     (void)state;
     gr_pstate_t *ps = gr_pstate_new();
     for (int64_t pid = 0; pid < 100; pid++)
-        assert_int_equal(append(ps, pid, 0, 0, 1, pid, 1000 + pid), KERR_NONE);
+        assert_int_equal(append(ps, pid, 0, 0, 1, pid, 1000 + pid), GR_SERR_NONE);
     /* expired: now - last timestamp >= expiration */
     assert_int_equal(gr_pstate_expire(ps, 1050 + 500, 500), 51);
     assert_int_equal(gr_pstate_count(ps), 49);
@@ -280,9 +279,9 @@ static void test_snapshot_codec(void **state)
 {
     (void)state;
     gr_pstate_t *ps = gr_pstate_new();
-    assert_int_equal(append(ps, 9, 3, 10, 4, 200, 7777), KERR_NONE);
-    assert_int_equal(append(ps, 2, 0, 0, 1, 204, 8888), KERR_NONE);
-    assert_int_equal(append(ps, 2, 0, 1, 2, 205, 9999), KERR_NONE);
+    assert_int_equal(append(ps, 9, 3, 10, 4, 200, 7777), GR_SERR_NONE);
+    assert_int_equal(append(ps, 2, 0, 0, 1, 204, 8888), GR_SERR_NONE);
+    assert_int_equal(append(ps, 2, 0, 1, 2, 205, 9999), GR_SERR_NONE);
     uint8_t *buf;
     size_t len;
     gr_pstate_encode(ps, &buf, &len);
@@ -315,8 +314,8 @@ static void test_snapshot_codec(void **state)
     assert_non_null(gr_pstate_find_duplicate(b, 2, 0, 1, 2));
     assert_null(gr_pstate_find_duplicate(b, 2, 0, 0, 0));      /* only the last batch is kept */
     assert_non_null(gr_pstate_find_duplicate(b, 9, 3, 10, 13));
-    assert_int_equal(append(b, 9, 3, 14, 1, 300, 1), KERR_NONE);
-    assert_int_equal(append(b, 2, 0, 5, 1, 301, 1), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(append(b, 9, 3, 14, 1, 300, 1), GR_SERR_NONE);
+    assert_int_equal(append(b, 2, 0, 5, 1, 301, 1), GR_SERR_SEQUENCE);
     gr_pstate_free(b);
 
     /* expired producers are skipped (now - timestamp >= expiration) */
@@ -367,8 +366,8 @@ static void test_snapshot_codec(void **state)
     assert_int_equal(e->coordinator_epoch, 4);
     /* no batch: a batch of the same epoch may continue anywhere? no: the
      * epoch is known, the last sequence is not (NO_SEQUENCE + 1 = 0) */
-    assert_int_equal(append(b, 5, 1, 3, 1, 0, 1), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(append(b, 5, 1, 0, 1, 0, 1), KERR_NONE);
+    assert_int_equal(append(b, 5, 1, 3, 1, 0, 1), GR_SERR_SEQUENCE);
+    assert_int_equal(append(b, 5, 1, 0, 1, 0, 1), GR_SERR_NONE);
     free(c);
     free(buf);
     gr_pstate_free(b);
@@ -383,11 +382,11 @@ static void test_broker_wide_bound(void **state)
     gr_pstate_set_max_entries(10);
     int64_t ev0 = gr_pstate_evictions();
     for (int64_t pid = 0; pid < 8; pid++)
-        assert_int_equal(append(a, pid, 0, 0, 1, pid, 1), KERR_NONE);
+        assert_int_equal(append(a, pid, 0, 0, 1, pid, 1), GR_SERR_NONE);
     for (int64_t pid = 100; pid < 106; pid++)
-        assert_int_equal(append(b, pid, 0, 0, 1, pid, 1), KERR_NONE);
+        assert_int_equal(append(b, pid, 0, 0, 1, pid, 1), GR_SERR_NONE);
     /* producer 0 appends again: it is the most recently used now */
-    assert_int_equal(append(a, 0, 0, 1, 1, 50, 1), KERR_NONE);
+    assert_int_equal(append(a, 0, 0, 1, 1, 50, 1), GR_SERR_NONE);
     assert_int_equal(gr_pstate_total(), 14);
     assert_int_equal(gr_pstate_enforce_limit(), 4);
     assert_int_equal(gr_pstate_total(), 10);
@@ -402,7 +401,7 @@ static void test_broker_wide_bound(void **state)
     gr_pupdate_t u;
     const char *msg;
     gr_pupdate_init(&u, a, 5, GR_PORIGIN_CLIENT);
-    assert_int_equal(gr_pupdate_data(&u, 0, 1, 1, 60, 1, true, &msg), KERR_NONE);
+    assert_int_equal(gr_pupdate_data(&u, 0, 1, 1, 60, 1, true, &msg), GR_SERR_NONE);
     gr_pstate_update(a, &u);
     gr_pstate_set_max_entries(1);
     gr_pstate_enforce_limit();
@@ -420,7 +419,7 @@ static void test_table(void **state)
     (void)state;
     gr_pstate_t *ps = gr_pstate_new();
     for (int64_t pid = 0; pid < 20000; pid++)
-        assert_int_equal(append(ps, pid * 7919, 0, 0, 1, pid, pid), KERR_NONE);
+        assert_int_equal(append(ps, pid * 7919, 0, 0, 1, pid, pid), GR_SERR_NONE);
     assert_int_equal(gr_pstate_count(ps), 20000);
     for (int64_t pid = 0; pid < 20000; pid++)
         assert_non_null(gr_pstate_get(ps, pid * 7919));
