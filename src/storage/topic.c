@@ -73,6 +73,7 @@
 #include "hmap.h"
 #include "lag.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -967,11 +968,18 @@ int gr_topics_load(void)
  * checkpoint written late is older, never wrong (recovery starts earlier).
  * The metadata lane is not a data lane: a checkpoint never waits behind a
  * segment's fsync, nor a flush (an acknowledgement with
- * flush.messages=1) behind a checkpoint. */
+ * flush.messages=1) behind a checkpoint.  A periodic checkpoint whose
+ * content is the one last taken (a hash of every entry) is not taken nor
+ * written again, unless that write failed: an idle broker does not rewrite
+ * its checkpoint files at every tick (a short log.retention.check.interval.ms
+ * makes ticks frequent). */
 typedef struct ckpt_dir {
     pthread_mutex_t mu;
     uint64_t written;            /* sequence of the content on disk */
+    bool failed;                 /* the last write failed (under mu) */
     bool queued;                 /* a periodic write is on the lane (loop) */
+    bool taken;                  /* taken_hash is set (loop) */
+    uint64_t taken_hash;         /* hash of the last content taken (loop) */
 } ckpt_dir_t;
 
 typedef struct ckpt_job {
@@ -994,25 +1002,61 @@ static ckpt_dir_t *ckpt_dir(int d)
     return &ckpt_dirs[d];
 }
 
-/* A copy of the offsets of log dir d's partitions, next in sequence. */
-static ckpt_job_t *ckpt_take(int d)
+/* One walk over log dir d's partitions: the leader epochs before the log
+ * start are dropped (and written), and the checkpoint content is counted
+ * (*n) and hashed. */
+static uint64_t ckpt_scan(int d, size_t *n)
 {
-    ckpt_job_t *j = gr_calloc(1, sizeof(*j));
-    size_t cap = 16;
-    j->dir = d;
-    j->seq = ++ckpt_seq;
-    j->rp = gr_malloc(cap * sizeof(*j->rp));
-    j->ls = gr_malloc(cap * sizeof(*j->ls));
+    uint64_t h = GR_FNV64_INIT;
+    *n = 0;
     for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
         for (int32_t i = 0; i < t->npart; i++) {
             gr_partition_t *p = t->parts[i];
             if (p->log_dir != d)
                 continue;
-            if (j->n == cap) {
-                cap *= 2;
-                j->rp = gr_realloc(j->rp, cap * sizeof(*j->rp));
-                j->ls = gr_realloc(j->ls, cap * sizeof(*j->ls));
+            int64_t e[3] = {i, gr_log_recovery_point(p->log), gr_log_start_offset(p->log)};
+            h = gr_fnv1a64(t->name, strlen(t->name) + 1, h);
+            h = gr_fnv1a64(e, sizeof(e), h);
+            (*n)++;
+            /* the epochs before the log start went with their records */
+            gr_epochs_truncate_start(&p->epochs, e[2]);
+            if (p->epochs.dirty) {
+                char pdir[PATH_MAX];
+                gr_partition_dir(p, pdir, sizeof(pdir));
+                gr_epochs_write(&p->epochs, pdir, false, gr_broker.ev);
             }
+        }
+    return h;
+}
+
+/* A copy of the offsets of log dir d's partitions, next in sequence; for a
+ * periodic checkpoint (only_changed), NULL when the content is the one last
+ * taken and its write did not fail. */
+static ckpt_job_t *ckpt_take(int d, bool only_changed)
+{
+    ckpt_dir_t *cd = ckpt_dir(d);
+    size_t n;
+    uint64_t h = ckpt_scan(d, &n);
+    if (only_changed && cd->taken && h == cd->taken_hash) {
+        pthread_mutex_lock(&cd->mu);
+        bool failed = cd->failed;
+        pthread_mutex_unlock(&cd->mu);
+        if (!failed)
+            return NULL;
+    }
+    cd->taken = true;
+    cd->taken_hash = h;
+    ckpt_job_t *j = gr_calloc(1, sizeof(*j));
+    j->dir = d;
+    j->seq = ++ckpt_seq;
+    j->rp = gr_malloc(GR_MAX(n, 1) * sizeof(*j->rp));
+    j->ls = gr_malloc(GR_MAX(n, 1) * sizeof(*j->ls));
+    for (gr_topic_t *t = gr_topic_next(NULL); t; t = gr_topic_next(t))
+        for (int32_t i = 0; i < t->npart; i++) {
+            gr_partition_t *p = t->parts[i];
+            if (p->log_dir != d)
+                continue;
+            assert(j->n < n);
             gr_ckpt_entry_t *rp = &j->rp[j->n], *ls = &j->ls[j->n];
             snprintf(rp->topic, sizeof(rp->topic), "%s", t->name);
             snprintf(ls->topic, sizeof(ls->topic), "%s", t->name);
@@ -1020,13 +1064,6 @@ static ckpt_job_t *ckpt_take(int d)
             rp->offset = gr_log_recovery_point(p->log);
             ls->offset = gr_log_start_offset(p->log);
             j->n++;
-            /* the epochs before the log start went with their records */
-            gr_epochs_truncate_start(&p->epochs, ls->offset);
-            if (p->epochs.dirty) {
-                char pdir[PATH_MAX];
-                gr_partition_dir(p, pdir, sizeof(pdir));
-                gr_epochs_write(&p->epochs, pdir, false, gr_broker.ev);
-            }
         }
     return j;
 }
@@ -1050,6 +1087,7 @@ static void ckpt_write(void *arg)
                     gr_broker.log_dirs[j->dir], strerror(-rc));
         else
             cd->written = j->seq;
+        cd->failed = rc < 0;
     }
     pthread_mutex_unlock(&cd->mu);
 }
@@ -1071,8 +1109,7 @@ static void ckpt_done(void *arg)
 void gr_topics_checkpoint(void)
 {
     for (int d = 0; d < gr_broker.nlog_dirs; d++) {
-        ckpt_dir(d);
-        ckpt_job_t *j = ckpt_take(d);
+        ckpt_job_t *j = ckpt_take(d, false);
         ckpt_write(j);
         ckpt_free(j);
     }
@@ -1085,8 +1122,11 @@ static void topics_checkpoint_async(void)
         ckpt_dir_t *cd = ckpt_dir(d);
         if (cd->queued)
             continue;
+        ckpt_job_t *j = ckpt_take(d, true);
+        if (!j)
+            continue;                /* nothing changed since the last content */
         cd->queued = true;
-        gr_ev_submit(gr_broker.ev, GR_EV_LANE_META, ckpt_write, ckpt_done, ckpt_take(d));
+        gr_ev_submit(gr_broker.ev, GR_EV_LANE_META, ckpt_write, ckpt_done, j);
     }
 }
 

@@ -750,3 +750,32 @@ def test_many_idle_connections(broker_factory):
         assert watermarks(b, topic) == (0, 4)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_idle_broker_does_not_rewrite_checkpoints(broker_factory):
+    """The periodic offset checkpoints are written again only when their
+    content changed: with a retention check every 100 ms (each tick takes a
+    checkpoint), an idle broker leaves recovery-point-offset-checkpoint as
+    it is (same file: a rewrite renames a new one over it), and a change
+    reaches the file at a following tick."""
+    b = broker_factory({"log.retention.check.interval.ms": 100})
+    topic = ck.create_topic(b, "ckpt-idle", config={"flush.messages": "1"})
+    path = os.path.join(b.data_dir, "recovery-point-offset-checkpoint")
+
+    def has(line):
+        try:
+            with open(path) as f:
+                return line in f.read().splitlines()
+        except FileNotFoundError:
+            return False
+
+    ck.produce(b, topic, [{"value": b"one"}])
+    wait_until(lambda: has("%s 0 1" % topic), timeout=15, what="recovery point 1 checkpointed")
+    st = os.stat(path)
+    time.sleep(2.0)                     # twenty ticks
+    st2 = os.stat(path)
+    assert (st2.st_ino, st2.st_mtime_ns) == (st.st_ino, st.st_mtime_ns), "an unchanged checkpoint was rewritten"
+    # the ticks still write what changed
+    ck.produce(b, topic, [{"value": b"two"}])
+    wait_until(lambda: has("%s 0 2" % topic), timeout=15, what="recovery point 2 checkpointed")
+    assert os.stat(path).st_ino != st.st_ino
