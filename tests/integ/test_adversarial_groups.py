@@ -44,8 +44,9 @@ MODULE_PEAK_RSS_MB = 150
 MANY_GROUPS = 50_000
 MANY_GROUPS_PEAK_RSS_MB = 500
 # ... and once they are deleted: the freed groups fill ASan's quarantine
-# (measured 506 MiB under ASan, 73 MiB plain)
-MANY_GROUPS_DELETED_PEAK_RSS_MB = MANY_GROUPS_PEAK_RSS_MB + 256
+# (measured 506 MiB under ASan, 73 MiB plain); the suite's bound, which
+# the README states
+MANY_GROUPS_DELETED_PEAK_RSS_MB = 640
 # What the README (Limits, "groups") states a group costs in the optimised
 # build: PER_GROUP_B plus PER_OFFSET_B per committed offset, plus the lag
 # evaluation, bounded in total by lag.window.max.partitions (100,000 windows
