@@ -485,18 +485,24 @@ static void hist_unlink(gr_group_t *g)
     g->hist_prev = g->hist_next = NULL;
 }
 
-static void hist_drop_oldest(gr_group_t *g)
+/* Take g's oldest entry out of the history; the caller frees or reuses it. */
+static struct gr_hist_node *hist_take_oldest(gr_group_t *g)
 {
     struct gr_hist_node *n = g->hist_head;
     g->hist_head = n->next;
     if (!g->hist_head)
         g->hist_tail = NULL;
     hist.bytes -= (int64_t)n->size;
-    free(n);
     g->hist_len--;
     hist.entries--;
     if (g->hist_len == 0)
         hist_unlink(g);
+    return n;
+}
+
+static void hist_drop_oldest(gr_group_t *g)
+{
+    free(hist_take_oldest(g));
 }
 
 static void hist_clear(gr_group_t *g)
@@ -513,11 +519,12 @@ void gr_group_hist_add(gr_group_t *g, const gr_hist_entry_t *e)
     size_t size = sizeof(struct gr_hist_node) + ml + tl + dl;
     if ((int64_t)size > cap)
         return;
-    if (g->hist_len >= GR_GROUP_HISTORY_MAX)
-        hist_drop_oldest(g);
+    /* a full group's oldest entry makes room, and its memory is reused
+     * (a steady stream of commits costs no allocation per entry) */
+    struct gr_hist_node *n = g->hist_len >= GR_GROUP_HISTORY_MAX ? hist_take_oldest(g) : NULL;
     while (hist.bytes + (int64_t)size > cap)
         hist_drop_oldest(hist.head);
-    struct gr_hist_node *n = gr_malloc(size);
+    n = n ? gr_realloc(n, size) : gr_malloc(size);
     n->next = NULL;
     n->size = size;
     n->e = *e;
